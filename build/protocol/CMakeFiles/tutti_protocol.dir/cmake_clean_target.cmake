@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libtutti_protocol.a"
+)

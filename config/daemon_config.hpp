@@ -1,0 +1,64 @@
+#pragma once
+
+// tuttid's own configuration: a YAML file (optional) overridden by flags.
+
+#include "protocol/spec.hpp"
+#include "protocol/status.hpp"
+
+#include <caf/timespan.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tutti::config {
+
+struct endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+struct node_config {
+  std::string name;                          // default: the host name
+  std::map<std::string, std::string> labels;
+  protocol::resource_spec capacity;          // default (0): what the host has
+  uint16_t port_range_first = 20000;         // host ports handed to replicas
+  uint16_t port_range_last = 29999;
+};
+
+struct supervision_config {
+  int32_t max_restarts = 10;                 // restarts of one child ...
+  caf::timespan window = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
+};
+
+struct daemon_config {
+  std::string data_dir = ".tutti";
+  endpoint api{"127.0.0.1", 7700};
+  endpoint metrics{"127.0.0.1", 9770};
+  node_config node;
+  supervision_config supervision;
+  uint64_t store_map_size = uint64_t{1} << 30;  // LMDB map size in bytes
+  bool stop_replicas_on_exit = false;
+  std::string log_level = "info";
+};
+
+struct daemon_config_result {
+  daemon_config config;
+  std::vector<protocol::spec_error> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+/// Parses a daemon config file's text over the defaults. Unknown keys, wrong types
+/// and out-of-range values are errors with line and column.
+daemon_config_result parse_daemon_config(const std::string& text, const std::string& file);
+
+/// Reads `path`; a missing or unreadable file is an error naming it.
+daemon_config_result load_daemon_config(const std::string& path);
+
+/// "127.0.0.1:7700" -> endpoint; nullopt when malformed (port must be 0-65535).
+std::optional<endpoint> parse_endpoint(const std::string& text);
+
+} // namespace tutti::config

@@ -1,0 +1,66 @@
+#pragma once
+
+// Every metric tutti exports, declared in one place. prometheus-cpp stays behind
+// this facade (linked PRIVATE), so callers need no prometheus headers.
+//
+// Thread-safe: actors on any thread may record concurrently.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tutti::metrics {
+
+class catalogue {
+public:
+  catalogue();
+  ~catalogue();
+  catalogue(const catalogue&) = delete;
+  catalogue& operator=(const catalogue&) = delete;
+
+  // tutti_replicas_desired{service}, tutti_replicas_running{service}
+  void set_replicas_desired(const std::string& service, double n);
+  void set_replicas_running(const std::string& service, double n);
+  // tutti_replica_restarts_total{service}
+  void count_replica_restart(const std::string& service);
+  // tutti_reconcile_duration_seconds{service} (histogram)
+  void observe_reconcile(const std::string& service, double seconds);
+  // tutti_replica_start_seconds{service,driver} (histogram): start request -> running
+  void observe_replica_start(const std::string& service, const std::string& driver,
+                             double seconds);
+  // tutti_actor_restarts_total{supervisor,child}
+  void count_actor_restart(const std::string& supervisor, const std::string& child);
+  // tutti_rpc_requests_total{method,code}, tutti_rpc_duration_seconds{method}
+  void count_rpc(const std::string& method, const std::string& code, double seconds);
+  // tutti_events_total{kind}
+  void count_event(const std::string& kind);
+  // tutti_store_commit_seconds (histogram)
+  void observe_store_commit(double seconds);
+
+  /// Drops the per-service series of a deleted service.
+  void forget_service(const std::string& service);
+
+  /// The Prometheus text exposition of everything, as /metrics serves it.
+  std::string serialize() const;
+
+private:
+  friend class exposer;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Serves a catalogue at http://HOST:PORT/metrics (civetweb inside prometheus-cpp).
+class exposer {
+public:
+  /// Binds "host:port" (port 0 picks a free one). Throws std::runtime_error with
+  /// the address when the bind fails.
+  exposer(catalogue& cat, const std::string& bind_address);
+  ~exposer();
+  uint16_t port() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tutti::metrics

@@ -1,0 +1,132 @@
+#pragma once
+
+// The desired state of a service, as the user declared it. Plain values: config/
+// produces them from YAML, persistence/ stores them (as canonical YAML), actors pass
+// them around in messages.
+
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tutti::protocol {
+
+using namespace std::chrono_literals;
+
+enum class driver_kind : uint8_t { process, sim, docker, containerd };
+enum class restart_policy : uint8_t { always, on_failure, never };
+enum class placement_strategy : uint8_t { spread, binpack };
+
+std::string to_string(driver_kind x);
+std::string to_string(restart_policy x);
+std::string to_string(placement_strategy x);
+
+/// A named port of a replica. The node picks a free host port for it and passes it
+/// to the replica as `PORT_<NAME>` (and `PORT` for the first one).
+struct port_spec {
+  std::string name;
+  uint16_t published = 0; // 0: not published on the routing mesh
+  friend bool operator==(const port_spec&, const port_spec&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, port_spec& x) {
+  return f(caf::meta::type_name("port_spec"), x.name, x.published);
+}
+
+/// What a replica reserves on its node. `memory` is in bytes.
+struct resource_spec {
+  double cpu = 0;
+  int64_t memory = 0;
+  friend bool operator==(const resource_spec&, const resource_spec&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
+  return f(caf::meta::type_name("resource_spec"), x.cpu, x.memory);
+}
+
+struct backoff_spec {
+  caf::timespan initial = std::chrono::duration_cast<caf::timespan>(100ms);
+  caf::timespan max = std::chrono::duration_cast<caf::timespan>(10s);
+  friend bool operator==(const backoff_spec&, const backoff_spec&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backoff_spec& x) {
+  return f(caf::meta::type_name("backoff_spec"), x.initial, x.max);
+}
+
+struct restart_spec {
+  restart_policy policy = restart_policy::always;
+  backoff_spec backoff;
+  friend bool operator==(const restart_spec&, const restart_spec&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, restart_spec& x) {
+  return f(caf::meta::type_name("restart_spec"), x.policy, x.backoff);
+}
+
+/// `key == value` or `key != value` over node labels (`node.name` is the node's name).
+struct constraint {
+  std::string key;
+  bool equals = true;
+  std::string value;
+  friend bool operator==(const constraint&, const constraint&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, constraint& x) {
+  return f(caf::meta::type_name("constraint"), x.key, x.equals, x.value);
+}
+
+std::string to_string(const constraint& x);
+
+struct placement_spec {
+  placement_strategy strategy = placement_strategy::spread;
+  std::vector<constraint> constraints;
+  int32_t max_per_node = 0; // 0: no limit
+  friend bool operator==(const placement_spec&, const placement_spec&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_spec& x) {
+  return f(caf::meta::type_name("placement_spec"), x.strategy, x.constraints,
+           x.max_per_node);
+}
+
+/// One `kind: Service` document. Fields of DESIGN.md whose feature is not built yet
+/// (health, update, autoscale, published ports) are refused by config/, so they have
+/// no member here.
+struct service_spec {
+  std::string name;
+  int32_t replicas = 1;
+  driver_kind driver = driver_kind::process;
+  std::string image;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  resource_spec resources;
+  std::vector<port_spec> ports;
+  restart_spec restart;
+  placement_spec placement;
+  /// Time between the polite stop signal and the kill.
+  caf::timespan stop_grace = std::chrono::duration_cast<caf::timespan>(10s);
+  friend bool operator==(const service_spec&, const service_spec&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
+  return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
+           x.command, x.env, x.resources, x.ports, x.restart, x.placement,
+           x.stop_grace);
+}
+
+/// Largest replica count a spec may ask for; protects the node from a typo like 10^9.
+inline constexpr int32_t max_replicas = 10000;
+
+} // namespace tutti::protocol

@@ -1,0 +1,177 @@
+#pragma once
+
+// Observed state: what replicas, services and nodes are doing, and the event log.
+
+#include "protocol/spec.hpp"
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tutti::protocol {
+
+enum class replica_state : uint8_t {
+  pending,  // placed, not yet created
+  starting, // create/start in flight
+  running,
+  backoff,  // exited, waiting to restart
+  stopping,
+  exited,   // exited and the restart policy says stay down
+  failed,   // could not be created or started; retried with back-off
+};
+
+std::string to_string(replica_state x);
+
+struct port_binding {
+  std::string name;
+  uint16_t host_port = 0;
+  friend bool operator==(const port_binding&, const port_binding&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, port_binding& x) {
+  return f(caf::meta::type_name("port_binding"), x.name, x.host_port);
+}
+
+struct replica_status {
+  std::string id; // "<service>-<slot>"
+  std::string service;
+  int32_t slot = 0;
+  std::string node;
+  replica_state state = replica_state::pending;
+  int64_t pid = 0;         // process driver; 0 when not running
+  std::string runtime_id;  // container id, or the pid as text for the process driver
+  int32_t restarts = 0;
+  int64_t revision = 0;
+  int32_t exit_code = 0;   // of the last exit; -1 when unknown (adopted process)
+  std::string message;     // why it is in this state, for people
+  int64_t since_ms = 0;    // unix time of the last state change
+  std::vector<port_binding> ports;
+  friend bool operator==(const replica_status&, const replica_status&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
+  return f(caf::meta::type_name("replica_status"), x.id, x.service, x.slot, x.node,
+           x.state, x.pid, x.runtime_id, x.restarts, x.revision, x.exit_code,
+           x.message, x.since_ms, x.ports);
+}
+
+struct service_status {
+  std::string name;
+  int64_t revision = 0;
+  int32_t desired = 0;
+  int32_t running = 0;
+  driver_kind driver = driver_kind::process;
+  int32_t restarts = 0;
+  int64_t updated_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_status& x) {
+  return f(caf::meta::type_name("service_status"), x.name, x.revision, x.desired,
+           x.running, x.driver, x.restarts, x.updated_ms);
+}
+
+/// One entry of the cluster's event log. `seq` is assigned by the store and grows by
+/// one per event; `time_ms` is unix time in milliseconds.
+struct event {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string kind;     // past tense: "replica_started", "service_applied", ...
+  std::string service;
+  std::string replica;
+  std::string message;
+  friend bool operator==(const event&, const event&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event& x) {
+  return f(caf::meta::type_name("event"), x.seq, x.time_ms, x.kind, x.service,
+           x.replica, x.message);
+}
+
+enum class node_state : uint8_t { ready, cordoned, draining, lost };
+
+std::string to_string(node_state x);
+
+struct node_status {
+  std::string name;
+  std::string address;
+  node_state state = node_state::ready;
+  resource_spec capacity;
+  resource_spec allocated;
+  int32_t replicas = 0;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> drivers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("node_status"), x.name, x.address, x.state,
+           x.capacity, x.allocated, x.replicas, x.labels, x.drivers);
+}
+
+struct service_detail {
+  service_status status;
+  std::string spec_yaml; // canonical YAML of the current revision
+  std::vector<replica_status> replicas;
+  std::vector<event> events; // the most recent ones of this service
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_detail& x) {
+  return f(caf::meta::type_name("service_detail"), x.status, x.spec_yaml, x.replicas,
+           x.events);
+}
+
+/// A spec error a person can act on: where it is and which field is wrong.
+struct spec_error {
+  std::string file;
+  int32_t line = 0;   // 1-based; 0 when unknown
+  int32_t column = 0; // 1-based; 0 when unknown
+  std::string field;  // dotted path, e.g. "restart.backoff.initial"
+  std::string message;
+  friend bool operator==(const spec_error&, const spec_error&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, spec_error& x) {
+  return f(caf::meta::type_name("spec_error"), x.file, x.line, x.column, x.field,
+           x.message);
+}
+
+std::string to_string(const spec_error& x); // "file:line:col: field: message"
+
+enum class change_kind : uint8_t { created, updated, unchanged, deleted };
+
+std::string to_string(change_kind x);
+
+struct service_change {
+  std::string service;
+  change_kind kind = change_kind::unchanged;
+  int64_t revision = 0; // the revision after the change (0 for a dry run of a create)
+  std::string diff;     // unified-style lines "-old" / "+new" of the canonical YAML
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_change& x) {
+  return f(caf::meta::type_name("service_change"), x.service, x.kind, x.revision,
+           x.diff);
+}
+
+struct apply_result {
+  bool dry_run = false;
+  std::vector<service_change> changes;
+  std::vector<spec_error> errors; // not empty: nothing was stored
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, apply_result& x) {
+  return f(caf::meta::type_name("apply_result"), x.dry_run, x.changes, x.errors);
+}
+
+} // namespace tutti::protocol

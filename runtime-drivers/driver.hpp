@@ -1,0 +1,115 @@
+#pragma once
+
+// The driver interface: how a node runs one container (or process) per replica.
+// It knows nothing of actors. Implementations are `final` classes chosen by
+// make_driver() in factory.hpp.
+//
+// Threading: every method may be called from one thread at a time (the node's
+// driver actor, a detached thread because create/start may block). Exit callbacks
+// run on a thread owned by the driver and must not block; they typically post a
+// message to an actor.
+
+#include "protocol/errors.hpp"
+#include "protocol/spec.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tutti::runtime_drivers {
+
+/// Labels every driver puts on what it runs, so a restarted node can adopt it.
+namespace label {
+inline constexpr const char* service = "tutti.service";
+inline constexpr const char* replica = "tutti.replica";
+inline constexpr const char* node = "tutti.node";
+inline constexpr const char* revision = "tutti.revision";
+inline constexpr const char* ports = "tutti.ports"; // "http=20001,admin=20002"
+} // namespace label
+
+/// Everything needed to create the container of one replica. The replica id is
+/// the container's name: at most one container per name exists at a time.
+struct container_spec {
+  std::string name; // replica id, e.g. "web-0"; [a-z0-9][a-z0-9-]*
+  std::string image; // docker / containerd only
+  std::vector<std::string> command; // ${VAR} already substituted
+  std::map<std::string, std::string> env;
+  protocol::resource_spec resources;
+  std::map<std::string, std::string> labels;
+};
+
+enum class container_state : uint8_t { created, running, exited };
+
+struct container_info {
+  std::string name;
+  std::string runtime_id; // container id; for processes the pid as text
+  int64_t pid = 0;        // 0 when not running
+  container_state state = container_state::created;
+  int32_t exit_code = 0;  // valid when exited; -1 when unknown
+  int64_t started_at_ms = 0;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> env;
+};
+
+struct container_stats {
+  double cpu_seconds = 0;   // user + system since start
+  int64_t memory_bytes = 0; // resident set
+};
+
+/// Called once when a watched container exits, with its exit code (-1 when the
+/// driver cannot know it, e.g. an adopted process that is not our child, or 128+N
+/// when killed by signal N).
+using exit_callback = std::function<void(const std::string& name, int32_t exit_code)>;
+
+class driver {
+public:
+  virtual ~driver() = default;
+
+  virtual protocol::driver_kind kind() const = 0;
+
+  /// True when calls may block for more than a few milliseconds; the node then
+  /// runs this driver on a detached thread.
+  virtual bool blocking() const = 0;
+
+  /// Creates (does not start) the container. Fails with already_exists when a
+  /// container of that name exists.
+  virtual caf::expected<container_info> create(const container_spec& spec) = 0;
+
+  /// Starts a created or exited container (a restart keeps the name, labels and
+  /// logs); returns its state once it runs.
+  virtual caf::expected<container_info> start(const std::string& name) = 0;
+
+  /// Asks the container to stop (SIGTERM or equivalent) and kills it when it has
+  /// not exited after `grace`. Does not wait: the exit callback reports the end.
+  /// Stopping a container that is not running succeeds.
+  virtual caf::error stop(const std::string& name, caf::timespan grace) = 0;
+
+  /// Removes an exited (or, with force, a running: killed first) container and
+  /// everything the driver kept for it, logs included. not_found when absent.
+  virtual caf::error remove(const std::string& name, bool force) = 0;
+
+  /// The current state, or not_found.
+  virtual caf::expected<container_info> inspect(const std::string& name) = 0;
+
+  /// Registers the one exit callback of a running container. If it already
+  /// exited, the callback runs soon (on the driver's thread), not inline.
+  virtual caf::error watch(const std::string& name, exit_callback on_exit) = 0;
+
+  /// The last `max_bytes` bytes of the container's stdout and stderr, interleaved
+  /// in the order they were written.
+  virtual caf::expected<std::string> logs(const std::string& name, size_t max_bytes) = 0;
+
+  virtual caf::expected<container_stats> stats(const std::string& name) = 0;
+
+  /// Every container this driver runs or ran for node `node` (label tutti.node),
+  /// including exited ones not yet removed; used to adopt after a restart.
+  virtual caf::expected<std::vector<container_info>> list_owned(const std::string& node) = 0;
+};
+
+} // namespace tutti::runtime_drivers
