@@ -45,6 +45,14 @@ std::optional<int64_t> parse_bytes(const std::string& text);
 std::optional<double> parse_cpu(const std::string& text);
 std::optional<caf::timespan> parse_duration(const std::string& text);
 
+/// Canonical text of a duration in its largest exact unit ("90s", "100ms", "2h"), which
+/// parse_duration reads back to the same value.
+std::string format_duration(caf::timespan x);
+
+/// "zone == a" / "node.name != n2" -> constraint; nullopt when malformed. Keys and
+/// values are one or more of [A-Za-z0-9._/-].
+std::optional<protocol::constraint> parse_constraint(const std::string& text);
+
 /// Service names: 1-63 of [a-z0-9-], starting with a letter, not ending with "-".
 bool valid_service_name(const std::string& name);
 

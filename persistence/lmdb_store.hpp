@@ -14,6 +14,7 @@
 #include <caf/expected.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,8 +25,11 @@ namespace tutti::persistence {
 
 struct store_options {
   uint64_t map_size = uint64_t{1} << 30; // LMDB's default of 10 MiB fills fast
-  uint64_t max_events = 100000;          // older events are pruned
-  int64_t max_revisions = 20;            // per service; older ones are pruned
+  uint64_t max_events = 100000;          // older events are pruned; at least 1 is kept
+  int64_t max_revisions = 20;            // per service; older ones are pruned; >= 1 kept
+  /// Unix time in milliseconds for spec and event timestamps; empty: the system
+  /// clock. Tests inject a fixed clock.
+  std::function<int64_t()> clock_ms;
 };
 
 struct stored_spec {
@@ -78,7 +82,9 @@ public:
   // -- assignments -------------------------------------------------------------
 
   caf::error put_assignment(const assignment& x);
+  /// Removing an absent replica succeeds (nothing to do).
   caf::error remove_assignment(const std::string& replica);
+  /// Assignments of `service` ordered by replica id; all of them when it is empty.
   caf::expected<std::vector<assignment>> assignments(const std::string& service);
 
   // -- nodes -------------------------------------------------------------------

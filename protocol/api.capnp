@@ -1,1 +1,138 @@
 @0xc5e1a3f0b2d4e697;
+# The client API of tutti: what `tutti` (and any other Cap'n Proto client) may ask
+# of a control plane. Every result carries `error`; it is set (code not empty) when
+# the call failed, and then the other fields are empty. Codes are the names of
+# tutti::protocol::error_code.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("tutti::protocol::rpc");
+
+struct Error {
+  code @0 :Text;
+  message @1 :Text;
+}
+
+struct SpecError {
+  file @0 :Text;
+  line @1 :Int32;
+  column @2 :Int32;
+  field @3 :Text;
+  message @4 :Text;
+}
+
+struct PortBinding {
+  name @0 :Text;
+  hostPort @1 :UInt16;
+}
+
+struct ReplicaStatus {
+  id @0 :Text;
+  service @1 :Text;
+  slot @2 :Int32;
+  node @3 :Text;
+  state @4 :Text;
+  pid @5 :Int64;
+  runtimeId @6 :Text;
+  restarts @7 :Int32;
+  revision @8 :Int64;
+  exitCode @9 :Int32;
+  message @10 :Text;
+  sinceMs @11 :Int64;
+  ports @12 :List(PortBinding);
+}
+
+struct ServiceStatus {
+  name @0 :Text;
+  revision @1 :Int64;
+  desired @2 :Int32;
+  running @3 :Int32;
+  driver @4 :Text;
+  restarts @5 :Int32;
+  updatedMs @6 :Int64;
+}
+
+struct Event {
+  seq @0 :UInt64;
+  timeMs @1 :Int64;
+  kind @2 :Text;
+  service @3 :Text;
+  replica @4 :Text;
+  message @5 :Text;
+}
+
+struct Resources {
+  cpu @0 :Float64;
+  memory @1 :Int64;
+}
+
+struct Label {
+  key @0 :Text;
+  value @1 :Text;
+}
+
+struct NodeStatus {
+  name @0 :Text;
+  address @1 :Text;
+  state @2 :Text;
+  capacity @3 :Resources;
+  allocated @4 :Resources;
+  replicas @5 :Int32;
+  labels @6 :List(Label);
+  drivers @7 :List(Text);
+}
+
+struct ServiceChange {
+  service @0 :Text;
+  kind @1 :Text;
+  revision @2 :Int64;
+  diff @3 :Text;
+}
+
+struct ServiceDetail {
+  status @0 :ServiceStatus;
+  specYaml @1 :Text;
+  replicas @2 :List(ReplicaStatus);
+  events @3 :List(Event);
+}
+
+# Receives events as they are committed; see Tutti.follow.
+interface EventSink {
+  push @0 (events :List(Event)) -> stream;
+}
+
+interface Tutti {
+  version @0 () -> (version :Text, node :Text);
+
+  # Validates every document of `source` (YAML, one or more documents) and, unless
+  # dryRun, commits all of them durably in one transaction before answering. A
+  # refused input changes nothing and lists every problem in `specErrors`.
+  apply @1 (fileName :Text, source :Text, dryRun :Bool)
+      -> (changes :List(ServiceChange), specErrors :List(SpecError), error :Error);
+
+  getServices @2 () -> (services :List(ServiceStatus), error :Error);
+
+  # All replicas, or those of one service when `service` is not empty.
+  getReplicas @3 (service :Text) -> (replicas :List(ReplicaStatus), error :Error);
+
+  getNodes @4 () -> (nodes :List(NodeStatus), error :Error);
+
+  describeService @5 (service :Text, eventLimit :UInt32)
+      -> (detail :ServiceDetail, error :Error);
+
+  # Commits a new revision with `replicas` changed.
+  scale @6 (service :Text, replicas :Int32) -> (revision :Int64, error :Error);
+
+  deleteService @7 (service :Text) -> (error :Error);
+
+  # Stored events with seq > after (of one service when not empty), oldest first.
+  events @8 (after :UInt64, limit :UInt32, service :Text)
+      -> (events :List(Event), error :Error);
+
+  # Streams every event with seq > after to `sink` as it is committed. The call
+  # returns only when it fails (the sink throws or the server stops).
+  follow @9 (after :UInt64, service :Text, sink :EventSink) -> (error :Error);
+
+  # The tail of a replica's output (stdout and stderr); slot -1 means the lowest.
+  logs @10 (service :Text, slot :Int32, maxBytes :UInt32)
+      -> (replica :Text, text :Text, error :Error);
+}

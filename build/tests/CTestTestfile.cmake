@@ -5,3 +5,8 @@
 # This file includes the relevant testing commands required for 
 # testing this directory and lists subdirectories to be tested as well.
 subdirs("support")
+subdirs("config")
+subdirs("persistence")
+subdirs("runtime-drivers")
+subdirs("metrics")
+subdirs("tools")

@@ -8,6 +8,7 @@ set(CMAKE_DEPENDS_LANGUAGES
 
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/protocol/capnp_convert.cpp" "protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o" "gcc" "protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o.d"
   "/work/main/protocol/errors.cpp" "protocol/CMakeFiles/tutti_protocol.dir/errors.cpp.o" "gcc" "protocol/CMakeFiles/tutti_protocol.dir/errors.cpp.o.d"
   "/work/main/build/protocol/gen/protocol/api.capnp.c++" "protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o" "gcc" "protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o.d"
   "/work/main/protocol/names.cpp" "protocol/CMakeFiles/tutti_protocol.dir/names.cpp.o" "gcc" "protocol/CMakeFiles/tutti_protocol.dir/names.cpp.o.d"

@@ -104,10 +104,24 @@ protocol/CMakeFiles/tutti_protocol.dir/names.cpp.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/tutti_protocol.dir/names.cpp.s"
 	cd /work/main/build/protocol && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/protocol/names.cpp -o CMakeFiles/tutti_protocol.dir/names.cpp.s
 
+protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o: protocol/CMakeFiles/tutti_protocol.dir/flags.make
+protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o: /work/main/protocol/capnp_convert.cpp
+protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o: protocol/CMakeFiles/tutti_protocol.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building CXX object protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o"
+	cd /work/main/build/protocol && /usr/bin/ccache /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o -MF CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o.d -o CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o -c /work/main/protocol/capnp_convert.cpp
+
+protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing CXX source to CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.i"
+	cd /work/main/build/protocol && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -E /work/main/protocol/capnp_convert.cpp > CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.i
+
+protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling CXX source to assembly CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.s"
+	cd /work/main/build/protocol && /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -S /work/main/protocol/capnp_convert.cpp -o CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.s
+
 protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o: protocol/CMakeFiles/tutti_protocol.dir/flags.make
 protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o: protocol/gen/protocol/api.capnp.c++
 protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o: protocol/CMakeFiles/tutti_protocol.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building CXX object protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building CXX object protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o"
 	cd /work/main/build/protocol && /usr/bin/ccache /usr/bin/c++ $(CXX_DEFINES) $(CXX_INCLUDES) $(CXX_FLAGS) -MD -MT protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o -MF CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o.d -o CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o -c /work/main/build/protocol/gen/protocol/api.capnp.c++
 
 protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.i: cmake_force
@@ -122,6 +136,7 @@ protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.s: cmake_force
 tutti_protocol_OBJECTS = \
 "CMakeFiles/tutti_protocol.dir/errors.cpp.o" \
 "CMakeFiles/tutti_protocol.dir/names.cpp.o" \
+"CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o" \
 "CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o"
 
 # External object files for target tutti_protocol
@@ -129,10 +144,11 @@ tutti_protocol_EXTERNAL_OBJECTS =
 
 protocol/libtutti_protocol.a: protocol/CMakeFiles/tutti_protocol.dir/errors.cpp.o
 protocol/libtutti_protocol.a: protocol/CMakeFiles/tutti_protocol.dir/names.cpp.o
+protocol/libtutti_protocol.a: protocol/CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o
 protocol/libtutti_protocol.a: protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o
 protocol/libtutti_protocol.a: protocol/CMakeFiles/tutti_protocol.dir/build.make
 protocol/libtutti_protocol.a: protocol/CMakeFiles/tutti_protocol.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Linking CXX static library libtutti_protocol.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Linking CXX static library libtutti_protocol.a"
 	cd /work/main/build/protocol && $(CMAKE_COMMAND) -P CMakeFiles/tutti_protocol.dir/cmake_clean_target.cmake
 	cd /work/main/build/protocol && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/tutti_protocol.dir/link.txt --verbose=$(VERBOSE)
 

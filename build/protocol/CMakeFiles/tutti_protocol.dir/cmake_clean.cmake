@@ -1,4 +1,6 @@
 file(REMOVE_RECURSE
+  "CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o"
+  "CMakeFiles/tutti_protocol.dir/capnp_convert.cpp.o.d"
   "CMakeFiles/tutti_protocol.dir/errors.cpp.o"
   "CMakeFiles/tutti_protocol.dir/errors.cpp.o.d"
   "CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o"

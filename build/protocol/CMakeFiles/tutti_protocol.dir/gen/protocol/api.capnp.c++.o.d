@@ -34,4 +34,8 @@ protocol/CMakeFiles/tutti_protocol.dir/gen/protocol/api.capnp.c++.o: \
  /usr/include/capnp/endian.h /usr/include/capnp/list.h \
  /usr/include/capnp/orphan.h /usr/include/capnp/pointer-helpers.h \
  /usr/include/capnp/any.h /usr/include/kj/hash.h \
- /usr/include/kj/string-tree.h
+ /usr/include/kj/string-tree.h /usr/include/capnp/capability.h \
+ /usr/include/kj/async.h /usr/include/kj/async-prelude.h \
+ /usr/include/kj/exception.h /usr/include/kj/tuple.h \
+ /usr/include/kj/refcount.h /usr/include/kj/async-inl.h \
+ /usr/include/kj/list.h /usr/include/kj/vector.h

@@ -1,0 +1,418 @@
+#include "actors/api_server.hpp"
+
+#include "metrics/catalogue.hpp"
+#include "protocol/capnp_convert.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/debug.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace tutti::actors {
+
+namespace {
+
+namespace rpc = protocol::rpc;
+using clock = std::chrono::steady_clock;
+
+/// The live cluster actor, read by the KJ thread and written by CAF's.
+class cluster_slot {
+public:
+  void set(cluster_actor x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    handle_ = std::move(x);
+  }
+  cluster_actor get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return handle_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  cluster_actor handle_;
+};
+
+template <class T>
+struct reply_box {
+  kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
+};
+
+/// Asks the cluster actor from the KJ thread; the promise resolves on the KJ
+/// thread once CAF answers (or fails).
+template <class T, class... Ts>
+kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& slot,
+                                  caf::timespan timeout, Ts... xs) {
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<caf::expected<T>>();
+  auto box = std::make_shared<reply_box<T>>(reply_box<T>{kj::mv(paf.fulfiller)});
+  auto dest = slot.get();
+  if (!dest) {
+    box->fulfiller->fulfill(caf::expected<T>{p::make_error(
+      p::error_code::unavailable, "tuttid is starting or restarting its control plane; retry")});
+    return kj::mv(paf.promise);
+  }
+  sys.spawn([dest, box, timeout, xs...](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+      .then([box](T& x) { box->fulfiller->fulfill(caf::expected<T>{std::move(x)}); },
+            [box](caf::error& err) { box->fulfiller->fulfill(caf::expected<T>{std::move(err)}); });
+  });
+  return kj::mv(paf.promise);
+}
+
+std::string text(capnp::Text::Reader r) {
+  return {r.cStr(), r.size()};
+}
+
+/// Events the store pushes to a follower, handed from CAF's thread to KJ's.
+class event_pipe {
+public:
+  void push(std::vector<p::event> xs) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& x : xs)
+      queue_.push_back(std::move(x));
+    if (waiter_) {
+      waiter_->fulfill();
+      waiter_ = nullptr;
+    }
+  }
+
+  /// Resolves (on the KJ thread) when events are queued.
+  kj::Promise<void> ready() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!queue_.empty())
+      return kj::READY_NOW;
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    waiter_ = kj::mv(paf.fulfiller);
+    return kj::mv(paf.promise);
+  }
+
+  std::vector<p::event> take() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::vector<p::event> out(std::make_move_iterator(queue_.begin()),
+                              std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    return out;
+  }
+
+private:
+  std::mutex mtx_;
+  std::deque<p::event> queue_;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> waiter_;
+};
+
+class tutti_service final : public rpc::Tutti::Server {
+public:
+  tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
+                metrics::catalogue* metrics)
+    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics) {
+  }
+
+  kj::Promise<void> version(VersionContext ctx) override {
+    auto results = ctx.getResults();
+    results.setVersion(opts_.version);
+    results.setNode(opts_.node_name);
+    record("version", {}, clock::now());
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> apply(ApplyContext ctx) override {
+    auto params = ctx.getParams();
+    auto start = clock::now();
+    if (params.getSource().size() > max_source_bytes)
+      return fail(ctx, "apply", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "the spec is larger than 4 MiB; split it into several files"));
+    return ask<p::apply_result>(sys_, slot_, opts_.call_timeout, p::apply_atom::value,
+                                text(params.getFileName()), text(params.getSource()),
+                                params.getDryRun())
+      .then([this, ctx, start](caf::expected<p::apply_result> r) mutable {
+        if (!r)
+          return void(fail(ctx, "apply", start, r.error()));
+        auto results = ctx.getResults();
+        auto changes = results.initChanges(r->changes.size());
+        for (unsigned i = 0; i < r->changes.size(); ++i)
+          p::to_capnp(changes[i], r->changes[i]);
+        auto errors = results.initSpecErrors(r->errors.size());
+        for (unsigned i = 0; i < r->errors.size(); ++i)
+          p::to_capnp(errors[i], r->errors[i]);
+        record("apply", r->errors.empty() ? caf::error{}
+                                          : p::make_error(p::error_code::invalid_spec, ""),
+               start);
+      });
+  }
+
+  kj::Promise<void> getServices(GetServicesContext ctx) override {
+    auto start = clock::now();
+    return ask<std::vector<p::service_status>>(sys_, slot_, opts_.call_timeout, p::get_atom::value)
+      .then([this, ctx, start](caf::expected<std::vector<p::service_status>> r) mutable {
+        if (!r)
+          return void(fail(ctx, "getServices", start, r.error()));
+        auto list = ctx.getResults().initServices(r->size());
+        for (unsigned i = 0; i < r->size(); ++i)
+          p::to_capnp(list[i], (*r)[i]);
+        record("getServices", {}, start);
+      });
+  }
+
+  kj::Promise<void> getReplicas(GetReplicasContext ctx) override {
+    auto start = clock::now();
+    return ask<std::vector<p::replica_status>>(sys_, slot_, opts_.call_timeout,
+                                               p::get_atom::value,
+                                               text(ctx.getParams().getService()))
+      .then([this, ctx, start](caf::expected<std::vector<p::replica_status>> r) mutable {
+        if (!r)
+          return void(fail(ctx, "getReplicas", start, r.error()));
+        auto list = ctx.getResults().initReplicas(r->size());
+        for (unsigned i = 0; i < r->size(); ++i)
+          p::to_capnp(list[i], (*r)[i]);
+        record("getReplicas", {}, start);
+      });
+  }
+
+  kj::Promise<void> getNodes(GetNodesContext ctx) override {
+    auto start = clock::now();
+    return ask<std::vector<p::node_status>>(sys_, slot_, opts_.call_timeout, p::nodes_atom::value)
+      .then([this, ctx, start](caf::expected<std::vector<p::node_status>> r) mutable {
+        if (!r)
+          return void(fail(ctx, "getNodes", start, r.error()));
+        auto list = ctx.getResults().initNodes(r->size());
+        for (unsigned i = 0; i < r->size(); ++i)
+          p::to_capnp(list[i], (*r)[i]);
+        record("getNodes", {}, start);
+      });
+  }
+
+  kj::Promise<void> describeService(DescribeServiceContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    uint32_t limit = params.getEventLimit() == 0 ? 20 : std::min(params.getEventLimit(), 1000u);
+    return ask<p::service_detail>(sys_, slot_, opts_.call_timeout, p::describe_atom::value,
+                                  text(params.getService()), limit)
+      .then([this, ctx, start](caf::expected<p::service_detail> r) mutable {
+        if (!r)
+          return void(fail(ctx, "describeService", start, r.error()));
+        p::to_capnp(ctx.getResults().initDetail(), *r);
+        record("describeService", {}, start);
+      });
+  }
+
+  kj::Promise<void> scale(ScaleContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    return ask<int64_t>(sys_, slot_, opts_.call_timeout, p::scale_atom::value,
+                        text(params.getService()), params.getReplicas())
+      .then([this, ctx, start](caf::expected<int64_t> r) mutable {
+        if (!r)
+          return void(fail(ctx, "scale", start, r.error()));
+        ctx.getResults().setRevision(*r);
+        record("scale", {}, start);
+      });
+  }
+
+  kj::Promise<void> deleteService(DeleteServiceContext ctx) override {
+    auto start = clock::now();
+    return ask<bool>(sys_, slot_, opts_.call_timeout, p::delete_atom::value,
+                     text(ctx.getParams().getService()))
+      .then([this, ctx, start](caf::expected<bool> r) mutable {
+        if (!r)
+          return void(fail(ctx, "deleteService", start, r.error()));
+        record("deleteService", {}, start);
+      });
+  }
+
+  kj::Promise<void> events(EventsContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    uint32_t limit = params.getLimit() == 0 ? 100 : std::min(params.getLimit(), 10000u);
+    return ask<std::vector<p::event>>(sys_, slot_, opts_.call_timeout, p::events_atom::value,
+                                      params.getAfter(), limit, text(params.getService()))
+      .then([this, ctx, start](caf::expected<std::vector<p::event>> r) mutable {
+        if (!r)
+          return void(fail(ctx, "events", start, r.error()));
+        auto list = ctx.getResults().initEvents(r->size());
+        for (unsigned i = 0; i < r->size(); ++i)
+          p::to_capnp(list[i], (*r)[i]);
+        record("events", {}, start);
+      });
+  }
+
+  kj::Promise<void> follow(FollowContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    auto pipe = std::make_shared<event_pipe>();
+    auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
+      return {[pipe](std::vector<p::event>& xs) { pipe->push(std::move(xs)); }};
+    });
+    auto sink = params.getSink();
+    record("follow", {}, start);
+    // The sink actor ends with the call: when the client goes away KJ drops this
+    // promise chain and the guard with it.
+    auto guard = kj::defer([sink_actor] {
+      caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown);
+    });
+    return ask<bool>(sys_, slot_, opts_.call_timeout, p::follow_atom::value, params.getAfter(),
+                     text(params.getService()), caf::actor_cast<event_sink_actor>(sink_actor))
+      .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
+        if (!r) {
+          protocol::to_capnp(ctx.getResults().initError(), r.error());
+          return kj::READY_NOW;
+        }
+        return forward(pipe, sink);
+      })
+      .attach(kj::mv(guard));
+  }
+
+  kj::Promise<void> logs(LogsContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    uint64_t max_bytes = params.getMaxBytes() == 0 ? 65536 : params.getMaxBytes();
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<caf::expected<std::pair<std::string, std::string>>>();
+    auto box = std::make_shared<reply_box<std::pair<std::string, std::string>>>(
+      reply_box<std::pair<std::string, std::string>>{kj::mv(paf.fulfiller)});
+    auto dest = slot_.get();
+    auto timeout = opts_.call_timeout;
+    auto service = text(params.getService());
+    auto slot = params.getSlot();
+    if (!dest)
+      return fail(ctx, "logs", start, p::make_error(p::error_code::unavailable, "control plane restarting; retry"));
+    sys_.spawn([dest, box, timeout, service, slot, max_bytes](caf::event_based_actor* self) {
+      self->request(dest, timeout, p::logs_atom::value, service, slot, max_bytes)
+        .then(
+          [box](std::string& id, std::string& out) {
+            box->fulfiller->fulfill(std::make_pair(std::move(id), std::move(out)));
+          },
+          [box](caf::error& err) {
+            box->fulfiller->fulfill(caf::expected<std::pair<std::string, std::string>>{std::move(err)});
+          });
+    });
+    return paf.promise.then(
+      [this, ctx, start](caf::expected<std::pair<std::string, std::string>> r) mutable {
+        if (!r)
+          return void(fail(ctx, "logs", start, r.error()));
+        auto results = ctx.getResults();
+        results.setReplica(r->first);
+        results.setText(r->second);
+        record("logs", {}, start);
+      });
+  }
+
+private:
+  static constexpr size_t max_source_bytes = 4u << 20;
+
+  kj::Promise<void> forward(std::shared_ptr<event_pipe> pipe, rpc::EventSink::Client sink) {
+    return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
+      auto batch = pipe->take();
+      auto req = sink.pushRequest();
+      auto list = req.initEvents(batch.size());
+      for (unsigned i = 0; i < batch.size(); ++i)
+        p::to_capnp(list[i], batch[i]);
+      return req.send().then([this, pipe, sink]() mutable { return forward(pipe, sink); });
+    });
+  }
+
+  template <class Context>
+  kj::Promise<void> fail(Context& ctx, const char* method, clock::time_point start,
+                         const caf::error& err) {
+    protocol::to_capnp(ctx.getResults().initError(), err);
+    record(method, err, start);
+    return kj::READY_NOW;
+  }
+
+  void record(const char* method, const caf::error& err, clock::time_point start) {
+    if (metrics_ == nullptr)
+      return;
+    std::chrono::duration<double> took = clock::now() - start;
+    metrics_->count_rpc(method, err ? p::to_string(p::code_of(err)) : "ok", took.count());
+  }
+
+  caf::actor_system& sys_;
+  const cluster_slot& slot_;
+  const api_server::options& opts_;
+  metrics::catalogue* metrics_;
+};
+
+} // namespace
+
+struct api_server::impl {
+  caf::actor_system& sys;
+  options opts;
+  metrics::catalogue* metrics;
+  cluster_slot slot;
+  std::thread thread;
+  std::mutex mtx;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;
+  bool running = false;
+
+  void serve(std::shared_ptr<std::promise<caf::expected<uint16_t>>> ready) {
+    try {
+      auto io = kj::setupAsyncIo();
+      auto addr = io.provider->getNetwork()
+                    .parseAddress(opts.host, opts.port)
+                    .wait(io.waitScope);
+      auto listener = addr->listen();
+      auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        stop_fulfiller = kj::mv(stop.fulfiller);
+      }
+      capnp::TwoPartyServer server(kj::heap<tutti_service>(sys, slot, opts, metrics));
+      ready->set_value(static_cast<uint16_t>(listener->getPort()));
+      stop.promise.exclusiveJoin(server.listen(*listener)).wait(io.waitScope);
+    } catch (const kj::Exception& e) {
+      auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": "
+                 + std::string{e.getDescription().cStr()};
+      try {
+        ready->set_value(p::make_error(p::error_code::invalid_argument, msg));
+      } catch (const std::future_error&) {
+        spdlog::error("api: {}", msg); // failed after start: the loop ended
+      }
+    }
+  }
+};
+
+api_server::api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics)
+  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, false}) {
+}
+
+api_server::~api_server() {
+  stop();
+}
+
+caf::expected<uint16_t> api_server::start() {
+  auto ready = std::make_shared<std::promise<caf::expected<uint16_t>>>();
+  auto result = ready->get_future();
+  impl_->thread = std::thread([this, ready] { impl_->serve(ready); });
+  auto port = result.get();
+  if (!port) {
+    impl_->thread.join();
+    return port;
+  }
+  impl_->running = true;
+  return port;
+}
+
+void api_server::set_cluster(cluster_actor cluster) {
+  impl_->slot.set(std::move(cluster));
+}
+
+void api_server::stop() {
+  if (!impl_->thread.joinable())
+    return;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    if (impl_->stop_fulfiller)
+      impl_->stop_fulfiller->fulfill();
+  }
+  impl_->thread.join();
+}
+
+} // namespace tutti::actors

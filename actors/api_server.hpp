@@ -1,0 +1,51 @@
+#pragma once
+
+// The Cap'n Proto RPC edge of the control plane. It runs a KJ event loop on a
+// thread of its own; each call crosses into CAF as a request to the cluster actor
+// and its answer returns through a KJ cross-thread fulfiller, so neither side
+// blocks the other. Cap'n Proto readers and builders stay in this file's .cpp.
+
+#include "actors/interfaces.hpp"
+
+#include <caf/expected.hpp>
+
+#include <memory>
+#include <string>
+
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+class api_server {
+public:
+  struct options {
+    std::string host = "127.0.0.1";
+    uint16_t port = 7700; // 0 picks a free one
+    std::string node_name;
+    std::string version;
+    caf::timespan call_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
+  };
+
+  api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics);
+  ~api_server(); // stops the thread; calls in flight fail at the client
+  api_server(const api_server&) = delete;
+  api_server& operator=(const api_server&) = delete;
+
+  /// Binds and starts serving. Fails with a message naming the address when the
+  /// port is taken or the address is not local.
+  caf::expected<uint16_t> start();
+
+  /// Points the server at the live cluster actor (thread-safe; called after each
+  /// restart of the cluster actor).
+  void set_cluster(cluster_actor cluster);
+
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tutti::actors

@@ -1,0 +1,432 @@
+#include "actors/cluster_actor.hpp"
+
+#include "actors/service_actor.hpp"
+#include "config/spec_parser.hpp"
+#include "metrics/catalogue.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <memory>
+
+namespace tutti::actors {
+
+namespace {
+
+constexpr auto ask_timeout = std::chrono::seconds{10};
+
+struct service_entry {
+  p::service_spec spec;
+  int64_t revision = 0;
+  std::string yaml; // canonical
+};
+
+struct cluster_state {
+  cluster_context ctx;
+  std::unique_ptr<supervision> sup;
+  std::map<std::string, service_entry> services;
+  static inline const char* name = "cluster";
+};
+
+using self_ptr = cluster_actor::stateful_pointer<cluster_state>;
+
+std::string service_child(const std::string& name) {
+  return "service/" + name;
+}
+
+service_actor service_of(self_ptr self, const std::string& name) {
+  return self->state.sup->child_as<service_actor>(service_child(name));
+}
+
+caf::error unknown_service(const std::string& name) {
+  return p::make_error(p::error_code::not_found,
+                       "service " + name + " not found; `tutti get services` lists them");
+}
+
+void emit(self_ptr self, std::string kind, std::string service, std::string message) {
+  p::event e;
+  e.kind = std::move(kind);
+  e.service = std::move(service);
+  e.message = std::move(message);
+  self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+}
+
+void start_service(self_ptr self, const std::string& name) {
+  self->state.sup->start_child(service_child(name), [self, name]() -> caf::actor {
+    // A restarted service starts from the newest acknowledged spec.
+    const auto& entry = self->state.services.at(name);
+    service_context sc{self->state.ctx.store, self->state.ctx.placement,
+                       self->state.ctx.metrics};
+    return caf::actor_cast<caf::actor>(
+      spawn_service(self->system(), sc, entry.spec, entry.revision));
+  });
+}
+
+/// Sends `msg` to every live service and collects the answers (in name order);
+/// services that fail to answer are left out.
+template <class T, class... Ts>
+void gather(self_ptr self, std::vector<std::string> names,
+            std::function<void(std::vector<T>)> done, Ts... xs) {
+  auto results = std::make_shared<std::vector<std::optional<T>>>(names.size());
+  auto pending = std::make_shared<size_t>(names.size());
+  auto finish = [results, done] {
+    std::vector<T> out;
+    for (auto& x : *results)
+      if (x)
+        out.push_back(std::move(*x));
+    done(std::move(out));
+  };
+  if (names.empty()) {
+    finish();
+    return;
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto handle = service_of(self, names[i]);
+    self->request(handle, ask_timeout, xs...)
+      .then(
+        [results, pending, finish, i](T& x) {
+          (*results)[i] = std::move(x);
+          if (--*pending == 0)
+            finish();
+        },
+        [pending, finish](caf::error&) {
+          if (--*pending == 0)
+            finish();
+        });
+  }
+}
+
+std::vector<std::string> service_names(self_ptr self) {
+  std::vector<std::string> out;
+  for (auto& [name, entry] : self->state.services)
+    out.push_back(name);
+  return out;
+}
+
+std::vector<p::service_change> diff_against_current(self_ptr self,
+                                                    const std::vector<p::service_spec>& specs) {
+  std::vector<p::service_change> changes;
+  for (const auto& spec : specs) {
+    p::service_change c;
+    c.service = spec.name;
+    auto yaml = config::emit_spec(spec);
+    auto i = self->state.services.find(spec.name);
+    if (i == self->state.services.end()) {
+      c.kind = p::change_kind::created;
+      c.diff = config::diff_specs("", yaml);
+    } else if (i->second.yaml == yaml) {
+      c.kind = p::change_kind::unchanged;
+      c.revision = i->second.revision;
+    } else {
+      c.kind = p::change_kind::updated;
+      c.revision = i->second.revision;
+      c.diff = config::diff_specs(i->second.yaml, yaml);
+    }
+    changes.push_back(std::move(c));
+  }
+  return changes;
+}
+
+void adopt_committed(self_ptr self, const p::spec_record& rec, const p::service_spec& spec) {
+  auto& entry = self->state.services[rec.name];
+  bool existed = entry.revision > 0;
+  entry = service_entry{spec, rec.revision, rec.yaml};
+  if (existed && service_of(self, rec.name))
+    self->send(service_of(self, rec.name), p::update_atom::value, spec, rec.revision);
+  else
+    start_service(self, rec.name);
+}
+
+/// Commits specs whose text changed (one durable transaction), then hands them to
+/// their service actors. `done` gets the committed records or the error.
+void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
+                  std::function<void(caf::expected<std::vector<p::spec_record>>)> done) {
+  std::vector<p::spec_record> input;
+  for (const auto& spec : specs)
+    input.push_back({spec.name, 0, config::emit_spec(spec), 0});
+  // await: the next apply or scale must see this one's result.
+  self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(input))
+    .await(
+      [self, specs, done](std::vector<p::spec_record>& recs) {
+        for (size_t i = 0; i < recs.size(); ++i) {
+          adopt_committed(self, recs[i], specs[i]);
+          emit(self, "service_applied", recs[i].name,
+               "revision " + std::to_string(recs[i].revision) + " applied");
+        }
+        done(std::move(recs));
+      },
+      [done](caf::error& err) { done(std::move(err)); });
+}
+
+caf::result<p::apply_result> apply(self_ptr self, const std::string& file,
+                                   const std::string& text, bool dry_run) {
+  p::apply_result result;
+  result.dry_run = dry_run;
+  auto parsed = config::parse_specs(text, file);
+  if (!parsed.ok()) {
+    result.errors = std::move(parsed.errors);
+    return result;
+  }
+  result.changes = diff_against_current(self, parsed.specs);
+  std::vector<p::service_spec> changed;
+  for (size_t i = 0; i < parsed.specs.size(); ++i)
+    if (result.changes[i].kind != p::change_kind::unchanged)
+      changed.push_back(parsed.specs[i]);
+  if (dry_run || changed.empty())
+    return result;
+  auto promise = self->make_response_promise<p::apply_result>();
+  commit_specs(self, std::move(changed),
+               [promise, result](caf::expected<std::vector<p::spec_record>> recs) mutable {
+                 if (!recs) {
+                   promise.deliver(recs.error());
+                   return;
+                 }
+                 for (auto& rec : *recs)
+                   for (auto& c : result.changes)
+                     if (c.service == rec.name)
+                       c.revision = rec.revision;
+                 promise.deliver(std::move(result));
+               });
+  return promise;
+}
+
+caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t replicas) {
+  if (replicas < 0 || replicas > p::max_replicas)
+    return p::make_error(p::error_code::invalid_argument,
+                         "replicas must be between 0 and " + std::to_string(p::max_replicas)
+                           + ", got " + std::to_string(replicas));
+  auto i = self->state.services.find(name);
+  if (i == self->state.services.end())
+    return unknown_service(name);
+  if (i->second.spec.replicas == replicas)
+    return i->second.revision;
+  auto spec = i->second.spec;
+  spec.replicas = replicas;
+  auto promise = self->make_response_promise<int64_t>();
+  commit_specs(self, {spec}, [promise](caf::expected<std::vector<p::spec_record>> recs) mutable {
+    if (!recs)
+      promise.deliver(recs.error());
+    else
+      promise.deliver(recs->front().revision);
+  });
+  return promise;
+}
+
+caf::result<bool> remove_service(self_ptr self, const std::string& name) {
+  if (!self->state.services.count(name))
+    return unknown_service(name);
+  auto promise = self->make_response_promise<bool>();
+  self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value, name)
+    .await(
+      [self, name, promise](bool) mutable {
+        self->state.services.erase(name);
+        emit(self, "service_deleted", name, "deleted; stopping its replicas");
+        if (auto svc = service_of(self, name)) {
+          // The service stops its replicas and then ends normally; supervision
+          // forgets it then.
+          self->request(svc, caf::infinite, p::delete_atom::value)
+            .then([](bool) {}, [](caf::error&) {});
+        }
+        promise.deliver(true);
+      },
+      [promise](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
+caf::result<std::vector<p::service_status>> get_services(self_ptr self) {
+  auto promise = self->make_response_promise<std::vector<p::service_status>>();
+  gather<p::service_status>(
+    self, service_names(self),
+    [promise](std::vector<p::service_status> xs) mutable { promise.deliver(std::move(xs)); },
+    p::status_atom::value);
+  return promise;
+}
+
+caf::result<std::vector<p::replica_status>> get_replicas(self_ptr self, const std::string& name) {
+  std::vector<std::string> names;
+  if (name.empty())
+    names = service_names(self);
+  else if (self->state.services.count(name))
+    names.push_back(name);
+  else
+    return unknown_service(name);
+  auto promise = self->make_response_promise<std::vector<p::replica_status>>();
+  gather<std::vector<p::replica_status>>(
+    self, names,
+    [promise](std::vector<std::vector<p::replica_status>> xs) mutable {
+      std::vector<p::replica_status> out;
+      for (auto& x : xs)
+        out.insert(out.end(), x.begin(), x.end());
+      promise.deliver(std::move(out));
+    },
+    p::get_atom::value);
+  return promise;
+}
+
+caf::result<p::service_detail> describe(self_ptr self, const std::string& name,
+                                        uint32_t event_limit) {
+  auto i = self->state.services.find(name);
+  if (i == self->state.services.end())
+    return unknown_service(name);
+  auto detail = std::make_shared<p::service_detail>();
+  detail->spec_yaml = i->second.yaml;
+  auto promise = self->make_response_promise<p::service_detail>();
+  auto svc = service_of(self, name);
+  self->request(svc, ask_timeout, p::status_atom::value)
+    .then(
+      [self, svc, name, detail, promise, event_limit](p::service_status& st) mutable {
+        detail->status = std::move(st);
+        self->request(svc, ask_timeout, p::get_atom::value)
+          .then(
+            [self, name, detail, promise, event_limit](std::vector<p::replica_status>& rs) mutable {
+              detail->replicas = std::move(rs);
+              self->request(self->state.ctx.store, ask_timeout, p::events_atom::value,
+                            uint64_t{0}, event_limit, name)
+                .then(
+                  [detail, promise](std::vector<p::event>& es) mutable {
+                    detail->events = std::move(es);
+                    promise.deliver(std::move(*detail));
+                  },
+                  [promise](caf::error& err) mutable { promise.deliver(err); });
+            },
+            [promise](caf::error& err) mutable { promise.deliver(err); });
+      },
+      [promise](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
+caf::result<std::string, std::string> logs(self_ptr self, const std::string& name, int32_t slot,
+                                           uint64_t max_bytes) {
+  if (!self->state.services.count(name))
+    return unknown_service(name);
+  auto promise = self->make_response_promise<std::string, std::string>();
+  auto fail = [promise](caf::error& err) mutable { promise.deliver(err); };
+  self->request(service_of(self, name), ask_timeout, p::get_atom::value)
+    .then(
+      [self, name, slot, max_bytes, promise, fail](std::vector<p::replica_status>& rs) mutable {
+        const p::replica_status* chosen = nullptr;
+        for (auto& r : rs)
+          if ((slot < 0 || r.slot == slot) && (chosen == nullptr || r.slot < chosen->slot))
+            chosen = &r;
+        if (chosen == nullptr || chosen->node.empty()) {
+          promise.deliver(p::make_error(
+            p::error_code::not_found,
+            "service " + name + " has no replica"
+              + (slot >= 0 ? " in slot " + std::to_string(slot) : std::string{})
+              + " placed on a node; `tutti get replicas " + name + "` lists them"));
+          return;
+        }
+        auto id = chosen->id;
+        self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, chosen->node)
+          .then(
+            [self, id, max_bytes, promise, fail](node_actor& node) mutable {
+              self->request(node, ask_timeout, p::logs_atom::value, id, max_bytes)
+                .then([id, promise](std::string& text) mutable { promise.deliver(id, std::move(text)); },
+                      fail);
+            },
+            fail);
+      },
+      fail);
+  return promise;
+}
+
+void sweep_orphans(self_ptr self) {
+  std::vector<std::string> keep;
+  for (auto& [name, entry] : self->state.services)
+    for (int32_t slot = 0; slot < entry.spec.replicas; ++slot)
+      keep.push_back(p::replica_id(name, slot));
+  self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
+    .then([self, keep](std::vector<p::node_status>& nodes) {
+      for (auto& n : nodes)
+        self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, n.name)
+          .then(
+            [self, keep](node_actor& node) {
+              self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
+                .then(
+                  [self](std::vector<std::string>& removed) {
+                    for (auto& id : removed) {
+                      p::event e{0, 0, "replica_orphan_removed", "", id,
+                                 "no service wants it any more"};
+                      self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+                    }
+                  },
+                  [](caf::error&) {});
+            },
+            [](caf::error&) {});
+    },
+    [](caf::error&) {});
+}
+
+void load_services(self_ptr self) {
+  self->request(self->state.ctx.store, std::chrono::seconds{60}, p::load_atom::value)
+    .await(
+      [self](std::vector<p::spec_record>& recs) {
+        for (auto& rec : recs) {
+          auto parsed = config::parse_specs(rec.yaml, "store:" + rec.name);
+          if (!parsed.ok() || parsed.specs.size() != 1) {
+            spdlog::error("cluster: stored spec of {} (revision {}) no longer parses: {}",
+                          rec.name, rec.revision,
+                          parsed.errors.empty() ? "" : p::to_string(parsed.errors.front()));
+            continue;
+          }
+          self->state.services[rec.name] = service_entry{parsed.specs.front(), rec.revision, rec.yaml};
+          start_service(self, rec.name);
+        }
+        spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
+        sweep_orphans(self);
+      },
+      [self](caf::error& err) {
+        spdlog::error("cluster: cannot load specs: {}", p::message_of(err));
+        self->quit(err);
+      });
+}
+
+cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
+  self->state.ctx = std::move(ctx);
+  auto& st = self->state;
+  st.sup = std::make_unique<supervision>(self, "cluster", restart_strategy::one_for_one,
+                                         st.ctx.limit, st.ctx.metrics);
+  self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->state.sup->handle_exit(msg); });
+  load_services(self);
+  if (st.ctx.announce)
+    st.ctx.announce(caf::actor_cast<cluster_actor>(self));
+  return {
+    [self](p::apply_atom, const std::string& file, const std::string& text, bool dry_run) {
+      return apply(self, file, text, dry_run);
+    },
+    [self](p::get_atom) { return get_services(self); },
+    [self](p::get_atom, const std::string& name) { return get_replicas(self, name); },
+    [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
+      return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
+    },
+    [self](p::describe_atom, const std::string& name, uint32_t limit) {
+      return describe(self, name, limit);
+    },
+    [self](p::scale_atom, const std::string& name, int32_t n) { return scale(self, name, n); },
+    [self](p::delete_atom, const std::string& name) { return remove_service(self, name); },
+    [self](p::events_atom, uint64_t after, uint32_t limit,
+           const std::string& service) -> caf::result<std::vector<p::event>> {
+      return self->delegate(self->state.ctx.store, p::events_atom::value, after, limit, service);
+    },
+    [self](p::follow_atom, uint64_t after, const std::string& service,
+           event_sink_actor sink) -> caf::result<bool> {
+      return self->delegate(self->state.ctx.store, p::follow_atom::value, after, service,
+                            std::move(sink));
+    },
+    [self](p::logs_atom, const std::string& name, int32_t slot, uint64_t max_bytes) {
+      return logs(self, name, slot, max_bytes);
+    },
+  };
+}
+
+} // namespace
+
+cluster_actor spawn_cluster(caf::actor_system& sys, cluster_context ctx) {
+  return sys.spawn(cluster, std::move(ctx));
+}
+
+} // namespace tutti::actors

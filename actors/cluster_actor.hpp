@@ -1,0 +1,30 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/supervision.hpp"
+
+#include <functional>
+
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+struct cluster_context {
+  store_actor store;
+  placement_actor placement;
+  metrics::catalogue* metrics = nullptr;
+  restart_limit limit;
+  /// Called with the cluster's handle after each (re)start, so the RPC edge
+  /// always talks to the live instance.
+  std::function<void(cluster_actor)> announce;
+};
+
+/// Spawns the control plane's front actor. It loads every stored spec, supervises
+/// one service actor per service (one-for-one), sweeps containers no service
+/// wants, and answers the client API: apply (validated whole, committed durably
+/// before the answer), scale, delete, get, describe, events, logs.
+cluster_actor spawn_cluster(caf::actor_system& sys, cluster_context ctx);
+
+} // namespace tutti::actors

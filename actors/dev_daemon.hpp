@@ -1,0 +1,42 @@
+#pragma once
+
+// `tuttid dev`: the control plane and one node agent in one process. Builds the
+// actor tree of DESIGN.md from a daemon config and owns everything it starts.
+
+#include "config/daemon_config.hpp"
+
+#include <caf/expected.hpp>
+
+#include <memory>
+
+namespace tutti::actors {
+
+class dev_daemon {
+public:
+  struct ports {
+    uint16_t api = 0;
+    uint16_t metrics = 0;
+  };
+
+  /// Opens the store (refusing a data directory another tuttid holds), serves the
+  /// API and metrics and starts the supervision tree. Errors say what to fix.
+  static caf::expected<std::unique_ptr<dev_daemon>> start(const config::daemon_config& cfg);
+
+  ~dev_daemon(); // same as shutdown()
+
+  ports bound() const;
+
+  /// Blocks until the control plane fails (returns its error) or shutdown().
+  caf::error wait();
+
+  /// Stops the API, then the actor tree (newest first). Replicas keep running for
+  /// adoption unless the config says stop_replicas_on_exit.
+  void shutdown();
+
+private:
+  struct impl;
+  explicit dev_daemon(std::unique_ptr<impl> x);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tutti::actors

@@ -1,0 +1,14 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <memory>
+
+namespace tutti::actors {
+
+/// Spawns the actor that owns a node's runtime connection. Detached when the
+/// driver says its calls may block, so CAF's scheduler threads never wait on it.
+/// The driver object outlives restarts of this actor.
+driver_actor spawn_driver(caf::actor_system& sys, std::shared_ptr<rd::driver> driver);
+
+} // namespace tutti::actors

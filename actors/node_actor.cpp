@@ -1,0 +1,356 @@
+#include "actors/node_actor.hpp"
+
+#include "actors/driver_actor.hpp"
+#include "actors/replica_actor.hpp"
+#include "metrics/catalogue.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace tutti::actors {
+
+namespace {
+
+struct replica_entry {
+  p::replica_request req;
+  std::vector<p::port_binding> ports;
+  p::replica_status status;
+};
+
+struct node_state {
+  node_context ctx;
+  std::unique_ptr<supervision> sup;
+  std::map<std::string, replica_entry> replicas;          // by replica id
+  std::map<std::string, service_actor> routes;            // service -> who asked
+  std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
+  std::set<uint16_t> reserved;
+  uint16_t next_port = 0;
+  static inline const char* name = "node";
+};
+
+using self_ptr = node_actor::stateful_pointer<node_state>;
+
+std::string driver_child(p::driver_kind kind) {
+  return "driver/" + p::to_string(kind);
+}
+
+std::string replica_child(const std::string& id) {
+  return "replica/" + id;
+}
+
+bool port_free(const std::string& address, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, address.c_str(), &sa.sin_addr);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+caf::expected<uint16_t> allocate_port(self_ptr self) {
+  auto& st = self->state;
+  const auto& cfg = st.ctx.config;
+  auto span = static_cast<uint32_t>(cfg.port_last - cfg.port_first) + 1;
+  if (st.next_port < cfg.port_first || st.next_port > cfg.port_last)
+    st.next_port = cfg.port_first;
+  for (uint32_t i = 0; i < span; ++i) {
+    uint16_t candidate = st.next_port;
+    st.next_port = candidate == cfg.port_last ? cfg.port_first : candidate + 1;
+    if (!st.reserved.count(candidate) && port_free(cfg.address, candidate)) {
+      st.reserved.insert(candidate);
+      return candidate;
+    }
+  }
+  return p::make_error(p::error_code::unschedulable,
+                       "node " + cfg.name + " has no free host port in "
+                         + std::to_string(cfg.port_first) + "-" + std::to_string(cfg.port_last));
+}
+
+caf::expected<std::vector<p::port_binding>> ports_for(self_ptr self, const std::string& id,
+                                                      const p::service_spec& spec) {
+  auto adopted = self->state.adopted_ports.find(id);
+  if (adopted != self->state.adopted_ports.end() && adopted->second.size() == spec.ports.size()) {
+    bool same = true;
+    for (size_t i = 0; i < spec.ports.size(); ++i)
+      same = same && adopted->second[i].name == spec.ports[i].name;
+    if (same)
+      return adopted->second; // reserved when listed
+  }
+  std::vector<p::port_binding> out;
+  for (const auto& port : spec.ports) {
+    auto host_port = allocate_port(self);
+    if (!host_port) {
+      for (auto& b : out)
+        self->state.reserved.erase(b.host_port);
+      return std::move(host_port.error());
+    }
+    out.push_back({port.name, *host_port});
+  }
+  return out;
+}
+
+std::vector<p::port_binding> parse_ports_label(const std::string& text) {
+  std::vector<p::port_binding> out;
+  std::istringstream in{text};
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos)
+      continue;
+    auto port = std::strtoul(item.c_str() + eq + 1, nullptr, 10);
+    if (port > 0 && port <= 65535)
+      out.push_back({item.substr(0, eq), static_cast<uint16_t>(port)});
+  }
+  return out;
+}
+
+void start_replica_child(self_ptr self, const std::string& id) {
+  self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
+    auto& entry = self->state.replicas.at(id);
+    replica_context rc;
+    rc.node = self->state.ctx.config.name;
+    rc.parent = caf::actor_cast<node_actor>(self);
+    rc.driver = self->state.sup->child_as<driver_actor>(driver_child(entry.req.spec.driver));
+    rc.store = self->state.ctx.store;
+    rc.metrics = self->state.ctx.metrics;
+    rc.ports = entry.ports;
+    return caf::actor_cast<caf::actor>(
+      spawn_replica(self->system(), std::move(rc), entry.req));
+  });
+}
+
+caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
+  auto id = p::replica_id(req.service, req.slot);
+  if (auto sender = self->current_sender())
+    self->state.routes[req.service] = caf::actor_cast<service_actor>(sender);
+  if (!self->state.sup->child(driver_child(req.spec.driver)))
+    return p::make_error(p::error_code::invalid_argument,
+                         "node " + self->state.ctx.config.name + " has no "
+                           + p::to_string(req.spec.driver) + " driver");
+  auto i = self->state.replicas.find(id);
+  if (i != self->state.replicas.end()) {
+    auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
+    if (req.revision != i->second.req.revision)
+      i->second.req = req;
+    if (child)
+      self->send(child, std::move(req));
+    return i->second.status;
+  }
+  auto ports = ports_for(self, id, req.spec);
+  if (!ports)
+    return std::move(ports.error());
+  replica_entry entry{req, *ports, {}};
+  entry.status.id = id;
+  entry.status.service = req.service;
+  entry.status.slot = req.slot;
+  entry.status.node = self->state.ctx.config.name;
+  entry.status.revision = req.revision;
+  entry.status.ports = *ports;
+  auto status = entry.status;
+  self->state.replicas.emplace(id, std::move(entry));
+  start_replica_child(self, id);
+  return status;
+}
+
+void forget_replica(self_ptr self, const std::string& id) {
+  auto i = self->state.replicas.find(id);
+  if (i == self->state.replicas.end())
+    return;
+  for (auto& b : i->second.ports)
+    self->state.reserved.erase(b.host_port);
+  self->state.adopted_ports.erase(id);
+  self->state.replicas.erase(i);
+}
+
+caf::result<bool> stop(self_ptr self, const std::string& id) {
+  auto promise = self->make_response_promise<bool>();
+  auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
+  if (!child) {
+    forget_replica(self, id);
+    return true;
+  }
+  self->request(child, caf::infinite, p::stop_atom::value)
+    .then(
+      [self, id, promise](bool) mutable {
+        forget_replica(self, id);
+        promise.deliver(true);
+      },
+      [self, id, promise](caf::error& err) mutable {
+        // The replica ended before it could answer; its container may remain and
+        // is swept on the next start. Forget it here.
+        forget_replica(self, id);
+        promise.deliver(true);
+      });
+  return promise;
+}
+
+void on_status(self_ptr self, p::replica_status& st) {
+  auto i = self->state.replicas.find(st.id);
+  if (i != self->state.replicas.end())
+    i->second.status = st;
+  auto route = self->state.routes.find(st.service);
+  if (route != self->state.routes.end())
+    self->send(route->second, std::move(st));
+}
+
+caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max_bytes) {
+  auto i = self->state.replicas.find(id);
+  auto kind = i != self->state.replicas.end() ? i->second.req.spec.driver : p::driver_kind::process;
+  auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
+  if (!driver)
+    return p::make_error(p::error_code::unavailable, "driver of replica " + id + " is not running");
+  return self->delegate(driver, p::logs_atom::value, id, max_bytes);
+}
+
+p::node_status status(self_ptr self) {
+  p::node_status out;
+  const auto& cfg = self->state.ctx.config;
+  out.name = cfg.name;
+  out.address = cfg.address;
+  out.capacity = cfg.capacity;
+  out.labels = cfg.labels;
+  out.replicas = static_cast<int32_t>(self->state.replicas.size());
+  for (auto& [kind, drv] : self->state.ctx.drivers)
+    out.drivers.push_back(p::to_string(kind));
+  for (auto& [id, entry] : self->state.replicas) {
+    out.allocated.cpu += entry.req.spec.resources.cpu;
+    out.allocated.memory += entry.req.spec.resources.memory;
+  }
+  return out;
+}
+
+/// Removes containers of this node that no service wants any more.
+caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std::string>& keep) {
+  auto promise = self->make_response_promise<std::vector<std::string>>();
+  auto wanted = std::make_shared<std::set<std::string>>(keep.begin(), keep.end());
+  auto removed = std::make_shared<std::vector<std::string>>();
+  auto pending = std::make_shared<size_t>(self->state.ctx.drivers.size());
+  if (*pending == 0)
+    return *removed;
+  for (auto& [kind, drv] : self->state.ctx.drivers) {
+    auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
+    self->request(driver, std::chrono::seconds{30}, p::list_atom::value, self->state.ctx.config.name)
+      .then(
+        [self, driver, wanted, removed, pending, promise](std::vector<rd::container_info>& owned) mutable {
+          for (auto& info : owned) {
+            if (wanted->count(info.name) || self->state.replicas.count(info.name))
+              continue;
+            caf::anon_send(driver, p::remove_atom::value, info.name, true);
+            removed->push_back(info.name);
+            spdlog::info("node {}: removing orphaned replica {}", self->state.ctx.config.name,
+                         info.name);
+          }
+          if (--*pending == 0)
+            promise.deliver(*removed);
+        },
+        [pending, removed, promise](caf::error&) mutable {
+          if (--*pending == 0)
+            promise.deliver(*removed);
+        });
+  }
+  return promise;
+}
+
+void reserve_adopted(self_ptr self, const std::vector<rd::container_info>& owned) {
+  // Ports of containers that outlived the previous tuttid stay theirs, so new
+  // replicas never get a port an adopted one listens on.
+  for (auto& info : owned) {
+    auto label = info.labels.find(rd::label::ports);
+    if (label == info.labels.end())
+      continue;
+    auto ports = parse_ports_label(label->second);
+    for (auto& b : ports)
+      self->state.reserved.insert(b.host_port);
+    self->state.adopted_ports[info.name] = std::move(ports);
+  }
+}
+
+void adopt_inventory(self_ptr self) {
+  for (auto& [kind, drv] : self->state.ctx.drivers) {
+    auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
+    // await: no run request may take a port before the inventory is known.
+    self->request(driver, std::chrono::seconds{30}, p::list_atom::value, self->state.ctx.config.name)
+      .await([self](std::vector<rd::container_info>& owned) { reserve_adopted(self, owned); },
+             [self, kind = kind](caf::error& err) {
+               spdlog::warn("node {}: cannot list {} containers: {}", self->state.ctx.config.name,
+                            p::to_string(kind), p::message_of(err));
+             });
+  }
+}
+
+void on_driver_restart(self_ptr self, const std::string& child) {
+  if (child.rfind("driver/", 0) != 0)
+    return;
+  // Replicas hold the old driver handle: start them again; they adopt their
+  // running containers.
+  for (auto& [id, entry] : self->state.replicas)
+    if (driver_child(entry.req.spec.driver) == child)
+      start_replica_child(self, id);
+}
+
+node_actor::behavior_type node(self_ptr self, node_context ctx) {
+  if (ctx.config.capacity.cpu <= 0 || ctx.config.capacity.memory <= 0) {
+    auto host = host_resources();
+    if (ctx.config.capacity.cpu <= 0)
+      ctx.config.capacity.cpu = host.cpu;
+    if (ctx.config.capacity.memory <= 0)
+      ctx.config.capacity.memory = host.memory;
+  }
+  self->state.ctx = std::move(ctx);
+  auto& st = self->state;
+  st.sup = std::make_unique<supervision>(self, "node/" + st.ctx.config.name,
+                                         restart_strategy::one_for_one, st.ctx.config.limit,
+                                         st.ctx.metrics);
+  st.sup->on_restart([self](const std::string& child) { on_driver_restart(self, child); });
+  self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->state.sup->handle_exit(msg); });
+  for (auto& [kind, drv] : st.ctx.drivers) {
+    auto d = drv;
+    st.sup->start_child(driver_child(kind), [self, d]() -> caf::actor {
+      return caf::actor_cast<caf::actor>(spawn_driver(self->system(), d));
+    });
+  }
+  adopt_inventory(self);
+  caf::anon_send(st.ctx.placement, p::register_atom::value, status(self),
+             caf::actor_cast<node_actor>(self));
+  return {
+    [self](p::run_atom, p::replica_request& req) { return run(self, req); },
+    [self](p::stop_atom, const std::string& id) { return stop(self, id); },
+    [self](p::logs_atom, const std::string& id, uint64_t max_bytes) {
+      return logs(self, id, max_bytes);
+    },
+    [self](p::status_atom) { return status(self); },
+    [self](p::sweep_atom, const std::vector<std::string>& keep) { return sweep(self, keep); },
+    [self](p::replica_status& st) { on_status(self, st); },
+  };
+}
+
+} // namespace
+
+p::resource_spec host_resources() {
+  p::resource_spec out;
+  out.cpu = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  out.memory = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  return out;
+}
+
+node_actor spawn_node(caf::actor_system& sys, node_context ctx) {
+  return sys.spawn(node, std::move(ctx));
+}
+
+} // namespace tutti::actors

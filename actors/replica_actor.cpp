@@ -1,0 +1,397 @@
+#include "actors/replica_actor.hpp"
+
+#include "config/spec_parser.hpp"
+#include "metrics/catalogue.hpp"
+#include "protocol/errors.hpp"
+#include "runtime-drivers/substitute.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+namespace tutti::actors {
+
+namespace {
+
+using std::chrono::duration_cast;
+using clock = std::chrono::steady_clock;
+
+/// A replica that ran at least this long before it exited is considered healthy:
+/// its back-off starts over. Shorter runs keep doubling it, so a command that
+/// exits at once cannot spin.
+constexpr auto stable_uptime = std::chrono::seconds{1};
+
+int64_t now_ms() {
+  return duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Label value that changes exactly when what a replica runs changes: a scale
+/// commits a new revision but must not restart anything.
+constexpr const char* template_label = "tutti.template";
+
+std::string format_ms(caf::timespan x) {
+  return std::to_string(duration_cast<std::chrono::milliseconds>(x).count()) + "ms";
+}
+
+struct replica_state_data {
+  replica_context ctx;
+  p::replica_request req;
+  p::replica_status status;
+  caf::timespan backoff{0};
+  clock::time_point started_at;       // of the current incarnation
+  clock::time_point start_requested;  // for the start latency metric
+  std::string restart_token;          // the pending back-off timer; others are stale
+  uint64_t token_counter = 0;
+  bool replace_pending = false;       // stop, then start the new revision
+  bool stop_requested = false;
+  std::vector<caf::typed_response_promise<bool>> stop_promises;
+  static inline const char* name = "replica";
+};
+
+using self_ptr = replica_actor::stateful_pointer<replica_state_data>;
+
+void report(self_ptr self, p::replica_state state, std::string message) {
+  auto& st = self->state.status;
+  st.state = state;
+  st.message = std::move(message);
+  st.since_ms = now_ms();
+  if (state != p::replica_state::running)
+    st.pid = 0;
+  self->send(self->state.ctx.parent, st);
+}
+
+void emit(self_ptr self, std::string kind, std::string message) {
+  p::event e;
+  e.kind = std::move(kind);
+  e.service = self->state.req.service;
+  e.replica = self->state.status.id;
+  e.message = std::move(message);
+  self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+}
+
+caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
+  const auto& req = self->state.req;
+  rd::container_spec out;
+  out.name = self->state.status.id;
+  out.image = req.spec.image;
+  out.env = replica_env(req.spec, self->state.ctx.ports);
+  for (const auto& arg : req.spec.command) {
+    auto expanded = rd::substitute_env(arg, out.env);
+    if (!expanded)
+      return std::move(expanded.error());
+    out.command.push_back(std::move(*expanded));
+  }
+  out.resources = req.spec.resources;
+  std::string ports;
+  for (const auto& b : self->state.ctx.ports)
+    ports += (ports.empty() ? "" : ",") + b.name + "=" + std::to_string(b.host_port);
+  out.labels = {{rd::label::service, req.service},
+                {rd::label::replica, out.name},
+                {rd::label::node, self->state.ctx.node},
+                {rd::label::revision, std::to_string(req.revision)},
+                {template_label, template_hash(req.spec)},
+                {rd::label::ports, ports}};
+  return out;
+}
+
+void schedule_restart(self_ptr self, std::string why);
+void create_and_start(self_ptr self);
+void finish_stop(self_ptr self);
+
+void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
+  auto& st = self->state.status;
+  st.pid = info.pid;
+  st.runtime_id = info.runtime_id;
+  st.revision = self->state.req.revision;
+  self->state.started_at = clock::now();
+  if (!adopted && self->state.ctx.metrics != nullptr) {
+    std::chrono::duration<double> took = clock::now() - self->state.start_requested;
+    self->state.ctx.metrics->observe_replica_start(self->state.req.service,
+                                                   p::to_string(self->state.req.spec.driver),
+                                                   took.count());
+  }
+  auto what = adopted ? std::string{"adopted running "} : std::string{"started "};
+  report(self, p::replica_state::running, "");
+  emit(self, adopted ? "replica_adopted" : "replica_started",
+       what + (info.pid != 0 ? "pid " + std::to_string(info.pid) : info.runtime_id));
+  self->request(self->state.ctx.driver, caf::infinite, p::watch_atom::value, info.name,
+                info.runtime_id, caf::actor_cast<replica_actor>(self))
+    .then([](bool) {},
+          [self](caf::error& err) { schedule_restart(self, "cannot watch: " + p::message_of(err)); });
+  if (self->state.stop_requested || self->state.replace_pending)
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
+                  self->state.status.id, self->state.req.spec.stop_grace)
+      .then([](bool) {}, [](caf::error&) {});
+}
+
+void start_existing(self_ptr self) {
+  self->state.start_requested = clock::now();
+  report(self, p::replica_state::starting, "");
+  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value,
+                self->state.status.id)
+    .then([self](rd::container_info& info) { on_running(self, info, false); },
+          [self](caf::error& err) {
+            emit(self, "replica_failed", p::message_of(err));
+            schedule_restart(self, p::message_of(err));
+          });
+}
+
+void create_and_start(self_ptr self) {
+  auto spec = container_spec_of(self);
+  if (!spec) {
+    emit(self, "replica_failed", p::message_of(spec.error()));
+    report(self, p::replica_state::failed, p::message_of(spec.error()));
+    return; // a bad spec does not heal by retrying; a new revision replaces it
+  }
+  self->state.start_requested = clock::now();
+  report(self, p::replica_state::starting, "");
+  self->request(self->state.ctx.driver, caf::infinite, p::create_atom::value, *spec)
+    .then([self](rd::container_info&) { start_existing(self); },
+          [self](caf::error& err) {
+            emit(self, "replica_failed", p::message_of(err));
+            schedule_restart(self, p::message_of(err));
+          });
+}
+
+/// Removes whatever container of this name exists, then runs `next`.
+template <class F>
+void remove_then(self_ptr self, F next) {
+  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value,
+                self->state.status.id, true)
+    .then([next](bool) { next(); },
+          [self, next](caf::error& err) {
+            if (p::code_of(err) != p::error_code::not_found)
+              spdlog::warn("replica {}: remove failed: {}", self->state.status.id,
+                           p::message_of(err));
+            next();
+          });
+}
+
+void recover(self_ptr self) {
+  self->request(self->state.ctx.driver, caf::infinite, p::inspect_atom::value,
+                self->state.status.id)
+    .then(
+      [self](rd::container_info& info) {
+        auto tmpl = info.labels.find(template_label);
+        bool same_rev = tmpl != info.labels.end()
+                        && tmpl->second == template_hash(self->state.req.spec);
+        if (info.state == rd::container_state::running && same_rev) {
+          on_running(self, info, true);
+          return;
+        }
+        if (info.state == rd::container_state::running) {
+          // An older revision is running: replace it like an update would.
+          self->state.replace_pending = true;
+          self->state.status.runtime_id = info.runtime_id;
+          on_running(self, info, true);
+          return;
+        }
+        remove_then(self, [self] { create_and_start(self); });
+      },
+      [self](caf::error& err) {
+        if (p::code_of(err) == p::error_code::not_found) {
+          create_and_start(self);
+          return;
+        }
+        emit(self, "replica_failed", p::message_of(err));
+        schedule_restart(self, p::message_of(err));
+      });
+}
+
+void schedule_restart(self_ptr self, std::string why) {
+  if (self->state.stop_requested) {
+    finish_stop(self);
+    return;
+  }
+  const auto& policy = self->state.req.spec.restart.backoff;
+  auto& backoff = self->state.backoff;
+  backoff = backoff.count() == 0 ? policy.initial : next_backoff(backoff, policy);
+  self->state.restart_token = std::to_string(++self->state.token_counter);
+  report(self, p::replica_state::backoff, why + "; restarting in " + format_ms(backoff));
+  self->delayed_send(self, backoff, p::restart_atom::value, self->state.restart_token);
+}
+
+bool should_restart(self_ptr self, int32_t exit_code) {
+  switch (self->state.req.spec.restart.policy) {
+    case p::restart_policy::always: return true;
+    case p::restart_policy::on_failure: return exit_code != 0;
+    case p::restart_policy::never: return false;
+  }
+  return true;
+}
+
+void finish_stop(self_ptr self) {
+  report(self, p::replica_state::stopping, "removing");
+  remove_then(self, [self] {
+    emit(self, "replica_stopped", "stopped and removed");
+    for (auto& promise : self->state.stop_promises)
+      promise.deliver(true);
+    self->quit();
+  });
+}
+
+void on_exit(self_ptr self, const p::replica_exited& msg) {
+  auto& st = self->state.status;
+  if (msg.runtime_id != st.runtime_id || st.state != p::replica_state::running
+                                           && st.state != p::replica_state::stopping)
+    return; // an earlier incarnation
+  st.exit_code = msg.exit_code;
+  st.runtime_id.clear();
+  if (self->state.stop_requested) {
+    finish_stop(self);
+    return;
+  }
+  if (self->state.replace_pending) {
+    self->state.replace_pending = false;
+    emit(self, "replica_replaced", "revision " + std::to_string(self->state.req.revision));
+    remove_then(self, [self] { create_and_start(self); });
+    return;
+  }
+  auto uptime = clock::now() - self->state.started_at;
+  if (uptime >= stable_uptime)
+    self->state.backoff = caf::timespan{0};
+  std::string how = msg.exit_code < 0 ? std::string{"exited (code unknown)"}
+                                      : "exited with code " + std::to_string(msg.exit_code);
+  if (!should_restart(self, msg.exit_code)) {
+    emit(self, "replica_exited", how + "; restart policy "
+                                   + p::to_string(self->state.req.spec.restart.policy)
+                                   + " keeps it down");
+    report(self, p::replica_state::exited, how);
+    return;
+  }
+  ++st.restarts;
+  if (self->state.ctx.metrics != nullptr)
+    self->state.ctx.metrics->count_replica_restart(self->state.req.service);
+  schedule_restart(self, how);
+  emit(self, "replica_exited", st.message);
+}
+
+void on_restart_timer(self_ptr self, const std::string& token) {
+  if (token != self->state.restart_token)
+    return;
+  self->state.restart_token.clear();
+  // The container may be gone (failed create) or merely exited (restart in place,
+  // keeping its logs).
+  self->request(self->state.ctx.driver, caf::infinite, p::inspect_atom::value,
+                self->state.status.id)
+    .then([self](rd::container_info&) { start_existing(self); },
+          [self](caf::error&) { create_and_start(self); });
+}
+
+void on_update(self_ptr self, p::replica_request& req) {
+  if (req.revision == self->state.req.revision) {
+    self->send(self->state.ctx.parent, self->state.status);
+    return;
+  }
+  bool running = self->state.status.state == p::replica_state::running;
+  if (template_hash(req.spec) == template_hash(self->state.req.spec)) {
+    self->state.req = std::move(req);
+    self->state.status.revision = self->state.req.revision;
+    self->send(self->state.ctx.parent, self->state.status);
+    return;
+  }
+  self->state.req = std::move(req);
+  self->state.backoff = caf::timespan{0};
+  self->state.restart_token.clear();
+  if (running) {
+    self->state.replace_pending = true;
+    report(self, p::replica_state::stopping,
+           "replacing with revision " + std::to_string(self->state.req.revision));
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
+                  self->state.status.id, self->state.req.spec.stop_grace)
+      .then([](bool) {}, [](caf::error&) {});
+    return;
+  }
+  if (self->state.status.state != p::replica_state::starting)
+    remove_then(self, [self] { create_and_start(self); });
+  else
+    self->state.replace_pending = true;
+}
+
+caf::result<bool> on_stop(self_ptr self) {
+  auto promise = self->make_response_promise<bool>();
+  self->state.stop_promises.push_back(promise);
+  if (self->state.stop_requested)
+    return promise;
+  self->state.stop_requested = true;
+  self->state.restart_token.clear();
+  switch (self->state.status.state) {
+    case p::replica_state::running:
+      report(self, p::replica_state::stopping, "stopping");
+      self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
+                    self->state.status.id, self->state.req.spec.stop_grace)
+        .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
+      break;
+    case p::replica_state::starting:
+      break; // on_running or the failure path sees stop_requested
+    default:
+      finish_stop(self);
+  }
+  return promise;
+}
+
+replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::replica_request req) {
+  self->state.ctx = std::move(ctx);
+  self->state.req = std::move(req);
+  auto& st = self->state.status;
+  st.service = self->state.req.service;
+  st.slot = self->state.req.slot;
+  st.id = p::replica_id(st.service, st.slot);
+  st.node = self->state.ctx.node;
+  st.revision = self->state.req.revision;
+  st.ports = self->state.ctx.ports;
+  recover(self);
+  return {
+    [self](p::replica_request& r) { on_update(self, r); },
+    [self](p::replica_exited& msg) { on_exit(self, msg); },
+    [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
+    [self](p::stop_atom) { return on_stop(self); },
+    [self](p::status_atom) { return self->state.status; },
+  };
+}
+
+} // namespace
+
+std::map<std::string, std::string> replica_env(const p::service_spec& spec,
+                                               const std::vector<p::port_binding>& ports) {
+  auto env = spec.env;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    auto value = std::to_string(ports[i].host_port);
+    if (i == 0)
+      env["PORT"] = value;
+    std::string key = "PORT_";
+    for (char c : ports[i].name)
+      key += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    env[key] = value;
+  }
+  return env;
+}
+
+std::string template_hash(const p::service_spec& spec) {
+  auto copy = spec;
+  copy.replicas = 0;
+  auto text = config::emit_spec(copy);
+  uint64_t h = 1469598103934665603ull; // FNV-1a: stable across runs and builds
+  for (unsigned char c : text)
+    h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec) {
+  return std::min(current * 2, spec.max);
+}
+
+replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
+                            p::replica_request req) {
+  return sys.spawn(replica, std::move(ctx), std::move(req));
+}
+
+} // namespace tutti::actors

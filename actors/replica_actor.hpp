@@ -1,0 +1,39 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+/// What a replica actor needs from the node that spawns it.
+struct replica_context {
+  std::string node;
+  node_actor parent;    // receives every status change
+  driver_actor driver;
+  store_actor store;    // receives events
+  metrics::catalogue* metrics = nullptr;
+  std::vector<p::port_binding> ports; // host ports chosen by the node
+};
+
+/// Spawns the actor that owns the one container of replica `req.service`/`req.slot`.
+/// It first looks for a container of that name (after a crash of this actor or of
+/// tuttid) and adopts it when it runs the requested revision, so it never starts
+/// a second copy. Ending this actor (any reason) leaves the container alone; only
+/// a stop request removes it.
+replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
+                            p::replica_request req);
+
+/// Environment of a replica: the spec's env plus PORT / PORT_<NAME>.
+std::map<std::string, std::string> replica_env(const p::service_spec& spec,
+                                               const std::vector<p::port_binding>& ports);
+
+/// A stable hash of what a replica runs (the spec without its replica count).
+std::string template_hash(const p::service_spec& spec);
+
+/// Next restart delay after `current`: doubled, at most `max`.
+caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec);
+
+} // namespace tutti::actors

@@ -1,0 +1,333 @@
+#include "actors/service_actor.hpp"
+
+#include "metrics/catalogue.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+namespace tutti::actors {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct slot_state {
+  std::string node;          // empty until placed
+  int64_t requested_rev = 0; // revision last sent to the node
+  bool in_flight = false;    // a place/run/stop exchange is pending
+  bool stopping = false;
+  p::replica_status status;
+};
+
+struct service_state {
+  service_context ctx;
+  p::service_spec spec;
+  int64_t revision = 0;
+  std::map<int32_t, slot_state> slots;
+  std::map<std::string, node_actor> nodes; // cache of placement's answers
+  std::string last_problem;                // not repeated in the event log
+  bool deleting = false;
+  std::vector<caf::typed_response_promise<bool>> delete_promises;
+  static inline const char* name = "service";
+};
+
+using self_ptr = service_actor::stateful_pointer<service_state>;
+
+void reconcile(self_ptr self);
+
+void emit(self_ptr self, std::string kind, std::string message, std::string replica = {}) {
+  p::event e;
+  e.kind = std::move(kind);
+  e.service = self->state.spec.name;
+  e.replica = std::move(replica);
+  e.message = std::move(message);
+  self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+}
+
+void problem(self_ptr self, const std::string& replica, const caf::error& err) {
+  auto text = p::message_of(err);
+  if (text == self->state.last_problem)
+    return;
+  self->state.last_problem = text;
+  spdlog::warn("service {}: {}", self->state.spec.name, text);
+  emit(self, p::code_of(err) == p::error_code::unschedulable ? "replica_unschedulable"
+                                                             : "reconcile_failed",
+       text, replica);
+}
+
+int32_t running_count(self_ptr self) {
+  int32_t n = 0;
+  for (auto& [slot, s] : self->state.slots)
+    if (s.status.state == p::replica_state::running && slot < self->state.spec.replicas)
+      ++n;
+  return n;
+}
+
+void update_metrics(self_ptr self) {
+  if (self->state.deleting)
+    return; // its series are gone with it
+  if (auto* m = self->state.ctx.metrics) {
+    m->set_replicas_desired(self->state.spec.name, self->state.spec.replicas);
+    m->set_replicas_running(self->state.spec.name, running_count(self));
+  }
+}
+
+template <class F>
+void with_node(self_ptr self, const std::string& node, F f, std::function<void(caf::error&)> fail) {
+  auto i = self->state.nodes.find(node);
+  if (i != self->state.nodes.end()) {
+    f(i->second);
+    return;
+  }
+  self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::get_atom::value, node)
+    .then(
+      [self, node, f](node_actor& handle) {
+        self->monitor(handle);
+        self->state.nodes[node] = handle;
+        f(handle);
+      },
+      [fail](caf::error& err) mutable { fail(err); });
+}
+
+void run_on_node(self_ptr self, int32_t slot) {
+  auto& s = self->state.slots[slot];
+  s.in_flight = true;
+  auto rev = self->state.revision;
+  p::replica_request req{self->state.spec.name, slot, rev, self->state.spec};
+  auto fail = [self, slot](caf::error& err) {
+    self->state.slots[slot].in_flight = false;
+    self->state.nodes.erase(self->state.slots[slot].node);
+    problem(self, p::replica_id(self->state.spec.name, slot), err);
+  };
+  with_node(self, s.node,
+            [self, slot, rev, req, fail](node_actor& node) {
+              self->request(node, std::chrono::seconds{30}, p::run_atom::value, req)
+                .then(
+                  [self, slot, rev](p::replica_status& st) {
+                    auto& s = self->state.slots[slot];
+                    s.in_flight = false;
+                    s.requested_rev = rev;
+                    if (s.status.id.empty())
+                      s.status = std::move(st);
+                  },
+                  fail);
+            },
+            fail);
+}
+
+void place_slot(self_ptr self, int32_t slot) {
+  auto& s = self->state.slots[slot];
+  s.in_flight = true;
+  const auto& spec = self->state.spec;
+  p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
+                           spec.placement, s.node};
+  self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
+    .then(
+      [self, slot](p::placement_decision& d) {
+        auto& s = self->state.slots[slot];
+        bool moved = s.node != d.node;
+        s.node = d.node;
+        if (!moved) {
+          run_on_node(self, slot);
+          return;
+        }
+        // The assignment is durable before the replica starts, so a restarted
+        // control plane finds it on the same node.
+        p::assignment a{d.replica, self->state.spec.name, d.node};
+        self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
+          .then([self, slot](bool) { run_on_node(self, slot); },
+                [self, slot](caf::error& err) {
+                  self->state.slots[slot].in_flight = false;
+                  problem(self, p::replica_id(self->state.spec.name, slot), err);
+                });
+      },
+      [self, slot](caf::error& err) {
+        self->state.slots[slot].in_flight = false;
+        problem(self, p::replica_id(self->state.spec.name, slot), err);
+      });
+}
+
+void finish_slot_stop(self_ptr self, int32_t slot) {
+  auto id = p::replica_id(self->state.spec.name, slot);
+  self->send(self->state.ctx.placement, p::release_atom::value, id);
+  self->request(self->state.ctx.store, caf::infinite, p::unassign_atom::value, id)
+    .then([](bool) {}, [](caf::error&) {});
+  self->state.slots.erase(slot);
+  update_metrics(self);
+  if (self->state.deleting && self->state.slots.empty()) {
+    for (auto& promise : self->state.delete_promises)
+      promise.deliver(true);
+    self->quit();
+  }
+}
+
+void stop_slot(self_ptr self, int32_t slot) {
+  auto& s = self->state.slots[slot];
+  s.stopping = true;
+  s.in_flight = true;
+  if (s.node.empty()) {
+    finish_slot_stop(self, slot);
+    return;
+  }
+  auto id = p::replica_id(self->state.spec.name, slot);
+  auto fail = [self, slot](caf::error& err) {
+    // The node is gone: nothing left to stop there.
+    finish_slot_stop(self, slot);
+  };
+  with_node(self, s.node,
+            [self, slot, id, fail](node_actor& node) {
+              self->request(node, caf::infinite, p::stop_atom::value, id)
+                .then([self, slot](bool) { finish_slot_stop(self, slot); }, fail);
+            },
+            fail);
+}
+
+void reconcile(self_ptr self) {
+  auto start = clock::now();
+  auto& st = self->state;
+  if (!st.deleting) {
+    for (int32_t slot = 0; slot < st.spec.replicas; ++slot) {
+      auto& s = st.slots[slot];
+      if (s.in_flight || s.stopping)
+        continue;
+      if (s.node.empty())
+        place_slot(self, slot);
+      else if (s.requested_rev != st.revision)
+        place_slot(self, slot); // confirms (or re-reserves) the node, then runs
+    }
+  }
+  std::vector<int32_t> extra;
+  for (auto& [slot, s] : st.slots)
+    if ((slot >= st.spec.replicas || st.deleting) && !s.stopping)
+      extra.push_back(slot);
+  // Newest first: the highest slots were added last.
+  for (auto i = extra.rbegin(); i != extra.rend(); ++i)
+    stop_slot(self, *i);
+  update_metrics(self);
+  if (st.ctx.metrics != nullptr) {
+    std::chrono::duration<double> took = clock::now() - start;
+    st.ctx.metrics->observe_reconcile(st.spec.name, took.count());
+  }
+}
+
+void on_status(self_ptr self, p::replica_status& st) {
+  auto i = self->state.slots.find(st.slot);
+  if (i == self->state.slots.end())
+    return;
+  auto was_running = i->second.status.state == p::replica_state::running;
+  i->second.status = std::move(st);
+  if (was_running != (i->second.status.state == p::replica_state::running))
+    update_metrics(self);
+}
+
+p::service_status status(self_ptr self) {
+  p::service_status out;
+  out.name = self->state.spec.name;
+  out.revision = self->state.revision;
+  out.desired = self->state.spec.replicas;
+  out.running = running_count(self);
+  out.driver = self->state.spec.driver;
+  for (auto& [slot, s] : self->state.slots)
+    out.restarts += s.status.restarts;
+  return out;
+}
+
+std::vector<p::replica_status> replicas(self_ptr self) {
+  std::vector<p::replica_status> out;
+  for (auto& [slot, s] : self->state.slots) {
+    auto st = s.status;
+    if (st.id.empty()) {
+      st.id = p::replica_id(self->state.spec.name, slot);
+      st.service = self->state.spec.name;
+      st.slot = slot;
+      st.node = s.node;
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void load_assignments(self_ptr self) {
+  // await: reconcile must not place a slot before its stored node is known.
+  self->request(self->state.ctx.store, std::chrono::seconds{30}, p::get_atom::value,
+                p::assign_atom::value, self->state.spec.name)
+    .await(
+      [self](std::vector<p::assignment>& xs) {
+        auto prefix = self->state.spec.name + "-";
+        for (auto& a : xs) {
+          if (a.replica.rfind(prefix, 0) != 0)
+            continue;
+          auto slot = std::stoi(a.replica.substr(prefix.size()));
+          self->state.slots[slot].node = a.node;
+        }
+        reconcile(self);
+      },
+      [self](caf::error& err) {
+        spdlog::error("service {}: cannot load assignments: {}", self->state.spec.name,
+                      p::message_of(err));
+        reconcile(self);
+      });
+}
+
+service_actor::behavior_type service(self_ptr self, service_context ctx, p::service_spec spec,
+                                     int64_t revision) {
+  self->state.ctx = std::move(ctx);
+  self->state.spec = std::move(spec);
+  self->state.revision = revision;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    for (auto i = self->state.nodes.begin(); i != self->state.nodes.end(); ++i)
+      if (i->second.address() == msg.source) {
+        self->state.nodes.erase(i);
+        return;
+      }
+  });
+  load_assignments(self);
+  self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
+  return {
+    [self](p::update_atom, p::service_spec& spec, int64_t revision) {
+      if (revision <= self->state.revision)
+        return;
+      self->state.spec = std::move(spec);
+      self->state.revision = revision;
+      self->state.last_problem.clear();
+      reconcile(self);
+    },
+    [self](p::replica_status& st) { on_status(self, st); },
+    [self](p::tick_atom) {
+      reconcile(self);
+      self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
+    },
+    [self](p::status_atom) { return status(self); },
+    [self](p::get_atom) { return replicas(self); },
+    [self](p::delete_atom) -> caf::result<bool> {
+      auto promise = self->make_response_promise<bool>();
+      self->state.delete_promises.push_back(promise);
+      self->state.deleting = true;
+      if (self->state.ctx.metrics != nullptr)
+        self->state.ctx.metrics->forget_service(self->state.spec.name);
+      if (self->state.slots.empty()) {
+        for (auto& x : self->state.delete_promises)
+          x.deliver(true);
+        self->quit();
+        return promise;
+      }
+      reconcile(self);
+      return promise;
+    },
+  };
+}
+
+} // namespace
+
+service_actor spawn_service(caf::actor_system& sys, service_context ctx, p::service_spec spec,
+                            int64_t revision) {
+  return sys.spawn(service, std::move(ctx), std::move(spec), revision);
+}
+
+} // namespace tutti::actors

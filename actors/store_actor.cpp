@@ -1,0 +1,185 @@
+#include "actors/store_actor.hpp"
+
+#include "metrics/catalogue.hpp"
+#include "persistence/lmdb_store.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+
+namespace tutti::actors {
+
+namespace {
+
+struct subscription {
+  event_sink_actor sink;
+  std::string service; // empty: all
+};
+
+struct store_state {
+  std::shared_ptr<persistence::lmdb_store> db;
+  metrics::catalogue* metrics = nullptr;
+  std::map<caf::actor_addr, subscription> followers;
+  static inline const char* name = "store";
+};
+
+using self_ptr = store_actor::stateful_pointer<store_state>;
+
+p::spec_record to_record(const persistence::stored_spec& x) {
+  return {x.name, x.revision, x.yaml, x.time_ms};
+}
+
+template <class F>
+auto timed(self_ptr self, F f) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = f();
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  if (self->state.metrics != nullptr)
+    self->state.metrics->observe_store_commit(took.count());
+  return result;
+}
+
+caf::result<std::vector<p::spec_record>> load_all(self_ptr self) {
+  auto specs = self->state.db->current_specs();
+  if (!specs)
+    return std::move(specs.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *specs)
+    out.push_back(to_record(x));
+  return out;
+}
+
+caf::result<p::spec_record> load_one(self_ptr self, const std::string& name) {
+  auto spec = self->state.db->current_spec(name);
+  if (!spec)
+    return std::move(spec.error());
+  if (!*spec)
+    return p::make_error(p::error_code::not_found, "service " + name + " not found");
+  return to_record(**spec);
+}
+
+caf::result<std::vector<p::spec_record>> put_specs(self_ptr self,
+                                                   const std::vector<p::spec_record>& xs) {
+  std::vector<std::pair<std::string, std::string>> input;
+  for (auto& x : xs)
+    input.emplace_back(x.name, x.yaml);
+  auto stored = timed(self, [&] { return self->state.db->put_specs(input); });
+  if (!stored)
+    return std::move(stored.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *stored)
+    out.push_back(to_record(x));
+  return out;
+}
+
+template <class T>
+caf::result<bool> done(caf::error err) {
+  if (err)
+    return err;
+  return true;
+}
+
+void publish(self_ptr self, const std::vector<p::event>& stored) {
+  for (auto& [addr, sub] : self->state.followers) {
+    std::vector<p::event> batch;
+    for (auto& e : stored)
+      if (sub.service.empty() || sub.service == e.service)
+        batch.push_back(e);
+    if (!batch.empty())
+      self->send(sub.sink, std::move(batch));
+  }
+}
+
+void append(self_ptr self, p::event e) {
+  if (e.time_ms == 0)
+    e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  auto kind = e.kind;
+  auto stored = timed(self, [&] { return self->state.db->append_events({std::move(e)}); });
+  if (!stored) {
+    spdlog::error("store: cannot append event {}: {}", kind, p::message_of(stored.error()));
+    return;
+  }
+  if (self->state.metrics != nullptr)
+    self->state.metrics->count_event(kind);
+  publish(self, *stored);
+}
+
+caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& service,
+                         event_sink_actor sink) {
+  // Send the backlog first; events committed later reach the sink through publish,
+  // in order, because this actor does both.
+  for (;;) {
+    auto backlog = self->state.db->events_after(after, 1000, service);
+    if (!backlog)
+      return std::move(backlog.error());
+    if (backlog->empty())
+      break;
+    after = backlog->back().seq;
+    self->send(sink, std::move(*backlog));
+  }
+  self->monitor(sink);
+  self->state.followers[sink.address()] = subscription{sink, service};
+  return true;
+}
+
+store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmdb_store> db,
+                                 metrics::catalogue* metrics) {
+  self->state.db = std::move(db);
+  self->state.metrics = metrics;
+  self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
+  return {
+    [self](p::load_atom) { return load_all(self); },
+    [self](p::load_atom, const std::string& name) { return load_one(self, name); },
+    [self](p::put_atom, const std::vector<p::spec_record>& xs) { return put_specs(self, xs); },
+    [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
+      return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
+    },
+    [self](p::assign_atom, const p::assignment& x) -> caf::result<bool> {
+      return done<bool>(timed(self, [&] {
+        return self->state.db->put_assignment({x.replica, x.service, x.node});
+      }));
+    },
+    [self](p::unassign_atom, const std::string& replica) -> caf::result<bool> {
+      return done<bool>(timed(self, [&] { return self->state.db->remove_assignment(replica); }));
+    },
+    [self](p::get_atom, p::assign_atom,
+           const std::string& service) -> caf::result<std::vector<p::assignment>> {
+      auto xs = self->state.db->assignments(service);
+      if (!xs)
+        return std::move(xs.error());
+      std::vector<p::assignment> out;
+      for (auto& x : *xs)
+        out.push_back({x.replica, x.service, x.node});
+      return out;
+    },
+    [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
+    [self](p::events_atom, uint64_t after, uint32_t limit,
+           const std::string& service) -> caf::result<std::vector<p::event>> {
+      auto xs = after == 0 ? self->state.db->last_events(limit, service)
+                           : self->state.db->events_after(after, limit, service);
+      if (!xs)
+        return std::move(xs.error());
+      return std::move(*xs);
+    },
+    [self](p::follow_atom, uint64_t after, const std::string& service,
+           event_sink_actor sink) { return follow(self, after, service, std::move(sink)); },
+    [self](p::put_atom, const p::node_status& node) -> caf::result<bool> {
+      return done<bool>(timed(self, [&] { return self->state.db->put_node(node); }));
+    },
+  };
+}
+
+} // namespace
+
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::lmdb_store> db,
+                        metrics::catalogue* metrics) {
+  return sys.spawn<caf::detached>(store, std::move(db), metrics);
+}
+
+} // namespace tutti::actors

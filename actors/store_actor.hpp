@@ -1,0 +1,21 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <memory>
+
+namespace tutti::persistence {
+class lmdb_store;
+}
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+/// Spawns the store actor (detached: LMDB commits fsync). It shares ownership of
+/// the open store, so a restarted store actor continues on the same environment.
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::lmdb_store> db,
+                        metrics::catalogue* metrics);
+
+} // namespace tutti::actors

@@ -1,0 +1,172 @@
+#include "actors/supervision.hpp"
+
+#include <spdlog/spdlog.h>
+#include "metrics/catalogue.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+namespace tutti::actors {
+
+bool is_clean_exit(const caf::error& reason) {
+  return !reason || reason == caf::exit_reason::normal
+         || reason == caf::exit_reason::user_shutdown;
+}
+
+supervision::supervision(caf::scheduled_actor* self, std::string name,
+                         restart_strategy strategy, restart_limit limit,
+                         metrics::catalogue* metrics)
+  : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit),
+    metrics_(metrics) {
+}
+
+caf::actor supervision::start_child(const std::string& name, start_function start) {
+  if (auto* old = find(name)) {
+    auto handle = old->handle;
+    children_.erase(children_.begin() + (old - children_.data()));
+    if (handle) {
+      self_->demonitor(handle);
+      self_->unlink_from(handle);
+      self_->send_exit(handle, caf::exit_reason::user_shutdown);
+    }
+  }
+  children_.push_back(entry{name, std::move(start), {}, {}, 0});
+  spawn(children_.back());
+  return children_.back().handle;
+}
+
+void supervision::spawn(entry& e) {
+  e.handle = e.start();
+  if (!e.handle) {
+    spdlog::error("{}: starting child {} returned no actor", name_, e.name);
+    return;
+  }
+  self_->link_to(e.handle);
+  self_->monitor(e.handle);
+}
+
+void supervision::stop_child(const std::string& name, caf::error reason) {
+  auto* e = find(name);
+  if (e == nullptr)
+    return;
+  auto handle = e->handle;
+  children_.erase(children_.begin() + (e - children_.data()));
+  if (handle) {
+    self_->demonitor(handle);
+    self_->unlink_from(handle);
+    self_->send_exit(handle, std::move(reason));
+  }
+}
+
+void supervision::stop_all(caf::error reason) {
+  while (!children_.empty())
+    stop_child(children_.back().name, reason);
+}
+
+caf::actor supervision::child(const std::string& name) const {
+  auto* e = find(name);
+  return e ? e->handle : caf::actor{};
+}
+
+std::vector<std::string> supervision::children() const {
+  std::vector<std::string> out;
+  for (const auto& e : children_)
+    out.push_back(e.name);
+  return out;
+}
+
+int32_t supervision::restarts_of(const std::string& name) const {
+  auto* e = find(name);
+  return e ? e->total_restarts : 0;
+}
+
+void supervision::on_restart(std::function<void(const std::string&)> f) {
+  on_restart_ = std::move(f);
+}
+
+caf::error supervision::escalated_reason(const std::string& supervisor,
+                                         const std::string& child) {
+  return protocol::make_error(protocol::error_code::internal,
+                              supervisor + ": child " + child
+                                + " exceeded its restart limit");
+}
+
+bool supervision::handle_down(const caf::down_msg& msg) {
+  auto* e = find(msg.source);
+  if (e == nullptr)
+    return false;
+  e->handle = caf::actor{};
+  if (is_clean_exit(msg.reason)) {
+    children_.erase(children_.begin() + (e - children_.data()));
+    return true;
+  }
+  spdlog::warn("{}: child {} ended ({}), restarting", name_, e->name,
+            protocol::message_of(msg.reason));
+  if (over_limit(*e)) {
+    spdlog::error("{}: child {} restarted {} times within the window, escalating", name_,
+               e->name, limit_.max_restarts);
+    self_->quit(escalated_reason(name_, e->name));
+    return true;
+  }
+  restart_from(static_cast<size_t>(e - children_.data()));
+  return true;
+}
+
+void supervision::handle_exit(const caf::exit_msg& msg) {
+  if (find(msg.source) != nullptr)
+    return; // the down message of the same child does the work
+  if (!is_clean_exit(msg.reason) || msg.reason == caf::exit_reason::user_shutdown)
+    self_->quit(msg.reason);
+}
+
+bool supervision::over_limit(entry& e) {
+  auto now = clock::now();
+  e.recent.push_back(now);
+  while (!e.recent.empty() && now - e.recent.front() > limit_.window)
+    e.recent.pop_front();
+  return static_cast<int32_t>(e.recent.size()) > limit_.max_restarts;
+}
+
+void supervision::restart_from(size_t index) {
+  // rest_for_one: the younger siblings depend on the one that ended, so they are
+  // stopped first (newest first) and started again in their original order.
+  auto last = strategy_ == restart_strategy::rest_for_one ? children_.size() : index + 1;
+  for (auto i = last; i-- > index + 1;) {
+    auto& sibling = children_[i];
+    if (sibling.handle) {
+      self_->demonitor(sibling.handle);
+      self_->unlink_from(sibling.handle);
+      self_->send_exit(sibling.handle, caf::exit_reason::user_shutdown);
+      sibling.handle = caf::actor{};
+    }
+  }
+  for (auto i = index; i < last; ++i) {
+    auto& x = children_[i];
+    ++x.total_restarts;
+    if (metrics_ != nullptr)
+      metrics_->count_actor_restart(name_, x.name);
+    spawn(x);
+    if (on_restart_)
+      on_restart_(x.name);
+  }
+}
+
+supervision::entry* supervision::find(const caf::actor_addr& who) {
+  auto i = std::find_if(children_.begin(), children_.end(),
+                        [&](const entry& e) { return e.handle && e.handle.address() == who; });
+  return i == children_.end() ? nullptr : &*i;
+}
+
+supervision::entry* supervision::find(const std::string& name) {
+  auto i = std::find_if(children_.begin(), children_.end(),
+                        [&](const entry& e) { return e.name == name; });
+  return i == children_.end() ? nullptr : &*i;
+}
+
+const supervision::entry* supervision::find(const std::string& name) const {
+  return const_cast<supervision*>(this)->find(name);
+}
+
+} // namespace tutti::actors

@@ -1,0 +1,115 @@
+#pragma once
+
+// Erlang/OTP-style supervision for CAF 0.17, which has links and monitors but no
+// supervisor. An actor embeds a `supervision` in its state; it spawns children
+// through it, and forwards its down and exit messages to it.
+//
+// A child that ends with a reason other than normal/user_shutdown is restarted
+// with the function that started it. More than `max_restarts` restarts of one
+// child within `window` escalate: the supervising actor quits with
+// `escalated_reason`, so its own supervisor decides. Restart state lives here, not
+// in the child.
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/system_messages.hpp>
+
+#include <caf/scheduled_actor.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+enum class restart_strategy {
+  one_for_one,  // restart only the child that ended
+  rest_for_one, // also restart every child started after it (they depend on it)
+};
+
+struct restart_limit {
+  int32_t max_restarts = 10;
+  caf::timespan window = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
+};
+
+/// Spawns a child and returns its handle; called again for each restart.
+using start_function = std::function<caf::actor()>;
+
+class supervision {
+public:
+  using clock = std::chrono::steady_clock;
+
+  supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
+              restart_limit limit, metrics::catalogue* metrics);
+
+  /// Starts (or replaces) the child `name`; links and monitors it.
+  caf::actor start_child(const std::string& name, start_function start);
+
+  /// Stops and forgets a child: it will not be restarted.
+  void stop_child(const std::string& name, caf::error reason);
+
+  /// Stops every child, newest first.
+  void stop_all(caf::error reason);
+
+  /// The current handle of a child, or an invalid handle.
+  caf::actor child(const std::string& name) const;
+
+  template <class Handle>
+  Handle child_as(const std::string& name) const {
+    return caf::actor_cast<Handle>(child(name));
+  }
+
+  std::vector<std::string> children() const;
+
+  /// Called from the owner's down handler. Returns false when `msg` is not about
+  /// one of our children. Restarts the child (and, for rest_for_one, its younger
+  /// siblings) or escalates.
+  bool handle_down(const caf::down_msg& msg);
+
+  /// Called from the owner's exit handler: exits of children are handled by
+  /// handle_down; an exit from anyone else (the parent) ends the owner.
+  void handle_exit(const caf::exit_msg& msg);
+
+  /// Called after each (re)start of a child, e.g. to refresh cached handles.
+  void on_restart(std::function<void(const std::string& child)> f);
+
+  int32_t restarts_of(const std::string& name) const;
+
+  /// The reason a supervisor quits with when a child exceeds its restart limit.
+  static caf::error escalated_reason(const std::string& supervisor, const std::string& child);
+
+private:
+  struct entry {
+    std::string name;
+    start_function start;
+    caf::actor handle;
+    std::deque<clock::time_point> recent; // restarts within the window
+    int32_t total_restarts = 0;
+  };
+
+  entry* find(const caf::actor_addr& who);
+  entry* find(const std::string& name);
+  const entry* find(const std::string& name) const;
+  void spawn(entry& e);
+  bool over_limit(entry& e);
+  void restart_from(size_t index);
+
+  caf::scheduled_actor* self_;
+  std::string name_;
+  restart_strategy strategy_;
+  restart_limit limit_;
+  metrics::catalogue* metrics_;
+  std::vector<entry> children_; // in start order
+  std::function<void(const std::string&)> on_restart_;
+};
+
+/// True for the reasons after which a child stays down.
+bool is_clean_exit(const caf::error& reason);
+
+} // namespace tutti::actors

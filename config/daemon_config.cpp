@@ -1,0 +1,240 @@
+#include "config/daemon_config.hpp"
+
+#include "config/spec_parser.hpp"
+#include "config/yaml_walk.hpp"
+
+#include <charconv>
+
+namespace tutti::config {
+
+namespace {
+
+using namespace detail;
+using namespace std::chrono_literals;
+
+constexpr int64_t min_host_port = 1024; // below needs root and clashes with services
+constexpr int64_t max_host_port = 65535;
+constexpr int64_t max_supervision_restarts = 1000000;
+constexpr caf::timespan max_supervision_window = 1h;
+constexpr int64_t min_map_size = int64_t{1} << 20; // LMDB cannot hold a cluster in less
+
+const std::vector<std::pair<std::string_view, std::string>> log_levels{
+  {"trace", "trace"}, {"debug", "debug"}, {"info", "info"},
+  {"warn", "warn"},   {"error", "error"},
+};
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Label keys and values are what placement constraints can name.
+bool valid_label_word(const std::string& text) {
+  if (text.empty())
+    return false;
+  for (char c : text)
+    if (!is_alnum(c) && c != '.' && c != '_' && c != '/' && c != '-')
+      return false;
+  return true;
+}
+
+bool valid_node_name(const std::string& name) {
+  constexpr size_t max_length = 63;
+  if (name.empty() || name.size() > max_length || !is_alnum(name.front()))
+    return false;
+  for (char c : name)
+    if (!is_alnum(c) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
+}
+
+std::optional<uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()
+      || value > max_host_port)
+    return std::nullopt;
+  return static_cast<uint16_t>(value);
+}
+
+void read_endpoint(map_reader& fields, std::string_view key, endpoint& out,
+                   error_sink& errors) {
+  auto f = fields.take(key);
+  if (!f)
+    return;
+  auto text = read_string(*f, errors);
+  if (!text)
+    return;
+  if (auto parsed = parse_endpoint(*text))
+    out = *parsed;
+  else
+    errors.add(f->mark, f->path,
+               "expected host:port with a port of 0-65535, got '" + *text + "'");
+}
+
+void read_port_range(const field& f, node_config& node, error_sink& errors) {
+  auto text = read_string(f, errors);
+  if (!text)
+    return;
+  auto dash = text->find('-');
+  auto first = dash == std::string::npos ? std::nullopt : parse_port(text->substr(0, dash));
+  auto last = dash == std::string::npos ? std::nullopt : parse_port(text->substr(dash + 1));
+  if (!first || !last) {
+    errors.add(f.mark, f.path, "expected first-last like 20000-29999, got '" + *text + "'");
+    return;
+  }
+  if (*first < min_host_port || *first > *last) {
+    errors.add(f.mark, f.path,
+               "ports must be between 1024 and 65535 with first <= last, got '" + *text
+                 + "'");
+    return;
+  }
+  node.port_range_first = *first;
+  node.port_range_last = *last;
+}
+
+void read_labels(const field& f, node_config& node, error_sink& errors) {
+  auto labels = read_string_map(f, valid_label_word, "label names are of [A-Za-z0-9._/-]",
+                                errors);
+  if (!labels)
+    return;
+  map_reader fields{f, errors}; // only for the marks of bad values
+  for (const auto& entry : fields.take_all()) {
+    if (entry.key == "node.name")
+      errors.add(entry.key_mark, entry.path, "'node.name' is reserved for the node's name");
+    else if (!valid_label_word(entry.value.Scalar()))
+      errors.add(entry.mark, entry.path,
+                 "label values are one or more of [A-Za-z0-9._/-], got '"
+                   + entry.value.Scalar() + "'");
+  }
+  node.labels = {labels->begin(), labels->end()};
+}
+
+void read_node(const field& f, node_config& node, error_sink& errors) {
+  if (!expect_map(f, "a mapping with name, labels, cpu, memory and port_range", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto name = fields.take("name")) {
+    auto text = read_string(*name, errors);
+    if (text && !valid_node_name(*text))
+      errors.add(name->mark, name->path,
+                 "invalid node name '" + *text
+                   + "': use 1-63 of [A-Za-z0-9._-], starting with a letter or digit");
+    else if (text)
+      node.name = *text;
+  }
+  if (auto labels = fields.take("labels"))
+    read_labels(*labels, node, errors);
+  if (auto cpu = fields.take("cpu"))
+    if (auto value = read_cpu(*cpu, errors))
+      node.capacity.cpu = *value;
+  if (auto memory = fields.take("memory"))
+    if (auto value = read_bytes(*memory, errors))
+      node.capacity.memory = *value;
+  if (auto range = fields.take("port_range"))
+    read_port_range(*range, node, errors);
+  fields.finish();
+}
+
+void read_supervision(const field& f, supervision_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with max_restarts and window", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto max = fields.take("max_restarts"))
+    if (auto value = read_int(*max, 0, max_supervision_restarts, errors))
+      out.max_restarts = static_cast<int32_t>(*value);
+  if (auto window = fields.take("window"))
+    if (auto value = read_positive_duration(*window, max_supervision_window, errors))
+      out.window = *value;
+  fields.finish();
+}
+
+void read_store(const field& f, daemon_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with map_size", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto size = fields.take("map_size")) {
+    auto value = read_bytes(*size, errors);
+    if (value && *value < min_map_size)
+      errors.add(size->mark, size->path, "must be at least 1Mi");
+    else if (value)
+      out.store_map_size = static_cast<uint64_t>(*value);
+  }
+  fields.finish();
+}
+
+void read_daemon_config(const field& whole, daemon_config& out, error_sink& errors) {
+  if (!expect_map(whole, "a mapping (tuttid's configuration)", errors))
+    return;
+  map_reader fields{whole, errors};
+  if (auto dir = fields.take("data_dir"))
+    if (auto text = read_nonempty_string(*dir, errors))
+      out.data_dir = *text;
+  read_endpoint(fields, "api", out.api, errors);
+  read_endpoint(fields, "metrics", out.metrics, errors);
+  if (auto node = fields.take("node"))
+    read_node(*node, out.node, errors);
+  if (auto supervision = fields.take("supervision"))
+    read_supervision(*supervision, out.supervision, errors);
+  if (auto store = fields.take("store"))
+    read_store(*store, out, errors);
+  if (auto stop = fields.take("stop_replicas_on_exit"))
+    if (auto value = read_bool(*stop, errors))
+      out.stop_replicas_on_exit = *value;
+  if (auto level = fields.take("log_level"))
+    if (auto value = read_choice(*level, log_levels, errors))
+      out.log_level = *value;
+  fields.finish();
+}
+
+} // namespace
+
+daemon_config_result parse_daemon_config(const std::string& text, const std::string& file) {
+  error_sink errors{file};
+  daemon_config config;
+  if (auto docs = load_documents(text, errors)) {
+    // An empty file is fine: the config file only overrides defaults.
+    std::vector<YAML::Node> present;
+    for (const auto& doc : *docs)
+      if (!doc.IsNull())
+        present.push_back(doc);
+    if (!present.empty())
+      guarded_walk(errors,
+                   [&] { read_daemon_config(document_field(present.front()), config, errors); });
+    if (present.size() > 1)
+      errors.add(present[1].Mark(), "", "expected one document, got "
+                                            + std::to_string(present.size()));
+  }
+  daemon_config_result result;
+  result.errors = errors.take();
+  if (result.errors.empty())
+    result.config = std::move(config);
+  return result;
+}
+
+daemon_config_result load_daemon_config(const std::string& path) {
+  error_sink errors{path};
+  auto text = read_text_file(path, errors);
+  if (!text) {
+    daemon_config_result result;
+    result.errors = errors.take();
+    return result;
+  }
+  return parse_daemon_config(*text, path);
+}
+
+std::optional<endpoint> parse_endpoint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return std::nullopt;
+  std::string host = text.substr(0, colon);
+  // An IPv6 address needs brackets, or its colons would be read as the port's.
+  bool bracketed = host.front() == '[' && host.back() == ']' && host.size() > 2;
+  if (!bracketed && host.find_first_of(":[] \t") != std::string::npos)
+    return std::nullopt;
+  auto port = parse_port(std::string_view{text}.substr(colon + 1));
+  if (!port)
+    return std::nullopt;
+  return endpoint{std::move(host), *port};
+}
+
+} // namespace tutti::config

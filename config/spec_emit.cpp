@@ -1,0 +1,211 @@
+// Canonical YAML of a spec and line diffs between two of them. The canonical text is
+// what persistence stores and what `apply` diffs, so it must be deterministic and
+// must parse back to the same spec.
+
+#include "config/spec_parser.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <string_view>
+
+namespace tutti::config {
+
+namespace {
+
+using protocol::service_spec;
+
+// Shortest text that reads back as the same double: "0.25", not "0.25000000000000001".
+std::string format_cpu(double cpu) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), cpu);
+  return std::string(buf, end);
+}
+
+// Empty containers in flow style keep `env: {}` on one line.
+void begin_seq(YAML::Emitter& out, bool empty) {
+  if (empty)
+    out << YAML::Flow;
+  out << YAML::BeginSeq;
+}
+
+void begin_map(YAML::Emitter& out, bool empty) {
+  if (empty)
+    out << YAML::Flow;
+  out << YAML::BeginMap;
+}
+
+void emit_command(YAML::Emitter& out, const std::vector<std::string>& command) {
+  out << YAML::Key << "command" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& arg : command)
+    out << arg;
+  out << YAML::EndSeq;
+}
+
+void emit_env(YAML::Emitter& out, const std::map<std::string, std::string>& env) {
+  out << YAML::Key << "env" << YAML::Value;
+  begin_map(out, env.empty());
+  for (const auto& [key, value] : env)
+    out << YAML::Key << key << YAML::Value << value;
+  out << YAML::EndMap;
+}
+
+void emit_resources(YAML::Emitter& out, const protocol::resource_spec& resources) {
+  out << YAML::Key << "resources" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cpu" << YAML::Value << format_cpu(resources.cpu);
+  out << YAML::Key << "memory" << YAML::Value << static_cast<long long>(resources.memory);
+  out << YAML::EndMap;
+}
+
+void emit_ports(YAML::Emitter& out, const std::vector<protocol::port_spec>& ports) {
+  out << YAML::Key << "ports" << YAML::Value;
+  begin_seq(out, ports.empty());
+  for (const auto& port : ports) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << port.name;
+    out << YAML::Key << "published" << YAML::Value << static_cast<int>(port.published);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+void emit_restart(YAML::Emitter& out, const protocol::restart_spec& restart) {
+  out << YAML::Key << "restart" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "policy" << YAML::Value << protocol::to_string(restart.policy);
+  out << YAML::Key << "backoff" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "initial" << YAML::Value << format_duration(restart.backoff.initial);
+  out << YAML::Key << "max" << YAML::Value << format_duration(restart.backoff.max);
+  out << YAML::EndMap << YAML::EndMap;
+}
+
+void emit_placement(YAML::Emitter& out, const protocol::placement_spec& placement) {
+  out << YAML::Key << "placement" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "strategy" << YAML::Value << protocol::to_string(placement.strategy);
+  out << YAML::Key << "constraints" << YAML::Value;
+  begin_seq(out, placement.constraints.empty());
+  for (const auto& c : placement.constraints)
+    out << protocol::to_string(c);
+  out << YAML::EndSeq;
+  out << YAML::Key << "max_per_node" << YAML::Value << placement.max_per_node;
+  out << YAML::EndMap;
+}
+
+// -- diff ---------------------------------------------------------------------
+
+enum class line_kind { same, removed, added };
+
+struct script_line {
+  line_kind kind;
+  std::string_view text;
+  bool shown = false; // unchanged lines are shown only as parents of a change
+};
+
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    lines.push_back(text.substr(0, end));
+    if (end == std::string_view::npos)
+      break;
+    text.remove_prefix(end + 1);
+  }
+  return lines;
+}
+
+// Longest common subsequence; specs are a few dozen lines, so the table is small.
+std::vector<script_line> line_script(const std::vector<std::string_view>& a,
+                                     const std::vector<std::string_view>& b) {
+  size_t n = a.size();
+  size_t m = b.size();
+  std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
+  for (size_t i = n; i-- > 0;)
+    for (size_t j = m; j-- > 0;)
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1
+                               : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+  std::vector<script_line> script;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] == b[j]) {
+      script.push_back({line_kind::same, a[i]});
+      ++i, ++j;
+    } else if (j == m || (i < n && lcs[i + 1][j] >= lcs[i][j + 1])) {
+      script.push_back({line_kind::removed, a[i++]});
+    } else {
+      script.push_back({line_kind::added, b[j++]});
+    }
+  }
+  return script;
+}
+
+size_t indentation(std::string_view line) {
+  size_t n = 0;
+  while (n < line.size() && line[n] == ' ')
+    ++n;
+  return n;
+}
+
+// A changed `initial: 1s` means little without the `restart:` / `backoff:` above it:
+// show the unchanged lines that enclose each change.
+void show_parents(std::vector<script_line>& script) {
+  for (size_t k = 0; k < script.size(); ++k) {
+    if (script[k].kind == line_kind::same)
+      continue;
+    size_t level = indentation(script[k].text);
+    for (size_t j = k; j-- > 0 && level > 0;) {
+      const auto& candidate = script[j];
+      bool same_side = candidate.kind == line_kind::same || candidate.kind == script[k].kind;
+      if (!same_side || indentation(candidate.text) >= level)
+        continue;
+      level = indentation(candidate.text);
+      if (candidate.kind == line_kind::same)
+        script[j].shown = true;
+    }
+  }
+}
+
+} // namespace
+
+std::string emit_spec(const service_spec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "kind" << YAML::Value << "Service";
+  out << YAML::Key << "name" << YAML::Value << spec.name;
+  out << YAML::Key << "replicas" << YAML::Value << spec.replicas;
+  out << YAML::Key << "driver" << YAML::Value << protocol::to_string(spec.driver);
+  out << YAML::Key << "image" << YAML::Value << spec.image;
+  emit_command(out, spec.command);
+  emit_env(out, spec.env);
+  emit_resources(out, spec.resources);
+  emit_ports(out, spec.ports);
+  emit_restart(out, spec.restart);
+  emit_placement(out, spec.placement);
+  out << YAML::Key << "stop_grace" << YAML::Value << format_duration(spec.stop_grace);
+  out << YAML::EndMap;
+  return std::string{out.c_str()} + "\n";
+}
+
+std::string diff_specs(const std::string& before, const std::string& after) {
+  if (before == after)
+    return {};
+  auto script = line_script(split_lines(before), split_lines(after));
+  show_parents(script);
+  std::string out;
+  for (const auto& line : script) {
+    char prefix = 0;
+    switch (line.kind) {
+      case line_kind::removed: prefix = '-'; break;
+      case line_kind::added: prefix = '+'; break;
+      case line_kind::same: prefix = line.shown ? ' ' : 0; break;
+    }
+    if (prefix == 0)
+      continue;
+    if (!out.empty())
+      out += '\n';
+    out += prefix;
+    out += line.text;
+  }
+  return out;
+}
+
+} // namespace tutti::config

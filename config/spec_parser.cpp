@@ -1,0 +1,406 @@
+#include "config/spec_parser.hpp"
+
+#include "config/yaml_walk.hpp"
+
+#include <array>
+#include <map>
+#include <set>
+
+namespace tutti::config {
+
+namespace {
+
+using namespace detail;
+using namespace std::chrono_literals;
+using protocol::driver_kind;
+using protocol::service_spec;
+
+constexpr size_t max_ports = 16;
+constexpr caf::timespan max_backoff = 1h;
+constexpr caf::timespan max_stop_grace = 10min;
+constexpr uint16_t max_port_number = 65535;
+
+const std::vector<std::pair<std::string_view, driver_kind>> driver_names{
+  {"process", driver_kind::process},
+  {"sim", driver_kind::sim},
+  {"docker", driver_kind::docker},
+  {"containerd", driver_kind::containerd},
+};
+
+const std::vector<std::pair<std::string_view, protocol::restart_policy>> policy_names{
+  {"always", protocol::restart_policy::always},
+  {"on-failure", protocol::restart_policy::on_failure},
+  {"never", protocol::restart_policy::never},
+};
+
+const std::vector<std::pair<std::string_view, protocol::placement_strategy>>
+  strategy_names{
+    {"spread", protocol::placement_strategy::spread},
+    {"binpack", protocol::placement_strategy::binpack},
+  };
+
+// Fields of DESIGN.md whose feature is not built: refusing them beats a spec that
+// silently does less than it says.
+constexpr std::array<std::string_view, 3> unsupported_fields{"health", "update",
+                                                             "autoscale"};
+
+const std::string missing = "required field is missing";
+
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool valid_env_name(const std::string& name) {
+  auto letter = [](char c) { return is_lower(c) || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (name.empty() || !letter(name.front()))
+    return false;
+  for (char c : name)
+    if (!letter(c) && !is_digit(c))
+      return false;
+  return true;
+}
+
+bool valid_port_name(const std::string& name) {
+  if (name.empty() || !is_lower(name.front()))
+    return false;
+  for (char c : name)
+    if (!is_lower(c) && !is_digit(c) && c != '-')
+      return false;
+  return true;
+}
+
+bool uses_image(driver_kind driver) {
+  return driver == driver_kind::docker || driver == driver_kind::containerd;
+}
+
+/// Reads the Service documents of one input; remembers names across its documents
+/// so that a repeated service is refused.
+class spec_reader {
+public:
+  explicit spec_reader(error_sink& errors) : errors_(errors) {
+  }
+
+  std::optional<service_spec> read(const YAML::Node& doc) {
+    field whole = document_field(doc);
+    if (!expect_map(whole, "a mapping (a Service spec)", errors_))
+      return std::nullopt;
+    size_t errors_before = errors_.size();
+    map_reader fields{whole, errors_};
+    service_spec spec;
+    read_kind(fields, whole);
+    read_name(fields, whole, spec);
+    if (auto f = fields.take("replicas"))
+      if (auto n = read_int(*f, 0, protocol::max_replicas, errors_))
+        spec.replicas = static_cast<int32_t>(*n);
+    read_driver(fields, spec);
+    auto image = read_image(fields, spec);
+    auto command = read_command(fields, spec);
+    read_env(fields, spec);
+    read_resources(fields, spec);
+    read_ports(fields, spec);
+    read_restart(fields, spec);
+    read_placement(fields, spec);
+    if (auto f = fields.take("stop_grace"))
+      if (auto d = read_positive_duration(*f, max_stop_grace, errors_))
+        spec.stop_grace = *d;
+    refuse_unsupported(fields);
+    fields.finish();
+    check_image(image, spec);
+    check_command(command, whole, spec);
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    return spec;
+  }
+
+private:
+  void read_kind(map_reader& fields, const field& whole) {
+    auto f = fields.take("kind");
+    if (!f) {
+      errors_.add(whole.mark, "kind", missing + " (kind: Service)");
+      return;
+    }
+    auto kind = read_string(*f, errors_);
+    if (kind && *kind != "Service")
+      errors_.add(f->mark, f->path, "expected 'Service', got '" + *kind + "'");
+  }
+
+  void read_name(map_reader& fields, const field& whole, service_spec& spec) {
+    auto f = fields.take("name");
+    if (!f) {
+      errors_.add(whole.mark, "name", missing);
+      return;
+    }
+    auto name = read_string(*f, errors_);
+    if (!name)
+      return;
+    if (name->find('/') != std::string::npos) {
+      errors_.add(f->mark, f->path, "'/' is not allowed in a service name ('" + *name + "')");
+      return;
+    }
+    if (!valid_service_name(*name)) {
+      errors_.add(f->mark, f->path,
+                  "invalid service name '" + *name
+                    + "': use 1-63 of a-z, 0-9 and '-', starting with a letter and "
+                      "not ending with '-'");
+      return;
+    }
+    auto [first, inserted] = names_.emplace(*name, f->mark.line + 1);
+    if (!inserted) {
+      errors_.add(f->mark, f->path,
+                  "duplicate service name '" + *name + "' (first defined at line "
+                    + std::to_string(first->second) + ")");
+      return;
+    }
+    spec.name = std::move(*name);
+  }
+
+  void read_driver(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("driver");
+    if (!f)
+      return;
+    auto driver = read_choice(*f, driver_names, errors_);
+    if (!driver)
+      return;
+    spec.driver = *driver;
+    if (uses_image(*driver))
+      errors_.add(f->mark, f->path,
+                  "driver '" + protocol::to_string(*driver) + "' is not supported yet");
+  }
+
+  std::optional<field> read_image(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("image");
+    if (f)
+      if (auto image = read_string(*f, errors_))
+        spec.image = std::move(*image);
+    return f;
+  }
+
+  /// The command field, when present (read or not).
+  std::optional<field> read_command(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("command");
+    if (!f)
+      return std::nullopt;
+    auto command = read_string_list(*f, errors_);
+    if (!command)
+      return f;
+    if (!command->empty() && command->front().empty())
+      errors_.add(elements(*f).front().mark, f->path + "[0]",
+                  "the program to run must not be empty");
+    spec.command = std::move(*command);
+    return f;
+  }
+
+  void read_env(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("env");
+    if (!f)
+      return;
+    auto env = read_string_map(*f, valid_env_name,
+                               "environment variable names match [A-Za-z_][A-Za-z0-9_]*",
+                               errors_);
+    if (env)
+      spec.env = {env->begin(), env->end()};
+  }
+
+  void read_resources(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("resources");
+    if (!f || !expect_map(*f, "a mapping with cpu and memory", errors_))
+      return;
+    map_reader resources{*f, errors_};
+    if (auto cpu = resources.take("cpu"))
+      if (auto value = read_cpu(*cpu, errors_))
+        spec.resources.cpu = *value;
+    if (auto memory = resources.take("memory"))
+      if (auto value = read_bytes(*memory, errors_))
+        spec.resources.memory = *value;
+    resources.finish();
+  }
+
+  void read_ports(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("ports");
+    if (!f || !expect_seq(*f, "a sequence of ports", errors_))
+      return;
+    auto items = elements(*f);
+    if (items.size() > max_ports)
+      errors_.add(f->mark, f->path,
+                  "at most " + std::to_string(max_ports) + " ports, got "
+                    + std::to_string(items.size()));
+    std::set<std::string> names;
+    for (const auto& item : items)
+      if (auto port = read_port(item, names))
+        spec.ports.push_back(std::move(*port));
+  }
+
+  std::optional<protocol::port_spec> read_port(const field& item,
+                                               std::set<std::string>& names) {
+    if (!expect_map(item, "a mapping with name and published", errors_))
+      return std::nullopt;
+    map_reader fields{item, errors_};
+    protocol::port_spec port;
+    if (auto name = fields.take("name")) {
+      if (auto text = read_string(*name, errors_)) {
+        if (!valid_port_name(*text))
+          errors_.add(name->mark, name->path,
+                      "invalid port name '" + *text + "': use [a-z][a-z0-9-]*");
+        else if (!names.insert(*text).second)
+          errors_.add(name->mark, name->path, "duplicate port name '" + *text + "'");
+        port.name = std::move(*text);
+      }
+    } else {
+      errors_.add(item.mark, item.path + ".name", missing);
+    }
+    if (auto published = fields.take("published")) {
+      auto number = read_int(*published, 0, max_port_number, errors_);
+      if (number && *number != 0)
+        errors_.add(published->mark, published->path,
+                    "publishing on the routing mesh is not supported yet");
+    }
+    fields.finish();
+    return port;
+  }
+
+  void read_restart(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("restart");
+    if (!f || !expect_map(*f, "a mapping with policy and backoff", errors_))
+      return;
+    map_reader restart{*f, errors_};
+    if (auto policy = restart.take("policy"))
+      if (auto value = read_choice(*policy, policy_names, errors_))
+        spec.restart.policy = *value;
+    if (auto backoff = restart.take("backoff"))
+      read_backoff(*backoff, spec.restart.backoff);
+    restart.finish();
+  }
+
+  void read_backoff(const field& f, protocol::backoff_spec& backoff) {
+    if (!expect_map(f, "a mapping with initial and max", errors_))
+      return;
+    map_reader fields{f, errors_};
+    auto initial = fields.take("initial");
+    auto max = fields.take("max");
+    fields.finish();
+    auto initial_value = initial ? read_positive_duration(*initial, max_backoff, errors_)
+                                 : backoff.initial;
+    auto max_value = max ? read_positive_duration(*max, max_backoff, errors_) : backoff.max;
+    if (!initial_value || !max_value)
+      return;
+    backoff.initial = *initial_value;
+    backoff.max = *max_value;
+    if (backoff.initial <= backoff.max)
+      return;
+    // Blame whichever of the two the user wrote; the other one is a default.
+    if (initial)
+      errors_.add(initial->mark, initial->path,
+                  "must not exceed restart.backoff.max (" + format_duration(backoff.max)
+                    + ")");
+    else
+      errors_.add(max->mark, max->path,
+                  "must not be less than restart.backoff.initial ("
+                    + format_duration(backoff.initial) + ")");
+  }
+
+  void read_placement(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("placement");
+    if (!f || !expect_map(*f, "a mapping with strategy, constraints and max_per_node",
+                          errors_))
+      return;
+    map_reader placement{*f, errors_};
+    if (auto strategy = placement.take("strategy"))
+      if (auto value = read_choice(*strategy, strategy_names, errors_))
+        spec.placement.strategy = *value;
+    if (auto constraints = placement.take("constraints"))
+      read_constraints(*constraints, spec.placement.constraints);
+    if (auto max = placement.take("max_per_node"))
+      if (auto value = read_int(*max, 0, protocol::max_replicas, errors_))
+        spec.placement.max_per_node = static_cast<int32_t>(*value);
+    placement.finish();
+  }
+
+  void read_constraints(const field& f, std::vector<protocol::constraint>& out) {
+    if (!expect_seq(f, "a sequence of constraints like 'zone == a'", errors_))
+      return;
+    for (const auto& item : elements(f)) {
+      auto text = read_string(item, errors_);
+      if (!text)
+        continue;
+      if (auto c = parse_constraint(*text))
+        out.push_back(std::move(*c));
+      else
+        errors_.add(item.mark, item.path,
+                    "expected 'key == value' or 'key != value' (keys and values of "
+                    "[A-Za-z0-9._/-]), got '"
+                      + *text + "'");
+    }
+  }
+
+  void refuse_unsupported(map_reader& fields) {
+    for (auto name : unsupported_fields)
+      if (auto f = fields.take(name))
+        errors_.add(f->key_mark, f->path, f->key + " is not supported yet");
+  }
+
+  void check_image(const std::optional<field>& image, const service_spec& spec) {
+    if (image && !spec.image.empty() && !uses_image(spec.driver))
+      errors_.add(image->mark, image->path,
+                  "image is only used by the docker and containerd drivers");
+  }
+
+  void check_command(const std::optional<field>& command, const field& whole,
+                     const service_spec& spec) {
+    if (spec.driver != driver_kind::process || !spec.command.empty())
+      return;
+    // A command that failed to read has been reported already.
+    bool empty_sequence = command && command->value.IsSequence() && command->value.size() == 0;
+    if (empty_sequence)
+      errors_.add(command->mark, command->path,
+                  "the process driver needs a command: a non-empty sequence of strings");
+    else if (!command)
+      errors_.add(whole.mark, "command", missing + " (the process driver runs a command)");
+  }
+
+  error_sink& errors_;
+  std::map<std::string, int> names_; // -> line of the document that named it first
+};
+
+} // namespace
+
+parse_result parse_specs(const std::string& text, const std::string& file) {
+  error_sink errors{file};
+  std::vector<service_spec> specs;
+  if (auto docs = load_documents(text, errors)) {
+    spec_reader reader{errors};
+    bool any = false;
+    guarded_walk(errors, [&] {
+      for (const auto& doc : *docs) {
+        if (doc.IsNull()) // an empty document, e.g. after a trailing `---`
+          continue;
+        any = true;
+        if (auto spec = reader.read(doc))
+          specs.push_back(std::move(*spec));
+      }
+    });
+    if (!any)
+      errors.add_unplaced("", "no documents: expected one or more 'kind: Service' documents");
+  }
+  parse_result result;
+  result.errors = errors.take();
+  if (result.errors.empty())
+    result.specs = std::move(specs);
+  return result;
+}
+
+parse_result parse_spec_file(const std::string& path) {
+  error_sink errors{path};
+  auto text = read_text_file(path, errors);
+  if (!text) {
+    parse_result result;
+    result.errors = errors.take();
+    return result;
+  }
+  return parse_specs(*text, path);
+}
+
+} // namespace tutti::config

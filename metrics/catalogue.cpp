@@ -1,0 +1,282 @@
+#include "metrics/catalogue.hpp"
+
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <stdexcept>
+#include <stop_token>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace tutti::metrics {
+
+namespace {
+
+using buckets = prometheus::Histogram::BucketBoundaries;
+
+// Roughly 1-2.5-5 steps per decade: fine enough to read a p99 off, few enough
+// that each series stays cheap to scrape.
+const buckets reconcile_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                0.005,  0.01,    0.025,  0.05,  0.1,
+                                0.25,   0.5,     1.0};
+const buckets replica_start_buckets{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                    0.05,  0.1,    0.25,  0.5,  1.0,
+                                    2.5,   5.0,    10.0,  20.0, 30.0};
+const buckets rpc_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                          0.5,     1.0,    2.5,     5.0};
+const buckets store_commit_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                   0.0025,  0.005,  0.01,    0.025,  0.05,
+                                   0.1,     0.25,   0.5,     1.0};
+
+// Removes every series of `family` whose "service" label is `service`. The
+// label sets come from Collect() so that series with extra labels (driver) are
+// found without keeping a second index of what was recorded.
+template <class Metric, class... Args>
+void remove_service(prometheus::Family<Metric>& family,
+                    const std::string& service, const Args&... args) {
+  for (const auto& collected : family.Collect()) {
+    for (const auto& series : collected.metric) {
+      prometheus::Labels labels;
+      for (const auto& pair : series.label)
+        labels.emplace(pair.name, pair.value);
+      auto it = labels.find("service");
+      if (it == labels.end() || it->second != service)
+        continue;
+      // Add returns the existing series for known labels; Remove needs it.
+      family.Remove(&family.Add(labels, args...));
+    }
+  }
+}
+
+// Where to connect to reach a server bound to `bind_address` (civetweb syntax:
+// "port", "host:port" or "[v6]:port"); wildcard binds are reached on loopback.
+std::string reachable_host(const std::string& bind_address) {
+  auto colon = bind_address.rfind(':');
+  if (colon == std::string::npos)
+    return "127.0.0.1";
+  auto host = bind_address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "0.0.0.0")
+    return "127.0.0.1";
+  if (host == "::")
+    return "::1";
+  return host;
+}
+
+// Connects to host:port every few milliseconds until `stop`. Failures are
+// expected (the listener may already be closed) and ignored: this is only a
+// wake-up call. The name is resolved once so a slow resolver costs one lookup.
+void keep_poking(std::stop_token stop, const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0)
+    return;
+  while (!stop.stop_requested()) {
+    int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC,
+                      found->ai_protocol);
+    if (fd >= 0) {
+      ::connect(fd, found->ai_addr, found->ai_addrlen);
+      ::close(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  freeaddrinfo(found);
+}
+
+} // namespace
+
+struct catalogue::impl {
+  std::shared_ptr<prometheus::Registry> registry
+    = std::make_shared<prometheus::Registry>();
+
+  prometheus::Family<prometheus::Gauge>& replicas_desired
+    = prometheus::BuildGauge()
+        .Name("tutti_replicas_desired")
+        .Help("Replicas the service spec asks for.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& replicas_running
+    = prometheus::BuildGauge()
+        .Name("tutti_replicas_running")
+        .Help("Replicas of the service currently running.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& replica_restarts
+    = prometheus::BuildCounter()
+        .Name("tutti_replica_restarts_total")
+        .Help("Replicas restarted after they exited or failed.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& reconcile
+    = prometheus::BuildHistogram()
+        .Name("tutti_reconcile_duration_seconds")
+        .Help("Time one reconcile pass of a service took.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& replica_start
+    = prometheus::BuildHistogram()
+        .Name("tutti_replica_start_seconds")
+        .Help("Time from asking a driver to start a replica until it runs.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& actor_restarts
+    = prometheus::BuildCounter()
+        .Name("tutti_actor_restarts_total")
+        .Help("Child actors a supervisor restarted after they failed.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& rpc_requests
+    = prometheus::BuildCounter()
+        .Name("tutti_rpc_requests_total")
+        .Help("RPC requests served, by method and result code.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& rpc_duration
+    = prometheus::BuildHistogram()
+        .Name("tutti_rpc_duration_seconds")
+        .Help("Time to serve one RPC request, by method.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& events
+    = prometheus::BuildCounter()
+        .Name("tutti_events_total")
+        .Help("Cluster events published, by kind.")
+        .Register(*registry);
+  prometheus::Histogram& store_commit
+    = prometheus::BuildHistogram()
+        .Name("tutti_store_commit_seconds")
+        .Help("Time one durable commit to the state store took.")
+        .Register(*registry)
+        .Add({}, store_commit_buckets);
+
+  // Family::Add hands out references that Family::Remove frees. Recording
+  // holds this shared so forget_service (exclusive) cannot free a series
+  // between its Add and its update, even if a late record races the delete.
+  mutable std::shared_mutex per_service_mutex;
+};
+
+catalogue::catalogue() : impl_(std::make_unique<impl>()) {
+}
+
+catalogue::~catalogue() = default;
+
+void catalogue::set_replicas_desired(const std::string& service, double n) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->replicas_desired.Add({{"service", service}}).Set(n);
+}
+
+void catalogue::set_replicas_running(const std::string& service, double n) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->replicas_running.Add({{"service", service}}).Set(n);
+}
+
+void catalogue::count_replica_restart(const std::string& service) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->replica_restarts.Add({{"service", service}}).Increment();
+}
+
+void catalogue::observe_reconcile(const std::string& service, double seconds) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->reconcile.Add({{"service", service}}, reconcile_buckets)
+    .Observe(seconds);
+}
+
+void catalogue::observe_replica_start(const std::string& service,
+                                      const std::string& driver,
+                                      double seconds) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->replica_start
+    .Add({{"service", service}, {"driver", driver}}, replica_start_buckets)
+    .Observe(seconds);
+}
+
+void catalogue::count_actor_restart(const std::string& supervisor,
+                                    const std::string& child) {
+  impl_->actor_restarts.Add({{"supervisor", supervisor}, {"child", child}})
+    .Increment();
+}
+
+void catalogue::count_rpc(const std::string& method, const std::string& code,
+                          double seconds) {
+  impl_->rpc_requests.Add({{"method", method}, {"code", code}}).Increment();
+  impl_->rpc_duration.Add({{"method", method}}, rpc_buckets).Observe(seconds);
+}
+
+void catalogue::count_event(const std::string& kind) {
+  impl_->events.Add({{"kind", kind}}).Increment();
+}
+
+void catalogue::observe_store_commit(double seconds) {
+  impl_->store_commit.Observe(seconds);
+}
+
+void catalogue::forget_service(const std::string& service) {
+  std::unique_lock guard{impl_->per_service_mutex};
+  remove_service(impl_->replicas_desired, service);
+  remove_service(impl_->replicas_running, service);
+  remove_service(impl_->replica_restarts, service);
+  remove_service(impl_->reconcile, service, reconcile_buckets);
+  remove_service(impl_->replica_start, service, replica_start_buckets);
+}
+
+std::string catalogue::serialize() const {
+  std::ostringstream out;
+  prometheus::TextSerializer{}.Serialize(out, impl_->registry->Collect());
+  return out.str();
+}
+
+struct exposer::impl {
+  std::unique_ptr<prometheus::Exposer> server;
+  std::string host;
+  uint16_t port = 0;
+};
+
+exposer::exposer(catalogue& cat, const std::string& bind_address)
+  : impl_(std::make_unique<impl>()) {
+  try {
+    impl_->server = std::make_unique<prometheus::Exposer>(bind_address);
+  } catch (const std::exception& e) {
+    // civetweb's message ("null context ... binding to port") omits the
+    // address, which is what an operator needs to fix the config.
+    throw std::runtime_error("cannot serve metrics on " + bind_address + ": "
+                             + e.what());
+  }
+  auto ports = impl_->server->GetListeningPorts();
+  if (ports.empty())
+    throw std::runtime_error("cannot serve metrics on " + bind_address
+                             + ": no listening port");
+  impl_->port = static_cast<uint16_t>(ports.at(0));
+  impl_->host = reachable_host(bind_address);
+  // The exposer keeps only a weak_ptr: scrapes after the catalogue is gone
+  // serve nothing instead of touching freed memory.
+  impl_->server->RegisterCollectable(cat.impl_->registry);
+}
+
+exposer::~exposer() {
+  // civetweb's listener thread sleeps in poll() for up to 2 s and checks the
+  // stop flag only when it wakes, so stopping would stall daemon shutdown and
+  // every test. Connecting wakes it; keep poking until the server is gone
+  // since the stop flag is set somewhere inside the destructor.
+  std::jthread waker{[this](std::stop_token stop) {
+    keep_poking(std::move(stop), impl_->host, impl_->port);
+  }};
+  impl_->server.reset();
+}
+
+uint16_t exposer::port() const {
+  return impl_->port;
+}
+
+} // namespace tutti::metrics

@@ -1,0 +1,139 @@
+#pragma once
+
+// Atoms (verbs) and the message structs actors exchange, in one place. Value
+// types of the API are in spec.hpp and status.hpp; this adds what only actors
+// say to each other. type_ids.hpp registers all of them with CAF.
+
+#include "protocol/spec.hpp"
+#include "protocol/status.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tutti::protocol {
+
+// CAF 0.17 atoms: at most 10 characters.
+using apply_atom = caf::atom_constant<caf::atom("apply")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using describe_atom = caf::atom_constant<caf::atom("describe")>;
+using scale_atom = caf::atom_constant<caf::atom("scale")>;
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+using events_atom = caf::atom_constant<caf::atom("events")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>;
+using logs_atom = caf::atom_constant<caf::atom("logs")>;
+using version_atom = caf::atom_constant<caf::atom("version")>;
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+using place_atom = caf::atom_constant<caf::atom("place")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using assign_atom = caf::atom_constant<caf::atom("assign")>;
+using unassign_atom = caf::atom_constant<caf::atom("unassign")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using child_atom = caf::atom_constant<caf::atom("child")>;
+
+/// One revision of a service's spec as the store keeps it.
+struct spec_record {
+  std::string name;
+  int64_t revision = 0; // per service, from 1, never reused
+  std::string yaml;     // canonical YAML (config::emit_spec)
+  int64_t time_ms = 0;  // when it was committed
+  friend bool operator==(const spec_record&, const spec_record&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, spec_record& x) {
+  return f(caf::meta::type_name("spec_record"), x.name, x.revision, x.yaml, x.time_ms);
+}
+
+/// Which node runs a replica; durable so a restarted control plane keeps it there.
+struct assignment {
+  std::string replica;
+  std::string service;
+  std::string node;
+  friend bool operator==(const assignment&, const assignment&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, assignment& x) {
+  return f(caf::meta::type_name("assignment"), x.replica, x.service, x.node);
+}
+
+/// A service asks a node to run (or update to a new revision) one replica slot.
+struct replica_request {
+  std::string service;
+  int32_t slot = 0;
+  int64_t revision = 0;
+  service_spec spec;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_request& x) {
+  return f(caf::meta::type_name("replica_request"), x.service, x.slot, x.revision,
+           x.spec);
+}
+
+/// The driver saw a replica's container exit.
+struct replica_exited {
+  std::string id;
+  std::string runtime_id; // which incarnation exited; stale ones are ignored
+  int32_t exit_code = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_exited& x) {
+  return f(caf::meta::type_name("replica_exited"), x.id, x.runtime_id, x.exit_code);
+}
+
+/// What placement answers: the node chosen for a replica.
+struct placement_decision {
+  std::string replica;
+  std::string node;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_decision& x) {
+  return f(caf::meta::type_name("placement_decision"), x.replica, x.node);
+}
+
+/// What placement needs to know about one replica to be placed.
+struct placement_request {
+  std::string replica;
+  std::string service;
+  resource_spec resources;
+  placement_spec placement;
+  std::string preferred_node; // from a stored assignment; kept when it still fits
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_request& x) {
+  return f(caf::meta::type_name("placement_request"), x.replica, x.service,
+           x.resources, x.placement, x.preferred_node);
+}
+
+/// The replica id of a service's slot.
+inline std::string replica_id(const std::string& service, int32_t slot) {
+  return service + "-" + std::to_string(slot);
+}
+
+} // namespace tutti::protocol

@@ -1,0 +1,29 @@
+#include "runtime-drivers/factory.hpp"
+
+#include "protocol/errors.hpp"
+#include "runtime-drivers/process_driver.hpp"
+
+namespace tutti::runtime_drivers {
+
+caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
+                                                   const driver_options& options) {
+  using protocol::driver_kind;
+  switch (kind) {
+    case driver_kind::process: {
+      auto result = process_driver::make(options.state_dir);
+      if (!result)
+        return std::move(result.error());
+      return std::unique_ptr<driver>{std::move(*result)};
+    }
+    case driver_kind::sim:
+      return std::unique_ptr<driver>{std::make_unique<sim_driver>(options.sim)};
+    case driver_kind::docker:
+    case driver_kind::containerd:
+      break;
+  }
+  return protocol::make_error(protocol::error_code::invalid_argument,
+                              "driver '" + protocol::to_string(kind)
+                                + "' is not supported yet");
+}
+
+} // namespace tutti::runtime_drivers

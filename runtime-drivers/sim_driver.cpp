@@ -1,0 +1,244 @@
+#include "runtime-drivers/sim_driver.hpp"
+
+#include "protocol/errors.hpp"
+#include "runtime-drivers/container_name.hpp"
+#include "runtime-drivers/task_thread.hpp"
+
+#include <thread>
+
+namespace tutti::runtime_drivers {
+
+namespace {
+
+using protocol::error_code;
+using protocol::make_error;
+
+/// Exit code of a process ended by SIGTERM.
+constexpr int32_t terminated_code = 128 + 15;
+
+/// Exit code of a crash drawn by crash_rate.
+constexpr int32_t crash_code = 1;
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+sim_driver::sim_driver(sim_options options)
+  : options_(options), rng_(options.seed), worker_(std::make_unique<task_thread>()) {
+}
+
+sim_driver::~sim_driver() {
+  // First: pending crash timers and callbacks use the other members.
+  worker_.reset();
+}
+
+protocol::driver_kind sim_driver::kind() const {
+  return protocol::driver_kind::sim;
+}
+
+bool sim_driver::blocking() const {
+  return options_.start_delay > caf::timespan{0};
+}
+
+caf::expected<sim_driver::container*> sim_driver::find(const std::string& name) {
+  auto i = containers_.find(name);
+  if (i == containers_.end())
+    return make_error(error_code::not_found, "no container named " + name);
+  return &i->second;
+}
+
+container_info sim_driver::info_of(const container& x) const {
+  container_info info;
+  info.name = x.spec.name;
+  info.runtime_id = x.pid > 0 ? std::to_string(x.pid) : std::string{};
+  info.state = x.state;
+  info.pid = x.state == container_state::running ? x.pid : 0;
+  info.exit_code = x.exit_code;
+  info.started_at_ms = x.started_at_ms;
+  info.labels = x.spec.labels;
+  info.env = x.spec.env;
+  return info;
+}
+
+double sim_driver::draw() {
+  // 53 random bits as a double in [0, 1): the same on every standard library,
+  // unlike std::uniform_real_distribution.
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
+
+void sim_driver::schedule_crash(const std::string& name, const container& x) {
+  auto after = std::chrono::duration_cast<task_thread::clock::duration>(
+    options_.crash_within * draw());
+  worker_->post_at(task_thread::clock::now() + after, [this, name, run = x.run] {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto i = containers_.find(name);
+    if (i != containers_.end() && i->second.run == run
+        && i->second.state == container_state::running)
+      finish(i->second, crash_code);
+  });
+}
+
+void sim_driver::finish(container& x, int32_t exit_code) {
+  x.state = container_state::exited;
+  x.exit_code = exit_code;
+  x.log +=
+    "sim: " + x.spec.name + " exited with code " + std::to_string(exit_code) + "\n";
+  if (x.on_exit)
+    worker_->post([on_exit = std::move(x.on_exit), name = x.spec.name, exit_code] {
+      on_exit(name, exit_code);
+    });
+  x.on_exit = nullptr;
+}
+
+caf::expected<container_info> sim_driver::create(const container_spec& spec) {
+  if (auto err = check_container_name(spec.name))
+    return err;
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto [i, added] = containers_.emplace(spec.name, container{});
+  if (!added)
+    return make_error(error_code::already_exists,
+                      "a container named " + spec.name + " already exists");
+  i->second.spec = spec;
+  return info_of(i->second);
+}
+
+caf::expected<container_info> sim_driver::start(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto x = find(name);
+    if (!x)
+      return std::move(x.error());
+    if ((*x)->state == container_state::running)
+      return info_of(**x);
+  }
+  if (blocking())
+    std::this_thread::sleep_for(options_.start_delay); // the simulated work
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  auto& c = **x;
+  if (c.state == container_state::running)
+    return info_of(c);
+  if (options_.failure_rate > 0 && draw() < options_.failure_rate) {
+    c.log += "sim: start of " + name + " failed\n";
+    return make_error(error_code::driver_failure,
+                      "cannot start " + name + ": simulated start failure");
+  }
+  c.state = container_state::running;
+  c.pid = next_pid_++;
+  c.exit_code = 0;
+  c.started_at_ms = now_ms();
+  c.started = std::chrono::steady_clock::now();
+  ++c.run;
+  c.log += "sim: started " + name + " as pid " + std::to_string(c.pid) + "\n";
+  if (options_.crash_rate > 0 && draw() < options_.crash_rate)
+    schedule_crash(name, c);
+  return info_of(c);
+}
+
+caf::error sim_driver::stop(const std::string& name, caf::timespan) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  if ((*x)->state == container_state::running)
+    finish(**x, terminated_code);
+  return {};
+}
+
+caf::error sim_driver::remove(const std::string& name, bool force) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  if ((*x)->state == container_state::running && !force)
+    return make_error(error_code::invalid_argument,
+                      "container " + name
+                        + " is running; stop it first or remove it with force");
+  containers_.erase(name);
+  return {};
+}
+
+caf::expected<container_info> sim_driver::inspect(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  return info_of(**x);
+}
+
+caf::error sim_driver::watch(const std::string& name, exit_callback on_exit) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  auto& c = **x;
+  switch (c.state) {
+    case container_state::created:
+      return make_error(error_code::invalid_argument,
+                        "cannot watch " + name + ": it has not been started");
+    case container_state::running:
+      c.on_exit = std::move(on_exit);
+      return {};
+    case container_state::exited:
+      worker_->post([on_exit = std::move(on_exit), name, code = c.exit_code] {
+        on_exit(name, code);
+      });
+      return {};
+  }
+  return {};
+}
+
+caf::expected<std::string> sim_driver::logs(const std::string& name, size_t max_bytes) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  const auto& log = (*x)->log;
+  return log.size() > max_bytes ? log.substr(log.size() - max_bytes) : log;
+}
+
+caf::expected<container_stats> sim_driver::stats(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  container_stats result;
+  const auto& c = **x;
+  if (c.state != container_state::running)
+    return result;
+  std::chrono::duration<double> running = std::chrono::steady_clock::now() - c.started;
+  result.cpu_seconds = c.spec.resources.cpu * running.count();
+  result.memory_bytes = c.spec.resources.memory;
+  return result;
+}
+
+caf::expected<std::vector<container_info>>
+sim_driver::list_owned(const std::string& node) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  std::vector<container_info> result;
+  for (const auto& [name, c] : containers_) {
+    auto i = c.spec.labels.find(label::node);
+    if (i != c.spec.labels.end() && i->second == node)
+      result.push_back(info_of(c));
+  }
+  return result;
+}
+
+caf::error sim_driver::crash(const std::string& name, int32_t exit_code) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  if ((*x)->state != container_state::running)
+    return make_error(error_code::invalid_argument,
+                      "cannot crash " + name + ": it is not running");
+  finish(**x, exit_code);
+  return {};
+}
+
+} // namespace tutti::runtime_drivers

@@ -1,0 +1,93 @@
+#pragma once
+
+// An in-memory driver for tests and benchmarks of thousands of simulated nodes:
+// nothing runs, containers are map entries. Runs repeat exactly for a given seed
+// and call order.
+
+#include "runtime-drivers/driver.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+namespace tutti::runtime_drivers {
+
+class task_thread;
+
+struct sim_options {
+  /// How long start() takes; start() blocks for it (blocking() is then true).
+  caf::timespan start_delay{0};
+  /// Probability (0..1) that a start fails with driver_failure.
+  double failure_rate = 0;
+  /// Probability (0..1) that a started container later crashes on its own with
+  /// exit code 1, at a uniformly random time within `crash_within`.
+  double crash_rate = 0;
+  caf::timespan crash_within =
+    std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
+  /// Seed of the random draws (std::mt19937_64).
+  uint64_t seed = 0;
+};
+
+/// Thread: the methods may be called from any one thread at a time. Exit
+/// callbacks run on one internal thread, never inline from a public call, like a
+/// real driver's. One thread per driver, none per container.
+///
+/// Behaviour: pids are fake increasing numbers; each start or exit appends a
+/// line to the container's log; stop() ends the container at once with 143 (as
+/// SIGTERM would) and reports it through the callback; remove() cancels the
+/// watch; stats() reports the reserved resources (cpu: reserved cores times
+/// seconds running).
+class sim_driver final : public driver {
+public:
+  explicit sim_driver(sim_options options = {});
+  ~sim_driver() override;
+
+  protocol::driver_kind kind() const override;
+  bool blocking() const override;
+  caf::expected<container_info> create(const container_spec& spec) override;
+  caf::expected<container_info> start(const std::string& name) override;
+  caf::error stop(const std::string& name, caf::timespan grace) override;
+  caf::error remove(const std::string& name, bool force) override;
+  caf::expected<container_info> inspect(const std::string& name) override;
+  caf::error watch(const std::string& name, exit_callback on_exit) override;
+  caf::expected<std::string> logs(const std::string& name, size_t max_bytes) override;
+  caf::expected<container_stats> stats(const std::string& name) override;
+  caf::expected<std::vector<container_info>> list_owned(const std::string& node) override;
+
+  /// Test hook: a running container exits with `exit_code` and its callback
+  /// fires (asynchronously). not_found when absent, invalid_argument when it is
+  /// not running.
+  caf::error crash(const std::string& name, int32_t exit_code);
+
+private:
+  struct container {
+    container_spec spec;
+    container_state state = container_state::created;
+    int64_t pid = 0;
+    int32_t exit_code = 0;
+    int64_t started_at_ms = 0;
+    std::chrono::steady_clock::time_point started;
+    uint64_t run = 0; // counts starts; tells a stale crash timer from a live one
+    std::string log;
+    exit_callback on_exit;
+  };
+
+  caf::expected<container*> find(const std::string& name);
+  container_info info_of(const container& x) const;
+  double draw();
+  void schedule_crash(const std::string& name, const container& x);
+  void finish(container& x, int32_t exit_code);
+
+  sim_options options_;
+  std::mutex mutex_; // guards everything below
+  std::mt19937_64 rng_;
+  int64_t next_pid_ = 1000;
+  std::map<std::string, container> containers_;
+  std::unique_ptr<task_thread> worker_;
+};
+
+} // namespace tutti::runtime_drivers

@@ -1,0 +1,795 @@
+#include "config/spec_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using tutti::config::parse_result;
+using tutti::protocol::constraint;
+using tutti::protocol::driver_kind;
+using tutti::protocol::placement_strategy;
+using tutti::protocol::port_spec;
+using tutti::protocol::restart_policy;
+using tutti::protocol::service_spec;
+using tutti::protocol::spec_error;
+
+namespace config = tutti::config;
+
+namespace {
+
+// Three lines, so that a field appended to it sits on line 4.
+const std::string minimal = "kind: Service\nname: web\ncommand: [/bin/true]\n";
+
+parse_result parse(const std::string& text) {
+  return config::parse_specs(text, "svc.yaml");
+}
+
+std::string describe(const std::vector<spec_error>& errors) {
+  std::string out;
+  for (const auto& e : errors)
+    out += "\n  " + to_string(e);
+  return out;
+}
+
+// The one error `text` must produce.
+spec_error only_error(const std::string& text) {
+  auto result = parse(text);
+  EXPECT_EQ(result.errors.size(), 1u) << "errors:" << describe(result.errors);
+  EXPECT_TRUE(result.specs.empty());
+  return result.errors.empty() ? spec_error{} : result.errors.front();
+}
+
+service_spec only_spec(const std::string& text) {
+  auto result = parse(text);
+  EXPECT_TRUE(result.ok()) << "errors:" << describe(result.errors);
+  EXPECT_EQ(result.specs.size(), 1u);
+  return result.specs.empty() ? service_spec{} : result.specs.front();
+}
+
+// Checks place, field and (a part of) the message of an error.
+void expect_error(const spec_error& e, int line, int column, const std::string& field,
+                  const std::string& message_part) {
+  EXPECT_EQ(e.file, "svc.yaml");
+  EXPECT_EQ(e.line, line) << to_string(e);
+  EXPECT_EQ(e.column, column) << to_string(e);
+  EXPECT_EQ(e.field, field) << to_string(e);
+  EXPECT_NE(e.message.find(message_part), std::string::npos)
+    << "message '" << e.message << "' lacks '" << message_part << "'";
+}
+
+/// A file in the temp directory, removed when the test ends, passed or not.
+class temp_file {
+public:
+  explicit temp_file(const std::string& text) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path()
+            / ("tutti-config-test-" + std::to_string(::getpid()) + "-"
+               + std::to_string(counter++) + ".yaml");
+    std::ofstream{path_} << text;
+  }
+  ~temp_file() {
+    std::error_code ignored; // best effort: a leftover temp file fails nothing
+    std::filesystem::remove(path_, ignored);
+  }
+  std::string path() const {
+    return path_.string();
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+const std::string full_spec = R"(kind: Service
+name: web
+replicas: 3
+driver: process
+command: ["/bin/busybox", "httpd", "-f", "-p", "${PORT}"]
+env: {GREETING: hello, COUNT: 3, DEBUG: true}
+resources: {cpu: 0.25, memory: 64Mi}
+ports: [{name: http}, {name: admin, published: 0}]
+restart: {policy: on-failure, backoff: {initial: 200ms, max: 30s}}
+placement: {strategy: binpack, constraints: ["zone == a", "node.name != n2"], max_per_node: 2}
+stop_grace: 1m30s
+)";
+
+} // namespace
+
+// -- a good spec ----------------------------------------------------------------
+
+TEST(SpecParser, ParsesEveryField) {
+  auto spec = only_spec(full_spec);
+  EXPECT_EQ(spec.name, "web");
+  EXPECT_EQ(spec.replicas, 3);
+  EXPECT_EQ(spec.driver, driver_kind::process);
+  EXPECT_EQ(spec.image, "");
+  EXPECT_EQ(spec.command,
+            (std::vector<std::string>{"/bin/busybox", "httpd", "-f", "-p", "${PORT}"}));
+  EXPECT_EQ(spec.env, (std::map<std::string, std::string>{
+                        {"COUNT", "3"}, {"DEBUG", "true"}, {"GREETING", "hello"}}));
+  EXPECT_DOUBLE_EQ(spec.resources.cpu, 0.25);
+  EXPECT_EQ(spec.resources.memory, 64 * 1024 * 1024);
+  EXPECT_EQ(spec.ports, (std::vector<port_spec>{{"http", 0}, {"admin", 0}}));
+  EXPECT_EQ(spec.restart.policy, restart_policy::on_failure);
+  EXPECT_EQ(spec.restart.backoff.initial, 200ms);
+  EXPECT_EQ(spec.restart.backoff.max, 30s);
+  EXPECT_EQ(spec.placement.strategy, placement_strategy::binpack);
+  EXPECT_EQ(spec.placement.constraints,
+            (std::vector<constraint>{{"zone", true, "a"}, {"node.name", false, "n2"}}));
+  EXPECT_EQ(spec.placement.max_per_node, 2);
+  EXPECT_EQ(spec.stop_grace, 90s);
+}
+
+TEST(SpecParser, MinimalSpecGetsDefaults) {
+  auto spec = only_spec(minimal);
+  service_spec expected;
+  expected.name = "web";
+  expected.command = {"/bin/true"};
+  EXPECT_EQ(spec, expected);
+  EXPECT_EQ(spec.replicas, 1);
+  EXPECT_EQ(spec.driver, driver_kind::process);
+  EXPECT_EQ(spec.restart.policy, restart_policy::always);
+  EXPECT_EQ(spec.restart.backoff.initial, 100ms);
+  EXPECT_EQ(spec.restart.backoff.max, 10s);
+  EXPECT_EQ(spec.stop_grace, 10s);
+}
+
+TEST(SpecParser, BlockStyleParsesLikeFlowStyle) {
+  auto spec = only_spec(R"(kind: Service
+name: web
+command:
+  - /bin/sleep
+  - 10
+env:
+  A: x
+restart:
+  policy: never
+  backoff:
+    initial: 1s
+)");
+  EXPECT_EQ(spec.command, (std::vector<std::string>{"/bin/sleep", "10"}));
+  EXPECT_EQ(spec.env.at("A"), "x");
+  EXPECT_EQ(spec.restart.policy, restart_policy::never);
+  EXPECT_EQ(spec.restart.backoff.initial, 1s);
+  EXPECT_EQ(spec.restart.backoff.max, 10s);
+}
+
+// -- kind and name ----------------------------------------------------------------
+
+TEST(SpecParser, RequiresKind) {
+  expect_error(only_error("name: web\ncommand: [x]\n"), 1, 1, "kind", "required");
+}
+
+TEST(SpecParser, RefusesOtherKinds) {
+  expect_error(only_error("kind: Deployment\nname: web\ncommand: [x]\n"), 1, 7, "kind",
+               "expected 'Service', got 'Deployment'");
+}
+
+TEST(SpecParser, RequiresName) {
+  expect_error(only_error("kind: Service\ncommand: [x]\n"), 1, 1, "name", "required");
+}
+
+TEST(SpecParser, RefusesInvalidNames) {
+  std::vector<std::string> names{"Web", "1web", "web-", "we_b", "\"\"", std::string(64, 'a')};
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    expect_error(only_error("kind: Service\nname: " + name + "\ncommand: [x]\n"), 2, 7,
+                 "name", "invalid service name");
+  }
+}
+
+TEST(SpecParser, RefusesSlashInNameSayingSo) {
+  expect_error(only_error("kind: Service\nname: team/web\ncommand: [x]\n"), 2, 7, "name",
+               "'/' is not allowed");
+}
+
+TEST(SpecParser, AcceptsLongestValidName) {
+  auto name = "a" + std::string(61, '0') + "z";
+  EXPECT_EQ(only_spec("kind: Service\nname: " + name + "\ncommand: [x]\n").name, name);
+}
+
+// -- replicas ---------------------------------------------------------------------
+
+TEST(SpecParser, RefusesNegativeReplicas) {
+  expect_error(only_error(minimal + "replicas: -1\n"), 4, 11, "replicas",
+               "must be between 0 and 10000, got -1");
+}
+
+TEST(SpecParser, RefusesHugeReplicas) {
+  expect_error(only_error(minimal + "replicas: 1000000000\n"), 4, 11, "replicas",
+               "between 0 and 10000");
+  expect_error(only_error(minimal + "replicas: 99999999999999999999999\n"), 4, 11,
+               "replicas", "between 0 and 10000");
+}
+
+TEST(SpecParser, AcceptsReplicaBounds) {
+  EXPECT_EQ(only_spec(minimal + "replicas: 0\n").replicas, 0);
+  EXPECT_EQ(only_spec(minimal + "replicas: 10000\n").replicas, 10000);
+}
+
+TEST(SpecParser, RefusesNonIntegerReplicas) {
+  expect_error(only_error(minimal + "replicas: three\n"), 4, 11, "replicas",
+               "expected an integer, got 'three'");
+  expect_error(only_error(minimal + "replicas: 1.5\n"), 4, 11, "replicas",
+               "expected an integer");
+  expect_error(only_error(minimal + "replicas: [1]\n"), 4, 11, "replicas",
+               "expected an integer, got a sequence");
+  expect_error(only_error(minimal + "replicas:\n"), 4, 1, "replicas",
+               "expected an integer, got nothing");
+}
+
+// -- driver, image, command -------------------------------------------------------
+
+TEST(SpecParser, AcceptsSimDriverWithoutCommand) {
+  auto spec = only_spec("kind: Service\nname: web\ndriver: sim\n");
+  EXPECT_EQ(spec.driver, driver_kind::sim);
+  EXPECT_TRUE(spec.command.empty());
+}
+
+TEST(SpecParser, RefusesDockerAndContainerdForNow) {
+  expect_error(only_error(minimal + "driver: docker\nimage: local/busybox:1\n"), 4, 9,
+               "driver", "driver 'docker' is not supported yet");
+  expect_error(only_error(minimal + "driver: containerd\n"), 4, 9, "driver",
+               "driver 'containerd' is not supported yet");
+}
+
+TEST(SpecParser, RefusesUnknownDriver) {
+  expect_error(only_error(minimal + "driver: podman\n"), 4, 9, "driver",
+               "expected one of process, sim, docker or containerd, got 'podman'");
+}
+
+TEST(SpecParser, RefusesImageForProcessAndSimDrivers) {
+  expect_error(only_error(minimal + "image: local/busybox:1\n"), 4, 8, "image",
+               "image is only used by the docker and containerd drivers");
+  expect_error(only_error("kind: Service\nname: web\ndriver: sim\nimage: x\n"), 4, 8,
+               "image", "only used by the docker and containerd drivers");
+}
+
+TEST(SpecParser, RequiresCommandForProcessDriver) {
+  expect_error(only_error("kind: Service\nname: web\n"), 1, 1, "command", "required");
+  expect_error(only_error("kind: Service\nname: web\ncommand: []\n"), 3, 10, "command",
+               "non-empty");
+}
+
+TEST(SpecParser, RefusesScalarCommand) {
+  expect_error(only_error("kind: Service\nname: web\ncommand: /bin/true\n"), 3, 10,
+               "command", "expected a sequence of strings, got '/bin/true'");
+}
+
+TEST(SpecParser, RefusesNonStringCommandElements) {
+  expect_error(only_error("kind: Service\nname: web\ncommand: [a, {b: c}]\n"), 3, 14,
+               "command[1]", "expected a string, got a mapping");
+}
+
+TEST(SpecParser, RefusesEmptyProgram) {
+  expect_error(only_error("kind: Service\nname: web\ncommand: ['', x]\n"), 3, 11,
+               "command[0]", "must not be empty");
+}
+
+// -- env ----------------------------------------------------------------------------
+
+TEST(SpecParser, EnvAcceptsScalarsAsText) {
+  auto spec = only_spec(minimal + "env: {A: 1, B_2: false, _c: '', D: 1.50}\n");
+  EXPECT_EQ(spec.env, (std::map<std::string, std::string>{
+                        {"A", "1"}, {"B_2", "false"}, {"D", "1.50"}, {"_c", ""}}));
+}
+
+TEST(SpecParser, RefusesBadEnvNames) {
+  expect_error(only_error(minimal + "env: {OK: 1, 2BAD: x}\n"), 4, 14, "env.2BAD",
+               "invalid name '2BAD'");
+  expect_error(only_error(minimal + "env:\n  A-B: x\n"), 5, 3, "env.A-B", "[A-Za-z_]");
+}
+
+TEST(SpecParser, RefusesNonScalarEnvValues) {
+  expect_error(only_error(minimal + "env: {A: [1]}\n"), 4, 10, "env.A",
+               "expected a string, got a sequence");
+  expect_error(only_error(minimal + "env:\n  A:\n"), 5, 3, "env.A",
+               "expected a string, got nothing");
+}
+
+TEST(SpecParser, RefusesEnvThatIsNotAMapping) {
+  expect_error(only_error(minimal + "env: [A=1]\n"), 4, 6, "env",
+               "expected a mapping of strings to strings, got a sequence");
+}
+
+// -- resources ------------------------------------------------------------------------
+
+TEST(SpecParser, ParsesResourceQuantities) {
+  auto spec = only_spec(minimal + "resources: {cpu: 250m, memory: 1G}\n");
+  EXPECT_DOUBLE_EQ(spec.resources.cpu, 0.25);
+  EXPECT_EQ(spec.resources.memory, 1000000000);
+  spec = only_spec(minimal + "resources: {cpu: 2, memory: 1048576}\n");
+  EXPECT_DOUBLE_EQ(spec.resources.cpu, 2);
+  EXPECT_EQ(spec.resources.memory, 1048576);
+}
+
+TEST(SpecParser, RefusesMalformedMemory) {
+  expect_error(only_error(minimal + "resources: {memory: 64Mx}\n"), 4, 21,
+               "resources.memory", "expected a byte quantity");
+}
+
+TEST(SpecParser, RefusesNegativeResources) {
+  expect_error(only_error(minimal + "resources: {memory: -1}\n"), 4, 21, "resources.memory",
+               "must not be negative");
+  expect_error(only_error(minimal + "resources: {cpu: -0.5}\n"), 4, 18, "resources.cpu",
+               "must not be negative");
+}
+
+TEST(SpecParser, RefusesMalformedCpu) {
+  expect_error(only_error(minimal + "resources:\n  cpu: lots\n"), 5, 8, "resources.cpu",
+               "expected a cpu quantity");
+}
+
+// -- ports ----------------------------------------------------------------------------
+
+TEST(SpecParser, RefusesPublishedPorts) {
+  expect_error(only_error(minimal + "ports: [{name: http, published: 8080}]\n"), 4, 33,
+               "ports[0].published",
+               "publishing on the routing mesh is not supported yet");
+}
+
+TEST(SpecParser, RefusesPublishedPortOutOfRange) {
+  expect_error(only_error(minimal + "ports: [{name: http, published: 70000}]\n"), 4, 33,
+               "ports[0].published", "between 0 and 65535");
+}
+
+TEST(SpecParser, RefusesBadPortNames) {
+  expect_error(only_error(minimal + "ports: [{name: http}, {name: Admin}]\n"), 4, 30,
+               "ports[1].name", "invalid port name 'Admin'");
+  expect_error(only_error(minimal + "ports: [{name: 9p}]\n"), 4, 16, "ports[0].name",
+               "invalid port name");
+}
+
+TEST(SpecParser, RefusesDuplicatePortNames) {
+  expect_error(only_error(minimal + "ports:\n  - name: http\n  - name: http\n"), 6, 11,
+               "ports[1].name", "duplicate port name 'http'");
+}
+
+TEST(SpecParser, RequiresPortName) {
+  expect_error(only_error(minimal + "ports:\n  - published: 0\n"), 5, 5, "ports[0].name",
+               "required");
+}
+
+TEST(SpecParser, RefusesMoreThanSixteenPorts) {
+  std::string ports = "ports:\n";
+  for (int i = 0; i < 17; ++i)
+    ports += "  - name: p" + std::to_string(i) + "\n";
+  expect_error(only_error(minimal + ports), 5, 3, "ports", "at most 16 ports, got 17");
+}
+
+TEST(SpecParser, RefusesUnknownPortField) {
+  expect_error(only_error(minimal + "ports: [{name: http, target: 80}]\n"), 4, 22,
+               "ports[0].target", "unknown field 'target'");
+}
+
+// -- restart --------------------------------------------------------------------------
+
+TEST(SpecParser, RefusesUnknownRestartPolicy) {
+  expect_error(only_error(minimal + "restart: {policy: sometimes}\n"), 4, 19,
+               "restart.policy", "expected one of always, on-failure or never");
+}
+
+TEST(SpecParser, RefusesZeroOrNegativeInitialBackoff) {
+  expect_error(only_error(minimal + "restart: {backoff: {initial: 0s}}\n"), 4, 30,
+               "restart.backoff.initial", "must be greater than 0");
+  expect_error(only_error(minimal + "restart: {backoff: {initial: -1s}}\n"), 4, 30,
+               "restart.backoff.initial", "must be greater than 0");
+}
+
+TEST(SpecParser, RefusesInitialBackoffAboveMax) {
+  expect_error(only_error(minimal + "restart:\n  backoff: {initial: 20s}\n"), 5, 22,
+               "restart.backoff.initial", "must not exceed restart.backoff.max (10s)");
+  expect_error(only_error(minimal + "restart:\n  backoff: {max: 50ms}\n"), 5, 18,
+               "restart.backoff.max", "must not be less than restart.backoff.initial (100ms)");
+}
+
+TEST(SpecParser, RefusesBackoffMaxAboveAnHour) {
+  expect_error(only_error(minimal + "restart: {backoff: {max: 2h}}\n"), 4, 26,
+               "restart.backoff.max", "must be at most 1h");
+}
+
+TEST(SpecParser, RefusesDurationWithoutUnit) {
+  expect_error(only_error(minimal + "restart: {backoff: {max: 10}}\n"), 4, 26,
+               "restart.backoff.max", "expected a duration like 100ms");
+}
+
+// -- unsupported features ---------------------------------------------------------------
+
+TEST(SpecParser, RefusesHealthChecksForNow) {
+  expect_error(only_error(minimal + "health: {http: {port: http, path: /}, interval: 1s}\n"),
+               4, 1, "health", "health is not supported yet");
+}
+
+TEST(SpecParser, RefusesUpdateAndAutoscaleForNow) {
+  expect_error(only_error(minimal + "update: {parallelism: 1}\n"), 4, 1, "update",
+               "update is not supported yet");
+  expect_error(only_error(minimal + "autoscale: {min: 2, max: 10}\n"), 4, 1, "autoscale",
+               "autoscale is not supported yet");
+}
+
+// -- placement ----------------------------------------------------------------------------
+
+TEST(SpecParser, RefusesMalformedConstraint) {
+  expect_error(only_error(minimal + "placement:\n  constraints: [\"zone == a\", \"zone = b\"]\n"),
+               5, 30, "placement.constraints[1]", "expected 'key == value' or 'key != value'");
+  expect_error(only_error(minimal + "placement:\n  constraints:\n    - zone ==\n"), 6, 7,
+               "placement.constraints[0]", "got 'zone =='");
+}
+
+TEST(SpecParser, RefusesUnknownStrategy) {
+  expect_error(only_error(minimal + "placement: {strategy: random}\n"), 4, 23,
+               "placement.strategy", "expected one of spread or binpack");
+}
+
+TEST(SpecParser, RefusesNegativeMaxPerNode) {
+  expect_error(only_error(minimal + "placement: {max_per_node: -1}\n"), 4, 27,
+               "placement.max_per_node", "must be between 0 and 10000");
+}
+
+// -- stop_grace ----------------------------------------------------------------------------
+
+TEST(SpecParser, ParsesStopGrace) {
+  EXPECT_EQ(only_spec(minimal + "stop_grace: 1.5s\n").stop_grace, 1500ms);
+  EXPECT_EQ(only_spec(minimal + "stop_grace: 10m\n").stop_grace, 10min);
+}
+
+TEST(SpecParser, RefusesStopGraceOutOfRange) {
+  expect_error(only_error(minimal + "stop_grace: 0s\n"), 4, 13, "stop_grace",
+               "must be greater than 0");
+  expect_error(only_error(minimal + "stop_grace: 11m\n"), 4, 13, "stop_grace",
+               "must be at most 10m");
+}
+
+// -- structure -------------------------------------------------------------------------------
+
+TEST(SpecParser, RefusesUnknownTopLevelField) {
+  expect_error(only_error(minimal + "replica: 3\n"), 4, 1, "replica",
+               "unknown field 'replica'");
+}
+
+TEST(SpecParser, RefusesUnknownNestedField) {
+  expect_error(only_error(minimal + "restart:\n  backof: {initial: 1s}\n"), 5, 3,
+               "restart.backof", "unknown field 'backof'");
+  expect_error(only_error(minimal + "resources: {cpu: 1, mem: 1Gi}\n"), 4, 21,
+               "resources.mem", "unknown field 'mem'");
+}
+
+TEST(SpecParser, RefusesRepeatedField) {
+  expect_error(only_error(minimal + "replicas: 2\nreplicas: 3\n"), 5, 1, "replicas",
+               "duplicate field 'replicas'");
+}
+
+TEST(SpecParser, RefusesWrongContainerTypes) {
+  expect_error(only_error(minimal + "resources: 2\n"), 4, 12, "resources",
+               "expected a mapping with cpu and memory, got '2'");
+  expect_error(only_error("kind: Service\nname: {first: web}\ncommand: [x]\n"), 2, 7,
+               "name", "expected a string, got a mapping");
+  expect_error(only_error(minimal + "ports: {name: http}\n"), 4, 8, "ports",
+               "expected a sequence of ports, got a mapping");
+}
+
+TEST(SpecParser, RefusesDocumentThatIsNotAMapping) {
+  expect_error(only_error("- kind: Service\n"), 1, 1, "", "expected a mapping");
+  expect_error(only_error("just text\n"), 1, 1, "", "expected a mapping");
+}
+
+TEST(SpecParser, ReportsMalformedYamlWithPosition) {
+  expect_error(only_error("kind: Service\nname: web\ncommand: [a, b\n"), 4, 1, "",
+               "invalid YAML");
+  expect_error(only_error("kind: Service\nname: web\n  bad: indent\n"), 3, 6, "",
+               "invalid YAML: illegal map value");
+}
+
+// -- documents ---------------------------------------------------------------------------------
+
+TEST(SpecParser, ParsesSeveralDocuments) {
+  auto result = parse(minimal + "---\nkind: Service\nname: db\ndriver: sim\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  ASSERT_EQ(result.specs.size(), 2u);
+  EXPECT_EQ(result.specs[0].name, "web");
+  EXPECT_EQ(result.specs[1].name, "db");
+}
+
+TEST(SpecParser, SkipsEmptyDocuments) {
+  auto result = parse("---\n" + minimal + "---\n---\n# only a comment\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  ASSERT_EQ(result.specs.size(), 1u);
+}
+
+TEST(SpecParser, RefusesInputWithoutDocuments) {
+  for (std::string text : {"", "# nothing here\n", "---\n", "---\n---\n"}) {
+    SCOPED_TRACE(text);
+    auto e = only_error(text);
+    EXPECT_EQ(e.file, "svc.yaml");
+    EXPECT_EQ(e.line, 0);
+    EXPECT_NE(e.message.find("no documents"), std::string::npos) << e.message;
+  }
+}
+
+TEST(SpecParser, RefusesDuplicateNamesAtTheSecondDocument) {
+  auto e = only_error(minimal + "---\nkind: Service\nname: web\ndriver: sim\n");
+  expect_error(e, 6, 7, "name", "duplicate service name 'web' (first defined at line 2)");
+}
+
+TEST(SpecParser, CollectsAllErrorsInTextOrder) {
+  auto result = parse(R"(kind: Service
+name: web
+replicas: -5
+command: [x]
+restart: {policy: maybe}
+colour: blue
+---
+kind: Service
+name: Bad
+driver: sim
+)");
+  EXPECT_TRUE(result.specs.empty());
+  ASSERT_EQ(result.errors.size(), 4u) << describe(result.errors);
+  expect_error(result.errors[0], 3, 11, "replicas", "between 0 and 10000");
+  expect_error(result.errors[1], 5, 19, "restart.policy", "expected one of");
+  expect_error(result.errors[2], 6, 1, "colour", "unknown field 'colour'");
+  expect_error(result.errors[3], 9, 7, "name", "invalid service name");
+}
+
+TEST(SpecParser, OneBadDocumentRefusesTheWholeInput) {
+  auto result = parse(minimal + "---\nkind: Service\nname: db\ndriver: sim\nreplicas: x\n");
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.specs.empty());
+}
+
+TEST(SpecParser, NeverThrowsOnOddInput) {
+  std::string deep(5000, '[');
+  std::string binary{"\0\xff\xfe kind: \x01", 12};
+  for (const std::string& text :
+       {deep, binary, std::string{"\t- a\n"}, std::string{"? [a, b]\n: c\n"},
+        std::string{"a: &x [1]\nb: *x\nc: *missing\n"}, std::string{"%YAML 9.9\n---\na\n"},
+        std::string{"kind: Service\n? [complex, key]\n: 1\n"},
+        std::string{"kind: !!binary aGVsbG8=\nname: !custom web\n"},
+        std::string{"{{{{}}}}"}, std::string{"'"}, std::string{"key: value: other\n"}}) {
+    SCOPED_TRACE(text);
+    parse_result result;
+    EXPECT_NO_THROW(result = parse(text));
+    EXPECT_FALSE(result.ok());
+    EXPECT_TRUE(result.specs.empty());
+  }
+}
+
+TEST(SpecParser, ParsesFiles) {
+  temp_file file{minimal};
+  auto result = config::parse_spec_file(file.path());
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.specs.at(0).name, "web");
+
+  temp_file bad{minimal + "replicas: -1\n"};
+  result = config::parse_spec_file(bad.path());
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].file, bad.path());
+  EXPECT_EQ(result.errors[0].line, 4);
+}
+
+TEST(SpecParser, UnreadableFileIsOneErrorNamingIt) {
+  auto result = config::parse_spec_file("/nonexistent/tutti/spec.yaml");
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].file, "/nonexistent/tutti/spec.yaml");
+  EXPECT_NE(result.errors[0].message.find("/nonexistent/tutti/spec.yaml"), std::string::npos);
+  result = config::parse_spec_file(std::filesystem::temp_directory_path().string());
+  EXPECT_EQ(result.errors.size(), 1u);
+}
+
+// -- emit and round trip ----------------------------------------------------------------------
+
+TEST(SpecEmitter, WritesEveryFieldInCanonicalOrder) {
+  service_spec spec;
+  spec.name = "web";
+  spec.command = {"/bin/sh", "-c", "echo ${PORT}"};
+  EXPECT_EQ(config::emit_spec(spec), R"(kind: Service
+name: web
+replicas: 1
+driver: process
+image: ""
+command: [/bin/sh, -c, "echo ${PORT}"]
+env: {}
+resources:
+  cpu: 0
+  memory: 0
+ports: []
+restart:
+  policy: always
+  backoff:
+    initial: 100ms
+    max: 10s
+placement:
+  strategy: spread
+  constraints: []
+  max_per_node: 0
+stop_grace: 10s
+)");
+}
+
+TEST(SpecEmitter, RoundTripsTheFullSpec) {
+  auto spec = only_spec(full_spec);
+  auto text = config::emit_spec(spec);
+  EXPECT_EQ(only_spec(text), spec) << text;
+  EXPECT_EQ(config::emit_spec(only_spec(text)), text); // canonical text is a fixed point
+}
+
+TEST(SpecEmitter, RoundTripsAwkwardValues) {
+  std::vector<service_spec> specs;
+  service_spec sim;
+  sim.name = "s";
+  sim.driver = driver_kind::sim;
+  sim.replicas = 0;
+  specs.push_back(sim);
+
+  service_spec strings;
+  strings.name = "strings";
+  strings.command = {"/bin/echo", "", "null", "~", "true", "123", "a: b", "#x", " lead",
+                     "trail ", "[a]", "{b}", "*c", "&d", "!e", "|", ">", "-", "é", "tab\there",
+                     "line\nbreak", "quote\"s", "it's", "${PORT}"};
+  strings.env = {{"EMPTY", ""}, {"NULL", "null"}, {"NUM", "0x1F"}, {"COLON", "a:b"}};
+  specs.push_back(strings);
+
+  service_spec numbers;
+  numbers.name = "numbers";
+  numbers.command = {"x"};
+  numbers.resources = {0.1, int64_t{1} << 40};
+  numbers.restart.backoff = {1500ms, 3599s};
+  numbers.stop_grace = 1ns;
+  numbers.placement.max_per_node = 10000;
+  numbers.placement.constraints = {{"a.b/c_d-e", false, "x.y"}};
+  numbers.ports = {{"a", 0}, {"b-2", 0}};
+  specs.push_back(numbers);
+
+  service_spec tiny;
+  tiny.name = "tiny";
+  tiny.command = {"x"};
+  tiny.resources.cpu = 1e-05;
+  tiny.restart.backoff = {1us, 1h};
+  tiny.stop_grace = 10min;
+  specs.push_back(tiny);
+
+  for (const auto& spec : specs) {
+    auto text = config::emit_spec(spec);
+    SCOPED_TRACE(text);
+    EXPECT_EQ(only_spec(text), spec);
+  }
+}
+
+TEST(SpecEmitter, EqualSpecsGiveEqualText) {
+  auto a = only_spec(minimal + "env: {B: 2, A: 1}\nresources: {cpu: 250m}\n");
+  auto b = only_spec(minimal + "env: {A: 1, B: 2}\nresources: {cpu: 0.25}\n");
+  EXPECT_EQ(config::emit_spec(a), config::emit_spec(b));
+}
+
+TEST(SpecEmitter, RendersDurationsCanonically) {
+  auto spec = only_spec(minimal + "stop_grace: 1m30s\nrestart: {backoff: {initial: 0.5s}}\n");
+  auto text = config::emit_spec(spec);
+  EXPECT_NE(text.find("stop_grace: 90s"), std::string::npos) << text;
+  EXPECT_NE(text.find("initial: 500ms"), std::string::npos) << text;
+}
+
+// -- diff ----------------------------------------------------------------------------------
+
+TEST(SpecDiff, EmptyWhenEqual) {
+  auto text = config::emit_spec(only_spec(full_spec));
+  EXPECT_EQ(config::diff_specs(text, text), "");
+}
+
+TEST(SpecDiff, ShowsChangedTopLevelLine) {
+  auto before = config::emit_spec(only_spec(minimal));
+  auto after = config::emit_spec(only_spec(minimal + "replicas: 3\n"));
+  EXPECT_EQ(config::diff_specs(before, after), "-replicas: 1\n+replicas: 3");
+}
+
+TEST(SpecDiff, ShowsEnclosingLinesOfANestedChange) {
+  auto before = config::emit_spec(only_spec(minimal));
+  auto after = config::emit_spec(only_spec(minimal + "restart: {backoff: {initial: 1s}}\n"));
+  EXPECT_EQ(config::diff_specs(before, after),
+            " restart:\n"
+            "   backoff:\n"
+            "-    initial: 100ms\n"
+            "+    initial: 1s");
+}
+
+TEST(SpecDiff, ShowsAddedAndRemovedLines) {
+  EXPECT_EQ(config::diff_specs("a: 1\nb: 2\n", "a: 1\nc: 3\nb: 2\n"), "+c: 3");
+  EXPECT_EQ(config::diff_specs("a: 1\nb: 2\n", "b: 2\n"), "-a: 1");
+  EXPECT_EQ(config::diff_specs("", "a: 1\n"), "+a: 1");
+  EXPECT_EQ(config::diff_specs("env:\n  A: 1\n", "env:\n  A: 1\n  B: 2\n"),
+            " env:\n+  B: 2");
+}
+
+// -- quantities ----------------------------------------------------------------------------
+
+TEST(Quantity, ParsesBytes) {
+  EXPECT_EQ(config::parse_bytes("100"), 100);
+  EXPECT_EQ(config::parse_bytes("0"), 0);
+  EXPECT_EQ(config::parse_bytes("512k"), 512000);
+  EXPECT_EQ(config::parse_bytes("512K"), 512000);
+  EXPECT_EQ(config::parse_bytes("1M"), 1000000);
+  EXPECT_EQ(config::parse_bytes("1G"), 1000000000);
+  EXPECT_EQ(config::parse_bytes("2T"), 2000000000000);
+  EXPECT_EQ(config::parse_bytes("1Ki"), 1024);
+  EXPECT_EQ(config::parse_bytes("64Mi"), 64 << 20);
+  EXPECT_EQ(config::parse_bytes("1Gi"), int64_t{1} << 30);
+  EXPECT_EQ(config::parse_bytes("3Ti"), int64_t{3} << 40);
+  EXPECT_EQ(config::parse_bytes("1.5Gi"), int64_t{3} << 29);
+  EXPECT_EQ(config::parse_bytes("9223372036854775807"), INT64_MAX);
+}
+
+TEST(Quantity, RefusesMalformedBytes) {
+  for (std::string text : {"", "64Mx", "-1", "1.5", "Mi", "1 Mi", "1mi", "1MB", "0x10",
+                           "9223372036854775808", "8388608Ti", "1.", ".5Ki", "1e3"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(config::parse_bytes(text), std::nullopt);
+  }
+}
+
+TEST(Quantity, ParsesCpu) {
+  EXPECT_DOUBLE_EQ(*config::parse_cpu("250m"), 0.25);
+  EXPECT_DOUBLE_EQ(*config::parse_cpu("0.25"), 0.25);
+  EXPECT_DOUBLE_EQ(*config::parse_cpu("2"), 2.0);
+  EXPECT_DOUBLE_EQ(*config::parse_cpu("1500m"), 1.5);
+  EXPECT_DOUBLE_EQ(*config::parse_cpu("0"), 0.0);
+  for (std::string text : {"", "m", "-1", "-250m", "inf", "nan", "1c", "1 ", "two", "1e999"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(config::parse_cpu(text), std::nullopt);
+  }
+}
+
+TEST(Quantity, ParsesDurations) {
+  EXPECT_EQ(config::parse_duration("100ms"), caf::timespan{100ms});
+  EXPECT_EQ(config::parse_duration("1.5s"), caf::timespan{1500ms});
+  EXPECT_EQ(config::parse_duration("2m"), caf::timespan{2min});
+  EXPECT_EQ(config::parse_duration("1h"), caf::timespan{1h});
+  EXPECT_EQ(config::parse_duration("1m30s"), caf::timespan{90s});
+  EXPECT_EQ(config::parse_duration("1h2m3s4ms"), caf::timespan{3723004ms});
+  EXPECT_EQ(config::parse_duration("7us"), caf::timespan{7us});
+  EXPECT_EQ(config::parse_duration("7ns"), caf::timespan{7ns});
+  EXPECT_EQ(config::parse_duration("0.1s"), caf::timespan{100ms});
+  EXPECT_EQ(config::parse_duration("0s"), caf::timespan{0});
+  EXPECT_EQ(config::parse_duration("0"), caf::timespan{0});
+  for (std::string text : {"", "10", "s", "1x", "-1s", "1.s", "1 s", "1S", "1d", "1m-5s",
+                           "99999999999h"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(config::parse_duration(text), std::nullopt);
+  }
+}
+
+TEST(Quantity, FormatsDurationsThatParseBack) {
+  EXPECT_EQ(config::format_duration(100ms), "100ms");
+  EXPECT_EQ(config::format_duration(10s), "10s");
+  EXPECT_EQ(config::format_duration(90s), "90s");
+  EXPECT_EQ(config::format_duration(2h), "2h");
+  EXPECT_EQ(config::format_duration(caf::timespan{0}), "0s");
+  for (caf::timespan x : {caf::timespan{1}, caf::timespan{1500us}, caf::timespan{61s},
+                          caf::timespan{3600001ms}, caf::timespan{123456789}}) {
+    EXPECT_EQ(config::parse_duration(config::format_duration(x)), x)
+      << config::format_duration(x);
+  }
+}
+
+TEST(Quantity, ValidatesServiceNames) {
+  std::vector<std::string> good_names{"a", "web", "web-2", "a1-b2", std::string(63, 'a')};
+  for (const auto& good : good_names)
+    EXPECT_TRUE(config::valid_service_name(good)) << good;
+  std::vector<std::string> bad_names{"",    "1a",  "-a",  "a-",  "A",
+                                     "a_b", "a.b", "a/b", "a b", std::string(64, 'a')};
+  for (const auto& bad : bad_names)
+    EXPECT_FALSE(config::valid_service_name(bad)) << bad;
+}
+
+TEST(Quantity, ParsesConstraints) {
+  EXPECT_EQ(config::parse_constraint("zone == a"), (constraint{"zone", true, "a"}));
+  EXPECT_EQ(config::parse_constraint("node.name!=n2"), (constraint{"node.name", false, "n2"}));
+  EXPECT_EQ(config::parse_constraint("  disk ==  ssd "), (constraint{"disk", true, "ssd"}));
+  for (std::string bad : {"", "zone", "zone = a", "== a", "zone ==", "zone == a b",
+                          "zone == a == b", "zo ne == a"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(config::parse_constraint(bad), std::nullopt);
+  }
+}

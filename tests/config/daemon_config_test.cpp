@@ -1,0 +1,232 @@
+#include "config/daemon_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using tutti::config::daemon_config_result;
+using tutti::config::endpoint;
+using tutti::protocol::spec_error;
+
+namespace config = tutti::config;
+
+namespace {
+
+daemon_config_result parse(const std::string& text) {
+  return config::parse_daemon_config(text, "tuttid.yaml");
+}
+
+std::string describe(const std::vector<spec_error>& errors) {
+  std::string out;
+  for (const auto& e : errors)
+    out += "\n  " + to_string(e);
+  return out;
+}
+
+void expect_only_error(const std::string& text, int line, int column,
+                       const std::string& field, const std::string& message_part) {
+  SCOPED_TRACE(text);
+  auto result = parse(text);
+  ASSERT_EQ(result.errors.size(), 1u) << describe(result.errors);
+  const auto& e = result.errors.front();
+  EXPECT_EQ(e.file, "tuttid.yaml");
+  EXPECT_EQ(e.line, line) << to_string(e);
+  EXPECT_EQ(e.column, column) << to_string(e);
+  EXPECT_EQ(e.field, field) << to_string(e);
+  EXPECT_NE(e.message.find(message_part), std::string::npos)
+    << "message '" << e.message << "' lacks '" << message_part << "'";
+}
+
+/// A file in the temp directory, removed when the test ends, passed or not.
+class temp_file {
+public:
+  explicit temp_file(const std::string& text) {
+    path_ = std::filesystem::temp_directory_path()
+            / ("tutti-daemon-config-test-" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream{path_} << text;
+  }
+  ~temp_file() {
+    std::error_code ignored; // best effort: a leftover temp file fails nothing
+    std::filesystem::remove(path_, ignored);
+  }
+  std::string path() const {
+    return path_.string();
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+const std::string example = R"(data_dir: /var/lib/tutti
+api: 127.0.0.1:7700
+metrics: 0.0.0.0:9771
+node: {name: n1, labels: {zone: a, disk: ssd}, cpu: 4, memory: 8Gi, port_range: 21000-21999}
+supervision: {max_restarts: 5, window: 30s}
+store: {map_size: 2Gi}
+stop_replicas_on_exit: true
+log_level: debug
+)";
+
+} // namespace
+
+TEST(DaemonConfig, ParsesEveryField) {
+  auto result = parse(example);
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  const auto& c = result.config;
+  EXPECT_EQ(c.data_dir, "/var/lib/tutti");
+  EXPECT_EQ(c.api.host, "127.0.0.1");
+  EXPECT_EQ(c.api.port, 7700);
+  EXPECT_EQ(c.metrics.to_string(), "0.0.0.0:9771");
+  EXPECT_EQ(c.node.name, "n1");
+  EXPECT_EQ(c.node.labels, (std::map<std::string, std::string>{{"disk", "ssd"}, {"zone", "a"}}));
+  EXPECT_DOUBLE_EQ(c.node.capacity.cpu, 4);
+  EXPECT_EQ(c.node.capacity.memory, int64_t{8} << 30);
+  EXPECT_EQ(c.node.port_range_first, 21000);
+  EXPECT_EQ(c.node.port_range_last, 21999);
+  EXPECT_EQ(c.supervision.max_restarts, 5);
+  EXPECT_EQ(c.supervision.window, 30s);
+  EXPECT_EQ(c.store_map_size, uint64_t{2} << 30);
+  EXPECT_TRUE(c.stop_replicas_on_exit);
+  EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST(DaemonConfig, EmptyFileKeepsDefaults) {
+  for (std::string text : {"", "# nothing\n", "---\n"}) {
+    auto result = parse(text);
+    ASSERT_TRUE(result.ok()) << describe(result.errors);
+    const auto& c = result.config;
+    EXPECT_EQ(c.data_dir, ".tutti");
+    EXPECT_EQ(c.api.to_string(), "127.0.0.1:7700");
+    EXPECT_EQ(c.metrics.to_string(), "127.0.0.1:9770");
+    EXPECT_EQ(c.node.name, "");
+    EXPECT_EQ(c.node.port_range_first, 20000);
+    EXPECT_EQ(c.node.port_range_last, 29999);
+    EXPECT_EQ(c.supervision.max_restarts, 10);
+    EXPECT_EQ(c.supervision.window, 10s);
+    EXPECT_EQ(c.store_map_size, uint64_t{1} << 30);
+    EXPECT_FALSE(c.stop_replicas_on_exit);
+    EXPECT_EQ(c.log_level, "info");
+  }
+}
+
+TEST(DaemonConfig, PartialFileOverridesOnlyItsFields) {
+  auto result = parse("log_level: warn\nnode: {name: edge-1}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.log_level, "warn");
+  EXPECT_EQ(result.config.node.name, "edge-1");
+  EXPECT_EQ(result.config.node.port_range_first, 20000);
+  EXPECT_EQ(result.config.data_dir, ".tutti");
+}
+
+TEST(DaemonConfig, RefusesUnknownFields) {
+  expect_only_error("data_dri: /x\n", 1, 1, "data_dri", "unknown field 'data_dri'");
+  expect_only_error("node:\n  lables: {zone: a}\n", 2, 3, "node.lables",
+                    "unknown field 'lables'");
+}
+
+TEST(DaemonConfig, RefusesBadPortRanges) {
+  expect_only_error("node: {port_range: 30000-20000}\n", 1, 20, "node.port_range",
+                    "first <= last");
+  expect_only_error("node: {port_range: 80-1000}\n", 1, 20, "node.port_range",
+                    "between 1024 and 65535");
+  expect_only_error("node: {port_range: 20000-70000}\n", 1, 20, "node.port_range",
+                    "expected first-last");
+  expect_only_error("node: {port_range: 20000}\n", 1, 20, "node.port_range",
+                    "expected first-last like 20000-29999");
+  expect_only_error("node: {port_range: a-b}\n", 1, 20, "node.port_range", "expected");
+}
+
+TEST(DaemonConfig, AcceptsSinglePortRange) {
+  auto result = parse("node: {port_range: 1024-1024}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.node.port_range_first, 1024);
+  EXPECT_EQ(result.config.node.port_range_last, 1024);
+}
+
+TEST(DaemonConfig, RefusesBadValues) {
+  expect_only_error("log_level: loud\n", 1, 12, "log_level",
+                    "expected one of trace, debug, info, warn or error");
+  expect_only_error("stop_replicas_on_exit: maybe\n", 1, 24, "stop_replicas_on_exit",
+                    "expected true or false");
+  expect_only_error("api: localhost\n", 1, 6, "api", "expected host:port");
+  expect_only_error("metrics: 127.0.0.1:99999\n", 1, 10, "metrics", "expected host:port");
+  expect_only_error("supervision: {max_restarts: -1}\n", 1, 29, "supervision.max_restarts",
+                    "must be between 0 and");
+  expect_only_error("supervision: {window: 0s}\n", 1, 23, "supervision.window",
+                    "greater than 0");
+  expect_only_error("store: {map_size: 1k}\n", 1, 19, "store.map_size", "at least 1Mi");
+  expect_only_error("node: {memory: lots}\n", 1, 16, "node.memory", "byte quantity");
+  expect_only_error("node: {cpu: -2}\n", 1, 13, "node.cpu", "must not be negative");
+  expect_only_error("data_dir: ''\n", 1, 11, "data_dir", "must not be empty");
+  expect_only_error("node: {name: 'bad name'}\n", 1, 14, "node.name", "invalid node name");
+}
+
+TEST(DaemonConfig, RefusesBadLabels) {
+  expect_only_error("node:\n  labels: {node.name: x}\n", 2, 12, "node.labels.node.name",
+                    "reserved");
+  expect_only_error("node:\n  labels: {zone: 'a b'}\n", 2, 18, "node.labels.zone",
+                    "label values");
+  expect_only_error("node:\n  labels: {'a b': x}\n", 2, 12, "node.labels.a b",
+                    "invalid name");
+  expect_only_error("node:\n  labels: [zone]\n", 2, 11, "node.labels",
+                    "expected a mapping");
+}
+
+TEST(DaemonConfig, RefusesWrongTypes) {
+  expect_only_error("node: n1\n", 1, 7, "node", "expected a mapping");
+  expect_only_error("data_dir: [a]\n", 1, 11, "data_dir", "expected a string, got a sequence");
+  expect_only_error("- a\n", 1, 1, "", "expected a mapping");
+}
+
+TEST(DaemonConfig, CollectsAllErrors) {
+  auto result = parse("log_level: loud\nnode: {cpu: x}\nfoo: 1\n");
+  ASSERT_EQ(result.errors.size(), 3u) << describe(result.errors);
+  EXPECT_EQ(result.errors[0].line, 1);
+  EXPECT_EQ(result.errors[1].line, 2);
+  EXPECT_EQ(result.errors[2].line, 3);
+}
+
+TEST(DaemonConfig, ReportsMalformedYaml) {
+  expect_only_error("api: [127.0.0.1:7700\n", 2, 1, "", "invalid YAML");
+}
+
+TEST(DaemonConfig, RefusesSeveralDocuments) {
+  expect_only_error("log_level: info\n---\nlog_level: warn\n", 3, 1, "",
+                    "expected one document");
+}
+
+TEST(DaemonConfig, LoadsFiles) {
+  temp_file file{"log_level: error\n"};
+  auto result = config::load_daemon_config(file.path());
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.log_level, "error");
+}
+
+TEST(DaemonConfig, MissingFileIsAnErrorNamingIt) {
+  auto result = config::load_daemon_config("/nonexistent/tuttid.yaml");
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].file, "/nonexistent/tuttid.yaml");
+  EXPECT_NE(result.errors[0].message.find("/nonexistent/tuttid.yaml"), std::string::npos);
+}
+
+TEST(Endpoint, ParsesHostAndPort) {
+  auto e = config::parse_endpoint("127.0.0.1:7700");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "127.0.0.1");
+  EXPECT_EQ(e->port, 7700);
+  EXPECT_EQ(config::parse_endpoint("localhost:0")->port, 0);
+  EXPECT_EQ(config::parse_endpoint("0.0.0.0:65535")->port, 65535);
+  EXPECT_EQ(config::parse_endpoint("[::1]:80")->host, "[::1]");
+  EXPECT_EQ(config::parse_endpoint("[::1]:80")->to_string(), "[::1]:80");
+}
+
+TEST(Endpoint, RefusesMalformed) {
+  for (std::string bad : {"", "7700", ":7700", "host:", "host:65536", "host:-1", "host:7x",
+                          "::1:80", "a b:80", "host:+80"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(config::parse_endpoint(bad).has_value(), false);
+  }
+}

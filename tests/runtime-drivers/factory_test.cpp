@@ -1,0 +1,52 @@
+#include "runtime-drivers/factory.hpp"
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tutti::runtime_drivers {
+namespace {
+
+using namespace test;
+using protocol::code_of;
+using protocol::driver_kind;
+using protocol::error_code;
+
+TEST(make_driver, makes_a_process_driver_on_its_state_dir) {
+  temp_dir dir;
+  driver_options options;
+  options.state_dir = dir.path() + "/process";
+  auto driver = make_driver(driver_kind::process, options);
+  ASSERT_TRUE(driver) << message(driver.error());
+  EXPECT_EQ((*driver)->kind(), driver_kind::process);
+  EXPECT_FALSE((*driver)->blocking());
+  EXPECT_TRUE(std::filesystem::is_directory(options.state_dir + "/logs"));
+}
+
+TEST(make_driver, process_driver_needs_a_state_dir) {
+  auto driver = make_driver(driver_kind::process, driver_options{});
+  ASSERT_FALSE(driver);
+  EXPECT_EQ(code_of(driver.error()), error_code::invalid_argument);
+}
+
+TEST(make_driver, makes_a_sim_driver_with_its_options) {
+  driver_options options;
+  options.sim.start_delay = std::chrono::duration_cast<caf::timespan>(1ms);
+  auto driver = make_driver(driver_kind::sim, options);
+  ASSERT_TRUE(driver) << message(driver.error());
+  EXPECT_EQ((*driver)->kind(), driver_kind::sim);
+  EXPECT_TRUE((*driver)->blocking());
+}
+
+TEST(make_driver, refuses_kinds_not_built_yet) {
+  for (auto kind : {driver_kind::docker, driver_kind::containerd}) {
+    auto driver = make_driver(kind, driver_options{});
+    ASSERT_FALSE(driver);
+    EXPECT_EQ(code_of(driver.error()), error_code::invalid_argument);
+    EXPECT_EQ(protocol::message_of(driver.error()),
+              "driver '" + protocol::to_string(kind) + "' is not supported yet");
+  }
+}
+
+} // namespace
+} // namespace tutti::runtime_drivers

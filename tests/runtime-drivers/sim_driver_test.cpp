@@ -1,0 +1,213 @@
+#include "runtime-drivers/sim_driver.hpp"
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tutti::runtime_drivers {
+namespace {
+
+using namespace test;
+using protocol::code_of;
+using protocol::error_code;
+
+std::vector<std::string> command() {
+  return {"/bin/app", "--port", "8080"};
+}
+
+/// Waits until every callback posted so far on `driver`'s thread has run: the
+/// callback of a watch on an exited container is queued behind them.
+bool flush(sim_driver& driver) {
+  static int counter = 0;
+  auto name = "flush-" + std::to_string(counter++);
+  exit_recorder flushed;
+  if (!driver.create(make_spec(name, command())) || !driver.start(name)
+      || driver.crash(name, 0) || driver.watch(name, flushed.callback()))
+    return false;
+  return flushed.wait_code(name).has_value() && !driver.remove(name, false);
+}
+
+TEST(sim_driver, runs_the_whole_lifecycle) {
+  exit_recorder exits;
+  sim_driver driver;
+  EXPECT_EQ(driver.kind(), protocol::driver_kind::sim);
+  EXPECT_FALSE(driver.blocking());
+  auto created = driver.create(make_spec("web-0", command()));
+  ASSERT_TRUE(created) << message(created.error());
+  EXPECT_EQ(created->state, container_state::created);
+  EXPECT_EQ(code_of(driver.create(make_spec("web-0", command())).error()),
+            error_code::already_exists);
+  EXPECT_EQ(code_of(driver.watch("web-0", exits.callback())),
+            error_code::invalid_argument);
+
+  auto started = driver.start("web-0");
+  ASSERT_TRUE(started) << message(started.error());
+  EXPECT_EQ(started->state, container_state::running);
+  EXPECT_GT(started->pid, 0);
+  EXPECT_EQ(started->runtime_id, std::to_string(started->pid));
+  EXPECT_EQ(driver.start("web-0")->pid, started->pid) << "idempotent";
+  EXPECT_NE(driver.logs("web-0", 1000)->find("started web-0"), std::string::npos);
+
+  ASSERT_FALSE(driver.watch("web-0", exits.callback()));
+  EXPECT_EQ(code_of(driver.remove("web-0", false)), error_code::invalid_argument);
+  ASSERT_FALSE(driver.stop("web-0", 1s));
+  auto exit = exits.wait_for("web-0");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 143);
+  EXPECT_NE(exit->thread, std::this_thread::get_id());
+  auto inspected = driver.inspect("web-0");
+  ASSERT_TRUE(inspected) << message(inspected.error());
+  EXPECT_EQ(inspected->state, container_state::exited);
+  EXPECT_EQ(inspected->exit_code, 143);
+  EXPECT_EQ(inspected->pid, 0);
+
+  auto restarted = driver.start("web-0");
+  ASSERT_TRUE(restarted) << message(restarted.error());
+  EXPECT_GT(restarted->pid, started->pid);
+  ASSERT_FALSE(driver.remove("web-0", true));
+  EXPECT_EQ(code_of(driver.inspect("web-0").error()), error_code::not_found);
+  EXPECT_EQ(code_of(driver.create(make_spec("Bad Name", command())).error()),
+            error_code::invalid_argument);
+}
+
+TEST(sim_driver, start_delay_blocks_start) {
+  sim_options options;
+  options.start_delay = std::chrono::duration_cast<caf::timespan>(50ms);
+  sim_driver driver{options};
+  EXPECT_TRUE(driver.blocking());
+  ASSERT_TRUE(driver.create(make_spec("slow", command())));
+  auto before = std::chrono::steady_clock::now();
+  auto started = driver.start("slow");
+  ASSERT_TRUE(started) << message(started.error());
+  EXPECT_GE(std::chrono::steady_clock::now() - before, 50ms);
+  EXPECT_EQ(started->state, container_state::running);
+}
+
+std::vector<bool> start_outcomes(uint64_t seed, double failure_rate) {
+  sim_options options;
+  options.failure_rate = failure_rate;
+  options.seed = seed;
+  sim_driver driver{options};
+  std::vector<bool> result;
+  for (int i = 0; i < 200; ++i) {
+    auto name = "c-" + std::to_string(i);
+    EXPECT_TRUE(driver.create(make_spec(name, command())));
+    auto started = driver.start(name);
+    if (!started) {
+      EXPECT_EQ(code_of(started.error()), error_code::driver_failure);
+      EXPECT_EQ(driver.inspect(name)->state, container_state::created);
+    }
+    result.push_back(static_cast<bool>(started));
+  }
+  return result;
+}
+
+TEST(sim_driver, failure_rate_is_deterministic_for_a_seed) {
+  auto first = start_outcomes(42, 0.5);
+  EXPECT_EQ(first, start_outcomes(42, 0.5));
+  EXPECT_NE(first, start_outcomes(43, 0.5));
+  auto successes = std::count(first.begin(), first.end(), true);
+  EXPECT_GT(successes, 50);
+  EXPECT_LT(successes, 150);
+  auto never = start_outcomes(1, 0.0);
+  EXPECT_EQ(std::count(never.begin(), never.end(), false), 0);
+  auto always = start_outcomes(1, 1.0);
+  EXPECT_EQ(std::count(always.begin(), always.end(), true), 0);
+}
+
+TEST(sim_driver, crash_hook_fires_the_callback_once) {
+  exit_recorder exits;
+  sim_driver driver;
+  ASSERT_TRUE(driver.create(make_spec("web-0", command())));
+  ASSERT_TRUE(driver.start("web-0"));
+  ASSERT_FALSE(driver.watch("web-0", exits.callback()));
+  ASSERT_FALSE(driver.crash("web-0", 7));
+  EXPECT_EQ(exits.wait_code("web-0"), 7);
+  EXPECT_EQ(code_of(driver.crash("web-0", 7)), error_code::invalid_argument);
+  EXPECT_EQ(code_of(driver.crash("nope", 7)), error_code::not_found);
+  ASSERT_TRUE(flush(driver));
+  EXPECT_EQ(exits.count("web-0"), 1u);
+  EXPECT_NE(driver.logs("web-0", 1000)->find("exited with code 7"), std::string::npos);
+}
+
+TEST(sim_driver, watch_after_exit_fires_asynchronously) {
+  exit_recorder exits;
+  sim_driver driver;
+  ASSERT_TRUE(driver.create(make_spec("web-0", command())));
+  ASSERT_TRUE(driver.start("web-0"));
+  ASSERT_FALSE(driver.crash("web-0", 3));
+  ASSERT_FALSE(driver.watch("web-0", exits.callback()));
+  auto exit = exits.wait_for("web-0");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_NE(exit->thread, std::this_thread::get_id());
+}
+
+TEST(sim_driver, remove_cancels_the_watch) {
+  exit_recorder exits;
+  sim_driver driver;
+  ASSERT_TRUE(driver.create(make_spec("web-0", command())));
+  ASSERT_TRUE(driver.start("web-0"));
+  ASSERT_FALSE(driver.watch("web-0", exits.callback()));
+  ASSERT_FALSE(driver.remove("web-0", true));
+  ASSERT_TRUE(flush(driver));
+  EXPECT_EQ(exits.count("web-0"), 0u);
+}
+
+TEST(sim_driver, crash_rate_ends_containers_on_their_own) {
+  exit_recorder exits;
+  sim_options options;
+  options.crash_rate = 1.0;
+  options.crash_within = std::chrono::duration_cast<caf::timespan>(20ms);
+  sim_driver driver{options};
+  ASSERT_TRUE(driver.create(make_spec("fragile", command())));
+  ASSERT_TRUE(driver.start("fragile"));
+  ASSERT_FALSE(driver.watch("fragile", exits.callback()));
+  EXPECT_EQ(exits.wait_code("fragile"), 1);
+  EXPECT_EQ(driver.inspect("fragile")->state, container_state::exited);
+}
+
+TEST(sim_driver, list_owned_selects_by_node_label) {
+  sim_driver driver;
+  ASSERT_TRUE(driver.create(make_spec("a-0", command(), "node-a")));
+  ASSERT_TRUE(driver.start("a-0"));
+  ASSERT_TRUE(driver.create(make_spec("a-1", command(), "node-a")));
+  ASSERT_TRUE(driver.create(make_spec("b-0", command(), "node-b")));
+  auto owned = driver.list_owned("node-a");
+  ASSERT_TRUE(owned) << message(owned.error());
+  ASSERT_EQ(owned->size(), 2u);
+  EXPECT_EQ((*owned)[0].name, "a-0");
+  EXPECT_EQ((*owned)[0].state, container_state::running);
+  EXPECT_EQ((*owned)[1].name, "a-1");
+  EXPECT_EQ((*owned)[1].state, container_state::created);
+}
+
+TEST(sim_driver, stats_report_the_reservation) {
+  sim_driver driver;
+  auto spec = make_spec("web-0", command());
+  spec.resources.cpu = 0.5;
+  spec.resources.memory = 64 << 20;
+  ASSERT_TRUE(driver.create(spec));
+  EXPECT_EQ(driver.stats("web-0")->memory_bytes, 0);
+  ASSERT_TRUE(driver.start("web-0"));
+  auto stats = driver.stats("web-0");
+  ASSERT_TRUE(stats) << message(stats.error());
+  EXPECT_EQ(stats->memory_bytes, 64 << 20);
+  EXPECT_GE(stats->cpu_seconds, 0.0);
+}
+
+TEST(sim_driver, holds_thousands_of_containers) {
+  sim_driver driver;
+  for (int i = 0; i < 10000; ++i) {
+    auto name = "r-" + std::to_string(i);
+    ASSERT_TRUE(
+      driver.create(make_spec(name, command(), "node-" + std::to_string(i % 100))));
+    ASSERT_TRUE(driver.start(name));
+  }
+  auto owned = driver.list_owned("node-7");
+  ASSERT_TRUE(owned) << message(owned.error());
+  EXPECT_EQ(owned->size(), 100u);
+}
+
+} // namespace
+} // namespace tutti::runtime_drivers

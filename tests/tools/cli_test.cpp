@@ -1,0 +1,227 @@
+// The `tutti` binary as a user runs it: argument parsing, exit codes, and Ctrl-C
+// during events --follow (which needs a single-threaded process of its own, so it
+// cannot run inside the test process). The fake tuttid runs in the test process.
+
+#include "fake_tuttid.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <functional>
+#include <optional>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using tutti::testing::fake_state;
+using tutti::testing::fake_tuttid;
+
+/// A running `tutti` with its stdout and stderr captured. The destructor kills it
+/// if a failed test left it running.
+class tutti_process {
+public:
+  explicit tutti_process(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    int out[2];
+    int err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe2 failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    args.insert(args.begin(), TUTTI_BINARY);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (char** e = environ; *e != nullptr; ++e)
+      env.emplace_back(*e); // later entries lose: getenv takes the first
+    std::vector<char*> envp;
+    for (auto& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int rc = ::posix_spawn(&pid_, TUTTI_BINARY, &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    ::close(err[1]);
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+    if (rc != 0)
+      throw std::runtime_error("posix_spawn " TUTTI_BINARY " failed");
+    // glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the kernel directly.
+    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd_ < 0)
+      throw std::runtime_error("pidfd_open failed");
+  }
+
+  ~tutti_process() {
+    if (!exit_code_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    for (int fd : {out_fd_, err_fd_, pidfd_})
+      ::close(fd);
+  }
+
+  /// Reads output until `ready(stdout)` holds; false at the deadline or exit.
+  bool wait_for_output(const std::function<bool(const std::string&)>& ready,
+                       std::chrono::milliseconds limit = 20s) {
+    auto deadline = clock_type::now() + limit;
+    while (!ready(out_)) {
+      if (exit_code_ || !pump(deadline))
+        return ready(out_);
+    }
+    return true;
+  }
+
+  /// The exit code (128 + signal when killed), or nullopt at the deadline.
+  std::optional<int> wait_exit(std::chrono::milliseconds limit = 20s) {
+    auto deadline = clock_type::now() + limit;
+    while (!exit_code_ && pump(deadline)) {
+    }
+    return exit_code_;
+  }
+
+  void signal(int sig) { ::kill(pid_, sig); }
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+private:
+  // One poll round: reads what is there, notices the exit. False at the deadline.
+  bool pump(clock_type::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    if (left <= 0ms)
+      return false;
+    pollfd fds[] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+    if (::poll(fds, 3, static_cast<int>(left.count())) <= 0)
+      return clock_type::now() < deadline;
+    read_from(fds[0], out_fd_, out_);
+    read_from(fds[1], err_fd_, err_);
+    if ((fds[2].revents & POLLIN) != 0) {
+      drain(out_fd_, out_); // the pipes may still hold the last lines
+      drain(err_fd_, err_);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return true;
+  }
+
+  static void read_from(const pollfd& p, int fd, std::string& into) {
+    if ((p.revents & (POLLIN | POLLHUP)) == 0)
+      return;
+    char buf[4096];
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n > 0)
+      into.append(buf, static_cast<size_t>(n));
+  }
+
+  static void drain(int fd, std::string& into) {
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+      into.append(buf, static_cast<size_t>(n));
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  int pidfd_ = -1;
+  std::string out_;
+  std::string err_;
+  std::optional<int> exit_code_;
+};
+
+tutti::protocol::event make_event(uint64_t seq) {
+  return {seq, 1'700'000'000'000, "replica_started", "web", "web-0",
+          "started pid " + std::to_string(seq)};
+}
+
+class CliTest : public ::testing::Test {
+protected:
+  CliTest() {
+    state_->services = {{"web", 3, 2, 2, tutti::protocol::driver_kind::process, 1, 1000}};
+    state_->events = {make_event(1), make_event(2)};
+    state_->follow_events = {make_event(3), make_event(4)};
+    state_->follow_hangs = true;
+    server_ = std::make_unique<fake_tuttid>(state_);
+  }
+
+  std::shared_ptr<fake_state> state_ = std::make_shared<fake_state>();
+  std::unique_ptr<fake_tuttid> server_;
+};
+
+bool has_pid_4(const std::string& out) {
+  return out.find("started pid 4") != std::string::npos;
+}
+
+TEST_F(CliTest, CtrlCEndsEventsFollowWithExitZero) {
+  tutti_process p{{"events", "--follow", "--api", server_->api()}};
+  ASSERT_TRUE(p.wait_for_output(has_pid_4)) << p.out() << p.err();
+  p.signal(SIGINT);
+  EXPECT_EQ(p.wait_exit(), 0) << p.err();
+  EXPECT_NE(p.out().find("started pid 1"), std::string::npos) << p.out();
+}
+
+TEST_F(CliTest, EventsFollowExitsOneWhenTuttidGoesAway) {
+  tutti_process p{{"events", "-f", "-o", "json"}, {"TUTTI_API=" + server_->api()}};
+  ASSERT_TRUE(p.wait_for_output(has_pid_4)) << p.out() << p.err();
+  server_->stop();
+  EXPECT_EQ(p.wait_exit(), 1);
+  EXPECT_NE(p.err().find("error: connection to tuttid lost"), std::string::npos) << p.err();
+  EXPECT_EQ(nlohmann::json::parse(p.out().substr(0, p.out().find('\n')))["seq"], 1);
+}
+
+TEST_F(CliTest, ExitCodes) {
+  auto closed = "127.0.0.1:" + std::to_string(tutti::testing::closed_port());
+  struct expectation {
+    std::vector<std::string> args;
+    int code;
+    std::string in_stderr;
+  };
+  std::vector<expectation> cases = {
+    {{}, 2, "A subcommand is required"},
+    {{"--help"}, 0, ""},
+    {{"frobnicate"}, 2, ""},
+    {{"scale", "web"}, 2, "expected NAME=REPLICAS, got 'web'"},
+    {{"get", "services", "-o", "xml"}, 2, "xml not in {table,json,yaml}"},
+    {{"--api", "nowhere", "get", "services"}, 2, "expected HOST:PORT"},
+    {{"apply", "-f", "/does/not/exist.yaml"}, 2, "File does not exist"},
+    {{"get", "services", "--api", closed}, 3,
+     "cannot reach tuttid at " + closed
+       + ": connection refused; is `tuttid dev` running?"},
+    {{"describe", "service", "nope", "--api", server_->api()}, 1,
+     "error: service 'nope' not found (not_found)"},
+    {{"get", "svc", "--api", server_->api()}, 0, ""},
+  };
+  for (const auto& c : cases) {
+    tutti_process p{c.args};
+    EXPECT_EQ(p.wait_exit(), c.code) << testing::PrintToString(c.args) << p.err();
+    EXPECT_NE(p.err().find(c.in_stderr), std::string::npos)
+      << testing::PrintToString(c.args) << p.err();
+  }
+}
+
+TEST_F(CliTest, GlobalOptionsWorkBeforeAndAfterTheCommand) {
+  for (auto args : std::vector<std::vector<std::string>>{
+         {"--api", server_->api(), "get", "-o", "json", "services"},
+         {"get", "services", "-o", "json", "--api", server_->api(), "--timeout", "5"}}) {
+    tutti_process p{args};
+    ASSERT_EQ(p.wait_exit(), 0) << p.err();
+    EXPECT_EQ(nlohmann::json::parse(p.out())[0]["name"], "web") << p.out();
+  }
+}
+
+} // namespace

@@ -1,0 +1,316 @@
+#include "tools/tutti/client.hpp"
+
+#include "protocol/api.capnp.h"
+#include "protocol/capnp_convert.hpp"
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+namespace tutti::cli {
+
+namespace rpc = protocol::rpc;
+
+namespace {
+
+std::string text(capnp::Text::Reader r) {
+  return {r.cStr(), r.size()};
+}
+
+template <class Value, class Reader>
+std::vector<Value> read_list(Reader list) {
+  std::vector<Value> out;
+  out.reserve(list.size());
+  for (auto r : list)
+    out.push_back(protocol::from_capnp(r));
+  return out;
+}
+
+std::optional<client_error> error_of(rpc::Error::Reader r) {
+  auto err = protocol::from_capnp(r);
+  if (!err)
+    return std::nullopt;
+  return client_error{err->code, err->message};
+}
+
+std::string seconds_text(kj::Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(d / kj::MILLISECONDS) / 1000);
+  return buf;
+}
+
+client_error from_exception(const kj::Exception& e) {
+  auto description = std::string{e.getDescription().cStr()};
+  switch (e.getType()) {
+    case kj::Exception::Type::DISCONNECTED:
+      return {client_code::disconnected, "connection to tuttid lost"};
+    case kj::Exception::Type::UNIMPLEMENTED:
+      return {client_code::unimplemented,
+              "this tuttid does not implement the call (" + description
+                + "); run a tuttid of the same version as this client"};
+    default:
+      return {client_code::rpc_failure, "the call to tuttid failed: " + description};
+  }
+}
+
+// kj reports a refused connect as a DISCONNECTED exception whose description
+// carries the errno text; people need the short reason, not kj's source location.
+std::string connect_failure(const kj::Exception& e) {
+  std::string description = e.getDescription().cStr();
+  if (description.find("ECONNREFUSED") != std::string::npos
+      || description.find("Connection refused") != std::string::npos)
+    return "connection refused";
+  return description;
+}
+
+// Lets the sink end follow() early without pointing into follow()'s stack frame,
+// which is gone when a late push arrives after follow() returned.
+struct follow_stop final : public kj::Refcounted {
+  kj::Own<kj::PromiseFulfiller<void>> fulfiller;
+};
+
+class event_sink final : public rpc::EventSink::Server {
+public:
+  event_sink(client::event_handler on_events, kj::Own<follow_stop> stop)
+    : on_events_(std::move(on_events)), stop_(kj::mv(stop)) {}
+
+protected:
+  kj::Promise<void> push(PushContext context) override {
+    if (stopped_)
+      return kj::READY_NOW;
+    if (!on_events_(read_list<protocol::event>(context.getParams().getEvents()))) {
+      stopped_ = true;
+      stop_->fulfiller->fulfill();
+    }
+    return kj::READY_NOW;
+  }
+
+private:
+  client::event_handler on_events_;
+  kj::Own<follow_stop> stop_;
+  bool stopped_ = false;
+};
+
+} // namespace
+
+struct client::impl {
+  impl(std::string api, kj::Duration timeout) : api(std::move(api)), timeout(timeout) {}
+
+  std::string api;
+  kj::Duration timeout;
+  // Declared before the connection objects so it is destroyed after them.
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  kj::Own<kj::AsyncIoStream> stream;
+  kj::Own<capnp::TwoPartyClient> network;
+  rpc::Tutti::Client tutti = nullptr;
+
+  /// The value of `promise`, or nullptr when `timeout` passed first.
+  template <class T>
+  kj::Maybe<T> wait(kj::Promise<T> promise) {
+    auto deadline = io.provider->getTimer().afterDelay(timeout).then(
+      []() -> kj::Maybe<T> { return nullptr; });
+    return promise.then([](T value) -> kj::Maybe<T> { return kj::mv(value); })
+      .exclusiveJoin(kj::mv(deadline))
+      .wait(io.waitScope);
+  }
+
+  /// Waits for a response and turns it into a result with `read`; timeouts and
+  /// RPC exceptions become client_errors.
+  template <class Response, class Read>
+  auto call(kj::Promise<Response> promise, Read read)
+    -> decltype(read(std::declval<Response&>())) {
+    try {
+      KJ_IF_MAYBE (response, wait(kj::mv(promise)))
+        return read(*response);
+      return client_error{client_code::timeout, "tuttid at " + api
+                                                  + " did not answer within "
+                                                  + seconds_text(timeout)};
+    } catch (const kj::Exception& e) {
+      return from_exception(e);
+    }
+  }
+
+  client_error unreachable(const std::string& why) const {
+    return {client_code::unreachable,
+            "cannot reach tuttid at " + api + ": " + why + "; is `tuttid dev` running?"};
+  }
+};
+
+client::client(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+client::~client() = default;
+
+result<std::unique_ptr<client>> client::connect(const std::string& api,
+                                                std::chrono::milliseconds timeout) {
+  auto state = std::make_unique<impl>(api, timeout.count() * kj::MILLISECONDS);
+  try {
+    auto connecting = state->io.provider->getNetwork().parseAddress(api).then(
+      [](kj::Own<kj::NetworkAddress> address) {
+        return address->connect().attach(kj::mv(address));
+      });
+    KJ_IF_MAYBE (stream, state->wait(kj::mv(connecting)))
+      state->stream = kj::mv(*stream);
+    else
+      return state->unreachable("no answer within " + seconds_text(state->timeout));
+  } catch (const kj::Exception& e) {
+    return state->unreachable(connect_failure(e));
+  }
+  state->network = kj::heap<capnp::TwoPartyClient>(*state->stream);
+  state->tutti = state->network->bootstrap().castAs<rpc::Tutti>();
+  return std::unique_ptr<client>{new client(std::move(state))};
+}
+
+result<server_version> client::version() {
+  return impl_->call(impl_->tutti.versionRequest().send(),
+                     [](auto& r) -> result<server_version> {
+                       return server_version{text(r.getVersion()), text(r.getNode())};
+                     });
+}
+
+result<protocol::apply_result> client::apply(const std::string& file_name,
+                                             const std::string& source, bool dry_run) {
+  auto req = impl_->tutti.applyRequest();
+  req.setFileName(file_name);
+  req.setSource(source);
+  req.setDryRun(dry_run);
+  return impl_->call(req.send(), [dry_run](auto& r) -> result<protocol::apply_result> {
+    protocol::apply_result out;
+    out.dry_run = dry_run;
+    out.errors = read_list<protocol::spec_error>(r.getSpecErrors());
+    // A refused spec may come with error=invalid_spec too; the spec errors say more.
+    if (out.errors.empty())
+      if (auto err = error_of(r.getError()))
+        return *err;
+    out.changes = read_list<protocol::service_change>(r.getChanges());
+    return out;
+  });
+}
+
+result<std::vector<protocol::service_status>> client::get_services() {
+  using value = std::vector<protocol::service_status>;
+  return impl_->call(impl_->tutti.getServicesRequest().send(),
+                     [](auto& r) -> result<value> {
+                       if (auto err = error_of(r.getError()))
+                         return *err;
+                       return read_list<protocol::service_status>(r.getServices());
+                     });
+}
+
+result<std::vector<protocol::replica_status>>
+client::get_replicas(const std::string& service) {
+  using value = std::vector<protocol::replica_status>;
+  auto req = impl_->tutti.getReplicasRequest();
+  req.setService(service);
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::replica_status>(r.getReplicas());
+  });
+}
+
+result<std::vector<protocol::node_status>> client::get_nodes() {
+  using value = std::vector<protocol::node_status>;
+  return impl_->call(impl_->tutti.getNodesRequest().send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::node_status>(r.getNodes());
+  });
+}
+
+result<protocol::service_detail> client::describe_service(const std::string& service,
+                                                          uint32_t event_limit) {
+  auto req = impl_->tutti.describeServiceRequest();
+  req.setService(service);
+  req.setEventLimit(event_limit);
+  return impl_->call(req.send(), [](auto& r) -> result<protocol::service_detail> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return protocol::from_capnp(r.getDetail());
+  });
+}
+
+result<int64_t> client::scale(const std::string& service, int32_t replicas) {
+  auto req = impl_->tutti.scaleRequest();
+  req.setService(service);
+  req.setReplicas(replicas);
+  return impl_->call(req.send(), [](auto& r) -> result<int64_t> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return r.getRevision();
+  });
+}
+
+result<done> client::delete_service(const std::string& service) {
+  auto req = impl_->tutti.deleteServiceRequest();
+  req.setService(service);
+  return impl_->call(req.send(), [](auto& r) -> result<done> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return done{};
+  });
+}
+
+result<std::vector<protocol::event>> client::events(uint64_t after, uint32_t limit,
+                                                    const std::string& service) {
+  using value = std::vector<protocol::event>;
+  auto req = impl_->tutti.eventsRequest();
+  req.setAfter(after);
+  req.setLimit(limit);
+  req.setService(service);
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::event>(r.getEvents());
+  });
+}
+
+result<done> client::follow(uint64_t after, const std::string& service,
+                            event_handler on_events, bool stop_on_interrupt) {
+  using ending = kj::Maybe<client_error>; // nullptr: stopped on purpose
+  auto& io = impl_->io;
+  auto stopped = kj::newPromiseAndFulfiller<void>();
+  auto stop = kj::refcounted<follow_stop>();
+  stop->fulfiller = kj::mv(stopped.fulfiller);
+
+  auto req = impl_->tutti.followRequest();
+  req.setAfter(after);
+  req.setService(service);
+  req.setSink(kj::heap<event_sink>(std::move(on_events), kj::addRef(*stop)));
+  kj::Promise<ending> ended = req.send().then([](auto response) -> ending {
+    if (auto err = error_of(response.getError()))
+      return *err;
+    return client_error{client_code::disconnected, "tuttid ended the event stream"};
+  });
+  ended = ended.exclusiveJoin(stopped.promise.then([]() -> ending { return nullptr; }));
+  if (stop_on_interrupt) {
+    kj::UnixEventPort::captureSignal(SIGINT);
+    ended = ended.exclusiveJoin(io.unixEventPort.onSignal(SIGINT).then(
+      [](siginfo_t) -> ending { return nullptr; }));
+  }
+  try {
+    KJ_IF_MAYBE (err, ended.wait(io.waitScope))
+      return *err;
+    return done{};
+  } catch (const kj::Exception& e) {
+    return from_exception(e);
+  }
+}
+
+result<log_tail> client::logs(const std::string& service, int32_t slot,
+                              uint32_t max_bytes) {
+  auto req = impl_->tutti.logsRequest();
+  req.setService(service);
+  req.setSlot(slot);
+  req.setMaxBytes(max_bytes);
+  return impl_->call(req.send(), [](auto& r) -> result<log_tail> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return log_tail{text(r.getReplica()), text(r.getText())};
+  });
+}
+
+} // namespace tutti::cli

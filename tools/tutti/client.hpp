@@ -1,0 +1,80 @@
+#pragma once
+
+// A blocking client of tuttid's Cap'n Proto API (protocol/api.capnp). Each call runs
+// a KJ event loop owned by the client on the calling thread until the answer comes
+// or the timeout passes, and returns protocol values or a client_error; it never
+// throws for network or server failures. One client per thread: KJ allows a single
+// event loop per thread, and the client must be used on the thread that made it.
+
+#include "protocol/status.hpp"
+#include "tools/tutti/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tutti::cli {
+
+struct server_version {
+  std::string version;
+  std::string node;
+};
+
+struct log_tail {
+  std::string replica; // which replica the text came from
+  std::string text;
+};
+
+class client {
+public:
+  /// Receives each batch that tuttid pushes during follow(); returns false to stop
+  /// following (e.g. stdout was closed).
+  using event_handler = std::function<bool(const std::vector<protocol::event>&)>;
+
+  /// Connects to `api` (`HOST:PORT`). Fails with client_code::unreachable and a
+  /// message telling the user what to check. `timeout` bounds the connect and every
+  /// later call except follow().
+  static result<std::unique_ptr<client>> connect(const std::string& api,
+                                                 std::chrono::milliseconds timeout);
+
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  result<server_version> version();
+  /// `errors` of the result is not empty when tuttid refused the input (and
+  /// stored nothing); that is not a client_error.
+  result<protocol::apply_result> apply(const std::string& file_name,
+                                       const std::string& source, bool dry_run);
+  result<std::vector<protocol::service_status>> get_services();
+  /// All replicas, or those of `service` when not empty.
+  result<std::vector<protocol::replica_status>> get_replicas(const std::string& service);
+  result<std::vector<protocol::node_status>> get_nodes();
+  result<protocol::service_detail> describe_service(const std::string& service,
+                                                    uint32_t event_limit);
+  /// The revision that the new replica count was committed as.
+  result<int64_t> scale(const std::string& service, int32_t replicas);
+  result<done> delete_service(const std::string& service);
+  /// Stored events with seq > after (of `service` when not empty), oldest first.
+  result<std::vector<protocol::event>> events(uint64_t after, uint32_t limit,
+                                              const std::string& service);
+  /// Blocks while tuttid streams events with seq > after to `on_events` (on this
+  /// thread). Ends with done when `on_events` returns false or, if
+  /// `stop_on_interrupt`, on SIGINT; otherwise with the error that ended the stream
+  /// (client_code::disconnected when the connection was lost). `stop_on_interrupt`
+  /// captures SIGINT process-wide, so only a single-threaded program may set it.
+  result<done> follow(uint64_t after, const std::string& service, event_handler on_events,
+                      bool stop_on_interrupt);
+  /// The tail of a replica's output; slot -1 means the lowest slot.
+  result<log_tail> logs(const std::string& service, int32_t slot, uint32_t max_bytes);
+
+private:
+  struct impl;
+  explicit client(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tutti::cli

@@ -1,0 +1,398 @@
+#include "tools/tutti/commands.hpp"
+
+#include "tools/tutti/args.hpp"
+#include "tools/tutti/client.hpp"
+#include "tools/tutti/views.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace tutti::cli {
+
+namespace {
+
+using json = json_value;
+
+const char* const list_services_hint =
+  "run `tutti get services` to see which services exist";
+
+// Failures of the client or the connection, as opposed to tuttid refusing a request:
+// after one of these, further requests of the same command would fail the same way.
+bool is_client_side(const client_error& e) {
+  for (const char* code :
+       {client_code::unreachable, client_code::disconnected, client_code::timeout,
+        client_code::unimplemented, client_code::rpc_failure})
+    if (e.code == code)
+      return true;
+  return false;
+}
+
+std::string default_hint(const client_error& e) {
+  if (e.code == "not_found")
+    return list_services_hint;
+  if (e.code == client_code::disconnected)
+    return "check that tuttid is still running (its log says why it stopped), then retry";
+  if (e.code == client_code::timeout)
+    return "retry with a larger --timeout, or check tuttid's log for what holds it up";
+  if (e.code == "unavailable")
+    return "tuttid is (re)starting a component; retry in a moment";
+  return {};
+}
+
+// tuttid's messages often name the next step themselves ("`tutti get services`
+// lists them"); a hint naming the same command would say it twice.
+bool says_already(const std::string& message, const std::string& hint) {
+  auto open = hint.find('`');
+  auto close = hint.find('`', open + 1);
+  if (open == std::string::npos || close == std::string::npos)
+    return false;
+  return message.find(hint.substr(open, close - open + 1)) != std::string::npos;
+}
+
+/// Prints `e` (and what to do about it) to stderr; returns the exit code for it.
+int report(const streams& io, const client_error& e, std::string hint = {}) {
+  if (e.code == client_code::unreachable) {
+    io.err << "error: " << e.message << "\n";
+    return exit_code::unreachable;
+  }
+  io.err << "error: " << e.message << " (" << e.code << ")\n";
+  if (hint.empty())
+    hint = default_hint(e);
+  if (!hint.empty() && !says_already(e.message, hint))
+    io.err << "hint: " << hint << "\n";
+  return exit_code::failed;
+}
+
+result<std::unique_ptr<client>> open(const global_options& g) {
+  auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
+  return client::connect(g.api, timeout);
+}
+
+// -- apply ----------------------------------------------------------------------------
+
+struct source_file {
+  std::string name; // as tuttid reports it in spec errors
+  std::string text;
+};
+
+result<source_file> read_source(const std::string& path, std::istream& in) {
+  std::ostringstream text;
+  if (path == "-") {
+    text << in.rdbuf();
+    return source_file{"<stdin>", text.str()};
+  }
+  std::ifstream file{path, std::ios::binary};
+  if (!file || !(text << file.rdbuf()))
+    return client_error{client_code::invalid_argument,
+                        "cannot read " + path + ": " + std::strerror(errno)};
+  return source_file{path, text.str()};
+}
+
+// All files are read before the first is sent, so a typo in the last file name
+// does not leave the earlier ones applied.
+result<std::vector<source_file>> read_sources(const std::vector<std::string>& paths,
+                                              std::istream& in) {
+  if (std::count(paths.begin(), paths.end(), "-") > 1)
+    return client_error{client_code::invalid_argument,
+                        "'-f -' (stdin) can be given only once"};
+  std::vector<source_file> out;
+  for (const auto& path : paths) {
+    auto source = read_source(path, in);
+    if (!source)
+      return source.error();
+    out.push_back(std::move(*source));
+  }
+  return out;
+}
+
+int report_refused(const streams& io, const source_file& source,
+                   const std::vector<protocol::spec_error>& errors,
+                   const std::vector<std::string>& applied) {
+  for (auto e : errors) {
+    if (e.file.empty())
+      e.file = source.name;
+    io.err << to_string(e) << "\n";
+  }
+  io.err << "error: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
+         << " in " << source.name << "; nothing was applied\n";
+  if (!applied.empty()) {
+    io.err << "note: the files before it were applied:";
+    for (const auto& name : applied)
+      io.err << " " << name;
+    io.err << "\n";
+  }
+  io.err << "hint: fix the fields above and run the command again\n";
+  return exit_code::failed;
+}
+
+// -- get ------------------------------------------------------------------------------
+
+template <class T>
+void keep_named(std::vector<T>& xs, const std::string& name) {
+  if (name.empty())
+    return;
+  std::erase_if(xs, [&](const T& x) { return x.name != name; });
+}
+
+int print_empty(const global_options& g, const streams& io, const std::string& what,
+                const std::string& hint = {}) {
+  if (g.output == output_format::table) {
+    io.err << "No " << what << " found.\n";
+    if (!hint.empty())
+      io.err << "hint: " << hint << "\n";
+  } else
+    io.out << render_as(g.output, json::array(), "");
+  return exit_code::ok;
+}
+
+int get_services(client& c, const global_options& g, const streams& io,
+                 const std::string& name) {
+  auto services = c.get_services();
+  if (!services)
+    return report(io, services.error());
+  keep_named(*services, name);
+  if (!name.empty() && services->empty())
+    return report(io, {"not_found", "service '" + name + "' not found"});
+  if (services->empty())
+    return print_empty(g, io, "services", "create one with `tutti apply -f FILE`");
+  io.out << render_as(g.output, json_of(*services),
+                      services_table(*services, unix_now_ms()));
+  return exit_code::ok;
+}
+
+int get_replicas(client& c, const global_options& g, const streams& io,
+                 const std::string& service) {
+  auto replicas = c.get_replicas(service);
+  if (!replicas)
+    return report(io, replicas.error());
+  if (replicas->empty())
+    return print_empty(g, io, service.empty() ? "replicas" : "replicas of " + service);
+  io.out << render_as(g.output, json_of(*replicas),
+                      replicas_table(*replicas, unix_now_ms()));
+  return exit_code::ok;
+}
+
+int get_nodes(client& c, const global_options& g, const streams& io,
+              const std::string& name) {
+  auto nodes = c.get_nodes();
+  if (!nodes)
+    return report(io, nodes.error());
+  keep_named(*nodes, name);
+  if (!name.empty() && nodes->empty())
+    return report(io, {"not_found", "node '" + name + "' not found"},
+                  "run `tutti get nodes` to see which nodes exist");
+  if (nodes->empty())
+    return print_empty(g, io, "nodes");
+  io.out << render_as(g.output, json_of(*nodes), nodes_table(*nodes));
+  return exit_code::ok;
+}
+
+// -- scale / delete -------------------------------------------------------------------
+
+/// Runs `step` for each item; tuttid refusing one item does not stop the others,
+/// a failing connection does.
+template <class Items, class Step>
+int for_each_item(const streams& io, const Items& items, Step step) {
+  int code = exit_code::ok;
+  for (const auto& item : items) {
+    auto error = step(item);
+    if (!error)
+      continue;
+    code = report(io, *error);
+    if (is_client_side(*error))
+      return code;
+  }
+  return code;
+}
+
+// -- events ---------------------------------------------------------------------------
+
+struct event_tail {
+  std::vector<protocol::event> events; // the last ones, oldest first
+  uint64_t last_seq = 0;               // of all stored events, kept or not
+};
+
+// The API pages forward from a sequence number, so the last `keep` events are
+// found by reading through the log.
+result<event_tail> last_events(client& c, const std::string& service, uint32_t keep) {
+  constexpr uint32_t page = 1000;
+  std::deque<protocol::event> kept;
+  uint64_t last_seq = 0;
+  for (;;) {
+    auto batch = c.events(last_seq, page, service);
+    if (!batch)
+      return batch.error();
+    auto before = last_seq;
+    for (auto& e : *batch) {
+      last_seq = std::max(last_seq, e.seq);
+      kept.push_back(std::move(e));
+      if (kept.size() > keep)
+        kept.pop_front();
+    }
+    if (batch->size() < page || last_seq == before)
+      break;
+  }
+  return event_tail{{kept.begin(), kept.end()}, last_seq};
+}
+
+int follow_events(client& c, const global_options& g, const streams& io,
+                  const events_options& o, event_printer& printer, uint64_t after) {
+  auto print = [&](const std::vector<protocol::event>& batch) {
+    io.out << printer.print(batch);
+    io.out.flush(); // a script reading the pipe sees each event at once
+    return static_cast<bool>(io.out);
+  };
+  auto ended = c.follow(after, o.service, print, g.handle_interrupts);
+  return ended ? exit_code::ok : report(io, ended.error());
+}
+
+} // namespace
+
+std::string_view client_version() {
+  return TUTTI_VERSION;
+}
+
+int run_apply(const global_options& g, const streams& io, const apply_options& o) {
+  auto sources = read_sources(o.files, io.in);
+  if (!sources) {
+    io.err << "error: " << sources.error().message << "\n";
+    return exit_code::usage;
+  }
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  std::vector<std::string> applied;
+  for (const auto& source : *sources) {
+    auto r = (*c)->apply(source.name, source.text, o.dry_run);
+    if (!r)
+      return report(io, r.error());
+    if (!r->errors.empty())
+      return report_refused(io, source, r->errors, applied);
+    if (r->changes.empty())
+      io.err << "warning: " << source.name << " holds no service\n";
+    for (const auto& change : r->changes)
+      io.out << change_text(change, o.dry_run);
+    applied.push_back(source.name);
+  }
+  return exit_code::ok;
+}
+
+int run_get(const global_options& g, const streams& io, const get_options& o) {
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  switch (o.kind) {
+    case resource_kind::services: return get_services(**c, g, io, o.name);
+    case resource_kind::replicas: return get_replicas(**c, g, io, o.name);
+    case resource_kind::nodes: return get_nodes(**c, g, io, o.name);
+  }
+  return exit_code::usage;
+}
+
+int run_describe(const global_options& g, const streams& io, const describe_options& o) {
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  auto detail = (*c)->describe_service(o.name, o.events);
+  if (!detail)
+    return report(io, detail.error());
+  io.out << render_as(g.output, json_of(*detail), describe_text(*detail, unix_now_ms()));
+  return exit_code::ok;
+}
+
+int run_scale(const global_options& g, const streams& io, const scale_options& o) {
+  auto targets = parse_scale_targets(o.targets);
+  if (!targets) {
+    io.err
+      << "error: " << targets.error().message << "\n"
+      << "usage: tutti scale NAME=REPLICAS [NAME=REPLICAS ...], e.g. tutti scale web=3\n";
+    return exit_code::usage;
+  }
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  return for_each_item(io, *targets,
+                       [&](const scale_target& t) -> std::optional<client_error> {
+                         auto revision = (*c)->scale(t.service, t.replicas);
+                         if (!revision)
+                           return revision.error();
+                         io.out << "service/" << t.service << " scaled to " << t.replicas
+                                << " (revision " << *revision << ")\n";
+                         return std::nullopt;
+                       });
+}
+
+int run_delete(const global_options& g, const streams& io, const delete_options& o) {
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  return for_each_item(io, service_names(o.names),
+                       [&](const std::string& name) -> std::optional<client_error> {
+                         auto deleted = (*c)->delete_service(name);
+                         if (!deleted)
+                           return deleted.error();
+                         io.out << "service/" << name << " deleted\n";
+                         return std::nullopt;
+                       });
+}
+
+int run_events(const global_options& g, const streams& io, const events_options& o) {
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  auto tail = last_events(**c, o.service, o.limit);
+  if (!tail)
+    return report(io, tail.error());
+  event_printer printer{g.output};
+  if (!o.follow && tail->events.empty()) {
+    if (g.output == output_format::table)
+      io.err << "No events found.\n";
+    else if (g.output == output_format::yaml)
+      io.out << "[]\n";
+    return exit_code::ok;
+  }
+  io.out << printer.print(tail->events);
+  if (!o.follow)
+    return exit_code::ok;
+  io.out.flush();
+  return follow_events(**c, g, io, o, printer, tail->last_seq);
+}
+
+int run_logs(const global_options& g, const streams& io, const logs_options& o) {
+  auto c = open(g);
+  if (!c)
+    return report(io, c.error());
+  auto tail = (*c)->logs(o.service, o.slot, o.bytes);
+  if (!tail)
+    return report(io, tail.error());
+  if (tail->text.empty())
+    io.err << "(" << tail->replica << " has written no output yet)\n";
+  io.out << tail->text;
+  return exit_code::ok;
+}
+
+int run_version(const global_options& g, const streams& io) {
+  auto c = open(g);
+  if (!c) {
+    if (g.output == output_format::table) // still useful when tuttid is down
+      io.out << "client: tutti " << client_version() << "\n";
+    return report(io, c.error());
+  }
+  auto server = (*c)->version();
+  if (!server)
+    return report(io, server.error());
+  json value = {{"client", {{"version", client_version()}}},
+                {"server", {{"version", server->version}, {"node", server->node}}}};
+  std::string text = "client: tutti " + std::string{client_version()}
+                     + "\nserver: tuttid " + server->version + " (node " + server->node
+                     + ")\n";
+  io.out << render_as(g.output, value, text);
+  return exit_code::ok;
+}
+
+} // namespace tutti::cli

@@ -1,0 +1,92 @@
+#pragma once
+
+// The commands of `tutti`, one function each, called by main after CLI11 parsed the
+// arguments. Each returns the process exit code: 0 ok, 1 tuttid (or the connection
+// to it) failed, 2 bad usage, 3 tuttid cannot be reached.
+
+#include "tools/tutti/output.hpp"
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tutti::cli {
+
+inline constexpr const char* default_api = "127.0.0.1:7700";
+
+namespace exit_code {
+inline constexpr int ok = 0;
+inline constexpr int failed = 1;
+inline constexpr int usage = 2;
+inline constexpr int unreachable = 3;
+} // namespace exit_code
+
+/// Version of this client (the project version).
+std::string_view client_version();
+
+/// Options every command shares.
+struct global_options {
+  std::string api = default_api;
+  double timeout_s = 30;
+  output_format output = output_format::table;
+  /// events --follow ends cleanly on Ctrl-C. Capturing SIGINT is process-wide, so
+  /// tests, which run threads, turn it off.
+  bool handle_interrupts = true;
+};
+
+/// Where commands read and write; std::cin/cout/cerr in main, strings in tests.
+struct streams {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+struct apply_options {
+  std::vector<std::string> files; // "-" is stdin
+  bool dry_run = false;
+};
+
+enum class resource_kind { services, replicas, nodes };
+
+struct get_options {
+  resource_kind kind = resource_kind::services;
+  std::string name; // a service (services, replicas) or node name; empty: all
+};
+
+struct describe_options {
+  std::string name;
+  uint32_t events = 20;
+};
+
+struct scale_options {
+  std::vector<std::string> targets; // NAME=REPLICAS, checked by the command
+};
+
+struct delete_options {
+  std::vector<std::string> names;
+};
+
+struct events_options {
+  std::string service;
+  uint32_t limit = 100;
+  bool follow = false;
+};
+
+struct logs_options {
+  std::string service;
+  int32_t slot = -1;
+  uint32_t bytes = 64 * 1024;
+};
+
+int run_apply(const global_options& g, const streams& io, const apply_options& o);
+int run_get(const global_options& g, const streams& io, const get_options& o);
+int run_describe(const global_options& g, const streams& io, const describe_options& o);
+int run_scale(const global_options& g, const streams& io, const scale_options& o);
+int run_delete(const global_options& g, const streams& io, const delete_options& o);
+int run_events(const global_options& g, const streams& io, const events_options& o);
+int run_logs(const global_options& g, const streams& io, const logs_options& o);
+int run_version(const global_options& g, const streams& io);
+
+} // namespace tutti::cli

@@ -1,0 +1,142 @@
+// tuttid: the tutti daemon. Thin: parse flags, build the config, start the actors,
+// wait for a signal.
+
+#include "actors/dev_daemon.hpp"
+#include "config/daemon_config.hpp"
+#include "protocol/errors.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+namespace {
+
+using tutti::config::daemon_config;
+
+struct dev_flags {
+  std::string config_file;
+  std::string data_dir;
+  std::string api;
+  std::string metrics;
+  std::string node_name;
+  std::string port_range;
+  std::string log_level;
+  bool stop_replicas_on_exit = false;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "tuttid: %s\n", message.c_str());
+  return 1;
+}
+
+/// Applies flags over the config file; returns an error message or empty.
+std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
+  if (!f.data_dir.empty())
+    cfg.data_dir = f.data_dir;
+  if (!f.api.empty()) {
+    auto ep = tutti::config::parse_endpoint(f.api);
+    if (!ep)
+      return "--api: expected HOST:PORT, got '" + f.api + "'";
+    cfg.api = *ep;
+  }
+  if (!f.metrics.empty()) {
+    auto ep = tutti::config::parse_endpoint(f.metrics);
+    if (!ep)
+      return "--metrics: expected HOST:PORT, got '" + f.metrics + "'";
+    cfg.metrics = *ep;
+  }
+  if (!f.node_name.empty())
+    cfg.node.name = f.node_name;
+  if (!f.port_range.empty()) {
+    unsigned first = 0, last = 0;
+    char extra = 0;
+    if (std::sscanf(f.port_range.c_str(), "%u-%u%c", &first, &last, &extra) != 2 || first < 1024
+        || last > 65535 || first > last)
+      return "--port-range: expected FIRST-LAST within 1024-65535, got '" + f.port_range + "'";
+    cfg.node.port_range_first = static_cast<uint16_t>(first);
+    cfg.node.port_range_last = static_cast<uint16_t>(last);
+  }
+  if (!f.log_level.empty())
+    cfg.log_level = f.log_level;
+  if (f.stop_replicas_on_exit)
+    cfg.stop_replicas_on_exit = true;
+  return {};
+}
+
+int run_dev(const dev_flags& flags) {
+  daemon_config cfg;
+  if (!flags.config_file.empty()) {
+    auto loaded = tutti::config::load_daemon_config(flags.config_file);
+    if (!loaded.ok()) {
+      for (auto& e : loaded.errors)
+        std::fprintf(stderr, "tuttid: %s\n", tutti::protocol::to_string(e).c_str());
+      return 2;
+    }
+    cfg = loaded.config;
+  }
+  if (auto err = apply_flags(flags, cfg); !err.empty())
+    return std::fprintf(stderr, "tuttid: %s\n", err.c_str()), 2;
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  // Block the stop signals in every thread (threads inherit the mask) and take
+  // them synchronously below, so no handler runs inside CAF or KJ code.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto daemon = tutti::actors::dev_daemon::start(cfg);
+  if (!daemon)
+    return fail(tutti::protocol::message_of(daemon.error()));
+  auto ports = (*daemon)->bound();
+  spdlog::info("tuttid dev ready: api {}:{}, metrics http://{}:{}/metrics, data {}", cfg.api.host,
+               ports.api, cfg.metrics.host, ports.metrics, cfg.data_dir);
+
+  // The control plane failing (a supervisor over its restart limit) also ends us.
+  caf::error failure;
+  std::thread watcher([&] {
+    failure = (*daemon)->wait();
+    ::kill(::getpid(), SIGUSR1);
+  });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("tuttid: {} received, shutting down{}", sig == SIGUSR1 ? "failure" : strsignal(sig),
+               cfg.stop_replicas_on_exit ? " and stopping replicas" : "; replicas keep running");
+  (*daemon)->shutdown();
+  watcher.join();
+  if (failure)
+    return fail("control plane failed: " + tutti::protocol::message_of(failure));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tuttid: the tutti container orchestrator daemon.\n"
+               "Runs specs applied with `tutti apply` as supervised replicas."};
+  app.set_version_flag("--version", std::string{"tuttid "} + TUTTI_VERSION);
+  app.require_subcommand(1);
+  dev_flags flags;
+  auto* dev = app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
+  dev->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")->check(CLI::ExistingFile);
+  dev->add_option("--data-dir", flags.data_dir, "Where the store and replica logs live (default .tutti)");
+  dev->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
+  dev->add_option("--metrics", flags.metrics, "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
+  dev->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
+  dev->add_option("--port-range", flags.port_range, "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
+  dev->add_option("--log-level", flags.log_level, "trace, debug, info, warn or error (default info)")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  dev->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
+                "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tuttid"));
+  if (dev->parsed())
+    return run_dev(flags);
+  return 2;
+}
