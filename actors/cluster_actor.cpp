@@ -420,6 +420,7 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
     [self](p::logs_atom, const std::string& name, int32_t slot, uint64_t max_bytes) {
       return logs(self, name, slot, max_bytes);
     },
+    [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
   };
 }
 

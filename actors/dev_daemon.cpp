@@ -138,18 +138,16 @@ void dev_daemon::impl::start_tree() {
   // rest_for_one: each child depends on those started before it.
   root = spawn_supervisor(*sys, "cluster_supervisor", restart_strategy::rest_for_one, limit, m,
                           std::move(children));
-  sys->spawn([this](caf::event_based_actor* self) {
-    self->monitor(root);
-    self->set_down_handler([this, self](caf::down_msg& msg) {
-      {
-        std::lock_guard<std::mutex> guard{mtx};
-        ended = true;
-        if (!is_clean_exit(msg.reason))
-          failure = msg.reason;
-      }
-      cv.notify_all();
-      self->quit();
-    });
+  // Runs on the root's thread when it terminates, for whatever reason.
+  root->attach_functor([this](const caf::error& reason) {
+    spdlog::debug("root supervisor ended: {}", p::message_of(reason));
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      ended = true;
+      if (!is_clean_exit(reason))
+        failure = reason;
+    }
+    cv.notify_all();
   });
 }
 
@@ -216,6 +214,19 @@ dev_daemon::~dev_daemon() {
   shutdown();
 }
 
+caf::actor_system& dev_daemon::system() {
+  return *impl_->sys;
+}
+
+caf::actor dev_daemon::root() const {
+  return impl_->root;
+}
+
+std::shared_ptr<rd::driver> dev_daemon::driver(p::driver_kind kind) const {
+  auto i = impl_->drivers.find(kind);
+  return i == impl_->drivers.end() ? nullptr : i->second;
+}
+
 dev_daemon::ports dev_daemon::bound() const {
   return impl_->bound;
 }
@@ -237,6 +248,11 @@ void dev_daemon::shutdown() {
   }
   impl_->api.reset();
   impl_->sys.reset(); // waits for every actor to finish
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->ended = true;
+  }
+  impl_->cv.notify_all();
   if (impl_->cfg.stop_replicas_on_exit)
     impl_->stop_replicas();
   impl_->drivers.clear();

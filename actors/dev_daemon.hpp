@@ -4,6 +4,9 @@
 // actor tree of DESIGN.md from a daemon config and owns everything it starts.
 
 #include "config/daemon_config.hpp"
+#include "runtime-drivers/driver.hpp"
+
+#include <caf/fwd.hpp>
 
 #include <caf/expected.hpp>
 
@@ -32,6 +35,12 @@ public:
   /// Stops the API, then the actor tree (newest first). Replicas keep running for
   /// adoption unless the config says stop_replicas_on_exit.
   void shutdown();
+
+  /// For tests and chaos tooling: the actor system, the root supervisor (it
+  /// answers `child_atom, NAME`), and the driver of a kind.
+  caf::actor_system& system();
+  caf::actor root() const;
+  std::shared_ptr<runtime_drivers::driver> driver(protocol::driver_kind kind) const;
 
 private:
   struct impl;

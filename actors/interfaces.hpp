@@ -64,7 +64,8 @@ using node_actor = caf::typed_actor<
   caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
   caf::replies_to<p::status_atom>::with<p::node_status>,
   caf::replies_to<p::sweep_atom, std::vector<std::string>>::with<std::vector<std::string>>,
-  caf::reacts_to<p::replica_status>>;
+  caf::reacts_to<p::replica_status>,
+  caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica.
 using placement_actor = caf::typed_actor<
@@ -95,7 +96,8 @@ using cluster_actor = caf::typed_actor<
   caf::replies_to<p::delete_atom, std::string>::with<bool>,
   caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
   caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
-  caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>>;
+  caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>,
+  caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
 
 } // namespace tutti::actors
 

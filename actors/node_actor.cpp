@@ -337,6 +337,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
     [self](p::status_atom) { return status(self); },
     [self](p::sweep_atom, const std::vector<std::string>& keep) { return sweep(self, keep); },
     [self](p::replica_status& st) { on_status(self, st); },
+    [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
   };
 }
 

@@ -3,6 +3,8 @@
 #include "metrics/catalogue.hpp"
 #include "protocol/messages.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <caf/all.hpp>
 
 namespace tutti::actors {
@@ -24,6 +26,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::strin
     self->state.sup->start_child(c.name, std::move(c.start));
   return {
     [self](protocol::shutdown_atom) {
+      spdlog::debug("{}: shutting down", self->state.sup ? "supervisor" : "?");
       self->state.sup->stop_all(caf::exit_reason::user_shutdown);
       self->quit();
     },

@@ -172,6 +172,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "tools/tutti/CMakeFiles/tutti_cli.dir/DependInfo.cmake"
   "tools/tutti/CMakeFiles/tutti.dir/DependInfo.cmake"
   "tools/tuttid/CMakeFiles/tuttid.dir/DependInfo.cmake"
+  "tests/support/CMakeFiles/tutti_test_support.dir/DependInfo.cmake"
   "tests/config/CMakeFiles/config_tests.dir/DependInfo.cmake"
   "tests/persistence/CMakeFiles/persistence_tests.dir/DependInfo.cmake"
   "tests/persistence/CMakeFiles/persistence_bench.dir/DependInfo.cmake"

@@ -31,7 +31,8 @@ using tutti::testing::fake_tuttid;
 /// if a failed test left it running.
 class tutti_process {
 public:
-  explicit tutti_process(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  explicit tutti_process(std::vector<std::string> args,
+                         std::vector<std::string> env = {}) {
     int out[2];
     int err[2];
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
@@ -52,7 +53,8 @@ public:
     for (auto& e : env)
       envp.push_back(e.data());
     envp.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, TUTTI_BINARY, &actions, nullptr, argv.data(), envp.data());
+    int rc =
+      ::posix_spawn(&pid_, TUTTI_BINARY, &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     ::close(err[1]);
@@ -101,7 +103,8 @@ public:
 private:
   // One poll round: reads what is there, notices the exit. False at the deadline.
   bool pump(clock_type::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     if (left <= 0ms)
       return false;
     pollfd fds[] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
@@ -145,8 +148,8 @@ private:
 };
 
 tutti::protocol::event make_event(uint64_t seq) {
-  return {seq, 1'700'000'000'000, "replica_started", "web", "web-0",
-          "started pid " + std::to_string(seq)};
+  return {seq,   1'700'000'000'000, "replica_started",
+          "web", "web-0",           "started pid " + std::to_string(seq)};
 }
 
 class CliTest : public ::testing::Test {
@@ -180,7 +183,8 @@ TEST_F(CliTest, EventsFollowExitsOneWhenTuttidGoesAway) {
   ASSERT_TRUE(p.wait_for_output(has_pid_4)) << p.out() << p.err();
   server_->stop();
   EXPECT_EQ(p.wait_exit(), 1);
-  EXPECT_NE(p.err().find("error: connection to tuttid lost"), std::string::npos) << p.err();
+  EXPECT_NE(p.err().find("error: connection to tuttid lost"), std::string::npos)
+    << p.err();
   EXPECT_EQ(nlohmann::json::parse(p.out().substr(0, p.out().find('\n')))["seq"], 1);
 }
 
@@ -199,10 +203,12 @@ TEST_F(CliTest, ExitCodes) {
     {{"get", "services", "-o", "xml"}, 2, "xml not in {table,json,yaml}"},
     {{"--api", "nowhere", "get", "services"}, 2, "expected HOST:PORT"},
     {{"apply", "-f", "/does/not/exist.yaml"}, 2, "File does not exist"},
-    {{"get", "services", "--api", closed}, 3,
+    {{"get", "services", "--api", closed},
+     3,
      "cannot reach tuttid at " + closed
        + ": connection refused; is `tuttid dev` running?"},
-    {{"describe", "service", "nope", "--api", server_->api()}, 1,
+    {{"describe", "service", "nope", "--api", server_->api()},
+     1,
      "error: service 'nope' not found (not_found)"},
     {{"get", "svc", "--api", server_->api()}, 0, ""},
   };

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 namespace tutti::cli {
@@ -68,7 +67,7 @@ int report(const streams& io, const client_error& e, std::string hint = {}) {
   return exit_code::failed;
 }
 
-result<std::unique_ptr<client>> open(const global_options& g) {
+result<std::unique_ptr<client>> connect_to_tuttid(const global_options& g) {
   auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
   return client::connect(g.api, timeout);
 }
@@ -110,6 +109,15 @@ result<std::vector<source_file>> read_sources(const std::vector<std::string>& pa
   return out;
 }
 
+void note_applied(const streams& io, const std::vector<std::string>& applied) {
+  if (applied.empty())
+    return;
+  io.err << "note: the files before it were applied:";
+  for (const auto& name : applied)
+    io.err << " " << name;
+  io.err << "\n";
+}
+
 int report_refused(const streams& io, const source_file& source,
                    const std::vector<protocol::spec_error>& errors,
                    const std::vector<std::string>& applied) {
@@ -120,12 +128,7 @@ int report_refused(const streams& io, const source_file& source,
   }
   io.err << "error: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
          << " in " << source.name << "; nothing was applied\n";
-  if (!applied.empty()) {
-    io.err << "note: the files before it were applied:";
-    for (const auto& name : applied)
-      io.err << " " << name;
-    io.err << "\n";
-  }
+  note_applied(io, applied);
   io.err << "hint: fix the fields above and run the command again\n";
   return exit_code::failed;
 }
@@ -263,14 +266,17 @@ int run_apply(const global_options& g, const streams& io, const apply_options& o
     io.err << "error: " << sources.error().message << "\n";
     return exit_code::usage;
   }
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
   std::vector<std::string> applied;
   for (const auto& source : *sources) {
     auto r = (*c)->apply(source.name, source.text, o.dry_run);
-    if (!r)
-      return report(io, r.error());
+    if (!r) {
+      auto code = report(io, r.error());
+      note_applied(io, applied);
+      return code;
+    }
     if (!r->errors.empty())
       return report_refused(io, source, r->errors, applied);
     if (r->changes.empty())
@@ -283,7 +289,7 @@ int run_apply(const global_options& g, const streams& io, const apply_options& o
 }
 
 int run_get(const global_options& g, const streams& io, const get_options& o) {
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
   switch (o.kind) {
@@ -295,7 +301,7 @@ int run_get(const global_options& g, const streams& io, const get_options& o) {
 }
 
 int run_describe(const global_options& g, const streams& io, const describe_options& o) {
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
   auto detail = (*c)->describe_service(o.name, o.events);
@@ -313,36 +319,36 @@ int run_scale(const global_options& g, const streams& io, const scale_options& o
       << "usage: tutti scale NAME=REPLICAS [NAME=REPLICAS ...], e.g. tutti scale web=3\n";
     return exit_code::usage;
   }
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
-  return for_each_item(io, *targets,
-                       [&](const scale_target& t) -> std::optional<client_error> {
-                         auto revision = (*c)->scale(t.service, t.replicas);
-                         if (!revision)
-                           return revision.error();
-                         io.out << "service/" << t.service << " scaled to " << t.replicas
-                                << " (revision " << *revision << ")\n";
-                         return std::nullopt;
-                       });
+  auto scale_one = [&](const scale_target& t) -> std::optional<client_error> {
+    auto revision = (*c)->scale(t.service, t.replicas);
+    if (!revision)
+      return revision.error();
+    io.out << "service/" << t.service << " scaled to " << t.replicas << " (revision "
+           << *revision << ")\n";
+    return std::nullopt;
+  };
+  return for_each_item(io, *targets, scale_one);
 }
 
 int run_delete(const global_options& g, const streams& io, const delete_options& o) {
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
-  return for_each_item(io, service_names(o.names),
-                       [&](const std::string& name) -> std::optional<client_error> {
-                         auto deleted = (*c)->delete_service(name);
-                         if (!deleted)
-                           return deleted.error();
-                         io.out << "service/" << name << " deleted\n";
-                         return std::nullopt;
-                       });
+  auto delete_one = [&](const std::string& name) -> std::optional<client_error> {
+    auto deleted = (*c)->delete_service(name);
+    if (!deleted)
+      return deleted.error();
+    io.out << "service/" << name << " deleted\n";
+    return std::nullopt;
+  };
+  return for_each_item(io, service_names(o.names), delete_one);
 }
 
 int run_events(const global_options& g, const streams& io, const events_options& o) {
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
   auto tail = last_events(**c, o.service, o.limit);
@@ -364,7 +370,7 @@ int run_events(const global_options& g, const streams& io, const events_options&
 }
 
 int run_logs(const global_options& g, const streams& io, const logs_options& o) {
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
   auto tail = (*c)->logs(o.service, o.slot, o.bytes);
@@ -377,7 +383,7 @@ int run_logs(const global_options& g, const streams& io, const logs_options& o) 
 }
 
 int run_version(const global_options& g, const streams& io) {
-  auto c = open(g);
+  auto c = connect_to_tuttid(g);
   if (!c) {
     if (g.output == output_format::table) // still useful when tuttid is down
       io.out << "client: tutti " << client_version() << "\n";

@@ -1,0 +1,65 @@
+#pragma once
+
+// Loopback networking for tests: free ports (bind port 0), a minimal HTTP/1.0
+// GET, and raw bytes sent to a TCP port. Every call has a deadline.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tutti::tests::support {
+
+/// A port the kernel says is free on 127.0.0.1 now (bind port 0, read, close).
+/// Another process may take it before the caller binds it; callers that start
+/// a server check that it started.
+uint16_t free_port();
+
+/// True when 127.0.0.1:port can be bound now.
+bool port_is_free(uint16_t port);
+
+/// `count` consecutive ports between `low` and `high` (below the kernel's
+/// ephemeral range by default, so clients' source ports do not take them) that
+/// are free now and leased to this object alone among the test processes of the
+/// machine: each block of 16 ports is flock()ed in /tmp/tutti-test-ports while
+/// the lease lives, so tests run in parallel (ctest -j) never share a range.
+class port_range_lease {
+public:
+  /// Picks and leases a range at random; throws std::runtime_error after many tries.
+  explicit port_range_lease(uint16_t count, uint16_t low = 30000, uint16_t high = 32767);
+  port_range_lease(port_range_lease&& other) noexcept;
+  port_range_lease& operator=(port_range_lease&&) = delete;
+  port_range_lease(const port_range_lease&) = delete;
+  port_range_lease& operator=(const port_range_lease&) = delete;
+  ~port_range_lease();
+
+  uint16_t first() const { return first_; }
+  uint16_t last() const { return last_; }
+
+private:
+  uint16_t first_ = 0;
+  uint16_t last_ = 0;
+  std::vector<int> lock_fds_;
+};
+
+struct http_response {
+  int status = 0;      // 200, 404, ...
+  std::string headers; // the raw header block
+  std::string body;
+};
+
+/// GET http://host:port/target with HTTP/1.0; nullopt when the connection fails,
+/// the answer is not HTTP, or `timeout` passes.
+std::optional<http_response> http_get(const std::string& host, uint16_t port,
+                                      const std::string& target,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds{2});
+
+/// Connects to host:port, writes `bytes`, closes. False when connecting failed.
+bool send_raw(const std::string& host, uint16_t port, const std::string& bytes,
+              std::chrono::milliseconds timeout = std::chrono::seconds{2});
+
+/// `text` with every byte outside [A-Za-z0-9._~-] percent-encoded (URL queries).
+std::string url_encode(const std::string& text);
+
+} // namespace tutti::tests::support

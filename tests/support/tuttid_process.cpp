@@ -1,0 +1,257 @@
+#include "tests/support/tuttid_process.hpp"
+
+#include "tests/support/net.hpp"
+#include "tests/support/wait.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace tutti::tests::support {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_proc(pid_t pid, const char* what) {
+  return read_file("/proc/" + std::to_string(pid) + "/" + what);
+}
+
+} // namespace
+
+std::optional<unsigned long long> process_start_ticks(pid_t pid) {
+  auto stat = read_proc(pid, "stat");
+  // The command name (field 2) is in parentheses and may hold spaces.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  std::istringstream rest{stat.substr(close + 2)};
+  std::string field;
+  // Fields 3..21 precede the start time (field 22).
+  for (int i = 3; i <= 21; ++i)
+    rest >> field;
+  unsigned long long ticks = 0;
+  if (!(rest >> ticks))
+    return std::nullopt;
+  return ticks;
+}
+
+std::vector<std::string> process_cmdline(pid_t pid) {
+  auto raw = read_proc(pid, "cmdline");
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin < raw.size()) {
+    auto end = raw.find('\0', begin);
+    if (end == std::string::npos)
+      end = raw.size();
+    out.push_back(raw.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0)
+    return false;
+  auto stat = read_proc(pid, "stat");
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z'
+         && stat[close + 2] != 'X';
+}
+
+tuttid_process::tuttid_process(tuttid_options opts)
+  : opts_(std::move(opts)), scratch_(std::make_unique<temp_dir>("tutti-it-")),
+    ports_(opts_.port_count) {
+  if (opts_.tuttid_binary.empty() || opts_.tutti_binary.empty())
+    throw std::invalid_argument("tuttid_process: tuttid_binary and tutti_binary are required");
+  // Replicas orphaned by a killed tuttid become our children instead of init's,
+  // so kill_replicas() can reap them (init in a container often reaps nothing).
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  data_dir_ = opts_.data_dir.empty() ? scratch_->file("data") : opts_.data_dir;
+  log_file_ = scratch_->file("tuttid.log");
+  pick_service_ports();
+}
+
+void tuttid_process::pick_service_ports() {
+  api_port_ = free_port();
+  do
+    metrics_port_ = free_port();
+  while (metrics_port_ == api_port_);
+}
+
+tuttid_process::~tuttid_process() {
+  if (running())
+    kill9();
+  kill_replicas();
+}
+
+std::vector<std::string> tuttid_process::command_line() const {
+  std::vector<std::string> argv = opts_.wrapper;
+  argv.insert(argv.end(), {opts_.tuttid_binary, "dev"});
+  if (!opts_.config_file.empty())
+    argv.insert(argv.end(), {"-c", opts_.config_file});
+  if (opts_.pass_data_dir)
+    argv.insert(argv.end(), {"--data-dir", data_dir_});
+  argv.insert(argv.end(), {"--api", api(), "--metrics",
+                           "127.0.0.1:" + std::to_string(metrics_port_), "--port-range",
+                           std::to_string(ports_.first()) + "-"
+                             + std::to_string(ports_.last()),
+                           "--log-level", opts_.log_level});
+  if (opts_.stop_replicas_on_exit)
+    argv.push_back("--stop-replicas-on-exit");
+  argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
+  return argv;
+}
+
+bool tuttid_process::start(std::chrono::milliseconds timeout) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool port_taken = false;
+    if (start_once(timeout, port_taken))
+      return true;
+    if (!port_taken)
+      return false;
+    pick_service_ports();
+  }
+  return false;
+}
+
+bool tuttid_process::start_once(std::chrono::milliseconds timeout, bool& port_taken) {
+  if (running())
+    return false;
+  auto log_before = log().size();
+  {
+    std::ofstream mark{log_file_, std::ios::app};
+    mark << "----- test: starting tuttid\n";
+  }
+  child_process::options copts;
+  copts.stderr_file = log_file_;
+  copts.stdout_file = log_file_;
+  child_ = child_process::start(command_line(), copts);
+  // Every replica it adopts or starts from here on is recorded in the data dir;
+  // also remember those of earlier runs now, before anything replaces them.
+  replica_records();
+  bool answered = wait_until(
+                    [this] {
+                      if (!running())
+                        return true; // ended: no point in waiting
+                      return tutti({"version"}, std::chrono::seconds{5}).exit_code == 0;
+                    },
+                    timeout)
+                  && running();
+  if (!answered && !running()) {
+    // Someone took a port between free_port() and tuttid's bind.
+    auto text = log().substr(log_before);
+    port_taken = text.find("Address already in use") != std::string::npos
+                 || text.find("choose another --metrics address") != std::string::npos;
+  }
+  return answered;
+}
+
+void tuttid_process::kill9() {
+  if (child_.running()) {
+    child_.signal(SIGKILL);
+    child_.wait_for_exit(std::chrono::seconds{10});
+  }
+}
+
+std::optional<int> tuttid_process::terminate(std::chrono::milliseconds timeout) {
+  if (!child_.running())
+    return child_.exit_code();
+  child_.signal(SIGTERM);
+  return child_.wait_for_exit(timeout);
+}
+
+bool tuttid_process::restart(std::chrono::milliseconds timeout) {
+  if (running() && !terminate(std::chrono::seconds{10}))
+    kill9();
+  return start(timeout);
+}
+
+bool tuttid_process::running() {
+  return child_.pid() > 0 && child_.running();
+}
+
+std::optional<int> tuttid_process::wait_for_exit(std::chrono::milliseconds timeout) {
+  return child_.wait_for_exit(timeout);
+}
+
+command_result tuttid_process::tutti(std::vector<std::string> args,
+                                     std::chrono::milliseconds timeout) const {
+  std::vector<std::string> argv{opts_.tutti_binary, "--api", api()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // A TUTTI_API of the environment must not win over --api; blank it.
+  return run_command(argv, {{"TUTTI_API", api()}}, timeout);
+}
+
+std::string tuttid_process::log() const {
+  return read_file(log_file_);
+}
+
+std::vector<replica_record> tuttid_process::replica_records() {
+  std::vector<replica_record> out;
+  std::error_code ec;
+  for (fs::directory_iterator i{fs::path{data_dir_} / "process", ec}, end; !ec && i != end;
+       i.increment(ec)) {
+    if (i->path().extension() != ".json")
+      continue;
+    try {
+      auto j = nlohmann::json::parse(read_file(i->path().string()));
+      replica_record r;
+      r.name = j.value("name", std::string{});
+      r.pid = static_cast<pid_t>(j.value("pid", int64_t{0}));
+      r.state = j.value("state", std::string{});
+      r.command = j.value("command", std::vector<std::string>{});
+      // A stale record may name a pid that now belongs to someone else: only a
+      // process running the recorded command is one of ours.
+      if (r.pid > 0 && process_cmdline(r.pid) == r.command)
+        track(r.pid);
+      out.push_back(std::move(r));
+    } catch (const nlohmann::json::exception&) {
+      // Being rewritten (rename over) right now; the next look sees it whole.
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const replica_record& a, const replica_record& b) { return a.name < b.name; });
+  return out;
+}
+
+void tuttid_process::track(pid_t pid) {
+  if (pid <= 0 || pid == child_.pid())
+    return;
+  if (auto ticks = process_start_ticks(pid))
+    seen_.insert({pid, *ticks});
+}
+
+void tuttid_process::kill_replicas() {
+  replica_records(); // the records of the last run name the survivors
+  for (auto [pid, ticks] : seen_) {
+    auto now = process_start_ticks(pid);
+    if (!now || *now != ticks)
+      continue; // gone, or the pid now belongs to someone else
+    // Replicas lead their own process group; take the group, else the process.
+    if (::getpgid(pid) == pid)
+      ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
+  // Reap those that became our children (see the subreaper above); waitpid on
+  // a pid that is not our child fails at once with ECHILD.
+  for (auto [pid, ticks] : seen_) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    while (::waitpid(pid, nullptr, WNOHANG) == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  seen_.clear();
+}
+
+} // namespace tutti::tests::support
