@@ -390,7 +390,6 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
   st.sup = std::make_unique<supervision>(self, "cluster", restart_strategy::one_for_one,
                                          st.ctx.limit, st.ctx.metrics);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->state.sup->handle_exit(msg); });
   load_services(self);
   if (st.ctx.announce)
     st.ctx.announce(caf::actor_cast<cluster_actor>(self));

@@ -318,7 +318,6 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
                                          st.ctx.metrics);
   st.sup->on_restart([self](const std::string& child) { on_driver_restart(self, child); });
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->state.sup->handle_exit(msg); });
   for (auto& [kind, drv] : st.ctx.drivers) {
     auto d = drv;
     st.sup->start_child(driver_child(kind), [self, d]() -> caf::actor {

@@ -19,7 +19,14 @@ supervision::supervision(caf::scheduled_actor* self, std::string name,
                          restart_strategy strategy, restart_limit limit,
                          metrics::catalogue* metrics)
   : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit),
-    metrics_(metrics) {
+    metrics_(metrics), live_(std::make_shared<std::vector<caf::actor>>()) {
+  // Children are monitored, not linked: CAF's exit_reason::kill cannot be trapped,
+  // so a link would let a killed child take its supervisor down. Instead the
+  // supervisor ends its children when it ends, for whatever reason.
+  self_->attach_functor([live = live_](const caf::error&) {
+    for (auto& child : *live)
+      caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
+  });
 }
 
 caf::actor supervision::start_child(const std::string& name, start_function start) {
@@ -28,7 +35,7 @@ caf::actor supervision::start_child(const std::string& name, start_function star
     children_.erase(children_.begin() + (old - children_.data()));
     if (handle) {
       self_->demonitor(handle);
-      self_->unlink_from(handle);
+      forget(handle.address());
       self_->send_exit(handle, caf::exit_reason::user_shutdown);
     }
   }
@@ -43,8 +50,8 @@ void supervision::spawn(entry& e) {
     spdlog::error("{}: starting child {} returned no actor", name_, e.name);
     return;
   }
-  self_->link_to(e.handle);
   self_->monitor(e.handle);
+  live_->push_back(e.handle);
 }
 
 void supervision::stop_child(const std::string& name, caf::error reason) {
@@ -55,7 +62,7 @@ void supervision::stop_child(const std::string& name, caf::error reason) {
   children_.erase(children_.begin() + (e - children_.data()));
   if (handle) {
     self_->demonitor(handle);
-    self_->unlink_from(handle);
+    forget(handle.address());
     self_->send_exit(handle, std::move(reason));
   }
 }
@@ -93,7 +100,14 @@ caf::error supervision::escalated_reason(const std::string& supervisor,
                                 + " exceeded its restart limit");
 }
 
+void supervision::forget(const caf::actor_addr& who) {
+  live_->erase(std::remove_if(live_->begin(), live_->end(),
+                              [&](const caf::actor& x) { return x.address() == who; }),
+               live_->end());
+}
+
 bool supervision::handle_down(const caf::down_msg& msg) {
+  forget(msg.source);
   auto* e = find(msg.source);
   if (e == nullptr)
     return false;
@@ -114,13 +128,6 @@ bool supervision::handle_down(const caf::down_msg& msg) {
   return true;
 }
 
-void supervision::handle_exit(const caf::exit_msg& msg) {
-  if (find(msg.source) != nullptr)
-    return; // the down message of the same child does the work
-  if (!is_clean_exit(msg.reason) || msg.reason == caf::exit_reason::user_shutdown)
-    self_->quit(msg.reason);
-}
-
 bool supervision::over_limit(entry& e) {
   auto now = clock::now();
   e.recent.push_back(now);
@@ -137,7 +144,7 @@ void supervision::restart_from(size_t index) {
     auto& sibling = children_[i];
     if (sibling.handle) {
       self_->demonitor(sibling.handle);
-      self_->unlink_from(sibling.handle);
+      forget(sibling.handle.address());
       self_->send_exit(sibling.handle, caf::exit_reason::user_shutdown);
       sibling.handle = caf::actor{};
     }

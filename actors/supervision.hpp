@@ -19,6 +19,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,7 @@ public:
   supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
               restart_limit limit, metrics::catalogue* metrics);
 
-  /// Starts (or replaces) the child `name`; links and monitors it.
+  /// Starts (or replaces) the child `name` and monitors it.
   caf::actor start_child(const std::string& name, start_function start);
 
   /// Stops and forgets a child: it will not be restarted.
@@ -71,10 +72,6 @@ public:
   /// one of our children. Restarts the child (and, for rest_for_one, its younger
   /// siblings) or escalates.
   bool handle_down(const caf::down_msg& msg);
-
-  /// Called from the owner's exit handler: exits of children are handled by
-  /// handle_down; an exit from anyone else (the parent) ends the owner.
-  void handle_exit(const caf::exit_msg& msg);
 
   /// Called after each (re)start of a child, e.g. to refresh cached handles.
   void on_restart(std::function<void(const std::string& child)> f);
@@ -99,6 +96,7 @@ private:
   void spawn(entry& e);
   bool over_limit(entry& e);
   void restart_from(size_t index);
+  void forget(const caf::actor_addr& who);
 
   caf::scheduled_actor* self_;
   std::string name_;
@@ -106,6 +104,7 @@ private:
   restart_limit limit_;
   metrics::catalogue* metrics_;
   std::vector<entry> children_; // in start order
+  std::shared_ptr<std::vector<caf::actor>> live_; // ended with the supervisor
   std::function<void(const std::string&)> on_restart_;
 };
 

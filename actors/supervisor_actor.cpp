@@ -21,7 +21,6 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::strin
                          metrics::catalogue* metrics, std::vector<child_spec> children) {
   self->state.sup = std::make_unique<supervision>(self, name, strategy, limit, metrics);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
-  self->set_exit_handler([self](caf::exit_msg& msg) { self->state.sup->handle_exit(msg); });
   for (auto& c : children)
     self->state.sup->start_child(c.name, std::move(c.start));
   return {

@@ -94,7 +94,9 @@ set(CMAKE_MAKEFILE_DEPENDS
   "/work/main/protocol/CMakeLists.txt"
   "/work/main/runtime-drivers/CMakeLists.txt"
   "/work/main/tests/CMakeLists.txt"
+  "/work/main/tests/actors/CMakeLists.txt"
   "/work/main/tests/config/CMakeLists.txt"
+  "/work/main/tests/integration/CMakeLists.txt"
   "/work/main/tests/metrics/CMakeLists.txt"
   "/work/main/tests/persistence/CMakeLists.txt"
   "/work/main/tests/runtime-drivers/CMakeLists.txt"
@@ -130,7 +132,9 @@ set(CMAKE_MAKEFILE_PRODUCTS
   "tests/persistence/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/runtime-drivers/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/metrics/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "tests/actors/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/tools/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "tests/integration/CMakeFiles/CMakeDirectoryInformation.cmake"
   )
 
 # Dependency information for all targets:
@@ -178,5 +182,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "tests/persistence/CMakeFiles/persistence_bench.dir/DependInfo.cmake"
   "tests/runtime-drivers/CMakeFiles/runtime_drivers_tests.dir/DependInfo.cmake"
   "tests/metrics/CMakeFiles/metrics_tests.dir/DependInfo.cmake"
+  "tests/actors/CMakeFiles/actors_tests.dir/DependInfo.cmake"
   "tests/tools/CMakeFiles/tools_tests.dir/DependInfo.cmake"
+  "tests/integration/CMakeFiles/integration_tests.dir/DependInfo.cmake"
   )

@@ -302,6 +302,10 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
   EXPECT_TRUE(s::send_raw("127.0.0.1", d.api_port(), std::string{"\0\0\0\0\xff\xff\xff\x0f", 8}));
   // HTTP where RPC is expected.
   EXPECT_TRUE(s::send_raw("127.0.0.1", d.api_port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  // A stalled client: half a frame, then silence, held open until the end.
+  auto stalled =
+    s::hold_connection("127.0.0.1", d.api_port(), std::string{"\0\0\0\0\x10\0\0\0\0\0", 10});
+  EXPECT_TRUE(stalled.connected());
 
   // A client that follows events and is killed in the middle of the stream.
   s::child_process::options copts;
@@ -312,7 +316,8 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
   EXPECT_TRUE(line) << "events --follow printed nothing";
   follower.kill_group();
 
-  // Killed in the middle of a call: a slow apply of many documents.
+  // And one killed at an arbitrary point of an apply of many documents (before,
+  // during or after its call: the apply is all or nothing either way).
   std::string many;
   for (int i = 0; i < 50; ++i)
     many += (i ? "---\n" : "") + service_yaml("many-" + std::to_string(i), 0, {"/bin/true"});
@@ -320,6 +325,12 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
                                       d.scratch().write("many.yaml", many)},
                                      {});
   mid.kill_group();
+  auto revisions = service_revisions(d);
+  ASSERT_TRUE(revisions);
+  size_t many_stored = 0;
+  for (auto& [name, revision] : *revisions)
+    many_stored += name.rfind("many-", 0) == 0 ? 1 : 0;
+  EXPECT_TRUE(many_stored == 0 || many_stored == 50) << many_stored << " of 50 stored";
 
   EXPECT_TRUE(d.running());
   auto answer_start = std::chrono::steady_clock::now();

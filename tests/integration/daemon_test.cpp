@@ -11,7 +11,8 @@ namespace {
 
 TEST_F(integration, SecondDaemonOnSameDataDirIsRefused) {
   auto& first = start_daemon();
-  auto r = first.tutti({"apply", "-f", first.scratch().write("keep.yaml", sleeper_yaml("keep", 1))});
+  auto keep = first.scratch().write("keep.yaml", sleeper_yaml("keep", 1));
+  auto r = first.tutti({"apply", "-f", keep});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   ASSERT_TRUE(wait_running(first, "keep", 1));
   auto pids = running_pids(first, "keep");

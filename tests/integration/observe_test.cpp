@@ -11,9 +11,12 @@ namespace {
 
 TEST_F(integration, LogsShowWhatReplicasPrinted) {
   auto& d = start_daemon();
+  // $PORT and $PORT_MAIN are left to the shell: the node passes both.
   auto file = d.scratch().write(
-    "echo.yaml", service_yaml("echo", 2, {"/bin/sh", "-c", "echo hello-from-$PORT main-is-$PORT_MAIN; exec sleep 100"},
-                              "ports: [{name: main}]\n"));
+    "echo.yaml",
+    service_yaml("echo", 2,
+                 {"/bin/sh", "-c", "echo hello-from-$PORT main-is-$PORT_MAIN; exec sleep 100"},
+                 "ports: [{name: main}]\n"));
   auto r = d.tutti({"apply", "-f", file});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   ASSERT_TRUE(wait_running(d, "echo", 2));

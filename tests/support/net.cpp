@@ -230,6 +230,20 @@ bool send_raw(const std::string& host, uint16_t port, const std::string& bytes,
   return true;
 }
 
+held_connection::~held_connection() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+held_connection hold_connection(const std::string& host, uint16_t port, const std::string& bytes,
+                                std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  int fd = connect_with_deadline(host, port, deadline);
+  if (fd >= 0)
+    write_all(fd, bytes, deadline);
+  return held_connection{fd};
+}
+
 std::string url_encode(const std::string& text) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

@@ -59,6 +59,25 @@ std::optional<http_response> http_get(const std::string& host, uint16_t port,
 bool send_raw(const std::string& host, uint16_t port, const std::string& bytes,
               std::chrono::milliseconds timeout = std::chrono::seconds{2});
 
+/// A TCP connection left open on purpose (a stalled client); closed when the
+/// object goes away.
+class held_connection {
+public:
+  held_connection() = default;
+  explicit held_connection(int fd) : fd_(fd) {}
+  held_connection(held_connection&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  held_connection& operator=(held_connection&&) = delete;
+  ~held_connection();
+  bool connected() const { return fd_ >= 0; }
+
+private:
+  int fd_ = -1;
+};
+
+/// Connects to host:port, writes `bytes` and keeps the connection open.
+held_connection hold_connection(const std::string& host, uint16_t port, const std::string& bytes,
+                                std::chrono::milliseconds timeout = std::chrono::seconds{2});
+
 /// `text` with every byte outside [A-Za-z0-9._~-] percent-encoded (URL queries).
 std::string url_encode(const std::string& text);
 

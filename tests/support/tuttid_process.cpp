@@ -6,8 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +14,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 namespace tutti::tests::support {
 
@@ -75,9 +72,6 @@ tuttid_process::tuttid_process(tuttid_options opts)
     ports_(opts_.port_count) {
   if (opts_.tuttid_binary.empty() || opts_.tutti_binary.empty())
     throw std::invalid_argument("tuttid_process: tuttid_binary and tutti_binary are required");
-  // Replicas orphaned by a killed tuttid become our children instead of init's,
-  // so kill_replicas() can reap them (init in a container often reaps nothing).
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   data_dir_ = opts_.data_dir.empty() ? scratch_->file("data") : opts_.data_dir;
   log_file_ = scratch_->file("tuttid.log");
   pick_service_ports();
@@ -244,13 +238,9 @@ void tuttid_process::kill_replicas() {
       ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
   }
-  // Reap those that became our children (see the subreaper above); waitpid on
-  // a pid that is not our child fails at once with ECHILD.
-  for (auto [pid, ticks] : seen_) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{1};
-    while (::waitpid(pid, nullptr, WNOHANG) == 0 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
-  }
+  // Replicas are tuttid's children, or init's once tuttid died (as in real
+  // life: a test must not become their subreaper and change what tuttid sees);
+  // whoever is their parent reaps them.
   seen_.clear();
 }
 
