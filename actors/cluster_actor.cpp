@@ -22,6 +22,7 @@ struct service_entry {
   p::service_spec spec;
   int64_t revision = 0;
   std::string yaml; // canonical
+  int64_t updated_ms = 0;
 };
 
 struct cluster_state {
@@ -133,7 +134,7 @@ std::vector<p::service_change> diff_against_current(self_ptr self,
 void adopt_committed(self_ptr self, const p::spec_record& rec, const p::service_spec& spec) {
   auto& entry = self->state.services[rec.name];
   bool existed = entry.revision > 0;
-  entry = service_entry{spec, rec.revision, rec.yaml};
+  entry = service_entry{spec, rec.revision, rec.yaml, rec.time_ms};
   if (existed && service_of(self, rec.name))
     self->send(service_of(self, rec.name), p::update_atom::value, spec, rec.revision);
   else
@@ -240,7 +241,12 @@ caf::result<std::vector<p::service_status>> get_services(self_ptr self) {
   auto promise = self->make_response_promise<std::vector<p::service_status>>();
   gather<p::service_status>(
     self, service_names(self),
-    [promise](std::vector<p::service_status> xs) mutable { promise.deliver(std::move(xs)); },
+    [self, promise](std::vector<p::service_status> xs) mutable {
+      for (auto& x : xs)
+        if (auto i = self->state.services.find(x.name); i != self->state.services.end())
+          x.updated_ms = i->second.updated_ms;
+      promise.deliver(std::move(xs));
+    },
     p::status_atom::value);
   return promise;
 }
@@ -279,6 +285,8 @@ caf::result<p::service_detail> describe(self_ptr self, const std::string& name,
     .then(
       [self, svc, name, detail, promise, event_limit](p::service_status& st) mutable {
         detail->status = std::move(st);
+        if (auto i = self->state.services.find(name); i != self->state.services.end())
+          detail->status.updated_ms = i->second.updated_ms;
         self->request(svc, ask_timeout, p::get_atom::value)
           .then(
             [self, name, detail, promise, event_limit](std::vector<p::replica_status>& rs) mutable {
@@ -372,7 +380,8 @@ void load_services(self_ptr self) {
                           parsed.errors.empty() ? "" : p::to_string(parsed.errors.front()));
             continue;
           }
-          self->state.services[rec.name] = service_entry{parsed.specs.front(), rec.revision, rec.yaml};
+          self->state.services[rec.name] =
+            service_entry{parsed.specs.front(), rec.revision, rec.yaml, rec.time_ms};
           start_service(self, rec.name);
         }
         spdlog::info("cluster: {} services loaded from the store", self->state.services.size());

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the Debian packages, builds, and runs every test through CTest.
+# This is the command .ci/run runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+tools/build.sh
+cd build
+ctest --output-on-failure --timeout 300 -j"${CTEST_JOBS:-2}" "$@"
