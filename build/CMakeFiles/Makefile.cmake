@@ -103,6 +103,7 @@ set(CMAKE_MAKEFILE_DEPENDS
   "/work/main/tests/support/CMakeLists.txt"
   "/work/main/tests/tools/CMakeLists.txt"
   "/work/main/tools/CMakeLists.txt"
+  "/work/main/tools/bench/CMakeLists.txt"
   "/work/main/tools/tutti/CMakeLists.txt"
   "/work/main/tools/tuttid/CMakeLists.txt"
   )
@@ -126,6 +127,7 @@ set(CMAKE_MAKEFILE_PRODUCTS
   "tools/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tools/tutti/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tools/tuttid/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "tools/bench/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/support/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/config/CMakeFiles/CMakeDirectoryInformation.cmake"
@@ -176,6 +178,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "tools/tutti/CMakeFiles/tutti_cli.dir/DependInfo.cmake"
   "tools/tutti/CMakeFiles/tutti.dir/DependInfo.cmake"
   "tools/tuttid/CMakeFiles/tuttid.dir/DependInfo.cmake"
+  "tools/bench/CMakeFiles/tutti-bench.dir/DependInfo.cmake"
   "tests/support/CMakeFiles/tutti_test_support.dir/DependInfo.cmake"
   "tests/config/CMakeFiles/config_tests.dir/DependInfo.cmake"
   "tests/persistence/CMakeFiles/persistence_tests.dir/DependInfo.cmake"

@@ -1,0 +1,12 @@
+// tutti-bench: starts real tuttid processes, drives them and prints figures, ending
+// with one line of key=value pairs for scripts.
+
+#include "tools/bench/benches.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tutti-bench: measure tutti against real processes and print the figures"};
+  app.require_subcommand(1);
+  tutti::bench::add_dev_bench(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}
