@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libtutti_protocol.a"
-)
