@@ -138,12 +138,8 @@ public:
         if (!r)
           return void(fail(ctx, "apply", start, r.error()));
         auto results = ctx.getResults();
-        auto changes = results.initChanges(r->changes.size());
-        for (unsigned i = 0; i < r->changes.size(); ++i)
-          p::to_capnp(changes[i], r->changes[i]);
-        auto errors = results.initSpecErrors(r->errors.size());
-        for (unsigned i = 0; i < r->errors.size(); ++i)
-          p::to_capnp(errors[i], r->errors[i]);
+        fill(results.initChanges(r->changes.size()), r->changes);
+        fill(results.initSpecErrors(r->errors.size()), r->errors);
         record("apply", r->errors.empty() ? caf::error{}
                                           : p::make_error(p::error_code::invalid_spec, ""),
                start);
@@ -151,98 +147,52 @@ public:
   }
 
   kj::Promise<void> getServices(GetServicesContext ctx) override {
-    auto start = clock::now();
-    return ask<std::vector<p::service_status>>(sys_, slot_, opts_.call_timeout, p::get_atom::value)
-      .then([this, ctx, start](caf::expected<std::vector<p::service_status>> r) mutable {
-        if (!r)
-          return void(fail(ctx, "getServices", start, r.error()));
-        auto list = ctx.getResults().initServices(r->size());
-        for (unsigned i = 0; i < r->size(); ++i)
-          p::to_capnp(list[i], (*r)[i]);
-        record("getServices", {}, start);
-      });
+    return call<std::vector<p::service_status>>(
+      ctx, "getServices",
+      [](auto results, auto& xs) { fill(results.initServices(xs.size()), xs); },
+      p::get_atom::value);
   }
 
   kj::Promise<void> getReplicas(GetReplicasContext ctx) override {
-    auto start = clock::now();
-    return ask<std::vector<p::replica_status>>(sys_, slot_, opts_.call_timeout,
-                                               p::get_atom::value,
-                                               text(ctx.getParams().getService()))
-      .then([this, ctx, start](caf::expected<std::vector<p::replica_status>> r) mutable {
-        if (!r)
-          return void(fail(ctx, "getReplicas", start, r.error()));
-        auto list = ctx.getResults().initReplicas(r->size());
-        for (unsigned i = 0; i < r->size(); ++i)
-          p::to_capnp(list[i], (*r)[i]);
-        record("getReplicas", {}, start);
-      });
+    return call<std::vector<p::replica_status>>(
+      ctx, "getReplicas",
+      [](auto results, auto& xs) { fill(results.initReplicas(xs.size()), xs); },
+      p::get_atom::value, text(ctx.getParams().getService()));
   }
 
   kj::Promise<void> getNodes(GetNodesContext ctx) override {
-    auto start = clock::now();
-    return ask<std::vector<p::node_status>>(sys_, slot_, opts_.call_timeout, p::nodes_atom::value)
-      .then([this, ctx, start](caf::expected<std::vector<p::node_status>> r) mutable {
-        if (!r)
-          return void(fail(ctx, "getNodes", start, r.error()));
-        auto list = ctx.getResults().initNodes(r->size());
-        for (unsigned i = 0; i < r->size(); ++i)
-          p::to_capnp(list[i], (*r)[i]);
-        record("getNodes", {}, start);
-      });
+    return call<std::vector<p::node_status>>(
+      ctx, "getNodes", [](auto results, auto& xs) { fill(results.initNodes(xs.size()), xs); },
+      p::nodes_atom::value);
   }
 
   kj::Promise<void> describeService(DescribeServiceContext ctx) override {
-    auto start = clock::now();
     auto params = ctx.getParams();
     uint32_t limit = params.getEventLimit() == 0 ? 20 : std::min(params.getEventLimit(), 1000u);
-    return ask<p::service_detail>(sys_, slot_, opts_.call_timeout, p::describe_atom::value,
-                                  text(params.getService()), limit)
-      .then([this, ctx, start](caf::expected<p::service_detail> r) mutable {
-        if (!r)
-          return void(fail(ctx, "describeService", start, r.error()));
-        p::to_capnp(ctx.getResults().initDetail(), *r);
-        record("describeService", {}, start);
-      });
+    return call<p::service_detail>(
+      ctx, "describeService", [](auto results, auto& x) { p::to_capnp(results.initDetail(), x); },
+      p::describe_atom::value, text(params.getService()), limit);
   }
 
   kj::Promise<void> scale(ScaleContext ctx) override {
-    auto start = clock::now();
     auto params = ctx.getParams();
-    return ask<int64_t>(sys_, slot_, opts_.call_timeout, p::scale_atom::value,
-                        text(params.getService()), params.getReplicas())
-      .then([this, ctx, start](caf::expected<int64_t> r) mutable {
-        if (!r)
-          return void(fail(ctx, "scale", start, r.error()));
-        ctx.getResults().setRevision(*r);
-        record("scale", {}, start);
-      });
+    return call<int64_t>(
+      ctx, "scale", [](auto results, int64_t rev) { results.setRevision(rev); },
+      p::scale_atom::value, text(params.getService()), params.getReplicas());
   }
 
   kj::Promise<void> deleteService(DeleteServiceContext ctx) override {
-    auto start = clock::now();
-    return ask<bool>(sys_, slot_, opts_.call_timeout, p::delete_atom::value,
-                     text(ctx.getParams().getService()))
-      .then([this, ctx, start](caf::expected<bool> r) mutable {
-        if (!r)
-          return void(fail(ctx, "deleteService", start, r.error()));
-        record("deleteService", {}, start);
-      });
+    return call<bool>(
+      ctx, "deleteService", [](auto, bool) {}, p::delete_atom::value,
+      text(ctx.getParams().getService()));
   }
 
   kj::Promise<void> events(EventsContext ctx) override {
-    auto start = clock::now();
     auto params = ctx.getParams();
     uint32_t limit = params.getLimit() == 0 ? 100 : std::min(params.getLimit(), 10000u);
-    return ask<std::vector<p::event>>(sys_, slot_, opts_.call_timeout, p::events_atom::value,
-                                      params.getAfter(), limit, text(params.getService()))
-      .then([this, ctx, start](caf::expected<std::vector<p::event>> r) mutable {
-        if (!r)
-          return void(fail(ctx, "events", start, r.error()));
-        auto list = ctx.getResults().initEvents(r->size());
-        for (unsigned i = 0; i < r->size(); ++i)
-          p::to_capnp(list[i], (*r)[i]);
-        record("events", {}, start);
-      });
+    return call<std::vector<p::event>>(
+      ctx, "events", [](auto results, auto& xs) { fill(results.initEvents(xs.size()), xs); },
+      p::events_atom::value, params.getAfter(), limit, text(params.getService()));
   }
 
   kj::Promise<void> follow(FollowContext ctx) override {
@@ -308,13 +258,31 @@ public:
 private:
   static constexpr size_t max_source_bytes = 4u << 20;
 
+  template <class Builder, class Values>
+  static void fill(Builder list, const Values& xs) {
+    for (unsigned i = 0; i < xs.size(); ++i)
+      p::to_capnp(list[i], xs[i]);
+  }
+
+  /// One request to the cluster actor: on success `fill_results(results, value)`,
+  /// on failure the error; both counted in the RPC metrics.
+  template <class T, class Context, class Fill, class... Ts>
+  kj::Promise<void> call(Context& ctx, const char* method, Fill fill_results, Ts... xs) {
+    auto start = clock::now();
+    return ask<T>(sys_, slot_, opts_.call_timeout, std::move(xs)...)
+      .then([this, ctx, method, start, fill_results](caf::expected<T> r) mutable {
+        if (!r)
+          return void(fail(ctx, method, start, r.error()));
+        fill_results(ctx.getResults(), *r);
+        record(method, {}, start);
+      });
+  }
+
   kj::Promise<void> forward(std::shared_ptr<event_pipe> pipe, rpc::EventSink::Client sink) {
     return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
       auto batch = pipe->take();
       auto req = sink.pushRequest();
-      auto list = req.initEvents(batch.size());
-      for (unsigned i = 0; i < batch.size(); ++i)
-        p::to_capnp(list[i], batch[i]);
+      fill(req.initEvents(batch.size()), batch);
       return req.send().then([this, pipe, sink]() mutable { return forward(pipe, sink); });
     });
   }
