@@ -325,6 +325,9 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
     });
   }
   adopt_inventory(self);
+  // The node record is durable, so `get nodes` and a restarted control plane
+  // know the node even before it registers again.
+  caf::anon_send(st.ctx.store, p::put_atom::value, status(self));
   caf::anon_send(st.ctx.placement, p::register_atom::value, status(self),
              caf::actor_cast<node_actor>(self));
   return {
