@@ -72,10 +72,12 @@ std::string text(capnp::Text::Reader r) {
   return {r.cStr(), r.size()};
 }
 
-/// Events the store pushes to a follower, handed from CAF's thread to KJ's.
-class event_pipe {
+/// Values an actor pushes to a streaming call (events to a follower, endpoint
+/// sets to a watcher), handed from CAF's thread to KJ's.
+template <class T>
+class value_pipe {
 public:
-  void push(std::vector<p::event> xs) {
+  void push(std::vector<T> xs) {
     std::lock_guard<std::mutex> guard{mtx_};
     for (auto& x : xs)
       queue_.push_back(std::move(x));
@@ -95,17 +97,17 @@ public:
     return kj::mv(paf.promise);
   }
 
-  std::vector<p::event> take() {
+  std::vector<T> take() {
     std::lock_guard<std::mutex> guard{mtx_};
-    std::vector<p::event> out(std::make_move_iterator(queue_.begin()),
-                              std::make_move_iterator(queue_.end()));
+    std::vector<T> out(std::make_move_iterator(queue_.begin()),
+                       std::make_move_iterator(queue_.end()));
     queue_.clear();
     return out;
   }
 
 private:
   std::mutex mtx_;
-  std::deque<p::event> queue_;
+  std::deque<T> queue_;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> waiter_;
 };
 
@@ -198,7 +200,7 @@ public:
   kj::Promise<void> follow(FollowContext ctx) override {
     auto start = clock::now();
     auto params = ctx.getParams();
-    auto pipe = std::make_shared<event_pipe>();
+    auto pipe = std::make_shared<value_pipe<p::event>>();
     auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
       return {[pipe](std::vector<p::event>& xs) { pipe->push(std::move(xs)); }};
     });
@@ -217,6 +219,39 @@ public:
           return kj::READY_NOW;
         }
         return forward(pipe, sink);
+      })
+      .attach(kj::mv(guard));
+  }
+
+  kj::Promise<void> getEndpoints(GetEndpointsContext ctx) override {
+    return call<std::vector<p::service_endpoints>>(
+      ctx, "getEndpoints",
+      [](auto results, auto& xs) { fill(results.initEndpoints(xs.size()), xs); },
+      p::endpoints_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> watchEndpoints(WatchEndpointsContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    auto pipe = std::make_shared<value_pipe<p::service_endpoints>>();
+    auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
+      return {[pipe](p::service_endpoints& x) { pipe->push({std::move(x)}); }};
+    });
+    auto sink = params.getSink();
+    record("watchEndpoints", {}, start);
+    // As in follow: the sink actor ends with the call.
+    auto guard = kj::defer([sink_actor] {
+      caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown);
+    });
+    return ask<bool>(sys_, slot_, opts_.call_timeout, p::watch_atom::value,
+                     text(params.getService()),
+                     caf::actor_cast<endpoints_sink_actor>(sink_actor))
+      .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
+        if (!r) {
+          protocol::to_capnp(ctx.getResults().initError(), r.error());
+          return kj::READY_NOW;
+        }
+        return forward_endpoints(pipe, sink);
       })
       .attach(kj::mv(guard));
   }
@@ -278,12 +313,26 @@ private:
       });
   }
 
-  kj::Promise<void> forward(std::shared_ptr<event_pipe> pipe, rpc::EventSink::Client sink) {
+  kj::Promise<void> forward(std::shared_ptr<value_pipe<p::event>> pipe,
+                            rpc::EventSink::Client sink) {
     return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
       auto batch = pipe->take();
       auto req = sink.pushRequest();
       fill(req.initEvents(batch.size()), batch);
       return req.send().then([this, pipe, sink]() mutable { return forward(pipe, sink); });
+    });
+  }
+
+  kj::Promise<void> forward_endpoints(std::shared_ptr<value_pipe<p::service_endpoints>> pipe,
+                                      rpc::EndpointSink::Client sink) {
+    return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
+      kj::Promise<void> sent = kj::READY_NOW;
+      for (auto& x : pipe->take()) {
+        auto req = sink.pushRequest();
+        p::to_capnp(req.initEndpoints(), x);
+        sent = sent.then([req = kj::mv(req)]() mutable { return req.send(); });
+      }
+      return sent.then([this, pipe, sink]() mutable { return forward_endpoints(pipe, sink); });
     });
   }
 

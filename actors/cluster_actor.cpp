@@ -1,5 +1,6 @@
 #include "actors/cluster_actor.hpp"
 
+#include "actors/published_ports.hpp"
 #include "actors/service_actor.hpp"
 #include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
@@ -29,6 +30,7 @@ struct cluster_state {
   cluster_context ctx;
   std::unique_ptr<supervision> sup;
   std::map<std::string, service_entry> services;
+  std::map<std::string, std::string> discovery_env; // of every published service
   static inline const char* name = "cluster";
 };
 
@@ -61,6 +63,8 @@ void start_service(self_ptr self, const std::string& name) {
     const auto& entry = self->state.services.at(name);
     service_context sc{self->state.ctx.store, self->state.ctx.placement,
                        self->state.ctx.metrics};
+    sc.discovery = self->state.ctx.discovery;
+    sc.discovery_env = self->state.discovery_env;
     return caf::actor_cast<caf::actor>(
       spawn_service(self->system(), sc, entry.spec, entry.revision));
   });
@@ -131,6 +135,25 @@ std::vector<p::service_change> diff_against_current(self_ptr self,
   return changes;
 }
 
+std::vector<p::service_spec> current_specs(self_ptr self) {
+  std::vector<p::service_spec> out;
+  for (const auto& [name, entry] : self->state.services)
+    out.push_back(entry.spec);
+  return out;
+}
+
+/// Recomputes the `<SERVICE>_ADDR` variables and tells every service when they
+/// changed.
+void refresh_env(self_ptr self) {
+  auto env = discovery_env(current_specs(self), self->state.ctx.mesh_host);
+  if (env == self->state.discovery_env)
+    return;
+  self->state.discovery_env = env;
+  for (const auto& [name, entry] : self->state.services)
+    if (auto svc = service_of(self, name))
+      self->send(svc, p::env_atom::value, env);
+}
+
 void adopt_committed(self_ptr self, const p::spec_record& rec, const p::service_spec& spec) {
   auto& entry = self->state.services[rec.name];
   bool existed = entry.revision > 0;
@@ -152,6 +175,10 @@ void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
   self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(input))
     .await(
       [self, specs, done](std::vector<p::spec_record>& recs) {
+        // New services start with the variables of this input's ports too.
+        for (size_t i = 0; i < recs.size(); ++i)
+          self->state.services[recs[i].name].spec = specs[i];
+        refresh_env(self);
         for (size_t i = 0; i < recs.size(); ++i) {
           adopt_committed(self, recs[i], specs[i]);
           emit(self, "service_applied", recs[i].name,
@@ -171,6 +198,9 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file,
     result.errors = std::move(parsed.errors);
     return result;
   }
+  result.errors = published_conflicts(current_specs(self), file, parsed.specs);
+  if (!result.errors.empty())
+    return result;
   result.changes = diff_against_current(self, parsed.specs);
   std::vector<p::service_spec> changed;
   for (size_t i = 0; i < parsed.specs.size(); ++i)
@@ -224,6 +254,7 @@ caf::result<bool> remove_service(self_ptr self, const std::string& name) {
     .await(
       [self, name, promise](bool) mutable {
         self->state.services.erase(name);
+        refresh_env(self);
         emit(self, "service_deleted", name, "deleted; stopping its replicas");
         if (auto svc = service_of(self, name)) {
           // The service stops its replicas and then ends normally; supervision
@@ -341,6 +372,36 @@ caf::result<std::string, std::string> logs(self_ptr self, const std::string& nam
   return promise;
 }
 
+/// The endpoint sets of one service (or all); a service that published none yet
+/// shows its ports and no endpoint.
+caf::result<std::vector<p::service_endpoints>> get_endpoints(self_ptr self,
+                                                             const std::string& name) {
+  if (!name.empty() && !self->state.services.count(name))
+    return unknown_service(name);
+  auto placeholders = [self, name] {
+    std::vector<p::service_endpoints> out;
+    for (const auto& [service, entry] : self->state.services)
+      if (name.empty() || service == name)
+        out.push_back({service, entry.spec.ports, entry.spec.balancing, {}, false});
+    return out;
+  };
+  if (!self->state.ctx.discovery)
+    return placeholders();
+  auto promise = self->make_response_promise<std::vector<p::service_endpoints>>();
+  self->request(self->state.ctx.discovery, ask_timeout, p::get_atom::value, name)
+    .then(
+      [promise, placeholders](std::vector<p::service_endpoints>& known) mutable {
+        auto out = placeholders(); // the services that exist, in name order
+        for (auto& x : out)
+          for (auto& k : known)
+            if (k.service == x.service)
+              x = std::move(k);
+        promise.deliver(std::move(out));
+      },
+      [promise](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
 void sweep_orphans(self_ptr self) {
   std::vector<std::string> keep;
   for (auto& [name, entry] : self->state.services)
@@ -382,8 +443,11 @@ void load_services(self_ptr self) {
           }
           self->state.services[rec.name] =
             service_entry{parsed.specs.front(), rec.revision, rec.yaml, rec.time_ms};
-          start_service(self, rec.name);
         }
+        self->state.discovery_env =
+          discovery_env(current_specs(self), self->state.ctx.mesh_host);
+        for (auto& [name, entry] : self->state.services)
+          start_service(self, name);
         spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
         sweep_orphans(self);
       },
@@ -429,6 +493,16 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       return logs(self, name, slot, max_bytes);
     },
     [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
+    [self](p::endpoints_atom, const std::string& name) { return get_endpoints(self, name); },
+    [self](p::watch_atom, const std::string& name,
+           endpoints_sink_actor sink) -> caf::result<bool> {
+      if (!name.empty() && !self->state.services.count(name))
+        return unknown_service(name);
+      if (!self->state.ctx.discovery)
+        return p::make_error(p::error_code::unavailable, "this tuttid runs no service discovery");
+      return self->delegate(self->state.ctx.discovery, p::watch_atom::value, name,
+                            std::move(sink));
+    },
   };
 }
 

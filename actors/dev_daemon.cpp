@@ -2,6 +2,7 @@
 
 #include "actors/api_server.hpp"
 #include "actors/cluster_actor.hpp"
+#include "actors/discovery_actor.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/placement_actor.hpp"
 #include "actors/store_actor.hpp"
@@ -45,6 +46,7 @@ public:
 struct directory {
   store_actor store;
   placement_actor placement;
+  discovery_actor discovery;
   node_actor node;
 };
 
@@ -95,7 +97,14 @@ caf::error dev_daemon::impl::open_store() {
 caf::error dev_daemon::impl::make_drivers() {
   rd::driver_options opts;
   opts.state_dir = cfg.data_dir + "/process";
-  for (auto kind : {p::driver_kind::process, p::driver_kind::sim}) {
+  opts.docker_socket = cfg.docker.socket;
+  opts.node = cfg.node.name.empty() ? host_name() : cfg.node.name;
+  std::vector<p::driver_kind> kinds{p::driver_kind::process, p::driver_kind::sim};
+  // Made even when no engine answers: docker replicas then fail with the reason
+  // and start once the engine is there.
+  if (cfg.docker.enabled)
+    kinds.push_back(p::driver_kind::docker);
+  for (auto kind : kinds) {
     auto d = rd::make_driver(kind, opts);
     if (!d)
       return d.error();
@@ -125,14 +134,21 @@ void dev_daemon::impl::start_tree() {
                         dir->placement = spawn_placement(*sys);
                         return caf::actor_cast<caf::actor>(dir->placement);
                       }});
-  children.push_back({"node", [this, dir, ncfg, m] {
+  children.push_back({"discovery", [this, dir] {
+                        dir->discovery = spawn_discovery(*sys);
+                        return caf::actor_cast<caf::actor>(dir->discovery);
+                      }});
+  mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
+  children.push_back({"node", [this, dir, ncfg, m, mesh] {
                         dir->node = spawn_node(*sys, node_context{ncfg, drivers, dir->store,
-                                                                  dir->placement, m});
+                                                                  dir->placement, m,
+                                                                  dir->discovery, mesh});
                         return caf::actor_cast<caf::actor>(dir->node);
                       }});
   children.push_back({"cluster", [this, dir, m, limit, server] {
                         cluster_context cc{dir->store, dir->placement, m, limit,
-                                           [server](cluster_actor c) { server->set_cluster(c); }};
+                                           [server](cluster_actor c) { server->set_cluster(c); },
+                                           dir->discovery, cfg.mesh.host};
                         return caf::actor_cast<caf::actor>(spawn_cluster(*sys, std::move(cc)));
                       }});
   // rest_for_one: each child depends on those started before it.

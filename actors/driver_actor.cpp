@@ -2,6 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
+#include <vector>
+
 namespace tutti::actors {
 
 namespace {
@@ -64,12 +67,72 @@ driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::d
   };
 }
 
+struct router_state {
+  std::vector<driver_actor> workers;
+  static inline const char* name = "driver-router";
+};
+
+using router_ptr = driver_actor::stateful_pointer<router_state>;
+
+/// Fans calls out to detached workers, one per concurrent call the driver
+/// allows. A container's calls always go to the same worker, so they stay in
+/// the order they were made.
+driver_actor::behavior_type router_behavior(router_ptr self, std::vector<driver_actor> workers) {
+  self->state.workers = std::move(workers);
+  for (auto& w : self->state.workers)
+    self->link_to(w); // a worker that fails takes the router down: a restart
+  // Workers end with the router, also when it ends normally (links do not pass that on).
+  self->attach_functor([ws = self->state.workers](const caf::error&) {
+    for (auto& w : ws)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  });
+  auto pick = [self](const std::string& name) {
+    auto& ws = self->state.workers;
+    return ws[std::hash<std::string>{}(name) % ws.size()];
+  };
+  return {
+    [self, pick](p::create_atom a, const rd::container_spec& spec) -> caf::result<rd::container_info> {
+      return self->delegate(pick(spec.name), a, spec);
+    },
+    [self, pick](p::start_atom a, const std::string& name) -> caf::result<rd::container_info> {
+      return self->delegate(pick(name), a, name);
+    },
+    [self, pick](p::stop_atom a, const std::string& name, caf::timespan grace) -> caf::result<bool> {
+      return self->delegate(pick(name), a, name, grace);
+    },
+    [self, pick](p::remove_atom a, const std::string& name, bool force) -> caf::result<bool> {
+      return self->delegate(pick(name), a, name, force);
+    },
+    [self, pick](p::inspect_atom a, const std::string& name) -> caf::result<rd::container_info> {
+      return self->delegate(pick(name), a, name);
+    },
+    [self, pick](p::watch_atom a, const std::string& name, const std::string& runtime_id,
+                 replica_actor replica) -> caf::result<bool> {
+      return self->delegate(pick(name), a, name, runtime_id, replica);
+    },
+    [self, pick](p::logs_atom a, const std::string& name, uint64_t max_bytes) -> caf::result<std::string> {
+      return self->delegate(pick(name), a, name, max_bytes);
+    },
+    [self, pick](p::stats_atom a, const std::string& name) -> caf::result<rd::container_stats> {
+      return self->delegate(pick(name), a, name);
+    },
+    [self, pick](p::list_atom a, const std::string& node)
+      -> caf::result<std::vector<rd::container_info>> { return self->delegate(pick(node), a, node); },
+  };
+}
+
 } // namespace
 
 driver_actor spawn_driver(caf::actor_system& sys, std::shared_ptr<rd::driver> driver) {
-  if (driver->blocking())
+  if (!driver->blocking())
+    return sys.spawn(driver_behavior, std::move(driver));
+  auto n = driver->concurrency();
+  if (n <= 1)
     return sys.spawn<caf::detached>(driver_behavior, std::move(driver));
-  return sys.spawn(driver_behavior, std::move(driver));
+  std::vector<driver_actor> workers;
+  for (size_t i = 0; i < n; ++i)
+    workers.push_back(sys.spawn<caf::detached>(driver_behavior, driver));
+  return sys.spawn(router_behavior, std::move(workers));
 }
 
 } // namespace tutti::actors

@@ -10,6 +10,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/replies_to.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,27 @@ namespace rd = tutti::runtime_drivers;
 
 /// Receives committed events (followers of `tutti events --follow`).
 using event_sink_actor = caf::typed_actor<caf::reacts_to<std::vector<p::event>>>;
+
+/// Receives a service's endpoint set whenever it changes (routers, watchers of
+/// the API).
+using endpoints_sink_actor = caf::typed_actor<caf::reacts_to<p::service_endpoints>>;
+
+/// The routing mesh of one node: follows every service's endpoint set and
+/// forwards connections to published ports. `drain` answers once no connection of
+/// this router goes to the replica any more (or the timeout passed).
+using router_actor = caf::typed_actor<
+  caf::reacts_to<p::service_endpoints>,
+  caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>,
+  caf::reacts_to<p::tick_atom>>;
+
+/// Service discovery: the endpoint set of every service, as the service actors
+/// publish them. Fans each change out to the routers and to watchers.
+using discovery_actor = caf::typed_actor<
+  caf::reacts_to<p::service_endpoints>,
+  caf::replies_to<p::get_atom, std::string>::with<std::vector<p::service_endpoints>>,
+  caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
+  caf::replies_to<p::register_atom, router_actor>::with<bool>,
+  caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>>;
 
 /// Owns the LMDB store; the one writer. Every reply to a mutating request is sent
 /// after the durable commit.
@@ -78,6 +100,7 @@ using placement_actor = caf::typed_actor<
 /// Reconciles one service's desired state with what its replicas do.
 using service_actor = caf::typed_actor<
   caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
+  caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
   caf::reacts_to<p::replica_status>,
   caf::reacts_to<p::tick_atom>,
   caf::replies_to<p::status_atom>::with<p::service_status>,
@@ -97,7 +120,9 @@ using cluster_actor = caf::typed_actor<
   caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
   caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
   caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>,
-  caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
+  caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
+  caf::replies_to<p::endpoints_atom, std::string>::with<std::vector<p::service_endpoints>>,
+  caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>>;
 
 } // namespace tutti::actors
 

@@ -129,6 +129,7 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.store = self->state.ctx.store;
     rc.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
+    rc.address = self->state.ctx.config.address;
     return caf::actor_cast<caf::actor>(
       spawn_replica(self->system(), std::move(rc), entry.req));
   });
@@ -145,8 +146,7 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   auto i = self->state.replicas.find(id);
   if (i != self->state.replicas.end()) {
     auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
-    if (req.revision != i->second.req.revision)
-      i->second.req = req;
+    i->second.req = req; // the newest, also its discovery_env, for a restart of the actor
     if (child)
       self->send(child, std::move(req));
     return i->second.status;
@@ -161,6 +161,7 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   entry.status.node = self->state.ctx.config.name;
   entry.status.revision = req.revision;
   entry.status.ports = *ports;
+  entry.status.address = self->state.ctx.config.address;
   auto status = entry.status;
   self->state.replicas.emplace(id, std::move(entry));
   start_replica_child(self, id);
@@ -181,6 +182,11 @@ caf::result<bool> stop(self_ptr self, const std::string& id) {
   auto promise = self->make_response_promise<bool>();
   auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
   if (!child) {
+    // No actor owns it (e.g. this node restarted while it was being stopped): a
+    // container of that name may still run, so remove it wherever it is.
+    for (auto& [kind, drv] : self->state.ctx.drivers)
+      caf::anon_send(self->state.sup->child_as<driver_actor>(driver_child(kind)),
+                     p::remove_atom::value, id, true);
     forget_replica(self, id);
     return true;
   }
@@ -293,6 +299,16 @@ void adopt_inventory(self_ptr self) {
   }
 }
 
+void start_router(self_ptr self) {
+  if (!self->state.ctx.discovery)
+    return;
+  self->state.sup->start_child("router", [self]() -> caf::actor {
+    const auto& ctx = self->state.ctx;
+    router_context rc{ctx.config.name, ctx.mesh, ctx.discovery, ctx.store, ctx.metrics};
+    return caf::actor_cast<caf::actor>(spawn_router(self->system(), std::move(rc)));
+  });
+}
+
 void on_driver_restart(self_ptr self, const std::string& child) {
   if (child.rfind("driver/", 0) != 0)
     return;
@@ -325,6 +341,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
     });
   }
   adopt_inventory(self);
+  start_router(self);
   // The node record is durable, so `get nodes` and a restarted control plane
   // know the node even before it registers again.
   caf::anon_send(st.ctx.store, p::put_atom::value, status(self));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/router_actor.hpp"
 #include "actors/supervision.hpp"
 
 #include <map>
@@ -28,11 +29,14 @@ struct node_context {
   store_actor store;
   placement_actor placement;
   metrics::catalogue* metrics = nullptr;
+  discovery_actor discovery; // null: this node runs no routing mesh
+  mesh_options mesh;
 };
 
-/// Spawns a node agent: it supervises one driver actor per driver and one replica
-/// actor per replica placed here, registers with placement, and routes replica
-/// status to the service that asked for the replica.
+/// Spawns a node agent: it supervises one driver actor per driver, one replica
+/// actor per replica placed here and the router (routing mesh) of the node,
+/// registers with placement, and routes replica status to the service that asked
+/// for the replica.
 node_actor spawn_node(caf::actor_system& sys, node_context ctx);
 
 /// The host's CPUs and memory, for a capacity left at 0.

@@ -81,6 +81,8 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   out.name = self->state.status.id;
   out.image = req.spec.image;
   out.env = replica_env(req.spec, self->state.ctx.ports);
+  for (const auto& [key, value] : req.discovery_env)
+    out.env.emplace(key, value); // the spec's own env wins
   for (const auto& arg : req.spec.command) {
     auto expanded = rd::substitute_env(arg, out.env);
     if (!expanded)
@@ -238,8 +240,8 @@ void finish_stop(self_ptr self) {
 
 void on_exit(self_ptr self, const p::replica_exited& msg) {
   auto& st = self->state.status;
-  if (msg.runtime_id != st.runtime_id || st.state != p::replica_state::running
-                                           && st.state != p::replica_state::stopping)
+  bool live = st.state == p::replica_state::running || st.state == p::replica_state::stopping;
+  if (msg.runtime_id != st.runtime_id || !live)
     return; // an earlier incarnation
   st.exit_code = msg.exit_code;
   st.runtime_id.clear();
@@ -286,6 +288,7 @@ void on_restart_timer(self_ptr self, const std::string& token) {
 
 void on_update(self_ptr self, p::replica_request& req) {
   if (req.revision == self->state.req.revision) {
+    self->state.req.discovery_env = std::move(req.discovery_env); // for the next start
     self->send(self->state.ctx.parent, self->state.status);
     return;
   }
@@ -346,6 +349,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::repl
   st.node = self->state.ctx.node;
   st.revision = self->state.req.revision;
   st.ports = self->state.ctx.ports;
+  st.address = self->state.ctx.address;
   recover(self);
   return {
     [self](p::replica_request& r) { on_update(self, r); },
@@ -374,9 +378,18 @@ std::map<std::string, std::string> replica_env(const p::service_spec& spec,
 }
 
 std::string template_hash(const p::service_spec& spec) {
+  // Routing (published ports, balancing) is the mesh's business: changing it must
+  // not replace replicas. The balancing line is cut from the text, so replicas
+  // started before the mesh existed keep their hash.
   auto copy = spec;
   copy.replicas = 0;
+  copy.balancing = p::load_balancing::round_robin;
+  for (auto& port : copy.ports)
+    port.published = 0;
   auto text = config::emit_spec(copy);
+  const std::string balancing_line = "load_balancing: round_robin\n";
+  if (auto at = text.find(balancing_line); at != std::string::npos)
+    text.erase(at, balancing_line.size());
   uint64_t h = 1469598103934665603ull; // FNV-1a: stable across runs and builds
   for (unsigned char c : text)
     h = (h ^ c) * 1099511628211ull;

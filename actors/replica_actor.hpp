@@ -16,6 +16,7 @@ struct replica_context {
   store_actor store;    // receives events
   metrics::catalogue* metrics = nullptr;
   std::vector<p::port_binding> ports; // host ports chosen by the node
+  std::string address = "127.0.0.1";  // the node's: where the host ports listen
 };
 
 /// Spawns the actor that owns the one container of replica `req.service`/`req.slot`.
@@ -30,7 +31,8 @@ replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
 std::map<std::string, std::string> replica_env(const p::service_spec& spec,
                                                const std::vector<p::port_binding>& ports);
 
-/// A stable hash of what a replica runs (the spec without its replica count).
+/// A stable hash of what a replica runs: the spec without its replica count and
+/// its routing (published ports, load balancing).
 std::string template_hash(const p::service_spec& spec);
 
 /// Next restart delay after `current`: doubled, at most `max`.

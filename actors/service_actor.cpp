@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace tutti::actors {
@@ -22,6 +23,7 @@ struct slot_state {
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
   bool stopping = false;
+  bool node_lost = false;    // its node's actor went down; not routed to
   p::replica_status status;
 };
 
@@ -32,6 +34,7 @@ struct service_state {
   std::map<int32_t, slot_state> slots;
   std::map<std::string, node_actor> nodes; // cache of placement's answers
   std::string last_problem;                // not repeated in the event log
+  std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   static inline const char* name = "service";
@@ -40,6 +43,33 @@ struct service_state {
 using self_ptr = service_actor::stateful_pointer<service_state>;
 
 void reconcile(self_ptr self);
+
+/// Running replicas of wanted slots that are not being stopped: where the mesh
+/// may send new connections.
+p::service_endpoints endpoints(self_ptr self) {
+  const auto& spec = self->state.spec;
+  p::service_endpoints out{spec.name, spec.ports, spec.balancing, {}, false};
+  for (const auto& [slot, s] : self->state.slots) {
+    if (slot >= spec.replicas || s.stopping || s.node_lost
+        || s.status.state != p::replica_state::running)
+      continue;
+    auto host = s.status.address.empty() ? std::string{"127.0.0.1"} : s.status.address;
+    for (const auto& b : s.status.ports)
+      out.endpoints.push_back({s.status.id, s.status.node, b.name, host, b.host_port});
+  }
+  return out;
+}
+
+void publish_endpoints(self_ptr self, bool removed = false) {
+  if (!self->state.ctx.discovery)
+    return;
+  auto x = endpoints(self);
+  x.removed = removed;
+  if (self->state.published && *self->state.published == x)
+    return;
+  self->state.published = x;
+  self->send(self->state.ctx.discovery, std::move(x));
+}
 
 void emit(self_ptr self, std::string kind, std::string message, std::string replica = {}) {
   p::event e;
@@ -99,7 +129,8 @@ void run_on_node(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
   auto rev = self->state.revision;
-  p::replica_request req{self->state.spec.name, slot, rev, self->state.spec};
+  p::replica_request req{self->state.spec.name, slot, rev, self->state.spec,
+                         self->state.ctx.discovery_env};
   auto fail = [self, slot](caf::error& err) {
     self->state.slots[slot].in_flight = false;
     self->state.nodes.erase(self->state.slots[slot].node);
@@ -161,31 +192,50 @@ void finish_slot_stop(self_ptr self, int32_t slot) {
   self->state.slots.erase(slot);
   update_metrics(self);
   if (self->state.deleting && self->state.slots.empty()) {
+    publish_endpoints(self, true);
     for (auto& promise : self->state.delete_promises)
       promise.deliver(true);
     self->quit();
   }
 }
 
+void stop_on_node(self_ptr self, int32_t slot) {
+  auto id = p::replica_id(self->state.spec.name, slot);
+  auto fail = [self, slot](caf::error& err) {
+    // The node is gone: nothing left to stop there.
+    finish_slot_stop(self, slot);
+  };
+  with_node(self, self->state.slots[slot].node,
+            [self, slot, id, fail](node_actor& node) {
+              self->request(node, caf::infinite, p::stop_atom::value, id)
+                .then([self, slot](bool) { finish_slot_stop(self, slot); }, fail);
+            },
+            fail);
+}
+
 void stop_slot(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
+  bool routed = s.status.state == p::replica_state::running && !s.node_lost;
   s.stopping = true;
   s.in_flight = true;
   if (s.node.empty()) {
     finish_slot_stop(self, slot);
     return;
   }
-  auto id = p::replica_id(self->state.spec.name, slot);
-  auto fail = [self, slot](caf::error& err) {
-    // The node is gone: nothing left to stop there.
-    finish_slot_stop(self, slot);
-  };
-  with_node(self, s.node,
-            [self, slot, id, fail](node_actor& node) {
-              self->request(node, caf::infinite, p::stop_atom::value, id)
-                .then([self, slot](bool) { finish_slot_stop(self, slot); }, fail);
-            },
-            fail);
+  // Out of the endpoint set first; then, for a published service, the routers
+  // let the connections they hold to it finish before it gets its SIGTERM.
+  publish_endpoints(self);
+  const auto& spec = self->state.spec;
+  if (!routed || !p::has_published_ports(spec) || !self->state.ctx.discovery) {
+    stop_on_node(self, slot);
+    return;
+  }
+  auto grace = spec.stop_grace;
+  auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
+  self->request(self->state.ctx.discovery, limit, p::drain_atom::value,
+                p::replica_id(spec.name, slot), grace)
+    .then([self, slot](bool) { stop_on_node(self, slot); },
+          [self, slot](caf::error&) { stop_on_node(self, slot); });
 }
 
 void reconcile(self_ptr self) {
@@ -222,8 +272,34 @@ void on_status(self_ptr self, p::replica_status& st) {
     return;
   auto was_running = i->second.status.state == p::replica_state::running;
   i->second.status = std::move(st);
+  i->second.node_lost = false;
   if (was_running != (i->second.status.state == p::replica_state::running))
     update_metrics(self);
+  publish_endpoints(self);
+}
+
+void on_node_down(self_ptr self, const caf::down_msg& msg) {
+  for (auto i = self->state.nodes.begin(); i != self->state.nodes.end(); ++i) {
+    if (i->second.address() != msg.source)
+      continue;
+    // Its replicas may run on, but nothing tells us: stop routing to them.
+    for (auto& [slot, s] : self->state.slots)
+      if (s.node == i->first)
+        s.node_lost = true;
+    self->state.nodes.erase(i);
+    publish_endpoints(self);
+    return;
+  }
+}
+
+/// New `<SERVICE>_ADDR` variables: replicas get them when they next start.
+void on_env(self_ptr self, std::map<std::string, std::string>& env) {
+  if (env == self->state.ctx.discovery_env)
+    return;
+  self->state.ctx.discovery_env = std::move(env);
+  for (auto& [slot, s] : self->state.slots)
+    if (!s.node.empty() && !s.in_flight && !s.stopping && s.requested_rev == self->state.revision)
+      run_on_node(self, slot); // same revision: the replica only takes the new env
 }
 
 p::service_status status(self_ptr self) {
@@ -280,13 +356,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   self->state.ctx = std::move(ctx);
   self->state.spec = std::move(spec);
   self->state.revision = revision;
-  self->set_down_handler([self](caf::down_msg& msg) {
-    for (auto i = self->state.nodes.begin(); i != self->state.nodes.end(); ++i)
-      if (i->second.address() == msg.source) {
-        self->state.nodes.erase(i);
-        return;
-      }
-  });
+  self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
   load_assignments(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
   return {
@@ -297,10 +367,14 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       self->state.revision = revision;
       self->state.last_problem.clear();
       reconcile(self);
+      publish_endpoints(self); // ports or balancing may have changed
     },
+    [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
     [self](p::replica_status& st) { on_status(self, st); },
     [self](p::tick_atom) {
       reconcile(self);
+      // Also the first publication of a service whose replicas report nothing yet.
+      publish_endpoints(self);
       self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
     },
     [self](p::status_atom) { return status(self); },
@@ -312,6 +386,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       if (self->state.ctx.metrics != nullptr)
         self->state.ctx.metrics->forget_service(self->state.spec.name);
       if (self->state.slots.empty()) {
+        publish_endpoints(self, true);
         for (auto& x : self->state.delete_promises)
           x.deliver(true);
         self->quit();

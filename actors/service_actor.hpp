@@ -13,6 +13,8 @@ struct service_context {
   placement_actor placement;
   metrics::catalogue* metrics = nullptr;
   caf::timespan resync = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
+  discovery_actor discovery;                      // null: endpoints are not published
+  std::map<std::string, std::string> discovery_env; // <SERVICE>_ADDR for new replicas
 };
 
 /// Spawns the actor of one service. It reconciles continuously: missing slots are
@@ -20,6 +22,11 @@ struct service_context {
 /// replicas of an older revision are replaced. On start it reads the stored
 /// assignments, so after a restart replicas are asked for on the nodes that run
 /// them, where they are adopted.
+///
+/// It publishes its endpoint set (the running replicas' host ports) to discovery
+/// on every change. A replica it stops leaves the set first; when the service has
+/// published ports the stop waits until no router holds a connection to it any
+/// more (at most stop_grace), so open connections finish before the SIGTERM.
 service_actor spawn_service(caf::actor_system& sys, service_context ctx, p::service_spec spec,
                             int64_t revision);
 

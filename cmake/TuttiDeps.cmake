@@ -8,6 +8,7 @@ find_package(benchmark CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
+find_package(CURL REQUIRED)                       # FindCURL -> CURL::libcurl (the Docker API)
 
 # CAF 0.17.6: Debian ships no CAFConfig.cmake.
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)

@@ -162,6 +162,48 @@ void read_store(const field& f, daemon_config& out, error_sink& errors) {
   fields.finish();
 }
 
+void read_docker(const field& f, docker_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with enabled and socket", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto enabled = fields.take("enabled"))
+    if (auto value = read_bool(*enabled, errors))
+      out.enabled = *value;
+  if (auto socket = fields.take("socket")) {
+    auto text = read_nonempty_string(*socket, errors);
+    // sockaddr_un holds 108 bytes with the terminating NUL.
+    constexpr size_t max_socket_path = 107;
+    if (text && text->size() > max_socket_path)
+      errors.add(socket->mark, socket->path,
+                 "a unix socket path is at most 107 bytes, got " + std::to_string(text->size()));
+    else if (text)
+      out.socket = *text;
+  }
+  fields.finish();
+}
+
+void read_mesh(const field& f, mesh_config& out, error_sink& errors) {
+  constexpr caf::timespan max_connect_timeout = 1min;
+  constexpr caf::timespan max_idle_timeout = 24h;
+  if (!expect_map(f, "a mapping with host, connect_timeout and idle_timeout", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto host = fields.take("host")) {
+    auto text = read_nonempty_string(*host, errors);
+    if (text && !parse_endpoint(*text + ":0"))
+      errors.add(host->mark, host->path, "expected an IP address, got '" + *text + "'");
+    else if (text)
+      out.host = *text;
+  }
+  if (auto t = fields.take("connect_timeout"))
+    if (auto value = read_positive_duration(*t, max_connect_timeout, errors))
+      out.connect_timeout = *value;
+  if (auto t = fields.take("idle_timeout"))
+    if (auto value = read_positive_duration(*t, max_idle_timeout, errors))
+      out.idle_timeout = *value;
+  fields.finish();
+}
+
 void read_daemon_config(const field& whole, daemon_config& out, error_sink& errors) {
   if (!expect_map(whole, "a mapping (tuttid's configuration)", errors))
     return;
@@ -175,8 +217,12 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_node(*node, out.node, errors);
   if (auto supervision = fields.take("supervision"))
     read_supervision(*supervision, out.supervision, errors);
+  if (auto mesh = fields.take("mesh"))
+    read_mesh(*mesh, out.mesh, errors);
   if (auto store = fields.take("store"))
     read_store(*store, out, errors);
+  if (auto docker = fields.take("docker"))
+    read_docker(*docker, out.docker, errors);
   if (auto stop = fields.take("stop_replicas_on_exit"))
     if (auto value = read_bool(*stop, errors))
       out.stop_replicas_on_exit = *value;

@@ -34,12 +34,27 @@ struct supervision_config {
   caf::timespan window = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
 };
 
+/// The docker driver: which engine, and whether the node offers it at all.
+struct docker_config {
+  bool enabled = true;                       // false: docker specs are refused
+  std::string socket = "/var/run/docker.sock"; // the engine's unix socket
+};
+
+/// The routing mesh of the node: where it listens and how long it waits.
+struct mesh_config {
+  std::string host = "127.0.0.1"; // published ports listen here; <SERVICE>_ADDR names it
+  caf::timespan connect_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
+  caf::timespan idle_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::minutes{5});
+};
+
 struct daemon_config {
   std::string data_dir = ".tutti";
   endpoint api{"127.0.0.1", 7700};
   endpoint metrics{"127.0.0.1", 9770};
   node_config node;
   supervision_config supervision;
+  mesh_config mesh;
+  docker_config docker;
   uint64_t store_map_size = uint64_t{1} << 30;  // LMDB map size in bytes
   bool stop_replicas_on_exit = false;
   std::string log_level = "info";

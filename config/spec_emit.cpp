@@ -178,6 +178,7 @@ std::string emit_spec(const service_spec& spec) {
   emit_env(out, spec.env);
   emit_resources(out, spec.resources);
   emit_ports(out, spec.ports);
+  out << YAML::Key << "load_balancing" << YAML::Value << protocol::to_string(spec.balancing);
   emit_restart(out, spec.restart);
   emit_placement(out, spec.placement);
   out << YAML::Key << "stop_grace" << YAML::Value << format_duration(spec.stop_grace);

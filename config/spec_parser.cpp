@@ -39,6 +39,11 @@ const std::vector<std::pair<std::string_view, protocol::placement_strategy>>
     {"binpack", protocol::placement_strategy::binpack},
   };
 
+const std::vector<std::pair<std::string_view, protocol::load_balancing>> balancing_names{
+  {"round_robin", protocol::load_balancing::round_robin},
+  {"least_connections", protocol::load_balancing::least_connections},
+};
+
 // Fields of DESIGN.md whose feature is not built: refusing them beats a spec that
 // silently does less than it says.
 constexpr std::array<std::string_view, 3> unsupported_fields{"health", "update",
@@ -73,6 +78,17 @@ bool valid_port_name(const std::string& name) {
   return true;
 }
 
+/// Non-empty, no blanks or control characters: what the engine can parse is
+/// its business, but these can never be a reference.
+bool valid_image(const std::string& image) {
+  if (image.empty())
+    return false;
+  for (char c : image)
+    if (static_cast<unsigned char>(c) <= ' ')
+      return false;
+  return true;
+}
+
 bool uses_image(driver_kind driver) {
   return driver == driver_kind::docker || driver == driver_kind::containerd;
 }
@@ -101,7 +117,9 @@ public:
     auto command = read_command(fields, spec);
     read_env(fields, spec);
     read_resources(fields, spec);
+    current_name_ = spec.name;
     read_ports(fields, spec);
+    read_balancing(fields, spec);
     read_restart(fields, spec);
     read_placement(fields, spec);
     if (auto f = fields.take("stop_grace"))
@@ -109,7 +127,7 @@ public:
         spec.stop_grace = *d;
     refuse_unsupported(fields);
     fields.finish();
-    check_image(image, spec);
+    check_image(image, whole, spec);
     check_command(command, whole, spec);
     if (errors_.size() != errors_before)
       return std::nullopt;
@@ -166,7 +184,7 @@ private:
     if (!driver)
       return;
     spec.driver = *driver;
-    if (uses_image(*driver))
+    if (*driver == driver_kind::containerd)
       errors_.add(f->mark, f->path,
                   "driver '" + protocol::to_string(*driver) + "' is not supported yet");
   }
@@ -252,14 +270,32 @@ private:
     } else {
       errors_.add(item.mark, item.path + ".name", missing);
     }
-    if (auto published = fields.take("published")) {
-      auto number = read_int(*published, 0, max_port_number, errors_);
-      if (number && *number != 0)
-        errors_.add(published->mark, published->path,
-                    "publishing on the routing mesh is not supported yet");
-    }
+    if (auto published = fields.take("published"))
+      if (auto number = read_int(*published, 0, max_port_number, errors_))
+        read_published(*published, static_cast<uint16_t>(*number), port);
     fields.finish();
     return port;
+  }
+
+  /// 0 leaves the port unpublished; any other port may be published by one
+  /// service of the input only (the cluster refuses ports of other inputs).
+  void read_published(const field& f, uint16_t number, protocol::port_spec& port) {
+    port.published = number;
+    if (number == 0)
+      return;
+    auto [first, inserted] = published_.emplace(number, current_name_);
+    if (!inserted)
+      errors_.add(f.mark, f.path,
+                  "port " + std::to_string(number) + " is already published by "
+                    + (first->second.empty() ? std::string{"another port"}
+                                             : "service '" + first->second + "'")
+                    + " in this input; each published port belongs to one service");
+  }
+
+  void read_balancing(map_reader& fields, service_spec& spec) {
+    if (auto f = fields.take("load_balancing"))
+      if (auto value = read_choice(*f, balancing_names, errors_))
+        spec.balancing = *value;
   }
 
   void read_restart(map_reader& fields, service_spec& spec) {
@@ -342,10 +378,19 @@ private:
         errors_.add(f->key_mark, f->path, f->key + " is not supported yet");
   }
 
-  void check_image(const std::optional<field>& image, const service_spec& spec) {
+  void check_image(const std::optional<field>& image, const field& whole,
+                   const service_spec& spec) {
     if (image && !spec.image.empty() && !uses_image(spec.driver))
       errors_.add(image->mark, image->path,
                   "image is only used by the docker and containerd drivers");
+    if (spec.driver != driver_kind::docker)
+      return;
+    if (!image)
+      errors_.add(whole.mark, "image", missing + " (the docker driver runs an image)");
+    else if (image->value.IsScalar() && !valid_image(spec.image))
+      errors_.add(image->mark, image->path,
+                  "expected an image reference like local/busybox:1, got '" + spec.image
+                    + "'");
   }
 
   void check_command(const std::optional<field>& command, const field& whole,
@@ -363,6 +408,8 @@ private:
 
   error_sink& errors_;
   std::map<std::string, int> names_; // -> line of the document that named it first
+  std::map<uint16_t, std::string> published_; // published port -> service
+  std::string current_name_;                  // of the document being read
 };
 
 } // namespace

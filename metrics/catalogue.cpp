@@ -40,6 +40,9 @@ const buckets replica_start_buckets{0.001, 0.0025, 0.005, 0.01, 0.025,
 const buckets rpc_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                           0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
                           0.5,     1.0,    2.5,     5.0};
+const buckets mesh_connect_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                   0.0025,  0.005,  0.01,    0.025,  0.05,
+                                   0.1,     0.25,   0.5,     1.0,    2.5};
 const buckets store_commit_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001,
                                    0.0025,  0.005,  0.01,    0.025,  0.05,
                                    0.1,     0.25,   0.5,     1.0};
@@ -161,6 +164,33 @@ struct catalogue::impl {
         .Register(*registry)
         .Add({}, store_commit_buckets);
 
+  prometheus::Family<prometheus::Counter>& mesh_connections
+    = prometheus::BuildCounter()
+        .Name("tutti_mesh_connections_total")
+        .Help("Connections the routing mesh forwarded to a replica.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& mesh_bytes
+    = prometheus::BuildCounter()
+        .Name("tutti_mesh_bytes_total")
+        .Help("Bytes the routing mesh forwarded, by direction (in: to the replica).")
+        .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& mesh_active
+    = prometheus::BuildGauge()
+        .Name("tutti_mesh_active_connections")
+        .Help("Connections the routing mesh holds open now.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& mesh_upstream_errors
+    = prometheus::BuildCounter()
+        .Name("tutti_mesh_upstream_errors_total")
+        .Help("Connects to a replica that were refused or timed out, and connections "
+              "with no replica to go to.")
+        .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& mesh_connect
+    = prometheus::BuildHistogram()
+        .Name("tutti_mesh_connect_seconds")
+        .Help("Time from accepting a connection until its replica is connected.")
+        .Register(*registry);
+
   // Family::Add hands out references that Family::Remove frees. Recording
   // holds this shared so forget_service (exclusive) cannot free a series
   // between its Add and its update, even if a late record races the delete.
@@ -222,6 +252,30 @@ void catalogue::observe_store_commit(double seconds) {
   impl_->store_commit.Observe(seconds);
 }
 
+void catalogue::record_mesh(const std::string& service, const mesh_sample& x) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  const prometheus::Labels labels{{"service", service}};
+  impl_->mesh_connections.Add(labels).Increment(static_cast<double>(x.connections));
+  impl_->mesh_bytes.Add({{"service", service}, {"direction", "in"}})
+    .Increment(static_cast<double>(x.bytes_in));
+  impl_->mesh_bytes.Add({{"service", service}, {"direction", "out"}})
+    .Increment(static_cast<double>(x.bytes_out));
+  impl_->mesh_upstream_errors.Add(labels).Increment(static_cast<double>(x.upstream_errors));
+  impl_->mesh_active.Add(labels).Set(static_cast<double>(x.active));
+  auto& setup = impl_->mesh_connect.Add(labels, mesh_connect_buckets);
+  for (double seconds : x.setup_seconds)
+    setup.Observe(seconds);
+}
+
+void catalogue::forget_mesh(const std::string& service) {
+  std::unique_lock guard{impl_->per_service_mutex};
+  remove_service(impl_->mesh_connections, service);
+  remove_service(impl_->mesh_bytes, service);
+  remove_service(impl_->mesh_active, service);
+  remove_service(impl_->mesh_upstream_errors, service);
+  remove_service(impl_->mesh_connect, service, mesh_connect_buckets);
+}
+
 void catalogue::forget_service(const std::string& service) {
   std::unique_lock guard{impl_->per_service_mutex};
   remove_service(impl_->replicas_desired, service);
@@ -229,6 +283,11 @@ void catalogue::forget_service(const std::string& service) {
   remove_service(impl_->replica_restarts, service);
   remove_service(impl_->reconcile, service, reconcile_buckets);
   remove_service(impl_->replica_start, service, replica_start_buckets);
+  remove_service(impl_->mesh_connections, service);
+  remove_service(impl_->mesh_bytes, service);
+  remove_service(impl_->mesh_active, service);
+  remove_service(impl_->mesh_upstream_errors, service);
+  remove_service(impl_->mesh_connect, service, mesh_connect_buckets);
 }
 
 std::string catalogue::serialize() const {

@@ -8,8 +8,19 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tutti::metrics {
+
+/// What the routing mesh saw of one service since its last report.
+struct mesh_sample {
+  uint64_t connections = 0;     // forwarded to a replica
+  uint64_t bytes_in = 0;        // client -> replica
+  uint64_t bytes_out = 0;       // replica -> client
+  uint64_t upstream_errors = 0; // connect attempts refused or timed out, or no replica
+  int64_t active = 0;           // open connections now (a level, not a delta)
+  std::vector<double> setup_seconds; // accept -> replica connected, per connection
+};
 
 class catalogue {
 public:
@@ -36,6 +47,13 @@ public:
   void count_event(const std::string& kind);
   // tutti_store_commit_seconds (histogram)
   void observe_store_commit(double seconds);
+  // tutti_mesh_connections_total{service}, tutti_mesh_bytes_total{service,direction},
+  // tutti_mesh_active_connections{service}, tutti_mesh_upstream_errors_total{service},
+  // tutti_mesh_connect_seconds{service} (histogram: accept -> replica connected)
+  void record_mesh(const std::string& service, const mesh_sample& x);
+  /// Drops the mesh series of a service the mesh no longer routes (forget_service
+  /// drops them too; this one leaves the others alone).
+  void forget_mesh(const std::string& service);
 
   /// Drops the per-service series of a deleted service.
   void forget_service(const std::string& service);

@@ -39,6 +39,7 @@ struct ReplicaStatus {
   message @10 :Text;
   sinceMs @11 :Int64;
   ports @12 :List(PortBinding);
+  address @13 :Text;
 }
 
 struct ServiceStatus {
@@ -95,6 +96,33 @@ struct ServiceDetail {
   events @3 :List(Event);
 }
 
+struct Port {
+  name @0 :Text;
+  published @1 :UInt16;   # 0: not published on the routing mesh
+}
+
+struct Endpoint {
+  replica @0 :Text;
+  node @1 :Text;
+  port @2 :Text;          # the port's name
+  host @3 :Text;
+  hostPort @4 :UInt16;
+}
+
+# A service's ports and the endpoints of its ready replicas.
+struct ServiceEndpoints {
+  service @0 :Text;
+  ports @1 :List(Port);
+  balancing @2 :Text;     # round_robin | least_connections
+  endpoints @3 :List(Endpoint);
+  removed @4 :Bool;       # the service was deleted
+}
+
+# Receives a service's endpoint set each time it changes; see Tutti.watchEndpoints.
+interface EndpointSink {
+  push @0 (endpoints :ServiceEndpoints) -> stream;
+}
+
 # Receives events as they are committed; see Tutti.follow.
 interface EventSink {
   push @0 (events :List(Event)) -> stream;
@@ -135,4 +163,11 @@ interface Tutti {
   # The tail of a replica's output (stdout and stderr); slot -1 means the lowest.
   logs @10 (service :Text, slot :Int32, maxBytes :UInt32)
       -> (replica :Text, text :Text, error :Error);
+
+  # The endpoints of one service, or of every service when `service` is empty.
+  getEndpoints @11 (service :Text) -> (endpoints :List(ServiceEndpoints), error :Error);
+
+  # Pushes the endpoint set of `service` (every service when empty) to `sink`,
+  # first as it is now, then on each change. Returns only when it fails.
+  watchEndpoints @12 (service :Text, sink :EndpointSink) -> (error :Error);
 }

@@ -68,6 +68,12 @@ std::optional<change_kind> change_kind_from(const std::string& t) {
   return enum_from(t, all);
 }
 
+std::optional<load_balancing> load_balancing_from(const std::string& t) {
+  static const load_balancing all[] = {load_balancing::round_robin,
+                                       load_balancing::least_connections};
+  return enum_from(t, all);
+}
+
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {
   b.setId(x.id);
   b.setService(x.service);
@@ -86,6 +92,7 @@ void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {
     ports[i].setName(x.ports[i].name);
     ports[i].setHostPort(x.ports[i].host_port);
   }
+  b.setAddress(x.address);
 }
 
 replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
@@ -104,6 +111,7 @@ replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
   x.since_ms = r.getSinceMs();
   for (auto p : r.getPorts())
     x.ports.push_back({text(p.getName()), p.getHostPort()});
+  x.address = text(r.getAddress());
   return x;
 }
 
@@ -216,6 +224,40 @@ service_detail from_capnp(rpc::ServiceDetail::Reader r) {
   x.spec_yaml = text(r.getSpecYaml());
   x.replicas = read_list<replica_status>(r.getReplicas());
   x.events = read_list<event>(r.getEvents());
+  return x;
+}
+
+void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x) {
+  b.setService(x.service);
+  auto ports = b.initPorts(x.ports.size());
+  for (unsigned i = 0; i < x.ports.size(); ++i) {
+    ports[i].setName(x.ports[i].name);
+    ports[i].setPublished(x.ports[i].published);
+  }
+  b.setBalancing(to_string(x.balancing));
+  auto endpoints = b.initEndpoints(x.endpoints.size());
+  for (unsigned i = 0; i < x.endpoints.size(); ++i) {
+    const auto& e = x.endpoints[i];
+    endpoints[i].setReplica(e.replica);
+    endpoints[i].setNode(e.node);
+    endpoints[i].setPort(e.port);
+    endpoints[i].setHost(e.host);
+    endpoints[i].setHostPort(e.host_port);
+  }
+  b.setRemoved(x.removed);
+}
+
+service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r) {
+  service_endpoints x;
+  x.service = text(r.getService());
+  for (auto p : r.getPorts())
+    x.ports.push_back({text(p.getName()), p.getPublished()});
+  x.balancing =
+    load_balancing_from(text(r.getBalancing())).value_or(load_balancing::round_robin);
+  for (auto e : r.getEndpoints())
+    x.endpoints.push_back({text(e.getReplica()), text(e.getNode()), text(e.getPort()),
+                           text(e.getHost()), e.getHostPort()});
+  x.removed = r.getRemoved();
   return x;
 }
 

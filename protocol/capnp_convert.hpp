@@ -21,6 +21,7 @@ void to_capnp(rpc::NodeStatus::Builder b, const node_status& x);
 void to_capnp(rpc::ServiceChange::Builder b, const service_change& x);
 void to_capnp(rpc::SpecError::Builder b, const spec_error& x);
 void to_capnp(rpc::ServiceDetail::Builder b, const service_detail& x);
+void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x);
 /// Sets code and message from a caf::error (code names are error_code's).
 void to_capnp(rpc::Error::Builder b, const caf::error& x);
 
@@ -31,6 +32,7 @@ node_status from_capnp(rpc::NodeStatus::Reader r);
 service_change from_capnp(rpc::ServiceChange::Reader r);
 spec_error from_capnp(rpc::SpecError::Reader r);
 service_detail from_capnp(rpc::ServiceDetail::Reader r);
+service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r);
 
 /// A failed result's error, or nullopt when the result has none.
 struct rpc_error {
@@ -44,5 +46,6 @@ std::optional<replica_state> replica_state_from(const std::string& text);
 std::optional<driver_kind> driver_kind_from(const std::string& text);
 std::optional<node_state> node_state_from(const std::string& text);
 std::optional<change_kind> change_kind_from(const std::string& text);
+std::optional<load_balancing> load_balancing_from(const std::string& text);
 
 } // namespace tutti::protocol

@@ -11,6 +11,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ using list_atom = caf::atom_constant<caf::atom("list")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using child_atom = caf::atom_constant<caf::atom("child")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using endpoints_atom = caf::atom_constant<caf::atom("endpoints")>;
+using env_atom = caf::atom_constant<caf::atom("env")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -80,17 +84,21 @@ typename Inspector::result_type inspect(Inspector& f, assignment& x) {
 }
 
 /// A service asks a node to run (or update to a new revision) one replica slot.
+/// `discovery_env` (`<SERVICE>_ADDR` of the published services) is added to the
+/// replica's environment when it (re)starts; it is not part of the spec, so a
+/// change of it restarts nothing.
 struct replica_request {
   std::string service;
   int32_t slot = 0;
   int64_t revision = 0;
   service_spec spec;
+  std::map<std::string, std::string> discovery_env;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_request& x) {
   return f(caf::meta::type_name("replica_request"), x.service, x.slot, x.revision,
-           x.spec);
+           x.spec, x.discovery_env);
 }
 
 /// The driver saw a replica's container exit.

@@ -30,6 +30,14 @@ std::string to_string(placement_strategy x) {
   return "unknown";
 }
 
+std::string to_string(load_balancing x) {
+  switch (x) {
+    case load_balancing::round_robin: return "round_robin";
+    case load_balancing::least_connections: return "least_connections";
+  }
+  return "unknown";
+}
+
 std::string to_string(const constraint& x) {
   return x.key + (x.equals ? " == " : " != ") + x.value;
 }

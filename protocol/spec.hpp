@@ -20,13 +20,18 @@ using namespace std::chrono_literals;
 enum class driver_kind : uint8_t { process, sim, docker, containerd };
 enum class restart_policy : uint8_t { always, on_failure, never };
 enum class placement_strategy : uint8_t { spread, binpack };
+/// How the routing mesh picks a replica for each new connection.
+enum class load_balancing : uint8_t { round_robin, least_connections };
 
 std::string to_string(driver_kind x);
 std::string to_string(restart_policy x);
 std::string to_string(placement_strategy x);
+std::string to_string(load_balancing x);
 
 /// A named port of a replica. The node picks a free host port for it and passes it
-/// to the replica as `PORT_<NAME>` (and `PORT` for the first one).
+/// to the replica as `PORT_<NAME>` (and `PORT` for the first one). A published
+/// port is served by the routing mesh of every node, which forwards each
+/// connection to a running replica's host port of the same name.
 struct port_spec {
   std::string name;
   uint16_t published = 0; // 0: not published on the routing mesh
@@ -101,8 +106,7 @@ typename Inspector::result_type inspect(Inspector& f, placement_spec& x) {
 }
 
 /// One `kind: Service` document. Fields of DESIGN.md whose feature is not built yet
-/// (health, update, autoscale, published ports) are refused by config/, so they have
-/// no member here.
+/// (health, update, autoscale) are refused by config/, so they have no member here.
 struct service_spec {
   std::string name;
   int32_t replicas = 1;
@@ -112,6 +116,7 @@ struct service_spec {
   std::map<std::string, std::string> env;
   resource_spec resources;
   std::vector<port_spec> ports;
+  load_balancing balancing = load_balancing::round_robin; // of published ports
   restart_spec restart;
   placement_spec placement;
   /// Time between the polite stop signal and the kill.
@@ -123,7 +128,15 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
            x.command, x.env, x.resources, x.ports, x.restart, x.placement,
-           x.stop_grace);
+           x.stop_grace, x.balancing);
+}
+
+/// True when any port of the spec is published on the routing mesh.
+inline bool has_published_ports(const service_spec& spec) {
+  for (const auto& port : spec.ports)
+    if (port.published != 0)
+      return true;
+  return false;
 }
 
 /// Largest replica count a spec may ask for; protects the node from a typo like 10^9.

@@ -50,6 +50,7 @@ struct replica_status {
   std::string message;     // why it is in this state, for people
   int64_t since_ms = 0;    // unix time of the last state change
   std::vector<port_binding> ports;
+  std::string address;     // where the host ports listen (the node's address)
   friend bool operator==(const replica_status&, const replica_status&) = default;
 };
 
@@ -57,7 +58,42 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
   return f(caf::meta::type_name("replica_status"), x.id, x.service, x.slot, x.node,
            x.state, x.pid, x.runtime_id, x.restarts, x.revision, x.exit_code,
-           x.message, x.since_ms, x.ports);
+           x.message, x.since_ms, x.ports, x.address);
+}
+
+/// One ready replica's address for one of its service's ports.
+struct service_endpoint {
+  std::string replica; // "<service>-<slot>"
+  std::string node;
+  std::string port;    // the port's name
+  std::string host;    // the node's address
+  uint16_t host_port = 0;
+  friend bool operator==(const service_endpoint&, const service_endpoint&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_endpoint& x) {
+  return f(caf::meta::type_name("service_endpoint"), x.replica, x.node, x.port, x.host,
+           x.host_port);
+}
+
+/// Everything the routing mesh and service discovery know of one service: its
+/// ports (with the published ones), how the mesh balances, and the endpoints of
+/// its ready (for now: running) replicas. A service publishes the whole set on
+/// every change; `removed` says the service is gone.
+struct service_endpoints {
+  std::string service;
+  std::vector<port_spec> ports;
+  load_balancing balancing = load_balancing::round_robin;
+  std::vector<service_endpoint> endpoints;
+  bool removed = false;
+  friend bool operator==(const service_endpoints&, const service_endpoints&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_endpoints& x) {
+  return f(caf::meta::type_name("service_endpoints"), x.service, x.ports, x.balancing,
+           x.endpoints, x.removed);
 }
 
 struct service_status {

@@ -10,6 +10,8 @@
 
 #include <caf/type_id.hpp>
 
+#include <map>
+#include <string>
 #include <vector>
 
 CAF_BEGIN_TYPE_ID_BLOCK(tutti, caf::first_custom_type_id)
@@ -33,4 +35,7 @@ CAF_ADD_TYPE_ID(tutti, (tutti::protocol::replica_exited))
 CAF_ADD_TYPE_ID(tutti, (tutti::protocol::placement_request))
 CAF_ADD_TYPE_ID(tutti, (tutti::protocol::placement_decision))
 CAF_ADD_TYPE_ID(tutti, (std::vector<std::string>))
+CAF_ADD_TYPE_ID(tutti, (tutti::protocol::service_endpoints))
+CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::service_endpoints>))
+CAF_ADD_TYPE_ID(tutti, (std::map<std::string, std::string>))
 CAF_END_TYPE_ID_BLOCK(tutti)

@@ -88,11 +88,8 @@ struct event_stream::transfer {
 event_stream::event_stream(std::string socket_path, std::string target, handlers h,
                            std::chrono::milliseconds min_backoff,
                            std::chrono::milliseconds max_backoff)
-  : socket_path_(std::move(socket_path)),
-    target_(std::move(target)),
-    handlers_(std::move(h)),
-    min_backoff_(min_backoff),
-    max_backoff_(max_backoff) {
+  : socket_path_(std::move(socket_path)), target_(std::move(target)), handlers_(std::move(h)),
+    min_backoff_(min_backoff), max_backoff_(max_backoff) {
   init_curl();
   multi_ = curl_multi_init();
 }
@@ -167,9 +164,9 @@ void event_stream::run() {
     current = std::make_unique<transfer>();
     auto* easy = curl_easy_init();
     current->handle = easy;
-    auto url = std::string{"http://docker"} + api_version + target_
-               + (target_.find('?') == std::string::npos ? "?" : "&")
-               + "since=" + since_text(resume_ns);
+    auto url = std::string{"http://docker"} + api_version + target_ +
+               (target_.find('?') == std::string::npos ? "?" : "&") +
+               "since=" + since_text(resume_ns);
     curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -190,14 +187,14 @@ void event_stream::run() {
     curl_easy_getinfo(current->handle, CURLINFO_OS_ERRNO, &os_errno);
     std::string why;
     if (rc == CURLE_COULDNT_CONNECT)
-      why = unreachable(socket_path_, os_errno != 0 ? std::strerror(os_errno)
-                                                    : current->error_text);
+      why =
+          unreachable(socket_path_, os_errno != 0 ? std::strerror(os_errno) : current->error_text);
     else if (rc != CURLE_OK)
-      why = "the events stream of the Docker engine at " + socket_path_ + " broke: "
-            + (current->error_text[0] != '\0' ? current->error_text : curl_easy_strerror(rc));
+      why = "the events stream of the Docker engine at " + socket_path_ + " broke: " +
+            (current->error_text[0] != '\0' ? current->error_text : curl_easy_strerror(rc));
     else if (!current->ok_status)
-      why = "the Docker engine at " + socket_path_ + " refused the events stream: "
-            + error_message(status, current->error_body);
+      why = "the Docker engine at " + socket_path_ +
+            " refused the events stream: " + error_message(status, current->error_body);
     else
       why = "the Docker engine at " + socket_path_ + " closed the events stream";
     curl_multi_remove_handle(multi, current->handle);
@@ -250,8 +247,8 @@ void event_stream::run() {
       if (stopping_)
         break;
       if (!tasks_.empty())
-        wait = std::min(wait,
-                        std::chrono::ceil<std::chrono::milliseconds>(tasks_.begin()->first.first - now));
+        wait = std::min(
+            wait, std::chrono::ceil<std::chrono::milliseconds>(tasks_.begin()->first.first - now));
     }
     if (wait.count() > 0)
       curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);

@@ -103,10 +103,10 @@ docker_client::call_streaming(const char* method, const std::string& target,
   return perform(method, target, {}, timeout, &sink);
 }
 
-caf::expected<http_reply> docker_client::perform(const char* method, const std::string& target,
-                                                 const std::string& body,
-                                                 std::chrono::milliseconds timeout,
-                                                 const std::function<void(const char*, size_t)>* sink) {
+caf::expected<http_reply>
+docker_client::perform(const char* method, const std::string& target, const std::string& body,
+                       std::chrono::milliseconds timeout,
+                       const std::function<void(const char*, size_t)>* sink) {
   auto* curl = static_cast<CURL*>(take_handle());
   if (curl == nullptr)
     return make_error(error_code::driver_failure, "cannot make a libcurl handle");
@@ -154,17 +154,17 @@ caf::expected<http_reply> docker_client::perform(const char* method, const std::
   switch (rc) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-      return make_error(error_code::driver_failure,
-                        unreachable(socket_path_, os_errno != 0 ? std::strerror(os_errno)
-                                                                : detail));
+      return make_error(
+          error_code::driver_failure,
+          unreachable(socket_path_, os_errno != 0 ? std::strerror(os_errno) : detail));
     case CURLE_OPERATION_TIMEDOUT:
-      return make_error(error_code::driver_failure,
-                        "the Docker engine at " + socket_path_ + " did not answer " + what
-                          + " within " + std::to_string(timeout.count()) + " ms");
+      return make_error(error_code::driver_failure, "the Docker engine at " + socket_path_ +
+                                                        " did not answer " + what + " within " +
+                                                        std::to_string(timeout.count()) + " ms");
     default:
-      return make_error(error_code::driver_failure,
-                        "lost the connection to the Docker engine at " + socket_path_
-                          + " during " + what + ": " + detail + "; is dockerd running?");
+      return make_error(error_code::driver_failure, "lost the connection to the Docker engine at " +
+                                                        socket_path_ + " during " + what + ": " +
+                                                        detail + "; is dockerd running?");
   }
 }
 

@@ -70,8 +70,8 @@ private:
   void give_back(void* handle);
 
   std::string socket_path_;
-  std::mutex mutex_;          // guards idle_
-  std::vector<void*> idle_;   // CURL* handles between calls
+  std::mutex mutex_;        // guards idle_
+  std::vector<void*> idle_; // CURL* handles between calls
 };
 
 } // namespace tutti::runtime_drivers::docker

@@ -74,8 +74,8 @@ caf::expected<json> parse_object(const std::string& body, const char* what) {
   auto parsed = json::parse(body, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object())
     return make_error(error_code::driver_failure,
-                      std::string{"the Docker engine's answer to "} + what
-                        + " is not a JSON object: " + body.substr(0, 200));
+                      std::string{"the Docker engine's answer to "} + what +
+                          " is not a JSON object: " + body.substr(0, 200));
   return parsed;
 }
 
@@ -204,16 +204,16 @@ caf::expected<std::vector<listed>> parse_list(const std::string& body) {
   auto parsed = json::parse(body, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_array())
     return make_error(error_code::driver_failure,
-                      "the Docker engine's container list is not a JSON array: "
-                        + body.substr(0, 200));
+                      "the Docker engine's container list is not a JSON array: " +
+                          body.substr(0, 200));
   std::vector<listed> out;
   for (auto& item : parsed) {
     if (!item.is_object())
       continue;
     listed entry;
     entry.id = text_of(item, "Id");
-    if (auto names = item.find("Names"); names != item.end() && names->is_array()
-                                          && !names->empty() && names->front().is_string())
+    if (auto names = item.find("Names");
+        names != item.end() && names->is_array() && !names->empty() && names->front().is_string())
       entry.docker_name = names->front().get<std::string>();
     if (!entry.docker_name.empty() && entry.docker_name.front() == '/')
       entry.docker_name.erase(0, 1);
@@ -316,12 +316,12 @@ int64_t parse_time_ms(const std::string& text) {
   std::tm tm{};
   size_t at = 0;
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!read_digits(text, at, 4, year) || !expect_char(text, at, '-')
-      || !read_digits(text, at, 2, month) || !expect_char(text, at, '-')
-      || !read_digits(text, at, 2, day) || !expect_char(text, at, 'T')
-      || !read_digits(text, at, 2, hour) || !expect_char(text, at, ':')
-      || !read_digits(text, at, 2, minute) || !expect_char(text, at, ':')
-      || !read_digits(text, at, 2, second))
+  if (!read_digits(text, at, 4, year) || !expect_char(text, at, '-') ||
+      !read_digits(text, at, 2, month) || !expect_char(text, at, '-') ||
+      !read_digits(text, at, 2, day) || !expect_char(text, at, 'T') ||
+      !read_digits(text, at, 2, hour) || !expect_char(text, at, ':') ||
+      !read_digits(text, at, 2, minute) || !expect_char(text, at, ':') ||
+      !read_digits(text, at, 2, second))
     return 0;
   if (year <= 1970)
     return 0; // Go's zero time: never started
@@ -340,8 +340,8 @@ int64_t parse_time_ms(const std::string& text) {
     int sign = text[at] == '-' ? -1 : 1;
     ++at;
     int oh = 0, om = 0;
-    if (!read_digits(text, at, 2, oh) || !expect_char(text, at, ':')
-        || !read_digits(text, at, 2, om))
+    if (!read_digits(text, at, 2, oh) || !expect_char(text, at, ':') ||
+        !read_digits(text, at, 2, om))
       return 0;
     offset_s = sign * (oh * 3600 + om * 60);
   } else if (!expect_char(text, at, 'Z')) {
@@ -361,8 +361,7 @@ int64_t parse_time_ms(const std::string& text) {
 
 // ----- log_demuxer ---------------------------------------------------------------
 
-log_demuxer::log_demuxer(size_t keep) : keep_(keep) {
-}
+log_demuxer::log_demuxer(size_t keep) : keep_(keep) {}
 
 void log_demuxer::append(const char* data, size_t size) {
   if (keep_ == 0)
@@ -403,7 +402,9 @@ void log_demuxer::feed(const char* data, size_t size) {
     size -= n;
     if (header_.size() < header_size)
       return;
-    auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(header_[i])); };
+    auto byte = [&](size_t i) {
+      return static_cast<uint32_t>(static_cast<unsigned char>(header_[i]));
+    };
     remaining_ = (byte(4) << 24) | (byte(5) << 16) | (byte(6) << 8) | byte(7);
     header_.clear();
   }

@@ -70,10 +70,10 @@ caf::expected<std::vector<listed>> parse_list(const std::string& body);
 
 /// One line of GET /events (a JSON object per line).
 struct event {
-  std::string type;   // "container", ...
-  std::string action; // "die", "start", ...
-  std::string id;     // Actor.ID
-  std::string name;   // Actor.Attributes.name
+  std::string type;                 // "container", ...
+  std::string action;               // "die", "start", ...
+  std::string id;                   // Actor.ID
+  std::string name;                 // Actor.Attributes.name
   std::optional<int32_t> exit_code; // Actor.Attributes.exitCode of die events
   int64_t time_nano = 0;
   std::map<std::string, std::string> attributes;
@@ -122,7 +122,7 @@ private:
 
   size_t keep_;
   std::string out_;
-  std::string header_;   // the bytes of a header read so far
+  std::string header_;     // the bytes of a header read so far
   uint32_t remaining_ = 0; // payload bytes left in the current frame
   bool raw_ = false;
   bool started_ = false;

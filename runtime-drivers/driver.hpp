@@ -5,8 +5,9 @@
 // make_driver() in factory.hpp.
 //
 // Threading: every method may be called from one thread at a time (the node's
-// driver actor, a detached thread because create/start may block). Exit callbacks
-// run on a thread owned by the driver and must not block; they typically post a
+// driver actor, a detached thread because create/start may block), or from up
+// to concurrency() threads at once when the driver says so. Exit callbacks run
+// on a thread owned by the driver and must not block; they typically post a
 // message to an actor.
 
 #include "protocol/errors.hpp"
@@ -76,6 +77,11 @@ public:
   /// True when calls may block for more than a few milliseconds; the node then
   /// runs this driver on a detached thread.
   virtual bool blocking() const = 0;
+
+  /// How many calls may run at once, each on its own thread (for different
+  /// containers; calls for one container stay one at a time). 1 unless the
+  /// driver is built for more: a blocking driver's calls then overlap.
+  virtual size_t concurrency() const { return 1; }
 
   /// Creates (does not start) the container. Fails with already_exists when a
   /// container of that name exists.

@@ -1,6 +1,7 @@
 #include "runtime-drivers/factory.hpp"
 
 #include "protocol/errors.hpp"
+#include "runtime-drivers/docker_driver.hpp"
 #include "runtime-drivers/process_driver.hpp"
 
 namespace tutti::runtime_drivers {
@@ -17,7 +18,15 @@ caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
     }
     case driver_kind::sim:
       return std::unique_ptr<driver>{std::make_unique<sim_driver>(options.sim)};
-    case driver_kind::docker:
+    case driver_kind::docker: {
+      docker_options docker;
+      docker.socket = options.docker_socket;
+      docker.node = options.node;
+      auto result = docker_driver::make(std::move(docker));
+      if (!result)
+        return std::move(result.error());
+      return std::unique_ptr<driver>{std::move(*result)};
+    }
     case driver_kind::containerd:
       break;
   }

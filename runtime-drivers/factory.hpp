@@ -16,11 +16,17 @@ struct driver_options {
   /// Where the process driver keeps its metadata and logs, e.g. DATA/process.
   std::string state_dir;
   sim_options sim;
+  /// The Docker engine's unix socket (docker driver).
+  std::string docker_socket = "/var/run/docker.sock";
+  /// The node the driver runs containers for; the docker driver puts it in
+  /// container names so that nodes sharing one engine never clash.
+  std::string node;
 };
 
-/// A driver of `kind`: invalid_argument for kinds not built yet (docker,
-/// containerd) or missing options; driver_failure when the runtime cannot be
-/// set up (the process driver's state directory, say).
+/// A driver of `kind`: invalid_argument for kinds not built yet (containerd)
+/// or missing options; driver_failure when the runtime cannot be set up (the
+/// process driver's state directory, say). The docker driver is made even when
+/// no engine answers: its calls fail until one does.
 caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
                                                    const driver_options& options);
 

@@ -14,6 +14,8 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libcurl4-openssl-dev libssl-dev
   busybox-static
+  wrk
+  docker.io containerd runc
 )
 
 missing=()

@@ -43,4 +43,17 @@ TEST(Replica, TemplateHashIgnoresTheReplicaCountOnly) {
   EXPECT_EQ(template_hash(a).size(), 16u);
 }
 
+TEST(Replica, TemplateHashIgnoresRouting) {
+  p::service_spec a;
+  a.name = "web";
+  a.command = {"/bin/true"};
+  a.ports = {{"http", 0}};
+  auto b = a;
+  b.ports[0].published = 8080;
+  b.balancing = p::load_balancing::least_connections;
+  EXPECT_EQ(template_hash(a), template_hash(b)) << "publishing must not restart replicas";
+  b.ports[0].name = "web";
+  EXPECT_NE(template_hash(a), template_hash(b)) << "a port's name is in PORT_<NAME>";
+}
+
 } // namespace

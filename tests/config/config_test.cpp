@@ -19,6 +19,7 @@ using tutti::protocol::service_spec;
 using tutti::protocol::spec_error;
 
 namespace config = tutti::config;
+namespace protocol = tutti::protocol;
 
 namespace {
 
@@ -230,9 +231,30 @@ TEST(SpecParser, AcceptsSimDriverWithoutCommand) {
   EXPECT_TRUE(spec.command.empty());
 }
 
-TEST(SpecParser, RefusesDockerAndContainerdForNow) {
-  expect_error(only_error(minimal + "driver: docker\nimage: local/busybox:1\n"), 4, 9,
-               "driver", "driver 'docker' is not supported yet");
+TEST(SpecParser, AcceptsDockerWithImage) {
+  auto spec = only_spec("kind: Service\nname: web\ndriver: docker\nimage: local/busybox:1\n"
+                        "command: [/bin/sleep, '300']\nresources: {cpu: 0.25, memory: 32Mi}\n");
+  EXPECT_EQ(spec.driver, driver_kind::docker);
+  EXPECT_EQ(spec.image, "local/busybox:1");
+  EXPECT_EQ(spec.command, (std::vector<std::string>{"/bin/sleep", "300"}));
+  EXPECT_EQ(spec.resources.memory, int64_t{32} << 20);
+}
+
+TEST(SpecParser, DockerCommandDefaultsToTheImages) {
+  auto spec = only_spec("kind: Service\nname: web\ndriver: docker\nimage: nginx\n");
+  EXPECT_TRUE(spec.command.empty());
+}
+
+TEST(SpecParser, DockerNeedsAnImage) {
+  expect_error(only_error("kind: Service\nname: web\ndriver: docker\n"), 1, 1, "image",
+               "required field is missing (the docker driver runs an image)");
+  expect_error(only_error("kind: Service\nname: web\ndriver: docker\nimage: 'a b'\n"), 4, 8,
+               "image", "expected an image reference like local/busybox:1, got 'a b'");
+  expect_error(only_error("kind: Service\nname: web\ndriver: docker\nimage: ''\n"), 4, 8,
+               "image", "expected an image reference");
+}
+
+TEST(SpecParser, RefusesContainerdForNow) {
   expect_error(only_error(minimal + "driver: containerd\n"), 4, 9, "driver",
                "driver 'containerd' is not supported yet");
 }
@@ -326,10 +348,29 @@ TEST(SpecParser, RefusesMalformedCpu) {
 
 // -- ports ----------------------------------------------------------------------------
 
-TEST(SpecParser, RefusesPublishedPorts) {
-  expect_error(only_error(minimal + "ports: [{name: http, published: 8080}]\n"), 4, 33,
-               "ports[0].published",
-               "publishing on the routing mesh is not supported yet");
+TEST(SpecParser, ReadsPublishedPortsAndBalancing) {
+  auto spec = only_spec(minimal
+                        + "ports: [{name: http, published: 8080}, {name: admin}]\n"
+                          "load_balancing: least_connections\n");
+  ASSERT_EQ(spec.ports.size(), 2u);
+  EXPECT_EQ(spec.ports[0].published, 8080);
+  EXPECT_EQ(spec.ports[1].published, 0);
+  EXPECT_EQ(spec.balancing, protocol::load_balancing::least_connections);
+  EXPECT_EQ(only_spec(minimal).balancing, protocol::load_balancing::round_robin);
+  auto text = config::emit_spec(spec);
+  EXPECT_EQ(only_spec(text), spec) << text;
+}
+
+TEST(SpecParser, RefusesUnknownBalancing) {
+  expect_error(only_error(minimal + "load_balancing: random\n"), 4, 17, "load_balancing",
+               "round_robin");
+}
+
+TEST(SpecParser, RefusesAPortPublishedTwiceInOneInput) {
+  auto e = only_error(minimal + "ports: [{name: http, published: 8080}]\n---\n"
+                      "kind: Service\nname: api\ncommand: [/bin/true]\n"
+                      "ports: [{name: http, published: 8080}]\n");
+  expect_error(e, 9, 33, "ports[0].published", "already published by service 'web'");
 }
 
 TEST(SpecParser, RefusesPublishedPortOutOfRange) {
@@ -603,6 +644,7 @@ resources:
   cpu: 0
   memory: 0
 ports: []
+load_balancing: round_robin
 restart:
   policy: always
   backoff:

@@ -66,6 +66,7 @@ metrics: 0.0.0.0:9771
 node: {name: n1, labels: {zone: a, disk: ssd}, cpu: 4, memory: 8Gi, port_range: 21000-21999}
 supervision: {max_restarts: 5, window: 30s}
 store: {map_size: 2Gi}
+docker: {enabled: false, socket: /run/user/1000/docker.sock}
 stop_replicas_on_exit: true
 log_level: debug
 )";
@@ -89,6 +90,8 @@ TEST(DaemonConfig, ParsesEveryField) {
   EXPECT_EQ(c.supervision.max_restarts, 5);
   EXPECT_EQ(c.supervision.window, 30s);
   EXPECT_EQ(c.store_map_size, uint64_t{2} << 30);
+  EXPECT_FALSE(c.docker.enabled);
+  EXPECT_EQ(c.docker.socket, "/run/user/1000/docker.sock");
   EXPECT_TRUE(c.stop_replicas_on_exit);
   EXPECT_EQ(c.log_level, "debug");
 }
@@ -107,6 +110,8 @@ TEST(DaemonConfig, EmptyFileKeepsDefaults) {
     EXPECT_EQ(c.supervision.max_restarts, 10);
     EXPECT_EQ(c.supervision.window, 10s);
     EXPECT_EQ(c.store_map_size, uint64_t{1} << 30);
+    EXPECT_TRUE(c.docker.enabled);
+    EXPECT_EQ(c.docker.socket, "/var/run/docker.sock");
     EXPECT_FALSE(c.stop_replicas_on_exit);
     EXPECT_EQ(c.log_level, "info");
   }
@@ -162,6 +167,16 @@ TEST(DaemonConfig, RefusesBadValues) {
   expect_only_error("node: {cpu: -2}\n", 1, 13, "node.cpu", "must not be negative");
   expect_only_error("data_dir: ''\n", 1, 11, "data_dir", "must not be empty");
   expect_only_error("node: {name: 'bad name'}\n", 1, 14, "node.name", "invalid node name");
+}
+
+TEST(DaemonConfig, RefusesBadDockerSettings) {
+  expect_only_error("docker: {socket: ''}\n", 1, 18, "docker.socket", "must not be empty");
+  expect_only_error("docker: {socket: /" + std::string(120, 'x') + "}\n", 1, 18,
+                    "docker.socket", "at most 107 bytes");
+  expect_only_error("docker: {enabled: sometimes}\n", 1, 19, "docker.enabled",
+                    "expected true or false");
+  expect_only_error("docker: {sock: /x}\n", 1, 10, "docker.sock", "unknown field 'sock'");
+  expect_only_error("docker: /var/run/docker.sock\n", 1, 9, "docker", "expected a mapping");
 }
 
 TEST(DaemonConfig, RefusesBadLabels) {
@@ -229,4 +244,19 @@ TEST(Endpoint, RefusesMalformed) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(config::parse_endpoint(bad).has_value(), false);
   }
+}
+
+TEST(DaemonConfig, ParsesTheMeshSection) {
+  auto defaults = parse("");
+  ASSERT_TRUE(defaults.ok()) << describe(defaults.errors);
+  EXPECT_EQ(defaults.config.mesh.host, "127.0.0.1");
+  EXPECT_EQ(defaults.config.mesh.connect_timeout, 1s);
+  EXPECT_EQ(defaults.config.mesh.idle_timeout, 5min);
+  auto result = parse("mesh: {host: 127.0.0.2, connect_timeout: 250ms, idle_timeout: 30s}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.mesh.host, "127.0.0.2");
+  EXPECT_EQ(result.config.mesh.connect_timeout, 250ms);
+  EXPECT_EQ(result.config.mesh.idle_timeout, 30s);
+  expect_only_error("mesh: {connect_timeout: 0s}\n", 1, 25, "mesh.connect_timeout", "");
+  expect_only_error("mesh: {idle: 1s}\n", 1, 8, "mesh.idle", "unknown field");
 }

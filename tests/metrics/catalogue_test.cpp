@@ -234,6 +234,34 @@ TEST(Catalogue, ForgetServiceDropsOnlyThatServicesSeries) {
   cat.forget_service("never-existed");
 }
 
+TEST(Catalogue, MeshSamplesAddUpPerService) {
+  catalogue c;
+  tutti::metrics::mesh_sample x;
+  x.connections = 3;
+  x.bytes_in = 100;
+  x.bytes_out = 2000;
+  x.upstream_errors = 1;
+  x.active = 2;
+  x.setup_seconds = {0.0002, 0.0003, 0.02};
+  c.record_mesh("web", x);
+  x.active = 0;
+  x.setup_seconds = {};
+  c.record_mesh("web", x);
+  c.set_replicas_desired("web", 3);
+  auto text = c.serialize();
+  EXPECT_EQ(value(text, "tutti_mesh_connections_total{service=\"web\"}"), 6);
+  EXPECT_EQ(value(text, "tutti_mesh_bytes_total{direction=\"in\",service=\"web\"}"), 200);
+  EXPECT_EQ(value(text, "tutti_mesh_bytes_total{direction=\"out\",service=\"web\"}"), 4000);
+  EXPECT_EQ(value(text, "tutti_mesh_upstream_errors_total{service=\"web\"}"), 2);
+  EXPECT_EQ(value(text, "tutti_mesh_active_connections{service=\"web\"}"), 0);
+  EXPECT_EQ(value(text, "tutti_mesh_connect_seconds_count{service=\"web\"}"), 3);
+  EXPECT_EQ(value(text, "tutti_mesh_connect_seconds_bucket{service=\"web\",le=\"0.00025\"}"), 1);
+  c.forget_mesh("web");
+  text = c.serialize();
+  EXPECT_FALSE(has(text, "tutti_mesh_connections_total{service=\"web\"}")) << text;
+  EXPECT_EQ(value(text, "tutti_replicas_desired{service=\"web\"}"), 3) << "only mesh series go";
+}
+
 TEST(Catalogue, ConcurrentRecordingLosesNothing) {
   catalogue cat;
   constexpr int threads = 4;

@@ -30,7 +30,20 @@ TEST(CapnpConvert, ReplicaStatusRoundTrips) {
   x.message = "exited; restarting in 400ms";
   x.since_ms = 1700000000123;
   x.ports = {{"http", 20001}, {"admin", 20002}};
+  x.address = "127.0.0.2";
   EXPECT_EQ(round_trip<rpc::ReplicaStatus>(x), x);
+}
+
+TEST(CapnpConvert, ServiceEndpointsRoundTrip) {
+  service_endpoints x;
+  x.service = "web";
+  x.ports = {{"http", 8080}, {"admin", 0}};
+  x.balancing = load_balancing::least_connections;
+  x.endpoints = {{"web-0", "n1", "http", "127.0.0.1", 20001},
+                 {"web-0", "n1", "admin", "127.0.0.1", 20002}};
+  EXPECT_EQ(round_trip<rpc::ServiceEndpoints>(x), x);
+  service_endpoints gone{"api", {}, load_balancing::round_robin, {}, true};
+  EXPECT_EQ(round_trip<rpc::ServiceEndpoints>(gone), gone);
 }
 
 TEST(CapnpConvert, EventAndSpecErrorRoundTrip) {

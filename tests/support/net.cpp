@@ -95,6 +95,10 @@ bool port_is_free(uint16_t port) {
   fd_guard s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   if (s.fd < 0)
     return false;
+  // As servers bind: closed connections of the port that linger in TIME_WAIT
+  // (many, after a test sent traffic through it) do not make it taken.
+  int one = 1;
+  ::setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   auto addr = loopback_address("127.0.0.1", port);
   return ::bind(s.fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) == 0;
 }

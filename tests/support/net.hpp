@@ -16,7 +16,8 @@ namespace tutti::tests::support {
 /// a server check that it started.
 uint16_t free_port();
 
-/// True when 127.0.0.1:port can be bound now.
+/// True when a server (SO_REUSEADDR) could bind 127.0.0.1:port now: nothing
+/// listens on it; connections in TIME_WAIT do not count.
 bool port_is_free(uint16_t port);
 
 /// `count` consecutive ports between `low` and `high` (below the kernel's

@@ -9,4 +9,10 @@ namespace tutti::bench {
 /// `tutti-bench dev`: the single-host cluster with the process driver.
 void add_dev_bench(CLI::App& app);
 
+/// `tutti-bench docker`: docker replicas against `docker run -d` and swarm mode.
+void add_docker_bench(CLI::App& app);
+
+/// `tutti-bench mesh`: wrk through the routing mesh and straight at one replica.
+void add_mesh_bench(CLI::App& app);
+
 } // namespace tutti::bench

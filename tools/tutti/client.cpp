@@ -95,6 +95,28 @@ private:
   bool stopped_ = false;
 };
 
+class endpoint_sink final : public rpc::EndpointSink::Server {
+public:
+  endpoint_sink(client::endpoints_handler on_change, kj::Own<follow_stop> stop)
+    : on_change_(std::move(on_change)), stop_(kj::mv(stop)) {}
+
+protected:
+  kj::Promise<void> push(PushContext context) override {
+    if (stopped_)
+      return kj::READY_NOW;
+    if (!on_change_(protocol::from_capnp(context.getParams().getEndpoints()))) {
+      stopped_ = true;
+      stop_->fulfiller->fulfill();
+    }
+    return kj::READY_NOW;
+  }
+
+private:
+  client::endpoints_handler on_change_;
+  kj::Own<follow_stop> stop_;
+  bool stopped_ = false;
+};
+
 } // namespace
 
 struct client::impl {
@@ -310,6 +332,48 @@ result<log_tail> client::logs(const std::string& service, int32_t slot,
     if (auto err = error_of(r.getError()))
       return *err;
     return log_tail{text(r.getReplica()), text(r.getText())};
+  });
+}
+
+result<done> client::watch_endpoints(const std::string& service, endpoints_handler on_change,
+                                     bool stop_on_interrupt) {
+  using ending = kj::Maybe<client_error>; // nullptr: stopped on purpose
+  auto& io = impl_->io;
+  auto stopped = kj::newPromiseAndFulfiller<void>();
+  auto stop = kj::refcounted<follow_stop>();
+  stop->fulfiller = kj::mv(stopped.fulfiller);
+  auto req = impl_->tutti.watchEndpointsRequest();
+  req.setService(service);
+  req.setSink(kj::heap<endpoint_sink>(std::move(on_change), kj::addRef(*stop)));
+  kj::Promise<ending> ended = req.send().then([](auto response) -> ending {
+    if (auto err = error_of(response.getError()))
+      return *err;
+    return client_error{client_code::disconnected, "tuttid ended the endpoint stream"};
+  });
+  ended = ended.exclusiveJoin(stopped.promise.then([]() -> ending { return nullptr; }));
+  if (stop_on_interrupt) {
+    kj::UnixEventPort::captureSignal(SIGINT);
+    ended = ended.exclusiveJoin(io.unixEventPort.onSignal(SIGINT).then(
+      [](siginfo_t) -> ending { return nullptr; }));
+  }
+  try {
+    KJ_IF_MAYBE (err, ended.wait(io.waitScope))
+      return *err;
+    return done{};
+  } catch (const kj::Exception& e) {
+    return from_exception(e);
+  }
+}
+
+result<std::vector<protocol::service_endpoints>>
+client::get_endpoints(const std::string& service) {
+  using value = std::vector<protocol::service_endpoints>;
+  auto req = impl_->tutti.getEndpointsRequest();
+  req.setService(service);
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::service_endpoints>(r.getEndpoints());
   });
 }
 

@@ -33,6 +33,8 @@ public:
   /// Receives each batch that tuttid pushes during follow(); returns false to stop
   /// following (e.g. stdout was closed).
   using event_handler = std::function<bool(const std::vector<protocol::event>&)>;
+  /// Receives a service's endpoint set each time it changes; false stops.
+  using endpoints_handler = std::function<bool(const protocol::service_endpoints&)>;
 
   /// Connects to `api` (`HOST:PORT`). Fails with client_code::unreachable and a
   /// message telling the user what to check. `timeout` bounds the connect and every
@@ -70,6 +72,12 @@ public:
                       bool stop_on_interrupt);
   /// The tail of a replica's output; slot -1 means the lowest slot.
   result<log_tail> logs(const std::string& service, int32_t slot, uint32_t max_bytes);
+  /// The endpoint sets of `service`, or of every service when empty.
+  result<std::vector<protocol::service_endpoints>> get_endpoints(const std::string& service);
+  /// Blocks while tuttid pushes the endpoint sets of `service` (every service
+  /// when empty): first as they are, then on each change. Ends as follow() does.
+  result<done> watch_endpoints(const std::string& service, endpoints_handler on_change,
+                               bool stop_on_interrupt);
 
 private:
   struct impl;

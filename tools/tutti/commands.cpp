@@ -195,6 +195,43 @@ int get_nodes(client& c, const global_options& g, const streams& io,
   return exit_code::ok;
 }
 
+/// One line per change: the time, the service and its endpoints (or one JSON
+/// object per line with -o json).
+int watch_endpoints(client& c, const global_options& g, const streams& io,
+                    const std::string& service) {
+  auto print = [&](const protocol::service_endpoints& x) {
+    if (g.output == output_format::json) {
+      io.out << to_json_text(json_of(x), -1) << "\n";
+    } else {
+      std::string line = format_clock(unix_now_ms()) + "  " + x.service + "  ";
+      if (x.removed)
+        line += "deleted";
+      else if (x.endpoints.empty())
+        line += "no endpoints";
+      for (const auto& e : x.endpoints)
+        line += e.replica + "=" + e.host + ":" + std::to_string(e.host_port) + " ";
+      io.out << line << "\n";
+    }
+    io.out.flush();
+    return static_cast<bool>(io.out);
+  };
+  auto ended = c.watch_endpoints(service, print, g.handle_interrupts);
+  return ended ? exit_code::ok : report(io, ended.error());
+}
+
+int get_endpoints(client& c, const global_options& g, const streams& io,
+                  const std::string& service, bool watch) {
+  if (watch)
+    return watch_endpoints(c, g, io, service);
+  auto sets = c.get_endpoints(service);
+  if (!sets)
+    return report(io, sets.error());
+  if (sets->empty())
+    return print_empty(g, io, "services", "create one with `tutti apply -f FILE`");
+  io.out << render_as(g.output, json_of(*sets), endpoints_table(*sets));
+  return exit_code::ok;
+}
+
 // -- scale / delete -------------------------------------------------------------------
 
 /// Runs `step` for each item; tuttid refusing one item does not stop the others,
@@ -296,6 +333,7 @@ int run_get(const global_options& g, const streams& io, const get_options& o) {
     case resource_kind::services: return get_services(**c, g, io, o.name);
     case resource_kind::replicas: return get_replicas(**c, g, io, o.name);
     case resource_kind::nodes: return get_nodes(**c, g, io, o.name);
+    case resource_kind::endpoints: return get_endpoints(**c, g, io, o.name, o.watch);
   }
   return exit_code::usage;
 }

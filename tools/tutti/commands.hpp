@@ -48,11 +48,12 @@ struct apply_options {
   bool dry_run = false;
 };
 
-enum class resource_kind { services, replicas, nodes };
+enum class resource_kind { services, replicas, nodes, endpoints };
 
 struct get_options {
   resource_kind kind = resource_kind::services;
   std::string name; // a service (services, replicas) or node name; empty: all
+  bool watch = false; // endpoints: go on printing each change
 };
 
 struct describe_options {

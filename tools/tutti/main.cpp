@@ -32,6 +32,7 @@ struct cli_state {
   get_options get_services{resource_kind::services, {}};
   get_options get_replicas{resource_kind::replicas, {}};
   get_options get_nodes{resource_kind::nodes, {}};
+  get_options get_endpoints{resource_kind::endpoints, {}};
   describe_options describe;
   scale_options scale;
   delete_options remove;
@@ -111,11 +112,12 @@ void add_get_kind(CLI::App& get, cli_state& s, get_options& o, const char* name,
 }
 
 void add_get(CLI::App& app, cli_state& s) {
-  auto* get = app.add_subcommand("get", "List services, replicas or nodes");
+  auto* get = app.add_subcommand("get", "List services, replicas, nodes or endpoints");
   get->require_subcommand(1);
   add_output_option(*get, s.global);
   get->footer(footer(
-    "Examples: tutti get services; tutti get replicas web -o json; tutti get nodes"));
+    "Examples: tutti get services; tutti get replicas web -o json; tutti get nodes;\n"
+    "tutti get endpoints web"));
   add_get_kind(*get, s, s.get_services, "services", {"service", "svc"},
                "List services: revision, desired and running replicas, restarts",
                "Show only this service");
@@ -125,6 +127,13 @@ void add_get(CLI::App& app, cli_state& s) {
   add_get_kind(*get, s, s.get_nodes, "nodes", {"node"},
                "List nodes: state, allocated and total CPU and memory, labels",
                "Show only this node");
+  add_get_kind(*get, s, s.get_endpoints, "endpoints", {"endpoint", "ep"},
+               "List where services are served: published ports and the host:port of each "
+               "running replica (what the routing mesh forwards to)",
+               "Show only the endpoints of this service");
+  get->get_subcommand("endpoints")
+    ->add_flag("-w,--watch", s.get_endpoints.watch,
+               "Print the endpoint set again each time it changes, one line each, until Ctrl-C");
 }
 
 void add_describe(CLI::App& app, cli_state& s) {

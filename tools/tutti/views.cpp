@@ -145,6 +145,26 @@ json json_of(const protocol::service_detail& x) {
           {"events", json_of(x.events)}};
 }
 
+json json_of(const protocol::service_endpoints& x) {
+  auto ports = json::array();
+  for (const auto& p : x.ports)
+    ports.push_back({{"name", p.name}, {"published", p.published}});
+  auto endpoints = json::array();
+  for (const auto& e : x.endpoints)
+    endpoints.push_back({{"replica", e.replica},
+                         {"node", e.node},
+                         {"port", e.port},
+                         {"host", e.host},
+                         {"host_port", e.host_port}});
+  json out = {{"service", x.service},
+              {"balancing", to_string(x.balancing)},
+              {"ports", ports},
+              {"endpoints", endpoints}};
+  if (x.removed)
+    out["removed"] = true;
+  return out;
+}
+
 std::string render_as(output_format format, const json& value, const std::string& table) {
   switch (format) {
     case output_format::json: return to_json_text(value) + "\n";
@@ -186,6 +206,27 @@ std::string nodes_table(const std::vector<protocol::node_status>& xs) {
        format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
        format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
        std::to_string(n.replicas), labels_text(n.labels)});
+  return table.render();
+}
+
+std::string endpoints_table(const std::vector<protocol::service_endpoints>& xs) {
+  text_table table{{"SERVICE", "PORT", "PUBLISHED", "REPLICA", "NODE", "ENDPOINT"}};
+  for (const auto& s : xs) {
+    auto published = [&](const std::string& port) {
+      for (const auto& p : s.ports)
+        if (p.name == port && p.published != 0)
+          return std::to_string(p.published);
+      return std::string{"-"};
+    };
+    if (s.endpoints.empty()) {
+      auto port = s.ports.empty() ? std::string{"-"} : s.ports.front().name;
+      table.add_row({s.service, port, published(port), "-", "-", "-"});
+      continue;
+    }
+    for (const auto& e : s.endpoints)
+      table.add_row({s.service, e.port, published(e.port), e.replica, or_dash(e.node),
+                     e.host + ":" + std::to_string(e.host_port)});
+  }
   return table.render();
 }
 

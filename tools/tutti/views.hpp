@@ -19,6 +19,7 @@ json_value json_of(const protocol::replica_status& x);
 json_value json_of(const protocol::node_status& x);
 json_value json_of(const protocol::event& x);
 json_value json_of(const protocol::service_detail& x);
+json_value json_of(const protocol::service_endpoints& x);
 
 template <class T>
 json_value json_of(const std::vector<T>& xs) {
@@ -38,6 +39,8 @@ std::string services_table(const std::vector<protocol::service_status>& xs,
 std::string replicas_table(const std::vector<protocol::replica_status>& xs,
                            int64_t now_ms);
 std::string nodes_table(const std::vector<protocol::node_status>& xs);
+/// One row per endpoint (a service without any gets one row of dashes).
+std::string endpoints_table(const std::vector<protocol::service_endpoints>& xs);
 
 /// The human-readable page of `tutti describe service`.
 std::string describe_text(const protocol::service_detail& x, int64_t now_ms);

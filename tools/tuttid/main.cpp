@@ -25,6 +25,8 @@ struct dev_flags {
   std::string node_name;
   std::string port_range;
   std::string log_level;
+  std::string docker_socket;
+  bool no_docker = false;
   bool stop_replicas_on_exit = false;
 };
 
@@ -62,6 +64,15 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (!f.log_level.empty())
     cfg.log_level = f.log_level;
+  if (!f.docker_socket.empty()) {
+    if (f.docker_socket.size() > 107)
+      return "--docker-socket: a unix socket path is at most 107 bytes, got '" + f.docker_socket
+             + "'";
+    cfg.docker.socket = f.docker_socket;
+    cfg.docker.enabled = true;
+  }
+  if (f.no_docker)
+    cfg.docker.enabled = false;
   if (f.stop_replicas_on_exit)
     cfg.stop_replicas_on_exit = true;
   return {};
@@ -132,6 +143,11 @@ int main(int argc, char** argv) {
   dev->add_option("--port-range", flags.port_range, "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
   dev->add_option("--log-level", flags.log_level, "trace, debug, info, warn or error (default info)")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  dev->add_option("--docker-socket", flags.docker_socket,
+                  "The Docker engine's unix socket for `driver: docker` specs (default "
+                  "/var/run/docker.sock)");
+  dev->add_flag("--no-docker", flags.no_docker,
+                "Offer no docker driver (docker specs fail on this node)");
   dev->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
                 "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
   CLI11_PARSE(app, argc, argv);

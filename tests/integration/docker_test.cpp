@@ -1,0 +1,295 @@
+// `driver: docker` end to end: a real tuttid runs replicas as containers of a
+// real engine (the host's, or a private dockerd started once for this binary).
+// Applied services become labelled containers with the spec's env and limits on
+// the host network; a container killed or removed behind tutti's back is
+// replaced; a tuttid killed with -9 adopts its containers; delete removes them;
+// a missing image is a clear failure; an engine that goes away and comes back
+// gets its replicas running again.
+
+#include "tests/integration/fixture.hpp"
+#include "tests/support/docker_environment.hpp"
+
+#include <algorithm>
+
+namespace tutti::tests::integration {
+namespace {
+
+[[maybe_unused]] auto* const docker_env =
+    ::testing::AddGlobalTestEnvironment(new s::docker_environment);
+
+/// A replica that ends at once on SIGTERM (PID 1 ignores signals it does not
+/// handle), so stops and an engine shutdown do not wait for a grace.
+const std::vector<std::string> idle_command{"/bin/sh", "-c",
+                                            "trap 'exit 0' TERM; while true; do sleep 0.05; done"};
+
+class docker : public integration {
+protected:
+  void SetUp() override { TUTTI_REQUIRE_DOCKER(engine_); }
+
+  void TearDown() override {
+    integration::TearDown();
+    if (engine_ != nullptr)
+      engine_->remove_run_containers();
+  }
+
+  /// tuttid on the test engine with a node name of its own, so its containers
+  /// are told apart from every other test's.
+  s::tuttid_process& start_docker_daemon(const std::string& hint) {
+    auto opts = daemon_options();
+    node_ = engine_->node_name(hint);
+    opts.extra_args = {"--docker-socket", engine_->socket(), "--node-name", node_};
+    opts.port_count = 16; // a few replicas with a port each
+    return start_daemon(opts);
+  }
+
+  static std::string docker_yaml(const std::string& name, int replicas,
+                                 const std::vector<std::string>& command,
+                                 const std::string& extra = {},
+                                 const std::string& image = s::docker_engine::image) {
+    return "kind: Service\nname: " + name + "\nreplicas: " + std::to_string(replicas) +
+           "\ndriver: docker\nimage: " + image + "\ncommand: " + yaml_list(command) +
+           "\nrestart: {policy: always, backoff: {initial: 100ms, max: 1s}}\n" +
+           "stop_grace: 2s\n" + extra;
+  }
+
+  void apply(s::tuttid_process& d, const std::string& yaml) {
+    auto file = d.scratch().write("docker.yaml", yaml);
+    auto r = d.tutti({"apply", "-f", file});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+  }
+
+  /// replica id -> its replica JSON, for replicas in state running.
+  std::map<std::string, json> running(s::tuttid_process& d, const std::string& service) {
+    std::map<std::string, json> out;
+    for (auto& r : replicas_of(d, service))
+      if (r.value("state", "") == "running" && !r.value("runtime_id", "").empty())
+        out[r.value("id", "")] = r;
+    return out;
+  }
+
+  /// The engine's containers of this test's node, running or not.
+  std::vector<json> containers() const { return engine_->containers(node_); }
+
+  size_t running_containers() const {
+    auto all = containers();
+    return std::count_if(all.begin(), all.end(),
+                         [](const json& c) { return c.value("State", "") == "running"; });
+  }
+
+  s::docker_engine* engine_ = nullptr;
+  std::string node_;
+};
+
+TEST_F(docker, AppliedServiceRunsAsLabelledContainers) {
+  auto& d = start_docker_daemon("apply");
+  auto applied_at = std::chrono::steady_clock::now();
+  apply(d, docker_yaml("web", 3,
+                       {"/bin/sh", "-c",
+                        "echo hello from $PORT; trap 'exit 0' TERM; "
+                        "httpd -f -p 127.0.0.1:$PORT -h /tmp & wait"},
+                       "env: {GREETING: hi}\n"
+                       "resources: {cpu: 0.25, memory: 32Mi}\n"
+                       "ports: [{name: http}]\n"));
+  ASSERT_TRUE(wait_running(d, "web", 3)) << json(replicas_of(d, "web"));
+  std::printf("docker_apply_to_3_running_ms=%lld\n", s::elapsed_ms(applied_at));
+  ASSERT_EQ(containers().size(), 3u);
+
+  for (auto& [id, r] : running(d, "web")) {
+    SCOPED_TRACE(id);
+    auto c = engine_->inspect(r.value("runtime_id", ""));
+    ASSERT_TRUE(c) << "no container " << r.value("runtime_id", "");
+    auto& labels = (*c)["Config"]["Labels"];
+    EXPECT_EQ(labels["tutti.service"], "web");
+    EXPECT_EQ(labels["tutti.replica"], id);
+    EXPECT_EQ(labels["tutti.node"], node_);
+    EXPECT_EQ(labels["tutti.revision"], "1");
+    EXPECT_EQ((*c)["Name"], "/tutti-" + id + "_" + node_);
+    auto port = r["ports"].at(0).value("host_port", 0);
+    auto env = (*c)["Config"]["Env"];
+    EXPECT_NE(std::find(env.begin(), env.end(), "PORT=" + std::to_string(port)), env.end()) << env;
+    EXPECT_NE(std::find(env.begin(), env.end(), "GREETING=hi"), env.end()) << env;
+    EXPECT_EQ((*c)["HostConfig"]["NanoCpus"], 250000000);
+    EXPECT_EQ((*c)["HostConfig"]["Memory"], 32 << 20);
+    EXPECT_EQ((*c)["HostConfig"]["NetworkMode"], "host");
+    EXPECT_EQ((*c)["HostConfig"]["RestartPolicy"]["Name"], "no");
+    EXPECT_EQ((*c)["State"]["Pid"], r.value("pid", 0));
+    // Host networking: the container's httpd answers on the host's loopback.
+    EXPECT_TRUE(s::wait_until([&] { return s::http_get("127.0.0.1", port, "/").has_value(); }, 5s))
+        << "nothing answers on 127.0.0.1:" << port;
+    if (id == "web-1") {
+      std::string out;
+      EXPECT_TRUE(s::wait_until(
+          [&] {
+            out = d.tutti({"logs", "web", "--replica", "1"}).out;
+            return out.find("hello from " + std::to_string(port)) != std::string::npos;
+          },
+          5s))
+          << out;
+    }
+  }
+}
+
+TEST_F(docker, KilledOrRemovedContainersAreReplaced) {
+  auto& d = start_docker_daemon("heal");
+  apply(d, docker_yaml("heal", 2, idle_command));
+  ASSERT_TRUE(wait_running(d, "heal", 2)) << json(replicas_of(d, "heal"));
+  auto before = running(d, "heal");
+
+  // docker kill: the same container is started again.
+  auto victim = before.at("heal-0");
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine_->kill(victim.value("runtime_id", "")));
+  std::map<std::string, json> now;
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        now = running(d, "heal");
+        return now.count("heal-0") && now["heal-0"].value("pid", 0) != victim.value("pid", 0) &&
+               s::process_alive(now["heal-0"].value("pid", 0));
+      },
+      converge_timeout))
+      << json(replicas_of(d, "heal"));
+  std::printf("docker_kill_to_running_ms=%lld\n", s::elapsed_ms(killed_at));
+  EXPECT_EQ(now["heal-0"].value("runtime_id", ""), victim.value("runtime_id", ""));
+  EXPECT_GE(now["heal-0"].value("restarts", 0), 1);
+
+  // docker rm -f: a new container takes its place.
+  auto removed = before.at("heal-1");
+  auto removed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine_->remove(removed.value("runtime_id", "")));
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        now = running(d, "heal");
+        return now.count("heal-1") &&
+               now["heal-1"].value("runtime_id", "") != removed.value("runtime_id", "");
+      },
+      converge_timeout))
+      << json(replicas_of(d, "heal"));
+  std::printf("docker_rm_to_running_ms=%lld\n", s::elapsed_ms(removed_at));
+  EXPECT_EQ(containers().size(), 2u);
+  EXPECT_EQ(running_containers(), 2u);
+  EXPECT_TRUE(has_event(d, "replica_exited", "heal-0"));
+}
+
+TEST_F(docker, AdoptsContainersAfterDaemonKill) {
+  auto& d = start_docker_daemon("adopt");
+  apply(d, docker_yaml("keep", 2, idle_command));
+  ASSERT_TRUE(wait_running(d, "keep", 2)) << json(replicas_of(d, "keep"));
+  auto before = running(d, "keep");
+
+  d.kill9();
+  ASSERT_TRUE(d.start()) << d.log();
+  std::map<std::string, json> after;
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        after = running(d, "keep");
+        return after.size() == 2;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "keep"));
+  for (auto& [id, r] : before) {
+    EXPECT_EQ(after[id].value("runtime_id", ""), r.value("runtime_id", "")) << id << " adopted";
+    EXPECT_EQ(after[id].value("pid", 0), r.value("pid", 0)) << id << " not restarted";
+    EXPECT_TRUE(has_event(d, "replica_adopted", id));
+  }
+  // No duplicate now, nor a little later (a late duplicate start would show).
+  EXPECT_EQ(containers().size(), 2u);
+  EXPECT_FALSE(s::wait_until([&] { return containers().size() != 2; }, 1s))
+      << json(containers()).dump(2);
+
+  // Still watched: an exit after the adoption is seen.
+  auto victim = after.at("keep-1");
+  ASSERT_TRUE(engine_->kill(victim.value("runtime_id", "")));
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto now = running(d, "keep");
+        return now.count("keep-1") && now["keep-1"].value("pid", 0) != victim.value("pid", 0);
+      },
+      converge_timeout))
+      << json(replicas_of(d, "keep"));
+}
+
+TEST_F(docker, DeleteRemovesTheContainers) {
+  auto& d = start_docker_daemon("delete");
+  apply(d, docker_yaml("gone", 2, idle_command));
+  ASSERT_TRUE(wait_running(d, "gone", 2)) << json(replicas_of(d, "gone"));
+  ASSERT_EQ(containers().size(), 2u);
+  auto r = d.tutti({"delete", "gone"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(s::wait_until([&] { return containers().empty(); }, converge_timeout))
+      << json(containers()).dump(2);
+  EXPECT_TRUE(s::wait_until([&] { return replicas_of(d, "gone").empty(); }, 5s));
+}
+
+TEST_F(docker, MissingImageIsAClearFailure) {
+  auto& d = start_docker_daemon("noimage");
+  const std::string missing = "local/tutti-missing:1";
+  apply(d, docker_yaml("ghost", 1, {"/bin/true"}, {}, missing));
+  const std::string reason = "image " + missing + " is not present locally and pulling it failed";
+  json seen;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto rs = replicas_of(d, "ghost");
+        if (rs.size() != 1)
+          return false;
+        seen = rs[0];
+        return seen.value("state", "") == "backoff" &&
+               seen.value("message", "").find(reason) != std::string::npos &&
+               seen.value("message", "").find("restarting in") != std::string::npos;
+      },
+      converge_timeout))
+      << seen.dump();
+
+  auto described = tutti_json(d, {"describe", "service", "ghost"});
+  ASSERT_TRUE(described);
+  ASSERT_EQ((*described)["replicas"].size(), 1u);
+  EXPECT_NE((*described)["replicas"][0].value("message", "").find(reason), std::string::npos)
+      << described->dump(2);
+  bool failed_event = false;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        for (auto& e : events_of(d))
+          failed_event = failed_event || (e.value("kind", "") == "replica_failed" &&
+                                          e.value("message", "").find(reason) != std::string::npos);
+        return failed_event;
+      },
+      5s))
+      << d.tutti({"events"}).out;
+  EXPECT_TRUE(containers().empty());
+  EXPECT_TRUE(d.running()) << "tuttid must not fall over";
+}
+
+TEST_F(docker, RecoversWhenTheEngineRestarts) {
+  if (!engine_->is_private())
+    GTEST_SKIP() << "stopping the engine needs a private dockerd (the host's answers)";
+  auto& d = start_docker_daemon("engine");
+  apply(d, docker_yaml("phoenix", 2, idle_command));
+  ASSERT_TRUE(wait_running(d, "phoenix", 2)) << json(replicas_of(d, "phoenix"));
+  auto before = running(d, "phoenix");
+
+  ASSERT_TRUE(engine_->stop_engine());
+  // While the engine is away tuttid stays up and answers.
+  EXPECT_EQ(replicas_of(d, "phoenix").size(), 2u);
+  EXPECT_TRUE(d.running());
+  std::string why;
+  auto restarted_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine_->start_engine(why)) << why;
+  std::map<std::string, json> after;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        after = running(d, "phoenix");
+        return after.size() == 2 && running_containers() == 2;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "phoenix"));
+  std::printf("docker_engine_back_to_2_running_ms=%lld\n", s::elapsed_ms(restarted_at));
+  for (auto& [id, r] : after)
+    EXPECT_NE(r.value("pid", 0), before[id].value("pid", 0)) << id;
+  EXPECT_EQ(containers().size(), 2u);
+  bool reported = false;
+  for (auto& e : events_of(d))
+    reported = reported || e.value("message", "").find("is dockerd running?") != std::string::npos;
+  std::printf("engine outage reported in events: %s\n", reported ? "yes" : "no");
+}
+
+} // namespace
+} // namespace tutti::tests::integration

@@ -1,0 +1,366 @@
+#include "tests/support/dockerd.hpp"
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+#include <curl/curl.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+namespace tutti::tests::support {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* host_socket = "/var/run/docker.sock";
+constexpr auto engine_start_timeout = 30s;
+constexpr auto engine_stop_timeout = 20s;
+
+const std::vector<std::string> busybox_links{"sh",  "sleep", "httpd", "echo", "true", "false",
+                                             "cat", "env",   "ls",    "kill", "wget"};
+
+std::string escape(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+size_t collect(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+docker_reply http(const std::string& socket, const std::string& method, const std::string& target,
+                  const std::string& body, const std::string& content_type,
+                  std::chrono::milliseconds timeout) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  docker_reply reply;
+  CURL* curl = curl_easy_init();
+  auto url = "http://docker/v1.41" + target;
+  curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
+  if (method == "POST" || !body.empty()) {
+    headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  auto rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  else
+    reply.error = curl_easy_strerror(rc);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return reply;
+}
+
+bool pinged(const std::string& socket, std::chrono::milliseconds timeout) {
+  auto r = http(socket, "GET", "/_ping", {}, {}, timeout);
+  return r.status == 200 && r.body == "OK";
+}
+
+std::string find_program(const std::string& name) {
+  for (const char* dir :
+       {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
+    auto path = std::string{dir} + "/" + name;
+    if (::access(path.c_str(), X_OK) == 0)
+      return path;
+  }
+  return {};
+}
+
+std::string tail_of(const std::string& path, size_t bytes = 2000) {
+  auto text = read_file(path);
+  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
+}
+
+/// Detaches whatever the engine left mounted under `dir` (a dockerd killed hard
+/// leaves overlay mounts), so the directory can be deleted.
+void unmount_below(const std::string& dir) {
+  std::ifstream mounts{"/proc/self/mounts"};
+  std::vector<std::string> targets;
+  std::string device, target, rest;
+  while (mounts >> device >> target && std::getline(mounts, rest))
+    if (target.rfind(dir + "/", 0) == 0)
+      targets.push_back(target);
+  std::sort(targets.rbegin(), targets.rend()); // deepest first
+  for (auto& t : targets)
+    ::umount2(t.c_str(), MNT_DETACH);
+}
+
+/// Private engines of earlier runs that were killed (a ctest timeout SIGKILLs
+/// the test binary; its dockerd then ends by PR_SET_PDEATHSIG but leaves its
+/// directory): removed when their dockerd is gone and they are old enough (2 min) not to
+/// be another binary's engine that is still starting.
+void remove_stale_engines() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator{"/tmp", ec}) {
+    auto name = entry.path().filename().string();
+    if (name.rfind("tdk-", 0) != 0 || name.size() != 10 || !entry.is_directory(ec))
+      continue;
+    auto age = fs::file_time_type::clock::now() - fs::last_write_time(entry.path(), ec);
+    if (ec || age < std::chrono::minutes{2})
+      continue;
+    auto pid = std::atoi(read_file(entry.path().string() + "/pid").c_str());
+    if (pid > 0 && ::kill(pid, 0) == 0)
+      continue;
+    unmount_below(entry.path().string());
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
+} // namespace
+
+std::unique_ptr<docker_engine> docker_engine::start(std::string& why, bool& unavailable) {
+  unavailable = false;
+  std::unique_ptr<docker_engine> engine{new docker_engine()};
+  engine->run_prefix_ = "tt" + std::to_string(::getpid()) + "-";
+  if (pinged(host_socket, 2s)) {
+    engine->socket_ = host_socket;
+  } else {
+    if (::geteuid() != 0) {
+      why = "no Docker engine answers on /var/run/docker.sock and a private dockerd needs root";
+      unavailable = true;
+      return nullptr;
+    }
+    engine->dockerd_ = find_program("dockerd");
+    if (engine->dockerd_.empty()) {
+      why = "no Docker engine answers on /var/run/docker.sock and dockerd is not installed "
+            "(tools/install-deps.sh installs docker.io)";
+      unavailable = true;
+      return nullptr;
+    }
+    remove_stale_engines();
+    // Short: the containerd socket under exec-root must fit sockaddr_un's 108 bytes.
+    char pattern[] = "/tmp/tdk-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) {
+      why = std::string{"cannot create a temp dir: "} + std::strerror(errno);
+      return nullptr;
+    }
+    engine->dir_ = pattern;
+    engine->socket_ = engine->dir_ + "/docker.sock";
+    if (!engine->spawn_dockerd(why))
+      return nullptr; // the destructor cleans up
+  }
+  if (!engine->import_image(why))
+    return nullptr;
+  return engine;
+}
+
+bool docker_engine::spawn_dockerd(std::string& why) {
+  std::vector<std::string> args{dockerd_, "--bridge=none", "--iptables=false", "--ip6tables=false",
+                                "--data-root=" + dir_ + "/data", "--exec-root=" + dir_ + "/exec",
+                                "--pidfile=" + dir_ + "/pid", "-H", "unix://" + socket_,
+                                // Containers that ignore SIGTERM must not hold up a stop.
+                                "--shutdown-timeout=1", "--log-level=warn"};
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto log = dir_ + "/dockerd.log";
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    why = std::string{"fork failed: "} + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec. The engine ends with the test
+    // binary even when that is killed (a ctest timeout).
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent)
+      ::_exit(127);
+    ::setpgid(0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0)
+      ::dup2(null, 0);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  dockerd_pid_ = pid;
+  auto deadline = std::chrono::steady_clock::now() + engine_start_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pinged(socket_, 1s))
+      return true;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      dockerd_pid_ = 0;
+      why = "dockerd exited at once; its log:\n" + tail_of(log);
+      return false;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  why = "dockerd did not answer on " + socket_ + " within 30 s; its log:\n" + tail_of(log);
+  stop_engine();
+  return false;
+}
+
+bool docker_engine::import_image(std::string& why) {
+  if (call("GET", std::string{"/images/"} + image + "/json").status == 200)
+    return true;
+  auto busybox = find_program("busybox");
+  if (busybox.empty()) {
+    why = "busybox is not installed (tools/install-deps.sh installs busybox-static)";
+    return false;
+  }
+  temp_dir rootfs{"tutti-busybox-"};
+  fs::create_directories(rootfs.path() / "root/bin");
+  fs::create_directories(rootfs.path() / "root/tmp");
+  fs::copy_file(busybox, rootfs.path() / "root/bin/busybox");
+  for (const auto& link : busybox_links)
+    fs::create_symlink("busybox", rootfs.path() / "root/bin" / link);
+  auto tar = rootfs.file("rootfs.tar");
+  auto r = run_command({find_program("tar"), "-C", rootfs.file("root"), "-cf", tar, "."});
+  if (r.exit_code != 0) {
+    why = "cannot make the busybox rootfs tar: " + r.describe();
+    return false;
+  }
+  std::string repo = image;
+  auto colon = repo.rfind(':');
+  auto target = "/images/create?fromSrc=-&repo=" + escape(repo.substr(0, colon)) +
+                "&tag=" + escape(repo.substr(colon + 1));
+  auto reply = http(socket_, "POST", target, read_file(tar), "application/x-tar", 60s);
+  if (reply.status != 200 || reply.body.find("\"error") != std::string::npos) {
+    why = "cannot import " + std::string{image} + ": HTTP " + std::to_string(reply.status) + " " +
+          reply.body + reply.error;
+    return false;
+  }
+  return true;
+}
+
+docker_engine::~docker_engine() {
+  if (!socket_.empty() && ping())
+    remove_run_containers();
+  if (dir_.empty())
+    return;
+  stop_engine();
+  unmount_below(dir_);
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string docker_engine::node_name(const std::string& hint) {
+  return run_prefix_ + std::to_string(next_node_++) + "-" + hint;
+}
+
+docker_reply docker_engine::call(const std::string& method, const std::string& target,
+                                 const std::string& body, std::chrono::milliseconds timeout) const {
+  return http(socket_, method, target, body, "application/json", timeout);
+}
+
+std::optional<json> docker_engine::inspect(const std::string& ref) const {
+  auto r = call("GET", "/containers/" + escape(ref) + "/json");
+  if (r.status != 200)
+    return std::nullopt;
+  auto parsed = json::parse(r.body, nullptr, false);
+  if (parsed.is_discarded())
+    return std::nullopt;
+  return parsed;
+}
+
+std::vector<json> docker_engine::containers(const std::string& node) const {
+  json filter = {{"label", {"tutti.node=" + node}}};
+  auto r = call("GET", "/containers/json?all=1&filters=" + escape(filter.dump()));
+  std::vector<json> out;
+  auto parsed = json::parse(r.body, nullptr, false);
+  if (r.status == 200 && parsed.is_array())
+    for (auto& x : parsed)
+      out.push_back(x);
+  return out;
+}
+
+bool docker_engine::kill(const std::string& ref, const std::string& signal) const {
+  return call("POST", "/containers/" + escape(ref) + "/kill?signal=" + escape(signal)).status ==
+         204;
+}
+
+bool docker_engine::remove(const std::string& ref) const {
+  return call("DELETE", "/containers/" + escape(ref) + "?force=1&v=1").status == 204;
+}
+
+bool docker_engine::ping() const {
+  return pinged(socket_, 2s);
+}
+
+void docker_engine::remove_run_containers() const {
+  json filter = {{"label", {"tutti.node"}}};
+  auto r = call("GET", "/containers/json?all=1&filters=" + escape(filter.dump()));
+  auto parsed = json::parse(r.body, nullptr, false);
+  if (r.status != 200 || !parsed.is_array())
+    return;
+  for (auto& x : parsed) {
+    auto labels = x.value("Labels", json::object());
+    auto node = labels.is_object() ? labels.value("tutti.node", "") : std::string{};
+    if (node.rfind(run_prefix_, 0) == 0)
+      remove(x.value("Id", ""));
+  }
+}
+
+bool docker_engine::stop_engine() {
+  if (dockerd_pid_ <= 0)
+    return false;
+  ::kill(dockerd_pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + engine_stop_timeout;
+  int status = 0;
+  while (::waitpid(dockerd_pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(-dockerd_pid_, SIGKILL); // its process group: containerd too
+      ::waitpid(dockerd_pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  dockerd_pid_ = 0;
+  return true;
+}
+
+bool docker_engine::start_engine(std::string& why) {
+  if (dir_.empty()) {
+    why = "not a private engine";
+    return false;
+  }
+  if (dockerd_pid_ > 0)
+    return true;
+  return spawn_dockerd(why);
+}
+
+} // namespace tutti::tests::support
