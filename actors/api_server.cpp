@@ -42,8 +42,7 @@ private:
   cluster_actor handle_;
 };
 
-template <class T>
-struct reply_box {
+template <class T> struct reply_box {
   kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
 };
 
@@ -57,12 +56,13 @@ kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& sl
   auto dest = slot.get();
   if (!dest) {
     box->fulfiller->fulfill(caf::expected<T>{p::make_error(
-      p::error_code::unavailable, "tuttid is starting or restarting its control plane; retry")});
+        p::error_code::unavailable, "tuttid is starting or restarting its control plane; retry")});
     return kj::mv(paf.promise);
   }
   sys.spawn([dest, box, timeout, xs...](caf::event_based_actor* self) {
     self->request(dest, timeout, xs...)
-      .then([box](T& x) { box->fulfiller->fulfill(caf::expected<T>{std::move(x)}); },
+        .then(
+            [box](T& x) { box->fulfiller->fulfill(caf::expected<T>{std::move(x)}); },
             [box](caf::error& err) { box->fulfiller->fulfill(caf::expected<T>{std::move(err)}); });
   });
   return kj::mv(paf.promise);
@@ -74,8 +74,7 @@ std::string text(capnp::Text::Reader r) {
 
 /// Values an actor pushes to a streaming call (events to a follower, endpoint
 /// sets to a watcher), handed from CAF's thread to KJ's.
-template <class T>
-class value_pipe {
+template <class T> class value_pipe {
 public:
   void push(std::vector<T> xs) {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -115,8 +114,7 @@ class tutti_service final : public rpc::Tutti::Server {
 public:
   tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
                 metrics::catalogue* metrics)
-    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics) {
-  }
+    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics) {}
 
   kj::Promise<void> version(VersionContext ctx) override {
     auto results = ctx.getResults();
@@ -136,65 +134,65 @@ public:
     return ask<p::apply_result>(sys_, slot_, opts_.call_timeout, p::apply_atom::value,
                                 text(params.getFileName()), text(params.getSource()),
                                 params.getDryRun())
-      .then([this, ctx, start](caf::expected<p::apply_result> r) mutable {
-        if (!r)
-          return void(fail(ctx, "apply", start, r.error()));
-        auto results = ctx.getResults();
-        fill(results.initChanges(r->changes.size()), r->changes);
-        fill(results.initSpecErrors(r->errors.size()), r->errors);
-        record("apply", r->errors.empty() ? caf::error{}
-                                          : p::make_error(p::error_code::invalid_spec, ""),
-               start);
-      });
+        .then([this, ctx, start](caf::expected<p::apply_result> r) mutable {
+          if (!r)
+            return void(fail(ctx, "apply", start, r.error()));
+          auto results = ctx.getResults();
+          fill(results.initChanges(r->changes.size()), r->changes);
+          fill(results.initSpecErrors(r->errors.size()), r->errors);
+          record("apply",
+                 r->errors.empty() ? caf::error{} : p::make_error(p::error_code::invalid_spec, ""),
+                 start);
+        });
   }
 
   kj::Promise<void> getServices(GetServicesContext ctx) override {
     return call<std::vector<p::service_status>>(
-      ctx, "getServices",
-      [](auto results, auto& xs) { fill(results.initServices(xs.size()), xs); },
-      p::get_atom::value);
+        ctx, "getServices",
+        [](auto results, auto& xs) { fill(results.initServices(xs.size()), xs); },
+        p::get_atom::value);
   }
 
   kj::Promise<void> getReplicas(GetReplicasContext ctx) override {
     return call<std::vector<p::replica_status>>(
-      ctx, "getReplicas",
-      [](auto results, auto& xs) { fill(results.initReplicas(xs.size()), xs); },
-      p::get_atom::value, text(ctx.getParams().getService()));
+        ctx, "getReplicas",
+        [](auto results, auto& xs) { fill(results.initReplicas(xs.size()), xs); },
+        p::get_atom::value, text(ctx.getParams().getService()));
   }
 
   kj::Promise<void> getNodes(GetNodesContext ctx) override {
     return call<std::vector<p::node_status>>(
-      ctx, "getNodes", [](auto results, auto& xs) { fill(results.initNodes(xs.size()), xs); },
-      p::nodes_atom::value);
+        ctx, "getNodes", [](auto results, auto& xs) { fill(results.initNodes(xs.size()), xs); },
+        p::nodes_atom::value);
   }
 
   kj::Promise<void> describeService(DescribeServiceContext ctx) override {
     auto params = ctx.getParams();
     uint32_t limit = params.getEventLimit() == 0 ? 20 : std::min(params.getEventLimit(), 1000u);
     return call<p::service_detail>(
-      ctx, "describeService", [](auto results, auto& x) { p::to_capnp(results.initDetail(), x); },
-      p::describe_atom::value, text(params.getService()), limit);
+        ctx, "describeService", [](auto results, auto& x) { p::to_capnp(results.initDetail(), x); },
+        p::describe_atom::value, text(params.getService()), limit);
   }
 
   kj::Promise<void> scale(ScaleContext ctx) override {
     auto params = ctx.getParams();
     return call<int64_t>(
-      ctx, "scale", [](auto results, int64_t rev) { results.setRevision(rev); },
-      p::scale_atom::value, text(params.getService()), params.getReplicas());
+        ctx, "scale", [](auto results, int64_t rev) { results.setRevision(rev); },
+        p::scale_atom::value, text(params.getService()), params.getReplicas());
   }
 
   kj::Promise<void> deleteService(DeleteServiceContext ctx) override {
     return call<bool>(
-      ctx, "deleteService", [](auto, bool) {}, p::delete_atom::value,
-      text(ctx.getParams().getService()));
+        ctx, "deleteService", [](auto, bool) {}, p::delete_atom::value,
+        text(ctx.getParams().getService()));
   }
 
   kj::Promise<void> events(EventsContext ctx) override {
     auto params = ctx.getParams();
     uint32_t limit = params.getLimit() == 0 ? 100 : std::min(params.getLimit(), 10000u);
     return call<std::vector<p::event>>(
-      ctx, "events", [](auto results, auto& xs) { fill(results.initEvents(xs.size()), xs); },
-      p::events_atom::value, params.getAfter(), limit, text(params.getService()));
+        ctx, "events", [](auto results, auto& xs) { fill(results.initEvents(xs.size()), xs); },
+        p::events_atom::value, params.getAfter(), limit, text(params.getService()));
   }
 
   kj::Promise<void> follow(FollowContext ctx) override {
@@ -208,26 +206,25 @@ public:
     record("follow", {}, start);
     // The sink actor ends with the call: when the client goes away KJ drops this
     // promise chain and the guard with it.
-    auto guard = kj::defer([sink_actor] {
-      caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown);
-    });
+    auto guard = kj::defer(
+        [sink_actor] { caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown); });
     return ask<bool>(sys_, slot_, opts_.call_timeout, p::follow_atom::value, params.getAfter(),
                      text(params.getService()), caf::actor_cast<event_sink_actor>(sink_actor))
-      .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
-        if (!r) {
-          protocol::to_capnp(ctx.getResults().initError(), r.error());
-          return kj::READY_NOW;
-        }
-        return forward(pipe, sink);
-      })
-      .attach(kj::mv(guard));
+        .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
+          if (!r) {
+            protocol::to_capnp(ctx.getResults().initError(), r.error());
+            return kj::READY_NOW;
+          }
+          return forward(pipe, sink);
+        })
+        .attach(kj::mv(guard));
   }
 
   kj::Promise<void> getEndpoints(GetEndpointsContext ctx) override {
     return call<std::vector<p::service_endpoints>>(
-      ctx, "getEndpoints",
-      [](auto results, auto& xs) { fill(results.initEndpoints(xs.size()), xs); },
-      p::endpoints_atom::value, text(ctx.getParams().getService()));
+        ctx, "getEndpoints",
+        [](auto results, auto& xs) { fill(results.initEndpoints(xs.size()), xs); },
+        p::endpoints_atom::value, text(ctx.getParams().getService()));
   }
 
   kj::Promise<void> watchEndpoints(WatchEndpointsContext ctx) override {
@@ -240,61 +237,61 @@ public:
     auto sink = params.getSink();
     record("watchEndpoints", {}, start);
     // As in follow: the sink actor ends with the call.
-    auto guard = kj::defer([sink_actor] {
-      caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown);
-    });
+    auto guard = kj::defer(
+        [sink_actor] { caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown); });
     return ask<bool>(sys_, slot_, opts_.call_timeout, p::watch_atom::value,
-                     text(params.getService()),
-                     caf::actor_cast<endpoints_sink_actor>(sink_actor))
-      .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
-        if (!r) {
-          protocol::to_capnp(ctx.getResults().initError(), r.error());
-          return kj::READY_NOW;
-        }
-        return forward_endpoints(pipe, sink);
-      })
-      .attach(kj::mv(guard));
+                     text(params.getService()), caf::actor_cast<endpoints_sink_actor>(sink_actor))
+        .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
+          if (!r) {
+            protocol::to_capnp(ctx.getResults().initError(), r.error());
+            return kj::READY_NOW;
+          }
+          return forward_endpoints(pipe, sink);
+        })
+        .attach(kj::mv(guard));
   }
 
   kj::Promise<void> logs(LogsContext ctx) override {
     auto start = clock::now();
     auto params = ctx.getParams();
     uint64_t max_bytes = params.getMaxBytes() == 0 ? 65536 : params.getMaxBytes();
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<caf::expected<std::pair<std::string, std::string>>>();
+    auto paf =
+        kj::newPromiseAndCrossThreadFulfiller<caf::expected<std::pair<std::string, std::string>>>();
     auto box = std::make_shared<reply_box<std::pair<std::string, std::string>>>(
-      reply_box<std::pair<std::string, std::string>>{kj::mv(paf.fulfiller)});
+        reply_box<std::pair<std::string, std::string>>{kj::mv(paf.fulfiller)});
     auto dest = slot_.get();
     auto timeout = opts_.call_timeout;
     auto service = text(params.getService());
     auto slot = params.getSlot();
     if (!dest)
-      return fail(ctx, "logs", start, p::make_error(p::error_code::unavailable, "control plane restarting; retry"));
+      return fail(ctx, "logs", start,
+                  p::make_error(p::error_code::unavailable, "control plane restarting; retry"));
     sys_.spawn([dest, box, timeout, service, slot, max_bytes](caf::event_based_actor* self) {
       self->request(dest, timeout, p::logs_atom::value, service, slot, max_bytes)
-        .then(
-          [box](std::string& id, std::string& out) {
-            box->fulfiller->fulfill(std::make_pair(std::move(id), std::move(out)));
-          },
-          [box](caf::error& err) {
-            box->fulfiller->fulfill(caf::expected<std::pair<std::string, std::string>>{std::move(err)});
-          });
+          .then(
+              [box](std::string& id, std::string& out) {
+                box->fulfiller->fulfill(std::make_pair(std::move(id), std::move(out)));
+              },
+              [box](caf::error& err) {
+                box->fulfiller->fulfill(
+                    caf::expected<std::pair<std::string, std::string>>{std::move(err)});
+              });
     });
     return paf.promise.then(
-      [this, ctx, start](caf::expected<std::pair<std::string, std::string>> r) mutable {
-        if (!r)
-          return void(fail(ctx, "logs", start, r.error()));
-        auto results = ctx.getResults();
-        results.setReplica(r->first);
-        results.setText(r->second);
-        record("logs", {}, start);
-      });
+        [this, ctx, start](caf::expected<std::pair<std::string, std::string>> r) mutable {
+          if (!r)
+            return void(fail(ctx, "logs", start, r.error()));
+          auto results = ctx.getResults();
+          results.setReplica(r->first);
+          results.setText(r->second);
+          record("logs", {}, start);
+        });
   }
 
 private:
   static constexpr size_t max_source_bytes = 4u << 20;
 
-  template <class Builder, class Values>
-  static void fill(Builder list, const Values& xs) {
+  template <class Builder, class Values> static void fill(Builder list, const Values& xs) {
     for (unsigned i = 0; i < xs.size(); ++i)
       p::to_capnp(list[i], xs[i]);
   }
@@ -305,12 +302,12 @@ private:
   kj::Promise<void> call(Context& ctx, const char* method, Fill fill_results, Ts... xs) {
     auto start = clock::now();
     return ask<T>(sys_, slot_, opts_.call_timeout, std::move(xs)...)
-      .then([this, ctx, method, start, fill_results](caf::expected<T> r) mutable {
-        if (!r)
-          return void(fail(ctx, method, start, r.error()));
-        fill_results(ctx.getResults(), *r);
-        record(method, {}, start);
-      });
+        .then([this, ctx, method, start, fill_results](caf::expected<T> r) mutable {
+          if (!r)
+            return void(fail(ctx, method, start, r.error()));
+          fill_results(ctx.getResults(), *r);
+          record(method, {}, start);
+        });
   }
 
   kj::Promise<void> forward(std::shared_ptr<value_pipe<p::event>> pipe,
@@ -372,9 +369,7 @@ struct api_server::impl {
   void serve(std::shared_ptr<std::promise<caf::expected<uint16_t>>> ready) {
     try {
       auto io = kj::setupAsyncIo();
-      auto addr = io.provider->getNetwork()
-                    .parseAddress(opts.host, opts.port)
-                    .wait(io.waitScope);
+      auto addr = io.provider->getNetwork().parseAddress(opts.host, opts.port).wait(io.waitScope);
       auto listener = addr->listen();
       auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
       {
@@ -385,8 +380,8 @@ struct api_server::impl {
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
       stop.promise.exclusiveJoin(server.listen(*listener)).wait(io.waitScope);
     } catch (const kj::Exception& e) {
-      auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": "
-                 + std::string{e.getDescription().cStr()};
+      auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": " +
+                 std::string{e.getDescription().cStr()};
       try {
         ready->set_value(p::make_error(p::error_code::invalid_argument, msg));
       } catch (const std::future_error&) {
@@ -397,8 +392,7 @@ struct api_server::impl {
 };
 
 api_server::api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics)
-  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, false}) {
-}
+  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, false}) {}
 
 api_server::~api_server() {
   stop();

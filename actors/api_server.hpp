@@ -25,7 +25,8 @@ public:
     uint16_t port = 7700; // 0 picks a free one
     std::string node_name;
     std::string version;
-    caf::timespan call_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
+    caf::timespan call_timeout =
+        std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
   };
 
   api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics);

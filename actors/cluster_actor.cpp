@@ -61,20 +61,19 @@ void start_service(self_ptr self, const std::string& name) {
   self->state.sup->start_child(service_child(name), [self, name]() -> caf::actor {
     // A restarted service starts from the newest acknowledged spec.
     const auto& entry = self->state.services.at(name);
-    service_context sc{self->state.ctx.store, self->state.ctx.placement,
-                       self->state.ctx.metrics};
+    service_context sc{self->state.ctx.store, self->state.ctx.placement, self->state.ctx.metrics};
     sc.discovery = self->state.ctx.discovery;
     sc.discovery_env = self->state.discovery_env;
     return caf::actor_cast<caf::actor>(
-      spawn_service(self->system(), sc, entry.spec, entry.revision));
+        spawn_service(self->system(), sc, entry.spec, entry.revision));
   });
 }
 
 /// Sends `msg` to every live service and collects the answers (in name order);
 /// services that fail to answer are left out.
 template <class T, class... Ts>
-void gather(self_ptr self, std::vector<std::string> names,
-            std::function<void(std::vector<T>)> done, Ts... xs) {
+void gather(self_ptr self, std::vector<std::string> names, std::function<void(std::vector<T>)> done,
+            Ts... xs) {
   auto results = std::make_shared<std::vector<std::optional<T>>>(names.size());
   auto pending = std::make_shared<size_t>(names.size());
   auto finish = [results, done] {
@@ -91,16 +90,16 @@ void gather(self_ptr self, std::vector<std::string> names,
   for (size_t i = 0; i < names.size(); ++i) {
     auto handle = service_of(self, names[i]);
     self->request(handle, ask_timeout, xs...)
-      .then(
-        [results, pending, finish, i](T& x) {
-          (*results)[i] = std::move(x);
-          if (--*pending == 0)
-            finish();
-        },
-        [pending, finish](caf::error&) {
-          if (--*pending == 0)
-            finish();
-        });
+        .then(
+            [results, pending, finish, i](T& x) {
+              (*results)[i] = std::move(x);
+              if (--*pending == 0)
+                finish();
+            },
+            [pending, finish](caf::error&) {
+              if (--*pending == 0)
+                finish();
+            });
   }
 }
 
@@ -173,24 +172,24 @@ void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
     input.push_back({spec.name, 0, config::emit_spec(spec), 0});
   // await: the next apply or scale must see this one's result.
   self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(input))
-    .await(
-      [self, specs, done](std::vector<p::spec_record>& recs) {
-        // New services start with the variables of this input's ports too.
-        for (size_t i = 0; i < recs.size(); ++i)
-          self->state.services[recs[i].name].spec = specs[i];
-        refresh_env(self);
-        for (size_t i = 0; i < recs.size(); ++i) {
-          adopt_committed(self, recs[i], specs[i]);
-          emit(self, "service_applied", recs[i].name,
-               "revision " + std::to_string(recs[i].revision) + " applied");
-        }
-        done(std::move(recs));
-      },
-      [done](caf::error& err) { done(std::move(err)); });
+      .await(
+          [self, specs, done](std::vector<p::spec_record>& recs) {
+            // New services start with the variables of this input's ports too.
+            for (size_t i = 0; i < recs.size(); ++i)
+              self->state.services[recs[i].name].spec = specs[i];
+            refresh_env(self);
+            for (size_t i = 0; i < recs.size(); ++i) {
+              adopt_committed(self, recs[i], specs[i]);
+              emit(self, "service_applied", recs[i].name,
+                   "revision " + std::to_string(recs[i].revision) + " applied");
+            }
+            done(std::move(recs));
+          },
+          [done](caf::error& err) { done(std::move(err)); });
 }
 
-caf::result<p::apply_result> apply(self_ptr self, const std::string& file,
-                                   const std::string& text, bool dry_run) {
+caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
+                                   bool dry_run) {
   p::apply_result result;
   result.dry_run = dry_run;
   auto parsed = config::parse_specs(text, file);
@@ -226,9 +225,9 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file,
 
 caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t replicas) {
   if (replicas < 0 || replicas > p::max_replicas)
-    return p::make_error(p::error_code::invalid_argument,
-                         "replicas must be between 0 and " + std::to_string(p::max_replicas)
-                           + ", got " + std::to_string(replicas));
+    return p::make_error(p::error_code::invalid_argument, "replicas must be between 0 and " +
+                                                              std::to_string(p::max_replicas) +
+                                                              ", got " + std::to_string(replicas));
   auto i = self->state.services.find(name);
   if (i == self->state.services.end())
     return unknown_service(name);
@@ -251,34 +250,34 @@ caf::result<bool> remove_service(self_ptr self, const std::string& name) {
     return unknown_service(name);
   auto promise = self->make_response_promise<bool>();
   self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value, name)
-    .await(
-      [self, name, promise](bool) mutable {
-        self->state.services.erase(name);
-        refresh_env(self);
-        emit(self, "service_deleted", name, "deleted; stopping its replicas");
-        if (auto svc = service_of(self, name)) {
-          // The service stops its replicas and then ends normally; supervision
-          // forgets it then.
-          self->request(svc, caf::infinite, p::delete_atom::value)
-            .then([](bool) {}, [](caf::error&) {});
-        }
-        promise.deliver(true);
-      },
-      [promise](caf::error& err) mutable { promise.deliver(err); });
+      .await(
+          [self, name, promise](bool) mutable {
+            self->state.services.erase(name);
+            refresh_env(self);
+            emit(self, "service_deleted", name, "deleted; stopping its replicas");
+            if (auto svc = service_of(self, name)) {
+              // The service stops its replicas and then ends normally; supervision
+              // forgets it then.
+              self->request(svc, caf::infinite, p::delete_atom::value)
+                  .then([](bool) {}, [](caf::error&) {});
+            }
+            promise.deliver(true);
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
   return promise;
 }
 
 caf::result<std::vector<p::service_status>> get_services(self_ptr self) {
   auto promise = self->make_response_promise<std::vector<p::service_status>>();
   gather<p::service_status>(
-    self, service_names(self),
-    [self, promise](std::vector<p::service_status> xs) mutable {
-      for (auto& x : xs)
-        if (auto i = self->state.services.find(x.name); i != self->state.services.end())
-          x.updated_ms = i->second.updated_ms;
-      promise.deliver(std::move(xs));
-    },
-    p::status_atom::value);
+      self, service_names(self),
+      [self, promise](std::vector<p::service_status> xs) mutable {
+        for (auto& x : xs)
+          if (auto i = self->state.services.find(x.name); i != self->state.services.end())
+            x.updated_ms = i->second.updated_ms;
+        promise.deliver(std::move(xs));
+      },
+      p::status_atom::value);
   return promise;
 }
 
@@ -292,14 +291,14 @@ caf::result<std::vector<p::replica_status>> get_replicas(self_ptr self, const st
     return unknown_service(name);
   auto promise = self->make_response_promise<std::vector<p::replica_status>>();
   gather<std::vector<p::replica_status>>(
-    self, names,
-    [promise](std::vector<std::vector<p::replica_status>> xs) mutable {
-      std::vector<p::replica_status> out;
-      for (auto& x : xs)
-        out.insert(out.end(), x.begin(), x.end());
-      promise.deliver(std::move(out));
-    },
-    p::get_atom::value);
+      self, names,
+      [promise](std::vector<std::vector<p::replica_status>> xs) mutable {
+        std::vector<p::replica_status> out;
+        for (auto& x : xs)
+          out.insert(out.end(), x.begin(), x.end());
+        promise.deliver(std::move(out));
+      },
+      p::get_atom::value);
   return promise;
 }
 
@@ -313,27 +312,28 @@ caf::result<p::service_detail> describe(self_ptr self, const std::string& name,
   auto promise = self->make_response_promise<p::service_detail>();
   auto svc = service_of(self, name);
   self->request(svc, ask_timeout, p::status_atom::value)
-    .then(
-      [self, svc, name, detail, promise, event_limit](p::service_status& st) mutable {
-        detail->status = std::move(st);
-        if (auto i = self->state.services.find(name); i != self->state.services.end())
-          detail->status.updated_ms = i->second.updated_ms;
-        self->request(svc, ask_timeout, p::get_atom::value)
-          .then(
-            [self, name, detail, promise, event_limit](std::vector<p::replica_status>& rs) mutable {
-              detail->replicas = std::move(rs);
-              self->request(self->state.ctx.store, ask_timeout, p::events_atom::value,
-                            uint64_t{0}, event_limit, name)
+      .then(
+          [self, svc, name, detail, promise, event_limit](p::service_status& st) mutable {
+            detail->status = std::move(st);
+            if (auto i = self->state.services.find(name); i != self->state.services.end())
+              detail->status.updated_ms = i->second.updated_ms;
+            self->request(svc, ask_timeout, p::get_atom::value)
                 .then(
-                  [detail, promise](std::vector<p::event>& es) mutable {
-                    detail->events = std::move(es);
-                    promise.deliver(std::move(*detail));
-                  },
-                  [promise](caf::error& err) mutable { promise.deliver(err); });
-            },
-            [promise](caf::error& err) mutable { promise.deliver(err); });
-      },
-      [promise](caf::error& err) mutable { promise.deliver(err); });
+                    [self, name, detail, promise,
+                     event_limit](std::vector<p::replica_status>& rs) mutable {
+                      detail->replicas = std::move(rs);
+                      self->request(self->state.ctx.store, ask_timeout, p::events_atom::value,
+                                    uint64_t{0}, event_limit, name)
+                          .then(
+                              [detail, promise](std::vector<p::event>& es) mutable {
+                                detail->events = std::move(es);
+                                promise.deliver(std::move(*detail));
+                              },
+                              [promise](caf::error& err) mutable { promise.deliver(err); });
+                    },
+                    [promise](caf::error& err) mutable { promise.deliver(err); });
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
   return promise;
 }
 
@@ -344,31 +344,34 @@ caf::result<std::string, std::string> logs(self_ptr self, const std::string& nam
   auto promise = self->make_response_promise<std::string, std::string>();
   auto fail = [promise](caf::error& err) mutable { promise.deliver(err); };
   self->request(service_of(self, name), ask_timeout, p::get_atom::value)
-    .then(
-      [self, name, slot, max_bytes, promise, fail](std::vector<p::replica_status>& rs) mutable {
-        const p::replica_status* chosen = nullptr;
-        for (auto& r : rs)
-          if ((slot < 0 || r.slot == slot) && (chosen == nullptr || r.slot < chosen->slot))
-            chosen = &r;
-        if (chosen == nullptr || chosen->node.empty()) {
-          promise.deliver(p::make_error(
-            p::error_code::not_found,
-            "service " + name + " has no replica"
-              + (slot >= 0 ? " in slot " + std::to_string(slot) : std::string{})
-              + " placed on a node; `tutti get replicas " + name + "` lists them"));
-          return;
-        }
-        auto id = chosen->id;
-        self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, chosen->node)
-          .then(
-            [self, id, max_bytes, promise, fail](node_actor& node) mutable {
-              self->request(node, ask_timeout, p::logs_atom::value, id, max_bytes)
-                .then([id, promise](std::string& text) mutable { promise.deliver(id, std::move(text)); },
-                      fail);
-            },
-            fail);
-      },
-      fail);
+      .then(
+          [self, name, slot, max_bytes, promise, fail](std::vector<p::replica_status>& rs) mutable {
+            const p::replica_status* chosen = nullptr;
+            for (auto& r : rs)
+              if ((slot < 0 || r.slot == slot) && (chosen == nullptr || r.slot < chosen->slot))
+                chosen = &r;
+            if (chosen == nullptr || chosen->node.empty()) {
+              promise.deliver(p::make_error(
+                  p::error_code::not_found,
+                  "service " + name + " has no replica" +
+                      (slot >= 0 ? " in slot " + std::to_string(slot) : std::string{}) +
+                      " placed on a node; `tutti get replicas " + name + "` lists them"));
+              return;
+            }
+            auto id = chosen->id;
+            self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, chosen->node)
+                .then(
+                    [self, id, max_bytes, promise, fail](node_actor& node) mutable {
+                      self->request(node, ask_timeout, p::logs_atom::value, id, max_bytes)
+                          .then(
+                              [id, promise](std::string& text) mutable {
+                                promise.deliver(id, std::move(text));
+                              },
+                              fail);
+                    },
+                    fail);
+          },
+          fail);
   return promise;
 }
 
@@ -389,16 +392,16 @@ caf::result<std::vector<p::service_endpoints>> get_endpoints(self_ptr self,
     return placeholders();
   auto promise = self->make_response_promise<std::vector<p::service_endpoints>>();
   self->request(self->state.ctx.discovery, ask_timeout, p::get_atom::value, name)
-    .then(
-      [promise, placeholders](std::vector<p::service_endpoints>& known) mutable {
-        auto out = placeholders(); // the services that exist, in name order
-        for (auto& x : out)
-          for (auto& k : known)
-            if (k.service == x.service)
-              x = std::move(k);
-        promise.deliver(std::move(out));
-      },
-      [promise](caf::error& err) mutable { promise.deliver(err); });
+      .then(
+          [promise, placeholders](std::vector<p::service_endpoints>& known) mutable {
+            auto out = placeholders(); // the services that exist, in name order
+            for (auto& x : out)
+              for (auto& k : known)
+                if (k.service == x.service)
+                  x = std::move(k);
+            promise.deliver(std::move(out));
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
   return promise;
 }
 
@@ -408,53 +411,55 @@ void sweep_orphans(self_ptr self) {
     for (int32_t slot = 0; slot < entry.spec.replicas; ++slot)
       keep.push_back(p::replica_id(name, slot));
   self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
-    .then([self, keep](std::vector<p::node_status>& nodes) {
-      for (auto& n : nodes)
-        self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, n.name)
-          .then(
-            [self, keep](node_actor& node) {
-              self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
-                .then(
-                  [self](std::vector<std::string>& removed) {
-                    for (auto& id : removed) {
-                      p::event e{0, 0, "replica_orphan_removed", "", id,
-                                 "no service wants it any more"};
-                      self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
-                    }
-                  },
-                  [](caf::error&) {});
-            },
-            [](caf::error&) {});
-    },
-    [](caf::error&) {});
+      .then(
+          [self, keep](std::vector<p::node_status>& nodes) {
+            for (auto& n : nodes)
+              self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, n.name)
+                  .then(
+                      [self, keep](node_actor& node) {
+                        self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
+                            .then(
+                                [self](std::vector<std::string>& removed) {
+                                  for (auto& id : removed) {
+                                    p::event e{0,  0,  "replica_orphan_removed",
+                                               "", id, "no service wants it any more"};
+                                    self->send(self->state.ctx.store, p::append_atom::value,
+                                               std::move(e));
+                                  }
+                                },
+                                [](caf::error&) {});
+                      },
+                      [](caf::error&) {});
+          },
+          [](caf::error&) {});
 }
 
 void load_services(self_ptr self) {
   self->request(self->state.ctx.store, std::chrono::seconds{60}, p::load_atom::value)
-    .await(
-      [self](std::vector<p::spec_record>& recs) {
-        for (auto& rec : recs) {
-          auto parsed = config::parse_specs(rec.yaml, "store:" + rec.name);
-          if (!parsed.ok() || parsed.specs.size() != 1) {
-            spdlog::error("cluster: stored spec of {} (revision {}) no longer parses: {}",
-                          rec.name, rec.revision,
-                          parsed.errors.empty() ? "" : p::to_string(parsed.errors.front()));
-            continue;
-          }
-          self->state.services[rec.name] =
-            service_entry{parsed.specs.front(), rec.revision, rec.yaml, rec.time_ms};
-        }
-        self->state.discovery_env =
-          discovery_env(current_specs(self), self->state.ctx.mesh_host);
-        for (auto& [name, entry] : self->state.services)
-          start_service(self, name);
-        spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
-        sweep_orphans(self);
-      },
-      [self](caf::error& err) {
-        spdlog::error("cluster: cannot load specs: {}", p::message_of(err));
-        self->quit(err);
-      });
+      .await(
+          [self](std::vector<p::spec_record>& recs) {
+            for (auto& rec : recs) {
+              auto parsed = config::parse_specs(rec.yaml, "store:" + rec.name);
+              if (!parsed.ok() || parsed.specs.size() != 1) {
+                spdlog::error("cluster: stored spec of {} (revision {}) no longer parses: {}",
+                              rec.name, rec.revision,
+                              parsed.errors.empty() ? "" : p::to_string(parsed.errors.front()));
+                continue;
+              }
+              self->state.services[rec.name] =
+                  service_entry{parsed.specs.front(), rec.revision, rec.yaml, rec.time_ms};
+            }
+            self->state.discovery_env =
+                discovery_env(current_specs(self), self->state.ctx.mesh_host);
+            for (auto& [name, entry] : self->state.services)
+              start_service(self, name);
+            spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
+            sweep_orphans(self);
+          },
+          [self](caf::error& err) {
+            spdlog::error("cluster: cannot load specs: {}", p::message_of(err));
+            self->quit(err);
+          });
 }
 
 cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
@@ -467,42 +472,42 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
   if (st.ctx.announce)
     st.ctx.announce(caf::actor_cast<cluster_actor>(self));
   return {
-    [self](p::apply_atom, const std::string& file, const std::string& text, bool dry_run) {
-      return apply(self, file, text, dry_run);
-    },
-    [self](p::get_atom) { return get_services(self); },
-    [self](p::get_atom, const std::string& name) { return get_replicas(self, name); },
-    [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
-      return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
-    },
-    [self](p::describe_atom, const std::string& name, uint32_t limit) {
-      return describe(self, name, limit);
-    },
-    [self](p::scale_atom, const std::string& name, int32_t n) { return scale(self, name, n); },
-    [self](p::delete_atom, const std::string& name) { return remove_service(self, name); },
-    [self](p::events_atom, uint64_t after, uint32_t limit,
-           const std::string& service) -> caf::result<std::vector<p::event>> {
-      return self->delegate(self->state.ctx.store, p::events_atom::value, after, limit, service);
-    },
-    [self](p::follow_atom, uint64_t after, const std::string& service,
-           event_sink_actor sink) -> caf::result<bool> {
-      return self->delegate(self->state.ctx.store, p::follow_atom::value, after, service,
-                            std::move(sink));
-    },
-    [self](p::logs_atom, const std::string& name, int32_t slot, uint64_t max_bytes) {
-      return logs(self, name, slot, max_bytes);
-    },
-    [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
-    [self](p::endpoints_atom, const std::string& name) { return get_endpoints(self, name); },
-    [self](p::watch_atom, const std::string& name,
-           endpoints_sink_actor sink) -> caf::result<bool> {
-      if (!name.empty() && !self->state.services.count(name))
-        return unknown_service(name);
-      if (!self->state.ctx.discovery)
-        return p::make_error(p::error_code::unavailable, "this tuttid runs no service discovery");
-      return self->delegate(self->state.ctx.discovery, p::watch_atom::value, name,
-                            std::move(sink));
-    },
+      [self](p::apply_atom, const std::string& file, const std::string& text, bool dry_run) {
+        return apply(self, file, text, dry_run);
+      },
+      [self](p::get_atom) { return get_services(self); },
+      [self](p::get_atom, const std::string& name) { return get_replicas(self, name); },
+      [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
+        return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
+      },
+      [self](p::describe_atom, const std::string& name, uint32_t limit) {
+        return describe(self, name, limit);
+      },
+      [self](p::scale_atom, const std::string& name, int32_t n) { return scale(self, name, n); },
+      [self](p::delete_atom, const std::string& name) { return remove_service(self, name); },
+      [self](p::events_atom, uint64_t after, uint32_t limit,
+             const std::string& service) -> caf::result<std::vector<p::event>> {
+        return self->delegate(self->state.ctx.store, p::events_atom::value, after, limit, service);
+      },
+      [self](p::follow_atom, uint64_t after, const std::string& service,
+             event_sink_actor sink) -> caf::result<bool> {
+        return self->delegate(self->state.ctx.store, p::follow_atom::value, after, service,
+                              std::move(sink));
+      },
+      [self](p::logs_atom, const std::string& name, int32_t slot, uint64_t max_bytes) {
+        return logs(self, name, slot, max_bytes);
+      },
+      [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
+      [self](p::endpoints_atom, const std::string& name) { return get_endpoints(self, name); },
+      [self](p::watch_atom, const std::string& name,
+             endpoints_sink_actor sink) -> caf::result<bool> {
+        if (!name.empty() && !self->state.services.count(name))
+          return unknown_service(name);
+        if (!self->state.ctx.discovery)
+          return p::make_error(p::error_code::unavailable, "this tuttid runs no service discovery");
+        return self->delegate(self->state.ctx.discovery, p::watch_atom::value, name,
+                              std::move(sink));
+      },
   };
 }
 

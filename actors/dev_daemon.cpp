@@ -140,15 +140,19 @@ void dev_daemon::impl::start_tree() {
                       }});
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   children.push_back({"node", [this, dir, ncfg, m, mesh] {
-                        dir->node = spawn_node(*sys, node_context{ncfg, drivers, dir->store,
-                                                                  dir->placement, m,
-                                                                  dir->discovery, mesh});
+                        dir->node =
+                            spawn_node(*sys, node_context{ncfg, drivers, dir->store, dir->placement,
+                                                          m, dir->discovery, mesh});
                         return caf::actor_cast<caf::actor>(dir->node);
                       }});
   children.push_back({"cluster", [this, dir, m, limit, server] {
-                        cluster_context cc{dir->store, dir->placement, m, limit,
+                        cluster_context cc{dir->store,
+                                           dir->placement,
+                                           m,
+                                           limit,
                                            [server](cluster_actor c) { server->set_cluster(c); },
-                                           dir->discovery, cfg.mesh.host};
+                                           dir->discovery,
+                                           cfg.mesh.host};
                         return caf::actor_cast<caf::actor>(spawn_cluster(*sys, std::move(cc)));
                       }});
   // rest_for_one: each child depends on those started before it.
@@ -217,14 +221,14 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   auto port = x->api->start();
   if (!port)
     return p::make_error(p::error_code::invalid_argument,
-                         p::message_of(port.error()) + "; is another tuttid running? choose another --api address");
+                         p::message_of(port.error()) +
+                             "; is another tuttid running? choose another --api address");
   x->bound.api = *port;
   x->start_tree();
   return std::unique_ptr<dev_daemon>(new dev_daemon(std::move(x)));
 }
 
-dev_daemon::dev_daemon(std::unique_ptr<impl> x) : impl_(std::move(x)) {
-}
+dev_daemon::dev_daemon(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
 
 dev_daemon::~dev_daemon() {
   shutdown();

@@ -16,8 +16,7 @@ struct driver_state {
 
 using self_ptr = driver_actor::stateful_pointer<driver_state>;
 
-template <class T>
-caf::result<T> lift(caf::expected<T>&& x) {
+template <class T> caf::result<T> lift(caf::expected<T>&& x) {
   if (!x)
     return std::move(x.error());
   return std::move(*x);
@@ -32,38 +31,38 @@ caf::result<bool> lift(caf::error&& err) {
 driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::driver> d) {
   self->state.driver = std::move(d);
   return {
-    [self](p::create_atom, const rd::container_spec& spec) {
-      return lift(self->state.driver->create(spec));
-    },
-    [self](p::start_atom, const std::string& name) {
-      return lift(self->state.driver->start(name));
-    },
-    [self](p::stop_atom, const std::string& name, caf::timespan grace) {
-      return lift(self->state.driver->stop(name, grace));
-    },
-    [self](p::remove_atom, const std::string& name, bool force) {
-      return lift(self->state.driver->remove(name, force));
-    },
-    [self](p::inspect_atom, const std::string& name) {
-      return lift(self->state.driver->inspect(name));
-    },
-    [self](p::watch_atom, const std::string& name, const std::string& runtime_id,
-           replica_actor replica) {
-      // Runs on the driver's own thread: only post a message.
-      auto on_exit = [replica, runtime_id](const std::string& id, int32_t code) {
-        caf::anon_send(replica, p::replica_exited{id, runtime_id, code});
-      };
-      return lift(self->state.driver->watch(name, std::move(on_exit)));
-    },
-    [self](p::logs_atom, const std::string& name, uint64_t max_bytes) {
-      return lift(self->state.driver->logs(name, max_bytes));
-    },
-    [self](p::stats_atom, const std::string& name) {
-      return lift(self->state.driver->stats(name));
-    },
-    [self](p::list_atom, const std::string& node) {
-      return lift(self->state.driver->list_owned(node));
-    },
+      [self](p::create_atom, const rd::container_spec& spec) {
+        return lift(self->state.driver->create(spec));
+      },
+      [self](p::start_atom, const std::string& name) {
+        return lift(self->state.driver->start(name));
+      },
+      [self](p::stop_atom, const std::string& name, caf::timespan grace) {
+        return lift(self->state.driver->stop(name, grace));
+      },
+      [self](p::remove_atom, const std::string& name, bool force) {
+        return lift(self->state.driver->remove(name, force));
+      },
+      [self](p::inspect_atom, const std::string& name) {
+        return lift(self->state.driver->inspect(name));
+      },
+      [self](p::watch_atom, const std::string& name, const std::string& runtime_id,
+             replica_actor replica) {
+        // Runs on the driver's own thread: only post a message.
+        auto on_exit = [replica, runtime_id](const std::string& id, int32_t code) {
+          caf::anon_send(replica, p::replica_exited{id, runtime_id, code});
+        };
+        return lift(self->state.driver->watch(name, std::move(on_exit)));
+      },
+      [self](p::logs_atom, const std::string& name, uint64_t max_bytes) {
+        return lift(self->state.driver->logs(name, max_bytes));
+      },
+      [self](p::stats_atom, const std::string& name) {
+        return lift(self->state.driver->stats(name));
+      },
+      [self](p::list_atom, const std::string& node) {
+        return lift(self->state.driver->list_owned(node));
+      },
   };
 }
 
@@ -91,33 +90,32 @@ driver_actor::behavior_type router_behavior(router_ptr self, std::vector<driver_
     return ws[std::hash<std::string>{}(name) % ws.size()];
   };
   return {
-    [self, pick](p::create_atom a, const rd::container_spec& spec) -> caf::result<rd::container_info> {
-      return self->delegate(pick(spec.name), a, spec);
-    },
-    [self, pick](p::start_atom a, const std::string& name) -> caf::result<rd::container_info> {
-      return self->delegate(pick(name), a, name);
-    },
-    [self, pick](p::stop_atom a, const std::string& name, caf::timespan grace) -> caf::result<bool> {
-      return self->delegate(pick(name), a, name, grace);
-    },
-    [self, pick](p::remove_atom a, const std::string& name, bool force) -> caf::result<bool> {
-      return self->delegate(pick(name), a, name, force);
-    },
-    [self, pick](p::inspect_atom a, const std::string& name) -> caf::result<rd::container_info> {
-      return self->delegate(pick(name), a, name);
-    },
-    [self, pick](p::watch_atom a, const std::string& name, const std::string& runtime_id,
-                 replica_actor replica) -> caf::result<bool> {
-      return self->delegate(pick(name), a, name, runtime_id, replica);
-    },
-    [self, pick](p::logs_atom a, const std::string& name, uint64_t max_bytes) -> caf::result<std::string> {
-      return self->delegate(pick(name), a, name, max_bytes);
-    },
-    [self, pick](p::stats_atom a, const std::string& name) -> caf::result<rd::container_stats> {
-      return self->delegate(pick(name), a, name);
-    },
-    [self, pick](p::list_atom a, const std::string& node)
-      -> caf::result<std::vector<rd::container_info>> { return self->delegate(pick(node), a, node); },
+      [self, pick](p::create_atom a, const rd::container_spec& spec)
+          -> caf::result<rd::container_info> { return self->delegate(pick(spec.name), a, spec); },
+      [self, pick](p::start_atom a, const std::string& name) -> caf::result<rd::container_info> {
+        return self->delegate(pick(name), a, name);
+      },
+      [self, pick](p::stop_atom a, const std::string& name, caf::timespan grace)
+          -> caf::result<bool> { return self->delegate(pick(name), a, name, grace); },
+      [self, pick](p::remove_atom a, const std::string& name, bool force) -> caf::result<bool> {
+        return self->delegate(pick(name), a, name, force);
+      },
+      [self, pick](p::inspect_atom a, const std::string& name) -> caf::result<rd::container_info> {
+        return self->delegate(pick(name), a, name);
+      },
+      [self, pick](p::watch_atom a, const std::string& name, const std::string& runtime_id,
+                   replica_actor replica) -> caf::result<bool> {
+        return self->delegate(pick(name), a, name, runtime_id, replica);
+      },
+      [self, pick](p::logs_atom a, const std::string& name, uint64_t max_bytes)
+          -> caf::result<std::string> { return self->delegate(pick(name), a, name, max_bytes); },
+      [self, pick](p::stats_atom a, const std::string& name) -> caf::result<rd::container_stats> {
+        return self->delegate(pick(name), a, name);
+      },
+      [self, pick](p::list_atom a,
+                   const std::string& node) -> caf::result<std::vector<rd::container_info>> {
+        return self->delegate(pick(node), a, node);
+      },
   };
 }
 

@@ -29,100 +29,98 @@ using endpoints_sink_actor = caf::typed_actor<caf::reacts_to<p::service_endpoint
 /// The routing mesh of one node: follows every service's endpoint set and
 /// forwards connections to published ports. `drain` answers once no connection of
 /// this router goes to the replica any more (or the timeout passed).
-using router_actor = caf::typed_actor<
-  caf::reacts_to<p::service_endpoints>,
-  caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>,
-  caf::reacts_to<p::tick_atom>>;
+using router_actor =
+    caf::typed_actor<caf::reacts_to<p::service_endpoints>,
+                     caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>,
+                     caf::reacts_to<p::tick_atom>>;
 
 /// Service discovery: the endpoint set of every service, as the service actors
 /// publish them. Fans each change out to the routers and to watchers.
 using discovery_actor = caf::typed_actor<
-  caf::reacts_to<p::service_endpoints>,
-  caf::replies_to<p::get_atom, std::string>::with<std::vector<p::service_endpoints>>,
-  caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
-  caf::replies_to<p::register_atom, router_actor>::with<bool>,
-  caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>>;
+    caf::reacts_to<p::service_endpoints>,
+    caf::replies_to<p::get_atom, std::string>::with<std::vector<p::service_endpoints>>,
+    caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
+    caf::replies_to<p::register_atom, router_actor>::with<bool>,
+    caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>>;
 
 /// Owns the LMDB store; the one writer. Every reply to a mutating request is sent
 /// after the durable commit.
 using store_actor = caf::typed_actor<
-  caf::replies_to<p::load_atom>::with<std::vector<p::spec_record>>,
-  caf::replies_to<p::load_atom, std::string>::with<p::spec_record>,
-  caf::replies_to<p::put_atom, std::vector<p::spec_record>>::with<std::vector<p::spec_record>>,
-  caf::replies_to<p::delete_atom, std::string>::with<bool>,
-  caf::replies_to<p::assign_atom, p::assignment>::with<bool>,
-  caf::replies_to<p::unassign_atom, std::string>::with<bool>,
-  caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
-  caf::reacts_to<p::append_atom, p::event>,
-  caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
-  caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
-  caf::replies_to<p::put_atom, p::node_status>::with<bool>>;
+    caf::replies_to<p::load_atom>::with<std::vector<p::spec_record>>,
+    caf::replies_to<p::load_atom, std::string>::with<p::spec_record>,
+    caf::replies_to<p::put_atom, std::vector<p::spec_record>>::with<std::vector<p::spec_record>>,
+    caf::replies_to<p::delete_atom, std::string>::with<bool>,
+    caf::replies_to<p::assign_atom, p::assignment>::with<bool>,
+    caf::replies_to<p::unassign_atom, std::string>::with<bool>,
+    caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
+    caf::reacts_to<p::append_atom, p::event>,
+    caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
+    caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
+    caf::replies_to<p::put_atom, p::node_status>::with<bool>>;
 
 /// Owns one replica: one container at a time, restarted per the restart policy.
-using replica_actor = caf::typed_actor<
-  caf::reacts_to<p::replica_request>,
-  caf::reacts_to<p::replica_exited>,
-  caf::reacts_to<p::restart_atom, std::string>,
-  caf::replies_to<p::stop_atom>::with<bool>,
-  caf::replies_to<p::status_atom>::with<p::replica_status>>;
+using replica_actor =
+    caf::typed_actor<caf::reacts_to<p::replica_request>, caf::reacts_to<p::replica_exited>,
+                     caf::reacts_to<p::restart_atom, std::string>,
+                     caf::replies_to<p::stop_atom>::with<bool>,
+                     caf::replies_to<p::status_atom>::with<p::replica_status>>;
 
 /// Runs the containers of one node through one driver; detached when the driver
 /// blocks.
 using driver_actor = caf::typed_actor<
-  caf::replies_to<p::create_atom, rd::container_spec>::with<rd::container_info>,
-  caf::replies_to<p::start_atom, std::string>::with<rd::container_info>,
-  caf::replies_to<p::stop_atom, std::string, caf::timespan>::with<bool>,
-  caf::replies_to<p::remove_atom, std::string, bool>::with<bool>,
-  caf::replies_to<p::inspect_atom, std::string>::with<rd::container_info>,
-  caf::replies_to<p::watch_atom, std::string, std::string, replica_actor>::with<bool>,
-  caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
-  caf::replies_to<p::stats_atom, std::string>::with<rd::container_stats>,
-  caf::replies_to<p::list_atom, std::string>::with<std::vector<rd::container_info>>>;
+    caf::replies_to<p::create_atom, rd::container_spec>::with<rd::container_info>,
+    caf::replies_to<p::start_atom, std::string>::with<rd::container_info>,
+    caf::replies_to<p::stop_atom, std::string, caf::timespan>::with<bool>,
+    caf::replies_to<p::remove_atom, std::string, bool>::with<bool>,
+    caf::replies_to<p::inspect_atom, std::string>::with<rd::container_info>,
+    caf::replies_to<p::watch_atom, std::string, std::string, replica_actor>::with<bool>,
+    caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
+    caf::replies_to<p::stats_atom, std::string>::with<rd::container_stats>,
+    caf::replies_to<p::list_atom, std::string>::with<std::vector<rd::container_info>>>;
 
 /// A node agent: runs replicas placed on its host.
 using node_actor = caf::typed_actor<
-  caf::replies_to<p::run_atom, p::replica_request>::with<p::replica_status>,
-  caf::replies_to<p::stop_atom, std::string>::with<bool>,
-  caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
-  caf::replies_to<p::status_atom>::with<p::node_status>,
-  caf::replies_to<p::sweep_atom, std::vector<std::string>>::with<std::vector<std::string>>,
-  caf::reacts_to<p::replica_status>,
-  caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
+    caf::replies_to<p::run_atom, p::replica_request>::with<p::replica_status>,
+    caf::replies_to<p::stop_atom, std::string>::with<bool>,
+    caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
+    caf::replies_to<p::status_atom>::with<p::node_status>,
+    caf::replies_to<p::sweep_atom, std::vector<std::string>>::with<std::vector<std::string>>,
+    caf::reacts_to<p::replica_status>,
+    caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica.
 using placement_actor = caf::typed_actor<
-  caf::replies_to<p::register_atom, p::node_status, node_actor>::with<bool>,
-  caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision>,
-  caf::reacts_to<p::release_atom, std::string>,
-  caf::replies_to<p::get_atom, std::string>::with<node_actor>,
-  caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>>;
+    caf::replies_to<p::register_atom, p::node_status, node_actor>::with<bool>,
+    caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision>,
+    caf::reacts_to<p::release_atom, std::string>,
+    caf::replies_to<p::get_atom, std::string>::with<node_actor>,
+    caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>>;
 
 /// Reconciles one service's desired state with what its replicas do.
-using service_actor = caf::typed_actor<
-  caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
-  caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
-  caf::reacts_to<p::replica_status>,
-  caf::reacts_to<p::tick_atom>,
-  caf::replies_to<p::status_atom>::with<p::service_status>,
-  caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
-  caf::replies_to<p::delete_atom>::with<bool>>;
+using service_actor =
+    caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
+                     caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
+                     caf::reacts_to<p::replica_status>, caf::reacts_to<p::tick_atom>,
+                     caf::replies_to<p::status_atom>::with<p::service_status>,
+                     caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
+                     caf::replies_to<p::delete_atom>::with<bool>>;
 
 /// The control plane's front: what the client API asks, answered from the store
 /// and the service actors.
 using cluster_actor = caf::typed_actor<
-  caf::replies_to<p::apply_atom, std::string, std::string, bool>::with<p::apply_result>,
-  caf::replies_to<p::get_atom>::with<std::vector<p::service_status>>,
-  caf::replies_to<p::get_atom, std::string>::with<std::vector<p::replica_status>>,
-  caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,
-  caf::replies_to<p::describe_atom, std::string, uint32_t>::with<p::service_detail>,
-  caf::replies_to<p::scale_atom, std::string, int32_t>::with<int64_t>,
-  caf::replies_to<p::delete_atom, std::string>::with<bool>,
-  caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
-  caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
-  caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>,
-  caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
-  caf::replies_to<p::endpoints_atom, std::string>::with<std::vector<p::service_endpoints>>,
-  caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>>;
+    caf::replies_to<p::apply_atom, std::string, std::string, bool>::with<p::apply_result>,
+    caf::replies_to<p::get_atom>::with<std::vector<p::service_status>>,
+    caf::replies_to<p::get_atom, std::string>::with<std::vector<p::replica_status>>,
+    caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,
+    caf::replies_to<p::describe_atom, std::string, uint32_t>::with<p::service_detail>,
+    caf::replies_to<p::scale_atom, std::string, int32_t>::with<int64_t>,
+    caf::replies_to<p::delete_atom, std::string>::with<bool>,
+    caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
+    caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
+    caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>,
+    caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
+    caf::replies_to<p::endpoints_atom, std::string>::with<std::vector<p::service_endpoints>>,
+    caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>>;
 
 } // namespace tutti::actors
 
@@ -132,8 +130,8 @@ namespace tutti::runtime_drivers {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_spec& x) {
-  return f(caf::meta::type_name("container_spec"), x.name, x.image, x.command, x.env,
-           x.resources, x.labels);
+  return f(caf::meta::type_name("container_spec"), x.name, x.image, x.command, x.env, x.resources,
+           x.labels);
 }
 
 template <class Inspector>

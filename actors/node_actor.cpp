@@ -31,8 +31,8 @@ struct replica_entry {
 struct node_state {
   node_context ctx;
   std::unique_ptr<supervision> sup;
-  std::map<std::string, replica_entry> replicas;          // by replica id
-  std::map<std::string, service_actor> routes;            // service -> who asked
+  std::map<std::string, replica_entry> replicas;                     // by replica id
+  std::map<std::string, service_actor> routes;                       // service -> who asked
   std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
   std::set<uint16_t> reserved;
   uint16_t next_port = 0;
@@ -77,8 +77,8 @@ caf::expected<uint16_t> allocate_port(self_ptr self) {
     }
   }
   return p::make_error(p::error_code::unschedulable,
-                       "node " + cfg.name + " has no free host port in "
-                         + std::to_string(cfg.port_first) + "-" + std::to_string(cfg.port_last));
+                       "node " + cfg.name + " has no free host port in " +
+                           std::to_string(cfg.port_first) + "-" + std::to_string(cfg.port_last));
 }
 
 caf::expected<std::vector<p::port_binding>> ports_for(self_ptr self, const std::string& id,
@@ -130,8 +130,7 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
-    return caf::actor_cast<caf::actor>(
-      spawn_replica(self->system(), std::move(rc), entry.req));
+    return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
 }
 
@@ -141,8 +140,8 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
     self->state.routes[req.service] = caf::actor_cast<service_actor>(sender);
   if (!self->state.sup->child(driver_child(req.spec.driver)))
     return p::make_error(p::error_code::invalid_argument,
-                         "node " + self->state.ctx.config.name + " has no "
-                           + p::to_string(req.spec.driver) + " driver");
+                         "node " + self->state.ctx.config.name + " has no " +
+                             p::to_string(req.spec.driver) + " driver");
   auto i = self->state.replicas.find(id);
   if (i != self->state.replicas.end()) {
     auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
@@ -191,17 +190,17 @@ caf::result<bool> stop(self_ptr self, const std::string& id) {
     return true;
   }
   self->request(child, caf::infinite, p::stop_atom::value)
-    .then(
-      [self, id, promise](bool) mutable {
-        forget_replica(self, id);
-        promise.deliver(true);
-      },
-      [self, id, promise](caf::error& err) mutable {
-        // The replica ended before it could answer; its container may remain and
-        // is swept on the next start. Forget it here.
-        forget_replica(self, id);
-        promise.deliver(true);
-      });
+      .then(
+          [self, id, promise](bool) mutable {
+            forget_replica(self, id);
+            promise.deliver(true);
+          },
+          [self, id, promise](caf::error& err) mutable {
+            // The replica ended before it could answer; its container may remain and
+            // is swept on the next start. Forget it here.
+            forget_replica(self, id);
+            promise.deliver(true);
+          });
   return promise;
 }
 
@@ -250,24 +249,26 @@ caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std
     return *removed;
   for (auto& [kind, drv] : self->state.ctx.drivers) {
     auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
-    self->request(driver, std::chrono::seconds{30}, p::list_atom::value, self->state.ctx.config.name)
-      .then(
-        [self, driver, wanted, removed, pending, promise](std::vector<rd::container_info>& owned) mutable {
-          for (auto& info : owned) {
-            if (wanted->count(info.name) || self->state.replicas.count(info.name))
-              continue;
-            caf::anon_send(driver, p::remove_atom::value, info.name, true);
-            removed->push_back(info.name);
-            spdlog::info("node {}: removing orphaned replica {}", self->state.ctx.config.name,
-                         info.name);
-          }
-          if (--*pending == 0)
-            promise.deliver(*removed);
-        },
-        [pending, removed, promise](caf::error&) mutable {
-          if (--*pending == 0)
-            promise.deliver(*removed);
-        });
+    self->request(driver, std::chrono::seconds{30}, p::list_atom::value,
+                  self->state.ctx.config.name)
+        .then(
+            [self, driver, wanted, removed, pending,
+             promise](std::vector<rd::container_info>& owned) mutable {
+              for (auto& info : owned) {
+                if (wanted->count(info.name) || self->state.replicas.count(info.name))
+                  continue;
+                caf::anon_send(driver, p::remove_atom::value, info.name, true);
+                removed->push_back(info.name);
+                spdlog::info("node {}: removing orphaned replica {}", self->state.ctx.config.name,
+                             info.name);
+              }
+              if (--*pending == 0)
+                promise.deliver(*removed);
+            },
+            [pending, removed, promise](caf::error&) mutable {
+              if (--*pending == 0)
+                promise.deliver(*removed);
+            });
   }
   return promise;
 }
@@ -290,12 +291,13 @@ void adopt_inventory(self_ptr self) {
   for (auto& [kind, drv] : self->state.ctx.drivers) {
     auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
     // await: no run request may take a port before the inventory is known.
-    self->request(driver, std::chrono::seconds{30}, p::list_atom::value, self->state.ctx.config.name)
-      .await([self](std::vector<rd::container_info>& owned) { reserve_adopted(self, owned); },
-             [self, kind = kind](caf::error& err) {
-               spdlog::warn("node {}: cannot list {} containers: {}", self->state.ctx.config.name,
-                            p::to_string(kind), p::message_of(err));
-             });
+    self->request(driver, std::chrono::seconds{30}, p::list_atom::value,
+                  self->state.ctx.config.name)
+        .await([self](std::vector<rd::container_info>& owned) { reserve_adopted(self, owned); },
+               [self, kind = kind](caf::error& err) {
+                 spdlog::warn("node {}: cannot list {} containers: {}", self->state.ctx.config.name,
+                              p::to_string(kind), p::message_of(err));
+               });
   }
 }
 
@@ -346,17 +348,17 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   // know the node even before it registers again.
   caf::anon_send(st.ctx.store, p::put_atom::value, status(self));
   caf::anon_send(st.ctx.placement, p::register_atom::value, status(self),
-             caf::actor_cast<node_actor>(self));
+                 caf::actor_cast<node_actor>(self));
   return {
-    [self](p::run_atom, p::replica_request& req) { return run(self, req); },
-    [self](p::stop_atom, const std::string& id) { return stop(self, id); },
-    [self](p::logs_atom, const std::string& id, uint64_t max_bytes) {
-      return logs(self, id, max_bytes);
-    },
-    [self](p::status_atom) { return status(self); },
-    [self](p::sweep_atom, const std::vector<std::string>& keep) { return sweep(self, keep); },
-    [self](p::replica_status& st) { on_status(self, st); },
-    [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
+      [self](p::run_atom, p::replica_request& req) { return run(self, req); },
+      [self](p::stop_atom, const std::string& id) { return stop(self, id); },
+      [self](p::logs_atom, const std::string& id, uint64_t max_bytes) {
+        return logs(self, id, max_bytes);
+      },
+      [self](p::status_atom) { return status(self); },
+      [self](p::sweep_atom, const std::vector<std::string>& keep) { return sweep(self, keep); },
+      [self](p::replica_status& st) { on_status(self, st); },
+      [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
   };
 }
 

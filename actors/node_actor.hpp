@@ -17,7 +17,7 @@ struct node_config {
   std::string name;
   std::string address = "127.0.0.1"; // where replica ports are checked free
   std::map<std::string, std::string> labels;
-  p::resource_spec capacity;         // 0: what the host has
+  p::resource_spec capacity; // 0: what the host has
   uint16_t port_first = 20000;
   uint16_t port_last = 29999;
   restart_limit limit;

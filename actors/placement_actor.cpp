@@ -17,7 +17,7 @@ std::optional<std::string> misfit(const node_view& node, const p::placement_requ
   if (st.state != p::node_state::ready)
     return "node is " + p::to_string(st.state);
   for (const auto& c : req.placement.constraints) {
-    auto value = c.key == "node.name" ? std::optional<std::string>{st.name}
+    auto value = c.key == "node.name"     ? std::optional<std::string>{st.name}
                  : st.labels.count(c.key) ? std::optional<std::string>{st.labels.at(c.key)}
                                           : std::nullopt;
     bool holds = c.equals ? value == c.value : value != c.value;
@@ -29,21 +29,20 @@ std::optional<std::string> misfit(const node_view& node, const p::placement_requ
     return "max_per_node " + std::to_string(req.placement.max_per_node) + " reached";
   auto free_cpu = st.capacity.cpu - st.allocated.cpu;
   if (req.resources.cpu > 0 && req.resources.cpu > free_cpu + 1e-9)
-    return "insufficient cpu (requested " + std::to_string(req.resources.cpu) + ", free "
-           + std::to_string(free_cpu) + ")";
+    return "insufficient cpu (requested " + std::to_string(req.resources.cpu) + ", free " +
+           std::to_string(free_cpu) + ")";
   auto free_mem = st.capacity.memory - st.allocated.memory;
   if (req.resources.memory > free_mem)
-    return "insufficient memory (requested " + std::to_string(req.resources.memory)
-           + " bytes, free " + std::to_string(free_mem) + ")";
+    return "insufficient memory (requested " + std::to_string(req.resources.memory) +
+           " bytes, free " + std::to_string(free_mem) + ")";
   return std::nullopt;
 }
 
 double load_of(const node_view& node) {
   const auto& st = node.status;
   double cpu = st.capacity.cpu > 0 ? st.allocated.cpu / st.capacity.cpu : 0;
-  double mem = st.capacity.memory > 0
-                 ? static_cast<double>(st.allocated.memory) / st.capacity.memory
-                 : 0;
+  double mem =
+      st.capacity.memory > 0 ? static_cast<double>(st.allocated.memory) / st.capacity.memory : 0;
   return std::max(cpu, mem);
 }
 
@@ -66,8 +65,8 @@ caf::expected<std::string> choose_node(const std::map<std::string, node_view>& n
     }
     auto same = node.per_service.count(req.service) ? node.per_service.at(req.service) : 0;
     double score = req.placement.strategy == p::placement_strategy::spread
-                     ? same * 1000.0 + load_of(node) * 100 + node.status.replicas
-                     : -load_of(node) * 100 - node.status.replicas;
+                       ? same * 1000.0 + load_of(node) * 100 + node.status.replicas
+                       : -load_of(node) * 100 - node.status.replicas;
     if (score < best_score) {
       best_score = score;
       best = name;
@@ -75,9 +74,9 @@ caf::expected<std::string> choose_node(const std::map<std::string, node_view>& n
   }
   if (!best.empty())
     return best;
-  return p::make_error(p::error_code::unschedulable,
-                       "no node fits replica " + req.replica + " (0/"
-                         + std::to_string(nodes.size()) + " nodes" + reasons + ")");
+  return p::make_error(p::error_code::unschedulable, "no node fits replica " + req.replica +
+                                                         " (0/" + std::to_string(nodes.size()) +
+                                                         " nodes" + reasons + ")");
 }
 
 namespace {
@@ -173,18 +172,18 @@ placement_actor::behavior_type placement(self_ptr self) {
       }
   });
   return {
-    [self](p::register_atom, p::node_status& st, node_actor handle) {
-      return register_node(self, std::move(st), std::move(handle));
-    },
-    [self](p::place_atom, const p::placement_request& req) { return place(self, req); },
-    [self](p::release_atom, const std::string& replica) { release(self, replica); },
-    [self](p::get_atom, const std::string& node) -> caf::result<node_actor> {
-      auto i = self->state.handles.find(node);
-      if (i == self->state.handles.end())
-        return p::make_error(p::error_code::not_found, "node " + node + " is not connected");
-      return i->second;
-    },
-    [self](p::nodes_atom) { return all_nodes(self); },
+      [self](p::register_atom, p::node_status& st, node_actor handle) {
+        return register_node(self, std::move(st), std::move(handle));
+      },
+      [self](p::place_atom, const p::placement_request& req) { return place(self, req); },
+      [self](p::release_atom, const std::string& replica) { release(self, replica); },
+      [self](p::get_atom, const std::string& node) -> caf::result<node_actor> {
+        auto i = self->state.handles.find(node);
+        if (i == self->state.handles.end())
+          return p::make_error(p::error_code::not_found, "node " + node + " is not connected");
+        return i->second;
+      },
+      [self](p::nodes_atom) { return all_nodes(self); },
   };
 }
 

@@ -27,8 +27,8 @@ constexpr auto stable_uptime = std::chrono::seconds{1};
 
 int64_t now_ms() {
   return duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 /// Label value that changes exactly when what a replica runs changes: a scale
@@ -44,11 +44,11 @@ struct replica_state_data {
   p::replica_request req;
   p::replica_status status;
   caf::timespan backoff{0};
-  clock::time_point started_at;       // of the current incarnation
-  clock::time_point start_requested;  // for the start latency metric
-  std::string restart_token;          // the pending back-off timer; others are stale
+  clock::time_point started_at;      // of the current incarnation
+  clock::time_point start_requested; // for the start latency metric
+  std::string restart_token;         // the pending back-off timer; others are stale
   uint64_t token_counter = 0;
-  bool replace_pending = false;       // stop, then start the new revision
+  bool replace_pending = false; // stop, then start the new revision
   bool stop_requested = false;
   std::vector<caf::typed_response_promise<bool>> stop_promises;
   static inline const char* name = "replica";
@@ -114,9 +114,8 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
   self->state.started_at = clock::now();
   if (!adopted && self->state.ctx.metrics != nullptr) {
     std::chrono::duration<double> took = clock::now() - self->state.start_requested;
-    self->state.ctx.metrics->observe_replica_start(self->state.req.service,
-                                                   p::to_string(self->state.req.spec.driver),
-                                                   took.count());
+    self->state.ctx.metrics->observe_replica_start(
+        self->state.req.service, p::to_string(self->state.req.spec.driver), took.count());
   }
   auto what = adopted ? std::string{"adopted running "} : std::string{"started "};
   report(self, p::replica_state::running, "");
@@ -124,24 +123,25 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
        what + (info.pid != 0 ? "pid " + std::to_string(info.pid) : info.runtime_id));
   self->request(self->state.ctx.driver, caf::infinite, p::watch_atom::value, info.name,
                 info.runtime_id, caf::actor_cast<replica_actor>(self))
-    .then([](bool) {},
-          [self](caf::error& err) { schedule_restart(self, "cannot watch: " + p::message_of(err)); });
+      .then([](bool) {},
+            [self](caf::error& err) {
+              schedule_restart(self, "cannot watch: " + p::message_of(err));
+            });
   if (self->state.stop_requested || self->state.replace_pending)
-    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
-                  self->state.status.id, self->state.req.spec.stop_grace)
-      .then([](bool) {}, [](caf::error&) {});
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
+                  self->state.req.spec.stop_grace)
+        .then([](bool) {}, [](caf::error&) {});
 }
 
 void start_existing(self_ptr self) {
   self->state.start_requested = clock::now();
   report(self, p::replica_state::starting, "");
-  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value,
-                self->state.status.id)
-    .then([self](rd::container_info& info) { on_running(self, info, false); },
-          [self](caf::error& err) {
-            emit(self, "replica_failed", p::message_of(err));
-            schedule_restart(self, p::message_of(err));
-          });
+  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value, self->state.status.id)
+      .then([self](rd::container_info& info) { on_running(self, info, false); },
+            [self](caf::error& err) {
+              emit(self, "replica_failed", p::message_of(err));
+              schedule_restart(self, p::message_of(err));
+            });
 }
 
 void create_and_start(self_ptr self) {
@@ -154,56 +154,55 @@ void create_and_start(self_ptr self) {
   self->state.start_requested = clock::now();
   report(self, p::replica_state::starting, "");
   self->request(self->state.ctx.driver, caf::infinite, p::create_atom::value, *spec)
-    .then([self](rd::container_info&) { start_existing(self); },
-          [self](caf::error& err) {
-            emit(self, "replica_failed", p::message_of(err));
-            schedule_restart(self, p::message_of(err));
-          });
+      .then([self](rd::container_info&) { start_existing(self); },
+            [self](caf::error& err) {
+              emit(self, "replica_failed", p::message_of(err));
+              schedule_restart(self, p::message_of(err));
+            });
 }
 
 /// Removes whatever container of this name exists, then runs `next`.
-template <class F>
-void remove_then(self_ptr self, F next) {
-  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value,
-                self->state.status.id, true)
-    .then([next](bool) { next(); },
-          [self, next](caf::error& err) {
-            if (p::code_of(err) != p::error_code::not_found)
-              spdlog::warn("replica {}: remove failed: {}", self->state.status.id,
-                           p::message_of(err));
-            next();
-          });
+template <class F> void remove_then(self_ptr self, F next) {
+  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value, self->state.status.id,
+                true)
+      .then([next](bool) { next(); },
+            [self, next](caf::error& err) {
+              if (p::code_of(err) != p::error_code::not_found)
+                spdlog::warn("replica {}: remove failed: {}", self->state.status.id,
+                             p::message_of(err));
+              next();
+            });
 }
 
 void recover(self_ptr self) {
   self->request(self->state.ctx.driver, caf::infinite, p::inspect_atom::value,
                 self->state.status.id)
-    .then(
-      [self](rd::container_info& info) {
-        auto tmpl = info.labels.find(template_label);
-        bool same_rev = tmpl != info.labels.end()
-                        && tmpl->second == template_hash(self->state.req.spec);
-        if (info.state == rd::container_state::running && same_rev) {
-          on_running(self, info, true);
-          return;
-        }
-        if (info.state == rd::container_state::running) {
-          // An older revision is running: replace it like an update would.
-          self->state.replace_pending = true;
-          self->state.status.runtime_id = info.runtime_id;
-          on_running(self, info, true);
-          return;
-        }
-        remove_then(self, [self] { create_and_start(self); });
-      },
-      [self](caf::error& err) {
-        if (p::code_of(err) == p::error_code::not_found) {
-          create_and_start(self);
-          return;
-        }
-        emit(self, "replica_failed", p::message_of(err));
-        schedule_restart(self, p::message_of(err));
-      });
+      .then(
+          [self](rd::container_info& info) {
+            auto tmpl = info.labels.find(template_label);
+            bool same_rev =
+                tmpl != info.labels.end() && tmpl->second == template_hash(self->state.req.spec);
+            if (info.state == rd::container_state::running && same_rev) {
+              on_running(self, info, true);
+              return;
+            }
+            if (info.state == rd::container_state::running) {
+              // An older revision is running: replace it like an update would.
+              self->state.replace_pending = true;
+              self->state.status.runtime_id = info.runtime_id;
+              on_running(self, info, true);
+              return;
+            }
+            remove_then(self, [self] { create_and_start(self); });
+          },
+          [self](caf::error& err) {
+            if (p::code_of(err) == p::error_code::not_found) {
+              create_and_start(self);
+              return;
+            }
+            emit(self, "replica_failed", p::message_of(err));
+            schedule_restart(self, p::message_of(err));
+          });
 }
 
 void schedule_restart(self_ptr self, std::string why) {
@@ -221,9 +220,12 @@ void schedule_restart(self_ptr self, std::string why) {
 
 bool should_restart(self_ptr self, int32_t exit_code) {
   switch (self->state.req.spec.restart.policy) {
-    case p::restart_policy::always: return true;
-    case p::restart_policy::on_failure: return exit_code != 0;
-    case p::restart_policy::never: return false;
+    case p::restart_policy::always:
+      return true;
+    case p::restart_policy::on_failure:
+      return exit_code != 0;
+    case p::restart_policy::never:
+      return false;
   }
   return true;
 }
@@ -261,9 +263,9 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   std::string how = msg.exit_code < 0 ? std::string{"exited (code unknown)"}
                                       : "exited with code " + std::to_string(msg.exit_code);
   if (!should_restart(self, msg.exit_code)) {
-    emit(self, "replica_exited", how + "; restart policy "
-                                   + p::to_string(self->state.req.spec.restart.policy)
-                                   + " keeps it down");
+    emit(self, "replica_exited",
+         how + "; restart policy " + p::to_string(self->state.req.spec.restart.policy) +
+             " keeps it down");
     report(self, p::replica_state::exited, how);
     return;
   }
@@ -282,8 +284,8 @@ void on_restart_timer(self_ptr self, const std::string& token) {
   // keeping its logs).
   self->request(self->state.ctx.driver, caf::infinite, p::inspect_atom::value,
                 self->state.status.id)
-    .then([self](rd::container_info&) { start_existing(self); },
-          [self](caf::error&) { create_and_start(self); });
+      .then([self](rd::container_info&) { start_existing(self); },
+            [self](caf::error&) { create_and_start(self); });
 }
 
 void on_update(self_ptr self, p::replica_request& req) {
@@ -306,9 +308,9 @@ void on_update(self_ptr self, p::replica_request& req) {
     self->state.replace_pending = true;
     report(self, p::replica_state::stopping,
            "replacing with revision " + std::to_string(self->state.req.revision));
-    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
-                  self->state.status.id, self->state.req.spec.stop_grace)
-      .then([](bool) {}, [](caf::error&) {});
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
+                  self->state.req.spec.stop_grace)
+        .then([](bool) {}, [](caf::error&) {});
     return;
   }
   if (self->state.status.state != p::replica_state::starting)
@@ -329,7 +331,7 @@ caf::result<bool> on_stop(self_ptr self) {
       report(self, p::replica_state::stopping, "stopping");
       self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
                     self->state.status.id, self->state.req.spec.stop_grace)
-        .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
+          .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
       break;
     case p::replica_state::starting:
       break; // on_running or the failure path sees stop_requested
@@ -352,11 +354,11 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::repl
   st.address = self->state.ctx.address;
   recover(self);
   return {
-    [self](p::replica_request& r) { on_update(self, r); },
-    [self](p::replica_exited& msg) { on_exit(self, msg); },
-    [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
-    [self](p::stop_atom) { return on_stop(self); },
-    [self](p::status_atom) { return self->state.status; },
+      [self](p::replica_request& r) { on_update(self, r); },
+      [self](p::replica_exited& msg) { on_exit(self, msg); },
+      [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
+      [self](p::stop_atom) { return on_stop(self); },
+      [self](p::status_atom) { return self->state.status; },
   };
 }
 
@@ -402,8 +404,7 @@ caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec) {
   return std::min(current * 2, spec.max);
 }
 
-replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
-                            p::replica_request req) {
+replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx, p::replica_request req) {
   return sys.spawn(replica, std::move(ctx), std::move(req));
 }
 

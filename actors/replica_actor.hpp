@@ -11,9 +11,9 @@ namespace tutti::actors {
 /// What a replica actor needs from the node that spawns it.
 struct replica_context {
   std::string node;
-  node_actor parent;    // receives every status change
+  node_actor parent; // receives every status change
   driver_actor driver;
-  store_actor store;    // receives events
+  store_actor store; // receives events
   metrics::catalogue* metrics = nullptr;
   std::vector<p::port_binding> ports; // host ports chosen by the node
   std::string address = "127.0.0.1";  // the node's: where the host ports listen
@@ -24,8 +24,7 @@ struct replica_context {
 /// tuttid) and adopts it when it runs the requested revision, so it never starts
 /// a second copy. Ending this actor (any reason) leaves the container alone; only
 /// a stop request removes it.
-replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
-                            p::replica_request req);
+replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx, p::replica_request req);
 
 /// Environment of a replica: the spec's env plus PORT / PORT_<NAME>.
 std::map<std::string, std::string> replica_env(const p::service_spec& spec,

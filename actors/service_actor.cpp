@@ -23,7 +23,7 @@ struct slot_state {
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
   bool stopping = false;
-  bool node_lost = false;    // its node's actor went down; not routed to
+  bool node_lost = false; // its node's actor went down; not routed to
   p::replica_status status;
 };
 
@@ -32,8 +32,8 @@ struct service_state {
   p::service_spec spec;
   int64_t revision = 0;
   std::map<int32_t, slot_state> slots;
-  std::map<std::string, node_actor> nodes; // cache of placement's answers
-  std::string last_problem;                // not repeated in the event log
+  std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::string last_problem;                      // not repeated in the event log
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
@@ -50,8 +50,8 @@ p::service_endpoints endpoints(self_ptr self) {
   const auto& spec = self->state.spec;
   p::service_endpoints out{spec.name, spec.ports, spec.balancing, {}, false};
   for (const auto& [slot, s] : self->state.slots) {
-    if (slot >= spec.replicas || s.stopping || s.node_lost
-        || s.status.state != p::replica_state::running)
+    if (slot >= spec.replicas || s.stopping || s.node_lost ||
+        s.status.state != p::replica_state::running)
       continue;
     auto host = s.status.address.empty() ? std::string{"127.0.0.1"} : s.status.address;
     for (const auto& b : s.status.ports)
@@ -86,8 +86,9 @@ void problem(self_ptr self, const std::string& replica, const caf::error& err) {
     return;
   self->state.last_problem = text;
   spdlog::warn("service {}: {}", self->state.spec.name, text);
-  emit(self, p::code_of(err) == p::error_code::unschedulable ? "replica_unschedulable"
-                                                             : "reconcile_failed",
+  emit(self,
+       p::code_of(err) == p::error_code::unschedulable ? "replica_unschedulable"
+                                                       : "reconcile_failed",
        text, replica);
 }
 
@@ -116,13 +117,13 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
     return;
   }
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::get_atom::value, node)
-    .then(
-      [self, node, f](node_actor& handle) {
-        self->monitor(handle);
-        self->state.nodes[node] = handle;
-        f(handle);
-      },
-      [fail](caf::error& err) mutable { fail(err); });
+      .then(
+          [self, node, f](node_actor& handle) {
+            self->monitor(handle);
+            self->state.nodes[node] = handle;
+            f(handle);
+          },
+          [fail](caf::error& err) mutable { fail(err); });
 }
 
 void run_on_node(self_ptr self, int32_t slot) {
@@ -136,20 +137,21 @@ void run_on_node(self_ptr self, int32_t slot) {
     self->state.nodes.erase(self->state.slots[slot].node);
     problem(self, p::replica_id(self->state.spec.name, slot), err);
   };
-  with_node(self, s.node,
-            [self, slot, rev, req, fail](node_actor& node) {
-              self->request(node, std::chrono::seconds{30}, p::run_atom::value, req)
-                .then(
-                  [self, slot, rev](p::replica_status& st) {
-                    auto& s = self->state.slots[slot];
-                    s.in_flight = false;
-                    s.requested_rev = rev;
-                    if (s.status.id.empty())
-                      s.status = std::move(st);
-                  },
-                  fail);
-            },
-            fail);
+  with_node(
+      self, s.node,
+      [self, slot, rev, req, fail](node_actor& node) {
+        self->request(node, std::chrono::seconds{30}, p::run_atom::value, req)
+            .then(
+                [self, slot, rev](p::replica_status& st) {
+                  auto& s = self->state.slots[slot];
+                  s.in_flight = false;
+                  s.requested_rev = rev;
+                  if (s.status.id.empty())
+                    s.status = std::move(st);
+                },
+                fail);
+      },
+      fail);
 }
 
 void place_slot(self_ptr self, int32_t slot) {
@@ -159,36 +161,36 @@ void place_slot(self_ptr self, int32_t slot) {
   p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
                            spec.placement, s.node};
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
-    .then(
-      [self, slot](p::placement_decision& d) {
-        auto& s = self->state.slots[slot];
-        bool moved = s.node != d.node;
-        s.node = d.node;
-        if (!moved) {
-          run_on_node(self, slot);
-          return;
-        }
-        // The assignment is durable before the replica starts, so a restarted
-        // control plane finds it on the same node.
-        p::assignment a{d.replica, self->state.spec.name, d.node};
-        self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
-          .then([self, slot](bool) { run_on_node(self, slot); },
-                [self, slot](caf::error& err) {
-                  self->state.slots[slot].in_flight = false;
-                  problem(self, p::replica_id(self->state.spec.name, slot), err);
-                });
-      },
-      [self, slot](caf::error& err) {
-        self->state.slots[slot].in_flight = false;
-        problem(self, p::replica_id(self->state.spec.name, slot), err);
-      });
+      .then(
+          [self, slot](p::placement_decision& d) {
+            auto& s = self->state.slots[slot];
+            bool moved = s.node != d.node;
+            s.node = d.node;
+            if (!moved) {
+              run_on_node(self, slot);
+              return;
+            }
+            // The assignment is durable before the replica starts, so a restarted
+            // control plane finds it on the same node.
+            p::assignment a{d.replica, self->state.spec.name, d.node};
+            self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
+                .then([self, slot](bool) { run_on_node(self, slot); },
+                      [self, slot](caf::error& err) {
+                        self->state.slots[slot].in_flight = false;
+                        problem(self, p::replica_id(self->state.spec.name, slot), err);
+                      });
+          },
+          [self, slot](caf::error& err) {
+            self->state.slots[slot].in_flight = false;
+            problem(self, p::replica_id(self->state.spec.name, slot), err);
+          });
 }
 
 void finish_slot_stop(self_ptr self, int32_t slot) {
   auto id = p::replica_id(self->state.spec.name, slot);
   self->send(self->state.ctx.placement, p::release_atom::value, id);
   self->request(self->state.ctx.store, caf::infinite, p::unassign_atom::value, id)
-    .then([](bool) {}, [](caf::error&) {});
+      .then([](bool) {}, [](caf::error&) {});
   self->state.slots.erase(slot);
   update_metrics(self);
   if (self->state.deleting && self->state.slots.empty()) {
@@ -205,12 +207,13 @@ void stop_on_node(self_ptr self, int32_t slot) {
     // The node is gone: nothing left to stop there.
     finish_slot_stop(self, slot);
   };
-  with_node(self, self->state.slots[slot].node,
-            [self, slot, id, fail](node_actor& node) {
-              self->request(node, caf::infinite, p::stop_atom::value, id)
-                .then([self, slot](bool) { finish_slot_stop(self, slot); }, fail);
-            },
-            fail);
+  with_node(
+      self, self->state.slots[slot].node,
+      [self, slot, id, fail](node_actor& node) {
+        self->request(node, caf::infinite, p::stop_atom::value, id)
+            .then([self, slot](bool) { finish_slot_stop(self, slot); }, fail);
+      },
+      fail);
 }
 
 void stop_slot(self_ptr self, int32_t slot) {
@@ -234,8 +237,8 @@ void stop_slot(self_ptr self, int32_t slot) {
   auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
   self->request(self->state.ctx.discovery, limit, p::drain_atom::value,
                 p::replica_id(spec.name, slot), grace)
-    .then([self, slot](bool) { stop_on_node(self, slot); },
-          [self, slot](caf::error&) { stop_on_node(self, slot); });
+      .then([self, slot](bool) { stop_on_node(self, slot); },
+            [self, slot](caf::error&) { stop_on_node(self, slot); });
 }
 
 void reconcile(self_ptr self) {
@@ -333,22 +336,22 @@ void load_assignments(self_ptr self) {
   // await: reconcile must not place a slot before its stored node is known.
   self->request(self->state.ctx.store, std::chrono::seconds{30}, p::get_atom::value,
                 p::assign_atom::value, self->state.spec.name)
-    .await(
-      [self](std::vector<p::assignment>& xs) {
-        auto prefix = self->state.spec.name + "-";
-        for (auto& a : xs) {
-          if (a.replica.rfind(prefix, 0) != 0)
-            continue;
-          auto slot = std::stoi(a.replica.substr(prefix.size()));
-          self->state.slots[slot].node = a.node;
-        }
-        reconcile(self);
-      },
-      [self](caf::error& err) {
-        spdlog::error("service {}: cannot load assignments: {}", self->state.spec.name,
-                      p::message_of(err));
-        reconcile(self);
-      });
+      .await(
+          [self](std::vector<p::assignment>& xs) {
+            auto prefix = self->state.spec.name + "-";
+            for (auto& a : xs) {
+              if (a.replica.rfind(prefix, 0) != 0)
+                continue;
+              auto slot = std::stoi(a.replica.substr(prefix.size()));
+              self->state.slots[slot].node = a.node;
+            }
+            reconcile(self);
+          },
+          [self](caf::error& err) {
+            spdlog::error("service {}: cannot load assignments: {}", self->state.spec.name,
+                          p::message_of(err));
+            reconcile(self);
+          });
 }
 
 service_actor::behavior_type service(self_ptr self, service_context ctx, p::service_spec spec,
@@ -360,41 +363,41 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   load_assignments(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
   return {
-    [self](p::update_atom, p::service_spec& spec, int64_t revision) {
-      if (revision <= self->state.revision)
-        return;
-      self->state.spec = std::move(spec);
-      self->state.revision = revision;
-      self->state.last_problem.clear();
-      reconcile(self);
-      publish_endpoints(self); // ports or balancing may have changed
-    },
-    [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
-    [self](p::replica_status& st) { on_status(self, st); },
-    [self](p::tick_atom) {
-      reconcile(self);
-      // Also the first publication of a service whose replicas report nothing yet.
-      publish_endpoints(self);
-      self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
-    },
-    [self](p::status_atom) { return status(self); },
-    [self](p::get_atom) { return replicas(self); },
-    [self](p::delete_atom) -> caf::result<bool> {
-      auto promise = self->make_response_promise<bool>();
-      self->state.delete_promises.push_back(promise);
-      self->state.deleting = true;
-      if (self->state.ctx.metrics != nullptr)
-        self->state.ctx.metrics->forget_service(self->state.spec.name);
-      if (self->state.slots.empty()) {
-        publish_endpoints(self, true);
-        for (auto& x : self->state.delete_promises)
-          x.deliver(true);
-        self->quit();
+      [self](p::update_atom, p::service_spec& spec, int64_t revision) {
+        if (revision <= self->state.revision)
+          return;
+        self->state.spec = std::move(spec);
+        self->state.revision = revision;
+        self->state.last_problem.clear();
+        reconcile(self);
+        publish_endpoints(self); // ports or balancing may have changed
+      },
+      [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
+      [self](p::replica_status& st) { on_status(self, st); },
+      [self](p::tick_atom) {
+        reconcile(self);
+        // Also the first publication of a service whose replicas report nothing yet.
+        publish_endpoints(self);
+        self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
+      },
+      [self](p::status_atom) { return status(self); },
+      [self](p::get_atom) { return replicas(self); },
+      [self](p::delete_atom) -> caf::result<bool> {
+        auto promise = self->make_response_promise<bool>();
+        self->state.delete_promises.push_back(promise);
+        self->state.deleting = true;
+        if (self->state.ctx.metrics != nullptr)
+          self->state.ctx.metrics->forget_service(self->state.spec.name);
+        if (self->state.slots.empty()) {
+          publish_endpoints(self, true);
+          for (auto& x : self->state.delete_promises)
+            x.deliver(true);
+          self->quit();
+          return promise;
+        }
+        reconcile(self);
         return promise;
-      }
-      reconcile(self);
-      return promise;
-    },
+      },
   };
 }
 

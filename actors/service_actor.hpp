@@ -13,7 +13,7 @@ struct service_context {
   placement_actor placement;
   metrics::catalogue* metrics = nullptr;
   caf::timespan resync = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
-  discovery_actor discovery;                      // null: endpoints are not published
+  discovery_actor discovery;                        // null: endpoints are not published
   std::map<std::string, std::string> discovery_env; // <SERVICE>_ADDR for new replicas
 };
 

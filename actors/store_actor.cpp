@@ -33,8 +33,7 @@ p::spec_record to_record(const persistence::stored_spec& x) {
   return {x.name, x.revision, x.yaml, x.time_ms};
 }
 
-template <class F>
-auto timed(self_ptr self, F f) {
+template <class F> auto timed(self_ptr self, F f) {
   auto start = std::chrono::steady_clock::now();
   auto result = f();
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -76,8 +75,7 @@ caf::result<std::vector<p::spec_record>> put_specs(self_ptr self,
   return out;
 }
 
-template <class T>
-caf::result<bool> done(caf::error err) {
+template <class T> caf::result<bool> done(caf::error err) {
   if (err)
     return err;
   return true;
@@ -97,8 +95,8 @@ void publish(self_ptr self, const std::vector<p::event>& stored) {
 void append(self_ptr self, p::event e) {
   if (e.time_ms == 0)
     e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   auto kind = e.kind;
   auto stored = timed(self, [&] { return self->state.db->append_events({std::move(e)}); });
   if (!stored) {
@@ -134,44 +132,45 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
   self->state.metrics = metrics;
   self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
   return {
-    [self](p::load_atom) { return load_all(self); },
-    [self](p::load_atom, const std::string& name) { return load_one(self, name); },
-    [self](p::put_atom, const std::vector<p::spec_record>& xs) { return put_specs(self, xs); },
-    [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
-      return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
-    },
-    [self](p::assign_atom, const p::assignment& x) -> caf::result<bool> {
-      return done<bool>(timed(self, [&] {
-        return self->state.db->put_assignment({x.replica, x.service, x.node});
-      }));
-    },
-    [self](p::unassign_atom, const std::string& replica) -> caf::result<bool> {
-      return done<bool>(timed(self, [&] { return self->state.db->remove_assignment(replica); }));
-    },
-    [self](p::get_atom, p::assign_atom,
-           const std::string& service) -> caf::result<std::vector<p::assignment>> {
-      auto xs = self->state.db->assignments(service);
-      if (!xs)
-        return std::move(xs.error());
-      std::vector<p::assignment> out;
-      for (auto& x : *xs)
-        out.push_back({x.replica, x.service, x.node});
-      return out;
-    },
-    [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
-    [self](p::events_atom, uint64_t after, uint32_t limit,
-           const std::string& service) -> caf::result<std::vector<p::event>> {
-      auto xs = after == 0 ? self->state.db->last_events(limit, service)
-                           : self->state.db->events_after(after, limit, service);
-      if (!xs)
-        return std::move(xs.error());
-      return std::move(*xs);
-    },
-    [self](p::follow_atom, uint64_t after, const std::string& service,
-           event_sink_actor sink) { return follow(self, after, service, std::move(sink)); },
-    [self](p::put_atom, const p::node_status& node) -> caf::result<bool> {
-      return done<bool>(timed(self, [&] { return self->state.db->put_node(node); }));
-    },
+      [self](p::load_atom) { return load_all(self); },
+      [self](p::load_atom, const std::string& name) { return load_one(self, name); },
+      [self](p::put_atom, const std::vector<p::spec_record>& xs) { return put_specs(self, xs); },
+      [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
+        return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
+      },
+      [self](p::assign_atom, const p::assignment& x) -> caf::result<bool> {
+        return done<bool>(timed(self, [&] {
+          return self->state.db->put_assignment({x.replica, x.service, x.node});
+        }));
+      },
+      [self](p::unassign_atom, const std::string& replica) -> caf::result<bool> {
+        return done<bool>(timed(self, [&] { return self->state.db->remove_assignment(replica); }));
+      },
+      [self](p::get_atom, p::assign_atom,
+             const std::string& service) -> caf::result<std::vector<p::assignment>> {
+        auto xs = self->state.db->assignments(service);
+        if (!xs)
+          return std::move(xs.error());
+        std::vector<p::assignment> out;
+        for (auto& x : *xs)
+          out.push_back({x.replica, x.service, x.node});
+        return out;
+      },
+      [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
+      [self](p::events_atom, uint64_t after, uint32_t limit,
+             const std::string& service) -> caf::result<std::vector<p::event>> {
+        auto xs = after == 0 ? self->state.db->last_events(limit, service)
+                             : self->state.db->events_after(after, limit, service);
+        if (!xs)
+          return std::move(xs.error());
+        return std::move(*xs);
+      },
+      [self](p::follow_atom, uint64_t after, const std::string& service, event_sink_actor sink) {
+        return follow(self, after, service, std::move(sink));
+      },
+      [self](p::put_atom, const p::node_status& node) -> caf::result<bool> {
+        return done<bool>(timed(self, [&] { return self->state.db->put_node(node); }));
+      },
   };
 }
 

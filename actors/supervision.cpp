@@ -11,15 +11,13 @@
 namespace tutti::actors {
 
 bool is_clean_exit(const caf::error& reason) {
-  return !reason || reason == caf::exit_reason::normal
-         || reason == caf::exit_reason::user_shutdown;
+  return !reason || reason == caf::exit_reason::normal || reason == caf::exit_reason::user_shutdown;
 }
 
-supervision::supervision(caf::scheduled_actor* self, std::string name,
-                         restart_strategy strategy, restart_limit limit,
-                         metrics::catalogue* metrics)
-  : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit),
-    metrics_(metrics), live_(std::make_shared<std::vector<caf::actor>>()) {
+supervision::supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
+                         restart_limit limit, metrics::catalogue* metrics)
+  : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit), metrics_(metrics),
+    live_(std::make_shared<std::vector<caf::actor>>()) {
   // Children are monitored, not linked: CAF's exit_reason::kill cannot be trapped,
   // so a link would let a killed child take its supervisor down. Instead the
   // supervisor ends its children when it ends, for whatever reason.
@@ -93,11 +91,9 @@ void supervision::on_restart(std::function<void(const std::string&)> f) {
   on_restart_ = std::move(f);
 }
 
-caf::error supervision::escalated_reason(const std::string& supervisor,
-                                         const std::string& child) {
+caf::error supervision::escalated_reason(const std::string& supervisor, const std::string& child) {
   return protocol::make_error(protocol::error_code::internal,
-                              supervisor + ": child " + child
-                                + " exceeded its restart limit");
+                              supervisor + ": child " + child + " exceeded its restart limit");
 }
 
 void supervision::forget(const caf::actor_addr& who) {
@@ -117,10 +113,10 @@ bool supervision::handle_down(const caf::down_msg& msg) {
     return true;
   }
   spdlog::warn("{}: child {} ended ({}), restarting", name_, e->name,
-            protocol::message_of(msg.reason));
+               protocol::message_of(msg.reason));
   if (over_limit(*e)) {
-    spdlog::error("{}: child {} restarted {} times within the window, escalating", name_,
-               e->name, limit_.max_restarts);
+    spdlog::error("{}: child {} restarted {} times within the window, escalating", name_, e->name,
+                  limit_.max_restarts);
     self_->quit(escalated_reason(name_, e->name));
     return true;
   }

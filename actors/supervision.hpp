@@ -61,8 +61,7 @@ public:
   /// The current handle of a child, or an invalid handle.
   caf::actor child(const std::string& name) const;
 
-  template <class Handle>
-  Handle child_as(const std::string& name) const {
+  template <class Handle> Handle child_as(const std::string& name) const {
     return caf::actor_cast<Handle>(child(name));
   }
 
@@ -103,7 +102,7 @@ private:
   restart_strategy strategy_;
   restart_limit limit_;
   metrics::catalogue* metrics_;
-  std::vector<entry> children_; // in start order
+  std::vector<entry> children_;                   // in start order
   std::shared_ptr<std::vector<caf::actor>> live_; // ended with the supervisor
   std::function<void(const std::string&)> on_restart_;
 };

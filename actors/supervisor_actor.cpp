@@ -24,12 +24,14 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::strin
   for (auto& c : children)
     self->state.sup->start_child(c.name, std::move(c.start));
   return {
-    [self](protocol::shutdown_atom) {
-      spdlog::debug("{}: shutting down", self->state.sup ? "supervisor" : "?");
-      self->state.sup->stop_all(caf::exit_reason::user_shutdown);
-      self->quit();
-    },
-    [self](protocol::child_atom, const std::string& name) { return self->state.sup->child(name); },
+      [self](protocol::shutdown_atom) {
+        spdlog::debug("{}: shutting down", self->state.sup ? "supervisor" : "?");
+        self->state.sup->stop_all(caf::exit_reason::user_shutdown);
+        self->quit();
+      },
+      [self](protocol::child_atom, const std::string& name) {
+        return self->state.sup->child(name);
+      },
   };
 }
 

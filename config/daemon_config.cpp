@@ -19,8 +19,7 @@ constexpr caf::timespan max_supervision_window = 1h;
 constexpr int64_t min_map_size = int64_t{1} << 20; // LMDB cannot hold a cluster in less
 
 const std::vector<std::pair<std::string_view, std::string>> log_levels{
-  {"trace", "trace"}, {"debug", "debug"}, {"info", "info"},
-  {"warn", "warn"},   {"error", "error"},
+    {"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"},
 };
 
 bool is_alnum(char c) {
@@ -50,14 +49,13 @@ bool valid_node_name(const std::string& name) {
 std::optional<uint16_t> parse_port(std::string_view text) {
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()
-      || value > max_host_port)
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() ||
+      value > max_host_port)
     return std::nullopt;
   return static_cast<uint16_t>(value);
 }
 
-void read_endpoint(map_reader& fields, std::string_view key, endpoint& out,
-                   error_sink& errors) {
+void read_endpoint(map_reader& fields, std::string_view key, endpoint& out, error_sink& errors) {
   auto f = fields.take(key);
   if (!f)
     return;
@@ -67,8 +65,7 @@ void read_endpoint(map_reader& fields, std::string_view key, endpoint& out,
   if (auto parsed = parse_endpoint(*text))
     out = *parsed;
   else
-    errors.add(f->mark, f->path,
-               "expected host:port with a port of 0-65535, got '" + *text + "'");
+    errors.add(f->mark, f->path, "expected host:port with a port of 0-65535, got '" + *text + "'");
 }
 
 void read_port_range(const field& f, node_config& node, error_sink& errors) {
@@ -84,8 +81,7 @@ void read_port_range(const field& f, node_config& node, error_sink& errors) {
   }
   if (*first < min_host_port || *first > *last) {
     errors.add(f.mark, f.path,
-               "ports must be between 1024 and 65535 with first <= last, got '" + *text
-                 + "'");
+               "ports must be between 1024 and 65535 with first <= last, got '" + *text + "'");
     return;
   }
   node.port_range_first = *first;
@@ -93,8 +89,7 @@ void read_port_range(const field& f, node_config& node, error_sink& errors) {
 }
 
 void read_labels(const field& f, node_config& node, error_sink& errors) {
-  auto labels = read_string_map(f, valid_label_word, "label names are of [A-Za-z0-9._/-]",
-                                errors);
+  auto labels = read_string_map(f, valid_label_word, "label names are of [A-Za-z0-9._/-]", errors);
   if (!labels)
     return;
   map_reader fields{f, errors}; // only for the marks of bad values
@@ -103,8 +98,8 @@ void read_labels(const field& f, node_config& node, error_sink& errors) {
       errors.add(entry.key_mark, entry.path, "'node.name' is reserved for the node's name");
     else if (!valid_label_word(entry.value.Scalar()))
       errors.add(entry.mark, entry.path,
-                 "label values are one or more of [A-Za-z0-9._/-], got '"
-                   + entry.value.Scalar() + "'");
+                 "label values are one or more of [A-Za-z0-9._/-], got '" + entry.value.Scalar() +
+                     "'");
   }
   node.labels = {labels->begin(), labels->end()};
 }
@@ -117,8 +112,8 @@ void read_node(const field& f, node_config& node, error_sink& errors) {
     auto text = read_string(*name, errors);
     if (text && !valid_node_name(*text))
       errors.add(name->mark, name->path,
-                 "invalid node name '" + *text
-                   + "': use 1-63 of [A-Za-z0-9._-], starting with a letter or digit");
+                 "invalid node name '" + *text +
+                     "': use 1-63 of [A-Za-z0-9._-], starting with a letter or digit");
     else if (text)
       node.name = *text;
   }
@@ -247,8 +242,8 @@ daemon_config_result parse_daemon_config(const std::string& text, const std::str
       guarded_walk(errors,
                    [&] { read_daemon_config(document_field(present.front()), config, errors); });
     if (present.size() > 1)
-      errors.add(present[1].Mark(), "", "expected one document, got "
-                                            + std::to_string(present.size()));
+      errors.add(present[1].Mark(), "",
+                 "expected one document, got " + std::to_string(present.size()));
   }
   daemon_config_result result;
   result.errors = errors.take();

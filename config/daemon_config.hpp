@@ -22,28 +22,29 @@ struct endpoint {
 };
 
 struct node_config {
-  std::string name;                          // default: the host name
+  std::string name; // default: the host name
   std::map<std::string, std::string> labels;
-  protocol::resource_spec capacity;          // default (0): what the host has
-  uint16_t port_range_first = 20000;         // host ports handed to replicas
+  protocol::resource_spec capacity;  // default (0): what the host has
+  uint16_t port_range_first = 20000; // host ports handed to replicas
   uint16_t port_range_last = 29999;
 };
 
 struct supervision_config {
-  int32_t max_restarts = 10;                 // restarts of one child ...
+  int32_t max_restarts = 10; // restarts of one child ...
   caf::timespan window = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
 };
 
 /// The docker driver: which engine, and whether the node offers it at all.
 struct docker_config {
-  bool enabled = true;                       // false: docker specs are refused
+  bool enabled = true;                         // false: docker specs are refused
   std::string socket = "/var/run/docker.sock"; // the engine's unix socket
 };
 
 /// The routing mesh of the node: where it listens and how long it waits.
 struct mesh_config {
   std::string host = "127.0.0.1"; // published ports listen here; <SERVICE>_ADDR names it
-  caf::timespan connect_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
+  caf::timespan connect_timeout =
+      std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
   caf::timespan idle_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::minutes{5});
 };
 
@@ -55,7 +56,7 @@ struct daemon_config {
   supervision_config supervision;
   mesh_config mesh;
   docker_config docker;
-  uint64_t store_map_size = uint64_t{1} << 30;  // LMDB map size in bytes
+  uint64_t store_map_size = uint64_t{1} << 30; // LMDB map size in bytes
   bool stop_replicas_on_exit = false;
   std::string log_level = "info";
 };

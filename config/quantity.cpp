@@ -25,7 +25,7 @@ constexpr size_t max_fraction_digits = 18;
 /// rounding into bytes and nanoseconds.
 struct decimal {
   wide whole = 0;
-  wide fraction = 0;    // the digits after the point as an integer ...
+  wide fraction = 0;       // the digits after the point as an integer ...
   wide fraction_scale = 1; // ... and 10^(their count)
 };
 
@@ -70,16 +70,16 @@ struct unit {
 };
 
 constexpr std::array byte_units{
-  unit{"", 1},
-  unit{"k", 1000},
-  unit{"K", 1000},
-  unit{"M", 1000 * 1000},
-  unit{"G", int64_t{1000} * 1000 * 1000},
-  unit{"T", int64_t{1000} * 1000 * 1000 * 1000},
-  unit{"Ki", int64_t{1} << 10},
-  unit{"Mi", int64_t{1} << 20},
-  unit{"Gi", int64_t{1} << 30},
-  unit{"Ti", int64_t{1} << 40},
+    unit{"", 1},
+    unit{"k", 1000},
+    unit{"K", 1000},
+    unit{"M", 1000 * 1000},
+    unit{"G", int64_t{1000} * 1000 * 1000},
+    unit{"T", int64_t{1000} * 1000 * 1000 * 1000},
+    unit{"Ki", int64_t{1} << 10},
+    unit{"Mi", int64_t{1} << 20},
+    unit{"Gi", int64_t{1} << 30},
+    unit{"Ti", int64_t{1} << 40},
 };
 
 constexpr int64_t ns_per_us = 1000;
@@ -90,8 +90,8 @@ constexpr int64_t ns_per_h = 60 * ns_per_m;
 
 // Largest first: format_duration picks the first that divides exactly.
 constexpr std::array duration_units{
-  unit{"h", ns_per_h},   unit{"m", ns_per_m},   unit{"s", ns_per_s},
-  unit{"ms", ns_per_ms}, unit{"us", ns_per_us}, unit{"ns", 1},
+    unit{"h", ns_per_h},   unit{"m", ns_per_m},   unit{"s", ns_per_s},
+    unit{"ms", ns_per_ms}, unit{"us", ns_per_us}, unit{"ns", 1},
 };
 
 template <size_t N>
@@ -103,8 +103,8 @@ std::optional<int64_t> factor_of(const std::array<unit, N>& units, std::string_v
 }
 
 bool is_constraint_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.'
-         || c == '_' || c == '/' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '_' ||
+         c == '/' || c == '-';
 }
 
 bool is_constraint_word(std::string_view text) {

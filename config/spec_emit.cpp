@@ -120,8 +120,7 @@ std::vector<script_line> line_script(const std::vector<std::string_view>& a,
   std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
   for (size_t i = n; i-- > 0;)
     for (size_t j = m; j-- > 0;)
-      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1
-                               : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
   std::vector<script_line> script;
   size_t i = 0;
   size_t j = 0;
@@ -195,9 +194,15 @@ std::string diff_specs(const std::string& before, const std::string& after) {
   for (const auto& line : script) {
     char prefix = 0;
     switch (line.kind) {
-      case line_kind::removed: prefix = '-'; break;
-      case line_kind::added: prefix = '+'; break;
-      case line_kind::same: prefix = line.shown ? ' ' : 0; break;
+      case line_kind::removed:
+        prefix = '-';
+        break;
+      case line_kind::added:
+        prefix = '+';
+        break;
+      case line_kind::same:
+        prefix = line.shown ? ' ' : 0;
+        break;
     }
     if (prefix == 0)
       continue;

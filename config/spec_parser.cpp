@@ -21,33 +21,31 @@ constexpr caf::timespan max_stop_grace = 10min;
 constexpr uint16_t max_port_number = 65535;
 
 const std::vector<std::pair<std::string_view, driver_kind>> driver_names{
-  {"process", driver_kind::process},
-  {"sim", driver_kind::sim},
-  {"docker", driver_kind::docker},
-  {"containerd", driver_kind::containerd},
+    {"process", driver_kind::process},
+    {"sim", driver_kind::sim},
+    {"docker", driver_kind::docker},
+    {"containerd", driver_kind::containerd},
 };
 
 const std::vector<std::pair<std::string_view, protocol::restart_policy>> policy_names{
-  {"always", protocol::restart_policy::always},
-  {"on-failure", protocol::restart_policy::on_failure},
-  {"never", protocol::restart_policy::never},
+    {"always", protocol::restart_policy::always},
+    {"on-failure", protocol::restart_policy::on_failure},
+    {"never", protocol::restart_policy::never},
 };
 
-const std::vector<std::pair<std::string_view, protocol::placement_strategy>>
-  strategy_names{
+const std::vector<std::pair<std::string_view, protocol::placement_strategy>> strategy_names{
     {"spread", protocol::placement_strategy::spread},
     {"binpack", protocol::placement_strategy::binpack},
-  };
+};
 
 const std::vector<std::pair<std::string_view, protocol::load_balancing>> balancing_names{
-  {"round_robin", protocol::load_balancing::round_robin},
-  {"least_connections", protocol::load_balancing::least_connections},
+    {"round_robin", protocol::load_balancing::round_robin},
+    {"least_connections", protocol::load_balancing::least_connections},
 };
 
 // Fields of DESIGN.md whose feature is not built: refusing them beats a spec that
 // silently does less than it says.
-constexpr std::array<std::string_view, 3> unsupported_fields{"health", "update",
-                                                             "autoscale"};
+constexpr std::array<std::string_view, 3> unsupported_fields{"health", "update", "autoscale"};
 
 const std::string missing = "required field is missing";
 
@@ -97,8 +95,7 @@ bool uses_image(driver_kind driver) {
 /// so that a repeated service is refused.
 class spec_reader {
 public:
-  explicit spec_reader(error_sink& errors) : errors_(errors) {
-  }
+  explicit spec_reader(error_sink& errors) : errors_(errors) {}
 
   std::optional<service_spec> read(const YAML::Node& doc) {
     field whole = document_field(doc);
@@ -161,16 +158,16 @@ private:
     }
     if (!valid_service_name(*name)) {
       errors_.add(f->mark, f->path,
-                  "invalid service name '" + *name
-                    + "': use 1-63 of a-z, 0-9 and '-', starting with a letter and "
+                  "invalid service name '" + *name +
+                      "': use 1-63 of a-z, 0-9 and '-', starting with a letter and "
                       "not ending with '-'");
       return;
     }
     auto [first, inserted] = names_.emplace(*name, f->mark.line + 1);
     if (!inserted) {
       errors_.add(f->mark, f->path,
-                  "duplicate service name '" + *name + "' (first defined at line "
-                    + std::to_string(first->second) + ")");
+                  "duplicate service name '" + *name + "' (first defined at line " +
+                      std::to_string(first->second) + ")");
       return;
     }
     spec.name = std::move(*name);
@@ -217,8 +214,7 @@ private:
     if (!f)
       return;
     auto env = read_string_map(*f, valid_env_name,
-                               "environment variable names match [A-Za-z_][A-Za-z0-9_]*",
-                               errors_);
+                               "environment variable names match [A-Za-z_][A-Za-z0-9_]*", errors_);
     if (env)
       spec.env = {env->begin(), env->end()};
   }
@@ -244,16 +240,15 @@ private:
     auto items = elements(*f);
     if (items.size() > max_ports)
       errors_.add(f->mark, f->path,
-                  "at most " + std::to_string(max_ports) + " ports, got "
-                    + std::to_string(items.size()));
+                  "at most " + std::to_string(max_ports) + " ports, got " +
+                      std::to_string(items.size()));
     std::set<std::string> names;
     for (const auto& item : items)
       if (auto port = read_port(item, names))
         spec.ports.push_back(std::move(*port));
   }
 
-  std::optional<protocol::port_spec> read_port(const field& item,
-                                               std::set<std::string>& names) {
+  std::optional<protocol::port_spec> read_port(const field& item, std::set<std::string>& names) {
     if (!expect_map(item, "a mapping with name and published", errors_))
       return std::nullopt;
     map_reader fields{item, errors_};
@@ -286,10 +281,10 @@ private:
     auto [first, inserted] = published_.emplace(number, current_name_);
     if (!inserted)
       errors_.add(f.mark, f.path,
-                  "port " + std::to_string(number) + " is already published by "
-                    + (first->second.empty() ? std::string{"another port"}
-                                             : "service '" + first->second + "'")
-                    + " in this input; each published port belongs to one service");
+                  "port " + std::to_string(number) + " is already published by " +
+                      (first->second.empty() ? std::string{"another port"}
+                                             : "service '" + first->second + "'") +
+                      " in this input; each published port belongs to one service");
   }
 
   void read_balancing(map_reader& fields, service_spec& spec) {
@@ -318,8 +313,8 @@ private:
     auto initial = fields.take("initial");
     auto max = fields.take("max");
     fields.finish();
-    auto initial_value = initial ? read_positive_duration(*initial, max_backoff, errors_)
-                                 : backoff.initial;
+    auto initial_value =
+        initial ? read_positive_duration(*initial, max_backoff, errors_) : backoff.initial;
     auto max_value = max ? read_positive_duration(*max, max_backoff, errors_) : backoff.max;
     if (!initial_value || !max_value)
       return;
@@ -330,18 +325,16 @@ private:
     // Blame whichever of the two the user wrote; the other one is a default.
     if (initial)
       errors_.add(initial->mark, initial->path,
-                  "must not exceed restart.backoff.max (" + format_duration(backoff.max)
-                    + ")");
+                  "must not exceed restart.backoff.max (" + format_duration(backoff.max) + ")");
     else
       errors_.add(max->mark, max->path,
-                  "must not be less than restart.backoff.initial ("
-                    + format_duration(backoff.initial) + ")");
+                  "must not be less than restart.backoff.initial (" +
+                      format_duration(backoff.initial) + ")");
   }
 
   void read_placement(map_reader& fields, service_spec& spec) {
     auto f = fields.take("placement");
-    if (!f || !expect_map(*f, "a mapping with strategy, constraints and max_per_node",
-                          errors_))
+    if (!f || !expect_map(*f, "a mapping with strategy, constraints and max_per_node", errors_))
       return;
     map_reader placement{*f, errors_};
     if (auto strategy = placement.take("strategy"))
@@ -367,8 +360,8 @@ private:
       else
         errors_.add(item.mark, item.path,
                     "expected 'key == value' or 'key != value' (keys and values of "
-                    "[A-Za-z0-9._/-]), got '"
-                      + *text + "'");
+                    "[A-Za-z0-9._/-]), got '" +
+                        *text + "'");
     }
   }
 
@@ -389,8 +382,7 @@ private:
       errors_.add(whole.mark, "image", missing + " (the docker driver runs an image)");
     else if (image->value.IsScalar() && !valid_image(spec.image))
       errors_.add(image->mark, image->path,
-                  "expected an image reference like local/busybox:1, got '" + spec.image
-                    + "'");
+                  "expected an image reference like local/busybox:1, got '" + spec.image + "'");
   }
 
   void check_command(const std::optional<field>& command, const field& whole,
@@ -407,7 +399,7 @@ private:
   }
 
   error_sink& errors_;
-  std::map<std::string, int> names_; // -> line of the document that named it first
+  std::map<std::string, int> names_;          // -> line of the document that named it first
   std::map<uint16_t, std::string> published_; // published port -> service
   std::string current_name_;                  // of the document being read
 };

@@ -35,8 +35,7 @@ std::optional<std::string> scalar_text(const field& f, std::string_view expected
                                        error_sink& errors) {
   if (f.value.IsScalar())
     return f.value.Scalar();
-  errors.add(f.mark, f.path,
-             "expected " + std::string{expected} + ", got " + describe(f.value));
+  errors.add(f.mark, f.path, "expected " + std::string{expected} + ", got " + describe(f.value));
   return std::nullopt;
 }
 
@@ -80,8 +79,10 @@ field document_field(const YAML::Node& doc) {
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a sequence";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
     case YAML::NodeType::Scalar: {
       constexpr size_t max_shown = 40;
       const auto& text = node.Scalar();
@@ -90,7 +91,8 @@ std::string describe(const YAML::Node& node) {
       return quoted(text);
     }
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Undefined:
+      break;
   }
   return "nothing";
 }
@@ -190,8 +192,7 @@ std::optional<std::string> read_nonempty_string(const field& f, error_sink& erro
   return text;
 }
 
-std::optional<int64_t> read_int(const field& f, int64_t min, int64_t max,
-                                error_sink& errors) {
+std::optional<int64_t> read_int(const field& f, int64_t min, int64_t max, error_sink& errors) {
   auto text = scalar_text(f, "an integer", errors);
   if (!text)
     return std::nullopt;
@@ -205,8 +206,8 @@ std::optional<int64_t> read_int(const field& f, int64_t min, int64_t max,
   }
   if (out_of_range || value < min || value > max) {
     errors.add(f.mark, f.path,
-               "must be between " + std::to_string(min) + " and " + std::to_string(max)
-                 + ", got " + *text);
+               "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                   *text);
     return std::nullopt;
   }
   return value;
@@ -278,13 +279,11 @@ std::optional<double> read_cpu(const field& f, error_sink& errors) {
   }
   auto value = parse_cpu(*text);
   if (!value)
-    errors.add(f.mark, f.path,
-               "expected a cpu quantity like 250m, 0.5 or 2, got " + quoted(*text));
+    errors.add(f.mark, f.path, "expected a cpu quantity like 250m, 0.5 or 2, got " + quoted(*text));
   return value;
 }
 
-std::optional<std::vector<std::string>> read_string_list(const field& f,
-                                                         error_sink& errors) {
+std::optional<std::vector<std::string>> read_string_list(const field& f, error_sink& errors) {
   if (!expect_seq(f, "a sequence of strings", errors))
     return std::nullopt;
   std::vector<std::string> out;
@@ -330,32 +329,20 @@ namespace {
 // pass can find that stall before LoadAll would run into it.
 class document_starts final : public YAML::EventHandler {
 public:
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    last_ = mark;
-  }
-  void OnDocumentEnd() override {
-  }
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {
-  }
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {
-  }
+  void OnDocumentStart(const YAML::Mark& mark) override { last_ = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-  }
+                const std::string&) override {}
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-  }
-  void OnSequenceEnd() override {
-  }
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
   void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-  }
-  void OnMapEnd() override {
-  }
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
 
-  const YAML::Mark& last() const {
-    return last_;
-  }
+  const YAML::Mark& last() const { return last_; }
 
 private:
   YAML::Mark last_ = YAML::Mark::null_mark();
@@ -381,8 +368,7 @@ std::optional<YAML::Mark> find_stall(const std::string& text) {
 
 } // namespace
 
-std::optional<std::vector<YAML::Node>> load_documents(const std::string& text,
-                                                      error_sink& errors) {
+std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, error_sink& errors) {
   try {
     if (auto stall = find_stall(text)) {
       errors.add(*stall, "", "invalid YAML: unexpected character where a document starts");

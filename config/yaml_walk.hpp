@@ -24,17 +24,14 @@ namespace tutti::config::detail {
 /// Collects the errors of one input, labelled with its file name.
 class error_sink {
 public:
-  explicit error_sink(std::string file) : file_(std::move(file)) {
-  }
+  explicit error_sink(std::string file) : file_(std::move(file)) {}
 
   void add(const YAML::Mark& at, std::string field, std::string message);
 
   /// An error with no place in the text (missing file, empty input).
   void add_unplaced(std::string field, std::string message);
 
-  size_t size() const {
-    return errors_.size();
-  }
+  size_t size() const { return errors_.size(); }
 
   /// The errors in the order they occur in the text (unplaced ones first).
   std::vector<protocol::spec_error> take();
@@ -47,10 +44,10 @@ private:
 /// One value of the document, with the path and places to blame for it.
 struct field {
   YAML::Node value;
-  std::string path;     // "restart.backoff.initial", "ports[1]"
-  std::string key;      // the map key; empty for sequence elements and documents
-  YAML::Mark key_mark;  // the key, or the value itself when there is no key
-  YAML::Mark mark;      // the value, or the key when the value is empty
+  std::string path;    // "restart.backoff.initial", "ports[1]"
+  std::string key;     // the map key; empty for sequence elements and documents
+  YAML::Mark key_mark; // the key, or the value itself when there is no key
+  YAML::Mark mark;     // the value, or the key when the value is empty
 };
 
 /// A whole document as a field with an empty path.
@@ -100,8 +97,7 @@ std::optional<std::string> read_string(const field& f, error_sink& errors);
 std::optional<std::string> read_nonempty_string(const field& f, error_sink& errors);
 
 /// An integer in [min, max]; the range is in the message when it is not.
-std::optional<int64_t> read_int(const field& f, int64_t min, int64_t max,
-                                error_sink& errors);
+std::optional<int64_t> read_int(const field& f, int64_t min, int64_t max, error_sink& errors);
 
 /// true / false (any case).
 std::optional<bool> read_bool(const field& f, error_sink& errors);
@@ -123,8 +119,7 @@ std::optional<T> read_choice(const field& f,
                              error_sink& errors);
 
 /// A sequence of strings.
-std::optional<std::vector<std::string>> read_string_list(const field& f,
-                                                         error_sink& errors);
+std::optional<std::vector<std::string>> read_string_list(const field& f, error_sink& errors);
 
 /// A mapping of strings to strings; `key_ok` says whether a key is acceptable and
 /// `key_rule` explains the rule when it is not.
@@ -133,13 +128,11 @@ read_string_map(const field& f, const std::function<bool(const std::string&)>& k
                 std::string_view key_rule, error_sink& errors);
 
 /// All documents of `text`; a syntax error becomes one error and nullopt.
-std::optional<std::vector<YAML::Node>> load_documents(const std::string& text,
-                                                      error_sink& errors);
+std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, error_sink& errors);
 
 /// Runs `walk` over parsed nodes. yaml-cpp's node API may throw on shapes the readers
 /// did not foresee; that becomes an error of the input rather than an escape.
-template <class F>
-void guarded_walk(error_sink& errors, F&& walk) {
+template <class F> void guarded_walk(error_sink& errors, F&& walk) {
   try {
     walk();
   } catch (const YAML::Exception& e) {
@@ -167,8 +160,7 @@ std::optional<T> read_choice(const field& f,
       return value;
     names.push_back(name);
   }
-  errors.add(f.mark, f.path,
-             "expected one of " + join_choices(names) + ", got '" + *text + "'");
+  errors.add(f.mark, f.path, "expected one of " + join_choices(names) + ", got '" + *text + "'");
   return std::nullopt;
 }
 

@@ -31,28 +31,23 @@ using buckets = prometheus::Histogram::BucketBoundaries;
 
 // Roughly 1-2.5-5 steps per decade: fine enough to read a p99 off, few enough
 // that each series stays cheap to scrape.
-const buckets reconcile_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                0.005,  0.01,    0.025,  0.05,  0.1,
-                                0.25,   0.5,     1.0};
-const buckets replica_start_buckets{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                    0.05,  0.1,    0.25,  0.5,  1.0,
-                                    2.5,   5.0,    10.0,  20.0, 30.0};
-const buckets rpc_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                          0.5,     1.0,    2.5,     5.0};
-const buckets mesh_connect_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                   0.0025,  0.005,  0.01,    0.025,  0.05,
-                                   0.1,     0.25,   0.5,     1.0,    2.5};
-const buckets store_commit_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                   0.0025,  0.005,  0.01,    0.025,  0.05,
-                                   0.1,     0.25,   0.5,     1.0};
+const buckets reconcile_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+const buckets replica_start_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                    0.5,   1.0,    2.5,   5.0,  10.0,  20.0, 30.0};
+const buckets rpc_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                          0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
+const buckets mesh_connect_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                   0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5};
+const buckets store_commit_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                   0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
 
 // Removes every series of `family` whose "service" label is `service`. The
 // label sets come from Collect() so that series with extra labels (driver) are
 // found without keeping a second index of what was recorded.
 template <class Metric, class... Args>
-void remove_service(prometheus::Family<Metric>& family,
-                    const std::string& service, const Args&... args) {
+void remove_service(prometheus::Family<Metric>& family, const std::string& service,
+                    const Args&... args) {
   for (const auto& collected : family.Collect()) {
     for (const auto& series : collected.metric) {
       prometheus::Labels labels;
@@ -95,8 +90,7 @@ void keep_poking(std::stop_token stop, const std::string& host, uint16_t port) {
   if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0)
     return;
   while (!stop.stop_requested()) {
-    int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC,
-                      found->ai_protocol);
+    int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
     if (fd >= 0) {
       ::connect(fd, found->ai_addr, found->ai_addrlen);
       ::close(fd);
@@ -109,87 +103,85 @@ void keep_poking(std::stop_token stop, const std::string& host, uint16_t port) {
 } // namespace
 
 struct catalogue::impl {
-  std::shared_ptr<prometheus::Registry> registry
-    = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
 
-  prometheus::Family<prometheus::Gauge>& replicas_desired
-    = prometheus::BuildGauge()
-        .Name("tutti_replicas_desired")
-        .Help("Replicas the service spec asks for.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& replicas_running
-    = prometheus::BuildGauge()
-        .Name("tutti_replicas_running")
-        .Help("Replicas of the service currently running.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Counter>& replica_restarts
-    = prometheus::BuildCounter()
-        .Name("tutti_replica_restarts_total")
-        .Help("Replicas restarted after they exited or failed.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Histogram>& reconcile
-    = prometheus::BuildHistogram()
-        .Name("tutti_reconcile_duration_seconds")
-        .Help("Time one reconcile pass of a service took.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Histogram>& replica_start
-    = prometheus::BuildHistogram()
-        .Name("tutti_replica_start_seconds")
-        .Help("Time from asking a driver to start a replica until it runs.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Counter>& actor_restarts
-    = prometheus::BuildCounter()
-        .Name("tutti_actor_restarts_total")
-        .Help("Child actors a supervisor restarted after they failed.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Counter>& rpc_requests
-    = prometheus::BuildCounter()
-        .Name("tutti_rpc_requests_total")
-        .Help("RPC requests served, by method and result code.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Histogram>& rpc_duration
-    = prometheus::BuildHistogram()
-        .Name("tutti_rpc_duration_seconds")
-        .Help("Time to serve one RPC request, by method.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Counter>& events
-    = prometheus::BuildCounter()
-        .Name("tutti_events_total")
-        .Help("Cluster events published, by kind.")
-        .Register(*registry);
-  prometheus::Histogram& store_commit
-    = prometheus::BuildHistogram()
-        .Name("tutti_store_commit_seconds")
-        .Help("Time one durable commit to the state store took.")
-        .Register(*registry)
-        .Add({}, store_commit_buckets);
+  prometheus::Family<prometheus::Gauge>& replicas_desired =
+      prometheus::BuildGauge()
+          .Name("tutti_replicas_desired")
+          .Help("Replicas the service spec asks for.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& replicas_running =
+      prometheus::BuildGauge()
+          .Name("tutti_replicas_running")
+          .Help("Replicas of the service currently running.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& replica_restarts =
+      prometheus::BuildCounter()
+          .Name("tutti_replica_restarts_total")
+          .Help("Replicas restarted after they exited or failed.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& reconcile =
+      prometheus::BuildHistogram()
+          .Name("tutti_reconcile_duration_seconds")
+          .Help("Time one reconcile pass of a service took.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& replica_start =
+      prometheus::BuildHistogram()
+          .Name("tutti_replica_start_seconds")
+          .Help("Time from asking a driver to start a replica until it runs.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& actor_restarts =
+      prometheus::BuildCounter()
+          .Name("tutti_actor_restarts_total")
+          .Help("Child actors a supervisor restarted after they failed.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& rpc_requests =
+      prometheus::BuildCounter()
+          .Name("tutti_rpc_requests_total")
+          .Help("RPC requests served, by method and result code.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& rpc_duration =
+      prometheus::BuildHistogram()
+          .Name("tutti_rpc_duration_seconds")
+          .Help("Time to serve one RPC request, by method.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& events = prometheus::BuildCounter()
+                                                        .Name("tutti_events_total")
+                                                        .Help("Cluster events published, by kind.")
+                                                        .Register(*registry);
+  prometheus::Histogram& store_commit =
+      prometheus::BuildHistogram()
+          .Name("tutti_store_commit_seconds")
+          .Help("Time one durable commit to the state store took.")
+          .Register(*registry)
+          .Add({}, store_commit_buckets);
 
-  prometheus::Family<prometheus::Counter>& mesh_connections
-    = prometheus::BuildCounter()
-        .Name("tutti_mesh_connections_total")
-        .Help("Connections the routing mesh forwarded to a replica.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Counter>& mesh_bytes
-    = prometheus::BuildCounter()
-        .Name("tutti_mesh_bytes_total")
-        .Help("Bytes the routing mesh forwarded, by direction (in: to the replica).")
-        .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& mesh_active
-    = prometheus::BuildGauge()
-        .Name("tutti_mesh_active_connections")
-        .Help("Connections the routing mesh holds open now.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Counter>& mesh_upstream_errors
-    = prometheus::BuildCounter()
-        .Name("tutti_mesh_upstream_errors_total")
-        .Help("Connects to a replica that were refused or timed out, and connections "
-              "with no replica to go to.")
-        .Register(*registry);
-  prometheus::Family<prometheus::Histogram>& mesh_connect
-    = prometheus::BuildHistogram()
-        .Name("tutti_mesh_connect_seconds")
-        .Help("Time from accepting a connection until its replica is connected.")
-        .Register(*registry);
+  prometheus::Family<prometheus::Counter>& mesh_connections =
+      prometheus::BuildCounter()
+          .Name("tutti_mesh_connections_total")
+          .Help("Connections the routing mesh forwarded to a replica.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& mesh_bytes =
+      prometheus::BuildCounter()
+          .Name("tutti_mesh_bytes_total")
+          .Help("Bytes the routing mesh forwarded, by direction (in: to the replica).")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& mesh_active =
+      prometheus::BuildGauge()
+          .Name("tutti_mesh_active_connections")
+          .Help("Connections the routing mesh holds open now.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& mesh_upstream_errors =
+      prometheus::BuildCounter()
+          .Name("tutti_mesh_upstream_errors_total")
+          .Help("Connects to a replica that were refused or timed out, and connections "
+                "with no replica to go to.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& mesh_connect =
+      prometheus::BuildHistogram()
+          .Name("tutti_mesh_connect_seconds")
+          .Help("Time from accepting a connection until its replica is connected.")
+          .Register(*registry);
 
   // Family::Add hands out references that Family::Remove frees. Recording
   // holds this shared so forget_service (exclusive) cannot free a series
@@ -197,8 +189,7 @@ struct catalogue::impl {
   mutable std::shared_mutex per_service_mutex;
 };
 
-catalogue::catalogue() : impl_(std::make_unique<impl>()) {
-}
+catalogue::catalogue() : impl_(std::make_unique<impl>()) {}
 
 catalogue::~catalogue() = default;
 
@@ -219,27 +210,21 @@ void catalogue::count_replica_restart(const std::string& service) {
 
 void catalogue::observe_reconcile(const std::string& service, double seconds) {
   std::shared_lock guard{impl_->per_service_mutex};
-  impl_->reconcile.Add({{"service", service}}, reconcile_buckets)
-    .Observe(seconds);
+  impl_->reconcile.Add({{"service", service}}, reconcile_buckets).Observe(seconds);
 }
 
-void catalogue::observe_replica_start(const std::string& service,
-                                      const std::string& driver,
+void catalogue::observe_replica_start(const std::string& service, const std::string& driver,
                                       double seconds) {
   std::shared_lock guard{impl_->per_service_mutex};
-  impl_->replica_start
-    .Add({{"service", service}, {"driver", driver}}, replica_start_buckets)
-    .Observe(seconds);
+  impl_->replica_start.Add({{"service", service}, {"driver", driver}}, replica_start_buckets)
+      .Observe(seconds);
 }
 
-void catalogue::count_actor_restart(const std::string& supervisor,
-                                    const std::string& child) {
-  impl_->actor_restarts.Add({{"supervisor", supervisor}, {"child", child}})
-    .Increment();
+void catalogue::count_actor_restart(const std::string& supervisor, const std::string& child) {
+  impl_->actor_restarts.Add({{"supervisor", supervisor}, {"child", child}}).Increment();
 }
 
-void catalogue::count_rpc(const std::string& method, const std::string& code,
-                          double seconds) {
+void catalogue::count_rpc(const std::string& method, const std::string& code, double seconds) {
   impl_->rpc_requests.Add({{"method", method}, {"code", code}}).Increment();
   impl_->rpc_duration.Add({{"method", method}}, rpc_buckets).Observe(seconds);
 }
@@ -257,9 +242,9 @@ void catalogue::record_mesh(const std::string& service, const mesh_sample& x) {
   const prometheus::Labels labels{{"service", service}};
   impl_->mesh_connections.Add(labels).Increment(static_cast<double>(x.connections));
   impl_->mesh_bytes.Add({{"service", service}, {"direction", "in"}})
-    .Increment(static_cast<double>(x.bytes_in));
+      .Increment(static_cast<double>(x.bytes_in));
   impl_->mesh_bytes.Add({{"service", service}, {"direction", "out"}})
-    .Increment(static_cast<double>(x.bytes_out));
+      .Increment(static_cast<double>(x.bytes_out));
   impl_->mesh_upstream_errors.Add(labels).Increment(static_cast<double>(x.upstream_errors));
   impl_->mesh_active.Add(labels).Set(static_cast<double>(x.active));
   auto& setup = impl_->mesh_connect.Add(labels, mesh_connect_buckets);
@@ -309,13 +294,11 @@ exposer::exposer(catalogue& cat, const std::string& bind_address)
   } catch (const std::exception& e) {
     // civetweb's message ("null context ... binding to port") omits the
     // address, which is what an operator needs to fix the config.
-    throw std::runtime_error("cannot serve metrics on " + bind_address + ": "
-                             + e.what());
+    throw std::runtime_error("cannot serve metrics on " + bind_address + ": " + e.what());
   }
   auto ports = impl_->server->GetListeningPorts();
   if (ports.empty())
-    throw std::runtime_error("cannot serve metrics on " + bind_address
-                             + ": no listening port");
+    throw std::runtime_error("cannot serve metrics on " + bind_address + ": no listening port");
   impl_->port = static_cast<uint16_t>(ports.at(0));
   impl_->host = reachable_host(bind_address);
   // The exposer keeps only a weak_ptr: scrapes after the catalogue is gone
@@ -328,9 +311,8 @@ exposer::~exposer() {
   // stop flag only when it wakes, so stopping would stall daemon shutdown and
   // every test. Connecting wakes it; keep poking until the server is gone
   // since the stop flag is set somewhere inside the destructor.
-  std::jthread waker{[this](std::stop_token stop) {
-    keep_poking(std::move(stop), impl_->host, impl_->port);
-  }};
+  std::jthread waker{
+      [this](std::stop_token stop) { keep_poking(std::move(stop), impl_->host, impl_->port); }};
   impl_->server.reset();
 }
 

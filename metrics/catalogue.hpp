@@ -14,11 +14,11 @@ namespace tutti::metrics {
 
 /// What the routing mesh saw of one service since its last report.
 struct mesh_sample {
-  uint64_t connections = 0;     // forwarded to a replica
-  uint64_t bytes_in = 0;        // client -> replica
-  uint64_t bytes_out = 0;       // replica -> client
-  uint64_t upstream_errors = 0; // connect attempts refused or timed out, or no replica
-  int64_t active = 0;           // open connections now (a level, not a delta)
+  uint64_t connections = 0;          // forwarded to a replica
+  uint64_t bytes_in = 0;             // client -> replica
+  uint64_t bytes_out = 0;            // replica -> client
+  uint64_t upstream_errors = 0;      // connect attempts refused or timed out, or no replica
+  int64_t active = 0;                // open connections now (a level, not a delta)
   std::vector<double> setup_seconds; // accept -> replica connected, per connection
 };
 
@@ -37,8 +37,7 @@ public:
   // tutti_reconcile_duration_seconds{service} (histogram)
   void observe_reconcile(const std::string& service, double seconds);
   // tutti_replica_start_seconds{service,driver} (histogram): start request -> running
-  void observe_replica_start(const std::string& service, const std::string& driver,
-                             double seconds);
+  void observe_replica_start(const std::string& service, const std::string& driver, double seconds);
   // tutti_actor_restarts_total{supervisor,child}
   void count_actor_restart(const std::string& supervisor, const std::string& child);
   // tutti_rpc_requests_total{method,code}, tutti_rpc_duration_seconds{method}

@@ -18,8 +18,8 @@ namespace {
 using protocol::error_code;
 
 caf::error os_failure(const std::string& dir, int err) {
-  return protocol::make_error(error_code::store_failure, "cannot open store in " + dir
-                                                           + ": " + std::strerror(err));
+  return protocol::make_error(error_code::store_failure,
+                              "cannot open store in " + dir + ": " + std::strerror(err));
 }
 
 /// The pid the holder wrote, or "unknown" when it has not written it yet.
@@ -55,10 +55,9 @@ caf::expected<dir_lock> dir_lock::acquire(const std::string& dir) {
     if (errno != EWOULDBLOCK)
       return os_failure(dir, errno);
     return protocol::make_error(error_code::data_dir_locked,
-                                "data directory " + dir
-                                  + " is in use by another tuttid (pid "
-                                  + read_holder_pid(fd)
-                                  + "); stop it or choose another --data-dir");
+                                "data directory " + dir + " is in use by another tuttid (pid " +
+                                    read_holder_pid(fd) +
+                                    "); stop it or choose another --data-dir");
   }
   if (int err = write_pid(fd); err != 0)
     return os_failure(dir, err);

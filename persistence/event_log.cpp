@@ -21,9 +21,8 @@ using detail::prefixed_key;
 
 caf::error missing_event(const std::string& dir, uint64_t seq) {
   return protocol::make_error(protocol::error_code::store_failure,
-                              "corrupt store in " + dir + ": indexed event "
-                                + std::to_string(seq)
-                                + " is missing; the data directory is damaged, "
+                              "corrupt store in " + dir + ": indexed event " + std::to_string(seq) +
+                                  " is missing; the data directory is damaged, "
                                   "restore it from a backup");
 }
 
@@ -47,14 +46,14 @@ caf::error prune_events(tx& t) {
     return {};
   auto excess = stat.ms_entries - keep;
   std::vector<protocol::event> doomed;
-  auto err = t.scan(dbis.events, {},
-                    [&](std::string_view, std::string_view value) -> caf::expected<step> {
-                      auto x = detail::decode_event(value);
-                      if (!x)
-                        return std::move(x.error());
-                      doomed.push_back(std::move(*x));
-                      return doomed.size() < excess ? step::next : step::stop;
-                    });
+  auto err =
+      t.scan(dbis.events, {}, [&](std::string_view, std::string_view value) -> caf::expected<step> {
+        auto x = detail::decode_event(value);
+        if (!x)
+          return std::move(x.error());
+        doomed.push_back(std::move(*x));
+        return doomed.size() < excess ? step::next : step::stop;
+      });
   if (err)
     return err;
   for (const auto& x : doomed) {
@@ -89,18 +88,18 @@ auto collect_from_log(std::vector<protocol::event>& out, size_t limit) {
 }
 
 /// A scan callback collecting the events of `service` from "service_events".
-auto collect_from_index(tx& t, const std::string& service,
-                        std::vector<protocol::event>& out, size_t limit) {
-  return [&t, &service, &out, limit](std::string_view key,
-                                     std::string_view) -> caf::expected<step> {
-    if (!has_name_prefix(key, service))
-      return step::stop;
-    auto x = load_event(t, decode_u64(key));
-    if (!x)
-      return std::move(x.error());
-    out.push_back(std::move(*x));
-    return out.size() < limit ? step::next : step::stop;
-  };
+auto collect_from_index(tx& t, const std::string& service, std::vector<protocol::event>& out,
+                        size_t limit) {
+  return
+      [&t, &service, &out, limit](std::string_view key, std::string_view) -> caf::expected<step> {
+        if (!has_name_prefix(key, service))
+          return step::stop;
+        auto x = load_event(t, decode_u64(key));
+        if (!x)
+          return std::move(x.error());
+        out.push_back(std::move(*x));
+        return out.size() < limit ? step::next : step::stop;
+      };
 }
 
 } // namespace
@@ -131,15 +130,14 @@ lmdb_store::append_events(std::vector<protocol::event> xs) {
   return xs;
 }
 
-caf::expected<std::vector<protocol::event>>
-lmdb_store::events_after(uint64_t after, size_t limit, const std::string& service) {
+caf::expected<std::vector<protocol::event>> lmdb_store::events_after(uint64_t after, size_t limit,
+                                                                     const std::string& service) {
   std::vector<protocol::event> out;
   if (limit == 0 || after == std::numeric_limits<uint64_t>::max())
     return out;
   auto err = impl_->read("read events", [&](tx& t) {
     if (service.empty())
-      return t.scan(impl_->dbis.events, encode_u64(after + 1),
-                    collect_from_log(out, limit));
+      return t.scan(impl_->dbis.events, encode_u64(after + 1), collect_from_log(out, limit));
     return t.scan(impl_->dbis.service_events, prefixed_key(service, after + 1),
                   collect_from_index(t, service, out, limit));
   });
@@ -148,8 +146,8 @@ lmdb_store::events_after(uint64_t after, size_t limit, const std::string& servic
   return out;
 }
 
-caf::expected<std::vector<protocol::event>>
-lmdb_store::last_events(size_t limit, const std::string& service) {
+caf::expected<std::vector<protocol::event>> lmdb_store::last_events(size_t limit,
+                                                                    const std::string& service) {
   std::vector<protocol::event> out;
   if (limit == 0)
     return out;

@@ -32,8 +32,8 @@ std::string human_size(uint64_t bytes) {
 
 caf::error corrupt(const std::string& dir, const std::string& what) {
   return make_error(error_code::store_failure,
-                    "corrupt store in " + dir + ": " + what
-                      + "; the data directory is damaged, restore it from a backup");
+                    "corrupt store in " + dir + ": " + what +
+                        "; the data directory is damaged, restore it from a backup");
 }
 
 caf::error not_found(const std::string& name) {
@@ -80,10 +80,13 @@ caf::error open_databases(store_state& s) {
   auto& dbis = s.dbis;
   return s.write("create the databases", [&dbis](tx& t) -> caf::error {
     std::pair<const char*, MDB_dbi*> all[] = {
-      {"specs", &dbis.specs},       {"heads", &dbis.heads},
-      {"lastrev", &dbis.lastrev},   {"assignments", &dbis.assignments},
-      {"nodes", &dbis.nodes},       {"events", &dbis.events},
-      {"service_events", &dbis.service_events},
+        {"specs", &dbis.specs},
+        {"heads", &dbis.heads},
+        {"lastrev", &dbis.lastrev},
+        {"assignments", &dbis.assignments},
+        {"nodes", &dbis.nodes},
+        {"events", &dbis.events},
+        {"service_events", &dbis.service_events},
     };
     for (auto [name, dbi] : all)
       if (auto err = t.check(mdb_dbi_open(t.handle(), name, MDB_CREATE, dbi)))
@@ -118,18 +121,15 @@ caf::error store_state::open_env() {
 caf::error store_state::failure(int rc, std::string_view doing) const {
   if (rc == MDB_MAP_FULL)
     return make_error(error_code::store_full,
-                      "store in " + dir + " is full (store.map_size is "
-                        + human_size(map_size) + ") and could not "
-                        + std::string{doing}
-                        + "; raise store.map_size and restart, or free space in it "
+                      "store in " + dir + " is full (store.map_size is " + human_size(map_size) +
+                          ") and could not " + std::string{doing} +
+                          "; raise store.map_size and restart, or free space in it "
                           "(keep fewer events or revisions, delete unused services)");
   if (rc == ENOSPC)
-    return make_error(error_code::store_full, "no space left on the disk of " + dir
-                                                + " to " + std::string{doing}
-                                                + "; free disk space");
-  return make_error(error_code::store_failure, "store in " + dir + " could not "
-                                                 + std::string{doing} + ": "
-                                                 + mdb_strerror(rc));
+    return make_error(error_code::store_full, "no space left on the disk of " + dir + " to " +
+                                                  std::string{doing} + "; free disk space");
+  return make_error(error_code::store_failure, "store in " + dir + " could not " +
+                                                   std::string{doing} + ": " + mdb_strerror(rc));
 }
 
 caf::error store_state::check_name(std::string_view name, std::string_view what) const {
@@ -172,8 +172,7 @@ caf::error tx::del(MDB_dbi dbi, std::string_view key) {
   return rc == MDB_NOTFOUND ? caf::error{} : check(rc);
 }
 
-caf::expected<std::optional<std::string_view>> tx::get(MDB_dbi dbi,
-                                                        std::string_view key) {
+caf::expected<std::optional<std::string_view>> tx::get(MDB_dbi dbi, std::string_view key) {
   auto k = detail::to_val(key);
   MDB_val v{0, nullptr};
   int rc = mdb_get(handle_, dbi, &k, &v);
@@ -249,8 +248,8 @@ caf::error prune_revisions(tx& t, const std::string& name, uint64_t rev) {
   return {};
 }
 
-caf::expected<stored_spec> put_spec(tx& t, const std::string& name,
-                                    const std::string& yaml, int64_t now) {
+caf::expected<stored_spec> put_spec(tx& t, const std::string& name, const std::string& yaml,
+                                    int64_t now) {
   const auto& dbis = t.store().dbis;
   auto last = t.get_u64(dbis.lastrev, name);
   if (!last)
@@ -285,18 +284,16 @@ caf::expected<stored_spec> load_spec(tx& t, const std::string& name, uint64_t re
   if (!value)
     return std::move(value.error());
   if (!*value)
-    return corrupt(t.store().dir, "revision " + std::to_string(rev) + " of service "
-                                    + name + " is missing");
+    return corrupt(t.store().dir,
+                   "revision " + std::to_string(rev) + " of service " + name + " is missing");
   return decode_spec(key, **value);
 }
 
 /// Keys of the assignments of `service`.
-caf::expected<std::vector<std::string>> assignment_keys_of(tx& t,
-                                                           const std::string& service) {
+caf::expected<std::vector<std::string>> assignment_keys_of(tx& t, const std::string& service) {
   std::vector<std::string> keys;
   auto err = t.scan(t.store().dbis.assignments, {},
-                    [&](std::string_view key, std::string_view value)
-                      -> caf::expected<step> {
+                    [&](std::string_view key, std::string_view value) -> caf::expected<step> {
                       auto x = detail::decode_assignment(value);
                       if (!x)
                         return std::move(x.error());
@@ -353,8 +350,7 @@ caf::error lmdb_store::delete_service(const std::string& name) {
   });
 }
 
-caf::expected<std::optional<stored_spec>>
-lmdb_store::current_spec(const std::string& name) {
+caf::expected<std::optional<stored_spec>> lmdb_store::current_spec(const std::string& name) {
   if (auto err = impl_->check_name(name, "service"))
     return err;
   std::optional<stored_spec> out;
@@ -379,8 +375,7 @@ caf::expected<std::vector<stored_spec>> lmdb_store::current_specs() {
   std::vector<stored_spec> out;
   auto err = impl_->read("read the services", [&](tx& t) {
     return t.scan(impl_->dbis.heads, {},
-                  [&](std::string_view key, std::string_view value)
-                    -> caf::expected<step> {
+                  [&](std::string_view key, std::string_view value) -> caf::expected<step> {
                     if (value.size() != 8)
                       return corrupt(impl_->dir, "a revision record is not 8 bytes");
                     auto spec = load_spec(t, std::string{key}, decode_u64(value));
@@ -401,8 +396,7 @@ caf::expected<std::vector<stored_spec>> lmdb_store::history(const std::string& n
   std::vector<stored_spec> out;
   auto err = impl_->read("read the history of " + name, [&](tx& t) {
     return t.scan(impl_->dbis.specs, prefixed_key(name, 0),
-                  [&](std::string_view key, std::string_view value)
-                    -> caf::expected<step> {
+                  [&](std::string_view key, std::string_view value) -> caf::expected<step> {
                     if (!has_name_prefix(key, name))
                       return step::stop;
                     auto spec = decode_spec(key, value);
@@ -434,8 +428,7 @@ caf::error lmdb_store::remove_assignment(const std::string& replica) {
                       [&](tx& t) { return t.del(impl_->dbis.assignments, replica); });
 }
 
-caf::expected<std::vector<assignment>>
-lmdb_store::assignments(const std::string& service) {
+caf::expected<std::vector<assignment>> lmdb_store::assignments(const std::string& service) {
   std::vector<assignment> out;
   auto err = impl_->read("read assignments", [&](tx& t) {
     return t.scan(impl_->dbis.assignments, {},

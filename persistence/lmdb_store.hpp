@@ -100,8 +100,8 @@ public:
 
   /// Events with seq > after, oldest first, at most `limit`; only of `service`
   /// when not empty.
-  caf::expected<std::vector<protocol::event>>
-  events_after(uint64_t after, size_t limit, const std::string& service = {});
+  caf::expected<std::vector<protocol::event>> events_after(uint64_t after, size_t limit,
+                                                           const std::string& service = {});
 
   /// The newest `limit` events (of `service` when not empty), oldest first.
   caf::expected<std::vector<protocol::event>> last_events(size_t limit,

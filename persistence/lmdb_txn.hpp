@@ -116,8 +116,8 @@ inline std::string prefixed_key(std::string_view name, uint64_t suffix) {
 
 /// True when `key` was made by prefixed_key(name, ...).
 inline bool has_name_prefix(std::string_view key, std::string_view name) {
-  return key.size() == name.size() + 9 && key.substr(0, name.size()) == name
-         && key[name.size()] == '\0';
+  return key.size() == name.size() + 9 && key.substr(0, name.size()) == name &&
+         key[name.size()] == '\0';
 }
 
 } // namespace tutti::persistence::detail

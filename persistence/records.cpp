@@ -13,8 +13,8 @@ using json = nlohmann::json;
 using protocol::error_code;
 using protocol::node_state;
 
-constexpr std::array all_node_states{node_state::ready, node_state::cordoned,
-                                     node_state::draining, node_state::lost};
+constexpr std::array all_node_states{node_state::ready, node_state::cordoned, node_state::draining,
+                                     node_state::lost};
 
 /// Names rather than numbers, so reordering the enum cannot silently change what old
 /// records mean.
@@ -45,9 +45,8 @@ json parse_object(std::string_view bytes) {
 
 caf::error corrupt(std::string_view kind, const std::exception& e) {
   return protocol::make_error(error_code::store_failure,
-                              "corrupt " + std::string{kind} + " record in the store ("
-                                + e.what()
-                                + "); the data directory is damaged, restore it from a "
+                              "corrupt " + std::string{kind} + " record in the store (" + e.what() +
+                                  "); the data directory is damaged, restore it from a "
                                   "backup");
 }
 
@@ -56,7 +55,7 @@ caf::error corrupt(std::string_view kind, const std::exception& e) {
 /// and propagates.
 template <class Decode>
 auto decode_or_error(std::string_view kind, std::string_view bytes, Decode decode)
-  -> caf::expected<decltype(decode(json{}))> {
+    -> caf::expected<decltype(decode(json{}))> {
   try {
     return decode(parse_object(bytes));
   } catch (const json::exception& e) {
@@ -106,7 +105,7 @@ std::string encode_node(const protocol::node_status& x) {
               {"replicas", x.replicas},
               {"labels", x.labels},
               {"drivers", x.drivers}}
-    .dump();
+      .dump();
 }
 
 caf::expected<protocol::node_status> decode_node(std::string_view bytes) {
@@ -127,13 +126,9 @@ caf::expected<protocol::node_status> decode_node(std::string_view bytes) {
 }
 
 std::string encode_event(const protocol::event& x) {
-  return json{{"seq", x.seq},
-              {"time_ms", x.time_ms},
-              {"kind", x.kind},
-              {"service", x.service},
-              {"replica", x.replica},
-              {"message", x.message}}
-    .dump();
+  return json{{"seq", x.seq},         {"time_ms", x.time_ms}, {"kind", x.kind},
+              {"service", x.service}, {"replica", x.replica}, {"message", x.message}}
+      .dump();
 }
 
 caf::expected<protocol::event> decode_event(std::string_view bytes) {

@@ -59,21 +59,18 @@ public:
 
   /// Calls fn(key, value) -> caf::expected<step> for the keys >= `from` (all keys
   /// when empty) in ascending order until fn says stop or fails.
-  template <class F>
-  caf::error scan(MDB_dbi dbi, std::string_view from, F fn);
+  template <class F> caf::error scan(MDB_dbi dbi, std::string_view from, F fn);
 
   /// Calls fn(key, value) for the keys < `before` (all keys when empty) in
   /// descending order until fn says stop or fails.
-  template <class F>
-  caf::error scan_back(MDB_dbi dbi, std::string_view before, F fn);
+  template <class F> caf::error scan_back(MDB_dbi dbi, std::string_view before, F fn);
 
   MDB_txn* handle() const noexcept { return handle_; }
   const store_state& store() const noexcept { return store_; }
 
 private:
   template <class F>
-  caf::error walk(detail::cursor& c, MDB_cursor_op next, MDB_val key, MDB_val value,
-                  int rc, F& fn);
+  caf::error walk(detail::cursor& c, MDB_cursor_op next, MDB_val key, MDB_val value, int rc, F& fn);
 
   const store_state& store_;
   MDB_txn* handle_;
@@ -92,12 +89,10 @@ public:
 
   /// Runs body(tx&) -> caf::error in one write transaction and commits it when the
   /// body succeeds; any failure aborts everything the body wrote.
-  template <class F>
-  caf::error write(std::string_view doing, F&& body);
+  template <class F> caf::error write(std::string_view doing, F&& body);
 
   /// Runs body(tx&) -> caf::error in a read-only transaction.
-  template <class F>
-  caf::error read(std::string_view doing, F&& body);
+  template <class F> caf::error read(std::string_view doing, F&& body);
 
   /// Maps an LMDB or errno code to store_full / store_failure with a message.
   caf::error failure(int rc, std::string_view doing) const;
@@ -124,8 +119,8 @@ struct lmdb_store::impl : store_state {
 // -- template definitions -----------------------------------------------------------
 
 template <class F>
-caf::error tx::walk(detail::cursor& c, MDB_cursor_op next, MDB_val key, MDB_val value,
-                    int rc, F& fn) {
+caf::error tx::walk(detail::cursor& c, MDB_cursor_op next, MDB_val key, MDB_val value, int rc,
+                    F& fn) {
   for (; rc == 0; rc = c.get(key, value, next)) {
     auto result = fn(detail::to_view(key), detail::to_view(value));
     if (!result)
@@ -136,8 +131,7 @@ caf::error tx::walk(detail::cursor& c, MDB_cursor_op next, MDB_val key, MDB_val 
   return rc == MDB_NOTFOUND ? caf::error{} : check(rc);
 }
 
-template <class F>
-caf::error tx::scan(MDB_dbi dbi, std::string_view from, F fn) {
+template <class F> caf::error tx::scan(MDB_dbi dbi, std::string_view from, F fn) {
   detail::cursor c;
   if (auto err = check(c.open(handle_, dbi)))
     return err;
@@ -147,8 +141,7 @@ caf::error tx::scan(MDB_dbi dbi, std::string_view from, F fn) {
   return walk(c, MDB_NEXT, key, value, rc, fn);
 }
 
-template <class F>
-caf::error tx::scan_back(MDB_dbi dbi, std::string_view before, F fn) {
+template <class F> caf::error tx::scan_back(MDB_dbi dbi, std::string_view before, F fn) {
   detail::cursor c;
   if (auto err = check(c.open(handle_, dbi)))
     return err;
@@ -162,8 +155,7 @@ caf::error tx::scan_back(MDB_dbi dbi, std::string_view before, F fn) {
   return walk(c, MDB_PREV, key, value, rc, fn);
 }
 
-template <class F>
-caf::error store_state::write(std::string_view doing, F&& body) {
+template <class F> caf::error store_state::write(std::string_view doing, F&& body) {
   detail::txn t;
   if (int rc = t.begin(env.get(), false); rc != 0)
     return failure(rc, doing);
@@ -175,8 +167,7 @@ caf::error store_state::write(std::string_view doing, F&& body) {
   return {};
 }
 
-template <class F>
-caf::error store_state::read(std::string_view doing, F&& body) {
+template <class F> caf::error store_state::read(std::string_view doing, F&& body) {
   detail::txn t;
   if (int rc = t.begin(env.get(), true); rc != 0)
     return failure(rc, doing);

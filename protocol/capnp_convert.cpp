@@ -16,14 +16,12 @@ std::string text(capnp::Text::Reader r) {
   return {r.cStr(), r.size()};
 }
 
-template <class Builder, class Values>
-void fill_list(Builder list, const Values& xs) {
+template <class Builder, class Values> void fill_list(Builder list, const Values& xs) {
   for (unsigned i = 0; i < xs.size(); ++i)
     to_capnp(list[i], xs[i]);
 }
 
-template <class Value, class Reader>
-std::vector<Value> read_list(Reader list) {
+template <class Value, class Reader> std::vector<Value> read_list(Reader list) {
   std::vector<Value> out;
   out.reserve(list.size());
   for (auto r : list)
@@ -51,14 +49,14 @@ std::optional<replica_state> replica_state_from(const std::string& t) {
 }
 
 std::optional<driver_kind> driver_kind_from(const std::string& t) {
-  static const driver_kind all[] = {driver_kind::process, driver_kind::sim,
-                                    driver_kind::docker, driver_kind::containerd};
+  static const driver_kind all[] = {driver_kind::process, driver_kind::sim, driver_kind::docker,
+                                    driver_kind::containerd};
   return enum_from(t, all);
 }
 
 std::optional<node_state> node_state_from(const std::string& t) {
-  static const node_state all[] = {node_state::ready, node_state::cordoned,
-                                   node_state::draining, node_state::lost};
+  static const node_state all[] = {node_state::ready, node_state::cordoned, node_state::draining,
+                                   node_state::lost};
   return enum_from(t, all);
 }
 
@@ -147,7 +145,7 @@ void to_capnp(rpc::Event::Builder b, const event& x) {
 }
 
 event from_capnp(rpc::Event::Reader r) {
-  return {r.getSeq(),          r.getTimeMs(),          text(r.getKind()),
+  return {r.getSeq(),           r.getTimeMs(),        text(r.getKind()),
           text(r.getService()), text(r.getReplica()), text(r.getMessage())};
 }
 
@@ -194,8 +192,8 @@ void to_capnp(rpc::ServiceChange::Builder b, const service_change& x) {
 
 service_change from_capnp(rpc::ServiceChange::Reader r) {
   return {text(r.getService()),
-          change_kind_from(text(r.getKind())).value_or(change_kind::unchanged),
-          r.getRevision(), text(r.getDiff())};
+          change_kind_from(text(r.getKind())).value_or(change_kind::unchanged), r.getRevision(),
+          text(r.getDiff())};
 }
 
 void to_capnp(rpc::SpecError::Builder b, const spec_error& x) {
@@ -207,8 +205,7 @@ void to_capnp(rpc::SpecError::Builder b, const spec_error& x) {
 }
 
 spec_error from_capnp(rpc::SpecError::Reader r) {
-  return {text(r.getFile()), r.getLine(), r.getColumn(), text(r.getField()),
-          text(r.getMessage())};
+  return {text(r.getFile()), r.getLine(), r.getColumn(), text(r.getField()), text(r.getMessage())};
 }
 
 void to_capnp(rpc::ServiceDetail::Builder b, const service_detail& x) {
@@ -252,8 +249,7 @@ service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r) {
   x.service = text(r.getService());
   for (auto p : r.getPorts())
     x.ports.push_back({text(p.getName()), p.getPublished()});
-  x.balancing =
-    load_balancing_from(text(r.getBalancing())).value_or(load_balancing::round_robin);
+  x.balancing = load_balancing_from(text(r.getBalancing())).value_or(load_balancing::round_robin);
   for (auto e : r.getEndpoints())
     x.endpoints.push_back({text(e.getReplica()), text(e.getNode()), text(e.getPort()),
                            text(e.getHost()), e.getHostPort()});

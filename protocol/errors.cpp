@@ -7,19 +7,32 @@ namespace tutti::protocol {
 
 std::string to_string(error_code x) {
   switch (x) {
-    case error_code::none: return "none";
-    case error_code::invalid_argument: return "invalid_argument";
-    case error_code::invalid_spec: return "invalid_spec";
-    case error_code::not_found: return "not_found";
-    case error_code::already_exists: return "already_exists";
-    case error_code::store_failure: return "store_failure";
-    case error_code::store_full: return "store_full";
-    case error_code::data_dir_locked: return "data_dir_locked";
-    case error_code::driver_failure: return "driver_failure";
-    case error_code::unschedulable: return "unschedulable";
-    case error_code::unavailable: return "unavailable";
-    case error_code::timeout: return "timeout";
-    case error_code::internal: return "internal";
+    case error_code::none:
+      return "none";
+    case error_code::invalid_argument:
+      return "invalid_argument";
+    case error_code::invalid_spec:
+      return "invalid_spec";
+    case error_code::not_found:
+      return "not_found";
+    case error_code::already_exists:
+      return "already_exists";
+    case error_code::store_failure:
+      return "store_failure";
+    case error_code::store_full:
+      return "store_full";
+    case error_code::data_dir_locked:
+      return "data_dir_locked";
+    case error_code::driver_failure:
+      return "driver_failure";
+    case error_code::unschedulable:
+      return "unschedulable";
+    case error_code::unavailable:
+      return "unavailable";
+    case error_code::timeout:
+      return "timeout";
+    case error_code::internal:
+      return "internal";
   }
   return "unknown";
 }
@@ -36,8 +49,8 @@ std::string message_of(const caf::error& err) {
   if (err.category() == error_category && ctx.match_elements<std::string>())
     return ctx.get_as<std::string>(0);
   if (err.category() == caf::atom("system"))
-    return caf::to_string(static_cast<caf::sec>(err.code()))
-           + (ctx.empty() ? std::string{} : " " + caf::to_string(ctx));
+    return caf::to_string(static_cast<caf::sec>(err.code())) +
+           (ctx.empty() ? std::string{} : " " + caf::to_string(ctx));
   return caf::to_string(err);
 }
 

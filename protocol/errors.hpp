@@ -15,18 +15,18 @@ namespace tutti::protocol {
 
 enum class error_code : uint8_t {
   none = 0,
-  invalid_argument,  // bad input from a client
-  invalid_spec,      // a spec that config/ refused
-  not_found,         // no such service / replica / node
+  invalid_argument, // bad input from a client
+  invalid_spec,     // a spec that config/ refused
+  not_found,        // no such service / replica / node
   already_exists,
-  store_failure,     // LMDB refused an operation
-  store_full,        // LMDB map or disk full
-  data_dir_locked,   // another tuttid owns the data directory
-  driver_failure,    // the runtime refused (spawn, kill, docker API ...)
-  unschedulable,     // no node fits the replica
-  unavailable,       // an actor that should answer is gone or restarting
+  store_failure,   // LMDB refused an operation
+  store_full,      // LMDB map or disk full
+  data_dir_locked, // another tuttid owns the data directory
+  driver_failure,  // the runtime refused (spawn, kill, docker API ...)
+  unschedulable,   // no node fits the replica
+  unavailable,     // an actor that should answer is gone or restarting
   timeout,
-  internal,          // a bug; the message says where
+  internal, // a bug; the message says where
 };
 
 std::string to_string(error_code x);

@@ -65,8 +65,7 @@ struct spec_record {
   friend bool operator==(const spec_record&, const spec_record&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, spec_record& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, spec_record& x) {
   return f(caf::meta::type_name("spec_record"), x.name, x.revision, x.yaml, x.time_ms);
 }
 
@@ -78,8 +77,7 @@ struct assignment {
   friend bool operator==(const assignment&, const assignment&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, assignment& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, assignment& x) {
   return f(caf::meta::type_name("assignment"), x.replica, x.service, x.node);
 }
 
@@ -97,8 +95,8 @@ struct replica_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_request& x) {
-  return f(caf::meta::type_name("replica_request"), x.service, x.slot, x.revision,
-           x.spec, x.discovery_env);
+  return f(caf::meta::type_name("replica_request"), x.service, x.slot, x.revision, x.spec,
+           x.discovery_env);
 }
 
 /// The driver saw a replica's container exit.
@@ -135,8 +133,8 @@ struct placement_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_request& x) {
-  return f(caf::meta::type_name("placement_request"), x.replica, x.service,
-           x.resources, x.placement, x.preferred_node);
+  return f(caf::meta::type_name("placement_request"), x.replica, x.service, x.resources,
+           x.placement, x.preferred_node);
 }
 
 /// The replica id of a service's slot.

@@ -5,35 +5,46 @@ namespace tutti::protocol {
 
 std::string to_string(driver_kind x) {
   switch (x) {
-    case driver_kind::process: return "process";
-    case driver_kind::sim: return "sim";
-    case driver_kind::docker: return "docker";
-    case driver_kind::containerd: return "containerd";
+    case driver_kind::process:
+      return "process";
+    case driver_kind::sim:
+      return "sim";
+    case driver_kind::docker:
+      return "docker";
+    case driver_kind::containerd:
+      return "containerd";
   }
   return "unknown";
 }
 
 std::string to_string(restart_policy x) {
   switch (x) {
-    case restart_policy::always: return "always";
-    case restart_policy::on_failure: return "on-failure";
-    case restart_policy::never: return "never";
+    case restart_policy::always:
+      return "always";
+    case restart_policy::on_failure:
+      return "on-failure";
+    case restart_policy::never:
+      return "never";
   }
   return "unknown";
 }
 
 std::string to_string(placement_strategy x) {
   switch (x) {
-    case placement_strategy::spread: return "spread";
-    case placement_strategy::binpack: return "binpack";
+    case placement_strategy::spread:
+      return "spread";
+    case placement_strategy::binpack:
+      return "binpack";
   }
   return "unknown";
 }
 
 std::string to_string(load_balancing x) {
   switch (x) {
-    case load_balancing::round_robin: return "round_robin";
-    case load_balancing::least_connections: return "least_connections";
+    case load_balancing::round_robin:
+      return "round_robin";
+    case load_balancing::least_connections:
+      return "least_connections";
   }
   return "unknown";
 }
@@ -44,33 +55,48 @@ std::string to_string(const constraint& x) {
 
 std::string to_string(replica_state x) {
   switch (x) {
-    case replica_state::pending: return "pending";
-    case replica_state::starting: return "starting";
-    case replica_state::running: return "running";
-    case replica_state::backoff: return "backoff";
-    case replica_state::stopping: return "stopping";
-    case replica_state::exited: return "exited";
-    case replica_state::failed: return "failed";
+    case replica_state::pending:
+      return "pending";
+    case replica_state::starting:
+      return "starting";
+    case replica_state::running:
+      return "running";
+    case replica_state::backoff:
+      return "backoff";
+    case replica_state::stopping:
+      return "stopping";
+    case replica_state::exited:
+      return "exited";
+    case replica_state::failed:
+      return "failed";
   }
   return "unknown";
 }
 
 std::string to_string(node_state x) {
   switch (x) {
-    case node_state::ready: return "ready";
-    case node_state::cordoned: return "cordoned";
-    case node_state::draining: return "draining";
-    case node_state::lost: return "lost";
+    case node_state::ready:
+      return "ready";
+    case node_state::cordoned:
+      return "cordoned";
+    case node_state::draining:
+      return "draining";
+    case node_state::lost:
+      return "lost";
   }
   return "unknown";
 }
 
 std::string to_string(change_kind x) {
   switch (x) {
-    case change_kind::created: return "created";
-    case change_kind::updated: return "updated";
-    case change_kind::unchanged: return "unchanged";
-    case change_kind::deleted: return "deleted";
+    case change_kind::created:
+      return "created";
+    case change_kind::updated:
+      return "updated";
+    case change_kind::unchanged:
+      return "unchanged";
+    case change_kind::deleted:
+      return "deleted";
   }
   return "unknown";
 }

@@ -38,8 +38,7 @@ struct port_spec {
   friend bool operator==(const port_spec&, const port_spec&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, port_spec& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, port_spec& x) {
   return f(caf::meta::type_name("port_spec"), x.name, x.published);
 }
 
@@ -50,8 +49,7 @@ struct resource_spec {
   friend bool operator==(const resource_spec&, const resource_spec&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
   return f(caf::meta::type_name("resource_spec"), x.cpu, x.memory);
 }
 
@@ -61,8 +59,7 @@ struct backoff_spec {
   friend bool operator==(const backoff_spec&, const backoff_spec&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, backoff_spec& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, backoff_spec& x) {
   return f(caf::meta::type_name("backoff_spec"), x.initial, x.max);
 }
 
@@ -72,8 +69,7 @@ struct restart_spec {
   friend bool operator==(const restart_spec&, const restart_spec&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, restart_spec& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, restart_spec& x) {
   return f(caf::meta::type_name("restart_spec"), x.policy, x.backoff);
 }
 
@@ -85,8 +81,7 @@ struct constraint {
   friend bool operator==(const constraint&, const constraint&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, constraint& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, constraint& x) {
   return f(caf::meta::type_name("constraint"), x.key, x.equals, x.value);
 }
 
@@ -101,8 +96,7 @@ struct placement_spec {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_spec& x) {
-  return f(caf::meta::type_name("placement_spec"), x.strategy, x.constraints,
-           x.max_per_node);
+  return f(caf::meta::type_name("placement_spec"), x.strategy, x.constraints, x.max_per_node);
 }
 
 /// One `kind: Service` document. Fields of DESIGN.md whose feature is not built yet
@@ -124,11 +118,9 @@ struct service_spec {
   friend bool operator==(const service_spec&, const service_spec&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
-  return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
-           x.command, x.env, x.resources, x.ports, x.restart, x.placement,
-           x.stop_grace, x.balancing);
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
+  return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image, x.command,
+           x.env, x.resources, x.ports, x.restart, x.placement, x.stop_grace, x.balancing);
 }
 
 /// True when any port of the spec is published on the routing mesh.

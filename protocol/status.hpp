@@ -17,10 +17,10 @@ enum class replica_state : uint8_t {
   pending,  // placed, not yet created
   starting, // create/start in flight
   running,
-  backoff,  // exited, waiting to restart
+  backoff, // exited, waiting to restart
   stopping,
-  exited,   // exited and the restart policy says stay down
-  failed,   // could not be created or started; retried with back-off
+  exited, // exited and the restart policy says stay down
+  failed, // could not be created or started; retried with back-off
 };
 
 std::string to_string(replica_state x);
@@ -31,8 +31,7 @@ struct port_binding {
   friend bool operator==(const port_binding&, const port_binding&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, port_binding& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, port_binding& x) {
   return f(caf::meta::type_name("port_binding"), x.name, x.host_port);
 }
 
@@ -42,31 +41,31 @@ struct replica_status {
   int32_t slot = 0;
   std::string node;
   replica_state state = replica_state::pending;
-  int64_t pid = 0;         // process driver; 0 when not running
-  std::string runtime_id;  // container id, or the pid as text for the process driver
+  int64_t pid = 0;        // process driver; 0 when not running
+  std::string runtime_id; // container id, or the pid as text for the process driver
   int32_t restarts = 0;
   int64_t revision = 0;
-  int32_t exit_code = 0;   // of the last exit; -1 when unknown (adopted process)
-  std::string message;     // why it is in this state, for people
-  int64_t since_ms = 0;    // unix time of the last state change
+  int32_t exit_code = 0; // of the last exit; -1 when unknown (adopted process)
+  std::string message;   // why it is in this state, for people
+  int64_t since_ms = 0;  // unix time of the last state change
   std::vector<port_binding> ports;
-  std::string address;     // where the host ports listen (the node's address)
+  std::string address; // where the host ports listen (the node's address)
   friend bool operator==(const replica_status&, const replica_status&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
-  return f(caf::meta::type_name("replica_status"), x.id, x.service, x.slot, x.node,
-           x.state, x.pid, x.runtime_id, x.restarts, x.revision, x.exit_code,
-           x.message, x.since_ms, x.ports, x.address);
+  return f(caf::meta::type_name("replica_status"), x.id, x.service, x.slot, x.node, x.state, x.pid,
+           x.runtime_id, x.restarts, x.revision, x.exit_code, x.message, x.since_ms, x.ports,
+           x.address);
 }
 
 /// One ready replica's address for one of its service's ports.
 struct service_endpoint {
   std::string replica; // "<service>-<slot>"
   std::string node;
-  std::string port;    // the port's name
-  std::string host;    // the node's address
+  std::string port; // the port's name
+  std::string host; // the node's address
   uint16_t host_port = 0;
   friend bool operator==(const service_endpoint&, const service_endpoint&) = default;
 };
@@ -92,8 +91,8 @@ struct service_endpoints {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_endpoints& x) {
-  return f(caf::meta::type_name("service_endpoints"), x.service, x.ports, x.balancing,
-           x.endpoints, x.removed);
+  return f(caf::meta::type_name("service_endpoints"), x.service, x.ports, x.balancing, x.endpoints,
+           x.removed);
 }
 
 struct service_status {
@@ -108,8 +107,8 @@ struct service_status {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_status& x) {
-  return f(caf::meta::type_name("service_status"), x.name, x.revision, x.desired,
-           x.running, x.driver, x.restarts, x.updated_ms);
+  return f(caf::meta::type_name("service_status"), x.name, x.revision, x.desired, x.running,
+           x.driver, x.restarts, x.updated_ms);
 }
 
 /// One entry of the cluster's event log. `seq` is assigned by the store and grows by
@@ -117,17 +116,16 @@ typename Inspector::result_type inspect(Inspector& f, service_status& x) {
 struct event {
   uint64_t seq = 0;
   int64_t time_ms = 0;
-  std::string kind;     // past tense: "replica_started", "service_applied", ...
+  std::string kind; // past tense: "replica_started", "service_applied", ...
   std::string service;
   std::string replica;
   std::string message;
   friend bool operator==(const event&, const event&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, event& x) {
-  return f(caf::meta::type_name("event"), x.seq, x.time_ms, x.kind, x.service,
-           x.replica, x.message);
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, event& x) {
+  return f(caf::meta::type_name("event"), x.seq, x.time_ms, x.kind, x.service, x.replica,
+           x.message);
 }
 
 enum class node_state : uint8_t { ready, cordoned, draining, lost };
@@ -145,10 +143,9 @@ struct node_status {
   std::vector<std::string> drivers;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, node_status& x) {
-  return f(caf::meta::type_name("node_status"), x.name, x.address, x.state,
-           x.capacity, x.allocated, x.replicas, x.labels, x.drivers);
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("node_status"), x.name, x.address, x.state, x.capacity, x.allocated,
+           x.replicas, x.labels, x.drivers);
 }
 
 struct service_detail {
@@ -160,8 +157,7 @@ struct service_detail {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_detail& x) {
-  return f(caf::meta::type_name("service_detail"), x.status, x.spec_yaml, x.replicas,
-           x.events);
+  return f(caf::meta::type_name("service_detail"), x.status, x.spec_yaml, x.replicas, x.events);
 }
 
 /// A spec error a person can act on: where it is and which field is wrong.
@@ -174,10 +170,8 @@ struct spec_error {
   friend bool operator==(const spec_error&, const spec_error&) = default;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, spec_error& x) {
-  return f(caf::meta::type_name("spec_error"), x.file, x.line, x.column, x.field,
-           x.message);
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, spec_error& x) {
+  return f(caf::meta::type_name("spec_error"), x.file, x.line, x.column, x.field, x.message);
 }
 
 std::string to_string(const spec_error& x); // "file:line:col: field: message"
@@ -195,8 +189,7 @@ struct service_change {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_change& x) {
-  return f(caf::meta::type_name("service_change"), x.service, x.kind, x.revision,
-           x.diff);
+  return f(caf::meta::type_name("service_change"), x.service, x.kind, x.revision, x.diff);
 }
 
 struct apply_result {
@@ -205,8 +198,7 @@ struct apply_result {
   std::vector<spec_error> errors; // not empty: nothing was stored
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, apply_result& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, apply_result& x) {
   return f(caf::meta::type_name("apply_result"), x.dry_run, x.changes, x.errors);
 }
 

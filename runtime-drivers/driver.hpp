@@ -37,8 +37,8 @@ inline constexpr const char* ports = "tutti.ports"; // "http=20001,admin=20002"
 /// Everything needed to create the container of one replica. The replica id is
 /// the container's name: at most one container per name exists at a time.
 struct container_spec {
-  std::string name; // replica id, e.g. "web-0"; [a-z0-9][a-z0-9-]*
-  std::string image; // docker / containerd only
+  std::string name;                 // replica id, e.g. "web-0"; [a-z0-9][a-z0-9-]*
+  std::string image;                // docker / containerd only
   std::vector<std::string> command; // ${VAR} already substituted
   std::map<std::string, std::string> env;
   protocol::resource_spec resources;
@@ -52,7 +52,7 @@ struct container_info {
   std::string runtime_id; // container id; for processes the pid as text
   int64_t pid = 0;        // 0 when not running
   container_state state = container_state::created;
-  int32_t exit_code = 0;  // valid when exited; -1 when unknown
+  int32_t exit_code = 0; // valid when exited; -1 when unknown
   int64_t started_at_ms = 0;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> env;

@@ -31,8 +31,7 @@ caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
       break;
   }
   return protocol::make_error(protocol::error_code::invalid_argument,
-                              "driver '" + protocol::to_string(kind)
-                                + "' is not supported yet");
+                              "driver '" + protocol::to_string(kind) + "' is not supported yet");
 }
 
 } // namespace tutti::runtime_drivers

@@ -39,8 +39,8 @@ int64_t now_ms() {
 
 /// The recorded process exists (pid and start time match; zombies count).
 bool is_alive(const process_record& x) {
-  return x.state == container_state::running && x.pid > 0
-         && is_same_process(static_cast<pid_t>(x.pid), x.start_ticks);
+  return x.state == container_state::running && x.pid > 0 &&
+         is_same_process(static_cast<pid_t>(x.pid), x.start_ticks);
 }
 
 container_info info_of(const process_record& x, bool running) {
@@ -98,8 +98,7 @@ caf::expected<std::string> read_tail(const std::string& path, size_t max_bytes) 
   std::string text(size - offset, '\0');
   size_t done = 0;
   while (done < text.size()) {
-    auto n = ::pread(fd, text.data() + done, text.size() - done,
-                     static_cast<off_t>(offset + done));
+    auto n = ::pread(fd, text.data() + done, text.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -117,17 +116,15 @@ caf::expected<std::string> read_tail(const std::string& path, size_t max_bytes) 
 }
 
 bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size()
-         && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 } // namespace
 
-caf::expected<std::unique_ptr<process_driver>>
-process_driver::make(const std::string& state_dir) {
+caf::expected<std::unique_ptr<process_driver>> process_driver::make(const std::string& state_dir) {
   if (state_dir.empty())
-    return make_error(error_code::invalid_argument,
-                      "the process driver needs a state directory");
+    return make_error(error_code::invalid_argument, "the process driver needs a state directory");
   std::error_code ec;
   fs::create_directories(fs::path{state_dir} / "logs", ec);
   if (ec)
@@ -135,8 +132,8 @@ process_driver::make(const std::string& state_dir) {
                       "cannot create " + state_dir + "/logs: " + ec.message());
   std::unique_ptr<process_driver> self{new process_driver(state_dir)};
   auto* raw = self.get();
-  auto reaper = process_reaper::make(
-    [raw](pid_t pid, int32_t exit_code) { raw->on_exit(pid, exit_code); });
+  auto reaper =
+      process_reaper::make([raw](pid_t pid, int32_t exit_code) { raw->on_exit(pid, exit_code); });
   if (!reaper)
     return std::move(reaper.error());
   self->reaper_ = std::move(*reaper);
@@ -145,8 +142,7 @@ process_driver::make(const std::string& state_dir) {
   return self;
 }
 
-process_driver::process_driver(std::string state_dir) : state_dir_(std::move(state_dir)) {
-}
+process_driver::process_driver(std::string state_dir) : state_dir_(std::move(state_dir)) {}
 
 process_driver::~process_driver() {
   // First: the reaper thread calls on_exit(), which uses the other members.
@@ -229,9 +225,9 @@ caf::error process_driver::track(const process_record& record) {
   // Checked again now that the pidfd pins the process: the pid might have been
   // reused between the caller's check and pidfd_open.
   if (!is_same_process(pid, record.start_ticks))
-    return make_error(error_code::driver_failure,
-                      "process " + std::to_string(pid) + " of " + record.spec.name
-                        + " ended while being adopted");
+    return make_error(error_code::driver_failure, "process " + std::to_string(pid) + " of " +
+                                                      record.spec.name +
+                                                      " ended while being adopted");
   live_[pid] = live_process{record.spec.name, {}};
   reaper_->watch(pid, std::move(*pidfd));
   return {};
@@ -247,16 +243,14 @@ bool process_driver::is_running(const process_record& record) const {
   // A process the reaper has reaped but whose exit it has not yet recorded still
   // counts as running: the state changes together with the exit callback, so
   // watch() in between gets the real exit code from the reaper.
-  return record.state == container_state::running
-         && (is_tracked(record) || is_alive(record));
+  return record.state == container_state::running && (is_tracked(record) || is_alive(record));
 }
 
 caf::expected<container_info> process_driver::create(const container_spec& spec) {
   if (auto err = check_container_name(spec.name))
     return err;
   if (spec.command.empty())
-    return make_error(error_code::invalid_argument,
-                      "container " + spec.name + " has no command");
+    return make_error(error_code::invalid_argument, "container " + spec.name + " has no command");
   std::lock_guard<std::mutex> guard{mutex_};
   auto path = record_path(spec.name);
   if (::access(path.c_str(), F_OK) == 0)
@@ -285,10 +279,9 @@ caf::expected<container_info> process_driver::start(const std::string& name) {
   auto stat = read_proc_stat(*pid);
   if (!pidfd || !stat) {
     abandon_child(*pid);
-    return make_error(
-      error_code::driver_failure,
-      "cannot start " + name + ": cannot observe process " + std::to_string(*pid)
-        + (pidfd ? std::string{} : ": " + protocol::message_of(pidfd.error())));
+    return make_error(error_code::driver_failure,
+                      "cannot start " + name + ": cannot observe process " + std::to_string(*pid) +
+                          (pidfd ? std::string{} : ": " + protocol::message_of(pidfd.error())));
   }
   record->state = container_state::running;
   record->pid = *pid;
@@ -328,12 +321,12 @@ caf::error process_driver::kill_and_wait(const process_record& record) {
   if (!pidfd)
     return std::move(pidfd.error());
   if (::kill(-pid, SIGKILL) != 0 && errno != ESRCH)
-    return make_error(error_code::driver_failure, "cannot kill " + record.spec.name
-                                                    + ": " + std::strerror(errno));
-  if (!wait_exited(*pidfd, kill_wait))
     return make_error(error_code::driver_failure,
-                      "container " + record.spec.name + " (pid " + std::to_string(pid)
-                        + ") still runs after SIGKILL; try again");
+                      "cannot kill " + record.spec.name + ": " + std::strerror(errno));
+  if (!wait_exited(*pidfd, kill_wait))
+    return make_error(error_code::driver_failure, "container " + record.spec.name + " (pid " +
+                                                      std::to_string(pid) +
+                                                      ") still runs after SIGKILL; try again");
   return {};
 }
 
@@ -345,8 +338,7 @@ caf::error process_driver::remove(const std::string& name, bool force) {
   if (is_running(*record)) {
     if (!force)
       return make_error(error_code::invalid_argument,
-                        "container " + name
-                          + " is running; stop it first or remove it with force");
+                        "container " + name + " is running; stop it first or remove it with force");
     if (auto err = kill_and_wait(*record))
       return err;
   }
@@ -389,13 +381,11 @@ caf::error process_driver::watch(const std::string& name, exit_callback on_exit)
     // nobody watched.
   }
   auto exit_code = info_of(*record, false).exit_code;
-  reaper_->post(
-    [on_exit = std::move(on_exit), name, exit_code] { on_exit(name, exit_code); });
+  reaper_->post([on_exit = std::move(on_exit), name, exit_code] { on_exit(name, exit_code); });
   return {};
 }
 
-caf::expected<std::string> process_driver::logs(const std::string& name,
-                                                size_t max_bytes) {
+caf::expected<std::string> process_driver::logs(const std::string& name, size_t max_bytes) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto record = load(name);
   if (!record)
@@ -413,15 +403,13 @@ caf::expected<container_stats> process_driver::stats(const std::string& name) {
     return result;
   auto pid = static_cast<pid_t>(record->pid);
   if (auto stat = read_proc_stat(pid))
-    result.cpu_seconds = static_cast<double>(stat->utime + stat->stime)
-                         / clock_ticks_per_second();
+    result.cpu_seconds = static_cast<double>(stat->utime + stat->stime) / clock_ticks_per_second();
   if (auto rss = read_rss_bytes(pid))
     result.memory_bytes = *rss;
   return result;
 }
 
-caf::expected<std::vector<container_info>>
-process_driver::list_owned(const std::string& node) {
+caf::expected<std::vector<container_info>> process_driver::list_owned(const std::string& node) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto records = load_all();
   if (!records)
@@ -448,14 +436,14 @@ void process_driver::on_exit(pid_t pid, int32_t exit_code) {
     live_.erase(i);
     auto record = read_record(record_path(name));
     if (!record) {
-      report_background_error("cannot record the exit of " + name + ": "
-                              + protocol::message_of(record.error()));
+      report_background_error("cannot record the exit of " + name + ": " +
+                              protocol::message_of(record.error()));
     } else if (record->state == container_state::running && record->pid == pid) {
       record->state = container_state::exited;
       record->exit_code = exit_code;
       if (auto err = write_record(record_path(name), *record))
-        report_background_error("cannot record the exit of " + name + ": "
-                                + protocol::message_of(err));
+        report_background_error("cannot record the exit of " + name + ": " +
+                                protocol::message_of(err));
     }
   }
   if (callback)

@@ -42,8 +42,7 @@ public:
   /// processes recorded there that still run (pid and start time match).
   /// Fails with driver_failure when the directory or a metadata file in it
   /// cannot be used.
-  static caf::expected<std::unique_ptr<process_driver>>
-  make(const std::string& state_dir);
+  static caf::expected<std::unique_ptr<process_driver>> make(const std::string& state_dir);
 
   ~process_driver() override;
 

@@ -40,15 +40,14 @@ int32_t exit_code_of(const siginfo_t& info) {
 int32_t reap(pid_t pid, const unique_fd& pidfd) {
   siginfo_t info{};
   auto id = static_cast<id_t>(pidfd.get());
-  if (::waitid(P_PIDFD, id, &info, WEXITED | WNOHANG | WNOWAIT) != 0
-      || info.si_pid != pid)
+  if (::waitid(P_PIDFD, id, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != pid)
     return -1;
   // Our child, now a zombie: until it is reaped neither its pid nor its process
   // group id can be reused, so this kill reaches only what is left of the
   // container (background children of a shell, say).
   if (::kill(-pid, SIGKILL) != 0 && errno != ESRCH)
-    report_background_error("cannot kill the rest of process group " + std::to_string(pid)
-                            + ": " + std::strerror(errno));
+    report_background_error("cannot kill the rest of process group " + std::to_string(pid) + ": " +
+                            std::strerror(errno));
   info = siginfo_t{};
   if (::waitid(P_PIDFD, id, &info, WEXITED | WNOHANG) != 0 || info.si_pid != pid)
     return -1;
@@ -64,9 +63,8 @@ void report_background_error(const std::string& what) {
 caf::expected<unique_fd> open_pidfd(pid_t pid) {
   auto fd = ::syscall(SYS_pidfd_open, pid, 0);
   if (fd < 0)
-    return make_error(error_code::driver_failure, "cannot watch process "
-                                                    + std::to_string(pid) + ": "
-                                                    + std::strerror(errno));
+    return make_error(error_code::driver_failure,
+                      "cannot watch process " + std::to_string(pid) + ": " + std::strerror(errno));
   return unique_fd{static_cast<int>(fd)};
 }
 
@@ -74,7 +72,7 @@ bool wait_exited(const unique_fd& pidfd, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
+        deadline - std::chrono::steady_clock::now());
     pollfd p{pidfd.get(), POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
     if (n > 0)
@@ -84,15 +82,12 @@ bool wait_exited(const unique_fd& pidfd, std::chrono::milliseconds timeout) {
   }
 }
 
-caf::expected<std::unique_ptr<process_reaper>>
-process_reaper::make(exit_handler on_exit) {
+caf::expected<std::unique_ptr<process_reaper>> process_reaper::make(exit_handler on_exit) {
   unique_fd wakeup{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   if (!wakeup)
     return make_error(error_code::driver_failure,
-                      std::string{"cannot create the reaper's eventfd: "}
-                        + std::strerror(errno));
-  return std::unique_ptr<process_reaper>{
-    new process_reaper(std::move(on_exit), std::move(wakeup))};
+                      std::string{"cannot create the reaper's eventfd: "} + std::strerror(errno));
+  return std::unique_ptr<process_reaper>{new process_reaper(std::move(on_exit), std::move(wakeup))};
 }
 
 process_reaper::process_reaper(exit_handler on_exit, unique_fd wakeup)
@@ -214,8 +209,8 @@ void process_reaper::fire_deadlines() {
     if (is_readable(w.pidfd.get()))
       continue;
     if (::kill(-pid, SIGKILL) != 0 && errno != ESRCH)
-      report_background_error("cannot kill process group " + std::to_string(pid)
-                              + " after its stop grace: " + std::strerror(errno));
+      report_background_error("cannot kill process group " + std::to_string(pid) +
+                              " after its stop grace: " + std::strerror(errno));
   }
 }
 

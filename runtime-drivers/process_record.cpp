@@ -21,9 +21,12 @@ using protocol::make_error;
 
 const char* state_name(container_state x) {
   switch (x) {
-    case container_state::created: return "created";
-    case container_state::running: return "running";
-    case container_state::exited: return "exited";
+    case container_state::created:
+      return "created";
+    case container_state::running:
+      return "running";
+    case container_state::exited:
+      return "exited";
   }
   return "exited";
 }
@@ -40,16 +43,16 @@ container_state parse_state(const std::string& text) {
 
 nlohmann::json to_json(const process_record& x) {
   return {
-    {"name", x.spec.name},
-    {"command", x.spec.command},
-    {"env", x.spec.env},
-    {"labels", x.spec.labels},
-    {"resources", {{"cpu", x.spec.resources.cpu}, {"memory", x.spec.resources.memory}}},
-    {"state", state_name(x.state)},
-    {"pid", x.pid},
-    {"start_ticks", x.start_ticks},
-    {"started_at_ms", x.started_at_ms},
-    {"exit_code", x.exit_code},
+      {"name", x.spec.name},
+      {"command", x.spec.command},
+      {"env", x.spec.env},
+      {"labels", x.spec.labels},
+      {"resources", {{"cpu", x.spec.resources.cpu}, {"memory", x.spec.resources.memory}}},
+      {"state", state_name(x.state)},
+      {"pid", x.pid},
+      {"start_ticks", x.start_ticks},
+      {"started_at_ms", x.started_at_ms},
+      {"exit_code", x.exit_code},
   };
 }
 
@@ -72,8 +75,7 @@ process_record from_json(const nlohmann::json& j) {
 }
 
 caf::error io_error(const std::string& what, const std::string& path, int err) {
-  return make_error(error_code::driver_failure,
-                    what + " " + path + ": " + std::strerror(err));
+  return make_error(error_code::driver_failure, what + " " + path + ": " + std::strerror(err));
 }
 
 /// 0 or the errno of the failed write.
@@ -127,8 +129,7 @@ caf::expected<process_record> read_record(const std::string& path) {
     return from_json(nlohmann::json::parse(std::get<std::string>(text)));
   } catch (const std::exception& ex) {
     return make_error(error_code::driver_failure,
-                      "corrupt metadata file " + path + " (" + ex.what()
-                        + "); fix or delete it");
+                      "corrupt metadata file " + path + " (" + ex.what() + "); fix or delete it");
   }
 }
 

@@ -27,7 +27,7 @@ struct process_record {
   int64_t pid = 0;          // of the last start; also the process group id
   uint64_t start_ticks = 0; // field 22 of /proc/PID/stat at start
   int64_t started_at_ms = 0;
-  int32_t exit_code = -1;   // valid when exited; -1 when unknown
+  int32_t exit_code = -1; // valid when exited; -1 when unknown
 };
 
 /// Reads STATE/<name>.json: not_found when absent, driver_failure when unreadable.

@@ -21,13 +21,11 @@ namespace {
 using protocol::error_code;
 using protocol::make_error;
 
-constexpr const char* default_path =
-  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr const char* default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 bool is_executable_file(const std::string& path) {
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
-         && ::access(path.c_str(), X_OK) == 0;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
 /// The file to execute, or ENOENT. Like execvp, but with the container's PATH.
@@ -90,15 +88,15 @@ int configure(spawn_setup& setup, int log_fd) {
   sigfillset(&all);
   short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
   int rc = 0;
-  if ((rc = posix_spawnattr_setflags(&setup.attr, flags)) != 0
-      || (rc = posix_spawnattr_setpgroup(&setup.attr, 0)) != 0
-      || (rc = posix_spawnattr_setsigmask(&setup.attr, &none)) != 0
-      || (rc = posix_spawnattr_setsigdefault(&setup.attr, &all)) != 0)
+  if ((rc = posix_spawnattr_setflags(&setup.attr, flags)) != 0 ||
+      (rc = posix_spawnattr_setpgroup(&setup.attr, 0)) != 0 ||
+      (rc = posix_spawnattr_setsigmask(&setup.attr, &none)) != 0 ||
+      (rc = posix_spawnattr_setsigdefault(&setup.attr, &all)) != 0)
     return rc;
   auto* actions = &setup.actions;
-  if ((rc = posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0)) != 0
-      || (rc = posix_spawn_file_actions_adddup2(actions, log_fd, 1)) != 0
-      || (rc = posix_spawn_file_actions_adddup2(actions, log_fd, 2)) != 0
+  if ((rc = posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+      (rc = posix_spawn_file_actions_adddup2(actions, log_fd, 1)) != 0 ||
+      (rc = posix_spawn_file_actions_adddup2(actions, log_fd, 2)) != 0
       // Descriptors the daemon's libraries opened without O_CLOEXEC (sockets,
       // LMDB) must not leak into containers.
       || (rc = posix_spawn_file_actions_addclosefrom_np(actions, 3)) != 0)
@@ -108,24 +106,20 @@ int configure(spawn_setup& setup, int log_fd) {
 
 } // namespace
 
-std::map<std::string, std::string>
-process_environment(std::map<std::string, std::string> env) {
+std::map<std::string, std::string> process_environment(std::map<std::string, std::string> env) {
   if (env.count("PATH") == 0) {
     const char* daemon_path = std::getenv("PATH");
-    env["PATH"] =
-      daemon_path != nullptr && *daemon_path != '\0' ? daemon_path : default_path;
+    env["PATH"] = daemon_path != nullptr && *daemon_path != '\0' ? daemon_path : default_path;
   }
   return env;
 }
 
-caf::expected<pid_t> spawn_process(const std::string& name,
-                                   const std::vector<std::string>& command,
+caf::expected<pid_t> spawn_process(const std::string& name, const std::vector<std::string>& command,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& log_path) {
   auto fail = [&](int err) {
-    return make_error(error_code::driver_failure, "cannot start " + name + ": "
-                                                    + joined(command) + ": "
-                                                    + std::strerror(err));
+    return make_error(error_code::driver_failure,
+                      "cannot start " + name + ": " + joined(command) + ": " + std::strerror(err));
   };
   if (command.empty())
     return make_error(error_code::invalid_argument,
@@ -134,13 +128,11 @@ caf::expected<pid_t> spawn_process(const std::string& name,
   auto program = resolve_executable(command.front(), full_env["PATH"]);
   if (auto* err = std::get_if<int>(&program))
     return fail(*err);
-  unique_fd log{
-    ::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)};
+  unique_fd log{::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)};
   if (!log)
-    return make_error(error_code::driver_failure, "cannot start " + name
-                                                    + ": cannot open log file "
-                                                    + log_path + ": "
-                                                    + std::strerror(errno));
+    return make_error(error_code::driver_failure, "cannot start " + name +
+                                                      ": cannot open log file " + log_path + ": " +
+                                                      std::strerror(errno));
   spawn_setup setup;
   if (int err = configure(setup, log.get()); err != 0)
     return fail(err);
@@ -153,8 +145,8 @@ caf::expected<pid_t> spawn_process(const std::string& name,
   pid_t pid = 0;
   // glibc's posix_spawn uses CLONE_VFORK, so an exec failure (ENOENT, EACCES,
   // ENOEXEC) comes back here as the return value instead of a child exiting 127.
-  int err = posix_spawn(&pid, std::get<std::string>(program).c_str(), &setup.actions,
-                        &setup.attr, argv.data(), envp.data());
+  int err = posix_spawn(&pid, std::get<std::string>(program).c_str(), &setup.actions, &setup.attr,
+                        argv.data(), envp.data());
   if (err != 0)
     return fail(err);
   return pid;

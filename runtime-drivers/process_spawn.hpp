@@ -14,8 +14,7 @@ namespace tutti::runtime_drivers {
 
 /// The environment a container process gets: exactly `env`, plus PATH (the
 /// daemon's, or a standard one) when `env` has none.
-std::map<std::string, std::string>
-process_environment(std::map<std::string, std::string> env);
+std::map<std::string, std::string> process_environment(std::map<std::string, std::string> env);
 
 /// Starts `command` in a process group of its own (pgid == pid) with stdin from
 /// /dev/null and stdout and stderr appended to `log_path`, default signal
@@ -23,8 +22,7 @@ process_environment(std::map<std::string, std::string> env);
 /// without a '/' is looked up in the PATH of `env` (not the daemon's).
 /// Safe to call from a multithreaded process. Fails with driver_failure
 /// "cannot start NAME: COMMAND: reason".
-caf::expected<pid_t> spawn_process(const std::string& name,
-                                   const std::vector<std::string>& command,
+caf::expected<pid_t> spawn_process(const std::string& name, const std::vector<std::string>& command,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& log_path);
 

@@ -27,8 +27,7 @@ int64_t now_ms() {
 } // namespace
 
 sim_driver::sim_driver(sim_options options)
-  : options_(options), rng_(options.seed), worker_(std::make_unique<task_thread>()) {
-}
+  : options_(options), rng_(options.seed), worker_(std::make_unique<task_thread>()) {}
 
 sim_driver::~sim_driver() {
   // First: pending crash timers and callbacks use the other members.
@@ -70,13 +69,13 @@ double sim_driver::draw() {
 }
 
 void sim_driver::schedule_crash(const std::string& name, const container& x) {
-  auto after = std::chrono::duration_cast<task_thread::clock::duration>(
-    options_.crash_within * draw());
+  auto after =
+      std::chrono::duration_cast<task_thread::clock::duration>(options_.crash_within * draw());
   worker_->post_at(task_thread::clock::now() + after, [this, name, run = x.run] {
     std::lock_guard<std::mutex> guard{mutex_};
     auto i = containers_.find(name);
-    if (i != containers_.end() && i->second.run == run
-        && i->second.state == container_state::running)
+    if (i != containers_.end() && i->second.run == run &&
+        i->second.state == container_state::running)
       finish(i->second, crash_code);
   });
 }
@@ -84,8 +83,7 @@ void sim_driver::schedule_crash(const std::string& name, const container& x) {
 void sim_driver::finish(container& x, int32_t exit_code) {
   x.state = container_state::exited;
   x.exit_code = exit_code;
-  x.log +=
-    "sim: " + x.spec.name + " exited with code " + std::to_string(exit_code) + "\n";
+  x.log += "sim: " + x.spec.name + " exited with code " + std::to_string(exit_code) + "\n";
   if (x.on_exit)
     worker_->post([on_exit = std::move(x.on_exit), name = x.spec.name, exit_code] {
       on_exit(name, exit_code);
@@ -157,8 +155,7 @@ caf::error sim_driver::remove(const std::string& name, bool force) {
     return std::move(x.error());
   if ((*x)->state == container_state::running && !force)
     return make_error(error_code::invalid_argument,
-                      "container " + name
-                        + " is running; stop it first or remove it with force");
+                      "container " + name + " is running; stop it first or remove it with force");
   containers_.erase(name);
   return {};
 }
@@ -185,9 +182,8 @@ caf::error sim_driver::watch(const std::string& name, exit_callback on_exit) {
       c.on_exit = std::move(on_exit);
       return {};
     case container_state::exited:
-      worker_->post([on_exit = std::move(on_exit), name, code = c.exit_code] {
-        on_exit(name, code);
-      });
+      worker_->post(
+          [on_exit = std::move(on_exit), name, code = c.exit_code] { on_exit(name, code); });
       return {};
   }
   return {};
@@ -217,8 +213,7 @@ caf::expected<container_stats> sim_driver::stats(const std::string& name) {
   return result;
 }
 
-caf::expected<std::vector<container_info>>
-sim_driver::list_owned(const std::string& node) {
+caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::string& node) {
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<container_info> result;
   for (const auto& [name, c] : containers_) {
@@ -235,8 +230,7 @@ caf::error sim_driver::crash(const std::string& name, int32_t exit_code) {
   if (!x)
     return std::move(x.error());
   if ((*x)->state != container_state::running)
-    return make_error(error_code::invalid_argument,
-                      "cannot crash " + name + ": it is not running");
+    return make_error(error_code::invalid_argument, "cannot crash " + name + ": it is not running");
   finish(**x, exit_code);
   return {};
 }

@@ -26,8 +26,7 @@ struct sim_options {
   /// Probability (0..1) that a started container later crashes on its own with
   /// exit code 1, at a uniformly random time within `crash_within`.
   double crash_rate = 0;
-  caf::timespan crash_within =
-    std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
+  caf::timespan crash_within = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
   /// Seed of the random draws (std::mt19937_64).
   uint64_t seed = 0;
 };

@@ -24,8 +24,7 @@ bool is_valid_name(const std::string& name) {
 }
 
 caf::error refuse(const std::string& why, const std::string& text) {
-  return protocol::make_error(protocol::error_code::invalid_argument,
-                              why + " in '" + text + "'");
+  return protocol::make_error(protocol::error_code::invalid_argument, why + " in '" + text + "'");
 }
 
 } // namespace

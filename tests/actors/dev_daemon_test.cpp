@@ -42,9 +42,9 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::seconds limit = 
 class DevDaemon : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path()
-           / ("tutti-daemon-test-" + std::to_string(::getpid()) + "-"
-              + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tutti-daemon-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     tutti::config::daemon_config cfg;
     cfg.data_dir = dir_.string();
@@ -66,18 +66,22 @@ protected:
 
   caf::actor child(const caf::actor& parent, const std::string& name) {
     caf::actor out;
-    (*self_)->request(parent, 5s, p::child_atom::value, name)
-      .receive([&](caf::actor& x) { out = x; }, [](caf::error&) {});
+    (*self_)
+        ->request(parent, 5s, p::child_atom::value, name)
+        .receive([&](caf::actor& x) { out = x; }, [](caf::error&) {});
     return out;
   }
 
-  cluster_actor cluster() { return caf::actor_cast<cluster_actor>(child(daemon_->root(), "cluster")); }
+  cluster_actor cluster() {
+    return caf::actor_cast<cluster_actor>(child(daemon_->root(), "cluster"));
+  }
 
   p::apply_result apply(const std::string& text) {
     p::apply_result out;
-    (*self_)->request(cluster(), 10s, p::apply_atom::value, std::string{"test.yaml"}, text, false)
-      .receive([&](p::apply_result& r) { out = std::move(r); },
-               [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
+    (*self_)
+        ->request(cluster(), 10s, p::apply_atom::value, std::string{"test.yaml"}, text, false)
+        .receive([&](p::apply_result& r) { out = std::move(r); },
+                 [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
     return out;
   }
 
@@ -86,8 +90,10 @@ protected:
     auto c = cluster();
     if (!c)
       return out;
-    (*self_)->request(c, 5s, p::get_atom::value, std::string{"web"})
-      .receive([&](std::vector<p::replica_status>& xs) { out = std::move(xs); }, [](caf::error&) {});
+    (*self_)
+        ->request(c, 5s, p::get_atom::value, std::string{"web"})
+        .receive([&](std::vector<p::replica_status>& xs) { out = std::move(xs); },
+                 [](caf::error&) {});
     return out;
   }
 
@@ -203,8 +209,9 @@ TEST_F(DevDaemon, ScaleDownStopsTheNewestSlots) {
   apply(sim_spec);
   ASSERT_TRUE(wait_until([&] { return !running_ids().empty(); }));
   int64_t rev = 0;
-  (*self_)->request(cluster(), 5s, p::scale_atom::value, std::string{"web"}, int32_t{1})
-    .receive([&](int64_t r) { rev = r; }, [](caf::error& e) { FAIL() << p::message_of(e); });
+  (*self_)
+      ->request(cluster(), 5s, p::scale_atom::value, std::string{"web"}, int32_t{1})
+      .receive([&](int64_t r) { rev = r; }, [](caf::error& e) { FAIL() << p::message_of(e); });
   EXPECT_EQ(rev, 2);
   ASSERT_TRUE(wait_until([&] {
     auto rs = replicas();
@@ -215,8 +222,9 @@ TEST_F(DevDaemon, ScaleDownStopsTheNewestSlots) {
 TEST_F(DevDaemon, ScaleRefusesOutOfRangeCounts) {
   apply(sim_spec);
   caf::error err;
-  (*self_)->request(cluster(), 5s, p::scale_atom::value, std::string{"web"}, int32_t{-1})
-    .receive([](int64_t) {}, [&](caf::error& e) { err = e; });
+  (*self_)
+      ->request(cluster(), 5s, p::scale_atom::value, std::string{"web"}, int32_t{-1})
+      .receive([](int64_t) {}, [&](caf::error& e) { err = e; });
   EXPECT_EQ(p::code_of(err), p::error_code::invalid_argument);
 }
 

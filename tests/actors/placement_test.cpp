@@ -33,7 +33,8 @@ void add(node_view& n, const std::string& service, double cpu, int64_t mem) {
 }
 
 TEST(Placement, SpreadPrefersTheNodeWithFewestReplicasOfTheService) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)}, {"b", node("b", 4, 1 << 30)}};
+  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
+                                         {"b", node("b", 4, 1 << 30)}};
   add(nodes["a"], "web", 0, 0);
   auto chosen = choose_node(nodes, request("web-1"));
   ASSERT_TRUE(chosen);
@@ -41,7 +42,8 @@ TEST(Placement, SpreadPrefersTheNodeWithFewestReplicasOfTheService) {
 }
 
 TEST(Placement, BinpackPrefersTheFullerNode) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)}, {"b", node("b", 4, 1 << 30)}};
+  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
+                                         {"b", node("b", 4, 1 << 30)}};
   add(nodes["a"], "other", 2, 0);
   auto req = request("web-0", 1);
   req.placement.strategy = p::placement_strategy::binpack;
@@ -81,7 +83,8 @@ TEST(Placement, MaxPerNodeLimitsReplicasOfOneService) {
 }
 
 TEST(Placement, KeepsThePreferredNodeWhenItStillFits) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)}, {"b", node("b", 4, 1 << 30)}};
+  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
+                                         {"b", node("b", 4, 1 << 30)}};
   add(nodes["b"], "web", 0, 0);
   auto req = request("web-0");
   req.preferred_node = "b";

@@ -60,7 +60,7 @@ void expect_error(const spec_error& e, int line, int column, const std::string& 
   EXPECT_EQ(e.column, column) << to_string(e);
   EXPECT_EQ(e.field, field) << to_string(e);
   EXPECT_NE(e.message.find(message_part), std::string::npos)
-    << "message '" << e.message << "' lacks '" << message_part << "'";
+      << "message '" << e.message << "' lacks '" << message_part << "'";
 }
 
 /// A file in the temp directory, removed when the test ends, passed or not.
@@ -68,18 +68,16 @@ class temp_file {
 public:
   explicit temp_file(const std::string& text) {
     static int counter = 0;
-    path_ = std::filesystem::temp_directory_path()
-            / ("tutti-config-test-" + std::to_string(::getpid()) + "-"
-               + std::to_string(counter++) + ".yaml");
+    path_ = std::filesystem::temp_directory_path() /
+            ("tutti-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+             ".yaml");
     std::ofstream{path_} << text;
   }
   ~temp_file() {
     std::error_code ignored; // best effort: a leftover temp file fails nothing
     std::filesystem::remove(path_, ignored);
   }
-  std::string path() const {
-    return path_.string();
-  }
+  std::string path() const { return path_.string(); }
 
 private:
   std::filesystem::path path_;
@@ -111,7 +109,7 @@ TEST(SpecParser, ParsesEveryField) {
   EXPECT_EQ(spec.command,
             (std::vector<std::string>{"/bin/busybox", "httpd", "-f", "-p", "${PORT}"}));
   EXPECT_EQ(spec.env, (std::map<std::string, std::string>{
-                        {"COUNT", "3"}, {"DEBUG", "true"}, {"GREETING", "hello"}}));
+                          {"COUNT", "3"}, {"DEBUG", "true"}, {"GREETING", "hello"}}));
   EXPECT_DOUBLE_EQ(spec.resources.cpu, 0.25);
   EXPECT_EQ(spec.resources.memory, 64 * 1024 * 1024);
   EXPECT_EQ(spec.ports, (std::vector<port_spec>{{"http", 0}, {"admin", 0}}));
@@ -178,8 +176,8 @@ TEST(SpecParser, RefusesInvalidNames) {
   std::vector<std::string> names{"Web", "1web", "web-", "we_b", "\"\"", std::string(64, 'a')};
   for (const auto& name : names) {
     SCOPED_TRACE(name);
-    expect_error(only_error("kind: Service\nname: " + name + "\ncommand: [x]\n"), 2, 7,
-                 "name", "invalid service name");
+    expect_error(only_error("kind: Service\nname: " + name + "\ncommand: [x]\n"), 2, 7, "name",
+                 "invalid service name");
   }
 }
 
@@ -203,8 +201,8 @@ TEST(SpecParser, RefusesNegativeReplicas) {
 TEST(SpecParser, RefusesHugeReplicas) {
   expect_error(only_error(minimal + "replicas: 1000000000\n"), 4, 11, "replicas",
                "between 0 and 10000");
-  expect_error(only_error(minimal + "replicas: 99999999999999999999999\n"), 4, 11,
-               "replicas", "between 0 and 10000");
+  expect_error(only_error(minimal + "replicas: 99999999999999999999999\n"), 4, 11, "replicas",
+               "between 0 and 10000");
 }
 
 TEST(SpecParser, AcceptsReplicaBounds) {
@@ -215,8 +213,7 @@ TEST(SpecParser, AcceptsReplicaBounds) {
 TEST(SpecParser, RefusesNonIntegerReplicas) {
   expect_error(only_error(minimal + "replicas: three\n"), 4, 11, "replicas",
                "expected an integer, got 'three'");
-  expect_error(only_error(minimal + "replicas: 1.5\n"), 4, 11, "replicas",
-               "expected an integer");
+  expect_error(only_error(minimal + "replicas: 1.5\n"), 4, 11, "replicas", "expected an integer");
   expect_error(only_error(minimal + "replicas: [1]\n"), 4, 11, "replicas",
                "expected an integer, got a sequence");
   expect_error(only_error(minimal + "replicas:\n"), 4, 1, "replicas",
@@ -250,8 +247,8 @@ TEST(SpecParser, DockerNeedsAnImage) {
                "required field is missing (the docker driver runs an image)");
   expect_error(only_error("kind: Service\nname: web\ndriver: docker\nimage: 'a b'\n"), 4, 8,
                "image", "expected an image reference like local/busybox:1, got 'a b'");
-  expect_error(only_error("kind: Service\nname: web\ndriver: docker\nimage: ''\n"), 4, 8,
-               "image", "expected an image reference");
+  expect_error(only_error("kind: Service\nname: web\ndriver: docker\nimage: ''\n"), 4, 8, "image",
+               "expected an image reference");
 }
 
 TEST(SpecParser, RefusesContainerdForNow) {
@@ -267,8 +264,8 @@ TEST(SpecParser, RefusesUnknownDriver) {
 TEST(SpecParser, RefusesImageForProcessAndSimDrivers) {
   expect_error(only_error(minimal + "image: local/busybox:1\n"), 4, 8, "image",
                "image is only used by the docker and containerd drivers");
-  expect_error(only_error("kind: Service\nname: web\ndriver: sim\nimage: x\n"), 4, 8,
-               "image", "only used by the docker and containerd drivers");
+  expect_error(only_error("kind: Service\nname: web\ndriver: sim\nimage: x\n"), 4, 8, "image",
+               "only used by the docker and containerd drivers");
 }
 
 TEST(SpecParser, RequiresCommandForProcessDriver) {
@@ -278,18 +275,18 @@ TEST(SpecParser, RequiresCommandForProcessDriver) {
 }
 
 TEST(SpecParser, RefusesScalarCommand) {
-  expect_error(only_error("kind: Service\nname: web\ncommand: /bin/true\n"), 3, 10,
-               "command", "expected a sequence of strings, got '/bin/true'");
+  expect_error(only_error("kind: Service\nname: web\ncommand: /bin/true\n"), 3, 10, "command",
+               "expected a sequence of strings, got '/bin/true'");
 }
 
 TEST(SpecParser, RefusesNonStringCommandElements) {
-  expect_error(only_error("kind: Service\nname: web\ncommand: [a, {b: c}]\n"), 3, 14,
-               "command[1]", "expected a string, got a mapping");
+  expect_error(only_error("kind: Service\nname: web\ncommand: [a, {b: c}]\n"), 3, 14, "command[1]",
+               "expected a string, got a mapping");
 }
 
 TEST(SpecParser, RefusesEmptyProgram) {
-  expect_error(only_error("kind: Service\nname: web\ncommand: ['', x]\n"), 3, 11,
-               "command[0]", "must not be empty");
+  expect_error(only_error("kind: Service\nname: web\ncommand: ['', x]\n"), 3, 11, "command[0]",
+               "must not be empty");
 }
 
 // -- env ----------------------------------------------------------------------------
@@ -297,7 +294,7 @@ TEST(SpecParser, RefusesEmptyProgram) {
 TEST(SpecParser, EnvAcceptsScalarsAsText) {
   auto spec = only_spec(minimal + "env: {A: 1, B_2: false, _c: '', D: 1.50}\n");
   EXPECT_EQ(spec.env, (std::map<std::string, std::string>{
-                        {"A", "1"}, {"B_2", "false"}, {"D", "1.50"}, {"_c", ""}}));
+                          {"A", "1"}, {"B_2", "false"}, {"D", "1.50"}, {"_c", ""}}));
 }
 
 TEST(SpecParser, RefusesBadEnvNames) {
@@ -330,8 +327,8 @@ TEST(SpecParser, ParsesResourceQuantities) {
 }
 
 TEST(SpecParser, RefusesMalformedMemory) {
-  expect_error(only_error(minimal + "resources: {memory: 64Mx}\n"), 4, 21,
-               "resources.memory", "expected a byte quantity");
+  expect_error(only_error(minimal + "resources: {memory: 64Mx}\n"), 4, 21, "resources.memory",
+               "expected a byte quantity");
 }
 
 TEST(SpecParser, RefusesNegativeResources) {
@@ -349,9 +346,8 @@ TEST(SpecParser, RefusesMalformedCpu) {
 // -- ports ----------------------------------------------------------------------------
 
 TEST(SpecParser, ReadsPublishedPortsAndBalancing) {
-  auto spec = only_spec(minimal
-                        + "ports: [{name: http, published: 8080}, {name: admin}]\n"
-                          "load_balancing: least_connections\n");
+  auto spec = only_spec(minimal + "ports: [{name: http, published: 8080}, {name: admin}]\n"
+                                  "load_balancing: least_connections\n");
   ASSERT_EQ(spec.ports.size(), 2u);
   EXPECT_EQ(spec.ports[0].published, 8080);
   EXPECT_EQ(spec.ports[1].published, 0);
@@ -368,8 +364,8 @@ TEST(SpecParser, RefusesUnknownBalancing) {
 
 TEST(SpecParser, RefusesAPortPublishedTwiceInOneInput) {
   auto e = only_error(minimal + "ports: [{name: http, published: 8080}]\n---\n"
-                      "kind: Service\nname: api\ncommand: [/bin/true]\n"
-                      "ports: [{name: http, published: 8080}]\n");
+                                "kind: Service\nname: api\ncommand: [/bin/true]\n"
+                                "ports: [{name: http, published: 8080}]\n");
   expect_error(e, 9, 33, "ports[0].published", "already published by service 'web'");
 }
 
@@ -410,8 +406,8 @@ TEST(SpecParser, RefusesUnknownPortField) {
 // -- restart --------------------------------------------------------------------------
 
 TEST(SpecParser, RefusesUnknownRestartPolicy) {
-  expect_error(only_error(minimal + "restart: {policy: sometimes}\n"), 4, 19,
-               "restart.policy", "expected one of always, on-failure or never");
+  expect_error(only_error(minimal + "restart: {policy: sometimes}\n"), 4, 19, "restart.policy",
+               "expected one of always, on-failure or never");
 }
 
 TEST(SpecParser, RefusesZeroOrNegativeInitialBackoff) {
@@ -441,8 +437,8 @@ TEST(SpecParser, RefusesDurationWithoutUnit) {
 // -- unsupported features ---------------------------------------------------------------
 
 TEST(SpecParser, RefusesHealthChecksForNow) {
-  expect_error(only_error(minimal + "health: {http: {port: http, path: /}, interval: 1s}\n"),
-               4, 1, "health", "health is not supported yet");
+  expect_error(only_error(minimal + "health: {http: {port: http, path: /}, interval: 1s}\n"), 4, 1,
+               "health", "health is not supported yet");
 }
 
 TEST(SpecParser, RefusesUpdateAndAutoscaleForNow) {
@@ -462,8 +458,8 @@ TEST(SpecParser, RefusesMalformedConstraint) {
 }
 
 TEST(SpecParser, RefusesUnknownStrategy) {
-  expect_error(only_error(minimal + "placement: {strategy: random}\n"), 4, 23,
-               "placement.strategy", "expected one of spread or binpack");
+  expect_error(only_error(minimal + "placement: {strategy: random}\n"), 4, 23, "placement.strategy",
+               "expected one of spread or binpack");
 }
 
 TEST(SpecParser, RefusesNegativeMaxPerNode) {
@@ -488,15 +484,14 @@ TEST(SpecParser, RefusesStopGraceOutOfRange) {
 // -- structure -------------------------------------------------------------------------------
 
 TEST(SpecParser, RefusesUnknownTopLevelField) {
-  expect_error(only_error(minimal + "replica: 3\n"), 4, 1, "replica",
-               "unknown field 'replica'");
+  expect_error(only_error(minimal + "replica: 3\n"), 4, 1, "replica", "unknown field 'replica'");
 }
 
 TEST(SpecParser, RefusesUnknownNestedField) {
-  expect_error(only_error(minimal + "restart:\n  backof: {initial: 1s}\n"), 5, 3,
-               "restart.backof", "unknown field 'backof'");
-  expect_error(only_error(minimal + "resources: {cpu: 1, mem: 1Gi}\n"), 4, 21,
-               "resources.mem", "unknown field 'mem'");
+  expect_error(only_error(minimal + "restart:\n  backof: {initial: 1s}\n"), 5, 3, "restart.backof",
+               "unknown field 'backof'");
+  expect_error(only_error(minimal + "resources: {cpu: 1, mem: 1Gi}\n"), 4, 21, "resources.mem",
+               "unknown field 'mem'");
 }
 
 TEST(SpecParser, RefusesRepeatedField) {
@@ -507,8 +502,8 @@ TEST(SpecParser, RefusesRepeatedField) {
 TEST(SpecParser, RefusesWrongContainerTypes) {
   expect_error(only_error(minimal + "resources: 2\n"), 4, 12, "resources",
                "expected a mapping with cpu and memory, got '2'");
-  expect_error(only_error("kind: Service\nname: {first: web}\ncommand: [x]\n"), 2, 7,
-               "name", "expected a string, got a mapping");
+  expect_error(only_error("kind: Service\nname: {first: web}\ncommand: [x]\n"), 2, 7, "name",
+               "expected a string, got a mapping");
   expect_error(only_error(minimal + "ports: {name: http}\n"), 4, 8, "ports",
                "expected a sequence of ports, got a mapping");
 }
@@ -519,8 +514,7 @@ TEST(SpecParser, RefusesDocumentThatIsNotAMapping) {
 }
 
 TEST(SpecParser, ReportsMalformedYamlWithPosition) {
-  expect_error(only_error("kind: Service\nname: web\ncommand: [a, b\n"), 4, 1, "",
-               "invalid YAML");
+  expect_error(only_error("kind: Service\nname: web\ncommand: [a, b\n"), 4, 1, "", "invalid YAML");
   expect_error(only_error("kind: Service\nname: web\n  bad: indent\n"), 3, 6, "",
                "invalid YAML: illegal map value");
 }
@@ -589,8 +583,8 @@ TEST(SpecParser, NeverThrowsOnOddInput) {
        {deep, binary, std::string{"\t- a\n"}, std::string{"? [a, b]\n: c\n"},
         std::string{"a: &x [1]\nb: *x\nc: *missing\n"}, std::string{"%YAML 9.9\n---\na\n"},
         std::string{"kind: Service\n? [complex, key]\n: 1\n"},
-        std::string{"kind: !!binary aGVsbG8=\nname: !custom web\n"},
-        std::string{"{{{{}}}}"}, std::string{"'"}, std::string{"key: value: other\n"}}) {
+        std::string{"kind: !!binary aGVsbG8=\nname: !custom web\n"}, std::string{"{{{{}}}}"},
+        std::string{"'"}, std::string{"key: value: other\n"}}) {
     SCOPED_TRACE(text);
     parse_result result;
     EXPECT_NO_THROW(result = parse(text));
@@ -675,9 +669,10 @@ TEST(SpecEmitter, RoundTripsAwkwardValues) {
 
   service_spec strings;
   strings.name = "strings";
-  strings.command = {"/bin/echo", "", "null", "~", "true", "123", "a: b", "#x", " lead",
-                     "trail ", "[a]", "{b}", "*c", "&d", "!e", "|", ">", "-", "é", "tab\there",
-                     "line\nbreak", "quote\"s", "it's", "${PORT}"};
+  strings.command = {"/bin/echo", "",          "null",        "~",        "true", "123",
+                     "a: b",      "#x",        " lead",       "trail ",   "[a]",  "{b}",
+                     "*c",        "&d",        "!e",          "|",        ">",    "-",
+                     "é",         "tab\there", "line\nbreak", "quote\"s", "it's", "${PORT}"};
   strings.env = {{"EMPTY", ""}, {"NULL", "null"}, {"NUM", "0x1F"}, {"COLON", "a:b"}};
   specs.push_back(strings);
 
@@ -736,17 +731,15 @@ TEST(SpecDiff, ShowsChangedTopLevelLine) {
 TEST(SpecDiff, ShowsEnclosingLinesOfANestedChange) {
   auto before = config::emit_spec(only_spec(minimal));
   auto after = config::emit_spec(only_spec(minimal + "restart: {backoff: {initial: 1s}}\n"));
-  EXPECT_EQ(config::diff_specs(before, after),
-            " restart:\n"
-            "   backoff:\n"
-            "-    initial: 100ms\n"
-            "+    initial: 1s");
+  EXPECT_EQ(config::diff_specs(before, after), " restart:\n"
+                                               "   backoff:\n"
+                                               "-    initial: 100ms\n"
+                                               "+    initial: 1s");
 }
 
 TEST(SpecDiff, ShowsAddedAndRemovedLines) {
   EXPECT_EQ(config::diff_specs("a: 1\nb: 2\n", "a: 1\nc: 3\nb: 2\n"), "+c: 3");
   EXPECT_EQ(config::diff_specs("a: 1\nb: 2\n", "b: 2\n"), "-a: 1");
   EXPECT_EQ(config::diff_specs("", "a: 1\n"), "+a: 1");
-  EXPECT_EQ(config::diff_specs("env:\n  A: 1\n", "env:\n  A: 1\n  B: 2\n"),
-            " env:\n+  B: 2");
+  EXPECT_EQ(config::diff_specs("env:\n  A: 1\n", "env:\n  A: 1\n  B: 2\n"), " env:\n+  B: 2");
 }

@@ -26,8 +26,8 @@ std::string describe(const std::vector<spec_error>& errors) {
   return out;
 }
 
-void expect_only_error(const std::string& text, int line, int column,
-                       const std::string& field, const std::string& message_part) {
+void expect_only_error(const std::string& text, int line, int column, const std::string& field,
+                       const std::string& message_part) {
   SCOPED_TRACE(text);
   auto result = parse(text);
   ASSERT_EQ(result.errors.size(), 1u) << describe(result.errors);
@@ -37,24 +37,22 @@ void expect_only_error(const std::string& text, int line, int column,
   EXPECT_EQ(e.column, column) << to_string(e);
   EXPECT_EQ(e.field, field) << to_string(e);
   EXPECT_NE(e.message.find(message_part), std::string::npos)
-    << "message '" << e.message << "' lacks '" << message_part << "'";
+      << "message '" << e.message << "' lacks '" << message_part << "'";
 }
 
 /// A file in the temp directory, removed when the test ends, passed or not.
 class temp_file {
 public:
   explicit temp_file(const std::string& text) {
-    path_ = std::filesystem::temp_directory_path()
-            / ("tutti-daemon-config-test-" + std::to_string(::getpid()) + ".yaml");
+    path_ = std::filesystem::temp_directory_path() /
+            ("tutti-daemon-config-test-" + std::to_string(::getpid()) + ".yaml");
     std::ofstream{path_} << text;
   }
   ~temp_file() {
     std::error_code ignored; // best effort: a leftover temp file fails nothing
     std::filesystem::remove(path_, ignored);
   }
-  std::string path() const {
-    return path_.string();
-  }
+  std::string path() const { return path_.string(); }
 
 private:
   std::filesystem::path path_;
@@ -128,13 +126,11 @@ TEST(DaemonConfig, PartialFileOverridesOnlyItsFields) {
 
 TEST(DaemonConfig, RefusesUnknownFields) {
   expect_only_error("data_dri: /x\n", 1, 1, "data_dri", "unknown field 'data_dri'");
-  expect_only_error("node:\n  lables: {zone: a}\n", 2, 3, "node.lables",
-                    "unknown field 'lables'");
+  expect_only_error("node:\n  lables: {zone: a}\n", 2, 3, "node.lables", "unknown field 'lables'");
 }
 
 TEST(DaemonConfig, RefusesBadPortRanges) {
-  expect_only_error("node: {port_range: 30000-20000}\n", 1, 20, "node.port_range",
-                    "first <= last");
+  expect_only_error("node: {port_range: 30000-20000}\n", 1, 20, "node.port_range", "first <= last");
   expect_only_error("node: {port_range: 80-1000}\n", 1, 20, "node.port_range",
                     "between 1024 and 65535");
   expect_only_error("node: {port_range: 20000-70000}\n", 1, 20, "node.port_range",
@@ -160,8 +156,7 @@ TEST(DaemonConfig, RefusesBadValues) {
   expect_only_error("metrics: 127.0.0.1:99999\n", 1, 10, "metrics", "expected host:port");
   expect_only_error("supervision: {max_restarts: -1}\n", 1, 29, "supervision.max_restarts",
                     "must be between 0 and");
-  expect_only_error("supervision: {window: 0s}\n", 1, 23, "supervision.window",
-                    "greater than 0");
+  expect_only_error("supervision: {window: 0s}\n", 1, 23, "supervision.window", "greater than 0");
   expect_only_error("store: {map_size: 1k}\n", 1, 19, "store.map_size", "at least 1Mi");
   expect_only_error("node: {memory: lots}\n", 1, 16, "node.memory", "byte quantity");
   expect_only_error("node: {cpu: -2}\n", 1, 13, "node.cpu", "must not be negative");
@@ -171,8 +166,8 @@ TEST(DaemonConfig, RefusesBadValues) {
 
 TEST(DaemonConfig, RefusesBadDockerSettings) {
   expect_only_error("docker: {socket: ''}\n", 1, 18, "docker.socket", "must not be empty");
-  expect_only_error("docker: {socket: /" + std::string(120, 'x') + "}\n", 1, 18,
-                    "docker.socket", "at most 107 bytes");
+  expect_only_error("docker: {socket: /" + std::string(120, 'x') + "}\n", 1, 18, "docker.socket",
+                    "at most 107 bytes");
   expect_only_error("docker: {enabled: sometimes}\n", 1, 19, "docker.enabled",
                     "expected true or false");
   expect_only_error("docker: {sock: /x}\n", 1, 10, "docker.sock", "unknown field 'sock'");
@@ -182,12 +177,9 @@ TEST(DaemonConfig, RefusesBadDockerSettings) {
 TEST(DaemonConfig, RefusesBadLabels) {
   expect_only_error("node:\n  labels: {node.name: x}\n", 2, 12, "node.labels.node.name",
                     "reserved");
-  expect_only_error("node:\n  labels: {zone: 'a b'}\n", 2, 18, "node.labels.zone",
-                    "label values");
-  expect_only_error("node:\n  labels: {'a b': x}\n", 2, 12, "node.labels.a b",
-                    "invalid name");
-  expect_only_error("node:\n  labels: [zone]\n", 2, 11, "node.labels",
-                    "expected a mapping");
+  expect_only_error("node:\n  labels: {zone: 'a b'}\n", 2, 18, "node.labels.zone", "label values");
+  expect_only_error("node:\n  labels: {'a b': x}\n", 2, 12, "node.labels.a b", "invalid name");
+  expect_only_error("node:\n  labels: [zone]\n", 2, 11, "node.labels", "expected a mapping");
 }
 
 TEST(DaemonConfig, RefusesWrongTypes) {
@@ -209,8 +201,7 @@ TEST(DaemonConfig, ReportsMalformedYaml) {
 }
 
 TEST(DaemonConfig, RefusesSeveralDocuments) {
-  expect_only_error("log_level: info\n---\nlog_level: warn\n", 3, 1, "",
-                    "expected one document");
+  expect_only_error("log_level: info\n---\nlog_level: warn\n", 3, 1, "", "expected one document");
 }
 
 TEST(DaemonConfig, LoadsFiles) {

@@ -62,8 +62,8 @@ TEST(Quantity, ParsesDurations) {
   EXPECT_EQ(config::parse_duration("0.1s"), caf::timespan{100ms});
   EXPECT_EQ(config::parse_duration("0s"), caf::timespan{0});
   EXPECT_EQ(config::parse_duration("0"), caf::timespan{0});
-  for (std::string text : {"", "10", "s", "1x", "-1s", "1.s", "1 s", "1S", "1d", "1m-5s",
-                           "99999999999h"}) {
+  for (std::string text :
+       {"", "10", "s", "1x", "-1s", "1.s", "1 s", "1S", "1d", "1m-5s", "99999999999h"}) {
     SCOPED_TRACE(text);
     EXPECT_EQ(config::parse_duration(text), std::nullopt);
   }
@@ -77,8 +77,7 @@ TEST(Quantity, FormatsDurationsThatParseBack) {
   EXPECT_EQ(config::format_duration(caf::timespan{0}), "0s");
   for (caf::timespan x : {caf::timespan{1}, caf::timespan{1500us}, caf::timespan{61s},
                           caf::timespan{3600001ms}, caf::timespan{123456789}}) {
-    EXPECT_EQ(config::parse_duration(config::format_duration(x)), x)
-      << config::format_duration(x);
+    EXPECT_EQ(config::parse_duration(config::format_duration(x)), x) << config::format_duration(x);
   }
 }
 
@@ -96,8 +95,8 @@ TEST(Quantity, ParsesConstraints) {
   EXPECT_EQ(config::parse_constraint("zone == a"), (constraint{"zone", true, "a"}));
   EXPECT_EQ(config::parse_constraint("node.name!=n2"), (constraint{"node.name", false, "n2"}));
   EXPECT_EQ(config::parse_constraint("  disk ==  ssd "), (constraint{"disk", true, "ssd"}));
-  for (std::string bad : {"", "zone", "zone = a", "== a", "zone ==", "zone == a b",
-                          "zone == a == b", "zo ne == a"}) {
+  for (std::string bad :
+       {"", "zone", "zone = a", "== a", "zone ==", "zone == a b", "zone == a == b", "zo ne == a"}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(config::parse_constraint(bad), std::nullopt);
   }

@@ -48,12 +48,12 @@ TEST_F(integration, ScaleUpDownAndDelete) {
   std::vector<int> dropped{five["hello-2"], five["hello-3"], five["hello-4"]};
   EXPECT_TRUE(wait_running(d, "hello", 2)) << json(replicas_of(d, "hello"));
   EXPECT_TRUE(s::wait_until([&] { return all_gone(dropped); }, converge_timeout))
-    << "the processes of the removed replicas must end";
+      << "the processes of the removed replicas must end";
   std::printf("scale_5_to_2_stopped_ms=%lld\n", s::elapsed_ms(scaled_at));
   auto two = running_pids(d, "hello");
-  EXPECT_EQ(two, (std::map<std::string, int>{{"hello-0", five["hello-0"]},
-                                             {"hello-1", five["hello-1"]}}))
-    << "the highest slots go, the lowest stay untouched";
+  EXPECT_EQ(
+      two, (std::map<std::string, int>{{"hello-0", five["hello-0"]}, {"hello-1", five["hello-1"]}}))
+      << "the highest slots go, the lowest stay untouched";
   auto status = service_status(d, "hello");
   ASSERT_TRUE(status);
   EXPECT_EQ(status->value("desired", -1), 2);
@@ -71,7 +71,7 @@ TEST_F(integration, ScaleUpDownAndDelete) {
   ASSERT_TRUE(services);
   EXPECT_EQ(*services, json::array()) << services->dump();
   EXPECT_TRUE(s::wait_until([&] { return d.replica_records().empty(); }, 5s))
-    << "the driver's records of deleted replicas must go too";
+      << "the driver's records of deleted replicas must go too";
   EXPECT_TRUE(processes_on_ports(d.port_range()).empty());
 
   r = d.tutti({"delete", "nosuch"});
@@ -102,7 +102,7 @@ TEST_F(integration, DryRunReapplyAndUpdate) {
   EXPECT_NE(r.out.find("unchanged"), std::string::npos) << r.out;
   EXPECT_EQ(service_status(d, "hello").value_or(json{}).value("revision", -1), 1);
   EXPECT_FALSE(s::wait_until([&] { return running_pids(d, "hello") != first; }, 500ms))
-    << "an unchanged re-apply must not touch the replicas";
+      << "an unchanged re-apply must not touch the replicas";
 
   // Another document root: a new command line.
   d.scratch().write("www2/index.html", "v2\n");
@@ -120,31 +120,31 @@ TEST_F(integration, DryRunReapplyAndUpdate) {
   EXPECT_NE(r.out.find("revision 2"), std::string::npos) << r.out;
   std::map<std::string, int> now;
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      now = running_pids(d, "hello");
-      if (now.size() != 3)
-        return false;
-      for (auto& [id, pid] : now)
-        if (first[id] == pid)
+      [&] {
+        now = running_pids(d, "hello");
+        if (now.size() != 3)
           return false;
-      for (auto& x : replicas_of(d, "hello"))
-        if (x.value("revision", 0) != 2)
-          return false;
-      return true;
-    },
-    converge_timeout))
-    << json(replicas_of(d, "hello"));
+        for (auto& [id, pid] : now)
+          if (first[id] == pid)
+            return false;
+        for (auto& x : replicas_of(d, "hello"))
+          if (x.value("revision", 0) != 2)
+            return false;
+        return true;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "hello"));
   std::printf("update_to_3_replaced_ms=%lld\n", s::elapsed_ms(updated_at));
   for (auto& [id, pid] : first)
     EXPECT_FALSE(s::process_alive(pid)) << id << " of revision 1 still runs";
   EXPECT_EQ(service_status(d, "hello").value_or(json{}).value("revision", -1), 2);
   auto port = replicas_of(d, "hello").at(0)["ports"][0].value("host_port", 0);
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      auto a = s::http_get("127.0.0.1", static_cast<uint16_t>(port), "/index.html");
-      return a && a->body == "v2\n";
-    },
-    5s));
+      [&] {
+        auto a = s::http_get("127.0.0.1", static_cast<uint16_t>(port), "/index.html");
+        return a && a->body == "v2\n";
+      },
+      5s));
 }
 
 TEST_F(integration, ExitCodesTellWhatFailed) {
@@ -163,9 +163,8 @@ TEST_F(integration, ExitCodesTellWhatFailed) {
   EXPECT_NE(r.err.find("missing.yaml"), std::string::npos) << r.err;
 
   auto nobody = s::free_port();
-  auto unreachable = s::run_command({TUTTI_BIN, "--api", "127.0.0.1:" + std::to_string(nobody),
-                                     "get", "services"},
-                                    {}, 20s);
+  auto unreachable = s::run_command(
+      {TUTTI_BIN, "--api", "127.0.0.1:" + std::to_string(nobody), "get", "services"}, {}, 20s);
   EXPECT_EQ(unreachable.exit_code, 3) << unreachable.describe();
   EXPECT_NE(unreachable.err.find(std::to_string(nobody)), std::string::npos) << unreachable.err;
 
@@ -183,8 +182,8 @@ TEST_F(integration, ServiceStatusCarriesUpdateTime) {
   auto& d = start_daemon();
   auto wall_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   };
   auto before = wall_ms();
   auto r = d.tutti({"apply", "-f", d.scratch().write("keep.yaml", sleeper_yaml("keep", 1))});
@@ -202,11 +201,11 @@ TEST_F(integration, ServiceStatusCarriesUpdateTime) {
 // ----- bad specs --------------------------------------------------------------
 
 struct bad_spec {
-  const char* label;      // test name suffix and file name
+  const char* label; // test name suffix and file name
   std::string yaml;
-  const char* position;   // "LINE:COL" the error must name
-  const char* field;      // the field the error must name
-  const char* words;      // more text the message must hold
+  const char* position; // "LINE:COL" the error must name
+  const char* field;    // the field the error must name
+  const char* words;    // more text the message must hold
 };
 
 void PrintTo(const bad_spec& x, std::ostream* os) {
@@ -217,26 +216,28 @@ const std::string cmd = "command: [\"/bin/true\"]\n";
 
 std::vector<bad_spec> bad_specs() {
   return {
-    {"malformed_yaml", "kind: Service\nname: x\nreplicas: [1, 2\ndriver: process\n", "4:7", "",
-     "invalid YAML"},
-    {"unknown_field", "kind: Service\nname: x\nreplicas: 1\ndriver: process\n" + cmd + "bogus: 1\n",
-     "6:1", "bogus", "unknown field"},
-    {"wrong_type", "kind: Service\nname: x\nreplicas: three\ndriver: process\n" + cmd, "3:11",
-     "replicas", "integer"},
-    {"slash_in_name", "kind: Service\nname: a/b\nreplicas: 1\ndriver: process\n" + cmd, "2:7",
-     "name", "'/'"},
-    {"negative_replicas", "kind: Service\nname: x\nreplicas: -1\ndriver: process\n" + cmd, "3:11",
-     "replicas", "-1"},
-    {"huge_replicas", "kind: Service\nname: x\nreplicas: 1000000000\ndriver: process\n" + cmd,
-     "3:11", "replicas", "1000000000"},
-    {"bad_memory", "kind: Service\nname: x\nreplicas: 1\ndriver: process\n" + cmd
-                     + "resources: {cpu: 0.1, memory: 64Mx}\n",
-     "6:31", "resources.memory", "64Mx"},
-    // The good document between the two duplicates must not be stored either.
-    {"duplicate_names", service_yaml("dup", 1, {"/bin/true"}) + "---\n"
-                          + service_yaml("good2", 1, {"/bin/true"}) + "---\n"
-                          + service_yaml("dup", 1, {"/bin/true"}),
-     "14:7", "name", "duplicate"},
+      {"malformed_yaml", "kind: Service\nname: x\nreplicas: [1, 2\ndriver: process\n", "4:7", "",
+       "invalid YAML"},
+      {"unknown_field",
+       "kind: Service\nname: x\nreplicas: 1\ndriver: process\n" + cmd + "bogus: 1\n", "6:1",
+       "bogus", "unknown field"},
+      {"wrong_type", "kind: Service\nname: x\nreplicas: three\ndriver: process\n" + cmd, "3:11",
+       "replicas", "integer"},
+      {"slash_in_name", "kind: Service\nname: a/b\nreplicas: 1\ndriver: process\n" + cmd, "2:7",
+       "name", "'/'"},
+      {"negative_replicas", "kind: Service\nname: x\nreplicas: -1\ndriver: process\n" + cmd, "3:11",
+       "replicas", "-1"},
+      {"huge_replicas", "kind: Service\nname: x\nreplicas: 1000000000\ndriver: process\n" + cmd,
+       "3:11", "replicas", "1000000000"},
+      {"bad_memory",
+       "kind: Service\nname: x\nreplicas: 1\ndriver: process\n" + cmd +
+           "resources: {cpu: 0.1, memory: 64Mx}\n",
+       "6:31", "resources.memory", "64Mx"},
+      // The good document between the two duplicates must not be stored either.
+      {"duplicate_names",
+       service_yaml("dup", 1, {"/bin/true"}) + "---\n" + service_yaml("good2", 1, {"/bin/true"}) +
+           "---\n" + service_yaml("dup", 1, {"/bin/true"}),
+       "14:7", "name", "duplicate"},
   };
 }
 
@@ -259,10 +260,10 @@ TEST_P(bad_input, IsRefusedWholeWithPosition) {
   EXPECT_NE(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.exit_code, 1) << "a refused spec is tuttid refusing: exit 1; " << r.describe();
   EXPECT_NE(r.err.find(name + ":" + bad.position + ":"), std::string::npos)
-    << "expected " << name << ":" << bad.position << " in: " << r.err;
+      << "expected " << name << ":" << bad.position << " in: " << r.err;
   if (*bad.field != '\0') {
     EXPECT_NE(r.err.find(std::string{bad.field} + ":"), std::string::npos)
-      << "expected the field " << bad.field << " in: " << r.err;
+        << "expected the field " << bad.field << " in: " << r.err;
   }
   EXPECT_NE(r.err.find(bad.words), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nothing was applied"), std::string::npos) << r.err;
@@ -273,7 +274,7 @@ TEST_P(bad_input, IsRefusedWholeWithPosition) {
   EXPECT_TRUE(replicas_of(d, "good2").empty());
   for (auto& e : events_of(d))
     EXPECT_FALSE(e.value("kind", "") == "service_applied" && e.value("service", "") != "keep")
-      << "an event of a refused spec: " << e.dump();
+        << "an event of a refused spec: " << e.dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(integration, bad_input, ::testing::ValuesIn(bad_specs()),
@@ -304,14 +305,14 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
   EXPECT_TRUE(s::send_raw("127.0.0.1", d.api_port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   // A stalled client: half a frame, then silence, held open until the end.
   auto stalled =
-    s::hold_connection("127.0.0.1", d.api_port(), std::string{"\0\0\0\0\x10\0\0\0\0\0", 10});
+      s::hold_connection("127.0.0.1", d.api_port(), std::string{"\0\0\0\0\x10\0\0\0\0\0", 10});
   EXPECT_TRUE(stalled.connected());
 
   // A client that follows events and is killed in the middle of the stream.
   s::child_process::options copts;
   copts.pipe_stdout = true;
   auto follower = s::child_process::start(
-    {TUTTI_BIN, "--api", d.api(), "events", "--follow", "-o", "json"}, copts);
+      {TUTTI_BIN, "--api", d.api(), "events", "--follow", "-o", "json"}, copts);
   auto line = follower.read_line(10s);
   EXPECT_TRUE(line) << "events --follow printed nothing";
   follower.kill_group();
@@ -321,9 +322,8 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
   std::string many;
   for (int i = 0; i < 50; ++i)
     many += (i ? "---\n" : "") + service_yaml("many-" + std::to_string(i), 0, {"/bin/true"});
-  auto mid = s::child_process::start({TUTTI_BIN, "--api", d.api(), "apply", "-f",
-                                      d.scratch().write("many.yaml", many)},
-                                     {});
+  auto mid = s::child_process::start(
+      {TUTTI_BIN, "--api", d.api(), "apply", "-f", d.scratch().write("many.yaml", many)}, {});
   mid.kill_group();
   auto revisions = service_revisions(d);
   ASSERT_TRUE(revisions);

@@ -21,11 +21,11 @@ TEST_F(integration, SecondDaemonOnSameDataDirIsRefused) {
   auto metrics = s::free_port();
   s::port_range_lease range{16};
   auto start = std::chrono::steady_clock::now();
-  auto second = s::run_command(
-    {TUTTID_BIN, "dev", "--data-dir", first.data_dir(), "--api",
-     "127.0.0.1:" + std::to_string(api), "--metrics", "127.0.0.1:" + std::to_string(metrics),
-     "--port-range", std::to_string(range.first()) + "-" + std::to_string(range.last())},
-    {}, 10s);
+  auto second = s::run_command({TUTTID_BIN, "dev", "--data-dir", first.data_dir(), "--api",
+                                "127.0.0.1:" + std::to_string(api), "--metrics",
+                                "127.0.0.1:" + std::to_string(metrics), "--port-range",
+                                std::to_string(range.first()) + "-" + std::to_string(range.last())},
+                               {}, 10s);
   auto ms = s::elapsed_ms(start);
   std::printf("second_daemon_refused_ms=%lld\n", ms);
   EXPECT_FALSE(second.timed_out) << "the second tuttid kept running: " << second.describe();
@@ -51,10 +51,10 @@ TEST_F(integration, FullStoreKeepsEveryAcknowledgedService) {
   auto& d = make_daemon(opts);
   // A map smaller than 1 MiB is refused at start, naming the setting...
   auto tiny = d.scratch().write("tiny.yaml", "store: {map_size: 256Ki}\n");
-  auto refused = s::run_command({TUTTID_BIN, "dev", "-c", tiny, "--data-dir",
-                                 d.scratch().file("tiny-data"), "--api", "127.0.0.1:0",
-                                 "--metrics", "127.0.0.1:0"},
-                                {}, 10s);
+  auto refused =
+      s::run_command({TUTTID_BIN, "dev", "-c", tiny, "--data-dir", d.scratch().file("tiny-data"),
+                      "--api", "127.0.0.1:0", "--metrics", "127.0.0.1:0"},
+                     {}, 10s);
   EXPECT_EQ(refused.exit_code, 2) << refused.describe();
   EXPECT_NE(refused.err.find("tiny.yaml:1:"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("store.map_size"), std::string::npos) << refused.err;
@@ -70,9 +70,9 @@ TEST_F(integration, FullStoreKeepsEveryAcknowledgedService) {
   auto fill_start = std::chrono::steady_clock::now();
   for (int i = 0; i < give_up; ++i) {
     auto name = "svc-" + std::to_string(i);
-    auto file = d.scratch().write(
-      "specs/" + name + ".yaml",
-      service_yaml(name, 0, {"/bin/true"}, "env: {PAD: \"" + pad + "\"}\n"));
+    auto file =
+        d.scratch().write("specs/" + name + ".yaml",
+                          service_yaml(name, 0, {"/bin/true"}, "env: {PAD: \"" + pad + "\"}\n"));
     auto r = d.tutti({"apply", "-f", file});
     if (r.exit_code == 0) {
       acknowledged[name] = 1;
@@ -101,7 +101,7 @@ TEST_F(integration, FullStoreKeepsEveryAcknowledgedService) {
   auto described = tutti_json(d, {"describe", "service", acknowledged.rbegin()->first});
   ASSERT_TRUE(described);
   EXPECT_NE(described->value("spec_yaml", "").find(pad), std::string::npos)
-    << "the stored spec is whole";
+      << "the stored spec is whole";
 }
 
 TEST_F(integration, ReadOnlyDataDirIsRefused) {
@@ -132,10 +132,10 @@ TEST_F(integration, ReadOnlyDataDirIsRefused) {
   std::printf("read_only_log=%s", log.c_str());
   EXPECT_NE(log.find(d.data_dir()), std::string::npos) << "the message must name the directory:\n"
                                                        << log;
-  EXPECT_TRUE(log.find("ermission denied") != std::string::npos
-              || log.find("read-only") != std::string::npos
-              || log.find("not writable") != std::string::npos)
-    << log;
+  EXPECT_TRUE(log.find("ermission denied") != std::string::npos ||
+              log.find("read-only") != std::string::npos ||
+              log.find("not writable") != std::string::npos)
+      << log;
 }
 
 } // namespace

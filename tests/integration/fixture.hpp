@@ -94,8 +94,8 @@ inline std::string yaml_list(const std::vector<std::string>& items) {
 inline std::string service_yaml(const std::string& name, int replicas,
                                 const std::vector<std::string>& command,
                                 const std::string& extra = {}) {
-  return "kind: Service\nname: " + name + "\nreplicas: " + std::to_string(replicas)
-         + "\ndriver: process\ncommand: " + yaml_list(command) + "\n" + extra;
+  return "kind: Service\nname: " + name + "\nreplicas: " + std::to_string(replicas) +
+         "\ndriver: process\ncommand: " + yaml_list(command) + "\n" + extra;
 }
 
 /// The hello example: busybox httpd replicas serving `doc_root`.
@@ -157,8 +157,8 @@ inline std::map<std::string, int> running_pids(s::tuttid_process& d, const std::
 inline bool wait_running(s::tuttid_process& d, const std::string& service, size_t n,
                          std::chrono::milliseconds timeout = converge_timeout) {
   return s::wait_until(
-    [&] { return replicas_of(d, service).size() == n && running_pids(d, service).size() == n; },
-    timeout);
+      [&] { return replicas_of(d, service).size() == n && running_pids(d, service).size() == n; },
+      timeout);
 }
 
 /// The status of one service from `get services -o json`.

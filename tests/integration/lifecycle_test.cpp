@@ -55,11 +55,11 @@ TEST_F(integration, ApplyRunsThreeServingReplicas) {
     std::optional<s::http_response> answer;
     auto serve_start = std::chrono::steady_clock::now();
     EXPECT_TRUE(s::wait_until(
-      [&] {
-        answer = s::http_get("127.0.0.1", static_cast<uint16_t>(port), "/index.html");
-        return answer.has_value();
-      },
-      5s));
+        [&] {
+          answer = s::http_get("127.0.0.1", static_cast<uint16_t>(port), "/index.html");
+          return answer.has_value();
+        },
+        5s));
     std::printf("replica_%zu_first_http_answer_ms=%lld\n", slot, s::elapsed_ms(serve_start));
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->status, 200);
@@ -93,15 +93,15 @@ TEST_F(integration, KilledReplicaIsReplaced) {
   auto killed_at = std::chrono::steady_clock::now();
   int replacement = 0;
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      auto now = running_pids(d, "hello");
-      auto i = now.find("hello-1");
-      if (i == now.end() || i->second == victim)
-        return false;
-      replacement = i->second;
-      return true;
-    },
-    converge_timeout));
+      [&] {
+        auto now = running_pids(d, "hello");
+        auto i = now.find("hello-1");
+        if (i == now.end() || i->second == victim)
+          return false;
+        replacement = i->second;
+        return true;
+      },
+      converge_timeout));
   std::printf("kill_to_replaced_ms=%lld\n", s::elapsed_ms(killed_at));
   ASSERT_NE(replacement, 0);
   EXPECT_FALSE(s::process_alive(victim));
@@ -118,24 +118,24 @@ TEST_F(integration, KilledReplicaIsReplaced) {
     EXPECT_EQ(r.value("restarts", -1), r.value("id", "") == "hello-1" ? 1 : 0) << r.dump();
 
   EXPECT_TRUE(s::wait_until([&] { return has_event(d, "replica_exited", "hello-1"); }, 5s))
-    << d.tutti({"events"}).out;
+      << d.tutti({"events"}).out;
 
   std::optional<double> restarts;
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      restarts = metric_value(metrics_text(d), "tutti_replica_restarts_total{service=\"hello\"}");
-      return restarts == 1.0;
-    },
-    5s))
-    << "tutti_replica_restarts_total{service=\"hello\"} = " << restarts.value_or(-1);
+      [&] {
+        restarts = metric_value(metrics_text(d), "tutti_replica_restarts_total{service=\"hello\"}");
+        return restarts == 1.0;
+      },
+      5s))
+      << "tutti_replica_restarts_total{service=\"hello\"} = " << restarts.value_or(-1);
 }
 
 TEST_F(integration, CrashLoopBacksOffExponentially) {
   auto& d = start_daemon();
   auto file = d.scratch().write(
-    "crash.yaml",
-    service_yaml("crash", 1, {"/bin/busybox", "false"},
-                 "restart: {policy: always, backoff: {initial: 100ms, max: 2s}}\n"));
+      "crash.yaml",
+      service_yaml("crash", 1, {"/bin/busybox", "false"},
+                   "restart: {policy: always, backoff: {initial: 100ms, max: 2s}}\n"));
   auto applied_at = std::chrono::steady_clock::now();
   auto r = d.tutti({"apply", "-f", file});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
@@ -159,16 +159,16 @@ TEST_F(integration, CrashLoopBacksOffExponentially) {
 
   json seen;
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      auto rs = replicas_of(d, "crash");
-      if (rs.size() != 1)
-        return false;
-      seen = rs[0];
-      return seen.value("state", "") == "backoff"
-             && seen.value("message", "").find("restarting in") != std::string::npos;
-    },
-    5s))
-    << seen.dump();
+      [&] {
+        auto rs = replicas_of(d, "crash");
+        if (rs.size() != 1)
+          return false;
+        seen = rs[0];
+        return seen.value("state", "") == "backoff" &&
+               seen.value("message", "").find("restarting in") != std::string::npos;
+      },
+      5s))
+      << seen.dump();
   EXPECT_EQ(seen.value("exit_code", 0), 1) << seen.dump();
   EXPECT_TRUE(has_event(d, "replica_exited", "crash-0"));
 }
@@ -176,15 +176,15 @@ TEST_F(integration, CrashLoopBacksOffExponentially) {
 TEST_F(integration, RestartPoliciesLeaveFinishedReplicasAlone) {
   auto& d = start_daemon();
   auto file = d.scratch().write(
-    "policies.yaml",
-    service_yaml("once", 1, {"/bin/sh", "-c", "exit 0"},
-                 "restart: {policy: on-failure, backoff: {initial: 100ms, max: 1s}}\n")
-      + "---\n"
-      + service_yaml("never", 1, {"/bin/sh", "-c", "exit 3"},
-                     "restart: {policy: never, backoff: {initial: 100ms, max: 1s}}\n")
-      + "---\n"
-      + service_yaml("failing", 1, {"/bin/sh", "-c", "exit 1"},
-                     "restart: {policy: on-failure, backoff: {initial: 100ms, max: 1s}}\n"));
+      "policies.yaml",
+      service_yaml("once", 1, {"/bin/sh", "-c", "exit 0"},
+                   "restart: {policy: on-failure, backoff: {initial: 100ms, max: 1s}}\n") +
+          "---\n" +
+          service_yaml("never", 1, {"/bin/sh", "-c", "exit 3"},
+                       "restart: {policy: never, backoff: {initial: 100ms, max: 1s}}\n") +
+          "---\n" +
+          service_yaml("failing", 1, {"/bin/sh", "-c", "exit 1"},
+                       "restart: {policy: on-failure, backoff: {initial: 100ms, max: 1s}}\n"));
   auto r = d.tutti({"apply", "-f", file});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
 
@@ -197,21 +197,21 @@ TEST_F(integration, RestartPoliciesLeaveFinishedReplicasAlone) {
     return x.is_object() && x.value("state", "") == "exited" && x.value("exit_code", -1) == code;
   };
   EXPECT_TRUE(s::wait_until([&] { return exited_with("once", 0); }, converge_timeout))
-    << one("once").dump();
+      << one("once").dump();
   EXPECT_TRUE(s::wait_until([&] { return exited_with("never", 3); }, converge_timeout))
-    << one("never").dump();
+      << one("never").dump();
   // on-failure does restart a failure: the contrast that shows the policy is read.
   EXPECT_TRUE(
-    s::wait_until([&] { return one("failing").value("restarts", 0) >= 1; }, converge_timeout))
-    << one("failing").dump();
+      s::wait_until([&] { return one("failing").value("restarts", 0) >= 1; }, converge_timeout))
+      << one("failing").dump();
 
   // And they stay exited: several initial back-offs later nothing restarted them.
   bool changed = s::wait_until(
-    [&] {
-      return !exited_with("once", 0) || !exited_with("never", 3)
-             || one("once").value("restarts", 0) != 0 || one("never").value("restarts", 0) != 0;
-    },
-    1500ms);
+      [&] {
+        return !exited_with("once", 0) || !exited_with("never", 3) ||
+               one("once").value("restarts", 0) != 0 || one("never").value("restarts", 0) != 0;
+      },
+      1500ms);
   EXPECT_FALSE(changed) << one("once").dump() << "\n" << one("never").dump();
 }
 

@@ -13,11 +13,12 @@ namespace {
 /// the port, so processes_on_ports() counts every replica of this daemon).
 std::map<std::string, int> apply_and_wait(s::tuttid_process& d) {
   auto file = d.scratch().write(
-    "hello.yaml", service_yaml("hello", 3,
-                               {"/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:${PORT}", "-h",
-                                d.scratch().str()},
-                               "ports: [{name: http}]\n"
-                               "restart: {policy: always, backoff: {initial: 100ms, max: 1s}}\n"));
+      "hello.yaml",
+      service_yaml(
+          "hello", 3,
+          {"/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:${PORT}", "-h", d.scratch().str()},
+          "ports: [{name: http}]\n"
+          "restart: {policy: always, backoff: {initial: 100ms, max: 1s}}\n"));
   auto r = d.tutti({"apply", "-f", file});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_TRUE(wait_running(d, "hello", 3)) << json(replicas_of(d, "hello"));
@@ -46,12 +47,12 @@ TEST_F(integration, AdoptsSurvivorsAfterDaemonKill) {
   ASSERT_TRUE(d.start()) << d.log();
   std::map<std::string, int> after;
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      after = running_pids(d, "hello");
-      return after.size() == 3 && after["hello-1"] != before["hello-1"];
-    },
-    converge_timeout))
-    << json(replicas_of(d, "hello"));
+      [&] {
+        after = running_pids(d, "hello");
+        return after.size() == 3 && after["hello-1"] != before["hello-1"];
+      },
+      converge_timeout))
+      << json(replicas_of(d, "hello"));
   std::printf("restart_to_3_running_ms=%lld\n", s::elapsed_ms(restarted_at));
 
   EXPECT_EQ(after["hello-0"], before["hello-0"]) << "survivor hello-0 must be adopted";
@@ -63,9 +64,8 @@ TEST_F(integration, AdoptsSurvivorsAfterDaemonKill) {
   auto records = d.replica_records();
   EXPECT_EQ(records.size(), 3u);
   EXPECT_EQ(processes_on_ports(d.port_range()).size(), 3u);
-  EXPECT_FALSE(
-    s::wait_until([&] { return processes_on_ports(d.port_range()).size() != 3; }, 1s))
-    << "replica processes: " << processes_on_ports(d.port_range()).size();
+  EXPECT_FALSE(s::wait_until([&] { return processes_on_ports(d.port_range()).size() != 3; }, 1s))
+      << "replica processes: " << processes_on_ports(d.port_range()).size();
 
   EXPECT_TRUE(has_event(d, "replica_adopted", "hello-0"));
   EXPECT_TRUE(has_event(d, "replica_adopted", "hello-2"));
@@ -91,12 +91,12 @@ TEST_F(integration, SigtermLeavesReplicasForAdoption) {
   ASSERT_TRUE(d.start()) << d.log();
   std::map<std::string, int> after;
   EXPECT_TRUE(s::wait_until(
-    [&] {
-      after = running_pids(d, "hello");
-      return after == before;
-    },
-    converge_timeout))
-    << "before: " << json(before) << " after: " << json(after);
+      [&] {
+        after = running_pids(d, "hello");
+        return after == before;
+      },
+      converge_timeout))
+      << "before: " << json(before) << " after: " << json(after);
   EXPECT_TRUE(has_event(d, "replica_adopted", "hello-0"));
   EXPECT_EQ(processes_on_ports(d.port_range()).size(), 3u);
 }

@@ -22,8 +22,8 @@ std::string sample(const std::string& text, const std::string& series) {
   std::istringstream in{text};
   std::string line;
   while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0
-        && line[series.size()] == ' ')
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ')
       return line.substr(series.size() + 1);
   }
   return {};
@@ -47,8 +47,7 @@ size_t collect_body(char* data, size_t size, size_t count, void* user) {
 
 // GETs url with libcurl; returns the body, or fails the test on any error.
 std::string http_get(const std::string& url, long* status) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl{curl_easy_init(),
-                                                           curl_easy_cleanup};
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl{curl_easy_init(), curl_easy_cleanup};
   if (!curl)
     throw std::runtime_error("curl_easy_init failed");
   std::string body;
@@ -102,13 +101,12 @@ TEST(Catalogue, CountersAccumulatePerLabelSet) {
   EXPECT_EQ(value(text, R"(tutti_replica_restarts_total{service="web"})"), 2);
   EXPECT_EQ(value(text, R"(tutti_replica_restarts_total{service="db"})"), 1);
   // The text format prints labels sorted by name.
-  EXPECT_EQ(value(text,
-                  R"(tutti_actor_restarts_total{child="service_actor",supervisor="root"})"),
+  EXPECT_EQ(value(text, R"(tutti_actor_restarts_total{child="service_actor",supervisor="root"})"),
             2);
   EXPECT_EQ(
-    value(text,
-          R"(tutti_actor_restarts_total{child="replica_actor",supervisor="service_actor"})"),
-    1);
+      value(text,
+            R"(tutti_actor_restarts_total{child="replica_actor",supervisor="service_actor"})"),
+      1);
   EXPECT_EQ(value(text, R"(tutti_events_total{kind="replica_exited"})"), 2);
   EXPECT_EQ(value(text, R"(tutti_events_total{kind="service_created"})"), 1);
 }
@@ -123,25 +121,18 @@ TEST(Catalogue, RpcCountsByMethodAndCodeAndTimesByMethod) {
   EXPECT_TRUE(has(text, "# TYPE tutti_rpc_requests_total counter")) << text;
   EXPECT_TRUE(has(text, "# TYPE tutti_rpc_duration_seconds histogram")) << text;
   EXPECT_EQ(value(text, R"(tutti_rpc_requests_total{code="ok",method="apply"})"), 2);
-  EXPECT_EQ(value(text, R"(tutti_rpc_requests_total{code="invalid_spec",method="apply"})"),
-            1);
+  EXPECT_EQ(value(text, R"(tutti_rpc_requests_total{code="invalid_spec",method="apply"})"), 1);
   EXPECT_EQ(value(text, R"(tutti_rpc_requests_total{code="ok",method="status"})"), 1);
   // Duration has no code label: all three apply calls land in one histogram.
   EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_count{method="apply"})"), 3);
-  EXPECT_NEAR(value(text, R"(tutti_rpc_duration_seconds_sum{method="apply"})"),
-              0.00324, 1e-9);
-  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="5e-05"})"),
-            1);
-  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="0.00025"})"),
-            2);
-  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="0.0025"})"),
-            2);
-  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="0.005"})"),
-            3);
+  EXPECT_NEAR(value(text, R"(tutti_rpc_duration_seconds_sum{method="apply"})"), 0.00324, 1e-9);
+  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="5e-05"})"), 1);
+  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="0.00025"})"), 2);
+  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="0.0025"})"), 2);
+  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="apply",le="0.005"})"), 3);
   // 7 s is beyond the 5 s top bucket: only +Inf counts it.
   EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="status",le="5"})"), 0);
-  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="status",le="+Inf"})"),
-            1);
+  EXPECT_EQ(value(text, R"(tutti_rpc_duration_seconds_bucket{method="status",le="+Inf"})"), 1);
 }
 
 TEST(Catalogue, ReconcileHistogramSpans100usTo1s) {
@@ -177,8 +168,7 @@ TEST(Catalogue, ReplicaStartHistogramSpans1msTo30sPerDriver) {
   EXPECT_EQ(value(text, name + R"({driver="docker",service="web",le="30"})"), 2);
   EXPECT_EQ(value(text, name + R"({driver="process",service="web",le="0.001"})"), 1);
   EXPECT_EQ(sample(text, name + R"({driver="docker",service="web",le="60"})"), "");
-  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="docker",service="web"})"),
-            2);
+  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="docker",service="web"})"), 2);
   EXPECT_NEAR(value(text, R"(tutti_replica_start_seconds_sum{driver="docker",service="web"})"),
               25.27, 1e-9);
 }
@@ -220,10 +210,8 @@ TEST(Catalogue, ForgetServiceDropsOnlyThatServicesSeries) {
   EXPECT_EQ(value(text, R"(tutti_replicas_running{service="db"})"), 3);
   EXPECT_EQ(value(text, R"(tutti_replica_restarts_total{service="db"})"), 1);
   EXPECT_EQ(value(text, R"(tutti_reconcile_duration_seconds_count{service="db"})"), 1);
-  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="docker",service="db"})"),
-            1);
-  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="process",service="db"})"),
-            1);
+  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="docker",service="db"})"), 1);
+  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="process",service="db"})"), 1);
   EXPECT_EQ(value(text, R"(tutti_events_total{kind="service_deleted"})"), 1);
   EXPECT_EQ(value(text, R"(tutti_rpc_requests_total{code="ok",method="delete"})"), 1);
 
@@ -303,8 +291,7 @@ TEST(Exposer, ServesMetricsOverHttp) {
   exposer server{cat, "127.0.0.1:0"};
   ASSERT_NE(server.port(), 0);
   long status = 0;
-  auto body = http_get("http://127.0.0.1:" + std::to_string(server.port()) + "/metrics",
-                       &status);
+  auto body = http_get("http://127.0.0.1:" + std::to_string(server.port()) + "/metrics", &status);
   EXPECT_EQ(status, 200);
   EXPECT_EQ(value(body, R"(tutti_replicas_desired{service="web"})"), 42);
 
@@ -331,8 +318,7 @@ TEST(Exposer, OutlivingTheCatalogueIsSafe) {
   exposer server{*cat, "127.0.0.1:0"};
   cat.reset();
   long status = 0;
-  auto body = http_get("http://127.0.0.1:" + std::to_string(server.port()) + "/metrics",
-                       &status);
+  auto body = http_get("http://127.0.0.1:" + std::to_string(server.port()) + "/metrics", &status);
   EXPECT_EQ(status, 200);
   EXPECT_FALSE(has(body, "tutti_")) << body;
 }

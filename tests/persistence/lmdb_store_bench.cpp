@@ -27,8 +27,8 @@ class bench_dir {
 public:
   bench_dir() {
     const char* base = std::getenv("TUTTI_BENCH_DIR");
-    std::string tmpl = std::string{base != nullptr ? base : "/tmp"}
-                       + "/tutti-persistence-bench-XXXXXX";
+    std::string tmpl =
+        std::string{base != nullptr ? base : "/tmp"} + "/tutti-persistence-bench-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr)
       throw std::runtime_error(std::string{"mkdtemp: "} + std::strerror(errno));
     path_ = tmpl;
@@ -72,7 +72,7 @@ void put_specs_durable(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["commits/s"] =
-    benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(put_specs_durable)->UseRealTime();
 
@@ -86,11 +86,14 @@ void append_events_durable(benchmark::State& state) {
   auto batch_size = static_cast<size_t>(state.range(0));
   std::vector<tutti::protocol::event> batch(batch_size);
   for (size_t i = 0; i < batch_size; ++i)
-    batch[i] = {0, 0, "replica_started", "svc-" + std::to_string(i % 20),
-                "svc-" + std::to_string(i % 20) + "-0", "started on node n1"};
+    batch[i] = {0,
+                0,
+                "replica_started",
+                "svc-" + std::to_string(i % 20),
+                "svc-" + std::to_string(i % 20) + "-0",
+                "started on node n1"};
   for (uint64_t filled = 0; filled < opts.max_events; filled += 1000) {
-    auto prefilled =
-      store->append_events(std::vector<tutti::protocol::event>(1000, batch[0]));
+    auto prefilled = store->append_events(std::vector<tutti::protocol::event>(1000, batch[0]));
     if (!prefilled)
       throw std::runtime_error(tutti::protocol::message_of(prefilled.error()));
   }
@@ -103,7 +106,7 @@ void append_events_durable(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch_size));
   state.counters["commits/s"] =
-    benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(append_events_durable)->Arg(1)->Arg(100)->UseRealTime();
 

@@ -105,8 +105,7 @@ std::unique_ptr<lmdb_store> open_store(const std::string& dir,
 }
 
 /// The value of an expected, or a test failure naming the error.
-template <class T>
-T must(caf::expected<T> x) {
+template <class T> T must(caf::expected<T> x) {
   if (!x)
     throw std::runtime_error("unexpected error: " + message_of(x.error()));
   return std::move(*x);
@@ -239,8 +238,8 @@ TEST(LmdbStore, UnwritableDirectoryIsAStoreFailureNamingPathAndOsError) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    if (::geteuid() == 0
-        && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+    if (::geteuid() == 0 &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
       ::_exit(77);
     for (const auto& dir : {ro, ro + "/sub"}) {
       auto store = lmdb_store::open(dir, test_options());
@@ -250,8 +249,8 @@ TEST(LmdbStore, UnwritableDirectoryIsAStoreFailureNamingPathAndOsError) {
       std::fprintf(stderr, "open(%s): %s\n", dir.c_str(), msg.c_str());
       if (code_of(store.error()) != error_code::store_failure)
         ::_exit(2);
-      if (msg.find(dir) == std::string::npos
-          || msg.find(std::strerror(EACCES)) == std::string::npos)
+      if (msg.find(dir) == std::string::npos ||
+          msg.find(std::strerror(EACCES)) == std::string::npos)
         ::_exit(3);
     }
     ::_exit(0);
@@ -262,7 +261,7 @@ TEST(LmdbStore, UnwritableDirectoryIsAStoreFailureNamingPathAndOsError) {
   if (WEXITSTATUS(status) == 77)
     GTEST_SKIP() << "running as root and cannot drop privileges to test permissions";
   EXPECT_EQ(WEXITSTATUS(status), 0)
-    << "1: opened anyway, 2: wrong error code, 3: message lacks path or OS error";
+      << "1: opened anyway, 2: wrong error code, 3: message lacks path or OS error";
 }
 
 TEST(LmdbStore, DirectoryBelowARegularFileIsAStoreFailure) {
@@ -378,12 +377,10 @@ TEST(LmdbStore, InvalidNamesAreRejectedBeforeAnyWrite) {
   for (const auto& name : {std::string{}, with_nul, std::string(600, 'x')}) {
     auto put = store->put_specs({{"fine", "v\n"}, {name, "v\n"}});
     ASSERT_FALSE(put);
-    EXPECT_EQ(code_of(put.error()), error_code::invalid_argument)
-      << message_of(put.error());
+    EXPECT_EQ(code_of(put.error()), error_code::invalid_argument) << message_of(put.error());
   }
   EXPECT_EQ(must(store->current_spec("fine")), std::nullopt);
-  EXPECT_EQ(code_of(store->put_assignment({"", "web", "n1"})),
-            error_code::invalid_argument);
+  EXPECT_EQ(code_of(store->put_assignment({"", "web", "n1"})), error_code::invalid_argument);
   EXPECT_EQ(code_of(store->put_node(node_status{})), error_code::invalid_argument);
   auto events = store->append_events({make_event(with_nul)});
   ASSERT_FALSE(events);
@@ -420,14 +417,13 @@ TEST(LmdbStore, AFullMapIsStoreFullAndAFailedPutLeavesNothing) {
   ASSERT_TRUE(full) << "128 KiB never filled up";
   ASSERT_FALSE(stored.empty()) << message_of(full);
   EXPECT_EQ(code_of(full), error_code::store_full) << message_of(full);
-  EXPECT_NE(message_of(full).find("store.map_size"), std::string::npos)
-    << message_of(full);
+  EXPECT_NE(message_of(full).find("store.map_size"), std::string::npos) << message_of(full);
   EXPECT_NE(message_of(full).find(tmp.path()), std::string::npos) << message_of(full);
 
   // A batch that cannot fit as a whole: a small new service, an update of an
   // existing one, then one that overflows. None of it may be visible.
   auto batch = store->put_specs(
-    {{"small", "v\n"}, {stored.front(), "v: 2\n"}, {"huge", std::string(256 * 1024, 'h')}});
+      {{"small", "v\n"}, {stored.front(), "v: 2\n"}, {"huge", std::string(256 * 1024, 'h')}});
   ASSERT_FALSE(batch);
   EXPECT_EQ(code_of(batch.error()), error_code::store_full);
   EXPECT_EQ(must(store->current_spec("small")), std::nullopt);
@@ -468,15 +464,13 @@ TEST(LmdbStore, AssignmentsAreKeptPerService) {
 
   EXPECT_EQ(must(store->assignments("web")),
             (std::vector<assignment>{{"web-0", "web", "n1"}, {"web-1", "web", "n3"}}));
-  EXPECT_EQ(must(store->assignments("db")),
-            (std::vector<assignment>{{"db-0", "db", "n1"}}));
+  EXPECT_EQ(must(store->assignments("db")), (std::vector<assignment>{{"db-0", "db", "n1"}}));
   EXPECT_EQ(must(store->assignments("")).size(), 3u);
   EXPECT_TRUE(must(store->assignments("we")).empty());
 
   ASSERT_FALSE(store->remove_assignment("web-0"));
   ASSERT_FALSE(store->remove_assignment("web-0")); // absent: nothing to do
-  EXPECT_EQ(must(store->assignments("web")),
-            (std::vector<assignment>{{"web-1", "web", "n3"}}));
+  EXPECT_EQ(must(store->assignments("web")), (std::vector<assignment>{{"web-1", "web", "n3"}}));
 }
 
 TEST(LmdbStore, DeletingAServiceRemovesOnlyItsAssignments) {
@@ -553,8 +547,7 @@ TEST(LmdbStore, EventSeqContinuesAfterReopen) {
   }
   auto store = open_store(tmp.path());
   EXPECT_EQ(store->last_seq(), 2u);
-  EXPECT_EQ(seqs_of(must(store->append_events({make_event("db")}))),
-            (std::vector<uint64_t>{3}));
+  EXPECT_EQ(seqs_of(must(store->append_events({make_event("db")}))), (std::vector<uint64_t>{3}));
 }
 
 TEST(LmdbStore, EventsAfterAndLastEventsWithAndWithoutService) {
@@ -640,8 +633,7 @@ TEST(LmdbStore, CommittedDataSurvivesKill9OfTheWriter) {
 
   auto store = open_store(tmp.path());
   EXPECT_EQ(revisions_of(must(store->current_specs())), (std::vector<int64_t>{1, 1}));
-  EXPECT_EQ(must(store->assignments("web")),
-            (std::vector<assignment>{{"web-0", "web", "n1"}}));
+  EXPECT_EQ(must(store->assignments("web")), (std::vector<assignment>{{"web-0", "web", "n1"}}));
   EXPECT_EQ(store->last_seq(), 2u);
   EXPECT_EQ(must(store->events_after(0, 10)).size(), 2u);
   EXPECT_EQ(must(store->put_specs({{"web", "v: 2\n"}}))[0].revision, 2);

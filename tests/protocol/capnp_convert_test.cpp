@@ -7,8 +7,7 @@ namespace {
 
 using namespace tutti::protocol;
 
-template <class Capnp, class Value>
-Value round_trip(const Value& x) {
+template <class Capnp, class Value> Value round_trip(const Value& x) {
   capnp::MallocMessageBuilder msg;
   auto b = msg.initRoot<Capnp>();
   to_capnp(b, x);

@@ -49,9 +49,10 @@ TEST(make_driver, makes_a_docker_driver_even_without_an_engine) {
   auto listed = (*driver)->list_owned("n1");
   ASSERT_FALSE(listed);
   EXPECT_EQ(code_of(listed.error()), error_code::driver_failure);
-  EXPECT_NE(message(listed.error()).find("cannot reach the Docker engine at " + options.docker_socket),
-            std::string::npos)
-    << message(listed.error());
+  EXPECT_NE(
+      message(listed.error()).find("cannot reach the Docker engine at " + options.docker_socket),
+      std::string::npos)
+      << message(listed.error());
 }
 
 TEST(make_driver, refuses_kinds_not_built_yet) {

@@ -63,8 +63,7 @@ protected:
     return started;
   }
 
-  caf::expected<container_info> run(const std::string& name,
-                                    std::vector<std::string> command) {
+  caf::expected<container_info> run(const std::string& name, std::vector<std::string> command) {
     return run(*driver_, name, std::move(command));
   }
 
@@ -104,8 +103,7 @@ TEST_F(process_driver_test, refuses_unsafe_names_and_unknown_containers) {
     ASSERT_FALSE(info) << name;
     EXPECT_EQ(code_of(info.error()), error_code::invalid_argument) << name;
   }
-  EXPECT_EQ(code_of(driver_->inspect("../process").error()),
-            error_code::invalid_argument);
+  EXPECT_EQ(code_of(driver_->inspect("../process").error()), error_code::invalid_argument);
   EXPECT_EQ(code_of(driver_->inspect("nope").error()), error_code::not_found);
   EXPECT_EQ(code_of(driver_->start("nope").error()), error_code::not_found);
   EXPECT_EQ(code_of(driver_->stop("nope", 1s)), error_code::not_found);
@@ -196,8 +194,7 @@ TEST_F(process_driver_test, watch_after_exit_reports_the_recorded_code) {
 
 TEST_F(process_driver_test, watch_needs_a_started_container) {
   ASSERT_TRUE(driver_->create(make_spec("idle", sleeper())));
-  EXPECT_EQ(code_of(driver_->watch("idle", exits_.callback())),
-            error_code::invalid_argument);
+  EXPECT_EQ(code_of(driver_->watch("idle", exits_.callback())), error_code::invalid_argument);
 }
 
 TEST_F(process_driver_test, kill_by_signal_reports_128_plus_signal) {
@@ -278,9 +275,8 @@ TEST_F(process_driver_test, start_fails_cleanly_for_a_missing_binary) {
   auto info = driver_->start("missing");
   ASSERT_FALSE(info);
   EXPECT_EQ(code_of(info.error()), error_code::driver_failure);
-  EXPECT_EQ(
-    protocol::message_of(info.error()),
-    "cannot start missing: /nonexistent/tutti-missing x: No such file or directory");
+  EXPECT_EQ(protocol::message_of(info.error()),
+            "cannot start missing: /nonexistent/tutti-missing x: No such file or directory");
   EXPECT_EQ(driver_->inspect("missing")->state, container_state::created);
 
   ASSERT_TRUE(driver_->create(make_spec("unknown", {"tutti-no-such-program"})));
@@ -359,8 +355,7 @@ TEST_F(process_driver_test, serves_http_until_stopped) {
   auto www = dir_.path() + "/www";
   std::filesystem::create_directories(www);
   std::ofstream{www + "/index.html"} << "hello\n";
-  auto info =
-    run("httpd", {busybox, "httpd", "-f", "-p", "127.0.0.1:" + port, "-h", www});
+  auto info = run("httpd", {busybox, "httpd", "-f", "-p", "127.0.0.1:" + port, "-h", www});
   ASSERT_TRUE(info) << message(info.error());
   ASSERT_FALSE(driver_->watch("httpd", exits_.callback()));
   auto listening = eventually([&] {

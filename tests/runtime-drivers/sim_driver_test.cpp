@@ -21,8 +21,8 @@ bool flush(sim_driver& driver) {
   static int counter = 0;
   auto name = "flush-" + std::to_string(counter++);
   exit_recorder flushed;
-  if (!driver.create(make_spec(name, command())) || !driver.start(name)
-      || driver.crash(name, 0) || driver.watch(name, flushed.callback()))
+  if (!driver.create(make_spec(name, command())) || !driver.start(name) || driver.crash(name, 0) ||
+      driver.watch(name, flushed.callback()))
     return false;
   return flushed.wait_code(name).has_value() && !driver.remove(name, false);
 }
@@ -37,8 +37,7 @@ TEST(sim_driver, runs_the_whole_lifecycle) {
   EXPECT_EQ(created->state, container_state::created);
   EXPECT_EQ(code_of(driver.create(make_spec("web-0", command())).error()),
             error_code::already_exists);
-  EXPECT_EQ(code_of(driver.watch("web-0", exits.callback())),
-            error_code::invalid_argument);
+  EXPECT_EQ(code_of(driver.watch("web-0", exits.callback())), error_code::invalid_argument);
 
   auto started = driver.start("web-0");
   ASSERT_TRUE(started) << message(started.error());
@@ -200,8 +199,7 @@ TEST(sim_driver, holds_thousands_of_containers) {
   sim_driver driver;
   for (int i = 0; i < 10000; ++i) {
     auto name = "r-" + std::to_string(i);
-    ASSERT_TRUE(
-      driver.create(make_spec(name, command(), "node-" + std::to_string(i % 100))));
+    ASSERT_TRUE(driver.create(make_spec(name, command(), "node-" + std::to_string(i % 100))));
     ASSERT_TRUE(driver.start(name));
   }
   auto owned = driver.list_owned("node-7");

@@ -11,8 +11,8 @@ using protocol::code_of;
 using protocol::error_code;
 using protocol::message_of;
 
-const std::map<std::string, std::string> env{{"PORT", "20001"}, {"HOST", "127.0.0.2"},
-                                             {"EMPTY", ""}};
+const std::map<std::string, std::string> env{
+    {"PORT", "20001"}, {"HOST", "127.0.0.2"}, {"EMPTY", ""}};
 
 TEST(substitute_env, replaces_known_variables) {
   EXPECT_EQ(substitute_env("${PORT}", env), "20001");
@@ -43,8 +43,7 @@ TEST(substitute_env, expands_every_argument_of_a_command) {
   std::vector<std::string> command{"/bin/httpd", "-f", "-p", "${HOST}:${PORT}"};
   auto expanded = substitute_env(command, env);
   ASSERT_TRUE(expanded) << message_of(expanded.error());
-  EXPECT_EQ(*expanded,
-            (std::vector<std::string>{"/bin/httpd", "-f", "-p", "127.0.0.2:20001"}));
+  EXPECT_EQ(*expanded, (std::vector<std::string>{"/bin/httpd", "-f", "-p", "127.0.0.2:20001"}));
   EXPECT_FALSE(substitute_env(std::vector<std::string>{"ok", "${NOPE}"}, env));
 }
 

@@ -129,8 +129,7 @@ private:
 
 /// Polls `condition` until it holds or the deadline passes: for states no
 /// callback announces (a log line appearing, a port listening).
-template <class Predicate>
-bool eventually(Predicate condition) {
+template <class Predicate> bool eventually(Predicate condition) {
   auto end = std::chrono::steady_clock::now() + deadline;
   while (!condition()) {
     if (std::chrono::steady_clock::now() > end)
@@ -155,7 +154,7 @@ inline std::string message(const caf::error& err) {
 }
 
 inline container_spec make_spec(const std::string& name, std::vector<std::string> command,
-                                 const std::string& node = "node-a") {
+                                const std::string& node = "node-a") {
   container_spec spec;
   spec.name = name;
   spec.command = std::move(command);

@@ -65,8 +65,8 @@ pid_t spawn(const std::vector<std::string>& argv, const env_map& env,
     throw std::runtime_error("spawn: empty argv");
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                    | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -118,15 +118,15 @@ void add_output(posix_spawn_file_actions_t& actions, int target, const std::stri
   if (file.empty())
     posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0);
   else
-    posix_spawn_file_actions_addopen(&actions, target, file.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, target, file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
 }
 
 } // namespace
 
 std::string command_result::describe() const {
-  return "exit " + std::to_string(exit_code) + (timed_out ? " (timed out)" : "")
-         + "; stdout: [" + out + "]; stderr: [" + err + "]";
+  return "exit " + std::to_string(exit_code) + (timed_out ? " (timed out)" : "") + "; stdout: [" +
+         out + "]; stderr: [" + err + "]";
 }
 
 command_result run_command(const std::vector<std::string>& argv, const env_map& env,
@@ -184,8 +184,7 @@ command_result run_command(const std::vector<std::string>& argv, const env_map& 
       ::kill(-pid, SIGKILL);
       break;
     }
-    pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0},
-                     {in_pipe[1], POLLOUT, 0}};
+    pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}, {in_pipe[1], POLLOUT, 0}};
     ::poll(fds, 3, std::min(50, remaining_ms(deadline)));
     if (fds[0].revents != 0 && !drain(out_pipe[0], result.out))
       close_fd(out_pipe[0]);
@@ -257,8 +256,7 @@ child_process child_process::start(const std::vector<std::string>& argv, const o
 
 child_process::child_process(child_process&& other) noexcept
   : pid_(std::exchange(other.pid_, -1)), stdout_fd_(std::exchange(other.stdout_fd_, -1)),
-    buffer_(std::move(other.buffer_)), exit_code_(other.exit_code_) {
-}
+    buffer_(std::move(other.buffer_)), exit_code_(other.exit_code_) {}
 
 child_process& child_process::operator=(child_process&& other) noexcept {
   if (this != &other) {

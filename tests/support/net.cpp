@@ -41,8 +41,7 @@ std::optional<sockaddr_in> loopback_address(const std::string& host, uint16_t po
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  if (::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr)
-      != 1)
+  if (::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &addr.sin_addr) != 1)
     return std::nullopt;
   return addr;
 }
@@ -64,8 +63,8 @@ int connect_with_deadline(const std::string& host, uint16_t port, clock::time_po
   pollfd p{fd, POLLOUT, 0};
   int err = 0;
   socklen_t len = sizeof(err);
-  if (::poll(&p, 1, remaining_ms(deadline)) != 1
-      || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+  if (::poll(&p, 1, remaining_ms(deadline)) != 1 ||
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
     ::close(fd);
     return -1;
   }
@@ -169,8 +168,8 @@ port_range_lease::port_range_lease(uint16_t count, uint16_t low, uint16_t high) 
     for (int fd : fds)
       ::close(fd);
   }
-  throw std::runtime_error("no " + std::to_string(count) + " consecutive free ports between "
-                           + std::to_string(low) + " and " + std::to_string(high));
+  throw std::runtime_error("no " + std::to_string(count) + " consecutive free ports between " +
+                           std::to_string(low) + " and " + std::to_string(high));
 }
 
 port_range_lease::port_range_lease(port_range_lease&& other) noexcept
@@ -190,8 +189,8 @@ std::optional<http_response> http_get(const std::string& host, uint16_t port,
   fd_guard s{connect_with_deadline(host, port, deadline)};
   if (s.fd < 0)
     return std::nullopt;
-  std::string request = "GET " + target + " HTTP/1.0\r\nHost: " + host + ":"
-                        + std::to_string(port) + "\r\nConnection: close\r\n\r\n";
+  std::string request = "GET " + target + " HTTP/1.0\r\nHost: " + host + ":" +
+                        std::to_string(port) + "\r\nConnection: close\r\n\r\n";
   if (!write_all(s.fd, request, deadline))
     return std::nullopt;
   std::string raw;
@@ -214,8 +213,8 @@ std::optional<http_response> http_get(const std::string& host, uint16_t port,
   }
   auto end_of_headers = raw.find("\r\n\r\n");
   int status = 0;
-  if (end_of_headers == std::string::npos
-      || std::sscanf(raw.c_str(), "HTTP/%*d.%*d %d", &status) != 1)
+  if (end_of_headers == std::string::npos ||
+      std::sscanf(raw.c_str(), "HTTP/%*d.%*d %d", &status) != 1)
     return std::nullopt;
   http_response out;
   out.status = status;

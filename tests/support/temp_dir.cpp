@@ -14,8 +14,8 @@ namespace fs = std::filesystem;
 
 temp_dir::temp_dir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string{base != nullptr && *base != '\0' ? base : "/tmp"} + "/"
-                        + prefix + "XXXXXX";
+  std::string pattern =
+      std::string{base != nullptr && *base != '\0' ? base : "/tmp"} + "/" + prefix + "XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr)

@@ -63,8 +63,8 @@ bool process_alive(pid_t pid) {
     return false;
   auto stat = read_proc(pid, "stat");
   auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z'
-         && stat[close + 2] != 'X';
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z' &&
+         stat[close + 2] != 'X';
 }
 
 tuttid_process::tuttid_process(tuttid_options opts)
@@ -97,11 +97,10 @@ std::vector<std::string> tuttid_process::command_line() const {
     argv.insert(argv.end(), {"-c", opts_.config_file});
   if (opts_.pass_data_dir)
     argv.insert(argv.end(), {"--data-dir", data_dir_});
-  argv.insert(argv.end(), {"--api", api(), "--metrics",
-                           "127.0.0.1:" + std::to_string(metrics_port_), "--port-range",
-                           std::to_string(ports_.first()) + "-"
-                             + std::to_string(ports_.last()),
-                           "--log-level", opts_.log_level});
+  argv.insert(argv.end(),
+              {"--api", api(), "--metrics", "127.0.0.1:" + std::to_string(metrics_port_),
+               "--port-range", std::to_string(ports_.first()) + "-" + std::to_string(ports_.last()),
+               "--log-level", opts_.log_level});
   if (opts_.stop_replicas_on_exit)
     argv.push_back("--stop-replicas-on-exit");
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
@@ -136,18 +135,18 @@ bool tuttid_process::start_once(std::chrono::milliseconds timeout, bool& port_ta
   // also remember those of earlier runs now, before anything replaces them.
   replica_records();
   bool answered = wait_until(
-                    [this] {
-                      if (!running())
-                        return true; // ended: no point in waiting
-                      return tutti({"version"}, std::chrono::seconds{5}).exit_code == 0;
-                    },
-                    timeout)
-                  && running();
+                      [this] {
+                        if (!running())
+                          return true; // ended: no point in waiting
+                        return tutti({"version"}, std::chrono::seconds{5}).exit_code == 0;
+                      },
+                      timeout) &&
+                  running();
   if (!answered && !running()) {
     // Someone took a port between free_port() and tuttid's bind.
     auto text = log().substr(log_before);
-    port_taken = text.find("Address already in use") != std::string::npos
-                 || text.find("choose another --metrics address") != std::string::npos;
+    port_taken = text.find("Address already in use") != std::string::npos ||
+                 text.find("choose another --metrics address") != std::string::npos;
   }
   return answered;
 }

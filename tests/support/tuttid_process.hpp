@@ -24,15 +24,15 @@
 namespace tutti::tests::support {
 
 struct tuttid_options {
-  std::string tuttid_binary;              // required
-  std::string tutti_binary;               // required (start() waits on `tutti version`)
-  std::string data_dir;                   // "" = <own temp dir>/data
-  bool pass_data_dir = true;              // false: let the config file set it
-  std::string config_file;                // -c FILE when set
+  std::string tuttid_binary; // required
+  std::string tutti_binary;  // required (start() waits on `tutti version`)
+  std::string data_dir;      // "" = <own temp dir>/data
+  bool pass_data_dir = true; // false: let the config file set it
+  std::string config_file;   // -c FILE when set
   bool stop_replicas_on_exit = false;
   std::string log_level = "info";
-  uint16_t port_count = 64;               // size of --port-range
-  std::vector<std::string> wrapper;       // argv prefix, e.g. setpriv ...
+  uint16_t port_count = 64;         // size of --port-range
+  std::vector<std::string> wrapper; // argv prefix, e.g. setpriv ...
   std::vector<std::string> extra_args;
 };
 

@@ -29,9 +29,9 @@ bool wait_until(Predicate&& predicate, std::chrono::duration<Rep, Period> timeou
 
 /// Milliseconds since `start`, for the figures the tests print.
 inline long long elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
-                                                               - start)
-    .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
 }
 
 } // namespace tutti::tests::support

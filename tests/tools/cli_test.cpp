@@ -31,8 +31,7 @@ using tutti::testing::fake_tuttid;
 /// if a failed test left it running.
 class tutti_process {
 public:
-  explicit tutti_process(std::vector<std::string> args,
-                         std::vector<std::string> env = {}) {
+  explicit tutti_process(std::vector<std::string> args, std::vector<std::string> env = {}) {
     int out[2];
     int err[2];
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
@@ -53,8 +52,7 @@ public:
     for (auto& e : env)
       envp.push_back(e.data());
     envp.push_back(nullptr);
-    int rc =
-      ::posix_spawn(&pid_, TUTTI_BINARY, &actions, nullptr, argv.data(), envp.data());
+    int rc = ::posix_spawn(&pid_, TUTTI_BINARY, &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     ::close(err[1]);
@@ -103,8 +101,7 @@ public:
 private:
   // One poll round: reads what is there, notices the exit. False at the deadline.
   bool pump(clock_type::time_point deadline) {
-    auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     if (left <= 0ms)
       return false;
     pollfd fds[] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
@@ -183,8 +180,7 @@ TEST_F(CliTest, EventsFollowExitsOneWhenTuttidGoesAway) {
   ASSERT_TRUE(p.wait_for_output(has_pid_4)) << p.out() << p.err();
   server_->stop();
   EXPECT_EQ(p.wait_exit(), 1);
-  EXPECT_NE(p.err().find("error: connection to tuttid lost"), std::string::npos)
-    << p.err();
+  EXPECT_NE(p.err().find("error: connection to tuttid lost"), std::string::npos) << p.err();
   EXPECT_EQ(nlohmann::json::parse(p.out().substr(0, p.out().find('\n')))["seq"], 1);
 }
 
@@ -196,34 +192,33 @@ TEST_F(CliTest, ExitCodes) {
     std::string in_stderr;
   };
   std::vector<expectation> cases = {
-    {{}, 2, "A subcommand is required"},
-    {{"--help"}, 0, ""},
-    {{"frobnicate"}, 2, ""},
-    {{"scale", "web"}, 2, "expected NAME=REPLICAS, got 'web'"},
-    {{"get", "services", "-o", "xml"}, 2, "xml not in {table,json,yaml}"},
-    {{"--api", "nowhere", "get", "services"}, 2, "expected HOST:PORT"},
-    {{"apply", "-f", "/does/not/exist.yaml"}, 2, "File does not exist"},
-    {{"get", "services", "--api", closed},
-     3,
-     "cannot reach tuttid at " + closed
-       + ": connection refused; is `tuttid dev` running?"},
-    {{"describe", "service", "nope", "--api", server_->api()},
-     1,
-     "error: service 'nope' not found (not_found)"},
-    {{"get", "svc", "--api", server_->api()}, 0, ""},
+      {{}, 2, "A subcommand is required"},
+      {{"--help"}, 0, ""},
+      {{"frobnicate"}, 2, ""},
+      {{"scale", "web"}, 2, "expected NAME=REPLICAS, got 'web'"},
+      {{"get", "services", "-o", "xml"}, 2, "xml not in {table,json,yaml}"},
+      {{"--api", "nowhere", "get", "services"}, 2, "expected HOST:PORT"},
+      {{"apply", "-f", "/does/not/exist.yaml"}, 2, "File does not exist"},
+      {{"get", "services", "--api", closed},
+       3,
+       "cannot reach tuttid at " + closed + ": connection refused; is `tuttid dev` running?"},
+      {{"describe", "service", "nope", "--api", server_->api()},
+       1,
+       "error: service 'nope' not found (not_found)"},
+      {{"get", "svc", "--api", server_->api()}, 0, ""},
   };
   for (const auto& c : cases) {
     tutti_process p{c.args};
     EXPECT_EQ(p.wait_exit(), c.code) << testing::PrintToString(c.args) << p.err();
     EXPECT_NE(p.err().find(c.in_stderr), std::string::npos)
-      << testing::PrintToString(c.args) << p.err();
+        << testing::PrintToString(c.args) << p.err();
   }
 }
 
 TEST_F(CliTest, GlobalOptionsWorkBeforeAndAfterTheCommand) {
   for (auto args : std::vector<std::vector<std::string>>{
-         {"--api", server_->api(), "get", "-o", "json", "services"},
-         {"get", "services", "-o", "json", "--api", server_->api(), "--timeout", "5"}}) {
+           {"--api", server_->api(), "get", "-o", "json", "services"},
+           {"get", "services", "-o", "json", "--api", server_->api(), "--timeout", "5"}}) {
     tutti_process p{args};
     ASSERT_EQ(p.wait_exit(), 0) << p.err();
     EXPECT_EQ(nlohmann::json::parse(p.out())[0]["name"], "web") << p.out();

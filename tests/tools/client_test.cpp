@@ -97,8 +97,7 @@ protected:
                                  {"process"}}};
     for (uint64_t seq = 1; seq <= 5; ++seq)
       state_->events.push_back(make_event(seq, "replica_started"));
-    state_->follow_events = {make_event(6, "replica_exited"),
-                             make_event(7, "replica_backoff"),
+    state_->follow_events = {make_event(6, "replica_exited"), make_event(7, "replica_backoff"),
                              make_event(8, "replica_started")};
     server_ = std::make_unique<fake_tuttid>(state_);
   }
@@ -119,8 +118,7 @@ protected:
     return g;
   }
 
-  template <class Run>
-  static captured run(Run command, const std::string& input = {}) {
+  template <class Run> static captured run(Run command, const std::string& input = {}) {
     std::istringstream in{input};
     std::ostringstream out;
     std::ostringstream err;
@@ -215,20 +213,20 @@ TEST_F(ClientTest, ScaleAndDelete) {
 TEST_F(ClientTest, EventsAfterASequenceNumber) {
   auto events = connect()->events(3, 100, "web");
   ASSERT_TRUE(events);
-  EXPECT_EQ(*events, (std::vector{make_event(4, "replica_started"),
-                                  make_event(5, "replica_started")}));
+  EXPECT_EQ(*events,
+            (std::vector{make_event(4, "replica_started"), make_event(5, "replica_started")}));
 }
 
 TEST_F(ClientTest, FollowDeliversEachPushThenTheServersError) {
   watchdog guard{*server_, 20s};
   std::vector<event> seen;
   auto ended = connect()->follow(
-    5, "web",
-    [&](const std::vector<event>& batch) {
-      seen.insert(seen.end(), batch.begin(), batch.end());
-      return true;
-    },
-    false);
+      5, "web",
+      [&](const std::vector<event>& batch) {
+        seen.insert(seen.end(), batch.begin(), batch.end());
+        return true;
+      },
+      false);
   ASSERT_FALSE(guard.fired());
   EXPECT_EQ(seen, state_->follow_events);
   ASSERT_FALSE(ended);
@@ -241,14 +239,14 @@ TEST_F(ClientTest, FollowReportsLostConnectionWhenTheServerGoesAway) {
   watchdog guard{*server_, 20s};
   size_t seen = 0;
   auto ended = connect()->follow(
-    5, "",
-    [&](const std::vector<event>& batch) {
-      seen += batch.size();
-      if (seen == 3)
-        server_->stop();
-      return true;
-    },
-    false);
+      5, "",
+      [&](const std::vector<event>& batch) {
+        seen += batch.size();
+        if (seen == 3)
+          server_->stop();
+        return true;
+      },
+      false);
   ASSERT_FALSE(guard.fired());
   EXPECT_EQ(seen, 3u);
   ASSERT_FALSE(ended);
@@ -261,7 +259,7 @@ TEST_F(ClientTest, FollowEndsWhenTheHandlerSaysSo) {
   watchdog guard{*server_, 20s};
   int batches = 0;
   auto ended = connect()->follow(
-    0, "", [&](const std::vector<event>&) { return ++batches < 2; }, false);
+      0, "", [&](const std::vector<event>&) { return ++batches < 2; }, false);
   ASSERT_FALSE(guard.fired());
   EXPECT_TRUE(ended) << ended.error().message;
   EXPECT_EQ(batches, 2);
@@ -272,8 +270,7 @@ TEST_F(ClientTest, CallsTimeOut) {
   auto logs = c->logs("slow", -1, 100);
   ASSERT_FALSE(logs);
   EXPECT_EQ(logs.error().code, "timeout");
-  EXPECT_EQ(logs.error().message,
-            "tuttid at " + server_->api() + " did not answer within 0.3s");
+  EXPECT_EQ(logs.error().message, "tuttid at " + server_->api() + " did not answer within 0.3s");
   auto fast = c->logs("web", -1, 100); // the connection is still usable
   ASSERT_TRUE(fast);
   EXPECT_EQ(fast->replica, "web-0");
@@ -285,40 +282,38 @@ TEST(ClientConnect, RefusedConnectionSaysWhatToDo) {
   auto c = client::connect(api, 5s);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code, "unreachable");
-  EXPECT_EQ(c.error().message, "cannot reach tuttid at " + api
-                                 + ": connection refused; is `tuttid dev` running?");
+  EXPECT_EQ(c.error().message,
+            "cannot reach tuttid at " + api + ": connection refused; is `tuttid dev` running?");
 }
 
 // -- commands against the fake ---------------------------------------------------------
 
 TEST_F(ClientTest, ApplyCommandPrintsEachChange) {
   auto r = run(
-    [&](const streams& io) {
-      return run_apply(options(), io, {{"-"}, false});
-    },
-    "kind: Service\nname: web\n");
+      [&](const streams& io) {
+        return run_apply(options(), io, {{"-"}, false});
+      },
+      "kind: Service\nname: web\n");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "service/web created (revision 3)\n");
   auto dry = run(
-    [&](const streams& io) {
-      return run_apply(options(), io, {{"-"}, true});
-    },
-    "kind: Service\nname: web\n");
-  EXPECT_EQ(dry.out,
-            "service/web would be updated\n    -replicas: 1\n    +replicas: 3\n");
+      [&](const streams& io) {
+        return run_apply(options(), io, {{"-"}, true});
+      },
+      "kind: Service\nname: web\n");
+  EXPECT_EQ(dry.out, "service/web would be updated\n    -replicas: 1\n    +replicas: 3\n");
 }
 
 TEST_F(ClientTest, ApplyCommandPrintsSpecErrorsAndExitsOne) {
   auto r = run(
-    [&](const streams& io) {
-      return run_apply(options(), io, {{"-"}, false});
-    },
-    "replicas: -1\n");
+      [&](const streams& io) {
+        return run_apply(options(), io, {{"-"}, false});
+      },
+      "replicas: -1\n");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_NE(r.err.find("<stdin>:3:11: replicas: must be between 0 and 10000\n"),
-            std::string::npos)
-    << r.err;
+  EXPECT_NE(r.err.find("<stdin>:3:11: replicas: must be between 0 and 10000\n"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("<stdin>:4:3: drivr: unknown field"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nothing was applied"), std::string::npos) << r.err;
 }
@@ -341,22 +336,18 @@ TEST_F(ClientTest, ScaleCommandGoesOnAfterARefusal) {
   EXPECT_EQ(r.out, "service/web scaled to 2 (revision 7)\n");
   EXPECT_NE(r.err.find("error: at most 100 replicas on this fake (invalid_argument)"),
             std::string::npos)
-    << r.err;
+      << r.err;
 }
 
 TEST_F(ClientTest, DeleteCommandSuggestsListingServices) {
-  auto r = run([&](const streams& io) {
-    return run_delete(options(), io, {{"service", "nope"}});
-  });
+  auto r = run([&](const streams& io) { return run_delete(options(), io, {{"service", "nope"}}); });
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "error: service 'nope' not found (not_found)\n"
                    "hint: run `tutti get services` to see which services exist\n");
 }
 
 TEST_F(ClientTest, NoHintWhenTuttidsMessageAlreadyNamesTheCommand) {
-  auto r = run([&](const streams& io) {
-    return run_describe(options(), io, {"hinted", 5});
-  });
+  auto r = run([&](const streams& io) { return run_describe(options(), io, {"hinted", 5}); });
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "error: service hinted not found; `tutti get services` lists them "
                    "(not_found)\n");
@@ -386,9 +377,7 @@ TEST_F(ClientTest, EventsCommandShowsTheLastEventsOfALongLog) {
     for (uint64_t seq = 1; seq <= 2500; ++seq)
       state_->events.push_back(make_event(seq, "replica_started"));
   }
-  auto r = run([&](const streams& io) {
-    return run_events(options(), io, {"", 100, false});
-  });
+  auto r = run([&](const streams& io) { return run_events(options(), io, {"", 100, false}); });
   ASSERT_EQ(r.code, 0) << r.err;
   std::istringstream lines{r.out};
   std::vector<std::string> all;
@@ -413,14 +402,11 @@ TEST_F(ClientTest, EventsFollowWritesJsonLinesUntilTheStreamEnds) {
   for (std::string line; std::getline(lines, line);)
     seqs.push_back(nlohmann::json::parse(line)["seq"].get<uint64_t>());
   EXPECT_EQ(seqs, (std::vector<uint64_t>{4, 5, 6, 7, 8}));
-  EXPECT_NE(r.err.find("error: tuttid is stopping (unavailable)"), std::string::npos)
-    << r.err;
+  EXPECT_NE(r.err.find("error: tuttid is stopping (unavailable)"), std::string::npos) << r.err;
 }
 
 TEST_F(ClientTest, LogsCommandPrintsTextAsIs) {
-  auto r = run([&](const streams& io) {
-    return run_logs(options(), io, {"web", -1, 1024});
-  });
+  auto r = run([&](const streams& io) { return run_logs(options(), io, {"web", -1, 1024}); });
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "hello\n");
 }

@@ -25,8 +25,7 @@ std::string text(capnp::Text::Reader r) {
   return {r.cStr(), r.size()};
 }
 
-template <class Builder, class Values>
-void fill(Builder list, const Values& xs) {
+template <class Builder, class Values> void fill(Builder list, const Values& xs) {
   for (unsigned i = 0; i < xs.size(); ++i)
     protocol::to_capnp(list[i], xs[i]);
 }
@@ -61,8 +60,8 @@ protected:
     if (source.find("replicas: -1") != std::string::npos) {
       fill(results.initSpecErrors(2),
            std::vector<protocol::spec_error>{
-             {file, 3, 11, "replicas", "must be between 0 and 10000"},
-             {"", 4, 3, "drivr", "unknown field; did you mean 'driver'?"}});
+               {file, 3, 11, "replicas", "must be between 0 and 10000"},
+               {"", 4, 3, "drivr", "unknown field; did you mean 'driver'?"}});
       set_error(results.initError(), "invalid_spec", "the spec has 2 problems");
       return kj::READY_NOW;
     }
@@ -83,8 +82,7 @@ protected:
     auto service = text(context.getParams().getService());
     std::vector<protocol::replica_status> out;
     std::lock_guard lock{state_->mutex};
-    std::copy_if(state_->replicas.begin(), state_->replicas.end(),
-                 std::back_inserter(out),
+    std::copy_if(state_->replicas.begin(), state_->replicas.end(), std::back_inserter(out),
                  [&](const auto& r) { return service.empty() || r.service == service; });
     fill(context.getResults().initReplicas(out.size()), out);
     return kj::READY_NOW;
@@ -147,8 +145,8 @@ protected:
     std::lock_guard lock{state_->mutex};
     ++state_->event_calls;
     for (const auto& e : state_->events)
-      if (e.seq > params.getAfter() && (service.empty() || e.service == service)
-          && out.size() < params.getLimit())
+      if (e.seq > params.getAfter() && (service.empty() || e.service == service) &&
+          out.size() < params.getLimit())
         out.push_back(e);
     fill(context.getResults().initEvents(out.size()), out);
     return kj::READY_NOW;
@@ -219,8 +217,7 @@ void fake_tuttid::run() {
     auto io = kj::setupAsyncIo();
     auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
     capnp::TwoPartyServer server{kj::heap<fake_api>(state_)};
-    auto address =
-      io.provider->getNetwork().parseAddress("127.0.0.1", 0).wait(io.waitScope);
+    auto address = io.provider->getNetwork().parseAddress("127.0.0.1", 0).wait(io.waitScope);
     auto listener = address->listen();
     port_ = static_cast<uint16_t>(listener->getPort());
     stop_fulfiller_ = kj::mv(stop.fulfiller);
@@ -253,8 +250,8 @@ uint16_t closed_port() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     ::close(fd);
     throw std::runtime_error("bind() to 127.0.0.1:0 failed");
   }

@@ -98,12 +98,10 @@ TEST(Views, ServicesTable) {
 TEST(Views, ReplicasTableShowsPidPortsAndAge) {
   auto lines = lines_of(replicas_table({sample_replica()}, 1'000'000 + 45'000));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0],
-            "ID      SERVICE   NODE    STATE     PID/CONTAINER   RESTARTS   REVISION   "
-            "AGE   PORTS");
-  EXPECT_EQ(lines[1],
-            "web-0   web       local   running   4242            1          3          "
-            "45s   http:31000,admin:31001");
+  EXPECT_EQ(lines[0], "ID      SERVICE   NODE    STATE     PID/CONTAINER   RESTARTS   REVISION   "
+                      "AGE   PORTS");
+  EXPECT_EQ(lines[1], "web-0   web       local   running   4242            1          3          "
+                      "45s   http:31000,admin:31001");
 }
 
 TEST(Views, NodesTable) {
@@ -136,10 +134,9 @@ TEST(Views, PidOrContainer) {
 
 TEST(Json, ReplicaKeysAreSnakeCase) {
   auto parsed = json::parse(to_json_text(json_of(sample_replica())));
-  EXPECT_EQ(keys_of(parsed),
-            (std::set<std::string>{"id", "service", "slot", "node", "state", "pid",
-                                   "runtime_id", "restarts", "revision", "exit_code",
-                                   "message", "since_ms", "ports"}));
+  EXPECT_EQ(keys_of(parsed), (std::set<std::string>{"id", "service", "slot", "node", "state", "pid",
+                                                    "runtime_id", "restarts", "revision",
+                                                    "exit_code", "message", "since_ms", "ports"}));
   EXPECT_EQ(parsed["state"], "running");
   EXPECT_EQ(parsed["pid"], 4242);
   EXPECT_EQ(parsed["ports"][1]["name"], "admin");
@@ -148,28 +145,24 @@ TEST(Json, ReplicaKeysAreSnakeCase) {
 
 TEST(Json, ServiceNodeAndEventKeys) {
   service_status s{"web", 3, 2, 1, driver_kind::docker, 0, 5};
-  EXPECT_EQ(keys_of(json_of(s)),
-            (std::set<std::string>{"name", "revision", "desired", "running", "restarts",
-                                   "driver", "updated_ms"}));
+  EXPECT_EQ(keys_of(json_of(s)), (std::set<std::string>{"name", "revision", "desired", "running",
+                                                        "restarts", "driver", "updated_ms"}));
   EXPECT_EQ(json_of(s)["driver"], "docker");
   EXPECT_EQ(json_of(s).begin().key(), "name"); // keys keep the table's order
   node_status n;
   n.labels = {{"zone", "a"}};
   auto node = json::parse(to_json_text(json_of(n)));
-  EXPECT_EQ(keys_of(node),
-            (std::set<std::string>{"name", "address", "state", "capacity", "allocated",
-                                   "replicas", "labels", "drivers"}));
+  EXPECT_EQ(keys_of(node), (std::set<std::string>{"name", "address", "state", "capacity",
+                                                  "allocated", "replicas", "labels", "drivers"}));
   EXPECT_EQ(node["labels"]["zone"], "a");
-  EXPECT_EQ(
-    keys_of(json_of(event{})),
-    (std::set<std::string>{"seq", "time_ms", "kind", "service", "replica", "message"}));
+  EXPECT_EQ(keys_of(json_of(event{})),
+            (std::set<std::string>{"seq", "time_ms", "kind", "service", "replica", "message"}));
 }
 
 TEST(Json, ListsAreArraysAndEmptyListIsEmptyArray) {
-  EXPECT_EQ(render_as(output_format::json, json_of(std::vector<service_status>{}), "x"),
-            "[]\n");
-  auto parsed = json::parse(
-    render_as(output_format::json, json_of(std::vector{sample_replica()}), ""));
+  EXPECT_EQ(render_as(output_format::json, json_of(std::vector<service_status>{}), "x"), "[]\n");
+  auto parsed =
+      json::parse(render_as(output_format::json, json_of(std::vector{sample_replica()}), ""));
   ASSERT_TRUE(parsed.is_array());
   EXPECT_EQ(parsed[0]["id"], "web-0");
 }
@@ -199,8 +192,8 @@ TEST(Yaml, TrickyStringsAreQuoted) {
 }
 
 TEST(Yaml, StringsThatWouldReadAsOtherTypesAreQuoted) {
-  for (std::string s : {"yes", "No", "true", "FALSE", "on", "off", "null", "~", "y",
-                        "123", "1.5", "0x1F", "1e3", ".inf", "-1", "+1", "0.1.0", "<<"})
+  for (std::string s : {"yes", "No", "true", "FALSE", "on", "off", "null", "~", "y", "123", "1.5",
+                        "0x1F", "1e3", ".inf", "-1", "+1", "0.1.0", "<<"})
     EXPECT_EQ(yaml_scalar(s), "\"" + s + "\"") << s;
 }
 
@@ -266,8 +259,7 @@ TEST(ScaleArgs, RejectsBadSyntaxWithAClearMessage) {
   for (const char* bad : {"web=", "web=abc", "web=-1", "web=10001", "web=3x", "web= 3"}) {
     auto r = parse_scale_target(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().message.find(std::string{"got '"} + bad + "'"),
-              std::string::npos);
+    EXPECT_NE(r.error().message.find(std::string{"got '"} + bad + "'"), std::string::npos);
   }
 }
 
@@ -336,30 +328,25 @@ TEST(Views, ChangeLines) {
   EXPECT_EQ(change_text(created, false), "service/web created (revision 3)\n");
   EXPECT_EQ(change_text({"web", change_kind::updated, 4, ""}, false),
             "service/web configured (revision 4)\n");
-  EXPECT_EQ(change_text({"web", change_kind::unchanged, 4, ""}, false),
-            "service/web unchanged\n");
+  EXPECT_EQ(change_text({"web", change_kind::unchanged, 4, ""}, false), "service/web unchanged\n");
   EXPECT_EQ(change_text(created, true), "service/web would be created\n    +name: web\n");
-  EXPECT_EQ(
-    change_text({"web", change_kind::updated, 0, "-replicas: 1\n+replicas: 3"}, true),
-    "service/web would be updated\n    -replicas: 1\n    +replicas: 3\n");
+  EXPECT_EQ(change_text({"web", change_kind::updated, 0, "-replicas: 1\n+replicas: 3"}, true),
+            "service/web would be updated\n    -replicas: 1\n    +replicas: 3\n");
 }
 
 TEST(Views, EventPrinterTableKeepsWidthsAcrossBatches) {
   use_utc();
   event_printer printer{output_format::table};
-  std::vector<event> first = {
-    {7, 1'700'000'000'123, "replica_started", "web", "web-0", "pid 42"}};
+  std::vector<event> first = {{7, 1'700'000'000'123, "replica_started", "web", "web-0", "pid 42"}};
   EXPECT_EQ(printer.print(first),
             "TIME           SEQ   KIND              SERVICE   REPLICA   MESSAGE\n"
             "22:13:20.123   7     replica_started   web       web-0     pid 42\n");
-  EXPECT_EQ(
-    printer.print({{8, 1'700'000'000'200, "service_applied", "web", "", "rev 4"}}),
-    "22:13:20.200   8     service_applied   web       -         rev 4\n");
+  EXPECT_EQ(printer.print({{8, 1'700'000'000'200, "service_applied", "web", "", "rev 4"}}),
+            "22:13:20.200   8     service_applied   web       -         rev 4\n");
 }
 
 TEST(Views, EventPrinterJsonLinesAndYamlItems) {
-  std::vector<event> batch = {{1, 10, "a", "web", "web-0", "x"},
-                              {2, 20, "b", "", "", "y: z"}};
+  std::vector<event> batch = {{1, 10, "a", "web", "web-0", "x"}, {2, 20, "b", "", "", "y: z"}};
   event_printer as_json{output_format::json};
   auto lines = lines_of(as_json.print(batch));
   ASSERT_EQ(lines.size(), 2u);
@@ -387,22 +374,21 @@ TEST(Views, DescribeTextHasEverySection) {
   d.replicas = {r};
   d.events = {{9, 1'700'000'000'500, "replica_exited", "web", "web-0", "exit 137"}};
   auto text = describe_text(d, 1'700'000'060'000);
-  EXPECT_EQ(
-    text, "Name:             web\n"
-          "Driver:           process\n"
-          "Revision:         3\n"
-          "Desired/Running:  2/1\n"
-          "Restarts:         4\n"
-          "Updated:          2023-11-14 22:13:20 (60s ago)\n"
-          "Spec:\n"
-          "  kind: Service\n"
-          "  name: web\n"
-          "Replicas:\n"
-          "  ID      NODE    STATE     PID/CONTAINER   RESTARTS   EXIT   MESSAGE   AGE\n"
-          "  web-0   local   backoff   4242            1          137    killed    60s\n"
-          "Events:\n"
-          "  TIME           KIND             REPLICA   MESSAGE\n"
-          "  22:13:20.500   replica_exited   web-0     exit 137\n");
+  EXPECT_EQ(text, "Name:             web\n"
+                  "Driver:           process\n"
+                  "Revision:         3\n"
+                  "Desired/Running:  2/1\n"
+                  "Restarts:         4\n"
+                  "Updated:          2023-11-14 22:13:20 (60s ago)\n"
+                  "Spec:\n"
+                  "  kind: Service\n"
+                  "  name: web\n"
+                  "Replicas:\n"
+                  "  ID      NODE    STATE     PID/CONTAINER   RESTARTS   EXIT   MESSAGE   AGE\n"
+                  "  web-0   local   backoff   4242            1          137    killed    60s\n"
+                  "Events:\n"
+                  "  TIME           KIND             REPLICA   MESSAGE\n"
+                  "  22:13:20.500   replica_exited   web-0     exit 137\n");
 }
 
 } // namespace

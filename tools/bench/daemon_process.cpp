@@ -27,8 +27,8 @@ uint16_t free_port() {
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(sa);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
     throw std::runtime_error("cannot find a free port on 127.0.0.1");
   ::close(fd);
   return ntohs(sa.sin_port);
@@ -40,10 +40,19 @@ daemon_process::daemon_process(const std::string& port_range, std::vector<std::s
     throw std::runtime_error("cannot create a temp directory");
   dir_ = tmpl;
   api_ = "127.0.0.1:" + std::to_string(free_port());
-  std::vector<std::string> args{TUTTID_BIN, "dev", "--data-dir", dir_ + "/data", "--api", api_,
-                                "--metrics", "127.0.0.1:" + std::to_string(free_port()),
-                                "--port-range", port_range, "--stop-replicas-on-exit",
-                                "--log-level", "warn"};
+  std::vector<std::string> args{TUTTID_BIN,
+                                "dev",
+                                "--data-dir",
+                                dir_ + "/data",
+                                "--api",
+                                api_,
+                                "--metrics",
+                                "127.0.0.1:" + std::to_string(free_port()),
+                                "--port-range",
+                                port_range,
+                                "--stop-replicas-on-exit",
+                                "--log-level",
+                                "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args)

@@ -28,11 +28,12 @@ struct dev_options {
 };
 
 std::string spec(int replicas, const std::string& backoff) {
-  return "kind: Service\nname: bench\nreplicas: " + std::to_string(replicas)
-         + "\ndriver: process\n"
-           "command: [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"127.0.0.1:${PORT}\"]\n"
-           "ports: [{name: http}]\n"
-           "restart: {policy: always, backoff: {initial: " + backoff + ", max: 10s}}\n";
+  return "kind: Service\nname: bench\nreplicas: " + std::to_string(replicas) +
+         "\ndriver: process\n"
+         "command: [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"127.0.0.1:${PORT}\"]\n"
+         "ports: [{name: http}]\n"
+         "restart: {policy: always, backoff: {initial: " +
+         backoff + ", max: 10s}}\n";
 }
 
 double ms_since(clock::time_point t) {
@@ -40,8 +41,7 @@ double ms_since(clock::time_point t) {
 }
 
 /// Polls (every 2 ms) until `pred` holds on the replicas, or 60 s pass.
-template <class Pred>
-bool wait_replicas(cli::client& c, Pred pred) {
+template <class Pred> bool wait_replicas(cli::client& c, Pred pred) {
   auto deadline = clock::now() + 60s;
   while (clock::now() < deadline) {
     auto rs = c.get_replicas("bench");
@@ -140,15 +140,17 @@ int run_dev(const dev_options& opts) {
 void add_dev_bench(CLI::App& app) {
   auto opts = std::make_shared<dev_options>();
   auto* cmd = app.add_subcommand(
-    "dev", "tuttid dev with the process driver: apply -> 3 running, kill -9 -> replaced "
-           "(median of --kills), tuttid RSS with --scale-to replicas");
+      "dev", "tuttid dev with the process driver: apply -> 3 running, kill -9 -> replaced "
+             "(median of --kills), tuttid RSS with --scale-to replicas");
   cmd->add_option("--kills", opts->kills, "How many replicas to kill (default 20)")
-    ->check(CLI::Range(1, 1000));
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--scale-to", opts->scale_to, "Replicas for the memory figure (default 100)")
-    ->check(CLI::Range(3, 1000));
-  cmd->add_option("--backoff", opts->backoff,
-                  "restart.backoff.initial of the service (default 100ms; the heal time includes it)");
-  cmd->add_option("--port-range", opts->port_range, "Host ports for the replicas (default 41000-41999)");
+      ->check(CLI::Range(3, 1000));
+  cmd->add_option(
+      "--backoff", opts->backoff,
+      "restart.backoff.initial of the service (default 100ms; the heal time includes it)");
+  cmd->add_option("--port-range", opts->port_range,
+                  "Host ports for the replicas (default 41000-41999)");
   cmd->callback([opts] { std::exit(run_dev(*opts)); });
 }
 

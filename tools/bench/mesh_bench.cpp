@@ -159,8 +159,7 @@ int run_mesh(const mesh_options& o) {
   auto published = free_port();
   auto applied = c->apply("meshbench.yaml", spec(o.replicas, published, root), false);
   if (!applied)
-    return std::fprintf(stderr, "tutti-bench: apply failed: %s\n",
-                        applied.error().message.c_str()),
+    return std::fprintf(stderr, "tutti-bench: apply failed: %s\n", applied.error().message.c_str()),
            1;
   if (!applied->errors.empty())
     return std::fprintf(stderr, "tutti-bench: apply refused: %s\n",

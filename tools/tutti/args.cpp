@@ -29,14 +29,12 @@ result<scale_target> parse_scale_target(std::string_view arg) {
   auto count = arg.substr(eq + 1);
   int64_t n = 0;
   if (!parse_int(count, n) || n < 0 || n > protocol::max_replicas)
-    return invalid("expected NAME=REPLICAS with REPLICAS a whole number from 0 to "
-                   + std::to_string(protocol::max_replicas) + ", got '" + std::string{arg}
-                   + "'");
+    return invalid("expected NAME=REPLICAS with REPLICAS a whole number from 0 to " +
+                   std::to_string(protocol::max_replicas) + ", got '" + std::string{arg} + "'");
   return scale_target{std::string{name}, static_cast<int32_t>(n)};
 }
 
-result<std::vector<scale_target>>
-parse_scale_targets(const std::vector<std::string>& args) {
+result<std::vector<scale_target>> parse_scale_targets(const std::vector<std::string>& args) {
   std::vector<scale_target> out;
   for (const auto& arg : args) {
     auto target = parse_scale_target(arg);
@@ -48,9 +46,7 @@ parse_scale_targets(const std::vector<std::string>& args) {
 }
 
 std::string check_api_address(const std::string& text) {
-  auto fail = [&] {
-    return "expected HOST:PORT (e.g. 127.0.0.1:7700), got '" + text + "'";
-  };
+  auto fail = [&] { return "expected HOST:PORT (e.g. 127.0.0.1:7700), got '" + text + "'"; };
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
     return fail();
@@ -60,16 +56,14 @@ std::string check_api_address(const std::string& text) {
   if (host.front() != '[' && host.find(':') != std::string_view::npos)
     return fail(); // a bare IPv6 address is ambiguous: which colon starts the port?
   int64_t port = 0;
-  if (!parse_int(std::string_view{text}.substr(colon + 1), port) || port < 1
-      || port > 65535)
+  if (!parse_int(std::string_view{text}.substr(colon + 1), port) || port < 1 || port > 65535)
     return fail();
   return {};
 }
 
 std::vector<std::string> service_names(std::vector<std::string> args) {
-  if (args.size() > 1
-      && (args.front() == "service" || args.front() == "services"
-          || args.front() == "svc"))
+  if (args.size() > 1 &&
+      (args.front() == "service" || args.front() == "services" || args.front() == "svc"))
     args.erase(args.begin());
   // Accept what `tutti apply` prints, so `service/web` can be pasted back.
   for (auto& arg : args)

@@ -24,8 +24,7 @@ result<scale_target> parse_scale_target(std::string_view arg);
 
 /// Parses every argument, failing on the first bad one (so nothing is scaled when
 /// one of several arguments is mistyped).
-result<std::vector<scale_target>>
-parse_scale_targets(const std::vector<std::string>& args);
+result<std::vector<scale_target>> parse_scale_targets(const std::vector<std::string>& args);
 
 /// Checks `HOST:PORT` (IPv6 as `[::1]:7700`); returns a message, empty when valid.
 /// Shaped for CLI::Validator.

@@ -21,8 +21,7 @@ std::string text(capnp::Text::Reader r) {
   return {r.cStr(), r.size()};
 }
 
-template <class Value, class Reader>
-std::vector<Value> read_list(Reader list) {
+template <class Value, class Reader> std::vector<Value> read_list(Reader list) {
   std::vector<Value> out;
   out.reserve(list.size());
   for (auto r : list)
@@ -49,9 +48,9 @@ client_error from_exception(const kj::Exception& e) {
     case kj::Exception::Type::DISCONNECTED:
       return {client_code::disconnected, "connection to tuttid lost"};
     case kj::Exception::Type::UNIMPLEMENTED:
-      return {client_code::unimplemented,
-              "this tuttid does not implement the call (" + description
-                + "); run a tuttid of the same version as this client"};
+      return {client_code::unimplemented, "this tuttid does not implement the call (" +
+                                              description +
+                                              "); run a tuttid of the same version as this client"};
     default:
       return {client_code::rpc_failure, "the call to tuttid failed: " + description};
   }
@@ -61,8 +60,8 @@ client_error from_exception(const kj::Exception& e) {
 // carries the errno text; people need the short reason, not kj's source location.
 std::string connect_failure(const kj::Exception& e) {
   std::string description = e.getDescription().cStr();
-  if (description.find("ECONNREFUSED") != std::string::npos
-      || description.find("Connection refused") != std::string::npos)
+  if (description.find("ECONNREFUSED") != std::string::npos ||
+      description.find("Connection refused") != std::string::npos)
     return "connection refused";
   return description;
 }
@@ -131,26 +130,23 @@ struct client::impl {
   rpc::Tutti::Client tutti = nullptr;
 
   /// The value of `promise`, or nullptr when `timeout` passed first.
-  template <class T>
-  kj::Maybe<T> wait(kj::Promise<T> promise) {
-    auto deadline = io.provider->getTimer().afterDelay(timeout).then(
-      []() -> kj::Maybe<T> { return nullptr; });
+  template <class T> kj::Maybe<T> wait(kj::Promise<T> promise) {
+    auto deadline =
+        io.provider->getTimer().afterDelay(timeout).then([]() -> kj::Maybe<T> { return nullptr; });
     return promise.then([](T value) -> kj::Maybe<T> { return kj::mv(value); })
-      .exclusiveJoin(kj::mv(deadline))
-      .wait(io.waitScope);
+        .exclusiveJoin(kj::mv(deadline))
+        .wait(io.waitScope);
   }
 
   /// Waits for a response and turns it into a result with `read`; timeouts and
   /// RPC exceptions become client_errors.
   template <class Response, class Read>
-  auto call(kj::Promise<Response> promise, Read read)
-    -> decltype(read(std::declval<Response&>())) {
+  auto call(kj::Promise<Response> promise, Read read) -> decltype(read(std::declval<Response&>())) {
     try {
       KJ_IF_MAYBE (response, wait(kj::mv(promise)))
         return read(*response);
-      return client_error{client_code::timeout, "tuttid at " + api
-                                                  + " did not answer within "
-                                                  + seconds_text(timeout)};
+      return client_error{client_code::timeout,
+                          "tuttid at " + api + " did not answer within " + seconds_text(timeout)};
     } catch (const kj::Exception& e) {
       return from_exception(e);
     }
@@ -171,9 +167,9 @@ result<std::unique_ptr<client>> client::connect(const std::string& api,
   auto state = std::make_unique<impl>(api, timeout.count() * kj::MILLISECONDS);
   try {
     auto connecting = state->io.provider->getNetwork().parseAddress(api).then(
-      [](kj::Own<kj::NetworkAddress> address) {
-        return address->connect().attach(kj::mv(address));
-      });
+        [](kj::Own<kj::NetworkAddress> address) {
+          return address->connect().attach(kj::mv(address));
+        });
     KJ_IF_MAYBE (stream, state->wait(kj::mv(connecting)))
       state->stream = kj::mv(*stream);
     else
@@ -187,10 +183,9 @@ result<std::unique_ptr<client>> client::connect(const std::string& api,
 }
 
 result<server_version> client::version() {
-  return impl_->call(impl_->tutti.versionRequest().send(),
-                     [](auto& r) -> result<server_version> {
-                       return server_version{text(r.getVersion()), text(r.getNode())};
-                     });
+  return impl_->call(impl_->tutti.versionRequest().send(), [](auto& r) -> result<server_version> {
+    return server_version{text(r.getVersion()), text(r.getNode())};
+  });
 }
 
 result<protocol::apply_result> client::apply(const std::string& file_name,
@@ -214,16 +209,14 @@ result<protocol::apply_result> client::apply(const std::string& file_name,
 
 result<std::vector<protocol::service_status>> client::get_services() {
   using value = std::vector<protocol::service_status>;
-  return impl_->call(impl_->tutti.getServicesRequest().send(),
-                     [](auto& r) -> result<value> {
-                       if (auto err = error_of(r.getError()))
-                         return *err;
-                       return read_list<protocol::service_status>(r.getServices());
-                     });
+  return impl_->call(impl_->tutti.getServicesRequest().send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::service_status>(r.getServices());
+  });
 }
 
-result<std::vector<protocol::replica_status>>
-client::get_replicas(const std::string& service) {
+result<std::vector<protocol::replica_status>> client::get_replicas(const std::string& service) {
   using value = std::vector<protocol::replica_status>;
   auto req = impl_->tutti.getReplicasRequest();
   req.setService(service);
@@ -290,8 +283,8 @@ result<std::vector<protocol::event>> client::events(uint64_t after, uint32_t lim
   });
 }
 
-result<done> client::follow(uint64_t after, const std::string& service,
-                            event_handler on_events, bool stop_on_interrupt) {
+result<done> client::follow(uint64_t after, const std::string& service, event_handler on_events,
+                            bool stop_on_interrupt) {
   using ending = kj::Maybe<client_error>; // nullptr: stopped on purpose
   auto& io = impl_->io;
   auto stopped = kj::newPromiseAndFulfiller<void>();
@@ -310,8 +303,8 @@ result<done> client::follow(uint64_t after, const std::string& service,
   ended = ended.exclusiveJoin(stopped.promise.then([]() -> ending { return nullptr; }));
   if (stop_on_interrupt) {
     kj::UnixEventPort::captureSignal(SIGINT);
-    ended = ended.exclusiveJoin(io.unixEventPort.onSignal(SIGINT).then(
-      [](siginfo_t) -> ending { return nullptr; }));
+    ended = ended.exclusiveJoin(
+        io.unixEventPort.onSignal(SIGINT).then([](siginfo_t) -> ending { return nullptr; }));
   }
   try {
     KJ_IF_MAYBE (err, ended.wait(io.waitScope))
@@ -322,8 +315,7 @@ result<done> client::follow(uint64_t after, const std::string& service,
   }
 }
 
-result<log_tail> client::logs(const std::string& service, int32_t slot,
-                              uint32_t max_bytes) {
+result<log_tail> client::logs(const std::string& service, int32_t slot, uint32_t max_bytes) {
   auto req = impl_->tutti.logsRequest();
   req.setService(service);
   req.setSlot(slot);
@@ -353,8 +345,8 @@ result<done> client::watch_endpoints(const std::string& service, endpoints_handl
   ended = ended.exclusiveJoin(stopped.promise.then([]() -> ending { return nullptr; }));
   if (stop_on_interrupt) {
     kj::UnixEventPort::captureSignal(SIGINT);
-    ended = ended.exclusiveJoin(io.unixEventPort.onSignal(SIGINT).then(
-      [](siginfo_t) -> ending { return nullptr; }));
+    ended = ended.exclusiveJoin(
+        io.unixEventPort.onSignal(SIGINT).then([](siginfo_t) -> ending { return nullptr; }));
   }
   try {
     KJ_IF_MAYBE (err, ended.wait(io.waitScope))
@@ -365,8 +357,7 @@ result<done> client::watch_endpoints(const std::string& service, endpoints_handl
   }
 }
 
-result<std::vector<protocol::service_endpoints>>
-client::get_endpoints(const std::string& service) {
+result<std::vector<protocol::service_endpoints>> client::get_endpoints(const std::string& service) {
   using value = std::vector<protocol::service_endpoints>;
   auto req = impl_->tutti.getEndpointsRequest();
   req.setService(service);

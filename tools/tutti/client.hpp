@@ -49,8 +49,8 @@ public:
   result<server_version> version();
   /// `errors` of the result is not empty when tuttid refused the input (and
   /// stored nothing); that is not a client_error.
-  result<protocol::apply_result> apply(const std::string& file_name,
-                                       const std::string& source, bool dry_run);
+  result<protocol::apply_result> apply(const std::string& file_name, const std::string& source,
+                                       bool dry_run);
   result<std::vector<protocol::service_status>> get_services();
   /// All replicas, or those of `service` when not empty.
   result<std::vector<protocol::replica_status>> get_replicas(const std::string& service);

@@ -17,8 +17,7 @@ namespace {
 
 using json = json_value;
 
-const char* const list_services_hint =
-  "run `tutti get services` to see which services exist";
+const char* const list_services_hint = "run `tutti get services` to see which services exist";
 
 // Failures of the client or the connection, as opposed to tuttid refusing a request:
 // after one of these, further requests of the same command would fail the same way.
@@ -97,8 +96,7 @@ result<source_file> read_source(const std::string& path, std::istream& in) {
 result<std::vector<source_file>> read_sources(const std::vector<std::string>& paths,
                                               std::istream& in) {
   if (std::count(paths.begin(), paths.end(), "-") > 1)
-    return client_error{client_code::invalid_argument,
-                        "'-f -' (stdin) can be given only once"};
+    return client_error{client_code::invalid_argument, "'-f -' (stdin) can be given only once"};
   std::vector<source_file> out;
   for (const auto& path : paths) {
     auto source = read_source(path, in);
@@ -126,8 +124,8 @@ int report_refused(const streams& io, const source_file& source,
       e.file = source.name;
     io.err << to_string(e) << "\n";
   }
-  io.err << "error: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
-         << " in " << source.name << "; nothing was applied\n";
+  io.err << "error: " << errors.size() << (errors.size() == 1 ? " problem" : " problems") << " in "
+         << source.name << "; nothing was applied\n";
   note_applied(io, applied);
   io.err << "hint: fix the fields above and run the command again\n";
   return exit_code::failed;
@@ -135,8 +133,7 @@ int report_refused(const streams& io, const source_file& source,
 
 // -- get ------------------------------------------------------------------------------
 
-template <class T>
-void keep_named(std::vector<T>& xs, const std::string& name) {
+template <class T> void keep_named(std::vector<T>& xs, const std::string& name) {
   if (name.empty())
     return;
   std::erase_if(xs, [&](const T& x) { return x.name != name; });
@@ -153,8 +150,7 @@ int print_empty(const global_options& g, const streams& io, const std::string& w
   return exit_code::ok;
 }
 
-int get_services(client& c, const global_options& g, const streams& io,
-                 const std::string& name) {
+int get_services(client& c, const global_options& g, const streams& io, const std::string& name) {
   auto services = c.get_services();
   if (!services)
     return report(io, services.error());
@@ -163,8 +159,7 @@ int get_services(client& c, const global_options& g, const streams& io,
     return report(io, {"not_found", "service '" + name + "' not found"});
   if (services->empty())
     return print_empty(g, io, "services", "create one with `tutti apply -f FILE`");
-  io.out << render_as(g.output, json_of(*services),
-                      services_table(*services, unix_now_ms()));
+  io.out << render_as(g.output, json_of(*services), services_table(*services, unix_now_ms()));
   return exit_code::ok;
 }
 
@@ -175,13 +170,11 @@ int get_replicas(client& c, const global_options& g, const streams& io,
     return report(io, replicas.error());
   if (replicas->empty())
     return print_empty(g, io, service.empty() ? "replicas" : "replicas of " + service);
-  io.out << render_as(g.output, json_of(*replicas),
-                      replicas_table(*replicas, unix_now_ms()));
+  io.out << render_as(g.output, json_of(*replicas), replicas_table(*replicas, unix_now_ms()));
   return exit_code::ok;
 }
 
-int get_nodes(client& c, const global_options& g, const streams& io,
-              const std::string& name) {
+int get_nodes(client& c, const global_options& g, const streams& io, const std::string& name) {
   auto nodes = c.get_nodes();
   if (!nodes)
     return report(io, nodes.error());
@@ -219,8 +212,8 @@ int watch_endpoints(client& c, const global_options& g, const streams& io,
   return ended ? exit_code::ok : report(io, ended.error());
 }
 
-int get_endpoints(client& c, const global_options& g, const streams& io,
-                  const std::string& service, bool watch) {
+int get_endpoints(client& c, const global_options& g, const streams& io, const std::string& service,
+                  bool watch) {
   if (watch)
     return watch_endpoints(c, g, io, service);
   auto sets = c.get_endpoints(service);
@@ -280,8 +273,8 @@ result<event_tail> last_events(client& c, const std::string& service, uint32_t k
   return event_tail{{kept.begin(), kept.end()}, last_seq};
 }
 
-int follow_events(client& c, const global_options& g, const streams& io,
-                  const events_options& o, event_printer& printer, uint64_t after) {
+int follow_events(client& c, const global_options& g, const streams& io, const events_options& o,
+                  event_printer& printer, uint64_t after) {
   auto print = [&](const std::vector<protocol::event>& batch) {
     io.out << printer.print(batch);
     io.out.flush(); // a script reading the pipe sees each event at once
@@ -330,10 +323,14 @@ int run_get(const global_options& g, const streams& io, const get_options& o) {
   if (!c)
     return report(io, c.error());
   switch (o.kind) {
-    case resource_kind::services: return get_services(**c, g, io, o.name);
-    case resource_kind::replicas: return get_replicas(**c, g, io, o.name);
-    case resource_kind::nodes: return get_nodes(**c, g, io, o.name);
-    case resource_kind::endpoints: return get_endpoints(**c, g, io, o.name, o.watch);
+    case resource_kind::services:
+      return get_services(**c, g, io, o.name);
+    case resource_kind::replicas:
+      return get_replicas(**c, g, io, o.name);
+    case resource_kind::nodes:
+      return get_nodes(**c, g, io, o.name);
+    case resource_kind::endpoints:
+      return get_endpoints(**c, g, io, o.name, o.watch);
   }
   return exit_code::usage;
 }
@@ -352,9 +349,8 @@ int run_describe(const global_options& g, const streams& io, const describe_opti
 int run_scale(const global_options& g, const streams& io, const scale_options& o) {
   auto targets = parse_scale_targets(o.targets);
   if (!targets) {
-    io.err
-      << "error: " << targets.error().message << "\n"
-      << "usage: tutti scale NAME=REPLICAS [NAME=REPLICAS ...], e.g. tutti scale web=3\n";
+    io.err << "error: " << targets.error().message << "\n"
+           << "usage: tutti scale NAME=REPLICAS [NAME=REPLICAS ...], e.g. tutti scale web=3\n";
     return exit_code::usage;
   }
   auto c = connect_to_tuttid(g);
@@ -364,8 +360,8 @@ int run_scale(const global_options& g, const streams& io, const scale_options& o
     auto revision = (*c)->scale(t.service, t.replicas);
     if (!revision)
       return revision.error();
-    io.out << "service/" << t.service << " scaled to " << t.replicas << " (revision "
-           << *revision << ")\n";
+    io.out << "service/" << t.service << " scaled to " << t.replicas << " (revision " << *revision
+           << ")\n";
     return std::nullopt;
   };
   return for_each_item(io, *targets, scale_one);
@@ -432,9 +428,8 @@ int run_version(const global_options& g, const streams& io) {
     return report(io, server.error());
   json value = {{"client", {{"version", client_version()}}},
                 {"server", {{"version", server->version}, {"node", server->node}}}};
-  std::string text = "client: tutti " + std::string{client_version()}
-                     + "\nserver: tuttid " + server->version + " (node " + server->node
-                     + ")\n";
+  std::string text = "client: tutti " + std::string{client_version()} + "\nserver: tuttid " +
+                     server->version + " (node " + server->node + ")\n";
   io.out << render_as(g.output, value, text);
   return exit_code::ok;
 }

@@ -52,7 +52,7 @@ enum class resource_kind { services, replicas, nodes, endpoints };
 
 struct get_options {
   resource_kind kind = resource_kind::services;
-  std::string name; // a service (services, replicas) or node name; empty: all
+  std::string name;   // a service (services, replicas) or node name; empty: all
   bool watch = false; // endpoints: go on printing each change
 };
 

@@ -18,10 +18,9 @@ using namespace tutti::cli;
 
 // Subcommand help does not list the parent's options, so every footer names them.
 std::string footer(const std::string& text) {
-  return text
-         + "\nGlobal options (before or after the command): --api HOST:PORT, --timeout "
-           "SECONDS.\nExit codes: 0 ok, 1 tuttid refused or failed, 2 usage error, 3 "
-           "tuttid unreachable.";
+  return text + "\nGlobal options (before or after the command): --api HOST:PORT, --timeout "
+                "SECONDS.\nExit codes: 0 ok, 1 tuttid refused or failed, 2 usage error, 3 "
+                "tuttid unreachable.";
 }
 
 // What the parsed arguments land in, and which function each subcommand runs.
@@ -42,33 +41,28 @@ struct cli_state {
 };
 
 void add_output_option(CLI::App& app, global_options& g) {
-  static const std::map<std::string, output_format> formats = {
-    {"table", output_format::table},
-    {"json", output_format::json},
-    {"yaml", output_format::yaml}};
+  static const std::map<std::string, output_format> formats = {{"table", output_format::table},
+                                                               {"json", output_format::json},
+                                                               {"yaml", output_format::yaml}};
   // IsMember rather than a CheckedTransformer to the enum: its error names the
   // choices instead of the enum's numbers.
   app.add_option("-o,--output", "Output format: table, json or yaml")
-    ->check(CLI::IsMember({"table", "json", "yaml"}))
-    ->each([&g](const std::string& name) { g.output = formats.at(name); })
-    ->option_text("table|json|yaml (default: table)");
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
+      ->each([&g](const std::string& name) { g.output = formats.at(name); })
+      ->option_text("table|json|yaml (default: table)");
 }
 
 void add_globals(CLI::App& app, global_options& g) {
-  const CLI::Validator api_address{
-    [](std::string& text) { return check_api_address(text); }, ""};
-  app
-    .add_option("--api", g.api,
-                "Address of tuttid's API; the TUTTI_API variable sets it too")
-    ->envname("TUTTI_API")
-    ->check(api_address)
-    ->option_text("HOST:PORT (default: " + std::string{default_api} + ")");
-  app
-    .add_option("--timeout", g.timeout_s,
-                "Seconds to wait for tuttid's answer to each request (events --follow "
-                "waits without limit once connected)")
-    ->check(CLI::PositiveNumber)
-    ->option_text("SECONDS (default: 30)");
+  const CLI::Validator api_address{[](std::string& text) { return check_api_address(text); }, ""};
+  app.add_option("--api", g.api, "Address of tuttid's API; the TUTTI_API variable sets it too")
+      ->envname("TUTTI_API")
+      ->check(api_address)
+      ->option_text("HOST:PORT (default: " + std::string{default_api} + ")");
+  app.add_option("--timeout", g.timeout_s,
+                 "Seconds to wait for tuttid's answer to each request (events --follow "
+                 "waits without limit once connected)")
+      ->check(CLI::PositiveNumber)
+      ->option_text("SECONDS (default: 30)");
   app.set_version_flag("--version", std::string{client_version()},
                        "Print the client's version and exit (see also `tutti version`)");
 }
@@ -80,29 +74,26 @@ std::string check_spec_file(std::string& path) {
 }
 
 void add_apply(CLI::App& app, cli_state& s) {
-  auto* cmd =
-    app.add_subcommand("apply", "Create or update services from YAML spec files");
-  cmd
-    ->add_option("-f,--filename", s.apply.files,
-                 "Spec file (one or more `kind: Service` documents), '-' for stdin; "
-                 "repeat -f for several files")
-    ->required()
-    ->check(CLI::Validator{check_spec_file, ""})
-    ->option_text("FILE|- ... REQUIRED");
+  auto* cmd = app.add_subcommand("apply", "Create or update services from YAML spec files");
+  cmd->add_option("-f,--filename", s.apply.files,
+                  "Spec file (one or more `kind: Service` documents), '-' for stdin; "
+                  "repeat -f for several files")
+      ->required()
+      ->check(CLI::Validator{check_spec_file, ""})
+      ->option_text("FILE|- ... REQUIRED");
   cmd->add_flag("--dry-run", s.apply.dry_run,
                 "Validate and show what would change (a diff per service) without "
                 "storing anything");
-  cmd->footer(footer(
-    "Each file is sent and committed on its own, in the order given. A file that tuttid\n"
-    "refuses is not applied at all (its problems are printed as FILE:LINE:COL: FIELD:\n"
-    "MESSAGE) and stops the command; the files before it stay applied.\n"
-    "Example: tutti apply -f web.yaml -f db.yaml --dry-run"));
+  cmd->footer(
+      footer("Each file is sent and committed on its own, in the order given. A file that tuttid\n"
+             "refuses is not applied at all (its problems are printed as FILE:LINE:COL: FIELD:\n"
+             "MESSAGE) and stops the command; the files before it stay applied.\n"
+             "Example: tutti apply -f web.yaml -f db.yaml --dry-run"));
   s.dispatch.emplace_back(cmd, [&s] { return run_apply(s.global, s.io, s.apply); });
 }
 
 void add_get_kind(CLI::App& get, cli_state& s, get_options& o, const char* name,
-                  std::vector<const char*> aliases, const char* help,
-                  const char* name_help) {
+                  std::vector<const char*> aliases, const char* help, const char* name_help) {
   auto* cmd = get.add_subcommand(name, help);
   for (const char* alias : aliases)
     cmd->alias(alias);
@@ -115,9 +106,9 @@ void add_get(CLI::App& app, cli_state& s) {
   auto* get = app.add_subcommand("get", "List services, replicas, nodes or endpoints");
   get->require_subcommand(1);
   add_output_option(*get, s.global);
-  get->footer(footer(
-    "Examples: tutti get services; tutti get replicas web -o json; tutti get nodes;\n"
-    "tutti get endpoints web"));
+  get->footer(
+      footer("Examples: tutti get services; tutti get replicas web -o json; tutti get nodes;\n"
+             "tutti get endpoints web"));
   add_get_kind(*get, s, s.get_services, "services", {"service", "svc"},
                "List services: revision, desired and running replicas, restarts",
                "Show only this service");
@@ -132,8 +123,8 @@ void add_get(CLI::App& app, cli_state& s) {
                "running replica (what the routing mesh forwards to)",
                "Show only the endpoints of this service");
   get->get_subcommand("endpoints")
-    ->add_flag("-w,--watch", s.get_endpoints.watch,
-               "Print the endpoint set again each time it changes, one line each, until Ctrl-C");
+      ->add_flag("-w,--watch", s.get_endpoints.watch,
+                 "Print the endpoint set again each time it changes, one line each, until Ctrl-C");
 }
 
 void add_describe(CLI::App& app, cli_state& s) {
@@ -142,32 +133,29 @@ void add_describe(CLI::App& app, cli_state& s) {
   add_output_option(*describe, s.global);
   describe->footer(footer("Example: tutti describe service web"));
   auto* cmd = describe->add_subcommand(
-    "service", "Status, current spec, replicas and latest events of a service");
+      "service", "Status, current spec, replicas and latest events of a service");
   cmd->alias("svc");
   add_output_option(*cmd, s.global);
   cmd->add_option("NAME", s.describe.name, "Service name")->required();
   cmd->add_option("--events", s.describe.events, "How many of the latest events to show")
-    ->capture_default_str();
+      ->capture_default_str();
   s.dispatch.emplace_back(cmd, [&s] { return run_describe(s.global, s.io, s.describe); });
 }
 
 void add_scale(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("scale", "Change the replica count of services");
-  cmd
-    ->add_option("NAME=REPLICAS", s.scale.targets,
-                 "Service and its new replica count, e.g. web=3; several may be given")
-    ->required();
-  cmd->footer(
-    footer("Each service gets a new revision. Example: tutti scale web=3 worker=0"));
+  cmd->add_option("NAME=REPLICAS", s.scale.targets,
+                  "Service and its new replica count, e.g. web=3; several may be given")
+      ->required();
+  cmd->footer(footer("Each service gets a new revision. Example: tutti scale web=3 worker=0"));
   s.dispatch.emplace_back(cmd, [&s] { return run_scale(s.global, s.io, s.scale); });
 }
 
 void add_delete(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("delete", "Delete services and stop their replicas");
-  cmd
-    ->add_option("NAME", s.remove.names,
-                 "Services to delete (`delete service NAME` and `service/NAME` work too)")
-    ->required();
+  cmd->add_option("NAME", s.remove.names,
+                  "Services to delete (`delete service NAME` and `service/NAME` work too)")
+      ->required();
   cmd->footer(footer("Example: tutti delete web worker"));
   s.dispatch.emplace_back(cmd, [&s] { return run_delete(s.global, s.io, s.remove); });
 }
@@ -176,35 +164,29 @@ void add_events(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("events", "Show the cluster's event log");
   add_output_option(*cmd, s.global);
   cmd->add_option("-s,--service", s.events.service, "Only events of this service");
-  cmd
-    ->add_option("-n,--limit", s.events.limit,
-                 "How many of the latest stored events to show")
-    ->capture_default_str();
+  cmd->add_option("-n,--limit", s.events.limit, "How many of the latest stored events to show")
+      ->capture_default_str();
   cmd->add_flag("-f,--follow", s.events.follow,
                 "After the stored events, print new ones as they happen, until Ctrl-C");
-  cmd->footer(
-    footer("Columns: TIME (local) SEQ KIND SERVICE REPLICA MESSAGE. With -o json: "
-           "one JSON\nobject per line. Example: tutti events -s web --follow -o json"));
+  cmd->footer(footer("Columns: TIME (local) SEQ KIND SERVICE REPLICA MESSAGE. With -o json: "
+                     "one JSON\nobject per line. Example: tutti events -s web --follow -o json"));
   s.dispatch.emplace_back(cmd, [&s] { return run_events(s.global, s.io, s.events); });
 }
 
 void add_logs(CLI::App& app, cli_state& s) {
-  auto* cmd =
-    app.add_subcommand("logs", "Print the latest output of a service's replica");
+  auto* cmd = app.add_subcommand("logs", "Print the latest output of a service's replica");
   cmd->add_option("NAME", s.logs.service, "Service name")->required();
-  cmd->add_option("--replica", s.logs.slot,
-                  "Replica slot (0, 1, ...); default: the lowest slot");
+  cmd->add_option("--replica", s.logs.slot, "Replica slot (0, 1, ...); default: the lowest slot");
   cmd->add_option("--bytes", s.logs.bytes, "How many bytes of the output's end to print")
-    ->check(CLI::PositiveNumber)
-    ->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->footer(footer("Prints the replica's stdout and stderr as captured. "
                      "Example: tutti logs web --replica 1"));
   s.dispatch.emplace_back(cmd, [&s] { return run_logs(s.global, s.io, s.logs); });
 }
 
 void add_version(CLI::App& app, cli_state& s) {
-  auto* cmd =
-    app.add_subcommand("version", "Print the versions of this client and of tuttid");
+  auto* cmd = app.add_subcommand("version", "Print the versions of this client and of tuttid");
   add_output_option(*cmd, s.global);
   cmd->footer(footer("Example: tutti version -o json"));
   s.dispatch.emplace_back(cmd, [&s] { return run_version(s.global, s.io); });
@@ -218,13 +200,12 @@ int main(int argc, char** argv) {
                "tutti"};
   app.require_subcommand(1);
   app.fallthrough(); // global options also work after the subcommand
-  app.footer(
-    "Exit codes: 0 ok, 1 tuttid refused or failed, 2 usage error, "
-    "3 tuttid unreachable.\nRun `tutti COMMAND --help` for a command's options.");
+  app.footer("Exit codes: 0 ok, 1 tuttid refused or failed, 2 usage error, "
+             "3 tuttid unreachable.\nRun `tutti COMMAND --help` for a command's options.");
   cli_state s;
   add_globals(app, s.global);
-  for (auto add : {add_apply, add_get, add_describe, add_scale, add_delete, add_events,
-                   add_logs, add_version})
+  for (auto add :
+       {add_apply, add_get, add_describe, add_scale, add_delete, add_events, add_logs, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);

@@ -36,8 +36,7 @@ std::string pad(std::string text, size_t width) {
   return text;
 }
 
-std::string render_cells(const std::vector<std::string>& cells,
-                         const std::vector<size_t>& widths) {
+std::string render_cells(const std::vector<std::string>& cells, const std::vector<size_t>& widths) {
   std::string out;
   for (size_t i = 0; i < cells.size(); ++i) {
     if (i + 1 < cells.size())
@@ -52,8 +51,8 @@ std::string render_cells(const std::vector<std::string>& cells,
 
 // Words YAML 1.1 or 1.2 resolvers read as null or booleans.
 bool is_reserved_word(std::string_view text) {
-  static constexpr std::array<std::string_view, 10> words = {
-    "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  static constexpr std::array<std::string_view, 10> words = {"null", "~",  "true", "false", "yes",
+                                                             "no",   "on", "off",  "y",     "n"};
   std::string lower{text};
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](char c) { return static_cast<char>(std::tolower(byte(c))); });
@@ -72,8 +71,8 @@ bool is_plain_safe(std::string_view text) {
     return false;
   if (std::any_of(text.begin(), text.end(), is_control))
     return false;
-  if (text.find(": ") != std::string_view::npos
-      || text.find(" #") != std::string_view::npos || text.back() == ':')
+  if (text.find(": ") != std::string_view::npos || text.find(" #") != std::string_view::npos ||
+      text.back() == ':')
     return false;
   return !is_reserved_word(text) && text != "<<";
 }
@@ -81,8 +80,7 @@ bool is_plain_safe(std::string_view text) {
 bool fits_literal_block(std::string_view text) {
   if (text.find('\n') == std::string_view::npos)
     return false;
-  if (std::any_of(text.begin(), text.end(),
-                  [](char c) { return c != '\n' && is_control(c); }))
+  if (std::any_of(text.begin(), text.end(), [](char c) { return c != '\n' && is_control(c); }))
     return false;
   // The first content line fixes the block's indentation, so it must not start
   // with a blank (that would need an indentation indicator).
@@ -167,8 +165,7 @@ lines block_lines(const json& value) {
 }
 
 std::tm local_tm(int64_t unix_ms) {
-  auto seconds =
-    static_cast<std::time_t>(unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000);
+  auto seconds = static_cast<std::time_t>(unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000);
   std::tm tm{};
   localtime_r(&seconds, &tm);
   return tm;
@@ -213,8 +210,7 @@ std::string text_table::render(std::string_view indent) const {
   return out;
 }
 
-std::string render_row(const std::vector<std::string>& cells,
-                       std::vector<size_t>& widths) {
+std::string render_row(const std::vector<std::string>& cells, std::vector<size_t>& widths) {
   std::vector<std::string> clean;
   for (const auto& cell : cells)
     clean.push_back(one_line(cell));
@@ -257,8 +253,7 @@ std::string format_clock(int64_t unix_ms) {
   auto tm = local_tm(unix_ms);
   auto millis = static_cast<int>(((unix_ms % 1000) + 1000) % 1000);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                millis);
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   return buf;
 }
 
@@ -271,8 +266,7 @@ std::string format_datetime(int64_t unix_ms) {
 
 std::string format_age(int64_t age_ms) {
   auto s = std::max<int64_t>(age_ms, 0) / 1000;
-  auto with = [](int64_t big, const char* big_unit, int64_t small,
-                 const char* small_unit) {
+  auto with = [](int64_t big, const char* big_unit, int64_t small, const char* small_unit) {
     auto out = std::to_string(big) + big_unit;
     return small == 0 ? out : out + std::to_string(small) + small_unit;
   };
@@ -296,8 +290,7 @@ std::string format_since(int64_t since_ms, int64_t now_ms) {
 }
 
 std::string format_bytes(int64_t bytes) {
-  static constexpr std::array<const char*, 6> units = {"Ki", "Mi", "Gi",
-                                                       "Ti", "Pi", "Ei"};
+  static constexpr std::array<const char*, 6> units = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
   if (bytes < 1024)
     return std::to_string(bytes);
   auto value = static_cast<double>(bytes);

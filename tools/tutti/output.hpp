@@ -44,8 +44,7 @@ private:
 
 /// One row of cells padded to `widths`, for output that is printed a line at a
 /// time (events --follow). Widths grow to fit wider cells.
-std::string render_row(const std::vector<std::string>& cells,
-                       std::vector<size_t>& widths);
+std::string render_row(const std::vector<std::string>& cells, std::vector<size_t>& widths);
 
 /// Number of terminal columns of UTF-8 text (one per code point; good enough for
 /// names, which are ASCII, and messages, which are mostly so).

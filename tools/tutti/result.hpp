@@ -30,8 +30,7 @@ inline constexpr const char* invalid_argument = "invalid_argument";
 /// Stands for "no value" in result<done>.
 struct done {};
 
-template <class T>
-class result {
+template <class T> class result {
 public:
   result(T value) : state_(std::move(value)) {}
   result(client_error error) : state_(std::move(error)) {}

@@ -28,8 +28,8 @@ bool all_digits(const std::string& text) {
 
 // An exit code only means something once the replica has exited at least once.
 std::string exit_text(const protocol::replica_status& x) {
-  bool has_exited = x.state == replica_state::backoff || x.state == replica_state::exited
-                    || x.state == replica_state::failed || x.restarts > 0;
+  bool has_exited = x.state == replica_state::backoff || x.state == replica_state::exited ||
+                    x.state == replica_state::failed || x.restarts > 0;
   if (!has_exited)
     return "-";
   return x.exit_code == -1 ? "?" : std::to_string(x.exit_code);
@@ -63,12 +63,11 @@ std::string updated_text(int64_t updated_ms, int64_t now_ms) {
 std::string detail_replicas(const protocol::service_detail& x, int64_t now_ms) {
   if (x.replicas.empty())
     return "  <none>\n";
-  text_table table{
-    {"ID", "NODE", "STATE", "PID/CONTAINER", "RESTARTS", "EXIT", "MESSAGE", "AGE"}};
+  text_table table{{"ID", "NODE", "STATE", "PID/CONTAINER", "RESTARTS", "EXIT", "MESSAGE", "AGE"}};
   for (const auto& r : x.replicas)
-    table.add_row({r.id, or_dash(r.node), to_string(r.state),
-                   pid_or_container(r, x.status.driver), std::to_string(r.restarts),
-                   exit_text(r), or_dash(r.message), format_since(r.since_ms, now_ms)});
+    table.add_row({r.id, or_dash(r.node), to_string(r.state), pid_or_container(r, x.status.driver),
+                   std::to_string(r.restarts), exit_text(r), or_dash(r.message),
+                   format_since(r.since_ms, now_ms)});
   return table.render("  ");
 }
 
@@ -83,10 +82,14 @@ std::string detail_events(const protocol::service_detail& x) {
 
 std::string change_verb(change_kind kind, bool dry_run) {
   switch (kind) {
-    case change_kind::created: return dry_run ? "would be created" : "created";
-    case change_kind::updated: return dry_run ? "would be updated" : "configured";
-    case change_kind::deleted: return dry_run ? "would be deleted" : "deleted";
-    case change_kind::unchanged: return "unchanged";
+    case change_kind::created:
+      return dry_run ? "would be created" : "created";
+    case change_kind::updated:
+      return dry_run ? "would be updated" : "configured";
+    case change_kind::deleted:
+      return dry_run ? "would be deleted" : "deleted";
+    case change_kind::unchanged:
+      return "unchanged";
   }
   return "changed";
 }
@@ -167,28 +170,28 @@ json json_of(const protocol::service_endpoints& x) {
 
 std::string render_as(output_format format, const json& value, const std::string& table) {
   switch (format) {
-    case output_format::json: return to_json_text(value) + "\n";
-    case output_format::yaml: return to_yaml(value);
-    case output_format::table: return table;
+    case output_format::json:
+      return to_json_text(value) + "\n";
+    case output_format::yaml:
+      return to_yaml(value);
+    case output_format::table:
+      return table;
   }
   return table;
 }
 
-std::string services_table(const std::vector<protocol::service_status>& xs,
-                           int64_t now_ms) {
-  text_table table{
-    {"NAME", "REVISION", "DESIRED", "RUNNING", "RESTARTS", "DRIVER", "AGE"}};
+std::string services_table(const std::vector<protocol::service_status>& xs, int64_t now_ms) {
+  text_table table{{"NAME", "REVISION", "DESIRED", "RUNNING", "RESTARTS", "DRIVER", "AGE"}};
   for (const auto& s : xs)
     table.add_row({s.name, std::to_string(s.revision), std::to_string(s.desired),
-                   std::to_string(s.running), std::to_string(s.restarts),
-                   to_string(s.driver), format_since(s.updated_ms, now_ms)});
+                   std::to_string(s.running), std::to_string(s.restarts), to_string(s.driver),
+                   format_since(s.updated_ms, now_ms)});
   return table.render();
 }
 
-std::string replicas_table(const std::vector<protocol::replica_status>& xs,
-                           int64_t now_ms) {
-  text_table table{{"ID", "SERVICE", "NODE", "STATE", "PID/CONTAINER", "RESTARTS",
-                    "REVISION", "AGE", "PORTS"}};
+std::string replicas_table(const std::vector<protocol::replica_status>& xs, int64_t now_ms) {
+  text_table table{
+      {"ID", "SERVICE", "NODE", "STATE", "PID/CONTAINER", "RESTARTS", "REVISION", "AGE", "PORTS"}};
   for (const auto& r : xs)
     table.add_row({r.id, r.service, or_dash(r.node), to_string(r.state),
                    pid_or_container(r, std::nullopt), std::to_string(r.restarts),
@@ -198,14 +201,12 @@ std::string replicas_table(const std::vector<protocol::replica_status>& xs,
 }
 
 std::string nodes_table(const std::vector<protocol::node_status>& xs) {
-  text_table table{
-    {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "LABELS"}};
+  text_table table{{"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "LABELS"}};
   for (const auto& n : xs)
-    table.add_row(
-      {n.name, to_string(n.state),
-       format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
-       format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
-       std::to_string(n.replicas), labels_text(n.labels)});
+    table.add_row({n.name, to_string(n.state),
+                   format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
+                   format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
+                   std::to_string(n.replicas), labels_text(n.labels)});
   return table.render();
 }
 
@@ -236,8 +237,7 @@ std::string describe_text(const protocol::service_detail& x, int64_t now_ms) {
   out += field("Name:", s.name);
   out += field("Driver:", to_string(s.driver));
   out += field("Revision:", std::to_string(s.revision));
-  out += field("Desired/Running:",
-               std::to_string(s.desired) + "/" + std::to_string(s.running));
+  out += field("Desired/Running:", std::to_string(s.desired) + "/" + std::to_string(s.running));
   out += field("Restarts:", std::to_string(s.restarts));
   out += field("Updated:", updated_text(s.updated_ms, now_ms));
   out += "Spec:\n";
@@ -247,19 +247,19 @@ std::string describe_text(const protocol::service_detail& x, int64_t now_ms) {
   return out;
 }
 
-std::string pid_or_container(const protocol::replica_status& x,
-                             std::optional<driver_kind> driver) {
+std::string pid_or_container(const protocol::replica_status& x, std::optional<driver_kind> driver) {
   auto pid = [&] { return x.pid > 0 ? std::to_string(x.pid) : std::string{"-"}; };
-  auto container = [&] {
-    return x.runtime_id.empty() ? "-" : truncate_text(x.runtime_id, 12);
-  };
+  auto container = [&] { return x.runtime_id.empty() ? "-" : truncate_text(x.runtime_id, 12); };
   if (!driver)
     return all_digits(x.runtime_id) ? pid() : container();
   switch (*driver) {
-    case driver_kind::process: return pid();
+    case driver_kind::process:
+      return pid();
     case driver_kind::docker:
-    case driver_kind::containerd: return container();
-    case driver_kind::sim: return x.runtime_id.empty() ? pid() : container();
+    case driver_kind::containerd:
+      return container();
+    case driver_kind::sim:
+      return x.runtime_id.empty() ? pid() : container();
   }
   return container();
 }

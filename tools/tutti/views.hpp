@@ -21,8 +21,7 @@ json_value json_of(const protocol::event& x);
 json_value json_of(const protocol::service_detail& x);
 json_value json_of(const protocol::service_endpoints& x);
 
-template <class T>
-json_value json_of(const std::vector<T>& xs) {
+template <class T> json_value json_of(const std::vector<T>& xs) {
   auto out = json_value::array();
   for (const auto& x : xs)
     out.push_back(json_of(x));
@@ -31,13 +30,10 @@ json_value json_of(const std::vector<T>& xs) {
 
 /// `value` as text in `format`; json and yaml end with '\n'. `table` is what to use
 /// for output_format::table.
-std::string render_as(output_format format, const json_value& value,
-                      const std::string& table);
+std::string render_as(output_format format, const json_value& value, const std::string& table);
 
-std::string services_table(const std::vector<protocol::service_status>& xs,
-                           int64_t now_ms);
-std::string replicas_table(const std::vector<protocol::replica_status>& xs,
-                           int64_t now_ms);
+std::string services_table(const std::vector<protocol::service_status>& xs, int64_t now_ms);
+std::string replicas_table(const std::vector<protocol::replica_status>& xs, int64_t now_ms);
 std::string nodes_table(const std::vector<protocol::node_status>& xs);
 /// One row per endpoint (a service without any gets one row of dashes).
 std::string endpoints_table(const std::vector<protocol::service_endpoints>& xs);

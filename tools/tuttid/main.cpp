@@ -56,8 +56,8 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   if (!f.port_range.empty()) {
     unsigned first = 0, last = 0;
     char extra = 0;
-    if (std::sscanf(f.port_range.c_str(), "%u-%u%c", &first, &last, &extra) != 2 || first < 1024
-        || last > 65535 || first > last)
+    if (std::sscanf(f.port_range.c_str(), "%u-%u%c", &first, &last, &extra) != 2 || first < 1024 ||
+        last > 65535 || first > last)
       return "--port-range: expected FIRST-LAST within 1024-65535, got '" + f.port_range + "'";
     cfg.node.port_range_first = static_cast<uint16_t>(first);
     cfg.node.port_range_last = static_cast<uint16_t>(last);
@@ -66,8 +66,8 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
     cfg.log_level = f.log_level;
   if (!f.docker_socket.empty()) {
     if (f.docker_socket.size() > 107)
-      return "--docker-socket: a unix socket path is at most 107 bytes, got '" + f.docker_socket
-             + "'";
+      return "--docker-socket: a unix socket path is at most 107 bytes, got '" + f.docker_socket +
+             "'";
     cfg.docker.socket = f.docker_socket;
     cfg.docker.enabled = true;
   }
@@ -134,15 +134,21 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string{"tuttid "} + TUTTI_VERSION);
   app.require_subcommand(1);
   dev_flags flags;
-  auto* dev = app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
-  dev->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")->check(CLI::ExistingFile);
-  dev->add_option("--data-dir", flags.data_dir, "Where the store and replica logs live (default .tutti)");
+  auto* dev =
+      app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
+  dev->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")
+      ->check(CLI::ExistingFile);
+  dev->add_option("--data-dir", flags.data_dir,
+                  "Where the store and replica logs live (default .tutti)");
   dev->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
-  dev->add_option("--metrics", flags.metrics, "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
+  dev->add_option("--metrics", flags.metrics,
+                  "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
   dev->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
-  dev->add_option("--port-range", flags.port_range, "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
-  dev->add_option("--log-level", flags.log_level, "trace, debug, info, warn or error (default info)")
-    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  dev->add_option("--port-range", flags.port_range,
+                  "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
+  dev->add_option("--log-level", flags.log_level,
+                  "trace, debug, info, warn or error (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   dev->add_option("--docker-socket", flags.docker_socket,
                   "The Docker engine's unix socket for `driver: docker` specs (default "
                   "/var/run/docker.sock)");
