@@ -111,10 +111,14 @@ TEST(Views, NodesTable) {
   n.allocated = {0.5, 128ll << 20};
   n.replicas = 2;
   n.labels = {{"zone", "a"}, {"disk", "ssd"}};
+  n.drivers = {"process", "docker (unhealthy)"};
   auto lines = lines_of(nodes_table({n}));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[1], "local   ready   0.5/4            128Mi/8Gi           2          "
-                      "disk=ssd,zone=a");
+  EXPECT_EQ(lines[0].find("DRIVERS"), lines[1].find("process,docker (unhealthy)"));
+  EXPECT_EQ(lines[1].rfind("local   ready   0.5/4            128Mi/8Gi           2          ", 0),
+            0u)
+    << lines[1];
+  EXPECT_EQ(lines[1].substr(lines[1].size() - 15), "disk=ssd,zone=a");
 }
 
 TEST(Views, PidOrContainer) {

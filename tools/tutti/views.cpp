@@ -201,12 +201,18 @@ std::string replicas_table(const std::vector<protocol::replica_status>& xs, int6
 }
 
 std::string nodes_table(const std::vector<protocol::node_status>& xs) {
-  text_table table{{"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "LABELS"}};
-  for (const auto& n : xs)
+  text_table table{
+    {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "DRIVERS", "LABELS"}};
+  for (const auto& n : xs) {
+    std::string drivers;
+    for (const auto& d : n.drivers)
+      drivers += (drivers.empty() ? "" : ",") + d;
     table.add_row({n.name, to_string(n.state),
                    format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
                    format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
-                   std::to_string(n.replicas), labels_text(n.labels)});
+                   std::to_string(n.replicas), drivers.empty() ? "-" : drivers,
+                   labels_text(n.labels)});
+  }
   return table.render();
 }
 
