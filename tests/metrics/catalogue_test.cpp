@@ -329,7 +329,7 @@ TEST(Exposer, StopsPromptly) {
   long status = 0;
   http_get("http://127.0.0.1:" + std::to_string(server->port()) + "/metrics", &status);
   // Let civetweb's listener settle into its 2 s poll, the case that used to stall.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100)); // -- allowed: puts the listener into its long poll
   auto start = std::chrono::steady_clock::now();
   server.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));

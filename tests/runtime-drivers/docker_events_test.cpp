@@ -83,7 +83,7 @@ private:
       }
       for (auto& piece : scripts_[next]) {
         [[maybe_unused]] auto n = ::write(conn, piece.data(), piece.size());
-        std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(10ms); // -- allowed: polling interval of a deadline wait
       }
       if (++next == scripts_.size())
         held_.push_back(conn);

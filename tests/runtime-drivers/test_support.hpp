@@ -134,7 +134,7 @@ template <class Predicate> bool eventually(Predicate condition) {
   while (!condition()) {
     if (std::chrono::steady_clock::now() > end)
       return false;
-    std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(5ms); // -- allowed: polling interval of a deadline wait
   }
   return true;
 }

@@ -216,7 +216,7 @@ command_result run_command(const std::vector<std::string>& argv, const env_map& 
           }
           break;
         }
-        std::this_thread::sleep_for(5ms);
+        std::this_thread::sleep_for(5ms); // -- allowed: polling interval of a deadline wait
       }
     }
     status = st;
@@ -299,7 +299,7 @@ std::optional<int> child_process::wait_for_exit(std::chrono::milliseconds timeou
   while (running()) {
     if (clock::now() >= deadline)
       return std::nullopt;
-    std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(5ms); // -- allowed: polling interval of a deadline wait
   }
   return exit_code_;
 }

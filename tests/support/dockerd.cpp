@@ -227,7 +227,7 @@ bool docker_engine::spawn_dockerd(std::string& why) {
       why = "dockerd exited at once; its log:\n" + tail_of(log);
       return false;
     }
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(50ms); // -- allowed: polling interval of a deadline wait
   }
   why = "dockerd did not answer on " + socket_ + " within 30 s; its log:\n" + tail_of(log);
   stop_engine();

@@ -23,7 +23,7 @@ bool wait_until(Predicate&& predicate, std::chrono::duration<Rep, Period> timeou
       return true;
     if (std::chrono::steady_clock::now() >= deadline)
       return false;
-    std::this_thread::sleep_for(poll_interval);
+    std::this_thread::sleep_for(poll_interval); // -- allowed: polling interval of a deadline wait
   }
 }
 
