@@ -347,7 +347,7 @@ bool docker_engine::stop_engine() {
       ::waitpid(dockerd_pid_, &status, 0);
       break;
     }
-    std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(20ms); // -- allowed: polling interval of a deadline wait
   }
   dockerd_pid_ = 0;
   return true;
