@@ -2,6 +2,7 @@
 // 100 process replicas, against a real tuttid and real busybox processes.
 
 #include "tools/bench/benches.hpp"
+#include "tools/bench/bench_support.hpp"
 #include "tools/bench/daemon_process.hpp"
 #include "tools/tutti/client.hpp"
 
@@ -36,10 +37,6 @@ std::string spec(int replicas, const std::string& backoff) {
          backoff + ", max: 10s}}\n";
 }
 
-double ms_since(clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(clock::now() - t).count();
-}
-
 /// Polls (every 2 ms) until `pred` holds on the replicas, or 60 s pass.
 template <class Pred> bool wait_replicas(cli::client& c, Pred pred) {
   auto deadline = clock::now() + 60s;
@@ -58,24 +55,9 @@ size_t running(const std::vector<protocol::replica_status>& rs) {
   });
 }
 
-double percentile(std::vector<double> xs, double q) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  return xs[std::min(xs.size() - 1, static_cast<size_t>(q * (xs.size() - 1) + 0.5))];
-}
-
 int run_dev(const dev_options& opts) {
   daemon_process daemon{opts.port_range};
-  std::unique_ptr<cli::client> c;
-  auto deadline = clock::now() + 10s;
-  while (!c && clock::now() < deadline) {
-    auto x = cli::client::connect(daemon.api(), 2s);
-    if (x && x.value()->version())
-      c = std::move(*x);
-    else
-      std::this_thread::sleep_for(10ms);
-  }
+  auto c = connect_client(daemon);
   if (!c) {
     std::fprintf(stderr, "tutti-bench: tuttid did not answer at %s\n", daemon.api().c_str());
     return 1;

@@ -4,6 +4,7 @@
 // container killed behind its back. Real engine, real containers.
 
 #include "tools/bench/benches.hpp"
+#include "tools/bench/bench_support.hpp"
 #include "tools/bench/daemon_process.hpp"
 #include "tools/bench/docker_engine.hpp"
 #include "tools/tutti/client.hpp"
@@ -47,21 +48,10 @@ std::string spec(int replicas, const std::string& backoff) {
          backoff + ", max: 10s}}\nstop_grace: 2s\n";
 }
 
-double ms_since(clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(clock::now() - t).count();
-}
-
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-double percentile(std::vector<double> xs, double q) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  return xs[std::min(xs.size() - 1, static_cast<size_t>(q * (xs.size() - 1) + 0.5))];
 }
 
 bool is_running(const protocol::replica_status& r) {
@@ -132,15 +122,7 @@ double api_single(const docker_engine& engine, const std::string& label, int i) 
 std::optional<tutti_figures> run_tutti(const docker_options& o, const docker_engine& engine,
                                        const std::string& node) {
   daemon_process daemon{o.port_range, {"--docker-socket", engine.socket(), "--node-name", node}};
-  std::unique_ptr<cli::client> c;
-  auto deadline = clock::now() + 10s;
-  while (!c && clock::now() < deadline) {
-    auto x = cli::client::connect(daemon.api(), 2s);
-    if (x && x.value()->version())
-      c = std::move(*x);
-    else
-      std::this_thread::sleep_for(10ms);
-  }
+  auto c = connect_client(daemon);
   if (!c) {
     std::fprintf(stderr, "tutti-bench: tuttid did not answer at %s\n", daemon.api().c_str());
     return std::nullopt;

@@ -3,6 +3,7 @@
 // `wrk`) and busybox httpd replicas of a real tuttid, all on 127.0.0.1.
 
 #include "tools/bench/benches.hpp"
+#include "tools/bench/bench_support.hpp"
 #include "tools/bench/daemon_process.hpp"
 #include "tools/tutti/client.hpp"
 
@@ -111,17 +112,6 @@ std::optional<wrk_result> run_wrk(const mesh_options& o, uint16_t port, int seco
   if (!errors.empty() || !non2xx.empty())
     std::printf("    wrk: %s %s\n", errors.c_str(), non2xx.c_str());
   return r;
-}
-
-std::unique_ptr<cli::client> connect_client(const daemon_process& daemon) {
-  auto deadline = clock::now() + 10s;
-  while (clock::now() < deadline) {
-    auto x = cli::client::connect(daemon.api(), 2s);
-    if (x && x.value()->version())
-      return std::move(*x);
-    std::this_thread::sleep_for(10ms);
-  }
-  return nullptr;
 }
 
 /// The host port of the lowest running replica, once the mesh serves all of them.

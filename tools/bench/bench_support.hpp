@@ -1,0 +1,23 @@
+#pragma once
+
+// What every tutti-bench subcommand needs: timing, percentiles, a connected client.
+
+#include "tools/bench/daemon_process.hpp"
+#include "tools/tutti/client.hpp"
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace tutti::bench {
+
+/// Milliseconds since `t` on the steady clock.
+double ms_since(std::chrono::steady_clock::time_point t);
+
+/// The q-quantile (0..1) of `xs`, nearest rank; 0 when empty.
+double percentile(std::vector<double> xs, double q);
+
+/// A client of `daemon` once it answers `version`, or nullptr after 10 s.
+std::unique_ptr<cli::client> connect_client(const daemon_process& daemon);
+
+} // namespace tutti::bench
