@@ -63,11 +63,13 @@ driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::d
       [self](p::list_atom, const std::string& node) {
         return lift(self->state.driver->list_owned(node));
       },
+      [self](p::health_atom) { return lift(self->state.driver->health()); },
   };
 }
 
 struct router_state {
   std::vector<driver_actor> workers;
+  size_t next_probe = 0;
   static inline const char* name = "driver-router";
 };
 
@@ -115,6 +117,11 @@ driver_actor::behavior_type router_behavior(router_ptr self, std::vector<driver_
       [self, pick](p::list_atom a,
                    const std::string& node) -> caf::result<std::vector<rd::container_info>> {
         return self->delegate(pick(node), a, node);
+      },
+      [self](p::health_atom a) -> caf::result<bool> {
+        // Round robin: a worker stuck on a slow call delays one probe, not all.
+        auto& ws = self->state.workers;
+        return self->delegate(ws[self->state.next_probe++ % ws.size()], a);
       },
   };
 }

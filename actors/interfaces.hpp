@@ -76,7 +76,8 @@ using driver_actor = caf::typed_actor<
     caf::replies_to<p::watch_atom, std::string, std::string, replica_actor>::with<bool>,
     caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
     caf::replies_to<p::stats_atom, std::string>::with<rd::container_stats>,
-    caf::replies_to<p::list_atom, std::string>::with<std::vector<rd::container_info>>>;
+    caf::replies_to<p::list_atom, std::string>::with<std::vector<rd::container_info>>,
+    caf::replies_to<p::health_atom>::with<bool>>;
 
 /// A node agent: runs replicas placed on its host.
 using node_actor = caf::typed_actor<
@@ -85,7 +86,7 @@ using node_actor = caf::typed_actor<
     caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
     caf::replies_to<p::status_atom>::with<p::node_status>,
     caf::replies_to<p::sweep_atom, std::vector<std::string>>::with<std::vector<std::string>>,
-    caf::reacts_to<p::replica_status>,
+    caf::reacts_to<p::replica_status>, caf::reacts_to<p::health_atom>,
     caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica.

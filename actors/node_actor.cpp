@@ -36,6 +36,7 @@ struct node_state {
   std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
   std::set<uint16_t> reserved;
   uint16_t next_port = 0;
+  std::map<std::string, std::string> driver_errors; // driver -> why unhealthy
   static inline const char* name = "node";
 };
 
@@ -232,6 +233,7 @@ p::node_status status(self_ptr self) {
   out.replicas = static_cast<int32_t>(self->state.replicas.size());
   for (auto& [kind, drv] : self->state.ctx.drivers)
     out.drivers.push_back(p::to_string(kind));
+  out.driver_errors = self->state.driver_errors;
   for (auto& [id, entry] : self->state.replicas) {
     out.allocated.cpu += entry.req.spec.resources.cpu;
     out.allocated.memory += entry.req.spec.resources.memory;
@@ -311,6 +313,58 @@ void start_router(self_ptr self) {
   });
 }
 
+void publish(self_ptr self) {
+  caf::anon_send(self->state.ctx.store, p::put_atom::value, status(self));
+  caf::anon_send(self->state.ctx.placement, p::register_atom::value, status(self),
+                 caf::actor_cast<node_actor>(self));
+}
+
+/// Records a probe's outcome (`why` empty: healthy). A change of healthy or not is
+/// logged, recorded as an event and published, so placement avoids the driver
+/// while it is down and `get nodes` shows why.
+void set_driver_health(self_ptr self, const std::string& driver, const std::string& why) {
+  auto& errors = self->state.driver_errors;
+  auto i = errors.find(driver);
+  bool was_healthy = i == errors.end();
+  if (why.empty() ? was_healthy : (!was_healthy && i->second == why))
+    return;
+  const auto& node = self->state.ctx.config.name;
+  if (why.empty())
+    errors.erase(i);
+  else
+    errors[driver] = why;
+  if (self->state.ctx.metrics)
+    self->state.ctx.metrics->set_driver_healthy(node, driver, why.empty());
+  publish(self);
+  if (was_healthy == why.empty())
+    return; // only the reason changed
+  p::event e;
+  e.kind = why.empty() ? "driver_recovered" : "driver_unhealthy";
+  e.message = "node " + node + ": " + driver + " driver " +
+              (why.empty() ? "answers again" : "is unhealthy: " + why);
+  if (why.empty())
+    spdlog::info("{}", e.message);
+  else
+    spdlog::warn("{}", e.message);
+  caf::anon_send(self->state.ctx.store, p::append_atom::value, std::move(e));
+}
+
+void probe_drivers(self_ptr self) {
+  for (auto& [kind, drv] : self->state.ctx.drivers) {
+    auto name = p::to_string(kind);
+    auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
+    if (!driver)
+      continue; // being restarted; probed next round
+    self->request(driver, std::chrono::seconds{5}, p::health_atom::value)
+        .then([self, name](bool) { set_driver_health(self, name, ""); },
+              [self, name](caf::error& err) {
+                auto why = p::message_of(err);
+                set_driver_health(self, name, why.empty() ? "no answer to a health probe" : why);
+              });
+  }
+  self->delayed_send(self, self->state.ctx.config.health_interval, p::health_atom::value);
+}
+
 void on_driver_restart(self_ptr self, const std::string& child) {
   if (child.rfind("driver/", 0) != 0)
     return;
@@ -346,9 +400,11 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   start_router(self);
   // The node record is durable, so `get nodes` and a restarted control plane
   // know the node even before it registers again.
-  caf::anon_send(st.ctx.store, p::put_atom::value, status(self));
-  caf::anon_send(st.ctx.placement, p::register_atom::value, status(self),
-                 caf::actor_cast<node_actor>(self));
+  publish(self);
+  for (auto& [kind, drv] : st.ctx.drivers)
+    if (st.ctx.metrics)
+      st.ctx.metrics->set_driver_healthy(st.ctx.config.name, p::to_string(kind), true);
+  probe_drivers(self);
   return {
       [self](p::run_atom, p::replica_request& req) { return run(self, req); },
       [self](p::stop_atom, const std::string& id) { return stop(self, id); },
@@ -358,6 +414,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
       [self](p::status_atom) { return status(self); },
       [self](p::sweep_atom, const std::vector<std::string>& keep) { return sweep(self, keep); },
       [self](p::replica_status& st) { on_status(self, st); },
+      [self](p::health_atom) { probe_drivers(self); },
       [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
   };
 }

@@ -21,6 +21,7 @@ struct node_config {
   uint16_t port_first = 20000;
   uint16_t port_last = 29999;
   restart_limit limit;
+  caf::timespan health_interval = std::chrono::seconds{2}; // how often drivers are probed
 };
 
 struct node_context {

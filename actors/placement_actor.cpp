@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -16,6 +17,11 @@ std::optional<std::string> misfit(const node_view& node, const p::placement_requ
   const auto& st = node.status;
   if (st.state != p::node_state::ready)
     return "node is " + p::to_string(st.state);
+  auto driver = p::to_string(req.driver);
+  if (std::find(st.drivers.begin(), st.drivers.end(), driver) == st.drivers.end())
+    return "no " + driver + " driver";
+  if (auto sick = st.driver_errors.find(driver); sick != st.driver_errors.end())
+    return driver + " driver unhealthy: " + sick->second;
   for (const auto& c : req.placement.constraints) {
     auto value = c.key == "node.name"     ? std::optional<std::string>{st.name}
                  : st.labels.count(c.key) ? std::optional<std::string>{st.labels.at(c.key)}

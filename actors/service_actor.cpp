@@ -25,6 +25,7 @@ struct slot_state {
   bool stopping = false;
   bool node_lost = false; // its node's actor went down; not routed to
   p::replica_status status;
+  std::string last_problem; // not repeated in the event log
 };
 
 struct service_state {
@@ -33,7 +34,6 @@ struct service_state {
   int64_t revision = 0;
   std::map<int32_t, slot_state> slots;
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
-  std::string last_problem;                      // not repeated in the event log
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
@@ -80,11 +80,20 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
   self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
 }
 
-void problem(self_ptr self, const std::string& replica, const caf::error& err) {
+/// Why slot `slot` is not running: shown on the slot (unless a replica already
+/// reports for it) and, when new, logged and recorded as an event.
+void problem(self_ptr self, int32_t slot, const caf::error& err) {
   auto text = p::message_of(err);
-  if (text == self->state.last_problem)
+  auto replica = p::replica_id(self->state.spec.name, slot);
+  auto& status = self->state.slots[slot].status;
+  if (status.id.empty() || status.state == p::replica_state::pending) {
+    status.state = p::replica_state::pending;
+    status.message = text;
+  }
+  auto& last = self->state.slots[slot].last_problem;
+  if (text == last)
     return;
-  self->state.last_problem = text;
+  last = text;
   spdlog::warn("service {}: {}", self->state.spec.name, text);
   emit(self,
        p::code_of(err) == p::error_code::unschedulable ? "replica_unschedulable"
@@ -135,7 +144,7 @@ void run_on_node(self_ptr self, int32_t slot) {
   auto fail = [self, slot](caf::error& err) {
     self->state.slots[slot].in_flight = false;
     self->state.nodes.erase(self->state.slots[slot].node);
-    problem(self, p::replica_id(self->state.spec.name, slot), err);
+    problem(self, slot, err);
   };
   with_node(
       self, s.node,
@@ -159,7 +168,7 @@ void place_slot(self_ptr self, int32_t slot) {
   s.in_flight = true;
   const auto& spec = self->state.spec;
   p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
-                           spec.placement, s.node};
+                           spec.placement, s.node, spec.driver};
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
       .then(
           [self, slot](p::placement_decision& d) {
@@ -177,12 +186,12 @@ void place_slot(self_ptr self, int32_t slot) {
                 .then([self, slot](bool) { run_on_node(self, slot); },
                       [self, slot](caf::error& err) {
                         self->state.slots[slot].in_flight = false;
-                        problem(self, p::replica_id(self->state.spec.name, slot), err);
+                        problem(self, slot, err);
                       });
           },
           [self, slot](caf::error& err) {
             self->state.slots[slot].in_flight = false;
-            problem(self, p::replica_id(self->state.spec.name, slot), err);
+            problem(self, slot, err);
           });
 }
 
@@ -368,7 +377,8 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
           return;
         self->state.spec = std::move(spec);
         self->state.revision = revision;
-        self->state.last_problem.clear();
+        for (auto& [slot, s] : self->state.slots)
+          s.last_problem.clear();
         reconcile(self);
         publish_endpoints(self); // ports or balancing may have changed
       },

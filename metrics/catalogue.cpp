@@ -115,6 +115,11 @@ struct catalogue::impl {
           .Name("tutti_replicas_running")
           .Help("Replicas of the service currently running.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& driver_healthy =
+      prometheus::BuildGauge()
+          .Name("tutti_driver_healthy")
+          .Help("1 when the runtime behind the node's driver answers, else 0.")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& replica_restarts =
       prometheus::BuildCounter()
           .Name("tutti_replica_restarts_total")
@@ -201,6 +206,11 @@ void catalogue::set_replicas_desired(const std::string& service, double n) {
 void catalogue::set_replicas_running(const std::string& service, double n) {
   std::shared_lock guard{impl_->per_service_mutex};
   impl_->replicas_running.Add({{"service", service}}).Set(n);
+}
+
+void catalogue::set_driver_healthy(const std::string& node, const std::string& driver,
+                                   bool healthy) {
+  impl_->driver_healthy.Add({{"node", node}, {"driver", driver}}).Set(healthy ? 1 : 0);
 }
 
 void catalogue::count_replica_restart(const std::string& service) {

@@ -32,6 +32,8 @@ public:
   // tutti_replicas_desired{service}, tutti_replicas_running{service}
   void set_replicas_desired(const std::string& service, double n);
   void set_replicas_running(const std::string& service, double n);
+  // tutti_driver_healthy{node,driver}: 1 when the runtime behind the driver answers
+  void set_driver_healthy(const std::string& node, const std::string& driver, bool healthy);
   // tutti_replica_restarts_total{service}
   void count_replica_restart(const std::string& service);
   // tutti_reconcile_duration_seconds{service} (histogram)

@@ -80,6 +80,7 @@ struct NodeStatus {
   replicas @5 :Int32;
   labels @6 :List(Label);
   drivers @7 :List(Text);
+  driverErrors @8 :List(Label); # driver -> why it is unhealthy; absent when healthy
 }
 
 struct ServiceChange {

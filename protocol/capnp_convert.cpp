@@ -149,6 +149,26 @@ event from_capnp(rpc::Event::Reader r) {
           text(r.getService()), text(r.getReplica()), text(r.getMessage())};
 }
 
+namespace {
+
+void to_capnp(capnp::List<rpc::Label>::Builder out, const std::map<std::string, std::string>& x) {
+  unsigned i = 0;
+  for (const auto& [k, v] : x) {
+    out[i].setKey(k);
+    out[i].setValue(v);
+    ++i;
+  }
+}
+
+std::map<std::string, std::string> from_capnp(capnp::List<rpc::Label>::Reader r) {
+  std::map<std::string, std::string> out;
+  for (auto l : r)
+    out.emplace(text(l.getKey()), text(l.getValue()));
+  return out;
+}
+
+} // namespace
+
 void to_capnp(rpc::NodeStatus::Builder b, const node_status& x) {
   b.setName(x.name);
   b.setAddress(x.address);
@@ -156,13 +176,8 @@ void to_capnp(rpc::NodeStatus::Builder b, const node_status& x) {
   to_capnp(b.initCapacity(), x.capacity);
   to_capnp(b.initAllocated(), x.allocated);
   b.setReplicas(x.replicas);
-  auto labels = b.initLabels(x.labels.size());
-  unsigned i = 0;
-  for (const auto& [k, v] : x.labels) {
-    labels[i].setKey(k);
-    labels[i].setValue(v);
-    ++i;
-  }
+  to_capnp(b.initLabels(x.labels.size()), x.labels);
+  to_capnp(b.initDriverErrors(x.driver_errors.size()), x.driver_errors);
   auto drivers = b.initDrivers(x.drivers.size());
   for (unsigned j = 0; j < x.drivers.size(); ++j)
     drivers.set(j, x.drivers[j]);
@@ -176,8 +191,8 @@ node_status from_capnp(rpc::NodeStatus::Reader r) {
   x.capacity = from_capnp(r.getCapacity());
   x.allocated = from_capnp(r.getAllocated());
   x.replicas = r.getReplicas();
-  for (auto l : r.getLabels())
-    x.labels.emplace(text(l.getKey()), text(l.getValue()));
+  x.labels = from_capnp(r.getLabels());
+  x.driver_errors = from_capnp(r.getDriverErrors());
   for (auto d : r.getDrivers())
     x.drivers.push_back(text(d));
   return x;

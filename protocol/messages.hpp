@@ -55,6 +55,7 @@ using child_atom = caf::atom_constant<caf::atom("child")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using endpoints_atom = caf::atom_constant<caf::atom("endpoints")>;
 using env_atom = caf::atom_constant<caf::atom("env")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -129,12 +130,13 @@ struct placement_request {
   resource_spec resources;
   placement_spec placement;
   std::string preferred_node; // from a stored assignment; kept when it still fits
+  driver_kind driver = driver_kind::process;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_request& x) {
   return f(caf::meta::type_name("placement_request"), x.replica, x.service, x.resources,
-           x.placement, x.preferred_node);
+           x.placement, x.preferred_node, x.driver);
 }
 
 /// The replica id of a service's slot.

@@ -141,11 +141,12 @@ struct node_status {
   int32_t replicas = 0;
   std::map<std::string, std::string> labels;
   std::vector<std::string> drivers;
+  std::map<std::string, std::string> driver_errors; // driver -> why it is unhealthy
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.address, x.state, x.capacity, x.allocated,
-           x.replicas, x.labels, x.drivers);
+           x.replicas, x.labels, x.drivers, x.driver_errors);
 }
 
 struct service_detail {

@@ -87,6 +87,15 @@ size_t docker_driver::concurrency() const {
   return std::max<size_t>(options_.concurrency, 1);
 }
 
+caf::error docker_driver::health() {
+  auto reply = client_->call("GET", "/_ping", {}, std::chrono::seconds{1});
+  if (!reply)
+    return std::move(reply.error());
+  if (reply->status != 200)
+    return refused("the Docker engine at " + options_.socket + " is not ready", *reply);
+  return caf::none;
+}
+
 bool docker_driver::engine_connected() const {
   return events_->connected();
 }

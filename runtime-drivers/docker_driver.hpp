@@ -88,6 +88,9 @@ public:
   caf::expected<container_stats> stats(const std::string& name) override;
   caf::expected<std::vector<container_info>> list_owned(const std::string& node) override;
 
+  /// GET /_ping within a second: the engine answers requests now.
+  caf::error health() override;
+
   /// The events stream is open: the engine answers and exits are seen.
   bool engine_connected() const;
 

@@ -116,6 +116,11 @@ public:
   /// Every container this driver runs or ran for node `node` (label tutti.node),
   /// including exited ones not yet removed; used to adopt after a restart.
   virtual caf::expected<std::vector<container_info>> list_owned(const std::string& node) = 0;
+
+  /// Whether the runtime behind the driver answers now: none when it does, else
+  /// an error saying what is wrong and what to do. Cheap and bounded (about a
+  /// second at most): the node asks every few seconds.
+  virtual caf::error health() { return caf::none; }
 };
 
 } // namespace tutti::runtime_drivers

@@ -224,6 +224,18 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
   return result;
 }
 
+caf::error sim_driver::health() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (unhealthy_.empty())
+    return caf::none;
+  return protocol::make_error(protocol::error_code::driver_failure, unhealthy_);
+}
+
+void sim_driver::set_unhealthy(std::string why) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  unhealthy_ = std::move(why);
+}
+
 caf::error sim_driver::crash(const std::string& name, int32_t exit_code) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto x = find(name);

@@ -56,6 +56,10 @@ public:
   caf::expected<std::string> logs(const std::string& name, size_t max_bytes) override;
   caf::expected<container_stats> stats(const std::string& name) override;
   caf::expected<std::vector<container_info>> list_owned(const std::string& node) override;
+  caf::error health() override;
+
+  /// Test hook: health() fails with driver_failure `why` (empty: healthy again).
+  void set_unhealthy(std::string why);
 
   /// Test hook: a running container exits with `exit_code` and its callback
   /// fires (asynchronously). not_found when absent, invalid_argument when it is
@@ -87,6 +91,7 @@ private:
   int64_t next_pid_ = 1000;
   std::map<std::string, container> containers_;
   std::unique_ptr<task_thread> worker_;
+  std::string unhealthy_;
 };
 
 } // namespace tutti::runtime_drivers

@@ -205,6 +205,53 @@ TEST_F(DevDaemon, CrashedContainerIsReplacedAndCounted) {
   EXPECT_EQ(sim_containers(), 3u);
 }
 
+TEST_F(DevDaemon, UnhealthyDriverIsReportedAvoidedAndRecovers) {
+  auto sim = std::dynamic_pointer_cast<rd::sim_driver>(daemon_->driver(p::driver_kind::sim));
+  ASSERT_TRUE(sim);
+  sim->set_unhealthy("the sim engine is down");
+  auto sim_errors = [&] {
+    std::map<std::string, std::string> out;
+    (*self_)
+        ->request(cluster(), 5s, p::nodes_atom::value)
+        .receive(
+            [&](std::vector<p::node_status>& xs) {
+              if (!xs.empty())
+                out = xs[0].driver_errors;
+            },
+            [](caf::error&) {});
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return sim_errors().count("sim") == 1; }));
+  EXPECT_EQ(sim_errors()["sim"], "the sim engine is down");
+
+  apply(sim_spec);
+  // Placement keeps replicas off the sick driver and says why.
+  ASSERT_TRUE(wait_until([&] {
+    auto rs = replicas();
+    return rs.size() == 3 &&
+           rs[0].message.find("sim driver unhealthy: the sim engine is down") != std::string::npos;
+  })) << (replicas().empty() ? "no replicas" : replicas()[0].message);
+  EXPECT_EQ(sim_containers(), 0u);
+
+  sim->set_unhealthy("");
+  ASSERT_TRUE(wait_until([&] { return sim_errors().count("sim") == 0; }));
+  ASSERT_TRUE(wait_until([&] { return !running_ids().empty(); }, 20s));
+  std::vector<std::string> kinds;
+  (*self_)
+      ->request(cluster(), 5s, p::events_atom::value, uint64_t{0}, uint32_t{1000}, std::string{})
+      .receive(
+          [&](std::vector<p::event>& es) {
+            for (auto& e : es)
+              if (e.message.find("sim driver") != std::string::npos)
+                kinds.push_back(e.kind);
+              // Once per slot, not once per retry.
+          },
+          [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
+  EXPECT_EQ(kinds, (std::vector<std::string>{"driver_unhealthy", "replica_unschedulable",
+                                             "replica_unschedulable", "replica_unschedulable",
+                                             "driver_recovered"}));
+}
+
 TEST_F(DevDaemon, ScaleDownStopsTheNewestSlots) {
   apply(sim_spec);
   ASSERT_TRUE(wait_until([&] { return !running_ids().empty(); }));

@@ -14,6 +14,7 @@ node_view node(const std::string& name, double cpu, int64_t mem,
   v.status.name = name;
   v.status.capacity = {cpu, mem};
   v.status.labels = std::move(labels);
+  v.status.drivers = {"process"};
   return v;
 }
 
@@ -39,6 +40,26 @@ TEST(Placement, SpreadPrefersTheNodeWithFewestReplicasOfTheService) {
   auto chosen = choose_node(nodes, request("web-1"));
   ASSERT_TRUE(chosen);
   EXPECT_EQ(*chosen, "b");
+}
+
+TEST(Placement, SkipsNodesWhoseDriverIsMissingOrUnhealthyAndSaysWhy) {
+  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
+                                         {"b", node("b", 4, 1 << 30)}};
+  nodes["b"].status.drivers.push_back("docker");
+  auto req = request("web-0");
+  req.driver = p::driver_kind::docker;
+  auto chosen = choose_node(nodes, req);
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(*chosen, "b");
+
+  nodes["b"].status.driver_errors["docker"] = "cannot reach the Docker engine";
+  chosen = choose_node(nodes, req);
+  ASSERT_FALSE(chosen);
+  auto why = p::message_of(chosen.error());
+  EXPECT_NE(why.find("a: no docker driver"), std::string::npos) << why;
+  EXPECT_NE(why.find("b: docker driver unhealthy: cannot reach the Docker engine"),
+            std::string::npos)
+      << why;
 }
 
 TEST(Placement, BinpackPrefersTheFullerNode) {

@@ -266,10 +266,33 @@ TEST_F(docker, RecoversWhenTheEngineRestarts) {
   ASSERT_TRUE(wait_running(d, "phoenix", 2)) << json(replicas_of(d, "phoenix"));
   auto before = running(d, "phoenix");
 
+  auto docker_error = [&] {
+    auto r = d.tutti({"get", "nodes", "-o", "json"});
+    auto nodes = json::parse(r.out, nullptr, false);
+    if (r.exit_code != 0 || !nodes.is_array() || nodes.empty())
+      return std::string{"?"};
+    return nodes[0].value("driver_errors", json::object()).value("docker", "");
+  };
+  auto health_metric = [&] {
+    return metric_value(metrics_text(d), "tutti_driver_healthy{driver=\"docker\",node=\"" +
+                                             node_ + "\"}");
+  };
+  EXPECT_EQ(docker_error(), "");
+
   ASSERT_TRUE(engine_->stop_engine());
-  // While the engine is away tuttid stays up and answers.
+  // While the engine is away tuttid stays up and answers, and says the driver is down.
   EXPECT_EQ(replicas_of(d, "phoenix").size(), 2u);
   EXPECT_TRUE(d.running());
+  std::string down_reason;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        down_reason = docker_error();
+        return down_reason.find("is dockerd running?") != std::string::npos;
+      },
+      converge_timeout))
+      << down_reason;
+  EXPECT_EQ(health_metric(), 0.0);
+  EXPECT_TRUE(has_event(d, "driver_unhealthy"));
   std::string why;
   auto restarted_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(engine_->start_engine(why)) << why;
@@ -285,10 +308,9 @@ TEST_F(docker, RecoversWhenTheEngineRestarts) {
   for (auto& [id, r] : after)
     EXPECT_NE(r.value("pid", 0), before[id].value("pid", 0)) << id;
   EXPECT_EQ(containers().size(), 2u);
-  bool reported = false;
-  for (auto& e : events_of(d))
-    reported = reported || e.value("message", "").find("is dockerd running?") != std::string::npos;
-  std::printf("engine outage reported in events: %s\n", reported ? "yes" : "no");
+  EXPECT_TRUE(s::wait_until([&] { return docker_error().empty(); }, converge_timeout));
+  EXPECT_EQ(health_metric(), 1.0);
+  EXPECT_TRUE(has_event(d, "driver_recovered"));
 }
 
 } // namespace

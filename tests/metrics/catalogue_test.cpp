@@ -83,6 +83,16 @@ TEST(Catalogue, ReplicaGaugesCarryServiceLabel) {
   EXPECT_EQ(sample(text, R"(tutti_replicas_running{service="db"})"), "");
 }
 
+TEST(Catalogue, DriverHealthIsOneOrZeroPerNodeAndDriver) {
+  catalogue cat;
+  cat.set_driver_healthy("n1", "docker", true);
+  cat.set_driver_healthy("n1", "process", true);
+  cat.set_driver_healthy("n1", "docker", false);
+  auto text = cat.serialize();
+  EXPECT_EQ(value(text, R"(tutti_driver_healthy{driver="docker",node="n1"})"), 0) << text;
+  EXPECT_EQ(value(text, R"(tutti_driver_healthy{driver="process",node="n1"})"), 1) << text;
+}
+
 TEST(Catalogue, CountersAccumulatePerLabelSet) {
   catalogue cat;
   cat.count_replica_restart("web");

@@ -43,6 +43,7 @@ protected:
     node_ = engine_->node_name("drv");
     driver_ = make_driver(node_);
     ASSERT_TRUE(eventually([&] { return driver_->engine_connected(); }));
+    EXPECT_FALSE(driver_->health());
   }
 
   void TearDown() override {
@@ -320,6 +321,7 @@ TEST_F(docker_driver_test, an_engine_that_is_not_there_fails_calls_clearly) {
   EXPECT_FALSE(d->engine_connected());
   auto expected = "cannot reach the Docker engine at " + socket +
                   ": No such file or directory; is dockerd running?";
+  EXPECT_EQ(protocol::message_of(d->health()), expected);
   auto created = d->create(spec("x-0", {"/bin/true"}));
   ASSERT_FALSE(created);
   EXPECT_EQ(code_of(created.error()), error_code::driver_failure);
@@ -344,6 +346,7 @@ TEST_F(docker_driver_test, recovers_when_the_engine_comes_back) {
   // The engine stops its containers as it goes: the exit is reported, from the
   // stream or, when that closed first, from the look-up after reconnecting.
   ASSERT_TRUE(eventually([&] { return !driver_->engine_connected(); }));
+  EXPECT_TRUE(driver_->health());
   auto down = driver_->inspect("survivor-0");
   ASSERT_FALSE(down);
   EXPECT_NE(protocol::message_of(down.error()).find("cannot reach the Docker engine"),
@@ -353,6 +356,7 @@ TEST_F(docker_driver_test, recovers_when_the_engine_comes_back) {
   std::string why;
   ASSERT_TRUE(engine_->start_engine(why)) << why;
   ASSERT_TRUE(eventually([&] { return driver_->engine_connected(); }));
+  EXPECT_FALSE(driver_->health());
   EXPECT_TRUE(exits.wait_for("survivor-0"));
   auto restarted = driver_->start("survivor-0");
   ASSERT_TRUE(restarted) << message(restarted.error());

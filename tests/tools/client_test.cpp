@@ -94,7 +94,8 @@ protected:
                                  {0.5, 1 << 20},
                                  3,
                                  {{"zone", "a"}},
-                                 {"process"}}};
+                                 {"process", "docker"},
+                                 {{"docker", "cannot reach the Docker engine"}}}};
     for (uint64_t seq = 1; seq <= 5; ++seq)
       state_->events.push_back(make_event(seq, "replica_started"));
     state_->follow_events = {make_event(6, "replica_exited"), make_event(7, "replica_backoff"),
@@ -160,6 +161,7 @@ TEST_F(ClientTest, GetReplicasFiltersByService) {
   auto nodes = c->get_nodes();
   ASSERT_TRUE(nodes);
   EXPECT_EQ(nodes->at(0).labels.at("zone"), "a");
+  EXPECT_EQ(nodes->at(0).driver_errors.at("docker"), "cannot reach the Docker engine");
 }
 
 TEST_F(ClientTest, ApplySendsTheSourceAndReturnsChanges) {

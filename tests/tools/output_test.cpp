@@ -111,10 +111,12 @@ TEST(Views, NodesTable) {
   n.allocated = {0.5, 128ll << 20};
   n.replicas = 2;
   n.labels = {{"zone", "a"}, {"disk", "ssd"}};
-  n.drivers = {"process", "docker (unhealthy)"};
+  n.drivers = {"process", "docker"};
+  n.driver_errors = {{"docker", "cannot reach the Docker engine"}};
   auto lines = lines_of(nodes_table({n}));
-  ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0].find("DRIVERS"), lines[1].find("process,docker (unhealthy)"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].find("DRIVERS"), lines[1].find("process,docker(unhealthy)"));
+  EXPECT_EQ(lines[2], "local: docker driver unhealthy: cannot reach the Docker engine");
   EXPECT_EQ(lines[1].rfind("local   ready   0.5/4            128Mi/8Gi           2          ", 0),
             0u)
     << lines[1];
@@ -157,7 +159,8 @@ TEST(Json, ServiceNodeAndEventKeys) {
   n.labels = {{"zone", "a"}};
   auto node = json::parse(to_json_text(json_of(n)));
   EXPECT_EQ(keys_of(node), (std::set<std::string>{"name", "address", "state", "capacity",
-                                                  "allocated", "replicas", "labels", "drivers"}));
+                                                  "allocated", "replicas", "labels", "drivers",
+                                                  "driver_errors"}));
   EXPECT_EQ(node["labels"]["zone"], "a");
   EXPECT_EQ(keys_of(json_of(event{})),
             (std::set<std::string>{"seq", "time_ms", "kind", "service", "replica", "message"}));

@@ -133,7 +133,8 @@ json json_of(const protocol::node_status& x) {
           {"allocated", json_of(x.allocated)},
           {"replicas", x.replicas},
           {"labels", json(x.labels)},
-          {"drivers", json(x.drivers)}};
+          {"drivers", json(x.drivers)},
+          {"driver_errors", json(x.driver_errors)}};
 }
 
 json json_of(const protocol::event& x) {
@@ -206,14 +207,19 @@ std::string nodes_table(const std::vector<protocol::node_status>& xs) {
   for (const auto& n : xs) {
     std::string drivers;
     for (const auto& d : n.drivers)
-      drivers += (drivers.empty() ? "" : ",") + d;
+      drivers += (drivers.empty() ? "" : ",") + d + (n.driver_errors.count(d) ? "(unhealthy)" : "");
     table.add_row({n.name, to_string(n.state),
                    format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
                    format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
                    std::to_string(n.replicas), drivers.empty() ? "-" : drivers,
                    labels_text(n.labels)});
   }
-  return table.render();
+  auto out = table.render();
+  // The reasons are too long for a column: listed below the table.
+  for (const auto& n : xs)
+    for (const auto& [driver, why] : n.driver_errors)
+      out += n.name + ": " + driver + " driver unhealthy: " + why + "\n";
+  return out;
 }
 
 std::string endpoints_table(const std::vector<protocol::service_endpoints>& xs) {
