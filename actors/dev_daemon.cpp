@@ -130,8 +130,8 @@ void dev_daemon::impl::start_tree() {
                         dir->store = spawn_store(*sys, db, m);
                         return caf::actor_cast<caf::actor>(dir->store);
                       }});
-  children.push_back({"placement", [this, dir] {
-                        dir->placement = spawn_placement(*sys);
+  children.push_back({"placement", [this, dir, m] {
+                        dir->placement = spawn_placement(*sys, m);
                         return caf::actor_cast<caf::actor>(dir->placement);
                       }});
   children.push_back({"discovery", [this, dir] {

@@ -44,7 +44,8 @@ using discovery_actor = caf::typed_actor<
     caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>>;
 
 /// Owns the LMDB store; the one writer. Every reply to a mutating request is sent
-/// after the durable commit.
+/// after the durable commit. Assignments, node records and events queued together
+/// share one commit (group commit); `flush` is its own trigger.
 using store_actor = caf::typed_actor<
     caf::replies_to<p::load_atom>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::load_atom, std::string>::with<p::spec_record>,
@@ -56,7 +57,7 @@ using store_actor = caf::typed_actor<
     caf::reacts_to<p::append_atom, p::event>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
-    caf::replies_to<p::put_atom, p::node_status>::with<bool>>;
+    caf::replies_to<p::put_atom, p::node_status>::with<bool>, caf::reacts_to<p::flush_atom>>;
 
 /// Owns one replica: one container at a time, restarted per the restart policy.
 using replica_actor =
@@ -87,21 +88,27 @@ using node_actor = caf::typed_actor<
     caf::replies_to<p::status_atom>::with<p::node_status>,
     caf::replies_to<p::sweep_atom, std::vector<std::string>>::with<std::vector<std::string>>,
     caf::reacts_to<p::replica_status>, caf::reacts_to<p::health_atom>,
-    caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
+    caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
+    caf::replies_to<p::reserve_atom, p::reservation>::with<p::reservation_reply>,
+    caf::reacts_to<p::release_atom, std::string>>;
 
-/// Knows the nodes and their free resources; picks a node for each replica.
+/// Knows the nodes and their free resources; picks a node for each replica and
+/// has the node confirm the reservation before it answers. `capacity` is its own
+/// reminder to tell services with pending replicas that capacity appeared.
 using placement_actor = caf::typed_actor<
     caf::replies_to<p::register_atom, p::node_status, node_actor>::with<bool>,
     caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision>,
     caf::reacts_to<p::release_atom, std::string>,
     caf::replies_to<p::get_atom, std::string>::with<node_actor>,
-    caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>>;
+    caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,
+    caf::reacts_to<p::capacity_atom>>;
 
 /// Reconciles one service's desired state with what its replicas do.
 using service_actor =
     caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
                      caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
                      caf::reacts_to<p::replica_status>, caf::reacts_to<p::tick_atom>,
+                     caf::reacts_to<p::capacity_atom>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
                      caf::replies_to<p::delete_atom>::with<bool>>;

@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 namespace tutti::actors {
 
@@ -37,6 +38,10 @@ struct node_state {
   std::set<uint16_t> reserved;
   uint16_t next_port = 0;
   std::map<std::string, std::string> driver_errors; // driver -> why unhealthy
+  // What this node has promised, by replica: placement offers, the node decides.
+  std::unordered_map<std::string, p::reservation> reservations;
+  p::resource_spec promised;  // sum of reservations
+  int32_t promised_ports = 0; // host ports of the reservations
   static inline const char* name = "node";
 };
 
@@ -135,6 +140,69 @@ void start_replica_child(self_ptr self, const std::string& id) {
   });
 }
 
+int32_t port_capacity(self_ptr self) {
+  const auto& cfg = self->state.ctx.config;
+  return cfg.port_last >= cfg.port_first ? cfg.port_last - cfg.port_first + 1 : 0;
+}
+
+void hold(self_ptr self, p::reservation r) {
+  auto& st = self->state;
+  st.promised.cpu += r.resources.cpu;
+  st.promised.memory += r.resources.memory;
+  st.promised_ports += r.host_ports;
+  auto id = r.replica;
+  st.reservations[id] = std::move(r);
+}
+
+void unhold(self_ptr self, const std::string& replica) {
+  auto& st = self->state;
+  auto i = st.reservations.find(replica);
+  if (i == st.reservations.end())
+    return;
+  st.promised.cpu -= i->second.resources.cpu;
+  st.promised.memory -= i->second.resources.memory;
+  st.promised_ports -= i->second.host_ports;
+  st.reservations.erase(i);
+}
+
+p::reservation_reply totals(self_ptr self, bool accepted, std::string reason) {
+  auto& st = self->state;
+  return {accepted, std::move(reason), st.promised, st.promised_ports,
+          static_cast<int32_t>(st.reservations.size())};
+}
+
+/// Confirms a reservation only from this node's own free capacity: two offers
+/// that each fit alone but not together (placements racing, a stale view) never
+/// both succeed.
+p::reservation_reply reserve(self_ptr self, p::reservation& r) {
+  auto& st = self->state;
+  const auto& cap = st.ctx.config.capacity;
+  auto free_cpu = cap.cpu - st.promised.cpu;
+  auto free_memory = cap.memory - st.promised.memory;
+  auto free_ports = port_capacity(self) - st.promised_ports;
+  if (auto i = st.reservations.find(r.replica); i != st.reservations.end()) {
+    // Offered again (placement restarted, resources changed): judge it alone.
+    free_cpu += i->second.resources.cpu;
+    free_memory += i->second.resources.memory;
+    free_ports += i->second.host_ports;
+  }
+  std::string why;
+  if (r.resources.cpu > 0 && r.resources.cpu > free_cpu + 1e-9)
+    why = "insufficient cpu (requested " + std::to_string(r.resources.cpu) + ", free " +
+          std::to_string(free_cpu) + ")";
+  else if (r.resources.memory > 0 && r.resources.memory > free_memory)
+    why = "insufficient memory (requested " + std::to_string(r.resources.memory) +
+          " bytes, free " + std::to_string(free_memory) + ")";
+  else if (r.host_ports > free_ports)
+    why = "insufficient host ports (requested " + std::to_string(r.host_ports) + ", free " +
+          std::to_string(free_ports) + ")";
+  if (!why.empty())
+    return totals(self, false, "node " + st.ctx.config.name + " refuses " + r.replica + ": " + why);
+  unhold(self, r.replica);
+  hold(self, std::move(r));
+  return totals(self, true, {});
+}
+
 caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   auto id = p::replica_id(req.service, req.slot);
   if (auto sender = self->current_sender())
@@ -154,6 +222,9 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   auto ports = ports_for(self, id, req.spec);
   if (!ports)
     return std::move(ports.error());
+  if (!self->state.reservations.count(id)) // adopted, or placed before reservations
+    hold(self, p::reservation{id, req.service, req.spec.resources,
+                              static_cast<int32_t>(req.spec.ports.size())});
   replica_entry entry{req, *ports, {}};
   entry.status.id = id;
   entry.status.service = req.service;
@@ -176,6 +247,7 @@ void forget_replica(self_ptr self, const std::string& id) {
     self->state.reserved.erase(b.host_port);
   self->state.adopted_ports.erase(id);
   self->state.replicas.erase(i);
+  unhold(self, id);
 }
 
 caf::result<bool> stop(self_ptr self, const std::string& id) {
@@ -234,10 +306,10 @@ p::node_status status(self_ptr self) {
   for (auto& [kind, drv] : self->state.ctx.drivers)
     out.drivers.push_back(p::to_string(kind));
   out.driver_errors = self->state.driver_errors;
-  for (auto& [id, entry] : self->state.replicas) {
-    out.allocated.cpu += entry.req.spec.resources.cpu;
-    out.allocated.memory += entry.req.spec.resources.memory;
-  }
+  out.allocated = self->state.promised;
+  out.ports_capacity = port_capacity(self);
+  out.ports_allocated = self->state.promised_ports;
+  out.replicas = static_cast<int32_t>(self->state.reservations.size());
   return out;
 }
 
@@ -416,6 +488,12 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::health_atom) { probe_drivers(self); },
       [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
+      [self](p::reserve_atom, p::reservation& r) { return reserve(self, r); },
+      [self](p::release_atom, const std::string& replica) {
+        // A running replica keeps its reservation until it is stopped.
+        if (!self->state.replicas.count(replica))
+          unhold(self, replica);
+      },
   };
 }
 

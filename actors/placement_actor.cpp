@@ -6,177 +6,460 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <unordered_map>
 
 namespace tutti::actors {
 
 namespace {
 
-std::optional<std::string> misfit(const node_view& node, const p::placement_request& req) {
-  const auto& st = node.status;
-  if (st.state != p::node_state::ready)
-    return "node is " + p::to_string(st.state);
-  auto driver = p::to_string(req.driver);
-  if (std::find(st.drivers.begin(), st.drivers.end(), driver) == st.drivers.end())
-    return "no " + driver + " driver";
-  if (auto sick = st.driver_errors.find(driver); sick != st.driver_errors.end())
-    return driver + " driver unhealthy: " + sick->second;
+using node_id = placement_view::node_id;
+
+enum class misfit : uint8_t {
+  none,
+  state,
+  no_driver,
+  driver_unhealthy,
+  constraint,
+  anti_affinity,
+  max_per_node,
+  cpu,
+  memory,
+  ports,
+};
+
+struct compiled_constraint {
+  int32_t key = -1;
+  p::constraint_op op = p::constraint_op::equals;
+  std::vector<int32_t> values;
+};
+
+/// A request with its strings resolved to the view's ids, once per decision, so
+/// that the loop over nodes compares integers.
+struct compiled_request {
+  int32_t service = -1;
+  uint32_t driver = 0;
+  std::vector<compiled_constraint> constraints;
+  std::vector<int32_t> avoid;       // services of anti_affinity, -1 when never placed
+  int32_t spread_key = -1;          // -1: spread over nodes only
+  bool spread_over_label = false;
+};
+
+compiled_request compile(const placement_view& view, const p::placement_request& req) {
+  compiled_request out;
+  out.service = view.service_id(req.service);
+  out.driver = driver_bit(req.driver);
   for (const auto& c : req.placement.constraints) {
-    auto value = c.key == "node.name"     ? std::optional<std::string>{st.name}
-                 : st.labels.count(c.key) ? std::optional<std::string>{st.labels.at(c.key)}
-                                          : std::nullopt;
-    bool holds = c.equals ? value == c.value : value != c.value;
-    if (!holds)
-      return "constraint " + p::to_string(c) + " does not hold";
+    compiled_constraint cc;
+    cc.key = view.key_id(c.key);
+    cc.op = c.op;
+    for (const auto& v : c.values)
+      cc.values.push_back(view.value_id(v));
+    if (cc.values.empty())
+      cc.values.push_back(-1);
+    out.constraints.push_back(std::move(cc));
   }
-  auto count = node.per_service.count(req.service) ? node.per_service.at(req.service) : 0;
-  if (req.placement.max_per_node > 0 && count >= req.placement.max_per_node)
-    return "max_per_node " + std::to_string(req.placement.max_per_node) + " reached";
-  auto free_cpu = st.capacity.cpu - st.allocated.cpu;
-  if (req.resources.cpu > 0 && req.resources.cpu > free_cpu + 1e-9)
-    return "insufficient cpu (requested " + std::to_string(req.resources.cpu) + ", free " +
-           std::to_string(free_cpu) + ")";
-  auto free_mem = st.capacity.memory - st.allocated.memory;
-  if (req.resources.memory > free_mem)
-    return "insufficient memory (requested " + std::to_string(req.resources.memory) +
-           " bytes, free " + std::to_string(free_mem) + ")";
-  return std::nullopt;
+  for (const auto& name : req.placement.anti_affinity)
+    out.avoid.push_back(view.service_id(name));
+  if (req.placement.strategy == p::placement_strategy::spread &&
+      !req.placement.spread_over.empty()) {
+    out.spread_over_label = true;
+    out.spread_key = view.key_id(req.placement.spread_over);
+  }
+  return out;
 }
 
-double load_of(const node_view& node) {
-  const auto& st = node.status;
-  double cpu = st.capacity.cpu > 0 ? st.allocated.cpu / st.capacity.cpu : 0;
-  double mem =
-      st.capacity.memory > 0 ? static_cast<double>(st.allocated.memory) / st.capacity.memory : 0;
+bool holds(const placement_view& view, node_id id, const compiled_constraint& c) {
+  auto v = c.key < 0 ? -1 : view.label(id, c.key);
+  switch (c.op) {
+    case p::constraint_op::equals:
+      return v >= 0 && v == c.values.front();
+    case p::constraint_op::not_equals:
+      return v < 0 || v != c.values.front();
+    case p::constraint_op::in:
+      return v >= 0 && std::find(c.values.begin(), c.values.end(), v) != c.values.end();
+    case p::constraint_op::exists:
+      return v >= 0;
+  }
+  return false;
+}
+
+struct verdict {
+  misfit why = misfit::none;
+  size_t index = 0; // of the constraint or anti-affinity that failed
+};
+
+verdict check(const placement_view& view, node_id id, const compiled_request& cr,
+              const p::placement_request& req) {
+  const auto& n = view.at(id);
+  if (n.state != p::node_state::ready)
+    return {misfit::state};
+  if ((n.drivers & cr.driver) == 0)
+    return {misfit::no_driver};
+  if ((n.unhealthy & cr.driver) != 0)
+    return {misfit::driver_unhealthy};
+  for (size_t i = 0; i < cr.constraints.size(); ++i)
+    if (!holds(view, id, cr.constraints[i]))
+      return {misfit::constraint, i};
+  for (size_t i = 0; i < cr.avoid.size(); ++i)
+    if (view.count(cr.avoid[i], id) > 0)
+      return {misfit::anti_affinity, i};
+  if (req.placement.max_per_node > 0 && view.count(cr.service, id) >= req.placement.max_per_node)
+    return {misfit::max_per_node};
+  if (req.resources.cpu > 0 && req.resources.cpu > n.cpu_capacity - n.cpu_allocated + 1e-9)
+    return {misfit::cpu};
+  if (req.resources.memory > 0 && req.resources.memory > n.memory_capacity - n.memory_allocated)
+    return {misfit::memory};
+  if (req.host_ports > 0 && req.host_ports > n.ports_capacity - n.ports_allocated)
+    return {misfit::ports};
+  return {};
+}
+
+/// Why a node does not fit, in words that are the same for every node with the
+/// same problem, so that they can be counted.
+std::string reason(const placement_view& view, node_id id, const verdict& v,
+                   const p::placement_request& req) {
+  const auto& n = view.at(id);
+  auto driver = p::to_string(req.driver);
+  switch (v.why) {
+    case misfit::none:
+      return "fits";
+    case misfit::state:
+      return "node " + p::to_string(n.state);
+    case misfit::no_driver:
+      return "no " + driver + " driver";
+    case misfit::driver_unhealthy: {
+      auto i = n.reported.driver_errors.find(driver);
+      return driver + " driver unhealthy" +
+             (i == n.reported.driver_errors.end() ? std::string{} : ": " + i->second);
+    }
+    case misfit::constraint:
+      return "constraint " + p::to_string(req.placement.constraints[v.index]);
+    case misfit::anti_affinity:
+      return "anti-affinity with " + req.placement.anti_affinity[v.index];
+    case misfit::max_per_node:
+      return "max_per_node " + std::to_string(req.placement.max_per_node) + " reached";
+    case misfit::cpu:
+      return "insufficient cpu";
+    case misfit::memory:
+      return "insufficient memory";
+    case misfit::ports:
+      return "insufficient host ports";
+  }
+  return "unknown";
+}
+
+/// Lower is better, compared in order.
+struct score {
+  double a = 0;
+  double b = 0;
+  double c = 0;
+  double d = 0;
+  bool operator<(const score& x) const {
+    if (a != x.a)
+      return a < x.a;
+    if (b != x.b)
+      return b < x.b;
+    if (c != x.c)
+      return c < x.c;
+    return d < x.d;
+  }
+};
+
+double load_of(const placement_view::node& n) {
+  double cpu = n.cpu_capacity > 0 ? n.cpu_allocated / n.cpu_capacity : 0;
+  double mem = n.memory_capacity > 0
+                   ? static_cast<double>(n.memory_allocated) / static_cast<double>(n.memory_capacity)
+                   : 0;
   return std::max(cpu, mem);
+}
+
+score score_of(const placement_view& view, node_id id, const compiled_request& cr,
+               const p::placement_request& req) {
+  const auto& n = view.at(id);
+  auto load = load_of(n);
+  if (req.placement.strategy == p::placement_strategy::binpack)
+    return {-load, -static_cast<double>(n.replicas), 0, 0};
+  score s;
+  if (cr.spread_over_label) {
+    auto value = view.label(id, cr.spread_key);
+    // Nodes without the label come last: the label is what the user spreads over.
+    s.a = value < 0 ? 1e18 : view.domain_count(cr.service, cr.spread_key, value);
+  }
+  s.b = view.count(cr.service, id);
+  s.c = load;
+  s.d = n.replicas;
+  return s;
+}
+
+caf::error unschedulable(const placement_view& view, const compiled_request& cr,
+                         const p::placement_request& req,
+                         const std::vector<node_id>& refused) {
+  std::map<std::string, size_t> counts;
+  for (node_id id = 0; id < view.size(); ++id) {
+    if (std::find(refused.begin(), refused.end(), id) != refused.end()) {
+      ++counts["refused the reservation"];
+      continue;
+    }
+    ++counts[reason(view, id, check(view, id, cr, req), req)];
+  }
+  std::vector<std::pair<std::string, size_t>> sorted{counts.begin(), counts.end()};
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::string text = "0/" + std::to_string(view.size()) + " nodes";
+  for (size_t i = 0; i < sorted.size(); ++i)
+    text += (i == 0 ? ": " : ", ") + std::to_string(sorted[i].second) + " " + sorted[i].first;
+  return p::make_error(p::error_code::unschedulable, std::move(text));
+}
+
+/// How many fitting nodes a decision scores before it picks: all of a small
+/// cluster, 5% (at least 100) of a large one.
+size_t enough_candidates(size_t nodes) {
+  return nodes <= 100 ? nodes : std::max<size_t>(100, nodes / 20);
 }
 
 } // namespace
 
-caf::expected<std::string> choose_node(const std::map<std::string, node_view>& nodes,
-                                       const p::placement_request& req) {
+caf::expected<node_id> choose_node(const placement_view& view, const p::placement_request& req,
+                                   const std::vector<node_id>& refused) {
+  auto cr = compile(view, req);
+  auto is_refused = [&refused](node_id id) {
+    return std::find(refused.begin(), refused.end(), id) != refused.end();
+  };
   if (!req.preferred_node.empty()) {
-    auto i = nodes.find(req.preferred_node);
-    if (i != nodes.end() && !misfit(i->second, req))
-      return req.preferred_node;
+    auto id = view.find(req.preferred_node);
+    if (id != placement_view::no_node && !is_refused(id) &&
+        check(view, id, cr, req).why == misfit::none)
+      return id;
   }
-  std::string best;
-  double best_score = std::numeric_limits<double>::infinity();
-  std::string reasons;
-  for (const auto& [name, node] : nodes) {
-    if (auto why = misfit(node, req)) {
-      reasons += "; " + name + ": " + *why;
+  auto n = view.size();
+  if (n == 0)
+    return p::make_error(p::error_code::unschedulable, "0/0 nodes: no node has joined");
+  auto want = enough_candidates(n);
+  auto start = std::hash<std::string>{}(req.replica) % n;
+  node_id best = placement_view::no_node;
+  score best_score;
+  size_t fitting = 0;
+  for (size_t k = 0; k < n && fitting < want; ++k) {
+    auto id = static_cast<node_id>((start + k) % n);
+    if (check(view, id, cr, req).why != misfit::none || is_refused(id))
       continue;
-    }
-    auto same = node.per_service.count(req.service) ? node.per_service.at(req.service) : 0;
-    double score = req.placement.strategy == p::placement_strategy::spread
-                       ? same * 1000.0 + load_of(node) * 100 + node.status.replicas
-                       : -load_of(node) * 100 - node.status.replicas;
-    if (score < best_score) {
-      best_score = score;
-      best = name;
+    ++fitting;
+    auto s = score_of(view, id, cr, req);
+    if (best == placement_view::no_node || s < best_score) {
+      best = id;
+      best_score = s;
     }
   }
-  if (!best.empty())
+  if (best != placement_view::no_node)
     return best;
-  return p::make_error(p::error_code::unschedulable, "no node fits replica " + req.replica +
-                                                         " (0/" + std::to_string(nodes.size()) +
-                                                         " nodes" + reasons + ")");
+  return unschedulable(view, cr, req, refused);
 }
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
+/// Placement's record of one replica.
 struct placed {
-  std::string node;
+  node_id node = placement_view::no_node;
   std::string service;
   p::resource_spec resources;
+  int32_t host_ports = 0;
+  uint64_t attempt = 0;   // tells a stale node answer from the current one
+  bool confirmed = false; // the node accepted the reservation
 };
 
 struct placement_state {
-  std::map<std::string, node_view> nodes;
-  std::map<std::string, node_actor> handles;
-  std::map<std::string, placed> replicas;
+  metrics::catalogue* metrics = nullptr;
+  placement_view view;
+  std::vector<node_actor> handles; // by node id; null while the node is lost
+  std::map<caf::actor_addr, node_id> by_addr;
+  std::unordered_map<std::string, placed> replicas;
+  std::map<std::string, service_actor> waiting; // services with replicas that fit nowhere
+  bool capacity_queued = false;
+  uint64_t attempts = 0;
   static inline const char* name = "placement";
 };
 
 using self_ptr = placement_actor::stateful_pointer<placement_state>;
+using decision_promise = caf::typed_response_promise<p::placement_decision>;
 
-void reserve(self_ptr self, const std::string& replica, const placed& x) {
-  auto& node = self->state.nodes.at(x.node);
-  node.allocations[replica] = x.resources;
-  node.per_service[x.service] += 1;
-  node.status.allocated.cpu += x.resources.cpu;
-  node.status.allocated.memory += x.resources.memory;
-  node.status.replicas += 1;
-  self->state.replicas[replica] = x;
+/// Offers to wake the waiting services, once per burst of changes.
+void capacity_appeared(self_ptr self) {
+  if (self->state.waiting.empty() || self->state.capacity_queued)
+    return;
+  self->state.capacity_queued = true;
+  self->send(self, p::capacity_atom::value);
+}
+
+void notify_waiting(self_ptr self) {
+  self->state.capacity_queued = false;
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& [service, handle] : waiting)
+    self->send(handle, p::capacity_atom::value);
+}
+
+void count(self_ptr self, metrics::placement_result result) {
+  if (self->state.metrics != nullptr)
+    self->state.metrics->count_placement(result);
 }
 
 void release(self_ptr self, const std::string& replica) {
-  auto i = self->state.replicas.find(replica);
-  if (i == self->state.replicas.end())
+  auto& st = self->state;
+  auto i = st.replicas.find(replica);
+  if (i == st.replicas.end())
     return;
-  auto n = self->state.nodes.find(i->second.node);
-  if (n != self->state.nodes.end()) {
-    auto& node = n->second;
-    node.allocations.erase(replica);
-    if (--node.per_service[i->second.service] <= 0)
-      node.per_service.erase(i->second.service);
-    node.status.allocated.cpu -= i->second.resources.cpu;
-    node.status.allocated.memory -= i->second.resources.memory;
-    node.status.replicas -= 1;
+  auto& x = i->second;
+  st.view.release(x.node, x.service, x.resources, x.host_ports);
+  // An unconfirmed offer is given back when its answer comes.
+  if (x.confirmed && x.node < st.handles.size() && st.handles[x.node])
+    self->send(st.handles[x.node], p::release_atom::value, replica);
+  st.replicas.erase(i);
+  capacity_appeared(self);
+}
+
+void attempt(self_ptr self, p::placement_request req, decision_promise promise,
+             std::vector<node_id> refused, service_actor asker);
+
+/// The node declined (or did not answer): forget the offer and pick again.
+void on_declined(self_ptr self, const p::placement_request& req, uint64_t attempt_id, node_id id,
+                 decision_promise promise, std::vector<node_id> refused, service_actor asker) {
+  auto& st = self->state;
+  count(self, metrics::placement_result::refused);
+  auto i = st.replicas.find(req.replica);
+  if (i != st.replicas.end() && i->second.attempt == attempt_id) {
+    st.view.release(id, req.service, req.resources, req.host_ports);
+    st.replicas.erase(i);
   }
-  self->state.replicas.erase(i);
+  refused.push_back(id);
+  attempt(self, req, std::move(promise), std::move(refused), std::move(asker));
+}
+
+void attempt(self_ptr self, p::placement_request req, decision_promise promise,
+             std::vector<node_id> refused, service_actor asker) {
+  auto& st = self->state;
+  auto start = clock::now();
+  auto chosen = choose_node(st.view, req, refused);
+  if (st.metrics != nullptr)
+    st.metrics->observe_placement(std::chrono::duration<double>(clock::now() - start).count());
+  if (!chosen) {
+    count(self, metrics::placement_result::unschedulable);
+    if (asker)
+      st.waiting[req.service] = asker;
+    promise.deliver(chosen.error());
+    return;
+  }
+  auto id = *chosen;
+  auto attempt_id = ++st.attempts;
+  // Held before the node answers, so decisions made meanwhile see it.
+  st.view.reserve(id, req.service, req.resources, req.host_ports);
+  st.replicas[req.replica] =
+      placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
+  auto node = st.handles[id];
+  p::reservation offer{req.replica, req.service, req.resources, req.host_ports};
+  self->request(node, std::chrono::seconds{5}, p::reserve_atom::value, std::move(offer))
+      .then(
+          [self, req, attempt_id, id, promise, refused, asker,
+           node](p::reservation_reply& reply) mutable {
+            auto& st = self->state;
+            auto i = st.replicas.find(req.replica);
+            bool current = i != st.replicas.end() && i->second.attempt == attempt_id;
+            if (reply.accepted && current) {
+              i->second.confirmed = true;
+              count(self, metrics::placement_result::placed);
+              promise.deliver(p::placement_decision{req.replica, st.view.at(id).name});
+              return;
+            }
+            if (reply.accepted) {
+              // Released while the node was answering: give it back.
+              self->send(node, p::release_atom::value, req.replica);
+              promise.deliver(p::make_error(p::error_code::unavailable,
+                                            "placement of " + req.replica + " was cancelled"));
+              return;
+            }
+            if (current) {
+              // The node knows what it holds; our picture of it was stale.
+              st.view.release(id, req.service, req.resources, req.host_ports);
+              st.replicas.erase(i);
+              st.view.correct(id, reply);
+              // Erased here already: on_declined must not release it again.
+              attempt_id = 0;
+            }
+            on_declined(self, req, attempt_id, id, std::move(promise), std::move(refused),
+                        std::move(asker));
+          },
+          [self, req, attempt_id, id, promise, refused, asker](caf::error&) mutable {
+            on_declined(self, req, attempt_id, id, std::move(promise), std::move(refused),
+                        std::move(asker));
+          });
 }
 
 caf::result<p::placement_decision> place(self_ptr self, const p::placement_request& req) {
-  auto known = self->state.replicas.find(req.replica);
-  if (known != self->state.replicas.end()) {
-    if (known->second.resources == req.resources)
-      return p::placement_decision{req.replica, known->second.node};
-    release(self, req.replica); // resources changed: place again
+  auto& st = self->state;
+  auto known = st.replicas.find(req.replica);
+  if (known != st.replicas.end()) {
+    const auto& x = known->second;
+    bool same = x.resources == req.resources && x.host_ports == req.host_ports;
+    if (same && x.confirmed && st.view.at(x.node).state == p::node_state::ready)
+      return p::placement_decision{req.replica, st.view.at(x.node).name};
+    // Resources changed, its node is gone, or a retry of an unanswered offer.
+    release(self, req.replica);
   }
-  auto node = choose_node(self->state.nodes, req);
-  if (!node)
-    return std::move(node.error());
-  reserve(self, req.replica, placed{*node, req.service, req.resources});
-  return p::placement_decision{req.replica, *node};
+  auto promise = self->make_response_promise<p::placement_decision>();
+  auto asker = caf::actor_cast<service_actor>(self->current_sender());
+  attempt(self, req, promise, {}, std::move(asker));
+  return promise;
 }
 
 bool register_node(self_ptr self, p::node_status st, node_actor handle) {
-  auto name = st.name;
-  auto& view = self->state.nodes[name];
-  // A node that comes back keeps the allocations placement made on it.
-  st.allocated = {};
-  st.replicas = 0;
-  for (auto& [replica, res] : view.allocations) {
-    st.allocated.cpu += res.cpu;
-    st.allocated.memory += res.memory;
-    st.replicas += 1;
-  }
+  auto& s = self->state;
+  bool known = s.view.find(st.name) != placement_view::no_node;
   st.state = p::node_state::ready;
-  view.status = std::move(st);
-  self->state.handles[name] = handle;
-  self->monitor(handle);
+  auto id = s.view.upsert(st);
+  if (!known) {
+    // A placement that (re)started learns from the node what it already holds.
+    p::reservation_reply truth{true, {}, st.allocated, st.ports_allocated, st.replicas};
+    s.view.correct(id, truth);
+  }
+  if (s.handles.size() <= id)
+    s.handles.resize(id + 1);
+  if (s.handles[id] != handle) {
+    if (s.handles[id])
+      s.by_addr.erase(s.handles[id].address());
+    s.handles[id] = handle;
+    s.by_addr[handle.address()] = id;
+    self->monitor(handle);
+  }
+  capacity_appeared(self);
   return true;
+}
+
+void on_node_down(self_ptr self, const caf::down_msg& msg) {
+  auto& s = self->state;
+  auto i = s.by_addr.find(msg.source);
+  if (i == s.by_addr.end())
+    return;
+  // Its replicas stay recorded on it until their services place them again.
+  s.view.set_state(i->second, p::node_state::lost);
+  s.handles[i->second] = nullptr;
+  s.by_addr.erase(i);
 }
 
 std::vector<p::node_status> all_nodes(self_ptr self) {
   std::vector<p::node_status> out;
-  for (auto& [name, view] : self->state.nodes)
-    out.push_back(view.status);
+  for (node_id id = 0; id < self->state.view.size(); ++id)
+    out.push_back(self->state.view.status(id));
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
   return out;
 }
 
-placement_actor::behavior_type placement(self_ptr self) {
-  self->set_down_handler([self](caf::down_msg& msg) {
-    for (auto& [name, handle] : self->state.handles)
-      if (handle.address() == msg.source) {
-        self->state.nodes[name].status.state = p::node_state::lost;
-        self->state.handles.erase(name);
-        return;
-      }
-  });
+placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metrics) {
+  self->state.metrics = metrics;
+  self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
   return {
       [self](p::register_atom, p::node_status& st, node_actor handle) {
         return register_node(self, std::move(st), std::move(handle));
@@ -184,19 +467,21 @@ placement_actor::behavior_type placement(self_ptr self) {
       [self](p::place_atom, const p::placement_request& req) { return place(self, req); },
       [self](p::release_atom, const std::string& replica) { release(self, replica); },
       [self](p::get_atom, const std::string& node) -> caf::result<node_actor> {
-        auto i = self->state.handles.find(node);
-        if (i == self->state.handles.end())
+        auto id = self->state.view.find(node);
+        if (id == placement_view::no_node || id >= self->state.handles.size() ||
+            !self->state.handles[id])
           return p::make_error(p::error_code::not_found, "node " + node + " is not connected");
-        return i->second;
+        return self->state.handles[id];
       },
       [self](p::nodes_atom) { return all_nodes(self); },
+      [self](p::capacity_atom) { notify_waiting(self); },
   };
 }
 
 } // namespace
 
-placement_actor spawn_placement(caf::actor_system& sys) {
-  return sys.spawn(placement);
+placement_actor spawn_placement(caf::actor_system& sys, metrics::catalogue* metrics) {
+  return sys.spawn(placement, metrics);
 }
 
 } // namespace tutti::actors

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -18,12 +19,18 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// Place requests one service keeps in flight: enough to keep placement busy,
+/// few enough that a service of 10,000 replicas that fits nowhere asks once, not
+/// 10,000 times.
+constexpr int32_t place_window = 256;
+
 struct slot_state {
   std::string node;          // empty until placed
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
   bool stopping = false;
   bool node_lost = false; // its node's actor went down; not routed to
+  bool queued = false;    // waits in the service's place queue
   p::replica_status status;
   std::string last_problem; // not repeated in the event log
 };
@@ -37,6 +44,10 @@ struct service_state {
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
+  int32_t running = 0;          // wanted slots whose replica runs
+  std::deque<int32_t> to_place; // slots waiting for a place request
+  int32_t placing = 0;          // place requests in flight
+  std::string unschedulable;    // non-empty: placement found no node; wait for capacity
   static inline const char* name = "service";
 };
 
@@ -101,12 +112,22 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
        text, replica);
 }
 
-int32_t running_count(self_ptr self) {
+bool counts_as_running(self_ptr self, int32_t slot, const slot_state& s) {
+  return s.status.state == p::replica_state::running && slot < self->state.spec.replicas;
+}
+
+/// Kept up to date on every status change; recounted only when the spec changes,
+/// so a service of 10,000 replicas does not count them on each report.
+void recount_running(self_ptr self) {
   int32_t n = 0;
   for (auto& [slot, s] : self->state.slots)
-    if (s.status.state == p::replica_state::running && slot < self->state.spec.replicas)
+    if (counts_as_running(self, slot, s))
       ++n;
-  return n;
+  self->state.running = n;
+}
+
+int32_t running_count(self_ptr self) {
+  return self->state.running;
 }
 
 void update_metrics(self_ptr self) {
@@ -142,9 +163,12 @@ void run_on_node(self_ptr self, int32_t slot) {
   p::replica_request req{self->state.spec.name, slot, rev, self->state.spec,
                          self->state.ctx.discovery_env};
   auto fail = [self, slot](caf::error& err) {
-    self->state.slots[slot].in_flight = false;
-    self->state.nodes.erase(self->state.slots[slot].node);
+    auto& s = self->state.slots[slot];
+    s.in_flight = false;
+    self->state.nodes.erase(s.node);
     problem(self, slot, err);
+    if (s.node_lost) // the node went down under the request: place again now
+      reconcile(self);
   };
   with_node(
       self, s.node,
@@ -163,18 +187,29 @@ void run_on_node(self_ptr self, int32_t slot) {
       fail);
 }
 
+void pump(self_ptr self);
+
 void place_slot(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
+  ++self->state.placing;
   const auto& spec = self->state.spec;
-  p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
-                           spec.placement, s.node, spec.driver};
-  self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
+  p::placement_request req{p::replica_id(spec.name, slot),
+                           spec.name,
+                           spec.resources,
+                           spec.placement,
+                           s.node_lost ? std::string{} : s.node,
+                           spec.driver,
+                           static_cast<int32_t>(spec.ports.size())};
+  self->request(self->state.ctx.placement, std::chrono::seconds{30}, p::place_atom::value, req)
       .then(
           [self, slot](p::placement_decision& d) {
+            --self->state.placing;
+            pump(self);
             auto& s = self->state.slots[slot];
             bool moved = s.node != d.node;
             s.node = d.node;
+            s.node_lost = false;
             if (!moved) {
               run_on_node(self, slot);
               return;
@@ -190,9 +225,53 @@ void place_slot(self_ptr self, int32_t slot) {
                       });
           },
           [self, slot](caf::error& err) {
+            --self->state.placing;
             self->state.slots[slot].in_flight = false;
+            if (p::code_of(err) == p::error_code::unschedulable) {
+              // Every slot of this revision asks the same: wait for capacity
+              // (placement says when) instead of asking for each of them.
+              self->state.unschedulable = p::message_of(err);
+            }
             problem(self, slot, err);
+            pump(self);
           });
+}
+
+/// Sends place requests for queued slots, at most place_window at a time.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  while (!st.to_place.empty()) {
+    auto slot = st.to_place.front();
+    auto i = st.slots.find(slot);
+    if (i == st.slots.end() || !i->second.queued) {
+      st.to_place.pop_front();
+      continue;
+    }
+    auto& s = i->second;
+    if (!st.unschedulable.empty()) {
+      // Shown on the slot without an event each: one event per service says it.
+      if (s.status.id.empty() || s.status.state == p::replica_state::pending) {
+        s.status.state = p::replica_state::pending;
+        s.status.message = st.unschedulable;
+      }
+      return;
+    }
+    if (st.placing >= place_window)
+      return;
+    st.to_place.pop_front();
+    s.queued = false;
+    if (s.in_flight || s.stopping || slot >= st.spec.replicas || st.deleting)
+      continue;
+    place_slot(self, slot);
+  }
+}
+
+void queue_place(self_ptr self, int32_t slot) {
+  auto& s = self->state.slots[slot];
+  if (s.queued)
+    return;
+  s.queued = true;
+  self->state.to_place.push_back(slot);
 }
 
 void finish_slot_stop(self_ptr self, int32_t slot) {
@@ -200,6 +279,9 @@ void finish_slot_stop(self_ptr self, int32_t slot) {
   self->send(self->state.ctx.placement, p::release_atom::value, id);
   self->request(self->state.ctx.store, caf::infinite, p::unassign_atom::value, id)
       .then([](bool) {}, [](caf::error&) {});
+  if (auto i = self->state.slots.find(slot); i != self->state.slots.end())
+    if (counts_as_running(self, slot, i->second))
+      --self->state.running;
   self->state.slots.erase(slot);
   update_metrics(self);
   if (self->state.deleting && self->state.slots.empty()) {
@@ -258,11 +340,12 @@ void reconcile(self_ptr self) {
       auto& s = st.slots[slot];
       if (s.in_flight || s.stopping)
         continue;
-      if (s.node.empty())
-        place_slot(self, slot);
-      else if (s.requested_rev != st.revision)
-        place_slot(self, slot); // confirms (or re-reserves) the node, then runs
+      // An unplaced slot, or one of an older revision or a lost node: placement
+      // confirms (or re-reserves, or moves) its node, then it runs.
+      if (s.node.empty() || s.node_lost || s.requested_rev != st.revision)
+        queue_place(self, slot);
     }
+    pump(self);
   }
   std::vector<int32_t> extra;
   for (auto& [slot, s] : st.slots)
@@ -271,6 +354,7 @@ void reconcile(self_ptr self) {
   // Newest first: the highest slots were added last.
   for (auto i = extra.rbegin(); i != extra.rend(); ++i)
     stop_slot(self, *i);
+  recount_running(self);
   update_metrics(self);
   if (st.ctx.metrics != nullptr) {
     std::chrono::duration<double> took = clock::now() - start;
@@ -282,11 +366,17 @@ void on_status(self_ptr self, p::replica_status& st) {
   auto i = self->state.slots.find(st.slot);
   if (i == self->state.slots.end())
     return;
-  auto was_running = i->second.status.state == p::replica_state::running;
-  i->second.status = std::move(st);
-  i->second.node_lost = false;
-  if (was_running != (i->second.status.state == p::replica_state::running))
+  auto& s = i->second;
+  if (!st.node.empty() && st.node != s.node)
+    return; // from a node the slot has left
+  auto was_running = counts_as_running(self, st.slot, s);
+  s.status = std::move(st);
+  s.node_lost = false;
+  auto now_running = counts_as_running(self, s.status.slot, s);
+  if (was_running != now_running) {
+    self->state.running += now_running ? 1 : -1;
     update_metrics(self);
+  }
   publish_endpoints(self);
 }
 
@@ -294,12 +384,23 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   for (auto i = self->state.nodes.begin(); i != self->state.nodes.end(); ++i) {
     if (i->second.address() != msg.source)
       continue;
-    // Its replicas may run on, but nothing tells us: stop routing to them.
-    for (auto& [slot, s] : self->state.slots)
-      if (s.node == i->first)
-        s.node_lost = true;
+    auto node = i->first;
     self->state.nodes.erase(i);
+    // Its replicas may run on, but nothing tells us: stop routing to them and
+    // place them again, under the same rules, on the nodes that are left.
+    for (auto& [slot, s] : self->state.slots) {
+      if (s.node != node)
+        continue;
+      if (counts_as_running(self, slot, s))
+        --self->state.running;
+      s.node_lost = true;
+      s.status.state = p::replica_state::pending;
+      s.status.message = "node " + node + " lost; placing the replica again";
+      s.status.pid = 0;
+    }
     publish_endpoints(self);
+    update_metrics(self);
+    reconcile(self);
     return;
   }
 }
@@ -377,12 +478,17 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
           return;
         self->state.spec = std::move(spec);
         self->state.revision = revision;
+        self->state.unschedulable.clear();
         for (auto& [slot, s] : self->state.slots)
           s.last_problem.clear();
         reconcile(self);
         publish_endpoints(self); // ports or balancing may have changed
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
+      [self](p::capacity_atom) {
+        self->state.unschedulable.clear();
+        reconcile(self);
+      },
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::tick_atom) {
         reconcile(self);

@@ -20,10 +20,18 @@ struct subscription {
   std::string service; // empty: all
 };
 
+/// Writes received since the last commit, and whom to answer once it is durable.
+struct pending_writes {
+  persistence::lmdb_store::write_batch batch;
+  std::vector<caf::typed_response_promise<bool>> promises;
+  bool flush_queued = false; // a flush_atom is in our mailbox
+};
+
 struct store_state {
   std::shared_ptr<persistence::lmdb_store> db;
   metrics::catalogue* metrics = nullptr;
   std::map<caf::actor_addr, subscription> followers;
+  pending_writes pending;
   static inline const char* name = "store";
 };
 
@@ -92,20 +100,66 @@ void publish(self_ptr self, const std::vector<p::event>& stored) {
   }
 }
 
+/// Group commit: writes wait in `pending` until the flush_atom we sent ourselves
+/// comes out of the mailbox, behind every message that was queued before it, so
+/// one durable transaction (one fsync) serves all of them. Answers go out only
+/// after that commit.
+void queue_flush(self_ptr self) {
+  if (self->state.pending.flush_queued)
+    return;
+  self->state.pending.flush_queued = true;
+  self->send(self, p::flush_atom::value);
+}
+
+void flush(self_ptr self) {
+  auto& pending = self->state.pending;
+  pending.flush_queued = false;
+  if (pending.batch.empty() && pending.promises.empty())
+    return;
+  auto batch = std::move(pending.batch);
+  auto promises = std::move(pending.promises);
+  pending.batch = {};
+  pending.promises.clear();
+  auto events = batch.events.size();
+  auto stored = timed(self, [&] { return self->state.db->commit(std::move(batch)); });
+  if (!stored) {
+    spdlog::error("store: cannot commit {} writes and {} events: {}", promises.size(), events,
+                  p::message_of(stored.error()));
+    for (auto& promise : promises)
+      promise.deliver(stored.error());
+    return;
+  }
+  for (auto& promise : promises)
+    promise.deliver(true);
+  if (self->state.metrics != nullptr)
+    for (auto& e : *stored)
+      self->state.metrics->count_event(e.kind);
+  publish(self, *stored);
+}
+
+caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool remove) {
+  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node}, remove});
+  auto promise = self->make_response_promise<bool>();
+  self->state.pending.promises.push_back(promise);
+  queue_flush(self);
+  return promise;
+}
+
+caf::result<bool> queue_node(self_ptr self, const p::node_status& x) {
+  self->state.pending.batch.nodes.push_back(x);
+  auto promise = self->make_response_promise<bool>();
+  self->state.pending.promises.push_back(promise);
+  queue_flush(self);
+  return promise;
+}
+
 void append(self_ptr self, p::event e) {
   if (e.time_ms == 0)
     e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  auto kind = e.kind;
-  auto stored = timed(self, [&] { return self->state.db->append_events({std::move(e)}); });
-  if (!stored) {
-    spdlog::error("store: cannot append event {}: {}", kind, p::message_of(stored.error()));
-    return;
-  }
-  if (self->state.metrics != nullptr)
-    self->state.metrics->count_event(kind);
-  publish(self, *stored);
+  self->state.pending.batch.events.push_back(std::move(e));
+  queue_flush(self);
 }
 
 caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& service,
@@ -131,23 +185,33 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
   self->state.db = std::move(db);
   self->state.metrics = metrics;
   self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
+  // Every handler that reads or writes on its own flushes the queued writes
+  // first, so it sees them and the log keeps the order of the mailbox.
   return {
-      [self](p::load_atom) { return load_all(self); },
-      [self](p::load_atom, const std::string& name) { return load_one(self, name); },
-      [self](p::put_atom, const std::vector<p::spec_record>& xs) { return put_specs(self, xs); },
+      [self](p::load_atom) {
+        flush(self);
+        return load_all(self);
+      },
+      [self](p::load_atom, const std::string& name) {
+        flush(self);
+        return load_one(self, name);
+      },
+      [self](p::put_atom, const std::vector<p::spec_record>& xs) {
+        flush(self);
+        return put_specs(self, xs);
+      },
       [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
+        flush(self);
         return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
       },
-      [self](p::assign_atom, const p::assignment& x) -> caf::result<bool> {
-        return done<bool>(timed(self, [&] {
-          return self->state.db->put_assignment({x.replica, x.service, x.node});
-        }));
+      [self](p::assign_atom, const p::assignment& x) { return queue_assignment(self, x, false); },
+      [self](p::unassign_atom, const std::string& replica) {
+        return queue_assignment(self, p::assignment{replica, {}, {}}, true);
       },
-      [self](p::unassign_atom, const std::string& replica) -> caf::result<bool> {
-        return done<bool>(timed(self, [&] { return self->state.db->remove_assignment(replica); }));
-      },
+      [self](p::flush_atom) { flush(self); },
       [self](p::get_atom, p::assign_atom,
              const std::string& service) -> caf::result<std::vector<p::assignment>> {
+        flush(self);
         auto xs = self->state.db->assignments(service);
         if (!xs)
           return std::move(xs.error());
@@ -159,6 +223,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
       [self](p::events_atom, uint64_t after, uint32_t limit,
              const std::string& service) -> caf::result<std::vector<p::event>> {
+        flush(self);
         auto xs = after == 0 ? self->state.db->last_events(limit, service)
                              : self->state.db->events_after(after, limit, service);
         if (!xs)
@@ -166,11 +231,10 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return std::move(*xs);
       },
       [self](p::follow_atom, uint64_t after, const std::string& service, event_sink_actor sink) {
+        flush(self);
         return follow(self, after, service, std::move(sink));
       },
-      [self](p::put_atom, const p::node_status& node) -> caf::result<bool> {
-        return done<bool>(timed(self, [&] { return self->state.db->put_node(node); }));
-      },
+      [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
   };
 }
 

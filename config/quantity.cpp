@@ -207,18 +207,60 @@ bool valid_service_name(const std::string& name) {
   return true;
 }
 
+namespace {
+
+/// "(a, b, c)" -> {a, b, c}; nullopt unless every item is a constraint word.
+std::optional<std::vector<std::string>> parse_value_list(std::string_view text) {
+  text = trim(text);
+  if (text.size() < 2 || text.front() != '(' || text.back() != ')')
+    return std::nullopt;
+  text = text.substr(1, text.size() - 2);
+  std::vector<std::string> out;
+  for (;;) {
+    auto comma = text.find(',');
+    auto item = trim(text.substr(0, comma));
+    if (!is_constraint_word(item))
+      return std::nullopt;
+    out.emplace_back(item);
+    if (comma == std::string_view::npos)
+      return out;
+    text = text.substr(comma + 1);
+  }
+}
+
+} // namespace
+
 std::optional<protocol::constraint> parse_constraint(const std::string& text) {
-  auto eq = text.find("==");
-  auto ne = text.find("!=");
+  using protocol::constraint_op;
+  std::string_view whole = trim(text);
+  auto eq = whole.find("==");
+  auto ne = whole.find("!=");
   auto op = std::min(eq, ne);
-  if (op == std::string::npos)
+  if (op != std::string_view::npos) {
+    auto key = trim(whole.substr(0, op));
+    auto value = trim(whole.substr(op + 2));
+    if (!is_constraint_word(key) || !is_constraint_word(value))
+      return std::nullopt;
+    return protocol::constraint{std::string{key},
+                                op == eq ? constraint_op::equals : constraint_op::not_equals,
+                                {std::string{value}}};
+  }
+  auto blank = whole.find_first_of(" \t");
+  if (blank == std::string_view::npos)
     return std::nullopt;
-  std::string_view whole = text;
-  auto key = trim(whole.substr(0, op));
-  auto value = trim(whole.substr(op + 2));
-  if (!is_constraint_word(key) || !is_constraint_word(value))
+  auto key = whole.substr(0, blank);
+  auto rest = trim(whole.substr(blank));
+  if (!is_constraint_word(key))
     return std::nullopt;
-  return protocol::constraint{std::string{key}, op == eq, std::string{value}};
+  if (rest == "exists")
+    return protocol::constraint{std::string{key}, constraint_op::exists, {}};
+  if (rest.size() > 2 && rest.substr(0, 2) == "in" && (rest[2] == ' ' || rest[2] == '(')) {
+    auto values = parse_value_list(rest.substr(2));
+    if (!values)
+      return std::nullopt;
+    return protocol::constraint{std::string{key}, constraint_op::in, std::move(*values)};
+  }
+  return std::nullopt;
 }
 
 } // namespace tutti::config

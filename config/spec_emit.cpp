@@ -87,6 +87,12 @@ void emit_placement(YAML::Emitter& out, const protocol::placement_spec& placemen
     out << protocol::to_string(c);
   out << YAML::EndSeq;
   out << YAML::Key << "max_per_node" << YAML::Value << placement.max_per_node;
+  out << YAML::Key << "anti_affinity" << YAML::Value;
+  begin_seq(out, placement.anti_affinity.empty());
+  for (const auto& name : placement.anti_affinity)
+    out << name;
+  out << YAML::EndSeq;
+  out << YAML::Key << "spread_over" << YAML::Value << placement.spread_over;
   out << YAML::EndMap;
 }
 

@@ -334,7 +334,7 @@ private:
 
   void read_placement(map_reader& fields, service_spec& spec) {
     auto f = fields.take("placement");
-    if (!f || !expect_map(*f, "a mapping with strategy, constraints and max_per_node", errors_))
+    if (!f || !expect_map(*f, "a mapping with strategy, constraints, max_per_node, anti_affinity and spread_over", errors_))
       return;
     map_reader placement{*f, errors_};
     if (auto strategy = placement.take("strategy"))
@@ -345,7 +345,46 @@ private:
     if (auto max = placement.take("max_per_node"))
       if (auto value = read_int(*max, 0, protocol::max_replicas, errors_))
         spec.placement.max_per_node = static_cast<int32_t>(*value);
+    if (auto anti = placement.take("anti_affinity"))
+      read_anti_affinity(*anti, spec);
+    if (auto over = placement.take("spread_over"))
+      read_spread_over(*over, spec.placement);
     placement.finish();
+  }
+
+  void read_anti_affinity(const field& f, service_spec& spec) {
+    auto names = read_string_list(f, errors_);
+    if (!names)
+      return;
+    auto items = elements(f);
+    for (size_t i = 0; i < names->size(); ++i) {
+      const auto& name = (*names)[i];
+      if (!valid_service_name(name))
+        errors_.add(items[i].mark, items[i].path,
+                    "expected the name of a service, got '" + name + "'");
+      else if (name == spec.name)
+        errors_.add(items[i].mark, items[i].path,
+                    "a service cannot avoid itself; use max_per_node: 1");
+      else
+        spec.placement.anti_affinity.push_back(name);
+    }
+  }
+
+  void read_spread_over(const field& f, protocol::placement_spec& placement) {
+    auto key = read_string(f, errors_);
+    if (!key || key->empty()) // empty: over nodes only, as canonical YAML writes it
+      return;
+    if (placement.strategy != protocol::placement_strategy::spread) {
+      errors_.add(f.mark, f.path, "only the spread strategy spreads over a label");
+      return;
+    }
+    auto c = parse_constraint(*key + " exists");
+    if (!c) {
+      errors_.add(f.mark, f.path,
+                  "expected a node label key of [A-Za-z0-9._/-], got '" + *key + "'");
+      return;
+    }
+    placement.spread_over = *key;
   }
 
   void read_constraints(const field& f, std::vector<protocol::constraint>& out) {
@@ -359,8 +398,8 @@ private:
         out.push_back(std::move(*c));
       else
         errors_.add(item.mark, item.path,
-                    "expected 'key == value' or 'key != value' (keys and values of "
-                    "[A-Za-z0-9._/-]), got '" +
+                    "expected 'key == value', 'key != value', 'key in (v1, v2)' or "
+                    "'key exists' (keys and values of [A-Za-z0-9._/-]), got '" +
                         *text + "'");
     }
   }

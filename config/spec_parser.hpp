@@ -49,8 +49,8 @@ std::optional<caf::timespan> parse_duration(const std::string& text);
 /// parse_duration reads back to the same value.
 std::string format_duration(caf::timespan x);
 
-/// "zone == a" / "node.name != n2" -> constraint; nullopt when malformed. Keys and
-/// values are one or more of [A-Za-z0-9._/-].
+/// "zone == a", "node.name != n2", "zone in (a, b)", "gpu exists" -> constraint;
+/// nullopt when malformed. Keys and values are one or more of [A-Za-z0-9._/-].
 std::optional<protocol::constraint> parse_constraint(const std::string& text);
 
 /// Service names: 1-63 of [a-z0-9-], starting with a letter, not ending with "-".

@@ -39,6 +39,8 @@ const buckets rpc_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
                           0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
 const buckets mesh_connect_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                    0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5};
+const buckets placement_buckets{0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005,
+                                0.0001,   0.00025,   0.0005,   0.001,   0.0025,   0.01};
 const buckets store_commit_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                    0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
 
@@ -161,6 +163,23 @@ struct catalogue::impl {
           .Register(*registry)
           .Add({}, store_commit_buckets);
 
+  prometheus::Family<prometheus::Counter>& placements =
+      prometheus::BuildCounter()
+          .Name("tutti_placement_decisions_total")
+          .Help("Placement decisions, by result: placed (the node confirmed), refused "
+                "(the node declined the offer; placement picks again), unschedulable.")
+          .Register(*registry);
+  prometheus::Counter& placed = placements.Add({{"result", "placed"}});
+  prometheus::Counter& refused = placements.Add({{"result", "refused"}});
+  prometheus::Counter& unschedulable = placements.Add({{"result", "unschedulable"}});
+  prometheus::Histogram& placement_seconds =
+      prometheus::BuildHistogram()
+          .Name("tutti_placement_decision_seconds")
+          .Help("Time placement took to choose a node for one replica (filter and score; "
+                "the node's confirmation is not included).")
+          .Register(*registry)
+          .Add({}, placement_buckets);
+
   prometheus::Family<prometheus::Counter>& mesh_connections =
       prometheus::BuildCounter()
           .Name("tutti_mesh_connections_total")
@@ -241,6 +260,24 @@ void catalogue::count_rpc(const std::string& method, const std::string& code, do
 
 void catalogue::count_event(const std::string& kind) {
   impl_->events.Add({{"kind", kind}}).Increment();
+}
+
+void catalogue::count_placement(placement_result result) {
+  switch (result) {
+    case placement_result::placed:
+      impl_->placed.Increment();
+      return;
+    case placement_result::refused:
+      impl_->refused.Increment();
+      return;
+    case placement_result::unschedulable:
+      impl_->unschedulable.Increment();
+      return;
+  }
+}
+
+void catalogue::observe_placement(double seconds) {
+  impl_->placement_seconds.Observe(seconds);
 }
 
 void catalogue::observe_store_commit(double seconds) {

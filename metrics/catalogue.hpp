@@ -22,6 +22,8 @@ struct mesh_sample {
   std::vector<double> setup_seconds; // accept -> replica connected, per connection
 };
 
+enum class placement_result { placed, refused, unschedulable };
+
 class catalogue {
 public:
   catalogue();
@@ -46,6 +48,10 @@ public:
   void count_rpc(const std::string& method, const std::string& code, double seconds);
   // tutti_events_total{kind}
   void count_event(const std::string& kind);
+  // tutti_placement_decisions_total{result}
+  void count_placement(placement_result result);
+  // tutti_placement_decision_seconds (histogram): filter and score of one replica
+  void observe_placement(double seconds);
   // tutti_store_commit_seconds (histogram)
   void observe_store_commit(double seconds);
   // tutti_mesh_connections_total{service}, tutti_mesh_bytes_total{service,direction},

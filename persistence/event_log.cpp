@@ -130,6 +130,48 @@ lmdb_store::append_events(std::vector<protocol::event> xs) {
   return xs;
 }
 
+caf::expected<std::vector<protocol::event>> lmdb_store::commit(write_batch batch) {
+  for (const auto& c : batch.assignments)
+    if (auto err = impl_->check_name(c.x.replica, "replica"))
+      return err;
+  for (const auto& x : batch.nodes)
+    if (auto err = impl_->check_name(x.name, "node"))
+      return err;
+  for (const auto& x : batch.events)
+    if (!x.service.empty())
+      if (auto err = impl_->check_name(x.service, "service"))
+        return err;
+  auto& xs = batch.events;
+  auto seq = impl_->last_seq;
+  auto now = impl_->now_ms();
+  const auto& dbis = impl_->dbis;
+  auto err = impl_->write("commit a batch of writes", [&](tx& t) -> caf::error {
+    for (const auto& c : batch.assignments) {
+      auto err = c.remove ? t.del(dbis.assignments, c.x.replica)
+                          : t.put(dbis.assignments, c.x.replica, detail::encode_assignment(c.x));
+      if (err)
+        return err;
+    }
+    for (const auto& x : batch.nodes)
+      if (auto err = t.put(dbis.nodes, x.name, detail::encode_node(x)))
+        return err;
+    if (xs.empty())
+      return {};
+    for (auto& x : xs) {
+      x.seq = ++seq;
+      if (x.time_ms == 0)
+        x.time_ms = now;
+      if (auto err = put_event(t, x))
+        return err;
+    }
+    return prune_events(t);
+  });
+  if (err)
+    return err;
+  impl_->last_seq = seq;
+  return std::move(xs);
+}
+
 caf::expected<std::vector<protocol::event>> lmdb_store::events_after(uint64_t after, size_t limit,
                                                                      const std::string& service) {
   std::vector<protocol::event> out;

@@ -430,9 +430,14 @@ caf::error lmdb_store::remove_assignment(const std::string& replica) {
 
 caf::expected<std::vector<assignment>> lmdb_store::assignments(const std::string& service) {
   std::vector<assignment> out;
+  // Replica ids are "SERVICE-SLOT": a service's assignments are one key range,
+  // so a cluster of a million replicas is not read whole for each service.
+  auto prefix = service.empty() ? std::string{} : service + "-";
   auto err = impl_->read("read assignments", [&](tx& t) {
-    return t.scan(impl_->dbis.assignments, {},
-                  [&](std::string_view, std::string_view value) -> caf::expected<step> {
+    return t.scan(impl_->dbis.assignments, prefix,
+                  [&](std::string_view key, std::string_view value) -> caf::expected<step> {
+                    if (key.substr(0, prefix.size()) != prefix)
+                      return step::stop;
                     auto x = detail::decode_assignment(value);
                     if (!x)
                       return std::move(x.error());

@@ -85,12 +85,31 @@ public:
   /// Removing an absent replica succeeds (nothing to do).
   caf::error remove_assignment(const std::string& replica);
   /// Assignments of `service` ordered by replica id; all of them when it is empty.
+  /// Reads only the keys of the service (replica ids start with "SERVICE-").
   caf::expected<std::vector<assignment>> assignments(const std::string& service);
 
   // -- nodes -------------------------------------------------------------------
 
   caf::error put_node(const protocol::node_status& x);
   caf::expected<std::vector<protocol::node_status>> nodes();
+
+  // -- group commit ------------------------------------------------------------
+
+  /// Writes of several callers, committed together (one fsync for all).
+  struct write_batch {
+    struct assignment_change {
+      assignment x;
+      bool remove = false; // remove x.replica's assignment instead of putting x
+    };
+    std::vector<assignment_change> assignments; // applied in order
+    std::vector<protocol::node_status> nodes;
+    std::vector<protocol::event> events;
+    bool empty() const { return assignments.empty() && nodes.empty() && events.empty(); }
+  };
+
+  /// Commits everything of `batch` in one durable transaction (all or nothing) and
+  /// returns its events as stored (append_events' rules).
+  caf::expected<std::vector<protocol::event>> commit(write_batch batch);
 
   // -- events ------------------------------------------------------------------
 

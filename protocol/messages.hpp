@@ -56,6 +56,9 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using endpoints_atom = caf::atom_constant<caf::atom("endpoints")>;
 using env_atom = caf::atom_constant<caf::atom("env")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
+using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -131,12 +134,42 @@ struct placement_request {
   placement_spec placement;
   std::string preferred_node; // from a stored assignment; kept when it still fits
   driver_kind driver = driver_kind::process;
+  int32_t host_ports = 0; // how many host ports the replica needs from the node's range
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_request& x) {
   return f(caf::meta::type_name("placement_request"), x.replica, x.service, x.resources,
-           x.placement, x.preferred_node, x.driver);
+           x.placement, x.preferred_node, x.driver, x.host_ports);
+}
+
+/// Placement offers a node to hold resources for one replica; the node, which
+/// knows its capacity and what it runs, confirms or refuses.
+struct reservation {
+  std::string replica;
+  std::string service;
+  resource_spec resources;
+  int32_t host_ports = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, reservation& x) {
+  return f(caf::meta::type_name("reservation"), x.replica, x.service, x.resources, x.host_ports);
+}
+
+/// A node's answer to a reservation, with what it holds afterwards so that
+/// placement can correct its view of the node when it refused.
+struct reservation_reply {
+  bool accepted = false;
+  std::string reason; // why it refused, for people
+  resource_spec allocated;
+  int32_t ports_allocated = 0;
+  int32_t replicas = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reservation_reply& x) {
+  return f(caf::meta::type_name("reservation_reply"), x.accepted, x.reason, x.allocated,
+           x.ports_allocated, x.replicas);
 }
 
 /// The replica id of a service's slot.

@@ -50,7 +50,22 @@ std::string to_string(load_balancing x) {
 }
 
 std::string to_string(const constraint& x) {
-  return x.key + (x.equals ? " == " : " != ") + x.value;
+  auto first = x.values.empty() ? std::string{} : x.values.front();
+  switch (x.op) {
+    case constraint_op::equals:
+      return x.key + " == " + first;
+    case constraint_op::not_equals:
+      return x.key + " != " + first;
+    case constraint_op::in: {
+      std::string out = x.key + " in (";
+      for (size_t i = 0; i < x.values.size(); ++i)
+        out += (i == 0 ? "" : ", ") + x.values[i];
+      return out + ")";
+    }
+    case constraint_op::exists:
+      return x.key + " exists";
+  }
+  return x.key;
 }
 
 std::string to_string(replica_state x) {

@@ -73,30 +73,46 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("restart_spec"), x.policy, x.backoff);
 }
 
-/// `key == value` or `key != value` over node labels (`node.name` is the node's name).
+enum class constraint_op : uint8_t {
+  equals,     // key == value
+  not_equals, // key != value (also true when the node lacks the label)
+  in,         // key in (v1, v2, ...)
+  exists,     // key exists
+};
+
+/// A condition on node labels (`node.name` is the node's name). `values` holds one
+/// value for == and !=, one or more for `in`, none for `exists`.
 struct constraint {
   std::string key;
-  bool equals = true;
-  std::string value;
+  constraint_op op = constraint_op::equals;
+  std::vector<std::string> values;
   friend bool operator==(const constraint&, const constraint&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, constraint& x) {
-  return f(caf::meta::type_name("constraint"), x.key, x.equals, x.value);
+  return f(caf::meta::type_name("constraint"), x.key, x.op, x.values);
 }
 
+/// The canonical text of a constraint, as parse_constraint reads it back:
+/// "zone == a", "zone != a", "zone in (a, b)", "gpu exists".
 std::string to_string(const constraint& x);
 
 struct placement_spec {
   placement_strategy strategy = placement_strategy::spread;
   std::vector<constraint> constraints;
   int32_t max_per_node = 0; // 0: no limit
+  /// Services whose replicas a node must not run for this service's replica to go there.
+  std::vector<std::string> anti_affinity;
+  /// spread only: a node label (e.g. zone) whose values share the replicas evenly
+  /// before nodes within a value do; empty: spread over nodes only.
+  std::string spread_over;
   friend bool operator==(const placement_spec&, const placement_spec&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_spec& x) {
-  return f(caf::meta::type_name("placement_spec"), x.strategy, x.constraints, x.max_per_node);
+  return f(caf::meta::type_name("placement_spec"), x.strategy, x.constraints, x.max_per_node,
+           x.anti_affinity, x.spread_over);
 }
 
 /// One `kind: Service` document. Fields of DESIGN.md whose feature is not built yet

@@ -142,11 +142,13 @@ struct node_status {
   std::map<std::string, std::string> labels;
   std::vector<std::string> drivers;
   std::map<std::string, std::string> driver_errors; // driver -> why it is unhealthy
+  int32_t ports_capacity = 0;  // host ports the node can give replicas (its port range)
+  int32_t ports_allocated = 0; // of those, reserved by replicas placed here
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.address, x.state, x.capacity, x.allocated,
-           x.replicas, x.labels, x.drivers, x.driver_errors);
+           x.replicas, x.labels, x.drivers, x.driver_errors, x.ports_capacity, x.ports_allocated);
 }
 
 struct service_detail {

@@ -26,11 +26,20 @@ int64_t now_ms() {
 
 } // namespace
 
+std::shared_ptr<task_thread> make_sim_events() {
+  return std::make_shared<task_thread>();
+}
+
 sim_driver::sim_driver(sim_options options)
-  : options_(options), rng_(options.seed), worker_(std::make_unique<task_thread>()) {}
+  : options_(options),
+    rng_(options.seed),
+    worker_(options.events ? options.events : std::make_shared<task_thread>()) {
+  options_.events = nullptr; // only worker_ keeps it
+}
 
 sim_driver::~sim_driver() {
-  // First: pending crash timers and callbacks use the other members.
+  // First: pending crash timers and callbacks use the other members. A shared
+  // thread lives on; its owner ends it after every driver (make_sim_events).
   worker_.reset();
 }
 

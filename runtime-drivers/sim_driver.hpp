@@ -29,7 +29,14 @@ struct sim_options {
   caf::timespan crash_within = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
   /// Seed of the random draws (std::mt19937_64).
   uint64_t seed = 0;
+  /// The thread that runs exit callbacks and crash timers; null: one of the
+  /// driver's own. Thousands of simulated nodes share one (make_sim_events).
+  std::shared_ptr<task_thread> events;
 };
+
+/// A callback thread for several sim drivers. Destroy it (or let the last
+/// driver go) only after every driver that uses it.
+std::shared_ptr<task_thread> make_sim_events();
 
 /// Thread: the methods may be called from any one thread at a time. Exit
 /// callbacks run on one internal thread, never inline from a public call, like a
@@ -90,7 +97,7 @@ private:
   std::mt19937_64 rng_;
   int64_t next_pid_ = 1000;
   std::map<std::string, container> containers_;
-  std::unique_ptr<task_thread> worker_;
+  std::shared_ptr<task_thread> worker_;
   std::string unhealthy_;
 };
 

@@ -7,15 +7,17 @@ namespace {
 
 using namespace tutti::actors;
 namespace p = tutti::protocol;
+using node_id = placement_view::node_id;
 
-node_view node(const std::string& name, double cpu, int64_t mem,
-               std::map<std::string, std::string> labels = {}) {
-  node_view v;
-  v.status.name = name;
-  v.status.capacity = {cpu, mem};
-  v.status.labels = std::move(labels);
-  v.status.drivers = {"process"};
-  return v;
+p::node_status node(const std::string& name, double cpu, int64_t mem,
+                    std::map<std::string, std::string> labels = {}) {
+  p::node_status st;
+  st.name = name;
+  st.capacity = {cpu, mem};
+  st.labels = std::move(labels);
+  st.drivers = {"process"};
+  st.ports_capacity = 100;
+  return st;
 }
 
 p::placement_request request(const std::string& replica, double cpu = 0, int64_t mem = 0) {
@@ -26,96 +28,200 @@ p::placement_request request(const std::string& replica, double cpu = 0, int64_t
   return r;
 }
 
-void add(node_view& n, const std::string& service, double cpu, int64_t mem) {
-  n.per_service[service] += 1;
-  n.status.allocated.cpu += cpu;
-  n.status.allocated.memory += mem;
-  n.status.replicas += 1;
+/// The name of the chosen node, or the error's text.
+std::string chosen(const placement_view& view, const p::placement_request& req,
+                   const std::vector<node_id>& refused = {}) {
+  auto id = choose_node(view, req, refused);
+  if (!id)
+    return "error: " + p::message_of(id.error());
+  return view.at(*id).name;
+}
+
+void add(placement_view& view, const std::string& node, const std::string& service, double cpu,
+         int64_t mem) {
+  view.reserve(view.find(node), service, {cpu, mem}, 0);
 }
 
 TEST(Placement, SpreadPrefersTheNodeWithFewestReplicasOfTheService) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
-                                         {"b", node("b", 4, 1 << 30)}};
-  add(nodes["a"], "web", 0, 0);
-  auto chosen = choose_node(nodes, request("web-1"));
-  ASSERT_TRUE(chosen);
-  EXPECT_EQ(*chosen, "b");
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  add(view, "a", "web", 0, 0);
+  EXPECT_EQ(chosen(view, request("web-1")), "b");
 }
 
 TEST(Placement, SkipsNodesWhoseDriverIsMissingOrUnhealthyAndSaysWhy) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
-                                         {"b", node("b", 4, 1 << 30)}};
-  nodes["b"].status.drivers.push_back("docker");
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  auto b = node("b", 4, 1 << 30);
+  b.drivers.push_back("docker");
+  view.upsert(b);
   auto req = request("web-0");
   req.driver = p::driver_kind::docker;
-  auto chosen = choose_node(nodes, req);
-  ASSERT_TRUE(chosen);
-  EXPECT_EQ(*chosen, "b");
+  EXPECT_EQ(chosen(view, req), "b");
 
-  nodes["b"].status.driver_errors["docker"] = "cannot reach the Docker engine";
-  chosen = choose_node(nodes, req);
-  ASSERT_FALSE(chosen);
-  auto why = p::message_of(chosen.error());
-  EXPECT_NE(why.find("a: no docker driver"), std::string::npos) << why;
-  EXPECT_NE(why.find("b: docker driver unhealthy: cannot reach the Docker engine"),
-            std::string::npos)
-      << why;
+  b.driver_errors["docker"] = "cannot reach the Docker engine";
+  view.upsert(b);
+  EXPECT_EQ(chosen(view, req),
+            "error: 0/2 nodes: 1 docker driver unhealthy: cannot reach the Docker engine, "
+            "1 no docker driver");
 }
 
 TEST(Placement, BinpackPrefersTheFullerNode) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
-                                         {"b", node("b", 4, 1 << 30)}};
-  add(nodes["a"], "other", 2, 0);
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  add(view, "a", "other", 2, 0);
   auto req = request("web-0", 1);
   req.placement.strategy = p::placement_strategy::binpack;
-  auto chosen = choose_node(nodes, req);
-  ASSERT_TRUE(chosen);
-  EXPECT_EQ(*chosen, "a");
+  EXPECT_EQ(chosen(view, req), "a");
 }
 
-TEST(Placement, RefusesWhenNoNodeHasTheMemoryAndSaysWhy) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 100)}};
-  auto chosen = choose_node(nodes, request("web-0", 0, 200));
-  ASSERT_FALSE(chosen);
-  EXPECT_EQ(p::code_of(chosen.error()), p::error_code::unschedulable);
-  EXPECT_NE(p::message_of(chosen.error()).find("insufficient memory"), std::string::npos);
+TEST(Placement, SumsUpWhyNoNodeFitsByReason) {
+  placement_view view;
+  for (auto name : {"n1", "n2", "n3"})
+    view.upsert(node(name, 4, 100, {{"zone", "a"}}));
+  for (auto name : {"n4", "n5"})
+    view.upsert(node(name, 4, 1 << 30, {{"zone", "b"}}));
+  auto req = request("web-0", 0, 200);
+  req.placement.constraints = {{"zone", p::constraint_op::equals, {"a"}}};
+  auto id = choose_node(view, req);
+  ASSERT_FALSE(id);
+  EXPECT_EQ(p::code_of(id.error()), p::error_code::unschedulable);
+  EXPECT_EQ(p::message_of(id.error()), "0/5 nodes: 3 insufficient memory, 2 constraint zone == a");
 }
 
-TEST(Placement, HonoursConstraintsOnLabelsAndNodeName) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30, {{"zone", "x"}})},
-                                         {"b", node("b", 4, 1 << 30, {{"zone", "y"}})}};
+TEST(Placement, ChecksCpuMemoryAndHostPorts) {
+  placement_view view;
+  view.upsert(node("a", 1, 1000));
+  auto req = request("web-0", 0.5, 600);
+  EXPECT_EQ(chosen(view, req), "a");
+  add(view, "a", "web", 0.6, 0);
+  EXPECT_EQ(chosen(view, req), "error: 0/1 nodes: 1 insufficient cpu");
+  req.resources.cpu = 0.4;
+  add(view, "a", "web", 0, 500);
+  EXPECT_EQ(chosen(view, req), "error: 0/1 nodes: 1 insufficient memory");
+  req.resources.memory = 500;
+  req.host_ports = 101;
+  EXPECT_EQ(chosen(view, req), "error: 0/1 nodes: 1 insufficient host ports");
+  req.host_ports = 100;
+  EXPECT_EQ(chosen(view, req), "a");
+}
+
+TEST(Placement, HonoursEveryConstraintOperator) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30, {{"zone", "x"}}));
+  view.upsert(node("b", 4, 1 << 30, {{"zone", "y"}, {"gpu", "1"}}));
+  view.upsert(node("c", 4, 1 << 30, {{"zone", "z"}}));
   auto req = request("web-0");
-  req.placement.constraints = {{"zone", true, "y"}};
-  EXPECT_EQ(*choose_node(nodes, req), "b");
-  req.placement.constraints = {{"node.name", false, "b"}};
-  EXPECT_EQ(*choose_node(nodes, req), "a");
-  req.placement.constraints = {{"zone", true, "z"}};
-  EXPECT_FALSE(choose_node(nodes, req));
+  using op = p::constraint_op;
+  req.placement.constraints = {{"zone", op::equals, {"y"}}};
+  EXPECT_EQ(chosen(view, req), "b");
+  req.placement.constraints = {{"node.name", op::not_equals, {"b"}}, {"zone", op::in, {"y", "z"}}};
+  EXPECT_EQ(chosen(view, req), "c");
+  req.placement.constraints = {{"gpu", op::exists, {}}};
+  EXPECT_EQ(chosen(view, req), "b");
+  req.placement.constraints = {{"zone", op::in, {"q", "r"}}};
+  EXPECT_EQ(chosen(view, req), "error: 0/3 nodes: 3 constraint zone in (q, r)");
+  req.placement.constraints = {{"rack", op::not_equals, {"1"}}, {"zone", op::equals, {"x"}}};
+  EXPECT_EQ(chosen(view, req), "a") << "a missing label is not equal to any value";
 }
 
 TEST(Placement, MaxPerNodeLimitsReplicasOfOneService) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)}};
-  add(nodes["a"], "web", 0, 0);
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  add(view, "a", "web", 0, 0);
   auto req = request("web-1");
   req.placement.max_per_node = 1;
-  auto chosen = choose_node(nodes, req);
-  ASSERT_FALSE(chosen);
-  EXPECT_NE(p::message_of(chosen.error()).find("max_per_node"), std::string::npos);
+  EXPECT_EQ(chosen(view, req), "error: 0/1 nodes: 1 max_per_node 1 reached");
+}
+
+TEST(Placement, AntiAffinityAvoidsNodesRunningTheOtherService) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  add(view, "b", "web", 0, 0); // spread alone would pick a
+  add(view, "a", "db", 0, 0);
+  auto req = request("web-1");
+  req.placement.anti_affinity = {"db"};
+  EXPECT_EQ(chosen(view, req), "b");
+  add(view, "b", "db", 0, 0);
+  EXPECT_EQ(chosen(view, req), "error: 0/2 nodes: 2 anti-affinity with db");
+}
+
+TEST(Placement, SpreadsOverALabelBeforeNodes) {
+  placement_view view;
+  view.upsert(node("a1", 4, 1 << 30, {{"zone", "a"}}));
+  view.upsert(node("a2", 4, 1 << 30, {{"zone", "a"}}));
+  view.upsert(node("b1", 4, 1 << 30, {{"zone", "b"}}));
+  auto req = request("web-0");
+  req.placement.spread_over = "zone";
+  std::map<std::string, int> per_zone;
+  for (int i = 0; i < 6; ++i) {
+    req.replica = "web-" + std::to_string(i);
+    auto id = choose_node(view, req);
+    ASSERT_TRUE(id);
+    view.reserve(*id, "web", {}, 0);
+    per_zone[view.at(*id).name.substr(0, 1)] += 1;
+  }
+  EXPECT_EQ(per_zone["a"], 3);
+  EXPECT_EQ(per_zone["b"], 3) << "zone b has one node but half of the replicas";
 }
 
 TEST(Placement, KeepsThePreferredNodeWhenItStillFits) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)},
-                                         {"b", node("b", 4, 1 << 30)}};
-  add(nodes["b"], "web", 0, 0);
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  add(view, "b", "web", 0, 0);
   auto req = request("web-0");
   req.preferred_node = "b";
-  EXPECT_EQ(*choose_node(nodes, req), "b");
+  EXPECT_EQ(chosen(view, req), "b");
 }
 
-TEST(Placement, SkipsLostNodes) {
-  std::map<std::string, node_view> nodes{{"a", node("a", 4, 1 << 30)}};
-  nodes["a"].status.state = p::node_state::lost;
-  EXPECT_FALSE(choose_node(nodes, request("web-0")));
+TEST(Placement, SkipsLostAndCordonedNodes) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  auto b = node("b", 4, 1 << 30);
+  b.state = p::node_state::cordoned;
+  view.upsert(b);
+  view.set_state(view.find("a"), p::node_state::lost);
+  EXPECT_EQ(chosen(view, request("web-0")), "error: 0/2 nodes: 1 node cordoned, 1 node lost");
+}
+
+TEST(Placement, NeverPicksANodeThatRefused) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  add(view, "a", "web", 0, 0);
+  EXPECT_EQ(chosen(view, request("web-1"), {view.find("b")}), "a");
+  EXPECT_EQ(chosen(view, request("web-1"), {view.find("a"), view.find("b")}),
+            "error: 0/2 nodes: 2 refused the reservation");
+}
+
+TEST(Placement, ALargeClusterStillFindsTheOneNodeThatFits) {
+  placement_view view;
+  for (int i = 0; i < 2000; ++i)
+    view.upsert(node("n" + std::to_string(i), 1, 1 << 20, {{"zone", i == 1234 ? "x" : "y"}}));
+  auto req = request("web-0");
+  req.placement.constraints = {{"zone", p::constraint_op::equals, {"x"}}};
+  EXPECT_EQ(chosen(view, req), "n1234");
+}
+
+TEST(Placement, ALargeClusterSpreadsAServiceEvenly) {
+  placement_view view;
+  for (int i = 0; i < 1000; ++i)
+    view.upsert(node("n" + std::to_string(i), 64, int64_t{1} << 40));
+  for (int i = 0; i < 3000; ++i) {
+    auto req = request("web-" + std::to_string(i));
+    auto id = choose_node(view, req);
+    ASSERT_TRUE(id);
+    view.reserve(*id, "web", {}, 0);
+  }
+  auto web = view.service_id("web");
+  int most = 0;
+  for (node_id id = 0; id < view.size(); ++id)
+    most = std::max(most, view.count(web, id));
+  EXPECT_LE(most, 4) << "3 per node on average; sampling may add one";
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 using namespace std::chrono_literals;
 using tutti::config::parse_result;
 using tutti::protocol::constraint;
+using tutti::protocol::constraint_op;
 using tutti::protocol::driver_kind;
 using tutti::protocol::placement_strategy;
 using tutti::protocol::port_spec;
@@ -92,7 +93,7 @@ env: {GREETING: hello, COUNT: 3, DEBUG: true}
 resources: {cpu: 0.25, memory: 64Mi}
 ports: [{name: http}, {name: admin, published: 0}]
 restart: {policy: on-failure, backoff: {initial: 200ms, max: 30s}}
-placement: {strategy: binpack, constraints: ["zone == a", "node.name != n2"], max_per_node: 2}
+placement: {strategy: binpack, constraints: ["zone == a", "node.name != n2", 'disk in (ssd, nvme)', "gpu exists"], max_per_node: 2, anti_affinity: [db]}
 stop_grace: 1m30s
 )";
 
@@ -118,8 +119,12 @@ TEST(SpecParser, ParsesEveryField) {
   EXPECT_EQ(spec.restart.backoff.max, 30s);
   EXPECT_EQ(spec.placement.strategy, placement_strategy::binpack);
   EXPECT_EQ(spec.placement.constraints,
-            (std::vector<constraint>{{"zone", true, "a"}, {"node.name", false, "n2"}}));
+            (std::vector<constraint>{{"zone", constraint_op::equals, {"a"}},
+                                     {"node.name", constraint_op::not_equals, {"n2"}},
+                                     {"disk", constraint_op::in, {"ssd", "nvme"}},
+                                     {"gpu", constraint_op::exists, {}}}));
   EXPECT_EQ(spec.placement.max_per_node, 2);
+  EXPECT_EQ(spec.placement.anti_affinity, std::vector<std::string>{"db"});
   EXPECT_EQ(spec.stop_grace, 90s);
 }
 
@@ -452,9 +457,25 @@ TEST(SpecParser, RefusesUpdateAndAutoscaleForNow) {
 
 TEST(SpecParser, RefusesMalformedConstraint) {
   expect_error(only_error(minimal + "placement:\n  constraints: [\"zone == a\", \"zone = b\"]\n"),
-               5, 30, "placement.constraints[1]", "expected 'key == value' or 'key != value'");
+               5, 30, "placement.constraints[1]", "expected 'key == value', 'key != value'");
   expect_error(only_error(minimal + "placement:\n  constraints:\n    - zone ==\n"), 6, 7,
                "placement.constraints[0]", "got 'zone =='");
+}
+
+TEST(SpecParser, ReadsSpreadOverALabelAndRefusesItForBinpack) {
+  auto spec = only_spec(minimal + "placement: {strategy: spread, spread_over: zone}\n");
+  EXPECT_EQ(spec.placement.spread_over, "zone");
+  expect_error(only_error(minimal + "placement: {strategy: binpack, spread_over: zone}\n"), 4, 45,
+               "placement.spread_over", "only the spread strategy spreads over a label");
+  expect_error(only_error(minimal + "placement: {spread_over: \"a b\"}\n"), 4, 26,
+               "placement.spread_over", "expected a node label key");
+}
+
+TEST(SpecParser, RefusesBadAntiAffinity) {
+  expect_error(only_error(minimal + "placement: {anti_affinity: [db, Web_1]}\n"), 4, 33,
+               "placement.anti_affinity[1]", "expected the name of a service, got 'Web_1'");
+  expect_error(only_error(minimal + "placement: {anti_affinity: [web]}\n"), 4, 29,
+               "placement.anti_affinity[0]", "a service cannot avoid itself");
 }
 
 TEST(SpecParser, RefusesUnknownStrategy) {
@@ -648,6 +669,8 @@ placement:
   strategy: spread
   constraints: []
   max_per_node: 0
+  anti_affinity: []
+  spread_over: ""
 stop_grace: 10s
 )");
 }
@@ -683,7 +706,11 @@ TEST(SpecEmitter, RoundTripsAwkwardValues) {
   numbers.restart.backoff = {1500ms, 3599s};
   numbers.stop_grace = 1ns;
   numbers.placement.max_per_node = 10000;
-  numbers.placement.constraints = {{"a.b/c_d-e", false, "x.y"}};
+  numbers.placement.constraints = {{"a.b/c_d-e", constraint_op::not_equals, {"x.y"}},
+                                   {"k", constraint_op::in, {"a", "b.c"}},
+                                   {"k2", constraint_op::exists, {}}};
+  numbers.placement.anti_affinity = {"db", "cache"};
+  numbers.placement.spread_over = "topology.zone";
   numbers.ports = {{"a", 0}, {"b-2", 0}};
   specs.push_back(numbers);
 
