@@ -7,6 +7,7 @@
 #include "actors/placement_actor.hpp"
 #include "actors/store_actor.hpp"
 #include "actors/supervisor_actor.hpp"
+#include "actors/system_config.hpp"
 #include "metrics/catalogue.hpp"
 #include "persistence/lmdb_store.hpp"
 #include "protocol/errors.hpp"
@@ -25,22 +26,6 @@
 namespace tutti::actors {
 
 namespace {
-
-class system_config : public caf::actor_system_config {
-public:
-  system_config() {
-    add_message_types<caf::id_block::tutti>();
-    add_error_category(p::error_category,
-                       [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-                         auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
-                                                                       : caf::to_string(ctx);
-                         return p::to_string(static_cast<p::error_code>(code)) + ": " + text;
-                       });
-    // The sharing scheduler wakes idle workers faster than work stealing: the
-    // KJ -> CAF -> KJ hop drops from ~105 to ~30 microseconds (STACK_NOTES §3).
-    set("scheduler.policy", caf::atom("sharing"));
-  }
-};
 
 /// Handles of the root's children, refreshed as each is (re)started in order.
 struct directory {

@@ -280,6 +280,17 @@ void catalogue::observe_placement(double seconds) {
   impl_->placement_seconds.Observe(seconds);
 }
 
+placement_totals catalogue::placements() const {
+  placement_totals out;
+  out.placed = impl_->placed.Value();
+  out.refused = impl_->refused.Value();
+  out.unschedulable = impl_->unschedulable.Value();
+  auto h = impl_->placement_seconds.Collect().histogram;
+  out.decisions = h.sample_count;
+  out.decision_seconds = h.sample_sum;
+  return out;
+}
+
 void catalogue::observe_store_commit(double seconds) {
   impl_->store_commit.Observe(seconds);
 }

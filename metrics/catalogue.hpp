@@ -24,6 +24,15 @@ struct mesh_sample {
 
 enum class placement_result { placed, refused, unschedulable };
 
+/// Totals of the placement metrics, for benchmarks that print them.
+struct placement_totals {
+  double placed = 0;
+  double refused = 0;
+  double unschedulable = 0;
+  uint64_t decisions = 0;       // choose_node calls
+  double decision_seconds = 0;  // their summed duration
+};
+
 class catalogue {
 public:
   catalogue();
@@ -52,6 +61,7 @@ public:
   void count_placement(placement_result result);
   // tutti_placement_decision_seconds (histogram): filter and score of one replica
   void observe_placement(double seconds);
+  placement_totals placements() const;
   // tutti_store_commit_seconds (histogram)
   void observe_store_commit(double seconds);
   // tutti_mesh_connections_total{service}, tutti_mesh_bytes_total{service,direction},

@@ -15,4 +15,7 @@ void add_docker_bench(CLI::App& app);
 /// `tutti-bench mesh`: wrk through the routing mesh and straight at one replica.
 void add_mesh_bench(CLI::App& app);
 
+/// `tutti-bench sim`: a control plane and N simulated nodes in this process.
+void add_sim_bench(CLI::App& app);
+
 } // namespace tutti::bench

@@ -1,4 +1,4 @@
-// tutti-bench: starts real tuttid processes, drives them and prints figures, ending
+// tutti-bench: drives real tuttid processes (or a simulated cluster), prints figures, ending
 // with one line of key=value pairs for scripts.
 
 #include "tools/bench/benches.hpp"
@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   tutti::bench::add_dev_bench(app);
   tutti::bench::add_docker_bench(app);
   tutti::bench::add_mesh_bench(app);
+  tutti::bench::add_sim_bench(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,293 @@
+// tutti-bench sim: a control plane and N simulated nodes (real node actors with the
+// sim driver) in this process; applies services totalling M replicas and measures
+// convergence, placement rate and memory, then kills 10% of the nodes and measures
+// the time until every replica runs again.
+
+#include "tools/bench/benches.hpp"
+#include "tools/bench/bench_support.hpp"
+
+#include "actors/sim_cluster.hpp"
+#include "metrics/catalogue.hpp"
+#include "protocol/errors.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tutti::bench {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+namespace p = tutti::protocol;
+
+struct sim_options {
+  int32_t nodes = 50;
+  std::string replicas = "2000"; // one count, or several separated by commas
+  int32_t processes = 1;
+  int32_t zones = 3;
+  double kill_fraction = 0.1;
+  int32_t timeout_s = 600;
+  bool sharing = false;
+};
+
+/// A figure of /proc/self/status in bytes ("VmRSS", "VmHWM").
+double proc_status_bytes(const std::string& key) {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0)
+      return std::stod(line.substr(key.size() + 1)) * 1024;
+  return 0;
+}
+
+/// Services of at most p::max_replicas replicas each, M in total.
+std::string specs(int64_t replicas) {
+  std::string out;
+  int64_t services = (replicas + p::max_replicas - 1) / p::max_replicas;
+  for (int64_t i = 0; i < services; ++i) {
+    auto n = replicas / services + (i < replicas % services ? 1 : 0);
+    out += "---\nkind: Service\nname: sim-" + std::to_string(i) + "\nreplicas: " +
+           std::to_string(n) +
+           "\ndriver: sim\nresources: {cpu: 10m, memory: 16Mi}\n"
+           "placement: {strategy: spread, spread_over: zone}\n";
+  }
+  return out;
+}
+
+struct progress {
+  int64_t desired = 0;
+  int64_t running = 0;
+};
+
+progress count(actors::sim_cluster& c) {
+  progress out;
+  if (auto xs = c.services())
+    for (auto& s : *xs) {
+      out.desired += s.desired;
+      out.running += s.running;
+    }
+  return out;
+}
+
+/// Replicas placement still records on lost nodes (not yet placed again).
+int64_t on_lost_nodes(actors::sim_cluster& c) {
+  int64_t n = 0;
+  if (auto xs = c.nodes())
+    for (auto& x : *xs)
+      if (x.state == p::node_state::lost)
+        n += x.replicas;
+  return n;
+}
+
+/// Polls (every 50 ms) until `done` holds or the deadline; prints progress to
+/// stderr once a second.
+template <class F>
+bool wait_for(actors::sim_cluster& c, clock::time_point deadline, const char* what, F done) {
+  auto start = clock::now();
+  auto last_print = start;
+  for (;;) {
+    auto now = count(c);
+    if (done(now))
+      return true;
+    if (clock::now() >= deadline)
+      return false;
+    if (clock::now() - last_print >= 1s) {
+      last_print = clock::now();
+      std::fprintf(stderr, "  %s: %.1f s, %lld/%lld running\n", what, ms_since(start) / 1000,
+                   static_cast<long long>(now.running), static_cast<long long>(now.desired));
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+int run_one(const sim_options& opts, int64_t replicas) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("tutti-bench-sim-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  struct cleanup {
+    std::filesystem::path dir;
+    ~cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
+
+  actors::sim_cluster_options co;
+  co.data_dir = dir.string();
+  co.nodes = 0; // added below, to measure their memory
+  co.sharing_scheduler = opts.sharing;
+  auto cluster = actors::sim_cluster::start(co);
+  if (!cluster) {
+    std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(cluster.error()).c_str());
+    return 1;
+  }
+  auto& c = **cluster;
+  double rss_empty = proc_status_bytes("VmRSS");
+
+  std::printf("starting %d simulated nodes in %d zones...\n", opts.nodes, opts.zones);
+  auto t_nodes = clock::now();
+  for (int32_t i = 0; i < opts.nodes; ++i)
+    c.add_node({64, int64_t{256} << 30}, {{"zone", "z" + std::to_string(i % opts.zones)}});
+  if (!c.wait_registered(std::chrono::duration_cast<caf::timespan>(120s))) {
+    std::fprintf(stderr, "tutti-bench: the nodes did not register within 120 s\n");
+    return 1;
+  }
+  double nodes_s = ms_since(t_nodes) / 1000;
+  std::this_thread::sleep_for(200ms); // let the nodes' first driver probes settle
+  double rss_nodes = proc_status_bytes("VmRSS");
+  std::printf("  %d nodes registered in %.2f s\n", opts.nodes, nodes_s);
+
+  std::printf("applying services of %lld replicas in total...\n",
+              static_cast<long long>(replicas));
+  auto deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
+  auto t0 = clock::now();
+  auto applied = c.apply(specs(replicas));
+  if (!applied || !applied->errors.empty()) {
+    std::fprintf(stderr, "tutti-bench: apply failed: %s\n",
+                 applied ? p::to_string(applied->errors.front()).c_str()
+                         : p::message_of(applied.error()).c_str());
+    return 1;
+  }
+  bool ok = wait_for(c, deadline, "converging",
+                     [&](const progress& x) { return x.running == replicas; });
+  double converge_s = ms_since(t0) / 1000;
+  if (!ok) {
+    std::fprintf(stderr, "tutti-bench: not all replicas ran within %d s\n", opts.timeout_s);
+    return 1;
+  }
+  auto totals = c.metrics().placements();
+  double rss_replicas = proc_status_bytes("VmRSS");
+  std::printf("  all %lld running after %.2f s\n", static_cast<long long>(replicas), converge_s);
+
+  auto kills = static_cast<int32_t>(opts.nodes * opts.kill_fraction);
+  std::printf("killing %d of %d nodes...\n", kills, opts.nodes);
+  auto t1 = clock::now();
+  for (int32_t k = 0; k < kills; ++k)
+    c.kill_node(k * opts.nodes / std::max(kills, 1));
+  // Every replica of a lost node placed elsewhere, and all of them running.
+  deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
+  ok = wait_for(c, deadline, "reconverging", [&](const progress& x) {
+    return x.running == replicas && on_lost_nodes(c) == 0;
+  });
+  double reconverge_s = ms_since(t1) / 1000;
+  if (!ok) {
+    std::fprintf(stderr, "tutti-bench: the replicas of the lost nodes did not run again within %d s\n",
+                 opts.timeout_s);
+    return 1;
+  }
+  std::printf("  all running again after %.2f s\n", reconverge_s);
+
+  double peak_mb = proc_status_bytes("VmHWM") / 1048576.0;
+  double per_node = opts.nodes > 0 ? (rss_nodes - rss_empty) / opts.nodes : 0;
+  double per_replica = replicas > 0 ? (rss_replicas - rss_nodes) / replicas : 0;
+  double decision_us =
+      totals.decisions > 0 ? totals.decision_seconds / totals.decisions * 1e6 : 0;
+  std::printf("placement: %.0f placed, %.0f offers refused, %.0f unschedulable; one decision "
+              "takes %.2f us on average (%.0f decisions/s of placement's time)\n",
+              totals.placed, totals.refused, totals.unschedulable, decision_us,
+              decision_us > 0 ? 1e6 / decision_us : 0);
+  std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
+              "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f\n",
+              opts.nodes, static_cast<long long>(replicas), converge_s, totals.placed / converge_s,
+              decision_us, peak_mb, per_replica, per_node, reconverge_s);
+  std::fflush(stdout);
+  return 0;
+}
+
+std::vector<int64_t> parse_counts(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in{text};
+  std::string item;
+  while (std::getline(in, item, ','))
+    out.push_back(std::stoll(item));
+  return out;
+}
+
+/// Several sizes: each in a process of its own (so that peak RSS is its own),
+/// then their final lines side by side.
+int run_several(const sim_options& opts, const std::vector<int64_t>& counts) {
+  std::vector<std::string> lines;
+  for (auto m : counts) {
+    auto cmd = std::string{"/proc/self/exe sim --nodes "} + std::to_string(opts.nodes) +
+               " --replicas " + std::to_string(m) + " --zones " + std::to_string(opts.zones) +
+               " --timeout " + std::to_string(opts.timeout_s) + (opts.sharing ? " --sharing" : "");
+    std::printf("== %s\n", cmd.c_str());
+    std::fflush(stdout);
+    auto* pipe = ::popen(cmd.c_str(), "r");
+    if (pipe == nullptr)
+      return 1;
+    char buf[4096];
+    std::string last;
+    while (std::fgets(buf, sizeof(buf), pipe) != nullptr) {
+      std::fputs(buf, stdout);
+      last = buf;
+    }
+    if (::pclose(pipe) != 0)
+      return std::fprintf(stderr, "tutti-bench: the run of %lld replicas failed\n",
+                          static_cast<long long>(m)),
+             1;
+    lines.push_back(last);
+  }
+  std::printf("== side by side\n");
+  for (auto& line : lines)
+    std::fputs(line.c_str(), stdout);
+  return 0;
+}
+
+int run_sim(const sim_options& opts) {
+  if (opts.processes != 1) {
+    std::fprintf(stderr, "tutti-bench: --processes %d is not supported yet: the simulated nodes "
+                         "run in this process only (CAF's middleman is not wired up for them)\n",
+                 opts.processes);
+    return 2;
+  }
+  std::vector<int64_t> counts;
+  try {
+    counts = parse_counts(opts.replicas);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "tutti-bench: --replicas: expected counts like 10000,100000, got '%s'\n",
+                 opts.replicas.c_str());
+    return 2;
+  }
+  if (counts.empty())
+    return 2;
+  if (counts.size() > 1)
+    return run_several(opts, counts);
+  return run_one(opts, counts.front());
+}
+
+} // namespace
+
+void add_sim_bench(CLI::App& app) {
+  auto opts = std::make_shared<sim_options>();
+  auto* cmd = app.add_subcommand(
+      "sim", "a control plane and N simulated nodes in this process: time until M replicas "
+             "run, placements/s, memory, and the time to run them again after 10% of the "
+             "nodes die");
+  cmd->add_option("--nodes", opts->nodes, "Simulated nodes (default 50)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--replicas", opts->replicas,
+                  "Replicas in total (default 2000); several, comma-separated, run one after "
+                  "the other and are printed side by side");
+  cmd->add_option("--processes", opts->processes,
+                  "Processes to spread the nodes over (only 1 is supported yet)");
+  cmd->add_option("--zones", opts->zones, "Zone labels the nodes are spread over (default 3)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--kill-fraction", opts->kill_fraction,
+                  "Share of the nodes killed for the reconvergence figure (default 0.1)")
+      ->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--timeout", opts->timeout_s, "Seconds to wait for each convergence (600)");
+  cmd->add_flag("--sharing", opts->sharing, "CAF's sharing scheduler instead of work stealing");
+  cmd->callback([opts] { std::exit(run_sim(*opts)); });
+}
+
+} // namespace tutti::bench
