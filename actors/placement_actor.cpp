@@ -409,8 +409,9 @@ caf::result<p::placement_decision> place(self_ptr self, const p::placement_reque
     // Resources changed, its node is gone, or a retry of an unanswered offer.
     release(self, req.replica);
   }
-  auto promise = self->make_response_promise<p::placement_decision>();
+  // Before the promise: making it takes the sender out of the current message.
   auto asker = caf::actor_cast<service_actor>(self->current_sender());
+  auto promise = self->make_response_promise<p::placement_decision>();
   attempt(self, req, promise, {}, std::move(asker));
   return promise;
 }

@@ -379,25 +379,52 @@ std::map<std::string, std::string> replica_env(const p::service_spec& spec,
   return env;
 }
 
-std::string template_hash(const p::service_spec& spec) {
+namespace {
+
+std::string compute_template_hash(const p::service_spec& spec) {
   // Routing (published ports, balancing) is the mesh's business: changing it must
   // not replace replicas. The balancing line is cut from the text, so replicas
-  // started before the mesh existed keep their hash.
+  // started before the mesh existed keep their hash; so are the placement
+  // fields added later (anti_affinity, spread_over) while they are unset.
   auto copy = spec;
   copy.replicas = 0;
   copy.balancing = p::load_balancing::round_robin;
   for (auto& port : copy.ports)
     port.published = 0;
   auto text = config::emit_spec(copy);
-  const std::string balancing_line = "load_balancing: round_robin\n";
-  if (auto at = text.find(balancing_line); at != std::string::npos)
-    text.erase(at, balancing_line.size());
+  for (const std::string line :
+       {"load_balancing: round_robin\n", "  anti_affinity: []\n", "  spread_over: \"\"\n"})
+    if (auto at = text.find(line); at != std::string::npos)
+      text.erase(at, line.size());
   uint64_t h = 1469598103934665603ull; // FNV-1a: stable across runs and builds
   for (unsigned char c : text)
     h = (h ^ c) * 1099511628211ull;
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+} // namespace
+
+std::string template_hash(const p::service_spec& spec) {
+  // Emitting the YAML costs tens of microseconds and every replica of a revision
+  // asks with the same spec: remember the last few per thread.
+  struct entry {
+    p::service_spec spec;
+    std::string hash;
+  };
+  constexpr size_t slots = 16;
+  thread_local std::vector<entry> cache;
+  thread_local size_t next = 0;
+  for (const auto& e : cache)
+    if (e.spec == spec)
+      return e.hash;
+  auto hash = compute_template_hash(spec);
+  if (cache.size() < slots)
+    cache.push_back({spec, hash});
+  else
+    cache[next++ % slots] = {spec, hash};
+  return hash;
 }
 
 caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec) {

@@ -1,5 +1,12 @@
 #include "actors/placement_actor.hpp"
+
+#include "actors/node_actor.hpp"
+#include "actors/system_config.hpp"
 #include "protocol/errors.hpp"
+#include "runtime-drivers/sim_driver.hpp"
+#include "tests/support/wait.hpp"
+
+#include <caf/all.hpp>
 
 #include <gtest/gtest.h>
 
@@ -222,6 +229,120 @@ TEST(Placement, ALargeClusterSpreadsAServiceEvenly) {
   for (node_id id = 0; id < view.size(); ++id)
     most = std::max(most, view.count(web, id));
   EXPECT_LE(most, 4) << "3 per node on average; sampling may add one";
+}
+
+// -- negotiation ----------------------------------------------------------------
+
+using namespace std::chrono_literals;
+
+/// A node actor with a sim driver that fits one replica of 0.6 cpu, registered
+/// with two placement actors at once (as two schedulers, or one with a stale view).
+class Negotiation : public ::testing::Test {
+protected:
+  void SetUp() override {
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    self_ = std::make_unique<caf::scoped_actor>(*sys_);
+    first_ = spawn_placement(*sys_);
+    second_ = spawn_placement(*sys_);
+    node_context ctx;
+    ctx.config.name = "only";
+    ctx.config.capacity = {1, int64_t{1} << 30};
+    ctx.drivers[p::driver_kind::sim] = std::make_shared<tutti::runtime_drivers::sim_driver>();
+    ctx.placement = first_; // it registers there itself
+    node_ = spawn_node(*sys_, std::move(ctx));
+    p::node_status st;
+    (*self_)->request(node_, 5s, p::status_atom::value).receive([&](p::node_status& x) { st = x; },
+                                                                 [](caf::error&) {});
+    ASSERT_EQ(st.name, "only");
+    bool ok = false;
+    (*self_)->request(second_, 5s, p::register_atom::value, st, node_)
+        .receive([&](bool x) { ok = x; }, [](caf::error&) {});
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(tutti::tests::support::wait_until([&] { return nodes_of(first_) == 1; }, 5s));
+  }
+
+  void TearDown() override {
+    for (auto& x : std::vector<caf::actor>{caf::actor_cast<caf::actor>(node_),
+                                           caf::actor_cast<caf::actor>(first_),
+                                           caf::actor_cast<caf::actor>(second_)})
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    self_.reset();
+    sys_.reset();
+  }
+
+  size_t nodes_of(const placement_actor& placement) {
+    size_t n = 0;
+    (*self_)->request(placement, 5s, p::nodes_atom::value)
+        .receive([&](std::vector<p::node_status>& xs) { n = xs.size(); }, [](caf::error&) {});
+    return n;
+  }
+
+  static p::placement_request wants(const std::string& service) {
+    p::placement_request req;
+    req.service = service;
+    req.replica = service + "-0";
+    req.resources = {0.6, 0};
+    req.driver = p::driver_kind::sim;
+    return req;
+  }
+
+  system_config cfg_{false};
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<caf::scoped_actor> self_;
+  placement_actor first_;
+  placement_actor second_;
+  node_actor node_;
+};
+
+TEST_F(Negotiation, TwoServicesRacingForANodeThatFitsOneNeverBothLandThere) {
+  // Both requests are in flight before either answer: each placement believes
+  // the node is free; only the node knows it can hold one.
+  auto a = (*self_)->request(first_, 5s, p::place_atom::value, wants("web"));
+  auto b = (*self_)->request(second_, 5s, p::place_atom::value, wants("api"));
+  std::vector<std::string> placed;
+  std::vector<std::string> refused;
+  auto collect = [&](auto& handle) {
+    handle.receive([&](p::placement_decision& d) { placed.push_back(d.replica); },
+                   [&](caf::error& err) { refused.push_back(p::message_of(err)); });
+  };
+  collect(a);
+  collect(b);
+  ASSERT_EQ(placed.size(), 1u);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused.front(), "0/1 nodes: 1 refused the reservation");
+  p::node_status st;
+  (*self_)->request(node_, 5s, p::status_atom::value).receive([&](p::node_status& x) { st = x; },
+                                                               [](caf::error&) {});
+  EXPECT_EQ(st.replicas, 1) << "the node holds one reservation";
+  EXPECT_DOUBLE_EQ(st.allocated.cpu, 0.6);
+}
+
+TEST_F(Negotiation, OnePlacementNeverOffersWhatItAlreadyPromised) {
+  auto a = (*self_)->request(first_, 5s, p::place_atom::value, wants("web"));
+  auto b = (*self_)->request(first_, 5s, p::place_atom::value, wants("api"));
+  int placed = 0;
+  std::string why;
+  auto collect = [&](auto& handle) {
+    handle.receive([&](p::placement_decision&) { ++placed; },
+                   [&](caf::error& err) { why = p::message_of(err); });
+  };
+  collect(a);
+  collect(b);
+  EXPECT_EQ(placed, 1);
+  EXPECT_EQ(why, "0/1 nodes: 1 insufficient cpu");
+}
+
+TEST_F(Negotiation, AReleasedReservationFreesTheNodeForTheNextOffer) {
+  bool first_placed = false;
+  (*self_)->request(first_, 5s, p::place_atom::value, wants("web"))
+      .receive([&](p::placement_decision&) { first_placed = true; }, [](caf::error&) {});
+  ASSERT_TRUE(first_placed);
+  (*self_)->send(first_, p::release_atom::value, std::string{"web-0"});
+  // The release reaches the node before any later offer of the same placement.
+  bool second_placed = false;
+  (*self_)->request(first_, 5s, p::place_atom::value, wants("api"))
+      .receive([&](p::placement_decision&) { second_placed = true; }, [](caf::error&) {});
+  EXPECT_TRUE(second_placed);
 }
 
 } // namespace

@@ -43,6 +43,20 @@ TEST(Replica, TemplateHashIgnoresTheReplicaCountOnly) {
   EXPECT_EQ(template_hash(a).size(), 16u);
 }
 
+TEST(Replica, TemplateHashSeesPlacementFieldsOnlyWhenSet) {
+  p::service_spec a;
+  a.name = "web";
+  a.command = {"/bin/true"};
+  auto before = template_hash(a);
+  EXPECT_EQ(template_hash(a), before) << "the remembered hash is the computed one";
+  auto b = a;
+  b.placement.anti_affinity = {"db"};
+  EXPECT_NE(template_hash(b), before);
+  b = a;
+  b.placement.spread_over = "zone";
+  EXPECT_NE(template_hash(b), before);
+}
+
 TEST(Replica, TemplateHashIgnoresRouting) {
   p::service_spec a;
   a.name = "web";
