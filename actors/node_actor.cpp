@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace tutti::actors {
 
@@ -27,6 +28,7 @@ struct replica_entry {
   p::replica_request req;
   std::vector<p::port_binding> ports;
   p::replica_status status;
+  bool fresh = false; // for its first start only: no container of its name exists
 };
 
 struct node_state {
@@ -38,6 +40,10 @@ struct node_state {
   std::set<uint16_t> reserved;
   uint16_t next_port = 0;
   std::map<std::string, std::string> driver_errors; // driver -> why unhealthy
+  // Containers listed at start and replicas run since: any other name has no
+  // container, so its replica need not look for one.
+  std::unordered_set<std::string> known_names;
+  bool inventory_unknown = false; // a driver could not list: every replica looks
   // What this node has promised, by replica: placement offers, the node decides.
   std::unordered_map<std::string, p::reservation> reservations;
   p::resource_spec promised;  // sum of reservations
@@ -136,6 +142,8 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
+    rc.fresh = entry.fresh;
+    entry.fresh = false; // a restart of the actor looks first
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
 }
@@ -225,7 +233,8 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   if (!self->state.reservations.count(id)) // adopted, or placed before reservations
     hold(self, p::reservation{id, req.service, req.spec.resources,
                               static_cast<int32_t>(req.spec.ports.size())});
-  replica_entry entry{req, *ports, {}};
+  bool fresh = self->state.known_names.insert(id).second && !self->state.inventory_unknown;
+  replica_entry entry{req, *ports, {}, fresh};
   entry.status.id = id;
   entry.status.service = req.service;
   entry.status.slot = req.slot;
@@ -348,6 +357,8 @@ caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std
 }
 
 void reserve_adopted(self_ptr self, const std::vector<rd::container_info>& owned) {
+  for (auto& info : owned)
+    self->state.known_names.insert(info.name);
   // Ports of containers that outlived the previous tuttid stay theirs, so new
   // replicas never get a port an adopted one listens on.
   for (auto& info : owned) {
@@ -369,6 +380,7 @@ void adopt_inventory(self_ptr self) {
                   self->state.ctx.config.name)
         .await([self](std::vector<rd::container_info>& owned) { reserve_adopted(self, owned); },
                [self, kind = kind](caf::error& err) {
+                 self->state.inventory_unknown = true;
                  spdlog::warn("node {}: cannot list {} containers: {}", self->state.ctx.config.name,
                               p::to_string(kind), p::message_of(err));
                });

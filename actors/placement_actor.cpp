@@ -45,7 +45,19 @@ struct compiled_request {
   std::vector<int32_t> avoid;       // services of anti_affinity, -1 when never placed
   int32_t spread_key = -1;          // -1: spread over nodes only
   bool spread_over_label = false;
+  // Replicas per value of spread_key, looked up once per value and decision:
+  // a handful of zones, hundreds of candidate nodes.
+  mutable std::vector<std::pair<int32_t, int32_t>> domains;
 };
+
+int32_t domain_of(const placement_view& view, const compiled_request& cr, int32_t value) {
+  for (const auto& [v, n] : cr.domains)
+    if (v == value)
+      return n;
+  auto n = view.domain_count(cr.service, cr.spread_key, value);
+  cr.domains.emplace_back(value, n);
+  return n;
+}
 
 compiled_request compile(const placement_view& view, const p::placement_request& req) {
   compiled_request out;
@@ -186,7 +198,7 @@ score score_of(const placement_view& view, node_id id, const compiled_request& c
   if (cr.spread_over_label) {
     auto value = view.label(id, cr.spread_key);
     // Nodes without the label come last: the label is what the user spreads over.
-    s.a = value < 0 ? 1e18 : view.domain_count(cr.service, cr.spread_key, value);
+    s.a = value < 0 ? 1e18 : domain_of(view, cr, value);
   }
   s.b = view.count(cr.service, id);
   s.c = load;
@@ -361,7 +373,10 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
       placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
   auto node = st.handles[id];
   p::reservation offer{req.replica, req.service, req.resources, req.host_ports};
-  self->request(node, std::chrono::seconds{5}, p::reserve_atom::value, std::move(offer))
+  // No timer per offer (a million of them cost more than the decisions): a node
+  // that ends bounces the request, and one that is cut off is declared down by
+  // its monitor, which fails what it never answered.
+  self->request(node, caf::infinite, p::reserve_atom::value, std::move(offer))
       .then(
           [self, req, attempt_id, id, promise, refused, asker,
            node](p::reservation_reply& reply) mutable {

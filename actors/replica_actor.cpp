@@ -133,9 +133,10 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
         .then([](bool) {}, [](caf::error&) {});
 }
 
-void start_existing(self_ptr self) {
+void start_existing(self_ptr self, bool reported = false) {
   self->state.start_requested = clock::now();
-  report(self, p::replica_state::starting, "");
+  if (!reported)
+    report(self, p::replica_state::starting, "");
   self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value, self->state.status.id)
       .then([self](rd::container_info& info) { on_running(self, info, false); },
             [self](caf::error& err) {
@@ -154,7 +155,7 @@ void create_and_start(self_ptr self) {
   self->state.start_requested = clock::now();
   report(self, p::replica_state::starting, "");
   self->request(self->state.ctx.driver, caf::infinite, p::create_atom::value, *spec)
-      .then([self](rd::container_info&) { start_existing(self); },
+      .then([self](rd::container_info&) { start_existing(self, true); },
             [self](caf::error& err) {
               emit(self, "replica_failed", p::message_of(err));
               schedule_restart(self, p::message_of(err));
@@ -352,7 +353,10 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::repl
   st.revision = self->state.req.revision;
   st.ports = self->state.ctx.ports;
   st.address = self->state.ctx.address;
-  recover(self);
+  if (self->state.ctx.fresh)
+    create_and_start(self);
+  else
+    recover(self);
   return {
       [self](p::replica_request& r) { on_update(self, r); },
       [self](p::replica_exited& msg) { on_exit(self, msg); },

@@ -17,6 +17,9 @@ struct replica_context {
   metrics::catalogue* metrics = nullptr;
   std::vector<p::port_binding> ports; // host ports chosen by the node
   std::string address = "127.0.0.1";  // the node's: where the host ports listen
+  /// The node knows no container of this name exists (none was listed at its
+  /// start and it never ran this replica): create it without looking first.
+  bool fresh = false;
 };
 
 /// Spawns the actor that owns the one container of replica `req.service`/`req.slot`.

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 namespace tutti::actors {
 
@@ -41,6 +42,7 @@ struct service_state {
   int64_t revision = 0;
   std::map<int32_t, slot_state> slots;
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::map<caf::actor_addr, std::string> watched; // monitored nodes, by address
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
@@ -48,12 +50,40 @@ struct service_state {
   std::deque<int32_t> to_place; // slots waiting for a place request
   int32_t placing = 0;          // place requests in flight
   std::string unschedulable;    // non-empty: placement found no node; wait for capacity
+  // Slots by node, so that a lost node costs its own slots, not all of them.
+  std::unordered_map<std::string, std::set<int32_t>> by_node;
+  bool reconcile_queued = false; // a reconcile_atom is in our mailbox
   static inline const char* name = "service";
 };
 
 using self_ptr = service_actor::stateful_pointer<service_state>;
 
 void reconcile(self_ptr self);
+
+/// Records the node of a slot (empty: none), keeping by_node in step.
+void set_node(self_ptr self, int32_t slot, const std::string& node) {
+  auto& s = self->state.slots[slot];
+  if (s.node == node)
+    return;
+  auto& by_node = self->state.by_node;
+  if (!s.node.empty())
+    if (auto i = by_node.find(s.node); i != by_node.end()) {
+      i->second.erase(slot);
+      if (i->second.empty())
+        by_node.erase(i);
+    }
+  s.node = node;
+  if (!node.empty())
+    by_node[node].insert(slot);
+}
+
+/// One reconcile for a burst of changes (e.g. many nodes lost at once).
+void queue_reconcile(self_ptr self) {
+  if (self->state.reconcile_queued)
+    return;
+  self->state.reconcile_queued = true;
+  self->send(self, p::reconcile_atom::value);
+}
 
 /// Running replicas of wanted slots that are not being stopped: where the mesh
 /// may send new connections.
@@ -149,7 +179,10 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::get_atom::value, node)
       .then(
           [self, node, f](node_actor& handle) {
-            self->monitor(handle);
+            // Watched until it goes down, even when a failed request drops it
+            // from the cache: its down message must still find its slots.
+            if (self->state.watched.emplace(handle.address(), node).second)
+              self->monitor(handle);
             self->state.nodes[node] = handle;
             f(handle);
           },
@@ -165,15 +198,20 @@ void run_on_node(self_ptr self, int32_t slot) {
   auto fail = [self, slot](caf::error& err) {
     auto& s = self->state.slots[slot];
     s.in_flight = false;
+    // Not run there: the next reconcile asks placement again, which keeps the
+    // node if it is still there and fits, or moves the slot.
+    s.requested_rev = 0;
     self->state.nodes.erase(s.node);
     problem(self, slot, err);
     if (s.node_lost) // the node went down under the request: place again now
-      reconcile(self);
+      queue_reconcile(self);
   };
   with_node(
       self, s.node,
       [self, slot, rev, req, fail](node_actor& node) {
-        self->request(node, std::chrono::seconds{30}, p::run_atom::value, req)
+        // Like place: no timer per replica; a node that ends or is cut off fails
+        // the request (bounced, or its monitor says it is down).
+        self->request(node, caf::infinite, p::run_atom::value, req)
             .then(
                 [self, slot, rev](p::replica_status& st) {
                   auto& s = self->state.slots[slot];
@@ -201,14 +239,19 @@ void place_slot(self_ptr self, int32_t slot) {
                            s.node_lost ? std::string{} : s.node,
                            spec.driver,
                            static_cast<int32_t>(spec.ports.size())};
-  self->request(self->state.ctx.placement, std::chrono::seconds{30}, p::place_atom::value, req)
+  // No timeout: placement is in this process and answers every request (a
+  // placement that ends bounces it); a timer per request would cost more than
+  // the decision at a million replicas.
+  self->request(self->state.ctx.placement, caf::infinite, p::place_atom::value, req)
       .then(
           [self, slot](p::placement_decision& d) {
             --self->state.placing;
             pump(self);
             auto& s = self->state.slots[slot];
             bool moved = s.node != d.node;
-            s.node = d.node;
+            set_node(self, slot, d.node);
+            if (moved)
+              s.requested_rev = 0; // nothing runs there yet
             s.node_lost = false;
             if (!moved) {
               run_on_node(self, slot);
@@ -282,6 +325,7 @@ void finish_slot_stop(self_ptr self, int32_t slot) {
   if (auto i = self->state.slots.find(slot); i != self->state.slots.end())
     if (counts_as_running(self, slot, i->second))
       --self->state.running;
+  set_node(self, slot, {});
   self->state.slots.erase(slot);
   update_metrics(self);
   if (self->state.deleting && self->state.slots.empty()) {
@@ -381,16 +425,20 @@ void on_status(self_ptr self, p::replica_status& st) {
 }
 
 void on_node_down(self_ptr self, const caf::down_msg& msg) {
-  for (auto i = self->state.nodes.begin(); i != self->state.nodes.end(); ++i) {
-    if (i->second.address() != msg.source)
-      continue;
-    auto node = i->first;
-    self->state.nodes.erase(i);
+  auto w = self->state.watched.find(msg.source);
+  if (w != self->state.watched.end()) {
+    auto node = w->second;
+    self->state.watched.erase(w);
+    if (auto i = self->state.nodes.find(node);
+        i != self->state.nodes.end() && i->second.address() == msg.source)
+      self->state.nodes.erase(i);
     // Its replicas may run on, but nothing tells us: stop routing to them and
     // place them again, under the same rules, on the nodes that are left.
-    for (auto& [slot, s] : self->state.slots) {
-      if (s.node != node)
-        continue;
+    auto on_it = self->state.by_node.find(node);
+    if (on_it == self->state.by_node.end())
+      return;
+    for (auto slot : on_it->second) {
+      auto& s = self->state.slots[slot];
       if (counts_as_running(self, slot, s))
         --self->state.running;
       s.node_lost = true;
@@ -400,7 +448,7 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
     }
     publish_endpoints(self);
     update_metrics(self);
-    reconcile(self);
+    queue_reconcile(self);
     return;
   }
 }
@@ -453,7 +501,7 @@ void load_assignments(self_ptr self) {
               if (a.replica.rfind(prefix, 0) != 0)
                 continue;
               auto slot = std::stoi(a.replica.substr(prefix.size()));
-              self->state.slots[slot].node = a.node;
+              set_node(self, slot, a.node);
             }
             reconcile(self);
           },
@@ -485,6 +533,10 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         publish_endpoints(self); // ports or balancing may have changed
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
+      [self](p::reconcile_atom) {
+        self->state.reconcile_queued = false;
+        reconcile(self);
+      },
       [self](p::capacity_atom) {
         self->state.unschedulable.clear();
         reconcile(self);

@@ -59,6 +59,7 @@ using health_atom = caf::atom_constant<caf::atom("health")>;
 using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -47,6 +48,25 @@ double proc_status_bytes(const std::string& key) {
     if (line.rfind(key + ":", 0) == 0)
       return std::stod(line.substr(key.size() + 1)) * 1024;
   return 0;
+}
+
+/// CPU seconds (user + system) this process used so far.
+double cpu_seconds() {
+  std::ifstream in{"/proc/self/stat"};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  std::istringstream fields{text.substr(text.rfind(')') + 2)};
+  std::string x;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> x; ++i)
+    if (i == 14 || i == 15) // utime, stime
+      ticks += std::stod(x);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// A sample of the catalogue's Prometheus text ("name" of an unlabelled series).
+double sample(const std::string& text, const std::string& name) {
+  auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + name.size() + 2));
 }
 
 /// Services of at most p::max_replicas replicas each, M in total.
@@ -109,6 +129,30 @@ bool wait_for(actors::sim_cluster& c, clock::time_point deadline, const char* wh
   }
 }
 
+/// A few replicas that do not run, with why: what a failed run shows.
+void show_stragglers(actors::sim_cluster& c) {
+  int shown = 0;
+  if (auto xs = c.nodes())
+    for (auto& x : *xs)
+      if (x.state == p::node_state::lost && x.replicas != 0 && shown++ < 10)
+        std::fprintf(stderr, "  lost node %s still holds %d replicas\n", x.name.c_str(),
+                     x.replicas);
+  auto services = c.services();
+  if (!services)
+    return;
+  for (auto& s : *services) {
+    if (s.running == s.desired)
+      continue;
+    auto rs = c.replicas(s.name);
+    if (!rs)
+      continue;
+    for (auto& r : *rs)
+      if (r.state != p::replica_state::running && shown++ < 10)
+        std::fprintf(stderr, "  %s on %s: %s %s\n", r.id.c_str(), r.node.c_str(),
+                     p::to_string(r.state).c_str(), r.message.c_str());
+  }
+}
+
 int run_one(const sim_options& opts, int64_t replicas) {
   auto dir = std::filesystem::temp_directory_path() /
              ("tutti-bench-sim-" + std::to_string(::getpid()));
@@ -149,6 +193,7 @@ int run_one(const sim_options& opts, int64_t replicas) {
   std::printf("applying services of %lld replicas in total...\n",
               static_cast<long long>(replicas));
   auto deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
+  auto cpu0 = cpu_seconds();
   auto t0 = clock::now();
   auto applied = c.apply(specs(replicas));
   if (!applied || !applied->errors.empty()) {
@@ -162,11 +207,19 @@ int run_one(const sim_options& opts, int64_t replicas) {
   double converge_s = ms_since(t0) / 1000;
   if (!ok) {
     std::fprintf(stderr, "tutti-bench: not all replicas ran within %d s\n", opts.timeout_s);
+    show_stragglers(c);
     return 1;
   }
+  auto converge_cpu = cpu_seconds() - cpu0;
   auto totals = c.metrics().placements();
+  auto exposition = c.metrics().serialize();
+  double commits = sample(exposition, "tutti_store_commit_seconds_count");
+  double commit_s = sample(exposition, "tutti_store_commit_seconds_sum");
   double rss_replicas = proc_status_bytes("VmRSS");
-  std::printf("  all %lld running after %.2f s\n", static_cast<long long>(replicas), converge_s);
+  std::printf("  all %lld running after %.2f s, using %.1f s of CPU (%.0f us per replica; "
+              "%.2f of the 2 cores were ours)\n",
+              static_cast<long long>(replicas), converge_s, converge_cpu,
+              converge_cpu / replicas * 1e6, converge_cpu / converge_s);
 
   auto kills = static_cast<int32_t>(opts.nodes * opts.kill_fraction);
   std::printf("killing %d of %d nodes...\n", kills, opts.nodes);
@@ -182,6 +235,7 @@ int run_one(const sim_options& opts, int64_t replicas) {
   if (!ok) {
     std::fprintf(stderr, "tutti-bench: the replicas of the lost nodes did not run again within %d s\n",
                  opts.timeout_s);
+    show_stragglers(c);
     return 1;
   }
   std::printf("  all running again after %.2f s\n", reconverge_s);
@@ -195,12 +249,19 @@ int run_one(const sim_options& opts, int64_t replicas) {
               "takes %.2f us on average (%.0f decisions/s of placement's time)\n",
               totals.placed, totals.refused, totals.unschedulable, decision_us,
               decision_us > 0 ? 1e6 / decision_us : 0);
+  std::printf("store: %.0f group commits took %.2f s in all (%.2f ms each)\n", commits, commit_s,
+              commits > 0 ? commit_s / commits * 1000 : 0);
   std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
               "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f\n",
               opts.nodes, static_cast<long long>(replicas), converge_s, totals.placed / converge_s,
               decision_us, peak_mb, per_replica, per_node, reconverge_s);
   std::fflush(stdout);
-  return 0;
+  // Tearing down a million actors one by one takes longer than the run; the
+  // figures are out, so end here (the temporary store is removed first).
+  cluster->release();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  std::_Exit(0);
 }
 
 std::vector<int64_t> parse_counts(const std::string& text) {
