@@ -199,8 +199,8 @@ p::reservation_reply reserve(self_ptr self, p::reservation& r) {
     why = "insufficient cpu (requested " + std::to_string(r.resources.cpu) + ", free " +
           std::to_string(free_cpu) + ")";
   else if (r.resources.memory > 0 && r.resources.memory > free_memory)
-    why = "insufficient memory (requested " + std::to_string(r.resources.memory) +
-          " bytes, free " + std::to_string(free_memory) + ")";
+    why = "insufficient memory (requested " + std::to_string(r.resources.memory) + " bytes, free " +
+          std::to_string(free_memory) + ")";
   else if (r.host_ports > free_ports)
     why = "insufficient host ports (requested " + std::to_string(r.host_ports) + ", free " +
           std::to_string(free_ports) + ")";

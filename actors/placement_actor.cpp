@@ -42,8 +42,8 @@ struct compiled_request {
   int32_t service = -1;
   uint32_t driver = 0;
   std::vector<compiled_constraint> constraints;
-  std::vector<int32_t> avoid;       // services of anti_affinity, -1 when never placed
-  int32_t spread_key = -1;          // -1: spread over nodes only
+  std::vector<int32_t> avoid; // services of anti_affinity, -1 when never placed
+  int32_t spread_key = -1;    // -1: spread over nodes only
   bool spread_over_label = false;
   // Replicas per value of spread_key, looked up once per value and decision:
   // a handful of zones, hundreds of candidate nodes.
@@ -182,9 +182,9 @@ struct score {
 
 double load_of(const placement_view::node& n) {
   double cpu = n.cpu_capacity > 0 ? n.cpu_allocated / n.cpu_capacity : 0;
-  double mem = n.memory_capacity > 0
-                   ? static_cast<double>(n.memory_allocated) / static_cast<double>(n.memory_capacity)
-                   : 0;
+  double mem = n.memory_capacity > 0 ? static_cast<double>(n.memory_allocated) /
+                                           static_cast<double>(n.memory_capacity)
+                                     : 0;
   return std::max(cpu, mem);
 }
 
@@ -207,8 +207,7 @@ score score_of(const placement_view& view, node_id id, const compiled_request& c
 }
 
 caf::error unschedulable(const placement_view& view, const compiled_request& cr,
-                         const p::placement_request& req,
-                         const std::vector<node_id>& refused) {
+                         const p::placement_request& req, const std::vector<node_id>& refused) {
   std::map<std::string, size_t> counts;
   for (node_id id = 0; id < view.size(); ++id) {
     if (std::find(refused.begin(), refused.end(), id) != refused.end()) {

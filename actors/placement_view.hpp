@@ -37,8 +37,8 @@ public:
     int32_t ports_capacity = 0;
     int32_t ports_allocated = 0;
     int32_t replicas = 0;
-    uint32_t drivers = 0;   // bit per driver_kind the node offers
-    uint32_t unhealthy = 0; // bit per driver_kind whose probe fails
+    uint32_t drivers = 0;        // bit per driver_kind the node offers
+    uint32_t unhealthy = 0;      // bit per driver_kind whose probe fails
     std::vector<int32_t> labels; // key id -> value id, -1 when absent
     p::node_status reported;     // as the node last described itself
   };
@@ -93,8 +93,7 @@ public:
   int32_t domain_count(int32_t service, int32_t key, int32_t value) const;
 
 private:
-  static int32_t lookup(const std::unordered_map<std::string, int32_t>& ids,
-                        const std::string& x) {
+  static int32_t lookup(const std::unordered_map<std::string, int32_t>& ids, const std::string& x) {
     auto i = ids.find(x);
     return i == ids.end() ? -1 : i->second;
   }
@@ -107,8 +106,8 @@ private:
   std::unordered_map<std::string, int32_t> services_;
   std::unordered_map<std::string, int32_t> keys_;
   std::unordered_map<std::string, int32_t> values_;
-  std::vector<std::vector<int32_t>> per_service_;    // service -> node -> replicas
-  std::unordered_map<uint64_t, int32_t> domains_;    // (service, key, value) -> replicas
+  std::vector<std::vector<int32_t>> per_service_; // service -> node -> replicas
+  std::unordered_map<uint64_t, int32_t> domains_; // (service, key, value) -> replicas
 };
 
 /// Driver kinds as the bits of placement_view::node::drivers.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <unordered_map>
 
 namespace tutti::actors {
 
@@ -412,22 +413,19 @@ std::string compute_template_hash(const p::service_spec& spec) {
 
 std::string template_hash(const p::service_spec& spec) {
   // Emitting the YAML costs tens of microseconds and every replica of a revision
-  // asks with the same spec: remember the last few per thread.
+  // asks with the same spec: remember it per service name and thread.
   struct entry {
     p::service_spec spec;
     std::string hash;
   };
-  constexpr size_t slots = 16;
-  thread_local std::vector<entry> cache;
-  thread_local size_t next = 0;
-  for (const auto& e : cache)
-    if (e.spec == spec)
-      return e.hash;
+  thread_local std::unordered_map<std::string, entry> cache;
+  auto i = cache.find(spec.name);
+  if (i != cache.end() && i->second.spec == spec)
+    return i->second.hash;
+  if (cache.size() >= 4096)
+    cache.clear(); // bounded: a long-lived process sees many names come and go
   auto hash = compute_template_hash(spec);
-  if (cache.size() < slots)
-    cache.push_back({spec, hash});
-  else
-    cache[next++ % slots] = {spec, hash};
+  cache[spec.name] = entry{spec, hash};
   return hash;
 }
 

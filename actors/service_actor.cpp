@@ -41,9 +41,9 @@ struct service_state {
   p::service_spec spec;
   int64_t revision = 0;
   std::map<int32_t, slot_state> slots;
-  std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::map<std::string, node_actor> nodes;        // cache of placement's answers
   std::map<caf::actor_addr, std::string> watched; // monitored nodes, by address
-  std::optional<p::service_endpoints> published; // last sent to discovery
+  std::optional<p::service_endpoints> published;  // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   int32_t running = 0;          // wanted slots whose replica runs

@@ -36,7 +36,7 @@ struct sim_cluster::impl {
   sim_cluster_options opts;
   std::shared_ptr<persistence::lmdb_store> db;
   metrics::catalogue metrics;
-  std::shared_ptr<rd::task_thread> events; // the sim drivers' one callback thread
+  std::shared_ptr<rd::task_thread> events;              // the sim drivers' one callback thread
   std::vector<std::shared_ptr<rd::sim_driver>> drivers; // by node index
   std::unique_ptr<system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;

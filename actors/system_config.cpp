@@ -5,22 +5,27 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <thread>
+
 namespace tutti::actors {
 
 namespace p = tutti::protocol;
 
 system_config::system_config(bool sharing) {
   add_message_types<caf::id_block::tutti>();
-  add_error_category(p::error_category,
-                     [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-                       auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
-                                                                     : caf::to_string(ctx);
-                       return p::to_string(static_cast<p::error_code>(code)) + ": " + text;
-                     });
+  add_error_category(p::error_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+    auto text =
+        ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0) : caf::to_string(ctx);
+    return p::to_string(static_cast<p::error_code>(code)) + ": " + text;
+  });
   // The sharing scheduler wakes idle workers faster than work stealing: the
   // KJ -> CAF -> KJ hop drops from ~105 to ~30 microseconds (STACK_NOTES §3).
   if (sharing)
     set("scheduler.policy", caf::atom("sharing"));
+  else
+    set("scheduler.max-threads",
+        static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 } // namespace tutti::actors

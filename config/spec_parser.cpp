@@ -334,7 +334,10 @@ private:
 
   void read_placement(map_reader& fields, service_spec& spec) {
     auto f = fields.take("placement");
-    if (!f || !expect_map(*f, "a mapping with strategy, constraints, max_per_node, anti_affinity and spread_over", errors_))
+    if (!f ||
+        !expect_map(
+            *f, "a mapping with strategy, constraints, max_per_node, anti_affinity and spread_over",
+            errors_))
       return;
     map_reader placement{*f, errors_};
     if (auto strategy = placement.take("strategy"))

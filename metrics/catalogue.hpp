@@ -29,8 +29,8 @@ struct placement_totals {
   double placed = 0;
   double refused = 0;
   double unschedulable = 0;
-  uint64_t decisions = 0;       // choose_node calls
-  double decision_seconds = 0;  // their summed duration
+  uint64_t decisions = 0;      // choose_node calls
+  double decision_seconds = 0; // their summed duration
 };
 
 class catalogue {

@@ -31,8 +31,7 @@ std::shared_ptr<task_thread> make_sim_events() {
 }
 
 sim_driver::sim_driver(sim_options options)
-  : options_(options),
-    rng_(options.seed),
+  : options_(options), rng_(options.seed),
     worker_(options.events ? options.events : std::make_shared<task_thread>()) {
   options_.events = nullptr; // only worker_ keeps it
 }

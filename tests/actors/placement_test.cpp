@@ -251,11 +251,13 @@ protected:
     ctx.placement = first_; // it registers there itself
     node_ = spawn_node(*sys_, std::move(ctx));
     p::node_status st;
-    (*self_)->request(node_, 5s, p::status_atom::value).receive([&](p::node_status& x) { st = x; },
-                                                                 [](caf::error&) {});
+    (*self_)
+        ->request(node_, 5s, p::status_atom::value)
+        .receive([&](p::node_status& x) { st = x; }, [](caf::error&) {});
     ASSERT_EQ(st.name, "only");
     bool ok = false;
-    (*self_)->request(second_, 5s, p::register_atom::value, st, node_)
+    (*self_)
+        ->request(second_, 5s, p::register_atom::value, st, node_)
         .receive([&](bool x) { ok = x; }, [](caf::error&) {});
     ASSERT_TRUE(ok);
     ASSERT_TRUE(tutti::tests::support::wait_until([&] { return nodes_of(first_) == 1; }, 5s));
@@ -272,7 +274,8 @@ protected:
 
   size_t nodes_of(const placement_actor& placement) {
     size_t n = 0;
-    (*self_)->request(placement, 5s, p::nodes_atom::value)
+    (*self_)
+        ->request(placement, 5s, p::nodes_atom::value)
         .receive([&](std::vector<p::node_status>& xs) { n = xs.size(); }, [](caf::error&) {});
     return n;
   }
@@ -311,8 +314,9 @@ TEST_F(Negotiation, TwoServicesRacingForANodeThatFitsOneNeverBothLandThere) {
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused.front(), "0/1 nodes: 1 refused the reservation");
   p::node_status st;
-  (*self_)->request(node_, 5s, p::status_atom::value).receive([&](p::node_status& x) { st = x; },
-                                                               [](caf::error&) {});
+  (*self_)
+      ->request(node_, 5s, p::status_atom::value)
+      .receive([&](p::node_status& x) { st = x; }, [](caf::error&) {});
   EXPECT_EQ(st.replicas, 1) << "the node holds one reservation";
   EXPECT_DOUBLE_EQ(st.allocated.cpu, 0.6);
 }
@@ -334,13 +338,15 @@ TEST_F(Negotiation, OnePlacementNeverOffersWhatItAlreadyPromised) {
 
 TEST_F(Negotiation, AReleasedReservationFreesTheNodeForTheNextOffer) {
   bool first_placed = false;
-  (*self_)->request(first_, 5s, p::place_atom::value, wants("web"))
+  (*self_)
+      ->request(first_, 5s, p::place_atom::value, wants("web"))
       .receive([&](p::placement_decision&) { first_placed = true; }, [](caf::error&) {});
   ASSERT_TRUE(first_placed);
   (*self_)->send(first_, p::release_atom::value, std::string{"web-0"});
   // The release reaches the node before any later offer of the same placement.
   bool second_placed = false;
-  (*self_)->request(first_, 5s, p::place_atom::value, wants("api"))
+  (*self_)
+      ->request(first_, 5s, p::place_atom::value, wants("api"))
       .receive([&](p::placement_decision&) { second_placed = true; }, [](caf::error&) {});
   EXPECT_TRUE(second_placed);
 }

@@ -68,8 +68,7 @@ TEST_F(SimCluster, APendingReplicaSaysWhyAndIsPlacedWhenANodeJoins) {
   start(3, {4, 1 * gi}, [](int32_t i) {
     return std::map<std::string, std::string>{{"zone", i < 2 ? "a" : "b"}};
   });
-  apply(spec("db", 1,
-             "resources: {memory: 2Gi}\nplacement: {constraints: [\"zone == b\"]}\n"));
+  apply(spec("db", 1, "resources: {memory: 2Gi}\nplacement: {constraints: [\"zone == b\"]}\n"));
   std::string why;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -116,9 +115,8 @@ TEST_F(SimCluster, ReplicasOfALostNodeArePlacedAgainOnTheOthers) {
   ASSERT_TRUE(wait_until(
       [&] {
         auto rs = replicas("web");
-        return running("web") == 6 && std::none_of(rs.begin(), rs.end(), [&](auto& r) {
-                 return r.node == lost;
-               });
+        return running("web") == 6 &&
+               std::none_of(rs.begin(), rs.end(), [&](auto& r) { return r.node == lost; });
       },
       10s));
   auto nodes = cluster_->nodes();

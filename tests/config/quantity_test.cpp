@@ -93,7 +93,8 @@ TEST(Quantity, ValidatesServiceNames) {
 
 TEST(Quantity, ParsesConstraints) {
   using tutti::protocol::constraint_op;
-  EXPECT_EQ(config::parse_constraint("zone == a"), (constraint{"zone", constraint_op::equals, {"a"}}));
+  EXPECT_EQ(config::parse_constraint("zone == a"),
+            (constraint{"zone", constraint_op::equals, {"a"}}));
   EXPECT_EQ(config::parse_constraint("node.name!=n2"),
             (constraint{"node.name", constraint_op::not_equals, {"n2"}}));
   EXPECT_EQ(config::parse_constraint("  disk ==  ssd "),
@@ -101,10 +102,12 @@ TEST(Quantity, ParsesConstraints) {
   EXPECT_EQ(config::parse_constraint("zone in (a, b,c)"),
             (constraint{"zone", constraint_op::in, {"a", "b", "c"}}));
   EXPECT_EQ(config::parse_constraint("zone in(a)"), (constraint{"zone", constraint_op::in, {"a"}}));
-  EXPECT_EQ(config::parse_constraint(" gpu exists "), (constraint{"gpu", constraint_op::exists, {}}));
-  for (std::string bad : {"", "zone", "zone = a", "== a", "zone ==", "zone == a b", "zone == a == b",
-                          "zo ne == a", "zone in ()", "zone in (a,)", "zone in a, b", "zone inside",
-                          "zone exists now", "in (a)", "zone in (a b)"}) {
+  EXPECT_EQ(config::parse_constraint(" gpu exists "),
+            (constraint{"gpu", constraint_op::exists, {}}));
+  for (std::string bad :
+       {"", "zone", "zone = a", "== a", "zone ==", "zone == a b", "zone == a == b", "zo ne == a",
+        "zone in ()", "zone in (a,)", "zone in a, b", "zone inside", "zone exists now", "in (a)",
+        "zone in (a b)"}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(config::parse_constraint(bad), std::nullopt);
   }

@@ -75,8 +75,8 @@ std::string specs(int64_t replicas) {
   int64_t services = (replicas + p::max_replicas - 1) / p::max_replicas;
   for (int64_t i = 0; i < services; ++i) {
     auto n = replicas / services + (i < replicas % services ? 1 : 0);
-    out += "---\nkind: Service\nname: sim-" + std::to_string(i) + "\nreplicas: " +
-           std::to_string(n) +
+    out += "---\nkind: Service\nname: sim-" + std::to_string(i) +
+           "\nreplicas: " + std::to_string(n) +
            "\ndriver: sim\nresources: {cpu: 10m, memory: 16Mi}\n"
            "placement: {strategy: spread, spread_over: zone}\n";
   }
@@ -154,8 +154,8 @@ void show_stragglers(actors::sim_cluster& c) {
 }
 
 int run_one(const sim_options& opts, int64_t replicas) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("tutti-bench-sim-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("tutti-bench-sim-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   struct cleanup {
     std::filesystem::path dir;
@@ -190,8 +190,7 @@ int run_one(const sim_options& opts, int64_t replicas) {
   double rss_nodes = proc_status_bytes("VmRSS");
   std::printf("  %d nodes registered in %.2f s\n", opts.nodes, nodes_s);
 
-  std::printf("applying services of %lld replicas in total...\n",
-              static_cast<long long>(replicas));
+  std::printf("applying services of %lld replicas in total...\n", static_cast<long long>(replicas));
   auto deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
   auto cpu0 = cpu_seconds();
   auto t0 = clock::now();
@@ -202,8 +201,8 @@ int run_one(const sim_options& opts, int64_t replicas) {
                          : p::message_of(applied.error()).c_str());
     return 1;
   }
-  bool ok = wait_for(c, deadline, "converging",
-                     [&](const progress& x) { return x.running == replicas; });
+  bool ok =
+      wait_for(c, deadline, "converging", [&](const progress& x) { return x.running == replicas; });
   double converge_s = ms_since(t0) / 1000;
   if (!ok) {
     std::fprintf(stderr, "tutti-bench: not all replicas ran within %d s\n", opts.timeout_s);
@@ -228,12 +227,12 @@ int run_one(const sim_options& opts, int64_t replicas) {
     c.kill_node(k * opts.nodes / std::max(kills, 1));
   // Every replica of a lost node placed elsewhere, and all of them running.
   deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  ok = wait_for(c, deadline, "reconverging", [&](const progress& x) {
-    return x.running == replicas && on_lost_nodes(c) == 0;
-  });
+  ok = wait_for(c, deadline, "reconverging",
+                [&](const progress& x) { return x.running == replicas && on_lost_nodes(c) == 0; });
   double reconverge_s = ms_since(t1) / 1000;
   if (!ok) {
-    std::fprintf(stderr, "tutti-bench: the replicas of the lost nodes did not run again within %d s\n",
+    std::fprintf(stderr,
+                 "tutti-bench: the replicas of the lost nodes did not run again within %d s\n",
                  opts.timeout_s);
     show_stragglers(c);
     return 1;
@@ -243,8 +242,7 @@ int run_one(const sim_options& opts, int64_t replicas) {
   double peak_mb = proc_status_bytes("VmHWM") / 1048576.0;
   double per_node = opts.nodes > 0 ? (rss_nodes - rss_empty) / opts.nodes : 0;
   double per_replica = replicas > 0 ? (rss_replicas - rss_nodes) / replicas : 0;
-  double decision_us =
-      totals.decisions > 0 ? totals.decision_seconds / totals.decisions * 1e6 : 0;
+  double decision_us = totals.decisions > 0 ? totals.decision_seconds / totals.decisions * 1e6 : 0;
   std::printf("placement: %.0f placed, %.0f offers refused, %.0f unschedulable; one decision "
               "takes %.2f us on average (%.0f decisions/s of placement's time)\n",
               totals.placed, totals.refused, totals.unschedulable, decision_us,
@@ -276,11 +274,18 @@ std::vector<int64_t> parse_counts(const std::string& text) {
 /// Several sizes: each in a process of its own (so that peak RSS is its own),
 /// then their final lines side by side.
 int run_several(const sim_options& opts, const std::vector<int64_t>& counts) {
+  // popen runs a shell, whose /proc/self/exe is the shell: name ourselves.
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec)
+    return std::fprintf(stderr, "tutti-bench: cannot find its own binary: %s\n",
+                        ec.message().c_str()),
+           1;
   std::vector<std::string> lines;
   for (auto m : counts) {
-    auto cmd = std::string{"/proc/self/exe sim --nodes "} + std::to_string(opts.nodes) +
-               " --replicas " + std::to_string(m) + " --zones " + std::to_string(opts.zones) +
-               " --timeout " + std::to_string(opts.timeout_s) + (opts.sharing ? " --sharing" : "");
+    auto cmd = self + " sim --nodes " + std::to_string(opts.nodes) + " --replicas " +
+               std::to_string(m) + " --zones " + std::to_string(opts.zones) + " --timeout " +
+               std::to_string(opts.timeout_s) + (opts.sharing ? " --sharing" : "");
     std::printf("== %s\n", cmd.c_str());
     std::fflush(stdout);
     auto* pipe = ::popen(cmd.c_str(), "r");
@@ -306,8 +311,9 @@ int run_several(const sim_options& opts, const std::vector<int64_t>& counts) {
 
 int run_sim(const sim_options& opts) {
   if (opts.processes != 1) {
-    std::fprintf(stderr, "tutti-bench: --processes %d is not supported yet: the simulated nodes "
-                         "run in this process only (CAF's middleman is not wired up for them)\n",
+    std::fprintf(stderr,
+                 "tutti-bench: --processes %d is not supported yet: the simulated nodes "
+                 "run in this process only (CAF's middleman is not wired up for them)\n",
                  opts.processes);
     return 2;
   }
