@@ -93,11 +93,13 @@ using node_actor = caf::typed_actor<
     caf::reacts_to<p::release_atom, std::string>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica and
-/// has the node confirm the reservation before it answers. `capacity` is its own
-/// reminder to tell services with pending replicas that capacity appeared.
+/// has the node confirm the reservation before it answers (with the node's
+/// handle, so a service needs no lookup per node). `capacity` is its own reminder
+/// to tell services with pending replicas that capacity appeared. It monitors the
+/// nodes and tells each service with replicas on a lost node (`lost`).
 using placement_actor = caf::typed_actor<
     caf::replies_to<p::register_atom, p::node_status, node_actor>::with<bool>,
-    caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision>,
+    caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision, node_actor>,
     caf::reacts_to<p::release_atom, std::string>,
     caf::replies_to<p::get_atom, std::string>::with<node_actor>,
     caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,
@@ -109,6 +111,7 @@ using service_actor =
                      caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
                      caf::reacts_to<p::replica_status>, caf::reacts_to<p::tick_atom>,
                      caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
+                     caf::reacts_to<p::lost_atom, std::string>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
                      caf::replies_to<p::delete_atom>::with<bool>>;

@@ -289,14 +289,15 @@ struct placement_state {
   std::vector<node_actor> handles; // by node id; null while the node is lost
   std::map<caf::actor_addr, node_id> by_addr;
   std::unordered_map<std::string, placed> replicas;
-  std::map<std::string, service_actor> waiting; // services with replicas that fit nowhere
+  std::map<std::string, service_actor> waiting;  // services with replicas that fit nowhere
+  std::map<std::string, service_actor> services; // every service that asked, by name
   bool capacity_queued = false;
   uint64_t attempts = 0;
   static inline const char* name = "placement";
 };
 
 using self_ptr = placement_actor::stateful_pointer<placement_state>;
-using decision_promise = caf::typed_response_promise<p::placement_decision>;
+using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
 
 /// Offers to wake the waiting services, once per burst of changes.
 void capacity_appeared(self_ptr self) {
@@ -385,7 +386,7 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
             if (reply.accepted && current) {
               i->second.confirmed = true;
               count(self, metrics::placement_result::placed);
-              promise.deliver(p::placement_decision{req.replica, st.view.at(id).name});
+              promise.deliver(p::placement_decision{req.replica, st.view.at(id).name}, node);
               return;
             }
             if (reply.accepted) {
@@ -412,20 +413,23 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
           });
 }
 
-caf::result<p::placement_decision> place(self_ptr self, const p::placement_request& req) {
+caf::result<p::placement_decision, node_actor> place(self_ptr self,
+                                                     const p::placement_request& req) {
   auto& st = self->state;
   auto known = st.replicas.find(req.replica);
   if (known != st.replicas.end()) {
     const auto& x = known->second;
     bool same = x.resources == req.resources && x.host_ports == req.host_ports;
     if (same && x.confirmed && st.view.at(x.node).state == p::node_state::ready)
-      return p::placement_decision{req.replica, st.view.at(x.node).name};
+      return {p::placement_decision{req.replica, st.view.at(x.node).name}, st.handles[x.node]};
     // Resources changed, its node is gone, or a retry of an unanswered offer.
     release(self, req.replica);
   }
   // Before the promise: making it takes the sender out of the current message.
   auto asker = caf::actor_cast<service_actor>(self->current_sender());
-  auto promise = self->make_response_promise<p::placement_decision>();
+  if (asker)
+    st.services[req.service] = asker;
+  auto promise = self->make_response_promise<p::placement_decision, node_actor>();
   attempt(self, req, promise, {}, std::move(asker));
   return promise;
 }
@@ -459,8 +463,15 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   if (i == s.by_addr.end())
     return;
   // Its replicas stay recorded on it until their services place them again.
-  s.view.set_state(i->second, p::node_state::lost);
-  s.handles[i->second] = nullptr;
+  // One monitor here instead of one per service and node: the services with
+  // replicas on it hear it from us.
+  auto id = i->second;
+  s.view.set_state(id, p::node_state::lost);
+  const auto& name = s.view.at(id).name;
+  for (auto& [service, handle] : s.services)
+    if (s.view.count(s.view.service_id(service), id) > 0)
+      self->send(handle, p::lost_atom::value, name);
+  s.handles[id] = nullptr;
   s.by_addr.erase(i);
 }
 

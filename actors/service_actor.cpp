@@ -41,9 +41,8 @@ struct service_state {
   p::service_spec spec;
   int64_t revision = 0;
   std::map<int32_t, slot_state> slots;
-  std::map<std::string, node_actor> nodes;        // cache of placement's answers
-  std::map<caf::actor_addr, std::string> watched; // monitored nodes, by address
-  std::optional<p::service_endpoints> published;  // last sent to discovery
+  std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   int32_t running = 0;          // wanted slots whose replica runs
@@ -176,13 +175,11 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
     f(i->second);
     return;
   }
-  self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::get_atom::value, node)
+  // No timer: placement is local and answers at once; a service of a big
+  // cluster asks this once per node.
+  self->request(self->state.ctx.placement, caf::infinite, p::get_atom::value, node)
       .then(
           [self, node, f](node_actor& handle) {
-            // Watched until it goes down, even when a failed request drops it
-            // from the cache: its down message must still find its slots.
-            if (self->state.watched.emplace(handle.address(), node).second)
-              self->monitor(handle);
             self->state.nodes[node] = handle;
             f(handle);
           },
@@ -244,7 +241,9 @@ void place_slot(self_ptr self, int32_t slot) {
   // the decision at a million replicas.
   self->request(self->state.ctx.placement, caf::infinite, p::place_atom::value, req)
       .then(
-          [self, slot](p::placement_decision& d) {
+          [self, slot](p::placement_decision& d, node_actor& handle) {
+            if (handle)
+              self->state.nodes[d.node] = handle;
             --self->state.placing;
             pump(self);
             auto& s = self->state.slots[slot];
@@ -424,33 +423,26 @@ void on_status(self_ptr self, p::replica_status& st) {
   publish_endpoints(self);
 }
 
-void on_node_down(self_ptr self, const caf::down_msg& msg) {
-  auto w = self->state.watched.find(msg.source);
-  if (w != self->state.watched.end()) {
-    auto node = w->second;
-    self->state.watched.erase(w);
-    if (auto i = self->state.nodes.find(node);
-        i != self->state.nodes.end() && i->second.address() == msg.source)
-      self->state.nodes.erase(i);
-    // Its replicas may run on, but nothing tells us: stop routing to them and
-    // place them again, under the same rules, on the nodes that are left.
-    auto on_it = self->state.by_node.find(node);
-    if (on_it == self->state.by_node.end())
-      return;
-    for (auto slot : on_it->second) {
-      auto& s = self->state.slots[slot];
-      if (counts_as_running(self, slot, s))
-        --self->state.running;
-      s.node_lost = true;
-      s.status.state = p::replica_state::pending;
-      s.status.message = "node " + node + " lost; placing the replica again";
-      s.status.pid = 0;
-    }
-    publish_endpoints(self);
-    update_metrics(self);
-    queue_reconcile(self);
+/// Placement saw `node` go down (it monitors the nodes; services do not).
+void on_node_lost(self_ptr self, const std::string& node) {
+  self->state.nodes.erase(node);
+  // Its replicas may run on, but nothing tells us: stop routing to them and
+  // place them again, under the same rules, on the nodes that are left.
+  auto on_it = self->state.by_node.find(node);
+  if (on_it == self->state.by_node.end())
     return;
+  for (auto slot : on_it->second) {
+    auto& s = self->state.slots[slot];
+    if (counts_as_running(self, slot, s))
+      --self->state.running;
+    s.node_lost = true;
+    s.status.state = p::replica_state::pending;
+    s.status.message = "node " + node + " lost; placing the replica again";
+    s.status.pid = 0;
   }
+  publish_endpoints(self);
+  update_metrics(self);
+  queue_reconcile(self);
 }
 
 /// New `<SERVICE>_ADDR` variables: replicas get them when they next start.
@@ -517,7 +509,6 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   self->state.ctx = std::move(ctx);
   self->state.spec = std::move(spec);
   self->state.revision = revision;
-  self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
   load_assignments(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
   return {
@@ -533,6 +524,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         publish_endpoints(self); // ports or balancing may have changed
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
+      [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
       [self](p::reconcile_atom) {
         self->state.reconcile_queued = false;
         reconcile(self);

@@ -60,6 +60,7 @@ using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {

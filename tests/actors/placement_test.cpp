@@ -305,7 +305,7 @@ TEST_F(Negotiation, TwoServicesRacingForANodeThatFitsOneNeverBothLandThere) {
   std::vector<std::string> placed;
   std::vector<std::string> refused;
   auto collect = [&](auto& handle) {
-    handle.receive([&](p::placement_decision& d) { placed.push_back(d.replica); },
+    handle.receive([&](p::placement_decision& d, node_actor&) { placed.push_back(d.replica); },
                    [&](caf::error& err) { refused.push_back(p::message_of(err)); });
   };
   collect(a);
@@ -327,7 +327,7 @@ TEST_F(Negotiation, OnePlacementNeverOffersWhatItAlreadyPromised) {
   int placed = 0;
   std::string why;
   auto collect = [&](auto& handle) {
-    handle.receive([&](p::placement_decision&) { ++placed; },
+    handle.receive([&](p::placement_decision&, node_actor&) { ++placed; },
                    [&](caf::error& err) { why = p::message_of(err); });
   };
   collect(a);
@@ -340,14 +340,16 @@ TEST_F(Negotiation, AReleasedReservationFreesTheNodeForTheNextOffer) {
   bool first_placed = false;
   (*self_)
       ->request(first_, 5s, p::place_atom::value, wants("web"))
-      .receive([&](p::placement_decision&) { first_placed = true; }, [](caf::error&) {});
+      .receive([&](p::placement_decision&, node_actor&) { first_placed = true; },
+               [](caf::error&) {});
   ASSERT_TRUE(first_placed);
   (*self_)->send(first_, p::release_atom::value, std::string{"web-0"});
   // The release reaches the node before any later offer of the same placement.
   bool second_placed = false;
   (*self_)
       ->request(first_, 5s, p::place_atom::value, wants("api"))
-      .receive([&](p::placement_decision&) { second_placed = true; }, [](caf::error&) {});
+      .receive([&](p::placement_decision&, node_actor&) { second_placed = true; },
+               [](caf::error&) {});
   EXPECT_TRUE(second_placed);
 }
 

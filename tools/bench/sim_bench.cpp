@@ -37,6 +37,7 @@ struct sim_options {
   int32_t zones = 3;
   double kill_fraction = 0.1;
   int32_t timeout_s = 600;
+  int32_t per_service = p::max_replicas;
   bool sharing = false;
 };
 
@@ -70,9 +71,9 @@ double sample(const std::string& text, const std::string& name) {
 }
 
 /// Services of at most p::max_replicas replicas each, M in total.
-std::string specs(int64_t replicas) {
+std::string specs(int64_t replicas, int64_t per_service) {
   std::string out;
-  int64_t services = (replicas + p::max_replicas - 1) / p::max_replicas;
+  int64_t services = (replicas + per_service - 1) / per_service;
   for (int64_t i = 0; i < services; ++i) {
     auto n = replicas / services + (i < replicas % services ? 1 : 0);
     out += "---\nkind: Service\nname: sim-" + std::to_string(i) +
@@ -194,7 +195,7 @@ int run_one(const sim_options& opts, int64_t replicas) {
   auto deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
   auto cpu0 = cpu_seconds();
   auto t0 = clock::now();
-  auto applied = c.apply(specs(replicas));
+  auto applied = c.apply(specs(replicas, opts.per_service));
   if (!applied || !applied->errors.empty()) {
     std::fprintf(stderr, "tutti-bench: apply failed: %s\n",
                  applied ? p::to_string(applied->errors.front()).c_str()
@@ -353,6 +354,9 @@ void add_sim_bench(CLI::App& app) {
                   "Share of the nodes killed for the reconvergence figure (default 0.1)")
       ->check(CLI::Range(0.0, 0.9));
   cmd->add_option("--timeout", opts->timeout_s, "Seconds to wait for each convergence (600)");
+  cmd->add_option("--per-service", opts->per_service,
+                  "Replicas per service (default and most: 10000)")
+      ->check(CLI::Range(1, p::max_replicas));
   cmd->add_flag("--sharing", opts->sharing, "CAF's sharing scheduler instead of work stealing");
   cmd->callback([opts] { std::exit(run_sim(*opts)); });
 }
