@@ -21,9 +21,11 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 /// Place requests one service keeps in flight: enough to keep placement busy,
-/// few enough that a service of 10,000 replicas that fits nowhere asks once, not
-/// 10,000 times.
-constexpr int32_t place_window = 256;
+/// few enough that a service of 10,000 replicas that fits nowhere asks a few
+/// times, not 10,000. Measured: 100 services x 256 in flight (25,600 chains of
+/// place, reserve, assign, run) made 100k replicas converge 3.5x slower than 32
+/// each, from mailboxes and memory that no longer fit the caches.
+constexpr int32_t place_window = 32;
 
 struct slot_state {
   std::string node;          // empty until placed
