@@ -1,6 +1,7 @@
 #include "actors/cluster_actor.hpp"
 
 #include "actors/published_ports.hpp"
+#include "actors/replica_actor.hpp"
 #include "actors/service_actor.hpp"
 #include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
@@ -64,6 +65,7 @@ void start_service(self_ptr self, const std::string& name) {
     service_context sc{self->state.ctx.store, self->state.ctx.placement, self->state.ctx.metrics};
     sc.discovery = self->state.ctx.discovery;
     sc.discovery_env = self->state.discovery_env;
+    sc.cluster = caf::actor_cast<cluster_actor>(self);
     return caf::actor_cast<caf::actor>(
         spawn_service(self->system(), sc, entry.spec, entry.revision));
   });
@@ -242,6 +244,78 @@ caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t repli
     else
       promise.deliver(recs->front().revision);
   });
+  return promise;
+}
+
+/// The record to go back to: revision `to` (0: the newest earlier one that runs
+/// something else than the current spec).
+caf::expected<p::service_spec> undo_target(const std::vector<p::spec_record>& history,
+                                           const service_entry& current, const std::string& name,
+                                           int64_t to) {
+  auto current_template = template_hash(current.spec);
+  for (auto i = history.rbegin(); i != history.rend(); ++i) {
+    if (to > 0 ? i->revision != to : i->revision >= current.revision)
+      continue;
+    auto parsed = config::parse_specs(i->yaml, "revision " + std::to_string(i->revision));
+    if (!parsed.ok() || parsed.specs.size() != 1)
+      return p::make_error(p::error_code::internal,
+                           "revision " + std::to_string(i->revision) + " of " + name +
+                               " cannot be read back");
+    if (to == 0 && template_hash(parsed.specs.front()) == current_template)
+      continue; // differs in replicas or routing only
+    return parsed.specs.front();
+  }
+  if (to > 0)
+    return p::make_error(p::error_code::not_found,
+                         "revision " + std::to_string(to) + " of " + name +
+                             " is not kept; `tutti rollout history " + name + "` lists them");
+  return p::make_error(p::error_code::invalid_argument,
+                       name + " has no earlier revision that runs something else");
+}
+
+/// Commits an earlier revision's spec as a new revision (keeping today's replica
+/// count), for `tutti rollout undo` and for automatic rollbacks.
+caf::result<int64_t> rollback(self_ptr self, const std::string& name, int64_t to,
+                              const std::string& reason) {
+  if (!self->state.services.count(name))
+    return unknown_service(name);
+  if (to < 0)
+    return p::make_error(p::error_code::invalid_argument,
+                         "a revision is 1 or more, got " + std::to_string(to));
+  auto promise = self->make_response_promise<int64_t>();
+  self->request(self->state.ctx.store, ask_timeout, p::history_atom::value, name)
+      .then(
+          [self, name, to, reason, promise](std::vector<p::spec_record>& history) mutable {
+            auto i = self->state.services.find(name);
+            if (i == self->state.services.end()) {
+              promise.deliver(unknown_service(name));
+              return;
+            }
+            auto spec = undo_target(history, i->second, name, to);
+            if (!spec) {
+              promise.deliver(spec.error());
+              return;
+            }
+            spec->replicas = i->second.spec.replicas;
+            if (config::emit_spec(*spec) == i->second.yaml) {
+              promise.deliver(i->second.revision);
+              return;
+            }
+            commit_specs(self, {*spec},
+                         [self, name, reason, promise](
+                             caf::expected<std::vector<p::spec_record>> recs) mutable {
+                           if (!recs) {
+                             promise.deliver(recs.error());
+                             return;
+                           }
+                           auto rev = recs->front().revision;
+                           emit(self, "rollout_undone", name,
+                                "revision " + std::to_string(rev) + " restores an earlier spec" +
+                                    (reason.empty() ? std::string{} : ": " + reason));
+                           promise.deliver(rev);
+                         });
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
   return promise;
 }
 
@@ -477,6 +551,21 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       },
       [self](p::get_atom) { return get_services(self); },
       [self](p::get_atom, const std::string& name) { return get_replicas(self, name); },
+      [self](p::rollout_atom, const std::string& name) -> caf::result<p::rollout_status> {
+        auto svc = service_of(self, name);
+        if (!svc)
+          return unknown_service(name);
+        return self->delegate(svc, p::rollout_atom::value);
+      },
+      [self](p::history_atom, const std::string& name)
+          -> caf::result<std::vector<p::spec_record>> {
+        if (!self->state.services.count(name))
+          return unknown_service(name);
+        return self->delegate(self->state.ctx.store, p::history_atom::value, name);
+      },
+      [self](p::rollback_atom, const std::string& name, int64_t to, const std::string& reason) {
+        return rollback(self, name, to, reason);
+      },
       [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
         return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
       },

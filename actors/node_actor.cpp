@@ -1,6 +1,7 @@
 #include "actors/node_actor.hpp"
 
 #include "actors/driver_actor.hpp"
+#include "actors/prober_actor.hpp"
 #include "actors/replica_actor.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
@@ -120,6 +121,21 @@ std::vector<p::port_binding> parse_ports_label(const std::string& text) {
   return out;
 }
 
+bool has_probes(const p::service_spec& spec) {
+  return spec.health.readiness.kind != p::probe_kind::none ||
+         spec.health.liveness.kind != p::probe_kind::none;
+}
+
+/// The node's prober, started with the first replica that has probes (its
+/// threads are not worth having otherwise).
+prober_actor prober(self_ptr self) {
+  if (!self->state.sup->child("prober"))
+    self->state.sup->start_child("prober", [self]() -> caf::actor {
+      return caf::actor_cast<caf::actor>(spawn_prober(self->system(), self->state.ctx.drivers));
+    });
+  return self->state.sup->child_as<prober_actor>("prober");
+}
+
 void start_replica_child(self_ptr self, const std::string& id) {
   self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
     auto& entry = self->state.replicas.at(id);
@@ -131,6 +147,8 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
+    if (has_probes(entry.req.spec))
+      rc.prober = prober(self);
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
 }
@@ -366,6 +384,13 @@ void probe_drivers(self_ptr self) {
 }
 
 void on_driver_restart(self_ptr self, const std::string& child) {
+  if (child == "prober") {
+    // Replicas hold the old prober: start them again (they adopt their containers).
+    for (auto& [id, entry] : self->state.replicas)
+      if (has_probes(entry.req.spec))
+        start_replica_child(self, id);
+    return;
+  }
   if (child.rfind("driver/", 0) != 0)
     return;
   // Replicas hold the old driver handle: start them again; they adopt their

@@ -17,6 +17,7 @@ struct replica_context {
   metrics::catalogue* metrics = nullptr;
   std::vector<p::port_binding> ports; // host ports chosen by the node
   std::string address = "127.0.0.1";  // the node's: where the host ports listen
+  prober_actor prober;                // null when the spec has no probe
 };
 
 /// Spawns the actor that owns the one container of replica `req.service`/`req.slot`.
@@ -30,8 +31,8 @@ replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx, p::repl
 std::map<std::string, std::string> replica_env(const p::service_spec& spec,
                                                const std::vector<p::port_binding>& ports);
 
-/// A stable hash of what a replica runs: the spec without its replica count and
-/// its routing (published ports, load balancing).
+/// A stable hash of what a replica runs: the spec without its replica count, its
+/// routing (published ports, load balancing) and its update strategy.
 std::string template_hash(const p::service_spec& spec);
 
 /// Next restart delay after `current`: doubled, at most `max`.

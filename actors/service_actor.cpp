@@ -1,5 +1,7 @@
 #include "actors/service_actor.hpp"
 
+#include "actors/replica_actor.hpp"
+#include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 
@@ -20,6 +22,7 @@ using clock = std::chrono::steady_clock;
 
 struct slot_state {
   std::string node;          // empty until placed
+  std::string tmpl;          // template hash of what it runs (or is to run)
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
   bool stopping = false;
@@ -28,10 +31,43 @@ struct slot_state {
   std::string last_problem; // not repeated in the event log
 };
 
+/// A revision whose template replicas may still run.
+struct known_revision {
+  int64_t revision = 0;
+  p::service_spec spec;
+};
+
+enum class rollout_phase { progressing, complete, paused, rolling_back };
+
+std::string to_string(rollout_phase x) {
+  switch (x) {
+    case rollout_phase::progressing:
+      return "progressing";
+    case rollout_phase::complete:
+      return "complete";
+    case rollout_phase::paused:
+      return "paused";
+    case rollout_phase::rolling_back:
+      return "rolling_back";
+  }
+  return "unknown";
+}
+
+struct rollout_state {
+  int64_t revision = 0;
+  rollout_phase phase = rollout_phase::complete;
+  std::string message;
+  clock::time_point completed_at;
+  bool is_rollback = false; // an automatic rollback: if it fails too, it pauses
+};
+
 struct service_state {
   service_context ctx;
   p::service_spec spec;
   int64_t revision = 0;
+  std::string target; // template hash of spec
+  std::map<std::string, known_revision> templates; // by template hash
+  rollout_state rollout;
   std::map<int32_t, slot_state> slots;
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
   std::optional<p::service_endpoints> published; // last sent to discovery
@@ -50,8 +86,8 @@ p::service_endpoints endpoints(self_ptr self) {
   const auto& spec = self->state.spec;
   p::service_endpoints out{spec.name, spec.ports, spec.balancing, {}, false};
   for (const auto& [slot, s] : self->state.slots) {
-    if (slot >= spec.replicas || s.stopping || s.node_lost ||
-        s.status.state != p::replica_state::running)
+    if (s.stopping || s.node_lost || s.status.state != p::replica_state::running ||
+        !s.status.ready)
       continue;
     auto host = s.status.address.empty() ? std::string{"127.0.0.1"} : s.status.address;
     for (const auto& b : s.status.ports)
@@ -104,9 +140,26 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
 int32_t running_count(self_ptr self) {
   int32_t n = 0;
   for (auto& [slot, s] : self->state.slots)
-    if (s.status.state == p::replica_state::running && slot < self->state.spec.replicas)
+    if (s.status.state == p::replica_state::running && !s.stopping)
       ++n;
   return n;
+}
+
+/// Counts for availability: running, ready, routed to, not on its way out.
+bool is_ready(const slot_state& s) {
+  return !s.stopping && !s.node_lost && s.status.state == p::replica_state::running &&
+         s.status.ready;
+}
+
+/// The spec and revision a slot runs: the current one, or the older revision
+/// of its template while a rollout replaces it.
+std::pair<const p::service_spec*, int64_t> spec_of(self_ptr self, const slot_state& s) {
+  if (s.tmpl != self->state.target) {
+    auto i = self->state.templates.find(s.tmpl);
+    if (i != self->state.templates.end())
+      return {&i->second.spec, i->second.revision};
+  }
+  return {&self->state.spec, self->state.revision};
 }
 
 void update_metrics(self_ptr self) {
@@ -138,9 +191,8 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
 void run_on_node(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
-  auto rev = self->state.revision;
-  p::replica_request req{self->state.spec.name, slot, rev, self->state.spec,
-                         self->state.ctx.discovery_env};
+  auto [spec, rev] = spec_of(self, s);
+  p::replica_request req{self->state.spec.name, slot, rev, *spec, self->state.ctx.discovery_env};
   auto fail = [self, slot](caf::error& err) {
     self->state.slots[slot].in_flight = false;
     self->state.nodes.erase(self->state.slots[slot].node);
@@ -166,7 +218,7 @@ void run_on_node(self_ptr self, int32_t slot) {
 void place_slot(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
-  const auto& spec = self->state.spec;
+  const auto& spec = *spec_of(self, s).first;
   p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
                            spec.placement, s.node, spec.driver};
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
@@ -181,7 +233,7 @@ void place_slot(self_ptr self, int32_t slot) {
             }
             // The assignment is durable before the replica starts, so a restarted
             // control plane finds it on the same node.
-            p::assignment a{d.replica, self->state.spec.name, d.node};
+            p::assignment a{d.replica, self->state.spec.name, d.node, s.tmpl};
             self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
                 .then([self, slot](bool) { run_on_node(self, slot); },
                       [self, slot](caf::error& err) {
@@ -250,32 +302,198 @@ void stop_slot(self_ptr self, int32_t slot) {
             [self, slot](caf::error&) { stop_on_node(self, slot); });
 }
 
+int32_t free_slot(self_ptr self) {
+  int32_t slot = 0;
+  while (self->state.slots.count(slot))
+    ++slot;
+  return slot;
+}
+
+struct census {
+  std::vector<int32_t> current; // live slots of the target template, ascending
+  std::vector<int32_t> old;     // live slots of other templates
+  int32_t current_unready = 0;
+  int32_t ready = 0;
+};
+
+census count_slots(self_ptr self) {
+  census c;
+  for (auto& [slot, s] : self->state.slots) {
+    if (s.stopping)
+      continue;
+    bool current = s.tmpl == self->state.target;
+    (current ? c.current : c.old).push_back(slot);
+    if (is_ready(s))
+      ++c.ready;
+    else if (current)
+      ++c.current_unready;
+  }
+  return c;
+}
+
+void emit(self_ptr self, std::string kind, std::string message, std::string replica);
+
+void check_rollout_done(self_ptr self, const census& c) {
+  auto& r = self->state.rollout;
+  if (r.phase != rollout_phase::progressing && r.phase != rollout_phase::rolling_back)
+    return;
+  if (!c.old.empty() || c.current_unready > 0 ||
+      static_cast<int32_t>(c.current.size()) < self->state.spec.replicas)
+    return;
+  r.phase = rollout_phase::complete;
+  r.completed_at = clock::now();
+  r.message = "all " + std::to_string(c.current.size()) + " replicas run revision " +
+              std::to_string(r.revision);
+  emit(self, "rollout_completed", "revision " + std::to_string(r.revision) + ": " + r.message, {});
+}
+
+/// The next step of the desired state: new replicas where some are missing,
+/// stops where there are too many, old replicas replaced within the update's
+/// limits (k8s' rolling-update arithmetic, with ready replicas as available).
+void step(self_ptr self) {
+  auto& st = self->state;
+  const auto& u = st.spec.update;
+  auto n = st.spec.replicas;
+  auto c = count_slots(self);
+  bool rolling = !c.old.empty();
+  bool frozen = rolling && st.rollout.phase == rollout_phase::paused;
+  auto total = static_cast<int32_t>(c.current.size() + c.old.size());
+  // Start new replicas.
+  auto want = n - static_cast<int32_t>(c.current.size());
+  auto room = n + (rolling ? u.max_surge : 0) - total;
+  if (rolling)
+    room = std::min(room, u.parallelism - c.current_unready);
+  for (int32_t k = 0; !frozen && k < std::min(want, room); ++k) {
+    auto slot = free_slot(self);
+    st.slots[slot].tmpl = st.target;
+    place_slot(self, slot);
+    ++total;
+    ++c.current_unready;
+  }
+  // Too many of the current template: the newest go.
+  for (auto i = static_cast<int32_t>(c.current.size()) - 1; i >= n; --i) {
+    stop_slot(self, c.current[i]);
+    --total;
+  }
+  if (!rolling || frozen)
+    return;
+  // Old replicas go as far as availability allows: those not ready first (they
+  // count for nothing), then ready ones while enough others stay ready.
+  auto min_available = n - u.max_unavailable;
+  auto budget = total - min_available - c.current_unready;
+  auto available = c.ready;
+  for (bool ready_ones : {false, true})
+    for (auto slot : c.old) {
+      auto i = st.slots.find(slot);
+      if (i == st.slots.end() || budget <= 0 || i->second.stopping ||
+          is_ready(i->second) != ready_ones)
+        continue;
+      if (ready_ones && available - 1 < min_available)
+        continue;
+      stop_slot(self, slot);
+      --budget;
+      if (ready_ones)
+        --available;
+    }
+}
+
 void reconcile(self_ptr self) {
   auto start = clock::now();
   auto& st = self->state;
-  if (!st.deleting) {
-    for (int32_t slot = 0; slot < st.spec.replicas; ++slot) {
-      auto& s = st.slots[slot];
+  if (st.deleting) {
+    std::vector<int32_t> live;
+    for (auto& [slot, s] : st.slots)
+      if (!s.stopping)
+        live.push_back(slot);
+    for (auto slot : live)
+      stop_slot(self, slot);
+  } else {
+    // Unplaced slots are placed; placed ones not yet asked for this incarnation
+    // (or asked for an older revision of the same template) are asked again.
+    for (auto& [slot, s] : st.slots) {
       if (s.in_flight || s.stopping)
         continue;
-      if (s.node.empty())
+      auto rev = spec_of(self, s).second;
+      if (s.node.empty() || s.requested_rev != rev)
         place_slot(self, slot);
-      else if (s.requested_rev != st.revision)
-        place_slot(self, slot); // confirms (or re-reserves) the node, then runs
     }
+    step(self);
+    check_rollout_done(self, count_slots(self));
   }
-  std::vector<int32_t> extra;
-  for (auto& [slot, s] : st.slots)
-    if ((slot >= st.spec.replicas || st.deleting) && !s.stopping)
-      extra.push_back(slot);
-  // Newest first: the highest slots were added last.
-  for (auto i = extra.rbegin(); i != extra.rend(); ++i)
-    stop_slot(self, *i);
   update_metrics(self);
   if (st.ctx.metrics != nullptr) {
     std::chrono::duration<double> took = clock::now() - start;
     st.ctx.metrics->observe_reconcile(st.spec.name, took.count());
   }
+}
+
+/// A replica of the template being rolled out crashed or failed its probes while
+/// the rollout ran, or within update.monitor after it completed.
+std::optional<std::string> rollout_failure(self_ptr self, const slot_state& s) {
+  const auto& st = self->state;
+  const auto& r = st.rollout;
+  if (s.tmpl != st.target || s.stopping)
+    return std::nullopt;
+  bool watching = r.phase == rollout_phase::progressing ||
+                  (r.phase == rollout_phase::complete &&
+                   clock::now() - r.completed_at < st.spec.update.monitor &&
+                   r.revision == st.revision && r.revision > 0);
+  if (!watching)
+    return std::nullopt;
+  const auto& x = s.status;
+  switch (x.state) {
+    case p::replica_state::backoff:
+    case p::replica_state::failed:
+    case p::replica_state::exited:
+      return x.id + " " + (x.message.empty() ? p::to_string(x.state) : x.message);
+    default:
+      break;
+  }
+  if (x.unhealthy)
+    return x.id + " failed its health probe: " + x.health;
+  return std::nullopt;
+}
+
+void request_rollback(self_ptr self, const std::string& why) {
+  auto& r = self->state.rollout;
+  r.phase = rollout_phase::rolling_back;
+  r.message = why;
+  auto name = self->state.spec.name;
+  auto failed = r.revision;
+  self->request(self->state.ctx.cluster, std::chrono::seconds{30}, p::rollback_atom::value, name,
+                int64_t{0}, "revision " + std::to_string(failed) + " failed: " + why)
+      .then(
+          [self](int64_t revision) {
+            if (self->state.rollout.revision == revision)
+              self->state.rollout.is_rollback = true;
+          },
+          [self, why](caf::error& err) {
+            auto& r = self->state.rollout;
+            r.phase = rollout_phase::paused;
+            r.message = why + "; cannot roll back: " + p::message_of(err);
+            emit(self, "rollout_paused", r.message, {});
+          });
+}
+
+void fail_rollout(self_ptr self, const std::string& why) {
+  auto& r = self->state.rollout;
+  auto action = self->state.spec.update.on_failure;
+  auto head = "revision " + std::to_string(r.revision) + " failed: " + why;
+  if (action == p::failure_action::resume) {
+    emit(self, "rollout_failure_ignored", head + "; failure_action continue goes on", {});
+    return;
+  }
+  if (action == p::failure_action::rollback && !r.is_rollback && self->state.ctx.cluster) {
+    emit(self, "rollout_failed", head + "; rolling back", {});
+    request_rollback(self, why);
+    return;
+  }
+  r.phase = rollout_phase::paused;
+  r.message = why;
+  emit(self, "rollout_paused",
+       head + (r.is_rollback ? "; this was a rollback already: paused"
+                             : "; paused (apply a fixed spec or `tutti rollout undo`)"),
+       {});
 }
 
 void on_status(self_ptr self, p::replica_status& st) {
@@ -285,9 +503,14 @@ void on_status(self_ptr self, p::replica_status& st) {
   auto was_running = i->second.status.state == p::replica_state::running;
   i->second.status = std::move(st);
   i->second.node_lost = false;
+  if (auto why = rollout_failure(self, i->second))
+    fail_rollout(self, *why);
   if (was_running != (i->second.status.state == p::replica_state::running))
     update_metrics(self);
   publish_endpoints(self);
+  auto phase = self->state.rollout.phase;
+  if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+    reconcile(self); // a replica became ready or went away: the rollout may move on
 }
 
 void on_node_down(self_ptr self, const caf::down_msg& msg) {
@@ -326,6 +549,22 @@ p::service_status status(self_ptr self) {
   return out;
 }
 
+p::rollout_status rollout_view(self_ptr self) {
+  const auto& r = self->state.rollout;
+  auto c = count_slots(self);
+  p::rollout_status out;
+  out.service = self->state.spec.name;
+  out.revision = r.revision;
+  out.state = to_string(r.phase);
+  out.desired = self->state.spec.replicas;
+  out.updated = static_cast<int32_t>(c.current.size());
+  out.ready = out.updated - c.current_unready;
+  out.available = c.ready;
+  out.old = static_cast<int32_t>(c.old.size());
+  out.message = r.message;
+  return out;
+}
+
 std::vector<p::replica_status> replicas(self_ptr self) {
   std::vector<p::replica_status> out;
   for (auto& [slot, s] : self->state.slots) {
@@ -341,6 +580,52 @@ std::vector<p::replica_status> replicas(self_ptr self) {
   return out;
 }
 
+void remember(self_ptr self, int64_t revision, const p::service_spec& spec) {
+  auto& known = self->state.templates[template_hash(spec)];
+  if (revision >= known.revision)
+    known = {revision, spec};
+}
+
+void start_rollout(self_ptr self) {
+  auto& r = self->state.rollout;
+  r = rollout_state{self->state.revision, rollout_phase::progressing, {}, {}, r.is_rollback};
+  const auto& u = self->state.spec.update;
+  r.message = "replacing replicas of earlier revisions (parallelism " +
+              std::to_string(u.parallelism) + ", max_surge " + std::to_string(u.max_surge) +
+              ", max_unavailable " + std::to_string(u.max_unavailable) + ")";
+  emit(self, "rollout_started", "revision " + std::to_string(r.revision) + ": " + r.message, {});
+}
+
+/// Slots of older templates need those templates' specs (to adopt them on their
+/// nodes while the rollout replaces them): from the revision history.
+void load_history(self_ptr self) {
+  bool old = false;
+  for (auto& [slot, s] : self->state.slots)
+    old = old || s.tmpl != self->state.target;
+  if (!old) {
+    reconcile(self);
+    return;
+  }
+  self->request(self->state.ctx.store, std::chrono::seconds{30}, p::history_atom::value,
+                self->state.spec.name)
+      .await(
+          [self](std::vector<p::spec_record>& records) {
+            for (auto& rec : records) {
+              auto parsed = config::parse_specs(rec.yaml, "revision " + std::to_string(rec.revision));
+              if (parsed.ok() && parsed.specs.size() == 1)
+                remember(self, rec.revision, parsed.specs.front());
+            }
+            remember(self, self->state.revision, self->state.spec);
+            start_rollout(self); // it goes on where the previous incarnation was
+            reconcile(self);
+          },
+          [self](caf::error& err) {
+            spdlog::error("service {}: cannot load its revision history: {}",
+                          self->state.spec.name, p::message_of(err));
+            reconcile(self);
+          });
+}
+
 void load_assignments(self_ptr self) {
   // await: reconcile must not place a slot before its stored node is known.
   self->request(self->state.ctx.store, std::chrono::seconds{30}, p::get_atom::value,
@@ -352,9 +637,12 @@ void load_assignments(self_ptr self) {
               if (a.replica.rfind(prefix, 0) != 0)
                 continue;
               auto slot = std::stoi(a.replica.substr(prefix.size()));
-              self->state.slots[slot].node = a.node;
+              auto& s = self->state.slots[slot];
+              s.node = a.node;
+              // Records written before templates were kept: take them as current.
+              s.tmpl = a.template_hash.empty() ? self->state.target : a.template_hash;
             }
-            reconcile(self);
+            load_history(self);
           },
           [self](caf::error& err) {
             spdlog::error("service {}: cannot load assignments: {}", self->state.spec.name,
@@ -368,6 +656,9 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   self->state.ctx = std::move(ctx);
   self->state.spec = std::move(spec);
   self->state.revision = revision;
+  self->state.target = template_hash(self->state.spec);
+  remember(self, revision, self->state.spec);
+  self->state.rollout.revision = revision;
   self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
   load_assignments(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
@@ -375,10 +666,27 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       [self](p::update_atom, p::service_spec& spec, int64_t revision) {
         if (revision <= self->state.revision)
           return;
+        auto target = template_hash(spec);
         self->state.spec = std::move(spec);
         self->state.revision = revision;
+        remember(self, revision, self->state.spec);
         for (auto& [slot, s] : self->state.slots)
           s.last_problem.clear();
+        bool changed = target != self->state.target;
+        self->state.target = target;
+        if (changed) {
+          // Rollback revisions are marked by the answer to request_rollback.
+          self->state.rollout.is_rollback = false;
+          bool replacing = false;
+          for (auto& [slot, s] : self->state.slots)
+            replacing = replacing || (!s.stopping && s.tmpl != target);
+          if (replacing)
+            start_rollout(self);
+          else
+            self->state.rollout = {revision, rollout_phase::complete, "", clock::now(), false};
+        } else {
+          self->state.rollout.revision = revision;
+        }
         reconcile(self);
         publish_endpoints(self); // ports or balancing may have changed
       },
@@ -391,6 +699,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
       },
       [self](p::status_atom) { return status(self); },
+      [self](p::rollout_atom) { return rollout_view(self); },
       [self](p::get_atom) { return replicas(self); },
       [self](p::delete_atom) -> caf::result<bool> {
         auto promise = self->make_response_promise<bool>();

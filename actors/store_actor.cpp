@@ -140,7 +140,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       },
       [self](p::assign_atom, const p::assignment& x) -> caf::result<bool> {
         return done<bool>(timed(self, [&] {
-          return self->state.db->put_assignment({x.replica, x.service, x.node});
+          return self->state.db->put_assignment({x.replica, x.service, x.node, x.template_hash});
         }));
       },
       [self](p::unassign_atom, const std::string& replica) -> caf::result<bool> {
@@ -153,10 +153,20 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
           return std::move(xs.error());
         std::vector<p::assignment> out;
         for (auto& x : *xs)
-          out.push_back({x.replica, x.service, x.node});
+          out.push_back({x.replica, x.service, x.node, x.template_hash});
         return out;
       },
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
+      [self](p::history_atom,
+             const std::string& service) -> caf::result<std::vector<p::spec_record>> {
+        auto xs = self->state.db->history(service);
+        if (!xs)
+          return std::move(xs.error());
+        std::vector<p::spec_record> out;
+        for (auto& x : *xs)
+          out.push_back({x.name, x.revision, x.yaml, x.time_ms});
+        return out;
+      },
       [self](p::events_atom, uint64_t after, uint32_t limit,
              const std::string& service) -> caf::result<std::vector<p::event>> {
         auto xs = after == 0 ? self->state.db->last_events(limit, service)

@@ -40,6 +40,11 @@ struct ReplicaStatus {
   sinceMs @11 :Int64;
   ports @12 :List(PortBinding);
   address @13 :Text;
+  ready @14 :Bool;
+  unhealthy @15 :Bool;
+  health @16 :Text;
+  logTail @17 :Text;
+  templateHash @18 :Text;
 }
 
 struct ServiceStatus {

@@ -91,6 +91,11 @@ void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {
     ports[i].setHostPort(x.ports[i].host_port);
   }
   b.setAddress(x.address);
+  b.setReady(x.ready);
+  b.setUnhealthy(x.unhealthy);
+  b.setHealth(x.health);
+  b.setLogTail(x.log_tail);
+  b.setTemplateHash(x.template_hash);
 }
 
 replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
@@ -110,6 +115,11 @@ replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
   for (auto p : r.getPorts())
     x.ports.push_back({text(p.getName()), p.getHostPort()});
   x.address = text(r.getAddress());
+  x.ready = r.getReady();
+  x.unhealthy = r.getUnhealthy();
+  x.health = text(r.getHealth());
+  x.log_tail = text(r.getLogTail());
+  x.template_hash = text(r.getTemplateHash());
   return x;
 }
 
