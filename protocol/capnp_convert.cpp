@@ -293,4 +293,32 @@ std::optional<rpc_error> from_capnp(rpc::Error::Reader r) {
   return rpc_error{text(r.getCode()), text(r.getMessage())};
 }
 
+void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
+  b.setService(x.service);
+  b.setRevision(x.revision);
+  b.setState(x.state);
+  b.setDesired(x.desired);
+  b.setUpdated(x.updated);
+  b.setReady(x.ready);
+  b.setAvailable(x.available);
+  b.setOld(x.old);
+  b.setMessage(x.message);
+}
+
+rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
+  return {text(r.getService()), r.getRevision(), text(r.getState()), r.getDesired(),
+          r.getUpdated(),       r.getReady(),    r.getAvailable(),    r.getOld(),
+          text(r.getMessage())};
+}
+
+void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
+  b.setRevision(x.revision);
+  b.setTimeMs(x.time_ms);
+  b.setSpecYaml(x.yaml);
+}
+
+spec_record from_capnp(rpc::Revision::Reader r) {
+  return {"", r.getRevision(), text(r.getSpecYaml()), r.getTimeMs()};
+}
+
 } // namespace tutti::protocol
