@@ -142,7 +142,8 @@ TEST(Json, ReplicaKeysAreSnakeCase) {
   auto parsed = json::parse(to_json_text(json_of(sample_replica())));
   EXPECT_EQ(keys_of(parsed), (std::set<std::string>{"id", "service", "slot", "node", "state", "pid",
                                                     "runtime_id", "restarts", "revision",
-                                                    "exit_code", "message", "since_ms", "ports"}));
+                                                    "exit_code", "message", "since_ms", "ports", "ready", "unhealthy", "health",
+                                    "log_tail"}));
   EXPECT_EQ(parsed["state"], "running");
   EXPECT_EQ(parsed["pid"], 4242);
   EXPECT_EQ(parsed["ports"][1]["name"], "admin");
@@ -391,8 +392,8 @@ TEST(Views, DescribeTextHasEverySection) {
                   "  kind: Service\n"
                   "  name: web\n"
                   "Replicas:\n"
-                  "  ID      NODE    STATE     PID/CONTAINER   RESTARTS   EXIT   MESSAGE   AGE\n"
-                  "  web-0   local   backoff   4242            1          137    killed    60s\n"
+                  "  ID      NODE    STATE     READY   PID/CONTAINER   RESTARTS   EXIT   MESSAGE   AGE\n"
+                  "  web-0   local   backoff   no      4242            1          137    killed    60s\n"
                   "Events:\n"
                   "  TIME           KIND             REPLICA   MESSAGE\n"
                   "  22:13:20.500   replica_exited   web-0     exit 137\n");
