@@ -479,33 +479,56 @@ caf::result<std::vector<p::service_endpoints>> get_endpoints(self_ptr self,
   return promise;
 }
 
-void sweep_orphans(self_ptr self) {
-  std::vector<std::string> keep;
-  for (auto& [name, entry] : self->state.services)
-    for (int32_t slot = 0; slot < entry.spec.replicas; ++slot)
-      keep.push_back(p::replica_id(name, slot));
-  self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
+void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::string> keep) {
+  self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, node_name)
       .then(
-          [self, keep](std::vector<p::node_status>& nodes) {
-            for (auto& n : nodes)
-              self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, n.name)
-                  .then(
-                      [self, keep](node_actor& node) {
-                        self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
-                            .then(
-                                [self](std::vector<std::string>& removed) {
-                                  for (auto& id : removed) {
-                                    p::event e{0,  0,  "replica_orphan_removed",
-                                               "", id, "no service wants it any more"};
-                                    self->send(self->state.ctx.store, p::append_atom::value,
-                                               std::move(e));
-                                  }
-                                },
-                                [](caf::error&) {});
-                      },
-                      [](caf::error&) {});
+          [self, keep](node_actor& node) {
+            self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
+                .then(
+                    [self](std::vector<std::string>& removed) {
+                      for (auto& id : removed) {
+                        p::event e{0,  0,  "replica_orphan_removed",
+                                   "", id, "not assigned to this node (any more)"};
+                        self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+                      }
+                    },
+                    [](caf::error&) {});
           },
           [](caf::error&) {});
+}
+
+/// Removes, on every node (or on `only` when given), the containers that no
+/// stored assignment puts there: replicas of deleted services, and replicas that
+/// were moved elsewhere while their node was lost.
+void sweep_orphans(self_ptr self, const std::string& only = {}) {
+  auto names = service_names(self);
+  auto keep = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+  auto pending = std::make_shared<size_t>(names.size() + 1);
+  auto finish = [self, keep, pending, only] {
+    if (--*pending != 0)
+      return;
+    self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
+        .then(
+            [self, keep, only](std::vector<p::node_status>& nodes) {
+              for (auto& n : nodes)
+                if (only.empty() || n.name == only)
+                  sweep_node(self, n.name, (*keep)[n.name]);
+            },
+            [](caf::error&) {});
+  };
+  for (auto& name : names)
+    self->request(self->state.ctx.store, ask_timeout, p::get_atom::value, p::assign_atom::value,
+                  name)
+        .then(
+            [keep, finish](std::vector<p::assignment>& xs) {
+              for (auto& a : xs)
+                (*keep)[a.node].push_back(a.replica);
+              finish();
+            },
+            [pending](caf::error&) {
+              ++*pending; // an unknown set: sweep nothing rather than the wrong things
+            });
+  finish();
 }
 
 void load_services(self_ptr self) {

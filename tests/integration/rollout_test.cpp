@@ -133,6 +133,22 @@ TEST_F(rollout, UpdateReplacesEveryReplicaWithoutAGap) {
               load.answered(), ready.samples(), ready.fewest());
 }
 
+TEST_F(rollout, RestartAfterARolloutAdoptsEveryReplica) {
+  auto& d = start_web();
+  apply_web(d, "v2");
+  ASSERT_EQ(d.tutti({"rollout", "status", "web"}, 40s).exit_code, 0);
+  // The replicas now sit in slots 3-5: a restarted tuttid must adopt them, not
+  // sweep them as orphans.
+  auto before = running_pids(d, "web");
+  ASSERT_EQ(before.size(), 3u);
+  EXPECT_EQ(before.count("web-3"), 1u) << "the rollout used a slot beyond replicas";
+  d.kill9();
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_TRUE(wait_ready(d, 3));
+  EXPECT_EQ(running_pids(d, "web"), before);
+  EXPECT_FALSE(has_event(d, "replica_orphan_removed"));
+}
+
 TEST_F(rollout, BrokenUpdateIsRolledBackKeepingAvailability) {
   auto& d = start_web();
   traffic load{published_};
