@@ -589,6 +589,7 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       [self](p::rollback_atom, const std::string& name, int64_t to, const std::string& reason) {
         return rollback(self, name, to, reason);
       },
+      [self](p::sweep_atom, const std::string& node) { sweep_orphans(self, node); },
       [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
         return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
       },

@@ -132,7 +132,15 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
     caf::replies_to<p::rollout_atom, std::string>::with<p::rollout_status>,
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
-    caf::replies_to<p::rollback_atom, std::string, int64_t, std::string>::with<int64_t>>;
+    caf::replies_to<p::rollback_atom, std::string, int64_t, std::string>::with<int64_t>,
+    caf::reacts_to<p::sweep_atom, std::string>>;
+
+/// The control plane's door for node agents (published on cluster.listen): a
+/// node that shows the join token gets the store, placement and discovery it
+/// works with.
+using gateway_actor =
+    caf::typed_actor<caf::replies_to<p::join_atom, std::string, std::string>::with<
+        caf::actor, caf::actor, caf::actor>>;
 
 } // namespace tutti::actors
 

@@ -446,6 +446,31 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
 
 } // namespace
 
+void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
+                        const std::string& node) {
+  for (auto& [kind, d] : drivers) {
+    auto owned = d->list_owned(node);
+    if (!owned)
+      continue;
+    for (auto& info : *owned) {
+      if (info.state == rd::container_state::running)
+        d->stop(info.name, std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5}));
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{6};
+    for (auto& info : *owned) {
+      while (std::chrono::steady_clock::now() < deadline) {
+        auto now = d->inspect(info.name);
+        if (!now || now->state != rd::container_state::running)
+          break;
+        // Polls the driver: stop() does not wait and no actor watches any more.
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      }
+      d->remove(info.name, true);
+    }
+    spdlog::info("stopped {} {} replicas", owned->size(), p::to_string(kind));
+  }
+}
+
 p::resource_spec host_resources() {
   p::resource_spec out;
   out.cpu = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));

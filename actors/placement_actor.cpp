@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -132,9 +134,12 @@ void release(self_ptr self, const std::string& replica) {
 caf::result<p::placement_decision> place(self_ptr self, const p::placement_request& req) {
   auto known = self->state.replicas.find(req.replica);
   if (known != self->state.replicas.end()) {
-    if (known->second.resources == req.resources)
+    auto node = self->state.nodes.find(known->second.node);
+    bool usable =
+        node != self->state.nodes.end() && node->second.status.state == p::node_state::ready;
+    if (usable && known->second.resources == req.resources)
       return p::placement_decision{req.replica, known->second.node};
-    release(self, req.replica); // resources changed: place again
+    release(self, req.replica); // resources changed or its node is gone: place again
   }
   auto node = choose_node(self->state.nodes, req);
   if (!node)
@@ -172,8 +177,19 @@ placement_actor::behavior_type placement(self_ptr self) {
   self->set_down_handler([self](caf::down_msg& msg) {
     for (auto& [name, handle] : self->state.handles)
       if (handle.address() == msg.source) {
-        self->state.nodes[name].status.state = p::node_state::lost;
-        self->state.handles.erase(name);
+        // Its replicas are placed again elsewhere by their services; what it
+        // reserved is free, should it come back.
+        auto lost = name;
+        self->state.nodes[lost].status.state = p::node_state::lost;
+        self->state.handles.erase(lost);
+        std::vector<std::string> placed_there;
+        for (auto& [replica, x] : self->state.replicas)
+          if (x.node == lost)
+            placed_there.push_back(replica);
+        for (auto& replica : placed_there)
+          release(self, replica);
+        spdlog::warn("placement: node {} lost ({}); {} replicas to place again", lost,
+                     p::message_of(msg.reason), placed_there.size());
         return;
       }
   });

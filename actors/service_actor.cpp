@@ -517,12 +517,27 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   for (auto i = self->state.nodes.begin(); i != self->state.nodes.end(); ++i) {
     if (i->second.address() != msg.source)
       continue;
-    // Its replicas may run on, but nothing tells us: stop routing to them.
-    for (auto& [slot, s] : self->state.slots)
-      if (s.node == i->first)
-        s.node_lost = true;
+    // Its replicas may run on, but nothing tells us: stop routing to them and
+    // place them again. If the node comes back, the cluster's sweep removes
+    // what it still runs of them (their assignments point elsewhere by then).
+    auto lost = i->first;
     self->state.nodes.erase(i);
+    for (auto& [slot, s] : self->state.slots) {
+      if (s.node != lost || s.stopping)
+        continue;
+      s.node.clear();
+      s.in_flight = false;
+      s.requested_rev = 0;
+      s.node_lost = false;
+      auto id = p::replica_id(self->state.spec.name, slot);
+      s.status = {};
+      s.status.state = p::replica_state::pending;
+      s.status.message = "node " + lost + " lost; placing it again";
+      emit(self, "replica_rescheduled",
+           "node " + lost + " lost (" + p::message_of(msg.reason) + "); placing it again", id);
+    }
     publish_endpoints(self);
+    reconcile(self);
     return;
   }
 }

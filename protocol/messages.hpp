@@ -60,6 +60,7 @@ using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using rollback_atom = caf::atom_constant<caf::atom("rollback")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using rollout_atom = caf::atom_constant<caf::atom("rollout")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
