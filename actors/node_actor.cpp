@@ -137,6 +137,10 @@ prober_actor prober(self_ptr self) {
 }
 
 void start_replica_child(self_ptr self, const std::string& id) {
+  // Not from inside the replica's start function: supervision must not start one
+  // child while it starts another.
+  if (has_probes(self->state.replicas.at(id).req.spec))
+    prober(self);
   self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
     auto& entry = self->state.replicas.at(id);
     replica_context rc;
@@ -148,7 +152,7 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
     if (has_probes(entry.req.spec))
-      rc.prober = prober(self);
+      rc.prober = self->state.sup->child_as<prober_actor>("prober");
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
 }

@@ -97,6 +97,8 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   out.name = self->state.status.id;
   out.image = req.spec.image;
   out.env = replica_env(req.spec, self->state.ctx.ports);
+  // Where its ports are expected to listen (the node's address), unless the spec says.
+  out.env.emplace("TUTTI_ADDRESS", self->state.ctx.address);
   for (const auto& [key, value] : req.discovery_env)
     out.env.emplace(key, value); // the spec's own env wins
   for (const auto& arg : req.spec.command) {

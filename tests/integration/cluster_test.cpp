@@ -6,6 +6,7 @@
 
 #include "tests/integration/fixture.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 namespace tutti::tests::integration {
@@ -145,6 +146,51 @@ TEST_F(cluster, ControlPlaneKilledAndRestartedFindsTheSameReplicas) {
     return after.size() == 2;
   })) << json(replicas_of(control, "sleepy"));
   EXPECT_EQ(after, before) << "adopted, not restarted";
+}
+
+TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
+  auto& control = start_control();
+  auto& n1 = start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes && nodes->size() == 2;
+  }));
+  auto published = s::free_port();
+  auto dir = scratch_.path().string() + "/www/${PORT}";
+  auto script = "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
+                "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
+  auto yaml = service_yaml("web", 2, {"/bin/busybox", "sh", "-c", script},
+                           "ports: [{name: http, published: " + std::to_string(published) +
+                               "}]\n"
+                               "health: {http: {port: http, path: /index.html}, interval: 100ms}\n");
+  ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("web.yaml", yaml)}).exit_code, 0);
+  auto endpoint_nodes = [&] {
+    std::set<std::string> out;
+    auto j = tutti_json(control, {"get", "endpoints", "web"});
+    if (j && j->size() == 1)
+      for (auto& e : (*j)[0]["endpoints"])
+        out.insert(e.value("node", ""));
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] { return endpoint_nodes() == std::set<std::string>{"n1", "n2"}; }))
+      << control.tutti({"get", "endpoints", "web"}).out;
+  // Clients use n2's mesh; n1 dies with its replica (a host that is gone).
+  traffic load{published, "127.0.0.3"};
+  ASSERT_TRUE(load.wait_more(20)) << load.first_failure();
+  auto pids = running_pids(control, "web");
+  auto where = placement_of(control, "web");
+  n1.kill9();
+  auto lost_at = std::chrono::steady_clock::now();
+  for (auto& [id, pid] : pids)
+    if (where[id] == "n1")
+      ::kill(pid, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return endpoint_nodes() == std::set<std::string>{"n2"}; }))
+      << control.tutti({"get", "endpoints", "web"}).out;
+  std::printf("node lost -> its endpoint out of the mesh: %lld ms\n", s::elapsed_ms(lost_at));
+  ASSERT_TRUE(load.wait_more(20)) << load.first_failure();
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_failure() << " (" << load.answered() << " answered)";
 }
 
 /// Drops TCP on lo to and from one port while it lives.

@@ -276,10 +276,10 @@ inline std::string request(uint16_t port) {
 /// Requests in a loop on a thread of its own, counting answers and failures.
 class traffic {
 public:
-  explicit traffic(uint16_t port)
-    : thread_([this, port] {
+  explicit traffic(uint16_t port, std::string host = "127.0.0.1")
+    : thread_([this, port, host] {
         while (!stop_) {
-          auto r = s::http_get("127.0.0.1", port, "/index.html", 3s);
+          auto r = s::http_get(host, port, "/index.html", 3s);
           std::lock_guard<std::mutex> guard{mtx_};
           if (r && r->status == 200 && !r->body.empty()) {
             ++answered_;
