@@ -20,6 +20,10 @@ namespace {
 
 constexpr auto ask_timeout = std::chrono::seconds{10};
 
+/// Replicas moved away from a node that was cut off only briefly, or started
+/// on it while a stop was lost, are removed by a sweep at least this often.
+constexpr auto sweep_interval = std::chrono::seconds{10};
+
 struct service_entry {
   p::service_spec spec;
   int64_t revision = 0;
@@ -552,6 +556,7 @@ void load_services(self_ptr self) {
               start_service(self, name);
             spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
             sweep_orphans(self);
+            self->delayed_send(self, sweep_interval, p::sweep_atom::value, std::string{});
           },
           [self](caf::error& err) {
             spdlog::error("cluster: cannot load specs: {}", p::message_of(err));
@@ -589,7 +594,11 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       [self](p::rollback_atom, const std::string& name, int64_t to, const std::string& reason) {
         return rollback(self, name, to, reason);
       },
-      [self](p::sweep_atom, const std::string& node) { sweep_orphans(self, node); },
+      [self](p::sweep_atom, const std::string& node) {
+        sweep_orphans(self, node);
+        if (node.empty()) // the periodic one (a node's own sweep follows its join)
+          self->delayed_send(self, sweep_interval, p::sweep_atom::value, std::string{});
+      },
       [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
         return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
       },

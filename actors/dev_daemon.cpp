@@ -274,6 +274,8 @@ void dev_daemon::shutdown() {
     impl_->cv.wait_for(guard, std::chrono::seconds{10}, [this] { return impl_->ended; });
   }
   impl_->api.reset();
+  if (impl_->gateway) // not in the tree: the system would wait for it forever
+    caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
   impl_->sys.reset(); // waits for every actor to finish
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};

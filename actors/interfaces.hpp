@@ -109,6 +109,7 @@ using service_actor =
     caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
                      caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
                      caf::reacts_to<p::replica_status>, caf::reacts_to<p::tick_atom>,
+                     caf::reacts_to<p::place_atom>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
                      caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,

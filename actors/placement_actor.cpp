@@ -161,6 +161,13 @@ bool register_node(self_ptr self, p::node_status st, node_actor handle) {
   }
   st.state = p::node_state::ready;
   view.status = std::move(st);
+  auto old = self->state.handles.find(name);
+  if (old != self->state.handles.end() && old->second != handle) {
+    // The node came back with a new actor before we saw the old one go (a short
+    // cut). A message to the old one makes its node answer that it is gone, so
+    // everyone monitoring it gets the down message and re-asks the new one.
+    caf::anon_send(old->second, p::status_atom::value);
+  }
   self->state.handles[name] = handle;
   self->monitor(handle);
   return true;

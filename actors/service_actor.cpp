@@ -22,6 +22,7 @@ using clock = std::chrono::steady_clock;
 
 struct slot_state {
   std::string node;          // empty until placed
+  std::string last_node;     // where it ran before its node was lost: preferred again
   std::string tmpl;          // template hash of what it runs (or is to run)
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
@@ -72,6 +73,7 @@ struct service_state {
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
+  bool retry_pending = false; // a reconcile soon after a failed place or run
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   static inline const char* name = "service";
 };
@@ -119,6 +121,12 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
 /// Why slot `slot` is not running: shown on the slot (unless a replica already
 /// reports for it) and, when new, logged and recorded as an event.
 void problem(self_ptr self, int32_t slot, const caf::error& err) {
+  // Try again soon rather than at the next resync: after a node loss the first
+  // attempt may race placement learning of it.
+  if (!self->state.retry_pending) {
+    self->state.retry_pending = true;
+    self->delayed_send(self, std::chrono::milliseconds{50}, p::place_atom::value);
+  }
   auto text = p::message_of(err);
   auto replica = p::replica_id(self->state.spec.name, slot);
   auto& status = self->state.slots[slot].status;
@@ -220,7 +228,7 @@ void place_slot(self_ptr self, int32_t slot) {
   s.in_flight = true;
   const auto& spec = *spec_of(self, s).first;
   p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
-                           spec.placement, s.node, spec.driver};
+                           spec.placement, s.node.empty() ? s.last_node : s.node, spec.driver};
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
       .then(
           [self, slot](p::placement_decision& d) {
@@ -525,6 +533,7 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
     for (auto& [slot, s] : self->state.slots) {
       if (s.node != lost || s.stopping)
         continue;
+      s.last_node = s.node;
       s.node.clear();
       s.in_flight = false;
       s.requested_rev = 0;
@@ -706,6 +715,10 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         publish_endpoints(self); // ports or balancing may have changed
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
+      [self](p::place_atom) {
+        self->state.retry_pending = false;
+        reconcile(self);
+      },
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::tick_atom) {
         reconcile(self);

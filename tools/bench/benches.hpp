@@ -15,4 +15,7 @@ void add_docker_bench(CLI::App& app);
 /// `tutti-bench mesh`: wrk through the routing mesh and straight at one replica.
 void add_mesh_bench(CLI::App& app);
 
+/// `tutti-bench failover`: node loss to rescheduled and running, over the network.
+void add_failover_bench(CLI::App& app);
+
 } // namespace tutti::bench

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   tutti::bench::add_dev_bench(app);
   tutti::bench::add_docker_bench(app);
   tutti::bench::add_mesh_bench(app);
+  tutti::bench::add_failover_bench(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
