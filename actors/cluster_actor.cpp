@@ -262,9 +262,8 @@ caf::expected<p::service_spec> undo_target(const std::vector<p::spec_record>& hi
       continue;
     auto parsed = config::parse_specs(i->yaml, "revision " + std::to_string(i->revision));
     if (!parsed.ok() || parsed.specs.size() != 1)
-      return p::make_error(p::error_code::internal,
-                           "revision " + std::to_string(i->revision) + " of " + name +
-                               " cannot be read back");
+      return p::make_error(p::error_code::internal, "revision " + std::to_string(i->revision) +
+                                                        " of " + name + " cannot be read back");
     if (to == 0 && template_hash(parsed.specs.front()) == current_template)
       continue; // differs in replicas or routing only
     return parsed.specs.front();
@@ -306,8 +305,8 @@ caf::result<int64_t> rollback(self_ptr self, const std::string& name, int64_t to
               return;
             }
             commit_specs(self, {*spec},
-                         [self, name, reason, promise](
-                             caf::expected<std::vector<p::spec_record>> recs) mutable {
+                         [self, name, reason,
+                          promise](caf::expected<std::vector<p::spec_record>> recs) mutable {
                            if (!recs) {
                              promise.deliver(recs.error());
                              return;
@@ -585,8 +584,7 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
           return unknown_service(name);
         return self->delegate(svc, p::rollout_atom::value);
       },
-      [self](p::history_atom, const std::string& name)
-          -> caf::result<std::vector<p::spec_record>> {
+      [self](p::history_atom, const std::string& name) -> caf::result<std::vector<p::spec_record>> {
         if (!self->state.services.count(name))
           return unknown_service(name);
         return self->delegate(self->state.ctx.store, p::history_atom::value, name);

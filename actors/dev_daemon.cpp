@@ -49,8 +49,7 @@ std::string host_name() {
   return out;
 }
 
-namespace {
-} // namespace
+namespace {} // namespace
 
 struct dev_daemon::impl {
   config::daemon_config cfg;
@@ -144,11 +143,11 @@ void dev_daemon::impl::start_tree() {
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   if (mode == daemon_mode::dev)
     children.push_back({"node", [this, dir, ncfg, m, mesh] {
-                        dir->node =
-                            spawn_node(*sys, node_context{ncfg, drivers, dir->store, dir->placement,
-                                                          m, dir->discovery, mesh});
-                        return caf::actor_cast<caf::actor>(dir->node);
-                      }});
+                          dir->node = spawn_node(*sys, node_context{ncfg, drivers, dir->store,
+                                                                    dir->placement, m,
+                                                                    dir->discovery, mesh});
+                          return caf::actor_cast<caf::actor>(dir->node);
+                        }});
   children.push_back({"cluster", [this, dir, m, limit, server] {
                         cluster_context cc{dir->store,
                                            dir->placement,

@@ -51,7 +51,7 @@ void children_of(self_ptr self, std::shared_ptr<std::vector<std::string>> names,
 }
 
 caf::result<caf::actor, caf::actor, caf::actor> join(self_ptr self, const std::string& token,
-                                                      const std::string& node) {
+                                                     const std::string& node) {
   if (token != self->state.token) {
     spdlog::warn("gateway: refused node {}: wrong join token", node);
     return p::make_error(p::error_code::invalid_argument,

@@ -140,8 +140,8 @@ using cluster_actor = caf::typed_actor<
 /// node that shows the join token gets the store, placement and discovery it
 /// works with.
 using gateway_actor =
-    caf::typed_actor<caf::replies_to<p::join_atom, std::string, std::string>::with<
-        caf::actor, caf::actor, caf::actor>>;
+    caf::typed_actor<caf::replies_to<p::join_atom, std::string,
+                                     std::string>::with<caf::actor, caf::actor, caf::actor>>;
 
 } // namespace tutti::actors
 
@@ -161,13 +161,11 @@ typename Inspector::result_type inspect(Inspector& f, container_info& x) {
            x.exit_code, x.started_at_ms, x.labels, x.env);
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, probe_target& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, probe_target& x) {
   return f(caf::meta::type_name("probe_target"), x.container, x.address, x.ports);
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, probe_outcome& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, probe_outcome& x) {
   return f(caf::meta::type_name("probe_outcome"), x.healthy, x.message);
 }
 

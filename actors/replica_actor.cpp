@@ -396,9 +396,8 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   bool liveness_kill = std::exchange(self->state.liveness_kill, false);
   if (liveness_kill)
     how = "stopped for failing its liveness probe (" + self->state.liveness_result + ")";
-  bool restart = liveness_kill
-                     ? self->state.req.spec.restart.policy != p::restart_policy::never
-                     : should_restart(self, msg.exit_code);
+  bool restart = liveness_kill ? self->state.req.spec.restart.policy != p::restart_policy::never
+                               : should_restart(self, msg.exit_code);
   if (self->state.crash_streak >= crash_loop_after) {
     how = "crash loop: " + how + ", " + std::to_string(self->state.crash_streak) +
           " times in a row within " +

@@ -66,7 +66,7 @@ struct service_state {
   service_context ctx;
   p::service_spec spec;
   int64_t revision = 0;
-  std::string target; // template hash of spec
+  std::string target;                              // template hash of spec
   std::map<std::string, known_revision> templates; // by template hash
   rollout_state rollout;
   std::map<int32_t, slot_state> slots;
@@ -88,8 +88,7 @@ p::service_endpoints endpoints(self_ptr self) {
   const auto& spec = self->state.spec;
   p::service_endpoints out{spec.name, spec.ports, spec.balancing, {}, false};
   for (const auto& [slot, s] : self->state.slots) {
-    if (s.stopping || s.node_lost || s.status.state != p::replica_state::running ||
-        !s.status.ready)
+    if (s.stopping || s.node_lost || s.status.state != p::replica_state::running || !s.status.ready)
       continue;
     auto host = s.status.address.empty() ? std::string{"127.0.0.1"} : s.status.address;
     for (const auto& b : s.status.ports)
@@ -227,8 +226,9 @@ void place_slot(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
   const auto& spec = *spec_of(self, s).first;
-  p::placement_request req{p::replica_id(spec.name, slot), spec.name, spec.resources,
-                           spec.placement, s.node.empty() ? s.last_node : s.node, spec.driver};
+  p::placement_request req{
+      p::replica_id(spec.name, slot),        spec.name,  spec.resources, spec.placement,
+      s.node.empty() ? s.last_node : s.node, spec.driver};
   self->request(self->state.ctx.placement, std::chrono::seconds{10}, p::place_atom::value, req)
       .then(
           [self, slot](p::placement_decision& d) {
@@ -635,7 +635,8 @@ void load_history(self_ptr self) {
       .await(
           [self](std::vector<p::spec_record>& records) {
             for (auto& rec : records) {
-              auto parsed = config::parse_specs(rec.yaml, "revision " + std::to_string(rec.revision));
+              auto parsed =
+                  config::parse_specs(rec.yaml, "revision " + std::to_string(rec.revision));
               if (parsed.ok() && parsed.specs.size() == 1)
                 remember(self, rec.revision, parsed.specs.front());
             }
@@ -644,8 +645,8 @@ void load_history(self_ptr self) {
             reconcile(self);
           },
           [self](caf::error& err) {
-            spdlog::error("service {}: cannot load its revision history: {}",
-                          self->state.spec.name, p::message_of(err));
+            spdlog::error("service {}: cannot load its revision history: {}", self->state.spec.name,
+                          p::message_of(err));
             reconcile(self);
           });
 }

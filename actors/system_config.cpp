@@ -15,7 +15,8 @@ system_config::system_config() {
   add_message_type<node_actor>("tutti::node_actor");
   add_message_type<router_actor>("tutti::router_actor");
   add_error_category(p::error_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-    auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0) : caf::to_string(ctx);
+    auto text =
+        ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0) : caf::to_string(ctx);
     return p::to_string(static_cast<p::error_code>(code)) + ": " + text;
   });
   // The sharing scheduler wakes idle workers faster than work stealing: the

@@ -208,8 +208,9 @@ void read_mesh(const field& f, mesh_config& out, error_sink& errors) {
 
 void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
   constexpr caf::timespan max_time = 1min;
-  if (!expect_map(f, "a mapping with listen, join, join_token, heartbeat_interval and "
-                     "node_loss_timeout",
+  if (!expect_map(f,
+                  "a mapping with listen, join, join_token, heartbeat_interval and "
+                  "node_loss_timeout",
                   errors))
     return;
   map_reader fields{f, errors};

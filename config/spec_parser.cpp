@@ -448,8 +448,7 @@ private:
 
   void read_probe_target(const field& f, const service_spec& spec, protocol::probe_spec& probe,
                          bool with_path) {
-    if (!expect_map(f, with_path ? "a mapping with port and path" : "a mapping with port",
-                    errors_))
+    if (!expect_map(f, with_path ? "a mapping with port and path" : "a mapping with port", errors_))
       return;
     map_reader target{f, errors_};
     auto port = target.take("port");
@@ -466,9 +465,9 @@ private:
       if (!known)
         errors_.add(port->mark, port->path,
                     "port '" + *name + "' is not one of the spec's ports (" +
-                        (names.empty() ? std::string{"it has none; add ports: [{name: "} + *name +
-                                             "}]"
-                                       : names) +
+                        (names.empty()
+                             ? std::string{"it has none; add ports: [{name: "} + *name + "}]"
+                             : names) +
                         ")");
     }
     if (with_path)

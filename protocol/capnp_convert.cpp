@@ -306,9 +306,9 @@ void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
 }
 
 rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
-  return {text(r.getService()), r.getRevision(), text(r.getState()), r.getDesired(),
-          r.getUpdated(),       r.getReady(),    r.getAvailable(),    r.getOld(),
-          text(r.getMessage())};
+  return {text(r.getService()), r.getRevision(), text(r.getState()),
+          r.getDesired(),       r.getUpdated(),  r.getReady(),
+          r.getAvailable(),     r.getOld(),      text(r.getMessage())};
 }
 
 void to_capnp(rpc::Revision::Builder b, const spec_record& x) {

@@ -181,8 +181,8 @@ struct service_spec {
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image, x.command,
-           x.env, x.resources, x.ports, x.restart, x.placement, x.stop_grace, x.balancing,
-           x.health, x.update);
+           x.env, x.resources, x.ports, x.restart, x.placement, x.stop_grace, x.balancing, x.health,
+           x.update);
 }
 
 /// True when any port of the spec is published on the routing mesh.

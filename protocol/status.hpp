@@ -53,9 +53,9 @@ struct replica_status {
   /// Running and its readiness probe passes (or it has none): routing and
   /// rollouts count it as available.
   bool ready = false;
-  bool unhealthy = false; // a probe failed failure_threshold times in a row
-  std::string health;     // the last probe results, for people
-  std::string log_tail;   // the end of its output, when it is crash-looping
+  bool unhealthy = false;    // a probe failed failure_threshold times in a row
+  std::string health;        // the last probe results, for people
+  std::string log_tail;      // the end of its output, when it is crash-looping
   std::string template_hash; // what it runs (see actors::template_hash)
   friend bool operator==(const replica_status&, const replica_status&) = default;
 };

@@ -349,9 +349,9 @@ caf::expected<exec_result> docker_driver::exec(const std::string& name,
     return err;
   auto limit = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
                         std::chrono::milliseconds{1});
-  auto created = client_->call("POST",
-                               "/containers/" + docker::url_escape(docker_name(name)) + "/exec",
-                               docker::exec_create_body(command), limit);
+  auto created =
+      client_->call("POST", "/containers/" + docker::url_escape(docker_name(name)) + "/exec",
+                    docker::exec_create_body(command), limit);
   if (!created)
     return std::move(created.error());
   if (created->status == 404)
@@ -369,8 +369,8 @@ caf::expected<exec_result> docker_driver::exec(const std::string& name,
       R"({"Detach":false,"Tty":false})");
   if (!started) {
     if (protocol::message_of(started.error()).find("did not answer") != std::string::npos)
-      return make_error(error_code::timeout, "command did not finish within " +
-                                                 std::to_string(limit.count()) + "ms");
+      return make_error(error_code::timeout,
+                        "command did not finish within " + std::to_string(limit.count()) + "ms");
     return std::move(started.error());
   }
   if (started->status != 200)
@@ -382,8 +382,8 @@ caf::expected<exec_result> docker_driver::exec(const std::string& name,
   if (!code)
     return std::move(code.error());
   if (!*code)
-    return make_error(error_code::timeout, "command did not finish within " +
-                                               std::to_string(limit.count()) + "ms");
+    return make_error(error_code::timeout,
+                      "command did not finish within " + std::to_string(limit.count()) + "ms");
   return exec_result{**code, demux.text()};
 }
 

@@ -133,9 +133,8 @@ public:
   /// a command still running then is killed and the call fails with timeout.
   /// Unlike the other methods it may be called from any thread at any time
   /// (health probes run it alongside the driver's own calls).
-  virtual caf::expected<exec_result> exec(const std::string& name,
-                                          const std::vector<std::string>& command,
-                                          caf::timespan timeout) = 0;
+  virtual caf::expected<exec_result>
+  exec(const std::string& name, const std::vector<std::string>& command, caf::timespan timeout) = 0;
 };
 
 } // namespace tutti::runtime_drivers

@@ -163,8 +163,7 @@ probe_outcome http_probe(const protocol::probe_spec& probe, const probe_target& 
   return {ok, "GET " + probe.path + ": HTTP " + std::to_string(status)};
 }
 
-probe_outcome exec_probe(driver& d, const protocol::probe_spec& probe,
-                         const probe_target& target) {
+probe_outcome exec_probe(driver& d, const protocol::probe_spec& probe, const probe_target& target) {
   auto result = d.exec(target.container, probe.command, probe.timeout);
   if (!result)
     return fail(protocol::message_of(result.error()));

@@ -14,9 +14,9 @@
 namespace tutti::runtime_drivers {
 
 struct probe_target {
-  std::string container;                      // the replica id, for exec
-  std::string address = "127.0.0.1";          // where its ports listen
-  std::vector<protocol::port_binding> ports;  // name -> host port
+  std::string container;                     // the replica id, for exec
+  std::string address = "127.0.0.1";         // where its ports listen
+  std::vector<protocol::port_binding> ports; // name -> host port
 };
 
 struct probe_outcome {

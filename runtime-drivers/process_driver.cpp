@@ -479,8 +479,8 @@ caf::expected<exec_result> process_driver::exec(const std::string& name,
   if (!pidfd || !wait_exited(*pidfd, limit)) {
     abandon_child(*pid); // kills its process group too
     cleanup();
-    return make_error(error_code::timeout, "command did not finish within " +
-                                               std::to_string(limit.count()) + "ms");
+    return make_error(error_code::timeout,
+                      "command did not finish within " + std::to_string(limit.count()) + "ms");
   }
   int status = 0;
   while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {

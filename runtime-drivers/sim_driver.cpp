@@ -224,9 +224,8 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
   return result;
 }
 
-caf::expected<exec_result> sim_driver::exec(const std::string& name,
-                                            const std::vector<std::string>& command,
-                                            caf::timespan) {
+caf::expected<exec_result>
+sim_driver::exec(const std::string& name, const std::vector<std::string>& command, caf::timespan) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto x = find(name);
   if (!x)

@@ -473,8 +473,8 @@ TEST(SpecParser, ProbeNeedsExactlyOneKind) {
 }
 
 TEST(SpecParser, ProbePortMustBeASpecPort) {
-  expect_error(only_error(minimal + "ports: [{name: http}]\nhealth: {tcp: {port: admin}}\n"), 5,
-               22, "health.tcp.port", "port 'admin' is not one of the spec's ports (http)");
+  expect_error(only_error(minimal + "ports: [{name: http}]\nhealth: {tcp: {port: admin}}\n"), 5, 22,
+               "health.tcp.port", "port 'admin' is not one of the spec's ports (http)");
   expect_error(only_error(minimal + "health: {http: {path: /}}\n"), 4, 16, "health.http.port",
                "required field is missing");
 }
@@ -483,8 +483,8 @@ TEST(SpecParser, RefusesBadProbeValues) {
   const auto with_port = minimal + "ports: [{name: http}]\n";
   expect_error(only_error(with_port + "health: {http: {port: http, path: ok}}\n"), 5, 35,
                "health.http.path", "expected an absolute path");
-  expect_error(only_error(with_port + "health: {tcp: {port: http}, failure_threshold: 0}\n"), 5,
-               48, "health.failure_threshold", "");
+  expect_error(only_error(with_port + "health: {tcp: {port: http}, failure_threshold: 0}\n"), 5, 48,
+               "health.failure_threshold", "");
   expect_error(only_error(with_port + "health: {tcp: {port: http}, interval: 0s}\n"), 5, 39,
                "health.interval", "must be greater than 0");
   expect_error(only_error(with_port + "health: {readiness: {tcp: {port: http}}, speed: 1}\n"), 5,
@@ -509,8 +509,7 @@ TEST(SpecParser, RefusesUpdatesThatCouldNeverReplaceAReplica) {
                "max_surge and max_unavailable cannot both be 0");
   expect_error(only_error(minimal + "update: {failure_action: panic}\n"), 4, 26,
                "update.failure_action", "expected one of rollback, pause or continue");
-  expect_error(only_error(minimal + "update: {parallelism: 0}\n"), 4, 23, "update.parallelism",
-               "");
+  expect_error(only_error(minimal + "update: {parallelism: 0}\n"), 4, 23, "update.parallelism", "");
 }
 
 TEST(SpecParser, RefusesAutoscaleForNow) {

@@ -14,14 +14,12 @@ namespace {
 
 constexpr const char* token = "s3cret-token";
 
-template <class F>
-bool eventually(F pred, std::chrono::milliseconds limit = converge_timeout) {
+template <class F> bool eventually(F pred, std::chrono::milliseconds limit = converge_timeout) {
   return s::wait_until(pred, limit);
 }
 
 /// Heartbeats every 100 ms, a silent peer is lost after 1 s.
-const std::string fast_detection =
-    "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s}\n";
+const std::string fast_detection = "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s}\n";
 
 class cluster : public integration {
 protected:
@@ -40,10 +38,10 @@ protected:
     auto opts = daemon_options();
     opts.mode = "node";
     opts.config_file = config_;
-    opts.extra_args = {"--join",      "127.0.0.1:" + std::to_string(listen_),
+    opts.extra_args = {"--join",       "127.0.0.1:" + std::to_string(listen_),
                        "--join-token", join_token,
-                       "--node-name", name,
-                       "--address",   address,
+                       "--node-name",  name,
+                       "--address",    address,
                        "--no-docker"};
     return opts;
   }
@@ -112,8 +110,8 @@ TEST_F(cluster, KilledAgentsReplicasMoveAndAreRemovedWhenItReturns) {
   auto killed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] {
     where = placement_of(control, "sleepy");
-    return where.size() == 4 && std::all_of(where.begin(), where.end(),
-                                            [](auto& x) { return x.second == "n2"; });
+    return where.size() == 4 &&
+           std::all_of(where.begin(), where.end(), [](auto& x) { return x.second == "n2"; });
   })) << json(replicas_of(control, "sleepy"));
   std::printf("killed node agent -> its replicas running on n2: %lld ms\n",
               s::elapsed_ms(killed_at));
@@ -160,10 +158,11 @@ TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
   auto dir = scratch_.path().string() + "/www/${PORT}";
   auto script = "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
                 "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
-  auto yaml = service_yaml("web", 2, {"/bin/busybox", "sh", "-c", script},
-                           "ports: [{name: http, published: " + std::to_string(published) +
-                               "}]\n"
-                               "health: {http: {port: http, path: /index.html}, interval: 100ms}\n");
+  auto yaml =
+      service_yaml("web", 2, {"/bin/busybox", "sh", "-c", script},
+                   "ports: [{name: http, published: " + std::to_string(published) +
+                       "}]\n"
+                       "health: {http: {port: http, path: /index.html}, interval: 100ms}\n");
   ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("web.yaml", yaml)}).exit_code, 0);
   auto endpoint_nodes = [&] {
     std::set<std::string> out;
@@ -173,8 +172,9 @@ TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
         out.insert(e.value("node", ""));
     return out;
   };
-  ASSERT_TRUE(eventually([&] { return endpoint_nodes() == std::set<std::string>{"n1", "n2"}; }))
-      << control.tutti({"get", "endpoints", "web"}).out;
+  ASSERT_TRUE(eventually([&] {
+    return endpoint_nodes() == std::set<std::string>{"n1", "n2"};
+  })) << control.tutti({"get", "endpoints", "web"}).out;
   // Clients use n2's mesh; n1 dies with its replica (a host that is gone).
   traffic load{published, "127.0.0.3"};
   ASSERT_TRUE(load.wait_more(20)) << load.first_failure();
@@ -213,8 +213,8 @@ public:
 
 private:
   bool rule(const char* op, const char* which) {
-    auto r = s::run_command({"iptables", op, "INPUT", "-i", "lo", "-p", "tcp", which, port_, "-j",
-                             "DROP"});
+    auto r = s::run_command(
+        {"iptables", op, "INPUT", "-i", "lo", "-p", "tcp", which, port_, "-j", "DROP"});
     return r.exit_code == 0;
   }
   std::string port_;

@@ -343,8 +343,8 @@ TEST_F(docker, RecoversWhenTheEngineRestarts) {
     return nodes[0].value("driver_errors", json::object()).value("docker", "");
   };
   auto health_metric = [&] {
-    return metric_value(metrics_text(d), "tutti_driver_healthy{driver=\"docker\",node=\"" +
-                                             node_ + "\"}");
+    return metric_value(metrics_text(d),
+                        "tutti_driver_healthy{driver=\"docker\",node=\"" + node_ + "\"}");
   };
   EXPECT_EQ(docker_error(), "");
 

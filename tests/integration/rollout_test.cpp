@@ -260,9 +260,9 @@ TEST_F(rollout, ProbesOfEachKindDecideReadinessAndLiveness) {
 
 TEST_F(rollout, CrashLoopBacksOffAndShowsItsLogTail) {
   auto& d = start_daemon();
-  auto yaml = service_yaml("crashy", 1,
-                           {"/bin/busybox", "sh", "-c", "echo cannot open config >&2; exit 2"},
-                           "restart: {policy: always, backoff: {initial: 100ms, max: 800ms}}\n");
+  auto yaml =
+      service_yaml("crashy", 1, {"/bin/busybox", "sh", "-c", "echo cannot open config >&2; exit 2"},
+                   "restart: {policy: always, backoff: {initial: 100ms, max: 800ms}}\n");
   auto applied = std::chrono::steady_clock::now();
   ASSERT_EQ(d.tutti({"apply", "-f", d.scratch().write("crashy.yaml", yaml)}).exit_code, 0);
   auto restarts = [&] {
@@ -275,11 +275,9 @@ TEST_F(rollout, CrashLoopBacksOffAndShowsItsLogTail) {
   auto detail = tutti_json(d, {"describe", "service", "crashy"});
   ASSERT_TRUE(detail);
   auto replica = (*detail)["replicas"][0];
-  EXPECT_NE(replica.value("message", "").find("crash loop: exited with code 2"),
-            std::string::npos)
+  EXPECT_NE(replica.value("message", "").find("crash loop: exited with code 2"), std::string::npos)
       << replica;
-  EXPECT_NE(replica.value("log_tail", "").find("cannot open config"), std::string::npos)
-      << replica;
+  EXPECT_NE(replica.value("log_tail", "").find("cannot open config"), std::string::npos) << replica;
   auto text = d.tutti({"describe", "service", "crashy"});
   EXPECT_NE(text.out.find("cannot open config"), std::string::npos) << text.out;
 }

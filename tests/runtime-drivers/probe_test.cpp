@@ -139,8 +139,7 @@ TEST(probe, tcp_connects_or_says_why_not) {
   auto port = closed_port();
   r = run_probe(d, tcp, target_at(port));
   EXPECT_FALSE(r.healthy);
-  EXPECT_EQ(r.message,
-            "connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+  EXPECT_EQ(r.message, "connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
   tcp.port = "admin";
   r = run_probe(d, tcp, target_at(open.port()));
   EXPECT_FALSE(r.healthy);

@@ -99,12 +99,11 @@ std::vector<std::string> tuttid_process::command_line() const {
     argv.insert(argv.end(), {"--data-dir", data_dir_});
   if (opts_.mode != "node")
     argv.insert(argv.end(), {"--api", api()});
-  argv.insert(argv.end(),
-              {"--metrics", "127.0.0.1:" + std::to_string(metrics_port_), "--log-level",
-               opts_.log_level});
+  argv.insert(argv.end(), {"--metrics", "127.0.0.1:" + std::to_string(metrics_port_), "--log-level",
+                           opts_.log_level});
   if (opts_.mode != "control")
-    argv.insert(argv.end(), {"--port-range", std::to_string(ports_.first()) + "-" +
-                                                 std::to_string(ports_.last())});
+    argv.insert(argv.end(), {"--port-range",
+                             std::to_string(ports_.first()) + "-" + std::to_string(ports_.last())});
   if (opts_.stop_replicas_on_exit)
     argv.push_back("--stop-replicas-on-exit");
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());

@@ -65,14 +65,10 @@ daemon_process::daemon_process(mode m, std::vector<std::string> args) {
   if (::mkdtemp(tmpl) == nullptr)
     throw std::runtime_error("cannot create a temp directory");
   dir_ = tmpl;
-  args_ = {TUTTID_BIN,
-           mode,
-           "--data-dir",
-           dir_ + "/data",
-           "--metrics",
-           "127.0.0.1:" + std::to_string(free_port()),
-           "--log-level",
-           std::getenv("TUTTI_BENCH_KEEP") ? "info" : "warn"};
+  args_ = {TUTTID_BIN,    mode,
+           "--data-dir",  dir_ + "/data",
+           "--metrics",   "127.0.0.1:" + std::to_string(free_port()),
+           "--log-level", std::getenv("TUTTI_BENCH_KEEP") ? "info" : "warn"};
   if (mode == "control") {
     api_ = "127.0.0.1:" + std::to_string(free_port());
     args_.insert(args_.end(), {"--api", api_});

@@ -52,10 +52,10 @@ std::unique_ptr<daemon_process> start_node(uint16_t listen, int i) {
   auto address = "127.0.0." + std::to_string(i + 2);
   auto range = std::to_string(42000 + 100 * i) + "-" + std::to_string(42099 + 100 * i);
   return std::make_unique<daemon_process>(
-      daemon_process::mode{"node"}, std::vector<std::string>{"--join", "127.0.0.1:" + std::to_string(listen),
-                                       "--join-token", token, "--node-name", name, "--address",
-                                       address, "--port-range", range, "--no-docker",
-                                       "--stop-replicas-on-exit"});
+      daemon_process::mode{"node"},
+      std::vector<std::string>{"--join", "127.0.0.1:" + std::to_string(listen), "--join-token",
+                               token, "--node-name", name, "--address", address, "--port-range",
+                               range, "--no-docker", "--stop-replicas-on-exit"});
 }
 
 /// Polls (every 2 ms) until `pred` holds, or 60 s pass.
@@ -173,8 +173,9 @@ int run_failover(const failover_options& opts) {
   cluster c;
   c.listen = free_port();
   c.control = std::make_unique<daemon_process>(
-      daemon_process::mode{"control"}, std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(c.listen),
-                                          "--join-token", token});
+      daemon_process::mode{"control"},
+      std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(c.listen), "--join-token",
+                               token});
   c.client = connect_client(*c.control);
   if (!c.client)
     return std::fprintf(stderr, "tutti-bench: the control plane did not answer\n"), 1;

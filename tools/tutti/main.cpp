@@ -239,9 +239,8 @@ int main(int argc, char** argv) {
              "3 tuttid unreachable.\nRun `tutti COMMAND --help` for a command's options.");
   cli_state s;
   add_globals(app, s.global);
-  for (auto add :
-       {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events, add_logs,
-        add_version})
+  for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
+                   add_logs, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);

@@ -67,8 +67,8 @@ std::string detail_replicas(const protocol::service_detail& x, int64_t now_ms) {
       {"ID", "NODE", "STATE", "READY", "PID/CONTAINER", "RESTARTS", "EXIT", "MESSAGE", "AGE"}};
   for (const auto& r : x.replicas)
     table.add_row({r.id, or_dash(r.node), to_string(r.state), r.ready ? "yes" : "no",
-                   pid_or_container(r, x.status.driver), std::to_string(r.restarts),
-                   exit_text(r), or_dash(r.message), format_since(r.since_ms, now_ms)});
+                   pid_or_container(r, x.status.driver), std::to_string(r.restarts), exit_text(r),
+                   or_dash(r.message), format_since(r.since_ms, now_ms)});
   auto out = table.render("  ");
   // Probe results and the output of crash loops are too long for a column.
   for (const auto& r : x.replicas) {
@@ -258,16 +258,15 @@ std::string replicas_table(const std::vector<protocol::replica_status>& xs, int6
 
 std::string nodes_table(const std::vector<protocol::node_status>& xs) {
   text_table table{
-    {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "DRIVERS", "LABELS"}};
+      {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "DRIVERS", "LABELS"}};
   for (const auto& n : xs) {
     std::string drivers;
     for (const auto& d : n.drivers)
       drivers += (drivers.empty() ? "" : ",") + d + (n.driver_errors.count(d) ? "(unhealthy)" : "");
-    table.add_row({n.name, to_string(n.state),
-                   format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
-                   format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
-                   std::to_string(n.replicas), drivers.empty() ? "-" : drivers,
-                   labels_text(n.labels)});
+    table.add_row(
+        {n.name, to_string(n.state), format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
+         format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
+         std::to_string(n.replicas), drivers.empty() ? "-" : drivers, labels_text(n.labels)});
   }
   auto out = table.render();
   // The reasons are too long for a column: listed below the table.

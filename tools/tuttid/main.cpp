@@ -80,9 +80,8 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (f.no_docker)
     cfg.docker.enabled = false;
-  for (auto [flag, text, target] :
-       {std::tuple{"--listen", &f.listen, &cfg.cluster.listen},
-        std::tuple{"--join", &f.join, &cfg.cluster.join}}) {
+  for (auto [flag, text, target] : {std::tuple{"--listen", &f.listen, &cfg.cluster.listen},
+                                    std::tuple{"--join", &f.join, &cfg.cluster.join}}) {
     if (text->empty())
       continue;
     auto ep = tutti::config::parse_endpoint(*text);
@@ -164,9 +163,9 @@ int run(const dev_flags& flags, mode m) {
 
   if (m == mode::node)
     return run_node(cfg, signals);
-  auto daemon = tutti::actors::dev_daemon::start(cfg, m == mode::control
-                                                          ? tutti::actors::daemon_mode::control
-                                                          : tutti::actors::daemon_mode::dev);
+  auto daemon =
+      tutti::actors::dev_daemon::start(cfg, m == mode::control ? tutti::actors::daemon_mode::control
+                                                               : tutti::actors::daemon_mode::dev);
   if (!daemon)
     return fail(tutti::protocol::message_of(daemon.error()));
   auto ports = (*daemon)->bound();
@@ -198,8 +197,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--data-dir", flags.data_dir,
                     "Where the store and replica logs live (default .tutti)");
     if (api_flags)
-      cmd->add_option("--api", flags.api,
-                      "Client API address HOST:PORT (default 127.0.0.1:7700)");
+      cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
     cmd->add_option("--metrics", flags.metrics,
                     "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
     cmd->add_option("--log-level", flags.log_level,
