@@ -181,6 +181,27 @@ public:
         p::scale_atom::value, text(params.getService()), params.getReplicas());
   }
 
+  kj::Promise<void> rolloutStatus(RolloutStatusContext ctx) override {
+    return call<p::rollout_status>(
+        ctx, "rolloutStatus", [](auto results, auto& x) { p::to_capnp(results.initStatus(), x); },
+        p::rollout_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> rolloutHistory(RolloutHistoryContext ctx) override {
+    return call<std::vector<p::spec_record>>(
+        ctx, "rolloutHistory",
+        [](auto results, auto& xs) { fill(results.initRevisions(xs.size()), xs); },
+        p::history_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> rolloutUndo(RolloutUndoContext ctx) override {
+    auto params = ctx.getParams();
+    return call<int64_t>(
+        ctx, "rolloutUndo", [](auto results, int64_t rev) { results.setRevision(rev); },
+        p::rollback_atom::value, text(params.getService()), params.getToRevision(),
+        std::string{"tutti rollout undo"});
+  }
+
   kj::Promise<void> deleteService(DeleteServiceContext ctx) override {
     return call<bool>(
         ctx, "deleteService", [](auto, bool) {}, p::delete_atom::value,

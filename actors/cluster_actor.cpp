@@ -1,6 +1,7 @@
 #include "actors/cluster_actor.hpp"
 
 #include "actors/published_ports.hpp"
+#include "actors/replica_actor.hpp"
 #include "actors/service_actor.hpp"
 #include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
@@ -18,6 +19,10 @@ namespace tutti::actors {
 namespace {
 
 constexpr auto ask_timeout = std::chrono::seconds{10};
+
+/// Replicas moved away from a node that was cut off only briefly, or started
+/// on it while a stop was lost, are removed by a sweep at least this often.
+constexpr auto sweep_interval = std::chrono::seconds{10};
 
 struct service_entry {
   p::service_spec spec;
@@ -64,6 +69,7 @@ void start_service(self_ptr self, const std::string& name) {
     service_context sc{self->state.ctx.store, self->state.ctx.placement, self->state.ctx.metrics};
     sc.discovery = self->state.ctx.discovery;
     sc.discovery_env = self->state.discovery_env;
+    sc.cluster = caf::actor_cast<cluster_actor>(self);
     return caf::actor_cast<caf::actor>(
         spawn_service(self->system(), sc, entry.spec, entry.revision));
   });
@@ -245,6 +251,77 @@ caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t repli
   return promise;
 }
 
+/// The record to go back to: revision `to` (0: the newest earlier one that runs
+/// something else than the current spec).
+caf::expected<p::service_spec> undo_target(const std::vector<p::spec_record>& history,
+                                           const service_entry& current, const std::string& name,
+                                           int64_t to) {
+  auto current_template = template_hash(current.spec);
+  for (auto i = history.rbegin(); i != history.rend(); ++i) {
+    if (to > 0 ? i->revision != to : i->revision >= current.revision)
+      continue;
+    auto parsed = config::parse_specs(i->yaml, "revision " + std::to_string(i->revision));
+    if (!parsed.ok() || parsed.specs.size() != 1)
+      return p::make_error(p::error_code::internal, "revision " + std::to_string(i->revision) +
+                                                        " of " + name + " cannot be read back");
+    if (to == 0 && template_hash(parsed.specs.front()) == current_template)
+      continue; // differs in replicas or routing only
+    return parsed.specs.front();
+  }
+  if (to > 0)
+    return p::make_error(p::error_code::not_found,
+                         "revision " + std::to_string(to) + " of " + name +
+                             " is not kept; `tutti rollout history " + name + "` lists them");
+  return p::make_error(p::error_code::invalid_argument,
+                       name + " has no earlier revision that runs something else");
+}
+
+/// Commits an earlier revision's spec as a new revision (keeping today's replica
+/// count), for `tutti rollout undo` and for automatic rollbacks.
+caf::result<int64_t> rollback(self_ptr self, const std::string& name, int64_t to,
+                              const std::string& reason) {
+  if (!self->state.services.count(name))
+    return unknown_service(name);
+  if (to < 0)
+    return p::make_error(p::error_code::invalid_argument,
+                         "a revision is 1 or more, got " + std::to_string(to));
+  auto promise = self->make_response_promise<int64_t>();
+  self->request(self->state.ctx.store, ask_timeout, p::history_atom::value, name)
+      .then(
+          [self, name, to, reason, promise](std::vector<p::spec_record>& history) mutable {
+            auto i = self->state.services.find(name);
+            if (i == self->state.services.end()) {
+              promise.deliver(unknown_service(name));
+              return;
+            }
+            auto spec = undo_target(history, i->second, name, to);
+            if (!spec) {
+              promise.deliver(spec.error());
+              return;
+            }
+            spec->replicas = i->second.spec.replicas;
+            if (config::emit_spec(*spec) == i->second.yaml) {
+              promise.deliver(i->second.revision);
+              return;
+            }
+            commit_specs(self, {*spec},
+                         [self, name, reason,
+                          promise](caf::expected<std::vector<p::spec_record>> recs) mutable {
+                           if (!recs) {
+                             promise.deliver(recs.error());
+                             return;
+                           }
+                           auto rev = recs->front().revision;
+                           emit(self, "rollout_undone", name,
+                                "revision " + std::to_string(rev) + " restores an earlier spec" +
+                                    (reason.empty() ? std::string{} : ": " + reason));
+                           promise.deliver(rev);
+                         });
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
 caf::result<bool> remove_service(self_ptr self, const std::string& name) {
   if (!self->state.services.count(name))
     return unknown_service(name);
@@ -405,33 +482,56 @@ caf::result<std::vector<p::service_endpoints>> get_endpoints(self_ptr self,
   return promise;
 }
 
-void sweep_orphans(self_ptr self) {
-  std::vector<std::string> keep;
-  for (auto& [name, entry] : self->state.services)
-    for (int32_t slot = 0; slot < entry.spec.replicas; ++slot)
-      keep.push_back(p::replica_id(name, slot));
-  self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
+void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::string> keep) {
+  self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, node_name)
       .then(
-          [self, keep](std::vector<p::node_status>& nodes) {
-            for (auto& n : nodes)
-              self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, n.name)
-                  .then(
-                      [self, keep](node_actor& node) {
-                        self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
-                            .then(
-                                [self](std::vector<std::string>& removed) {
-                                  for (auto& id : removed) {
-                                    p::event e{0,  0,  "replica_orphan_removed",
-                                               "", id, "no service wants it any more"};
-                                    self->send(self->state.ctx.store, p::append_atom::value,
-                                               std::move(e));
-                                  }
-                                },
-                                [](caf::error&) {});
-                      },
-                      [](caf::error&) {});
+          [self, keep](node_actor& node) {
+            self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
+                .then(
+                    [self](std::vector<std::string>& removed) {
+                      for (auto& id : removed) {
+                        p::event e{0,  0,  "replica_orphan_removed",
+                                   "", id, "not assigned to this node (any more)"};
+                        self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+                      }
+                    },
+                    [](caf::error&) {});
           },
           [](caf::error&) {});
+}
+
+/// Removes, on every node (or on `only` when given), the containers that no
+/// stored assignment puts there: replicas of deleted services, and replicas that
+/// were moved elsewhere while their node was lost.
+void sweep_orphans(self_ptr self, const std::string& only = {}) {
+  auto names = service_names(self);
+  auto keep = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+  auto pending = std::make_shared<size_t>(names.size() + 1);
+  auto finish = [self, keep, pending, only] {
+    if (--*pending != 0)
+      return;
+    self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
+        .then(
+            [self, keep, only](std::vector<p::node_status>& nodes) {
+              for (auto& n : nodes)
+                if (only.empty() || n.name == only)
+                  sweep_node(self, n.name, (*keep)[n.name]);
+            },
+            [](caf::error&) {});
+  };
+  for (auto& name : names)
+    self->request(self->state.ctx.store, ask_timeout, p::get_atom::value, p::assign_atom::value,
+                  name)
+        .then(
+            [keep, finish](std::vector<p::assignment>& xs) {
+              for (auto& a : xs)
+                (*keep)[a.node].push_back(a.replica);
+              finish();
+            },
+            [pending](caf::error&) {
+              ++*pending; // an unknown set: sweep nothing rather than the wrong things
+            });
+  finish();
 }
 
 void load_services(self_ptr self) {
@@ -455,6 +555,7 @@ void load_services(self_ptr self) {
               start_service(self, name);
             spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
             sweep_orphans(self);
+            self->delayed_send(self, sweep_interval, p::sweep_atom::value, std::string{});
           },
           [self](caf::error& err) {
             spdlog::error("cluster: cannot load specs: {}", p::message_of(err));
@@ -477,6 +578,25 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       },
       [self](p::get_atom) { return get_services(self); },
       [self](p::get_atom, const std::string& name) { return get_replicas(self, name); },
+      [self](p::rollout_atom, const std::string& name) -> caf::result<p::rollout_status> {
+        auto svc = service_of(self, name);
+        if (!svc)
+          return unknown_service(name);
+        return self->delegate(svc, p::rollout_atom::value);
+      },
+      [self](p::history_atom, const std::string& name) -> caf::result<std::vector<p::spec_record>> {
+        if (!self->state.services.count(name))
+          return unknown_service(name);
+        return self->delegate(self->state.ctx.store, p::history_atom::value, name);
+      },
+      [self](p::rollback_atom, const std::string& name, int64_t to, const std::string& reason) {
+        return rollback(self, name, to, reason);
+      },
+      [self](p::sweep_atom, const std::string& node) {
+        sweep_orphans(self, node);
+        if (node.empty()) // the periodic one (a node's own sweep follows its join)
+          self->delayed_send(self, sweep_interval, p::sweep_atom::value, std::string{});
+      },
       [self](p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
         return self->delegate(self->state.ctx.placement, p::nodes_atom::value);
       },

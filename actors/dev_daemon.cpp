@@ -3,6 +3,7 @@
 #include "actors/api_server.hpp"
 #include "actors/cluster_actor.hpp"
 #include "actors/discovery_actor.hpp"
+#include "actors/gateway_actor.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/placement_actor.hpp"
 #include "actors/store_actor.hpp"
@@ -15,6 +16,7 @@
 #include "runtime-drivers/factory.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -35,6 +37,8 @@ struct directory {
   node_actor node;
 };
 
+} // namespace
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
@@ -45,10 +49,11 @@ std::string host_name() {
   return out;
 }
 
-} // namespace
+namespace {} // namespace
 
 struct dev_daemon::impl {
   config::daemon_config cfg;
+  daemon_mode mode = daemon_mode::dev;
   std::shared_ptr<persistence::lmdb_store> db;
   std::unique_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
@@ -57,6 +62,7 @@ struct dev_daemon::impl {
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<api_server> api;
   caf::actor root;
+  gateway_actor gateway;
   ports bound;
   std::mutex mtx;
   std::condition_variable cv;
@@ -79,7 +85,9 @@ caf::error dev_daemon::impl::open_store() {
   return {};
 }
 
-caf::error dev_daemon::impl::make_drivers() {
+caf::expected<std::map<p::driver_kind, std::shared_ptr<rd::driver>>>
+make_drivers(const config::daemon_config& cfg) {
+  std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
   rd::driver_options opts;
   opts.state_dir = cfg.data_dir + "/process";
   opts.docker_socket = cfg.docker.socket;
@@ -95,6 +103,14 @@ caf::error dev_daemon::impl::make_drivers() {
       return d.error();
     drivers[kind] = std::shared_ptr<rd::driver>(std::move(*d));
   }
+  return drivers;
+}
+
+caf::error dev_daemon::impl::make_drivers() {
+  auto made = actors::make_drivers(cfg);
+  if (!made)
+    return made.error();
+  drivers = std::move(*made);
   return {};
 }
 
@@ -107,6 +123,7 @@ void dev_daemon::impl::start_tree() {
   ncfg.capacity = cfg.node.capacity;
   ncfg.port_first = cfg.node.port_range_first;
   ncfg.port_last = cfg.node.port_range_last;
+  ncfg.address = cfg.node.address;
   ncfg.limit = limit;
   auto* m = metrics.get();
   auto* server = api.get();
@@ -124,12 +141,13 @@ void dev_daemon::impl::start_tree() {
                         return caf::actor_cast<caf::actor>(dir->discovery);
                       }});
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
-  children.push_back({"node", [this, dir, ncfg, m, mesh] {
-                        dir->node =
-                            spawn_node(*sys, node_context{ncfg, drivers, dir->store, dir->placement,
-                                                          m, dir->discovery, mesh});
-                        return caf::actor_cast<caf::actor>(dir->node);
-                      }});
+  if (mode == daemon_mode::dev)
+    children.push_back({"node", [this, dir, ncfg, m, mesh] {
+                          dir->node = spawn_node(*sys, node_context{ncfg, drivers, dir->store,
+                                                                    dir->placement, m,
+                                                                    dir->discovery, mesh});
+                          return caf::actor_cast<caf::actor>(dir->node);
+                        }});
   children.push_back({"cluster", [this, dir, m, limit, server] {
                         cluster_context cc{dir->store,
                                            dir->placement,
@@ -158,32 +176,21 @@ void dev_daemon::impl::start_tree() {
 
 void dev_daemon::impl::stop_replicas() {
   // Runs after the actors are gone, so nothing restarts what is stopped here.
-  auto node = cfg.node.name.empty() ? host_name() : cfg.node.name;
-  for (auto& [kind, d] : drivers) {
-    auto owned = d->list_owned(node);
-    if (!owned)
-      continue;
-    for (auto& info : *owned) {
-      if (info.state == rd::container_state::running)
-        d->stop(info.name, std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5}));
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{6};
-    for (auto& info : *owned) {
-      while (std::chrono::steady_clock::now() < deadline) {
-        auto now = d->inspect(info.name);
-        if (!now || now->state != rd::container_state::running)
-          break;
-        std::this_thread::sleep_for(std::chrono::milliseconds{20});
-      }
-      d->remove(info.name, true);
-    }
-    spdlog::info("stopped {} {} replicas", owned->size(), p::to_string(kind));
-  }
+  stop_node_replicas(drivers, cfg.node.name.empty() ? host_name() : cfg.node.name);
 }
 
-caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemon_config& cfg) {
+caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemon_config& cfg,
+                                                             daemon_mode mode) {
   auto x = std::make_unique<impl>();
   x->cfg = cfg;
+  x->mode = mode;
+  if (mode == daemon_mode::control) {
+    if (cfg.cluster.join_token.empty())
+      return p::make_error(p::error_code::invalid_argument,
+                           "a control plane needs a join token (--join-token or "
+                           "cluster.join_token) that its nodes show");
+    x->sys_cfg.enable_network(cfg.cluster.heartbeat_interval, cfg.cluster.node_loss_timeout);
+  }
   if (auto err = x->open_store())
     return err;
   x->metrics = std::make_unique<metrics::catalogue>();
@@ -194,8 +201,9 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                          std::string{e.what()} + "; choose another --metrics address");
   }
   x->bound.metrics = x->exposer->port();
-  if (auto err = x->make_drivers())
-    return err;
+  if (mode == daemon_mode::dev)
+    if (auto err = x->make_drivers())
+      return err;
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
   api_server::options opts;
   opts.host = cfg.api.host;
@@ -210,6 +218,19 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                              "; is another tuttid running? choose another --api address");
   x->bound.api = *port;
   x->start_tree();
+  if (mode == daemon_mode::control) {
+    x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
+    auto listen = x->sys->middleman().publish(x->gateway, cfg.cluster.listen.port,
+                                              cfg.cluster.listen.host.c_str(), true);
+    if (!listen) {
+      x->api->stop();
+      caf::anon_send(x->root, p::shutdown_atom::value);
+      return p::make_error(p::error_code::invalid_argument,
+                           "cannot listen for nodes on " + cfg.cluster.listen.to_string() + ": " +
+                               p::message_of(listen.error()) + "; choose another --listen address");
+    }
+    x->bound.cluster = *listen;
+  }
   return std::unique_ptr<dev_daemon>(new dev_daemon(std::move(x)));
 }
 
@@ -252,6 +273,8 @@ void dev_daemon::shutdown() {
     impl_->cv.wait_for(guard, std::chrono::seconds{10}, [this] { return impl_->ended; });
   }
   impl_->api.reset();
+  if (impl_->gateway) // not in the tree: the system would wait for it forever
+    caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
   impl_->sys.reset(); // waits for every actor to finish
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};

@@ -14,16 +14,30 @@
 
 namespace tutti::actors {
 
+/// dev: control plane and one node agent in one process; control: the control
+/// plane alone, node agents join it over the network (cluster.listen).
+enum class daemon_mode { dev, control };
+
+/// This host's name as a node name (lower case, [a-z0-9-]), or "local".
+std::string host_name();
+
+/// The drivers a node offers per its config: process and sim always, docker
+/// unless disabled (made even when no engine answers yet).
+caf::expected<std::map<protocol::driver_kind, std::shared_ptr<runtime_drivers::driver>>>
+make_drivers(const config::daemon_config& cfg);
+
 class dev_daemon {
 public:
   struct ports {
     uint16_t api = 0;
     uint16_t metrics = 0;
+    uint16_t cluster = 0; // control: where node agents join
   };
 
   /// Opens the store (refusing a data directory another tuttid holds), serves the
   /// API and metrics and starts the supervision tree. Errors say what to fix.
-  static caf::expected<std::unique_ptr<dev_daemon>> start(const config::daemon_config& cfg);
+  static caf::expected<std::unique_ptr<dev_daemon>> start(const config::daemon_config& cfg,
+                                                          daemon_mode mode = daemon_mode::dev);
 
   ~dev_daemon(); // same as shutdown()
 

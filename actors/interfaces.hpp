@@ -6,6 +6,7 @@
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 #include "runtime-drivers/driver.hpp"
+#include "runtime-drivers/probe.hpp"
 
 #include <caf/typed_actor.hpp>
 #include <caf/replies_to.hpp>
@@ -55,6 +56,7 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::unassign_atom, std::string>::with<bool>,
     caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
     caf::reacts_to<p::append_atom, p::event>,
+    caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
     caf::replies_to<p::put_atom, p::node_status>::with<bool>, caf::reacts_to<p::flush_atom>>;
@@ -63,6 +65,7 @@ using store_actor = caf::typed_actor<
 using replica_actor =
     caf::typed_actor<caf::reacts_to<p::replica_request>, caf::reacts_to<p::replica_exited>,
                      caf::reacts_to<p::restart_atom, std::string>,
+                     caf::reacts_to<p::probe_atom, bool, uint64_t>,
                      caf::replies_to<p::stop_atom>::with<bool>,
                      caf::replies_to<p::status_atom>::with<p::replica_status>>;
 
@@ -79,6 +82,10 @@ using driver_actor = caf::typed_actor<
     caf::replies_to<p::stats_atom, std::string>::with<rd::container_stats>,
     caf::replies_to<p::list_atom, std::string>::with<std::vector<rd::container_info>>,
     caf::replies_to<p::health_atom>::with<bool>>;
+
+/// Runs health probes off the actor threads (they block up to their timeout).
+using prober_actor = caf::typed_actor<caf::replies_to<p::probe_atom, p::driver_kind, p::probe_spec,
+                                                      rd::probe_target>::with<rd::probe_outcome>>;
 
 /// A node agent: runs replicas placed on its host.
 using node_actor = caf::typed_actor<
@@ -113,6 +120,7 @@ using service_actor =
                      caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
                      caf::reacts_to<p::lost_atom, std::string>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
+                     caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
                      caf::replies_to<p::delete_atom>::with<bool>>;
 
@@ -131,7 +139,18 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>,
     caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
     caf::replies_to<p::endpoints_atom, std::string>::with<std::vector<p::service_endpoints>>,
-    caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>>;
+    caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
+    caf::replies_to<p::rollout_atom, std::string>::with<p::rollout_status>,
+    caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
+    caf::replies_to<p::rollback_atom, std::string, int64_t, std::string>::with<int64_t>,
+    caf::reacts_to<p::sweep_atom, std::string>>;
+
+/// The control plane's door for node agents (published on cluster.listen): a
+/// node that shows the join token gets the store, placement and discovery it
+/// works with.
+using gateway_actor =
+    caf::typed_actor<caf::replies_to<p::join_atom, std::string,
+                                     std::string>::with<caf::actor, caf::actor, caf::actor>>;
 
 } // namespace tutti::actors
 
@@ -149,6 +168,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_info& x) {
   return f(caf::meta::type_name("container_info"), x.name, x.runtime_id, x.pid, x.state,
            x.exit_code, x.started_at_ms, x.labels, x.env);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, probe_target& x) {
+  return f(caf::meta::type_name("probe_target"), x.container, x.address, x.ports);
+}
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, probe_outcome& x) {
+  return f(caf::meta::type_name("probe_outcome"), x.healthy, x.message);
 }
 
 template <class Inspector>

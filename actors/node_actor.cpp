@@ -1,6 +1,7 @@
 #include "actors/node_actor.hpp"
 
 #include "actors/driver_actor.hpp"
+#include "actors/prober_actor.hpp"
 #include "actors/replica_actor.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
@@ -131,7 +132,26 @@ std::vector<p::port_binding> parse_ports_label(const std::string& text) {
   return out;
 }
 
+bool has_probes(const p::service_spec& spec) {
+  return spec.health.readiness.kind != p::probe_kind::none ||
+         spec.health.liveness.kind != p::probe_kind::none;
+}
+
+/// The node's prober, started with the first replica that has probes (its
+/// threads are not worth having otherwise).
+prober_actor prober(self_ptr self) {
+  if (!self->state.sup->child("prober"))
+    self->state.sup->start_child("prober", [self]() -> caf::actor {
+      return caf::actor_cast<caf::actor>(spawn_prober(self->system(), self->state.ctx.drivers));
+    });
+  return self->state.sup->child_as<prober_actor>("prober");
+}
+
 void start_replica_child(self_ptr self, const std::string& id) {
+  // Not from inside the replica's start function: supervision must not start one
+  // child while it starts another.
+  if (has_probes(self->state.replicas.at(id).req.spec))
+    prober(self);
   self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
     auto& entry = self->state.replicas.at(id);
     replica_context rc;
@@ -144,6 +164,8 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.address = self->state.ctx.config.address;
     rc.fresh = entry.fresh;
     entry.fresh = false; // a restart of the actor looks first
+    if (has_probes(entry.req.spec))
+      rc.prober = self->state.sup->child_as<prober_actor>("prober");
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
 }
@@ -450,6 +472,13 @@ void probe_drivers(self_ptr self) {
 }
 
 void on_driver_restart(self_ptr self, const std::string& child) {
+  if (child == "prober") {
+    // Replicas hold the old prober: start them again (they adopt their containers).
+    for (auto& [id, entry] : self->state.replicas)
+      if (has_probes(entry.req.spec))
+        start_replica_child(self, id);
+    return;
+  }
   if (child.rfind("driver/", 0) != 0)
     return;
   // Replicas hold the old driver handle: start them again; they adopt their
@@ -510,6 +539,31 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
 }
 
 } // namespace
+
+void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
+                        const std::string& node) {
+  for (auto& [kind, d] : drivers) {
+    auto owned = d->list_owned(node);
+    if (!owned)
+      continue;
+    for (auto& info : *owned) {
+      if (info.state == rd::container_state::running)
+        d->stop(info.name, std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5}));
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{6};
+    for (auto& info : *owned) {
+      while (std::chrono::steady_clock::now() < deadline) {
+        auto now = d->inspect(info.name);
+        if (!now || now->state != rd::container_state::running)
+          break;
+        // Polls the driver: stop() does not wait and no actor watches any more.
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+      }
+      d->remove(info.name, true);
+    }
+    spdlog::info("stopped {} {} replicas", owned->size(), p::to_string(kind));
+  }
+}
 
 p::resource_spec host_resources() {
   p::resource_spec out;

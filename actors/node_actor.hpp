@@ -40,6 +40,12 @@ struct node_context {
 /// for the replica.
 node_actor spawn_node(caf::actor_system& sys, node_context ctx);
 
+/// Stops and removes every replica of `node` the drivers run, waiting up to a few
+/// seconds; for a daemon that exits with stop_replicas_on_exit, after its actors
+/// are gone (so nothing restarts them).
+void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
+                        const std::string& node);
+
 /// The host's CPUs and memory, for a capacity left at 0.
 p::resource_spec host_resources();
 

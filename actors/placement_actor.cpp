@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -434,6 +436,19 @@ caf::result<p::placement_decision, node_actor> place(self_ptr self,
   return promise;
 }
 
+/// Tells each service with replicas on node `id` that the node lost them.
+void tell_lost(self_ptr self, node_id id) {
+  auto& s = self->state;
+  const auto& name = s.view.at(id).name;
+  size_t told = 0;
+  for (auto& [service, handle] : s.services)
+    if (s.view.count(s.view.service_id(service), id) > 0) {
+      self->send(handle, p::lost_atom::value, name);
+      ++told;
+    }
+  spdlog::warn("placement: node {} lost; {} services to place its replicas again", name, told);
+}
+
 bool register_node(self_ptr self, p::node_status st, node_actor handle) {
   auto& s = self->state;
   bool known = s.view.find(st.name) != placement_view::no_node;
@@ -447,8 +462,14 @@ bool register_node(self_ptr self, p::node_status st, node_actor handle) {
   if (s.handles.size() <= id)
     s.handles.resize(id + 1);
   if (s.handles[id] != handle) {
-    if (s.handles[id])
+    if (s.handles[id]) {
+      // The node came back with a new actor before we saw the old one go (a
+      // short cut, a restarted agent). The old actor and what it ran are gone:
+      // the services with replicas there hear it now and ask again (the old
+      // handle's down message, should it come, is no longer ours to act on).
       s.by_addr.erase(s.handles[id].address());
+      tell_lost(self, id);
+    }
     s.handles[id] = handle;
     s.by_addr[handle.address()] = id;
     self->monitor(handle);
@@ -467,10 +488,7 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   // replicas on it hear it from us.
   auto id = i->second;
   s.view.set_state(id, p::node_state::lost);
-  const auto& name = s.view.at(id).name;
-  for (auto& [service, handle] : s.services)
-    if (s.view.count(s.view.service_id(service), id) > 0)
-      self->send(handle, p::lost_atom::value, name);
+  tell_lost(self, id);
   s.handles[id] = nullptr;
   s.by_addr.erase(i);
 }

@@ -1,5 +1,6 @@
 #include "actors/replica_actor.hpp"
 
+#include "actors/probe_tracker.hpp"
 #include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
@@ -25,6 +26,10 @@ using clock = std::chrono::steady_clock;
 /// its back-off starts over. Shorter runs keep doubling it, so a command that
 /// exits at once cannot spin.
 constexpr auto stable_uptime = std::chrono::seconds{1};
+
+/// Exits in a row, each before stable_uptime, that make a replica crash-looping.
+constexpr int crash_loop_after = 3;
+constexpr size_t log_tail_bytes = 2048;
 
 int64_t now_ms() {
   return duration_cast<std::chrono::milliseconds>(
@@ -52,6 +57,14 @@ struct replica_state_data {
   bool replace_pending = false; // stop, then start the new revision
   bool stop_requested = false;
   std::vector<caf::typed_response_promise<bool>> stop_promises;
+  // Health: probes of the current incarnation carry its generation.
+  uint64_t probe_generation = 0;
+  probe_tracker readiness;
+  probe_tracker liveness;
+  std::string readiness_result; // last outcome, for people
+  std::string liveness_result;
+  bool liveness_kill = false; // the running container is stopped for failing liveness
+  int crash_streak = 0;       // exits in a row that came too soon
   static inline const char* name = "replica";
 };
 
@@ -62,8 +75,11 @@ void report(self_ptr self, p::replica_state state, std::string message) {
   st.state = state;
   st.message = std::move(message);
   st.since_ms = now_ms();
-  if (state != p::replica_state::running)
+  if (state != p::replica_state::running) {
     st.pid = 0;
+    st.ready = false;
+    ++self->state.probe_generation; // probes of the old incarnation are void
+  }
   self->send(self->state.ctx.parent, st);
 }
 
@@ -82,6 +98,8 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   out.name = self->state.status.id;
   out.image = req.spec.image;
   out.env = replica_env(req.spec, self->state.ctx.ports);
+  // Where its ports are expected to listen (the node's address), unless the spec says.
+  out.env.emplace("TUTTI_ADDRESS", self->state.ctx.address);
   for (const auto& [key, value] : req.discovery_env)
     out.env.emplace(key, value); // the spec's own env wins
   for (const auto& arg : req.spec.command) {
@@ -105,6 +123,101 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
 
 void schedule_restart(self_ptr self, std::string why);
 void create_and_start(self_ptr self);
+
+const p::probe_spec& probe_of(self_ptr self, bool readiness) {
+  const auto& health = self->state.req.spec.health;
+  return readiness ? health.readiness : health.liveness;
+}
+
+void start_probes(self_ptr self) {
+  auto& st = self->state;
+  ++st.probe_generation;
+  st.readiness = {};
+  st.liveness = {};
+  st.readiness_result.clear();
+  st.liveness_result.clear();
+  st.status.unhealthy = false;
+  st.status.health.clear();
+  // Without a readiness probe a running replica is ready.
+  st.status.ready = probe_of(self, true).kind == p::probe_kind::none;
+  for (bool readiness : {true, false})
+    if (probe_of(self, readiness).kind != p::probe_kind::none)
+      self->send(self, p::probe_atom::value, readiness, st.probe_generation);
+}
+
+std::string health_text(self_ptr self) {
+  std::string out;
+  if (!self->state.readiness_result.empty())
+    out = "readiness: " + self->state.readiness_result;
+  if (!self->state.liveness_result.empty())
+    out += (out.empty() ? "" : "; ") + std::string{"liveness: "} + self->state.liveness_result;
+  return out;
+}
+
+void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& outcome) {
+  auto& st = self->state;
+  const auto& probe = probe_of(self, readiness);
+  bool in_start = clock::now() - st.started_at < probe.start_period;
+  auto& tracker = readiness ? st.readiness : st.liveness;
+  (readiness ? st.readiness_result : st.liveness_result) =
+      (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
+  auto before = st.status;
+  auto change = tracker.record(probe, outcome.healthy, in_start);
+  st.status.unhealthy = st.readiness.failed() || st.liveness.failed();
+  st.status.health = health_text(self);
+  if (readiness && change == probe_tracker::change::passed) {
+    st.status.ready = true;
+    emit(self, "replica_ready", "readiness probe passed: " + outcome.message);
+  } else if (readiness && change == probe_tracker::change::failed) {
+    st.status.ready = false;
+    emit(self, "replica_not_ready",
+         "readiness probe failed " + std::to_string(tracker.failures()) +
+             " times in a row: " + outcome.message);
+  } else if (!readiness && change == probe_tracker::change::failed) {
+    emit(self, "replica_unhealthy",
+         "liveness probe failed " + std::to_string(tracker.failures()) +
+             " times in a row: " + outcome.message + "; restarting it");
+    st.liveness_kill = true;
+    self->request(st.ctx.driver, caf::infinite, p::stop_atom::value, st.status.id,
+                  st.req.spec.stop_grace)
+        .then([](bool) {}, [](caf::error&) {});
+  }
+  if (st.status.ready != before.ready || st.status.unhealthy != before.unhealthy ||
+      st.status.health != before.health)
+    self->send(st.ctx.parent, st.status);
+}
+
+void run_probe(self_ptr self, bool readiness, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.probe_generation || st.status.state != p::replica_state::running ||
+      st.stop_requested || st.replace_pending)
+    return;
+  const auto& probe = probe_of(self, readiness);
+  auto next = [self, readiness, generation, interval = probe.interval] {
+    self->delayed_send(self, interval, p::probe_atom::value, readiness, generation);
+  };
+  if (!st.ctx.prober) {
+    on_probe_result(self, readiness, {false, "this node cannot run probes"});
+    next();
+    return;
+  }
+  rd::probe_target target{st.status.id, st.ctx.address, st.ctx.ports};
+  auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
+  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req.spec.driver, probe, target)
+      .then(
+          [self, readiness, generation, next](rd::probe_outcome& outcome) {
+            if (generation != self->state.probe_generation)
+              return; // the replica restarted meanwhile
+            on_probe_result(self, readiness, outcome);
+            next();
+          },
+          [self, next](caf::error& err) {
+            // The prober itself failed (restarting): no verdict on the replica.
+            spdlog::warn("replica {}: probe not run: {}", self->state.status.id,
+                         p::message_of(err));
+            next();
+          });
+}
 void finish_stop(self_ptr self);
 
 void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
@@ -119,6 +232,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
         self->state.req.service, p::to_string(self->state.req.spec.driver), took.count());
   }
   auto what = adopted ? std::string{"adopted running "} : std::string{"started "};
+  start_probes(self);
   report(self, p::replica_state::running, "");
   emit(self, adopted ? "replica_adopted" : "replica_started",
        what + (info.pid != 0 ? "pid " + std::to_string(info.pid) : info.runtime_id));
@@ -242,6 +356,18 @@ void finish_stop(self_ptr self) {
   });
 }
 
+/// Shows the end of a crash-looping replica's output in its status (describe).
+void fetch_log_tail(self_ptr self) {
+  self->request(self->state.ctx.driver, std::chrono::seconds{10}, p::logs_atom::value,
+                self->state.status.id, uint64_t{log_tail_bytes})
+      .then(
+          [self](std::string& text) {
+            self->state.status.log_tail = std::move(text);
+            self->send(self->state.ctx.parent, self->state.status);
+          },
+          [](caf::error&) {});
+}
+
 void on_exit(self_ptr self, const p::replica_exited& msg) {
   auto& st = self->state.status;
   bool live = st.state == p::replica_state::running || st.state == p::replica_state::stopping;
@@ -260,11 +386,28 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
     return;
   }
   auto uptime = clock::now() - self->state.started_at;
-  if (uptime >= stable_uptime)
+  if (uptime >= stable_uptime) {
     self->state.backoff = caf::timespan{0};
+    self->state.crash_streak = 0;
+    self->state.status.log_tail.clear();
+  } else {
+    ++self->state.crash_streak;
+  }
   std::string how = msg.exit_code < 0 ? std::string{"exited (code unknown)"}
                                       : "exited with code " + std::to_string(msg.exit_code);
-  if (!should_restart(self, msg.exit_code)) {
+  bool liveness_kill = std::exchange(self->state.liveness_kill, false);
+  if (liveness_kill)
+    how = "stopped for failing its liveness probe (" + self->state.liveness_result + ")";
+  bool restart = liveness_kill ? self->state.req.spec.restart.policy != p::restart_policy::never
+                               : should_restart(self, msg.exit_code);
+  if (self->state.crash_streak >= crash_loop_after) {
+    how = "crash loop: " + how + ", " + std::to_string(self->state.crash_streak) +
+          " times in a row within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(stable_uptime).count()) +
+          "s of starting";
+    fetch_log_tail(self);
+  }
+  if (!restart) {
     emit(self, "replica_exited",
          how + "; restart policy " + p::to_string(self->state.req.spec.restart.policy) +
              " keeps it down");
@@ -304,7 +447,9 @@ void on_update(self_ptr self, p::replica_request& req) {
     return;
   }
   self->state.req = std::move(req);
+  self->state.status.template_hash = template_hash(self->state.req.spec);
   self->state.backoff = caf::timespan{0};
+  self->state.crash_streak = 0;
   self->state.restart_token.clear();
   if (running) {
     self->state.replace_pending = true;
@@ -354,6 +499,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::repl
   st.revision = self->state.req.revision;
   st.ports = self->state.ctx.ports;
   st.address = self->state.ctx.address;
+  st.template_hash = template_hash(self->state.req.spec);
   if (self->state.ctx.fresh)
     create_and_start(self);
   else
@@ -362,6 +508,9 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::repl
       [self](p::replica_request& r) { on_update(self, r); },
       [self](p::replica_exited& msg) { on_exit(self, msg); },
       [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
+      [self](p::probe_atom, bool readiness, uint64_t generation) {
+        run_probe(self, readiness, generation);
+      },
       [self](p::stop_atom) { return on_stop(self); },
       [self](p::status_atom) { return self->state.status; },
   };
@@ -394,6 +543,7 @@ std::string compute_template_hash(const p::service_spec& spec) {
   auto copy = spec;
   copy.replicas = 0;
   copy.balancing = p::load_balancing::round_robin;
+  copy.update = {}; // how to roll out is not what runs
   for (auto& port : copy.ports)
     port.published = 0;
   auto text = config::emit_spec(copy);

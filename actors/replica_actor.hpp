@@ -20,6 +20,7 @@ struct replica_context {
   /// The node knows no container of this name exists (none was listed at its
   /// start and it never ran this replica): create it without looking first.
   bool fresh = false;
+  prober_actor prober;                // null when the spec has no probe
 };
 
 /// Spawns the actor that owns the one container of replica `req.service`/`req.slot`.
@@ -33,8 +34,8 @@ replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx, p::repl
 std::map<std::string, std::string> replica_env(const p::service_spec& spec,
                                                const std::vector<p::port_binding>& ports);
 
-/// A stable hash of what a replica runs: the spec without its replica count and
-/// its routing (published ports, load balancing).
+/// A stable hash of what a replica runs: the spec without its replica count, its
+/// routing (published ports, load balancing) and its update strategy.
 std::string template_hash(const p::service_spec& spec);
 
 /// Next restart delay after `current`: doubled, at most `max`.

@@ -1,5 +1,7 @@
 #include "actors/service_actor.hpp"
 
+#include "actors/replica_actor.hpp"
+#include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 
@@ -29,23 +31,60 @@ constexpr int32_t place_window = 32;
 
 struct slot_state {
   std::string node;          // empty until placed
+  std::string last_node;     // where it ran before its node was lost: preferred again
+  std::string tmpl;          // template hash of what it runs (or is to run)
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
   bool stopping = false;
   bool node_lost = false; // its node's actor went down; not routed to
   bool queued = false;    // waits in the service's place queue
+  uint64_t epoch = 0;     // answers to requests of an older epoch are ignored
   p::replica_status status;
   std::string last_problem; // not repeated in the event log
+};
+
+/// A revision whose template replicas may still run.
+struct known_revision {
+  int64_t revision = 0;
+  p::service_spec spec;
+};
+
+enum class rollout_phase { progressing, complete, paused, rolling_back };
+
+std::string to_string(rollout_phase x) {
+  switch (x) {
+    case rollout_phase::progressing:
+      return "progressing";
+    case rollout_phase::complete:
+      return "complete";
+    case rollout_phase::paused:
+      return "paused";
+    case rollout_phase::rolling_back:
+      return "rolling_back";
+  }
+  return "unknown";
+}
+
+struct rollout_state {
+  int64_t revision = 0;
+  rollout_phase phase = rollout_phase::complete;
+  std::string message;
+  clock::time_point completed_at;
+  bool is_rollback = false; // an automatic rollback: if it fails too, it pauses
 };
 
 struct service_state {
   service_context ctx;
   p::service_spec spec;
   int64_t revision = 0;
+  std::string target;                              // template hash of spec
+  std::map<std::string, known_revision> templates; // by template hash
+  rollout_state rollout;
   std::map<int32_t, slot_state> slots;
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
+  bool retry_pending = false; // a reconcile soon after a failed place or run
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   int32_t running = 0;          // wanted slots whose replica runs
   std::deque<int32_t> to_place; // slots waiting for a place request
@@ -54,6 +93,7 @@ struct service_state {
   // Slots by node, so that a lost node costs its own slots, not all of them.
   std::unordered_map<std::string, std::set<int32_t>> by_node;
   bool reconcile_queued = false; // a reconcile_atom is in our mailbox
+  uint64_t epochs = 0;           // last epoch given to a slot
   static inline const char* name = "service";
 };
 
@@ -78,6 +118,22 @@ void set_node(self_ptr self, int32_t slot, const std::string& node) {
     by_node[node].insert(slot);
 }
 
+/// The slot `slot` if it is still the incarnation that sent a request of `epoch`
+/// (not stopped and made anew, not moved off a lost node since).
+slot_state* slot_of(self_ptr self, int32_t slot, uint64_t epoch) {
+  auto i = self->state.slots.find(slot);
+  if (i == self->state.slots.end() || i->second.epoch != epoch)
+    return nullptr;
+  return &i->second;
+}
+
+/// A new slot (or a new incarnation of one): requests of earlier ones are void.
+slot_state& new_epoch(self_ptr self, int32_t slot) {
+  auto& s = self->state.slots[slot];
+  s.epoch = ++self->state.epochs;
+  return s;
+}
+
 /// One reconcile for a burst of changes (e.g. many nodes lost at once).
 void queue_reconcile(self_ptr self) {
   if (self->state.reconcile_queued)
@@ -92,8 +148,7 @@ p::service_endpoints endpoints(self_ptr self) {
   const auto& spec = self->state.spec;
   p::service_endpoints out{spec.name, spec.ports, spec.balancing, {}, false};
   for (const auto& [slot, s] : self->state.slots) {
-    if (slot >= spec.replicas || s.stopping || s.node_lost ||
-        s.status.state != p::replica_state::running)
+    if (s.stopping || s.node_lost || s.status.state != p::replica_state::running || !s.status.ready)
       continue;
     auto host = s.status.address.empty() ? std::string{"127.0.0.1"} : s.status.address;
     for (const auto& b : s.status.ports)
@@ -125,14 +180,24 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
 /// Why slot `slot` is not running: shown on the slot (unless a replica already
 /// reports for it) and, when new, logged and recorded as an event.
 void problem(self_ptr self, int32_t slot, const caf::error& err) {
+  // Try again soon rather than at the next resync: after a node loss the first
+  // attempt may race placement learning of it. (A replica that fits nowhere
+  // waits for placement to say that capacity appeared.)
+  if (!self->state.retry_pending && p::code_of(err) != p::error_code::unschedulable) {
+    self->state.retry_pending = true;
+    self->delayed_send(self, std::chrono::milliseconds{50}, p::reconcile_atom::value);
+  }
+  auto i = self->state.slots.find(slot);
+  if (i == self->state.slots.end())
+    return; // stopped meanwhile
   auto text = p::message_of(err);
   auto replica = p::replica_id(self->state.spec.name, slot);
-  auto& status = self->state.slots[slot].status;
+  auto& status = i->second.status;
   if (status.id.empty() || status.state == p::replica_state::pending) {
     status.state = p::replica_state::pending;
     status.message = text;
   }
-  auto& last = self->state.slots[slot].last_problem;
+  auto& last = i->second.last_problem;
   if (text == last)
     return;
   last = text;
@@ -143,8 +208,9 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
        text, replica);
 }
 
-bool counts_as_running(self_ptr self, int32_t slot, const slot_state& s) {
-  return s.status.state == p::replica_state::running && slot < self->state.spec.replicas;
+/// Running and not on its way out: what `running` counts.
+bool counts_as_running(const slot_state& s) {
+  return s.status.state == p::replica_state::running && !s.stopping;
 }
 
 /// Kept up to date on every status change; recounted only when the spec changes,
@@ -152,13 +218,30 @@ bool counts_as_running(self_ptr self, int32_t slot, const slot_state& s) {
 void recount_running(self_ptr self) {
   int32_t n = 0;
   for (auto& [slot, s] : self->state.slots)
-    if (counts_as_running(self, slot, s))
+    if (counts_as_running(s))
       ++n;
   self->state.running = n;
 }
 
 int32_t running_count(self_ptr self) {
   return self->state.running;
+}
+
+/// Counts for availability: running, ready, routed to, not on its way out.
+bool is_ready(const slot_state& s) {
+  return !s.stopping && !s.node_lost && s.status.state == p::replica_state::running &&
+         s.status.ready;
+}
+
+/// The spec and revision a slot runs: the current one, or the older revision
+/// of its template while a rollout replaces it.
+std::pair<const p::service_spec*, int64_t> spec_of(self_ptr self, const slot_state& s) {
+  if (s.tmpl != self->state.target) {
+    auto i = self->state.templates.find(s.tmpl);
+    if (i != self->state.templates.end())
+      return {&i->second.spec, i->second.revision};
+  }
+  return {&self->state.spec, self->state.revision};
 }
 
 void update_metrics(self_ptr self) {
@@ -191,29 +274,33 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
 void run_on_node(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
-  auto rev = self->state.revision;
-  p::replica_request req{self->state.spec.name, slot, rev, self->state.spec,
-                         self->state.ctx.discovery_env};
-  auto fail = [self, slot](caf::error& err) {
-    auto& s = self->state.slots[slot];
-    s.in_flight = false;
+  auto epoch = s.epoch;
+  auto [spec, rev] = spec_of(self, s);
+  p::replica_request req{self->state.spec.name, slot, rev, *spec, self->state.ctx.discovery_env};
+  auto fail = [self, slot, epoch](caf::error& err) {
+    auto* s = slot_of(self, slot, epoch);
+    if (s == nullptr || s->stopping)
+      return; // moved off a lost node, or stopped, meanwhile
+    s->in_flight = false;
     // Not run there: the next reconcile asks placement again, which keeps the
     // node if it is still there and fits, or moves the slot.
-    s.requested_rev = 0;
-    self->state.nodes.erase(s.node);
+    s->requested_rev = 0;
+    self->state.nodes.erase(s->node);
     problem(self, slot, err);
-    if (s.node_lost) // the node went down under the request: place again now
-      queue_reconcile(self);
   };
   with_node(
       self, s.node,
-      [self, slot, rev, req, fail](node_actor& node) {
-        // Like place: no timer per replica; a node that ends or is cut off fails
-        // the request (bounced, or its monitor says it is down).
+      [self, slot, rev, req, fail, epoch](node_actor& node) {
+        // Like place: no timer per replica; a node that ends fails the request;
+        // one that is cut off is reported lost by placement, which starts a new
+        // epoch of the slot.
         self->request(node, caf::infinite, p::run_atom::value, req)
             .then(
-                [self, slot, rev](p::replica_status& st) {
-                  auto& s = self->state.slots[slot];
+                [self, slot, rev, epoch](p::replica_status& st) {
+                  auto* sp = slot_of(self, slot, epoch);
+                  if (sp == nullptr || sp->stopping)
+                    return;
+                  auto& s = *sp;
                   s.in_flight = false;
                   s.requested_rev = rev;
                   if (s.status.id.empty())
@@ -230,12 +317,13 @@ void place_slot(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
   ++self->state.placing;
-  const auto& spec = self->state.spec;
+  auto epoch = s.epoch;
+  const auto& spec = *spec_of(self, s).first;
   p::placement_request req{p::replica_id(spec.name, slot),
                            spec.name,
                            spec.resources,
                            spec.placement,
-                           s.node_lost ? std::string{} : s.node,
+                           s.node.empty() ? s.last_node : s.node,
                            spec.driver,
                            static_cast<int32_t>(spec.ports.size())};
   // No timeout: placement is in this process and answers every request (a
@@ -243,12 +331,15 @@ void place_slot(self_ptr self, int32_t slot) {
   // the decision at a million replicas.
   self->request(self->state.ctx.placement, caf::infinite, p::place_atom::value, req)
       .then(
-          [self, slot](p::placement_decision& d, node_actor& handle) {
+          [self, slot, epoch](p::placement_decision& d, node_actor& handle) {
             if (handle)
               self->state.nodes[d.node] = handle;
             --self->state.placing;
             pump(self);
-            auto& s = self->state.slots[slot];
+            auto* sp = slot_of(self, slot, epoch);
+            if (sp == nullptr || sp->stopping)
+              return; // stopped (its stop released it), or moved off a lost node
+            auto& s = *sp;
             bool moved = s.node != d.node;
             set_node(self, slot, d.node);
             if (moved)
@@ -260,17 +351,29 @@ void place_slot(self_ptr self, int32_t slot) {
             }
             // The assignment is durable before the replica starts, so a restarted
             // control plane finds it on the same node.
-            p::assignment a{d.replica, self->state.spec.name, d.node};
+            p::assignment a{d.replica, self->state.spec.name, d.node, s.tmpl};
             self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
-                .then([self, slot](bool) { run_on_node(self, slot); },
-                      [self, slot](caf::error& err) {
-                        self->state.slots[slot].in_flight = false;
-                        problem(self, slot, err);
-                      });
+                .then(
+                    [self, slot, epoch](bool) {
+                      if (auto* s = slot_of(self, slot, epoch); s != nullptr && !s->stopping)
+                        run_on_node(self, slot);
+                    },
+                    [self, slot, epoch](caf::error& err) {
+                      auto* s = slot_of(self, slot, epoch);
+                      if (s == nullptr || s->stopping)
+                        return;
+                      s->in_flight = false;
+                      problem(self, slot, err);
+                    });
           },
-          [self, slot](caf::error& err) {
+          [self, slot, epoch](caf::error& err) {
             --self->state.placing;
-            self->state.slots[slot].in_flight = false;
+            auto* s = slot_of(self, slot, epoch);
+            if (s == nullptr || s->stopping) {
+              pump(self);
+              return;
+            }
+            s->in_flight = false;
             if (p::code_of(err) == p::error_code::unschedulable) {
               // Every slot of this revision asks the same: wait for capacity
               // (placement says when) instead of asking for each of them.
@@ -304,7 +407,7 @@ void pump(self_ptr self) {
       return;
     st.to_place.pop_front();
     s.queued = false;
-    if (s.in_flight || s.stopping || slot >= st.spec.replicas || st.deleting)
+    if (s.in_flight || s.stopping || st.deleting)
       continue;
     place_slot(self, slot);
   }
@@ -318,14 +421,18 @@ void queue_place(self_ptr self, int32_t slot) {
   self->state.to_place.push_back(slot);
 }
 
-void finish_slot_stop(self_ptr self, int32_t slot) {
+/// Ends slot `slot` (the incarnation of `epoch`; an older one's answer comes
+/// too late and is ignored).
+void finish_slot_stop(self_ptr self, int32_t slot, uint64_t epoch) {
+  auto* s = slot_of(self, slot, epoch);
+  if (s == nullptr)
+    return;
   auto id = p::replica_id(self->state.spec.name, slot);
   self->send(self->state.ctx.placement, p::release_atom::value, id);
   self->request(self->state.ctx.store, caf::infinite, p::unassign_atom::value, id)
       .then([](bool) {}, [](caf::error&) {});
-  if (auto i = self->state.slots.find(slot); i != self->state.slots.end())
-    if (counts_as_running(self, slot, i->second))
-      --self->state.running;
+  if (counts_as_running(*s))
+    --self->state.running;
   set_node(self, slot, {});
   self->state.slots.erase(slot);
   update_metrics(self);
@@ -337,28 +444,34 @@ void finish_slot_stop(self_ptr self, int32_t slot) {
   }
 }
 
-void stop_on_node(self_ptr self, int32_t slot) {
+void stop_on_node(self_ptr self, int32_t slot, uint64_t epoch) {
+  auto* s = slot_of(self, slot, epoch);
+  if (s == nullptr)
+    return;
   auto id = p::replica_id(self->state.spec.name, slot);
-  auto fail = [self, slot](caf::error& err) {
+  auto fail = [self, slot, epoch](caf::error&) {
     // The node is gone: nothing left to stop there.
-    finish_slot_stop(self, slot);
+    finish_slot_stop(self, slot, epoch);
   };
   with_node(
-      self, self->state.slots[slot].node,
-      [self, slot, id, fail](node_actor& node) {
+      self, s->node,
+      [self, slot, id, fail, epoch](node_actor& node) {
         self->request(node, caf::infinite, p::stop_atom::value, id)
-            .then([self, slot](bool) { finish_slot_stop(self, slot); }, fail);
+            .then([self, slot, epoch](bool) { finish_slot_stop(self, slot, epoch); }, fail);
       },
       fail);
 }
 
 void stop_slot(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
+  auto epoch = s.epoch;
   bool routed = s.status.state == p::replica_state::running && !s.node_lost;
+  if (counts_as_running(s))
+    --self->state.running;
   s.stopping = true;
   s.in_flight = true;
   if (s.node.empty()) {
-    finish_slot_stop(self, slot);
+    finish_slot_stop(self, slot, epoch);
     return;
   }
   // Out of the endpoint set first; then, for a published service, the routers
@@ -366,45 +479,218 @@ void stop_slot(self_ptr self, int32_t slot) {
   publish_endpoints(self);
   const auto& spec = self->state.spec;
   if (!routed || !p::has_published_ports(spec) || !self->state.ctx.discovery) {
-    stop_on_node(self, slot);
+    stop_on_node(self, slot, epoch);
     return;
   }
   auto grace = spec.stop_grace;
   auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
   self->request(self->state.ctx.discovery, limit, p::drain_atom::value,
                 p::replica_id(spec.name, slot), grace)
-      .then([self, slot](bool) { stop_on_node(self, slot); },
-            [self, slot](caf::error&) { stop_on_node(self, slot); });
+      .then([self, slot, epoch](bool) { stop_on_node(self, slot, epoch); },
+            [self, slot, epoch](caf::error&) { stop_on_node(self, slot, epoch); });
+}
+
+/// The lowest free slot number from `from` on.
+int32_t free_slot(self_ptr self, int32_t from = 0) {
+  int32_t slot = from;
+  while (self->state.slots.count(slot))
+    ++slot;
+  return slot;
+}
+
+struct census {
+  std::vector<int32_t> current; // live slots of the target template, ascending
+  std::vector<int32_t> old;     // live slots of other templates
+  int32_t current_unready = 0;
+  int32_t ready = 0;
+};
+
+census count_slots(self_ptr self) {
+  census c;
+  for (auto& [slot, s] : self->state.slots) {
+    if (s.stopping)
+      continue;
+    bool current = s.tmpl == self->state.target;
+    (current ? c.current : c.old).push_back(slot);
+    if (is_ready(s))
+      ++c.ready;
+    else if (current)
+      ++c.current_unready;
+  }
+  return c;
+}
+
+void emit(self_ptr self, std::string kind, std::string message, std::string replica);
+
+void check_rollout_done(self_ptr self, const census& c) {
+  auto& r = self->state.rollout;
+  if (r.phase != rollout_phase::progressing && r.phase != rollout_phase::rolling_back)
+    return;
+  if (!c.old.empty() || c.current_unready > 0 ||
+      static_cast<int32_t>(c.current.size()) < self->state.spec.replicas)
+    return;
+  r.phase = rollout_phase::complete;
+  r.completed_at = clock::now();
+  r.message = "all " + std::to_string(c.current.size()) + " replicas run revision " +
+              std::to_string(r.revision);
+  emit(self, "rollout_completed", "revision " + std::to_string(r.revision) + ": " + r.message, {});
+}
+
+/// The next step of the desired state: new replicas where some are missing,
+/// stops where there are too many, old replicas replaced within the update's
+/// limits (k8s' rolling-update arithmetic, with ready replicas as available).
+void step(self_ptr self) {
+  auto& st = self->state;
+  const auto& u = st.spec.update;
+  auto n = st.spec.replicas;
+  auto c = count_slots(self);
+  bool rolling = !c.old.empty();
+  bool frozen = rolling && st.rollout.phase == rollout_phase::paused;
+  auto total = static_cast<int32_t>(c.current.size() + c.old.size());
+  // Start new replicas.
+  auto want = n - static_cast<int32_t>(c.current.size());
+  auto room = n + (rolling ? u.max_surge : 0) - total;
+  if (rolling)
+    room = std::min(room, u.parallelism - c.current_unready);
+  int32_t next = 0; // free_slot from 0 for each new slot costs O(n^2) for n new ones
+  for (int32_t k = 0; !frozen && k < std::min(want, room); ++k) {
+    auto slot = free_slot(self, next);
+    next = slot + 1;
+    new_epoch(self, slot).tmpl = st.target;
+    queue_place(self, slot); // sent by pump, within the place window
+    ++total;
+    ++c.current_unready;
+  }
+  // Too many of the current template: the newest go.
+  for (auto i = static_cast<int32_t>(c.current.size()) - 1; i >= n; --i) {
+    stop_slot(self, c.current[i]);
+    --total;
+  }
+  if (!rolling || frozen)
+    return;
+  // Old replicas go as far as availability allows: those not ready first (they
+  // count for nothing), then ready ones while enough others stay ready.
+  auto min_available = n - u.max_unavailable;
+  auto budget = total - min_available - c.current_unready;
+  auto available = c.ready;
+  for (bool ready_ones : {false, true})
+    for (auto slot : c.old) {
+      auto i = st.slots.find(slot);
+      if (i == st.slots.end() || budget <= 0 || i->second.stopping ||
+          is_ready(i->second) != ready_ones)
+        continue;
+      if (ready_ones && available - 1 < min_available)
+        continue;
+      stop_slot(self, slot);
+      --budget;
+      if (ready_ones)
+        --available;
+    }
 }
 
 void reconcile(self_ptr self) {
   auto start = clock::now();
   auto& st = self->state;
-  if (!st.deleting) {
-    for (int32_t slot = 0; slot < st.spec.replicas; ++slot) {
-      auto& s = st.slots[slot];
+  if (st.deleting) {
+    std::vector<int32_t> live;
+    for (auto& [slot, s] : st.slots)
+      if (!s.stopping)
+        live.push_back(slot);
+    for (auto slot : live)
+      stop_slot(self, slot);
+  } else {
+    // Unplaced slots are placed; placed ones not yet asked for this incarnation
+    // (or asked for an older revision of the same template) are asked again.
+    for (auto& [slot, s] : st.slots) {
       if (s.in_flight || s.stopping)
         continue;
-      // An unplaced slot, or one of an older revision or a lost node: placement
-      // confirms (or re-reserves, or moves) its node, then it runs.
-      if (s.node.empty() || s.node_lost || s.requested_rev != st.revision)
+      // An unplaced slot, or one of an older revision of its template or of a
+      // lost node: placement confirms (or re-reserves, or moves) its node, then
+      // it runs.
+      if (s.node.empty() || s.node_lost || s.requested_rev != spec_of(self, s).second)
         queue_place(self, slot);
     }
+    // New slots where some are missing, stops where there are too many, the
+    // rollout's replacements (they are placed by pump, within the window).
+    step(self);
     pump(self);
+    check_rollout_done(self, count_slots(self));
   }
-  std::vector<int32_t> extra;
-  for (auto& [slot, s] : st.slots)
-    if ((slot >= st.spec.replicas || st.deleting) && !s.stopping)
-      extra.push_back(slot);
-  // Newest first: the highest slots were added last.
-  for (auto i = extra.rbegin(); i != extra.rend(); ++i)
-    stop_slot(self, *i);
   recount_running(self);
   update_metrics(self);
   if (st.ctx.metrics != nullptr) {
     std::chrono::duration<double> took = clock::now() - start;
     st.ctx.metrics->observe_reconcile(st.spec.name, took.count());
   }
+}
+
+/// A replica of the template being rolled out crashed or failed its probes while
+/// the rollout ran, or within update.monitor after it completed.
+std::optional<std::string> rollout_failure(self_ptr self, const slot_state& s) {
+  const auto& st = self->state;
+  const auto& r = st.rollout;
+  if (s.tmpl != st.target || s.stopping)
+    return std::nullopt;
+  bool watching = r.phase == rollout_phase::progressing ||
+                  (r.phase == rollout_phase::complete &&
+                   clock::now() - r.completed_at < st.spec.update.monitor &&
+                   r.revision == st.revision && r.revision > 0);
+  if (!watching)
+    return std::nullopt;
+  const auto& x = s.status;
+  switch (x.state) {
+    case p::replica_state::backoff:
+    case p::replica_state::failed:
+    case p::replica_state::exited:
+      return x.id + " " + (x.message.empty() ? p::to_string(x.state) : x.message);
+    default:
+      break;
+  }
+  if (x.unhealthy)
+    return x.id + " failed its health probe: " + x.health;
+  return std::nullopt;
+}
+
+void request_rollback(self_ptr self, const std::string& why) {
+  auto& r = self->state.rollout;
+  r.phase = rollout_phase::rolling_back;
+  r.message = why;
+  auto name = self->state.spec.name;
+  auto failed = r.revision;
+  self->request(self->state.ctx.cluster, std::chrono::seconds{30}, p::rollback_atom::value, name,
+                int64_t{0}, "revision " + std::to_string(failed) + " failed: " + why)
+      .then(
+          [self](int64_t revision) {
+            if (self->state.rollout.revision == revision)
+              self->state.rollout.is_rollback = true;
+          },
+          [self, why](caf::error& err) {
+            auto& r = self->state.rollout;
+            r.phase = rollout_phase::paused;
+            r.message = why + "; cannot roll back: " + p::message_of(err);
+            emit(self, "rollout_paused", r.message, {});
+          });
+}
+
+void fail_rollout(self_ptr self, const std::string& why) {
+  auto& r = self->state.rollout;
+  auto action = self->state.spec.update.on_failure;
+  auto head = "revision " + std::to_string(r.revision) + " failed: " + why;
+  if (action == p::failure_action::resume) {
+    emit(self, "rollout_failure_ignored", head + "; failure_action continue goes on", {});
+    return;
+  }
+  if (action == p::failure_action::rollback && !r.is_rollback && self->state.ctx.cluster) {
+    emit(self, "rollout_failed", head + "; rolling back", {});
+    request_rollback(self, why);
+    return;
+  }
+  r.phase = rollout_phase::paused;
+  r.message = why;
+  emit(self, "rollout_paused",
+       head + (r.is_rollback ? "; this was a rollback already: paused"
+                             : "; paused (apply a fixed spec or `tutti rollout undo`)"),
+       {});
 }
 
 void on_status(self_ptr self, p::replica_status& st) {
@@ -414,33 +700,58 @@ void on_status(self_ptr self, p::replica_status& st) {
   auto& s = i->second;
   if (!st.node.empty() && st.node != s.node)
     return; // from a node the slot has left
-  auto was_running = counts_as_running(self, st.slot, s);
+  auto was_running = counts_as_running(s);
   s.status = std::move(st);
   s.node_lost = false;
-  auto now_running = counts_as_running(self, s.status.slot, s);
+  if (auto why = rollout_failure(self, s))
+    fail_rollout(self, *why);
+  auto now_running = counts_as_running(s);
   if (was_running != now_running) {
     self->state.running += now_running ? 1 : -1;
     update_metrics(self);
   }
   publish_endpoints(self);
+  auto phase = self->state.rollout.phase;
+  if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+    queue_reconcile(self); // a replica became ready or went away: the rollout may move on
 }
 
-/// Placement saw `node` go down (it monitors the nodes; services do not).
+/// Placement saw `node` go down, or come back as a new actor (it monitors the
+/// nodes; services do not).
 void on_node_lost(self_ptr self, const std::string& node) {
-  self->state.nodes.erase(node);
-  // Its replicas may run on, but nothing tells us: stop routing to them and
-  // place them again, under the same rules, on the nodes that are left.
-  auto on_it = self->state.by_node.find(node);
-  if (on_it == self->state.by_node.end())
+  auto& st = self->state;
+  st.nodes.erase(node);
+  auto on_it = st.by_node.find(node);
+  if (on_it == st.by_node.end())
     return;
-  for (auto slot : on_it->second) {
-    auto& s = self->state.slots[slot];
-    if (counts_as_running(self, slot, s))
-      --self->state.running;
-    s.node_lost = true;
+  // Its replicas may run on, but nothing tells us: stop routing to them and
+  // place them again, under the same rules, preferring the node should it be
+  // back. If it comes back, the cluster's sweep removes what it still runs of
+  // them (their assignments point elsewhere by then).
+  auto slots = on_it->second; // set_node changes by_node
+  for (auto slot : slots) {
+    auto i = st.slots.find(slot);
+    if (i == st.slots.end())
+      continue;
+    auto& s = i->second;
+    if (s.stopping) {
+      finish_slot_stop(self, slot, s.epoch); // nothing left to stop there
+      continue;
+    }
+    if (counts_as_running(s))
+      --st.running;
+    // A new epoch: what the lost node answers, if ever, is void.
+    new_epoch(self, slot);
+    s.last_node = s.node;
+    set_node(self, slot, {});
+    s.in_flight = false;
+    s.requested_rev = 0;
+    s.node_lost = false;
+    auto id = p::replica_id(st.spec.name, slot);
+    s.status = {};
     s.status.state = p::replica_state::pending;
-    s.status.message = "node " + node + " lost; placing the replica again";
-    s.status.pid = 0;
+    s.status.message = "node " + node + " lost; placing it again";
+    emit(self, "replica_rescheduled", "node " + node + " lost; placing it again", id);
   }
   publish_endpoints(self);
   update_metrics(self);
@@ -453,7 +764,7 @@ void on_env(self_ptr self, std::map<std::string, std::string>& env) {
     return;
   self->state.ctx.discovery_env = std::move(env);
   for (auto& [slot, s] : self->state.slots)
-    if (!s.node.empty() && !s.in_flight && !s.stopping && s.requested_rev == self->state.revision)
+    if (!s.node.empty() && !s.in_flight && !s.stopping && s.requested_rev == spec_of(self, s).second)
       run_on_node(self, slot); // same revision: the replica only takes the new env
 }
 
@@ -466,6 +777,22 @@ p::service_status status(self_ptr self) {
   out.driver = self->state.spec.driver;
   for (auto& [slot, s] : self->state.slots)
     out.restarts += s.status.restarts;
+  return out;
+}
+
+p::rollout_status rollout_view(self_ptr self) {
+  const auto& r = self->state.rollout;
+  auto c = count_slots(self);
+  p::rollout_status out;
+  out.service = self->state.spec.name;
+  out.revision = r.revision;
+  out.state = to_string(r.phase);
+  out.desired = self->state.spec.replicas;
+  out.updated = static_cast<int32_t>(c.current.size());
+  out.ready = out.updated - c.current_unready;
+  out.available = c.ready;
+  out.old = static_cast<int32_t>(c.old.size());
+  out.message = r.message;
   return out;
 }
 
@@ -484,6 +811,53 @@ std::vector<p::replica_status> replicas(self_ptr self) {
   return out;
 }
 
+void remember(self_ptr self, int64_t revision, const p::service_spec& spec) {
+  auto& known = self->state.templates[template_hash(spec)];
+  if (revision >= known.revision)
+    known = {revision, spec};
+}
+
+void start_rollout(self_ptr self) {
+  auto& r = self->state.rollout;
+  r = rollout_state{self->state.revision, rollout_phase::progressing, {}, {}, r.is_rollback};
+  const auto& u = self->state.spec.update;
+  r.message = "replacing replicas of earlier revisions (parallelism " +
+              std::to_string(u.parallelism) + ", max_surge " + std::to_string(u.max_surge) +
+              ", max_unavailable " + std::to_string(u.max_unavailable) + ")";
+  emit(self, "rollout_started", "revision " + std::to_string(r.revision) + ": " + r.message, {});
+}
+
+/// Slots of older templates need those templates' specs (to adopt them on their
+/// nodes while the rollout replaces them): from the revision history.
+void load_history(self_ptr self) {
+  bool old = false;
+  for (auto& [slot, s] : self->state.slots)
+    old = old || s.tmpl != self->state.target;
+  if (!old) {
+    reconcile(self);
+    return;
+  }
+  self->request(self->state.ctx.store, std::chrono::seconds{30}, p::history_atom::value,
+                self->state.spec.name)
+      .await(
+          [self](std::vector<p::spec_record>& records) {
+            for (auto& rec : records) {
+              auto parsed =
+                  config::parse_specs(rec.yaml, "revision " + std::to_string(rec.revision));
+              if (parsed.ok() && parsed.specs.size() == 1)
+                remember(self, rec.revision, parsed.specs.front());
+            }
+            remember(self, self->state.revision, self->state.spec);
+            start_rollout(self); // it goes on where the previous incarnation was
+            reconcile(self);
+          },
+          [self](caf::error& err) {
+            spdlog::error("service {}: cannot load its revision history: {}", self->state.spec.name,
+                          p::message_of(err));
+            reconcile(self);
+          });
+}
+
 void load_assignments(self_ptr self) {
   // await: reconcile must not place a slot before its stored node is known.
   self->request(self->state.ctx.store, std::chrono::seconds{30}, p::get_atom::value,
@@ -495,9 +869,12 @@ void load_assignments(self_ptr self) {
               if (a.replica.rfind(prefix, 0) != 0)
                 continue;
               auto slot = std::stoi(a.replica.substr(prefix.size()));
+              auto& s = new_epoch(self, slot);
               set_node(self, slot, a.node);
+              // Records written before templates were kept: take them as current.
+              s.tmpl = a.template_hash.empty() ? self->state.target : a.template_hash;
             }
-            reconcile(self);
+            load_history(self);
           },
           [self](caf::error& err) {
             spdlog::error("service {}: cannot load assignments: {}", self->state.spec.name,
@@ -511,24 +888,46 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   self->state.ctx = std::move(ctx);
   self->state.spec = std::move(spec);
   self->state.revision = revision;
+  self->state.target = template_hash(self->state.spec);
+  remember(self, revision, self->state.spec);
+  self->state.rollout.revision = revision;
   load_assignments(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
   return {
       [self](p::update_atom, p::service_spec& spec, int64_t revision) {
         if (revision <= self->state.revision)
           return;
+        auto target = template_hash(spec);
         self->state.spec = std::move(spec);
         self->state.revision = revision;
         self->state.unschedulable.clear();
+        remember(self, revision, self->state.spec);
         for (auto& [slot, s] : self->state.slots)
           s.last_problem.clear();
+        bool changed = target != self->state.target;
+        self->state.target = target;
+        if (changed) {
+          // Rollback revisions are marked by the answer to request_rollback.
+          self->state.rollout.is_rollback = false;
+          bool replacing = false;
+          for (auto& [slot, s] : self->state.slots)
+            replacing = replacing || (!s.stopping && s.tmpl != target);
+          if (replacing)
+            start_rollout(self);
+          else
+            self->state.rollout = {revision, rollout_phase::complete, "", clock::now(), false};
+        } else {
+          self->state.rollout.revision = revision;
+        }
         reconcile(self);
         publish_endpoints(self); // ports or balancing may have changed
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
       [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
       [self](p::reconcile_atom) {
+        // Both the coalesced reconcile and the retry after a failed place or run.
         self->state.reconcile_queued = false;
+        self->state.retry_pending = false;
         reconcile(self);
       },
       [self](p::capacity_atom) {
@@ -543,6 +942,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
       },
       [self](p::status_atom) { return status(self); },
+      [self](p::rollout_atom) { return rollout_view(self); },
       [self](p::get_atom) { return replicas(self); },
       [self](p::delete_atom) -> caf::result<bool> {
         auto promise = self->make_response_promise<bool>();

@@ -138,7 +138,7 @@ void flush(self_ptr self) {
 }
 
 caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool remove) {
-  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node}, remove});
+  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node, x.template_hash}, remove});
   auto promise = self->make_response_promise<bool>();
   self->state.pending.promises.push_back(promise);
   queue_flush(self);
@@ -206,7 +206,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       },
       [self](p::assign_atom, const p::assignment& x) { return queue_assignment(self, x, false); },
       [self](p::unassign_atom, const std::string& replica) {
-        return queue_assignment(self, p::assignment{replica, {}, {}}, true);
+        return queue_assignment(self, p::assignment{replica, {}, {}, {}}, true);
       },
       [self](p::flush_atom) { flush(self); },
       [self](p::get_atom, p::assign_atom,
@@ -217,10 +217,20 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
           return std::move(xs.error());
         std::vector<p::assignment> out;
         for (auto& x : *xs)
-          out.push_back({x.replica, x.service, x.node});
+          out.push_back({x.replica, x.service, x.node, x.template_hash});
         return out;
       },
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
+      [self](p::history_atom,
+             const std::string& service) -> caf::result<std::vector<p::spec_record>> {
+        auto xs = self->state.db->history(service);
+        if (!xs)
+          return std::move(xs.error());
+        std::vector<p::spec_record> out;
+        for (auto& x : *xs)
+          out.push_back({x.name, x.revision, x.yaml, x.time_ms});
+        return out;
+      },
       [self](p::events_atom, uint64_t after, uint32_t limit,
              const std::string& service) -> caf::result<std::vector<p::event>> {
         flush(self);

@@ -1,9 +1,11 @@
 #include "actors/system_config.hpp"
 
+#include "actors/interfaces.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -14,6 +16,9 @@ namespace p = tutti::protocol;
 
 system_config::system_config(bool sharing) {
   add_message_types<caf::id_block::tutti>();
+  // Handles that travel between node agents and the control plane.
+  add_message_type<node_actor>("tutti::node_actor");
+  add_message_type<router_actor>("tutti::router_actor");
   add_error_category(p::error_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
     auto text =
         ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0) : caf::to_string(ctx);
@@ -26,6 +31,12 @@ system_config::system_config(bool sharing) {
   else
     set("scheduler.max-threads",
         static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+void system_config::enable_network(caf::timespan heartbeat, caf::timespan loss_timeout) {
+  load<caf::io::middleman>();
+  set("middleman.heartbeat-interval", heartbeat);
+  set("middleman.connection-timeout", loss_timeout);
 }
 
 } // namespace tutti::actors

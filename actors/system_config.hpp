@@ -1,9 +1,12 @@
 #pragma once
 
-// The CAF configuration every tutti process uses: our message types and error
-// category announced, the scheduler chosen.
+// The CAF configuration every tutti process uses: tutti's message types and
+// error category, the scheduler chosen, and, for processes of a multi-host
+// cluster, CAF's network layer with heartbeats (every process of a cluster must
+// use the same ones).
 
 #include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
 
 namespace tutti::actors {
 
@@ -14,6 +17,10 @@ public:
   /// with one worker per core: CAF's default of at least 4 workers spins idle
   /// stealers against the working threads on a 2-core machine.
   explicit system_config(bool sharing = true);
+
+  /// Loads the middleman; a peer silent for `loss_timeout` is taken as gone
+  /// (its actors send down messages), checked every `heartbeat`.
+  void enable_network(caf::timespan heartbeat, caf::timespan loss_timeout);
 };
 
 } // namespace tutti::actors

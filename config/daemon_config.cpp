@@ -105,7 +105,7 @@ void read_labels(const field& f, node_config& node, error_sink& errors) {
 }
 
 void read_node(const field& f, node_config& node, error_sink& errors) {
-  if (!expect_map(f, "a mapping with name, labels, cpu, memory and port_range", errors))
+  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory and port_range", errors))
     return;
   map_reader fields{f, errors};
   if (auto name = fields.take("name")) {
@@ -116,6 +116,13 @@ void read_node(const field& f, node_config& node, error_sink& errors) {
                      "': use 1-63 of [A-Za-z0-9._-], starting with a letter or digit");
     else if (text)
       node.name = *text;
+  }
+  if (auto address = fields.take("address")) {
+    auto text = read_nonempty_string(*address, errors);
+    if (text && !parse_endpoint(*text + ":0"))
+      errors.add(address->mark, address->path, "expected an IP address, got '" + *text + "'");
+    else if (text)
+      node.address = *text;
   }
   if (auto labels = fields.take("labels"))
     read_labels(*labels, node, errors);
@@ -199,6 +206,34 @@ void read_mesh(const field& f, mesh_config& out, error_sink& errors) {
   fields.finish();
 }
 
+void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
+  constexpr caf::timespan max_time = 1min;
+  if (!expect_map(f,
+                  "a mapping with listen, join, join_token, heartbeat_interval and "
+                  "node_loss_timeout",
+                  errors))
+    return;
+  map_reader fields{f, errors};
+  read_endpoint(fields, "listen", out.listen, errors);
+  read_endpoint(fields, "join", out.join, errors);
+  if (auto token = fields.take("join_token"))
+    if (auto text = read_nonempty_string(*token, errors))
+      out.join_token = *text;
+  auto interval = fields.take("heartbeat_interval");
+  if (interval)
+    if (auto value = read_positive_duration(*interval, max_time, errors))
+      out.heartbeat_interval = *value;
+  if (auto t = fields.take("node_loss_timeout")) {
+    if (auto value = read_positive_duration(*t, max_time, errors)) {
+      out.node_loss_timeout = *value;
+      if (out.node_loss_timeout < 2 * out.heartbeat_interval)
+        errors.add(t->mark, t->path,
+                   "must be at least twice heartbeat_interval, or a healthy link looks lost");
+    }
+  }
+  fields.finish();
+}
+
 void read_daemon_config(const field& whole, daemon_config& out, error_sink& errors) {
   if (!expect_map(whole, "a mapping (tuttid's configuration)", errors))
     return;
@@ -218,6 +253,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_store(*store, out, errors);
   if (auto docker = fields.take("docker"))
     read_docker(*docker, out.docker, errors);
+  if (auto cluster = fields.take("cluster"))
+    read_cluster(*cluster, out.cluster, errors);
   if (auto stop = fields.take("stop_replicas_on_exit"))
     if (auto value = read_bool(*stop, errors))
       out.stop_replicas_on_exit = *value;

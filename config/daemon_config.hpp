@@ -22,7 +22,8 @@ struct endpoint {
 };
 
 struct node_config {
-  std::string name; // default: the host name
+  std::string name;                  // default: the host name
+  std::string address = "127.0.0.1"; // where its replicas' host ports listen
   std::map<std::string, std::string> labels;
   protocol::resource_spec capacity;  // default (0): what the host has
   uint16_t port_range_first = 20000; // host ports handed to replicas
@@ -48,6 +49,19 @@ struct mesh_config {
   caf::timespan idle_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::minutes{5});
 };
 
+/// How control plane and node agents find and watch each other (CAF's network
+/// layer). Every process of a cluster must use the same heartbeat settings.
+struct cluster_config {
+  endpoint listen{"127.0.0.1", 7701}; // control: where node agents join
+  endpoint join{"127.0.0.1", 7701};   // node: the control plane to join
+  std::string join_token;             // required by `control` and `node`
+  caf::timespan heartbeat_interval =
+      std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{250});
+  /// A peer silent this long is lost (a cut link sends no RST).
+  caf::timespan node_loss_timeout =
+      std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
+};
+
 struct daemon_config {
   std::string data_dir = ".tutti";
   endpoint api{"127.0.0.1", 7700};
@@ -56,6 +70,7 @@ struct daemon_config {
   supervision_config supervision;
   mesh_config mesh;
   docker_config docker;
+  cluster_config cluster;
   uint64_t store_map_size = uint64_t{1} << 30; // LMDB map size in bytes
   bool stop_replicas_on_exit = false;
   std::string log_level = "info";

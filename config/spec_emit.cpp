@@ -96,6 +96,53 @@ void emit_placement(YAML::Emitter& out, const protocol::placement_spec& placemen
   out << YAML::EndMap;
 }
 
+void emit_probe(YAML::Emitter& out, const char* key, const protocol::probe_spec& probe) {
+  if (probe.kind == protocol::probe_kind::none)
+    return;
+  out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << protocol::to_string(probe.kind) << YAML::Value;
+  if (probe.kind == protocol::probe_kind::exec) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const auto& arg : probe.command)
+      out << arg;
+    out << YAML::EndSeq;
+  } else {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "port" << YAML::Value << probe.port;
+    if (probe.kind == protocol::probe_kind::http)
+      out << YAML::Key << "path" << YAML::Value << probe.path;
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "interval" << YAML::Value << format_duration(probe.interval);
+  out << YAML::Key << "timeout" << YAML::Value << format_duration(probe.timeout);
+  out << YAML::Key << "failure_threshold" << YAML::Value << probe.failure_threshold;
+  out << YAML::Key << "success_threshold" << YAML::Value << probe.success_threshold;
+  out << YAML::Key << "start_period" << YAML::Value << format_duration(probe.start_period);
+  out << YAML::EndMap;
+}
+
+// Absent when no probe is set, so specs stored before health existed keep their text.
+void emit_health(YAML::Emitter& out, const protocol::health_spec& health) {
+  if (health == protocol::health_spec{})
+    return;
+  out << YAML::Key << "health" << YAML::Value << YAML::BeginMap;
+  emit_probe(out, "readiness", health.readiness);
+  emit_probe(out, "liveness", health.liveness);
+  out << YAML::EndMap;
+}
+
+// Absent when it is the default, for the same reason.
+void emit_update(YAML::Emitter& out, const protocol::update_spec& update) {
+  if (update == protocol::update_spec{})
+    return;
+  out << YAML::Key << "update" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "parallelism" << YAML::Value << update.parallelism;
+  out << YAML::Key << "max_surge" << YAML::Value << update.max_surge;
+  out << YAML::Key << "max_unavailable" << YAML::Value << update.max_unavailable;
+  out << YAML::Key << "monitor" << YAML::Value << format_duration(update.monitor);
+  out << YAML::Key << "failure_action" << YAML::Value << protocol::to_string(update.on_failure);
+  out << YAML::EndMap;
+}
+
 // -- diff ---------------------------------------------------------------------
 
 enum class line_kind { same, removed, added };
@@ -187,6 +234,8 @@ std::string emit_spec(const service_spec& spec) {
   emit_restart(out, spec.restart);
   emit_placement(out, spec.placement);
   out << YAML::Key << "stop_grace" << YAML::Value << format_duration(spec.stop_grace);
+  emit_health(out, spec.health);
+  emit_update(out, spec.update);
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";
 }

@@ -228,6 +228,23 @@ std::optional<bool> read_bool(const field& f, error_sink& errors) {
   return std::nullopt;
 }
 
+std::optional<caf::timespan> read_duration(const field& f, caf::timespan max, error_sink& errors) {
+  auto text = scalar_text(f, "a duration", errors);
+  if (!text)
+    return std::nullopt;
+  auto value = !text->empty() && text->front() == '-' ? std::nullopt : parse_duration(*text);
+  if (!value) {
+    errors.add(f.mark, f.path,
+               "expected a duration like 0s, 100ms, 1.5s, 2m or 1h, got " + quoted(*text));
+    return std::nullopt;
+  }
+  if (*value > max) {
+    errors.add(f.mark, f.path, "must be at most " + format_duration(max) + ", got " + *text);
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::optional<caf::timespan> read_positive_duration(const field& f, caf::timespan max,
                                                     error_sink& errors) {
   auto text = scalar_text(f, "a duration", errors);

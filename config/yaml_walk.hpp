@@ -106,6 +106,9 @@ std::optional<bool> read_bool(const field& f, error_sink& errors);
 std::optional<caf::timespan> read_positive_duration(const field& f, caf::timespan max,
                                                     error_sink& errors);
 
+/// A duration in [0, max] ("0s" allowed).
+std::optional<caf::timespan> read_duration(const field& f, caf::timespan max, error_sink& errors);
+
 /// A non-negative byte quantity ("64Mi", "1G", "1048576").
 std::optional<int64_t> read_bytes(const field& f, error_sink& errors);
 

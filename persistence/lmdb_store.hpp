@@ -44,6 +44,7 @@ struct assignment {
   std::string replica; // replica id
   std::string service;
   std::string node;
+  std::string template_hash; // what the replica runs; empty in records of old versions
   friend bool operator==(const assignment&, const assignment&) = default;
 };
 

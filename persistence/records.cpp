@@ -83,7 +83,11 @@ caf::error decode_spec_value(std::string_view bytes, stored_spec& out) {
 }
 
 std::string encode_assignment(const assignment& x) {
-  return json{{"replica", x.replica}, {"service", x.service}, {"node", x.node}}.dump();
+  return json{{"replica", x.replica},
+              {"service", x.service},
+              {"node", x.node},
+              {"template", x.template_hash}}
+      .dump();
 }
 
 caf::expected<assignment> decode_assignment(std::string_view bytes) {
@@ -92,6 +96,7 @@ caf::expected<assignment> decode_assignment(std::string_view bytes) {
     x.replica = j.value("replica", x.replica);
     x.service = j.value("service", x.service);
     x.node = j.value("node", x.node);
+    x.template_hash = j.value("template", x.template_hash);
     return x;
   });
 }

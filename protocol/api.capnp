@@ -40,6 +40,11 @@ struct ReplicaStatus {
   sinceMs @11 :Int64;
   ports @12 :List(PortBinding);
   address @13 :Text;
+  ready @14 :Bool;
+  unhealthy @15 :Bool;
+  health @16 :Text;
+  logTail @17 :Text;
+  templateHash @18 :Text;
 }
 
 struct ServiceStatus {
@@ -50,6 +55,24 @@ struct ServiceStatus {
   driver @4 :Text;
   restarts @5 :Int32;
   updatedMs @6 :Int64;
+}
+
+struct RolloutStatus {
+  service @0 :Text;
+  revision @1 :Int64;
+  state @2 :Text;     # progressing, complete, paused, rolling_back
+  desired @3 :Int32;
+  updated @4 :Int32;  # replicas of the revision's template
+  ready @5 :Int32;    # of those, ready
+  available @6 :Int32;
+  old @7 :Int32;      # replicas of earlier templates still there
+  message @8 :Text;
+}
+
+struct Revision {
+  revision @0 :Int64;
+  timeMs @1 :Int64;
+  specYaml @2 :Text;
 }
 
 struct Event {
@@ -171,4 +194,13 @@ interface Tutti {
   # Pushes the endpoint set of `service` (every service when empty) to `sink`,
   # first as it is now, then on each change. Returns only when it fails.
   watchEndpoints @12 (service :Text, sink :EndpointSink) -> (error :Error);
+
+  rolloutStatus @13 (service :Text) -> (status :RolloutStatus, error :Error);
+
+  # The kept revisions of a service, oldest first.
+  rolloutHistory @14 (service :Text) -> (revisions :List(Revision), error :Error);
+
+  # Commits revision `toRevision` (0: the newest earlier one that runs something
+  # else) again as a new revision, keeping the current replica count.
+  rolloutUndo @15 (service :Text, toRevision :Int64) -> (revision :Int64, error :Error);
 }

@@ -91,6 +91,11 @@ void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {
     ports[i].setHostPort(x.ports[i].host_port);
   }
   b.setAddress(x.address);
+  b.setReady(x.ready);
+  b.setUnhealthy(x.unhealthy);
+  b.setHealth(x.health);
+  b.setLogTail(x.log_tail);
+  b.setTemplateHash(x.template_hash);
 }
 
 replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
@@ -110,6 +115,11 @@ replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
   for (auto p : r.getPorts())
     x.ports.push_back({text(p.getName()), p.getHostPort()});
   x.address = text(r.getAddress());
+  x.ready = r.getReady();
+  x.unhealthy = r.getUnhealthy();
+  x.health = text(r.getHealth());
+  x.log_tail = text(r.getLogTail());
+  x.template_hash = text(r.getTemplateHash());
   return x;
 }
 
@@ -281,6 +291,34 @@ std::optional<rpc_error> from_capnp(rpc::Error::Reader r) {
   if (r.getCode().size() == 0)
     return std::nullopt;
   return rpc_error{text(r.getCode()), text(r.getMessage())};
+}
+
+void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
+  b.setService(x.service);
+  b.setRevision(x.revision);
+  b.setState(x.state);
+  b.setDesired(x.desired);
+  b.setUpdated(x.updated);
+  b.setReady(x.ready);
+  b.setAvailable(x.available);
+  b.setOld(x.old);
+  b.setMessage(x.message);
+}
+
+rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
+  return {text(r.getService()), r.getRevision(), text(r.getState()),
+          r.getDesired(),       r.getUpdated(),  r.getReady(),
+          r.getAvailable(),     r.getOld(),      text(r.getMessage())};
+}
+
+void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
+  b.setRevision(x.revision);
+  b.setTimeMs(x.time_ms);
+  b.setSpecYaml(x.yaml);
+}
+
+spec_record from_capnp(rpc::Revision::Reader r) {
+  return {"", r.getRevision(), text(r.getSpecYaml()), r.getTimeMs()};
 }
 
 } // namespace tutti::protocol

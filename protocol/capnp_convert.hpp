@@ -5,6 +5,7 @@
 
 #include "protocol/api.capnp.h"
 #include "protocol/errors.hpp"
+#include "protocol/messages.hpp"
 #include "protocol/status.hpp"
 
 #include <caf/error.hpp>
@@ -17,6 +18,8 @@ namespace tutti::protocol {
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x);
 void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x);
 void to_capnp(rpc::Event::Builder b, const event& x);
+void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x);
+void to_capnp(rpc::Revision::Builder b, const spec_record& x);
 void to_capnp(rpc::NodeStatus::Builder b, const node_status& x);
 void to_capnp(rpc::ServiceChange::Builder b, const service_change& x);
 void to_capnp(rpc::SpecError::Builder b, const spec_error& x);
@@ -28,6 +31,8 @@ void to_capnp(rpc::Error::Builder b, const caf::error& x);
 replica_status from_capnp(rpc::ReplicaStatus::Reader r);
 service_status from_capnp(rpc::ServiceStatus::Reader r);
 event from_capnp(rpc::Event::Reader r);
+rollout_status from_capnp(rpc::RolloutStatus::Reader r);
+spec_record from_capnp(rpc::Revision::Reader r);
 node_status from_capnp(rpc::NodeStatus::Reader r);
 service_change from_capnp(rpc::ServiceChange::Reader r);
 spec_error from_capnp(rpc::SpecError::Reader r);

@@ -61,6 +61,11 @@ using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using rollback_atom = caf::atom_constant<caf::atom("rollback")>;
+using history_atom = caf::atom_constant<caf::atom("history")>;
+using rollout_atom = caf::atom_constant<caf::atom("rollout")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -80,11 +85,12 @@ struct assignment {
   std::string replica;
   std::string service;
   std::string node;
+  std::string template_hash; // what the slot runs: old and new replicas of a rollout differ
   friend bool operator==(const assignment&, const assignment&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, assignment& x) {
-  return f(caf::meta::type_name("assignment"), x.replica, x.service, x.node);
+  return f(caf::meta::type_name("assignment"), x.replica, x.service, x.node, x.template_hash);
 }
 
 /// A service asks a node to run (or update to a new revision) one replica slot.

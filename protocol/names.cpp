@@ -49,6 +49,32 @@ std::string to_string(load_balancing x) {
   return "unknown";
 }
 
+std::string to_string(probe_kind x) {
+  switch (x) {
+    case probe_kind::none:
+      return "none";
+    case probe_kind::exec:
+      return "exec";
+    case probe_kind::http:
+      return "http";
+    case probe_kind::tcp:
+      return "tcp";
+  }
+  return "unknown";
+}
+
+std::string to_string(failure_action x) {
+  switch (x) {
+    case failure_action::rollback:
+      return "rollback";
+    case failure_action::pause:
+      return "pause";
+    case failure_action::resume:
+      return "continue";
+  }
+  return "unknown";
+}
+
 std::string to_string(const constraint& x) {
   auto first = x.values.empty() ? std::string{} : x.values.front();
   switch (x.op) {

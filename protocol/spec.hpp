@@ -115,8 +115,67 @@ typename Inspector::result_type inspect(Inspector& f, placement_spec& x) {
            x.anti_affinity, x.spread_over);
 }
 
+enum class probe_kind : uint8_t { none, exec, http, tcp };
+/// What a failed rollout does: go back to the previous revision, stop where it is,
+/// or go on regardless.
+enum class failure_action : uint8_t { rollback, pause, resume };
+
+std::string to_string(probe_kind x);
+std::string to_string(failure_action x);
+
+/// One health probe. `exec` runs `command` in the replica's context (exit 0:
+/// healthy); `http` GETs `path` on the replica's port named `port` (2xx/3xx:
+/// healthy); `tcp` connects to that port.
+struct probe_spec {
+  probe_kind kind = probe_kind::none;
+  std::vector<std::string> command; // exec
+  std::string port;                 // http, tcp: a port name of the spec
+  std::string path = "/";           // http
+  caf::timespan interval = std::chrono::duration_cast<caf::timespan>(1s);
+  caf::timespan timeout = std::chrono::duration_cast<caf::timespan>(1s);
+  int32_t failure_threshold = 3; // consecutive failures that make it unhealthy
+  int32_t success_threshold = 1; // consecutive successes that make it healthy
+  /// Failures during this time after a start do not count (the program warms up).
+  caf::timespan start_period{0};
+  friend bool operator==(const probe_spec&, const probe_spec&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, probe_spec& x) {
+  return f(caf::meta::type_name("probe_spec"), x.kind, x.command, x.port, x.path, x.interval,
+           x.timeout, x.failure_threshold, x.success_threshold, x.start_period);
+}
+
+/// Readiness decides whether routing and rollouts count a replica as available;
+/// liveness failures restart it. Either may be absent (kind none).
+struct health_spec {
+  probe_spec readiness;
+  probe_spec liveness;
+  friend bool operator==(const health_spec&, const health_spec&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, health_spec& x) {
+  return f(caf::meta::type_name("health_spec"), x.readiness, x.liveness);
+}
+
+/// How a change of what replicas run is rolled out.
+struct update_spec {
+  int32_t parallelism = 1;     // new replicas starting (not yet ready) at once
+  int32_t max_surge = 1;       // replicas above `replicas` during the update
+  int32_t max_unavailable = 0; // ready replicas below `replicas` allowed during it
+  /// After the last new replica is ready, a crash or failed probe of a new replica
+  /// within this window still fails the rollout.
+  caf::timespan monitor = std::chrono::duration_cast<caf::timespan>(5s);
+  failure_action on_failure = failure_action::rollback;
+  friend bool operator==(const update_spec&, const update_spec&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, update_spec& x) {
+  return f(caf::meta::type_name("update_spec"), x.parallelism, x.max_surge, x.max_unavailable,
+           x.monitor, x.on_failure);
+}
+
 /// One `kind: Service` document. Fields of DESIGN.md whose feature is not built yet
-/// (health, update, autoscale) are refused by config/, so they have no member here.
+/// (autoscale) are refused by config/, so they have no member here.
 struct service_spec {
   std::string name;
   int32_t replicas = 1;
@@ -131,12 +190,15 @@ struct service_spec {
   placement_spec placement;
   /// Time between the polite stop signal and the kill.
   caf::timespan stop_grace = std::chrono::duration_cast<caf::timespan>(10s);
+  health_spec health;
+  update_spec update;
   friend bool operator==(const service_spec&, const service_spec&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image, x.command,
-           x.env, x.resources, x.ports, x.restart, x.placement, x.stop_grace, x.balancing);
+           x.env, x.resources, x.ports, x.restart, x.placement, x.stop_grace, x.balancing, x.health,
+           x.update);
 }
 
 /// True when any port of the spec is published on the routing mesh.

@@ -50,6 +50,13 @@ struct replica_status {
   int64_t since_ms = 0;  // unix time of the last state change
   std::vector<port_binding> ports;
   std::string address; // where the host ports listen (the node's address)
+  /// Running and its readiness probe passes (or it has none): routing and
+  /// rollouts count it as available.
+  bool ready = false;
+  bool unhealthy = false;    // a probe failed failure_threshold times in a row
+  std::string health;        // the last probe results, for people
+  std::string log_tail;      // the end of its output, when it is crash-looping
+  std::string template_hash; // what it runs (see actors::template_hash)
   friend bool operator==(const replica_status&, const replica_status&) = default;
 };
 
@@ -57,7 +64,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_status& x) {
   return f(caf::meta::type_name("replica_status"), x.id, x.service, x.slot, x.node, x.state, x.pid,
            x.runtime_id, x.restarts, x.revision, x.exit_code, x.message, x.since_ms, x.ports,
-           x.address);
+           x.address, x.ready, x.unhealthy, x.health, x.log_tail, x.template_hash);
 }
 
 /// One ready replica's address for one of its service's ports.
@@ -149,6 +156,26 @@ struct node_status {
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.address, x.state, x.capacity, x.allocated,
            x.replicas, x.labels, x.drivers, x.driver_errors, x.ports_capacity, x.ports_allocated);
+}
+
+/// Where the rollout of a service's newest revision is.
+struct rollout_status {
+  std::string service;
+  int64_t revision = 0; // the revision being rolled out (or last rolled out)
+  std::string state;    // progressing, complete, paused, rolling_back
+  int32_t desired = 0;
+  int32_t updated = 0;   // replicas of the revision's template
+  int32_t ready = 0;     // of those, ready
+  int32_t available = 0; // ready replicas of any revision
+  int32_t old = 0;       // replicas of earlier templates still there
+  std::string message;
+  friend bool operator==(const rollout_status&, const rollout_status&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rollout_status& x) {
+  return f(caf::meta::type_name("rollout_status"), x.service, x.revision, x.state, x.desired,
+           x.updated, x.ready, x.available, x.old, x.message);
 }
 
 struct service_detail {

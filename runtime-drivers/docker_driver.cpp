@@ -342,6 +342,51 @@ caf::expected<std::string> docker_driver::logs(const std::string& name, size_t m
   return demux.text();
 }
 
+caf::expected<exec_result> docker_driver::exec(const std::string& name,
+                                               const std::vector<std::string>& command,
+                                               caf::timespan timeout) {
+  if (auto err = check_container_name(name))
+    return err;
+  auto limit = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
+                        std::chrono::milliseconds{1});
+  auto created =
+      client_->call("POST", "/containers/" + docker::url_escape(docker_name(name)) + "/exec",
+                    docker::exec_create_body(command), limit);
+  if (!created)
+    return std::move(created.error());
+  if (created->status == 404)
+    return not_found(name);
+  if (created->status != 201)
+    return refused("cannot run a command in " + name, *created);
+  auto id = docker::parse_id(created->body);
+  if (!id)
+    return std::move(id.error());
+  // Attached start: the answer ends when the command does.
+  docker::log_demuxer demux{4096};
+  auto started = client_->call_streaming(
+      "POST", "/exec/" + *id + "/start",
+      [&demux](const char* data, size_t size) { demux.feed(data, size); }, limit,
+      R"({"Detach":false,"Tty":false})");
+  if (!started) {
+    if (protocol::message_of(started.error()).find("did not answer") != std::string::npos)
+      return make_error(error_code::timeout,
+                        "command did not finish within " + std::to_string(limit.count()) + "ms");
+    return std::move(started.error());
+  }
+  if (started->status != 200)
+    return refused("cannot run a command in " + name, *started);
+  auto inspected = client_->call("GET", "/exec/" + *id + "/json", {}, options_.call_timeout);
+  if (!inspected)
+    return std::move(inspected.error());
+  auto code = docker::parse_exec_exit(inspected->body);
+  if (!code)
+    return std::move(code.error());
+  if (!*code)
+    return make_error(error_code::timeout,
+                      "command did not finish within " + std::to_string(limit.count()) + "ms");
+  return exec_result{**code, demux.text()};
+}
+
 caf::expected<container_stats> docker_driver::stats(const std::string& name) {
   if (auto err = check_container_name(name))
     return err;

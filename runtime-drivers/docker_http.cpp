@@ -99,8 +99,8 @@ caf::expected<http_reply> docker_client::call(const char* method, const std::str
 caf::expected<http_reply>
 docker_client::call_streaming(const char* method, const std::string& target,
                               const std::function<void(const char*, size_t)>& sink,
-                              std::chrono::milliseconds timeout) {
-  return perform(method, target, {}, timeout, &sink);
+                              std::chrono::milliseconds timeout, const std::string& body) {
+  return perform(method, target, body, timeout, &sink);
 }
 
 caf::expected<http_reply>

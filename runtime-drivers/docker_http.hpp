@@ -58,7 +58,8 @@ public:
   /// reply's body holds the answer only when the status is not 200.
   caf::expected<http_reply> call_streaming(const char* method, const std::string& target,
                                            const std::function<void(const char*, size_t)>& sink,
-                                           std::chrono::milliseconds timeout);
+                                           std::chrono::milliseconds timeout,
+                                           const std::string& body = {});
 
 private:
   struct transfer;

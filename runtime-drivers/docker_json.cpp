@@ -416,4 +416,27 @@ std::string log_demuxer::text() const {
   return out_.substr(out_.size() - keep_);
 }
 
+std::string exec_create_body(const std::vector<std::string>& command) {
+  return nlohmann::json{{"AttachStdout", true}, {"AttachStderr", true}, {"Cmd", command}}.dump();
+}
+
+caf::expected<std::string> parse_id(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("Id") && j["Id"].is_string())
+    return j["Id"].get<std::string>();
+  return protocol::make_error(protocol::error_code::driver_failure,
+                              "the Docker engine answered without an Id: " + body.substr(0, 200));
+}
+
+caf::expected<std::optional<int32_t>> parse_exec_exit(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object())
+    return protocol::make_error(protocol::error_code::driver_failure,
+                                "the Docker engine's exec inspect is not JSON: " +
+                                    body.substr(0, 200));
+  if (j.value("Running", false) || !j.contains("ExitCode") || !j["ExitCode"].is_number_integer())
+    return std::optional<int32_t>{};
+  return std::optional<int32_t>{j["ExitCode"].get<int32_t>()};
+}
+
 } // namespace tutti::runtime_drivers::docker

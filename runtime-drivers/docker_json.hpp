@@ -95,6 +95,15 @@ std::optional<std::string> pull_error(const std::string& body);
 /// STATUS" when empty).
 std::string error_message(long status, const std::string& body);
 
+/// POST /containers/ID/exec: run `command` with stdout and stderr attached.
+std::string exec_create_body(const std::vector<std::string>& command);
+
+/// The "Id" of an exec create answer, or of a container create answer.
+caf::expected<std::string> parse_id(const std::string& body);
+
+/// GET /exec/ID/json: the exit code once it ended; nullopt while it runs.
+caf::expected<std::optional<int32_t>> parse_exec_exit(const std::string& body);
+
 /// RFC 3339 with optional fraction and zone ("2024-01-02T03:04:05.123456789Z")
 /// to milliseconds since the epoch; 0 for Go's zero time or text that is not a
 /// time.

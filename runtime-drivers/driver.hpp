@@ -58,6 +58,12 @@ struct container_info {
   std::map<std::string, std::string> env;
 };
 
+/// What a command run in a container's context did.
+struct exec_result {
+  int32_t exit_code = -1;
+  std::string output; // stdout and stderr, at most a few KiB
+};
+
 struct container_stats {
   double cpu_seconds = 0;   // user + system since start
   int64_t memory_bytes = 0; // resident set
@@ -121,6 +127,14 @@ public:
   /// an error saying what is wrong and what to do. Cheap and bounded (about a
   /// second at most): the node asks every few seconds.
   virtual caf::error health() { return caf::none; }
+
+  /// Runs `command` in the context of the running container `name` (its
+  /// environment; for containers, inside it) and waits at most `timeout` for it;
+  /// a command still running then is killed and the call fails with timeout.
+  /// Unlike the other methods it may be called from any thread at any time
+  /// (health probes run it alongside the driver's own calls).
+  virtual caf::expected<exec_result>
+  exec(const std::string& name, const std::vector<std::string>& command, caf::timespan timeout) = 0;
 };
 
 } // namespace tutti::runtime_drivers

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -448,6 +449,50 @@ void process_driver::on_exit(pid_t pid, int32_t exit_code) {
   }
   if (callback)
     callback(name, exit_code);
+}
+
+caf::expected<exec_result> process_driver::exec(const std::string& name,
+                                                const std::vector<std::string>& command,
+                                                caf::timespan timeout) {
+  std::map<std::string, std::string> env;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto record = load(name);
+    if (!record)
+      return std::move(record.error());
+    if (!is_running(*record))
+      return make_error(error_code::invalid_argument, name + " is not running");
+    env = record->spec.env;
+  }
+  // Each run gets a file of its own: probes of one replica may overlap.
+  static std::atomic<uint64_t> counter{0};
+  auto out_path = state_dir_ + "/logs/" + name + ".exec-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(++counter);
+  auto pid = spawn_process(name, command, env, out_path);
+  if (!pid) {
+    unlink_file(out_path);
+    return std::move(pid.error());
+  }
+  auto cleanup = [&] { unlink_file(out_path); };
+  auto pidfd = open_pidfd(*pid);
+  auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  if (!pidfd || !wait_exited(*pidfd, limit)) {
+    abandon_child(*pid); // kills its process group too
+    cleanup();
+    return make_error(error_code::timeout,
+                      "command did not finish within " + std::to_string(limit.count()) + "ms");
+  }
+  int status = 0;
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::kill(-*pid, SIGKILL); // whatever it left behind in its group
+  exec_result out;
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  constexpr size_t max_output = 4096;
+  if (auto text = read_tail(out_path, max_output))
+    out.output = std::move(*text);
+  cleanup();
+  return out;
 }
 
 } // namespace tutti::runtime_drivers

@@ -57,6 +57,8 @@ public:
   caf::expected<std::string> logs(const std::string& name, size_t max_bytes) override;
   caf::expected<container_stats> stats(const std::string& name) override;
   caf::expected<std::vector<container_info>> list_owned(const std::string& node) override;
+  caf::expected<exec_result> exec(const std::string& name, const std::vector<std::string>& command,
+                                  caf::timespan timeout) override;
 
   const std::string& state_dir() const { return state_dir_; }
   std::string log_path(const std::string& name) const;

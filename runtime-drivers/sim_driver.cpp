@@ -232,6 +232,22 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
   return result;
 }
 
+caf::expected<exec_result>
+sim_driver::exec(const std::string& name, const std::vector<std::string>& command, caf::timespan) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = find(name);
+  if (!x)
+    return std::move(x.error());
+  if ((*x)->state != container_state::running)
+    return protocol::make_error(protocol::error_code::invalid_argument, name + " is not running");
+  return exec_result{exec_exit_code_, command.empty() ? "" : command.front() + "\n"};
+}
+
+void sim_driver::set_exec_exit_code(int32_t code) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  exec_exit_code_ = code;
+}
+
 caf::error sim_driver::health() {
   std::lock_guard<std::mutex> guard{mutex_};
   if (unhealthy_.empty())

@@ -63,7 +63,12 @@ public:
   caf::expected<std::string> logs(const std::string& name, size_t max_bytes) override;
   caf::expected<container_stats> stats(const std::string& name) override;
   caf::expected<std::vector<container_info>> list_owned(const std::string& node) override;
+  caf::expected<exec_result> exec(const std::string& name, const std::vector<std::string>& command,
+                                  caf::timespan timeout) override;
   caf::error health() override;
+
+  /// Test hook: what exec() answers for a running container (default: exit 0).
+  void set_exec_exit_code(int32_t code);
 
   /// Test hook: health() fails with driver_failure `why` (empty: healthy again).
   void set_unhealthy(std::string why);
@@ -99,6 +104,7 @@ private:
   std::map<std::string, container> containers_;
   std::shared_ptr<task_thread> worker_;
   std::string unhealthy_;
+  int32_t exec_exit_code_ = 0;
 };
 
 } // namespace tutti::runtime_drivers

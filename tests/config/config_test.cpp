@@ -441,16 +441,98 @@ TEST(SpecParser, RefusesDurationWithoutUnit) {
 
 // -- unsupported features ---------------------------------------------------------------
 
-TEST(SpecParser, RefusesHealthChecksForNow) {
-  expect_error(only_error(minimal + "health: {http: {port: http, path: /}, interval: 1s}\n"), 4, 1,
-               "health", "health is not supported yet");
+TEST(SpecParser, ShortHealthFormProbesBothReadinessAndLiveness) {
+  auto spec = only_spec(minimal + "ports: [{name: http}]\n"
+                                  "health: {http: {port: http, path: /ok}, interval: 2s, "
+                                  "timeout: 500ms, failure_threshold: 2, start_period: 0s}\n");
+  EXPECT_EQ(spec.health.readiness, spec.health.liveness);
+  const auto& probe = spec.health.readiness;
+  EXPECT_EQ(probe.kind, protocol::probe_kind::http);
+  EXPECT_EQ(probe.port, "http");
+  EXPECT_EQ(probe.path, "/ok");
+  EXPECT_EQ(probe.interval, std::chrono::seconds{2});
+  EXPECT_EQ(probe.timeout, std::chrono::milliseconds{500});
+  EXPECT_EQ(probe.failure_threshold, 2);
+  EXPECT_EQ(probe.success_threshold, 1);
+  EXPECT_EQ(probe.start_period.count(), 0);
 }
 
-TEST(SpecParser, RefusesUpdateAndAutoscaleForNow) {
-  expect_error(only_error(minimal + "update: {parallelism: 1}\n"), 4, 1, "update",
-               "update is not supported yet");
+TEST(SpecParser, ReadinessAndLivenessMayDiffer) {
+  auto spec = only_spec(minimal + "ports: [{name: http}]\n"
+                                  "health:\n"
+                                  "  readiness: {tcp: {port: http}, success_threshold: 2}\n"
+                                  "  liveness: {exec: [/bin/true], start_period: 3s}\n");
+  EXPECT_EQ(spec.health.readiness.kind, protocol::probe_kind::tcp);
+  EXPECT_EQ(spec.health.readiness.success_threshold, 2);
+  EXPECT_EQ(spec.health.liveness.kind, protocol::probe_kind::exec);
+  EXPECT_EQ(spec.health.liveness.command, std::vector<std::string>{"/bin/true"});
+  EXPECT_EQ(spec.health.liveness.start_period, std::chrono::seconds{3});
+}
+
+TEST(SpecParser, ProbeNeedsExactlyOneKind) {
+  expect_error(only_error(minimal + "health: {interval: 1s}\n"), 4, 9, "health",
+               "a probe needs one of exec, http or tcp");
+  expect_error(only_error(minimal + "ports: [{name: http}]\n"
+                                    "health: {exec: [/bin/true], tcp: {port: http}}\n"),
+               5, 9, "health", "exactly one of exec, http or tcp");
+}
+
+TEST(SpecParser, ProbePortMustBeASpecPort) {
+  expect_error(only_error(minimal + "ports: [{name: http}]\nhealth: {tcp: {port: admin}}\n"), 5, 22,
+               "health.tcp.port", "port 'admin' is not one of the spec's ports (http)");
+  expect_error(only_error(minimal + "health: {http: {path: /}}\n"), 4, 16, "health.http.port",
+               "required field is missing");
+}
+
+TEST(SpecParser, RefusesBadProbeValues) {
+  const auto with_port = minimal + "ports: [{name: http}]\n";
+  expect_error(only_error(with_port + "health: {http: {port: http, path: ok}}\n"), 5, 35,
+               "health.http.path", "expected an absolute path");
+  expect_error(only_error(with_port + "health: {tcp: {port: http}, failure_threshold: 0}\n"), 5, 48,
+               "health.failure_threshold", "");
+  expect_error(only_error(with_port + "health: {tcp: {port: http}, interval: 0s}\n"), 5, 39,
+               "health.interval", "must be greater than 0");
+  expect_error(only_error(with_port + "health: {readiness: {tcp: {port: http}}, speed: 1}\n"), 5,
+               42, "health.speed", "");
+  expect_error(only_error(minimal + "health: {exec: []}\n"), 4, 16, "health.exec",
+               "non-empty sequence");
+}
+
+TEST(SpecParser, ParsesUpdate) {
+  auto spec = only_spec(minimal + "update: {parallelism: 2, max_surge: 0, max_unavailable: 1, "
+                                  "monitor: 10s, failure_action: pause}\n");
+  EXPECT_EQ(spec.update.parallelism, 2);
+  EXPECT_EQ(spec.update.max_surge, 0);
+  EXPECT_EQ(spec.update.max_unavailable, 1);
+  EXPECT_EQ(spec.update.monitor, std::chrono::seconds{10});
+  EXPECT_EQ(spec.update.on_failure, protocol::failure_action::pause);
+  EXPECT_EQ(only_spec(minimal).update, protocol::update_spec{});
+}
+
+TEST(SpecParser, RefusesUpdatesThatCouldNeverReplaceAReplica) {
+  expect_error(only_error(minimal + "update: {max_surge: 0}\n"), 4, 21, "update.max_surge",
+               "max_surge and max_unavailable cannot both be 0");
+  expect_error(only_error(minimal + "update: {failure_action: panic}\n"), 4, 26,
+               "update.failure_action", "expected one of rollback, pause or continue");
+  expect_error(only_error(minimal + "update: {parallelism: 0}\n"), 4, 23, "update.parallelism", "");
+}
+
+TEST(SpecParser, RefusesAutoscaleForNow) {
   expect_error(only_error(minimal + "autoscale: {min: 2, max: 10}\n"), 4, 1, "autoscale",
                "autoscale is not supported yet");
+}
+
+TEST(SpecEmitter, HealthAndUpdateRoundTripAndAreAbsentWhenDefault) {
+  EXPECT_EQ(config::emit_spec(only_spec(minimal)).find("health"), std::string::npos);
+  EXPECT_EQ(config::emit_spec(only_spec(minimal)).find("update"), std::string::npos);
+  auto spec = only_spec(minimal + "ports: [{name: http}]\n"
+                                  "health:\n"
+                                  "  readiness: {http: {port: http, path: /ready}}\n"
+                                  "  liveness: {exec: [/bin/sh, -c, 'test -e /tmp/ok']}\n"
+                                  "update: {max_surge: 2, failure_action: continue}\n");
+  auto text = config::emit_spec(spec);
+  EXPECT_EQ(only_spec(text), spec) << text;
+  EXPECT_EQ(config::emit_spec(only_spec(text)), text);
 }
 
 // -- placement ----------------------------------------------------------------------------

@@ -258,6 +258,75 @@ TEST_F(docker, MissingImageIsAClearFailure) {
   EXPECT_TRUE(d.running()) << "tuttid must not fall over";
 }
 
+TEST_F(docker, UpdateToAMissingImageIsRolledBackAndAnExecProbeGuardsReadiness) {
+  auto& d = start_docker_daemon("rollout");
+  // Ready once the file the command writes exists: an exec probe inside the container.
+  const std::string health = "health: {readiness: {exec: [/bin/sh, -c, 'test -e /tmp/up'], "
+                             "interval: 100ms, timeout: 2s}}\n"
+                             "update: {max_surge: 1, max_unavailable: 0, monitor: 2s}\n";
+  std::vector<std::string> command{"/bin/sh", "-c", "touch /tmp/up; exec sleep 300"};
+  apply(d, docker_yaml("steady", 2, command, health));
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        auto rs = replicas_of(d, "steady");
+        return rs.size() == 2 && rs[0].value("ready", false) && rs[1].value("ready", false);
+      },
+      converge_timeout))
+      << json(replicas_of(d, "steady"));
+  auto ids = [&] {
+    std::set<std::string> out;
+    for (auto& c : containers())
+      out.insert(c.value("Id", ""));
+    return out;
+  };
+  auto ready_count = [&] {
+    int ready = 0;
+    for (auto& x : replicas_of(d, "steady"))
+      ready += x.value("ready", false) ? 1 : 0;
+    return ready;
+  };
+  // A working revision replaces both containers, never with fewer than 2 ready.
+  auto first = ids();
+  apply(d, docker_yaml("steady", 2, command, health + "env: {VERSION: '2'}\n"));
+  int fewest_ready = 2;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        fewest_ready = std::min(fewest_ready, ready_count());
+        auto r = tutti_json(d, {"rollout", "status", "steady", "--no-follow"});
+        return r && (*r)["revision"] == 2 && (*r)["state"] == "complete" && (*r)["old"] == 0 &&
+               ready_count() == 2;
+      },
+      converge_timeout))
+      << d.tutti({"rollout", "status", "steady", "--no-follow"}).out;
+  EXPECT_EQ(fewest_ready, 2);
+  // The old ones stop within their stop_grace.
+  std::set<std::string> before;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        before = ids();
+        return before.size() == 2;
+      },
+      converge_timeout));
+  for (auto& id : first)
+    EXPECT_EQ(before.count(id), 0u) << "not replaced: " << id;
+
+  apply(d, docker_yaml("steady", 2, command, health + "env: {VERSION: '2'}\n",
+                       "local/tutti-missing:2"));
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto r = tutti_json(d, {"rollout", "status", "steady", "--no-follow"});
+        fewest_ready = std::min(fewest_ready, ready_count());
+        return r && (*r)["revision"] == 4 && (*r)["state"] == "complete" && (*r)["old"] == 0;
+      },
+      converge_timeout))
+      << d.tutti({"rollout", "status", "steady", "--no-follow"}).out;
+  EXPECT_EQ(fewest_ready, 2);
+  EXPECT_TRUE(has_event(d, "rollout_failed"));
+  EXPECT_TRUE(has_event(d, "rollout_undone"));
+  // The rollback went back to the same template: the first containers still run.
+  EXPECT_EQ(ids(), before);
+}
+
 TEST_F(docker, RecoversWhenTheEngineRestarts) {
   if (!engine_->is_private())
     GTEST_SKIP() << "stopping the engine needs a private dockerd (the host's answers)";
@@ -274,8 +343,8 @@ TEST_F(docker, RecoversWhenTheEngineRestarts) {
     return nodes[0].value("driver_errors", json::object()).value("docker", "");
   };
   auto health_metric = [&] {
-    return metric_value(metrics_text(d), "tutti_driver_healthy{driver=\"docker\",node=\"" +
-                                             node_ + "\"}");
+    return metric_value(metrics_text(d),
+                        "tutti_driver_healthy{driver=\"docker\",node=\"" + node_ + "\"}");
   };
   EXPECT_EQ(docker_error(), "");
 

@@ -13,14 +13,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tutti::tests::integration {
@@ -261,5 +264,65 @@ inline std::vector<int> processes_on_ports(std::pair<uint16_t, uint16_t> range) 
   }
   return out;
 }
+
+// ----- traffic through the routing mesh ---------------------------------------
+
+/// GET / through the mesh; the body, or "" when the request failed.
+inline std::string request(uint16_t port) {
+  auto r = s::http_get("127.0.0.1", port, "/index.html", 3s);
+  return r && r->status == 200 ? r->body : std::string{};
+}
+
+/// Requests in a loop on a thread of its own, counting answers and failures.
+class traffic {
+public:
+  explicit traffic(uint16_t port, std::string host = "127.0.0.1")
+    : thread_([this, port, host] {
+        while (!stop_) {
+          auto r = s::http_get(host, port, "/index.html", 3s);
+          std::lock_guard<std::mutex> guard{mtx_};
+          if (r && r->status == 200 && !r->body.empty()) {
+            ++answered_;
+            continue;
+          }
+          ++failed_;
+          if (first_failure_.empty())
+            first_failure_ = !r ? "no HTTP answer (reset, closed or timed out)"
+                                : "status " + std::to_string(r->status) + ": " + r->body;
+        }
+      }) {}
+  ~traffic() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+  }
+  int answered() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return answered_;
+  }
+  int failed() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return failed_;
+  }
+  std::string first_failure() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return first_failure_;
+  }
+  /// Waits until `n` more requests were answered.
+  bool wait_more(int n) {
+    auto target = answered() + n;
+    return s::wait_until([&] { return answered() >= target; }, 10s);
+  }
+
+private:
+  std::mutex mtx_;
+  int answered_ = 0;
+  int failed_ = 0;
+  std::string first_failure_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 } // namespace tutti::tests::integration

@@ -39,64 +39,6 @@ std::vector<json> endpoints_of(s::tuttid_process& d, const std::string& service)
   return (*j)[0]["endpoints"].get<std::vector<json>>();
 }
 
-/// GET / through the mesh; the body, or "" when the request failed.
-std::string request(uint16_t port) {
-  auto r = s::http_get("127.0.0.1", port, "/index.html", 3s);
-  return r && r->status == 200 ? r->body : std::string{};
-}
-
-/// Requests in a loop on a thread of its own, counting answers and failures.
-class traffic {
-public:
-  explicit traffic(uint16_t port)
-    : thread_([this, port] {
-        while (!stop_) {
-          auto r = s::http_get("127.0.0.1", port, "/index.html", 3s);
-          std::lock_guard<std::mutex> guard{mtx_};
-          if (r && r->status == 200 && !r->body.empty()) {
-            ++answered_;
-            continue;
-          }
-          ++failed_;
-          if (first_failure_.empty())
-            first_failure_ = !r ? "no HTTP answer (reset, closed or timed out)"
-                                : "status " + std::to_string(r->status) + ": " + r->body;
-        }
-      }) {}
-  ~traffic() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable())
-      thread_.join();
-  }
-  int answered() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return answered_;
-  }
-  int failed() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return failed_;
-  }
-  std::string first_failure() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return first_failure_;
-  }
-  /// Waits until `n` more requests were answered.
-  bool wait_more(int n) {
-    auto target = answered() + n;
-    return s::wait_until([&] { return answered() >= target; }, 10s);
-  }
-
-private:
-  std::mutex mtx_;
-  int answered_ = 0;
-  int failed_ = 0;
-  std::string first_failure_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 class mesh : public integration {
 protected:
   /// Applies web with 3 replicas and waits until the mesh routes to all three.

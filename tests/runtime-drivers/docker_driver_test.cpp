@@ -88,6 +88,24 @@ protected:
   std::unique_ptr<docker_driver> driver_;
 };
 
+TEST_F(docker_driver_test, exec_runs_a_command_inside_the_container) {
+  auto x = spec("probe-0", {"/bin/sleep", "300"});
+  x.env = {{"GREETING", "hi"}};
+  run(x);
+  auto r = driver_->exec("probe-0", {"/bin/sh", "-c", "echo $GREETING; echo oops >&2; exit 2"},
+                         span(5s));
+  ASSERT_TRUE(r) << message(r.error());
+  EXPECT_EQ(r->exit_code, 2);
+  // Two streams: their order is the engine's.
+  EXPECT_NE(r->output.find("hi\n"), std::string::npos) << r->output;
+  EXPECT_NE(r->output.find("oops\n"), std::string::npos) << r->output;
+  auto slow = driver_->exec("probe-0", {"/bin/sleep", "5"}, span(300ms));
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(code_of(slow.error()), error_code::timeout) << message(slow.error());
+  EXPECT_EQ(code_of(driver_->exec("absent-0", {"/bin/true"}, span(5s)).error()),
+            error_code::not_found);
+}
+
 TEST_F(docker_driver_test, runs_a_container_as_specified) {
   auto x = spec("web-0", {"/bin/sleep", "300"});
   x.env = {{"PORT", "21234"}, {"GREETING", "hello world"}};

@@ -92,15 +92,18 @@ tuttid_process::~tuttid_process() {
 
 std::vector<std::string> tuttid_process::command_line() const {
   std::vector<std::string> argv = opts_.wrapper;
-  argv.insert(argv.end(), {opts_.tuttid_binary, "dev"});
+  argv.insert(argv.end(), {opts_.tuttid_binary, opts_.mode});
   if (!opts_.config_file.empty())
     argv.insert(argv.end(), {"-c", opts_.config_file});
   if (opts_.pass_data_dir)
     argv.insert(argv.end(), {"--data-dir", data_dir_});
-  argv.insert(argv.end(),
-              {"--api", api(), "--metrics", "127.0.0.1:" + std::to_string(metrics_port_),
-               "--port-range", std::to_string(ports_.first()) + "-" + std::to_string(ports_.last()),
-               "--log-level", opts_.log_level});
+  if (opts_.mode != "node")
+    argv.insert(argv.end(), {"--api", api()});
+  argv.insert(argv.end(), {"--metrics", "127.0.0.1:" + std::to_string(metrics_port_), "--log-level",
+                           opts_.log_level});
+  if (opts_.mode != "control")
+    argv.insert(argv.end(), {"--port-range",
+                             std::to_string(ports_.first()) + "-" + std::to_string(ports_.last())});
   if (opts_.stop_replicas_on_exit)
     argv.push_back("--stop-replicas-on-exit");
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
@@ -135,9 +138,11 @@ bool tuttid_process::start_once(std::chrono::milliseconds timeout, bool& port_ta
   // also remember those of earlier runs now, before anything replaces them.
   replica_records();
   bool answered = wait_until(
-                      [this] {
+                      [this, log_before] {
                         if (!running())
                           return true; // ended: no point in waiting
+                        if (opts_.mode == "node")
+                          return log().find("ready: joined", log_before) != std::string::npos;
                         return tutti({"version"}, std::chrono::seconds{5}).exit_code == 0;
                       },
                       timeout) &&

@@ -24,6 +24,9 @@
 namespace tutti::tests::support {
 
 struct tuttid_options {
+  /// dev, control (no node; --api) or node (joins; no API: ready once its log
+  /// says it joined).
+  std::string mode = "dev";
   std::string tuttid_binary; // required
   std::string tutti_binary;  // required (start() waits on `tutti version`)
   std::string data_dir;      // "" = <own temp dir>/data

@@ -119,7 +119,7 @@ TEST(Views, NodesTable) {
   EXPECT_EQ(lines[2], "local: docker driver unhealthy: cannot reach the Docker engine");
   EXPECT_EQ(lines[1].rfind("local   ready   0.5/4            128Mi/8Gi           2          ", 0),
             0u)
-    << lines[1];
+      << lines[1];
   EXPECT_EQ(lines[1].substr(lines[1].size() - 15), "disk=ssd,zone=a");
 }
 
@@ -140,9 +140,10 @@ TEST(Views, PidOrContainer) {
 
 TEST(Json, ReplicaKeysAreSnakeCase) {
   auto parsed = json::parse(to_json_text(json_of(sample_replica())));
-  EXPECT_EQ(keys_of(parsed), (std::set<std::string>{"id", "service", "slot", "node", "state", "pid",
-                                                    "runtime_id", "restarts", "revision",
-                                                    "exit_code", "message", "since_ms", "ports"}));
+  EXPECT_EQ(keys_of(parsed),
+            (std::set<std::string>{"id", "service", "slot", "node", "state", "pid", "runtime_id",
+                                   "restarts", "revision", "exit_code", "message", "since_ms",
+                                   "ports", "ready", "unhealthy", "health", "log_tail"}));
   EXPECT_EQ(parsed["state"], "running");
   EXPECT_EQ(parsed["pid"], 4242);
   EXPECT_EQ(parsed["ports"][1]["name"], "admin");
@@ -158,9 +159,9 @@ TEST(Json, ServiceNodeAndEventKeys) {
   node_status n;
   n.labels = {{"zone", "a"}};
   auto node = json::parse(to_json_text(json_of(n)));
-  EXPECT_EQ(keys_of(node), (std::set<std::string>{"name", "address", "state", "capacity",
-                                                  "allocated", "replicas", "labels", "drivers",
-                                                  "driver_errors"}));
+  EXPECT_EQ(keys_of(node),
+            (std::set<std::string>{"name", "address", "state", "capacity", "allocated", "replicas",
+                                   "labels", "drivers", "driver_errors"}));
   EXPECT_EQ(node["labels"]["zone"], "a");
   EXPECT_EQ(keys_of(json_of(event{})),
             (std::set<std::string>{"seq", "time_ms", "kind", "service", "replica", "message"}));
@@ -381,21 +382,22 @@ TEST(Views, DescribeTextHasEverySection) {
   d.replicas = {r};
   d.events = {{9, 1'700'000'000'500, "replica_exited", "web", "web-0", "exit 137"}};
   auto text = describe_text(d, 1'700'000'060'000);
-  EXPECT_EQ(text, "Name:             web\n"
-                  "Driver:           process\n"
-                  "Revision:         3\n"
-                  "Desired/Running:  2/1\n"
-                  "Restarts:         4\n"
-                  "Updated:          2023-11-14 22:13:20 (60s ago)\n"
-                  "Spec:\n"
-                  "  kind: Service\n"
-                  "  name: web\n"
-                  "Replicas:\n"
-                  "  ID      NODE    STATE     PID/CONTAINER   RESTARTS   EXIT   MESSAGE   AGE\n"
-                  "  web-0   local   backoff   4242            1          137    killed    60s\n"
-                  "Events:\n"
-                  "  TIME           KIND             REPLICA   MESSAGE\n"
-                  "  22:13:20.500   replica_exited   web-0     exit 137\n");
+  EXPECT_EQ(text,
+            "Name:             web\n"
+            "Driver:           process\n"
+            "Revision:         3\n"
+            "Desired/Running:  2/1\n"
+            "Restarts:         4\n"
+            "Updated:          2023-11-14 22:13:20 (60s ago)\n"
+            "Spec:\n"
+            "  kind: Service\n"
+            "  name: web\n"
+            "Replicas:\n"
+            "  ID      NODE    STATE     READY   PID/CONTAINER   RESTARTS   EXIT   MESSAGE   AGE\n"
+            "  web-0   local   backoff   no      4242            1          137    killed    60s\n"
+            "Events:\n"
+            "  TIME           KIND             REPLICA   MESSAGE\n"
+            "  22:13:20.500   replica_exited   web-0     exit 137\n");
 }
 
 } // namespace

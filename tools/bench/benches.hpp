@@ -17,5 +17,7 @@ void add_mesh_bench(CLI::App& app);
 
 /// `tutti-bench sim`: a control plane and N simulated nodes in this process.
 void add_sim_bench(CLI::App& app);
+/// `tutti-bench failover`: node loss to rescheduled and running, over the network.
+void add_failover_bench(CLI::App& app);
 
 } // namespace tutti::bench

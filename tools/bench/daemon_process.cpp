@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -54,8 +55,31 @@ daemon_process::daemon_process(const std::string& port_range, std::vector<std::s
                                 "--log-level",
                                 "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
+  args_ = std::move(args);
+  spawn();
+}
+
+daemon_process::daemon_process(mode m, std::vector<std::string> args) {
+  const auto& mode = m.name;
+  char tmpl[] = "/tmp/tutti-bench-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr)
+    throw std::runtime_error("cannot create a temp directory");
+  dir_ = tmpl;
+  args_ = {TUTTID_BIN,    mode,
+           "--data-dir",  dir_ + "/data",
+           "--metrics",   "127.0.0.1:" + std::to_string(free_port()),
+           "--log-level", std::getenv("TUTTI_BENCH_KEEP") ? "info" : "warn"};
+  if (mode == "control") {
+    api_ = "127.0.0.1:" + std::to_string(free_port());
+    args_.insert(args_.end(), {"--api", api_});
+  }
+  args_.insert(args_.end(), args.begin(), args.end());
+  spawn();
+}
+
+void daemon_process::spawn() {
   std::vector<char*> argv;
-  for (auto& a : args)
+  for (auto& a : args_)
     argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
@@ -70,6 +94,10 @@ daemon_process::daemon_process(const std::string& port_range, std::vector<std::s
 
 daemon_process::~daemon_process() {
   stop();
+  if (std::getenv("TUTTI_BENCH_KEEP") != nullptr) {
+    std::fprintf(stderr, "tutti-bench: kept %s (TUTTI_BENCH_KEEP)\n", dir_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
@@ -86,6 +114,21 @@ int64_t daemon_process::rss_bytes() const {
     std::getline(in, key);
   }
   return 0;
+}
+
+void daemon_process::kill9() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void daemon_process::restart() {
+  if (pid_ > 0)
+    kill9();
+  spawn();
 }
 
 void daemon_process::stop() {

@@ -13,6 +13,13 @@ class daemon_process {
 public:
   /// Starts tuttid with `extra` flags; throws std::runtime_error when it fails.
   explicit daemon_process(const std::string& port_range, std::vector<std::string> extra = {});
+
+  /// `tuttid MODE` (control or node) with `args` plus its data dir, metrics and
+  /// log level; a control plane also gets --api.
+  struct mode {
+    std::string name; // control or node
+  };
+  daemon_process(mode m, std::vector<std::string> args);
   ~daemon_process();
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;
@@ -27,7 +34,16 @@ public:
   /// SIGTERM (tuttid stops its replicas) and wait.
   void stop();
 
+  /// SIGKILL and wait: replicas keep running.
+  void kill9();
+
+  /// Starts it again with the same command line (and data directory).
+  void restart();
+
 private:
+  void spawn();
+
+  std::vector<std::string> args_;
   std::string dir_;
   std::string api_;
   int pid_ = -1;

@@ -259,6 +259,38 @@ result<int64_t> client::scale(const std::string& service, int32_t replicas) {
   });
 }
 
+result<protocol::rollout_status> client::rollout_status(const std::string& service) {
+  auto req = impl_->tutti.rolloutStatusRequest();
+  req.setService(service);
+  return impl_->call(req.send(), [](auto& r) -> result<protocol::rollout_status> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return protocol::from_capnp(r.getStatus());
+  });
+}
+
+result<std::vector<protocol::spec_record>> client::rollout_history(const std::string& service) {
+  using value = std::vector<protocol::spec_record>;
+  auto req = impl_->tutti.rolloutHistoryRequest();
+  req.setService(service);
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::spec_record>(r.getRevisions());
+  });
+}
+
+result<int64_t> client::rollout_undo(const std::string& service, int64_t to_revision) {
+  auto req = impl_->tutti.rolloutUndoRequest();
+  req.setService(service);
+  req.setToRevision(to_revision);
+  return impl_->call(req.send(), [](auto& r) -> result<int64_t> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return r.getRevision();
+  });
+}
+
 result<done> client::delete_service(const std::string& service) {
   auto req = impl_->tutti.deleteServiceRequest();
   req.setService(service);

@@ -6,6 +6,7 @@
 // throws for network or server failures. One client per thread: KJ allows a single
 // event loop per thread, and the client must be used on the thread that made it.
 
+#include "protocol/messages.hpp"
 #include "protocol/status.hpp"
 #include "tools/tutti/result.hpp"
 
@@ -59,6 +60,9 @@ public:
                                                     uint32_t event_limit);
   /// The revision that the new replica count was committed as.
   result<int64_t> scale(const std::string& service, int32_t replicas);
+  result<protocol::rollout_status> rollout_status(const std::string& service);
+  result<std::vector<protocol::spec_record>> rollout_history(const std::string& service);
+  result<int64_t> rollout_undo(const std::string& service, int64_t to_revision);
   result<done> delete_service(const std::string& service);
   /// Stored events with seq > after (of `service` when not empty), oldest first.
   result<std::vector<protocol::event>> events(uint64_t after, uint32_t limit,

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace tutti::cli {
 
@@ -365,6 +367,80 @@ int run_scale(const global_options& g, const streams& io, const scale_options& o
     return std::nullopt;
   };
   return for_each_item(io, *targets, scale_one);
+}
+
+namespace {
+
+/// Prints each change of the rollout until it ends: 0 when the revision it
+/// started with completed, 1 when it paused, was replaced (rolled back) or the
+/// wait ran out.
+int follow_rollout(client& c, const global_options& g, const streams& io,
+                   const rollout_options& o) {
+  auto first = c.rollout_status(o.name);
+  if (!first)
+    return report(io, first.error());
+  auto started = first->revision;
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds{static_cast<int64_t>(o.wait_s * 1000)};
+  std::string last;
+  for (auto x = *first;;) {
+    auto line = g.output == output_format::table ? rollout_line(x) + "\n"
+                                                 : render_as(g.output, json_of(x), "");
+    if (line != last)
+      io.out << line << std::flush;
+    last = line;
+    if (x.revision != started) {
+      io.err << "revision " << started << " was replaced by revision " << x.revision
+             << "; `tutti events -s " << o.name << "` tells why\n";
+      return exit_code::failed;
+    }
+    if (x.state == "complete")
+      return exit_code::ok;
+    if (x.state == "paused" || !o.follow) {
+      if (x.state == "paused")
+        io.err << "the rollout is paused: apply a fixed spec or run `tutti rollout undo " << o.name
+               << "`\n";
+      return x.state == "paused" ? exit_code::failed : exit_code::ok;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      io.err << "still " << x.state << " after " << o.wait_s << " s; run it again to go on\n";
+      return exit_code::failed;
+    }
+    // Polls: the API has no rollout stream; a fifth of a second is live enough.
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    auto next = c.rollout_status(o.name);
+    if (!next)
+      return report(io, next.error());
+    x = *next;
+  }
+}
+
+} // namespace
+
+int run_rollout(const global_options& g, const streams& io, const rollout_options& o) {
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  switch (o.action) {
+    case rollout_action::status:
+      return follow_rollout(**c, g, io, o);
+    case rollout_action::history: {
+      auto xs = (*c)->rollout_history(o.name);
+      if (!xs)
+        return report(io, xs.error());
+      io.out << render_as(g.output, json_of(*xs), history_table(*xs, unix_now_ms()));
+      return exit_code::ok;
+    }
+    case rollout_action::undo: {
+      auto revision = (*c)->rollout_undo(o.name, o.to_revision);
+      if (!revision)
+        return report(io, revision.error());
+      io.out << "service/" << o.name << " rolled back (revision " << *revision
+             << "); follow it with `tutti rollout status " << o.name << "`\n";
+      return exit_code::ok;
+    }
+  }
+  return exit_code::usage;
 }
 
 int run_delete(const global_options& g, const streams& io, const delete_options& o) {

@@ -65,6 +65,16 @@ struct scale_options {
   std::vector<std::string> targets; // NAME=REPLICAS, checked by the command
 };
 
+enum class rollout_action { status, history, undo };
+
+struct rollout_options {
+  rollout_action action = rollout_action::status;
+  std::string name;
+  bool follow = true;      // status: until the rollout ends
+  double wait_s = 600;     // status: give up following after this long
+  int64_t to_revision = 0; // undo: 0 = the previous one
+};
+
 struct delete_options {
   std::vector<std::string> names;
 };
@@ -85,6 +95,7 @@ int run_apply(const global_options& g, const streams& io, const apply_options& o
 int run_get(const global_options& g, const streams& io, const get_options& o);
 int run_describe(const global_options& g, const streams& io, const describe_options& o);
 int run_scale(const global_options& g, const streams& io, const scale_options& o);
+int run_rollout(const global_options& g, const streams& io, const rollout_options& o);
 int run_delete(const global_options& g, const streams& io, const delete_options& o);
 int run_events(const global_options& g, const streams& io, const events_options& o);
 int run_logs(const global_options& g, const streams& io, const logs_options& o);

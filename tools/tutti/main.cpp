@@ -34,6 +34,7 @@ struct cli_state {
   get_options get_endpoints{resource_kind::endpoints, {}};
   describe_options describe;
   scale_options scale;
+  rollout_options rollout;
   delete_options remove;
   events_options events;
   logs_options logs;
@@ -151,6 +152,40 @@ void add_scale(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_scale(s.global, s.io, s.scale); });
 }
 
+void add_rollout(CLI::App& app, cli_state& s) {
+  auto* rollout = app.add_subcommand("rollout", "Follow, list and undo rolling updates");
+  rollout->require_subcommand(1);
+  rollout->footer(footer("Examples: tutti rollout status web; tutti rollout history web; "
+                         "tutti rollout undo web --to-revision 3"));
+  auto* status = rollout->add_subcommand(
+      "status", "Follow the rollout of a service's newest revision until it completes");
+  add_output_option(*status, s.global);
+  status->add_option("NAME", s.rollout.name, "Service name")->required();
+  status->add_flag("!--no-follow", s.rollout.follow, "Print the state once and return");
+  status->add_option("--wait", s.rollout.wait_s, "Give up following after this many seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  status->footer(footer("Exit code 0 when the revision completed; 1 when it paused, was "
+                        "rolled back or the wait ran out."));
+  status->callback([&s] { s.rollout.action = rollout_action::status; });
+  s.dispatch.emplace_back(status, [&s] { return run_rollout(s.global, s.io, s.rollout); });
+  auto* history = rollout->add_subcommand("history", "List the kept revisions of a service");
+  add_output_option(*history, s.global);
+  history->add_option("NAME", s.rollout.name, "Service name")->required();
+  history->callback([&s] { s.rollout.action = rollout_action::history; });
+  s.dispatch.emplace_back(history, [&s] { return run_rollout(s.global, s.io, s.rollout); });
+  auto* undo = rollout->add_subcommand(
+      "undo", "Roll a service back: commit an earlier revision's spec as a new revision");
+  undo->add_option("NAME", s.rollout.name, "Service name")->required();
+  undo->add_option("--to-revision", s.rollout.to_revision,
+                   "Revision to go back to; default: the newest earlier one that runs "
+                   "something else")
+      ->check(CLI::PositiveNumber);
+  undo->footer(footer("The replica count stays as it is; the change rolls out like any other."));
+  undo->callback([&s] { s.rollout.action = rollout_action::undo; });
+  s.dispatch.emplace_back(undo, [&s] { return run_rollout(s.global, s.io, s.rollout); });
+}
+
 void add_delete(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("delete", "Delete services and stop their replicas");
   cmd->add_option("NAME", s.remove.names,
@@ -204,8 +239,8 @@ int main(int argc, char** argv) {
              "3 tuttid unreachable.\nRun `tutti COMMAND --help` for a command's options.");
   cli_state s;
   add_globals(app, s.global);
-  for (auto add :
-       {add_apply, add_get, add_describe, add_scale, add_delete, add_events, add_logs, add_version})
+  for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
+                   add_logs, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);

@@ -63,12 +63,21 @@ std::string updated_text(int64_t updated_ms, int64_t now_ms) {
 std::string detail_replicas(const protocol::service_detail& x, int64_t now_ms) {
   if (x.replicas.empty())
     return "  <none>\n";
-  text_table table{{"ID", "NODE", "STATE", "PID/CONTAINER", "RESTARTS", "EXIT", "MESSAGE", "AGE"}};
+  text_table table{
+      {"ID", "NODE", "STATE", "READY", "PID/CONTAINER", "RESTARTS", "EXIT", "MESSAGE", "AGE"}};
   for (const auto& r : x.replicas)
-    table.add_row({r.id, or_dash(r.node), to_string(r.state), pid_or_container(r, x.status.driver),
-                   std::to_string(r.restarts), exit_text(r), or_dash(r.message),
-                   format_since(r.since_ms, now_ms)});
-  return table.render("  ");
+    table.add_row({r.id, or_dash(r.node), to_string(r.state), r.ready ? "yes" : "no",
+                   pid_or_container(r, x.status.driver), std::to_string(r.restarts), exit_text(r),
+                   or_dash(r.message), format_since(r.since_ms, now_ms)});
+  auto out = table.render("  ");
+  // Probe results and the output of crash loops are too long for a column.
+  for (const auto& r : x.replicas) {
+    if (!r.health.empty())
+      out += "  " + r.id + " health: " + r.health + "\n";
+    if (!r.log_tail.empty())
+      out += "  " + r.id + " last output:\n" + indent_lines(r.log_tail, "    ");
+  }
+  return out;
 }
 
 std::string detail_events(const protocol::service_detail& x) {
@@ -122,7 +131,11 @@ json json_of(const protocol::replica_status& x) {
           {"exit_code", x.exit_code},
           {"message", x.message},
           {"since_ms", x.since_ms},
-          {"ports", ports}};
+          {"ports", ports},
+          {"ready", x.ready},
+          {"unhealthy", x.unhealthy},
+          {"health", x.health},
+          {"log_tail", x.log_tail}};
 }
 
 json json_of(const protocol::node_status& x) {
@@ -140,6 +153,48 @@ json json_of(const protocol::node_status& x) {
 json json_of(const protocol::event& x) {
   return {{"seq", x.seq},         {"time_ms", x.time_ms}, {"kind", x.kind},
           {"service", x.service}, {"replica", x.replica}, {"message", x.message}};
+}
+
+json json_of(const protocol::rollout_status& x) {
+  return {{"service", x.service},     {"revision", x.revision}, {"state", x.state},
+          {"desired", x.desired},     {"updated", x.updated},   {"ready", x.ready},
+          {"available", x.available}, {"old", x.old},           {"message", x.message}};
+}
+
+json json_of(const protocol::spec_record& x) {
+  return {{"revision", x.revision}, {"time_ms", x.time_ms}, {"spec_yaml", x.yaml}};
+}
+
+std::string rollout_line(const protocol::rollout_status& x) {
+  return "revision " + std::to_string(x.revision) + " " + x.state + ": " +
+         std::to_string(x.updated) + "/" + std::to_string(x.desired) + " updated, " +
+         std::to_string(x.ready) + " ready, " + std::to_string(x.available) + " available, " +
+         std::to_string(x.old) + " old" + (x.message.empty() ? "" : "; " + x.message);
+}
+
+namespace {
+
+/// The value of a top-level `key: value` line of canonical YAML.
+std::string yaml_line(const std::string& yaml, const std::string& key) {
+  std::istringstream in{yaml};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ": ", 0) == 0)
+      return line.substr(key.size() + 2);
+  return {};
+}
+
+} // namespace
+
+std::string history_table(const std::vector<protocol::spec_record>& xs, int64_t now_ms) {
+  text_table table{{"REVISION", "CREATED", "REPLICAS", "IMAGE", "COMMAND"}};
+  for (const auto& x : xs) {
+    auto image = yaml_line(x.yaml, "image");
+    table.add_row({std::to_string(x.revision), format_since(x.time_ms, now_ms),
+                   or_dash(yaml_line(x.yaml, "replicas")),
+                   image.empty() || image == "\"\"" ? "-" : image,
+                   or_dash(yaml_line(x.yaml, "command"))});
+  }
+  return table.render();
 }
 
 json json_of(const protocol::service_detail& x) {
@@ -203,16 +258,15 @@ std::string replicas_table(const std::vector<protocol::replica_status>& xs, int6
 
 std::string nodes_table(const std::vector<protocol::node_status>& xs) {
   text_table table{
-    {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "DRIVERS", "LABELS"}};
+      {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "DRIVERS", "LABELS"}};
   for (const auto& n : xs) {
     std::string drivers;
     for (const auto& d : n.drivers)
       drivers += (drivers.empty() ? "" : ",") + d + (n.driver_errors.count(d) ? "(unhealthy)" : "");
-    table.add_row({n.name, to_string(n.state),
-                   format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
-                   format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
-                   std::to_string(n.replicas), drivers.empty() ? "-" : drivers,
-                   labels_text(n.labels)});
+    table.add_row(
+        {n.name, to_string(n.state), format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
+         format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
+         std::to_string(n.replicas), drivers.empty() ? "-" : drivers, labels_text(n.labels)});
   }
   auto out = table.render();
   // The reasons are too long for a column: listed below the table.

@@ -3,6 +3,7 @@
 // How tutti's resources look on the terminal and in -o json|yaml. JSON keys are the
 // snake_case member names of the protocol structs, so scripts can rely on them.
 
+#include "protocol/messages.hpp"
 #include "protocol/status.hpp"
 #include "tools/tutti/output.hpp"
 
@@ -20,6 +21,8 @@ json_value json_of(const protocol::node_status& x);
 json_value json_of(const protocol::event& x);
 json_value json_of(const protocol::service_detail& x);
 json_value json_of(const protocol::service_endpoints& x);
+json_value json_of(const protocol::rollout_status& x);
+json_value json_of(const protocol::spec_record& x);
 
 template <class T> json_value json_of(const std::vector<T>& xs) {
   auto out = json_value::array();
@@ -37,6 +40,12 @@ std::string replicas_table(const std::vector<protocol::replica_status>& xs, int6
 std::string nodes_table(const std::vector<protocol::node_status>& xs);
 /// One row per endpoint (a service without any gets one row of dashes).
 std::string endpoints_table(const std::vector<protocol::service_endpoints>& xs);
+
+/// `revision 4 progressing: 2/3 updated, 2 ready, 3 available, 1 old; MESSAGE`
+std::string rollout_line(const protocol::rollout_status& x);
+
+/// REVISION CREATED SUMMARY (image or command, replicas) per kept revision.
+std::string history_table(const std::vector<protocol::spec_record>& xs, int64_t now_ms);
 
 /// The human-readable page of `tutti describe service`.
 std::string describe_text(const protocol::service_detail& x, int64_t now_ms);

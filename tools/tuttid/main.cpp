@@ -2,6 +2,7 @@
 // wait for a signal.
 
 #include "actors/dev_daemon.hpp"
+#include "actors/node_daemon.hpp"
 #include "config/daemon_config.hpp"
 #include "protocol/errors.hpp"
 
@@ -12,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <thread>
+#include <tuple>
 
 namespace {
 
@@ -28,6 +30,11 @@ struct dev_flags {
   std::string docker_socket;
   bool no_docker = false;
   bool stop_replicas_on_exit = false;
+  // control and node
+  std::string listen;
+  std::string join;
+  std::string join_token;
+  std::string address;
 };
 
 int fail(const std::string& message) {
@@ -73,12 +80,64 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (f.no_docker)
     cfg.docker.enabled = false;
+  for (auto [flag, text, target] : {std::tuple{"--listen", &f.listen, &cfg.cluster.listen},
+                                    std::tuple{"--join", &f.join, &cfg.cluster.join}}) {
+    if (text->empty())
+      continue;
+    auto ep = tutti::config::parse_endpoint(*text);
+    if (!ep)
+      return std::string{flag} + ": expected HOST:PORT, got '" + *text + "'";
+    *target = *ep;
+  }
+  if (!f.join_token.empty())
+    cfg.cluster.join_token = f.join_token;
+  if (!f.address.empty()) {
+    if (!tutti::config::parse_endpoint(f.address + ":0"))
+      return "--address: expected an IP address, got '" + f.address + "'";
+    cfg.node.address = f.address;
+    cfg.mesh.host = f.address; // published ports of this node listen there too
+  }
   if (f.stop_replicas_on_exit)
     cfg.stop_replicas_on_exit = true;
   return {};
 }
 
-int run_dev(const dev_flags& flags) {
+enum class mode { dev, control, node };
+
+/// Waits for SIGINT/SIGTERM or for `wait` to return (the daemon failed), then
+/// runs `shutdown`.
+template <class Wait, class Shutdown>
+int serve(sigset_t& signals, bool stop_replicas, Wait wait, Shutdown shutdown) {
+  caf::error failure;
+  std::thread watcher([&] {
+    failure = wait();
+    ::kill(::getpid(), SIGUSR1);
+  });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("tuttid: {} received, shutting down{}", sig == SIGUSR1 ? "failure" : strsignal(sig),
+               stop_replicas ? " and stopping replicas" : "; replicas keep running");
+  shutdown();
+  watcher.join();
+  if (failure)
+    return fail(tutti::protocol::message_of(failure));
+  return 0;
+}
+
+int run_node(const daemon_config& cfg, sigset_t& signals) {
+  auto daemon = tutti::actors::node_daemon::start(cfg);
+  if (!daemon)
+    return fail(tutti::protocol::message_of(daemon.error()));
+  spdlog::info("tuttid node {}: joining {}, metrics http://{}:{}/metrics, data {}",
+               cfg.node.name.empty() ? tutti::actors::host_name() : cfg.node.name,
+               cfg.cluster.join.to_string(), cfg.metrics.host, (*daemon)->metrics_port(),
+               cfg.data_dir);
+  return serve(
+      signals, cfg.stop_replicas_on_exit, [&] { return (*daemon)->wait(); },
+      [&] { (*daemon)->shutdown(); });
+}
+
+int run(const dev_flags& flags, mode m) {
   daemon_config cfg;
   if (!flags.config_file.empty()) {
     auto loaded = tutti::config::load_daemon_config(flags.config_file);
@@ -102,28 +161,26 @@ int run_dev(const dev_flags& flags) {
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto daemon = tutti::actors::dev_daemon::start(cfg);
+  if (m == mode::node)
+    return run_node(cfg, signals);
+  auto daemon =
+      tutti::actors::dev_daemon::start(cfg, m == mode::control ? tutti::actors::daemon_mode::control
+                                                               : tutti::actors::daemon_mode::dev);
   if (!daemon)
     return fail(tutti::protocol::message_of(daemon.error()));
   auto ports = (*daemon)->bound();
-  spdlog::info("tuttid dev ready: api {}:{}, metrics http://{}:{}/metrics, data {}", cfg.api.host,
-               ports.api, cfg.metrics.host, ports.metrics, cfg.data_dir);
-
+  if (m == mode::control)
+    spdlog::info("tuttid control ready: api {}:{}, nodes join {}:{}, metrics http://{}:{}/metrics, "
+                 "data {}",
+                 cfg.api.host, ports.api, cfg.cluster.listen.host, ports.cluster, cfg.metrics.host,
+                 ports.metrics, cfg.data_dir);
+  else
+    spdlog::info("tuttid dev ready: api {}:{}, metrics http://{}:{}/metrics, data {}", cfg.api.host,
+                 ports.api, cfg.metrics.host, ports.metrics, cfg.data_dir);
   // The control plane failing (a supervisor over its restart limit) also ends us.
-  caf::error failure;
-  std::thread watcher([&] {
-    failure = (*daemon)->wait();
-    ::kill(::getpid(), SIGUSR1);
-  });
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("tuttid: {} received, shutting down{}", sig == SIGUSR1 ? "failure" : strsignal(sig),
-               cfg.stop_replicas_on_exit ? " and stopping replicas" : "; replicas keep running");
-  (*daemon)->shutdown();
-  watcher.join();
-  if (failure)
-    return fail("control plane failed: " + tutti::protocol::message_of(failure));
-  return 0;
+  return serve(
+      signals, cfg.stop_replicas_on_exit, [&] { return (*daemon)->wait(); },
+      [&] { (*daemon)->shutdown(); });
 }
 
 } // namespace
@@ -134,31 +191,59 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string{"tuttid "} + TUTTI_VERSION);
   app.require_subcommand(1);
   dev_flags flags;
+  auto common = [&flags](CLI::App* cmd, bool node_flags, bool api_flags) {
+    cmd->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--data-dir", flags.data_dir,
+                    "Where the store and replica logs live (default .tutti)");
+    if (api_flags)
+      cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
+    cmd->add_option("--metrics", flags.metrics,
+                    "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
+    cmd->add_option("--log-level", flags.log_level,
+                    "trace, debug, info, warn or error (default info)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    if (!node_flags)
+      return;
+    cmd->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
+    cmd->add_option("--port-range", flags.port_range,
+                    "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
+    cmd->add_option("--docker-socket", flags.docker_socket,
+                    "The Docker engine's unix socket for `driver: docker` specs (default "
+                    "/var/run/docker.sock)");
+    cmd->add_flag("--no-docker", flags.no_docker,
+                  "Offer no docker driver (docker specs fail on this node)");
+    cmd->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
+                  "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
+  };
   auto* dev =
       app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
-  dev->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")
-      ->check(CLI::ExistingFile);
-  dev->add_option("--data-dir", flags.data_dir,
-                  "Where the store and replica logs live (default .tutti)");
-  dev->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
-  dev->add_option("--metrics", flags.metrics,
-                  "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
-  dev->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
-  dev->add_option("--port-range", flags.port_range,
-                  "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
-  dev->add_option("--log-level", flags.log_level,
-                  "trace, debug, info, warn or error (default info)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  dev->add_option("--docker-socket", flags.docker_socket,
-                  "The Docker engine's unix socket for `driver: docker` specs (default "
-                  "/var/run/docker.sock)");
-  dev->add_flag("--no-docker", flags.no_docker,
-                "Offer no docker driver (docker specs fail on this node)");
-  dev->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
-                "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
+  common(dev, true, true);
+  auto* control = app.add_subcommand(
+      "control", "The control plane of a multi-host cluster: nodes join it with `tuttid node`");
+  common(control, false, true);
+  control->add_option("--listen", flags.listen,
+                      "Where node agents join, HOST:PORT (default 127.0.0.1:7701)");
+  control->add_option("--join-token", flags.join_token,
+                      "Secret a node must show to join (or cluster.join_token in the config)");
+  control->footer("Example: tuttid control --join-token s3cret --listen 127.0.0.1:7701");
+  auto* node = app.add_subcommand(
+      "node", "A node agent: joins a control plane and runs the replicas placed on it");
+  common(node, true, false);
+  node->add_option("--join", flags.join, "The control plane's --listen address HOST:PORT");
+  node->add_option("--join-token", flags.join_token, "The control plane's join token");
+  node->add_option("--address", flags.address,
+                   "This node's IP address: its replicas' ports and its routing mesh listen "
+                   "there (default 127.0.0.1)");
+  node->footer("Example: tuttid node --join 127.0.0.1:7701 --join-token s3cret --node-name n2 "
+               "--address 127.0.0.2");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("tuttid"));
   if (dev->parsed())
-    return run_dev(flags);
+    return run(flags, mode::dev);
+  if (control->parsed())
+    return run(flags, mode::control);
+  if (node->parsed())
+    return run(flags, mode::node);
   return 2;
 }

@@ -1,0 +1,16 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <string>
+
+namespace tutti::actors {
+
+/// Spawns the gateway. `root` is the control plane's root supervisor: the
+/// gateway asks it for the current store, placement, discovery and cluster on
+/// every join, so a restarted child is what the next node gets. A wrong token is
+/// refused with invalid_argument and logged. After a join the cluster sweeps the
+/// node: replicas it runs that were moved elsewhere while it was lost are removed.
+gateway_actor spawn_gateway(caf::actor_system& sys, caf::actor root, std::string join_token);
+
+} // namespace tutti::actors

@@ -1,0 +1,258 @@
+// A multi-host cluster on loopback: `tuttid control` and `tuttid node` agents on
+// 127.0.0.2 and 127.0.0.3, joined over CAF's network layer. A wrong join token is
+// refused on both sides; a killed agent's replicas move to the other node and are
+// removed from it when it returns; a cut link (iptables DROP on lo) is detected
+// by heartbeats; a killed control plane comes back to the same replicas.
+
+#include "tests/integration/fixture.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+namespace tutti::tests::integration {
+namespace {
+
+constexpr const char* token = "s3cret-token";
+
+template <class F> bool eventually(F pred, std::chrono::milliseconds limit = converge_timeout) {
+  return s::wait_until(pred, limit);
+}
+
+/// Heartbeats every 100 ms, a silent peer is lost after 1 s.
+const std::string fast_detection = "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s}\n";
+
+class cluster : public integration {
+protected:
+  s::tuttid_process& start_control() {
+    auto opts = daemon_options();
+    opts.mode = "control";
+    listen_ = s::free_port();
+    config_ = scratch_.write("cluster.yaml", fast_detection);
+    opts.config_file = config_;
+    opts.extra_args = {"--listen", "127.0.0.1:" + std::to_string(listen_), "--join-token", token};
+    return start_daemon(opts);
+  }
+
+  s::tuttid_options node_options(const std::string& name, const std::string& address,
+                                 const std::string& join_token = token) {
+    auto opts = daemon_options();
+    opts.mode = "node";
+    opts.config_file = config_;
+    opts.extra_args = {"--join",       "127.0.0.1:" + std::to_string(listen_),
+                       "--join-token", join_token,
+                       "--node-name",  name,
+                       "--address",    address,
+                       "--no-docker"};
+    return opts;
+  }
+
+  s::tuttid_process& start_node(const std::string& name, const std::string& address) {
+    return start_daemon(node_options(name, address));
+  }
+
+  /// replica id -> node, of the running replicas of `service`.
+  std::map<std::string, std::string> placement_of(s::tuttid_process& control,
+                                                  const std::string& service) {
+    std::map<std::string, std::string> out;
+    for (auto& r : replicas_of(control, service))
+      if (r.value("state", "") == "running")
+        out[r.value("id", "")] = r.value("node", "");
+    return out;
+  }
+
+  void apply_sleepers(s::tuttid_process& control, int n) {
+    auto file = scratch_.write("sleepy.yaml", sleeper_yaml("sleepy", n));
+    auto r = control.tutti({"apply", "-f", file});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+  }
+
+  s::temp_dir scratch_;
+  std::string config_;
+  uint16_t listen_ = 0;
+};
+
+TEST_F(cluster, WrongJoinTokenIsRefusedOnBothSides) {
+  auto& control = start_control();
+  auto& intruder = make_daemon(node_options("intruder", "127.0.0.2", "guessed"));
+  EXPECT_FALSE(intruder.start(10s));
+  EXPECT_EQ(intruder.wait_for_exit(5s), 1);
+  EXPECT_NE(intruder.log().find("refused the join token of node intruder"), std::string::npos)
+      << intruder.log();
+  EXPECT_NE(control.log().find("refused node intruder: wrong join token"), std::string::npos)
+      << control.log();
+  auto nodes = tutti_json(control, {"get", "nodes"});
+  ASSERT_TRUE(nodes);
+  EXPECT_TRUE(nodes->empty()) << *nodes;
+}
+
+TEST_F(cluster, KilledAgentsReplicasMoveAndAreRemovedWhenItReturns) {
+  auto& control = start_control();
+  auto& n1 = start_node("n1", "127.0.0.2");
+  auto& n2 = start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes && nodes->size() == 2;
+  }));
+  apply_sleepers(control, 4);
+  std::map<std::string, std::string> where;
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 4;
+  })) << json(replicas_of(control, "sleepy"));
+  std::set<std::string> on_n1;
+  for (auto& [id, node] : where)
+    if (node == "n1")
+      on_n1.insert(id);
+  ASSERT_EQ(on_n1.size(), 2u) << "spread over both nodes";
+  auto orphans = running_pids(control, "sleepy"); // pids of n1's replicas live on
+
+  n1.kill9();
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 4 &&
+           std::all_of(where.begin(), where.end(), [](auto& x) { return x.second == "n2"; });
+  })) << json(replicas_of(control, "sleepy"));
+  std::printf("killed node agent -> its replicas running on n2: %lld ms\n",
+              s::elapsed_ms(killed_at));
+  EXPECT_TRUE(has_event(control, "replica_rescheduled"));
+  auto nodes = tutti_json(control, {"get", "nodes"});
+  ASSERT_TRUE(nodes);
+  EXPECT_EQ((*nodes)[0].value("state", ""), "lost") << *nodes;
+
+  // Fencing: back again, n1 removes what it still runs of the moved replicas.
+  ASSERT_TRUE(n1.start());
+  ASSERT_TRUE(eventually([&] { return has_event(control, "replica_orphan_removed"); }));
+  for (auto& id : on_n1)
+    EXPECT_TRUE(eventually([&] { return !s::process_alive(orphans[id]); }))
+        << id << " pid " << orphans[id] << " still runs on n1";
+  EXPECT_EQ(placement_of(control, "sleepy").size(), 4u);
+  (void)n2;
+}
+
+TEST_F(cluster, ControlPlaneKilledAndRestartedFindsTheSameReplicas) {
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  apply_sleepers(control, 2);
+  ASSERT_TRUE(wait_running(control, "sleepy", 2));
+  auto before = running_pids(control, "sleepy");
+  control.kill9();
+  ASSERT_TRUE(control.start());
+  std::map<std::string, int> after;
+  ASSERT_TRUE(eventually([&] {
+    after = running_pids(control, "sleepy");
+    return after.size() == 2;
+  })) << json(replicas_of(control, "sleepy"));
+  EXPECT_EQ(after, before) << "adopted, not restarted";
+}
+
+TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
+  auto& control = start_control();
+  auto& n1 = start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes && nodes->size() == 2;
+  }));
+  auto published = s::free_port();
+  auto dir = scratch_.path().string() + "/www/${PORT}";
+  auto script = "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
+                "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
+  auto yaml =
+      service_yaml("web", 2, {"/bin/busybox", "sh", "-c", script},
+                   "ports: [{name: http, published: " + std::to_string(published) +
+                       "}]\n"
+                       "health: {http: {port: http, path: /index.html}, interval: 100ms}\n");
+  ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("web.yaml", yaml)}).exit_code, 0);
+  auto endpoint_nodes = [&] {
+    std::set<std::string> out;
+    auto j = tutti_json(control, {"get", "endpoints", "web"});
+    if (j && j->size() == 1)
+      for (auto& e : (*j)[0]["endpoints"])
+        out.insert(e.value("node", ""));
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] {
+    return endpoint_nodes() == std::set<std::string>{"n1", "n2"};
+  })) << control.tutti({"get", "endpoints", "web"}).out;
+  // Clients use n2's mesh; n1 dies with its replica (a host that is gone).
+  traffic load{published, "127.0.0.3"};
+  ASSERT_TRUE(load.wait_more(20)) << load.first_failure();
+  auto pids = running_pids(control, "web");
+  auto where = placement_of(control, "web");
+  n1.kill9();
+  auto lost_at = std::chrono::steady_clock::now();
+  for (auto& [id, pid] : pids)
+    if (where[id] == "n1")
+      ::kill(pid, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return endpoint_nodes() == std::set<std::string>{"n2"}; }))
+      << control.tutti({"get", "endpoints", "web"}).out;
+  std::printf("node lost -> its endpoint out of the mesh: %lld ms\n", s::elapsed_ms(lost_at));
+  ASSERT_TRUE(load.wait_more(20)) << load.first_failure();
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_failure() << " (" << load.answered() << " answered)";
+}
+
+/// Drops TCP on lo to and from one port while it lives.
+class cut_link {
+public:
+  explicit cut_link(uint16_t port) : port_(std::to_string(port)) {
+    ok_ = rule("-I", "--dport") && rule("-I", "--sport");
+  }
+  ~cut_link() { heal(); }
+  bool ok() const { return ok_; }
+  void heal() {
+    if (healed_)
+      return;
+    healed_ = true;
+    while (rule("-D", "--dport")) {
+    }
+    while (rule("-D", "--sport")) {
+    }
+  }
+
+private:
+  bool rule(const char* op, const char* which) {
+    auto r = s::run_command(
+        {"iptables", op, "INPUT", "-i", "lo", "-p", "tcp", which, port_, "-j", "DROP"});
+    return r.exit_code == 0;
+  }
+  std::string port_;
+  bool ok_ = false;
+  bool healed_ = false;
+};
+
+TEST_F(cluster, CutLinkIsDetectedByHeartbeatsAndItsReplicasMove) {
+  if (::geteuid() != 0 || s::run_command({"iptables", "-L", "INPUT", "-n"}).exit_code != 0)
+    GTEST_SKIP() << "cutting a link needs root and iptables";
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  apply_sleepers(control, 4);
+  ASSERT_TRUE(eventually([&] { return placement_of(control, "sleepy").size() == 4; }));
+  // Node agents connect from 127.0.0.1, so the cut is on the control plane's
+  // listen port: both nodes fall silent, are lost, and join again once healed.
+  cut_link cut{listen_};
+  ASSERT_TRUE(cut.ok());
+  auto cut_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes && nodes->size() == 2 && (*nodes)[0].value("state", "") == "lost" &&
+           (*nodes)[1].value("state", "") == "lost";
+  })) << control.tutti({"get", "nodes"}).out;
+  std::printf("cut link -> nodes lost: %lld ms (bound 1 s + one 100 ms heartbeat)\n",
+              s::elapsed_ms(cut_at));
+  cut.heal();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto where = placement_of(control, "sleepy");
+        auto nodes = tutti_json(control, {"get", "nodes"});
+        return where.size() == 4 && nodes && (*nodes)[0].value("state", "") == "ready" &&
+               (*nodes)[1].value("state", "") == "ready";
+      },
+      20s))
+      << json(replicas_of(control, "sleepy"));
+}
+
+} // namespace
+} // namespace tutti::tests::integration
