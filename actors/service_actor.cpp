@@ -175,6 +175,10 @@ void update_metrics(self_ptr self) {
   if (auto* m = self->state.ctx.metrics) {
     m->set_replicas_desired(self->state.spec.name, self->state.spec.replicas);
     m->set_replicas_running(self->state.spec.name, running_count(self));
+    int32_t ready = 0;
+    for (auto& [slot, s] : self->state.slots)
+      ready += is_ready(s) ? 1 : 0;
+    m->set_replicas_ready(self->state.spec.name, ready);
   }
 }
 
@@ -509,11 +513,13 @@ void on_status(self_ptr self, p::replica_status& st) {
   if (i == self->state.slots.end())
     return;
   auto was_running = i->second.status.state == p::replica_state::running;
+  auto was_ready = is_ready(i->second);
   i->second.status = std::move(st);
   i->second.node_lost = false;
   if (auto why = rollout_failure(self, i->second))
     fail_rollout(self, *why);
-  if (was_running != (i->second.status.state == p::replica_state::running))
+  if (was_running != (i->second.status.state == p::replica_state::running) ||
+      was_ready != is_ready(i->second))
     update_metrics(self);
   publish_endpoints(self);
   auto phase = self->state.rollout.phase;
