@@ -162,6 +162,9 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
   (readiness ? st.readiness_result : st.liveness_result) =
       (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
   auto before = st.status;
+  if (st.ctx.metrics != nullptr)
+    st.ctx.metrics->count_probe(st.req.service, readiness ? "readiness" : "liveness",
+                                outcome.healthy);
   auto change = tracker.record(probe, outcome.healthy, in_start);
   st.status.unhealthy = st.readiness.failed() || st.liveness.failed();
   st.status.health = health_text(self);

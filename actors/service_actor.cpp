@@ -87,6 +87,7 @@ struct service_state {
   bool retry_pending = false; // a reconcile soon after a failed place or run
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   int32_t running = 0;          // wanted slots whose replica runs
+  int32_t ready = 0;            // of those, ready (kept like running)
   std::deque<int32_t> to_place; // slots waiting for a place request
   int32_t placing = 0;          // place requests in flight
   std::string unschedulable;    // non-empty: placement found no node; wait for capacity
@@ -215,12 +216,19 @@ bool counts_as_running(const slot_state& s) {
 
 /// Kept up to date on every status change; recounted only when the spec changes,
 /// so a service of 10,000 replicas does not count them on each report.
+bool is_ready(const slot_state& s);
+
 void recount_running(self_ptr self) {
   int32_t n = 0;
-  for (auto& [slot, s] : self->state.slots)
+  int32_t ready = 0;
+  for (auto& [slot, s] : self->state.slots) {
     if (counts_as_running(s))
       ++n;
+    if (is_ready(s))
+      ++ready;
+  }
   self->state.running = n;
+  self->state.ready = ready;
 }
 
 int32_t running_count(self_ptr self) {
@@ -250,6 +258,7 @@ void update_metrics(self_ptr self) {
   if (auto* m = self->state.ctx.metrics) {
     m->set_replicas_desired(self->state.spec.name, self->state.spec.replicas);
     m->set_replicas_running(self->state.spec.name, running_count(self));
+    m->set_replicas_ready(self->state.spec.name, self->state.ready);
   }
 }
 
@@ -701,13 +710,17 @@ void on_status(self_ptr self, p::replica_status& st) {
   if (!st.node.empty() && st.node != s.node)
     return; // from a node the slot has left
   auto was_running = counts_as_running(s);
+  auto was_ready = is_ready(s);
   s.status = std::move(st);
   s.node_lost = false;
   if (auto why = rollout_failure(self, s))
     fail_rollout(self, *why);
   auto now_running = counts_as_running(s);
-  if (was_running != now_running) {
+  if (was_running != now_running)
     self->state.running += now_running ? 1 : -1;
+  if (was_ready != is_ready(s))
+    self->state.ready += was_ready ? -1 : 1;
+  if (was_running != now_running || was_ready != is_ready(s)) {
     update_metrics(self);
   }
   publish_endpoints(self);
@@ -764,7 +777,8 @@ void on_env(self_ptr self, std::map<std::string, std::string>& env) {
     return;
   self->state.ctx.discovery_env = std::move(env);
   for (auto& [slot, s] : self->state.slots)
-    if (!s.node.empty() && !s.in_flight && !s.stopping && s.requested_rev == spec_of(self, s).second)
+    if (!s.node.empty() && !s.in_flight && !s.stopping &&
+        s.requested_rev == spec_of(self, s).second)
       run_on_node(self, slot); // same revision: the replica only takes the new env
 }
 

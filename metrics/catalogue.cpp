@@ -122,6 +122,16 @@ struct catalogue::impl {
           .Name("tutti_driver_healthy")
           .Help("1 when the runtime behind the node's driver answers, else 0.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& replicas_ready =
+      prometheus::BuildGauge()
+          .Name("tutti_replicas_ready")
+          .Help("Replicas of the service running and passing their readiness probe.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& probe_results =
+      prometheus::BuildCounter()
+          .Name("tutti_probe_results_total")
+          .Help("Health probe results of the service's replicas.")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& replica_restarts =
       prometheus::BuildCounter()
           .Name("tutti_replica_restarts_total")
@@ -232,6 +242,18 @@ void catalogue::set_driver_healthy(const std::string& node, const std::string& d
   impl_->driver_healthy.Add({{"node", node}, {"driver", driver}}).Set(healthy ? 1 : 0);
 }
 
+void catalogue::set_replicas_ready(const std::string& service, double n) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->replicas_ready.Add({{"service", service}}).Set(n);
+}
+
+void catalogue::count_probe(const std::string& service, const std::string& probe, bool ok) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->probe_results
+      .Add({{"service", service}, {"probe", probe}, {"result", ok ? "ok" : "failed"}})
+      .Increment();
+}
+
 void catalogue::count_replica_restart(const std::string& service) {
   std::shared_lock guard{impl_->per_service_mutex};
   impl_->replica_restarts.Add({{"service", service}}).Increment();
@@ -323,6 +345,8 @@ void catalogue::forget_service(const std::string& service) {
   std::unique_lock guard{impl_->per_service_mutex};
   remove_service(impl_->replicas_desired, service);
   remove_service(impl_->replicas_running, service);
+  remove_service(impl_->replicas_ready, service);
+  remove_service(impl_->probe_results, service);
   remove_service(impl_->replica_restarts, service);
   remove_service(impl_->reconcile, service, reconcile_buckets);
   remove_service(impl_->replica_start, service, replica_start_buckets);

@@ -43,6 +43,11 @@ public:
   // tutti_replicas_desired{service}, tutti_replicas_running{service}
   void set_replicas_desired(const std::string& service, double n);
   void set_replicas_running(const std::string& service, double n);
+  // tutti_replicas_ready{service}: running and passing their readiness probe
+  void set_replicas_ready(const std::string& service, double n);
+  // tutti_probe_results_total{service,probe,result}: probe = readiness | liveness,
+  // result = ok | failed
+  void count_probe(const std::string& service, const std::string& probe, bool ok);
   // tutti_driver_healthy{node,driver}: 1 when the runtime behind the driver answers
   void set_driver_healthy(const std::string& node, const std::string& driver, bool healthy);
   // tutti_replica_restarts_total{service}

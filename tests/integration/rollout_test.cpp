@@ -10,7 +10,8 @@ namespace {
 /// `web`: httpd replicas serving DIR/PORT/index.html, ready when GET / answers.
 /// `greeting` goes into their env, so changing it changes what they run.
 std::string web_yaml(const std::string& root, uint16_t published, const std::string& greeting,
-                     const std::string& command_override = {}) {
+                     const std::string& command_override = {},
+                     const std::string& start_period = "0s") {
   auto dir = root + "/${PORT}";
   auto script = "mkdir -p " + dir + " && echo $GREETING-${PORT} > " + dir +
                 "/index.html && exec /bin/busybox httpd -f -p 127.0.0.1:${PORT} -h " + dir;
@@ -24,7 +25,9 @@ std::string web_yaml(const std::string& root, uint16_t published, const std::str
                           "stop_grace: 5s\n"
                           "health:\n"
                           "  readiness: {http: {port: http, path: /index.html}, interval: 100ms, "
-                          "timeout: 500ms}\n"
+                          "timeout: 500ms, start_period: " +
+                          start_period +
+                          "}\n"
                           "update: {parallelism: 1, max_surge: 1, max_unavailable: 0, "
                           "monitor: 2s, failure_action: rollback}\n");
 }
@@ -78,10 +81,10 @@ protected:
     return d;
   }
 
-  void apply_web(s::tuttid_process& d, const std::string& greeting,
-                 const std::string& command = {}) {
+  void apply_web(s::tuttid_process& d, const std::string& greeting, const std::string& command = {},
+                 const std::string& start_period = "0s") {
     auto file = d.scratch().write("web-" + greeting + ".yaml",
-                                  web_yaml(root_, published_, greeting, command));
+                                  web_yaml(root_, published_, greeting, command, start_period));
     auto r = d.tutti({"apply", "-f", file});
     EXPECT_EQ(r.exit_code, 0) << r.describe();
   }
@@ -147,6 +150,30 @@ TEST_F(rollout, RestartAfterARolloutAdoptsEveryReplica) {
   ASSERT_TRUE(wait_ready(d, 3));
   EXPECT_EQ(running_pids(d, "web"), before);
   EXPECT_FALSE(has_event(d, "replica_orphan_removed"));
+}
+
+TEST_F(rollout, ARolloutGoesOnAfterTuttidIsKilledMidway) {
+  auto& d = start_web();
+  // Each new replica takes a second before it serves (its start period covers
+  // that): the rollout takes seconds.
+  auto dir = root_ + "/${PORT}";
+  auto slow = "sleep 1; mkdir -p " + dir + " && echo v2-${PORT} > " + dir +
+              "/index.html && exec /bin/busybox httpd -f -p 127.0.0.1:${PORT} -h " + dir;
+  apply_web(d, "v2", slow, "3s");
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        auto r = tutti_json(d, {"rollout", "status", "web", "--no-follow"});
+        return r && (*r)["updated"] >= 1 && (*r)["old"] >= 2;
+      },
+      converge_timeout));
+  d.kill9();
+  ASSERT_TRUE(d.start()) << d.log();
+  auto status = d.tutti({"rollout", "status", "web", "--wait", "30"}, 40s);
+  EXPECT_EQ(status.exit_code, 0) << status.describe();
+  ASSERT_TRUE(wait_ready(d, 3));
+  for (auto& answer : answers(6))
+    EXPECT_EQ(answer.rfind("v2-", 0), 0u) << answer;
+  EXPECT_EQ(replicas_of(d, "web").size(), 3u);
 }
 
 TEST_F(rollout, BrokenUpdateIsRolledBackKeepingAvailability) {
@@ -256,6 +283,16 @@ TEST_F(rollout, ProbesOfEachKindDecideReadinessAndLiveness) {
       << json(rs);
   auto metrics = metrics_text(d);
   EXPECT_NE(metrics.find("tutti_replicas_running{service=\"probed\"} 1"), std::string::npos);
+  EXPECT_EQ(metric_value(metrics, "tutti_replicas_ready{service=\"probed\"}"), 1.0) << metrics;
+  EXPECT_GE(metric_value(metrics, "tutti_probe_results_total{probe=\"liveness\",result=\"failed\","
+                                  "service=\"probed\"}")
+                .value_or(0),
+            2.0)
+      << metrics;
+  EXPECT_GE(metric_value(metrics, "tutti_probe_results_total{probe=\"readiness\",result=\"ok\","
+                                  "service=\"probed\"}")
+                .value_or(0),
+            1.0);
 }
 
 TEST_F(rollout, CrashLoopBacksOffAndShowsItsLogTail) {
