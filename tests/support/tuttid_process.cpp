@@ -210,9 +210,11 @@ std::vector<replica_record> tuttid_process::replica_records() {
       r.pid = static_cast<pid_t>(j.value("pid", int64_t{0}));
       r.state = j.value("state", std::string{});
       r.command = j.value("command", std::vector<std::string>{});
-      // A stale record may name a pid that now belongs to someone else: only a
-      // process running the recorded command is one of ours.
-      if (r.pid > 0 && process_cmdline(r.pid) == r.command)
+      // A stale record may name a pid that now belongs to someone else: only the
+      // process that started when the record says is one of ours (its command
+      // line may differ: `sh -c '... exec httpd'` becomes httpd).
+      auto ticks = j.value("start_ticks", uint64_t{0});
+      if (r.pid > 0 && ticks != 0 && process_start_ticks(r.pid) == ticks)
         track(r.pid);
       out.push_back(std::move(r));
     } catch (const nlohmann::json::exception&) {
