@@ -25,22 +25,26 @@ namespace {
 namespace rpc = protocol::rpc;
 using clock = std::chrono::steady_clock;
 
-/// The live cluster actor, read by the KJ thread and written by CAF's.
-class cluster_slot {
+/// A live actor (the cluster actor, the admin), read by the KJ thread and
+/// written by CAF's.
+template <class Handle> class actor_slot {
 public:
-  void set(cluster_actor x) {
+  void set(Handle x) {
     std::lock_guard<std::mutex> guard{mtx_};
     handle_ = std::move(x);
   }
-  cluster_actor get() const {
+  Handle get() const {
     std::lock_guard<std::mutex> guard{mtx_};
     return handle_;
   }
 
 private:
   mutable std::mutex mtx_;
-  cluster_actor handle_;
+  Handle handle_;
 };
+
+using cluster_slot = actor_slot<cluster_actor>;
+using admin_slot = actor_slot<supervising_actor>;
 
 template <class T> struct reply_box {
   kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
@@ -48,12 +52,11 @@ template <class T> struct reply_box {
 
 /// Asks the cluster actor from the KJ thread; the promise resolves on the KJ
 /// thread once CAF answers (or fails).
-template <class T, class... Ts>
-kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& slot,
-                                  caf::timespan timeout, Ts... xs) {
+template <class T, class Handle, class... Ts>
+kj::Promise<caf::expected<T>> ask_actor(caf::actor_system& sys, Handle dest, caf::timespan timeout,
+                                        Ts... xs) {
   auto paf = kj::newPromiseAndCrossThreadFulfiller<caf::expected<T>>();
   auto box = std::make_shared<reply_box<T>>(reply_box<T>{kj::mv(paf.fulfiller)});
-  auto dest = slot.get();
   if (!dest) {
     box->fulfiller->fulfill(caf::expected<T>{p::make_error(
         p::error_code::unavailable, "tuttid is starting or restarting its control plane; retry")});
@@ -66,6 +69,12 @@ kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& sl
             [box](caf::error& err) { box->fulfiller->fulfill(caf::expected<T>{std::move(err)}); });
   });
   return kj::mv(paf.promise);
+}
+
+template <class T, class... Ts>
+kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& slot,
+                                  caf::timespan timeout, Ts... xs) {
+  return ask_actor<T>(sys, slot.get(), timeout, std::move(xs)...);
 }
 
 std::string text(capnp::Text::Reader r) {
@@ -113,8 +122,8 @@ private:
 class tutti_service final : public rpc::Tutti::Server {
 public:
   tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
-                metrics::catalogue* metrics)
-    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics) {}
+                metrics::catalogue* metrics, const admin_slot& admin)
+    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin) {}
 
   kj::Promise<void> version(VersionContext ctx) override {
     auto results = ctx.getResults();
@@ -200,6 +209,31 @@ public:
         ctx, "rolloutUndo", [](auto results, int64_t rev) { results.setRevision(rev); },
         p::rollback_atom::value, text(params.getService()), params.getToRevision(),
         std::string{"tutti rollout undo"});
+  }
+
+  kj::Promise<void> tree(TreeContext ctx) override {
+    auto start = clock::now();
+    return ask_actor<std::vector<p::actor_info>>(sys_, admin_.get(), opts_.call_timeout,
+                                                 p::tree_atom::value)
+        .then([this, ctx, start](caf::expected<std::vector<p::actor_info>> r) mutable {
+          if (!r)
+            return void(fail(ctx, "tree", start, r.error()));
+          fill(ctx.getResults().initActors(r->size()), *r);
+          record("tree", {}, start);
+        });
+  }
+
+  kj::Promise<void> killActor(KillActorContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    return ask_actor<std::string>(sys_, admin_.get(), opts_.call_timeout, p::kill_atom::value,
+                                  text(params.getPath()), text(params.getReason()))
+        .then([this, ctx, start](caf::expected<std::string> r) mutable {
+          if (!r)
+            return void(fail(ctx, "killActor", start, r.error()));
+          ctx.getResults().setPath(*r);
+          record("killActor", {}, start);
+        });
   }
 
   kj::Promise<void> deleteService(DeleteServiceContext ctx) override {
@@ -373,6 +407,7 @@ private:
   const cluster_slot& slot_;
   const api_server::options& opts_;
   metrics::catalogue* metrics_;
+  const admin_slot& admin_;
 };
 
 } // namespace
@@ -382,6 +417,7 @@ struct api_server::impl {
   options opts;
   metrics::catalogue* metrics;
   cluster_slot slot;
+  admin_slot admin;
   std::thread thread;
   std::mutex mtx;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;
@@ -397,7 +433,7 @@ struct api_server::impl {
         std::lock_guard<std::mutex> guard{mtx};
         stop_fulfiller = kj::mv(stop.fulfiller);
       }
-      capnp::TwoPartyServer server(kj::heap<tutti_service>(sys, slot, opts, metrics));
+      capnp::TwoPartyServer server(kj::heap<tutti_service>(sys, slot, opts, metrics, admin));
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
       stop.promise.exclusiveJoin(server.listen(*listener)).wait(io.waitScope);
     } catch (const kj::Exception& e) {
@@ -413,7 +449,7 @@ struct api_server::impl {
 };
 
 api_server::api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics)
-  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, false}) {}
+  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, {}, false}) {}
 
 api_server::~api_server() {
   stop();
@@ -430,6 +466,10 @@ caf::expected<uint16_t> api_server::start() {
   }
   impl_->running = true;
   return port;
+}
+
+void api_server::set_admin(supervising_actor admin) {
+  impl_->admin.set(std::move(admin));
 }
 
 void api_server::set_cluster(cluster_actor cluster) {

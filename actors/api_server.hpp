@@ -38,6 +38,9 @@ public:
   /// port is taken or the address is not local.
   caf::expected<uint16_t> start();
 
+  /// Points the server at the admin actor that answers the tree and chaos calls.
+  void set_admin(supervising_actor admin);
+
   /// Points the server at the live cluster actor (thread-safe; called after each
   /// restart of the cluster actor).
   void set_cluster(cluster_actor cluster);

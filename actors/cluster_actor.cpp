@@ -618,6 +618,10 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
         return logs(self, name, slot, max_bytes);
       },
       [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
+      [self](p::tree_atom) { return self->state.sup->tree(); },
+      [self](p::kill_atom, const std::string& path, const std::string& reason) {
+        return self->state.sup->kill(path, reason);
+      },
       [self](p::endpoints_atom, const std::string& name) { return get_endpoints(self, name); },
       [self](p::watch_atom, const std::string& name,
              endpoints_sink_actor sink) -> caf::result<bool> {

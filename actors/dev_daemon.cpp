@@ -1,5 +1,6 @@
 #include "actors/dev_daemon.hpp"
 
+#include "actors/admin_actor.hpp"
 #include "actors/api_server.hpp"
 #include "actors/cluster_actor.hpp"
 #include "actors/discovery_actor.hpp"
@@ -63,6 +64,7 @@ struct dev_daemon::impl {
   std::unique_ptr<api_server> api;
   caf::actor root;
   gateway_actor gateway;
+  supervising_actor admin; // outside the tree: it only reads it, and kills on request
   ports bound;
   std::mutex mtx;
   std::condition_variable cv;
@@ -147,7 +149,8 @@ void dev_daemon::impl::start_tree() {
                                                                     dir->placement, m,
                                                                     dir->discovery, mesh});
                           return caf::actor_cast<caf::actor>(dir->node);
-                        }});
+                        },
+                        true});
   children.push_back({"cluster", [this, dir, m, limit, server] {
                         cluster_context cc{dir->store,
                                            dir->placement,
@@ -157,7 +160,8 @@ void dev_daemon::impl::start_tree() {
                                            dir->discovery,
                                            cfg.mesh.host};
                         return caf::actor_cast<caf::actor>(spawn_cluster(*sys, std::move(cc)));
-                      }});
+                      },
+                      true});
   // rest_for_one: each child depends on those started before it.
   root = spawn_supervisor(*sys, "cluster_supervisor", restart_strategy::rest_for_one, limit, m,
                           std::move(children));
@@ -218,6 +222,9 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                              "; is another tuttid running? choose another --api address");
   x->bound.api = *port;
   x->start_tree();
+  x->admin = spawn_admin(*x->sys, admin_context{x->root, cfg.enable_chaos,
+                                                 mode == daemon_mode::control});
+  x->api->set_admin(x->admin);
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
     auto listen = x->sys->middleman().publish(x->gateway, cfg.cluster.listen.port,
@@ -225,6 +232,8 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
     if (!listen) {
       x->api->stop();
       caf::anon_send(x->root, p::shutdown_atom::value);
+      caf::anon_send_exit(x->gateway, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(x->admin, caf::exit_reason::user_shutdown);
       return p::make_error(p::error_code::invalid_argument,
                            "cannot listen for nodes on " + cfg.cluster.listen.to_string() + ": " +
                                p::message_of(listen.error()) + "; choose another --listen address");
@@ -273,8 +282,11 @@ void dev_daemon::shutdown() {
     impl_->cv.wait_for(guard, std::chrono::seconds{10}, [this] { return impl_->ended; });
   }
   impl_->api.reset();
-  if (impl_->gateway) // not in the tree: the system would wait for it forever
+  // Not in the tree: the system would wait for them forever.
+  if (impl_->gateway)
     caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
+  if (impl_->admin)
+    caf::anon_send_exit(impl_->admin, caf::exit_reason::user_shutdown);
   impl_->sys.reset(); // waits for every actor to finish
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};

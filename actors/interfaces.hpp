@@ -69,6 +69,12 @@ using replica_actor =
                      caf::replies_to<p::stop_atom>::with<bool>,
                      caf::replies_to<p::status_atom>::with<p::replica_status>>;
 
+/// A supervising actor as the chaos admin RPC and `tutti tree` see it: its
+/// subtree (paths relative to it), and killing an actor below it by path.
+using supervising_actor = caf::typed_actor<
+    caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
+    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
+
 /// Runs the containers of one node through one driver; detached when the driver
 /// blocks.
 using driver_actor = caf::typed_actor<
@@ -97,7 +103,9 @@ using node_actor = caf::typed_actor<
     caf::reacts_to<p::replica_status>, caf::reacts_to<p::health_atom>,
     caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
     caf::replies_to<p::reserve_atom, p::reservation>::with<p::reservation_reply>,
-    caf::reacts_to<p::release_atom, std::string>>;
+    caf::reacts_to<p::release_atom, std::string>,
+    caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
+    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica and
 /// has the node confirm the reservation before it answers (with the node's
@@ -143,7 +151,9 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::rollout_atom, std::string>::with<p::rollout_status>,
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::rollback_atom, std::string, int64_t, std::string>::with<int64_t>,
-    caf::reacts_to<p::sweep_atom, std::string>>;
+    caf::reacts_to<p::sweep_atom, std::string>,
+    caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
+    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 
 /// The control plane's door for node agents (published on cluster.listen): a
 /// node that shows the join token gets the store, placement and discovery it

@@ -529,6 +529,10 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::health_atom) { probe_drivers(self); },
       [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },
+      [self](p::tree_atom) { return self->state.sup->tree(); },
+      [self](p::kill_atom, const std::string& path, const std::string& reason) {
+        return self->state.sup->kill(path, reason);
+      },
       [self](p::reserve_atom, p::reservation& r) { return reserve(self, r); },
       [self](p::release_atom, const std::string& replica) {
         // A running replica keeps its reservation until it is stopped.

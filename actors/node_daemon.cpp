@@ -114,7 +114,7 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
   auto* s = sys.get();
   auto root = spawn_supervisor(
       *sys, "node_supervisor", restart_strategy::one_for_one, ncfg.limit, metrics.get(),
-      {{"node", [s, ctx] { return caf::actor_cast<caf::actor>(spawn_node(*s, ctx)); }}});
+      {{"node", [s, ctx] { return caf::actor_cast<caf::actor>(spawn_node(*s, ctx)); }, true}});
   spdlog::info("tuttid node {} ready: joined the control plane at {}", name, where.to_string());
   self->monitor(*gateway);
   self->monitor(root);

@@ -1,5 +1,7 @@
 #include "actors/supervision.hpp"
 
+#include "actors/interfaces.hpp"
+
 #include <spdlog/spdlog.h>
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
@@ -27,7 +29,8 @@ supervision::supervision(caf::scheduled_actor* self, std::string name, restart_s
   });
 }
 
-caf::actor supervision::start_child(const std::string& name, start_function start) {
+caf::actor supervision::start_child(const std::string& name, start_function start,
+                                    bool supervises) {
   if (auto* old = find(name)) {
     auto handle = old->handle;
     children_.erase(children_.begin() + (old - children_.data()));
@@ -37,7 +40,7 @@ caf::actor supervision::start_child(const std::string& name, start_function star
       self_->send_exit(handle, caf::exit_reason::user_shutdown);
     }
   }
-  children_.push_back(entry{name, std::move(start), {}, {}, 0});
+  children_.push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
   spawn(children_.back());
   return children_.back().handle;
 }
@@ -108,6 +111,7 @@ bool supervision::handle_down(const caf::down_msg& msg) {
   if (e == nullptr)
     return false;
   e->handle = caf::actor{};
+  e->last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
   if (is_clean_exit(msg.reason)) {
     children_.erase(children_.begin() + (e - children_.data()));
     return true;
@@ -154,6 +158,112 @@ void supervision::restart_from(size_t index) {
     if (on_restart_)
       on_restart_(x.name);
   }
+}
+
+namespace {
+
+using tree_collector =
+    caf::typed_actor<caf::replies_to<protocol::tree_atom>::with<std::vector<protocol::actor_info>>>;
+
+constexpr auto tree_timeout = std::chrono::seconds{1};
+
+/// Gathers the subtrees of supervising children (paths prefixed with the
+/// child's) into `own`, answers once, and ends. A child that does not answer is
+/// marked unreachable instead of failing the whole tree.
+tree_collector::behavior_type collect_tree(tree_collector::pointer self,
+                                           std::vector<protocol::actor_info> own,
+                                           std::vector<std::pair<size_t, caf::actor>> asked) {
+  return {[=](protocol::tree_atom) -> caf::result<std::vector<protocol::actor_info>> {
+    if (asked.empty()) {
+      self->quit();
+      return own;
+    }
+    auto rp = self->make_response_promise<std::vector<protocol::actor_info>>();
+    auto acc = std::make_shared<std::vector<protocol::actor_info>>(own);
+    auto pending = std::make_shared<size_t>(asked.size());
+    auto done = [self, rp, acc, pending]() mutable {
+      if (--*pending != 0)
+        return;
+      rp.deliver(std::move(*acc));
+      self->quit();
+    };
+    for (const auto& [index, child] : asked) {
+      auto prefix = own[index].path;
+      self->request(child, tree_timeout, protocol::tree_atom::value)
+          .then(
+              [acc, prefix, done](std::vector<protocol::actor_info>& xs) mutable {
+                for (auto& x : xs) {
+                  x.path = prefix + x.path;
+                  acc->push_back(std::move(x));
+                }
+                done();
+              },
+              [acc, index = index, done](caf::error&) mutable {
+                (*acc)[index].state = "unreachable";
+                done();
+              });
+    }
+    return rp;
+  }};
+}
+
+std::string kind_of(const std::string& child) {
+  return child.substr(0, child.find('/'));
+}
+
+caf::error exit_reason_of(const std::string& reason) {
+  if (reason.empty() || reason == "kill")
+    return caf::exit_reason::kill;
+  return protocol::make_error(protocol::error_code::internal, reason);
+}
+
+} // namespace
+
+caf::result<std::vector<protocol::actor_info>> supervision::tree() {
+  std::vector<protocol::actor_info> own;
+  std::vector<std::pair<size_t, caf::actor>> asked;
+  for (const auto& e : children_) {
+    protocol::actor_info x;
+    x.path = "/" + e.name;
+    x.kind = kind_of(e.name);
+    x.state = e.handle ? "running" : "restarting";
+    x.id = e.handle ? e.handle.id() : 0;
+    x.restarts = e.total_restarts;
+    x.last_exit = e.last_exit;
+    if (e.supervises && e.handle)
+      asked.emplace_back(own.size(), e.handle);
+    own.push_back(std::move(x));
+  }
+  // A collector of its own, so that the owner goes on serving while the
+  // children answer.
+  auto collector = self_->spawn(collect_tree, std::move(own), std::move(asked));
+  return self_->delegate(collector, protocol::tree_atom::value);
+}
+
+caf::result<std::string> supervision::kill(const std::string& path, const std::string& reason) {
+  auto rest = path.size() > 0 && path[0] == '/' ? path.substr(1) : path;
+  for (auto& e : children_) {
+    bool exact = rest == e.name;
+    if (!exact && rest.rfind(e.name + "/", 0) != 0)
+      continue;
+    if (!e.handle)
+      return protocol::make_error(protocol::error_code::unavailable,
+                                  name_ + ": " + e.name + " is restarting; retry");
+    if (exact) {
+      spdlog::warn("{}: killing child {} on request ({})", name_, e.name,
+                   reason.empty() ? "kill" : reason);
+      self_->send_exit(e.handle, exit_reason_of(reason));
+      return "/" + e.name;
+    }
+    if (!e.supervises)
+      break;
+    auto below = rest.substr(e.name.size());
+    return self_->delegate(caf::actor_cast<supervising_actor>(e.handle), protocol::kill_atom::value,
+                           below, reason);
+  }
+  return protocol::make_error(protocol::error_code::not_found,
+                              "no actor at " + path + " under " + name_ +
+                                  "; `tutti tree` lists the paths");
 }
 
 supervision::entry* supervision::find(const caf::actor_addr& who) {

@@ -14,7 +14,10 @@
 #include <caf/actor_cast.hpp>
 #include <caf/system_messages.hpp>
 
+#include <caf/result.hpp>
 #include <caf/scheduled_actor.hpp>
+
+#include "protocol/status.hpp"
 
 #include <chrono>
 #include <deque>
@@ -49,8 +52,10 @@ public:
   supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
               restart_limit limit, metrics::catalogue* metrics);
 
-  /// Starts (or replaces) the child `name` and monitors it.
-  caf::actor start_child(const std::string& name, start_function start);
+  /// Starts (or replaces) the child `name` and monitors it. A child that
+  /// `supervises` answers tree_atom and kill_atom about its own children (see
+  /// `supervising_actor` in interfaces.hpp).
+  caf::actor start_child(const std::string& name, start_function start, bool supervises = false);
 
   /// Stops and forgets a child: it will not be restarted.
   void stop_child(const std::string& name, caf::error reason);
@@ -77,6 +82,17 @@ public:
 
   int32_t restarts_of(const std::string& name) const;
 
+  /// The subtree below the owner, with paths relative to it ("/store",
+  /// "/cluster/service/web"). Supervising children are asked in parallel; one that
+  /// does not answer within a second is shown as unreachable.
+  caf::result<std::vector<protocol::actor_info>> tree();
+
+  /// Ends the actor at `path` (relative to the owner, as in `tree`) with
+  /// `reason` ("kill", or any text: an error with it as message), or passes the
+  /// rest of the path on to the supervising child it starts with. Answers with
+  /// the path as it was found.
+  caf::result<std::string> kill(const std::string& path, const std::string& reason);
+
   /// The reason a supervisor quits with when a child exceeds its restart limit.
   static caf::error escalated_reason(const std::string& supervisor, const std::string& child);
 
@@ -87,6 +103,8 @@ private:
     caf::actor handle;
     std::deque<clock::time_point> recent; // restarts within the window
     int32_t total_restarts = 0;
+    bool supervises = false;
+    std::string last_exit;
   };
 
   entry* find(const caf::actor_addr& who);

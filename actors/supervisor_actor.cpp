@@ -22,7 +22,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::strin
   self->state.sup = std::make_unique<supervision>(self, name, strategy, limit, metrics);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
   for (auto& c : children)
-    self->state.sup->start_child(c.name, std::move(c.start));
+    self->state.sup->start_child(c.name, std::move(c.start), c.supervises);
   return {
       [self](protocol::shutdown_atom) {
         spdlog::debug("{}: shutting down", self->state.sup ? "supervisor" : "?");
@@ -31,6 +31,10 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::strin
       },
       [self](protocol::child_atom, const std::string& name) {
         return self->state.sup->child(name);
+      },
+      [self](protocol::tree_atom) { return self->state.sup->tree(); },
+      [self](protocol::kill_atom, const std::string& path, const std::string& reason) {
+        return self->state.sup->kill(path, reason);
       },
   };
 }

@@ -14,6 +14,7 @@ namespace tutti::actors {
 struct child_spec {
   std::string name;
   start_function start;
+  bool supervises = false; // the child answers tree_atom and kill_atom itself
 };
 
 /// Spawns a supervisor that does nothing but supervise `children`, started in

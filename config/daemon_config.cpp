@@ -258,6 +258,9 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
   if (auto stop = fields.take("stop_replicas_on_exit"))
     if (auto value = read_bool(*stop, errors))
       out.stop_replicas_on_exit = *value;
+  if (auto chaos = fields.take("enable_chaos"))
+    if (auto value = read_bool(*chaos, errors))
+      out.enable_chaos = *value;
   if (auto level = fields.take("log_level"))
     if (auto value = read_choice(*level, log_levels, errors))
       out.log_level = *value;

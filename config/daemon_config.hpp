@@ -73,6 +73,8 @@ struct daemon_config {
   cluster_config cluster;
   uint64_t store_map_size = uint64_t{1} << 30; // LMDB map size in bytes
   bool stop_replicas_on_exit = false;
+  /// --enable-chaos: the admin RPC may kill any actor by path (for chaos tests).
+  bool enable_chaos = false;
   std::string log_level = "info";
 };
 

@@ -106,6 +106,16 @@ struct NodeStatus {
   driverErrors @8 :List(Label); # driver -> why it is unhealthy; absent when healthy
 }
 
+# One actor of the supervision tree; see Tutti.tree.
+struct ActorInfo {
+  path @0 :Text;      # e.g. /cluster/service/web, /nodes/n1/replica/web-2
+  kind @1 :Text;      # supervisor, store, placement, cluster, service, node, replica, ...
+  state @2 :Text;     # running, restarting, unreachable, or a node's state
+  id @3 :UInt64;      # changes on each restart
+  restarts @4 :Int32;
+  lastExit @5 :Text;  # why it last ended; empty when it never did
+}
+
 struct ServiceChange {
   service @0 :Text;
   kind @1 :Text;
@@ -203,4 +213,11 @@ interface Tutti {
   # Commits revision `toRevision` (0: the newest earlier one that runs something
   # else) again as a new revision, keeping the current replica count.
   rolloutUndo @15 (service :Text, toRevision :Int64) -> (revision :Int64, error :Error);
+
+  # The live supervision tree: every actor with its path, state and restarts.
+  tree @16 () -> (actors :List(ActorInfo), error :Error);
+
+  # Ends the actor at `path` with `reason` ("kill" when empty); its supervisor
+  # restarts it. Refused (code forbidden) unless tuttid runs with --enable-chaos.
+  killActor @17 (path :Text, reason :Text) -> (path :Text, error :Error);
 }

@@ -311,6 +311,20 @@ rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
           r.getAvailable(),     r.getOld(),      text(r.getMessage())};
 }
 
+void to_capnp(rpc::ActorInfo::Builder b, const actor_info& x) {
+  b.setPath(x.path);
+  b.setKind(x.kind);
+  b.setState(x.state);
+  b.setId(x.id);
+  b.setRestarts(x.restarts);
+  b.setLastExit(x.last_exit);
+}
+
+actor_info from_capnp(rpc::ActorInfo::Reader r) {
+  return {text(r.getPath()), text(r.getKind()), text(r.getState()),
+          r.getId(),         r.getRestarts(),   text(r.getLastExit())};
+}
+
 void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
   b.setRevision(x.revision);
   b.setTimeMs(x.time_ms);

@@ -33,6 +33,8 @@ std::string to_string(error_code x) {
       return "timeout";
     case error_code::internal:
       return "internal";
+    case error_code::forbidden:
+      return "forbidden";
   }
   return "unknown";
 }

@@ -27,6 +27,7 @@ enum class error_code : uint8_t {
   unavailable,     // an actor that should answer is gone or restarting
   timeout,
   internal, // a bug; the message says where
+  forbidden, // the daemon was not started to allow this (e.g. chaos without --enable-chaos)
 };
 
 std::string to_string(error_code x);

@@ -66,6 +66,8 @@ using rollback_atom = caf::atom_constant<caf::atom("rollback")>;
 using history_atom = caf::atom_constant<caf::atom("history")>;
 using rollout_atom = caf::atom_constant<caf::atom("rollout")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
+using tree_atom = caf::atom_constant<caf::atom("tree")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {

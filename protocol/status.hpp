@@ -232,4 +232,20 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("apply_result"), x.dry_run, x.changes, x.errors);
 }
 
+/// One actor of the supervision tree, as `tutti tree` shows it.
+struct actor_info {
+  std::string path;      // "/cluster/service/web": the supervisors' child names joined
+  std::string kind;      // the role: supervisor, store, service, replica, driver, node ...
+  std::string state;     // running, restarting (between a crash and its restart), unreachable
+  uint64_t id = 0;       // CAF's actor id: a new one after each restart
+  int32_t restarts = 0;  // by its supervisor, since the supervisor started
+  std::string last_exit; // why it last ended; empty when it never did
+  friend bool operator==(const actor_info&, const actor_info&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, actor_info& x) {
+  return f(caf::meta::type_name("actor_info"), x.path, x.kind, x.state, x.id, x.restarts,
+           x.last_exit);
+}
+
 } // namespace tutti::protocol

@@ -291,6 +291,27 @@ result<int64_t> client::rollout_undo(const std::string& service, int64_t to_revi
   });
 }
 
+result<std::vector<protocol::actor_info>> client::tree() {
+  using value = std::vector<protocol::actor_info>;
+  auto req = impl_->tutti.treeRequest();
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::actor_info>(r.getActors());
+  });
+}
+
+result<std::string> client::kill_actor(const std::string& path, const std::string& reason) {
+  auto req = impl_->tutti.killActorRequest();
+  req.setPath(path);
+  req.setReason(reason);
+  return impl_->call(req.send(), [](auto& r) -> result<std::string> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return std::string{r.getPath().cStr()};
+  });
+}
+
 result<done> client::delete_service(const std::string& service) {
   auto req = impl_->tutti.deleteServiceRequest();
   req.setService(service);

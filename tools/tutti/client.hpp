@@ -64,6 +64,10 @@ public:
   result<std::vector<protocol::spec_record>> rollout_history(const std::string& service);
   result<int64_t> rollout_undo(const std::string& service, int64_t to_revision);
   result<done> delete_service(const std::string& service);
+  /// The live supervision tree, sorted by path.
+  result<std::vector<protocol::actor_info>> tree();
+  /// Ends the actor at `path` (chaos); answers with the path that was killed.
+  result<std::string> kill_actor(const std::string& path, const std::string& reason);
   /// Stored events with seq > after (of `service` when not empty), oldest first.
   result<std::vector<protocol::event>> events(uint64_t after, uint32_t limit,
                                               const std::string& service);

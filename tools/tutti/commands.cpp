@@ -457,6 +457,31 @@ int run_delete(const global_options& g, const streams& io, const delete_options&
   return for_each_item(io, service_names(o.names), delete_one);
 }
 
+int run_tree(const global_options& g, const streams& io) {
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  auto xs = (*c)->tree();
+  if (!xs)
+    return report(io, xs.error());
+  io.out << render_as(g.output, json_of(*xs), tree_table(*xs));
+  return exit_code::ok;
+}
+
+int run_chaos_kill(const global_options& g, const streams& io, const chaos_options& o) {
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  auto killed = (*c)->kill_actor(o.path, o.reason);
+  if (!killed)
+    return report(io, killed.error(),
+                  killed.error().code == "not_found" ? "run `tutti tree` to see the actors' paths"
+                                                     : "");
+  io.out << "killed " << *killed << " (" << o.reason
+         << "); its supervisor restarts it: watch with `tutti tree`\n";
+  return exit_code::ok;
+}
+
 int run_events(const global_options& g, const streams& io, const events_options& o) {
   auto c = connect_to_tuttid(g);
   if (!c)

@@ -75,6 +75,11 @@ struct rollout_options {
   int64_t to_revision = 0; // undo: 0 = the previous one
 };
 
+struct chaos_options {
+  std::string path;
+  std::string reason = "kill";
+};
+
 struct delete_options {
   std::vector<std::string> names;
 };
@@ -97,6 +102,8 @@ int run_describe(const global_options& g, const streams& io, const describe_opti
 int run_scale(const global_options& g, const streams& io, const scale_options& o);
 int run_rollout(const global_options& g, const streams& io, const rollout_options& o);
 int run_delete(const global_options& g, const streams& io, const delete_options& o);
+int run_tree(const global_options& g, const streams& io);
+int run_chaos_kill(const global_options& g, const streams& io, const chaos_options& o);
 int run_events(const global_options& g, const streams& io, const events_options& o);
 int run_logs(const global_options& g, const streams& io, const logs_options& o);
 int run_version(const global_options& g, const streams& io);

@@ -36,6 +36,7 @@ struct cli_state {
   scale_options scale;
   rollout_options rollout;
   delete_options remove;
+  chaos_options chaos;
   events_options events;
   logs_options logs;
   std::vector<std::pair<CLI::App*, std::function<int()>>> dispatch;
@@ -220,6 +221,29 @@ void add_logs(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_logs(s.global, s.io, s.logs); });
 }
 
+void add_tree(CLI::App& app, cli_state& s) {
+  auto* cmd = app.add_subcommand("tree", "Show the live supervision tree of tuttid's actors");
+  add_output_option(*cmd, s.global);
+  cmd->footer(footer("Columns: PATH KIND STATE ID RESTARTS LAST-EXIT. The ID changes on each "
+                     "restart;\na control plane lists its nodes' actors under /nodes/NAME. "
+                     "Example: tutti tree -o json"));
+  s.dispatch.emplace_back(cmd, [&s] { return run_tree(s.global, s.io); });
+}
+
+void add_chaos(CLI::App& app, cli_state& s) {
+  auto* chaos = app.add_subcommand("chaos", "Fault injection (tuttid must run with --enable-chaos)");
+  chaos->require_subcommand(1);
+  auto* kill = chaos->add_subcommand(
+      "kill", "End one actor of the tree; its supervisor restarts it and it rebuilds its state");
+  kill->add_option("PATH", s.chaos.path, "The actor's path as `tutti tree` shows it")->required();
+  kill->add_option("--reason", s.chaos.reason,
+                   "Exit reason: kill (cannot be trapped) or any text (an error with that "
+                   "message)")
+      ->capture_default_str();
+  kill->footer(footer("Example: tutti chaos kill /cluster/service/web"));
+  s.dispatch.emplace_back(kill, [&s] { return run_chaos_kill(s.global, s.io, s.chaos); });
+}
+
 void add_version(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("version", "Print the versions of this client and of tuttid");
   add_output_option(*cmd, s.global);
@@ -240,7 +264,7 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_version})
+                   add_logs, add_tree, add_chaos, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);

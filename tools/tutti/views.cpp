@@ -165,6 +165,19 @@ json json_of(const protocol::spec_record& x) {
   return {{"revision", x.revision}, {"time_ms", x.time_ms}, {"spec_yaml", x.yaml}};
 }
 
+json json_of(const protocol::actor_info& x) {
+  return {{"path", x.path},   {"kind", x.kind},         {"state", x.state},
+          {"id", x.id},       {"restarts", x.restarts}, {"last_exit", x.last_exit}};
+}
+
+std::string tree_table(const std::vector<protocol::actor_info>& xs) {
+  text_table table{{"PATH", "KIND", "STATE", "ID", "RESTARTS", "LAST EXIT"}};
+  for (const auto& x : xs)
+    table.add_row({x.path, x.kind, x.state, x.id == 0 ? "-" : std::to_string(x.id),
+                   std::to_string(x.restarts), or_dash(x.last_exit)});
+  return table.render();
+}
+
 std::string rollout_line(const protocol::rollout_status& x) {
   return "revision " + std::to_string(x.revision) + " " + x.state + ": " +
          std::to_string(x.updated) + "/" + std::to_string(x.desired) + " updated, " +

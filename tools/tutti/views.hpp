@@ -23,6 +23,7 @@ json_value json_of(const protocol::service_detail& x);
 json_value json_of(const protocol::service_endpoints& x);
 json_value json_of(const protocol::rollout_status& x);
 json_value json_of(const protocol::spec_record& x);
+json_value json_of(const protocol::actor_info& x);
 
 template <class T> json_value json_of(const std::vector<T>& xs) {
   auto out = json_value::array();
@@ -43,6 +44,9 @@ std::string endpoints_table(const std::vector<protocol::service_endpoints>& xs);
 
 /// `revision 4 progressing: 2/3 updated, 2 ready, 3 available, 1 old; MESSAGE`
 std::string rollout_line(const protocol::rollout_status& x);
+
+/// PATH KIND STATE ID RESTARTS LAST-EXIT per actor, in the given (path) order.
+std::string tree_table(const std::vector<protocol::actor_info>& xs);
 
 /// REVISION CREATED SUMMARY (image or command, replicas) per kept revision.
 std::string history_table(const std::vector<protocol::spec_record>& xs, int64_t now_ms);

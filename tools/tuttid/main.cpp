@@ -30,6 +30,7 @@ struct dev_flags {
   std::string docker_socket;
   bool no_docker = false;
   bool stop_replicas_on_exit = false;
+  bool enable_chaos = false;
   // control and node
   std::string listen;
   std::string join;
@@ -99,6 +100,8 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (f.stop_replicas_on_exit)
     cfg.stop_replicas_on_exit = true;
+  if (f.enable_chaos)
+    cfg.enable_chaos = true;
   return {};
 }
 
@@ -196,8 +199,12 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     cmd->add_option("--data-dir", flags.data_dir,
                     "Where the store and replica logs live (default .tutti)");
-    if (api_flags)
+    if (api_flags) {
       cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
+      cmd->add_flag("--enable-chaos", flags.enable_chaos,
+                    "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
+                    "chaos tests; refused without it");
+    }
     cmd->add_option("--metrics", flags.metrics,
                     "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
     cmd->add_option("--log-level", flags.log_level,
