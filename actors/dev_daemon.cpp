@@ -2,6 +2,7 @@
 
 #include "actors/api_server.hpp"
 #include "actors/cluster_actor.hpp"
+#include "actors/cluster_tls.hpp"
 #include "actors/discovery_actor.hpp"
 #include "actors/gateway_actor.hpp"
 #include "actors/node_actor.hpp"
@@ -17,6 +18,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -190,6 +192,13 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                            "a control plane needs a join token (--join-token or "
                            "cluster.join_token) that its nodes show");
     x->sys_cfg.enable_network(cfg.cluster.heartbeat_interval, cfg.cluster.node_loss_timeout);
+    if (cfg.cluster.tls.enabled()) {
+      auto tls = check_tls_files(cfg.cluster.tls);
+      if (!tls)
+        return tls.error();
+      x->cfg.cluster.tls = *tls;
+      x->sys_cfg.enable_tls(tls->certificate, tls->key, tls->ca);
+    }
   }
   if (auto err = x->open_store())
     return err;
@@ -220,8 +229,10 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   x->start_tree();
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
-    auto listen = x->sys->middleman().publish(x->gateway, cfg.cluster.listen.port,
-                                              cfg.cluster.listen.host.c_str(), true);
+    const auto& at = cfg.cluster.listen;
+    auto listen = cfg.cluster.tls.enabled()
+                      ? caf::openssl::publish(x->gateway, at.port, at.host.c_str(), true)
+                      : x->sys->middleman().publish(x->gateway, at.port, at.host.c_str(), true);
     if (!listen) {
       x->api->stop();
       caf::anon_send(x->root, p::shutdown_atom::value);
