@@ -13,6 +13,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 namespace tutti::actors {
 
@@ -136,9 +140,53 @@ caf::error verify_against(const tls_file& cert, const tls_file& ca, X509* leaf,
   return {};
 }
 
+/// A sealed in-memory copy of `text`; its fd, or -1.
+int memory_copy(const char* name, const std::string& text) {
+  int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return -1;
+  size_t done = 0;
+  while (done < text.size()) {
+    auto n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      ::close(fd);
+      return -1;
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return fd;
+}
+
 } // namespace
 
-caf::expected<config::tls_config> check_tls_files(const config::tls_config& tls) {
+pinned_tls::pinned_tls(pinned_tls&& other) noexcept
+  : files_(std::move(other.files_)), copies_(std::move(other.copies_)),
+    fds_(std::exchange(other.fds_, {})) {}
+
+pinned_tls& pinned_tls::operator=(pinned_tls&& other) noexcept {
+  if (this != &other) {
+    close_all();
+    files_ = std::move(other.files_);
+    copies_ = std::move(other.copies_);
+    fds_ = std::exchange(other.fds_, {});
+  }
+  return *this;
+}
+
+pinned_tls::~pinned_tls() {
+  close_all();
+}
+
+void pinned_tls::close_all() {
+  for (int fd : fds_)
+    ::close(fd);
+  fds_.clear();
+}
+
+caf::expected<pinned_tls> check_tls_files(const config::tls_config& tls) {
   if (auto missing = config::missing_tls_fields(tls); !missing.empty()) {
     std::string flags;
     for (const auto& m : missing)
@@ -195,10 +243,21 @@ caf::expected<config::tls_config> check_tls_files(const config::tls_config& tls)
   if (auto err = verify_against(cert, ca, leaf.get(), chain.get(), store.get()))
     return err;
 
-  config::tls_config out;
-  out.certificate = fs::absolute(tls.certificate).string();
-  out.key = fs::absolute(tls.key).string();
-  out.ca = fs::absolute(tls.ca).string();
+  pinned_tls out;
+  out.files_ = {fs::absolute(tls.certificate).string(), fs::absolute(tls.key).string(),
+                fs::absolute(tls.ca).string()};
+  for (auto [name, text, target] :
+       {std::tuple{"tutti-tls-certificate", &*cert_text, &out.copies_.certificate},
+        std::tuple{"tutti-tls-key", &*key_text, &out.copies_.key},
+        std::tuple{"tutti-tls-ca", &*ca_text, &out.copies_.ca}}) {
+    int fd = memory_copy(name, *text);
+    if (fd < 0)
+      return p::make_error(p::error_code::internal,
+                           std::string{"cannot keep a copy of the TLS files in memory: "} +
+                               std::strerror(errno));
+    out.fds_.push_back(fd);
+    *target = "/proc/self/fd/" + std::to_string(fd);
+  }
   return out;
 }
 
@@ -383,8 +442,9 @@ join_probe probe_plain(int fd, const std::string& at, clock_type::time_point dea
   return verdict(join_probe::verdict::ok, {});
 }
 
-join_probe probe_tls(int fd, const std::string& at, const config::tls_config& tls,
+join_probe probe_tls(int fd, const std::string& at, const pinned_tls& pinned,
                      clock_type::time_point deadline) {
+  const auto& tls = pinned.copies();
   ssl_ctx_ptr ctx{SSL_CTX_new(TLS_client_method())};
   if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), tls.certificate.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
@@ -411,7 +471,7 @@ join_probe probe_tls(int fd, const std::string& at, const config::tls_config& tl
       return verdict(join_probe::verdict::refused,
                      "the control plane at " + at +
                          " presented a certificate that does not verify against this node's CA '" +
-                         tls.ca + "' (" + X509_verify_cert_error_string(verified) +
+                         pinned.files().ca + "' (" + X509_verify_cert_error_string(verified) +
                          "): both sides need certificates of the same cluster CA");
     if (is_not_tls(code))
       return verdict(join_probe::verdict::refused,
@@ -438,7 +498,7 @@ join_probe probe_tls(int fd, const std::string& at, const config::tls_config& tl
 
 } // namespace
 
-join_probe probe_join(const config::endpoint& where, const config::tls_config& tls,
+join_probe probe_join(const config::endpoint& where, const pinned_tls& tls,
                       std::chrono::milliseconds timeout) {
   sigpipe_guard no_sigpipe;
   auto deadline = clock_type::now() + timeout;

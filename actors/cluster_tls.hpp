@@ -21,16 +21,50 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace tutti::actors {
+
+/// The TLS files of a process, checked and copied into memory at startup.
+/// CAF reads its files again for every connection (and throws from its I/O
+/// thread, ending the process, when one is gone or broken), so it is given
+/// sealed in-memory copies (memfds, close-on-exec) by their /proc/self/fd
+/// paths: a file changed or removed later changes nothing; rotate certificates
+/// by restarting. Move-only; the copies live as long as it does, which must be
+/// longer than the actor system that uses them.
+class pinned_tls {
+public:
+  pinned_tls() = default; // TLS off
+  pinned_tls(pinned_tls&& other) noexcept;
+  pinned_tls& operator=(pinned_tls&& other) noexcept;
+  pinned_tls(const pinned_tls&) = delete;
+  pinned_tls& operator=(const pinned_tls&) = delete;
+  ~pinned_tls();
+
+  bool enabled() const { return !fds_.empty(); }
+
+  /// The files as configured, with absolute paths: what messages name.
+  const config::tls_config& files() const { return files_; }
+
+  /// What CAF (and the join probe) read: the in-memory copies.
+  const config::tls_config& copies() const { return copies_; }
+
+private:
+  friend caf::expected<pinned_tls> check_tls_files(const config::tls_config& tls);
+  void close_all();
+
+  config::tls_config files_;
+  config::tls_config copies_;
+  std::vector<int> fds_;
+};
 
 /// Checks that the certificate, key and CA of an enabled tls config are
 /// readable PEM files that fit together: the key is unencrypted and belongs to
 /// the certificate, and the certificate chains to the CA (for TLS clients and
-/// servers both: CAF uses one certificate for both roles). Returns the config
-/// with absolute paths (CAF opens them again later, per connection), or an
-/// error that names the file and what to do. Blocking file I/O: call at startup.
-caf::expected<config::tls_config> check_tls_files(const config::tls_config& tls);
+/// servers both: CAF uses one certificate for both roles). Returns them pinned
+/// (the very bytes checked), or an error that names the file and what to do.
+/// Blocking file I/O: call at startup.
+caf::expected<pinned_tls> check_tls_files(const config::tls_config& tls);
 
 /// What a node learned from a trial connection to the control plane.
 struct join_probe {
@@ -48,7 +82,7 @@ struct join_probe {
 /// worker). Detects: a plain node at a TLS control plane, a TLS node at a plain
 /// one, a control plane whose certificate does not chain to our CA, and one
 /// that refuses our certificate.
-join_probe probe_join(const config::endpoint& where, const config::tls_config& tls,
+join_probe probe_join(const config::endpoint& where, const pinned_tls& tls,
                       std::chrono::milliseconds timeout);
 
 } // namespace tutti::actors

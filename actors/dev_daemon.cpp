@@ -60,6 +60,7 @@ struct dev_daemon::impl {
   std::unique_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  pinned_tls tls; // outlives sys: CAF reads these copies per connection
   system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<api_server> api;
@@ -196,8 +197,9 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
       auto tls = check_tls_files(cfg.cluster.tls);
       if (!tls)
         return tls.error();
-      x->cfg.cluster.tls = *tls;
-      x->sys_cfg.enable_tls(tls->certificate, tls->key, tls->ca);
+      x->tls = std::move(*tls);
+      const auto& copies = x->tls.copies();
+      x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
     }
   }
   if (auto err = x->open_store())
@@ -230,7 +232,7 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
     const auto& at = cfg.cluster.listen;
-    auto listen = cfg.cluster.tls.enabled()
+    auto listen = x->tls.enabled()
                       ? caf::openssl::publish(x->gateway, at.port, at.host.c_str(), true)
                       : x->sys->middleman().publish(x->gateway, at.port, at.host.c_str(), true);
     if (!listen) {

@@ -37,6 +37,7 @@ struct node_daemon::impl {
   std::unique_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  pinned_tls tls; // outlives sys: CAF reads these copies per connection
   system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::thread joiner;
@@ -74,7 +75,7 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
   // CAF drops a connection whose TLS handshake fails without saying why, and a
   // plain node waits forever for a TLS control plane's greeting: a trial
   // connection first tells a mismatch (for good) from an absent control plane.
-  auto probe = probe_join(where, cfg.cluster.tls, probe_timeout);
+  auto probe = probe_join(where, tls, probe_timeout);
   if (probe.outcome == join_probe::verdict::refused) {
     spdlog::error("node {}: {}", name, probe.message);
     end(p::make_error(p::error_code::invalid_argument, probe.message));
@@ -86,7 +87,7 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
     pause(retry);
     return true;
   }
-  auto gateway = cfg.cluster.tls.enabled()
+  auto gateway = tls.enabled()
                      ? caf::openssl::remote_actor<gateway_actor>(*sys, where.host, where.port)
                      : sys->middleman().remote_actor<gateway_actor>(where.host, where.port);
   if (!gateway) {
@@ -178,7 +179,7 @@ caf::expected<std::unique_ptr<node_daemon>> node_daemon::start(const config::dae
     auto tls = check_tls_files(cfg.cluster.tls);
     if (!tls)
       return tls.error();
-    x->cfg.cluster.tls = *tls;
+    x->tls = std::move(*tls);
   }
   x->name = cfg.node.name.empty() ? host_name() : cfg.node.name;
   x->metrics = std::make_unique<metrics::catalogue>();
@@ -193,8 +194,10 @@ caf::expected<std::unique_ptr<node_daemon>> node_daemon::start(const config::dae
     return drivers.error();
   x->drivers = std::move(*drivers);
   x->sys_cfg.enable_network(cfg.cluster.heartbeat_interval, cfg.cluster.node_loss_timeout);
-  if (const auto& tls = x->cfg.cluster.tls; tls.enabled())
-    x->sys_cfg.enable_tls(tls.certificate, tls.key, tls.ca);
+  if (x->tls.enabled()) {
+    const auto& copies = x->tls.copies();
+    x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
+  }
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
   auto* raw = x.get();
   x->joiner = std::thread{[raw] { raw->run(); }};

@@ -27,8 +27,8 @@ public:
   /// Loads CAF's openssl module over the network (after enable_network): peers
   /// then connect with caf::openssl::publish / remote_actor, present
   /// `certificate` (with `key`, unencrypted) and must present one that chains
-  /// to `ca`. Check the files first (check_tls_files): CAF reads them for each
-  /// connection and throws from its I/O thread when it cannot.
+  /// to `ca`. Give it checked, pinned files (check_tls_files): CAF reads them
+  /// for each connection and throws from its I/O thread when it cannot.
   void enable_tls(const std::string& certificate, const std::string& key, const std::string& ca);
 };
 

@@ -56,9 +56,31 @@ TEST_F(cluster_tls, AcceptsMatchingFilesAndMakesThePathsAbsolute) {
   auto checked = check_tls_files({"n1.crt", "n1.key", "cluster-ca.crt"});
   std::filesystem::current_path(cwd);
   ASSERT_TRUE(checked) << message_of(checked.error());
-  EXPECT_EQ(checked->certificate, node_.cert);
-  EXPECT_EQ(checked->key, node_.key);
-  EXPECT_EQ(checked->ca, ca_->cert());
+  EXPECT_TRUE(checked->enabled());
+  EXPECT_EQ(checked->files().certificate, node_.cert);
+  EXPECT_EQ(checked->files().key, node_.key);
+  EXPECT_EQ(checked->files().ca, ca_->cert());
+}
+
+TEST_F(cluster_tls, KeepsCopiesThatOutliveTheFiles) {
+  auto checked = check_tls_files(good());
+  ASSERT_TRUE(checked) << message_of(checked.error());
+  auto cert_text = s::read_file(node_.cert);
+  auto key_text = s::read_file(node_.key);
+  ASSERT_FALSE(cert_text.empty());
+  std::filesystem::remove(node_.cert);
+  std::ofstream{node_.key} << "garbage";
+  // What CAF opens for each connection is the bytes that were checked.
+  EXPECT_EQ(s::read_file(checked->copies().certificate), cert_text);
+  EXPECT_EQ(s::read_file(checked->copies().key), key_text);
+  EXPECT_EQ(s::read_file(checked->copies().ca), s::read_file(ca_->cert()));
+  // Moved, the copies stay open; ended, they are closed.
+  auto copy_path = checked->copies().certificate;
+  {
+    pinned_tls moved = std::move(*checked);
+    EXPECT_EQ(s::read_file(moved.copies().certificate), cert_text);
+  }
+  EXPECT_NE(s::read_file(copy_path), cert_text);
 }
 
 TEST_F(cluster_tls, NamesTheMissingFlags) {
@@ -126,9 +148,11 @@ TEST_F(cluster_tls, RefusesACertificateOnlyForServers) {
 
 TEST_F(cluster_tls, ProbeOfAClosedPortIsUnreachable) {
   auto port = s::free_port(); // nobody listens there
-  auto probe = probe_join({"127.0.0.1", port}, good(), std::chrono::seconds{2});
+  auto tls = check_tls_files(good());
+  ASSERT_TRUE(tls) << message_of(tls.error());
+  auto probe = probe_join({"127.0.0.1", port}, *tls, std::chrono::seconds{2});
   EXPECT_EQ(probe.outcome, join_probe::verdict::unreachable) << probe.message;
-  probe = probe_join({"127.0.0.1", port}, {}, std::chrono::seconds{2});
+  probe = probe_join({"127.0.0.1", port}, pinned_tls{}, std::chrono::seconds{2});
   EXPECT_EQ(probe.outcome, join_probe::verdict::unreachable) << probe.message;
 }
 

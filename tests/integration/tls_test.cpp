@@ -22,6 +22,7 @@ protected:
     if (s::openssl_binary().empty())
       GTEST_SKIP() << "needs the openssl binary (tools/install-deps.sh)";
     ca_ = std::make_unique<s::test_ca>(certs_, "cluster");
+    ca_pem_ = s::read_file(ca_->cert());
     config_ = certs_.write("cluster.yaml", fast_detection);
   }
 
@@ -98,6 +99,7 @@ protected:
 
   s::temp_dir certs_{"tutti-tls-certs-"};
   std::unique_ptr<s::test_ca> ca_;
+  std::string ca_pem_;
   std::string config_;
   uint16_t listen_ = 0;
 };
@@ -105,7 +107,15 @@ protected:
 TEST_F(tls_cluster, NodesJoinOverTlsAndRunReplicas) {
   auto& control = start_control();
   auto& n1 = start_tls_node("n1", "127.0.0.2");
-  auto& n2 = start_tls_node("n2", "127.0.0.3");
+  // n2 takes its files from the config file (cluster.tls) instead of flags.
+  auto n2_cert = ca_->issue("n2");
+  auto opts = node_options("n2", "127.0.0.3", {});
+  opts.config_file = certs_.write("n2.yaml", "cluster: {heartbeat_interval: 100ms, "
+                                             "node_loss_timeout: 1s,\n"
+                                             "  tls: {certificate: " +
+                                                 n2_cert.cert + ", key: " + n2_cert.key +
+                                                 ", ca: " + ca_->cert() + "}}\n");
+  auto& n2 = start_daemon(opts);
   ASSERT_TRUE(wait_nodes_ready(control, 2)) << control.tutti({"get", "nodes"}).out;
   auto file = certs_.write("sleepy.yaml", sleeper_yaml("sleepy", 4));
   auto applied = control.tutti({"apply", "-f", file});
@@ -175,6 +185,28 @@ TEST_F(tls_cluster, TlsNodeAtAPlainControlPlaneIsRefused) {
   expect_refused(node_options("n1", "127.0.0.2", tls_args(ca_->issue("n1"), ca_->cert())),
                  "does not speak TLS");
   expect_control_lives_with(control, {});
+}
+
+TEST_F(tls_cluster, FilesRemovedAfterStartupChangeNothing) {
+  // CAF reads its TLS files for every connection, and a file it cannot read
+  // would end the process: tuttid gives it the copies it checked at startup.
+  auto& control = start_control();
+  auto n1 = ca_->issue("n1");
+  auto ca_copy = certs_.write("ca-again.crt", ca_pem_); // the node's own copy of the CA
+  for (auto path : {certs_.file("control.crt"), certs_.file("control.key"), ca_->cert()})
+    ASSERT_TRUE(std::filesystem::remove(path)) << path;
+  start_daemon(node_options("n1", "127.0.0.2", tls_args(n1, ca_copy)));
+  ASSERT_TRUE(wait_nodes_ready(control, 1)) << control.log();
+  expect_control_lives_with(control, {"n1"});
+}
+
+TEST_F(tls_cluster, HelpDocumentsTheTlsFlags) {
+  for (const char* mode : {"control", "node"}) {
+    auto r = s::run_command({TUTTID_BIN, mode, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    for (const char* flag : {"--tls-cert", "--tls-key", "--tls-ca"})
+      EXPECT_NE(r.out.find(flag), std::string::npos) << mode << " --help lacks " << flag;
+  }
 }
 
 TEST_F(tls_cluster, BadTlsFilesAreStartupErrorsNamingTheFile) {

@@ -236,8 +236,8 @@ int main(int argc, char** argv) {
                     "Its unencrypted PEM private key (or cluster.tls.key)")
         ->group(group);
     cmd->add_option("--tls-ca", flags.tls_ca,
-                    "PEM certificate of the cluster CA: the peer's certificate must chain to it "
-                    "(or cluster.tls.ca)")
+                    "PEM certificate of the cluster CA: the peer's certificate must chain to it; "
+                    "names and addresses in it are not checked (or cluster.tls.ca)")
         ->group(group);
   };
   auto* dev =
