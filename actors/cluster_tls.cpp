@@ -406,7 +406,7 @@ bool is_not_tls(unsigned long code) {
          r == SSL_R_UNEXPECTED_RECORD || r == SSL_R_HTTP_REQUEST;
 }
 
-join_probe verdict(join_probe::verdict v, std::string message) {
+join_probe make_probe(join_probe::verdict v, std::string message) {
   return join_probe{v, std::move(message)};
 }
 
@@ -417,14 +417,14 @@ join_probe probe_plain(int fd, const std::string& at, clock_type::time_point dea
   if (wait_for(fd, POLLIN, quiet_until)) {
     char byte = 0;
     if (::recv(fd, &byte, 1, MSG_PEEK) > 0)
-      return verdict(join_probe::verdict::ok, {});
-    return verdict(join_probe::verdict::unreachable,
-                   "the control plane at " + at + " closed the connection at once");
+      return make_probe(join_probe::verdict::ok, {});
+    return make_probe(join_probe::verdict::unreachable,
+                      "the control plane at " + at + " closed the connection at once");
   }
   // Silent: say hello in TLS and see whether it answers in TLS.
   ssl_ctx_ptr ctx{SSL_CTX_new(TLS_client_method())};
   if (!ctx)
-    return verdict(join_probe::verdict::ok, {});
+    return make_probe(join_probe::verdict::ok, {});
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   ssl_ptr ssl{SSL_new(ctx.get())};
   SSL_set_fd(ssl.get(), fd);
@@ -434,12 +434,12 @@ join_probe probe_plain(int fd, const std::string& at, clock_type::time_point dea
   auto reason = last_reason(code);
   if (SSL_get0_peer_certificate(ssl.get()) != nullptr ||
       (result == step::failed && is_alert(reason)))
-    return verdict(join_probe::verdict::refused,
-                   "the control plane at " + at +
-                       " requires TLS (it answered in TLS with its certificate), and this node "
-                       "has none: give it --tls-cert, --tls-key and --tls-ca (cluster.tls) with "
-                       "a certificate signed by the cluster's CA");
-  return verdict(join_probe::verdict::ok, {});
+    return make_probe(join_probe::verdict::refused,
+                      "the control plane at " + at +
+                          " requires TLS (it answered in TLS with its certificate), and this node "
+                          "has none: give it --tls-cert, --tls-key and --tls-ca (cluster.tls) with "
+                          "a certificate signed by the cluster's CA");
+  return make_probe(join_probe::verdict::ok, {});
 }
 
 join_probe probe_tls(int fd, const std::string& at, const pinned_tls& pinned,
@@ -449,8 +449,8 @@ join_probe probe_tls(int fd, const std::string& at, const pinned_tls& pinned,
   if (!ctx || SSL_CTX_use_certificate_chain_file(ctx.get(), tls.certificate.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
       SSL_CTX_load_verify_locations(ctx.get(), tls.ca.c_str(), nullptr) != 1)
-    return verdict(join_probe::verdict::refused,
-                   "cannot load this node's TLS files: " + openssl_errors());
+    return make_probe(join_probe::verdict::refused,
+                      "cannot load this node's TLS files: " + openssl_errors());
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   ssl_ptr ssl{SSL_new(ctx.get())};
   SSL_set_fd(ssl.get(), fd);
@@ -459,30 +459,31 @@ join_probe probe_tls(int fd, const std::string& at, const pinned_tls& pinned,
   unsigned long code = 0;
   auto reason = last_reason(code);
   if (result == step::timed_out)
-    return verdict(join_probe::verdict::ok, {}); // slow, not wrong: let the join tell
+    return make_probe(join_probe::verdict::ok, {}); // slow, not wrong: let the join tell
   auto refused_ours = [&](const std::string& why) {
-    return verdict(join_probe::verdict::refused,
-                   "the control plane at " + at + " refused this node's certificate (" + why +
-                       "): it must be signed by the CA the control plane trusts (its --tls-ca)");
+    return make_probe(join_probe::verdict::refused,
+                      "the control plane at " + at + " refused this node's certificate (" + why +
+                          "): it must be signed by the CA the control plane trusts (its --tls-ca)");
   };
   if (result == step::failed) {
     auto verified = SSL_get_verify_result(ssl.get());
     if (verified != X509_V_OK)
-      return verdict(join_probe::verdict::refused,
-                     "the control plane at " + at +
-                         " presented a certificate that does not verify against this node's CA '" +
-                         pinned.files().ca + "' (" + X509_verify_cert_error_string(verified) +
-                         "): both sides need certificates of the same cluster CA");
+      return make_probe(
+          join_probe::verdict::refused,
+          "the control plane at " + at +
+              " presented a certificate that does not verify against this node's CA '" +
+              pinned.files().ca + "' (" + X509_verify_cert_error_string(verified) +
+              "): both sides need certificates of the same cluster CA");
     if (is_not_tls(code))
-      return verdict(join_probe::verdict::refused,
-                     "the control plane at " + at + " does not speak TLS (" + reason +
-                         "): start it with --tls-cert, --tls-key and --tls-ca too, or join "
-                         "without TLS");
+      return make_probe(join_probe::verdict::refused,
+                        "the control plane at " + at + " does not speak TLS (" + reason +
+                            "): start it with --tls-cert, --tls-key and --tls-ca too, or join "
+                            "without TLS");
     if (is_alert(reason))
       return refused_ours(reason);
-    return verdict(join_probe::verdict::unreachable,
-                   "TLS handshake with the control plane at " + at +
-                       " failed: " + (reason.empty() ? "connection closed" : reason));
+    return make_probe(join_probe::verdict::unreachable,
+                      "TLS handshake with the control plane at " + at +
+                          " failed: " + (reason.empty() ? "connection closed" : reason));
   }
   // TLS 1.3: the server judges our certificate after our side finished; its
   // verdict is its first record (an alert, or CAF's greeting).
@@ -491,9 +492,11 @@ join_probe probe_tls(int fd, const std::string& at, const pinned_tls& pinned,
   reason = last_reason(code);
   if (result == step::failed && is_alert(reason))
     return refused_ours(reason);
-  if (result == step::failed && ssl_error == SSL_ERROR_ZERO_RETURN)
-    return refused_ours("it closed the connection after the handshake");
-  return verdict(join_probe::verdict::ok, {});
+  // Closed without an alert: not a verdict on us (a control plane going down).
+  if (result == step::failed)
+    return make_probe(join_probe::verdict::unreachable,
+                      "the control plane at " + at + " closed the connection after the handshake");
+  return make_probe(join_probe::verdict::ok, {});
 }
 
 } // namespace
@@ -505,7 +508,7 @@ join_probe probe_join(const config::endpoint& where, const pinned_tls& tls,
   auto at = where.to_string();
   socket_fd fd;
   if (auto why = connect_to(where, deadline, fd))
-    return verdict(join_probe::verdict::unreachable, *why);
+    return make_probe(join_probe::verdict::unreachable, *why);
   return tls.enabled() ? probe_tls(fd.get(), at, tls, deadline)
                        : probe_plain(fd.get(), at, deadline);
 }
