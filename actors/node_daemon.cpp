@@ -73,7 +73,7 @@ void node_daemon::impl::pause(milliseconds& retry) {
 bool node_daemon::impl::serve_once(milliseconds& retry) {
   const auto& where = cfg.cluster.join;
   // CAF drops a connection whose TLS handshake fails without saying why, and a
-  // plain node waits forever for a TLS control plane's greeting: a trial
+  // plain node gets no greeting at all from a TLS control plane: a trial
   // connection first tells a mismatch (for good) from an absent control plane.
   auto probe = probe_join(where, tls, probe_timeout);
   if (probe.outcome == join_probe::verdict::refused) {
