@@ -3,6 +3,7 @@
 #include "actors/admin_actor.hpp"
 #include "actors/api_server.hpp"
 #include "actors/cluster_actor.hpp"
+#include "actors/cluster_tls.hpp"
 #include "actors/discovery_actor.hpp"
 #include "actors/gateway_actor.hpp"
 #include "actors/node_actor.hpp"
@@ -18,6 +19,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -59,6 +61,7 @@ struct dev_daemon::impl {
   std::unique_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  pinned_tls tls; // outlives sys: CAF reads these copies per connection
   system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<api_server> api;
@@ -194,6 +197,14 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                            "a control plane needs a join token (--join-token or "
                            "cluster.join_token) that its nodes show");
     x->sys_cfg.enable_network(cfg.cluster.heartbeat_interval, cfg.cluster.node_loss_timeout);
+    if (cfg.cluster.tls.enabled()) {
+      auto tls = check_tls_files(cfg.cluster.tls);
+      if (!tls)
+        return tls.error();
+      x->tls = std::move(*tls);
+      const auto& copies = x->tls.copies();
+      x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
+    }
   }
   if (auto err = x->open_store())
     return err;
@@ -227,8 +238,10 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   x->api->set_admin(x->admin);
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
-    auto listen = x->sys->middleman().publish(x->gateway, cfg.cluster.listen.port,
-                                              cfg.cluster.listen.host.c_str(), true);
+    const auto& at = cfg.cluster.listen;
+    auto listen = x->tls.enabled()
+                      ? caf::openssl::publish(x->gateway, at.port, at.host.c_str(), true)
+                      : x->sys->middleman().publish(x->gateway, at.port, at.host.c_str(), true);
     if (!listen) {
       x->api->stop();
       caf::anon_send(x->root, p::shutdown_atom::value);

@@ -1,5 +1,6 @@
 #include "actors/node_daemon.hpp"
 
+#include "actors/cluster_tls.hpp"
 #include "actors/dev_daemon.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/supervisor_actor.hpp"
@@ -9,6 +10,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -25,6 +27,7 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds first_retry{100};
 constexpr milliseconds max_retry{2000};
+constexpr milliseconds probe_timeout{5000};
 
 } // namespace
 
@@ -34,6 +37,7 @@ struct node_daemon::impl {
   std::unique_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  pinned_tls tls; // outlives sys: CAF reads these copies per connection
   system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::thread joiner;
@@ -68,7 +72,24 @@ void node_daemon::impl::pause(milliseconds& retry) {
 
 bool node_daemon::impl::serve_once(milliseconds& retry) {
   const auto& where = cfg.cluster.join;
-  auto gateway = sys->middleman().remote_actor<gateway_actor>(where.host, where.port);
+  // CAF drops a connection whose TLS handshake fails without saying why, and a
+  // plain node gets no greeting at all from a TLS control plane: a trial
+  // connection first tells a mismatch (for good) from an absent control plane.
+  auto probe = probe_join(where, tls, probe_timeout);
+  if (probe.outcome == join_probe::verdict::refused) {
+    spdlog::error("node {}: {}", name, probe.message);
+    end(p::make_error(p::error_code::invalid_argument, probe.message));
+    return false;
+  }
+  if (probe.outcome == join_probe::verdict::unreachable) {
+    spdlog::warn("node {}: cannot reach the control plane at {}: {}; retrying in {} ms", name,
+                 where.to_string(), probe.message, retry.count());
+    pause(retry);
+    return true;
+  }
+  auto gateway = tls.enabled()
+                     ? caf::openssl::remote_actor<gateway_actor>(*sys, where.host, where.port)
+                     : sys->middleman().remote_actor<gateway_actor>(where.host, where.port);
   if (!gateway) {
     spdlog::warn("node {}: cannot reach the control plane at {}: {}; retrying in {} ms", name,
                  where.to_string(), p::message_of(gateway.error()), retry.count());
@@ -154,6 +175,12 @@ caf::expected<std::unique_ptr<node_daemon>> node_daemon::start(const config::dae
                          "cluster.join_token)");
   auto x = std::make_unique<impl>();
   x->cfg = cfg;
+  if (cfg.cluster.tls.enabled()) { // before anything binds or spawns: a file error ends us
+    auto tls = check_tls_files(cfg.cluster.tls);
+    if (!tls)
+      return tls.error();
+    x->tls = std::move(*tls);
+  }
   x->name = cfg.node.name.empty() ? host_name() : cfg.node.name;
   x->metrics = std::make_unique<metrics::catalogue>();
   try {
@@ -167,6 +194,10 @@ caf::expected<std::unique_ptr<node_daemon>> node_daemon::start(const config::dae
     return drivers.error();
   x->drivers = std::move(*drivers);
   x->sys_cfg.enable_network(cfg.cluster.heartbeat_interval, cfg.cluster.node_loss_timeout);
+  if (x->tls.enabled()) {
+    const auto& copies = x->tls.copies();
+    x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
+  }
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
   auto* raw = x.get();
   x->joiner = std::thread{[raw] { raw->run(); }};

@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -37,6 +38,14 @@ void system_config::enable_network(caf::timespan heartbeat, caf::timespan loss_t
   load<caf::io::middleman>();
   set("middleman.heartbeat-interval", heartbeat);
   set("middleman.connection-timeout", loss_timeout);
+}
+
+void system_config::enable_tls(const std::string& certificate, const std::string& key,
+                               const std::string& ca) {
+  load<caf::openssl::manager>();
+  openssl_certificate = certificate;
+  openssl_key = key;
+  openssl_cafile = ca;
 }
 
 } // namespace tutti::actors

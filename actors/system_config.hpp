@@ -8,6 +8,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
+#include <string>
+
 namespace tutti::actors {
 
 class system_config : public caf::actor_system_config {
@@ -21,6 +23,13 @@ public:
   /// Loads the middleman; a peer silent for `loss_timeout` is taken as gone
   /// (its actors send down messages), checked every `heartbeat`.
   void enable_network(caf::timespan heartbeat, caf::timespan loss_timeout);
+
+  /// Loads CAF's openssl module over the network (after enable_network): peers
+  /// then connect with caf::openssl::publish / remote_actor, present
+  /// `certificate` (with `key`, unencrypted) and must present one that chains
+  /// to `ca`. Give it checked, pinned files (check_tls_files): CAF reads them
+  /// for each connection and throws from its I/O thread when it cannot.
+  void enable_tls(const std::string& certificate, const std::string& key, const std::string& ca);
 };
 
 } // namespace tutti::actors

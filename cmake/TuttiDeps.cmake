@@ -14,6 +14,8 @@ find_package(CURL REQUIRED)                       # FindCURL -> CURL::libcurl (t
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
 find_library(CAF_CORE_LIB caf_core REQUIRED)
 find_library(CAF_IO_LIB caf_io REQUIRED)
+find_library(CAF_OPENSSL_LIB caf_openssl REQUIRED) # TLS between nodes and control plane
+find_package(OpenSSL REQUIRED)                      # OpenSSL::SSL: the checks around caf::openssl
 if(NOT TARGET CAF::core)
   add_library(CAF::core UNKNOWN IMPORTED)
   set_target_properties(CAF::core PROPERTIES IMPORTED_LOCATION "${CAF_CORE_LIB}"
@@ -21,6 +23,9 @@ if(NOT TARGET CAF::core)
   add_library(CAF::io UNKNOWN IMPORTED)
   set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION "${CAF_IO_LIB}"
     INTERFACE_LINK_LIBRARIES CAF::core)
+  add_library(CAF::openssl UNKNOWN IMPORTED)
+  set_target_properties(CAF::openssl PROPERTIES IMPORTED_LOCATION "${CAF_OPENSSL_LIB}"
+    INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")
 endif()
 
 # LMDB: no CMake config, only headers and the library.

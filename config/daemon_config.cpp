@@ -206,11 +206,31 @@ void read_mesh(const field& f, mesh_config& out, error_sink& errors) {
   fields.finish();
 }
 
+void read_tls(const field& f, tls_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with certificate, key and ca (paths of PEM files)", errors))
+    return;
+  map_reader fields{f, errors};
+  std::string absent; // a bad value is its own error, not also a missing one
+  for (auto [key, target] : {std::pair{"certificate", &out.certificate}, std::pair{"key", &out.key},
+                             std::pair{"ca", &out.ca}}) {
+    auto path = fields.take(key);
+    if (!path) {
+      absent += (absent.empty() ? "" : ", ") + std::string{key};
+      continue;
+    }
+    if (auto text = read_nonempty_string(*path, errors))
+      *target = *text;
+  }
+  fields.finish();
+  if (!absent.empty())
+    errors.add(f.mark, f.path, "TLS needs certificate, key and ca together; missing: " + absent);
+}
+
 void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
   constexpr caf::timespan max_time = 1min;
   if (!expect_map(f,
-                  "a mapping with listen, join, join_token, heartbeat_interval and "
-                  "node_loss_timeout",
+                  "a mapping with listen, join, join_token, heartbeat_interval, "
+                  "node_loss_timeout and tls",
                   errors))
     return;
   map_reader fields{f, errors};
@@ -231,6 +251,8 @@ void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
                    "must be at least twice heartbeat_interval, or a healthy link looks lost");
     }
   }
+  if (auto tls = fields.take("tls"))
+    read_tls(*tls, out.tls, errors);
   fields.finish();
 }
 
@@ -268,6 +290,19 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
 }
 
 } // namespace
+
+std::vector<std::string> missing_tls_fields(const tls_config& tls) {
+  std::vector<std::string> out;
+  if (!tls.enabled())
+    return out;
+  if (tls.certificate.empty())
+    out.emplace_back("certificate");
+  if (tls.key.empty())
+    out.emplace_back("key");
+  if (tls.ca.empty())
+    out.emplace_back("ca");
+  return out;
+}
 
 daemon_config_result parse_daemon_config(const std::string& text, const std::string& file) {
   error_sink errors{file};

@@ -49,6 +49,21 @@ struct mesh_config {
   caf::timespan idle_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::minutes{5});
 };
 
+/// TLS between node agents and the control plane (caf::openssl). Off when all
+/// three are empty; on when any is set, and then all three are required (see
+/// missing_tls_fields). Paths of PEM files.
+struct tls_config {
+  std::string certificate; // this process's certificate (chain), signed by `ca`
+  std::string key;         // its private key, unencrypted
+  std::string ca;          // the cluster CA: the peer's certificate must chain to it
+
+  bool enabled() const { return !certificate.empty() || !key.empty() || !ca.empty(); }
+};
+
+/// The fields of an enabled tls_config that are empty ("key", "ca", ...), in the
+/// order certificate, key, ca; empty when TLS is off or complete.
+std::vector<std::string> missing_tls_fields(const tls_config& tls);
+
 /// How control plane and node agents find and watch each other (CAF's network
 /// layer). Every process of a cluster must use the same heartbeat settings.
 struct cluster_config {
@@ -60,6 +75,7 @@ struct cluster_config {
   /// A peer silent this long is lost (a cut link sends no RST).
   caf::timespan node_loss_timeout =
       std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
+  tls_config tls; // off by default: the cluster's traffic is plain TCP
 };
 
 struct daemon_config {

@@ -251,3 +251,52 @@ TEST(DaemonConfig, ParsesTheMeshSection) {
   expect_only_error("mesh: {connect_timeout: 0s}\n", 1, 25, "mesh.connect_timeout", "");
   expect_only_error("mesh: {idle: 1s}\n", 1, 8, "mesh.idle", "unknown field");
 }
+
+TEST(DaemonConfig, ClusterTlsIsOffByDefault) {
+  auto result = parse("cluster: {join_token: s3cret}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_FALSE(result.config.cluster.tls.enabled());
+  EXPECT_TRUE(config::missing_tls_fields(result.config.cluster.tls).empty());
+}
+
+TEST(DaemonConfig, ParsesClusterTls) {
+  auto result = parse("cluster:\n"
+                      "  join_token: s3cret\n"
+                      "  tls: {certificate: /etc/tutti/n1.crt, key: /etc/tutti/n1.key,\n"
+                      "        ca: /etc/tutti/ca.crt}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  const auto& tls = result.config.cluster.tls;
+  EXPECT_TRUE(tls.enabled());
+  EXPECT_EQ(tls.certificate, "/etc/tutti/n1.crt");
+  EXPECT_EQ(tls.key, "/etc/tutti/n1.key");
+  EXPECT_EQ(tls.ca, "/etc/tutti/ca.crt");
+  EXPECT_EQ(result.config.cluster.join_token, "s3cret");
+}
+
+TEST(DaemonConfig, ClusterTlsNeedsAllThreeFiles) {
+  expect_only_error("cluster:\n  tls: {certificate: a.crt}\n", 2, 8, "cluster.tls",
+                    "missing: key, ca");
+  expect_only_error("cluster:\n  tls: {certificate: a.crt, key: a.key}\n", 2, 8, "cluster.tls",
+                    "missing: ca");
+  // A key or CA alone is a half-made setup too, not "TLS off".
+  expect_only_error("cluster:\n  tls: {ca: ca.crt}\n", 2, 8, "cluster.tls",
+                    "missing: certificate, key");
+}
+
+TEST(DaemonConfig, RefusesBadClusterTls) {
+  expect_only_error("cluster: {tls: {certificate: a, key: b, ca: ''}}\n", 1, 45, "cluster.tls.ca",
+                    "must not be empty");
+  expect_only_error("cluster: {tls: {certificate: a, key: b, ca: c, cafile: d}}\n", 1, 48,
+                    "cluster.tls.cafile", "unknown field 'cafile'");
+  expect_only_error("cluster: {tls: on}\n", 1, 16, "cluster.tls", "expected a mapping");
+}
+
+TEST(DaemonConfig, MissingTlsFieldsNamesWhatIsEmpty) {
+  config::tls_config tls;
+  EXPECT_TRUE(config::missing_tls_fields(tls).empty());
+  tls.key = "k";
+  EXPECT_EQ(config::missing_tls_fields(tls), (std::vector<std::string>{"certificate", "ca"}));
+  tls.certificate = "c";
+  tls.ca = "a";
+  EXPECT_TRUE(config::missing_tls_fields(tls).empty());
+}

@@ -36,6 +36,9 @@ struct dev_flags {
   std::string join;
   std::string join_token;
   std::string address;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 };
 
 int fail(const std::string& message) {
@@ -92,6 +95,11 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (!f.join_token.empty())
     cfg.cluster.join_token = f.join_token;
+  for (auto [text, target] :
+       {std::pair{&f.tls_cert, &cfg.cluster.tls.certificate},
+        std::pair{&f.tls_key, &cfg.cluster.tls.key}, std::pair{&f.tls_ca, &cfg.cluster.tls.ca}})
+    if (!text->empty())
+      *target = *text;
   if (!f.address.empty()) {
     if (!tutti::config::parse_endpoint(f.address + ":0"))
       return "--address: expected an IP address, got '" + f.address + "'";
@@ -223,6 +231,22 @@ int main(int argc, char** argv) {
     cmd->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
                   "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
   };
+  // TLS between nodes and the control plane (control and node only).
+  auto tls_flags = [&flags](CLI::App* cmd) {
+    const char* group = "TLS between nodes and control plane (all three, or none)";
+    cmd->add_option(
+           "--tls-cert", flags.tls_cert,
+           "PEM certificate of this process, signed by the cluster CA; turns TLS on: "
+           "peers without a certificate of that CA are refused (or cluster.tls.certificate)")
+        ->group(group);
+    cmd->add_option("--tls-key", flags.tls_key,
+                    "Its unencrypted PEM private key (or cluster.tls.key)")
+        ->group(group);
+    cmd->add_option("--tls-ca", flags.tls_ca,
+                    "PEM certificate of the cluster CA: the peer's certificate must chain to it; "
+                    "names and addresses in it are not checked (or cluster.tls.ca)")
+        ->group(group);
+  };
   auto* dev =
       app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
   common(dev, true, true);
@@ -233,7 +257,10 @@ int main(int argc, char** argv) {
                       "Where node agents join, HOST:PORT (default 127.0.0.1:7701)");
   control->add_option("--join-token", flags.join_token,
                       "Secret a node must show to join (or cluster.join_token in the config)");
-  control->footer("Example: tuttid control --join-token s3cret --listen 127.0.0.1:7701");
+  tls_flags(control);
+  control->footer("Example: tuttid control --join-token s3cret --listen 127.0.0.1:7701\n"
+                  "With TLS: ... --tls-cert control.crt --tls-key control.key --tls-ca ca.crt\n"
+                  "(every node then needs TLS too, with a certificate of the same CA)");
   auto* node = app.add_subcommand(
       "node", "A node agent: joins a control plane and runs the replicas placed on it");
   common(node, true, false);
@@ -242,8 +269,10 @@ int main(int argc, char** argv) {
   node->add_option("--address", flags.address,
                    "This node's IP address: its replicas' ports and its routing mesh listen "
                    "there (default 127.0.0.1)");
+  tls_flags(node);
   node->footer("Example: tuttid node --join 127.0.0.1:7701 --join-token s3cret --node-name n2 "
-               "--address 127.0.0.2");
+               "--address 127.0.0.2\n"
+               "With TLS: ... --tls-cert n2.crt --tls-key n2.key --tls-ca ca.crt");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("tuttid"));
   if (dev->parsed())
