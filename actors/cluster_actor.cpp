@@ -482,11 +482,12 @@ caf::result<std::vector<p::service_endpoints>> get_endpoints(self_ptr self,
   return promise;
 }
 
-void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::string> keep) {
+void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::string> keep,
+                int64_t snapshot) {
   self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, node_name)
       .then(
-          [self, keep](node_actor& node) {
-            self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep)
+          [self, keep, snapshot](node_actor& node) {
+            self->request(node, std::chrono::seconds{60}, p::sweep_atom::value, keep, snapshot)
                 .then(
                     [self](std::vector<std::string>& removed) {
                       for (auto& id : removed) {
@@ -507,15 +508,18 @@ void sweep_orphans(self_ptr self, const std::string& only = {}) {
   auto names = service_names(self);
   auto keep = std::make_shared<std::map<std::string, std::vector<std::string>>>();
   auto pending = std::make_shared<size_t>(names.size() + 1);
-  auto finish = [self, keep, pending, only] {
+  // Taken before the store is read: every assignment older than this is in what
+  // the reads return (the store applies writes in the order they were sent).
+  auto snapshot = p::fencing_epoch();
+  auto finish = [self, keep, pending, only, snapshot] {
     if (--*pending != 0)
       return;
     self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
         .then(
-            [self, keep, only](std::vector<p::node_status>& nodes) {
+            [self, keep, only, snapshot](std::vector<p::node_status>& nodes) {
               for (auto& n : nodes)
                 if (only.empty() || n.name == only)
-                  sweep_node(self, n.name, (*keep)[n.name]);
+                  sweep_node(self, n.name, (*keep)[n.name], snapshot);
             },
             [](caf::error&) {});
   };

@@ -99,7 +99,8 @@ using node_actor = caf::typed_actor<
     caf::replies_to<p::stop_atom, std::string>::with<bool>,
     caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
     caf::replies_to<p::status_atom>::with<p::node_status>,
-    caf::replies_to<p::sweep_atom, std::vector<std::string>>::with<std::vector<std::string>>,
+    caf::replies_to<p::sweep_atom, std::vector<std::string>, int64_t>::with<
+        std::vector<std::string>>,
     caf::reacts_to<p::replica_status>, caf::reacts_to<p::health_atom>,
     caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
     caf::replies_to<p::reserve_atom, p::reservation>::with<p::reservation_reply>,

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -281,8 +282,9 @@ void forget_replica(self_ptr self, const std::string& id) {
   unhold(self, id);
 }
 
-caf::result<bool> stop(self_ptr self, const std::string& id) {
-  auto promise = self->make_response_promise<bool>();
+/// Stops replica `id` (its actor and its container) and forgets it; `done`
+/// runs once it is gone.
+void stop_replica(self_ptr self, const std::string& id, std::function<void()> done) {
   auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
   if (!child) {
     // No actor owns it (e.g. this node restarted while it was being stopped): a
@@ -291,20 +293,26 @@ caf::result<bool> stop(self_ptr self, const std::string& id) {
       caf::anon_send(self->state.sup->child_as<driver_actor>(driver_child(kind)),
                      p::remove_atom::value, id, true);
     forget_replica(self, id);
-    return true;
+    done();
+    return;
   }
   self->request(child, caf::infinite, p::stop_atom::value)
       .then(
-          [self, id, promise](bool) mutable {
+          [self, id, done](bool) {
             forget_replica(self, id);
-            promise.deliver(true);
+            done();
           },
-          [self, id, promise](caf::error& err) mutable {
+          [self, id, done](caf::error&) {
             // The replica ended before it could answer; its container may remain and
             // is swept on the next start. Forget it here.
             forget_replica(self, id);
-            promise.deliver(true);
+            done();
           });
+}
+
+caf::result<bool> stop(self_ptr self, const std::string& id) {
+  auto promise = self->make_response_promise<bool>();
+  stop_replica(self, id, [promise]() mutable { promise.deliver(true); });
   return promise;
 }
 
@@ -344,11 +352,26 @@ p::node_status status(self_ptr self) {
   return out;
 }
 
-/// Removes containers of this node that no service wants any more.
-caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std::string>& keep) {
+/// Removes containers of this node that no service wants any more: those that
+/// no replica actor owns, and the replicas whose assignment here is older than
+/// the store's snapshot `keep` was read from (`snapshot`), which moved them
+/// elsewhere while this node was cut off. A replica assigned after the
+/// snapshot is not in `keep` yet, and stays.
+caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std::string>& keep,
+                                            int64_t snapshot) {
   auto promise = self->make_response_promise<std::vector<std::string>>();
   auto wanted = std::make_shared<std::set<std::string>>(keep.begin(), keep.end());
   auto removed = std::make_shared<std::vector<std::string>>();
+  std::vector<std::string> fenced;
+  for (auto& [id, entry] : self->state.replicas)
+    if (!wanted->count(id) && entry.req.epoch < snapshot)
+      fenced.push_back(id);
+  for (auto& id : fenced) {
+    spdlog::info("node {}: stopping replica {}: it is assigned elsewhere now",
+                 self->state.ctx.config.name, id);
+    stop_replica(self, id, [] {});
+    removed->push_back(id);
+  }
   auto pending = std::make_shared<size_t>(self->state.ctx.drivers.size());
   if (*pending == 0)
     return *removed;
@@ -525,7 +548,9 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
         return logs(self, id, max_bytes);
       },
       [self](p::status_atom) { return status(self); },
-      [self](p::sweep_atom, const std::vector<std::string>& keep) { return sweep(self, keep); },
+      [self](p::sweep_atom, const std::vector<std::string>& keep, int64_t snapshot) {
+        return sweep(self, keep, snapshot);
+      },
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::health_atom) { probe_drivers(self); },
       [self](p::child_atom, const std::string& name) { return self->state.sup->child(name); },

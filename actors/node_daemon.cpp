@@ -139,6 +139,11 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
   spdlog::info("tuttid node {} ready: joined the control plane at {}", name, where.to_string());
   self->monitor(*gateway);
   self->monitor(root);
+  // The control plane restarts its store, placement and discovery on its own
+  // (a crash, `tutti chaos kill`): the handles granted here die with them, and
+  // joining again is how this node gets the new ones and registers anew.
+  for (auto& granted_actor : {std::get<0>(*granted), std::get<1>(*granted), std::get<2>(*granted)})
+    self->monitor(granted_actor);
   bool lost = false;
   while (!stopping && !lost) {
     self->receive(

@@ -39,6 +39,7 @@ struct slot_state {
   bool node_lost = false; // its node's actor went down; not routed to
   bool queued = false;    // waits in the service's place queue
   uint64_t epoch = 0;     // answers to requests of an older epoch are ignored
+  int64_t assigned = 0;   // the fencing epoch of its stored assignment
   p::replica_status status;
   std::string last_problem; // not repeated in the event log
 };
@@ -285,7 +286,8 @@ void run_on_node(self_ptr self, int32_t slot) {
   s.in_flight = true;
   auto epoch = s.epoch;
   auto [spec, rev] = spec_of(self, s);
-  p::replica_request req{self->state.spec.name, slot, rev, *spec, self->state.ctx.discovery_env};
+  p::replica_request req{self->state.spec.name, slot, rev, *spec, self->state.ctx.discovery_env,
+                        s.assigned};
   auto fail = [self, slot, epoch](caf::error& err) {
     auto* s = slot_of(self, slot, epoch);
     if (s == nullptr || s->stopping)
@@ -360,7 +362,8 @@ void place_slot(self_ptr self, int32_t slot) {
             }
             // The assignment is durable before the replica starts, so a restarted
             // control plane finds it on the same node.
-            p::assignment a{d.replica, self->state.spec.name, d.node, s.tmpl};
+            s.assigned = p::fencing_epoch();
+            p::assignment a{d.replica, self->state.spec.name, d.node, s.tmpl, s.assigned};
             self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
                 .then(
                     [self, slot, epoch](bool) {
@@ -887,6 +890,7 @@ void load_assignments(self_ptr self) {
               set_node(self, slot, a.node);
               // Records written before templates were kept: take them as current.
               s.tmpl = a.template_hash.empty() ? self->state.target : a.template_hash;
+              s.assigned = a.epoch;
             }
             load_history(self);
           },

@@ -138,7 +138,7 @@ void flush(self_ptr self) {
 }
 
 caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool remove) {
-  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node, x.template_hash}, remove});
+  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node, x.template_hash, x.epoch}, remove});
   auto promise = self->make_response_promise<bool>();
   self->state.pending.promises.push_back(promise);
   queue_flush(self);
@@ -217,7 +217,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
           return std::move(xs.error());
         std::vector<p::assignment> out;
         for (auto& x : *xs)
-          out.push_back({x.replica, x.service, x.node, x.template_hash});
+          out.push_back({x.replica, x.service, x.node, x.template_hash, x.epoch});
         return out;
       },
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },

@@ -45,6 +45,7 @@ struct assignment {
   std::string service;
   std::string node;
   std::string template_hash; // what the replica runs; empty in records of old versions
+  int64_t epoch = 0;         // when it was made (fencing); 0 in records of old versions
   friend bool operator==(const assignment&, const assignment&) = default;
 };
 

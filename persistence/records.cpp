@@ -86,7 +86,8 @@ std::string encode_assignment(const assignment& x) {
   return json{{"replica", x.replica},
               {"service", x.service},
               {"node", x.node},
-              {"template", x.template_hash}}
+              {"template", x.template_hash},
+              {"epoch", x.epoch}}
       .dump();
 }
 
@@ -97,6 +98,7 @@ caf::expected<assignment> decode_assignment(std::string_view bytes) {
     x.service = j.value("service", x.service);
     x.node = j.value("node", x.node);
     x.template_hash = j.value("template", x.template_hash);
+    x.epoch = j.value("epoch", x.epoch);
     return x;
   });
 }

@@ -88,12 +88,21 @@ struct assignment {
   std::string service;
   std::string node;
   std::string template_hash; // what the slot runs: old and new replicas of a rollout differ
+  /// When the control plane made it (unix ns of its clock): the fencing epoch. A
+  /// node's sweep stops a replica that is assigned elsewhere only when its own
+  /// assignment is older than the sweep's snapshot of the store.
+  int64_t epoch = 0;
   friend bool operator==(const assignment&, const assignment&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, assignment& x) {
-  return f(caf::meta::type_name("assignment"), x.replica, x.service, x.node, x.template_hash);
+  return f(caf::meta::type_name("assignment"), x.replica, x.service, x.node, x.template_hash,
+           x.epoch);
 }
+
+/// Now, as a fencing epoch (unix ns of this host's clock). Only the control plane
+/// makes them, so they are compared on one clock.
+int64_t fencing_epoch();
 
 /// A service asks a node to run (or update to a new revision) one replica slot.
 /// `discovery_env` (`<SERVICE>_ADDR` of the published services) is added to the
@@ -105,12 +114,13 @@ struct replica_request {
   int64_t revision = 0;
   service_spec spec;
   std::map<std::string, std::string> discovery_env;
+  int64_t epoch = 0; // of the slot's assignment to this node (see assignment::epoch)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_request& x) {
   return f(caf::meta::type_name("replica_request"), x.service, x.slot, x.revision, x.spec,
-           x.discovery_env);
+           x.discovery_env, x.epoch);
 }
 
 /// The driver saw a replica's container exit.

@@ -2,7 +2,7 @@
 
 // What every tutti-bench subcommand needs: timing, percentiles, a connected client.
 
-#include "tools/bench/daemon_process.hpp"
+#include "tools/harness/daemon_process.hpp"
 #include "tools/tutti/client.hpp"
 
 #include <chrono>
@@ -10,6 +10,9 @@
 #include <vector>
 
 namespace tutti::bench {
+
+using harness::daemon_process;
+using harness::free_port;
 
 /// Milliseconds since `t` on the steady clock.
 double ms_since(std::chrono::steady_clock::time_point t);

@@ -3,7 +3,7 @@
 
 #include "tools/bench/benches.hpp"
 #include "tools/bench/bench_support.hpp"
-#include "tools/bench/daemon_process.hpp"
+#include "tools/harness/daemon_process.hpp"
 #include "tools/tutti/client.hpp"
 
 #include <signal.h>

@@ -5,7 +5,7 @@
 
 #include "tools/bench/benches.hpp"
 #include "tools/bench/bench_support.hpp"
-#include "tools/bench/daemon_process.hpp"
+#include "tools/harness/daemon_process.hpp"
 #include "tools/bench/docker_engine.hpp"
 #include "tools/tutti/client.hpp"
 

@@ -6,7 +6,8 @@
 
 #include "tools/bench/benches.hpp"
 #include "tools/bench/bench_support.hpp"
-#include "tools/bench/daemon_process.hpp"
+#include "tools/harness/daemon_process.hpp"
+#include "tools/harness/link_cut.hpp"
 #include "tools/tutti/client.hpp"
 
 #include <unistd.h>
@@ -111,64 +112,6 @@ bool respread(cli::client& c, int n) {
   });
 }
 
-/// Local ports of `pid`'s TCP connections to 127.0.0.1:`port`, from `ss`.
-std::vector<std::string> connection_ports(int pid, uint16_t port) {
-  std::vector<std::string> out;
-  auto cmd = "ss -Htnp state established dst 127.0.0.1:" + std::to_string(port) + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p)
-    return out;
-  char line[1024];
-  auto needle = "pid=" + std::to_string(pid) + ",";
-  while (std::fgets(line, sizeof(line), p)) {
-    std::string text{line};
-    if (text.find(needle) == std::string::npos)
-      continue;
-    std::istringstream in{text};
-    std::string recv, send, local;
-    in >> recv >> send >> local;
-    out.push_back(local.substr(local.rfind(':') + 1));
-  }
-  ::pclose(p);
-  return out;
-}
-
-bool iptables(const char* op, const std::string& which, const std::string& port) {
-  auto cmd = std::string{"iptables "} + op + " INPUT -i lo -p tcp " + which + " " + port +
-             " -j DROP 2>/dev/null";
-  return std::system(cmd.c_str()) == 0;
-}
-
-/// Cuts one node's connection to the control plane while it lives.
-class cut_link {
-public:
-  /// Drops the node's connections and, as a cut cable would, its attempts to
-  /// connect again (new connections to the listen port; the other node's
-  /// established one goes on).
-  cut_link(int pid, uint16_t listen)
-    : ports_(connection_ports(pid, listen)), syn_("--syn --dport " + std::to_string(listen)) {
-    for (auto& p : ports_)
-      ok_ = iptables("-I", "--sport", p) && iptables("-I", "--dport", p);
-    ok_ = ok_ && !ports_.empty() && iptables("-I", syn_, "");
-  }
-  ~cut_link() {
-    while (iptables("-D", syn_, "")) {
-    }
-    for (auto& p : ports_) {
-      while (iptables("-D", "--sport", p)) {
-      }
-      while (iptables("-D", "--dport", p)) {
-      }
-    }
-  }
-  bool ok() const { return ok_; }
-
-private:
-  std::vector<std::string> ports_;
-  std::string syn_;
-  bool ok_ = false;
-};
-
 int run_failover(const failover_options& opts) {
   cluster c;
   c.listen = free_port();
@@ -188,7 +131,7 @@ int run_failover(const failover_options& opts) {
   if (!applied || !applied->errors.empty())
     return std::fprintf(stderr, "tutti-bench: apply failed\n"), 1;
 
-  bool can_cut = opts.cut && ::geteuid() == 0 && std::system("iptables -L -n >/dev/null 2>&1") == 0;
+  bool can_cut = opts.cut && harness::can_cut_links();
   std::vector<double> killed, cut;
   for (int kind = 0; kind < (can_cut ? 2 : 1); ++kind) {
     std::printf("%s a node agent, %d trials...\n", kind == 0 ? "killing" : "cutting the link of",
@@ -199,11 +142,11 @@ int run_failover(const failover_options& opts) {
       int victim = t % 2;
       auto survivor = "n" + std::to_string(2 - victim);
       auto start = clock::now();
-      std::unique_ptr<cut_link> link;
+      std::unique_ptr<harness::link_cut> link;
       if (kind == 0) {
         c.nodes[victim]->kill9();
       } else {
-        link = std::make_unique<cut_link>(c.nodes[victim]->pid(), c.listen);
+        link = std::make_unique<harness::link_cut>(c.nodes[victim]->pid(), c.listen);
         if (!link->ok())
           return std::fprintf(stderr, "tutti-bench: cannot cut the link with iptables\n"), 1;
       }

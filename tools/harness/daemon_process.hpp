@@ -1,13 +1,13 @@
 #pragma once
 
-// A `tuttid dev` child process for benchmarks: temp data dir, free ports, stopped
-// (with its replicas) when the object goes away.
+// A tuttid child process for benchmarks and the chaos tool: temp data dir, free
+// ports, stopped (with its replicas) when the object goes away.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace tutti::bench {
+namespace tutti::harness {
 
 class daemon_process {
 public:
@@ -27,6 +27,7 @@ public:
   const std::string& api() const { return api_; }
   const std::string& data_dir() const { return dir_; }
   int pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
 
   /// Resident set size of tuttid in bytes, from /proc.
   int64_t rss_bytes() const;
@@ -52,4 +53,4 @@ private:
 /// A port nobody listens on right now.
 uint16_t free_port();
 
-} // namespace tutti::bench
+} // namespace tutti::harness

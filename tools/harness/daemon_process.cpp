@@ -1,4 +1,4 @@
-#include "tools/bench/daemon_process.hpp"
+#include "tools/harness/daemon_process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace tutti::bench {
+namespace tutti::harness {
 
 uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -36,7 +36,7 @@ uint16_t free_port() {
 }
 
 daemon_process::daemon_process(const std::string& port_range, std::vector<std::string> extra) {
-  char tmpl[] = "/tmp/tutti-bench-XXXXXX";
+  char tmpl[] = "/tmp/tutti-harness-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr)
     throw std::runtime_error("cannot create a temp directory");
   dir_ = tmpl;
@@ -61,14 +61,14 @@ daemon_process::daemon_process(const std::string& port_range, std::vector<std::s
 
 daemon_process::daemon_process(mode m, std::vector<std::string> args) {
   const auto& mode = m.name;
-  char tmpl[] = "/tmp/tutti-bench-XXXXXX";
+  char tmpl[] = "/tmp/tutti-harness-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr)
     throw std::runtime_error("cannot create a temp directory");
   dir_ = tmpl;
   args_ = {TUTTID_BIN,    mode,
            "--data-dir",  dir_ + "/data",
            "--metrics",   "127.0.0.1:" + std::to_string(free_port()),
-           "--log-level", std::getenv("TUTTI_BENCH_KEEP") ? "info" : "warn"};
+           "--log-level", std::getenv("TUTTI_KEEP") ? "info" : "warn"};
   if (mode == "control") {
     api_ = "127.0.0.1:" + std::to_string(free_port());
     args_.insert(args_.end(), {"--api", api_});
@@ -94,8 +94,8 @@ void daemon_process::spawn() {
 
 daemon_process::~daemon_process() {
   stop();
-  if (std::getenv("TUTTI_BENCH_KEEP") != nullptr) {
-    std::fprintf(stderr, "tutti-bench: kept %s (TUTTI_BENCH_KEEP)\n", dir_.c_str());
+  if (std::getenv("TUTTI_KEEP") != nullptr) {
+    std::fprintf(stderr, "kept %s (TUTTI_KEEP)\n", dir_.c_str());
     return;
   }
   std::error_code ec;
@@ -140,4 +140,4 @@ void daemon_process::stop() {
   pid_ = -1;
 }
 
-} // namespace tutti::bench
+} // namespace tutti::harness
