@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -75,6 +78,27 @@ bool is_same_process(pid_t pid, uint64_t start_ticks) {
 
 double clock_ticks_per_second() {
   return static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::vector<marked_process> processes_with_env(const std::string& entry) {
+  std::vector<marked_process> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator i{"/proc", ec}, end; !ec && i != end; i.increment(ec)) {
+    auto name = i->path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0])))
+      continue;
+    std::ifstream in{"/proc/" + name + "/environ", std::ios::binary};
+    std::string env{std::istreambuf_iterator<char>{in}, {}};
+    // Entries are NUL-terminated: match a whole one.
+    auto at = env.find(entry + '\0');
+    if (at == std::string::npos || (at != 0 && env[at - 1] != '\0'))
+      continue;
+    auto pid = static_cast<pid_t>(std::stol(name));
+    auto pgid = ::getpgid(pid);
+    if (pgid >= 0)
+      out.push_back({pid, pgid});
+  }
+  return out;
 }
 
 } // namespace tutti::runtime_drivers

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace tutti::runtime_drivers {
 
@@ -28,6 +30,14 @@ std::optional<int64_t> read_rss_bytes(pid_t pid);
 /// True when `pid` exists and started at `start_ticks` (zombies included: they
 /// still hold their pid).
 bool is_same_process(pid_t pid, uint64_t start_ticks);
+
+/// Pids of the processes whose environment holds `entry` ("NAME=VALUE"), with
+/// their process group.
+struct marked_process {
+  pid_t pid = 0;
+  pid_t pgid = 0;
+};
+std::vector<marked_process> processes_with_env(const std::string& entry);
 
 /// Clock ticks per second (sysconf(_SC_CLK_TCK)).
 double clock_ticks_per_second();

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 namespace tutti::runtime_drivers {
 
@@ -32,6 +33,8 @@ using protocol::make_error;
 constexpr auto kill_wait = std::chrono::milliseconds{1000};
 
 constexpr const char* record_suffix = ".json";
+/// Put into every replica's environment, with the state directory as value.
+constexpr const char* state_marker_name = "TUTTI_PROCESS_STATE";
 
 int64_t now_ms() {
   using namespace std::chrono;
@@ -215,7 +218,23 @@ caf::error process_driver::adopt_all() {
     if (auto err = write_record(record_path(record.spec.name), record))
       return err;
   }
+  kill_unrecorded(*records);
   return {};
+}
+
+void process_driver::kill_unrecorded(const std::vector<process_record>& records) {
+  // A daemon killed between spawning a process and writing its record leaves a
+  // process nobody knows: its replica was started again (a duplicate) or is no
+  // longer wanted. Each is the leader of its own process group.
+  std::set<pid_t> recorded;
+  for (const auto& r : records)
+    if (r.state == container_state::running && is_alive(r))
+      recorded.insert(static_cast<pid_t>(r.pid));
+  for (const auto& x : processes_with_env(std::string{state_marker_name} + "=" + state_dir_)) {
+    if (recorded.count(x.pgid) || x.pid == ::getpid())
+      continue;
+    ::kill(x.pgid == x.pid ? -x.pgid : x.pid, SIGKILL);
+  }
 }
 
 caf::error process_driver::track(const process_record& record) {
@@ -271,7 +290,11 @@ caf::expected<container_info> process_driver::start(const std::string& name) {
     return std::move(record.error());
   if (is_running(*record))
     return info_of(*record, true);
-  auto pid = spawn_process(name, record->spec.command, record->spec.env, log_path(name));
+  // The marker finds the process even if this daemon dies before its record is
+  // written (see kill_unrecorded).
+  auto env = record->spec.env;
+  env[state_marker_name] = state_dir_;
+  auto pid = spawn_process(name, record->spec.command, env, log_path(name));
   if (!pid)
     return std::move(pid.error());
   // The child cannot be reaped before the reaper watches it, so its /proc entry

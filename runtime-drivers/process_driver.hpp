@@ -78,6 +78,8 @@ private:
   bool is_tracked(const process_record& record) const;
   bool is_running(const process_record& record) const;
   caf::error adopt_all();
+  /// SIGKILLs processes this driver started but has no live record of.
+  void kill_unrecorded(const std::vector<process_record>& records);
   caf::error track(const process_record& record);
   caf::error kill_and_wait(const process_record& record);
   void on_exit(pid_t pid, int32_t exit_code);

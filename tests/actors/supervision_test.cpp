@@ -1,6 +1,8 @@
 #include "actors/supervision.hpp"
 #include "actors/supervisor_actor.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/status.hpp"
 
 #include <caf/all.hpp>
 
@@ -156,6 +158,69 @@ TEST_F(Supervision, ShutdownStopsChildren) {
   bool ended = false;
   self->receive([&](caf::down_msg&) { ended = true; }, caf::after(5s) >> [] {});
   EXPECT_TRUE(ended);
+}
+
+} // namespace
+
+namespace {
+
+std::vector<p::actor_info> tree_of(caf::scoped_actor& self, const caf::actor& sup) {
+  std::vector<p::actor_info> out;
+  self->request(sup, 5s, p::tree_atom::value)
+      .receive([&](std::vector<p::actor_info>& xs) { out = std::move(xs); },
+               [](caf::error& err) { ADD_FAILURE() << caf::to_string(err); });
+  return out;
+}
+
+const p::actor_info* find_path(const std::vector<p::actor_info>& xs, const std::string& path) {
+  for (auto& x : xs)
+    if (x.path == path)
+      return &x;
+  return nullptr;
+}
+
+TEST_F(Supervision, TreeListsNestedChildrenByPathAndKillFollowsThePath) {
+  auto inner = [this]() -> caf::actor {
+    return spawn_supervisor(sys, "inner", restart_strategy::one_for_one, {5, 10s}, nullptr,
+                            {{"leaf/x", counter_child(sys, "x", &db)}});
+  };
+  auto sup = spawn_supervisor(sys, "outer", restart_strategy::one_for_one, {5, 10s}, nullptr,
+                              {{"a", counter_child(sys, "a", &db)}, {"group", inner, true}});
+  caf::scoped_actor self{sys};
+  auto tree = tree_of(self, sup);
+  ASSERT_EQ(tree.size(), 3u);
+  ASSERT_TRUE(find_path(tree, "/a"));
+  ASSERT_TRUE(find_path(tree, "/group"));
+  auto* leaf = find_path(tree, "/group/leaf/x");
+  ASSERT_TRUE(leaf);
+  EXPECT_EQ(leaf->kind, "leaf");
+  EXPECT_EQ(leaf->state, "running");
+  auto old_id = leaf->id;
+
+  std::string killed;
+  self->request(sup, 5s, p::kill_atom::value, std::string{"/group/leaf/x"},
+                std::string{"chaos test"})
+      .receive([&](std::string& x) { killed = x; }, [](caf::error&) {});
+  EXPECT_EQ(killed, "/leaf/x") << "the innermost supervisor answers with its own path";
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  const p::actor_info* now = nullptr;
+  while (std::chrono::steady_clock::now() < deadline) {
+    tree = tree_of(self, sup);
+    now = find_path(tree, "/group/leaf/x");
+    if (now && now->id != old_id && now->restarts == 1)
+      break;
+  }
+  ASSERT_TRUE(now);
+  EXPECT_NE(now->id, old_id);
+  EXPECT_EQ(now->restarts, 1);
+  EXPECT_EQ(now->last_exit, "chaos test");
+  EXPECT_EQ(find_path(tree, "/a")->restarts, 0) << "siblings are left alone";
+
+  caf::error err;
+  self->request(sup, 5s, p::kill_atom::value, std::string{"/group/nope"}, std::string{"kill"})
+      .receive([](std::string&) {}, [&](caf::error& e) { err = e; });
+  EXPECT_EQ(p::code_of(err), p::error_code::not_found);
+  self->send(sup, p::shutdown_atom::value);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "runtime-drivers/process_driver.hpp"
 
 #include "test_support.hpp"
+#include "tests/support/wait.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace tutti::runtime_drivers {
@@ -130,7 +132,7 @@ TEST_F(process_driver_test, start_runs_the_command_in_its_own_process_group) {
   EXPECT_EQ(again->pid, info->pid) << "start of a running container is idempotent";
 }
 
-TEST_F(process_driver_test, environment_is_exactly_the_spec_plus_path) {
+TEST_F(process_driver_test, environment_is_exactly_the_spec_plus_path_and_the_state_marker) {
   auto spec = make_spec("env", {busybox, "env"});
   spec.env = {{"GREETING", "hello"}};
   ASSERT_TRUE(driver_->create(spec));
@@ -141,9 +143,10 @@ TEST_F(process_driver_test, environment_is_exactly_the_spec_plus_path) {
   ASSERT_EQ(exits_.wait_code("env"), 0);
   auto vars = lines_of(logs("env"));
   std::sort(vars.begin(), vars.end());
-  ASSERT_EQ(vars.size(), 2u) << logs("env");
+  ASSERT_EQ(vars.size(), 3u) << logs("env");
   EXPECT_EQ(vars[0], "GREETING=hello");
   EXPECT_EQ(vars[1].rfind("PATH=", 0), 0u);
+  EXPECT_EQ(vars[2], "TUTTI_PROCESS_STATE=" + driver_->state_dir());
   EXPECT_EQ(driver_->inspect("env")->env, spec.env);
 }
 
@@ -156,7 +159,8 @@ TEST_F(process_driver_test, command_is_looked_up_in_the_container_path) {
   guard_.add(info->pid);
   ASSERT_FALSE(driver_->watch("path", exits_.callback()));
   ASSERT_EQ(exits_.wait_code("path"), 0);
-  EXPECT_EQ(logs("path"), "PATH=/nonexistent:/bin\n");
+  EXPECT_EQ(logs("path"),
+            "PATH=/nonexistent:/bin\nTUTTI_PROCESS_STATE=" + driver_->state_dir() + "\n");
 }
 
 TEST_F(process_driver_test, exit_code_is_reported_once_on_the_driver_thread) {
@@ -367,6 +371,36 @@ TEST_F(process_driver_test, serves_http_until_stopped) {
   ASSERT_TRUE(listening) << logs("httpd");
   ASSERT_FALSE(driver_->stop("httpd", 5s));
   EXPECT_EQ(exits_.wait_code("httpd"), 143);
+}
+
+TEST_F(process_driver_test, a_new_driver_kills_a_process_whose_record_was_never_written) {
+  // What a daemon killed between spawning a replica and recording it leaves: a
+  // process with the driver's marker and no record.
+  auto marker = "TUTTI_PROCESS_STATE=" + driver_->state_dir();
+  driver_.reset(); // no reaper thread while forking
+  pid_t orphan = ::fork();
+  ASSERT_GE(orphan, 0);
+  if (orphan == 0) {
+    ::setpgid(0, 0);
+    std::string program = busybox, verb = "sleep", seconds = "300";
+    char* argv[] = {program.data(), verb.data(), seconds.data(), nullptr};
+    char* envp[] = {marker.data(), nullptr};
+    ::execve(program.c_str(), argv, envp);
+    ::_exit(127);
+  }
+  guard_.add(orphan);
+  // The marker must be in place before the new driver looks.
+  ASSERT_TRUE(tests::support::wait_until([&] {
+    std::ifstream in{"/proc/" + std::to_string(orphan) + "/environ"};
+    std::string env{std::istreambuf_iterator<char>{in}, {}};
+    return env.find(marker) != std::string::npos;
+  }, std::chrono::seconds{5}));
+  driver_ = make();
+  int status = 0;
+  ASSERT_TRUE(tests::support::wait_until(
+      [&] { return ::waitpid(orphan, &status, WNOHANG) == orphan; }, std::chrono::seconds{5}))
+      << "the unrecorded process still runs";
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 TEST_F(process_driver_test, a_new_driver_adopts_processes_of_a_killed_daemon) {
