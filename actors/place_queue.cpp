@@ -18,7 +18,8 @@ void place_slot(self_ptr self, int32_t slot) {
                            spec.placement,
                            s.node.empty() ? s.last_node : s.node,
                            spec.driver,
-                           static_cast<int32_t>(spec.ports.size())};
+                           static_cast<int32_t>(spec.ports.size()),
+                           !s.node.empty()};
   // No timeout: placement is in this process and answers every request (a
   // placement that ends bounces it); a timer per request would cost more than
   // the decision at a million replicas.

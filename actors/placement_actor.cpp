@@ -105,10 +105,12 @@ struct verdict {
   size_t index = 0; // of the constraint or anti-affinity that failed
 };
 
+/// `assigned`: the replica is assigned to this node already, so a cordoned or
+/// draining node may keep it (only a lost one may not).
 verdict check(const placement_view& view, node_id id, const compiled_request& cr,
-              const p::placement_request& req) {
+              const p::placement_request& req, bool assigned = false) {
   const auto& n = view.at(id);
-  if (n.state != p::node_state::ready)
+  if (n.state == p::node_state::lost || (n.state != p::node_state::ready && !assigned))
     return {misfit::state};
   if ((n.drivers & cr.driver) == 0)
     return {misfit::no_driver};
@@ -244,7 +246,7 @@ caf::expected<node_id> choose_node(const placement_view& view, const p::placemen
   if (!req.preferred_node.empty()) {
     auto id = view.find(req.preferred_node);
     if (id != placement_view::no_node && !is_refused(id) &&
-        check(view, id, cr, req).why == misfit::none)
+        check(view, id, cr, req, req.assigned).why == misfit::none)
       return id;
   }
   auto n = view.size();
@@ -293,6 +295,9 @@ struct placement_state {
   std::unordered_map<std::string, placed> replicas;
   std::map<std::string, service_actor> waiting;  // services with replicas that fit nowhere
   std::map<std::string, service_actor> services; // every service that asked, by name
+  // Scheduling states set by `tutti node cordon|drain` (never ready or lost), by
+  // node name: kept for nodes that have not joined (yet), and applied when they do.
+  std::map<std::string, p::node_state> admin;
   bool capacity_queued = false;
   uint64_t attempts = 0;
   static inline const char* name = "placement";
@@ -422,7 +427,9 @@ caf::result<p::placement_decision, node_actor> place(self_ptr self,
   if (known != st.replicas.end()) {
     const auto& x = known->second;
     bool same = x.resources == req.resources && x.host_ports == req.host_ports;
-    if (same && x.confirmed && st.view.at(x.node).state == p::node_state::ready)
+    // A cordoned or draining node keeps what it runs: its services move them.
+    if (same && x.confirmed && st.view.at(x.node).state != p::node_state::lost &&
+        x.node < st.handles.size() && st.handles[x.node])
       return {p::placement_decision{req.replica, st.view.at(x.node).name}, st.handles[x.node]};
     // Resources changed, its node is gone, or a retry of an unanswered offer.
     release(self, req.replica);
@@ -452,7 +459,8 @@ void tell_lost(self_ptr self, node_id id) {
 bool register_node(self_ptr self, p::node_status st, node_actor handle) {
   auto& s = self->state;
   bool known = s.view.find(st.name) != placement_view::no_node;
-  st.state = p::node_state::ready;
+  auto admin = s.admin.find(st.name);
+  st.state = admin == s.admin.end() ? p::node_state::ready : admin->second;
   auto id = s.view.upsert(st);
   if (!known) {
     // A placement that (re)started learns from the node what it already holds.
@@ -501,6 +509,63 @@ std::vector<p::node_status> all_nodes(self_ptr self) {
   return out;
 }
 
+/// Tells every service whether `node` drains, so that it moves its replicas off.
+void tell_draining(self_ptr self, const std::string& node, bool draining) {
+  for (auto& [service, handle] : self->state.services)
+    self->send(handle, p::drain_atom::value, node, draining);
+}
+
+/// Records the scheduling state of `name` (ready, cordoned or draining). A node
+/// that is lost takes it when it joins again.
+void set_admin_state(self_ptr self, const std::string& name, p::node_state state) {
+  auto& s = self->state;
+  auto before = s.admin.count(name) ? s.admin[name] : p::node_state::ready;
+  if (state == p::node_state::ready)
+    s.admin.erase(name);
+  else
+    s.admin[name] = state;
+  auto id = s.view.find(name);
+  if (id != placement_view::no_node && s.view.at(id).state != p::node_state::lost)
+    s.view.set_state(id, state);
+  if ((before == p::node_state::draining) != (state == p::node_state::draining))
+    tell_draining(self, name, state == p::node_state::draining);
+  if (state == p::node_state::ready)
+    capacity_appeared(self); // pending replicas may fit there now
+}
+
+caf::result<p::node_status> cordon(self_ptr self, const std::string& name, p::node_state state) {
+  auto& s = self->state;
+  if (state == p::node_state::lost)
+    return p::make_error(p::error_code::invalid_argument,
+                         "a node's state can be set to ready, cordoned or draining, not lost");
+  auto id = s.view.find(name);
+  if (id == placement_view::no_node) {
+    std::string known;
+    for (node_id i = 0; i < s.view.size(); ++i)
+      known += (known.empty() ? "" : ", ") + s.view.at(i).name;
+    return p::make_error(p::error_code::not_found,
+                         "node " + name + " not found; known nodes: " +
+                             (known.empty() ? std::string{"none (no node has joined)"} : known));
+  }
+  set_admin_state(self, name, state);
+  return s.view.status(id);
+}
+
+/// Stored states, at the start of the control plane (before nodes join).
+void load_states(self_ptr self, const std::vector<p::node_status>& nodes) {
+  for (const auto& n : nodes)
+    if (n.state == p::node_state::cordoned || n.state == p::node_state::draining)
+      set_admin_state(self, n.name, n.state);
+}
+
+std::vector<std::string> draining_nodes(self_ptr self) {
+  std::vector<std::string> out;
+  for (const auto& [name, state] : self->state.admin)
+    if (state == p::node_state::draining)
+      out.push_back(name);
+  return out;
+}
+
 placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metrics) {
   self->state.metrics = metrics;
   self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
@@ -519,6 +584,11 @@ placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metr
       },
       [self](p::nodes_atom) { return all_nodes(self); },
       [self](p::capacity_atom) { notify_waiting(self); },
+      [self](p::cordon_atom, const std::string& name, p::node_state state) {
+        return cordon(self, name, state);
+      },
+      [self](p::load_atom, const std::vector<p::node_status>& nodes) { load_states(self, nodes); },
+      [self](p::drain_atom) { return draining_nodes(self); },
   };
 }
 

@@ -30,7 +30,8 @@ census count_slots(self_ptr self) {
   for (auto& [slot, s] : self->state.slots) {
     if (s.stopping)
       continue;
-    bool current = s.tmpl == self->state.target;
+    // A slot on a draining node is replaced like one of an older template.
+    bool current = s.tmpl == self->state.target && !leaving(self, s);
     (current ? c.current : c.old).push_back(slot);
     if (is_ready(s))
       ++c.ready;

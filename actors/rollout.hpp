@@ -7,10 +7,11 @@
 
 namespace tutti::actors::service_impl {
 
-/// The live slots of a service, by template.
+/// The live slots of a service: of the target template, and to be replaced
+/// (of an older template, or on a draining node).
 struct census {
   std::vector<int32_t> current; // live slots of the target template, ascending
-  std::vector<int32_t> old;     // live slots of other templates
+  std::vector<int32_t> old;     // live slots of other templates or on draining nodes
   int32_t current_unready = 0;
   int32_t ready = 0;
 };

@@ -91,6 +91,55 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
   self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
 }
 
+/// A replacement for replicas on a draining node fits nowhere: they stay where
+/// they are (availability first), and the event says why.
+void drain_blocked(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  std::string nodes;
+  int32_t stuck = 0;
+  for (const auto& node : st.draining)
+    if (auto i = st.by_node.find(node); i != st.by_node.end() && !i->second.empty()) {
+      nodes += (nodes.empty() ? "" : ", ") + node;
+      stuck += static_cast<int32_t>(i->second.size());
+    }
+  if (stuck == 0)
+    return;
+  auto text = "node " + nodes + ": " + std::to_string(stuck) + " replica" +
+              (stuck == 1 ? "" : "s") + " of " + st.spec.name +
+              " stay until a replacement fits elsewhere: " + why;
+  if (text == st.drain_blocked)
+    return;
+  st.drain_blocked = text;
+  spdlog::warn("service {}: {}", st.spec.name, text);
+  emit(self, "node_drain_blocked", text);
+}
+
+/// A node started (or stopped) draining: its slots are replaced elsewhere.
+void on_draining(self_ptr self, const std::string& node, bool draining) {
+  auto& st = self->state;
+  bool changed = draining ? st.draining.insert(node).second : st.draining.erase(node) > 0;
+  if (!changed)
+    return;
+  st.drain_blocked.clear();
+  st.unschedulable.clear(); // the replacements are new requests
+  if (st.by_node.count(node))
+    queue_reconcile(self);
+}
+
+/// The draining nodes, as placement knows them when this service (re)starts.
+void load_draining(self_ptr self) {
+  self->request(self->state.ctx.placement, std::chrono::seconds{30}, p::drain_atom::value)
+      .then(
+          [self](std::vector<std::string>& nodes) {
+            for (auto& node : nodes)
+              on_draining(self, node, true);
+          },
+          [self](caf::error& err) {
+            spdlog::error("service {}: cannot learn which nodes drain: {}", self->state.spec.name,
+                          p::message_of(err));
+          });
+}
+
 /// Why slot `slot` is not running: shown on the slot (unless a replica already
 /// reports for it) and, when new, logged and recorded as an event.
 void problem(self_ptr self, int32_t slot, const caf::error& err) {
@@ -111,6 +160,8 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
     status.state = p::replica_state::pending;
     status.message = text;
   }
+  if (p::code_of(err) == p::error_code::unschedulable)
+    drain_blocked(self, text);
   auto& last = i->second.last_problem;
   if (text == last)
     return;
@@ -120,6 +171,11 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
        p::code_of(err) == p::error_code::unschedulable ? "replica_unschedulable"
                                                        : "reconcile_failed",
        text, replica);
+}
+
+bool leaving(self_ptr self, const slot_state& s) {
+  const auto& draining = self->state.draining;
+  return !draining.empty() && !s.node.empty() && draining.count(s.node) > 0;
 }
 
 /// Running and not on its way out: what `running` counts.
@@ -485,6 +541,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   remember(self, revision, self->state.spec);
   self->state.rollout.revision = revision;
   load_assignments(self);
+  load_draining(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
   return {
       [self](p::update_atom, p::service_spec& spec, int64_t revision) {
@@ -517,6 +574,9 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
       [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
+      [self](p::drain_atom, const std::string& node, bool draining) {
+        on_draining(self, node, draining);
+      },
       [self](p::reconcile_atom) {
         // Both the coalesced reconcile and the retry after a failed place or run.
         self->state.reconcile_queued = false;

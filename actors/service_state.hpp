@@ -75,6 +75,10 @@ struct service_state {
   std::string unschedulable;    // non-empty: placement found no node; wait for capacity
   // Slots by node, so that a lost node costs its own slots, not all of them.
   std::unordered_map<std::string, std::set<int32_t>> by_node;
+  // Nodes that drain: their slots count as to be replaced, like slots of an
+  // older template, so the rollout arithmetic moves them within update's limits.
+  std::set<std::string> draining;
+  std::string drain_blocked;     // the last node_drain_blocked message: not repeated
   bool reconcile_queued = false; // a reconcile_atom is in our mailbox
   uint64_t epochs = 0;           // last epoch given to a slot
   static inline const char* name = "service";
@@ -96,6 +100,8 @@ slot_state& new_epoch(self_ptr self, int32_t slot);
 void emit(self_ptr self, std::string kind, std::string message, std::string replica = {});
 /// Why slot `slot` is not running: shown on the slot and, when new, an event.
 void problem(self_ptr self, int32_t slot, const caf::error& err);
+/// On a draining node: to be replaced by a replica elsewhere, then stopped.
+bool leaving(self_ptr self, const slot_state& s);
 /// Running and not on its way out: what `running` counts.
 bool counts_as_running(const slot_state& s);
 /// Counts for availability: running, ready, routed to, not on its way out.

@@ -245,6 +245,13 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return follow(self, after, service, std::move(sink));
       },
       [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
+      [self](p::get_atom, p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
+        flush(self);
+        auto xs = self->state.db->nodes();
+        if (!xs)
+          return std::move(xs.error());
+        return std::move(*xs);
+      },
   };
 }
 

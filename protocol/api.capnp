@@ -203,4 +203,11 @@ interface Tutti {
   # Commits revision `toRevision` (0: the newest earlier one that runs something
   # else) again as a new revision, keeping the current replica count.
   rolloutUndo @15 (service :Text, toRevision :Int64) -> (revision :Int64, error :Error);
+
+  # Sets a node's scheduling state: "cordoned" (no new replicas; running ones
+  # stay), "draining" (cordoned, and every replica moves to other nodes within
+  # its service's update limits; the node becomes "cordoned" once empty) or
+  # "ready" (uncordon). Stored durably before the answer, which is the node as
+  # placement sees it. An unknown node is an error naming the known ones.
+  setNodeState @16 (node :Text, state :Text) -> (node :NodeStatus, error :Error);
 }

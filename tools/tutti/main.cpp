@@ -38,6 +38,7 @@ struct cli_state {
   delete_options remove;
   events_options events;
   logs_options logs;
+  node_options node;
   std::vector<std::pair<CLI::App*, std::function<int()>>> dispatch;
 };
 
@@ -220,6 +221,42 @@ void add_logs(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_logs(s.global, s.io, s.logs); });
 }
 
+void add_node(CLI::App& app, cli_state& s) {
+  auto* node = app.add_subcommand("node", "Cordon, uncordon or drain a node");
+  node->require_subcommand(1);
+  node->footer(footer("Examples: tutti node cordon n2; tutti node drain n2 --timeout 120; "
+                      "tutti node uncordon n2\nThe state shows in the STATE column of "
+                      "`tutti get nodes` and survives restarts of tuttid."));
+  auto add = [&](const char* name, const char* help, node_action action) {
+    auto* cmd = node->add_subcommand(name, help);
+    cmd->add_option("NAME", s.node.name, "Node name (as `tutti get nodes` lists it)")->required();
+    cmd->callback([&s, action] { s.node.action = action; });
+    s.dispatch.emplace_back(cmd, [&s] { return run_node(s.global, s.io, s.node); });
+    return cmd;
+  };
+  add("cordon", "Place no new replicas on the node; the ones it runs stay",
+      node_action::cordon);
+  add("uncordon", "Let placement use the node again (after cordon or drain)",
+      node_action::uncordon);
+  auto* drain = add("drain",
+                    "Cordon the node and move every replica to other nodes, each service within "
+                    "its update limits (max_surge, max_unavailable, parallelism: the replacement "
+                    "starts elsewhere first and the old replica stops once it is ready); waits "
+                    "until the node is empty",
+                    node_action::drain);
+  drain->add_flag("!--no-wait", s.node.wait,
+                  "Return once the drain has started; `tutti get nodes` shows the replicas left");
+  drain->add_option("--timeout", s.node.timeout_s,
+                    "Give up waiting after this many seconds (exit 1; the drain goes on). Here "
+                    "--timeout is the drain's; put the global one before `node`")
+      ->check(CLI::PositiveNumber)
+      ->option_text("SECONDS (default: 600)");
+  drain->footer(footer(
+      "Prints the replicas left on the node as they move, and why a replica cannot move\n"
+      "(no other node fits it: it stays, so its service keeps its availability). Exit 0 when\n"
+      "the node is empty (it stays cordoned), 1 on timeout. Example: tutti node drain n2"));
+}
+
 void add_version(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("version", "Print the versions of this client and of tuttid");
   add_output_option(*cmd, s.global);
@@ -240,7 +277,7 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_version})
+                   add_logs, add_node, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);
