@@ -322,6 +322,35 @@ TEST_F(cluster, DrainMovesEveryReplicaOffANodeCordonAndUncordonSteerPlacement) {
   EXPECT_EQ(per_node(where)["n2"], 0) << "its replicas moved while it was lost; none came back";
 }
 
+TEST_F(cluster, DrainKeepsAReplicaThatFitsNowhereElseAndSaysWhy) {
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] { return node_states(control).size() == 2; }));
+  auto yaml = sleeper_yaml("pinned", 1) + "placement: {constraints: [\"node.name == n2\"]}\n";
+  ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("pinned.yaml", yaml)}).exit_code, 0);
+  ASSERT_TRUE(wait_running(control, "pinned", 1));
+  auto before = running_pids(control, "pinned");
+
+  auto drain = control.tutti({"node", "drain", "n2", "--timeout", "2"});
+  EXPECT_EQ(drain.exit_code, 1) << drain.describe();
+  EXPECT_NE(drain.out.find("waiting: node n2: 1 replica of pinned stay until a replacement fits "
+                           "elsewhere: 0/2 nodes: 1 constraint node.name == n2, 1 node draining"),
+            std::string::npos)
+      << drain.describe();
+  EXPECT_NE(drain.err.find("timed out after 2 s: 1 replica left on node n2"), std::string::npos)
+      << drain.describe();
+  EXPECT_TRUE(has_event(control, "node_drain_blocked"));
+  EXPECT_EQ(running_pids(control, "pinned"), before) << "availability first: it stays";
+  EXPECT_EQ(node_states(control)["n2"], "draining");
+
+  // Uncordoned, the replacement that waited is given up and the replica stays.
+  ASSERT_EQ(control.tutti({"node", "uncordon", "n2"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return replicas_of(control, "pinned").size() == 1; }))
+      << json(replicas_of(control, "pinned"));
+  EXPECT_EQ(running_pids(control, "pinned"), before);
+}
+
 /// Drops TCP on lo to and from one port while it lives.
 class cut_link {
 public:
