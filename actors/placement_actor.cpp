@@ -277,6 +277,16 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
+
+struct pending_offer {
+  p::placement_request req;
+  node_id node = placement_view::no_node;
+  decision_promise promise;
+  std::vector<node_id> refused;
+  service_actor asker;
+};
+
 /// Placement's record of one replica.
 struct placed {
   node_id node = placement_view::no_node;
@@ -300,11 +310,14 @@ struct placement_state {
   std::map<std::string, p::node_state> admin;
   bool capacity_queued = false;
   uint64_t attempts = 0;
+  // Offers a node has not answered yet, by attempt: when the node goes down
+  // they are declined here, since a request to a node cut off (no RST) may
+  // never be answered, not even with an error.
+  std::unordered_map<uint64_t, pending_offer> offers;
   static inline const char* name = "placement";
 };
 
 using self_ptr = placement_actor::stateful_pointer<placement_state>;
-using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
 
 /// Offers to wake the waiting services, once per burst of changes.
 void capacity_appeared(self_ptr self) {
@@ -379,6 +392,7 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
   st.replicas[req.replica] =
       placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
   auto node = st.handles[id];
+  st.offers.emplace(attempt_id, pending_offer{req, id, promise, refused, asker});
   p::reservation offer{req.replica, req.service, req.resources, req.host_ports};
   // No timer per offer (a million of them cost more than the decisions): a node
   // that ends bounces the request, and one that is cut off is declared down by
@@ -388,6 +402,12 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
           [self, req, attempt_id, id, promise, refused, asker,
            node](p::reservation_reply& reply) mutable {
             auto& st = self->state;
+            if (st.offers.erase(attempt_id) == 0) {
+              // Declined already, when the node went down: give back what it holds.
+              if (reply.accepted)
+                self->send(node, p::release_atom::value, req.replica);
+              return;
+            }
             auto i = st.replicas.find(req.replica);
             bool current = i != st.replicas.end() && i->second.attempt == attempt_id;
             if (reply.accepted && current) {
@@ -415,6 +435,8 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
                         std::move(asker));
           },
           [self, req, attempt_id, id, promise, refused, asker](caf::error&) mutable {
+            if (self->state.offers.erase(attempt_id) == 0)
+              return; // declined already, when the node went down
             on_declined(self, req, attempt_id, id, std::move(promise), std::move(refused),
                         std::move(asker));
           });
@@ -496,6 +518,17 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   // replicas on it hear it from us.
   auto id = i->second;
   s.view.set_state(id, p::node_state::lost);
+  std::vector<std::pair<uint64_t, pending_offer>> unanswered;
+  for (auto j = s.offers.begin(); j != s.offers.end();)
+    if (j->second.node == id) {
+      unanswered.emplace_back(j->first, std::move(j->second));
+      j = s.offers.erase(j);
+    } else {
+      ++j;
+    }
+  for (auto& [attempt_id, x] : unanswered)
+    on_declined(self, x.req, attempt_id, id, std::move(x.promise), std::move(x.refused),
+                std::move(x.asker));
   tell_lost(self, id);
   s.handles[id] = nullptr;
   s.by_addr.erase(i);
