@@ -239,10 +239,8 @@ void add_node(CLI::App& app, cli_state& s) {
   add("uncordon", "Let placement use the node again (after cordon or drain)",
       node_action::uncordon);
   auto* drain = add("drain",
-                    "Cordon the node and move every replica to other nodes, each service within "
-                    "its update limits (max_surge, max_unavailable, parallelism: the replacement "
-                    "starts elsewhere first and the old replica stops once it is ready); waits "
-                    "until the node is empty",
+                    "Cordon the node and move its replicas to other nodes within their services' "
+                    "update limits; waits until the node is empty",
                     node_action::drain);
   drain->add_flag("!--no-wait", s.node.wait,
                   "Return once the drain has started; `tutti get nodes` shows the replicas left");
@@ -252,6 +250,9 @@ void add_node(CLI::App& app, cli_state& s) {
       ->check(CLI::PositiveNumber)
       ->option_text("SECONDS (default: 600)");
   drain->footer(footer(
+      "Each service replaces its replicas on the node as a rolling update does: a replacement\n"
+      "starts on another node first (update.max_surge, update.parallelism) and the old replica\n"
+      "stops once enough others are ready (at least replicas - update.max_unavailable).\n"
       "Prints the replicas left on the node as they move, and why a replica cannot move\n"
       "(no other node fits it: it stays, so its service keeps its availability). Exit 0 when\n"
       "the node is empty (it stays cordoned), 1 on timeout. Example: tutti node drain n2"));
