@@ -138,7 +138,8 @@ void flush(self_ptr self) {
 }
 
 caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool remove) {
-  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node, x.template_hash}, remove});
+  self->state.pending.batch.assignments.push_back(
+      {{x.replica, x.service, x.node, x.template_hash}, remove});
   auto promise = self->make_response_promise<bool>();
   self->state.pending.promises.push_back(promise);
   queue_flush(self);

@@ -208,8 +208,7 @@ TEST(Placement, CordonedAndDrainingNodesGetNoNewReplica) {
   preferred.preferred_node = "a"; // where it ran before: not a reason to place it there
   EXPECT_EQ(chosen(view, preferred), "c");
   view.set_state(view.find("c"), p::node_state::cordoned);
-  EXPECT_EQ(chosen(view, request("web-0")),
-            "error: 0/3 nodes: 2 node cordoned, 1 node draining");
+  EXPECT_EQ(chosen(view, request("web-0")), "error: 0/3 nodes: 2 node cordoned, 1 node draining");
 }
 
 TEST(Placement, ACordonedOrDrainingNodeKeepsTheReplicasAssignedToIt) {
@@ -370,8 +369,7 @@ TEST_F(Negotiation, CordonDrainAndUncordonChangeWhatTheNodeGets) {
                  [&](caf::error& err) { out = "error: " + p::message_of(err); });
     return out;
   };
-  EXPECT_EQ(set("nope", p::node_state::cordoned),
-            "error: node nope not found; known nodes: only");
+  EXPECT_EQ(set("nope", p::node_state::cordoned), "error: node nope not found; known nodes: only");
   EXPECT_EQ(set("only", p::node_state::cordoned), "cordoned");
   EXPECT_EQ(place("web"), "error: 0/1 nodes: 1 node cordoned");
   EXPECT_EQ(set("only", p::node_state::draining), "draining");

@@ -221,8 +221,8 @@ TEST_F(cluster, DrainMovesEveryReplicaOffANodeCordonAndUncordonSteerPlacement) {
   start_node("n3", "127.0.0.4");
   ASSERT_TRUE(eventually([&] { return node_states(control).size() == 3; }));
   // At most one replica below the desired 6 while they move, one above.
-  auto yaml = sleeper_yaml("sleepy", 6) +
-              "update: {parallelism: 1, max_surge: 1, max_unavailable: 1}\n";
+  auto yaml =
+      sleeper_yaml("sleepy", 6) + "update: {parallelism: 1, max_surge: 1, max_unavailable: 1}\n";
   ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("sleepy.yaml", yaml)}).exit_code, 0);
   std::map<std::string, std::string> where;
   ASSERT_TRUE(eventually([&] {
@@ -263,8 +263,7 @@ TEST_F(cluster, DrainMovesEveryReplicaOffANodeCordonAndUncordonSteerPlacement) {
       << drain.out;
   EXPECT_NE(drain.out.find("node/n1: 0 replicas left"), std::string::npos) << drain.out;
   EXPECT_NE(drain.out.find("node/n1 drained"), std::string::npos) << drain.out;
-  std::printf("drain of n1: %d availability samples, least ready %d of 6\n", samples,
-              least_ready);
+  std::printf("drain of n1: %d availability samples, least ready %d of 6\n", samples, least_ready);
   EXPECT_GE(least_ready, 6 - 1) << "desired - max_unavailable";
   ASSERT_TRUE(eventually([&] {
     where = placement_of(control, "sleepy");

@@ -282,8 +282,7 @@ TEST_F(CliTest, DrainExitsOneOnTimeoutAndReturnsAtOnceWithNoWait) {
   state_->nodes[0].replicas = 2;
   tutti_process p{{"node", "drain", "stuck", "--timeout", "0.5", "--api", server_->api()}};
   EXPECT_EQ(p.wait_exit(), 1);
-  EXPECT_NE(p.err().find("timed out after 0.5 s: 2 replicas left on node stuck"),
-            std::string::npos)
+  EXPECT_NE(p.err().find("timed out after 0.5 s: 2 replicas left on node stuck"), std::string::npos)
       << p.err();
   tutti_process q{{"node", "drain", "stuck", "--no-wait", "--api", server_->api()}};
   EXPECT_EQ(q.wait_exit(), 0) << q.err();

@@ -234,8 +234,7 @@ void add_node(CLI::App& app, cli_state& s) {
     s.dispatch.emplace_back(cmd, [&s] { return run_node(s.global, s.io, s.node); });
     return cmd;
   };
-  add("cordon", "Place no new replicas on the node; the ones it runs stay",
-      node_action::cordon);
+  add("cordon", "Place no new replicas on the node; the ones it runs stay", node_action::cordon);
   add("uncordon", "Let placement use the node again (after cordon or drain)",
       node_action::uncordon);
   auto* drain = add("drain",
@@ -244,9 +243,10 @@ void add_node(CLI::App& app, cli_state& s) {
                     node_action::drain);
   drain->add_flag("!--no-wait", s.node.wait,
                   "Return once the drain has started; `tutti get nodes` shows the replicas left");
-  drain->add_option("--timeout", s.node.timeout_s,
-                    "Give up waiting after this many seconds (exit 1; the drain goes on). Here "
-                    "--timeout is the drain's; put the global one before `node`")
+  drain
+      ->add_option("--timeout", s.node.timeout_s,
+                   "Give up waiting after this many seconds (exit 1; the drain goes on). Here "
+                   "--timeout is the drain's; put the global one before `node`")
       ->check(CLI::PositiveNumber)
       ->option_text("SECONDS (default: 600)");
   drain->footer(footer(
