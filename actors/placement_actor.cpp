@@ -310,6 +310,7 @@ struct placement_state {
   std::map<std::string, p::node_state> admin;
   bool capacity_queued = false;
   uint64_t attempts = 0;
+  clock::time_point started = clock::now();
   // Offers a node has not answered yet, by attempt: when the node goes down
   // they are declined here, since a request to a node cut off (no RST) may
   // never be answered, not even with an error.
@@ -442,9 +443,22 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
           });
 }
 
+/// How long after its start placement keeps a replica for the node it is
+/// assigned to when that node has not joined yet: nodes join a restarted control
+/// plane within their back-off (at most 2 s), and a replica placed elsewhere
+/// meanwhile would be started twice and its original swept.
+constexpr auto join_grace = std::chrono::seconds{5};
+
 caf::result<p::placement_decision, node_actor> place(self_ptr self,
                                                      const p::placement_request& req) {
   auto& st = self->state;
+  if (req.assigned && !req.preferred_node.empty() &&
+      st.view.find(req.preferred_node) == placement_view::no_node &&
+      clock::now() - st.started < join_grace)
+    return p::make_error(p::error_code::unavailable,
+                         "node " + req.preferred_node +
+                             " has not joined since the control plane started; its replicas "
+                             "wait for it (5 s at most) before they are placed elsewhere");
   auto known = st.replicas.find(req.replica);
   if (known != st.replicas.end()) {
     const auto& x = known->second;

@@ -298,8 +298,17 @@ TEST_F(cluster, DrainMovesEveryReplicaOffANodeCordonAndUncordonSteerPlacement) {
   EXPECT_EQ(per_node(where)["n2"], on_n2);
 
   // The states survive a restart of the control plane and of n2's agent.
+  auto before_restart = running_pids(control, "sleepy");
   control.kill9();
+  auto killed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(control.start());
+  ASSERT_TRUE(eventually([&] { return node_states(control).size() == 3; }, 30s));
+  if (std::chrono::steady_clock::now() - killed_at < 4s) {
+    // Every node joined within placement's grace: each replica stays where it
+    // runs, adopted (none started again elsewhere, none swept).
+    EXPECT_TRUE(eventually([&] { return running_pids(control, "sleepy") == before_restart; }))
+        << json(replicas_of(control, "sleepy"));
+  }
   // A node whose first join hits the control plane while it starts waits out
   // its 10 s join timeout before it tries again.
   ASSERT_TRUE(eventually(
