@@ -175,6 +175,21 @@ public:
         p::nodes_atom::value);
   }
 
+  kj::Promise<void> setNodeState(SetNodeStateContext ctx) override {
+    auto params = ctx.getParams();
+    auto start = clock::now();
+    auto wanted = text(params.getState());
+    auto state = p::node_state_from(wanted);
+    if (!state || *state == p::node_state::lost)
+      return fail(ctx, "setNodeState", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "node state " + wanted +
+                                    " cannot be set; use ready, cordoned or draining"));
+    return call<p::node_status>(
+        ctx, "setNodeState", [](auto results, auto& x) { p::to_capnp(results.initNode(), x); },
+        p::cordon_atom::value, text(params.getNode()), *state);
+  }
+
   kj::Promise<void> describeService(DescribeServiceContext ctx) override {
     auto params = ctx.getParams();
     uint32_t limit = params.getEventLimit() == 0 ? 20 : std::min(params.getEventLimit(), 1000u);

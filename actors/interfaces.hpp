@@ -59,7 +59,9 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
-    caf::replies_to<p::put_atom, p::node_status>::with<bool>, caf::reacts_to<p::flush_atom>>;
+    caf::replies_to<p::put_atom, p::node_status>::with<bool>,
+    caf::replies_to<p::get_atom, p::nodes_atom>::with<std::vector<p::node_status>>,
+    caf::reacts_to<p::flush_atom>>;
 
 /// Owns one replica: one container at a time, restarted per the restart policy.
 using replica_actor =
@@ -113,13 +115,23 @@ using node_actor = caf::typed_actor<
 /// handle, so a service needs no lookup per node). `capacity` is its own reminder
 /// to tell services with pending replicas that capacity appeared. It monitors the
 /// nodes and tells each service with replicas on a lost node (`lost`).
+///
+/// `cordon` sets a node's scheduling state (ready, cordoned or draining; an
+/// unknown node is an error naming the known ones) and answers the node as it
+/// is then; every service hears `drain, node, bool` when a node starts or stops
+/// draining. `load` restores stored states (also of nodes not joined yet: a
+/// node that joins takes its stored state, not ready). `drain` lists the
+/// draining nodes, for a service that (re)starts.
 using placement_actor = caf::typed_actor<
     caf::replies_to<p::register_atom, p::node_status, node_actor>::with<bool>,
     caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision, node_actor>,
     caf::reacts_to<p::release_atom, std::string>,
     caf::replies_to<p::get_atom, std::string>::with<node_actor>,
     caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,
-    caf::reacts_to<p::capacity_atom>>;
+    caf::reacts_to<p::capacity_atom>,
+    caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
+    caf::reacts_to<p::load_atom, std::vector<p::node_status>>,
+    caf::replies_to<p::drain_atom>::with<std::vector<std::string>>>;
 
 /// Reconciles one service's desired state with what its replicas do.
 using service_actor =
@@ -128,6 +140,7 @@ using service_actor =
                      caf::reacts_to<p::replica_status>, caf::reacts_to<p::tick_atom>,
                      caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
                      caf::reacts_to<p::lost_atom, std::string>,
+                     caf::reacts_to<p::drain_atom, std::string, bool>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
                      caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
@@ -153,6 +166,8 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::rollback_atom, std::string, int64_t, std::string>::with<int64_t>,
     caf::reacts_to<p::sweep_atom, std::string>,
+    caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
+    caf::reacts_to<p::tick_atom, std::string>,
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 

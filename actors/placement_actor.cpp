@@ -105,10 +105,12 @@ struct verdict {
   size_t index = 0; // of the constraint or anti-affinity that failed
 };
 
+/// `assigned`: the replica is assigned to this node already, so a cordoned or
+/// draining node may keep it (only a lost one may not).
 verdict check(const placement_view& view, node_id id, const compiled_request& cr,
-              const p::placement_request& req) {
+              const p::placement_request& req, bool assigned = false) {
   const auto& n = view.at(id);
-  if (n.state != p::node_state::ready)
+  if (n.state == p::node_state::lost || (n.state != p::node_state::ready && !assigned))
     return {misfit::state};
   if ((n.drivers & cr.driver) == 0)
     return {misfit::no_driver};
@@ -244,7 +246,7 @@ caf::expected<node_id> choose_node(const placement_view& view, const p::placemen
   if (!req.preferred_node.empty()) {
     auto id = view.find(req.preferred_node);
     if (id != placement_view::no_node && !is_refused(id) &&
-        check(view, id, cr, req).why == misfit::none)
+        check(view, id, cr, req, req.assigned).why == misfit::none)
       return id;
   }
   auto n = view.size();
@@ -275,6 +277,16 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
+
+struct pending_offer {
+  p::placement_request req;
+  node_id node = placement_view::no_node;
+  decision_promise promise;
+  std::vector<node_id> refused;
+  service_actor asker;
+};
+
 /// Placement's record of one replica.
 struct placed {
   node_id node = placement_view::no_node;
@@ -293,13 +305,20 @@ struct placement_state {
   std::unordered_map<std::string, placed> replicas;
   std::map<std::string, service_actor> waiting;  // services with replicas that fit nowhere
   std::map<std::string, service_actor> services; // every service that asked, by name
+  // Scheduling states set by `tutti node cordon|drain` (never ready or lost), by
+  // node name: kept for nodes that have not joined (yet), and applied when they do.
+  std::map<std::string, p::node_state> admin;
   bool capacity_queued = false;
   uint64_t attempts = 0;
+  clock::time_point started = clock::now();
+  // Offers a node has not answered yet, by attempt: when the node goes down
+  // they are declined here, since a request to a node cut off (no RST) may
+  // never be answered, not even with an error.
+  std::unordered_map<uint64_t, pending_offer> offers;
   static inline const char* name = "placement";
 };
 
 using self_ptr = placement_actor::stateful_pointer<placement_state>;
-using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
 
 /// Offers to wake the waiting services, once per burst of changes.
 void capacity_appeared(self_ptr self) {
@@ -374,6 +393,7 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
   st.replicas[req.replica] =
       placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
   auto node = st.handles[id];
+  st.offers.emplace(attempt_id, pending_offer{req, id, promise, refused, asker});
   p::reservation offer{req.replica, req.service, req.resources, req.host_ports};
   // No timer per offer (a million of them cost more than the decisions): a node
   // that ends bounces the request, and one that is cut off is declared down by
@@ -383,6 +403,12 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
           [self, req, attempt_id, id, promise, refused, asker,
            node](p::reservation_reply& reply) mutable {
             auto& st = self->state;
+            if (st.offers.erase(attempt_id) == 0) {
+              // Declined already, when the node went down: give back what it holds.
+              if (reply.accepted)
+                self->send(node, p::release_atom::value, req.replica);
+              return;
+            }
             auto i = st.replicas.find(req.replica);
             bool current = i != st.replicas.end() && i->second.attempt == attempt_id;
             if (reply.accepted && current) {
@@ -410,19 +436,36 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
                         std::move(asker));
           },
           [self, req, attempt_id, id, promise, refused, asker](caf::error&) mutable {
+            if (self->state.offers.erase(attempt_id) == 0)
+              return; // declined already, when the node went down
             on_declined(self, req, attempt_id, id, std::move(promise), std::move(refused),
                         std::move(asker));
           });
 }
 
+/// How long after its start placement keeps a replica for the node it is
+/// assigned to when that node has not joined yet: nodes join a restarted control
+/// plane within their back-off (at most 2 s), and a replica placed elsewhere
+/// meanwhile would be started twice and its original swept.
+constexpr auto join_grace = std::chrono::seconds{5};
+
 caf::result<p::placement_decision, node_actor> place(self_ptr self,
                                                      const p::placement_request& req) {
   auto& st = self->state;
+  if (req.assigned && !req.preferred_node.empty() &&
+      st.view.find(req.preferred_node) == placement_view::no_node &&
+      clock::now() - st.started < join_grace)
+    return p::make_error(p::error_code::unavailable,
+                         "node " + req.preferred_node +
+                             " has not joined since the control plane started; its replicas "
+                             "wait for it (5 s at most) before they are placed elsewhere");
   auto known = st.replicas.find(req.replica);
   if (known != st.replicas.end()) {
     const auto& x = known->second;
     bool same = x.resources == req.resources && x.host_ports == req.host_ports;
-    if (same && x.confirmed && st.view.at(x.node).state == p::node_state::ready)
+    // A cordoned or draining node keeps what it runs: its services move them.
+    if (same && x.confirmed && st.view.at(x.node).state != p::node_state::lost &&
+        x.node < st.handles.size() && st.handles[x.node])
       return {p::placement_decision{req.replica, st.view.at(x.node).name}, st.handles[x.node]};
     // Resources changed, its node is gone, or a retry of an unanswered offer.
     release(self, req.replica);
@@ -452,7 +495,8 @@ void tell_lost(self_ptr self, node_id id) {
 bool register_node(self_ptr self, p::node_status st, node_actor handle) {
   auto& s = self->state;
   bool known = s.view.find(st.name) != placement_view::no_node;
-  st.state = p::node_state::ready;
+  auto admin = s.admin.find(st.name);
+  st.state = admin == s.admin.end() ? p::node_state::ready : admin->second;
   auto id = s.view.upsert(st);
   if (!known) {
     // A placement that (re)started learns from the node what it already holds.
@@ -488,6 +532,17 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   // replicas on it hear it from us.
   auto id = i->second;
   s.view.set_state(id, p::node_state::lost);
+  std::vector<std::pair<uint64_t, pending_offer>> unanswered;
+  for (auto j = s.offers.begin(); j != s.offers.end();)
+    if (j->second.node == id) {
+      unanswered.emplace_back(j->first, std::move(j->second));
+      j = s.offers.erase(j);
+    } else {
+      ++j;
+    }
+  for (auto& [attempt_id, x] : unanswered)
+    on_declined(self, x.req, attempt_id, id, std::move(x.promise), std::move(x.refused),
+                std::move(x.asker));
   tell_lost(self, id);
   s.handles[id] = nullptr;
   s.by_addr.erase(i);
@@ -498,6 +553,63 @@ std::vector<p::node_status> all_nodes(self_ptr self) {
   for (node_id id = 0; id < self->state.view.size(); ++id)
     out.push_back(self->state.view.status(id));
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+  return out;
+}
+
+/// Tells every service whether `node` drains, so that it moves its replicas off.
+void tell_draining(self_ptr self, const std::string& node, bool draining) {
+  for (auto& [service, handle] : self->state.services)
+    self->send(handle, p::drain_atom::value, node, draining);
+}
+
+/// Records the scheduling state of `name` (ready, cordoned or draining). A node
+/// that is lost takes it when it joins again.
+void set_admin_state(self_ptr self, const std::string& name, p::node_state state) {
+  auto& s = self->state;
+  auto before = s.admin.count(name) ? s.admin[name] : p::node_state::ready;
+  if (state == p::node_state::ready)
+    s.admin.erase(name);
+  else
+    s.admin[name] = state;
+  auto id = s.view.find(name);
+  if (id != placement_view::no_node && s.view.at(id).state != p::node_state::lost)
+    s.view.set_state(id, state);
+  if ((before == p::node_state::draining) != (state == p::node_state::draining))
+    tell_draining(self, name, state == p::node_state::draining);
+  if (state == p::node_state::ready)
+    capacity_appeared(self); // pending replicas may fit there now
+}
+
+caf::result<p::node_status> cordon(self_ptr self, const std::string& name, p::node_state state) {
+  auto& s = self->state;
+  if (state == p::node_state::lost)
+    return p::make_error(p::error_code::invalid_argument,
+                         "a node's state can be set to ready, cordoned or draining, not lost");
+  auto id = s.view.find(name);
+  if (id == placement_view::no_node) {
+    std::string known;
+    for (node_id i = 0; i < s.view.size(); ++i)
+      known += (known.empty() ? "" : ", ") + s.view.at(i).name;
+    return p::make_error(p::error_code::not_found,
+                         "node " + name + " not found; known nodes: " +
+                             (known.empty() ? std::string{"none (no node has joined)"} : known));
+  }
+  set_admin_state(self, name, state);
+  return s.view.status(id);
+}
+
+/// Stored states, at the start of the control plane (before nodes join).
+void load_states(self_ptr self, const std::vector<p::node_status>& nodes) {
+  for (const auto& n : nodes)
+    if (n.state == p::node_state::cordoned || n.state == p::node_state::draining)
+      set_admin_state(self, n.name, n.state);
+}
+
+std::vector<std::string> draining_nodes(self_ptr self) {
+  std::vector<std::string> out;
+  for (const auto& [name, state] : self->state.admin)
+    if (state == p::node_state::draining)
+      out.push_back(name);
   return out;
 }
 
@@ -519,6 +631,11 @@ placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metr
       },
       [self](p::nodes_atom) { return all_nodes(self); },
       [self](p::capacity_atom) { notify_waiting(self); },
+      [self](p::cordon_atom, const std::string& name, p::node_state state) {
+        return cordon(self, name, state);
+      },
+      [self](p::load_atom, const std::vector<p::node_status>& nodes) { load_states(self, nodes); },
+      [self](p::drain_atom) { return draining_nodes(self); },
   };
 }
 

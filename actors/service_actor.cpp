@@ -1,7 +1,9 @@
 #include "actors/service_actor.hpp"
 
+#include "actors/place_queue.hpp"
 #include "actors/replica_actor.hpp"
-#include "config/spec_parser.hpp"
+#include "actors/rollout.hpp"
+#include "actors/service_state.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 
@@ -9,99 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-#include <deque>
-#include <map>
-#include <optional>
-#include <set>
-#include <unordered_map>
-
 namespace tutti::actors {
 
-namespace {
-
-using clock = std::chrono::steady_clock;
-
-/// Place requests one service keeps in flight: enough to keep placement busy,
-/// few enough that a service of 10,000 replicas that fits nowhere asks a few
-/// times, not 10,000. Measured: 100 services x 256 in flight (25,600 chains of
-/// place, reserve, assign, run) made 100k replicas converge 3.5x slower than 32
-/// each, from mailboxes and memory that no longer fit the caches.
-constexpr int32_t place_window = 32;
-
-struct slot_state {
-  std::string node;          // empty until placed
-  std::string last_node;     // where it ran before its node was lost: preferred again
-  std::string tmpl;          // template hash of what it runs (or is to run)
-  int64_t requested_rev = 0; // revision last sent to the node
-  bool in_flight = false;    // a place/run/stop exchange is pending
-  bool stopping = false;
-  bool node_lost = false; // its node's actor went down; not routed to
-  bool queued = false;    // waits in the service's place queue
-  uint64_t epoch = 0;     // answers to requests of an older epoch are ignored
-  int64_t assigned = 0;   // the fencing epoch of its stored assignment
-  p::replica_status status;
-  std::string last_problem; // not repeated in the event log
-};
-
-/// A revision whose template replicas may still run.
-struct known_revision {
-  int64_t revision = 0;
-  p::service_spec spec;
-};
-
-enum class rollout_phase { progressing, complete, paused, rolling_back };
-
-std::string to_string(rollout_phase x) {
-  switch (x) {
-    case rollout_phase::progressing:
-      return "progressing";
-    case rollout_phase::complete:
-      return "complete";
-    case rollout_phase::paused:
-      return "paused";
-    case rollout_phase::rolling_back:
-      return "rolling_back";
-  }
-  return "unknown";
-}
-
-struct rollout_state {
-  int64_t revision = 0;
-  rollout_phase phase = rollout_phase::complete;
-  std::string message;
-  clock::time_point completed_at;
-  bool is_rollback = false; // an automatic rollback: if it fails too, it pauses
-};
-
-struct service_state {
-  service_context ctx;
-  p::service_spec spec;
-  int64_t revision = 0;
-  std::string target;                              // template hash of spec
-  std::map<std::string, known_revision> templates; // by template hash
-  rollout_state rollout;
-  std::map<int32_t, slot_state> slots;
-  std::map<std::string, node_actor> nodes;       // cache of placement's answers
-  std::optional<p::service_endpoints> published; // last sent to discovery
-  bool deleting = false;
-  bool retry_pending = false; // a reconcile soon after a failed place or run
-  std::vector<caf::typed_response_promise<bool>> delete_promises;
-  int32_t running = 0;          // wanted slots whose replica runs
-  int32_t ready = 0;            // of those, ready (kept like running)
-  std::deque<int32_t> to_place; // slots waiting for a place request
-  int32_t placing = 0;          // place requests in flight
-  std::string unschedulable;    // non-empty: placement found no node; wait for capacity
-  // Slots by node, so that a lost node costs its own slots, not all of them.
-  std::unordered_map<std::string, std::set<int32_t>> by_node;
-  bool reconcile_queued = false; // a reconcile_atom is in our mailbox
-  uint64_t epochs = 0;           // last epoch given to a slot
-  static inline const char* name = "service";
-};
-
-using self_ptr = service_actor::stateful_pointer<service_state>;
-
-void reconcile(self_ptr self);
+namespace service_impl {
 
 /// Records the node of a slot (empty: none), keeping by_node in step.
 void set_node(self_ptr self, int32_t slot, const std::string& node) {
@@ -170,13 +82,62 @@ void publish_endpoints(self_ptr self, bool removed = false) {
   self->send(self->state.ctx.discovery, std::move(x));
 }
 
-void emit(self_ptr self, std::string kind, std::string message, std::string replica = {}) {
+void emit(self_ptr self, std::string kind, std::string message, std::string replica) {
   p::event e;
   e.kind = std::move(kind);
   e.service = self->state.spec.name;
   e.replica = std::move(replica);
   e.message = std::move(message);
   self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+}
+
+/// A replacement for replicas on a draining node fits nowhere: they stay where
+/// they are (availability first), and the event says why.
+void drain_blocked(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  std::string nodes;
+  int32_t stuck = 0;
+  for (const auto& node : st.draining)
+    if (auto i = st.by_node.find(node); i != st.by_node.end() && !i->second.empty()) {
+      nodes += (nodes.empty() ? "" : ", ") + node;
+      stuck += static_cast<int32_t>(i->second.size());
+    }
+  if (stuck == 0)
+    return;
+  auto text = "node " + nodes + ": " + std::to_string(stuck) + " replica" +
+              (stuck == 1 ? "" : "s") + " of " + st.spec.name +
+              " stay until a replacement fits elsewhere: " + why;
+  if (text == st.drain_blocked)
+    return;
+  st.drain_blocked = text;
+  spdlog::warn("service {}: {}", st.spec.name, text);
+  emit(self, "node_drain_blocked", text);
+}
+
+/// A node started (or stopped) draining: its slots are replaced elsewhere.
+void on_draining(self_ptr self, const std::string& node, bool draining) {
+  auto& st = self->state;
+  bool changed = draining ? st.draining.insert(node).second : st.draining.erase(node) > 0;
+  if (!changed)
+    return;
+  st.drain_blocked.clear();
+  st.unschedulable.clear(); // the replacements are new requests
+  if (st.by_node.count(node))
+    queue_reconcile(self);
+}
+
+/// The draining nodes, as placement knows them when this service (re)starts.
+void load_draining(self_ptr self) {
+  self->request(self->state.ctx.placement, std::chrono::seconds{30}, p::drain_atom::value)
+      .then(
+          [self](std::vector<std::string>& nodes) {
+            for (auto& node : nodes)
+              on_draining(self, node, true);
+          },
+          [self](caf::error& err) {
+            spdlog::error("service {}: cannot learn which nodes drain: {}", self->state.spec.name,
+                          p::message_of(err));
+          });
 }
 
 /// Why slot `slot` is not running: shown on the slot (unless a replica already
@@ -199,6 +160,8 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
     status.state = p::replica_state::pending;
     status.message = text;
   }
+  if (p::code_of(err) == p::error_code::unschedulable)
+    drain_blocked(self, text);
   auto& last = i->second.last_problem;
   if (text == last)
     return;
@@ -210,6 +173,11 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
        text, replica);
 }
 
+bool leaving(self_ptr self, const slot_state& s) {
+  const auto& draining = self->state.draining;
+  return !draining.empty() && !s.node.empty() && draining.count(s.node) > 0;
+}
+
 /// Running and not on its way out: what `running` counts.
 bool counts_as_running(const slot_state& s) {
   return s.status.state == p::replica_state::running && !s.stopping;
@@ -217,8 +185,6 @@ bool counts_as_running(const slot_state& s) {
 
 /// Kept up to date on every status change; recounted only when the spec changes,
 /// so a service of 10,000 replicas does not count them on each report.
-bool is_ready(const slot_state& s);
-
 void recount_running(self_ptr self) {
   int32_t n = 0;
   int32_t ready = 0;
@@ -322,117 +288,6 @@ void run_on_node(self_ptr self, int32_t slot) {
       fail);
 }
 
-void pump(self_ptr self);
-
-void place_slot(self_ptr self, int32_t slot) {
-  auto& s = self->state.slots[slot];
-  s.in_flight = true;
-  ++self->state.placing;
-  auto epoch = s.epoch;
-  const auto& spec = *spec_of(self, s).first;
-  p::placement_request req{p::replica_id(spec.name, slot),
-                           spec.name,
-                           spec.resources,
-                           spec.placement,
-                           s.node.empty() ? s.last_node : s.node,
-                           spec.driver,
-                           static_cast<int32_t>(spec.ports.size())};
-  // No timeout: placement is in this process and answers every request (a
-  // placement that ends bounces it); a timer per request would cost more than
-  // the decision at a million replicas.
-  self->request(self->state.ctx.placement, caf::infinite, p::place_atom::value, req)
-      .then(
-          [self, slot, epoch](p::placement_decision& d, node_actor& handle) {
-            if (handle)
-              self->state.nodes[d.node] = handle;
-            --self->state.placing;
-            pump(self);
-            auto* sp = slot_of(self, slot, epoch);
-            if (sp == nullptr || sp->stopping)
-              return; // stopped (its stop released it), or moved off a lost node
-            auto& s = *sp;
-            bool moved = s.node != d.node;
-            set_node(self, slot, d.node);
-            if (moved)
-              s.requested_rev = 0; // nothing runs there yet
-            s.node_lost = false;
-            if (!moved) {
-              run_on_node(self, slot);
-              return;
-            }
-            // The assignment is durable before the replica starts, so a restarted
-            // control plane finds it on the same node.
-            s.assigned = p::fencing_epoch();
-            p::assignment a{d.replica, self->state.spec.name, d.node, s.tmpl, s.assigned};
-            self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, a)
-                .then(
-                    [self, slot, epoch](bool) {
-                      if (auto* s = slot_of(self, slot, epoch); s != nullptr && !s->stopping)
-                        run_on_node(self, slot);
-                    },
-                    [self, slot, epoch](caf::error& err) {
-                      auto* s = slot_of(self, slot, epoch);
-                      if (s == nullptr || s->stopping)
-                        return;
-                      s->in_flight = false;
-                      problem(self, slot, err);
-                    });
-          },
-          [self, slot, epoch](caf::error& err) {
-            --self->state.placing;
-            auto* s = slot_of(self, slot, epoch);
-            if (s == nullptr || s->stopping) {
-              pump(self);
-              return;
-            }
-            s->in_flight = false;
-            if (p::code_of(err) == p::error_code::unschedulable) {
-              // Every slot of this revision asks the same: wait for capacity
-              // (placement says when) instead of asking for each of them.
-              self->state.unschedulable = p::message_of(err);
-            }
-            problem(self, slot, err);
-            pump(self);
-          });
-}
-
-/// Sends place requests for queued slots, at most place_window at a time.
-void pump(self_ptr self) {
-  auto& st = self->state;
-  while (!st.to_place.empty()) {
-    auto slot = st.to_place.front();
-    auto i = st.slots.find(slot);
-    if (i == st.slots.end() || !i->second.queued) {
-      st.to_place.pop_front();
-      continue;
-    }
-    auto& s = i->second;
-    if (!st.unschedulable.empty()) {
-      // Shown on the slot without an event each: one event per service says it.
-      if (s.status.id.empty() || s.status.state == p::replica_state::pending) {
-        s.status.state = p::replica_state::pending;
-        s.status.message = st.unschedulable;
-      }
-      return;
-    }
-    if (st.placing >= place_window)
-      return;
-    st.to_place.pop_front();
-    s.queued = false;
-    if (s.in_flight || s.stopping || st.deleting)
-      continue;
-    place_slot(self, slot);
-  }
-}
-
-void queue_place(self_ptr self, int32_t slot) {
-  auto& s = self->state.slots[slot];
-  if (s.queued)
-    return;
-  s.queued = true;
-  self->state.to_place.push_back(slot);
-}
-
 /// Ends slot `slot` (the incarnation of `epoch`; an older one's answer comes
 /// too late and is ignored).
 void finish_slot_stop(self_ptr self, int32_t slot, uint64_t epoch) {
@@ -503,101 +358,11 @@ void stop_slot(self_ptr self, int32_t slot) {
 }
 
 /// The lowest free slot number from `from` on.
-int32_t free_slot(self_ptr self, int32_t from = 0) {
+int32_t free_slot(self_ptr self, int32_t from) {
   int32_t slot = from;
   while (self->state.slots.count(slot))
     ++slot;
   return slot;
-}
-
-struct census {
-  std::vector<int32_t> current; // live slots of the target template, ascending
-  std::vector<int32_t> old;     // live slots of other templates
-  int32_t current_unready = 0;
-  int32_t ready = 0;
-};
-
-census count_slots(self_ptr self) {
-  census c;
-  for (auto& [slot, s] : self->state.slots) {
-    if (s.stopping)
-      continue;
-    bool current = s.tmpl == self->state.target;
-    (current ? c.current : c.old).push_back(slot);
-    if (is_ready(s))
-      ++c.ready;
-    else if (current)
-      ++c.current_unready;
-  }
-  return c;
-}
-
-void emit(self_ptr self, std::string kind, std::string message, std::string replica);
-
-void check_rollout_done(self_ptr self, const census& c) {
-  auto& r = self->state.rollout;
-  if (r.phase != rollout_phase::progressing && r.phase != rollout_phase::rolling_back)
-    return;
-  if (!c.old.empty() || c.current_unready > 0 ||
-      static_cast<int32_t>(c.current.size()) < self->state.spec.replicas)
-    return;
-  r.phase = rollout_phase::complete;
-  r.completed_at = clock::now();
-  r.message = "all " + std::to_string(c.current.size()) + " replicas run revision " +
-              std::to_string(r.revision);
-  emit(self, "rollout_completed", "revision " + std::to_string(r.revision) + ": " + r.message, {});
-}
-
-/// The next step of the desired state: new replicas where some are missing,
-/// stops where there are too many, old replicas replaced within the update's
-/// limits (k8s' rolling-update arithmetic, with ready replicas as available).
-void step(self_ptr self) {
-  auto& st = self->state;
-  const auto& u = st.spec.update;
-  auto n = st.spec.replicas;
-  auto c = count_slots(self);
-  bool rolling = !c.old.empty();
-  bool frozen = rolling && st.rollout.phase == rollout_phase::paused;
-  auto total = static_cast<int32_t>(c.current.size() + c.old.size());
-  // Start new replicas.
-  auto want = n - static_cast<int32_t>(c.current.size());
-  auto room = n + (rolling ? u.max_surge : 0) - total;
-  if (rolling)
-    room = std::min(room, u.parallelism - c.current_unready);
-  int32_t next = 0; // free_slot from 0 for each new slot costs O(n^2) for n new ones
-  for (int32_t k = 0; !frozen && k < std::min(want, room); ++k) {
-    auto slot = free_slot(self, next);
-    next = slot + 1;
-    new_epoch(self, slot).tmpl = st.target;
-    queue_place(self, slot); // sent by pump, within the place window
-    ++total;
-    ++c.current_unready;
-  }
-  // Too many of the current template: the newest go.
-  for (auto i = static_cast<int32_t>(c.current.size()) - 1; i >= n; --i) {
-    stop_slot(self, c.current[i]);
-    --total;
-  }
-  if (!rolling || frozen)
-    return;
-  // Old replicas go as far as availability allows: those not ready first (they
-  // count for nothing), then ready ones while enough others stay ready.
-  auto min_available = n - u.max_unavailable;
-  auto budget = total - min_available - c.current_unready;
-  auto available = c.ready;
-  for (bool ready_ones : {false, true})
-    for (auto slot : c.old) {
-      auto i = st.slots.find(slot);
-      if (i == st.slots.end() || budget <= 0 || i->second.stopping ||
-          is_ready(i->second) != ready_ones)
-        continue;
-      if (ready_ones && available - 1 < min_available)
-        continue;
-      stop_slot(self, slot);
-      --budget;
-      if (ready_ones)
-        --available;
-    }
 }
 
 void reconcile(self_ptr self) {
@@ -634,75 +399,6 @@ void reconcile(self_ptr self) {
     std::chrono::duration<double> took = clock::now() - start;
     st.ctx.metrics->observe_reconcile(st.spec.name, took.count());
   }
-}
-
-/// A replica of the template being rolled out crashed or failed its probes while
-/// the rollout ran, or within update.monitor after it completed.
-std::optional<std::string> rollout_failure(self_ptr self, const slot_state& s) {
-  const auto& st = self->state;
-  const auto& r = st.rollout;
-  if (s.tmpl != st.target || s.stopping)
-    return std::nullopt;
-  bool watching = r.phase == rollout_phase::progressing ||
-                  (r.phase == rollout_phase::complete &&
-                   clock::now() - r.completed_at < st.spec.update.monitor &&
-                   r.revision == st.revision && r.revision > 0);
-  if (!watching)
-    return std::nullopt;
-  const auto& x = s.status;
-  switch (x.state) {
-    case p::replica_state::backoff:
-    case p::replica_state::failed:
-    case p::replica_state::exited:
-      return x.id + " " + (x.message.empty() ? p::to_string(x.state) : x.message);
-    default:
-      break;
-  }
-  if (x.unhealthy)
-    return x.id + " failed its health probe: " + x.health;
-  return std::nullopt;
-}
-
-void request_rollback(self_ptr self, const std::string& why) {
-  auto& r = self->state.rollout;
-  r.phase = rollout_phase::rolling_back;
-  r.message = why;
-  auto name = self->state.spec.name;
-  auto failed = r.revision;
-  self->request(self->state.ctx.cluster, std::chrono::seconds{30}, p::rollback_atom::value, name,
-                int64_t{0}, "revision " + std::to_string(failed) + " failed: " + why)
-      .then(
-          [self](int64_t revision) {
-            if (self->state.rollout.revision == revision)
-              self->state.rollout.is_rollback = true;
-          },
-          [self, why](caf::error& err) {
-            auto& r = self->state.rollout;
-            r.phase = rollout_phase::paused;
-            r.message = why + "; cannot roll back: " + p::message_of(err);
-            emit(self, "rollout_paused", r.message, {});
-          });
-}
-
-void fail_rollout(self_ptr self, const std::string& why) {
-  auto& r = self->state.rollout;
-  auto action = self->state.spec.update.on_failure;
-  auto head = "revision " + std::to_string(r.revision) + " failed: " + why;
-  if (action == p::failure_action::resume) {
-    emit(self, "rollout_failure_ignored", head + "; failure_action continue goes on", {});
-    return;
-  }
-  if (action == p::failure_action::rollback && !r.is_rollback && self->state.ctx.cluster) {
-    emit(self, "rollout_failed", head + "; rolling back", {});
-    request_rollback(self, why);
-    return;
-  }
-  r.phase = rollout_phase::paused;
-  r.message = why;
-  emit(self, "rollout_paused",
-       head + (r.is_rollback ? "; this was a rollback already: paused"
-                             : "; paused (apply a fixed spec or `tutti rollout undo`)"),
-       {});
 }
 
 void on_status(self_ptr self, p::replica_status& st) {
@@ -797,22 +493,6 @@ p::service_status status(self_ptr self) {
   return out;
 }
 
-p::rollout_status rollout_view(self_ptr self) {
-  const auto& r = self->state.rollout;
-  auto c = count_slots(self);
-  p::rollout_status out;
-  out.service = self->state.spec.name;
-  out.revision = r.revision;
-  out.state = to_string(r.phase);
-  out.desired = self->state.spec.replicas;
-  out.updated = static_cast<int32_t>(c.current.size());
-  out.ready = out.updated - c.current_unready;
-  out.available = c.ready;
-  out.old = static_cast<int32_t>(c.old.size());
-  out.message = r.message;
-  return out;
-}
-
 std::vector<p::replica_status> replicas(self_ptr self) {
   std::vector<p::replica_status> out;
   for (auto& [slot, s] : self->state.slots) {
@@ -826,53 +506,6 @@ std::vector<p::replica_status> replicas(self_ptr self) {
     out.push_back(std::move(st));
   }
   return out;
-}
-
-void remember(self_ptr self, int64_t revision, const p::service_spec& spec) {
-  auto& known = self->state.templates[template_hash(spec)];
-  if (revision >= known.revision)
-    known = {revision, spec};
-}
-
-void start_rollout(self_ptr self) {
-  auto& r = self->state.rollout;
-  r = rollout_state{self->state.revision, rollout_phase::progressing, {}, {}, r.is_rollback};
-  const auto& u = self->state.spec.update;
-  r.message = "replacing replicas of earlier revisions (parallelism " +
-              std::to_string(u.parallelism) + ", max_surge " + std::to_string(u.max_surge) +
-              ", max_unavailable " + std::to_string(u.max_unavailable) + ")";
-  emit(self, "rollout_started", "revision " + std::to_string(r.revision) + ": " + r.message, {});
-}
-
-/// Slots of older templates need those templates' specs (to adopt them on their
-/// nodes while the rollout replaces them): from the revision history.
-void load_history(self_ptr self) {
-  bool old = false;
-  for (auto& [slot, s] : self->state.slots)
-    old = old || s.tmpl != self->state.target;
-  if (!old) {
-    reconcile(self);
-    return;
-  }
-  self->request(self->state.ctx.store, std::chrono::seconds{30}, p::history_atom::value,
-                self->state.spec.name)
-      .await(
-          [self](std::vector<p::spec_record>& records) {
-            for (auto& rec : records) {
-              auto parsed =
-                  config::parse_specs(rec.yaml, "revision " + std::to_string(rec.revision));
-              if (parsed.ok() && parsed.specs.size() == 1)
-                remember(self, rec.revision, parsed.specs.front());
-            }
-            remember(self, self->state.revision, self->state.spec);
-            start_rollout(self); // it goes on where the previous incarnation was
-            reconcile(self);
-          },
-          [self](caf::error& err) {
-            spdlog::error("service {}: cannot load its revision history: {}", self->state.spec.name,
-                          p::message_of(err));
-            reconcile(self);
-          });
 }
 
 void load_assignments(self_ptr self) {
@@ -910,6 +543,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   remember(self, revision, self->state.spec);
   self->state.rollout.revision = revision;
   load_assignments(self);
+  load_draining(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
   return {
       [self](p::update_atom, p::service_spec& spec, int64_t revision) {
@@ -942,6 +576,9 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
       [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
+      [self](p::drain_atom, const std::string& node, bool draining) {
+        on_draining(self, node, draining);
+      },
       [self](p::reconcile_atom) {
         // Both the coalesced reconcile and the retry after a failed place or run.
         self->state.reconcile_queued = false;
@@ -981,11 +618,11 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   };
 }
 
-} // namespace
+} // namespace service_impl
 
 service_actor spawn_service(caf::actor_system& sys, service_context ctx, p::service_spec spec,
                             int64_t revision) {
-  return sys.spawn(service, std::move(ctx), std::move(spec), revision);
+  return sys.spawn(service_impl::service, std::move(ctx), std::move(spec), revision);
 }
 
 } // namespace tutti::actors

@@ -138,7 +138,8 @@ void flush(self_ptr self) {
 }
 
 caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool remove) {
-  self->state.pending.batch.assignments.push_back({{x.replica, x.service, x.node, x.template_hash, x.epoch}, remove});
+  self->state.pending.batch.assignments.push_back(
+      {{x.replica, x.service, x.node, x.template_hash, x.epoch}, remove});
   auto promise = self->make_response_promise<bool>();
   self->state.pending.promises.push_back(promise);
   queue_flush(self);
@@ -245,6 +246,13 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return follow(self, after, service, std::move(sink));
       },
       [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
+      [self](p::get_atom, p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
+        flush(self);
+        auto xs = self->state.db->nodes();
+        if (!xs)
+          return std::move(xs.error());
+        return std::move(*xs);
+      },
   };
 }
 

@@ -214,10 +214,17 @@ interface Tutti {
   # else) again as a new revision, keeping the current replica count.
   rolloutUndo @15 (service :Text, toRevision :Int64) -> (revision :Int64, error :Error);
 
+  # Sets a node's scheduling state: "cordoned" (no new replicas; running ones
+  # stay), "draining" (cordoned, and every replica moves to other nodes within
+  # its service's update limits; the node becomes "cordoned" once empty) or
+  # "ready" (uncordon). Stored durably before the answer, which is the node as
+  # placement sees it. An unknown node is an error naming the known ones.
+  setNodeState @16 (node :Text, state :Text) -> (node :NodeStatus, error :Error);
+
   # The live supervision tree: every actor with its path, state and restarts.
-  tree @16 () -> (actors :List(ActorInfo), error :Error);
+  tree @17 () -> (actors :List(ActorInfo), error :Error);
 
   # Ends the actor at `path` with `reason` ("kill" when empty); its supervisor
   # restarts it. Refused (code forbidden) unless tuttid runs with --enable-chaos.
-  killActor @17 (path :Text, reason :Text) -> (path :Text, error :Error);
+  killActor @18 (path :Text, reason :Text) -> (path :Text, error :Error);
 }

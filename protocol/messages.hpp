@@ -68,6 +68,7 @@ using rollout_atom = caf::atom_constant<caf::atom("rollout")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
 using tree_atom = caf::atom_constant<caf::atom("tree")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using cordon_atom = caf::atom_constant<caf::atom("cordon")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -155,12 +156,15 @@ struct placement_request {
   std::string preferred_node; // from a stored assignment; kept when it still fits
   driver_kind driver = driver_kind::process;
   int32_t host_ports = 0; // how many host ports the replica needs from the node's range
+  /// The replica is assigned to preferred_node already (it may run there): a
+  /// cordoned or draining node keeps it; only new replicas avoid such nodes.
+  bool assigned = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_request& x) {
   return f(caf::meta::type_name("placement_request"), x.replica, x.service, x.resources,
-           x.placement, x.preferred_node, x.driver, x.host_ports);
+           x.placement, x.preferred_node, x.driver, x.host_ports, x.assigned);
 }
 
 /// Placement offers a node to hold resources for one replica; the node, which

@@ -195,6 +195,37 @@ TEST(Placement, SkipsLostAndCordonedNodes) {
   EXPECT_EQ(chosen(view, request("web-0")), "error: 0/2 nodes: 1 node cordoned, 1 node lost");
 }
 
+TEST(Placement, CordonedAndDrainingNodesGetNoNewReplica) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  view.upsert(node("c", 4, 1 << 30));
+  view.set_state(view.find("a"), p::node_state::cordoned);
+  view.set_state(view.find("b"), p::node_state::draining);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(chosen(view, request("web-" + std::to_string(i))), "c");
+  auto preferred = request("web-0");
+  preferred.preferred_node = "a"; // where it ran before: not a reason to place it there
+  EXPECT_EQ(chosen(view, preferred), "c");
+  view.set_state(view.find("c"), p::node_state::cordoned);
+  EXPECT_EQ(chosen(view, request("web-0")), "error: 0/3 nodes: 2 node cordoned, 1 node draining");
+}
+
+TEST(Placement, ACordonedOrDrainingNodeKeepsTheReplicasAssignedToIt) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  auto req = request("web-0");
+  req.preferred_node = "a";
+  req.assigned = true; // a restarted control plane asks again for what runs there
+  for (auto state : {p::node_state::cordoned, p::node_state::draining}) {
+    view.set_state(view.find("a"), state);
+    EXPECT_EQ(chosen(view, req), "a") << p::to_string(state);
+  }
+  view.set_state(view.find("a"), p::node_state::lost);
+  EXPECT_EQ(chosen(view, req), "b") << "a lost node keeps nothing";
+}
+
 TEST(Placement, NeverPicksANodeThatRefused) {
   placement_view view;
   view.upsert(node("a", 4, 1 << 30));
@@ -319,6 +350,61 @@ TEST_F(Negotiation, TwoServicesRacingForANodeThatFitsOneNeverBothLandThere) {
       .receive([&](p::node_status& x) { st = x; }, [](caf::error&) {});
   EXPECT_EQ(st.replicas, 1) << "the node holds one reservation";
   EXPECT_DOUBLE_EQ(st.allocated.cpu, 0.6);
+}
+
+TEST_F(Negotiation, CordonDrainAndUncordonChangeWhatTheNodeGets) {
+  auto set = [&](const std::string& name, p::node_state state) {
+    std::string out;
+    (*self_)
+        ->request(first_, 5s, p::cordon_atom::value, name, state)
+        .receive([&](p::node_status& st) { out = p::to_string(st.state); },
+                 [&](caf::error& err) { out = "error: " + p::message_of(err); });
+    return out;
+  };
+  auto place = [&](const std::string& service) {
+    std::string out;
+    (*self_)
+        ->request(first_, 5s, p::place_atom::value, wants(service))
+        .receive([&](p::placement_decision& d, node_actor&) { out = d.node; },
+                 [&](caf::error& err) { out = "error: " + p::message_of(err); });
+    return out;
+  };
+  EXPECT_EQ(set("nope", p::node_state::cordoned), "error: node nope not found; known nodes: only");
+  EXPECT_EQ(set("only", p::node_state::cordoned), "cordoned");
+  EXPECT_EQ(place("web"), "error: 0/1 nodes: 1 node cordoned");
+  EXPECT_EQ(set("only", p::node_state::draining), "draining");
+  std::vector<std::string> draining;
+  (*self_)
+      ->request(first_, 5s, p::drain_atom::value)
+      .receive([&](std::vector<std::string>& xs) { draining = xs; }, [](caf::error&) {});
+  EXPECT_EQ(draining, std::vector<std::string>{"only"});
+  EXPECT_EQ(place("web"), "error: 0/1 nodes: 1 node draining");
+  EXPECT_EQ(set("only", p::node_state::ready), "ready");
+  EXPECT_EQ(place("web"), "only");
+}
+
+TEST_F(Negotiation, AStoredStateAppliesWhenTheNodeJoins) {
+  auto third = spawn_placement(*sys_);
+  p::node_status stored;
+  stored.name = "only";
+  stored.state = p::node_state::draining;
+  (*self_)->send(third, p::load_atom::value, std::vector<p::node_status>{stored});
+  p::node_status st;
+  (*self_)
+      ->request(node_, 5s, p::status_atom::value)
+      .receive([&](p::node_status& x) { st = x; }, [](caf::error&) {});
+  bool ok = false;
+  (*self_)
+      ->request(third, 5s, p::register_atom::value, st, node_)
+      .receive([&](bool x) { ok = x; }, [](caf::error&) {});
+  ASSERT_TRUE(ok);
+  std::vector<p::node_status> nodes;
+  (*self_)
+      ->request(third, 5s, p::nodes_atom::value)
+      .receive([&](std::vector<p::node_status>& xs) { nodes = xs; }, [](caf::error&) {});
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes.front().state, p::node_state::draining) << "not ready: it joined draining";
+  caf::anon_send_exit(third, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(Negotiation, OnePlacementNeverOffersWhatItAlreadyPromised) {

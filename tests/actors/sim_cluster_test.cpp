@@ -8,6 +8,8 @@
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
+#include <caf/all.hpp>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -140,6 +142,40 @@ TEST_F(SimCluster, AntiAffinityKeepsTwoServicesApart) {
     db_nodes.insert(r.node);
   for (auto& r : replicas("cache"))
     EXPECT_EQ(db_nodes.count(r.node), 0u) << r.id << " shares " << r.node << " with db";
+}
+
+TEST_F(SimCluster, ADrainingNodesReplicasMoveWithinTheUpdateLimits) {
+  start(3, {4, 4 * gi});
+  apply(spec("web", 6, "update: {parallelism: 1, max_surge: 1, max_unavailable: 0}\n"));
+  ASSERT_TRUE(wait_until([&] { return running("web") == 6; }, 10s));
+  auto on = [&](const std::vector<p::replica_status>& rs, const std::string& node) {
+    return std::count_if(rs.begin(), rs.end(), [&](auto& r) { return r.node == node; });
+  };
+  auto node0 = cluster_->node_name(0);
+  ASSERT_EQ(on(replicas("web"), node0), 2);
+  caf::scoped_actor self{cluster_->system()};
+  bool set = false;
+  self->request(cluster_->placement(), caf::infinite, p::cordon_atom::value, node0,
+                p::node_state::draining)
+      .receive([&](p::node_status& st) { set = st.state == p::node_state::draining; },
+               [](caf::error&) {});
+  ASSERT_TRUE(set);
+  size_t least_ready = 6;
+  size_t most = 6;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto rs = replicas("web");
+        auto ready = std::count_if(rs.begin(), rs.end(), [](auto& r) {
+          return r.state == p::replica_state::running && r.ready;
+        });
+        least_ready = std::min(least_ready, static_cast<size_t>(ready));
+        most = std::max(most, rs.size());
+        return on(rs, node0) == 0 && ready == 6 && rs.size() == 6;
+      },
+      20s))
+      << on(replicas("web"), node0) << " left on " << node0;
+  EXPECT_EQ(least_ready, 6u) << "max_unavailable 0";
+  EXPECT_LE(most, 7u) << "max_surge 1";
 }
 
 } // namespace

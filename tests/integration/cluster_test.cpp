@@ -2,11 +2,15 @@
 // 127.0.0.2 and 127.0.0.3, joined over CAF's network layer. A wrong join token is
 // refused on both sides; a killed agent's replicas move to the other node and are
 // removed from it when it returns; a cut link (iptables DROP on lo) is detected
-// by heartbeats; a killed control plane comes back to the same replicas.
+// by heartbeats; a killed control plane comes back to the same replicas; a
+// drained node is emptied within the update limits, cordon and uncordon steer
+// placement, and both survive restarts.
 
 #include "tests/integration/fixture.hpp"
 
 #include <signal.h>
+#include <atomic>
+#include <thread>
 #include <unistd.h>
 
 namespace tutti::tests::integration {
@@ -191,6 +195,168 @@ TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
   ASSERT_TRUE(load.wait_more(20)) << load.first_failure();
   load.stop();
   EXPECT_EQ(load.failed(), 0) << load.first_failure() << " (" << load.answered() << " answered)";
+}
+
+/// Number of running replicas of `service` on each node.
+std::map<std::string, int> per_node(const std::map<std::string, std::string>& where) {
+  std::map<std::string, int> out;
+  for (auto& [id, node] : where)
+    ++out[node];
+  return out;
+}
+
+/// name -> state of every node (`get nodes -o json`); empty on failure.
+std::map<std::string, std::string> node_states(s::tuttid_process& control) {
+  std::map<std::string, std::string> out;
+  if (auto nodes = tutti_json(control, {"get", "nodes"}))
+    for (auto& n : *nodes)
+      out[n.value("name", "")] = n.value("state", "");
+  return out;
+}
+
+TEST_F(cluster, DrainMovesEveryReplicaOffANodeCordonAndUncordonSteerPlacement) {
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  auto& n2 = start_node("n2", "127.0.0.3");
+  start_node("n3", "127.0.0.4");
+  ASSERT_TRUE(eventually([&] { return node_states(control).size() == 3; }));
+  // At most one replica below the desired 6 while they move, one above.
+  auto yaml =
+      sleeper_yaml("sleepy", 6) + "update: {parallelism: 1, max_surge: 1, max_unavailable: 1}\n";
+  ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("sleepy.yaml", yaml)}).exit_code, 0);
+  std::map<std::string, std::string> where;
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 6;
+  })) << json(replicas_of(control, "sleepy"));
+  ASSERT_EQ(per_node(where)["n1"], 2) << json(replicas_of(control, "sleepy"));
+
+  // Unknown nodes are named with the known ones.
+  auto unknown = control.tutti({"node", "drain", "n9"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("node n9 not found; known nodes: n1, n2, n3"), std::string::npos)
+      << unknown.describe();
+
+  // Drain n1 (the command waits until it is empty) while availability is sampled.
+  std::atomic<bool> drained{false};
+  s::command_result drain;
+  std::thread drainer{[&] {
+    drain = control.tutti({"node", "drain", "n1", "--timeout", "60"}, 90s);
+    drained = true;
+  }};
+  int least_ready = 6;
+  int samples = 0;
+  s::wait_until(
+      [&] {
+        int ready = 0;
+        for (auto& r : replicas_of(control, "sleepy"))
+          if (r.value("state", "") == "running" && r.value("ready", false))
+            ++ready;
+        least_ready = std::min(least_ready, ready);
+        ++samples;
+        return drained.load();
+      },
+      100s);
+  drainer.join();
+  ASSERT_EQ(drain.exit_code, 0) << drain.describe();
+  EXPECT_NE(drain.out.find("node/n1 cordoned and draining (2 replicas on it)"), std::string::npos)
+      << drain.out;
+  EXPECT_NE(drain.out.find("node/n1: 0 replicas left"), std::string::npos) << drain.out;
+  EXPECT_NE(drain.out.find("node/n1 drained"), std::string::npos) << drain.out;
+  std::printf("drain of n1: %d availability samples, least ready %d of 6\n", samples, least_ready);
+  EXPECT_GE(least_ready, 6 - 1) << "desired - max_unavailable";
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 6 && per_node(where)["n1"] == 0;
+  })) << json(replicas_of(control, "sleepy"));
+  EXPECT_TRUE(eventually([&] { return node_states(control)["n1"] == "cordoned"; }))
+      << control.tutti({"get", "nodes"}).out;
+  EXPECT_TRUE(has_event(control, "node_draining"));
+  EXPECT_TRUE(has_event(control, "node_drained"));
+
+  // Cordoned n1 and n2 get nothing of a scale-up; n2 keeps what it runs.
+  ASSERT_EQ(control.tutti({"node", "cordon", "n2"}).exit_code, 0);
+  EXPECT_EQ(node_states(control)["n2"], "cordoned");
+  auto on_n2 = per_node(where)["n2"];
+  ASSERT_EQ(control.tutti({"scale", "sleepy=8"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 8;
+  })) << json(replicas_of(control, "sleepy"));
+  EXPECT_EQ(per_node(where)["n1"], 0);
+  EXPECT_EQ(per_node(where)["n2"], on_n2);
+  EXPECT_TRUE(has_event(control, "node_cordoned"));
+
+  // Uncordoned, n1 takes replicas again.
+  ASSERT_EQ(control.tutti({"node", "uncordon", "n1"}).exit_code, 0);
+  ASSERT_EQ(control.tutti({"scale", "sleepy=10"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 10;
+  })) << json(replicas_of(control, "sleepy"));
+  EXPECT_GE(per_node(where)["n1"], 1) << json(replicas_of(control, "sleepy"));
+  EXPECT_EQ(per_node(where)["n2"], on_n2);
+
+  // The states survive a restart of the control plane and of n2's agent.
+  auto before_restart = running_pids(control, "sleepy");
+  control.kill9();
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(control.start());
+  ASSERT_TRUE(eventually([&] { return node_states(control).size() == 3; }, 30s));
+  if (std::chrono::steady_clock::now() - killed_at < 4s) {
+    // Every node joined within placement's grace: each replica stays where it
+    // runs, adopted (none started again elsewhere, none swept).
+    EXPECT_TRUE(eventually([&] { return running_pids(control, "sleepy") == before_restart; }))
+        << json(replicas_of(control, "sleepy"));
+  }
+  // A node whose first join hits the control plane while it starts waits out
+  // its 10 s join timeout before it tries again.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return node_states(control) == std::map<std::string, std::string>{
+                                           {"n1", "ready"}, {"n2", "cordoned"}, {"n3", "ready"}};
+      },
+      30s))
+      << control.tutti({"get", "nodes"}).out;
+  n2.kill9();
+  ASSERT_TRUE(eventually([&] { return node_states(control)["n2"] == "lost"; }));
+  ASSERT_TRUE(n2.start());
+  ASSERT_TRUE(eventually([&] { return node_states(control)["n2"] == "cordoned"; }))
+      << control.tutti({"get", "nodes"}).out;
+  ASSERT_TRUE(eventually([&] {
+    where = placement_of(control, "sleepy");
+    return where.size() == 10;
+  })) << json(replicas_of(control, "sleepy"));
+  EXPECT_EQ(per_node(where)["n2"], 0) << "its replicas moved while it was lost; none came back";
+}
+
+TEST_F(cluster, DrainKeepsAReplicaThatFitsNowhereElseAndSaysWhy) {
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] { return node_states(control).size() == 2; }));
+  auto yaml = sleeper_yaml("pinned", 1) + "placement: {constraints: [\"node.name == n2\"]}\n";
+  ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("pinned.yaml", yaml)}).exit_code, 0);
+  ASSERT_TRUE(wait_running(control, "pinned", 1));
+  auto before = running_pids(control, "pinned");
+
+  auto drain = control.tutti({"node", "drain", "n2", "--timeout", "2"});
+  EXPECT_EQ(drain.exit_code, 1) << drain.describe();
+  EXPECT_NE(drain.out.find("waiting: node n2: 1 replica of pinned stay until a replacement fits "
+                           "elsewhere: 0/2 nodes: 1 constraint node.name == n2, 1 node draining"),
+            std::string::npos)
+      << drain.describe();
+  EXPECT_NE(drain.err.find("timed out after 2 s: 1 replica left on node n2"), std::string::npos)
+      << drain.describe();
+  EXPECT_TRUE(has_event(control, "node_drain_blocked"));
+  EXPECT_EQ(running_pids(control, "pinned"), before) << "availability first: it stays";
+  EXPECT_EQ(node_states(control)["n2"], "draining");
+
+  // Uncordoned, the replacement that waited is given up and the replica stays.
+  ASSERT_EQ(control.tutti({"node", "uncordon", "n2"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return replicas_of(control, "pinned").size() == 1; }))
+      << json(replicas_of(control, "pinned"));
+  EXPECT_EQ(running_pids(control, "pinned"), before);
 }
 
 /// Drops TCP on lo to and from one port while it lives.

@@ -215,6 +215,80 @@ TEST_F(CliTest, ExitCodes) {
   }
 }
 
+TEST_F(CliTest, NodeCommandsCheckTheirArguments) {
+  struct expectation {
+    std::vector<std::string> args;
+    int code;
+    std::string in_output; // stdout for --help, else stderr
+  };
+  std::vector<expectation> cases = {
+      {{"node"}, 2, "A subcommand is required"},
+      {{"node", "drain"}, 2, "NAME is required"},
+      {{"node", "cordon", "a", "b"}, 2, "not expected: b"},
+      {{"node", "drain", "n1", "--timeout", "0"}, 2, ""},
+      {{"node", "frobnicate", "n1"}, 2, ""},
+      {{"node", "--help"}, 0, "uncordon"},
+      {{"node", "drain", "--help"}, 0, "--no-wait"},
+      {{"--help"}, 0, "node"},
+  };
+  for (const auto& c : cases) {
+    tutti_process p{c.args};
+    EXPECT_EQ(p.wait_exit(), c.code) << testing::PrintToString(c.args) << p.err();
+    const auto& where = c.code == 0 ? p.out() : p.err();
+    EXPECT_NE(where.find(c.in_output), std::string::npos)
+        << testing::PrintToString(c.args) << p.out() << p.err();
+  }
+  std::lock_guard lock{state_->mutex};
+  EXPECT_TRUE(state_->node_states.empty()) << "nothing is sent when the arguments are wrong";
+}
+
+TEST_F(CliTest, CordonAndUncordonSetTheNodesState) {
+  state_->nodes = {tutti::protocol::node_status{}};
+  state_->nodes[0].name = "n1";
+  for (auto [cmd, state] : std::vector<std::pair<std::string, std::string>>{
+           {"cordon", "cordoned"}, {"uncordon", "ready"}}) {
+    tutti_process p{{"node", cmd, "n1", "--api", server_->api()}};
+    ASSERT_EQ(p.wait_exit(), 0) << p.err();
+    EXPECT_NE(p.out().find("node/n1 " + cmd + "ed"), std::string::npos) << p.out();
+    std::lock_guard lock{state_->mutex};
+    EXPECT_EQ(state_->node_states.back(), std::make_pair(std::string{"n1"}, state));
+  }
+}
+
+TEST_F(CliTest, AnUnknownNodeIsNamedWithTheKnownOnes) {
+  state_->nodes = {tutti::protocol::node_status{}};
+  state_->nodes[0].name = "n1";
+  tutti_process p{{"node", "drain", "n9", "--api", server_->api()}};
+  EXPECT_EQ(p.wait_exit(), 1);
+  EXPECT_NE(p.err().find("node n9 not found; known nodes: n1"), std::string::npos) << p.err();
+}
+
+TEST_F(CliTest, DrainWaitsUntilTheNodeIsEmptyShowingTheReplicasLeft) {
+  state_->nodes = {tutti::protocol::node_status{}};
+  state_->nodes[0].name = "n1";
+  state_->nodes[0].replicas = 3;
+  tutti_process p{{"node", "drain", "n1", "--api", server_->api()}};
+  ASSERT_EQ(p.wait_exit(), 0) << p.err();
+  for (auto line : {"node/n1 cordoned and draining (3 replicas on it)", "node/n1: 2 replicas left",
+                    "node/n1: 1 replica left", "node/n1: 0 replicas left", "node/n1 drained"})
+    EXPECT_NE(p.out().find(line), std::string::npos) << line << "\n" << p.out();
+  std::lock_guard lock{state_->mutex};
+  EXPECT_EQ(state_->node_states.back(), std::make_pair(std::string{"n1"}, std::string{"draining"}));
+}
+
+TEST_F(CliTest, DrainExitsOneOnTimeoutAndReturnsAtOnceWithNoWait) {
+  state_->nodes = {tutti::protocol::node_status{}};
+  state_->nodes[0].name = "stuck";
+  state_->nodes[0].replicas = 2;
+  tutti_process p{{"node", "drain", "stuck", "--timeout", "0.5", "--api", server_->api()}};
+  EXPECT_EQ(p.wait_exit(), 1);
+  EXPECT_NE(p.err().find("timed out after 0.5 s: 2 replicas left on node stuck"), std::string::npos)
+      << p.err();
+  tutti_process q{{"node", "drain", "stuck", "--no-wait", "--api", server_->api()}};
+  EXPECT_EQ(q.wait_exit(), 0) << q.err();
+  EXPECT_EQ(q.out().find("left"), std::string::npos) << q.out();
+}
+
 TEST_F(CliTest, GlobalOptionsWorkBeforeAndAfterTheCommand) {
   for (auto args : std::vector<std::vector<std::string>>{
            {"--api", server_->api(), "get", "-o", "json", "services"},

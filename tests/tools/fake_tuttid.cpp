@@ -91,6 +91,32 @@ protected:
   kj::Promise<void> getNodes(GetNodesContext context) override {
     std::lock_guard lock{state_->mutex};
     fill(context.getResults().initNodes(state_->nodes.size()), state_->nodes);
+    // A draining node loses one replica per look, except "stuck"; empty, it is
+    // cordoned, as tuttid does.
+    for (auto& n : state_->nodes)
+      if (n.state == protocol::node_state::draining && n.name != "stuck" && n.replicas > 0 &&
+          --n.replicas == 0)
+        n.state = protocol::node_state::cordoned;
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> setNodeState(SetNodeStateContext context) override {
+    auto params = context.getParams();
+    auto name = text(params.getNode());
+    auto state = protocol::node_state_from(text(params.getState()));
+    std::lock_guard lock{state_->mutex};
+    state_->node_states.emplace_back(name, text(params.getState()));
+    std::string known;
+    for (auto& n : state_->nodes) {
+      known += (known.empty() ? "" : ", ") + n.name;
+      if (n.name != name)
+        continue;
+      n.state = state.value_or(n.state);
+      protocol::to_capnp(context.getResults().initNode(), n);
+      return kj::READY_NOW;
+    }
+    set_error(context.getResults().initError(), "not_found",
+              "node " + name + " not found; known nodes: " + known);
     return kj::READY_NOW;
   }
 

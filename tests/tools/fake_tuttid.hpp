@@ -40,6 +40,7 @@ struct fake_state {
   };
   std::vector<apply_call> applies;
   std::vector<std::pair<std::string, int32_t>> scales;
+  std::vector<std::pair<std::string, std::string>> node_states; // node, state asked for
   int event_calls = 0;
 };
 
@@ -54,6 +55,9 @@ struct fake_state {
 /// - deleteService: "web" works, anything else is not_found.
 /// - events: stored events with seq > after (and of the service), first `limit`.
 /// - follow: pushes `follow_events`, then fails with unavailable (or hangs).
+/// - setNodeState: sets the state of a node of `nodes`; another name is
+///   not_found, naming the known ones. getNodes takes one replica off each
+///   draining node per call (none off "stuck") and cordons it once empty.
 /// - logs: "slow" never answers; otherwise replica "<service>-0", text "hello\n".
 class fake_tuttid {
 public:

@@ -236,6 +236,18 @@ result<std::vector<protocol::node_status>> client::get_nodes() {
   });
 }
 
+result<protocol::node_status> client::set_node_state(const std::string& node,
+                                                     protocol::node_state state) {
+  auto req = impl_->tutti.setNodeStateRequest();
+  req.setNode(node);
+  req.setState(protocol::to_string(state));
+  return impl_->call(req.send(), [](auto& r) -> result<protocol::node_status> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return protocol::from_capnp(r.getNode());
+  });
+}
+
 result<protocol::service_detail> client::describe_service(const std::string& service,
                                                           uint32_t event_limit) {
   auto req = impl_->tutti.describeServiceRequest();

@@ -56,6 +56,9 @@ public:
   /// All replicas, or those of `service` when not empty.
   result<std::vector<protocol::replica_status>> get_replicas(const std::string& service);
   result<std::vector<protocol::node_status>> get_nodes();
+  /// Sets a node's scheduling state (ready, cordoned or draining); the node as
+  /// placement sees it afterwards.
+  result<protocol::node_status> set_node_state(const std::string& node, protocol::node_state state);
   result<protocol::service_detail> describe_service(const std::string& service,
                                                     uint32_t event_limit);
   /// The revision that the new replica count was committed as.

@@ -96,6 +96,15 @@ struct logs_options {
   uint32_t bytes = 64 * 1024;
 };
 
+enum class node_action { cordon, uncordon, drain };
+
+struct node_options {
+  node_action action = node_action::cordon;
+  std::string name;
+  bool wait = true;       // drain: until the node runs no replica
+  double timeout_s = 600; // drain: give up waiting after this long (exit 1)
+};
+
 int run_apply(const global_options& g, const streams& io, const apply_options& o);
 int run_get(const global_options& g, const streams& io, const get_options& o);
 int run_describe(const global_options& g, const streams& io, const describe_options& o);
@@ -106,6 +115,9 @@ int run_tree(const global_options& g, const streams& io);
 int run_chaos_kill(const global_options& g, const streams& io, const chaos_options& o);
 int run_events(const global_options& g, const streams& io, const events_options& o);
 int run_logs(const global_options& g, const streams& io, const logs_options& o);
+/// cordon, uncordon, or drain (and wait until the node is empty, showing how many
+/// replicas are left and why some cannot move, if so).
+int run_node(const global_options& g, const streams& io, const node_options& o);
 int run_version(const global_options& g, const streams& io);
 
 } // namespace tutti::cli

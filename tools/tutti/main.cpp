@@ -39,6 +39,7 @@ struct cli_state {
   chaos_options chaos;
   events_options events;
   logs_options logs;
+  node_options node;
   std::vector<std::pair<CLI::App*, std::function<int()>>> dispatch;
 };
 
@@ -244,6 +245,43 @@ void add_chaos(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(kill, [&s] { return run_chaos_kill(s.global, s.io, s.chaos); });
 }
 
+void add_node(CLI::App& app, cli_state& s) {
+  auto* node = app.add_subcommand("node", "Cordon, uncordon or drain a node");
+  node->require_subcommand(1);
+  node->footer(footer("Examples: tutti node cordon n2; tutti node drain n2 --timeout 120; "
+                      "tutti node uncordon n2\nThe state shows in the STATE column of "
+                      "`tutti get nodes` and survives restarts of tuttid."));
+  auto add = [&](const char* name, const char* help, node_action action) {
+    auto* cmd = node->add_subcommand(name, help);
+    cmd->add_option("NAME", s.node.name, "Node name (as `tutti get nodes` lists it)")->required();
+    cmd->callback([&s, action] { s.node.action = action; });
+    s.dispatch.emplace_back(cmd, [&s] { return run_node(s.global, s.io, s.node); });
+    return cmd;
+  };
+  add("cordon", "Place no new replicas on the node; the ones it runs stay", node_action::cordon);
+  add("uncordon", "Let placement use the node again (after cordon or drain)",
+      node_action::uncordon);
+  auto* drain = add("drain",
+                    "Cordon the node and move its replicas to other nodes within their services' "
+                    "update limits; waits until the node is empty",
+                    node_action::drain);
+  drain->add_flag("!--no-wait", s.node.wait,
+                  "Return once the drain has started; `tutti get nodes` shows the replicas left");
+  drain
+      ->add_option("--timeout", s.node.timeout_s,
+                   "Give up waiting after this many seconds (exit 1; the drain goes on). Here "
+                   "--timeout is the drain's; put the global one before `node`")
+      ->check(CLI::PositiveNumber)
+      ->option_text("SECONDS (default: 600)");
+  drain->footer(footer(
+      "Each service replaces its replicas on the node as a rolling update does: a replacement\n"
+      "starts on another node first (update.max_surge, update.parallelism) and the old replica\n"
+      "stops once enough others are ready (at least replicas - update.max_unavailable).\n"
+      "Prints the replicas left on the node as they move, and why a replica cannot move\n"
+      "(no other node fits it: it stays, so its service keeps its availability). Exit 0 when\n"
+      "the node is empty (it stays cordoned), 1 on timeout. Example: tutti node drain n2"));
+}
+
 void add_version(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("version", "Print the versions of this client and of tuttid");
   add_output_option(*cmd, s.global);
@@ -264,7 +302,7 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_tree, add_chaos, add_version})
+                   add_logs, add_tree, add_chaos, add_node, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,118 @@
+#pragma once
+
+// The state of a service actor and the helpers its parts share. Internal to the
+// service actor (service_actor.cpp, rollout.cpp, place_queue.cpp): nothing else
+// includes it.
+
+#include "actors/service_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace tutti::actors::service_impl {
+
+using clock = std::chrono::steady_clock;
+
+struct slot_state {
+  std::string node;          // empty until placed
+  std::string last_node;     // where it ran before its node was lost: preferred again
+  std::string tmpl;          // template hash of what it runs (or is to run)
+  int64_t requested_rev = 0; // revision last sent to the node
+  bool in_flight = false;    // a place/run/stop exchange is pending
+  bool stopping = false;
+  bool node_lost = false; // its node's actor went down; not routed to
+  bool queued = false;    // waits in the service's place queue
+  uint64_t epoch = 0;     // answers to requests of an older epoch are ignored
+  int64_t assigned = 0;   // the fencing epoch of its stored assignment
+  p::replica_status status;
+  std::string last_problem; // not repeated in the event log
+};
+
+/// A revision whose template replicas may still run.
+struct known_revision {
+  int64_t revision = 0;
+  p::service_spec spec;
+};
+
+enum class rollout_phase { progressing, complete, paused, rolling_back };
+
+std::string to_string(rollout_phase x);
+
+struct rollout_state {
+  int64_t revision = 0;
+  rollout_phase phase = rollout_phase::complete;
+  std::string message;
+  clock::time_point completed_at;
+  bool is_rollback = false; // an automatic rollback: if it fails too, it pauses
+};
+
+struct service_state {
+  service_context ctx;
+  p::service_spec spec;
+  int64_t revision = 0;
+  std::string target;                              // template hash of spec
+  std::map<std::string, known_revision> templates; // by template hash
+  rollout_state rollout;
+  std::map<int32_t, slot_state> slots;
+  std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::optional<p::service_endpoints> published; // last sent to discovery
+  bool deleting = false;
+  bool retry_pending = false; // a reconcile soon after a failed place or run
+  std::vector<caf::typed_response_promise<bool>> delete_promises;
+  int32_t running = 0;          // wanted slots whose replica runs
+  int32_t ready = 0;            // of those, ready (kept like running)
+  std::deque<int32_t> to_place; // slots waiting for a place request
+  int32_t placing = 0;          // place requests in flight
+  std::string unschedulable;    // non-empty: placement found no node; wait for capacity
+  // Slots by node, so that a lost node costs its own slots, not all of them.
+  std::unordered_map<std::string, std::set<int32_t>> by_node;
+  // Nodes that drain: their slots count as to be replaced, like slots of an
+  // older template, so the rollout arithmetic moves them within update's limits.
+  std::set<std::string> draining;
+  std::string drain_blocked;     // the last node_drain_blocked message: not repeated
+  bool reconcile_queued = false; // a reconcile_atom is in our mailbox
+  uint64_t epochs = 0;           // last epoch given to a slot
+  static inline const char* name = "service";
+};
+
+using self_ptr = service_actor::stateful_pointer<service_state>;
+
+// Defined in service_actor.cpp.
+
+void reconcile(self_ptr self);
+void queue_reconcile(self_ptr self);
+/// Records the node of a slot (empty: none), keeping by_node in step.
+void set_node(self_ptr self, int32_t slot, const std::string& node);
+/// The slot `slot` if it is still the incarnation that sent a request of `epoch`
+/// (not stopped and made anew, not moved off a lost node since).
+slot_state* slot_of(self_ptr self, int32_t slot, uint64_t epoch);
+/// A new slot (or a new incarnation of one): requests of earlier ones are void.
+slot_state& new_epoch(self_ptr self, int32_t slot);
+void emit(self_ptr self, std::string kind, std::string message, std::string replica = {});
+/// Why slot `slot` is not running: shown on the slot and, when new, an event.
+void problem(self_ptr self, int32_t slot, const caf::error& err);
+/// On a draining node: to be replaced by a replica elsewhere, then stopped.
+bool leaving(self_ptr self, const slot_state& s);
+/// Running and not on its way out: what `running` counts.
+bool counts_as_running(const slot_state& s);
+/// Counts for availability: running, ready, routed to, not on its way out.
+bool is_ready(const slot_state& s);
+/// The spec and revision a slot runs: the current one, or the older revision
+/// of its template while a rollout replaces it.
+std::pair<const p::service_spec*, int64_t> spec_of(self_ptr self, const slot_state& s);
+void run_on_node(self_ptr self, int32_t slot);
+void stop_slot(self_ptr self, int32_t slot);
+/// The lowest free slot number from `from` on.
+int32_t free_slot(self_ptr self, int32_t from = 0);
+
+} // namespace tutti::actors::service_impl
