@@ -32,13 +32,14 @@ struct failover_options {
   int trials = 20;
   int replicas = 4;
   bool cut = true;
+  std::string driver = "process"; // or sim: no process per replica
 };
 
 const std::string token = "bench-token";
 
-std::string spec(int replicas) {
-  return "kind: Service\nname: bench\nreplicas: " + std::to_string(replicas) +
-         "\ndriver: process\ncommand: [\"/bin/busybox\", \"sleep\", \"3600\"]\n";
+std::string spec(int replicas, const std::string& driver) {
+  return "kind: Service\nname: bench\nreplicas: " + std::to_string(replicas) + "\ndriver: " +
+         driver + "\ncommand: [\"/bin/busybox\", \"sleep\", \"3600\"]\n";
 }
 
 struct cluster {
@@ -127,7 +128,7 @@ int run_failover(const failover_options& opts) {
   auto& client = *c.client;
   if (!wait_for([&] { return node_ready(client, "n1") && node_ready(client, "n2"); }))
     return std::fprintf(stderr, "tutti-bench: the nodes did not join\n"), 1;
-  auto applied = client.apply("bench.yaml", spec(opts.replicas), false);
+  auto applied = client.apply("bench.yaml", spec(opts.replicas, opts.driver), false);
   if (!applied || !applied->errors.empty())
     return std::fprintf(stderr, "tutti-bench: apply failed\n"), 1;
 
@@ -168,7 +169,9 @@ int run_failover(const failover_options& opts) {
     auto rs = client.get_replicas("");
     return rs && rs->empty();
   });
-  std::printf("killed_p50_ms=%.0f killed_p99_ms=%.0f cut_p50_ms=%.0f cut_p99_ms=%.0f trials=%d\n",
+  std::printf("driver=%s killed_p50_ms=%.0f killed_p99_ms=%.0f cut_p50_ms=%.0f cut_p99_ms=%.0f "
+              "trials=%d\n",
+              opts.driver.c_str(),
               percentile(killed, 0.5), percentile(killed, 0.99), percentile(cut, 0.5),
               percentile(cut, 0.99), opts.trials);
   return 0;
@@ -183,6 +186,9 @@ void add_failover_bench(CLI::App& app) {
   cmd->add_option("--trials", opts->trials, "Trials of each kind")->capture_default_str();
   cmd->add_option("--replicas", opts->replicas, "Replicas of the service")->capture_default_str();
   cmd->add_flag("!--no-cut", opts->cut, "Skip the cut-link trials (they need root and iptables)");
+  cmd->add_option("--driver", opts->driver, "Driver of the replicas: process or sim")
+      ->check(CLI::IsMember({"process", "sim"}))
+      ->capture_default_str();
   cmd->callback([opts] { std::exit(run_failover(*opts)); });
 }
 
