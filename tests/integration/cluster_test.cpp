@@ -27,13 +27,15 @@ const std::string fast_detection = "cluster: {heartbeat_interval: 100ms, node_lo
 
 class cluster : public integration {
 protected:
-  s::tuttid_process& start_control() {
+  s::tuttid_process& start_control(bool chaos = false) {
     auto opts = daemon_options();
     opts.mode = "control";
     listen_ = s::free_port();
     config_ = scratch_.write("cluster.yaml", fast_detection);
     opts.config_file = config_;
     opts.extra_args = {"--listen", "127.0.0.1:" + std::to_string(listen_), "--join-token", token};
+    if (chaos)
+      opts.extra_args.push_back("--enable-chaos");
     return start_daemon(opts);
   }
 
@@ -418,6 +420,56 @@ TEST_F(cluster, CutLinkIsDetectedByHeartbeatsAndItsReplicasMove) {
       },
       20s))
       << json(replicas_of(control, "sleepy"));
+}
+
+/// path -> id of every actor `tutti tree` lists.
+std::map<std::string, uint64_t> tree_ids(s::tuttid_process& control) {
+  std::map<std::string, uint64_t> out;
+  if (auto j = tutti_json(control, {"tree"}); j && j->is_array())
+    for (auto& x : *j)
+      out[x.value("path", "")] = x.value("id", uint64_t{0});
+  return out;
+}
+
+TEST_F(cluster, TreeReachesTheNodesAndKilledActorsThereAndOnTheControlPlaneComeBack) {
+  auto& control = start_control(true);
+  start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  apply_sleepers(control, 2);
+  ASSERT_TRUE(eventually([&] { return placement_of(control, "sleepy").size() == 2; }));
+  auto pids = running_pids(control, "sleepy");
+  auto where = placement_of(control, "sleepy");
+  auto [replica, node] = *where.begin();
+  auto path = "/nodes/" + node + "/replica/" + replica;
+  auto before = tree_ids(control);
+  ASSERT_TRUE(before.count("/nodes/n1") && before.count("/nodes/n2/driver/process"))
+      << json(before);
+  ASSERT_TRUE(before.count(path)) << path << " not in " << json(before);
+
+  // A replica actor on a node agent: restarted there, adopting its process.
+  auto r = control.tutti({"chaos", "kill", path});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(eventually([&] {
+    auto now = tree_ids(control);
+    return now.count(path) && now[path] != before[path];
+  })) << json(tree_ids(control));
+
+  // Placement on the control plane: the node agents see it go, join again and
+  // register with the new one; nothing moves or restarts.
+  r = control.tutti({"chaos", "kill", "/placement"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    if (!nodes || nodes->size() != 2)
+      return false;
+    for (auto& n : *nodes)
+      if (n.value("state", "") != "ready" || n.value("replicas", 0) != 1)
+        return false;
+    return true;
+  })) << control.tutti({"get", "nodes"}).out;
+  EXPECT_TRUE(eventually([&] { return running_pids(control, "sleepy") == pids; }))
+      << json(replicas_of(control, "sleepy"));
+  EXPECT_EQ(placement_of(control, "sleepy"), where);
 }
 
 } // namespace
