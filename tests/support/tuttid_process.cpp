@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -233,7 +235,35 @@ void tuttid_process::track(pid_t pid) {
     seen_.insert({pid, *ticks});
 }
 
+namespace {
+
+/// Pids of processes whose environment holds exactly `entry`.
+std::vector<pid_t> processes_with_env(const std::string& entry) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (fs::directory_iterator i{"/proc", ec}, end; !ec && i != end; i.increment(ec)) {
+    auto name = i->path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0])))
+      continue;
+    std::ifstream in{"/proc/" + name + "/environ", std::ios::binary};
+    std::string env{std::istreambuf_iterator<char>{in}, {}};
+    auto at = env.find(entry + '\0');
+    if (at != std::string::npos && (at == 0 || env[at - 1] == '\0'))
+      out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+} // namespace
+
 void tuttid_process::kill_replicas() {
+  // Every replica of this daemon's process driver carries its state directory,
+  // also one whose record was never written (tuttid killed right after the spawn).
+  for (auto pid : processes_with_env("TUTTI_PROCESS_STATE=" + data_dir_ + "/process")) {
+    if (::getpgid(pid) == pid)
+      ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
   replica_records(); // the records of the last run name the survivors
   for (auto [pid, ticks] : seen_) {
     auto now = process_start_ticks(pid);

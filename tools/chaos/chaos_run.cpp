@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -24,6 +26,14 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+/// Set by SIGINT/SIGTERM: the round stops early but still heals, restarts and
+/// cleans up what it started.
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_signal(int) {
+  interrupted = true;
+}
 
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
@@ -363,7 +373,7 @@ round::verdict round::converge() {
   auto deadline = since + std::chrono::duration_cast<clock::duration>(
                               std::chrono::duration<double>(opts_.converge_s));
   int stable = 0;
-  while (clock::now() < deadline) {
+  while (clock::now() < deadline && !interrupted) {
     // Converged twice in a row, 200 ms apart: a late duplicate would show.
     stable = check(v, false) ? stable + 1 : 0;
     if (stable == 2) {
@@ -416,7 +426,7 @@ int round::run() {
   auto end = start_ + std::chrono::duration_cast<clock::duration>(
                           std::chrono::duration<double>(opts_.duration_s));
   auto next_action = clock::now() + between(0.3, 0.9);
-  while (clock::now() < end) {
+  while (clock::now() < end && !interrupted) {
     run_due(false);
     apply_some();
     if (clock::now() >= next_action) {
@@ -435,12 +445,16 @@ int round::run() {
               v.converged ? "converged" : "NOT converged", v.converge_s);
   std::printf("actions=%d acknowledged=%d lost=%d duplicates=%d leaked=%d converge_s=%.2f\n",
               actions_, acknowledged_, v.lost, v.duplicates, leaked, v.converge_s);
+  if (interrupted)
+    return std::fprintf(stderr, "tutti-chaos: interrupted; cleaned up\n"), 130;
   return v.converged && v.lost == 0 && v.duplicates == 0 && leaked == 0 ? 0 : 1;
 }
 
 } // namespace
 
 int run_chaos(const chaos_options& opts) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   std::unique_ptr<own_cluster> own;
   if (opts.cluster.empty()) {
     try {
