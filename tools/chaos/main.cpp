@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
       "acknowledged spec\nis stored, running == desired for every service, no replica runs "
       "twice, and no process\nor iptables rule is left over.",
       "tutti-chaos"};
-  app.add_option("--seed", opts.seed, "Seed of the random choices (the same seed, the same plan)")
+  app.add_option("--seed", opts.seed, "Seed of the random choices (the same seed, the same sequence of choices)")
       ->capture_default_str();
   app.add_option("--duration", opts.duration_s, "Seconds of chaos")
       ->check(CLI::Range(1.0, 86400.0))
