@@ -104,6 +104,8 @@ struct NodeStatus {
   labels @6 :List(Label);
   drivers @7 :List(Text);
   driverErrors @8 :List(Label); # driver -> why it is unhealthy; absent when healthy
+  portsCapacity @9 :Int32;      # host ports it can give replicas (its port range)
+  portsAllocated @10 :Int32;    # of those, reserved by replicas placed there
 }
 
 # One actor of the supervision tree; see Tutti.tree.

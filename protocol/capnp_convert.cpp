@@ -186,6 +186,8 @@ void to_capnp(rpc::NodeStatus::Builder b, const node_status& x) {
   to_capnp(b.initCapacity(), x.capacity);
   to_capnp(b.initAllocated(), x.allocated);
   b.setReplicas(x.replicas);
+  b.setPortsCapacity(x.ports_capacity);
+  b.setPortsAllocated(x.ports_allocated);
   to_capnp(b.initLabels(x.labels.size()), x.labels);
   to_capnp(b.initDriverErrors(x.driver_errors.size()), x.driver_errors);
   auto drivers = b.initDrivers(x.drivers.size());
@@ -201,6 +203,8 @@ node_status from_capnp(rpc::NodeStatus::Reader r) {
   x.capacity = from_capnp(r.getCapacity());
   x.allocated = from_capnp(r.getAllocated());
   x.replicas = r.getReplicas();
+  x.ports_capacity = r.getPortsCapacity();
+  x.ports_allocated = r.getPortsAllocated();
   x.labels = from_capnp(r.getLabels());
   x.driver_errors = from_capnp(r.getDriverErrors());
   for (auto d : r.getDrivers())

@@ -60,9 +60,13 @@ TEST(CapnpConvert, NodeStatusKeepsLabelsAndResources) {
   n.capacity = {4, 8LL << 30};
   n.allocated = {0.5, 64 << 20};
   n.replicas = 3;
+  n.ports_capacity = 1000;
+  n.ports_allocated = 7;
   n.labels = {{"zone", "a"}, {"disk", "ssd"}};
   n.drivers = {"process", "sim"};
   auto back = round_trip<rpc::NodeStatus>(n);
+  EXPECT_EQ(back.ports_capacity, 1000);
+  EXPECT_EQ(back.ports_allocated, 7);
   EXPECT_EQ(back.name, "n1");
   EXPECT_EQ(back.state, node_state::cordoned);
   EXPECT_EQ(back.capacity, n.capacity);

@@ -110,6 +110,8 @@ TEST(Views, NodesTable) {
   n.capacity = {4, 8ll << 30};
   n.allocated = {0.5, 128ll << 20};
   n.replicas = 2;
+  n.ports_capacity = 100;
+  n.ports_allocated = 3;
   n.labels = {{"zone", "a"}, {"disk", "ssd"}};
   n.drivers = {"process", "docker"};
   n.driver_errors = {{"docker", "cannot reach the Docker engine"}};
@@ -117,7 +119,8 @@ TEST(Views, NodesTable) {
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0].find("DRIVERS"), lines[1].find("process,docker(unhealthy)"));
   EXPECT_EQ(lines[2], "local: docker driver unhealthy: cannot reach the Docker engine");
-  EXPECT_EQ(lines[1].rfind("local   ready   0.5/4            128Mi/8Gi           2          ", 0),
+  EXPECT_EQ(lines[1].rfind("local   ready   0.5/4            128Mi/8Gi           3/100              2   ",
+                           0),
             0u)
       << lines[1];
   EXPECT_EQ(lines[1].substr(lines[1].size() - 15), "disk=ssd,zone=a");

@@ -145,6 +145,8 @@ json json_of(const protocol::node_status& x) {
           {"capacity", json_of(x.capacity)},
           {"allocated", json_of(x.allocated)},
           {"replicas", x.replicas},
+          {"ports_capacity", x.ports_capacity},
+          {"ports_allocated", x.ports_allocated},
           {"labels", json(x.labels)},
           {"drivers", json(x.drivers)},
           {"driver_errors", json(x.driver_errors)}};
@@ -271,7 +273,8 @@ std::string replicas_table(const std::vector<protocol::replica_status>& xs, int6
 
 std::string nodes_table(const std::vector<protocol::node_status>& xs) {
   text_table table{
-      {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "REPLICAS", "DRIVERS", "LABELS"}};
+      {"NAME", "STATE", "CPU(alloc/cap)", "MEMORY(alloc/cap)", "PORTS(alloc/cap)", "REPLICAS",
+       "DRIVERS", "LABELS"}};
   for (const auto& n : xs) {
     std::string drivers;
     for (const auto& d : n.drivers)
@@ -279,6 +282,7 @@ std::string nodes_table(const std::vector<protocol::node_status>& xs) {
     table.add_row(
         {n.name, to_string(n.state), format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
          format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
+         std::to_string(n.ports_allocated) + "/" + std::to_string(n.ports_capacity),
          std::to_string(n.replicas), drivers.empty() ? "-" : drivers, labels_text(n.labels)});
   }
   auto out = table.render();
