@@ -15,7 +15,7 @@ namespace {
 constexpr auto ask_timeout = std::chrono::seconds{10};
 
 /// After this, a joined node has registered with placement and can be swept.
-constexpr auto sweep_delay = std::chrono::seconds{2};
+constexpr auto sweep_delay = join_sweep_delay;
 
 struct gateway_state {
   caf::actor root;

@@ -2,9 +2,13 @@
 
 #include "actors/interfaces.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace tutti::actors {
+
+/// How long after a join the gateway has the cluster sweep the node.
+constexpr auto join_sweep_delay = std::chrono::seconds{2};
 
 /// Spawns the gateway. `root` is the control plane's root supervisor: the
 /// gateway asks it for the current store, placement, discovery and cluster on

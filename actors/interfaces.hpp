@@ -171,6 +171,12 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 
+/// A control plane's children by name ("store", "placement", "discovery",
+/// "cluster"), as the gateway asks for them on every join; a null handle while
+/// that child restarts.
+using directory_actor =
+    caf::typed_actor<caf::replies_to<p::child_atom, std::string>::with<caf::actor>>;
+
 /// The control plane's door for node agents (published on cluster.listen): a
 /// node that shows the join token gets the store, placement and discovery it
 /// works with.

@@ -1,6 +1,8 @@
 #include "actors/sim_cluster.hpp"
 
 #include "actors/cluster_actor.hpp"
+#include "actors/discovery_actor.hpp"
+#include "actors/gateway_actor.hpp"
 #include "actors/node_actor.hpp"
 #include "actors/placement_actor.hpp"
 #include "actors/store_actor.hpp"
@@ -12,6 +14,7 @@
 #include "runtime-drivers/task_thread.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 
 namespace tutti::actors {
 
@@ -30,6 +33,16 @@ caf::expected<T> ask(caf::actor_system& sys, const Handle& dest, Ts&&... xs) {
   return out;
 }
 
+/// The gateway's view of this control plane: fixed children, nothing restarts.
+directory_actor::behavior_type directory(std::map<std::string, caf::actor> children) {
+  return {
+      [children](p::child_atom, const std::string& name) {
+        auto i = children.find(name);
+        return i == children.end() ? caf::actor{} : i->second;
+      },
+  };
+}
+
 } // namespace
 
 struct sim_cluster::impl {
@@ -45,9 +58,36 @@ struct sim_cluster::impl {
   cluster_actor cluster;
   std::vector<node_actor> nodes;
   std::vector<std::string> names;
+  // Only with a join token: what nodes of other processes join through.
+  discovery_actor discovery;
+  directory_actor directory;
+  gateway_actor gateway;
+  uint16_t gateway_port = 0;
 
   void spawn_node(p::resource_spec capacity, std::map<std::string, std::string> labels);
+  caf::error publish_gateway();
 };
+
+caf::error sim_cluster::impl::publish_gateway() {
+  // The nodes get a discovery handle with their join, as from tuttid; the sim
+  // nodes run no routing mesh and the services here publish to none (as in one
+  // process), so it stays idle.
+  discovery = spawn_discovery(*sys);
+  directory = sys->spawn(
+      actors::directory,
+      std::map<std::string, caf::actor>{{"store", caf::actor_cast<caf::actor>(store)},
+                                        {"placement", caf::actor_cast<caf::actor>(placement)},
+                                        {"discovery", caf::actor_cast<caf::actor>(discovery)},
+                                        {"cluster", caf::actor_cast<caf::actor>(cluster)}});
+  gateway = spawn_gateway(*sys, caf::actor_cast<caf::actor>(directory), opts.join_token);
+  auto port = sys->middleman().publish(gateway, 0, "127.0.0.1", true);
+  if (!port)
+    return p::make_error(p::error_code::unavailable,
+                         "cannot publish the gateway for simulated nodes on 127.0.0.1: " +
+                             p::message_of(port.error()));
+  gateway_port = *port;
+  return caf::none;
+}
 
 void sim_cluster::impl::spawn_node(p::resource_spec capacity,
                                    std::map<std::string, std::string> labels) {
@@ -82,6 +122,8 @@ caf::expected<std::unique_ptr<sim_cluster>> sim_cluster::start(sim_cluster_optio
   x->db = std::shared_ptr<persistence::lmdb_store>(std::move(*db));
   x->events = rd::make_sim_events();
   x->cfg = std::make_unique<system_config>(x->opts.sharing_scheduler);
+  if (!x->opts.join_token.empty())
+    x->cfg->enable_network(x->opts.network.heartbeat, x->opts.network.loss_timeout);
   x->sys = std::make_unique<caf::actor_system>(*x->cfg);
   x->store = spawn_store(*x->sys, x->db, &x->metrics);
   x->placement = spawn_placement(*x->sys, &x->metrics);
@@ -93,13 +135,25 @@ caf::expected<std::unique_ptr<sim_cluster>> sim_cluster::start(sim_cluster_optio
   cc.placement = x->placement;
   cc.metrics = &x->metrics;
   x->cluster = spawn_cluster(*x->sys, std::move(cc));
-  return std::unique_ptr<sim_cluster>(new sim_cluster(std::move(x)));
+  bool networked = !x->opts.join_token.empty();
+  auto out = std::unique_ptr<sim_cluster>(new sim_cluster(std::move(x)));
+  if (networked)
+    if (auto err = out->impl_->publish_gateway())
+      return err; // out's destructor stops what was started
+  return out;
 }
 
 sim_cluster::sim_cluster(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
 
 sim_cluster::~sim_cluster() {
   auto& x = *impl_;
+  for (auto& a : {caf::actor_cast<caf::actor>(x.gateway), caf::actor_cast<caf::actor>(x.directory),
+                  caf::actor_cast<caf::actor>(x.discovery)})
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  x.gateway = nullptr;
+  x.directory = nullptr;
+  x.discovery = nullptr;
   // The cluster ends its services; nodes end their replicas.
   caf::anon_send_exit(x.cluster, caf::exit_reason::user_shutdown);
   for (auto& node : x.nodes)
@@ -117,10 +171,14 @@ sim_cluster::~sim_cluster() {
 }
 
 bool sim_cluster::wait_registered(caf::timespan timeout) {
+  return wait_registered(impl_->nodes.size(), timeout);
+}
+
+bool sim_cluster::wait_registered(size_t count, caf::timespan timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto known = nodes();
-    if (known && known->size() >= impl_->nodes.size())
+    if (known && known->size() >= count)
       return true;
     if (std::chrono::steady_clock::now() >= deadline)
       return false;
@@ -167,6 +225,10 @@ void sim_cluster::kill_node(int32_t i) {
 
 void sim_cluster::add_node(p::resource_spec capacity, std::map<std::string, std::string> labels) {
   impl_->spawn_node(capacity, std::move(labels));
+}
+
+uint16_t sim_cluster::gateway_port() const {
+  return impl_->gateway_port;
 }
 
 std::string sim_cluster::node_name(int32_t i) const {

@@ -9,7 +9,9 @@
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +24,13 @@ class catalogue;
 
 namespace tutti::actors {
 
+/// CAF's heartbeats between a simulated control plane and the processes of its
+/// simulated nodes (sim_node_host): both sides use these, tuttid's defaults.
+struct sim_network {
+  caf::timespan heartbeat = std::chrono::milliseconds{250};
+  caf::timespan loss_timeout = std::chrono::seconds{2}; // a peer silent this long is gone
+};
+
 struct sim_cluster_options {
   std::string data_dir;                  // the LMDB store lives in DIR/store (created)
   uint64_t map_size = uint64_t{8} << 30; // LMDB map: assignments and events of 1M replicas
@@ -32,6 +41,11 @@ struct sim_cluster_options {
   std::string node_prefix = "sim-";
   /// false: CAF's work-stealing scheduler; true: sharing (tuttid's choice).
   bool sharing_scheduler = false;
+  /// Non-empty: also publish a gateway on 127.0.0.1 (a free port, gateway_port)
+  /// where nodes of other processes join with this token, as they join
+  /// `tuttid control`.
+  std::string join_token;
+  sim_network network;
 };
 
 /// Owns everything it starts; the destructor stops the actors, then the drivers.
@@ -43,6 +57,10 @@ public:
 
   /// Blocks until every node has registered with placement, or `timeout` passed.
   bool wait_registered(caf::timespan timeout);
+
+  /// Blocks until placement knows `count` nodes (local ones and those that
+  /// joined through the gateway), or `timeout` passed.
+  bool wait_registered(size_t count, caf::timespan timeout);
 
   caf::expected<p::apply_result> apply(const std::string& yaml);
   caf::expected<int64_t> scale(const std::string& service, int32_t replicas);
@@ -57,6 +75,9 @@ public:
 
   /// Starts one more node (name PREFIX + index), e.g. capacity that appears.
   void add_node(p::resource_spec capacity, std::map<std::string, std::string> labels = {});
+
+  /// Where nodes of other processes join (127.0.0.1); 0 without a join token.
+  uint16_t gateway_port() const;
 
   std::string node_name(int32_t i) const;
   int32_t node_count() const;

@@ -1,6 +1,11 @@
 #include "tools/bench/bench_support.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 namespace tutti::bench {
@@ -17,6 +22,30 @@ double percentile(std::vector<double> xs, double q) {
     return 0;
   std::sort(xs.begin(), xs.end());
   return xs[std::min(xs.size() - 1, static_cast<size_t>(q * (xs.size() - 1) + 0.5))];
+}
+
+double proc_status_bytes(int pid, const std::string& key) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0)
+      return std::stod(line.substr(key.size() + 1)) * 1024;
+  return 0;
+}
+
+double proc_cpu_seconds(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  auto paren = text.rfind(')');
+  if (paren == std::string::npos)
+    return 0;
+  std::istringstream fields{text.substr(paren + 2)};
+  std::string x;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> x; ++i)
+    if (i == 14 || i == 15) // utime, stime
+      ticks += std::stod(x);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::unique_ptr<cli::client> connect_client(const daemon_process& daemon) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace tutti::bench {
@@ -19,6 +20,12 @@ double ms_since(std::chrono::steady_clock::time_point t);
 
 /// The q-quantile (0..1) of `xs`, nearest rank; 0 when empty.
 double percentile(std::vector<double> xs, double q);
+
+/// A figure of /proc/PID/status in bytes ("VmRSS", "VmHWM"); 0 when unknown.
+double proc_status_bytes(int pid, const std::string& key);
+
+/// CPU seconds (user + system) process `pid` used so far; 0 when unknown.
+double proc_cpu_seconds(int pid);
 
 /// A client of `daemon` once it answers `version`, or nullptr after 10 s.
 std::unique_ptr<cli::client> connect_client(const daemon_process& daemon);

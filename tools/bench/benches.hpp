@@ -15,8 +15,11 @@ void add_docker_bench(CLI::App& app);
 /// `tutti-bench mesh`: wrk through the routing mesh and straight at one replica.
 void add_mesh_bench(CLI::App& app);
 
-/// `tutti-bench sim`: a control plane and N simulated nodes in this process.
+/// `tutti-bench sim`: a control plane and N simulated nodes (here or in K processes).
 void add_sim_bench(CLI::App& app);
+
+/// `tutti-bench sim-nodes` (hidden): a child process of `sim --processes K`.
+void add_sim_nodes(CLI::App& app);
 /// `tutti-bench failover`: node loss to rescheduled and running, over the network.
 void add_failover_bench(CLI::App& app);
 

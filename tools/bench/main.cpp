@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   tutti::bench::add_docker_bench(app);
   tutti::bench::add_mesh_bench(app);
   tutti::bench::add_sim_bench(app);
+  tutti::bench::add_sim_nodes(app);
   tutti::bench::add_failover_bench(app);
   CLI11_PARSE(app, argc, argv);
   return 0;

@@ -1,14 +1,19 @@
 // tutti-bench sim: a control plane and N simulated nodes (real node actors with the
-// sim driver) in this process; applies services totalling M replicas and measures
-// convergence, placement rate and memory, then kills 10% of the nodes and measures
-// the time until every replica runs again.
+// sim driver), in this process or (--processes K) in K child processes that join
+// it over CAF's network (sim_nodes.cpp); applies services totalling M replicas and
+// measures convergence, placement rate and memory, then kills 10% of the nodes and
+// measures the time until every replica runs again.
 
 #include "tools/bench/benches.hpp"
 #include "tools/bench/bench_support.hpp"
+#include "tools/bench/node_processes.hpp"
 
+#include "actors/gateway_actor.hpp"
 #include "actors/sim_cluster.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -17,6 +22,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -41,27 +48,14 @@ struct sim_options {
   bool sharing = false;
 };
 
-/// A figure of /proc/self/status in bytes ("VmRSS", "VmHWM").
+/// A figure of this process's /proc/self/status in bytes ("VmRSS", "VmHWM").
 double proc_status_bytes(const std::string& key) {
-  std::ifstream in{"/proc/self/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0)
-      return std::stod(line.substr(key.size() + 1)) * 1024;
-  return 0;
+  return bench::proc_status_bytes(static_cast<int>(::getpid()), key);
 }
 
 /// CPU seconds (user + system) this process used so far.
 double cpu_seconds() {
-  std::ifstream in{"/proc/self/stat"};
-  std::string text{std::istreambuf_iterator<char>{in}, {}};
-  std::istringstream fields{text.substr(text.rfind(')') + 2)};
-  std::string x;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> x; ++i)
-    if (i == 14 || i == 15) // utime, stime
-      ticks += std::stod(x);
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return proc_cpu_seconds(static_cast<int>(::getpid()));
 }
 
 /// A sample of the catalogue's Prometheus text ("name" of an unlabelled series).
@@ -109,10 +103,29 @@ int64_t on_lost_nodes(actors::sim_cluster& c) {
   return n;
 }
 
+/// Whether every node of `killed` is known to be lost, and no lost node still
+/// holds replicas. A node of another process dies some time after it was told
+/// to: until placement has heard of it, "all running" is the state before.
+bool lost_and_replaced(actors::sim_cluster& c, const std::set<std::string>& killed) {
+  auto xs = c.nodes();
+  if (!xs)
+    return false;
+  size_t lost = 0;
+  for (auto& x : *xs)
+    if (x.state == p::node_state::lost) {
+      if (x.replicas != 0)
+        return false;
+      lost += killed.count(x.name);
+    }
+  return lost == killed.size();
+}
+
 /// Polls (every 50 ms) until `done` holds or the deadline; prints progress to
 /// stderr once a second.
+/// With node processes: false as soon as one of them ended.
 template <class F>
-bool wait_for(actors::sim_cluster& c, clock::time_point deadline, const char* what, F done) {
+bool wait_for(actors::sim_cluster& c, node_processes* children, clock::time_point deadline,
+              const char* what, F done) {
   auto start = clock::now();
   auto last_print = start;
   for (;;) {
@@ -121,6 +134,11 @@ bool wait_for(actors::sim_cluster& c, clock::time_point deadline, const char* wh
       return true;
     if (clock::now() >= deadline)
       return false;
+    if (children != nullptr)
+      if (auto why = children->exited(); !why.empty()) {
+        std::fprintf(stderr, "tutti-bench: %s\n", why.c_str());
+        return false;
+      }
     if (clock::now() - last_print >= 1s) {
       last_print = clock::now();
       std::fprintf(stderr, "  %s: %.1f s, %lld/%lld running\n", what, ms_since(start) / 1000,
@@ -154,6 +172,29 @@ void show_stragglers(actors::sim_cluster& c) {
   }
 }
 
+/// A join token for the node processes of one run.
+std::string random_token() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    char buf[9];
+    std::snprintf(buf, sizeof(buf), "%08x", rd());
+    out += buf;
+  }
+  return out;
+}
+
+/// Memory of this process, and with node processes also theirs (summed).
+struct memory {
+  double self = 0;
+  double children = 0;
+  double total() const { return self + children; }
+};
+
+memory rss_now(const node_processes* children) {
+  return {proc_status_bytes("VmRSS"), children ? children->status_bytes("VmRSS") : 0};
+}
+
 int run_one(const sim_options& opts, int64_t replicas) {
   auto dir =
       std::filesystem::temp_directory_path() / ("tutti-bench-sim-" + std::to_string(::getpid()));
@@ -166,34 +207,76 @@ int run_one(const sim_options& opts, int64_t replicas) {
     }
   } remove_dir{dir};
 
+  // With --processes K, this process is the control plane only (like `tuttid
+  // control`): all N nodes run in K child processes and reach it over CAF's
+  // network on 127.0.0.1, so every message between a node and the control plane
+  // crosses a connection, and the memory here is the control plane's.
+  bool remote = opts.processes > 1;
+  if (remote)
+    spdlog::set_level(spdlog::level::warn); // not a line per joining node
   actors::sim_cluster_options co;
   co.data_dir = dir.string();
   co.nodes = 0; // added below, to measure their memory
   co.sharing_scheduler = opts.sharing;
+  if (remote)
+    co.join_token = random_token();
   auto cluster = actors::sim_cluster::start(co);
   if (!cluster) {
     std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(cluster.error()).c_str());
     return 1;
   }
   auto& c = **cluster;
-  double rss_empty = proc_status_bytes("VmRSS");
+  // Declared after the cluster: the children end first, also on failure.
+  std::unique_ptr<node_processes> children;
+  if (remote) {
+    node_processes_options no;
+    no.gateway = "127.0.0.1:" + std::to_string(c.gateway_port());
+    no.join_token = co.join_token;
+    no.processes = opts.processes;
+    no.nodes = opts.nodes;
+    no.zones = opts.zones;
+    no.sharing = opts.sharing;
+    std::printf("starting %d node processes (control plane's gateway at %s)...\n", opts.processes,
+                no.gateway.c_str());
+    auto started = node_processes::start(no, clock::now() + 30s);
+    if (!started) {
+      std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(started.error()).c_str());
+      return 1;
+    }
+    children = std::move(*started);
+  }
+  auto rss_empty = rss_now(children.get());
 
   std::printf("starting %d simulated nodes in %d zones...\n", opts.nodes, opts.zones);
   auto t_nodes = clock::now();
-  for (int32_t i = 0; i < opts.nodes; ++i)
-    c.add_node({64, int64_t{256} << 30}, {{"zone", "z" + std::to_string(i % opts.zones)}});
-  if (!c.wait_registered(std::chrono::duration_cast<caf::timespan>(120s))) {
+  if (children) {
+    if (auto err = children->spawn_nodes(clock::now() + 120s)) {
+      std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(err).c_str());
+      return 1;
+    }
+  } else {
+    for (int32_t i = 0; i < opts.nodes; ++i)
+      c.add_node({64, int64_t{256} << 30}, {{"zone", "z" + std::to_string(i % opts.zones)}});
+  }
+  if (!c.wait_registered(static_cast<size_t>(opts.nodes),
+                         std::chrono::duration_cast<caf::timespan>(120s))) {
     std::fprintf(stderr, "tutti-bench: the nodes did not register within 120 s\n");
     return 1;
   }
   double nodes_s = ms_since(t_nodes) / 1000;
   std::this_thread::sleep_for(200ms); // let the nodes' first driver probes settle
-  double rss_nodes = proc_status_bytes("VmRSS");
+  // The gateway has the cluster sweep each node shortly after its join; on a
+  // real cluster the nodes joined long before, so let those sweeps (of an empty
+  // cluster) pass rather than count them in the convergence.
+  if (remote)
+    std::this_thread::sleep_for(actors::join_sweep_delay + 300ms);
+  auto rss_nodes = rss_now(children.get());
   std::printf("  %d nodes registered in %.2f s\n", opts.nodes, nodes_s);
 
   std::printf("applying services of %lld replicas in total...\n", static_cast<long long>(replicas));
   auto deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
   auto cpu0 = cpu_seconds();
+  auto children_cpu0 = children ? children->cpu_seconds() : 0;
   auto t0 = clock::now();
   auto applied = c.apply(specs(replicas, opts.per_service));
   if (!applied || !applied->errors.empty()) {
@@ -202,8 +285,8 @@ int run_one(const sim_options& opts, int64_t replicas) {
                          : p::message_of(applied.error()).c_str());
     return 1;
   }
-  bool ok =
-      wait_for(c, deadline, "converging", [&](const progress& x) { return x.running == replicas; });
+  bool ok = wait_for(c, children.get(), deadline, "converging",
+                     [&](const progress& x) { return x.running == replicas; });
   double converge_s = ms_since(t0) / 1000;
   if (!ok) {
     std::fprintf(stderr, "tutti-bench: not all replicas ran within %d s\n", opts.timeout_s);
@@ -211,25 +294,51 @@ int run_one(const sim_options& opts, int64_t replicas) {
     return 1;
   }
   auto converge_cpu = cpu_seconds() - cpu0;
+  auto children_cpu = children ? children->cpu_seconds() - children_cpu0 : 0;
   auto totals = c.metrics().placements();
   auto exposition = c.metrics().serialize();
   double commits = sample(exposition, "tutti_store_commit_seconds_count");
   double commit_s = sample(exposition, "tutti_store_commit_seconds_sum");
-  double rss_replicas = proc_status_bytes("VmRSS");
-  std::printf("  all %lld running after %.2f s, using %.1f s of CPU (%.0f us per replica; "
-              "%.2f of the 2 cores were ours)\n",
-              static_cast<long long>(replicas), converge_s, converge_cpu,
-              converge_cpu / replicas * 1e6, converge_cpu / converge_s);
+  auto rss_replicas = rss_now(children.get());
+  if (children)
+    std::printf("  all %lld running after %.2f s, using %.1f s of CPU here and %.1f s in the "
+                "node processes (%.0f us per replica; %.2f of the 2 cores were ours)\n",
+                static_cast<long long>(replicas), converge_s, converge_cpu, children_cpu,
+                (converge_cpu + children_cpu) / replicas * 1e6,
+                (converge_cpu + children_cpu) / converge_s);
+  else
+    std::printf("  all %lld running after %.2f s, using %.1f s of CPU (%.0f us per replica; "
+                "%.2f of the 2 cores were ours)\n",
+                static_cast<long long>(replicas), converge_s, converge_cpu,
+                converge_cpu / replicas * 1e6, converge_cpu / converge_s);
 
   auto kills = static_cast<int32_t>(opts.nodes * opts.kill_fraction);
   std::printf("killing %d of %d nodes...\n", kills, opts.nodes);
+  // The peaks of the node processes before they lose nodes (the control
+  // plane's own is read at the end, after placing the replicas again).
+  double children_peak = children ? children->status_bytes("VmHWM") : 0;
+  std::set<std::string> killed;
   auto t1 = clock::now();
-  for (int32_t k = 0; k < kills; ++k)
-    c.kill_node(k * opts.nodes / std::max(kills, 1));
+  for (int32_t k = 0; k < kills; ++k) {
+    auto index = k * opts.nodes / std::max(kills, 1);
+    if (!children) {
+      c.kill_node(index);
+    } else if (auto err = children->kill_node(index)) {
+      std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(err).c_str());
+      return 1;
+    }
+    killed.insert(co.node_prefix + std::to_string(index)); // as sim_node_host names them
+  }
   // Every replica of a lost node placed elsewhere, and all of them running.
   deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  ok = wait_for(c, deadline, "reconverging",
-                [&](const progress& x) { return x.running == replicas && on_lost_nodes(c) == 0; });
+  if (children)
+    ok = wait_for(c, children.get(), deadline, "reconverging", [&](const progress& x) {
+      return x.running == replicas && lost_and_replaced(c, killed);
+    });
+  else
+    ok = wait_for(c, nullptr, deadline, "reconverging", [&](const progress& x) {
+      return x.running == replicas && on_lost_nodes(c) == 0;
+    });
   double reconverge_s = ms_since(t1) / 1000;
   if (!ok) {
     std::fprintf(stderr,
@@ -241,8 +350,10 @@ int run_one(const sim_options& opts, int64_t replicas) {
   std::printf("  all running again after %.2f s\n", reconverge_s);
 
   double peak_mb = proc_status_bytes("VmHWM") / 1048576.0;
-  double per_node = opts.nodes > 0 ? (rss_nodes - rss_empty) / opts.nodes : 0;
-  double per_replica = replicas > 0 ? (rss_replicas - rss_nodes) / replicas : 0;
+  if (children)
+    children_peak = std::max(children_peak, children->status_bytes("VmHWM"));
+  double per_node = opts.nodes > 0 ? (rss_nodes.total() - rss_empty.total()) / opts.nodes : 0;
+  double per_replica = replicas > 0 ? (rss_replicas.total() - rss_nodes.total()) / replicas : 0;
   double decision_us = totals.decisions > 0 ? totals.decision_seconds / totals.decisions * 1e6 : 0;
   std::printf("placement: %.0f placed, %.0f offers refused, %.0f unschedulable; one decision "
               "takes %.2f us on average (%.0f decisions/s of placement's time)\n",
@@ -250,10 +361,31 @@ int run_one(const sim_options& opts, int64_t replicas) {
               decision_us > 0 ? 1e6 / decision_us : 0);
   std::printf("store: %.0f group commits took %.2f s in all (%.2f ms each)\n", commits, commit_s,
               commits > 0 ? commit_s / commits * 1000 : 0);
-  std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
-              "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f\n",
-              opts.nodes, static_cast<long long>(replicas), converge_s, totals.placed / converge_s,
-              decision_us, peak_mb, per_replica, per_node, reconverge_s);
+  if (children) {
+    std::printf("memory: control plane peak %.0f MB, node processes' peaks %.0f MB in all; per "
+                "node %.0f bytes here and %.0f in the node processes, per replica %.0f here "
+                "and %.0f there\n",
+                peak_mb, children_peak / 1048576.0,
+                (rss_nodes.self - rss_empty.self) / std::max(opts.nodes, 1),
+                (rss_nodes.children - rss_empty.children) / std::max(opts.nodes, 1),
+                (rss_replicas.self - rss_nodes.self) / std::max<double>(replicas, 1),
+                (rss_replicas.children - rss_nodes.children) / std::max<double>(replicas, 1));
+    std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
+                "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f "
+                "processes=%d node_processes_peak_rss_mb=%.0f\n",
+                opts.nodes, static_cast<long long>(replicas), converge_s,
+                totals.placed / converge_s, decision_us, peak_mb, per_replica, per_node,
+                reconverge_s, opts.processes, children_peak / 1048576.0);
+    std::fflush(stdout);
+    spdlog::set_level(spdlog::level::err); // their nodes are lost now, not news
+    children->stop();
+  } else {
+    std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
+                "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f\n",
+                opts.nodes, static_cast<long long>(replicas), converge_s,
+                totals.placed / converge_s, decision_us, peak_mb, per_replica, per_node,
+                reconverge_s);
+  }
   std::fflush(stdout);
   // Tearing down a million actors one by one takes longer than the run; the
   // figures are out, so end here (the temporary store is removed first).
@@ -286,7 +418,8 @@ int run_several(const sim_options& opts, const std::vector<int64_t>& counts) {
   for (auto m : counts) {
     auto cmd = self + " sim --nodes " + std::to_string(opts.nodes) + " --replicas " +
                std::to_string(m) + " --zones " + std::to_string(opts.zones) + " --timeout " +
-               std::to_string(opts.timeout_s) + (opts.sharing ? " --sharing" : "");
+               std::to_string(opts.timeout_s) + " --processes " + std::to_string(opts.processes) +
+               (opts.sharing ? " --sharing" : "");
     std::printf("== %s\n", cmd.c_str());
     std::fflush(stdout);
     auto* pipe = ::popen(cmd.c_str(), "r");
@@ -311,11 +444,9 @@ int run_several(const sim_options& opts, const std::vector<int64_t>& counts) {
 }
 
 int run_sim(const sim_options& opts) {
-  if (opts.processes != 1) {
-    std::fprintf(stderr,
-                 "tutti-bench: --processes %d is not supported yet: the simulated nodes "
-                 "run in this process only (CAF's middleman is not wired up for them)\n",
-                 opts.processes);
+  if (opts.processes > opts.nodes) {
+    std::fprintf(stderr, "tutti-bench: --processes %d: more node processes than --nodes %d\n",
+                 opts.processes, opts.nodes);
     return 2;
   }
   std::vector<int64_t> counts;
@@ -338,16 +469,18 @@ int run_sim(const sim_options& opts) {
 void add_sim_bench(CLI::App& app) {
   auto opts = std::make_shared<sim_options>();
   auto* cmd = app.add_subcommand(
-      "sim", "a control plane and N simulated nodes in this process: time until M replicas "
-             "run, placements/s, memory, and the time to run them again after 10% of the "
-             "nodes die");
+      "sim", "a control plane and N simulated nodes (in this process, or in K others over "
+             "CAF's network): time until M replicas run, placements/s, memory, and the time "
+             "to run them again after 10% of the nodes die");
   cmd->add_option("--nodes", opts->nodes, "Simulated nodes (default 50)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--replicas", opts->replicas,
                   "Replicas in total (default 2000); several, comma-separated, run one after "
                   "the other and are printed side by side");
   cmd->add_option("--processes", opts->processes,
-                  "Processes to spread the nodes over (only 1 is supported yet)");
+                  "1 (default): the nodes run in this process; K > 1: in K child processes "
+                  "that join this one over CAF's network on 127.0.0.1")
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--zones", opts->zones, "Zone labels the nodes are spread over (default 3)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--kill-fraction", opts->kill_fraction,
