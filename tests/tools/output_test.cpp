@@ -164,7 +164,8 @@ TEST(Json, ServiceNodeAndEventKeys) {
   auto node = json::parse(to_json_text(json_of(n)));
   EXPECT_EQ(keys_of(node),
             (std::set<std::string>{"name", "address", "state", "capacity", "allocated", "replicas",
-                                   "labels", "drivers", "driver_errors"}));
+                                   "ports_capacity", "ports_allocated", "labels", "drivers",
+                                   "driver_errors"}));
   EXPECT_EQ(node["labels"]["zone"], "a");
   EXPECT_EQ(keys_of(json_of(event{})),
             (std::set<std::string>{"seq", "time_ms", "kind", "service", "replica", "message"}));
