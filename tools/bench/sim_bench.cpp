@@ -93,19 +93,10 @@ progress count(actors::sim_cluster& c) {
   return out;
 }
 
-/// Replicas placement still records on lost nodes (not yet placed again).
-int64_t on_lost_nodes(actors::sim_cluster& c) {
-  int64_t n = 0;
-  if (auto xs = c.nodes())
-    for (auto& x : *xs)
-      if (x.state == p::node_state::lost)
-        n += x.replicas;
-  return n;
-}
-
 /// Whether every node of `killed` is known to be lost, and no lost node still
-/// holds replicas. A node of another process dies some time after it was told
-/// to: until placement has heard of it, "all running" is the state before.
+/// holds replicas. A node dies some time before placement hears of it (at once in
+/// one process, over the network with --processes): until then, "all running" is
+/// the state before.
 bool lost_and_replaced(actors::sim_cluster& c, const std::set<std::string>& killed) {
   auto xs = c.nodes();
   if (!xs)
@@ -329,16 +320,13 @@ int run_one(const sim_options& opts, int64_t replicas) {
     }
     killed.insert(co.node_prefix + std::to_string(index)); // as sim_node_host names them
   }
-  // Every replica of a lost node placed elsewhere, and all of them running.
+  // Every killed node known to be lost, every replica of it placed elsewhere, and
+  // all of them running: without the first, a look taken before placement heard
+  // of the kills would count as converged.
   deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  if (children)
-    ok = wait_for(c, children.get(), deadline, "reconverging", [&](const progress& x) {
-      return x.running == replicas && lost_and_replaced(c, killed);
-    });
-  else
-    ok = wait_for(c, nullptr, deadline, "reconverging", [&](const progress& x) {
-      return x.running == replicas && on_lost_nodes(c) == 0;
-    });
+  ok = wait_for(c, children.get(), deadline, "reconverging", [&](const progress& x) {
+    return x.running == replicas && lost_and_replaced(c, killed);
+  });
   double reconverge_s = ms_since(t1) / 1000;
   if (!ok) {
     std::fprintf(stderr,
