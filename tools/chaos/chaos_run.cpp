@@ -102,6 +102,10 @@ private:
     auto s = std::uniform_real_distribution<double>(lo_s, hi_s)(rng_);
     return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
   }
+  static std::string in_ms(clock::duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) +
+           " ms";
+  }
   void later(clock::duration after, std::function<void()> f) {
     pending_.emplace(clock::now() + after, std::move(f));
   }
@@ -112,6 +116,8 @@ private:
   void act();
   bool kill_actor();
   bool kill_replica();
+  /// A random node agent that runs and is not cut off; -1 when there is none.
+  int undisturbed_node();
   bool kill_node();
   bool kill_control();
   bool cut_link();
@@ -233,18 +239,21 @@ bool round::kill_replica() {
   return true;
 }
 
-bool round::kill_node() {
+int round::undisturbed_node() {
   std::vector<int> up;
   for (int i = 0; i < own_->nodes(); ++i)
     if (own_->node_up(i) && !own_->node_cut(i))
       up.push_back(i);
-  if (up.empty())
+  return up.empty() ? -1 : up[pick(static_cast<int>(up.size()))];
+}
+
+bool round::kill_node() {
+  auto i = undisturbed_node();
+  if (i < 0)
     return false;
-  int i = up[pick(static_cast<int>(up.size()))];
   own_->kill_node(i);
   auto back = between(1, 3);
-  log("kill -9 node agent " + own_cluster::node_name(i) + ", restarting it in " +
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(back).count()) + " ms");
+  log("kill -9 node agent " + own_cluster::node_name(i) + ", restarting it in " + in_ms(back));
   later(back, [this, i] {
     own_->restart_node(i);
     log("restarted node agent " + own_cluster::node_name(i));
@@ -257,8 +266,7 @@ bool round::kill_control() {
     return false;
   own_->kill_control();
   auto back = between(0.5, 2);
-  log("kill -9 control plane, restarting it in " +
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(back).count()) + " ms");
+  log("kill -9 control plane, restarting it in " + in_ms(back));
   later(back, [this] {
     own_->restart_control();
     log("restarted control plane");
@@ -267,18 +275,13 @@ bool round::kill_control() {
 }
 
 bool round::cut_link() {
-  std::vector<int> up;
-  for (int i = 0; i < own_->nodes(); ++i)
-    if (own_->node_up(i) && !own_->node_cut(i))
-      up.push_back(i);
-  if (up.empty())
+  auto i = undisturbed_node();
+  if (i < 0)
     return false;
-  int i = up[pick(static_cast<int>(up.size()))];
   if (!own_->cut_node(i))
     return false; // not connected right now (rejoining)
   auto heal = between(1, 4);
-  log("cut the link of " + own_cluster::node_name(i) + ", healing it in " +
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(heal).count()) + " ms");
+  log("cut the link of " + own_cluster::node_name(i) + ", healing it in " + in_ms(heal));
   later(heal, [this, i] {
     own_->heal_node(i);
     log("healed the link of " + own_cluster::node_name(i));
