@@ -296,15 +296,29 @@ void stop_replica(self_ptr self, const std::string& id, std::function<void()> do
     done();
     return;
   }
-  self->request(child, caf::infinite, p::stop_atom::value)
+  // Bounded: CAF 0.17 does not answer a request whose receiver ends after it
+  // took the request, and a replica actor can be replaced mid-stop (a driver or
+  // prober restart starts its replicas again, a chaos kill restarts it).
+  auto grace = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
+  if (auto i = self->state.replicas.find(id); i != self->state.replicas.end())
+    grace = i->second.req.spec.stop_grace;
+  auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
+  self->request(child, limit, p::stop_atom::value)
       .then(
           [self, id, done](bool) {
             forget_replica(self, id);
             done();
           },
-          [self, id, done](caf::error&) {
-            // The replica ended before it could answer; its container may remain and
-            // is swept on the next start. Forget it here.
+          [self, id, done, child](caf::error&) {
+            // The actor asked ended or was replaced before it answered: its
+            // successor adopted the container (or, with none, the container is
+            // removed by name), so ask again.
+            if (self->state.sup->child_as<replica_actor>(replica_child(id)) != child) {
+              stop_replica(self, id, done);
+              return;
+            }
+            // The same actor, silent past the grace: forget it here; what
+            // remains is swept.
             forget_replica(self, id);
             done();
           });
