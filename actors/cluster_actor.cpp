@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 namespace tutti::actors {
 
@@ -23,6 +24,17 @@ constexpr auto ask_timeout = std::chrono::seconds{10};
 /// Replicas moved away from a node that was cut off only briefly, or started
 /// on it while a stop was lost, are removed by a sweep at least this often.
 constexpr auto sweep_interval = std::chrono::seconds{10};
+
+/// A sweep reads every stored assignment: in a large cluster the periodic one
+/// comes only after one second per this many assignments (100 s at a million),
+/// so that it costs a few percent of the store's time, not most of it. A
+/// node's sweep when it joins comes at once, whatever the size.
+constexpr size_t sweep_assignments_per_s = 10000;
+
+/// Nodes that join within this time are swept together: one read of the
+/// assignments for all of them (5,000 nodes joining a restarted control plane
+/// would otherwise read a million assignments 5,000 times).
+constexpr auto join_sweep_window = std::chrono::milliseconds{500};
 
 struct service_entry {
   p::service_spec spec;
@@ -36,6 +48,8 @@ struct cluster_state {
   std::unique_ptr<supervision> sup;
   std::map<std::string, service_entry> services;
   std::map<std::string, std::string> discovery_env; // of every published service
+  std::set<std::string> joined;  // nodes whose join sweep is due (flush_atom)
+  size_t assignments_swept = 0;  // what the last full sweep read
   static inline const char* name = "cluster";
 };
 
@@ -501,24 +515,27 @@ void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::st
           [](caf::error&) {});
 }
 
-/// Removes, on every node (or on `only` when given), the containers that no
-/// stored assignment puts there: replicas of deleted services, and replicas that
-/// were moved elsewhere while their node was lost.
-void sweep_orphans(self_ptr self, const std::string& only = {}) {
+/// Removes, on every node (or on those of `only` when given), the containers
+/// that no stored assignment puts there: replicas of deleted services, and
+/// replicas that were moved elsewhere while their node was lost.
+void sweep_orphans(self_ptr self, std::set<std::string> only = {}) {
   auto names = service_names(self);
   auto keep = std::make_shared<std::map<std::string, std::vector<std::string>>>();
   auto pending = std::make_shared<size_t>(names.size() + 1);
+  auto read = std::make_shared<size_t>(0);
   // Taken before the store is read: every assignment older than this is in what
   // the reads return (the store applies writes in the order they were sent).
   auto snapshot = p::fencing_epoch();
-  auto finish = [self, keep, pending, only, snapshot] {
+  auto finish = [self, keep, pending, read, only, snapshot] {
     if (--*pending != 0)
       return;
+    if (only.empty())
+      self->state.assignments_swept = *read;
     self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
         .then(
             [self, keep, only, snapshot](std::vector<p::node_status>& nodes) {
               for (auto& n : nodes)
-                if (only.empty() || n.name == only)
+                if (only.empty() || only.count(n.name))
                   sweep_node(self, n.name, (*keep)[n.name], snapshot);
             },
             [](caf::error&) {});
@@ -527,15 +544,25 @@ void sweep_orphans(self_ptr self, const std::string& only = {}) {
     self->request(self->state.ctx.store, ask_timeout, p::get_atom::value, p::assign_atom::value,
                   name)
         .then(
-            [keep, finish](std::vector<p::assignment>& xs) {
+            [keep, finish, read, only](std::vector<p::assignment>& xs) {
+              *read += xs.size();
               for (auto& a : xs)
-                (*keep)[a.node].push_back(a.replica);
+                if (only.empty() || only.count(a.node))
+                  (*keep)[a.node].push_back(std::move(a.replica));
               finish();
             },
             [pending](caf::error&) {
               ++*pending; // an unknown set: sweep nothing rather than the wrong things
             });
   finish();
+}
+
+/// When the next periodic sweep is due: sweep_interval, or later in a cluster
+/// of many assignments.
+caf::timespan next_sweep(self_ptr self) {
+  auto scaled = std::chrono::seconds{self->state.assignments_swept / sweep_assignments_per_s};
+  return std::chrono::duration_cast<caf::timespan>(std::max<std::chrono::seconds>(
+      std::chrono::duration_cast<std::chrono::seconds>(sweep_interval), scaled));
 }
 
 // -- node scheduling states (cordon, drain, uncordon) ------------------------------
@@ -685,7 +712,7 @@ void load_services(self_ptr self) {
               start_service(self, name);
             spdlog::info("cluster: {} services loaded from the store", self->state.services.size());
             sweep_orphans(self);
-            self->delayed_send(self, sweep_interval, p::sweep_atom::value, std::string{});
+            self->delayed_send(self, next_sweep(self), p::sweep_atom::value, std::string{});
           },
           [self](caf::error& err) {
             spdlog::error("cluster: cannot load specs: {}", p::message_of(err));
@@ -723,9 +750,22 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
         return rollback(self, name, to, reason);
       },
       [self](p::sweep_atom, const std::string& node) {
-        sweep_orphans(self, node);
-        if (node.empty()) // the periodic one (a node's own sweep follows its join)
-          self->delayed_send(self, sweep_interval, p::sweep_atom::value, std::string{});
+        if (node.empty()) { // the periodic one
+          sweep_orphans(self);
+          self->delayed_send(self, next_sweep(self), p::sweep_atom::value, std::string{});
+          return;
+        }
+        // A node's own sweep after its join, together with those of the nodes
+        // that join with it.
+        if (self->state.joined.empty())
+          self->delayed_send(self, join_sweep_window, p::flush_atom::value);
+        self->state.joined.insert(node);
+      },
+      [self](p::flush_atom) {
+        auto nodes = std::move(self->state.joined);
+        self->state.joined.clear();
+        if (!nodes.empty())
+          sweep_orphans(self, std::move(nodes));
       },
       [self](p::cordon_atom, const std::string& name, p::node_state state) {
         return set_node_state(self, name, state, why_of(state));

@@ -1,5 +1,7 @@
 #include "actors/driver_actor.hpp"
 
+#include "protocol/errors.hpp"
+
 #include <caf/all.hpp>
 
 #include <functional>
@@ -15,6 +17,14 @@ struct driver_state {
 };
 
 using self_ptr = driver_actor::stateful_pointer<driver_state>;
+
+/// Tells `replica` that its container of `runtime_id` exited. Runs on the
+/// driver's own thread: only posts a message.
+rd::exit_callback exit_notice(replica_actor replica, std::string runtime_id) {
+  return [replica, runtime_id](const std::string& id, int32_t code) {
+    caf::anon_send(replica, p::replica_exited{id, runtime_id, code});
+  };
+}
 
 template <class T> caf::result<T> lift(caf::expected<T>&& x) {
   if (!x)
@@ -37,6 +47,18 @@ driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::d
       [self](p::start_atom, const std::string& name) {
         return lift(self->state.driver->start(name));
       },
+      [self](p::run_atom, const rd::container_spec& spec,
+             replica_actor replica) -> caf::result<rd::container_info> {
+        auto& d = *self->state.driver;
+        if (auto created = d.create(spec); !created)
+          return std::move(created.error());
+        auto started = d.start(spec.name);
+        if (!started)
+          return std::move(started.error());
+        if (auto err = d.watch(spec.name, exit_notice(replica, started->runtime_id)))
+          return p::make_error(p::code_of(err), "cannot watch: " + p::message_of(err));
+        return std::move(*started);
+      },
       [self](p::stop_atom, const std::string& name, caf::timespan grace) {
         return lift(self->state.driver->stop(name, grace));
       },
@@ -48,11 +70,7 @@ driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::d
       },
       [self](p::watch_atom, const std::string& name, const std::string& runtime_id,
              replica_actor replica) {
-        // Runs on the driver's own thread: only post a message.
-        auto on_exit = [replica, runtime_id](const std::string& id, int32_t code) {
-          caf::anon_send(replica, p::replica_exited{id, runtime_id, code});
-        };
-        return lift(self->state.driver->watch(name, std::move(on_exit)));
+        return lift(self->state.driver->watch(name, exit_notice(replica, runtime_id)));
       },
       [self](p::logs_atom, const std::string& name, uint64_t max_bytes) {
         return lift(self->state.driver->logs(name, max_bytes));
@@ -96,6 +114,10 @@ driver_actor::behavior_type router_behavior(router_ptr self, std::vector<driver_
           -> caf::result<rd::container_info> { return self->delegate(pick(spec.name), a, spec); },
       [self, pick](p::start_atom a, const std::string& name) -> caf::result<rd::container_info> {
         return self->delegate(pick(name), a, name);
+      },
+      [self, pick](p::run_atom a, const rd::container_spec& spec,
+                   replica_actor replica) -> caf::result<rd::container_info> {
+        return self->delegate(pick(spec.name), a, spec, replica);
       },
       [self, pick](p::stop_atom a, const std::string& name, caf::timespan grace)
           -> caf::result<bool> { return self->delegate(pick(name), a, name, grace); },

@@ -53,6 +53,7 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::put_atom, std::vector<p::spec_record>>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::delete_atom, std::string>::with<bool>,
     caf::replies_to<p::assign_atom, p::assignment>::with<bool>,
+    caf::replies_to<p::assign_atom, std::vector<p::assignment>>::with<bool>,
     caf::replies_to<p::unassign_atom, std::string>::with<bool>,
     caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
     caf::reacts_to<p::append_atom, p::event>,
@@ -78,9 +79,11 @@ using supervising_actor = caf::typed_actor<
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 
 /// Runs the containers of one node through one driver; detached when the driver
-/// blocks.
+/// blocks. `run` is create, start and watch in one request: what a new replica
+/// needs, for a third of the messages.
 using driver_actor = caf::typed_actor<
     caf::replies_to<p::create_atom, rd::container_spec>::with<rd::container_info>,
+    caf::replies_to<p::run_atom, rd::container_spec, replica_actor>::with<rd::container_info>,
     caf::replies_to<p::start_atom, std::string>::with<rd::container_info>,
     caf::replies_to<p::stop_atom, std::string, caf::timespan>::with<bool>,
     caf::replies_to<p::remove_atom, std::string, bool>::with<bool>,
@@ -105,14 +108,17 @@ using node_actor = caf::typed_actor<
         std::vector<std::string>>,
     caf::reacts_to<p::replica_status>, caf::reacts_to<p::health_atom>,
     caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
-    caf::replies_to<p::reserve_atom, p::reservation>::with<p::reservation_reply>,
+    caf::replies_to<p::reserve_atom, std::vector<p::reservation>>::with<
+        std::vector<p::reservation_reply>>,
     caf::reacts_to<p::release_atom, std::string>,
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica and
 /// has the node confirm the reservation before it answers (with the node's
-/// handle, so a service needs no lookup per node). `capacity` is its own reminder
+/// handle, so a service needs no lookup per node). A batch is answered once,
+/// for all its replicas; offers to one node go out together, one message per
+/// node when placement's mailbox has been worked off (`flush`, its reminder). `capacity` is its own reminder
 /// to tell services with pending replicas that capacity appeared. It monitors the
 /// nodes and tells each service with replicas on a lost node (`lost`).
 ///
@@ -125,6 +131,9 @@ using node_actor = caf::typed_actor<
 using placement_actor = caf::typed_actor<
     caf::replies_to<p::register_atom, p::node_status, node_actor>::with<bool>,
     caf::replies_to<p::place_atom, p::placement_request>::with<p::placement_decision, node_actor>,
+    caf::replies_to<p::place_atom, p::placement_batch>::with<std::vector<p::placement_outcome>,
+                                                             std::vector<node_actor>>,
+    caf::reacts_to<p::flush_atom>,
     caf::reacts_to<p::release_atom, std::string>,
     caf::replies_to<p::get_atom, std::string>::with<node_actor>,
     caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,
@@ -165,7 +174,7 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::rollout_atom, std::string>::with<p::rollout_status>,
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::rollback_atom, std::string, int64_t, std::string>::with<int64_t>,
-    caf::reacts_to<p::sweep_atom, std::string>,
+    caf::reacts_to<p::sweep_atom, std::string>, caf::reacts_to<p::flush_atom>,
     caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
     caf::reacts_to<p::tick_atom, std::string>,
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,

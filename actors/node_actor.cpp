@@ -572,7 +572,14 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
       [self](p::kill_atom, const std::string& path, const std::string& reason) {
         return self->state.sup->kill(path, reason);
       },
-      [self](p::reserve_atom, p::reservation& r) { return reserve(self, r); },
+      [self](p::reserve_atom, std::vector<p::reservation>& offers) {
+        // In the order offered: each is judged with those before it held.
+        std::vector<p::reservation_reply> out;
+        out.reserve(offers.size());
+        for (auto& r : offers)
+          out.push_back(reserve(self, r));
+        return out;
+      },
       [self](p::release_atom, const std::string& replica) {
         // A running replica keeps its reservation until it is stopped.
         if (!self->state.replicas.count(replica))

@@ -278,11 +278,54 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
+using batch_promise =
+    caf::typed_response_promise<std::vector<p::placement_outcome>, std::vector<node_actor>>;
+
+/// A batch's answers, delivered at once when the last of them is in.
+struct batch_answer {
+  batch_promise promise;
+  std::vector<p::placement_outcome> outcomes;
+  std::vector<node_actor> handles;
+  size_t remaining = 0;
+};
+
+/// Where the answer about one replica goes: the promise of a single request, or
+/// its place in a batch.
+struct reply_to {
+  decision_promise single;
+  std::shared_ptr<batch_answer> batch;
+  size_t index = 0;
+
+  void placed(p::placement_decision d, node_actor handle) {
+    if (!batch) {
+      single.deliver(std::move(d), std::move(handle));
+      return;
+    }
+    batch->outcomes[index].node = std::move(d.node);
+    batch->handles[index] = std::move(handle);
+    done();
+  }
+
+  void failed(caf::error err) {
+    if (!batch) {
+      single.deliver(std::move(err));
+      return;
+    }
+    batch->outcomes[index].error = std::move(err);
+    done();
+  }
+
+private:
+  void done() {
+    if (--batch->remaining == 0)
+      batch->promise.deliver(std::move(batch->outcomes), std::move(batch->handles));
+  }
+};
 
 struct pending_offer {
   p::placement_request req;
   node_id node = placement_view::no_node;
-  decision_promise promise;
+  reply_to reply;
   std::vector<node_id> refused;
   service_actor asker;
 };
@@ -315,6 +358,12 @@ struct placement_state {
   // they are declined here, since a request to a node cut off (no RST) may
   // never be answered, not even with an error.
   std::unordered_map<uint64_t, pending_offer> offers;
+  // Offers not sent yet, by node: they go out as one message per node when the
+  // flush reminder comes out of the mailbox, behind the place requests queued
+  // before it (at a million replicas, one message per offer cost more than the
+  // decisions).
+  std::unordered_map<node_id, std::vector<uint64_t>> outbox;
+  bool flush_queued = false;
   static inline const char* name = "placement";
 };
 
@@ -355,24 +404,121 @@ void release(self_ptr self, const std::string& replica) {
   capacity_appeared(self);
 }
 
-void attempt(self_ptr self, p::placement_request req, decision_promise promise,
+void attempt(self_ptr self, p::placement_request req, reply_to reply,
              std::vector<node_id> refused, service_actor asker);
 
 /// The node declined (or did not answer): forget the offer and pick again.
-void on_declined(self_ptr self, const p::placement_request& req, uint64_t attempt_id, node_id id,
-                 decision_promise promise, std::vector<node_id> refused, service_actor asker) {
+void on_declined(self_ptr self, uint64_t attempt_id, pending_offer x) {
   auto& st = self->state;
   count(self, metrics::placement_result::refused);
-  auto i = st.replicas.find(req.replica);
+  auto i = st.replicas.find(x.req.replica);
   if (i != st.replicas.end() && i->second.attempt == attempt_id) {
-    st.view.release(id, req.service, req.resources, req.host_ports);
+    st.view.release(x.node, x.req.service, x.req.resources, x.req.host_ports);
     st.replicas.erase(i);
   }
-  refused.push_back(id);
-  attempt(self, req, std::move(promise), std::move(refused), std::move(asker));
+  x.refused.push_back(x.node);
+  attempt(self, std::move(x.req), std::move(x.reply), std::move(x.refused), std::move(x.asker));
 }
 
-void attempt(self_ptr self, p::placement_request req, decision_promise promise,
+/// Sends the flush reminder, once per burst of offers.
+void queue_offers_flush(self_ptr self) {
+  if (self->state.flush_queued)
+    return;
+  self->state.flush_queued = true;
+  self->send(self, p::flush_atom::value);
+}
+
+/// The node's answer to offer `attempt_id` of `replica` (null: no answer, the
+/// node failed).
+void on_answer(self_ptr self, uint64_t attempt_id, const std::string& replica,
+               const node_actor& node, const p::reservation_reply* reply) {
+  auto& st = self->state;
+  auto j = st.offers.find(attempt_id);
+  if (j == st.offers.end()) {
+    // Declined already, when the node went down: give back what it holds.
+    if (reply != nullptr && reply->accepted && node)
+      self->send(node, p::release_atom::value, replica);
+    return;
+  }
+  auto x = std::move(j->second);
+  st.offers.erase(j);
+  if (reply == nullptr) {
+    on_declined(self, attempt_id, std::move(x));
+    return;
+  }
+  auto i = st.replicas.find(x.req.replica);
+  bool current = i != st.replicas.end() && i->second.attempt == attempt_id;
+  if (reply->accepted && current) {
+    i->second.confirmed = true;
+    count(self, metrics::placement_result::placed);
+    x.reply.placed(p::placement_decision{x.req.replica, st.view.at(x.node).name}, node);
+    return;
+  }
+  if (reply->accepted) {
+    // Released while the node was answering: give it back.
+    self->send(node, p::release_atom::value, x.req.replica);
+    x.reply.failed(p::make_error(p::error_code::unavailable,
+                                 "placement of " + x.req.replica + " was cancelled"));
+    return;
+  }
+  if (current) {
+    // The node knows what it holds; our picture of it was stale.
+    st.view.release(x.node, x.req.service, x.req.resources, x.req.host_ports);
+    st.replicas.erase(i);
+    st.view.correct(x.node, *reply);
+    // Erased here already: on_declined must not release it again.
+    attempt_id = 0;
+  }
+  on_declined(self, attempt_id, std::move(x));
+}
+
+/// Sends every node its queued offers in one message.
+void flush_offers(self_ptr self) {
+  auto& st = self->state;
+  st.flush_queued = false;
+  auto outbox = std::move(st.outbox);
+  st.outbox.clear();
+  for (auto& [id, attempts] : outbox) {
+    std::vector<uint64_t> ids;
+    std::vector<p::reservation> offers;
+    ids.reserve(attempts.size());
+    offers.reserve(attempts.size());
+    for (auto attempt_id : attempts)
+      if (auto j = st.offers.find(attempt_id); j != st.offers.end()) {
+        const auto& req = j->second.req;
+        ids.push_back(attempt_id);
+        offers.push_back({req.replica, req.service, req.resources, req.host_ports});
+      }
+    if (ids.empty())
+      continue; // declined meanwhile: the node went down
+    auto node = id < st.handles.size() ? st.handles[id] : node_actor{};
+    std::vector<std::string> names;
+    names.reserve(offers.size());
+    for (const auto& o : offers)
+      names.push_back(o.replica);
+    if (!node) {
+      for (size_t k = 0; k < ids.size(); ++k)
+        on_answer(self, ids[k], names[k], node, nullptr);
+      continue;
+    }
+    // No timer (a million of them cost more than the decisions): a node that
+    // ends bounces the request, and one that is cut off is declared down by its
+    // monitor, which declines what it never answered.
+    self->request(node, caf::infinite, p::reserve_atom::value, std::move(offers))
+        .then(
+            [self, ids, names, node](std::vector<p::reservation_reply>& replies) {
+              for (size_t k = 0; k < ids.size(); ++k)
+                on_answer(self, ids[k], names[k], node,
+                          k < replies.size() ? &replies[k] : nullptr);
+            },
+            [self, ids, names, node](caf::error&) {
+              for (size_t k = 0; k < ids.size(); ++k)
+                on_answer(self, ids[k], names[k], node, nullptr);
+            });
+  }
+}
+
+void attempt(self_ptr self, p::placement_request req, reply_to reply,
              std::vector<node_id> refused, service_actor asker) {
   auto& st = self->state;
   auto start = clock::now();
@@ -383,7 +529,7 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
     count(self, metrics::placement_result::unschedulable);
     if (asker)
       st.waiting[req.service] = asker;
-    promise.deliver(chosen.error());
+    reply.failed(chosen.error());
     return;
   }
   auto id = *chosen;
@@ -392,55 +538,10 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
   st.view.reserve(id, req.service, req.resources, req.host_ports);
   st.replicas[req.replica] =
       placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
-  auto node = st.handles[id];
-  st.offers.emplace(attempt_id, pending_offer{req, id, promise, refused, asker});
-  p::reservation offer{req.replica, req.service, req.resources, req.host_ports};
-  // No timer per offer (a million of them cost more than the decisions): a node
-  // that ends bounces the request, and one that is cut off is declared down by
-  // its monitor, which fails what it never answered.
-  self->request(node, caf::infinite, p::reserve_atom::value, std::move(offer))
-      .then(
-          [self, req, attempt_id, id, promise, refused, asker,
-           node](p::reservation_reply& reply) mutable {
-            auto& st = self->state;
-            if (st.offers.erase(attempt_id) == 0) {
-              // Declined already, when the node went down: give back what it holds.
-              if (reply.accepted)
-                self->send(node, p::release_atom::value, req.replica);
-              return;
-            }
-            auto i = st.replicas.find(req.replica);
-            bool current = i != st.replicas.end() && i->second.attempt == attempt_id;
-            if (reply.accepted && current) {
-              i->second.confirmed = true;
-              count(self, metrics::placement_result::placed);
-              promise.deliver(p::placement_decision{req.replica, st.view.at(id).name}, node);
-              return;
-            }
-            if (reply.accepted) {
-              // Released while the node was answering: give it back.
-              self->send(node, p::release_atom::value, req.replica);
-              promise.deliver(p::make_error(p::error_code::unavailable,
-                                            "placement of " + req.replica + " was cancelled"));
-              return;
-            }
-            if (current) {
-              // The node knows what it holds; our picture of it was stale.
-              st.view.release(id, req.service, req.resources, req.host_ports);
-              st.replicas.erase(i);
-              st.view.correct(id, reply);
-              // Erased here already: on_declined must not release it again.
-              attempt_id = 0;
-            }
-            on_declined(self, req, attempt_id, id, std::move(promise), std::move(refused),
-                        std::move(asker));
-          },
-          [self, req, attempt_id, id, promise, refused, asker](caf::error&) mutable {
-            if (self->state.offers.erase(attempt_id) == 0)
-              return; // declined already, when the node went down
-            on_declined(self, req, attempt_id, id, std::move(promise), std::move(refused),
-                        std::move(asker));
-          });
+  st.offers.emplace(attempt_id, pending_offer{std::move(req), id, std::move(reply),
+                                              std::move(refused), std::move(asker)});
+  st.outbox[id].push_back(attempt_id);
+  queue_offers_flush(self);
 }
 
 /// How long after its start placement keeps a replica for the node it is
@@ -449,33 +550,90 @@ void attempt(self_ptr self, p::placement_request req, decision_promise promise,
 /// meanwhile would be started twice and its original swept.
 constexpr auto join_grace = std::chrono::seconds{5};
 
-caf::result<p::placement_decision, node_actor> place(self_ptr self,
-                                                     const p::placement_request& req) {
+/// Places one replica: answers at once when it is placed already, else offers
+/// it to a node and answers when the node confirms.
+void place_one(self_ptr self, p::placement_request req, reply_to reply,
+               const service_actor& asker) {
   auto& st = self->state;
   if (req.assigned && !req.preferred_node.empty() &&
       st.view.find(req.preferred_node) == placement_view::no_node &&
-      clock::now() - st.started < join_grace)
-    return p::make_error(p::error_code::unavailable,
-                         "node " + req.preferred_node +
-                             " has not joined since the control plane started; its replicas "
-                             "wait for it (5 s at most) before they are placed elsewhere");
+      clock::now() - st.started < join_grace) {
+    reply.failed(p::make_error(p::error_code::unavailable,
+                               "node " + req.preferred_node +
+                                   " has not joined since the control plane started; its "
+                                   "replicas wait for it (5 s at most) before they are placed "
+                                   "elsewhere"));
+    return;
+  }
   auto known = st.replicas.find(req.replica);
   if (known != st.replicas.end()) {
     const auto& x = known->second;
     bool same = x.resources == req.resources && x.host_ports == req.host_ports;
     // A cordoned or draining node keeps what it runs: its services move them.
     if (same && x.confirmed && st.view.at(x.node).state != p::node_state::lost &&
-        x.node < st.handles.size() && st.handles[x.node])
-      return {p::placement_decision{req.replica, st.view.at(x.node).name}, st.handles[x.node]};
+        x.node < st.handles.size() && st.handles[x.node]) {
+      reply.placed(p::placement_decision{req.replica, st.view.at(x.node).name},
+                   st.handles[x.node]);
+      return;
+    }
     // Resources changed, its node is gone, or a retry of an unanswered offer.
     release(self, req.replica);
   }
+  attempt(self, std::move(req), std::move(reply), {}, asker);
+}
+
+caf::result<p::placement_decision, node_actor> place(self_ptr self,
+                                                     const p::placement_request& req) {
   // Before the promise: making it takes the sender out of the current message.
   auto asker = caf::actor_cast<service_actor>(self->current_sender());
   if (asker)
-    st.services[req.service] = asker;
-  auto promise = self->make_response_promise<p::placement_decision, node_actor>();
-  attempt(self, req, promise, {}, std::move(asker));
+    self->state.services[req.service] = asker;
+  reply_to reply;
+  reply.single = self->make_response_promise<p::placement_decision, node_actor>();
+  auto promise = reply.single;
+  place_one(self, req, std::move(reply), asker);
+  return promise;
+}
+
+caf::result<std::vector<p::placement_outcome>, std::vector<node_actor>>
+place_batch(self_ptr self, p::placement_batch& batch) {
+  auto asker = caf::actor_cast<service_actor>(self->current_sender());
+  if (asker)
+    self->state.services[batch.service] = asker;
+  auto answer = std::make_shared<batch_answer>();
+  answer->promise =
+      self->make_response_promise<std::vector<p::placement_outcome>, std::vector<node_actor>>();
+  auto promise = answer->promise;
+  auto n = batch.asks.size();
+  if (n == 0) {
+    promise.deliver(std::vector<p::placement_outcome>{}, std::vector<node_actor>{});
+    return promise;
+  }
+  answer->outcomes.resize(n);
+  answer->handles.resize(n);
+  answer->remaining = n;
+  for (size_t i = 0; i < n; ++i)
+    answer->outcomes[i].replica = batch.asks[i].replica;
+  // One replica of the batch that fits nowhere (without a node of its own to
+  // keep) means none of the others does: they share the template. They are
+  // answered with its reason instead of each checking every node.
+  caf::error none_fits;
+  for (size_t i = 0; i < n; ++i) {
+    auto& ask = batch.asks[i];
+    reply_to reply{{}, answer, i};
+    if (none_fits && ask.preferred_node.empty()) {
+      count(self, metrics::placement_result::unschedulable);
+      reply.failed(none_fits);
+      continue;
+    }
+    p::placement_request req{std::move(ask.replica), batch.service,    batch.resources,
+                             batch.placement,        ask.preferred_node, batch.driver,
+                             batch.host_ports,       ask.assigned};
+    place_one(self, std::move(req), std::move(reply), asker);
+    if (!none_fits && ask.preferred_node.empty() && i < answer->outcomes.size() &&
+        p::code_of(answer->outcomes[i].error) == p::error_code::unschedulable)
+      none_fits = answer->outcomes[i].error;
+  }
   return promise;
 }
 
@@ -541,8 +699,7 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
       ++j;
     }
   for (auto& [attempt_id, x] : unanswered)
-    on_declined(self, x.req, attempt_id, id, std::move(x.promise), std::move(x.refused),
-                std::move(x.asker));
+    on_declined(self, attempt_id, std::move(x));
   tell_lost(self, id);
   s.handles[id] = nullptr;
   s.by_addr.erase(i);
@@ -621,6 +778,8 @@ placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metr
         return register_node(self, std::move(st), std::move(handle));
       },
       [self](p::place_atom, const p::placement_request& req) { return place(self, req); },
+      [self](p::place_atom, p::placement_batch& batch) { return place_batch(self, batch); },
+      [self](p::flush_atom) { flush_offers(self); },
       [self](p::release_atom, const std::string& replica) { release(self, replica); },
       [self](p::get_atom, const std::string& node) -> caf::result<node_actor> {
         auto id = self->state.view.find(node);

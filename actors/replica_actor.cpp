@@ -223,7 +223,9 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
 }
 void finish_stop(self_ptr self);
 
-void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
+/// `watched`: the driver watches it already (it ran it with `run`).
+void on_running(self_ptr self, const rd::container_info& info, bool adopted,
+                bool watched = false) {
   auto& st = self->state.status;
   st.pid = info.pid;
   st.runtime_id = info.runtime_id;
@@ -239,22 +241,22 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted) {
   report(self, p::replica_state::running, "");
   emit(self, adopted ? "replica_adopted" : "replica_started",
        what + (info.pid != 0 ? "pid " + std::to_string(info.pid) : info.runtime_id));
-  self->request(self->state.ctx.driver, caf::infinite, p::watch_atom::value, info.name,
-                info.runtime_id, caf::actor_cast<replica_actor>(self))
-      .then([](bool) {},
-            [self](caf::error& err) {
-              schedule_restart(self, "cannot watch: " + p::message_of(err));
-            });
+  if (!watched)
+    self->request(self->state.ctx.driver, caf::infinite, p::watch_atom::value, info.name,
+                  info.runtime_id, caf::actor_cast<replica_actor>(self))
+        .then([](bool) {},
+              [self](caf::error& err) {
+                schedule_restart(self, "cannot watch: " + p::message_of(err));
+              });
   if (self->state.stop_requested || self->state.replace_pending)
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
                   self->state.req.spec.stop_grace)
         .then([](bool) {}, [](caf::error&) {});
 }
 
-void start_existing(self_ptr self, bool reported = false) {
+void start_existing(self_ptr self) {
   self->state.start_requested = clock::now();
-  if (!reported)
-    report(self, p::replica_state::starting, "");
+  report(self, p::replica_state::starting, "");
   self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value, self->state.status.id)
       .then([self](rd::container_info& info) { on_running(self, info, false); },
             [self](caf::error& err) {
@@ -272,8 +274,10 @@ void create_and_start(self_ptr self) {
   }
   self->state.start_requested = clock::now();
   report(self, p::replica_state::starting, "");
-  self->request(self->state.ctx.driver, caf::infinite, p::create_atom::value, *spec)
-      .then([self](rd::container_info&) { start_existing(self, true); },
+  // Create, start and watch in one request.
+  self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, *spec,
+                caf::actor_cast<replica_actor>(self))
+      .then([self](rd::container_info& info) { on_running(self, info, false, true); },
             [self](caf::error& err) {
               emit(self, "replica_failed", p::message_of(err));
               schedule_restart(self, p::message_of(err));

@@ -15,6 +15,11 @@ namespace tutti::actors {
 
 namespace service_impl {
 
+void set_status(self_ptr self, slot_state& s, p::replica_status st) {
+  self->state.restarts += st.restarts - s.status.restarts;
+  s.status = std::move(st);
+}
+
 /// Records the node of a slot (empty: none), keeping by_node in step.
 void set_node(self_ptr self, int32_t slot, const std::string& node) {
   auto& s = self->state.slots[slot];
@@ -281,7 +286,7 @@ void run_on_node(self_ptr self, int32_t slot) {
                   s.in_flight = false;
                   s.requested_rev = rev;
                   if (s.status.id.empty())
-                    s.status = std::move(st);
+                    set_status(self, s, std::move(st));
                 },
                 fail);
       },
@@ -301,6 +306,7 @@ void finish_slot_stop(self_ptr self, int32_t slot, uint64_t epoch) {
   if (counts_as_running(*s))
     --self->state.running;
   set_node(self, slot, {});
+  self->state.restarts -= s->status.restarts;
   self->state.slots.erase(slot);
   update_metrics(self);
   if (self->state.deleting && self->state.slots.empty()) {
@@ -410,7 +416,7 @@ void on_status(self_ptr self, p::replica_status& st) {
     return; // from a node the slot has left
   auto was_running = counts_as_running(s);
   auto was_ready = is_ready(s);
-  s.status = std::move(st);
+  set_status(self, s, std::move(st));
   s.node_lost = false;
   if (auto why = rollout_failure(self, s))
     fail_rollout(self, *why);
@@ -460,7 +466,7 @@ void on_node_lost(self_ptr self, const std::string& node) {
     s.requested_rev = 0;
     s.node_lost = false;
     auto id = p::replica_id(st.spec.name, slot);
-    s.status = {};
+    set_status(self, s, {});
     s.status.state = p::replica_state::pending;
     s.status.message = "node " + node + " lost; placing it again";
     emit(self, "replica_rescheduled", "node " + node + " lost; placing it again", id);
@@ -488,8 +494,7 @@ p::service_status status(self_ptr self) {
   out.desired = self->state.spec.replicas;
   out.running = running_count(self);
   out.driver = self->state.spec.driver;
-  for (auto& [slot, s] : self->state.slots)
-    out.restarts += s.status.restarts;
+  out.restarts = static_cast<int32_t>(self->state.restarts);
   return out;
 }
 

@@ -71,6 +71,7 @@ struct service_state {
   std::vector<caf::typed_response_promise<bool>> delete_promises;
   int32_t running = 0;          // wanted slots whose replica runs
   int32_t ready = 0;            // of those, ready (kept like running)
+  int64_t restarts = 0;         // summed over the slots' statuses (kept like running)
   std::deque<int32_t> to_place; // slots waiting for a place request
   int32_t placing = 0;          // place requests in flight
   std::string unschedulable;    // non-empty: placement found no node; wait for capacity
@@ -91,6 +92,8 @@ using self_ptr = service_actor::stateful_pointer<service_state>;
 
 void reconcile(self_ptr self);
 void queue_reconcile(self_ptr self);
+/// Replaces the status of slot `s`, keeping the restart sum in step.
+void set_status(self_ptr self, slot_state& s, p::replica_status st);
 /// Records the node of a slot (empty: none), keeping by_node in step.
 void set_node(self_ptr self, int32_t slot, const std::string& node);
 /// The slot `slot` if it is still the incarnation that sent a request of `epoch`

@@ -146,6 +146,17 @@ caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool r
   return promise;
 }
 
+/// Many assignments, durable in one commit with one answer (a service's batch).
+caf::result<bool> queue_assignments(self_ptr self, const std::vector<p::assignment>& xs) {
+  for (const auto& x : xs)
+    self->state.pending.batch.assignments.push_back(
+        {{x.replica, x.service, x.node, x.template_hash, x.epoch}, false});
+  auto promise = self->make_response_promise<bool>();
+  self->state.pending.promises.push_back(promise);
+  queue_flush(self);
+  return promise;
+}
+
 caf::result<bool> queue_node(self_ptr self, const p::node_status& x) {
   self->state.pending.batch.nodes.push_back(x);
   auto promise = self->make_response_promise<bool>();
@@ -206,6 +217,9 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
       },
       [self](p::assign_atom, const p::assignment& x) { return queue_assignment(self, x, false); },
+      [self](p::assign_atom, const std::vector<p::assignment>& xs) {
+        return queue_assignments(self, xs);
+      },
       [self](p::unassign_atom, const std::string& replica) {
         return queue_assignment(self, p::assignment{replica, {}, {}, {}}, true);
       },

@@ -19,12 +19,12 @@ bool is_clean_exit(const caf::error& reason) {
 supervision::supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
                          restart_limit limit, metrics::catalogue* metrics)
   : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit), metrics_(metrics),
-    live_(std::make_shared<std::vector<caf::actor>>()) {
+    live_(std::make_shared<std::unordered_map<caf::actor_addr, caf::actor>>()) {
   // Children are monitored, not linked: CAF's exit_reason::kill cannot be trapped,
   // so a link would let a killed child take its supervisor down. Instead the
   // supervisor ends its children when it ends, for whatever reason.
   self_->attach_functor([live = live_](const caf::error&) {
-    for (auto& child : *live)
+    for (auto& [addr, child] : *live)
       caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
   });
 }
@@ -33,13 +33,14 @@ caf::actor supervision::start_child(const std::string& name, start_function star
                                     bool supervises) {
   if (auto* old = find(name)) {
     auto handle = old->handle;
-    children_.erase(children_.begin() + (old - children_.data()));
+    erase_at(static_cast<size_t>(old - children_.data()));
     if (handle) {
       self_->demonitor(handle);
       forget(handle.address());
       self_->send_exit(handle, caf::exit_reason::user_shutdown);
     }
   }
+  by_name_[name] = children_.size();
   children_.push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
   spawn(children_.back());
   return children_.back().handle;
@@ -52,7 +53,15 @@ void supervision::spawn(entry& e) {
     return;
   }
   self_->monitor(e.handle);
-  live_->push_back(e.handle);
+  live_->emplace(e.handle.address(), e.handle);
+  by_addr_[e.handle.address()] = e.name;
+}
+
+void supervision::erase_at(size_t index) {
+  by_name_.erase(children_[index].name);
+  children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
+  for (auto i = index; i < children_.size(); ++i)
+    by_name_[children_[i].name] = i;
 }
 
 void supervision::stop_child(const std::string& name, caf::error reason) {
@@ -60,7 +69,7 @@ void supervision::stop_child(const std::string& name, caf::error reason) {
   if (e == nullptr)
     return;
   auto handle = e->handle;
-  children_.erase(children_.begin() + (e - children_.data()));
+  erase_at(static_cast<size_t>(e - children_.data()));
   if (handle) {
     self_->demonitor(handle);
     forget(handle.address());
@@ -100,20 +109,19 @@ caf::error supervision::escalated_reason(const std::string& supervisor, const st
 }
 
 void supervision::forget(const caf::actor_addr& who) {
-  live_->erase(std::remove_if(live_->begin(), live_->end(),
-                              [&](const caf::actor& x) { return x.address() == who; }),
-               live_->end());
+  live_->erase(who);
+  by_addr_.erase(who);
 }
 
 bool supervision::handle_down(const caf::down_msg& msg) {
-  forget(msg.source);
   auto* e = find(msg.source);
+  forget(msg.source);
   if (e == nullptr)
     return false;
   e->handle = caf::actor{};
   e->last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
   if (is_clean_exit(msg.reason)) {
-    children_.erase(children_.begin() + (e - children_.data()));
+    erase_at(static_cast<size_t>(e - children_.data()));
     return true;
   }
   spdlog::warn("{}: child {} ended ({}), restarting", name_, e->name,
@@ -267,15 +275,16 @@ caf::result<std::string> supervision::kill(const std::string& path, const std::s
 }
 
 supervision::entry* supervision::find(const caf::actor_addr& who) {
-  auto i = std::find_if(children_.begin(), children_.end(),
-                        [&](const entry& e) { return e.handle && e.handle.address() == who; });
-  return i == children_.end() ? nullptr : &*i;
+  auto i = by_addr_.find(who);
+  if (i == by_addr_.end())
+    return nullptr;
+  auto* e = find(i->second);
+  return e != nullptr && e->handle && e->handle.address() == who ? e : nullptr;
 }
 
 supervision::entry* supervision::find(const std::string& name) {
-  auto i = std::find_if(children_.begin(), children_.end(),
-                        [&](const entry& e) { return e.name == name; });
-  return i == children_.end() ? nullptr : &*i;
+  auto i = by_name_.find(name);
+  return i == by_name_.end() ? nullptr : &children_[i->second];
 }
 
 const supervision::entry* supervision::find(const std::string& name) const {

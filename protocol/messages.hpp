@@ -8,6 +8,7 @@
 #include "protocol/status.hpp"
 
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
@@ -165,6 +166,49 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_request& x) {
   return f(caf::meta::type_name("placement_request"), x.replica, x.service, x.resources,
            x.placement, x.preferred_node, x.driver, x.host_ports, x.assigned);
+}
+
+/// One replica of a placement_batch: which, and where it is assigned already.
+struct placement_ask {
+  std::string replica;
+  std::string preferred_node; // from a stored assignment; kept when it still fits
+  bool assigned = false;      // as placement_request::assigned
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_ask& x) {
+  return f(caf::meta::type_name("placement_ask"), x.replica, x.preferred_node, x.assigned);
+}
+
+/// Many replicas of one service asked in one message: they share its template
+/// (resources, rules, driver, ports), so it is said once. A service of 10,000
+/// replicas asks in a few dozen of these instead of 10,000 requests.
+struct placement_batch {
+  std::string service;
+  resource_spec resources;
+  placement_spec placement;
+  driver_kind driver = driver_kind::process;
+  int32_t host_ports = 0;
+  std::vector<placement_ask> asks;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_batch& x) {
+  return f(caf::meta::type_name("placement_batch"), x.service, x.resources, x.placement, x.driver,
+           x.host_ports, x.asks);
+}
+
+/// The answer for one ask of a placement_batch, in the order asked: the node,
+/// or (node empty) why it was not placed.
+struct placement_outcome {
+  std::string replica;
+  std::string node;
+  caf::error error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_outcome& x) {
+  return f(caf::meta::type_name("placement_outcome"), x.replica, x.node, x.error);
 }
 
 /// Placement offers a node to hold resources for one replica; the node, which

@@ -260,7 +260,7 @@ int run_one(const sim_options& opts, int64_t replicas) {
   // real cluster the nodes joined long before, so let those sweeps (of an empty
   // cluster) pass rather than count them in the convergence.
   if (remote)
-    std::this_thread::sleep_for(actors::join_sweep_delay + 300ms);
+    std::this_thread::sleep_for(actors::join_sweep_delay + 800ms); // + the join window
   auto rss_nodes = rss_now(children.get());
   std::printf("  %d nodes registered in %.2f s\n", opts.nodes, nodes_s);
 
