@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <limits>
 #include <memory>
 #include <set>
 
@@ -520,12 +521,14 @@ void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::st
 /// replicas that were moved elsewhere while their node was lost.
 void sweep_orphans(self_ptr self, std::set<std::string> only = {}) {
   auto names = service_names(self);
+  // Also a read of no service: the store's epoch even when there is no service.
+  names.emplace_back();
   auto keep = std::make_shared<std::map<std::string, std::vector<std::string>>>();
-  auto pending = std::make_shared<size_t>(names.size() + 1);
+  auto pending = std::make_shared<size_t>(names.size());
   auto read = std::make_shared<size_t>(0);
-  // Taken before the store is read: every assignment older than this is in what
-  // the reads return (the store applies writes in the order they were sent).
-  auto snapshot = p::fencing_epoch();
+  // The store's epoch of the first read: every assignment it did not return
+  // (the later reads may) was committed after it, with a greater epoch.
+  auto snapshot = std::make_shared<int64_t>(std::numeric_limits<int64_t>::max());
   auto finish = [self, keep, pending, read, only, snapshot] {
     if (--*pending != 0)
       return;
@@ -536,15 +539,15 @@ void sweep_orphans(self_ptr self, std::set<std::string> only = {}) {
             [self, keep, only, snapshot](std::vector<p::node_status>& nodes) {
               for (auto& n : nodes)
                 if (only.empty() || only.count(n.name))
-                  sweep_node(self, n.name, (*keep)[n.name], snapshot);
+                  sweep_node(self, n.name, (*keep)[n.name], *snapshot);
             },
             [](caf::error&) {});
   };
   for (auto& name : names)
-    self->request(self->state.ctx.store, ask_timeout, p::get_atom::value, p::assign_atom::value,
-                  name)
+    self->request(self->state.ctx.store, ask_timeout, p::sweep_atom::value, name)
         .then(
-            [keep, finish, read, only](std::vector<p::assignment>& xs) {
+            [keep, finish, read, only, snapshot](std::vector<p::assignment>& xs, int64_t epoch) {
+              *snapshot = std::min(*snapshot, epoch);
               *read += xs.size();
               for (auto& a : xs)
                 if (only.empty() || only.count(a.node))
@@ -554,7 +557,6 @@ void sweep_orphans(self_ptr self, std::set<std::string> only = {}) {
             [pending](caf::error&) {
               ++*pending; // an unknown set: sweep nothing rather than the wrong things
             });
-  finish();
 }
 
 /// When the next periodic sweep is due: sweep_interval, or later in a cluster

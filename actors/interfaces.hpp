@@ -46,16 +46,19 @@ using discovery_actor = caf::typed_actor<
 
 /// Owns the LMDB store; the one writer. Every reply to a mutating request is sent
 /// after the durable commit. Assignments, node records and events queued together
-/// share one commit (group commit); `flush` is its own trigger.
+/// share one commit (group commit); `flush` is its own trigger. Assignments get
+/// their fencing epoch from the store when committed (the answer to `assign`);
+/// `sweep` reads a service's assignments (none for "") with an epoch greater
+/// than all of theirs and smaller than any committed later.
 using store_actor = caf::typed_actor<
     caf::replies_to<p::load_atom>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::load_atom, std::string>::with<p::spec_record>,
     caf::replies_to<p::put_atom, std::vector<p::spec_record>>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::delete_atom, std::string>::with<bool>,
-    caf::replies_to<p::assign_atom, p::assignment>::with<bool>,
-    caf::replies_to<p::assign_atom, std::vector<p::assignment>>::with<bool>,
+    caf::replies_to<p::assign_atom, std::vector<p::assignment>>::with<int64_t>,
     caf::replies_to<p::unassign_atom, std::string>::with<bool>,
     caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
+    caf::replies_to<p::sweep_atom, std::string>::with<std::vector<p::assignment>, int64_t>,
     caf::reacts_to<p::append_atom, p::event>,
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
@@ -150,6 +153,7 @@ using service_actor =
                      caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
                      caf::reacts_to<p::lost_atom, std::string>,
                      caf::reacts_to<p::drain_atom, std::string, bool>,
+                     caf::reacts_to<p::endpoints_atom>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
                      caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,

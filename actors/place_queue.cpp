@@ -38,10 +38,12 @@ void not_placed(self_ptr self, const asked& x, const caf::error& err) {
 void store_then_run(self_ptr self, std::vector<p::assignment> xs, std::vector<asked> slots) {
   self->request(self->state.ctx.store, caf::infinite, p::assign_atom::value, std::move(xs))
       .then(
-          [self, slots](bool) {
+          [self, slots](int64_t epoch) {
             for (const auto& x : slots)
-              if (live(self, x) != nullptr)
+              if (auto* s = live(self, x)) {
+                s->assigned = epoch;
                 run_on_node(self, x.slot);
+              }
           },
           [self, slots](caf::error& err) {
             for (const auto& x : slots)
@@ -84,8 +86,7 @@ void on_placed(self_ptr self, const std::vector<asked>& slots,
       continue;
     }
     s.requested_rev = 0; // nothing runs there yet
-    s.assigned = p::fencing_epoch();
-    moved.push_back({out.replica, self->state.spec.name, out.node, s.tmpl, s.assigned});
+    moved.push_back({out.replica, self->state.spec.name, out.node, s.tmpl, 0});
     moved_slots.push_back(slots[k]);
   }
   if (!moved.empty())

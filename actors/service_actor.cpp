@@ -15,6 +15,9 @@ namespace tutti::actors {
 
 namespace service_impl {
 
+/// Slots a service resyncs per resync interval, at most (on average).
+constexpr size_t resync_slots = 1000;
+
 void set_status(self_ptr self, slot_state& s, p::replica_status st) {
   self->state.restarts += st.restarts - s.status.restarts;
   s.status = std::move(st);
@@ -85,6 +88,15 @@ void publish_endpoints(self_ptr self, bool removed = false) {
     return;
   self->state.published = x;
   self->send(self->state.ctx.discovery, std::move(x));
+}
+
+/// One publication for a burst of status reports: building the endpoint set
+/// visits every slot, so one per report made a service's start quadratic.
+void queue_publish(self_ptr self) {
+  if (self->state.publish_queued || !self->state.ctx.discovery)
+    return;
+  self->state.publish_queued = true;
+  self->send(self, p::endpoints_atom::value);
 }
 
 void emit(self_ptr self, std::string kind, std::string message, std::string replica) {
@@ -397,7 +409,9 @@ void reconcile(self_ptr self) {
     // rollout's replacements (they are placed by pump, within the window).
     step(self);
     pump(self);
-    check_rollout_done(self, count_slots(self));
+    auto phase = st.rollout.phase;
+    if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+      check_rollout_done(self, count_slots(self));
   }
   recount_running(self);
   update_metrics(self);
@@ -416,6 +430,7 @@ void on_status(self_ptr self, p::replica_status& st) {
     return; // from a node the slot has left
   auto was_running = counts_as_running(s);
   auto was_ready = is_ready(s);
+  bool moved = s.status.address != st.address || s.status.ports != st.ports;
   set_status(self, s, std::move(st));
   s.node_lost = false;
   if (auto why = rollout_failure(self, s))
@@ -428,7 +443,8 @@ void on_status(self_ptr self, p::replica_status& st) {
   if (was_running != now_running || was_ready != is_ready(s)) {
     update_metrics(self);
   }
-  publish_endpoints(self);
+  if (was_ready != is_ready(s) || (is_ready(s) && moved))
+    queue_publish(self); // its endpoints came, went or changed
   auto phase = self->state.rollout.phase;
   if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
     queue_reconcile(self); // a replica became ready or went away: the rollout may move on
@@ -581,6 +597,10 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
       [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
+      [self](p::endpoints_atom) {
+        self->state.publish_queued = false;
+        publish_endpoints(self);
+      },
       [self](p::drain_atom, const std::string& node, bool draining) {
         on_draining(self, node, draining);
       },
@@ -596,9 +616,17 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       },
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::tick_atom) {
-        reconcile(self);
+        // The resync: a full pass over the slots, for what no event caught. A
+        // service of many slots resyncs less often (10,000 slots every 10 s):
+        // 100 such services resyncing every second cost a tenth of a core at a
+        // million replicas. Changes reconcile at once, whatever the size.
+        auto stride = std::max<uint64_t>(1, self->state.slots.size() / resync_slots);
+        bool resync = ++self->state.ticks % stride == 0;
+        if (resync)
+          reconcile(self);
         // Also the first publication of a service whose replicas report nothing yet.
-        publish_endpoints(self);
+        if (resync || !self->state.published)
+          publish_endpoints(self);
         self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
       },
       [self](p::status_atom) { return status(self); },

@@ -24,6 +24,7 @@ struct subscription {
 struct pending_writes {
   persistence::lmdb_store::write_batch batch;
   std::vector<caf::typed_response_promise<bool>> promises;
+  std::vector<caf::typed_response_promise<int64_t>> epoch_promises; // of assignments
   bool flush_queued = false; // a flush_atom is in our mailbox
 };
 
@@ -32,6 +33,7 @@ struct store_state {
   metrics::catalogue* metrics = nullptr;
   std::map<caf::actor_addr, subscription> followers;
   pending_writes pending;
+  int64_t last_epoch = 0;
   static inline const char* name = "store";
 };
 
@@ -100,6 +102,16 @@ void publish(self_ptr self, const std::vector<p::event>& stored) {
   }
 }
 
+/// The next fencing epoch: the store's clock, strictly increasing. Assignments
+/// get theirs when they are committed and a sweep's read gets one too, both
+/// here, in the order the store does them: whatever a read does not return is
+/// committed later, so its epoch is greater than the read's.
+int64_t next_epoch(self_ptr self) {
+  auto& last = self->state.last_epoch;
+  last = std::max(last + 1, p::fencing_epoch());
+  return last;
+}
+
 /// Group commit: writes wait in `pending` until the flush_atom we sent ourselves
 /// comes out of the mailbox, behind every message that was queued before it, so
 /// one durable transaction (one fsync) serves all of them. Answers go out only
@@ -118,8 +130,14 @@ void flush(self_ptr self) {
     return;
   auto batch = std::move(pending.batch);
   auto promises = std::move(pending.promises);
+  auto epoch_promises = std::move(pending.epoch_promises);
   pending.batch = {};
   pending.promises.clear();
+  pending.epoch_promises.clear();
+  auto epoch = next_epoch(self);
+  for (auto& change : batch.assignments)
+    if (!change.remove)
+      change.x.epoch = epoch;
   auto events = batch.events.size();
   auto stored = timed(self, [&] { return self->state.db->commit(std::move(batch)); });
   if (!stored) {
@@ -127,10 +145,14 @@ void flush(self_ptr self) {
                   p::message_of(stored.error()));
     for (auto& promise : promises)
       promise.deliver(stored.error());
+    for (auto& promise : epoch_promises)
+      promise.deliver(stored.error());
     return;
   }
   for (auto& promise : promises)
     promise.deliver(true);
+  for (auto& promise : epoch_promises)
+    promise.deliver(epoch);
   if (self->state.metrics != nullptr)
     for (auto& e : *stored)
       self->state.metrics->count_event(e.kind);
@@ -146,15 +168,28 @@ caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool r
   return promise;
 }
 
-/// Many assignments, durable in one commit with one answer (a service's batch).
-caf::result<bool> queue_assignments(self_ptr self, const std::vector<p::assignment>& xs) {
+/// Many assignments, durable in one commit with one answer (a service's batch):
+/// the fencing epoch the commit gave them.
+caf::result<int64_t> queue_assignments(self_ptr self, const std::vector<p::assignment>& xs) {
   for (const auto& x : xs)
     self->state.pending.batch.assignments.push_back(
-        {{x.replica, x.service, x.node, x.template_hash, x.epoch}, false});
-  auto promise = self->make_response_promise<bool>();
-  self->state.pending.promises.push_back(promise);
+        {{x.replica, x.service, x.node, x.template_hash, 0}, false});
+  auto promise = self->make_response_promise<int64_t>();
+  self->state.pending.epoch_promises.push_back(promise);
   queue_flush(self);
   return promise;
+}
+
+caf::expected<std::vector<p::assignment>> assignments_of(self_ptr self,
+                                                          const std::string& service) {
+  auto xs = self->state.db->assignments(service);
+  if (!xs)
+    return std::move(xs.error());
+  std::vector<p::assignment> out;
+  out.reserve(xs->size());
+  for (auto& x : *xs)
+    out.push_back({x.replica, x.service, x.node, x.template_hash, x.epoch});
+  return out;
 }
 
 caf::result<bool> queue_node(self_ptr self, const p::node_status& x) {
@@ -216,7 +251,6 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         flush(self);
         return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
       },
-      [self](p::assign_atom, const p::assignment& x) { return queue_assignment(self, x, false); },
       [self](p::assign_atom, const std::vector<p::assignment>& xs) {
         return queue_assignments(self, xs);
       },
@@ -227,13 +261,21 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       [self](p::get_atom, p::assign_atom,
              const std::string& service) -> caf::result<std::vector<p::assignment>> {
         flush(self);
-        auto xs = self->state.db->assignments(service);
+        auto xs = assignments_of(self, service);
         if (!xs)
           return std::move(xs.error());
-        std::vector<p::assignment> out;
-        for (auto& x : *xs)
-          out.push_back({x.replica, x.service, x.node, x.template_hash, x.epoch});
-        return out;
+        return std::move(*xs);
+      },
+      [self](p::sweep_atom, const std::string& service)
+          -> caf::result<std::vector<p::assignment>, int64_t> {
+        flush(self);
+        auto snapshot = next_epoch(self);
+        if (service.empty()) // only the epoch
+          return {std::vector<p::assignment>{}, snapshot};
+        auto xs = assignments_of(self, service);
+        if (!xs)
+          return std::move(xs.error());
+        return {std::move(*xs), snapshot};
       },
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
       [self](p::history_atom,
