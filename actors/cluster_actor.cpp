@@ -560,9 +560,14 @@ void sweep_orphans(self_ptr self, std::set<std::string> only = {}) {
 }
 
 /// When the next periodic sweep is due: sweep_interval, or later in a cluster
-/// of many assignments.
+/// of many assignments (as many as last read, or as the services want, when
+/// they grow: a cluster on its way to a million replicas is swept as one).
 caf::timespan next_sweep(self_ptr self) {
-  auto scaled = std::chrono::seconds{self->state.assignments_swept / sweep_assignments_per_s};
+  size_t wanted = 0;
+  for (const auto& [name, entry] : self->state.services)
+    wanted += static_cast<size_t>(std::max(0, entry.spec.replicas));
+  auto n = std::max(self->state.assignments_swept, wanted);
+  auto scaled = std::chrono::seconds{n / sweep_assignments_per_s};
   return std::chrono::duration_cast<caf::timespan>(std::max<std::chrono::seconds>(
       std::chrono::duration_cast<std::chrono::seconds>(sweep_interval), scaled));
 }

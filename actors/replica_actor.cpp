@@ -273,7 +273,10 @@ void create_and_start(self_ptr self) {
     return; // a bad spec does not heal by retrying; a new revision replaces it
   }
   self->state.start_requested = clock::now();
-  report(self, p::replica_state::starting, "");
+  if (self->state.ctx.report_starting)
+    report(self, p::replica_state::starting, "");
+  else
+    self->state.status.state = p::replica_state::starting; // on_exit, on_stop see it
   // Create, start and watch in one request.
   self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, *spec,
                 caf::actor_cast<replica_actor>(self))

@@ -20,6 +20,10 @@ struct replica_context {
   /// The node knows no container of this name exists (none was listed at its
   /// start and it never ran this replica): create it without looking first.
   bool fresh = false;
+  /// Report `starting` to the node before a new container is run: worth two
+  /// messages only when the driver blocks (docker: a start takes ~0.2 s, a pull
+  /// longer). A process or simulated container runs within the request.
+  bool report_starting = true;
   prober_actor prober;                // null when the spec has no probe
 };
 
