@@ -30,9 +30,11 @@ system_config::system_config(bool sharing) {
   // KJ -> CAF -> KJ hop drops from ~105 to ~30 microseconds (STACK_NOTES §3).
   if (sharing)
     set("scheduler.policy", caf::atom("sharing"));
-  else
-    set("scheduler.max-threads",
-        static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency())));
+  // One worker per core: CAF's default of at least 4 put twice as many workers
+  // as cores on a 2-core host, contending for the sharing scheduler's one queue
+  // (or, stealing, spinning) against the store's thread.
+  set("scheduler.max-threads",
+      static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 void system_config::enable_network(caf::timespan heartbeat, caf::timespan loss_timeout) {
