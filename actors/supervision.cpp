@@ -139,8 +139,9 @@ bool supervision::handle_down(const caf::down_msg& msg) {
 bool supervision::over_limit(entry& e) {
   auto now = clock::now();
   e.recent.push_back(now);
-  while (!e.recent.empty() && now - e.recent.front() > limit_.window)
-    e.recent.pop_front();
+  auto expired = std::find_if(e.recent.begin(), e.recent.end(),
+                              [&](clock::time_point t) { return now - t <= limit_.window; });
+  e.recent.erase(e.recent.begin(), expired);
   return static_cast<int32_t>(e.recent.size()) > limit_.max_restarts;
 }
 
