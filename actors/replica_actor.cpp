@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 namespace tutti::actors {
@@ -65,6 +66,10 @@ struct replica_state_data {
   std::string liveness_result;
   bool liveness_kill = false; // the running container is stopped for failing liveness
   int crash_streak = 0;       // exits in a row that came too soon
+  // An exit reported while the container was being started: the driver watches
+  // a container it runs before its answer reaches us, and the exit notice comes
+  // from another thread, so it can overtake the answer. Handled after it.
+  std::optional<p::replica_exited> early_exit;
   static inline const char* name = "replica";
 };
 
@@ -222,6 +227,7 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
           });
 }
 void finish_stop(self_ptr self);
+void on_exit(self_ptr self, const p::replica_exited& msg);
 
 /// `watched`: the driver watches it already (it ran it with `run`).
 void on_running(self_ptr self, const rd::container_info& info, bool adopted,
@@ -252,6 +258,8 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
                   self->state.req.spec.stop_grace)
         .then([](bool) {}, [](caf::error&) {});
+  if (auto early = std::exchange(self->state.early_exit, std::nullopt))
+    on_exit(self, *early); // ignored unless it is of the incarnation just started
 }
 
 void start_existing(self_ptr self) {
@@ -380,6 +388,10 @@ void fetch_log_tail(self_ptr self) {
 
 void on_exit(self_ptr self, const p::replica_exited& msg) {
   auto& st = self->state.status;
+  if (st.state == p::replica_state::starting) {
+    self->state.early_exit = msg; // on_running decides whether it is this incarnation's
+    return;
+  }
   bool live = st.state == p::replica_state::running || st.state == p::replica_state::stopping;
   if (msg.runtime_id != st.runtime_id || !live)
     return; // an earlier incarnation
