@@ -22,10 +22,6 @@ namespace tutti::actors {
 
 namespace cluster_impl {
 
-constexpr auto ask_timeout = std::chrono::seconds{10};
-
-
-
 std::string service_child(const std::string& name) {
   return "service/" + name;
 }

@@ -8,6 +8,7 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +16,9 @@
 #include <vector>
 
 namespace tutti::actors::cluster_impl {
+
+/// How long the cluster waits for another actor of the control plane.
+constexpr auto ask_timeout = std::chrono::seconds{10};
 
 struct service_entry {
   p::service_spec spec;

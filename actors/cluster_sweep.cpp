@@ -13,8 +13,6 @@ namespace tutti::actors::cluster_impl {
 
 namespace {
 
-constexpr auto ask_timeout = std::chrono::seconds{10};
-
 void sweep_node(self_ptr self, const std::string& node_name, std::vector<std::string> keep,
                 int64_t snapshot) {
   self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, node_name)

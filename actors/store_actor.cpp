@@ -159,9 +159,9 @@ void flush(self_ptr self) {
   publish(self, *stored);
 }
 
-caf::result<bool> queue_assignment(self_ptr self, const p::assignment& x, bool remove) {
-  self->state.pending.batch.assignments.push_back(
-      {{x.replica, x.service, x.node, x.template_hash, x.epoch}, remove});
+/// Removes the assignment of `replica`, durable in the next commit.
+caf::result<bool> queue_unassignment(self_ptr self, const std::string& replica) {
+  self->state.pending.batch.assignments.push_back({{replica, {}, {}, {}, 0}, true});
   auto promise = self->make_response_promise<bool>();
   self->state.pending.promises.push_back(promise);
   queue_flush(self);
@@ -255,7 +255,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return queue_assignments(self, xs);
       },
       [self](p::unassign_atom, const std::string& replica) {
-        return queue_assignment(self, p::assignment{replica, {}, {}, {}}, true);
+        return queue_unassignment(self, replica);
       },
       [self](p::flush_atom) { flush(self); },
       [self](p::get_atom, p::assign_atom,
