@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace tutti::actors {
 
@@ -102,6 +103,9 @@ struct placement_state {
   // they are declined here, since a request to a node cut off (no RST) may
   // never be answered, not even with an error.
   std::unordered_map<uint64_t, pending_offer> offers;
+  // The same offers by node: a node that goes down declines its own, and 500
+  // nodes lost while 100k offers are out must not each scan all of them.
+  std::unordered_map<node_id, std::unordered_set<uint64_t>> offers_by_node;
   // Offers not sent yet, by node: they go out as one message per node when the
   // flush reminder comes out of the mailbox, behind the place requests queued
   // before it (at a million replicas, one message per offer cost more than the
@@ -164,6 +168,15 @@ void on_declined(self_ptr self, uint64_t attempt_id, pending_offer x) {
   attempt(self, std::move(x.req), std::move(x.reply), std::move(x.refused), std::move(x.asker));
 }
 
+/// Removes offer `j` from both indexes.
+void forget_offer(self_ptr self, std::unordered_map<uint64_t, pending_offer>::iterator j) {
+  auto& st = self->state;
+  // An emptied set stays: the node gets offers again soon.
+  if (auto k = st.offers_by_node.find(j->second.node); k != st.offers_by_node.end())
+    k->second.erase(j->first);
+  st.offers.erase(j);
+}
+
 /// Sends the flush reminder, once per burst of offers.
 void queue_offers_flush(self_ptr self) {
   if (self->state.flush_queued)
@@ -185,7 +198,7 @@ void on_answer(self_ptr self, uint64_t attempt_id, const std::string& replica,
     return;
   }
   auto x = std::move(j->second);
-  st.offers.erase(j);
+  forget_offer(self, j);
   if (reply == nullptr) {
     on_declined(self, attempt_id, std::move(x));
     return;
@@ -284,6 +297,7 @@ void attempt(self_ptr self, p::placement_request req, reply_to reply,
       placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
   st.offers.emplace(attempt_id, pending_offer{std::move(req), id, std::move(reply),
                                               std::move(refused), std::move(asker)});
+  st.offers_by_node[id].insert(attempt_id);
   st.outbox[id].push_back(attempt_id);
   queue_offers_flush(self);
 }
@@ -435,13 +449,17 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   auto id = i->second;
   s.view.set_state(id, p::node_state::lost);
   std::vector<std::pair<uint64_t, pending_offer>> unanswered;
-  for (auto j = s.offers.begin(); j != s.offers.end();)
-    if (j->second.node == id) {
-      unanswered.emplace_back(j->first, std::move(j->second));
-      j = s.offers.erase(j);
-    } else {
-      ++j;
-    }
+  if (auto k = s.offers_by_node.find(id); k != s.offers_by_node.end()) {
+    for (auto attempt_id : k->second)
+      if (auto j = s.offers.find(attempt_id); j != s.offers.end()) {
+        unanswered.emplace_back(attempt_id, std::move(j->second));
+        s.offers.erase(j);
+      }
+    s.offers_by_node.erase(k);
+  }
+  // Oldest first: they are placed again in the order they were asked for.
+  std::sort(unanswered.begin(), unanswered.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
   for (auto& [attempt_id, x] : unanswered)
     on_declined(self, attempt_id, std::move(x));
   tell_lost(self, id);

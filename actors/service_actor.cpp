@@ -486,10 +486,17 @@ void on_node_lost(self_ptr self, const std::string& node) {
     s.status.state = p::replica_state::pending;
     s.status.message = "node " + node + " lost; placing it again";
     emit(self, "replica_rescheduled", "node " + node + " lost; placing it again", id);
+    queue_place(self, slot);
   }
-  publish_endpoints(self);
+  // Only these slots changed: they are placed again without a reconcile, which
+  // visits every slot (500 nodes lost at once cost each service of 10,000
+  // slots 500 such passes, and as many endpoint sets, one per lost node).
+  queue_publish(self);
   update_metrics(self);
-  queue_reconcile(self);
+  pump(self);
+  auto phase = st.rollout.phase;
+  if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+    queue_reconcile(self); // fewer ready replicas: the rollout may have to wait
 }
 
 /// New `<SERVICE>_ADDR` variables: replicas get them when they next start.

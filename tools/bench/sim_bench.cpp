@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <set>
@@ -97,18 +98,22 @@ progress count(actors::sim_cluster& c) {
 /// holds replicas. A node dies some time before placement hears of it (at once in
 /// one process, over the network with --processes): until then, "all running" is
 /// the state before.
-bool lost_and_replaced(actors::sim_cluster& c, const std::set<std::string>& killed) {
+struct loss {
+  size_t lost = 0;   // killed nodes placement knows are lost
+  int64_t held = 0;  // replicas placement still records on lost nodes
+};
+
+bool lost_and_replaced(actors::sim_cluster& c, const std::set<std::string>& killed, loss& out) {
   auto xs = c.nodes();
   if (!xs)
     return false;
-  size_t lost = 0;
+  out = {};
   for (auto& x : *xs)
     if (x.state == p::node_state::lost) {
-      if (x.replicas != 0)
-        return false;
-      lost += killed.count(x.name);
+      out.held += x.replicas;
+      out.lost += killed.count(x.name);
     }
-  return lost == killed.size();
+  return out.held == 0 && out.lost == killed.size();
 }
 
 /// Polls (every 50 ms) until `done` holds or the deadline; prints progress to
@@ -116,7 +121,7 @@ bool lost_and_replaced(actors::sim_cluster& c, const std::set<std::string>& kill
 /// With node processes: false as soon as one of them ended.
 template <class F>
 bool wait_for(actors::sim_cluster& c, node_processes* children, clock::time_point deadline,
-              const char* what, F done) {
+              const char* what, F done, std::function<std::string()> more = {}) {
   auto start = clock::now();
   auto last_print = start;
   for (;;) {
@@ -132,8 +137,9 @@ bool wait_for(actors::sim_cluster& c, node_processes* children, clock::time_poin
       }
     if (clock::now() - last_print >= 1s) {
       last_print = clock::now();
-      std::fprintf(stderr, "  %s: %.1f s, %lld/%lld running\n", what, ms_since(start) / 1000,
-                   static_cast<long long>(now.running), static_cast<long long>(now.desired));
+      std::fprintf(stderr, "  %s: %.1f s, %lld/%lld running%s\n", what, ms_since(start) / 1000,
+                   static_cast<long long>(now.running), static_cast<long long>(now.desired),
+                   more ? more().c_str() : "");
     }
     std::this_thread::sleep_for(50ms);
   }
@@ -324,9 +330,15 @@ int run_one(const sim_options& opts, int64_t replicas) {
   // all of them running: without the first, a look taken before placement heard
   // of the kills would count as converged.
   deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  ok = wait_for(c, children.get(), deadline, "reconverging", [&](const progress& x) {
-    return x.running == replicas && lost_and_replaced(c, killed);
-  });
+  loss seen;
+  ok = wait_for(
+      c, children.get(), deadline, "reconverging",
+      [&](const progress& x) { return lost_and_replaced(c, killed, seen) && x.running == replicas; },
+      [&] {
+        return "; " + std::to_string(seen.lost) + "/" + std::to_string(killed.size()) +
+               " killed nodes known lost, " + std::to_string(seen.held) +
+               " replicas still to move off them";
+      });
   double reconverge_s = ms_since(t1) / 1000;
   if (!ok) {
     std::fprintf(stderr,
