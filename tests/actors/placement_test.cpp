@@ -439,4 +439,50 @@ TEST_F(Negotiation, AReleasedReservationFreesTheNodeForTheNextOffer) {
   EXPECT_TRUE(second_placed);
 }
 
+TEST_F(Negotiation, AnOfferANodeNeverAnsweredGoesElsewhereWhenTheNodeIsLost) {
+  // A node cut off never answers, not even with an error: it holds the offer.
+  auto silent = sys_->spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    return {[self, held](p::reserve_atom, std::vector<p::reservation>&) {
+      held->push_back(self->make_response_promise());
+      return held->back();
+    }};
+  });
+  auto placement = spawn_placement(*sys_);
+  auto registered = [&](p::node_status st, const caf::actor& handle) {
+    bool ok = false;
+    st.drivers = {"sim"};
+    (*self_)
+        ->request(placement, 5s, p::register_atom::value, st,
+                  caf::actor_cast<node_actor>(handle))
+        .receive([&](bool x) { ok = x; }, [](caf::error&) {});
+    return ok;
+  };
+  ASSERT_TRUE(registered(node("silent", 4, int64_t{1} << 30), silent));
+  auto answer = (*self_)->request(placement, 10s, p::place_atom::value, wants("web"));
+  // The offer is out to the only node there is; then a second one joins and the
+  // first is lost.
+  ASSERT_TRUE(tutti::tests::support::wait_until(
+      [&] {
+        p::node_status st;
+        (*self_)
+            ->request(placement, 5s, p::nodes_atom::value)
+            .receive([&](std::vector<p::node_status>& xs) { st = xs.front(); },
+                     [](caf::error&) {});
+        return st.replicas == 1;
+      },
+      5s));
+  p::node_status only;
+  (*self_)
+      ->request(node_, 5s, p::status_atom::value)
+      .receive([&](p::node_status& x) { only = x; }, [](caf::error&) {});
+  ASSERT_TRUE(registered(only, caf::actor_cast<caf::actor>(node_)));
+  caf::anon_send_exit(silent, caf::exit_reason::kill);
+  std::string where;
+  answer.receive([&](p::placement_decision& d, node_actor&) { where = d.node; },
+                 [&](caf::error& err) { where = "error: " + p::message_of(err); });
+  EXPECT_EQ(where, "only");
+  caf::anon_send_exit(placement, caf::exit_reason::user_shutdown);
+}
+
 } // namespace
