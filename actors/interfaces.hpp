@@ -153,7 +153,7 @@ using service_actor =
                      caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
                      caf::reacts_to<p::lost_atom, std::string>,
                      caf::reacts_to<p::drain_atom, std::string, bool>,
-                     caf::reacts_to<p::endpoints_atom>,
+                     caf::reacts_to<p::flush_atom>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
                      caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
                      caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,

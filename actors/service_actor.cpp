@@ -90,13 +90,22 @@ void publish_endpoints(self_ptr self, bool removed = false) {
   self->send(self->state.ctx.discovery, std::move(x));
 }
 
+/// Sends the flush reminder that does what queue_publish and queue_metrics
+/// queued, once per burst.
+void queue_flush(self_ptr self) {
+  if (self->state.flush_queued)
+    return;
+  self->state.flush_queued = true;
+  self->send(self, p::flush_atom::value);
+}
+
 /// One publication for a burst of status reports: building the endpoint set
 /// visits every slot, so one per report made a service's start quadratic.
 void queue_publish(self_ptr self) {
   if (self->state.publish_queued || !self->state.ctx.discovery)
     return;
   self->state.publish_queued = true;
-  self->send(self, p::endpoints_atom::value);
+  queue_flush(self);
 }
 
 void emit(self_ptr self, std::string kind, std::string message, std::string replica) {
@@ -237,6 +246,7 @@ std::pair<const p::service_spec*, int64_t> spec_of(self_ptr self, const slot_sta
 }
 
 void update_metrics(self_ptr self) {
+  self->state.metrics_queued = false;
   if (self->state.deleting)
     return; // its series are gone with it
   if (auto* m = self->state.ctx.metrics) {
@@ -244,6 +254,15 @@ void update_metrics(self_ptr self) {
     m->set_replicas_running(self->state.spec.name, running_count(self));
     m->set_replicas_ready(self->state.spec.name, self->state.ready);
   }
+}
+
+/// One metrics update for a burst of status reports: each is three labelled
+/// series looked up, a cost per replica otherwise.
+void queue_metrics(self_ptr self) {
+  if (self->state.metrics_queued || self->state.ctx.metrics == nullptr)
+    return;
+  self->state.metrics_queued = true;
+  queue_flush(self);
 }
 
 template <class F>
@@ -320,7 +339,7 @@ void finish_slot_stop(self_ptr self, int32_t slot, uint64_t epoch) {
   set_node(self, slot, {});
   self->state.restarts -= s->status.restarts;
   self->state.slots.erase(slot);
-  update_metrics(self);
+  queue_metrics(self);
   if (self->state.deleting && self->state.slots.empty()) {
     publish_endpoints(self, true);
     for (auto& promise : self->state.delete_promises)
@@ -440,9 +459,8 @@ void on_status(self_ptr self, p::replica_status& st) {
     self->state.running += now_running ? 1 : -1;
   if (was_ready != is_ready(s))
     self->state.ready += was_ready ? -1 : 1;
-  if (was_running != now_running || was_ready != is_ready(s)) {
-    update_metrics(self);
-  }
+  if (was_running != now_running || was_ready != is_ready(s))
+    queue_metrics(self);
   if (was_ready != is_ready(s) || (is_ready(s) && moved))
     queue_publish(self); // its endpoints came, went or changed
   auto phase = self->state.rollout.phase;
@@ -492,7 +510,7 @@ void on_node_lost(self_ptr self, const std::string& node) {
   // visits every slot (500 nodes lost at once cost each service of 10,000
   // slots 500 such passes, and as many endpoint sets, one per lost node).
   queue_publish(self);
-  update_metrics(self);
+  queue_metrics(self);
   pump(self);
   auto phase = st.rollout.phase;
   if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
@@ -604,9 +622,14 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
       [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
-      [self](p::endpoints_atom) {
-        self->state.publish_queued = false;
-        publish_endpoints(self);
+      [self](p::flush_atom) {
+        self->state.flush_queued = false;
+        if (self->state.publish_queued) {
+          self->state.publish_queued = false;
+          publish_endpoints(self);
+        }
+        if (self->state.metrics_queued)
+          update_metrics(self);
       },
       [self](p::drain_atom, const std::string& node, bool draining) {
         on_draining(self, node, draining);

@@ -83,7 +83,9 @@ struct service_state {
   std::string drain_blocked;     // the last node_drain_blocked message: not repeated
   bool reconcile_queued = false; // a reconcile_atom is in our mailbox
   uint64_t ticks = 0;            // resync ticks so far
-  bool publish_queued = false;   // an endpoints_atom is in our mailbox
+  bool flush_queued = false;     // a flush_atom is in our mailbox, for:
+  bool publish_queued = false;   //   an endpoint publication
+  bool metrics_queued = false;   //   a metrics update
   uint64_t epochs = 0;           // last epoch given to a slot
   static inline const char* name = "service";
 };

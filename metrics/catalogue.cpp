@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -221,6 +222,14 @@ struct catalogue::impl {
   // holds this shared so forget_service (exclusive) cannot free a series
   // between its Add and its update, even if a late record races the delete.
   mutable std::shared_mutex per_service_mutex;
+
+  // Series recorded once per replica or event, found without Family::Add,
+  // which builds a label map and hashes it under the family's lock each call.
+  // Entries of a service go with forget_service, under both locks.
+  std::mutex cache_mutex;
+  std::unordered_map<std::string, std::unordered_map<std::string, prometheus::Histogram*>>
+      replica_start_by_service; // then by driver
+  std::unordered_map<std::string, prometheus::Counter*> events_by_kind;
 };
 
 catalogue::catalogue() : impl_(std::make_unique<impl>()) {}
@@ -267,8 +276,16 @@ void catalogue::observe_reconcile(const std::string& service, double seconds) {
 void catalogue::observe_replica_start(const std::string& service, const std::string& driver,
                                       double seconds) {
   std::shared_lock guard{impl_->per_service_mutex};
-  impl_->replica_start.Add({{"service", service}, {"driver", driver}}, replica_start_buckets)
-      .Observe(seconds);
+  prometheus::Histogram* series = nullptr;
+  {
+    std::lock_guard cached{impl_->cache_mutex};
+    auto& slot = impl_->replica_start_by_service[service][driver];
+    if (slot == nullptr)
+      slot = &impl_->replica_start.Add({{"service", service}, {"driver", driver}},
+                                       replica_start_buckets);
+    series = slot;
+  }
+  series->Observe(seconds);
 }
 
 void catalogue::count_actor_restart(const std::string& supervisor, const std::string& child) {
@@ -281,7 +298,15 @@ void catalogue::count_rpc(const std::string& method, const std::string& code, do
 }
 
 void catalogue::count_event(const std::string& kind) {
-  impl_->events.Add({{"kind", kind}}).Increment();
+  prometheus::Counter* series = nullptr;
+  {
+    std::lock_guard cached{impl_->cache_mutex};
+    auto& slot = impl_->events_by_kind[kind];
+    if (slot == nullptr)
+      slot = &impl_->events.Add({{"kind", kind}});
+    series = slot;
+  }
+  series->Increment();
 }
 
 void catalogue::count_placement(placement_result result) {
@@ -343,6 +368,10 @@ void catalogue::forget_mesh(const std::string& service) {
 
 void catalogue::forget_service(const std::string& service) {
   std::unique_lock guard{impl_->per_service_mutex};
+  {
+    std::lock_guard cached{impl_->cache_mutex};
+    impl_->replica_start_by_service.erase(service);
+  }
   remove_service(impl_->replicas_desired, service);
   remove_service(impl_->replicas_running, service);
   remove_service(impl_->replicas_ready, service);

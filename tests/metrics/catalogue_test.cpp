@@ -228,6 +228,11 @@ TEST(Catalogue, ForgetServiceDropsOnlyThatServicesSeries) {
   // A service re-created under the same name starts from zero.
   cat.count_replica_restart("web");
   EXPECT_EQ(value(cat.serialize(), R"(tutti_replica_restarts_total{service="web"})"), 1);
+  // Also the series found without a lookup once recorded (replica starts).
+  cat.observe_replica_start("web", "docker", 0.3);
+  text = cat.serialize();
+  EXPECT_EQ(value(text, R"(tutti_replica_start_seconds_count{driver="docker",service="web"})"), 1);
+  EXPECT_FALSE(has(text, R"(tutti_replica_start_seconds_count{driver="process",service="web"})"));
   // Forgetting an unknown service is harmless.
   cat.forget_service("never-existed");
 }
