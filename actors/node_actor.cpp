@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -27,7 +28,7 @@ namespace tutti::actors {
 namespace {
 
 struct replica_entry {
-  p::replica_request req;
+  std::shared_ptr<const p::replica_request> req; // shared with its replica actor
   std::vector<p::port_binding> ports;
   p::replica_status status;
   bool fresh = false; // for its first start only: no container of its name exists
@@ -151,24 +152,24 @@ prober_actor prober(self_ptr self) {
 void start_replica_child(self_ptr self, const std::string& id) {
   // Not from inside the replica's start function: supervision must not start one
   // child while it starts another.
-  if (has_probes(self->state.replicas.at(id).req.spec))
+  if (has_probes(self->state.replicas.at(id).req->spec))
     prober(self);
   self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
     auto& entry = self->state.replicas.at(id);
     replica_context rc;
     rc.node = self->state.ctx.config.name;
     rc.parent = caf::actor_cast<node_actor>(self);
-    rc.driver = self->state.sup->child_as<driver_actor>(driver_child(entry.req.spec.driver));
+    rc.driver = self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec.driver));
     rc.store = self->state.ctx.store;
     rc.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
     rc.fresh = entry.fresh;
     entry.fresh = false; // a restart of the actor looks first
-    if (auto d = self->state.ctx.drivers.find(entry.req.spec.driver);
+    if (auto d = self->state.ctx.drivers.find(entry.req->spec.driver);
         d != self->state.ctx.drivers.end() && d->second)
       rc.report_starting = d->second->blocking();
-    if (has_probes(entry.req.spec))
+    if (has_probes(entry.req->spec))
       rc.prober = self->state.sup->child_as<prober_actor>("prober");
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
@@ -248,7 +249,8 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   auto i = self->state.replicas.find(id);
   if (i != self->state.replicas.end()) {
     auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
-    i->second.req = req; // the newest, also its discovery_env, for a restart of the actor
+    // The newest, also its discovery_env, for a restart of the actor.
+    i->second.req = std::make_shared<const p::replica_request>(req);
     if (child)
       self->send(child, std::move(req));
     return i->second.status;
@@ -260,12 +262,13 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
     hold(self, p::reservation{id, req.service, req.spec.resources,
                               static_cast<int32_t>(req.spec.ports.size())});
   bool fresh = self->state.known_names.insert(id).second && !self->state.inventory_unknown;
-  replica_entry entry{req, *ports, {}, fresh};
+  replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, {},
+                      fresh};
   entry.status.id = id;
-  entry.status.service = req.service;
-  entry.status.slot = req.slot;
+  entry.status.service = entry.req->service;
+  entry.status.slot = entry.req->slot;
   entry.status.node = self->state.ctx.config.name;
-  entry.status.revision = req.revision;
+  entry.status.revision = entry.req->revision;
   entry.status.ports = *ports;
   entry.status.address = self->state.ctx.config.address;
   auto status = entry.status;
@@ -304,7 +307,7 @@ void stop_replica(self_ptr self, const std::string& id, std::function<void()> do
   // prober restart starts its replicas again, a chaos kill restarts it).
   auto grace = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
   if (auto i = self->state.replicas.find(id); i != self->state.replicas.end())
-    grace = i->second.req.spec.stop_grace;
+    grace = i->second.req->spec.stop_grace;
   auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
   self->request(child, limit, p::stop_atom::value)
       .then(
@@ -344,7 +347,7 @@ void on_status(self_ptr self, p::replica_status& st) {
 
 caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max_bytes) {
   auto i = self->state.replicas.find(id);
-  auto kind = i != self->state.replicas.end() ? i->second.req.spec.driver : p::driver_kind::process;
+  auto kind = i != self->state.replicas.end() ? i->second.req->spec.driver : p::driver_kind::process;
   auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
   if (!driver)
     return p::make_error(p::error_code::unavailable, "driver of replica " + id + " is not running");
@@ -381,7 +384,7 @@ caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std
   auto removed = std::make_shared<std::vector<std::string>>();
   std::vector<std::string> fenced;
   for (auto& [id, entry] : self->state.replicas)
-    if (!wanted->count(id) && entry.req.epoch < snapshot)
+    if (!wanted->count(id) && entry.req->epoch < snapshot)
       fenced.push_back(id);
   for (auto& id : fenced) {
     spdlog::info("node {}: stopping replica {}: it is assigned elsewhere now",
@@ -515,7 +518,7 @@ void on_driver_restart(self_ptr self, const std::string& child) {
   if (child == "prober") {
     // Replicas hold the old prober: start them again (they adopt their containers).
     for (auto& [id, entry] : self->state.replicas)
-      if (has_probes(entry.req.spec))
+      if (has_probes(entry.req->spec))
         start_replica_child(self, id);
     return;
   }
@@ -524,7 +527,7 @@ void on_driver_restart(self_ptr self, const std::string& child) {
   // Replicas hold the old driver handle: start them again; they adopt their
   // running containers.
   for (auto& [id, entry] : self->state.replicas)
-    if (driver_child(entry.req.spec.driver) == child)
+    if (driver_child(entry.req->spec.driver) == child)
       start_replica_child(self, id);
 }
 

@@ -48,7 +48,9 @@ std::string format_ms(caf::timespan x) {
 
 struct replica_state_data {
   replica_context ctx;
-  p::replica_request req;
+  // Shared with the node's record of this replica: one copy of the request
+  // (and of its spec) per replica, not one in each. Replaced, never changed.
+  std::shared_ptr<const p::replica_request> req;
   p::replica_status status;
   caf::timespan backoff{0};
   clock::time_point started_at;      // of the current incarnation
@@ -91,14 +93,14 @@ void report(self_ptr self, p::replica_state state, std::string message) {
 void emit(self_ptr self, std::string kind, std::string message) {
   p::event e;
   e.kind = std::move(kind);
-  e.service = self->state.req.service;
+  e.service = self->state.req->service;
   e.replica = self->state.status.id;
   e.message = std::move(message);
   self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
 }
 
 caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
-  const auto& req = self->state.req;
+  const auto& req = *self->state.req;
   rd::container_spec out;
   out.name = self->state.status.id;
   out.image = req.spec.image;
@@ -130,7 +132,7 @@ void schedule_restart(self_ptr self, std::string why);
 void create_and_start(self_ptr self);
 
 const p::probe_spec& probe_of(self_ptr self, bool readiness) {
-  const auto& health = self->state.req.spec.health;
+  const auto& health = self->state.req->spec.health;
   return readiness ? health.readiness : health.liveness;
 }
 
@@ -168,7 +170,7 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
       (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
   auto before = st.status;
   if (st.ctx.metrics != nullptr)
-    st.ctx.metrics->count_probe(st.req.service, readiness ? "readiness" : "liveness",
+    st.ctx.metrics->count_probe(st.req->service, readiness ? "readiness" : "liveness",
                                 outcome.healthy);
   auto change = tracker.record(probe, outcome.healthy, in_start);
   st.status.unhealthy = st.readiness.failed() || st.liveness.failed();
@@ -187,7 +189,7 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
              " times in a row: " + outcome.message + "; restarting it");
     st.liveness_kill = true;
     self->request(st.ctx.driver, caf::infinite, p::stop_atom::value, st.status.id,
-                  st.req.spec.stop_grace)
+                  st.req->spec.stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   }
   if (st.status.ready != before.ready || st.status.unhealthy != before.unhealthy ||
@@ -211,7 +213,7 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
   }
   rd::probe_target target{st.status.id, st.ctx.address, st.ctx.ports};
   auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
-  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req.spec.driver, probe, target)
+  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec.driver, probe, target)
       .then(
           [self, readiness, generation, next](rd::probe_outcome& outcome) {
             if (generation != self->state.probe_generation)
@@ -235,12 +237,12 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
   auto& st = self->state.status;
   st.pid = info.pid;
   st.runtime_id = info.runtime_id;
-  st.revision = self->state.req.revision;
+  st.revision = self->state.req->revision;
   self->state.started_at = clock::now();
   if (!adopted && self->state.ctx.metrics != nullptr) {
     std::chrono::duration<double> took = clock::now() - self->state.start_requested;
     self->state.ctx.metrics->observe_replica_start(
-        self->state.req.service, p::to_string(self->state.req.spec.driver), took.count());
+        self->state.req->service, p::to_string(self->state.req->spec.driver), took.count());
   }
   auto what = adopted ? std::string{"adopted running "} : std::string{"started "};
   start_probes(self);
@@ -256,7 +258,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
               });
   if (self->state.stop_requested || self->state.replace_pending)
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
-                  self->state.req.spec.stop_grace)
+                  self->state.req->spec.stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   if (auto early = std::exchange(self->state.early_exit, std::nullopt))
     on_exit(self, *early); // ignored unless it is of the incarnation just started
@@ -315,7 +317,7 @@ void recover(self_ptr self) {
           [self](rd::container_info& info) {
             auto tmpl = info.labels.find(template_label);
             bool same_rev =
-                tmpl != info.labels.end() && tmpl->second == template_hash(self->state.req.spec);
+                tmpl != info.labels.end() && tmpl->second == template_hash(self->state.req->spec);
             if (info.state == rd::container_state::running && same_rev) {
               on_running(self, info, true);
               return;
@@ -344,7 +346,7 @@ void schedule_restart(self_ptr self, std::string why) {
     finish_stop(self);
     return;
   }
-  const auto& policy = self->state.req.spec.restart.backoff;
+  const auto& policy = self->state.req->spec.restart.backoff;
   auto& backoff = self->state.backoff;
   backoff = backoff.count() == 0 ? policy.initial : next_backoff(backoff, policy);
   self->state.restart_token = std::to_string(++self->state.token_counter);
@@ -353,7 +355,7 @@ void schedule_restart(self_ptr self, std::string why) {
 }
 
 bool should_restart(self_ptr self, int32_t exit_code) {
-  switch (self->state.req.spec.restart.policy) {
+  switch (self->state.req->spec.restart.policy) {
     case p::restart_policy::always:
       return true;
     case p::restart_policy::on_failure:
@@ -403,7 +405,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   }
   if (self->state.replace_pending) {
     self->state.replace_pending = false;
-    emit(self, "replica_replaced", "revision " + std::to_string(self->state.req.revision));
+    emit(self, "replica_replaced", "revision " + std::to_string(self->state.req->revision));
     remove_then(self, [self] { create_and_start(self); });
     return;
   }
@@ -420,7 +422,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   bool liveness_kill = std::exchange(self->state.liveness_kill, false);
   if (liveness_kill)
     how = "stopped for failing its liveness probe (" + self->state.liveness_result + ")";
-  bool restart = liveness_kill ? self->state.req.spec.restart.policy != p::restart_policy::never
+  bool restart = liveness_kill ? self->state.req->spec.restart.policy != p::restart_policy::never
                                : should_restart(self, msg.exit_code);
   if (self->state.crash_streak >= crash_loop_after) {
     how = "crash loop: " + how + ", " + std::to_string(self->state.crash_streak) +
@@ -431,14 +433,14 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   }
   if (!restart) {
     emit(self, "replica_exited",
-         how + "; restart policy " + p::to_string(self->state.req.spec.restart.policy) +
+         how + "; restart policy " + p::to_string(self->state.req->spec.restart.policy) +
              " keeps it down");
     report(self, p::replica_state::exited, how);
     return;
   }
   ++st.restarts;
   if (self->state.ctx.metrics != nullptr)
-    self->state.ctx.metrics->count_replica_restart(self->state.req.service);
+    self->state.ctx.metrics->count_replica_restart(self->state.req->service);
   schedule_restart(self, how);
   emit(self, "replica_exited", st.message);
 }
@@ -456,29 +458,31 @@ void on_restart_timer(self_ptr self, const std::string& token) {
 }
 
 void on_update(self_ptr self, p::replica_request& req) {
-  if (req.revision == self->state.req.revision) {
-    self->state.req.discovery_env = std::move(req.discovery_env); // for the next start
+  if (req.revision == self->state.req->revision) {
+    auto next = std::make_shared<p::replica_request>(*self->state.req);
+    next->discovery_env = std::move(req.discovery_env); // for the next start
+    self->state.req = std::move(next);
     self->send(self->state.ctx.parent, self->state.status);
     return;
   }
   bool running = self->state.status.state == p::replica_state::running;
-  if (template_hash(req.spec) == template_hash(self->state.req.spec)) {
-    self->state.req = std::move(req);
-    self->state.status.revision = self->state.req.revision;
+  if (template_hash(req.spec) == template_hash(self->state.req->spec)) {
+    self->state.req = std::make_shared<const p::replica_request>(std::move(req));
+    self->state.status.revision = self->state.req->revision;
     self->send(self->state.ctx.parent, self->state.status);
     return;
   }
-  self->state.req = std::move(req);
-  self->state.status.template_hash = template_hash(self->state.req.spec);
+  self->state.req = std::make_shared<const p::replica_request>(std::move(req));
+  self->state.status.template_hash = template_hash(self->state.req->spec);
   self->state.backoff = caf::timespan{0};
   self->state.crash_streak = 0;
   self->state.restart_token.clear();
   if (running) {
     self->state.replace_pending = true;
     report(self, p::replica_state::stopping,
-           "replacing with revision " + std::to_string(self->state.req.revision));
+           "replacing with revision " + std::to_string(self->state.req->revision));
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
-                  self->state.req.spec.stop_grace)
+                  self->state.req->spec.stop_grace)
         .then([](bool) {}, [](caf::error&) {});
     return;
   }
@@ -499,7 +503,7 @@ caf::result<bool> on_stop(self_ptr self) {
     case p::replica_state::running:
       report(self, p::replica_state::stopping, "stopping");
       self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
-                    self->state.status.id, self->state.req.spec.stop_grace)
+                    self->state.status.id, self->state.req->spec.stop_grace)
           .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
       break;
     case p::replica_state::starting:
@@ -510,18 +514,19 @@ caf::result<bool> on_stop(self_ptr self) {
   return promise;
 }
 
-replica_actor::behavior_type replica(self_ptr self, replica_context ctx, p::replica_request req) {
+replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
+                                     std::shared_ptr<const p::replica_request> req) {
   self->state.ctx = std::move(ctx);
   self->state.req = std::move(req);
   auto& st = self->state.status;
-  st.service = self->state.req.service;
-  st.slot = self->state.req.slot;
+  st.service = self->state.req->service;
+  st.slot = self->state.req->slot;
   st.id = p::replica_id(st.service, st.slot);
   st.node = self->state.ctx.node;
-  st.revision = self->state.req.revision;
+  st.revision = self->state.req->revision;
   st.ports = self->state.ctx.ports;
   st.address = self->state.ctx.address;
-  st.template_hash = template_hash(self->state.req.spec);
+  st.template_hash = template_hash(self->state.req->spec);
   if (self->state.ctx.fresh)
     create_and_start(self);
   else
@@ -605,7 +610,8 @@ caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec) {
   return std::min(current * 2, spec.max);
 }
 
-replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx, p::replica_request req) {
+replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
+                            std::shared_ptr<const p::replica_request> req) {
   return sys.spawn(replica, std::move(ctx), std::move(req));
 }
 

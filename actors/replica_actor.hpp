@@ -2,6 +2,8 @@
 
 #include "actors/interfaces.hpp"
 
+#include <memory>
+
 namespace tutti::metrics {
 class catalogue;
 }
@@ -32,7 +34,10 @@ struct replica_context {
 /// tuttid) and adopts it when it runs the requested revision, so it never starts
 /// a second copy. Ending this actor (any reason) leaves the container alone; only
 /// a stop request removes it.
-replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx, p::replica_request req);
+/// `req` is shared with the node's record of the replica and never changed:
+/// an update replaces it.
+replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
+                            std::shared_ptr<const p::replica_request> req);
 
 /// Environment of a replica: the spec's env plus PORT / PORT_<NAME>.
 std::map<std::string, std::string> replica_env(const p::service_spec& spec,
