@@ -27,10 +27,11 @@ namespace tutti::actors {
 
 namespace {
 
+/// The node's record of a replica. Its status is the replica actor's: the node
+/// passes reports on without keeping a copy (one per replica and report).
 struct replica_entry {
   std::shared_ptr<const p::replica_request> req; // shared with its replica actor
   std::vector<p::port_binding> ports;
-  p::replica_status status;
   bool fresh = false; // for its first start only: no container of its name exists
 };
 
@@ -38,6 +39,9 @@ struct node_state {
   node_context ctx;
   std::unique_ptr<supervision> sup;
   std::map<std::string, replica_entry> replicas;                     // by replica id
+  // The last spec of each service: requests that arrive with an equal one (over
+  // the network, each has its own copy) share it.
+  std::unordered_map<std::string, p::shared_spec> specs;
   std::map<std::string, service_actor> routes;                       // service -> who asked
   std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
   std::set<uint16_t> reserved;
@@ -152,24 +156,24 @@ prober_actor prober(self_ptr self) {
 void start_replica_child(self_ptr self, const std::string& id) {
   // Not from inside the replica's start function: supervision must not start one
   // child while it starts another.
-  if (has_probes(self->state.replicas.at(id).req->spec))
+  if (has_probes(*self->state.replicas.at(id).req->spec))
     prober(self);
   self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
     auto& entry = self->state.replicas.at(id);
     replica_context rc;
     rc.node = self->state.ctx.config.name;
     rc.parent = caf::actor_cast<node_actor>(self);
-    rc.driver = self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec.driver));
+    rc.driver = self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec->driver));
     rc.store = self->state.ctx.store;
     rc.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
     rc.fresh = entry.fresh;
     entry.fresh = false; // a restart of the actor looks first
-    if (auto d = self->state.ctx.drivers.find(entry.req->spec.driver);
+    if (auto d = self->state.ctx.drivers.find(entry.req->spec->driver);
         d != self->state.ctx.drivers.end() && d->second)
       rc.report_starting = d->second->blocking();
-    if (has_probes(entry.req->spec))
+    if (has_probes(*entry.req->spec))
       rc.prober = self->state.sup->child_as<prober_actor>("prober");
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
@@ -238,40 +242,52 @@ p::reservation_reply reserve(self_ptr self, p::reservation& r) {
   return totals(self, true, {});
 }
 
+/// What is known of a replica before its actor reports: where it runs and what.
+p::replica_status first_status(self_ptr self, const std::string& id,
+                               const p::replica_request& req,
+                               const std::vector<p::port_binding>& ports) {
+  p::replica_status st;
+  st.id = id;
+  st.service = req.service;
+  st.slot = req.slot;
+  st.node = self->state.ctx.config.name;
+  st.revision = req.revision;
+  st.ports = ports;
+  st.address = self->state.ctx.config.address;
+  return st;
+}
+
 caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   auto id = p::replica_id(req.service, req.slot);
+  if (auto& known = self->state.specs[req.service]; known == req.spec)
+    req.spec = known;
+  else
+    known = req.spec;
   if (auto sender = self->current_sender())
     self->state.routes[req.service] = caf::actor_cast<service_actor>(sender);
-  if (!self->state.sup->child(driver_child(req.spec.driver)))
+  if (!self->state.sup->child(driver_child(req.spec->driver)))
     return p::make_error(p::error_code::invalid_argument,
                          "node " + self->state.ctx.config.name + " has no " +
-                             p::to_string(req.spec.driver) + " driver");
+                             p::to_string(req.spec->driver) + " driver");
   auto i = self->state.replicas.find(id);
   if (i != self->state.replicas.end()) {
     auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
     // The newest, also its discovery_env, for a restart of the actor.
     i->second.req = std::make_shared<const p::replica_request>(req);
-    if (child)
-      self->send(child, std::move(req));
-    return i->second.status;
+    if (!child) // being started again: it reports once it knows
+      return first_status(self, id, *i->second.req, i->second.ports);
+    self->send(child, std::move(req));
+    return self->delegate(child, p::status_atom::value); // after the update
   }
-  auto ports = ports_for(self, id, req.spec);
+  auto ports = ports_for(self, id, *req.spec);
   if (!ports)
     return std::move(ports.error());
   if (!self->state.reservations.count(id)) // adopted, or placed before reservations
-    hold(self, p::reservation{id, req.service, req.spec.resources,
-                              static_cast<int32_t>(req.spec.ports.size())});
+    hold(self, p::reservation{id, req.service, req.spec->resources,
+                              static_cast<int32_t>(req.spec->ports.size())});
   bool fresh = self->state.known_names.insert(id).second && !self->state.inventory_unknown;
-  replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, {},
-                      fresh};
-  entry.status.id = id;
-  entry.status.service = entry.req->service;
-  entry.status.slot = entry.req->slot;
-  entry.status.node = self->state.ctx.config.name;
-  entry.status.revision = entry.req->revision;
-  entry.status.ports = *ports;
-  entry.status.address = self->state.ctx.config.address;
-  auto status = entry.status;
+  replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, fresh};
+  auto status = first_status(self, id, *entry.req, entry.ports);
   self->state.replicas.emplace(id, std::move(entry));
   start_replica_child(self, id);
   return status;
@@ -307,7 +323,7 @@ void stop_replica(self_ptr self, const std::string& id, std::function<void()> do
   // prober restart starts its replicas again, a chaos kill restarts it).
   auto grace = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{10});
   if (auto i = self->state.replicas.find(id); i != self->state.replicas.end())
-    grace = i->second.req->spec.stop_grace;
+    grace = i->second.req->spec->stop_grace;
   auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
   self->request(child, limit, p::stop_atom::value)
       .then(
@@ -337,9 +353,6 @@ caf::result<bool> stop(self_ptr self, const std::string& id) {
 }
 
 void on_status(self_ptr self, p::replica_status& st) {
-  auto i = self->state.replicas.find(st.id);
-  if (i != self->state.replicas.end())
-    i->second.status = st;
   auto route = self->state.routes.find(st.service);
   if (route != self->state.routes.end())
     self->send(route->second, std::move(st));
@@ -347,7 +360,7 @@ void on_status(self_ptr self, p::replica_status& st) {
 
 caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max_bytes) {
   auto i = self->state.replicas.find(id);
-  auto kind = i != self->state.replicas.end() ? i->second.req->spec.driver : p::driver_kind::process;
+  auto kind = i != self->state.replicas.end() ? i->second.req->spec->driver : p::driver_kind::process;
   auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
   if (!driver)
     return p::make_error(p::error_code::unavailable, "driver of replica " + id + " is not running");
@@ -518,7 +531,7 @@ void on_driver_restart(self_ptr self, const std::string& child) {
   if (child == "prober") {
     // Replicas hold the old prober: start them again (they adopt their containers).
     for (auto& [id, entry] : self->state.replicas)
-      if (has_probes(entry.req->spec))
+      if (has_probes(*entry.req->spec))
         start_replica_child(self, id);
     return;
   }
@@ -527,7 +540,7 @@ void on_driver_restart(self_ptr self, const std::string& child) {
   // Replicas hold the old driver handle: start them again; they adopt their
   // running containers.
   for (auto& [id, entry] : self->state.replicas)
-    if (driver_child(entry.req->spec.driver) == child)
+    if (driver_child(entry.req->spec->driver) == child)
       start_replica_child(self, id);
 }
 

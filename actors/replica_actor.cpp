@@ -103,19 +103,19 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   const auto& req = *self->state.req;
   rd::container_spec out;
   out.name = self->state.status.id;
-  out.image = req.spec.image;
-  out.env = replica_env(req.spec, self->state.ctx.ports);
+  out.image = req.spec->image;
+  out.env = replica_env(*req.spec, self->state.ctx.ports);
   // Where its ports are expected to listen (the node's address), unless the spec says.
   out.env.emplace("TUTTI_ADDRESS", self->state.ctx.address);
   for (const auto& [key, value] : req.discovery_env)
     out.env.emplace(key, value); // the spec's own env wins
-  for (const auto& arg : req.spec.command) {
+  for (const auto& arg : req.spec->command) {
     auto expanded = rd::substitute_env(arg, out.env);
     if (!expanded)
       return std::move(expanded.error());
     out.command.push_back(std::move(*expanded));
   }
-  out.resources = req.spec.resources;
+  out.resources = req.spec->resources;
   std::string ports;
   for (const auto& b : self->state.ctx.ports)
     ports += (ports.empty() ? "" : ",") + b.name + "=" + std::to_string(b.host_port);
@@ -123,7 +123,7 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
                 {rd::label::replica, out.name},
                 {rd::label::node, self->state.ctx.node},
                 {rd::label::revision, std::to_string(req.revision)},
-                {template_label, template_hash(req.spec)},
+                {template_label, template_hash(*req.spec)},
                 {rd::label::ports, ports}};
   return out;
 }
@@ -132,7 +132,7 @@ void schedule_restart(self_ptr self, std::string why);
 void create_and_start(self_ptr self);
 
 const p::probe_spec& probe_of(self_ptr self, bool readiness) {
-  const auto& health = self->state.req->spec.health;
+  const auto& health = self->state.req->spec->health;
   return readiness ? health.readiness : health.liveness;
 }
 
@@ -189,7 +189,7 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
              " times in a row: " + outcome.message + "; restarting it");
     st.liveness_kill = true;
     self->request(st.ctx.driver, caf::infinite, p::stop_atom::value, st.status.id,
-                  st.req->spec.stop_grace)
+                  st.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   }
   if (st.status.ready != before.ready || st.status.unhealthy != before.unhealthy ||
@@ -213,7 +213,7 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
   }
   rd::probe_target target{st.status.id, st.ctx.address, st.ctx.ports};
   auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
-  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec.driver, probe, target)
+  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec->driver, probe, target)
       .then(
           [self, readiness, generation, next](rd::probe_outcome& outcome) {
             if (generation != self->state.probe_generation)
@@ -242,7 +242,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
   if (!adopted && self->state.ctx.metrics != nullptr) {
     std::chrono::duration<double> took = clock::now() - self->state.start_requested;
     self->state.ctx.metrics->observe_replica_start(
-        self->state.req->service, p::to_string(self->state.req->spec.driver), took.count());
+        self->state.req->service, p::to_string(self->state.req->spec->driver), took.count());
   }
   auto what = adopted ? std::string{"adopted running "} : std::string{"started "};
   start_probes(self);
@@ -258,7 +258,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
               });
   if (self->state.stop_requested || self->state.replace_pending)
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
-                  self->state.req->spec.stop_grace)
+                  self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   if (auto early = std::exchange(self->state.early_exit, std::nullopt))
     on_exit(self, *early); // ignored unless it is of the incarnation just started
@@ -317,7 +317,7 @@ void recover(self_ptr self) {
           [self](rd::container_info& info) {
             auto tmpl = info.labels.find(template_label);
             bool same_rev =
-                tmpl != info.labels.end() && tmpl->second == template_hash(self->state.req->spec);
+                tmpl != info.labels.end() && tmpl->second == template_hash(*self->state.req->spec);
             if (info.state == rd::container_state::running && same_rev) {
               on_running(self, info, true);
               return;
@@ -346,7 +346,7 @@ void schedule_restart(self_ptr self, std::string why) {
     finish_stop(self);
     return;
   }
-  const auto& policy = self->state.req->spec.restart.backoff;
+  const auto& policy = self->state.req->spec->restart.backoff;
   auto& backoff = self->state.backoff;
   backoff = backoff.count() == 0 ? policy.initial : next_backoff(backoff, policy);
   self->state.restart_token = std::to_string(++self->state.token_counter);
@@ -355,7 +355,7 @@ void schedule_restart(self_ptr self, std::string why) {
 }
 
 bool should_restart(self_ptr self, int32_t exit_code) {
-  switch (self->state.req->spec.restart.policy) {
+  switch (self->state.req->spec->restart.policy) {
     case p::restart_policy::always:
       return true;
     case p::restart_policy::on_failure:
@@ -422,7 +422,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   bool liveness_kill = std::exchange(self->state.liveness_kill, false);
   if (liveness_kill)
     how = "stopped for failing its liveness probe (" + self->state.liveness_result + ")";
-  bool restart = liveness_kill ? self->state.req->spec.restart.policy != p::restart_policy::never
+  bool restart = liveness_kill ? self->state.req->spec->restart.policy != p::restart_policy::never
                                : should_restart(self, msg.exit_code);
   if (self->state.crash_streak >= crash_loop_after) {
     how = "crash loop: " + how + ", " + std::to_string(self->state.crash_streak) +
@@ -433,7 +433,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   }
   if (!restart) {
     emit(self, "replica_exited",
-         how + "; restart policy " + p::to_string(self->state.req->spec.restart.policy) +
+         how + "; restart policy " + p::to_string(self->state.req->spec->restart.policy) +
              " keeps it down");
     report(self, p::replica_state::exited, how);
     return;
@@ -466,14 +466,14 @@ void on_update(self_ptr self, p::replica_request& req) {
     return;
   }
   bool running = self->state.status.state == p::replica_state::running;
-  if (template_hash(req.spec) == template_hash(self->state.req->spec)) {
+  if (template_hash(*req.spec) == template_hash(*self->state.req->spec)) {
     self->state.req = std::make_shared<const p::replica_request>(std::move(req));
     self->state.status.revision = self->state.req->revision;
     self->send(self->state.ctx.parent, self->state.status);
     return;
   }
   self->state.req = std::make_shared<const p::replica_request>(std::move(req));
-  self->state.status.template_hash = template_hash(self->state.req->spec);
+  self->state.status.template_hash = template_hash(*self->state.req->spec);
   self->state.backoff = caf::timespan{0};
   self->state.crash_streak = 0;
   self->state.restart_token.clear();
@@ -482,7 +482,7 @@ void on_update(self_ptr self, p::replica_request& req) {
     report(self, p::replica_state::stopping,
            "replacing with revision " + std::to_string(self->state.req->revision));
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
-                  self->state.req->spec.stop_grace)
+                  self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
     return;
   }
@@ -503,7 +503,7 @@ caf::result<bool> on_stop(self_ptr self) {
     case p::replica_state::running:
       report(self, p::replica_state::stopping, "stopping");
       self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
-                    self->state.status.id, self->state.req->spec.stop_grace)
+                    self->state.status.id, self->state.req->spec->stop_grace)
           .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
       break;
     case p::replica_state::starting:
@@ -526,7 +526,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
   st.revision = self->state.req->revision;
   st.ports = self->state.ctx.ports;
   st.address = self->state.ctx.address;
-  st.template_hash = template_hash(self->state.req->spec);
+  st.template_hash = template_hash(*self->state.req->spec);
   if (self->state.ctx.fresh)
     create_and_start(self);
   else

@@ -283,13 +283,24 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
           [fail](caf::error& err) mutable { fail(err); });
 }
 
+/// The spec of revision `rev` as its run requests carry it: one object for all
+/// of its replicas, on the nodes too.
+p::shared_spec shared_of(self_ptr self, const p::service_spec& spec, int64_t rev) {
+  auto& cache = self->state.shared_specs;
+  if (auto i = cache.find(rev); i != cache.end() && *i->second == spec)
+    return i->second;
+  if (cache.size() >= 8) // a rollout needs two; older ones are rarely asked for again
+    cache.clear();
+  return cache[rev] = p::shared_spec{spec};
+}
+
 void run_on_node(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
   auto epoch = s.epoch;
   auto [spec, rev] = spec_of(self, s);
-  p::replica_request req{self->state.spec.name, slot, rev, *spec, self->state.ctx.discovery_env,
-                        s.assigned};
+  p::replica_request req{self->state.spec.name, slot,  rev, shared_of(self, *spec, rev),
+                        self->state.ctx.discovery_env, s.assigned};
   auto fail = [self, slot, epoch](caf::error& err) {
     auto* s = slot_of(self, slot, epoch);
     if (s == nullptr || s->stopping)

@@ -65,6 +65,7 @@ struct service_state {
   rollout_state rollout;
   std::map<int32_t, slot_state> slots;
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::map<int64_t, p::shared_spec> shared_specs; // by revision: what run requests carry
   std::optional<p::service_endpoints> published; // last sent to discovery
   bool deleting = false;
   bool retry_pending = false; // a reconcile soon after a failed place or run

@@ -114,7 +114,7 @@ struct replica_request {
   std::string service;
   int32_t slot = 0;
   int64_t revision = 0;
-  service_spec spec;
+  shared_spec spec; // one per revision, shared by the requests of all its replicas
   std::map<std::string, std::string> discovery_env;
   int64_t epoch = 0; // of the slot's assignment to this node (see assignment::epoch)
 };

@@ -1,0 +1,56 @@
+#include "protocol/messages.hpp"
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace tutti::protocol;
+
+namespace {
+
+service_spec web() {
+  service_spec x;
+  x.name = "web";
+  x.replicas = 3;
+  x.image = "busybox";
+  x.command = {"httpd", "-f", "-p", "8080"};
+  x.env = {{"MODE", "test"}};
+  x.ports = {{"http", 8080}};
+  return x;
+}
+
+TEST(SharedSpec, CopiesShareOneSpec) {
+  shared_spec a{web()};
+  auto b = a;
+  EXPECT_EQ(&*a, &*b);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(b->image, "busybox");
+}
+
+TEST(SharedSpec, EqualSpecsCompareEqualWhereverTheyLive) {
+  EXPECT_EQ(shared_spec{web()}, shared_spec{web()});
+  auto other = web();
+  other.image = "alpine";
+  EXPECT_FALSE(shared_spec{web()} == shared_spec{other});
+  EXPECT_EQ(shared_spec{}, shared_spec{service_spec{}}) << "a default one is the empty spec";
+}
+
+TEST(SharedSpec, TravelsAsTheSpecItself) {
+  replica_request x{"web", 2, 7, shared_spec{web()}, {{"DB_ADDR", "127.0.0.1:5432"}}, 42};
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  ASSERT_FALSE(sink(x));
+  replica_request y;
+  caf::binary_deserializer source{nullptr, buf};
+  ASSERT_FALSE(source(y));
+  EXPECT_EQ(y.service, "web");
+  EXPECT_EQ(y.slot, 2);
+  EXPECT_EQ(y.revision, 7);
+  EXPECT_EQ(*y.spec, web());
+  EXPECT_NE(&*y.spec, &*x.spec) << "what was read is its own";
+  EXPECT_EQ(y.discovery_env, x.discovery_env);
+  EXPECT_EQ(y.epoch, 42);
+}
+
+} // namespace
