@@ -80,13 +80,17 @@ void step(self_ptr self) {
     ++total;
     ++c.current_unready;
   }
-  // Too many of the current template: the newest go.
+  // Too many of the current template: the newest go. (Stopped together at the
+  // end: one endpoint publication for all of them.)
+  std::vector<int32_t> going;
   for (auto i = static_cast<int32_t>(c.current.size()) - 1; i >= n; --i) {
-    stop_slot(self, c.current[i]);
+    going.push_back(c.current[i]);
     --total;
   }
-  if (!rolling || frozen)
+  if (!rolling || frozen) {
+    stop_slots(self, going);
     return;
+  }
   // Old replicas go as far as availability allows: those not ready first (they
   // count for nothing), then ready ones while enough others stay ready.
   auto min_available = n - u.max_unavailable;
@@ -100,11 +104,13 @@ void step(self_ptr self) {
         continue;
       if (ready_ones && available - 1 < min_available)
         continue;
-      stop_slot(self, slot);
+      // Not picked twice: each pass picks by readiness, which stays as it is.
+      going.push_back(slot);
       --budget;
       if (ready_ones)
         --available;
     }
+  stop_slots(self, going);
 }
 
 /// A replica of the template being rolled out crashed or failed its probes while

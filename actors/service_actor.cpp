@@ -377,32 +377,49 @@ void stop_on_node(self_ptr self, int32_t slot, uint64_t epoch) {
       fail);
 }
 
-void stop_slot(self_ptr self, int32_t slot) {
-  auto& s = self->state.slots[slot];
-  auto epoch = s.epoch;
-  bool routed = s.status.state == p::replica_state::running && !s.node_lost;
-  if (counts_as_running(s))
-    --self->state.running;
-  s.stopping = true;
-  s.in_flight = true;
-  if (s.node.empty()) {
-    finish_slot_stop(self, slot, epoch);
-    return;
+void stop_slots(self_ptr self, const std::vector<int32_t>& slots) {
+  struct going {
+    int32_t slot;
+    uint64_t epoch;
+    bool routed;
+  };
+  std::vector<going> on_nodes;
+  for (auto slot : slots) {
+    auto& s = self->state.slots[slot];
+    auto epoch = s.epoch;
+    bool routed = s.status.state == p::replica_state::running && !s.node_lost;
+    if (counts_as_running(s))
+      --self->state.running;
+    s.stopping = true;
+    s.in_flight = true;
+    if (s.node.empty())
+      finish_slot_stop(self, slot, epoch);
+    else
+      on_nodes.push_back({slot, epoch, routed});
   }
-  // Out of the endpoint set first; then, for a published service, the routers
-  // let the connections they hold to it finish before it gets its SIGTERM.
+  if (on_nodes.empty())
+    return;
+  // Out of the endpoint set first, all of them in one publication (one per slot
+  // made a large scale-down quadratic); then, for a published service, the
+  // routers let the connections they hold to each finish before it gets its
+  // SIGTERM (discovery gets the drains after the publication: one sender).
   publish_endpoints(self);
   const auto& spec = self->state.spec;
-  if (!routed || !p::has_published_ports(spec) || !self->state.ctx.discovery) {
-    stop_on_node(self, slot, epoch);
-    return;
-  }
+  bool drain = p::has_published_ports(spec) && self->state.ctx.discovery;
   auto grace = spec.stop_grace;
   auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
-  self->request(self->state.ctx.discovery, limit, p::drain_atom::value,
-                p::replica_id(spec.name, slot), grace)
-      .then([self, slot, epoch](bool) { stop_on_node(self, slot, epoch); },
-            [self, slot, epoch](caf::error&) { stop_on_node(self, slot, epoch); });
+  for (const auto& x : on_nodes) {
+    auto slot = x.slot;
+    auto epoch = x.epoch;
+    if (!x.routed || !drain) {
+      stop_on_node(self, slot, epoch);
+      continue;
+    }
+    self->request(self->state.ctx.discovery, limit, p::drain_atom::value,
+                  p::replica_id(spec.name, slot), grace)
+        .then([self, slot, epoch](bool) { stop_on_node(self, slot, epoch); },
+              [self, slot, epoch](caf::error&) { stop_on_node(self, slot, epoch); });
+  }
 }
 
 /// The lowest free slot number from `from` on.
@@ -421,8 +438,7 @@ void reconcile(self_ptr self) {
     for (auto& [slot, s] : st.slots)
       if (!s.stopping)
         live.push_back(slot);
-    for (auto slot : live)
-      stop_slot(self, slot);
+    stop_slots(self, live);
   } else {
     // Unplaced slots are placed; placed ones not yet asked for this incarnation
     // (or asked for an older revision of the same template) are asked again.
@@ -524,8 +540,8 @@ void on_node_lost(self_ptr self, const std::string& node) {
   queue_metrics(self);
   pump(self);
   auto phase = st.rollout.phase;
-  if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
-    queue_reconcile(self); // fewer ready replicas: the rollout may have to wait
+  if (st.deleting || phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+    queue_reconcile(self); // they are to stop; or fewer ready: the rollout may wait
 }
 
 /// New `<SERVICE>_ADDR` variables: replicas get them when they next start.

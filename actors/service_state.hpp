@@ -119,7 +119,8 @@ bool is_ready(const slot_state& s);
 /// of its template while a rollout replaces it.
 std::pair<const p::service_spec*, int64_t> spec_of(self_ptr self, const slot_state& s);
 void run_on_node(self_ptr self, int32_t slot);
-void stop_slot(self_ptr self, int32_t slot);
+/// Stops slots, with one endpoint publication before their drains.
+void stop_slots(self_ptr self, const std::vector<int32_t>& slots);
 /// The lowest free slot number from `from` on.
 int32_t free_slot(self_ptr self, int32_t from = 0);
 
