@@ -39,9 +39,14 @@ struct node_state {
   node_context ctx;
   std::unique_ptr<supervision> sup;
   std::map<std::string, replica_entry> replicas;                     // by replica id
-  // The last spec of each service: requests that arrive with an equal one (over
-  // the network, each has its own copy) share it.
-  std::unordered_map<std::string, p::shared_spec> specs;
+  // The last spec of each service with replicas here, and how many: requests
+  // that arrive with an equal one (over the network, each has its own copy)
+  // share it.
+  struct known_spec {
+    p::shared_spec spec;
+    int32_t replicas = 0;
+  };
+  std::unordered_map<std::string, known_spec> specs;
   std::map<std::string, service_actor> routes;                       // service -> who asked
   std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
   std::set<uint16_t> reserved;
@@ -259,10 +264,12 @@ p::replica_status first_status(self_ptr self, const std::string& id,
 
 caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   auto id = p::replica_id(req.service, req.slot);
-  if (auto& known = self->state.specs[req.service]; known == req.spec)
-    req.spec = known;
-  else
-    known = req.spec;
+  if (auto known = self->state.specs.find(req.service); known != self->state.specs.end()) {
+    if (known->second.spec == req.spec)
+      req.spec = known->second.spec;
+    else
+      known->second.spec = req.spec;
+  }
   if (auto sender = self->current_sender())
     self->state.routes[req.service] = caf::actor_cast<service_actor>(sender);
   if (!self->state.sup->child(driver_child(req.spec->driver)))
@@ -288,6 +295,8 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   bool fresh = self->state.known_names.insert(id).second && !self->state.inventory_unknown;
   replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, fresh};
   auto status = first_status(self, id, *entry.req, entry.ports);
+  if (auto& known = self->state.specs[entry.req->service]; known.replicas++ == 0)
+    known.spec = entry.req->spec;
   self->state.replicas.emplace(id, std::move(entry));
   start_replica_child(self, id);
   return status;
@@ -300,6 +309,9 @@ void forget_replica(self_ptr self, const std::string& id) {
   for (auto& b : i->second.ports)
     self->state.reserved.erase(b.host_port);
   self->state.adopted_ports.erase(id);
+  if (auto k = self->state.specs.find(i->second.req->service);
+      k != self->state.specs.end() && --k->second.replicas <= 0)
+    self->state.specs.erase(k); // its service has no replica here any more
   self->state.replicas.erase(i);
   unhold(self, id);
 }
