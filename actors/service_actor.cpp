@@ -284,10 +284,11 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
 }
 
 /// The spec of revision `rev` as its run requests carry it: one object for all
-/// of its replicas, on the nodes too.
+/// of its replicas, on the nodes too. A revision has one spec (updates of an
+/// older or the same revision are ignored), so the revision finds it.
 p::shared_spec shared_of(self_ptr self, const p::service_spec& spec, int64_t rev) {
   auto& cache = self->state.shared_specs;
-  if (auto i = cache.find(rev); i != cache.end() && *i->second == spec)
+  if (auto i = cache.find(rev); i != cache.end())
     return i->second;
   if (cache.size() >= 8) // a rollout needs two; older ones are rarely asked for again
     cache.clear();

@@ -94,26 +94,32 @@ progress count(actors::sim_cluster& c) {
   return out;
 }
 
-/// Whether every node of `killed` is known to be lost, and no lost node still
-/// holds replicas. A node dies some time before placement hears of it (at once in
-/// one process, over the network with --processes): until then, "all running" is
-/// the state before.
+/// What placement knows of the killed nodes.
 struct loss {
-  size_t lost = 0;   // killed nodes placement knows are lost
-  int64_t held = 0;  // replicas placement still records on lost nodes
+  size_t lost = 0;  // killed nodes placement knows are lost
+  int64_t held = -1; // replicas placement still records on lost nodes; -1: unknown
 };
 
-bool lost_and_replaced(actors::sim_cluster& c, const std::set<std::string>& killed, loss& out) {
+loss loss_of(actors::sim_cluster& c, const std::set<std::string>& killed) {
+  loss out;
   auto xs = c.nodes();
   if (!xs)
-    return false;
-  out = {};
+    return out;
+  out.held = 0;
   for (auto& x : *xs)
     if (x.state == p::node_state::lost) {
       out.held += x.replicas;
       out.lost += killed.count(x.name);
     }
-  return out.held == 0 && out.lost == killed.size();
+  return out;
+}
+
+/// Whether every node of `killed` is known to be lost, and no lost node still
+/// holds replicas. A node dies some time before placement hears of it (at once in
+/// one process, over the network with --processes): until then, "all running" is
+/// the state before.
+bool lost_and_replaced(const loss& x, const std::set<std::string>& killed) {
+  return x.held == 0 && x.lost == killed.size();
 }
 
 /// Polls (every 50 ms) until `done` holds or the deadline; prints progress to
@@ -330,13 +336,15 @@ int run_one(const sim_options& opts, int64_t replicas) {
   // all of them running: without the first, a look taken before placement heard
   // of the kills would count as converged.
   deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  loss seen;
   ok = wait_for(
       c, children.get(), deadline, "reconverging",
-      [&](const progress& x) { return lost_and_replaced(c, killed, seen) && x.running == replicas; },
-      [&] {
-        return "; " + std::to_string(seen.lost) + "/" + std::to_string(killed.size()) +
-               " killed nodes known lost, " + std::to_string(seen.held) +
+      [&](const progress& x) {
+        return x.running == replicas && lost_and_replaced(loss_of(c, killed), killed);
+      },
+      [&] { // once a second: asking placement for 5,000 nodes is not free
+        auto x = loss_of(c, killed);
+        return "; " + std::to_string(x.lost) + "/" + std::to_string(killed.size()) +
+               " killed nodes known lost, " + std::to_string(x.held) +
                " replicas still to move off them";
       });
   double reconverge_s = ms_since(t1) / 1000;
