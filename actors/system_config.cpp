@@ -1,12 +1,14 @@
 #include "actors/system_config.hpp"
 
 #include "actors/interfaces.hpp"
+#include "actors/spin_sharing.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
+#include <caf/scheduler/coordinator.hpp>
 
 #include <malloc.h>
 
@@ -46,10 +48,11 @@ system_config::system_config(bool sharing) {
         ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0) : caf::to_string(ctx);
     return p::to_string(static_cast<p::error_code>(code)) + ": " + text;
   });
-  // The sharing scheduler wakes idle workers faster than work stealing: the
-  // KJ -> CAF -> KJ hop drops from ~105 to ~30 microseconds (STACK_NOTES §3).
+  // Sharing wakes idle workers faster than work stealing: the KJ -> CAF -> KJ
+  // hop drops from ~105 to ~30 microseconds (STACK_NOTES §3). CAF's own sharing
+  // policy with a short spin before a worker sleeps (spin_sharing.hpp).
   if (sharing)
-    set("scheduler.policy", caf::atom("sharing"));
+    load<caf::scheduler::coordinator<spin_sharing>>();
   // One worker per core: CAF's default of at least 4 put twice as many workers
   // as cores on a 2-core host, contending for the sharing scheduler's one queue
   // (or, stealing, spinning) against the store's thread.
