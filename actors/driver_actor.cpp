@@ -47,17 +47,14 @@ driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::d
       [self](p::start_atom, const std::string& name) {
         return lift(self->state.driver->start(name));
       },
-      [self](p::run_atom, const rd::container_spec& spec,
+      [self](p::run_atom, rd::container_spec& spec,
              replica_actor replica) -> caf::result<rd::container_info> {
-        auto& d = *self->state.driver;
-        if (auto created = d.create(spec); !created)
-          return std::move(created.error());
-        auto started = d.start(spec.name);
-        if (!started)
-          return std::move(started.error());
-        if (auto err = d.watch(spec.name, exit_notice(replica, started->runtime_id)))
-          return p::make_error(p::code_of(err), "cannot watch: " + p::message_of(err));
-        return std::move(*started);
+        auto ran = self->state.driver->run(std::move(spec), [&](const rd::container_info& info) {
+          return exit_notice(replica, info.runtime_id);
+        });
+        if (!ran)
+          return std::move(ran.error());
+        return std::move(*ran);
       },
       [self](p::stop_atom, const std::string& name, caf::timespan grace) {
         return lift(self->state.driver->stop(name, grace));

@@ -529,7 +529,13 @@ void probe_drivers(self_ptr self) {
     auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
     if (!driver)
       continue; // being restarted; probed next round
-    self->request(driver, std::chrono::seconds{5}, p::health_atom::value)
+    // A driver that does not block answers from the scheduler's own threads
+    // at once, or ends (which fails the request): a timer would only cost the
+    // clock thread a wake-up, twice, per probe of each of thousands of nodes.
+    auto limit = drv && !drv->blocking()
+                     ? caf::duration{caf::infinite}
+                     : caf::duration{std::chrono::seconds{5}};
+    self->request(driver, limit, p::health_atom::value)
         .then([self, name](bool) { set_driver_health(self, name, ""); },
               [self, name](caf::error& err) {
                 auto why = p::message_of(err);

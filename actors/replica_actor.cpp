@@ -123,7 +123,7 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
                 {rd::label::replica, out.name},
                 {rd::label::node, self->state.ctx.node},
                 {rd::label::revision, std::to_string(req.revision)},
-                {template_label, template_hash(*req.spec)},
+                {template_label, template_hash(req.spec)},
                 {rd::label::ports, ports}};
   return out;
 }
@@ -288,7 +288,7 @@ void create_and_start(self_ptr self) {
   else
     self->state.status.state = p::replica_state::starting; // on_exit, on_stop see it
   // Create, start and watch in one request.
-  self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, *spec,
+  self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, std::move(*spec),
                 caf::actor_cast<replica_actor>(self))
       .then([self](rd::container_info& info) { on_running(self, info, false, true); },
             [self](caf::error& err) {
@@ -317,7 +317,7 @@ void recover(self_ptr self) {
           [self](rd::container_info& info) {
             auto tmpl = info.labels.find(template_label);
             bool same_rev =
-                tmpl != info.labels.end() && tmpl->second == template_hash(*self->state.req->spec);
+                tmpl != info.labels.end() && tmpl->second == template_hash(self->state.req->spec);
             if (info.state == rd::container_state::running && same_rev) {
               on_running(self, info, true);
               return;
@@ -466,14 +466,14 @@ void on_update(self_ptr self, p::replica_request& req) {
     return;
   }
   bool running = self->state.status.state == p::replica_state::running;
-  if (template_hash(*req.spec) == template_hash(*self->state.req->spec)) {
+  if (template_hash(req.spec) == template_hash(self->state.req->spec)) {
     self->state.req = std::make_shared<const p::replica_request>(std::move(req));
     self->state.status.revision = self->state.req->revision;
     self->send(self->state.ctx.parent, self->state.status);
     return;
   }
   self->state.req = std::make_shared<const p::replica_request>(std::move(req));
-  self->state.status.template_hash = template_hash(*self->state.req->spec);
+  self->state.status.template_hash = template_hash(self->state.req->spec);
   self->state.backoff = caf::timespan{0};
   self->state.crash_streak = 0;
   self->state.restart_token.clear();
@@ -526,7 +526,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
   st.revision = self->state.req->revision;
   st.ports = self->state.ctx.ports;
   st.address = self->state.ctx.address;
-  st.template_hash = template_hash(*self->state.req->spec);
+  st.template_hash = template_hash(self->state.req->spec);
   if (self->state.ctx.fresh)
     create_and_start(self);
   else
@@ -603,6 +603,22 @@ std::string template_hash(const p::service_spec& spec) {
     cache.clear(); // bounded: a long-lived process sees many names come and go
   auto hash = compute_template_hash(spec);
   cache[spec.name] = entry{spec, hash};
+  return hash;
+}
+
+std::string template_hash(const p::shared_spec& spec) {
+  struct entry {
+    p::shared_spec spec; // held: its address is not reused while cached
+    std::string hash;
+  };
+  thread_local std::unordered_map<std::string, entry> cache;
+  auto i = cache.find(spec->name);
+  if (i != cache.end() && i->second.spec.same(spec))
+    return i->second.hash;
+  if (cache.size() >= 4096)
+    cache.clear();
+  auto hash = template_hash(*spec);
+  cache[spec->name] = entry{spec, hash};
   return hash;
 }
 

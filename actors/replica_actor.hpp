@@ -47,6 +47,10 @@ std::map<std::string, std::string> replica_env(const p::service_spec& spec,
 /// routing (published ports, load balancing) and its update strategy.
 std::string template_hash(const p::service_spec& spec);
 
+/// The same, for a spec shared by a revision's replicas: found by the object
+/// without comparing the whole spec.
+std::string template_hash(const p::shared_spec& spec);
+
 /// Next restart delay after `current`: doubled, at most `max`.
 caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec);
 

@@ -217,6 +217,9 @@ public:
   const service_spec& operator*() const { return *ptr_; }
   const service_spec* operator->() const { return ptr_.get(); }
 
+  /// The very same object (not merely an equal spec).
+  bool same(const shared_spec& other) const { return ptr_ == other.ptr_; }
+
   /// The same object, or an equal spec.
   friend bool operator==(const shared_spec& x, const shared_spec& y) {
     return x.ptr_ == y.ptr_ || *x.ptr_ == *y.ptr_;

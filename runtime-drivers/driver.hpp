@@ -97,6 +97,23 @@ public:
   /// logs); returns its state once it runs.
   virtual caf::expected<container_info> start(const std::string& name) = 0;
 
+  /// Creates, starts and watches a new container in one call: what a replica
+  /// does for its first incarnation. `watcher` gives the exit callback once the
+  /// container runs, from what start returned (its runtime id names the
+  /// incarnation). Fails like create, start or watch; the container then stays
+  /// as far as it got. A driver may do it all in one step.
+  virtual caf::expected<container_info>
+  run(container_spec spec, const std::function<exit_callback(const container_info&)>& watcher) {
+    if (auto created = create(spec); !created)
+      return std::move(created.error());
+    auto started = start(spec.name);
+    if (!started)
+      return started;
+    if (auto err = watch(spec.name, watcher(*started)))
+      return protocol::make_error(protocol::code_of(err), "cannot watch: " + protocol::message_of(err));
+    return started;
+  }
+
   /// Asks the container to stop (SIGTERM or equivalent) and kills it when it has
   /// not exited after `grace`. Does not wait: the exit callback reports the end.
   /// Stopping a container that is not running succeeds.

@@ -4,6 +4,7 @@
 #include "runtime-drivers/container_name.hpp"
 #include "runtime-drivers/task_thread.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace tutti::runtime_drivers {
@@ -50,23 +51,42 @@ bool sim_driver::blocking() const {
   return options_.start_delay > caf::timespan{0};
 }
 
-caf::expected<sim_driver::container*> sim_driver::find(const std::string& name) {
+caf::expected<sim_driver::entry*> sim_driver::find(const std::string& name) {
   auto i = containers_.find(name);
   if (i == containers_.end())
     return make_error(error_code::not_found, "no container named " + name);
-  return &i->second;
+  return &*i;
 }
 
-container_info sim_driver::info_of(const container& x) const {
+namespace {
+
+template <class Pairs> std::map<std::string, std::string> to_map(const Pairs& xs) {
+  return {xs.begin(), xs.end()};
+}
+
+template <class Pairs> Pairs to_pairs(std::map<std::string, std::string>&& xs) {
+  Pairs out;
+  out.reserve(xs.size());
+  while (!xs.empty()) {
+    auto node = xs.extract(xs.begin());
+    out.emplace_back(std::move(node.key()), std::move(node.mapped()));
+  }
+  return out;
+}
+
+} // namespace
+
+container_info sim_driver::info_of(const entry& x) const {
+  const auto& [name, c] = x;
   container_info info;
-  info.name = x.spec.name;
-  info.runtime_id = x.pid > 0 ? std::to_string(x.pid) : std::string{};
-  info.state = x.state;
-  info.pid = x.state == container_state::running ? x.pid : 0;
-  info.exit_code = x.exit_code;
-  info.started_at_ms = x.started_at_ms;
-  info.labels = x.spec.labels;
-  info.env = x.spec.env;
+  info.name = name;
+  info.runtime_id = c.pid > 0 ? std::to_string(c.pid) : std::string{};
+  info.state = c.state;
+  info.pid = c.state == container_state::running ? c.pid : 0;
+  info.exit_code = c.exit_code;
+  info.started_at_ms = c.started_at_ms;
+  info.labels = to_map(c.labels);
+  info.env = to_map(c.env);
   return info;
 }
 
@@ -76,39 +96,50 @@ double sim_driver::draw() {
   return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
 }
 
-void sim_driver::schedule_crash(const std::string& name, const container& x) {
+void sim_driver::schedule_crash(const entry& x) {
   auto after =
       std::chrono::duration_cast<task_thread::clock::duration>(options_.crash_within * draw());
-  worker_->post_at(task_thread::clock::now() + after, [this, name, run = x.run] {
+  worker_->post_at(task_thread::clock::now() + after, [this, name = x.first, run = x.second.run] {
     std::lock_guard<std::mutex> guard{mutex_};
     auto i = containers_.find(name);
     if (i != containers_.end() && i->second.run == run &&
         i->second.state == container_state::running)
-      finish(i->second, crash_code);
+      finish(*i, crash_code);
   });
 }
 
-void sim_driver::finish(container& x, int32_t exit_code) {
-  x.state = container_state::exited;
-  x.exit_code = exit_code;
-  x.log += "sim: " + x.spec.name + " exited with code " + std::to_string(exit_code) + "\n";
-  if (x.on_exit)
-    worker_->post([on_exit = std::move(x.on_exit), name = x.spec.name, exit_code] {
+void sim_driver::finish(entry& x, int32_t exit_code) {
+  auto& [name, c] = x;
+  c.state = container_state::exited;
+  c.exit_code = exit_code;
+  c.log += "sim: " + name + " exited with code " + std::to_string(exit_code) + "\n";
+  if (c.on_exit)
+    worker_->post([on_exit = std::move(c.on_exit), name = name, exit_code] {
       on_exit(name, exit_code);
     });
-  x.on_exit = nullptr;
+  c.on_exit = nullptr;
 }
 
-caf::expected<container_info> sim_driver::create(const container_spec& spec) {
+caf::expected<sim_driver::entry*> sim_driver::add(container_spec&& spec) {
   if (auto err = check_container_name(spec.name))
     return err;
-  std::lock_guard<std::mutex> guard{mutex_};
-  auto [i, added] = containers_.emplace(spec.name, container{});
+  auto [i, added] = containers_.try_emplace(spec.name);
   if (!added)
     return make_error(error_code::already_exists,
                       "a container named " + spec.name + " already exists");
-  i->second.spec = spec;
-  return info_of(i->second);
+  auto& c = i->second;
+  c.labels = to_pairs<pairs>(std::move(spec.labels));
+  c.env = to_pairs<pairs>(std::move(spec.env));
+  c.resources = spec.resources;
+  return &*i;
+}
+
+caf::expected<container_info> sim_driver::create(const container_spec& spec) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = add(container_spec{spec});
+  if (!x)
+    return std::move(x.error());
+  return info_of(**x);
 }
 
 caf::expected<container_info> sim_driver::start(const std::string& name) {
@@ -117,7 +148,7 @@ caf::expected<container_info> sim_driver::start(const std::string& name) {
     auto x = find(name);
     if (!x)
       return std::move(x.error());
-    if ((*x)->state == container_state::running)
+    if ((*x)->second.state == container_state::running)
       return info_of(**x);
   }
   if (blocking())
@@ -126,9 +157,13 @@ caf::expected<container_info> sim_driver::start(const std::string& name) {
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  auto& c = **x;
+  return start(**x);
+}
+
+caf::expected<container_info> sim_driver::start(entry& x) {
+  auto& [name, c] = x;
   if (c.state == container_state::running)
-    return info_of(c);
+    return info_of(x);
   if (options_.failure_rate > 0 && draw() < options_.failure_rate) {
     c.log += "sim: start of " + name + " failed\n";
     return make_error(error_code::driver_failure,
@@ -142,8 +177,23 @@ caf::expected<container_info> sim_driver::start(const std::string& name) {
   ++c.run;
   c.log += "sim: started " + name + " as pid " + std::to_string(c.pid) + "\n";
   if (options_.crash_rate > 0 && draw() < options_.crash_rate)
-    schedule_crash(name, c);
-  return info_of(c);
+    schedule_crash(x);
+  return info_of(x);
+}
+
+caf::expected<container_info>
+sim_driver::run(container_spec spec,
+                const std::function<exit_callback(const container_info&)>& watcher) {
+  if (blocking()) // the simulated work happens in start, outside the lock
+    return driver::run(std::move(spec), watcher);
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto x = add(std::move(spec));
+  if (!x)
+    return std::move(x.error());
+  auto started = start(**x);
+  if (started)
+    (*x)->second.on_exit = watcher(*started);
+  return started;
 }
 
 caf::error sim_driver::stop(const std::string& name, caf::timespan) {
@@ -151,7 +201,7 @@ caf::error sim_driver::stop(const std::string& name, caf::timespan) {
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  if ((*x)->state == container_state::running)
+  if ((*x)->second.state == container_state::running)
     finish(**x, terminated_code);
   return {};
 }
@@ -161,7 +211,7 @@ caf::error sim_driver::remove(const std::string& name, bool force) {
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  if ((*x)->state == container_state::running && !force)
+  if ((*x)->second.state == container_state::running && !force)
     return make_error(error_code::invalid_argument,
                       "container " + name + " is running; stop it first or remove it with force");
   containers_.erase(name);
@@ -181,7 +231,7 @@ caf::error sim_driver::watch(const std::string& name, exit_callback on_exit) {
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  auto& c = **x;
+  auto& c = (*x)->second;
   switch (c.state) {
     case container_state::created:
       return make_error(error_code::invalid_argument,
@@ -202,7 +252,7 @@ caf::expected<std::string> sim_driver::logs(const std::string& name, size_t max_
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  const auto& log = (*x)->log;
+  const auto& log = (*x)->second.log;
   return log.size() > max_bytes ? log.substr(log.size() - max_bytes) : log;
 }
 
@@ -212,22 +262,24 @@ caf::expected<container_stats> sim_driver::stats(const std::string& name) {
   if (!x)
     return std::move(x.error());
   container_stats result;
-  const auto& c = **x;
+  const auto& c = (*x)->second;
   if (c.state != container_state::running)
     return result;
   std::chrono::duration<double> running = std::chrono::steady_clock::now() - c.started;
-  result.cpu_seconds = c.spec.resources.cpu * running.count();
-  result.memory_bytes = c.spec.resources.memory;
+  result.cpu_seconds = c.resources.cpu * running.count();
+  result.memory_bytes = c.resources.memory;
   return result;
 }
 
 caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::string& node) {
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<container_info> result;
-  for (const auto& [name, c] : containers_) {
-    auto i = c.spec.labels.find(label::node);
-    if (i != c.spec.labels.end() && i->second == node)
-      result.push_back(info_of(c));
+  for (const auto& x : containers_) {
+    const auto& labels = x.second.labels;
+    auto i = std::find_if(labels.begin(), labels.end(),
+                          [](const auto& l) { return l.first == label::node; });
+    if (i != labels.end() && i->second == node)
+      result.push_back(info_of(x));
   }
   return result;
 }
@@ -238,7 +290,7 @@ sim_driver::exec(const std::string& name, const std::vector<std::string>& comman
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  if ((*x)->state != container_state::running)
+  if ((*x)->second.state != container_state::running)
     return protocol::make_error(protocol::error_code::invalid_argument, name + " is not running");
   return exec_result{exec_exit_code_, command.empty() ? "" : command.front() + "\n"};
 }
@@ -265,7 +317,7 @@ caf::error sim_driver::crash(const std::string& name, int32_t exit_code) {
   auto x = find(name);
   if (!x)
     return std::move(x.error());
-  if ((*x)->state != container_state::running)
+  if ((*x)->second.state != container_state::running)
     return make_error(error_code::invalid_argument, "cannot crash " + name + ": it is not running");
   finish(**x, exit_code);
   return {};

@@ -181,6 +181,57 @@ TEST(sim_driver, list_owned_selects_by_node_label) {
   EXPECT_EQ((*owned)[1].state, container_state::created);
 }
 
+TEST(sim_driver, run_creates_starts_and_watches_in_one_call) {
+  exit_recorder exits;
+  sim_driver driver;
+  auto spec = make_spec("web-0", command());
+  spec.env["GREETING"] = "hello";
+  std::string watched_id;
+  auto ran = driver.run(spec, [&](const container_info& info) {
+    watched_id = info.runtime_id;
+    return exits.callback();
+  });
+  ASSERT_TRUE(ran) << message(ran.error());
+  EXPECT_EQ(ran->state, container_state::running);
+  EXPECT_EQ(watched_id, ran->runtime_id) << "the watcher sees the running incarnation";
+  EXPECT_EQ(ran->labels, spec.labels);
+  EXPECT_EQ(ran->env, spec.env);
+  EXPECT_EQ(driver.inspect("web-0")->labels, spec.labels);
+  auto again = driver.run(spec, [&](const container_info&) { return exits.callback(); });
+  ASSERT_FALSE(again);
+  EXPECT_EQ(code_of(again.error()), error_code::already_exists);
+  ASSERT_FALSE(driver.crash("web-0", 7));
+  EXPECT_EQ(exits.wait_code("web-0"), 7);
+}
+
+TEST(sim_driver, run_of_a_blocking_start_goes_through_create_and_start) {
+  exit_recorder exits;
+  sim_options options;
+  options.start_delay = std::chrono::duration_cast<caf::timespan>(5ms);
+  sim_driver driver{options};
+  auto ran = driver.run(make_spec("slow-0", command()),
+                        [&](const container_info&) { return exits.callback(); });
+  ASSERT_TRUE(ran) << message(ran.error());
+  EXPECT_EQ(ran->state, container_state::running);
+  ASSERT_FALSE(driver.stop("slow-0", 1s));
+  EXPECT_EQ(exits.wait_code("slow-0"), 143);
+}
+
+TEST(sim_driver, a_failed_start_in_run_leaves_the_container_created) {
+  sim_options options;
+  options.failure_rate = 1;
+  sim_driver driver{options};
+  bool asked = false;
+  auto ran = driver.run(make_spec("doomed-0", command()), [&](const container_info&) {
+    asked = true;
+    return exit_callback{};
+  });
+  ASSERT_FALSE(ran);
+  EXPECT_EQ(code_of(ran.error()), error_code::driver_failure);
+  EXPECT_FALSE(asked) << "nothing runs, so nothing is watched";
+  EXPECT_EQ(driver.inspect("doomed-0")->state, container_state::created);
+}
+
 TEST(sim_driver, stats_report_the_reservation) {
   sim_driver driver;
   auto spec = make_spec("web-0", command());
