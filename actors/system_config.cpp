@@ -1,14 +1,13 @@
 #include "actors/system_config.hpp"
 
 #include "actors/interfaces.hpp"
-#include "actors/spin_sharing.hpp"
+#include "actors/coordinator.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
-#include <caf/scheduler/coordinator.hpp>
 
 #include <malloc.h>
 
@@ -50,9 +49,10 @@ system_config::system_config(bool sharing) {
   });
   // Sharing wakes idle workers faster than work stealing: the KJ -> CAF -> KJ
   // hop drops from ~105 to ~30 microseconds (STACK_NOTES §3). CAF's own sharing
-  // policy with a short spin before a worker sleeps (spin_sharing.hpp).
+  // policy with a short spin before a worker sleeps, and a clock that does not
+  // hear of every actor's end (coordinator.hpp).
   if (sharing)
-    load<caf::scheduler::coordinator<spin_sharing>>();
+    load<coordinator>();
   // One worker per core: CAF's default of at least 4 put twice as many workers
   // as cores on a 2-core host, contending for the sharing scheduler's one queue
   // (or, stealing, spinning) against the store's thread.
