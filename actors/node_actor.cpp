@@ -57,7 +57,11 @@ struct node_state {
   std::unordered_set<std::string> known_names;
   bool inventory_unknown = false; // a driver could not list: every replica looks
   // What this node has promised, by replica: placement offers, the node decides.
-  std::unordered_map<std::string, p::reservation> reservations;
+  struct held {
+    p::resource_spec resources;
+    int32_t host_ports = 0;
+  };
+  std::unordered_map<std::string, held> reservations;
   p::resource_spec promised;  // sum of reservations
   int32_t promised_ports = 0; // host ports of the reservations
   static inline const char* name = "node";
@@ -189,13 +193,12 @@ int32_t port_capacity(self_ptr self) {
   return cfg.port_last >= cfg.port_first ? cfg.port_last - cfg.port_first + 1 : 0;
 }
 
-void hold(self_ptr self, p::reservation r) {
+void hold(self_ptr self, const p::reservation& r) {
   auto& st = self->state;
   st.promised.cpu += r.resources.cpu;
   st.promised.memory += r.resources.memory;
   st.promised_ports += r.host_ports;
-  auto id = r.replica;
-  st.reservations[id] = std::move(r);
+  st.reservations[r.replica] = {r.resources, r.host_ports};
 }
 
 void unhold(self_ptr self, const std::string& replica) {

@@ -71,7 +71,8 @@ struct replica_state_data {
   // An exit reported while the container was being started: the driver watches
   // a container it runs before its answer reaches us, and the exit notice comes
   // from another thread, so it can overtake the answer. Handled after it.
-  std::optional<p::replica_exited> early_exit;
+  // Rare, so held by pointer: a replica actor's state is paid a million times.
+  std::unique_ptr<p::replica_exited> early_exit;
   static inline const char* name = "replica";
 };
 
@@ -260,7 +261,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
     self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
                   self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
-  if (auto early = std::exchange(self->state.early_exit, std::nullopt))
+  if (auto early = std::exchange(self->state.early_exit, nullptr))
     on_exit(self, *early); // ignored unless it is of the incarnation just started
 }
 
@@ -391,7 +392,8 @@ void fetch_log_tail(self_ptr self) {
 void on_exit(self_ptr self, const p::replica_exited& msg) {
   auto& st = self->state.status;
   if (st.state == p::replica_state::starting) {
-    self->state.early_exit = msg; // on_running decides whether it is this incarnation's
+    // on_running decides whether it is this incarnation's
+    self->state.early_exit = std::make_unique<p::replica_exited>(msg);
     return;
   }
   bool live = st.state == p::replica_state::running || st.state == p::replica_state::stopping;

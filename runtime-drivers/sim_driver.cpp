@@ -4,7 +4,9 @@
 #include "runtime-drivers/container_name.hpp"
 #include "runtime-drivers/task_thread.hpp"
 
-#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 namespace tutti::runtime_drivers {
@@ -60,18 +62,55 @@ caf::expected<sim_driver::entry*> sim_driver::find(const std::string& name) {
 
 namespace {
 
-template <class Pairs> std::map<std::string, std::string> to_map(const Pairs& xs) {
-  return {xs.begin(), xs.end()};
+/// Pairs as one string: per pair, the key's and the value's lengths (4 bytes
+/// each) and bytes.
+void put_length(std::string& out, size_t n) {
+  auto x = static_cast<uint32_t>(n);
+  out.append(reinterpret_cast<const char*>(&x), sizeof(x));
 }
 
-template <class Pairs> Pairs to_pairs(std::map<std::string, std::string>&& xs) {
-  Pairs out;
-  out.reserve(xs.size());
-  while (!xs.empty()) {
-    auto node = xs.extract(xs.begin());
-    out.emplace_back(std::move(node.key()), std::move(node.mapped()));
+std::string_view take(std::string_view& in) {
+  uint32_t n = 0;
+  std::memcpy(&n, in.data(), sizeof(n));
+  auto x = in.substr(sizeof(n), n);
+  in.remove_prefix(sizeof(n) + n);
+  return x;
+}
+
+std::string pack_pairs(const std::map<std::string, std::string>& xs) {
+  size_t size = 0;
+  for (const auto& [k, v] : xs)
+    size += 2 * sizeof(uint32_t) + k.size() + v.size();
+  std::string out;
+  out.reserve(size);
+  for (const auto& [k, v] : xs) {
+    put_length(out, k.size());
+    out += k;
+    put_length(out, v.size());
+    out += v;
   }
   return out;
+}
+
+std::map<std::string, std::string> unpack_pairs(std::string_view in) {
+  std::map<std::string, std::string> out;
+  while (!in.empty()) {
+    auto k = take(in);
+    auto v = take(in);
+    out.emplace_hint(out.end(), k, v); // packed from a map: in order
+  }
+  return out;
+}
+
+/// The value of `key` in packed pairs, if there.
+std::optional<std::string_view> find_packed(std::string_view in, std::string_view key) {
+  while (!in.empty()) {
+    auto k = take(in);
+    auto v = take(in);
+    if (k == key)
+      return v;
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -85,8 +124,8 @@ container_info sim_driver::info_of(const entry& x) const {
   info.pid = c.state == container_state::running ? c.pid : 0;
   info.exit_code = c.exit_code;
   info.started_at_ms = c.started_at_ms;
-  info.labels = to_map(c.labels);
-  info.env = to_map(c.env);
+  info.labels = unpack_pairs(c.labels);
+  info.env = unpack_pairs(c.env);
   return info;
 }
 
@@ -128,8 +167,8 @@ caf::expected<sim_driver::entry*> sim_driver::add(container_spec&& spec) {
     return make_error(error_code::already_exists,
                       "a container named " + spec.name + " already exists");
   auto& c = i->second;
-  c.labels = to_pairs<pairs>(std::move(spec.labels));
-  c.env = to_pairs<pairs>(std::move(spec.env));
+  c.labels = pack_pairs(spec.labels);
+  c.env = pack_pairs(spec.env);
   c.resources = spec.resources;
   return &*i;
 }
@@ -275,10 +314,7 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<container_info> result;
   for (const auto& x : containers_) {
-    const auto& labels = x.second.labels;
-    auto i = std::find_if(labels.begin(), labels.end(),
-                          [](const auto& l) { return l.first == label::node; });
-    if (i != labels.end() && i->second == node)
+    if (find_packed(x.second.labels, label::node) == std::string_view{node})
       result.push_back(info_of(x));
   }
   return result;

@@ -84,15 +84,14 @@ public:
   caf::error crash(const std::string& name, int32_t exit_code);
 
 private:
-  /// Labels or environment as pairs in one allocation: a map spends a node of
-  /// ~110 bytes on each, and a million simulated containers hold seven each.
-  using pairs = std::vector<std::pair<std::string, std::string>>;
-
   /// What is kept of a container: what info_of, stats and list_owned report
-  /// (its name is its key; the image and command mean nothing here).
+  /// (its name is its key; the image and command mean nothing here). Labels and
+  /// environment are packed into one string each (pack_pairs): a map spends a
+  /// node of ~110 bytes on each pair, and a million simulated containers hold
+  /// seven pairs each.
   struct container {
-    pairs labels;
-    pairs env;
+    std::string labels;
+    std::string env;
     protocol::resource_spec resources;
     container_state state = container_state::created;
     int64_t pid = 0;

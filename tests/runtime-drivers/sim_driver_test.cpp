@@ -186,6 +186,8 @@ TEST(sim_driver, run_creates_starts_and_watches_in_one_call) {
   sim_driver driver;
   auto spec = make_spec("web-0", command());
   spec.env["GREETING"] = "hello";
+  spec.env["EMPTY"] = "";
+  spec.labels["odd"] = std::string("a\0b=c,\n", 7); // kept byte for byte
   std::string watched_id;
   auto ran = driver.run(spec, [&](const container_info& info) {
     watched_id = info.runtime_id;
