@@ -62,10 +62,14 @@ struct replica_state_data {
   std::vector<caf::typed_response_promise<bool>> stop_promises;
   // Health: probes of the current incarnation carry its generation.
   uint64_t probe_generation = 0;
-  probe_tracker readiness;
-  probe_tracker liveness;
-  std::string readiness_result; // last outcome, for people
-  std::string liveness_result;
+  // Only for a spec with probes: a replica actor's state is paid a million times.
+  struct probe_state {
+    probe_tracker readiness;
+    probe_tracker liveness;
+    std::string readiness_result; // last outcome, for people
+    std::string liveness_result;
+  };
+  std::unique_ptr<probe_state> probes;
   bool liveness_kill = false; // the running container is stopped for failing liveness
   int crash_streak = 0;       // exits in a row that came too soon
   // An exit reported while the container was being started: the driver watches
@@ -140,10 +144,9 @@ const p::probe_spec& probe_of(self_ptr self, bool readiness) {
 void start_probes(self_ptr self) {
   auto& st = self->state;
   ++st.probe_generation;
-  st.readiness = {};
-  st.liveness = {};
-  st.readiness_result.clear();
-  st.liveness_result.clear();
+  bool any = probe_of(self, true).kind != p::probe_kind::none ||
+             probe_of(self, false).kind != p::probe_kind::none;
+  st.probes = any ? std::make_unique<replica_state_data::probe_state>() : nullptr;
   st.status.unhealthy = false;
   st.status.health.clear();
   // Without a readiness probe a running replica is ready.
@@ -153,29 +156,32 @@ void start_probes(self_ptr self) {
       self->send(self, p::probe_atom::value, readiness, st.probe_generation);
 }
 
-std::string health_text(self_ptr self) {
+std::string health_text(const replica_state_data::probe_state& probes) {
   std::string out;
-  if (!self->state.readiness_result.empty())
-    out = "readiness: " + self->state.readiness_result;
-  if (!self->state.liveness_result.empty())
-    out += (out.empty() ? "" : "; ") + std::string{"liveness: "} + self->state.liveness_result;
+  if (!probes.readiness_result.empty())
+    out = "readiness: " + probes.readiness_result;
+  if (!probes.liveness_result.empty())
+    out += (out.empty() ? "" : "; ") + std::string{"liveness: "} + probes.liveness_result;
   return out;
 }
 
 void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& outcome) {
   auto& st = self->state;
+  if (!st.probes) // a probe of a spec that had none when it started
+    return;
+  auto& probes = *st.probes;
   const auto& probe = probe_of(self, readiness);
   bool in_start = clock::now() - st.started_at < probe.start_period;
-  auto& tracker = readiness ? st.readiness : st.liveness;
-  (readiness ? st.readiness_result : st.liveness_result) =
+  auto& tracker = readiness ? probes.readiness : probes.liveness;
+  (readiness ? probes.readiness_result : probes.liveness_result) =
       (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
   auto before = st.status;
   if (st.ctx.metrics != nullptr)
     st.ctx.metrics->count_probe(st.req->service, readiness ? "readiness" : "liveness",
                                 outcome.healthy);
   auto change = tracker.record(probe, outcome.healthy, in_start);
-  st.status.unhealthy = st.readiness.failed() || st.liveness.failed();
-  st.status.health = health_text(self);
+  st.status.unhealthy = probes.readiness.failed() || probes.liveness.failed();
+  st.status.health = health_text(probes);
   if (readiness && change == probe_tracker::change::passed) {
     st.status.ready = true;
     emit(self, "replica_ready", "readiness probe passed: " + outcome.message);
@@ -423,7 +429,8 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
                                       : "exited with code " + std::to_string(msg.exit_code);
   bool liveness_kill = std::exchange(self->state.liveness_kill, false);
   if (liveness_kill)
-    how = "stopped for failing its liveness probe (" + self->state.liveness_result + ")";
+    how = "stopped for failing its liveness probe (" +
+          (self->state.probes ? self->state.probes->liveness_result : std::string{}) + ")";
   bool restart = liveness_kill ? self->state.req->spec->restart.policy != p::restart_policy::never
                                : should_restart(self, msg.exit_code);
   if (self->state.crash_streak >= crash_loop_after) {
