@@ -46,8 +46,20 @@ std::string format_ms(caf::timespan x) {
   return std::to_string(duration_cast<std::chrono::milliseconds>(x).count()) + "ms";
 }
 
+/// The replica_context without what the status holds (node, address, ports):
+/// a replica actor's state is paid a million times.
+struct replica_links {
+  node_actor parent;
+  driver_actor driver;
+  store_actor store;
+  metrics::catalogue* metrics = nullptr;
+  bool fresh = false;
+  bool report_starting = true;
+  prober_actor prober;
+};
+
 struct replica_state_data {
-  replica_context ctx;
+  replica_links ctx;
   // Shared with the node's record of this replica: one copy of the request
   // (and of its spec) per replica, not one in each. Replaced, never changed.
   std::shared_ptr<const p::replica_request> req;
@@ -109,9 +121,9 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   rd::container_spec out;
   out.name = self->state.status.id;
   out.image = req.spec->image;
-  out.env = replica_env(*req.spec, self->state.ctx.ports);
+  out.env = replica_env(*req.spec, self->state.status.ports);
   // Where its ports are expected to listen (the node's address), unless the spec says.
-  out.env.emplace("TUTTI_ADDRESS", self->state.ctx.address);
+  out.env.emplace("TUTTI_ADDRESS", self->state.status.address);
   for (const auto& [key, value] : req.discovery_env)
     out.env.emplace(key, value); // the spec's own env wins
   for (const auto& arg : req.spec->command) {
@@ -122,11 +134,11 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   }
   out.resources = req.spec->resources;
   std::string ports;
-  for (const auto& b : self->state.ctx.ports)
+  for (const auto& b : self->state.status.ports)
     ports += (ports.empty() ? "" : ",") + b.name + "=" + std::to_string(b.host_port);
   out.labels = {{rd::label::service, req.service},
                 {rd::label::replica, out.name},
-                {rd::label::node, self->state.ctx.node},
+                {rd::label::node, self->state.status.node},
                 {rd::label::revision, std::to_string(req.revision)},
                 {template_label, template_hash(req.spec)},
                 {rd::label::ports, ports}};
@@ -218,7 +230,7 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
     next();
     return;
   }
-  rd::probe_target target{st.status.id, st.ctx.address, st.ctx.ports};
+  rd::probe_target target{st.status.id, st.status.address, st.status.ports};
   auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
   self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec->driver, probe, target)
       .then(
@@ -525,16 +537,18 @@ caf::result<bool> on_stop(self_ptr self) {
 
 replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
                                      std::shared_ptr<const p::replica_request> req) {
-  self->state.ctx = std::move(ctx);
+  self->state.ctx = {std::move(ctx.parent), std::move(ctx.driver), std::move(ctx.store),
+                     ctx.metrics,           ctx.fresh,              ctx.report_starting,
+                     std::move(ctx.prober)};
   self->state.req = std::move(req);
   auto& st = self->state.status;
   st.service = self->state.req->service;
   st.slot = self->state.req->slot;
   st.id = p::replica_id(st.service, st.slot);
-  st.node = self->state.ctx.node;
+  st.node = std::move(ctx.node);
   st.revision = self->state.req->revision;
-  st.ports = self->state.ctx.ports;
-  st.address = self->state.ctx.address;
+  st.ports = std::move(ctx.ports);
+  st.address = std::move(ctx.address);
   st.template_hash = template_hash(self->state.req->spec);
   if (self->state.ctx.fresh)
     create_and_start(self);
