@@ -54,7 +54,9 @@ struct node_state {
   std::map<std::string, std::string> driver_errors; // driver -> why unhealthy
   // Containers listed at start and replicas run since: any other name has no
   // container, so its replica need not look for one.
-  std::unordered_set<std::string> known_names;
+  // By hash: a collision only makes a new replica look first, and a node of a
+  // simulated million holds 200 names or more (half the memory of strings).
+  std::unordered_set<size_t> known_names;
   bool inventory_unknown = false; // a driver could not list: every replica looks
   // What this node has promised, by replica: placement offers, the node decides.
   struct held {
@@ -295,7 +297,8 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   if (!self->state.reservations.count(id)) // adopted, or placed before reservations
     hold(self, p::reservation{id, req.service, req.spec->resources,
                               static_cast<int32_t>(req.spec->ports.size())});
-  bool fresh = self->state.known_names.insert(id).second && !self->state.inventory_unknown;
+  bool fresh = self->state.known_names.insert(std::hash<std::string>{}(id)).second &&
+               !self->state.inventory_unknown;
   replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, fresh};
   auto status = first_status(self, id, *entry.req, entry.ports);
   if (auto& known = self->state.specs[entry.req->service]; known.replicas++ == 0)
@@ -451,7 +454,7 @@ caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std
 
 void reserve_adopted(self_ptr self, const std::vector<rd::container_info>& owned) {
   for (auto& info : owned)
-    self->state.known_names.insert(info.name);
+    self->state.known_names.insert(std::hash<std::string>{}(info.name));
   // Ports of containers that outlived the previous tuttid stay theirs, so new
   // replicas never get a port an adopted one listens on.
   for (auto& info : owned) {

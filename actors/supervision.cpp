@@ -33,17 +33,18 @@ caf::actor supervision::start_child(const std::string& name, start_function star
                                     bool supervises) {
   if (auto* old = find(name)) {
     auto handle = old->handle;
-    erase_at(static_cast<size_t>(old - children_.data()));
+    erase(ref_of(*old));
     if (handle) {
       self_->demonitor(handle);
       forget(handle.address());
       self_->send_exit(handle, caf::exit_reason::user_shutdown);
     }
   }
-  by_name_[name] = children_.size();
   children_.push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
-  spawn(children_.back());
-  return children_.back().handle;
+  auto i = std::prev(children_.end());
+  by_name_[i->name] = i;
+  spawn(*i);
+  return i->handle;
 }
 
 void supervision::spawn(entry& e) {
@@ -54,14 +55,18 @@ void supervision::spawn(entry& e) {
   }
   self_->monitor(e.handle);
   live_->emplace(e.handle.address(), e.handle);
-  by_addr_[e.handle.address()] = e.name;
+  by_addr_[e.handle.address()] = ref_of(e);
 }
 
-void supervision::erase_at(size_t index) {
-  by_name_.erase(children_[index].name);
-  children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
-  for (auto i = index; i < children_.size(); ++i)
-    by_name_[children_[i].name] = i;
+supervision::child_ref supervision::ref_of(const entry& e) {
+  return by_name_.at(e.name);
+}
+
+void supervision::erase(child_ref i) {
+  if (i->handle)
+    by_addr_.erase(i->handle.address());
+  by_name_.erase(i->name); // before the name it is keyed by goes
+  children_.erase(i);
 }
 
 void supervision::stop_child(const std::string& name, caf::error reason) {
@@ -69,7 +74,7 @@ void supervision::stop_child(const std::string& name, caf::error reason) {
   if (e == nullptr)
     return;
   auto handle = e->handle;
-  erase_at(static_cast<size_t>(e - children_.data()));
+  erase(ref_of(*e));
   if (handle) {
     self_->demonitor(handle);
     forget(handle.address());
@@ -121,7 +126,7 @@ bool supervision::handle_down(const caf::down_msg& msg) {
   e->handle = caf::actor{};
   e->last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
   if (is_clean_exit(msg.reason)) {
-    erase_at(static_cast<size_t>(e - children_.data()));
+    erase(ref_of(*e));
     return true;
   }
   spdlog::warn("{}: child {} ended ({}), restarting", name_, e->name,
@@ -132,7 +137,7 @@ bool supervision::handle_down(const caf::down_msg& msg) {
     self_->quit(escalated_reason(name_, e->name));
     return true;
   }
-  restart_from(static_cast<size_t>(e - children_.data()));
+  restart_from(ref_of(*e));
   return true;
 }
 
@@ -145,12 +150,12 @@ bool supervision::over_limit(entry& e) {
   return static_cast<int32_t>(e.recent.size()) > limit_.max_restarts;
 }
 
-void supervision::restart_from(size_t index) {
+void supervision::restart_from(child_ref first) {
   // rest_for_one: the younger siblings depend on the one that ended, so they are
   // stopped first (newest first) and started again in their original order.
-  auto last = strategy_ == restart_strategy::rest_for_one ? children_.size() : index + 1;
-  for (auto i = last; i-- > index + 1;) {
-    auto& sibling = children_[i];
+  auto last = strategy_ == restart_strategy::rest_for_one ? children_.end() : std::next(first);
+  for (auto i = last; --i != first;) {
+    auto& sibling = *i;
     if (sibling.handle) {
       self_->demonitor(sibling.handle);
       forget(sibling.handle.address());
@@ -158,8 +163,8 @@ void supervision::restart_from(size_t index) {
       sibling.handle = caf::actor{};
     }
   }
-  for (auto i = index; i < last; ++i) {
-    auto& x = children_[i];
+  for (auto i = first; i != last; ++i) {
+    auto& x = *i;
     ++x.total_restarts;
     if (metrics_ != nullptr)
       metrics_->count_actor_restart(name_, x.name);
@@ -279,13 +284,13 @@ supervision::entry* supervision::find(const caf::actor_addr& who) {
   auto i = by_addr_.find(who);
   if (i == by_addr_.end())
     return nullptr;
-  auto* e = find(i->second);
-  return e != nullptr && e->handle && e->handle.address() == who ? e : nullptr;
+  auto& e = *i->second;
+  return e.handle && e.handle.address() == who ? &e : nullptr;
 }
 
 supervision::entry* supervision::find(const std::string& name) {
   auto i = by_name_.find(name);
-  return i == by_name_.end() ? nullptr : &children_[i->second];
+  return i == by_name_.end() ? nullptr : &*i->second;
 }
 
 const supervision::entry* supervision::find(const std::string& name) const {

@@ -21,8 +21,10 @@
 
 #include <chrono>
 #include <functional>
+#include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -109,14 +111,20 @@ private:
     std::string last_exit;
   };
 
+  // Children in start order. A list: entries never move, so the indexes can
+  // point into it (and key by the entry's own name), and removing one child of
+  // a node's 200 replicas touches no other.
+  using child_list = std::list<entry>;
+  using child_ref = child_list::iterator;
+
   entry* find(const caf::actor_addr& who);
   entry* find(const std::string& name);
   const entry* find(const std::string& name) const;
-  /// Removes children_[index], keeping the indexes in step.
-  void erase_at(size_t index);
+  child_ref ref_of(const entry& e);
+  void erase(child_ref i);
   void spawn(entry& e);
   bool over_limit(entry& e);
-  void restart_from(size_t index);
+  void restart_from(child_ref i);
   void forget(const caf::actor_addr& who);
 
   caf::scheduled_actor* self_;
@@ -124,12 +132,12 @@ private:
   restart_strategy strategy_;
   restart_limit limit_;
   metrics::catalogue* metrics_;
-  std::vector<entry> children_; // in start order
+  child_list children_;
   // Lookups by name and by handle: a node supervises one child per replica (200
   // each at a million replicas on 5,000 nodes), and a linear search per lookup
   // made every replica's start cost grow with the node's count.
-  std::unordered_map<std::string, size_t> by_name_;      // -> index in children_
-  std::unordered_map<caf::actor_addr, std::string> by_addr_; // live handle -> name
+  std::unordered_map<std::string_view, child_ref> by_name_; // keys: the entries' names
+  std::unordered_map<caf::actor_addr, child_ref> by_addr_;  // live handle -> child
   // Ended with the supervisor.
   std::shared_ptr<std::unordered_map<caf::actor_addr, caf::actor>> live_;
   std::function<void(const std::string&)> on_restart_;

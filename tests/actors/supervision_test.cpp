@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 
 namespace {
 
@@ -127,6 +128,34 @@ TEST_F(Supervision, RestForOneRestartsYoungerSiblingsOnly) {
   ASSERT_TRUE(b2);
   ASSERT_TRUE(c2) << "c depends on b and must be restarted with it";
   EXPECT_EQ(child_of(self, sup, "a"), a) << "a is older than b and stays";
+  self->send(sup, p::shutdown_atom::value);
+}
+
+TEST_F(Supervision, AChildLeavingFromTheMiddleLeavesTheOthersFoundAndInOrder) {
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::rest_for_one, {5, 10s}, nullptr,
+                              {{"a", counter_child(sys, "a", &db)},
+                               {"b", counter_child(sys, "b", &db)},
+                               {"c", counter_child(sys, "c", &db)},
+                               {"d", counter_child(sys, "d", &db)}});
+  caf::scoped_actor self{sys};
+  auto a = child_of(self, sup, "a");
+  auto b = child_of(self, sup, "b");
+  auto c = child_of(self, sup, "c");
+  auto d = child_of(self, sup, "d");
+  // b leaves cleanly: it is forgotten, not restarted.
+  self->send_exit(b, caf::exit_reason::user_shutdown);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (child_of(self, sup, "b") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms); // -- allowed: polls the supervisor with a deadline
+  EXPECT_FALSE(child_of(self, sup, "b"));
+  // c fails: with rest_for_one, d (younger) restarts with it; a stays.
+  self->send_exit(c, caf::exit_reason::kill);
+  auto c2 = wait_for_new_child(self, sup, "c", c);
+  auto d2 = wait_for_new_child(self, sup, "d", d);
+  ASSERT_TRUE(c2);
+  ASSERT_TRUE(d2);
+  EXPECT_EQ(child_of(self, sup, "a"), a);
+  EXPECT_EQ(count(self, d2), 1) << "the restarted d answers";
   self->send(sup, p::shutdown_atom::value);
 }
 
