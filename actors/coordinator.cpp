@@ -9,14 +9,13 @@ void lean_clock::note(caf::abstract_actor* self) {
   timed_.insert(self);
 }
 
-void lean_clock::set_ordinary_timeout(time_point t, caf::abstract_actor* self,
-                                      caf::atom_value type, uint64_t id) {
+void lean_clock::set_ordinary_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                                      uint64_t id) {
   note(self);
   super::set_ordinary_timeout(t, self, type, id);
 }
 
-void lean_clock::set_request_timeout(time_point t, caf::abstract_actor* self,
-                                     caf::message_id id) {
+void lean_clock::set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) {
   note(self);
   super::set_request_timeout(t, self, id);
 }

@@ -538,9 +538,8 @@ void probe_drivers(self_ptr self) {
     // A driver that does not block answers from the scheduler's own threads
     // at once, or ends (which fails the request): a timer would only cost the
     // clock thread a wake-up, twice, per probe of each of thousands of nodes.
-    auto limit = drv && !drv->blocking()
-                     ? caf::duration{caf::infinite}
-                     : caf::duration{std::chrono::seconds{5}};
+    auto limit = drv && !drv->blocking() ? caf::duration{caf::infinite}
+                                         : caf::duration{std::chrono::seconds{5}};
     self->request(driver, limit, p::health_atom::value)
         .then([self, name](bool) { set_driver_health(self, name, ""); },
               [self, name](caf::error& err) {

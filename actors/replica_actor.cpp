@@ -537,9 +537,14 @@ caf::result<bool> on_stop(self_ptr self) {
 
 replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
                                      std::shared_ptr<const p::replica_request> req) {
-  self->state.ctx = {std::move(ctx.parent), std::move(ctx.driver), std::move(ctx.store),
-                     ctx.metrics,           ctx.fresh,              ctx.report_starting,
-                     std::move(ctx.prober)};
+  auto& links = self->state.ctx;
+  links.parent = std::move(ctx.parent);
+  links.driver = std::move(ctx.driver);
+  links.store = std::move(ctx.store);
+  links.metrics = ctx.metrics;
+  links.fresh = ctx.fresh;
+  links.report_starting = ctx.report_starting;
+  links.prober = std::move(ctx.prober);
   self->state.req = std::move(req);
   auto& st = self->state.status;
   st.service = self->state.req->service;

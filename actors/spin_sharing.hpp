@@ -52,8 +52,7 @@ public:
     }
   };
 
-  template <class Coordinator>
-  void enqueue(Coordinator* self, caf::resumable* job) {
+  template <class Coordinator> void enqueue(Coordinator* self, caf::resumable* job) {
     auto& q = d(self);
     bool wake = false;
     {
@@ -66,28 +65,23 @@ public:
       q.cv.notify_one();
   }
 
-  template <class Coordinator>
-  void central_enqueue(Coordinator* self, caf::resumable* job) {
+  template <class Coordinator> void central_enqueue(Coordinator* self, caf::resumable* job) {
     enqueue(self, job);
   }
 
-  template <class Worker>
-  void external_enqueue(Worker* self, caf::resumable* job) {
+  template <class Worker> void external_enqueue(Worker* self, caf::resumable* job) {
     enqueue(self->parent(), job);
   }
 
-  template <class Worker>
-  void internal_enqueue(Worker* self, caf::resumable* job) {
+  template <class Worker> void internal_enqueue(Worker* self, caf::resumable* job) {
     enqueue(self->parent(), job);
   }
 
-  template <class Worker>
-  void resume_job_later(Worker* self, caf::resumable* job) {
+  template <class Worker> void resume_job_later(Worker* self, caf::resumable* job) {
     enqueue(self->parent(), job); // it yielded: to the end of the queue
   }
 
-  template <class Worker>
-  caf::resumable* dequeue(Worker* self) {
+  template <class Worker> caf::resumable* dequeue(Worker* self) {
     auto& q = d(self->parent());
     for (int round = 0; round < spin_rounds; ++round) {
       if (q.size.load(std::memory_order_acquire) > 0) {
@@ -104,8 +98,7 @@ public:
     return pop(q);
   }
 
-  template <class Worker, class UnaryFunction>
-  void foreach_resumable(Worker*, UnaryFunction) {
+  template <class Worker, class UnaryFunction> void foreach_resumable(Worker*, UnaryFunction) {
     // nop: no queues per worker
   }
 

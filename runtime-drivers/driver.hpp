@@ -110,7 +110,8 @@ public:
     if (!started)
       return started;
     if (auto err = watch(spec.name, watcher(*started)))
-      return protocol::make_error(protocol::code_of(err), "cannot watch: " + protocol::message_of(err));
+      return protocol::make_error(protocol::code_of(err),
+                                  "cannot watch: " + protocol::message_of(err));
     return started;
   }
 

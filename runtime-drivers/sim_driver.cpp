@@ -153,9 +153,8 @@ void sim_driver::finish(entry& x, int32_t exit_code) {
   c.exit_code = exit_code;
   c.log += "sim: " + name + " exited with code " + std::to_string(exit_code) + "\n";
   if (c.on_exit)
-    worker_->post([on_exit = std::move(c.on_exit), name = name, exit_code] {
-      on_exit(name, exit_code);
-    });
+    worker_->post(
+        [on_exit = std::move(c.on_exit), name = name, exit_code] { on_exit(name, exit_code); });
   c.on_exit = nullptr;
 }
 

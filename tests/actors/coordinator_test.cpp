@@ -70,7 +70,8 @@ TEST(SpinSharing, AnIdleWorkerSleeps) {
   // sleep. Spinning on would cost a whole core per worker over the window.
   auto echo = sys.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
   caf::scoped_actor self{sys};
-  self->request(echo, 5s, 1).receive([](int) {}, [](caf::error& e) { FAIL() << caf::to_string(e); });
+  self->request(echo, 5s, 1)
+      .receive([](int) {}, [](caf::error& e) { FAIL() << caf::to_string(e); });
   auto before = process_cpu_seconds();
   std::this_thread::sleep_for(300ms); // -- allowed: the idle window measured
   auto used = process_cpu_seconds() - before;
@@ -93,10 +94,9 @@ TEST(LeanClock, RunsTimeoutsAndDelayedMessages) {
   });
   // A request nobody answers times out through the clock.
   bool timed_out = false;
-  self->request(silent, 50ms, 1).receive([](caf::unit_t) {},
-                                         [&](caf::error& err) {
-                                           timed_out = err == caf::sec::request_timeout;
-                                         });
+  self->request(silent, 50ms, 1)
+      .receive([](caf::unit_t) {},
+               [&](caf::error& err) { timed_out = err == caf::sec::request_timeout; });
   EXPECT_TRUE(timed_out);
   // A delayed message arrives.
   self->delayed_send(self, 20ms, 42);
