@@ -158,7 +158,7 @@ void sim_driver::finish(entry& x, int32_t exit_code) {
   c.on_exit = nullptr;
 }
 
-caf::expected<sim_driver::entry*> sim_driver::add(container_spec&& spec) {
+caf::expected<sim_driver::entry*> sim_driver::add(const container_spec& spec) {
   if (auto err = check_container_name(spec.name))
     return err;
   auto [i, added] = containers_.try_emplace(spec.name);
@@ -174,7 +174,7 @@ caf::expected<sim_driver::entry*> sim_driver::add(container_spec&& spec) {
 
 caf::expected<container_info> sim_driver::create(const container_spec& spec) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto x = add(container_spec{spec});
+  auto x = add(spec);
   if (!x)
     return std::move(x.error());
   return info_of(**x);
@@ -225,7 +225,7 @@ sim_driver::run(container_spec spec,
   if (blocking()) // the simulated work happens in start, outside the lock
     return driver::run(std::move(spec), watcher);
   std::lock_guard<std::mutex> guard{mutex_};
-  auto x = add(std::move(spec));
+  auto x = add(spec);
   if (!x)
     return std::move(x.error());
   auto started = start(**x);

@@ -106,7 +106,7 @@ private:
   using entry = std::map<std::string, container>::value_type;
 
   caf::expected<entry*> find(const std::string& name);
-  caf::expected<entry*> add(container_spec&& spec);
+  caf::expected<entry*> add(const container_spec& spec);
   caf::expected<container_info> start(entry& x);
   container_info info_of(const entry& x) const;
   double draw();

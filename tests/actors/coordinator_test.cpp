@@ -1,5 +1,6 @@
 #include "actors/coordinator.hpp"
 #include "actors/system_config.hpp"
+#include "tests/support/wait.hpp"
 
 #include <caf/all.hpp>
 
@@ -14,6 +15,7 @@
 namespace {
 
 using namespace tutti::actors;
+using tutti::tests::support::wait_until;
 using namespace std::chrono_literals;
 
 using hop_atom = caf::atom_constant<caf::atom("hop")>;
@@ -119,17 +121,11 @@ TEST(LeanClock, ForgetsAnActorThatSetATimeoutWhenItEnds) {
   });
   caf::scoped_actor self{sys};
   self->send(waiting, 1);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (clock.timed_actors() == before && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms); // -- allowed: polls a counter with a deadline
-  EXPECT_EQ(clock.timed_actors(), before + 1);
+  EXPECT_TRUE(wait_until([&] { return clock.timed_actors() == before + 1; }, 5s));
   self->monitor(waiting);
   caf::anon_send_exit(waiting, caf::exit_reason::user_shutdown);
   self->receive([](caf::down_msg&) {}, caf::after(5s) >> [] { FAIL() << "no down message"; });
-  deadline = std::chrono::steady_clock::now() + 5s;
-  while (clock.timed_actors() != before && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms); // -- allowed: polls a counter with a deadline
-  EXPECT_EQ(clock.timed_actors(), before);
+  EXPECT_TRUE(wait_until([&] { return clock.timed_actors() == before; }, 5s));
   EXPECT_EQ(clock.cancels_passed_on(), passed + 1);
 }
 

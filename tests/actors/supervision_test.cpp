@@ -3,6 +3,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/status.hpp"
+#include "tests/support/wait.hpp"
 
 #include <caf/all.hpp>
 
@@ -11,13 +12,13 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
 
 namespace {
 
 using namespace tutti::actors;
 namespace p = tutti::protocol;
 using namespace std::chrono_literals;
+using tutti::tests::support::wait_until;
 
 using boom_atom = caf::atom_constant<caf::atom("boom")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
@@ -144,10 +145,7 @@ TEST_F(Supervision, AChildLeavingFromTheMiddleLeavesTheOthersFoundAndInOrder) {
   auto d = child_of(self, sup, "d");
   // b leaves cleanly: it is forgotten, not restarted.
   self->send_exit(b, caf::exit_reason::user_shutdown);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (child_of(self, sup, "b") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms); // -- allowed: polls the supervisor with a deadline
-  EXPECT_FALSE(child_of(self, sup, "b"));
+  EXPECT_TRUE(wait_until([&] { return !child_of(self, sup, "b"); }, 5s));
   // c fails: with rest_for_one, d (younger) restarts with it; a stays.
   self->send_exit(c, caf::exit_reason::kill);
   auto c2 = wait_for_new_child(self, sup, "c", c);
