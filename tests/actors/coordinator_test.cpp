@@ -85,9 +85,17 @@ lean_clock& clock_of(caf::actor_system& sys) {
   return static_cast<coordinator&>(sys.scheduler()).clock();
 }
 
-TEST(LeanClock, RunsTimeoutsAndDelayedMessages) {
+/// A system of the tutti configuration, and its clock's counters at the start.
+class LeanClock : public ::testing::Test {
+protected:
   system_config cfg;
   caf::actor_system sys{cfg};
+  lean_clock& clock = clock_of(sys);
+  size_t before = clock.timed_actors();
+  size_t passed = clock.cancels_passed_on();
+};
+
+TEST_F(LeanClock, RunsTimeoutsAndDelayedMessages) {
   caf::scoped_actor self{sys};
   // Holds every request's promise: the request is never answered.
   auto silent = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
@@ -108,12 +116,7 @@ TEST(LeanClock, RunsTimeoutsAndDelayedMessages) {
   caf::anon_send_exit(silent, caf::exit_reason::user_shutdown);
 }
 
-TEST(LeanClock, ForgetsAnActorThatSetATimeoutWhenItEnds) {
-  system_config cfg;
-  caf::actor_system sys{cfg};
-  auto& clock = clock_of(sys);
-  auto before = clock.timed_actors();
-  auto passed = clock.cancels_passed_on();
+TEST_F(LeanClock, ForgetsAnActorThatSetATimeoutWhenItEnds) {
   // An actor whose behaviour has a receive timeout registers with the clock;
   // when it ends, the clock drops it (CAF cancels its timeouts).
   auto waiting = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
@@ -129,12 +132,7 @@ TEST(LeanClock, ForgetsAnActorThatSetATimeoutWhenItEnds) {
   EXPECT_EQ(clock.cancels_passed_on(), passed + 1);
 }
 
-TEST(LeanClock, ActorsWithoutTimeoutsNeverReachIt) {
-  system_config cfg;
-  caf::actor_system sys{cfg};
-  auto& clock = clock_of(sys);
-  auto before = clock.timed_actors();
-  auto passed = clock.cancels_passed_on();
+TEST_F(LeanClock, ActorsWithoutTimeoutsNeverReachIt) {
   caf::scoped_actor self{sys};
   for (int i = 0; i < 100; ++i) {
     auto a = sys.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
