@@ -78,6 +78,9 @@ driver_actor::behavior_type driver_behavior(self_ptr self, std::shared_ptr<rd::d
       [self](p::list_atom, const std::string& node) {
         return lift(self->state.driver->list_owned(node));
       },
+      [self](p::sweep_atom, const std::string& node) {
+        return lift(self->state.driver->names_owned(node));
+      },
       [self](p::health_atom) { return lift(self->state.driver->health()); },
   };
 }
@@ -137,6 +140,8 @@ driver_actor::behavior_type router_behavior(router_ptr self, std::vector<driver_
                    const std::string& node) -> caf::result<std::vector<rd::container_info>> {
         return self->delegate(pick(node), a, node);
       },
+      [self, pick](p::sweep_atom a, const std::string& node)
+          -> caf::result<std::vector<std::string>> { return self->delegate(pick(node), a, node); },
       [self](p::health_atom a) -> caf::result<bool> {
         // Round robin: a worker stuck on a slow call delays one probe, not all.
         auto& ws = self->state.workers;

@@ -95,6 +95,7 @@ using driver_actor = caf::typed_actor<
     caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
     caf::replies_to<p::stats_atom, std::string>::with<rd::container_stats>,
     caf::replies_to<p::list_atom, std::string>::with<std::vector<rd::container_info>>,
+    caf::replies_to<p::sweep_atom, std::string>::with<std::vector<std::string>>, // names only
     caf::replies_to<p::health_atom>::with<bool>>;
 
 /// Runs health probes off the actor threads (they block up to their timeout).

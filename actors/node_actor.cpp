@@ -428,18 +428,19 @@ caf::result<std::vector<std::string>> sweep(self_ptr self, const std::vector<std
     return *removed;
   for (auto& [kind, drv] : self->state.ctx.drivers) {
     auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
-    self->request(driver, std::chrono::seconds{30}, p::list_atom::value,
+    // Names only: at a million replicas a sweep lists 200 containers per node.
+    self->request(driver, std::chrono::seconds{30}, p::sweep_atom::value,
                   self->state.ctx.config.name)
         .then(
             [self, driver, wanted, removed, pending,
-             promise](std::vector<rd::container_info>& owned) mutable {
-              for (auto& info : owned) {
-                if (wanted->count(info.name) || self->state.replicas.count(info.name))
+             promise](std::vector<std::string>& owned) mutable {
+              for (auto& name : owned) {
+                if (wanted->count(name) || self->state.replicas.count(name))
                   continue;
-                caf::anon_send(driver, p::remove_atom::value, info.name, true);
-                removed->push_back(info.name);
+                caf::anon_send(driver, p::remove_atom::value, name, true);
                 spdlog::info("node {}: removing orphaned replica {}", self->state.ctx.config.name,
-                             info.name);
+                             name);
+                removed->push_back(std::move(name));
               }
               if (--*pending == 0)
                 promise.deliver(*removed);

@@ -141,6 +141,19 @@ public:
   /// including exited ones not yet removed; used to adopt after a restart.
   virtual caf::expected<std::vector<container_info>> list_owned(const std::string& node) = 0;
 
+  /// The names of what list_owned returns: what a sweep needs (a driver may
+  /// answer it without building every container's labels and environment).
+  virtual caf::expected<std::vector<std::string>> names_owned(const std::string& node) {
+    auto owned = list_owned(node);
+    if (!owned)
+      return std::move(owned.error());
+    std::vector<std::string> out;
+    out.reserve(owned->size());
+    for (auto& x : *owned)
+      out.push_back(std::move(x.name));
+    return out;
+  }
+
   /// Whether the runtime behind the driver answers now: none when it does, else
   /// an error saying what is wrong and what to do. Cheap and bounded (about a
   /// second at most): the node asks every few seconds.

@@ -319,6 +319,15 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
   return result;
 }
 
+caf::expected<std::vector<std::string>> sim_driver::names_owned(const std::string& node) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  std::vector<std::string> result;
+  for (const auto& [name, c] : containers_)
+    if (find_packed(c.labels, label::node) == std::string_view{node})
+      result.push_back(name);
+  return result;
+}
+
 caf::expected<exec_result>
 sim_driver::exec(const std::string& name, const std::vector<std::string>& command, caf::timespan) {
   std::lock_guard<std::mutex> guard{mutex_};

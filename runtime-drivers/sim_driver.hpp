@@ -68,6 +68,7 @@ public:
   caf::expected<std::string> logs(const std::string& name, size_t max_bytes) override;
   caf::expected<container_stats> stats(const std::string& name) override;
   caf::expected<std::vector<container_info>> list_owned(const std::string& node) override;
+  caf::expected<std::vector<std::string>> names_owned(const std::string& node) override;
   caf::expected<exec_result> exec(const std::string& name, const std::vector<std::string>& command,
                                   caf::timespan timeout) override;
   caf::error health() override;

@@ -234,6 +234,21 @@ TEST(sim_driver, a_failed_start_in_run_leaves_the_container_created) {
   EXPECT_EQ(driver.inspect("doomed-0")->state, container_state::created);
 }
 
+TEST(sim_driver, names_owned_are_the_names_list_owned_selects) {
+  sim_driver driver;
+  ASSERT_TRUE(driver.create(make_spec("a-0", command(), "node-a")));
+  ASSERT_TRUE(driver.create(make_spec("b-0", command(), "node-b")));
+  ASSERT_TRUE(driver.create(make_spec("a-1", command(), "node-a")));
+  auto names = driver.names_owned("node-a");
+  ASSERT_TRUE(names) << message(names.error());
+  EXPECT_EQ(*names, (std::vector<std::string>{"a-0", "a-1"}));
+  // What a driver without its own answer gives: the names of list_owned.
+  auto listed = driver.driver::names_owned("node-a");
+  ASSERT_TRUE(listed) << message(listed.error());
+  EXPECT_EQ(*listed, *names);
+  EXPECT_TRUE(driver.names_owned("node-c")->empty());
+}
+
 TEST(sim_driver, stats_report_the_reservation) {
   sim_driver driver;
   auto spec = make_spec("web-0", command());
