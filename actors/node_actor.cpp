@@ -173,19 +173,20 @@ void start_replica_child(self_ptr self, const std::string& id) {
     auto& entry = self->state.replicas.at(id);
     replica_context rc;
     rc.node = self->state.ctx.config.name;
-    rc.parent = caf::actor_cast<node_actor>(self);
-    rc.driver = self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec->driver));
-    rc.store = self->state.ctx.store;
-    rc.metrics = self->state.ctx.metrics;
+    rc.links.parent = caf::actor_cast<node_actor>(self);
+    rc.links.driver =
+        self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec->driver));
+    rc.links.store = self->state.ctx.store;
+    rc.links.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
-    rc.fresh = entry.fresh;
+    rc.links.fresh = entry.fresh;
     entry.fresh = false; // a restart of the actor looks first
     if (auto d = self->state.ctx.drivers.find(entry.req->spec->driver);
         d != self->state.ctx.drivers.end() && d->second)
-      rc.report_starting = d->second->blocking();
+      rc.links.report_starting = d->second->blocking();
     if (has_probes(*entry.req->spec))
-      rc.prober = self->state.sup->child_as<prober_actor>("prober");
+      rc.links.prober = self->state.sup->child_as<prober_actor>("prober");
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));
   });
 }

@@ -46,18 +46,6 @@ std::string format_ms(caf::timespan x) {
   return std::to_string(duration_cast<std::chrono::milliseconds>(x).count()) + "ms";
 }
 
-/// The replica_context without what the status holds (node, address, ports):
-/// a replica actor's state is paid a million times.
-struct replica_links {
-  node_actor parent;
-  driver_actor driver;
-  store_actor store;
-  metrics::catalogue* metrics = nullptr;
-  bool fresh = false;
-  bool report_starting = true;
-  prober_actor prober;
-};
-
 struct replica_state_data {
   replica_links ctx;
   // Shared with the node's record of this replica: one copy of the request
@@ -537,14 +525,7 @@ caf::result<bool> on_stop(self_ptr self) {
 
 replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
                                      std::shared_ptr<const p::replica_request> req) {
-  auto& links = self->state.ctx;
-  links.parent = std::move(ctx.parent);
-  links.driver = std::move(ctx.driver);
-  links.store = std::move(ctx.store);
-  links.metrics = ctx.metrics;
-  links.fresh = ctx.fresh;
-  links.report_starting = ctx.report_starting;
-  links.prober = std::move(ctx.prober);
+  self->state.ctx = std::move(ctx.links);
   self->state.req = std::move(req);
   auto& st = self->state.status;
   st.service = self->state.req->service;
@@ -616,38 +597,50 @@ std::string compute_template_hash(const p::service_spec& spec) {
 
 } // namespace
 
-std::string template_hash(const p::service_spec& spec) {
-  // Emitting the YAML costs tens of microseconds and every replica of a revision
-  // asks with the same spec: remember it per service name and thread.
-  struct entry {
-    p::service_spec spec;
-    std::string hash;
-  };
-  thread_local std::unordered_map<std::string, entry> cache;
-  auto i = cache.find(spec.name);
-  if (i != cache.end() && i->second.spec == spec)
-    return i->second.hash;
+namespace {
+
+/// Emitting the YAML costs tens of microseconds and every replica of a revision
+/// asks with the same spec: the hash of the last spec per service name, per
+/// thread. The spec is held shared: one a revision's replicas share is found by
+/// the object, without comparing it (its address is not reused while held).
+struct template_entry {
+  p::shared_spec spec;
+  std::string hash;
+};
+
+std::unordered_map<std::string, template_entry>& template_cache() {
+  thread_local std::unordered_map<std::string, template_entry> cache;
+  return cache;
+}
+
+const std::string& remember_template(const p::shared_spec& spec) {
+  auto& cache = template_cache();
   if (cache.size() >= 4096)
     cache.clear(); // bounded: a long-lived process sees many names come and go
-  auto hash = compute_template_hash(spec);
-  cache[spec.name] = entry{spec, hash};
-  return hash;
+  return (cache[spec->name] = template_entry{spec, compute_template_hash(*spec)}).hash;
+}
+
+} // namespace
+
+std::string template_hash(const p::service_spec& spec) {
+  auto& cache = template_cache();
+  if (auto i = cache.find(spec.name); i != cache.end() && *i->second.spec == spec)
+    return i->second.hash;
+  return remember_template(p::shared_spec{spec});
 }
 
 std::string template_hash(const p::shared_spec& spec) {
-  struct entry {
-    p::shared_spec spec; // held: its address is not reused while cached
-    std::string hash;
-  };
-  thread_local std::unordered_map<std::string, entry> cache;
-  auto i = cache.find(spec->name);
-  if (i != cache.end() && i->second.spec.same(spec))
-    return i->second.hash;
-  if (cache.size() >= 4096)
-    cache.clear();
-  auto hash = template_hash(*spec);
-  cache[spec->name] = entry{spec, hash};
-  return hash;
+  auto& cache = template_cache();
+  if (auto i = cache.find(spec->name); i != cache.end()) {
+    auto& e = i->second;
+    if (e.spec.same(spec))
+      return e.hash;
+    if (*e.spec == *spec) {
+      e.spec = spec; // the same revision, shared now: found by the object next time
+      return e.hash;
+    }
+  }
+  return remember_template(spec);
 }
 
 caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec) {

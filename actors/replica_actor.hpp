@@ -10,15 +10,12 @@ class catalogue;
 
 namespace tutti::actors {
 
-/// What a replica actor needs from the node that spawns it.
-struct replica_context {
-  std::string node;
+/// The actors and settings a replica actor keeps for its whole life.
+struct replica_links {
   node_actor parent; // receives every status change
   driver_actor driver;
   store_actor store; // receives events
   metrics::catalogue* metrics = nullptr;
-  std::vector<p::port_binding> ports; // host ports chosen by the node
-  std::string address = "127.0.0.1";  // the node's: where the host ports listen
   /// The node knows no container of this name exists (none was listed at its
   /// start and it never ran this replica): create it without looking first.
   bool fresh = false;
@@ -26,7 +23,16 @@ struct replica_context {
   /// messages only when the driver blocks (docker: a start takes ~0.2 s, a pull
   /// longer). A process or simulated container runs within the request.
   bool report_starting = true;
-  prober_actor prober;                // null when the spec has no probe
+  prober_actor prober; // null when the spec has no probe
+};
+
+/// What a replica actor needs from the node that spawns it: its links, and
+/// where it runs (which it keeps once, in its status).
+struct replica_context {
+  replica_links links;
+  std::string node;
+  std::vector<p::port_binding> ports; // host ports chosen by the node
+  std::string address = "127.0.0.1";  // the node's: where the host ports listen
 };
 
 /// Spawns the actor that owns the one container of replica `req.service`/`req.slot`.

@@ -31,9 +31,9 @@ supervision::supervision(caf::scheduled_actor* self, std::string name, restart_s
 
 caf::actor supervision::start_child(const std::string& name, start_function start,
                                     bool supervises) {
-  if (auto* old = find(name)) {
+  if (auto old = find(name); old != children_.end()) {
     auto handle = old->handle;
-    erase(ref_of(*old));
+    erase(old);
     if (handle) {
       self_->demonitor(handle);
       forget(handle.address());
@@ -43,11 +43,12 @@ caf::actor supervision::start_child(const std::string& name, start_function star
   children_.push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
   auto i = std::prev(children_.end());
   by_name_[i->name] = i;
-  spawn(*i);
+  spawn(i);
   return i->handle;
 }
 
-void supervision::spawn(entry& e) {
+void supervision::spawn(child_ref i) {
+  auto& e = *i;
   e.handle = e.start();
   if (!e.handle) {
     spdlog::error("{}: starting child {} returned no actor", name_, e.name);
@@ -55,11 +56,7 @@ void supervision::spawn(entry& e) {
   }
   self_->monitor(e.handle);
   live_->emplace(e.handle.address(), e.handle);
-  by_addr_[e.handle.address()] = ref_of(e);
-}
-
-supervision::child_ref supervision::ref_of(const entry& e) {
-  return by_name_.at(e.name);
+  by_addr_[e.handle.address()] = i;
 }
 
 void supervision::erase(child_ref i) {
@@ -70,11 +67,11 @@ void supervision::erase(child_ref i) {
 }
 
 void supervision::stop_child(const std::string& name, caf::error reason) {
-  auto* e = find(name);
-  if (e == nullptr)
+  auto e = find(name);
+  if (e == children_.end())
     return;
   auto handle = e->handle;
-  erase(ref_of(*e));
+  erase(e);
   if (handle) {
     self_->demonitor(handle);
     forget(handle.address());
@@ -119,14 +116,14 @@ void supervision::forget(const caf::actor_addr& who) {
 }
 
 bool supervision::handle_down(const caf::down_msg& msg) {
-  auto* e = find(msg.source);
+  auto e = find(msg.source);
   forget(msg.source);
-  if (e == nullptr)
+  if (e == children_.end())
     return false;
   e->handle = caf::actor{};
   e->last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
   if (is_clean_exit(msg.reason)) {
-    erase(ref_of(*e));
+    erase(e);
     return true;
   }
   spdlog::warn("{}: child {} ended ({}), restarting", name_, e->name,
@@ -137,7 +134,7 @@ bool supervision::handle_down(const caf::down_msg& msg) {
     self_->quit(escalated_reason(name_, e->name));
     return true;
   }
-  restart_from(ref_of(*e));
+  restart_from(e);
   return true;
 }
 
@@ -168,7 +165,7 @@ void supervision::restart_from(child_ref first) {
     ++x.total_restarts;
     if (metrics_ != nullptr)
       metrics_->count_actor_restart(name_, x.name);
-    spawn(x);
+    spawn(i);
     if (on_restart_)
       on_restart_(x.name);
   }
@@ -280,21 +277,22 @@ caf::result<std::string> supervision::kill(const std::string& path, const std::s
                                   "; `tutti tree` lists the paths");
 }
 
-supervision::entry* supervision::find(const caf::actor_addr& who) {
+supervision::child_ref supervision::find(const caf::actor_addr& who) {
   auto i = by_addr_.find(who);
   if (i == by_addr_.end())
-    return nullptr;
-  auto& e = *i->second;
-  return e.handle && e.handle.address() == who ? &e : nullptr;
+    return children_.end();
+  auto e = i->second;
+  return e->handle && e->handle.address() == who ? e : children_.end();
 }
 
-supervision::entry* supervision::find(const std::string& name) {
+supervision::child_ref supervision::find(const std::string& name) {
   auto i = by_name_.find(name);
-  return i == by_name_.end() ? nullptr : &*i->second;
+  return i == by_name_.end() ? children_.end() : i->second;
 }
 
 const supervision::entry* supervision::find(const std::string& name) const {
-  return const_cast<supervision*>(this)->find(name);
+  auto i = by_name_.find(name);
+  return i == by_name_.end() ? nullptr : &*i->second;
 }
 
 } // namespace tutti::actors

@@ -117,12 +117,12 @@ private:
   using child_list = std::list<entry>;
   using child_ref = child_list::iterator;
 
-  entry* find(const caf::actor_addr& who);
-  entry* find(const std::string& name);
+  /// The child of a live handle or of a name; children_.end() when none.
+  child_ref find(const caf::actor_addr& who);
+  child_ref find(const std::string& name);
   const entry* find(const std::string& name) const;
-  child_ref ref_of(const entry& e);
   void erase(child_ref i);
-  void spawn(entry& e);
+  void spawn(child_ref i);
   bool over_limit(entry& e);
   void restart_from(child_ref i);
   void forget(const caf::actor_addr& who);

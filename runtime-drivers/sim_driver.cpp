@@ -113,6 +113,11 @@ std::optional<std::string_view> find_packed(std::string_view in, std::string_vie
   return std::nullopt;
 }
 
+/// Whether packed labels name `node` as the container's node.
+bool on_node(std::string_view labels, const std::string& node) {
+  return find_packed(labels, label::node) == std::string_view{node};
+}
+
 } // namespace
 
 container_info sim_driver::info_of(const entry& x) const {
@@ -313,7 +318,7 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<container_info> result;
   for (const auto& x : containers_) {
-    if (find_packed(x.second.labels, label::node) == std::string_view{node})
+    if (on_node(x.second.labels, node))
       result.push_back(info_of(x));
   }
   return result;
@@ -323,7 +328,7 @@ caf::expected<std::vector<std::string>> sim_driver::names_owned(const std::strin
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<std::string> result;
   for (const auto& [name, c] : containers_)
-    if (find_packed(c.labels, label::node) == std::string_view{node})
+    if (on_node(c.labels, node))
       result.push_back(name);
   return result;
 }
