@@ -18,14 +18,6 @@ struct driver_state {
 
 using self_ptr = driver_actor::stateful_pointer<driver_state>;
 
-/// Tells `replica` that its container of `runtime_id` exited. Runs on the
-/// driver's own thread: only posts a message.
-rd::exit_callback exit_notice(replica_actor replica, std::string runtime_id) {
-  return [replica, runtime_id](const std::string& id, int32_t code) {
-    caf::anon_send(replica, p::replica_exited{id, runtime_id, code});
-  };
-}
-
 template <class T> caf::result<T> lift(caf::expected<T>&& x) {
   if (!x)
     return std::move(x.error());
@@ -151,6 +143,12 @@ driver_actor::behavior_type router_behavior(router_ptr self, std::vector<driver_
 }
 
 } // namespace
+
+rd::exit_callback exit_notice(replica_actor replica, std::string runtime_id) {
+  return [replica, runtime_id](const std::string& id, int32_t code) {
+    caf::anon_send(replica, p::replica_exited{id, runtime_id, code});
+  };
+}
 
 driver_actor spawn_driver(caf::actor_system& sys, std::shared_ptr<rd::driver> driver) {
   if (!driver->blocking())

@@ -13,4 +13,8 @@ namespace tutti::actors {
 /// their order). The driver object outlives restarts of this actor.
 driver_actor spawn_driver(caf::actor_system& sys, std::shared_ptr<rd::driver> driver);
 
+/// Tells `replica` that its container of `runtime_id` exited. Runs on the
+/// driver's own thread: only posts a message.
+rd::exit_callback exit_notice(replica_actor replica, std::string runtime_id);
+
 } // namespace tutti::actors

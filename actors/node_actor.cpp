@@ -183,8 +183,11 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.links.fresh = entry.fresh;
     entry.fresh = false; // a restart of the actor looks first
     if (auto d = self->state.ctx.drivers.find(entry.req->spec->driver);
-        d != self->state.ctx.drivers.end() && d->second)
+        d != self->state.ctx.drivers.end() && d->second) {
       rc.links.report_starting = d->second->blocking();
+      if (d->second->inline_calls())
+        rc.links.inline_driver = d->second;
+    }
     if (has_probes(*entry.req->spec))
       rc.links.prober = self->state.sup->child_as<prober_actor>("prober");
     return caf::actor_cast<caf::actor>(spawn_replica(self->system(), std::move(rc), entry.req));

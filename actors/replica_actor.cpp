@@ -1,5 +1,7 @@
 #include "actors/replica_actor.hpp"
 
+#include "actors/driver_actor.hpp"
+
 #include "actors/probe_tracker.hpp"
 #include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
@@ -294,14 +296,26 @@ void create_and_start(self_ptr self) {
     report(self, p::replica_state::starting, "");
   else
     self->state.status.state = p::replica_state::starting; // on_exit, on_stop see it
-  // Create, start and watch in one request.
+  auto failed = [self](const caf::error& err) {
+    emit(self, "replica_failed", p::message_of(err));
+    schedule_restart(self, p::message_of(err));
+  };
+  // Create, start and watch in one call, or in one request.
+  if (const auto& direct = self->state.ctx.inline_driver) {
+    auto me = caf::actor_cast<replica_actor>(self);
+    auto info = direct->run(std::move(*spec), [&me](const rd::container_info& x) {
+      return exit_notice(me, x.runtime_id);
+    });
+    if (info)
+      on_running(self, *info, false, true);
+    else
+      failed(info.error());
+    return;
+  }
   self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, std::move(*spec),
                 caf::actor_cast<replica_actor>(self))
       .then([self](rd::container_info& info) { on_running(self, info, false, true); },
-            [self](caf::error& err) {
-              emit(self, "replica_failed", p::message_of(err));
-              schedule_restart(self, p::message_of(err));
-            });
+            [failed](caf::error& err) { failed(err); });
 }
 
 /// Removes whatever container of this name exists, then runs `next`.

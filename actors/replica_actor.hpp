@@ -24,6 +24,10 @@ struct replica_links {
   /// longer). A process or simulated container runs within the request.
   bool report_starting = true;
   prober_actor prober; // null when the spec has no probe
+  /// The driver itself when it takes calls inline (driver::inline_calls): a new
+  /// container is run with one call instead of a request to the driver actor
+  /// and its answer. Null otherwise; every other call goes through `driver`.
+  std::shared_ptr<rd::driver> inline_driver;
 };
 
 /// What a replica actor needs from the node that spawns it: its links, and

@@ -19,19 +19,22 @@ bool is_clean_exit(const caf::error& reason) {
 supervision::supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
                          restart_limit limit, metrics::catalogue* metrics)
   : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit), metrics_(metrics),
-    live_(std::make_shared<std::unordered_map<caf::actor_addr, caf::actor>>()) {
+    children_(std::make_shared<child_list>()) {
   // Children are monitored, not linked: CAF's exit_reason::kill cannot be trapped,
   // so a link would let a killed child take its supervisor down. Instead the
-  // supervisor ends its children when it ends, for whatever reason.
-  self_->attach_functor([live = live_](const caf::error&) {
-    for (auto& [addr, child] : *live)
-      caf::anon_send_exit(child, caf::exit_reason::user_shutdown);
+  // supervisor ends its children when it ends, for whatever reason. The functor
+  // runs after the owner's state is gone: it shares the list (an entry has a
+  // handle exactly while its child lives).
+  self_->attach_functor([children = children_](const caf::error&) {
+    for (auto& e : *children)
+      if (e.handle)
+        caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   });
 }
 
 caf::actor supervision::start_child(const std::string& name, start_function start,
                                     bool supervises) {
-  if (auto old = find(name); old != children_.end()) {
+  if (auto old = find(name); old != children_->end()) {
     auto handle = old->handle;
     erase(old);
     if (handle) {
@@ -40,8 +43,8 @@ caf::actor supervision::start_child(const std::string& name, start_function star
       self_->send_exit(handle, caf::exit_reason::user_shutdown);
     }
   }
-  children_.push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
-  auto i = std::prev(children_.end());
+  children_->push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
+  auto i = std::prev(children_->end());
   by_name_[i->name] = i;
   spawn(i);
   return i->handle;
@@ -55,7 +58,6 @@ void supervision::spawn(child_ref i) {
     return;
   }
   self_->monitor(e.handle);
-  live_->emplace(e.handle.address(), e.handle);
   by_addr_[e.handle.address()] = i;
 }
 
@@ -63,12 +65,12 @@ void supervision::erase(child_ref i) {
   if (i->handle)
     by_addr_.erase(i->handle.address());
   by_name_.erase(i->name); // before the name it is keyed by goes
-  children_.erase(i);
+  children_->erase(i);
 }
 
 void supervision::stop_child(const std::string& name, caf::error reason) {
   auto e = find(name);
-  if (e == children_.end())
+  if (e == children_->end())
     return;
   auto handle = e->handle;
   erase(e);
@@ -80,8 +82,8 @@ void supervision::stop_child(const std::string& name, caf::error reason) {
 }
 
 void supervision::stop_all(caf::error reason) {
-  while (!children_.empty())
-    stop_child(children_.back().name, reason);
+  while (!children_->empty())
+    stop_child(children_->back().name, reason);
 }
 
 caf::actor supervision::child(const std::string& name) const {
@@ -91,7 +93,7 @@ caf::actor supervision::child(const std::string& name) const {
 
 std::vector<std::string> supervision::children() const {
   std::vector<std::string> out;
-  for (const auto& e : children_)
+  for (const auto& e : *children_)
     out.push_back(e.name);
   return out;
 }
@@ -111,14 +113,13 @@ caf::error supervision::escalated_reason(const std::string& supervisor, const st
 }
 
 void supervision::forget(const caf::actor_addr& who) {
-  live_->erase(who);
   by_addr_.erase(who);
 }
 
 bool supervision::handle_down(const caf::down_msg& msg) {
   auto e = find(msg.source);
   forget(msg.source);
-  if (e == children_.end())
+  if (e == children_->end())
     return false;
   e->handle = caf::actor{};
   e->last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
@@ -150,7 +151,7 @@ bool supervision::over_limit(entry& e) {
 void supervision::restart_from(child_ref first) {
   // rest_for_one: the younger siblings depend on the one that ended, so they are
   // stopped first (newest first) and started again in their original order.
-  auto last = strategy_ == restart_strategy::rest_for_one ? children_.end() : std::next(first);
+  auto last = strategy_ == restart_strategy::rest_for_one ? children_->end() : std::next(first);
   for (auto i = last; --i != first;) {
     auto& sibling = *i;
     if (sibling.handle) {
@@ -233,7 +234,7 @@ caf::error exit_reason_of(const std::string& reason) {
 caf::result<std::vector<protocol::actor_info>> supervision::tree() {
   std::vector<protocol::actor_info> own;
   std::vector<std::pair<size_t, caf::actor>> asked;
-  for (const auto& e : children_) {
+  for (const auto& e : *children_) {
     protocol::actor_info x;
     x.path = "/" + e.name;
     x.kind = kind_of(e.name);
@@ -253,7 +254,7 @@ caf::result<std::vector<protocol::actor_info>> supervision::tree() {
 
 caf::result<std::string> supervision::kill(const std::string& path, const std::string& reason) {
   auto rest = path.size() > 0 && path[0] == '/' ? path.substr(1) : path;
-  for (auto& e : children_) {
+  for (auto& e : *children_) {
     bool exact = rest == e.name;
     if (!exact && rest.rfind(e.name + "/", 0) != 0)
       continue;
@@ -280,14 +281,14 @@ caf::result<std::string> supervision::kill(const std::string& path, const std::s
 supervision::child_ref supervision::find(const caf::actor_addr& who) {
   auto i = by_addr_.find(who);
   if (i == by_addr_.end())
-    return children_.end();
+    return children_->end();
   auto e = i->second;
-  return e->handle && e->handle.address() == who ? e : children_.end();
+  return e->handle && e->handle.address() == who ? e : children_->end();
 }
 
 supervision::child_ref supervision::find(const std::string& name) {
   auto i = by_name_.find(name);
-  return i == by_name_.end() ? children_.end() : i->second;
+  return i == by_name_.end() ? children_->end() : i->second;
 }
 
 const supervision::entry* supervision::find(const std::string& name) const {

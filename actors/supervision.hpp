@@ -117,7 +117,7 @@ private:
   using child_list = std::list<entry>;
   using child_ref = child_list::iterator;
 
-  /// The child of a live handle or of a name; children_.end() when none.
+  /// The child of a live handle or of a name; children_->end() when none.
   child_ref find(const caf::actor_addr& who);
   child_ref find(const std::string& name);
   const entry* find(const std::string& name) const;
@@ -132,14 +132,13 @@ private:
   restart_strategy strategy_;
   restart_limit limit_;
   metrics::catalogue* metrics_;
-  child_list children_;
+  // Shared with the functor that ends the children with the supervisor.
+  std::shared_ptr<child_list> children_;
   // Lookups by name and by handle: a node supervises one child per replica (200
   // each at a million replicas on 5,000 nodes), and a linear search per lookup
   // made every replica's start cost grow with the node's count.
   std::unordered_map<std::string_view, child_ref> by_name_; // keys: the entries' names
   std::unordered_map<caf::actor_addr, child_ref> by_addr_;  // live handle -> child
-  // Ended with the supervisor.
-  std::shared_ptr<std::unordered_map<caf::actor_addr, caf::actor>> live_;
   std::function<void(const std::string&)> on_restart_;
 };
 

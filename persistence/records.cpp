@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cctype>
+#include <charconv>
+#include <type_traits>
 #include <utility>
 
 namespace tutti::persistence::detail {
@@ -42,6 +45,155 @@ json parse_object(std::string_view bytes) {
     throw std::invalid_argument("not a JSON object");
   return j;
 }
+
+/// Appends `text` as a JSON string, byte for byte what nlohmann's dump() writes:
+/// a store of a million replicas writes two records per replica, and building a
+/// JSON object for each was ~40 allocations. Text with bytes above 0x7F goes
+/// through nlohmann (it checks the UTF-8; invalid bytes are replaced, not thrown).
+void append_string(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (auto c : text)
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += json(std::string{text}).dump(-1, ' ', false, json::error_handler_t::replace);
+      return;
+    }
+  out += '"';
+  for (auto c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += hex[(c >> 4) & 0xF];
+          out += hex[c & 0xF];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+/// Writes a flat JSON object field by field; the caller names the fields in
+/// nlohmann's order (sorted by key), so the bytes are those it wrote before.
+class object_writer {
+public:
+  explicit object_writer(size_t reserve) {
+    out_.reserve(reserve);
+    out_ += '{';
+  }
+  object_writer& field(std::string_view key, std::string_view value) {
+    start(key);
+    append_string(out_, value);
+    return *this;
+  }
+  template <class Int, class = std::enable_if_t<std::is_integral_v<Int>>>
+  object_writer& field(std::string_view key, Int value) {
+    start(key);
+    out_ += std::to_string(value);
+    return *this;
+  }
+  std::string done() {
+    out_ += '}';
+    return std::move(out_);
+  }
+
+private:
+  void start(std::string_view key) {
+    if (out_.size() > 1)
+      out_ += ',';
+    out_ += '"';
+    out_ += key; // keys are ours: plain ASCII
+    out_ += "\":";
+  }
+  std::string out_;
+};
+
+/// Reads a flat JSON object of strings and integers without building a DOM, as
+/// the writer above writes it. Anything else (escapes, nesting, floats, other
+/// spacing) answers false, and the caller parses it with nlohmann instead: the
+/// fast path only takes what it reads exactly as nlohmann would.
+class flat_reader {
+public:
+  explicit flat_reader(std::string_view text) : text_(text) {
+  }
+  /// Calls `on_string(key, value)` or `on_int(key, value)` per field; either
+  /// answers false for a field it does not take that way (a known key of the
+  /// wrong type), which ends the fast path.
+  template <class OnString, class OnInt>
+  bool read(OnString on_string, OnInt on_int) {
+    if (!eat('{'))
+      return false;
+    if (eat('}'))
+      return at_ == text_.size();
+    for (;;) {
+      std::string_view key;
+      if (!string(key) || !eat(':'))
+        return false;
+      if (at_ < text_.size() && text_[at_] == '"') {
+        std::string_view value;
+        if (!string(value) || !on_string(key, value))
+          return false;
+      } else {
+        int64_t value = 0;
+        if (!integer(value) || !on_int(key, value))
+          return false;
+      }
+      if (eat('}'))
+        return at_ == text_.size();
+      if (!eat(','))
+        return false;
+    }
+  }
+
+private:
+  bool eat(char c) {
+    if (at_ < text_.size() && text_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  bool string(std::string_view& out) {
+    if (!eat('"'))
+      return false;
+    auto start = at_;
+    while (at_ < text_.size()) {
+      auto c = static_cast<unsigned char>(text_[at_]);
+      if (c == '"') {
+        out = text_.substr(start, at_ - start);
+        ++at_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80)
+        return false; // escapes and UTF-8: nlohmann's job
+      ++at_;
+    }
+    return false;
+  }
+  bool integer(int64_t& out) {
+    auto start = text_.data() + at_;
+    auto end = text_.data() + text_.size();
+    auto digits = start + (start < end && *start == '-' ? 1 : 0);
+    if (digits + 1 < end && *digits == '0' && std::isdigit(static_cast<unsigned char>(digits[1])))
+      return false; // a leading zero is not JSON
+    auto [ptr, ec] = std::from_chars(start, end, out);
+    if (ec != std::errc{} || ptr == start)
+      return false;
+    if (ptr < end && (*ptr == '.' || *ptr == 'e' || *ptr == 'E'))
+      return false; // a float: not ours
+    at_ += static_cast<size_t>(ptr - start);
+    return true;
+  }
+  std::string_view text_;
+  size_t at_ = 0;
+};
 
 caf::error corrupt(std::string_view kind, const std::exception& e) {
   return protocol::make_error(error_code::store_failure,
@@ -83,15 +235,38 @@ caf::error decode_spec_value(std::string_view bytes, stored_spec& out) {
 }
 
 std::string encode_assignment(const assignment& x) {
-  return json{{"replica", x.replica},
-              {"service", x.service},
-              {"node", x.node},
-              {"template", x.template_hash},
-              {"epoch", x.epoch}}
-      .dump();
+  return object_writer{96}
+      .field("epoch", x.epoch)
+      .field("node", x.node)
+      .field("replica", x.replica)
+      .field("service", x.service)
+      .field("template", x.template_hash)
+      .done();
 }
 
 caf::expected<assignment> decode_assignment(std::string_view bytes) {
+  // A sweep reads every assignment of the cluster: the fast path first.
+  assignment fast;
+  bool ok = flat_reader{bytes}.read(
+      [&](std::string_view key, std::string_view value) {
+        if (key == "replica")
+          fast.replica = value;
+        else if (key == "service")
+          fast.service = value;
+        else if (key == "node")
+          fast.node = value;
+        else if (key == "template")
+          fast.template_hash = value;
+        return key != "epoch";
+      },
+      [&](std::string_view key, int64_t value) {
+        if (key == "epoch")
+          fast.epoch = value;
+        return key == "epoch" || (key != "replica" && key != "service" && key != "node" &&
+                                  key != "template");
+      });
+  if (ok)
+    return fast;
   return decode_or_error("assignment", bytes, [](const json& j) {
     assignment x;
     x.replica = j.value("replica", x.replica);
@@ -133,9 +308,14 @@ caf::expected<protocol::node_status> decode_node(std::string_view bytes) {
 }
 
 std::string encode_event(const protocol::event& x) {
-  return json{{"seq", x.seq},         {"time_ms", x.time_ms}, {"kind", x.kind},
-              {"service", x.service}, {"replica", x.replica}, {"message", x.message}}
-      .dump();
+  return object_writer{96 + x.message.size()}
+      .field("kind", x.kind)
+      .field("message", x.message)
+      .field("replica", x.replica)
+      .field("seq", x.seq)
+      .field("service", x.service)
+      .field("time_ms", x.time_ms)
+      .done();
 }
 
 caf::expected<protocol::event> decode_event(std::string_view bytes) {

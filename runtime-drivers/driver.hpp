@@ -84,6 +84,13 @@ public:
   /// runs this driver on a detached thread.
   virtual bool blocking() const = 0;
 
+  /// True when every call returns at once and any number of threads may make
+  /// calls at the same time (the driver locks what it shares). Actors then call
+  /// it inline where a message to the driver actor would cost more than the
+  /// call: a replica runs its container with `run` directly. False unless the
+  /// driver is built for it.
+  virtual bool inline_calls() const { return false; }
+
   /// How many calls may run at once, each on its own thread (for different
   /// containers; calls for one container stay one at a time). 1 unless the
   /// driver is built for more: a blocking driver's calls then overlap.

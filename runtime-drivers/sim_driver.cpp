@@ -53,6 +53,10 @@ bool sim_driver::blocking() const {
   return options_.start_delay > caf::timespan{0};
 }
 
+bool sim_driver::inline_calls() const {
+  return !blocking();
+}
+
 caf::expected<sim_driver::entry*> sim_driver::find(const std::string& name) {
   auto i = containers_.find(name);
   if (i == containers_.end())

@@ -56,6 +56,9 @@ public:
 
   protocol::driver_kind kind() const override;
   bool blocking() const override;
+  /// True unless start() is slowed down (start_delay): every call takes the
+  /// driver's one lock and returns at once.
+  bool inline_calls() const override;
   caf::expected<container_info> create(const container_spec& spec) override;
   caf::expected<container_info> start(const std::string& name) override;
   caf::expected<container_info>

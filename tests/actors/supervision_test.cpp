@@ -187,6 +187,29 @@ TEST_F(Supervision, ShutdownStopsChildren) {
   EXPECT_TRUE(ended);
 }
 
+TEST_F(Supervision, AKilledSupervisorEndsItsChildrenAlsoOneRestartedBefore) {
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, nullptr,
+                              {{"a", counter_child(sys, "a", &db)},
+                               {"b", counter_child(sys, "b", &db)}});
+  caf::scoped_actor self{sys};
+  auto first = child_of(self, sup, "a");
+  self->monitor(first);
+  caf::anon_send_exit(first, caf::exit_reason::kill); // restarted with a new handle
+  self->receive([](caf::down_msg&) {}, caf::after(5s) >> [] { ADD_FAILURE() << "a not killed"; });
+  auto a = wait_for_new_child(self, sup, "a", first);
+  ASSERT_TRUE(a);
+  auto b = child_of(self, sup, "b");
+  self->monitor(a);
+  self->monitor(b);
+  // kill cannot be trapped: no shutdown handler runs, only what the supervisor
+  // attached to its own end.
+  caf::anon_send_exit(sup, caf::exit_reason::kill);
+  int ended = 0;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](caf::down_msg&) { ++ended; }, caf::after(5s) >> [] {});
+  EXPECT_EQ(ended, 2);
+}
+
 } // namespace
 
 namespace {
