@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 namespace tutti::runtime_drivers {
 namespace {
 
@@ -80,6 +84,42 @@ TEST(sim_driver, start_delay_blocks_start) {
   ASSERT_TRUE(started) << message(started.error());
   EXPECT_GE(std::chrono::steady_clock::now() - before, 50ms);
   EXPECT_EQ(started->state, container_state::running);
+}
+
+// Replicas call a driver that takes inline calls from every scheduler thread at
+// once: no container may be lost or share a pid. A slowed start goes through
+// the driver actor again.
+TEST(sim_driver, inline_calls_from_many_threads_at_once) {
+  sim_options slow;
+  slow.start_delay = std::chrono::duration_cast<caf::timespan>(1ms);
+  EXPECT_FALSE(sim_driver{slow}.inline_calls());
+  sim_driver driver;
+  ASSERT_TRUE(driver.inline_calls());
+  constexpr int threads = 4;
+  constexpr int each = 300;
+  std::vector<std::thread> workers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < each; ++i) {
+        auto name = "c" + std::to_string(t) + "-" + std::to_string(i);
+        auto ran = driver.run(make_spec(name, command()),
+                              [](const container_info&) { return exit_callback{}; });
+        if (!ran || ran->state != container_state::running)
+          ++failed;
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  EXPECT_EQ(failed.load(), 0);
+  std::set<int64_t> pids;
+  for (int t = 0; t < threads; ++t)
+    for (int i = 0; i < each; ++i) {
+      auto info = driver.inspect("c" + std::to_string(t) + "-" + std::to_string(i));
+      ASSERT_TRUE(info);
+      pids.insert(info->pid);
+    }
+  EXPECT_EQ(pids.size(), size_t{threads * each});
 }
 
 std::vector<bool> start_outcomes(uint64_t seed, double failure_rate) {
