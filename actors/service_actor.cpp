@@ -188,7 +188,7 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
   }
   if (p::code_of(err) == p::error_code::unschedulable)
     drain_blocked(self, text);
-  auto& last = i->second.last_problem;
+  auto& last = i->second.past_of().last_problem;
   if (text == last)
     return;
   last = text;
@@ -522,7 +522,7 @@ void on_node_lost(self_ptr self, const std::string& node) {
       --st.running;
     // A new epoch: what the lost node answers, if ever, is void.
     new_epoch(self, slot);
-    s.last_node = s.node;
+    s.past_of().last_node = s.node;
     set_node(self, slot, {});
     s.in_flight = false;
     s.requested_rev = 0;
@@ -629,7 +629,8 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         self->state.unschedulable.clear();
         remember(self, revision, self->state.spec);
         for (auto& [slot, s] : self->state.slots)
-          s.last_problem.clear();
+          if (s.past)
+            s.past->last_problem.clear();
         bool changed = target != self->state.target;
         self->state.target = target;
         if (changed) {

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,9 +24,14 @@ namespace tutti::actors::service_impl {
 
 using clock = std::chrono::steady_clock;
 
+/// What few slots need: one of a lost node, one that could not be placed.
+struct slot_past {
+  std::string last_node;    // where it ran before its node was lost: preferred again
+  std::string last_problem; // not repeated in the event log
+};
+
 struct slot_state {
   std::string node;          // empty until placed
-  std::string last_node;     // where it ran before its node was lost: preferred again
   std::string tmpl;          // template hash of what it runs (or is to run)
   int64_t requested_rev = 0; // revision last sent to the node
   bool in_flight = false;    // a place/run/stop exchange is pending
@@ -35,7 +41,17 @@ struct slot_state {
   uint64_t epoch = 0;     // answers to requests of an older epoch are ignored
   int64_t assigned = 0;   // the fencing epoch of its stored assignment
   p::replica_status status;
-  std::string last_problem; // not repeated in the event log
+  // Null for most slots: a service's slots are paid a million times.
+  std::unique_ptr<slot_past> past;
+  slot_past& past_of() {
+    if (!past)
+      past = std::make_unique<slot_past>();
+    return *past;
+  }
+  const std::string& last_node() const {
+    static const std::string none;
+    return past ? past->last_node : none;
+  }
 };
 
 /// A revision whose template replicas may still run.

@@ -43,7 +43,7 @@ caf::actor supervision::start_child(const std::string& name, start_function star
       self_->send_exit(handle, caf::exit_reason::user_shutdown);
     }
   }
-  children_->push_back(entry{name, std::move(start), {}, {}, 0, supervises, {}});
+  children_->push_back(entry{name, std::move(start), {}, 0, supervises, {}});
   auto i = std::prev(children_->end());
   by_name_[i->name] = i;
   spawn(i);
@@ -122,11 +122,11 @@ bool supervision::handle_down(const caf::down_msg& msg) {
   if (e == children_->end())
     return false;
   e->handle = caf::actor{};
-  e->last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
   if (is_clean_exit(msg.reason)) {
     erase(e);
     return true;
   }
+  e->past_of().last_exit = msg.reason ? protocol::message_of(msg.reason) : "normal";
   spdlog::warn("{}: child {} ended ({}), restarting", name_, e->name,
                protocol::message_of(msg.reason));
   if (over_limit(*e)) {
@@ -141,11 +141,12 @@ bool supervision::handle_down(const caf::down_msg& msg) {
 
 bool supervision::over_limit(entry& e) {
   auto now = clock::now();
-  e.recent.push_back(now);
-  auto expired = std::find_if(e.recent.begin(), e.recent.end(),
+  auto& recent = e.past_of().recent;
+  recent.push_back(now);
+  auto expired = std::find_if(recent.begin(), recent.end(),
                               [&](clock::time_point t) { return now - t <= limit_.window; });
-  e.recent.erase(e.recent.begin(), expired);
-  return static_cast<int32_t>(e.recent.size()) > limit_.max_restarts;
+  recent.erase(recent.begin(), expired);
+  return static_cast<int32_t>(recent.size()) > limit_.max_restarts;
 }
 
 void supervision::restart_from(child_ref first) {
@@ -241,7 +242,8 @@ caf::result<std::vector<protocol::actor_info>> supervision::tree() {
     x.state = e.handle ? "running" : "restarting";
     x.id = e.handle ? e.handle.id() : 0;
     x.restarts = e.total_restarts;
-    x.last_exit = e.last_exit;
+    if (e.past)
+      x.last_exit = e.past->last_exit;
     if (e.supervises && e.handle)
       asked.emplace_back(own.size(), e.handle);
     own.push_back(std::move(x));

@@ -99,16 +99,26 @@ public:
   static caf::error escalated_reason(const std::string& supervisor, const std::string& child);
 
 private:
+  /// What only a child that ended once needs: most never do, and a node
+  /// keeps an entry per replica.
+  struct history {
+    // Restarts within the window, oldest first.
+    std::vector<clock::time_point> recent;
+    std::string last_exit;
+  };
+
   struct entry {
     std::string name;
     start_function start;
     caf::actor handle;
-    // Restarts within the window, oldest first. A vector: an empty one costs no
-    // allocation (a deque allocates ~600 bytes up front, per replica child).
-    std::vector<clock::time_point> recent;
     int32_t total_restarts = 0;
     bool supervises = false;
-    std::string last_exit;
+    std::unique_ptr<history> past; // null until the child first ends
+    history& past_of() {
+      if (!past)
+        past = std::make_unique<history>();
+      return *past;
+    }
   };
 
   // Children in start order. A list: entries never move, so the indexes can

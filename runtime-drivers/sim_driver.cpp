@@ -4,6 +4,7 @@
 #include "runtime-drivers/container_name.hpp"
 #include "runtime-drivers/task_thread.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -325,6 +326,8 @@ caf::expected<std::vector<container_info>> sim_driver::list_owned(const std::str
     if (on_node(x.second.labels, node))
       result.push_back(info_of(x));
   }
+  std::sort(result.begin(), result.end(),
+            [](const container_info& a, const container_info& b) { return a.name < b.name; });
   return result;
 }
 
@@ -334,6 +337,7 @@ caf::expected<std::vector<std::string>> sim_driver::names_owned(const std::strin
   for (const auto& [name, c] : containers_)
     if (on_node(c.labels, node))
       result.push_back(name);
+  std::sort(result.begin(), result.end()); // listed by name, as a runtime lists
   return result;
 }
 
