@@ -167,9 +167,9 @@ void pump(self_ptr self) {
     if (!st.unschedulable.empty()) {
       // Shown on the slot without an event each: one event per service says it.
       auto& s = i->second;
-      if (s.status.id.empty() || s.status.state == p::replica_state::pending) {
+      if (!s.status.reported() || s.status.state == p::replica_state::pending) {
         s.status.state = p::replica_state::pending;
-        s.status.message = st.unschedulable;
+        s.status.set_message(st.unschedulable);
       }
       return;
     }

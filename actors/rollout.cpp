@@ -131,12 +131,13 @@ std::optional<std::string> rollout_failure(self_ptr self, const slot_state& s) {
     case p::replica_state::backoff:
     case p::replica_state::failed:
     case p::replica_state::exited:
-      return x.id + " " + (x.message.empty() ? p::to_string(x.state) : x.message);
+      return std::string{x.id()} + " " +
+             (x.message().empty() ? p::to_string(x.state) : std::string{x.message()});
     default:
       break;
   }
   if (x.unhealthy)
-    return x.id + " failed its health probe: " + x.health;
+    return std::string{x.id()} + " failed its health probe: " + std::string{x.health()};
   return std::nullopt;
 }
 

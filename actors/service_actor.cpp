@@ -20,7 +20,7 @@ constexpr size_t resync_slots = 1000;
 
 void set_status(self_ptr self, slot_state& s, p::replica_status st) {
   self->state.restarts += st.restarts - s.status.restarts;
-  s.status = std::move(st);
+  s.status = slot_status{st};
 }
 
 /// Records the node of a slot (empty: none), keeping by_node in step.
@@ -72,9 +72,11 @@ p::service_endpoints endpoints(self_ptr self) {
   for (const auto& [slot, s] : self->state.slots) {
     if (s.stopping || s.node_lost || s.status.state != p::replica_state::running || !s.status.ready)
       continue;
-    auto host = s.status.address.empty() ? std::string{"127.0.0.1"} : s.status.address;
+    auto host = s.status.address().empty() ? std::string{"127.0.0.1"}
+                                           : std::string{s.status.address()};
     for (const auto& b : s.status.ports)
-      out.endpoints.push_back({s.status.id, s.status.node, b.name, host, b.host_port});
+      out.endpoints.push_back(
+          {std::string{s.status.id()}, std::string{s.status.node()}, b.name, host, b.host_port});
   }
   return out;
 }
@@ -182,9 +184,9 @@ void problem(self_ptr self, int32_t slot, const caf::error& err) {
   auto text = p::message_of(err);
   auto replica = p::replica_id(self->state.spec.name, slot);
   auto& status = i->second.status;
-  if (status.id.empty() || status.state == p::replica_state::pending) {
+  if (!status.reported() || status.state == p::replica_state::pending) {
     status.state = p::replica_state::pending;
-    status.message = text;
+    status.set_message(text);
   }
   if (p::code_of(err) == p::error_code::unschedulable)
     drain_blocked(self, text);
@@ -328,7 +330,7 @@ void run_on_node(self_ptr self, int32_t slot) {
                   auto& s = *sp;
                   s.in_flight = false;
                   s.requested_rev = rev;
-                  if (s.status.id.empty())
+                  if (!s.status.reported())
                     set_status(self, s, std::move(st));
                 },
                 fail);
@@ -477,7 +479,7 @@ void on_status(self_ptr self, p::replica_status& st) {
     return; // from a node the slot has left
   auto was_running = counts_as_running(s);
   auto was_ready = is_ready(s);
-  bool moved = s.status.address != st.address || s.status.ports != st.ports;
+  bool moved = s.status.address() != st.address || s.status.ports != st.ports;
   set_status(self, s, std::move(st));
   s.node_lost = false;
   if (auto why = rollout_failure(self, s))
@@ -530,7 +532,7 @@ void on_node_lost(self_ptr self, const std::string& node) {
     auto id = p::replica_id(st.spec.name, slot);
     set_status(self, s, {});
     s.status.state = p::replica_state::pending;
-    s.status.message = "node " + node + " lost; placing it again";
+    s.status.set_message("node " + node + " lost; placing it again");
     emit(self, "replica_rescheduled", "node " + node + " lost; placing it again", id);
     queue_place(self, slot);
   }
@@ -570,7 +572,7 @@ p::service_status status(self_ptr self) {
 std::vector<p::replica_status> replicas(self_ptr self) {
   std::vector<p::replica_status> out;
   for (auto& [slot, s] : self->state.slots) {
-    auto st = s.status;
+    auto st = s.status.unpack();
     if (st.id.empty()) {
       st.id = p::replica_id(self->state.spec.name, slot);
       st.service = self->state.spec.name;

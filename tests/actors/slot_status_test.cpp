@@ -1,0 +1,77 @@
+// A service's packed copy of a replica's status gives back every field as
+// reported, and changes its message alone.
+
+#include "actors/slot_status.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using tutti::actors::slot_status;
+namespace p = tutti::protocol;
+
+p::replica_status full() {
+  p::replica_status x;
+  x.id = "web-7";
+  x.service = "web";
+  x.slot = 7;
+  x.node = "node-with-a-long-name-in-zone-b";
+  x.state = p::replica_state::backoff;
+  x.pid = 4242;
+  x.runtime_id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  x.restarts = 3;
+  x.revision = 12;
+  x.exit_code = -1;
+  x.message = "exited with code 1; restarting in 400 ms";
+  x.since_ms = 1764892800123;
+  x.ports = {{"http", 30001}, {"admin", 30002}};
+  x.address = "127.0.0.2";
+  x.ready = true;
+  x.unhealthy = true;
+  x.health = "readiness: connection refused";
+  x.log_tail = std::string(300, 'x') + "\nlast line"; // longer than one length byte
+  x.template_hash = "0123456789abcdef";
+  return x;
+}
+
+TEST(SlotStatus, GivesBackEveryFieldAsReported) {
+  auto x = full();
+  slot_status s{x};
+  EXPECT_EQ(s.unpack(), x);
+  EXPECT_TRUE(s.reported());
+  EXPECT_EQ(s.id(), "web-7");
+  EXPECT_EQ(s.node(), x.node);
+  EXPECT_EQ(s.address(), "127.0.0.2");
+  EXPECT_EQ(s.message(), x.message);
+  EXPECT_EQ(s.health(), x.health);
+  EXPECT_EQ(s.state, p::replica_state::backoff);
+  EXPECT_EQ(s.restarts, 3);
+  EXPECT_EQ(s.ports, x.ports);
+}
+
+TEST(SlotStatus, AnEmptyOneIsUnreportedAndPending) {
+  slot_status s;
+  EXPECT_FALSE(s.reported());
+  EXPECT_EQ(s.state, p::replica_state::pending);
+  EXPECT_EQ(s.unpack(), p::replica_status{});
+  EXPECT_EQ(slot_status{p::replica_status{}}.unpack(), p::replica_status{});
+}
+
+TEST(SlotStatus, SettingTheMessageChangesNothingElse) {
+  auto x = full();
+  slot_status s{x};
+  s.set_message("node n3 lost; placing it again");
+  x.message = "node n3 lost; placing it again";
+  EXPECT_EQ(s.unpack(), x);
+  s.set_message("");
+  x.message.clear();
+  EXPECT_EQ(s.unpack(), x);
+  slot_status empty;
+  empty.set_message("0/5 nodes: 5 insufficient memory");
+  EXPECT_FALSE(empty.reported());
+  EXPECT_EQ(empty.message(), "0/5 nodes: 5 insufficient memory");
+}
+
+} // namespace
