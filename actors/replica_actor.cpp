@@ -1,6 +1,7 @@
 #include "actors/replica_actor.hpp"
 
 #include "actors/driver_actor.hpp"
+#include "actors/packed_status.hpp"
 
 #include "actors/probe_tracker.hpp"
 #include "config/spec_parser.hpp"
@@ -53,7 +54,7 @@ struct replica_state_data {
   // Shared with the node's record of this replica: one copy of the request
   // (and of its spec) per replica, not one in each. Replaced, never changed.
   std::shared_ptr<const p::replica_request> req;
-  p::replica_status status;
+  packed_status status; // what it reports, packed: it is paid a million times
   caf::timespan backoff{0};
   clock::time_point started_at;      // of the current incarnation
   clock::time_point start_requested; // for the start latency metric
@@ -87,21 +88,21 @@ using self_ptr = replica_actor::stateful_pointer<replica_state_data>;
 void report(self_ptr self, p::replica_state state, std::string message) {
   auto& st = self->state.status;
   st.state = state;
-  st.message = std::move(message);
+  st.set_message(message);
   st.since_ms = now_ms();
   if (state != p::replica_state::running) {
     st.pid = 0;
     st.ready = false;
     ++self->state.probe_generation; // probes of the old incarnation are void
   }
-  self->send(self->state.ctx.parent, st);
+  self->send(self->state.ctx.parent, st.unpack());
 }
 
 void emit(self_ptr self, std::string kind, std::string message) {
   p::event e;
   e.kind = std::move(kind);
   e.service = self->state.req->service;
-  e.replica = self->state.status.id;
+  e.replica = self->state.status.id();
   e.message = std::move(message);
   self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
 }
@@ -109,11 +110,11 @@ void emit(self_ptr self, std::string kind, std::string message) {
 caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   const auto& req = *self->state.req;
   rd::container_spec out;
-  out.name = self->state.status.id;
+  out.name = self->state.status.id();
   out.image = req.spec->image;
   out.env = replica_env(*req.spec, self->state.status.ports);
   // Where its ports are expected to listen (the node's address), unless the spec says.
-  out.env.emplace("TUTTI_ADDRESS", self->state.status.address);
+  out.env.emplace("TUTTI_ADDRESS", self->state.status.address());
   for (const auto& [key, value] : req.discovery_env)
     out.env.emplace(key, value); // the spec's own env wins
   for (const auto& arg : req.spec->command) {
@@ -128,7 +129,7 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
     ports += (ports.empty() ? "" : ",") + b.name + "=" + std::to_string(b.host_port);
   out.labels = {{rd::label::service, req.service},
                 {rd::label::replica, out.name},
-                {rd::label::node, self->state.status.node},
+                {rd::label::node, std::string{self->state.status.node()}},
                 {rd::label::revision, std::to_string(req.revision)},
                 {template_label, template_hash(req.spec)},
                 {rd::label::ports, ports}};
@@ -150,7 +151,7 @@ void start_probes(self_ptr self) {
              probe_of(self, false).kind != p::probe_kind::none;
   st.probes = any ? std::make_unique<replica_state_data::probe_state>() : nullptr;
   st.status.unhealthy = false;
-  st.status.health.clear();
+  st.status.set_health({});
   // Without a readiness probe a running replica is ready.
   st.status.ready = probe_of(self, true).kind == p::probe_kind::none;
   for (bool readiness : {true, false})
@@ -183,7 +184,7 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
                                 outcome.healthy);
   auto change = tracker.record(probe, outcome.healthy, in_start);
   st.status.unhealthy = probes.readiness.failed() || probes.liveness.failed();
-  st.status.health = health_text(probes);
+  st.status.set_health(health_text(probes));
   if (readiness && change == probe_tracker::change::passed) {
     st.status.ready = true;
     emit(self, "replica_ready", "readiness probe passed: " + outcome.message);
@@ -197,13 +198,13 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
          "liveness probe failed " + std::to_string(tracker.failures()) +
              " times in a row: " + outcome.message + "; restarting it");
     st.liveness_kill = true;
-    self->request(st.ctx.driver, caf::infinite, p::stop_atom::value, st.status.id,
+    self->request(st.ctx.driver, caf::infinite, p::stop_atom::value, std::string{st.status.id()},
                   st.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   }
   if (st.status.ready != before.ready || st.status.unhealthy != before.unhealthy ||
-      st.status.health != before.health)
-    self->send(st.ctx.parent, st.status);
+      st.status.health() != before.health())
+    self->send(st.ctx.parent, st.status.unpack());
 }
 
 void run_probe(self_ptr self, bool readiness, uint64_t generation) {
@@ -220,7 +221,8 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
     next();
     return;
   }
-  rd::probe_target target{st.status.id, st.status.address, st.status.ports};
+  rd::probe_target target{std::string{st.status.id()}, std::string{st.status.address()},
+                          st.status.ports};
   auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
   self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec->driver, probe, target)
       .then(
@@ -232,7 +234,7 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
           },
           [self, next](caf::error& err) {
             // The prober itself failed (restarting): no verdict on the replica.
-            spdlog::warn("replica {}: probe not run: {}", self->state.status.id,
+            spdlog::warn("replica {}: probe not run: {}", self->state.status.id(),
                          p::message_of(err));
             next();
           });
@@ -245,7 +247,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
                 bool watched = false) {
   auto& st = self->state.status;
   st.pid = info.pid;
-  st.runtime_id = info.runtime_id;
+  st.set_runtime_id(info.runtime_id);
   st.revision = self->state.req->revision;
   self->state.started_at = clock::now();
   if (!adopted && self->state.ctx.metrics != nullptr) {
@@ -266,7 +268,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
                 schedule_restart(self, "cannot watch: " + p::message_of(err));
               });
   if (self->state.stop_requested || self->state.replace_pending)
-    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, std::string{self->state.status.id()},
                   self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   if (auto early = std::exchange(self->state.early_exit, nullptr))
@@ -276,7 +278,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
 void start_existing(self_ptr self) {
   self->state.start_requested = clock::now();
   report(self, p::replica_state::starting, "");
-  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value, self->state.status.id)
+  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value, std::string{self->state.status.id()})
       .then([self](rd::container_info& info) { on_running(self, info, false); },
             [self](caf::error& err) {
               emit(self, "replica_failed", p::message_of(err));
@@ -320,12 +322,12 @@ void create_and_start(self_ptr self) {
 
 /// Removes whatever container of this name exists, then runs `next`.
 template <class F> void remove_then(self_ptr self, F next) {
-  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value, self->state.status.id,
+  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value, std::string{self->state.status.id()},
                 true)
       .then([next](bool) { next(); },
             [self, next](caf::error& err) {
               if (p::code_of(err) != p::error_code::not_found)
-                spdlog::warn("replica {}: remove failed: {}", self->state.status.id,
+                spdlog::warn("replica {}: remove failed: {}", self->state.status.id(),
                              p::message_of(err));
               next();
             });
@@ -333,7 +335,7 @@ template <class F> void remove_then(self_ptr self, F next) {
 
 void recover(self_ptr self) {
   self->request(self->state.ctx.driver, caf::infinite, p::inspect_atom::value,
-                self->state.status.id)
+                std::string{self->state.status.id()})
       .then(
           [self](rd::container_info& info) {
             auto tmpl = info.labels.find(template_label);
@@ -346,7 +348,7 @@ void recover(self_ptr self) {
             if (info.state == rd::container_state::running) {
               // An older revision is running: replace it like an update would.
               self->state.replace_pending = true;
-              self->state.status.runtime_id = info.runtime_id;
+              self->state.status.set_runtime_id(info.runtime_id);
               on_running(self, info, true);
               return;
             }
@@ -400,11 +402,11 @@ void finish_stop(self_ptr self) {
 /// Shows the end of a crash-looping replica's output in its status (describe).
 void fetch_log_tail(self_ptr self) {
   self->request(self->state.ctx.driver, std::chrono::seconds{10}, p::logs_atom::value,
-                self->state.status.id, uint64_t{log_tail_bytes})
+                std::string{self->state.status.id()}, uint64_t{log_tail_bytes})
       .then(
           [self](std::string& text) {
-            self->state.status.log_tail = std::move(text);
-            self->send(self->state.ctx.parent, self->state.status);
+            self->state.status.set_log_tail(text);
+            self->send(self->state.ctx.parent, self->state.status.unpack());
           },
           [](caf::error&) {});
 }
@@ -417,10 +419,10 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
     return;
   }
   bool live = st.state == p::replica_state::running || st.state == p::replica_state::stopping;
-  if (msg.runtime_id != st.runtime_id || !live)
+  if (msg.runtime_id != st.runtime_id() || !live)
     return; // an earlier incarnation
   st.exit_code = msg.exit_code;
-  st.runtime_id.clear();
+  st.set_runtime_id({});
   if (self->state.stop_requested) {
     finish_stop(self);
     return;
@@ -435,7 +437,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   if (uptime >= stable_uptime) {
     self->state.backoff = caf::timespan{0};
     self->state.crash_streak = 0;
-    self->state.status.log_tail.clear();
+    self->state.status.set_log_tail({});
   } else {
     ++self->state.crash_streak;
   }
@@ -465,7 +467,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
   if (self->state.ctx.metrics != nullptr)
     self->state.ctx.metrics->count_replica_restart(self->state.req->service);
   schedule_restart(self, how);
-  emit(self, "replica_exited", st.message);
+  emit(self, "replica_exited", std::string{st.message()});
 }
 
 void on_restart_timer(self_ptr self, const std::string& token) {
@@ -475,7 +477,7 @@ void on_restart_timer(self_ptr self, const std::string& token) {
   // The container may be gone (failed create) or merely exited (restart in place,
   // keeping its logs).
   self->request(self->state.ctx.driver, caf::infinite, p::inspect_atom::value,
-                self->state.status.id)
+                std::string{self->state.status.id()})
       .then([self](rd::container_info&) { start_existing(self); },
             [self](caf::error&) { create_and_start(self); });
 }
@@ -485,18 +487,18 @@ void on_update(self_ptr self, p::replica_request& req) {
     auto next = std::make_shared<p::replica_request>(*self->state.req);
     next->discovery_env = std::move(req.discovery_env); // for the next start
     self->state.req = std::move(next);
-    self->send(self->state.ctx.parent, self->state.status);
+    self->send(self->state.ctx.parent, self->state.status.unpack());
     return;
   }
   bool running = self->state.status.state == p::replica_state::running;
   if (template_hash(req.spec) == template_hash(self->state.req->spec)) {
     self->state.req = std::make_shared<const p::replica_request>(std::move(req));
     self->state.status.revision = self->state.req->revision;
-    self->send(self->state.ctx.parent, self->state.status);
+    self->send(self->state.ctx.parent, self->state.status.unpack());
     return;
   }
   self->state.req = std::make_shared<const p::replica_request>(std::move(req));
-  self->state.status.template_hash = template_hash(self->state.req->spec);
+  self->state.status.set_template_hash(template_hash(self->state.req->spec));
   self->state.backoff = caf::timespan{0};
   self->state.crash_streak = 0;
   self->state.restart_token.clear();
@@ -504,7 +506,7 @@ void on_update(self_ptr self, p::replica_request& req) {
     self->state.replace_pending = true;
     report(self, p::replica_state::stopping,
            "replacing with revision " + std::to_string(self->state.req->revision));
-    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, self->state.status.id,
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, std::string{self->state.status.id()},
                   self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
     return;
@@ -526,7 +528,7 @@ caf::result<bool> on_stop(self_ptr self) {
     case p::replica_state::running:
       report(self, p::replica_state::stopping, "stopping");
       self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
-                    self->state.status.id, self->state.req->spec->stop_grace)
+                    std::string{self->state.status.id()}, self->state.req->spec->stop_grace)
           .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
       break;
     case p::replica_state::starting:
@@ -541,7 +543,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
                                      std::shared_ptr<const p::replica_request> req) {
   self->state.ctx = std::move(ctx.links);
   self->state.req = std::move(req);
-  auto& st = self->state.status;
+  p::replica_status st;
   st.service = self->state.req->service;
   st.slot = self->state.req->slot;
   st.id = p::replica_id(st.service, st.slot);
@@ -550,6 +552,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
   st.ports = std::move(ctx.ports);
   st.address = std::move(ctx.address);
   st.template_hash = template_hash(self->state.req->spec);
+  self->state.status = packed_status{st};
   if (self->state.ctx.fresh)
     create_and_start(self);
   else
@@ -562,7 +565,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
         run_probe(self, readiness, generation);
       },
       [self](p::stop_atom) { return on_stop(self); },
-      [self](p::status_atom) { return self->state.status; },
+      [self](p::status_atom) { return self->state.status.unpack(); },
   };
 }
 

@@ -20,7 +20,7 @@ constexpr size_t resync_slots = 1000;
 
 void set_status(self_ptr self, slot_state& s, p::replica_status st) {
   self->state.restarts += st.restarts - s.status.restarts;
-  s.status = slot_status{st};
+  s.status = packed_status{st};
 }
 
 /// Records the node of a slot (empty: none), keeping by_node in step.

@@ -1,4 +1,4 @@
-#include "actors/slot_status.hpp"
+#include "actors/packed_status.hpp"
 
 #include <array>
 #include <utility>
@@ -41,7 +41,7 @@ template <size_t N> std::string pack(const std::array<std::string_view, N>& xs) 
 
 } // namespace
 
-slot_status::slot_status(const p::replica_status& x)
+packed_status::packed_status(const p::replica_status& x)
   : state(x.state), ready(x.ready), unhealthy(x.unhealthy), slot(x.slot), restarts(x.restarts),
     exit_code(x.exit_code), pid(x.pid), revision(x.revision), since_ms(x.since_ms),
     ports(x.ports) {
@@ -50,7 +50,7 @@ slot_status::slot_status(const p::replica_status& x)
       x.template_hash});
 }
 
-std::string_view slot_status::text(field f) const {
+std::string_view packed_status::text(field f) const {
   if (packed_.empty())
     return {};
   size_t at = 0;
@@ -62,7 +62,7 @@ std::string_view slot_status::text(field f) const {
   }
 }
 
-p::replica_status slot_status::unpack() const {
+p::replica_status packed_status::unpack() const {
   p::replica_status x;
   x.id = id();
   x.service = text(field::service);
@@ -86,14 +86,14 @@ p::replica_status slot_status::unpack() const {
   return x;
 }
 
-void slot_status::set_message(std::string_view message) {
-  std::array<std::string, static_cast<size_t>(field::count)> xs;
-  for (size_t i = 0; i < xs.size(); ++i)
-    xs[i] = text(static_cast<field>(i));
-  xs[static_cast<size_t>(field::message)] = message;
+void packed_status::set(field f, std::string_view x) {
+  if (text(f) == x)
+    return;
+  // The views point into the old buffer, which lives until the new one is built.
   std::array<std::string_view, static_cast<size_t>(field::count)> views;
-  for (size_t i = 0; i < xs.size(); ++i)
-    views[i] = xs[i];
+  for (size_t i = 0; i < views.size(); ++i)
+    views[i] = text(static_cast<field>(i));
+  views[static_cast<size_t>(f)] = x;
   packed_ = pack(views);
 }
 

@@ -1,7 +1,7 @@
-// A service's packed copy of a replica's status gives back every field as
-// reported, and changes its message alone.
+// A replica's packed status (in its actor and in its service's slot) gives back
+// every field as reported, and a setter changes its own field alone.
 
-#include "actors/slot_status.hpp"
+#include "actors/packed_status.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 namespace {
 
-using tutti::actors::slot_status;
+using tutti::actors::packed_status;
 namespace p = tutti::protocol;
 
 p::replica_status full() {
@@ -36,9 +36,9 @@ p::replica_status full() {
   return x;
 }
 
-TEST(SlotStatus, GivesBackEveryFieldAsReported) {
+TEST(PackedStatus, GivesBackEveryFieldAsReported) {
   auto x = full();
-  slot_status s{x};
+  packed_status s{x};
   EXPECT_EQ(s.unpack(), x);
   EXPECT_TRUE(s.reported());
   EXPECT_EQ(s.id(), "web-7");
@@ -51,27 +51,46 @@ TEST(SlotStatus, GivesBackEveryFieldAsReported) {
   EXPECT_EQ(s.ports, x.ports);
 }
 
-TEST(SlotStatus, AnEmptyOneIsUnreportedAndPending) {
-  slot_status s;
+TEST(PackedStatus, AnEmptyOneIsUnreportedAndPending) {
+  packed_status s;
   EXPECT_FALSE(s.reported());
   EXPECT_EQ(s.state, p::replica_state::pending);
   EXPECT_EQ(s.unpack(), p::replica_status{});
-  EXPECT_EQ(slot_status{p::replica_status{}}.unpack(), p::replica_status{});
+  EXPECT_EQ(packed_status{p::replica_status{}}.unpack(), p::replica_status{});
 }
 
-TEST(SlotStatus, SettingTheMessageChangesNothingElse) {
+TEST(PackedStatus, SettingTheMessageChangesNothingElse) {
   auto x = full();
-  slot_status s{x};
+  packed_status s{x};
   s.set_message("node n3 lost; placing it again");
   x.message = "node n3 lost; placing it again";
   EXPECT_EQ(s.unpack(), x);
   s.set_message("");
   x.message.clear();
   EXPECT_EQ(s.unpack(), x);
-  slot_status empty;
+  packed_status empty;
   empty.set_message("0/5 nodes: 5 insufficient memory");
   EXPECT_FALSE(empty.reported());
   EXPECT_EQ(empty.message(), "0/5 nodes: 5 insufficient memory");
+}
+
+TEST(PackedStatus, EachSetterChangesItsFieldAlone) {
+  auto x = full();
+  packed_status s{x};
+  s.set_runtime_id("");
+  x.runtime_id.clear();
+  s.set_health("liveness: timed out");
+  x.health = "liveness: timed out";
+  s.set_log_tail("");
+  x.log_tail.clear();
+  s.set_template_hash("fedcba9876543210");
+  x.template_hash = "fedcba9876543210";
+  s.set_message(s.message()); // from its own buffer
+  EXPECT_EQ(s.unpack(), x);
+  EXPECT_EQ(s.runtime_id(), "");
+  EXPECT_EQ(s.service(), "web");
+  EXPECT_EQ(s.template_hash(), "fedcba9876543210");
+  EXPECT_EQ(s.log_tail(), "");
 }
 
 } // namespace
