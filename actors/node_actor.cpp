@@ -75,8 +75,15 @@ std::string driver_child(p::driver_kind kind) {
   return "driver/" + p::to_string(kind);
 }
 
+constexpr std::string_view replica_prefix = "replica/";
+
 std::string replica_child(const std::string& id) {
-  return "replica/" + id;
+  return std::string{replica_prefix} + id;
+}
+
+/// The replica id of a child named by replica_child.
+std::string replica_of(const std::string& child) {
+  return child.substr(replica_prefix.size());
 }
 
 bool port_free(const std::string& address, uint16_t port) {
@@ -169,7 +176,8 @@ void start_replica_child(self_ptr self, const std::string& id) {
   // child while it starts another.
   if (has_probes(*self->state.replicas.at(id).req->spec))
     prober(self);
-  self->state.sup->start_child(replica_child(id), [self, id]() -> caf::actor {
+  self->state.sup->start_child(replica_child(id), [self](const std::string& child) -> caf::actor {
+    auto id = replica_of(child);
     auto& entry = self->state.replicas.at(id);
     replica_context rc;
     rc.node = self->state.ctx.config.name;

@@ -34,6 +34,12 @@ supervision::supervision(caf::scheduled_actor* self, std::string name, restart_s
 
 caf::actor supervision::start_child(const std::string& name, start_function start,
                                     bool supervises) {
+  return start_child(
+      name, [start = std::move(start)](const std::string&) { return start(); }, supervises);
+}
+
+caf::actor supervision::start_child(const std::string& name, named_start_function start,
+                                    bool supervises) {
   if (auto old = find(name); old != children_->end()) {
     auto handle = old->handle;
     erase(old);
@@ -52,7 +58,7 @@ caf::actor supervision::start_child(const std::string& name, start_function star
 
 void supervision::spawn(child_ref i) {
   auto& e = *i;
-  e.handle = e.start();
+  e.handle = e.start(e.name);
   if (!e.handle) {
     spdlog::error("{}: starting child {} returned no actor", name_, e.name);
     return;

@@ -47,6 +47,11 @@ struct restart_limit {
 /// Spawns a child and returns its handle; called again for each restart.
 using start_function = std::function<caf::actor()>;
 
+/// The same, told the child's name: a function that needs only that and its
+/// owner captures no string of its own (a node starts one per replica, and a
+/// std::function keeps a capture beyond 16 bytes on the heap).
+using named_start_function = std::function<caf::actor(const std::string& name)>;
+
 class supervision {
 public:
   using clock = std::chrono::steady_clock;
@@ -58,6 +63,8 @@ public:
   /// `supervises` answers tree_atom and kill_atom about its own children (see
   /// `supervising_actor` in interfaces.hpp).
   caf::actor start_child(const std::string& name, start_function start, bool supervises = false);
+  caf::actor start_child(const std::string& name, named_start_function start,
+                         bool supervises = false);
 
   /// Stops and forgets a child: it will not be restarted.
   void stop_child(const std::string& name, caf::error reason);
@@ -109,7 +116,7 @@ private:
 
   struct entry {
     std::string name;
-    start_function start;
+    named_start_function start;
     caf::actor handle;
     int32_t total_restarts = 0;
     bool supervises = false;
