@@ -9,6 +9,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace tutti::actors {
@@ -31,13 +33,17 @@ void set_node(self_ptr self, int32_t slot, const std::string& node) {
   auto& by_node = self->state.by_node;
   if (!s.node.empty())
     if (auto i = by_node.find(s.node); i != by_node.end()) {
-      i->second.erase(slot);
+      auto& xs = i->second;
+      if (auto at = std::find(xs.begin(), xs.end(), slot); at != xs.end()) {
+        *at = xs.back();
+        xs.pop_back();
+      }
       if (i->second.empty())
         by_node.erase(i);
     }
   s.node = node;
   if (!node.empty())
-    by_node[node].insert(slot);
+    by_node[node].push_back(slot);
 }
 
 /// The slot `slot` if it is still the incarnation that sent a request of `epoch`
@@ -511,6 +517,7 @@ void on_node_lost(self_ptr self, const std::string& node) {
   // back. If it comes back, the cluster's sweep removes what it still runs of
   // them (their assignments point elsewhere by then).
   auto slots = on_it->second; // set_node changes by_node
+  std::sort(slots.begin(), slots.end()); // in slot order, as the events tell them
   for (auto slot : slots) {
     auto i = st.slots.find(slot);
     if (i == st.slots.end())

@@ -6,6 +6,7 @@
 
 #include "actors/service_actor.hpp"
 #include "actors/packed_status.hpp"
+#include "actors/slot_table.hpp"
 
 #include <caf/stateful_actor.hpp>
 
@@ -80,7 +81,7 @@ struct service_state {
   std::string target;                              // template hash of spec
   std::map<std::string, known_revision> templates; // by template hash
   rollout_state rollout;
-  std::map<int32_t, slot_state> slots;
+  slot_table<slot_state> slots;
   std::map<std::string, node_actor> nodes;       // cache of placement's answers
   std::map<int64_t, p::shared_spec> shared_specs; // by revision: what run requests carry
   std::optional<p::service_endpoints> published; // last sent to discovery
@@ -93,8 +94,9 @@ struct service_state {
   std::deque<int32_t> to_place; // slots waiting for a place request
   int32_t placing = 0;          // place requests in flight
   std::string unschedulable;    // non-empty: placement found no node; wait for capacity
-  // Slots by node, so that a lost node costs its own slots, not all of them.
-  std::unordered_map<std::string, std::set<int32_t>> by_node;
+  // Slots by node, so that a lost node costs its own slots, not all of them. A
+  // node holds a handful of a service's slots: a vector, not a tree per node.
+  std::unordered_map<std::string, std::vector<int32_t>> by_node;
   // Nodes that drain: their slots count as to be replaced, like slots of an
   // older template, so the rollout arithmetic moves them within update's limits.
   std::set<std::string> draining;
