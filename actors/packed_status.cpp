@@ -43,8 +43,7 @@ template <size_t N> std::string pack(const std::array<std::string_view, N>& xs) 
 
 packed_status::packed_status(const p::replica_status& x)
   : state(x.state), ready(x.ready), unhealthy(x.unhealthy), slot(x.slot), restarts(x.restarts),
-    exit_code(x.exit_code), pid(x.pid), revision(x.revision), since_ms(x.since_ms),
-    ports(x.ports) {
+    exit_code(x.exit_code), pid(x.pid), revision(x.revision), since_ms(x.since_ms), ports(x.ports) {
   packed_ = pack(std::array<std::string_view, static_cast<size_t>(field::count)>{
       x.id, x.service, x.node, x.runtime_id, x.message, x.address, x.health, x.log_tail,
       x.template_hash});

@@ -106,8 +106,8 @@ void place_batch(self_ptr self, const std::vector<int32_t>& batch) {
   for (auto slot : batch) {
     auto& s = st.slots[slot];
     s.in_flight = true;
-    req.asks.push_back({p::replica_id(spec.name, slot), s.node.empty() ? s.last_node() : s.node,
-                        !s.node.empty()});
+    req.asks.push_back(
+        {p::replica_id(spec.name, slot), s.node.empty() ? s.last_node() : s.node, !s.node.empty()});
     slots.push_back({slot, s.epoch});
   }
   ++st.placing;

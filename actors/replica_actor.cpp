@@ -268,8 +268,8 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
                 schedule_restart(self, "cannot watch: " + p::message_of(err));
               });
   if (self->state.stop_requested || self->state.replace_pending)
-    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, std::string{self->state.status.id()},
-                  self->state.req->spec->stop_grace)
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
+                  std::string{self->state.status.id()}, self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
   if (auto early = std::exchange(self->state.early_exit, nullptr))
     on_exit(self, *early); // ignored unless it is of the incarnation just started
@@ -278,7 +278,8 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
 void start_existing(self_ptr self) {
   self->state.start_requested = clock::now();
   report(self, p::replica_state::starting, "");
-  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value, std::string{self->state.status.id()})
+  self->request(self->state.ctx.driver, caf::infinite, p::start_atom::value,
+                std::string{self->state.status.id()})
       .then([self](rd::container_info& info) { on_running(self, info, false); },
             [self](caf::error& err) {
               emit(self, "replica_failed", p::message_of(err));
@@ -322,8 +323,8 @@ void create_and_start(self_ptr self) {
 
 /// Removes whatever container of this name exists, then runs `next`.
 template <class F> void remove_then(self_ptr self, F next) {
-  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value, std::string{self->state.status.id()},
-                true)
+  self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value,
+                std::string{self->state.status.id()}, true)
       .then([next](bool) { next(); },
             [self, next](caf::error& err) {
               if (p::code_of(err) != p::error_code::not_found)
@@ -506,8 +507,8 @@ void on_update(self_ptr self, p::replica_request& req) {
     self->state.replace_pending = true;
     report(self, p::replica_state::stopping,
            "replacing with revision " + std::to_string(self->state.req->revision));
-    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value, std::string{self->state.status.id()},
-                  self->state.req->spec->stop_grace)
+    self->request(self->state.ctx.driver, caf::infinite, p::stop_atom::value,
+                  std::string{self->state.status.id()}, self->state.req->spec->stop_grace)
         .then([](bool) {}, [](caf::error&) {});
     return;
   }

@@ -78,8 +78,8 @@ p::service_endpoints endpoints(self_ptr self) {
   for (const auto& [slot, s] : self->state.slots) {
     if (s.stopping || s.node_lost || s.status.state != p::replica_state::running || !s.status.ready)
       continue;
-    auto host = s.status.address().empty() ? std::string{"127.0.0.1"}
-                                           : std::string{s.status.address()};
+    auto host =
+        s.status.address().empty() ? std::string{"127.0.0.1"} : std::string{s.status.address()};
     for (const auto& b : s.status.ports)
       out.endpoints.push_back(
           {std::string{s.status.id()}, std::string{s.status.node()}, b.name, host, b.host_port});

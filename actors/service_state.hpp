@@ -42,7 +42,7 @@ struct slot_state {
   bool queued = false;    // waits in the service's place queue
   uint64_t epoch = 0;     // answers to requests of an older epoch are ignored
   int64_t assigned = 0;   // the fencing epoch of its stored assignment
-  packed_status status; // the last one reported, or why it is pending
+  packed_status status;   // the last one reported, or why it is pending
   // Null for most slots: a service's slots are paid a million times.
   std::unique_ptr<slot_past> past;
   slot_past& past_of() {

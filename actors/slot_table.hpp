@@ -33,10 +33,7 @@ public:
     using reference = V&;
 
     basic_iterator() = default;
-    basic_iterator(const storage* xs, size_t at)
-      : xs_(xs), at_(at) {
-      skip();
-    }
+    basic_iterator(const storage* xs, size_t at) : xs_(xs), at_(at) { skip(); }
     // iterator -> const_iterator
     template <class W>
     basic_iterator(const basic_iterator<W>& x) : xs_(x.xs_), at_(x.at_) {} // NOLINT

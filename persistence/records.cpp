@@ -60,13 +60,27 @@ void append_string(std::string& out, std::string_view text) {
   out += '"';
   for (auto c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += "\\u00";
@@ -121,13 +135,11 @@ private:
 /// fast path only takes what it reads exactly as nlohmann would.
 class flat_reader {
 public:
-  explicit flat_reader(std::string_view text) : text_(text) {
-  }
+  explicit flat_reader(std::string_view text) : text_(text) {}
   /// Calls `on_string(key, value)` or `on_int(key, value)` per field; either
   /// answers false for a field it does not take that way (a known key of the
   /// wrong type), which ends the fast path.
-  template <class OnString, class OnInt>
-  bool read(OnString on_string, OnInt on_int) {
+  template <class OnString, class OnInt> bool read(OnString on_string, OnInt on_int) {
     if (!eat('{'))
       return false;
     if (eat('}'))
@@ -262,8 +274,8 @@ caf::expected<assignment> decode_assignment(std::string_view bytes) {
       [&](std::string_view key, int64_t value) {
         if (key == "epoch")
           fast.epoch = value;
-        return key == "epoch" || (key != "replica" && key != "service" && key != "node" &&
-                                  key != "template");
+        return key == "epoch" ||
+               (key != "replica" && key != "service" && key != "node" && key != "template");
       });
   if (ok)
     return fast;

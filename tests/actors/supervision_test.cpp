@@ -188,9 +188,9 @@ TEST_F(Supervision, ShutdownStopsChildren) {
 }
 
 TEST_F(Supervision, AKilledSupervisorEndsItsChildrenAlsoOneRestartedBefore) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, nullptr,
-                              {{"a", counter_child(sys, "a", &db)},
-                               {"b", counter_child(sys, "b", &db)}});
+  auto sup =
+      spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, nullptr,
+                       {{"a", counter_child(sys, "a", &db)}, {"b", counter_child(sys, "b", &db)}});
   caf::scoped_actor self{sys};
   auto first = child_of(self, sup, "a");
   self->monitor(first);

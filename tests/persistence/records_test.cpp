@@ -75,15 +75,16 @@ TEST(Records, InvalidUtf8IsReplacedNotThrown) {
 
 TEST(Records, AssignmentsInAnyJsonFormReadAsNlohmannReadsThem) {
   assignment want{"web-1", "web", "n1", "abc", 7};
-  for (std::string text : {
-           R"({"epoch":7,"node":"n1","replica":"web-1","service":"web","template":"abc"})",
-           R"({ "template" : "abc", "service":"web", "replica":"web-1", "node":"n1", "epoch": 7 })",
-           R"({"replica":"web\u002d1","service":"web","node":"n1","template":"abc","epoch":7})",
-           R"({"replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7.0})",
-           R"({"replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7,"x":[1]})",
-           R"({"replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7,"y":"z"})",
-           R"({"replica":"x","replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7})",
-       }) {
+  for (
+      std::string text : {
+          R"({"epoch":7,"node":"n1","replica":"web-1","service":"web","template":"abc"})",
+          R"({ "template" : "abc", "service":"web", "replica":"web-1", "node":"n1", "epoch": 7 })",
+          R"({"replica":"web\u002d1","service":"web","node":"n1","template":"abc","epoch":7})",
+          R"({"replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7.0})",
+          R"({"replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7,"x":[1]})",
+          R"({"replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7,"y":"z"})",
+          R"({"replica":"x","replica":"web-1","service":"web","node":"n1","template":"abc","epoch":7})",
+      }) {
     auto got = detail::decode_assignment(text);
     ASSERT_TRUE(got) << text;
     EXPECT_EQ(*got, want) << text;
@@ -95,12 +96,12 @@ TEST(Records, AssignmentsInAnyJsonFormReadAsNlohmannReadsThem) {
 
 TEST(Records, MalformedAssignmentsAreCorruptNotMisread) {
   for (std::string text : {
-           R"({"replica":"web-1","epoch":"7"})",  // an epoch of the wrong type
-           R"({"replica":7})",                    // a name of the wrong type
-           R"({"replica":"web-1","epoch":007})",  // not JSON: a leading zero
-           R"({"replica":"web-1","epoch":7)",     // cut off
-           R"({"replica":"web-1"} trailing)",     // more after the object
-           R"(["web-1"])",                        // not an object
+           R"({"replica":"web-1","epoch":"7"})", // an epoch of the wrong type
+           R"({"replica":7})",                   // a name of the wrong type
+           R"({"replica":"web-1","epoch":007})", // not JSON: a leading zero
+           R"({"replica":"web-1","epoch":7)",    // cut off
+           R"({"replica":"web-1"} trailing)",    // more after the object
+           R"(["web-1"])",                       // not an object
            "",
        }) {
     auto got = detail::decode_assignment(text);
