@@ -51,13 +51,14 @@ public:
       return copy;
     }
     friend bool operator==(const basic_iterator& x, const basic_iterator& y) {
-      return x.at_ == y.at_;
+      return x.at_end() ? y.at_end() : x.at_ == y.at_;
     }
     friend bool operator!=(const basic_iterator& x, const basic_iterator& y) { return !(x == y); }
 
   private:
     template <class> friend class basic_iterator;
     friend class slot_table;
+    bool at_end() const { return xs_ == nullptr || at_ >= xs_->size(); }
     void skip() {
       while (xs_ != nullptr && at_ < xs_->size() && !(*xs_)[at_])
         ++at_;
@@ -102,10 +103,10 @@ public:
   size_t erase(int32_t slot) {
     if (!has(slot))
       return 0;
+    // The index keeps its length (8 bytes a slot ever used): iterators past the
+    // erased entry stay good, as they do in a map.
     xs_[static_cast<size_t>(slot)].reset();
     --size_;
-    while (!xs_.empty() && !xs_.back())
-      xs_.pop_back(); // a scale-down gives the room back
     return 1;
   }
 
