@@ -218,9 +218,9 @@ void sim_cluster::kill_node(int32_t i) {
   caf::anon_send_exit(x.nodes.at(i), caf::exit_reason::kill);
   // The host's containers die with it. Its replica actors end with the node
   // (its supervision ends them) but do not stop them: a dead host cannot.
-  if (auto owned = x.drivers.at(i)->list_owned(x.names.at(i)))
-    for (auto& c : *owned)
-      x.drivers.at(i)->remove(c.name, true);
+  if (auto owned = x.drivers.at(i)->names_owned(x.names.at(i)))
+    for (auto& name : *owned)
+      x.drivers.at(i)->remove(name, true);
 }
 
 void sim_cluster::add_node(p::resource_spec capacity, std::map<std::string, std::string> labels) {
