@@ -2,7 +2,6 @@
 
 #include "actors/driver_actor.hpp"
 #include "actors/packed_status.hpp"
-
 #include "actors/probe_tracker.hpp"
 #include "config/spec_parser.hpp"
 #include "metrics/catalogue.hpp"
