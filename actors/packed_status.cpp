@@ -1,5 +1,7 @@
 #include "actors/packed_status.hpp"
 
+#include "protocol/packed_strings.hpp"
+
 #include <array>
 #include <utility>
 
@@ -7,35 +9,27 @@ namespace tutti::actors {
 
 namespace {
 
-void put_length(std::string& out, size_t n) {
-  while (n >= 0x80) {
-    out += static_cast<char>((n & 0x7F) | 0x80);
-    n >>= 7;
-  }
-  out += static_cast<char>(n);
-}
+constexpr auto field_count = 9; // packed_status::field::count
 
-size_t get_length(std::string_view in, size_t& at) {
-  size_t n = 0;
-  for (int shift = 0; at < in.size(); shift += 7) {
-    auto byte = static_cast<unsigned char>(in[at++]);
-    n |= static_cast<size_t>(byte & 0x7F) << shift;
-    if ((byte & 0x80) == 0)
-      break;
-  }
-  return n;
-}
+using views = std::array<std::string_view, field_count>;
 
-template <size_t N> std::string pack(const std::array<std::string_view, N>& xs) {
+std::string pack(const views& xs) {
   size_t size = 0;
   for (auto x : xs)
-    size += x.size() + 1;
+    size += p::packed_size(x);
   std::string out;
   out.reserve(size);
-  for (auto x : xs) {
-    put_length(out, x.size());
-    out += x;
-  }
+  for (auto x : xs)
+    p::put_packed(out, x);
+  return out;
+}
+
+/// Every field of a packed buffer, in one pass.
+views unpack_all(std::string_view in) {
+  views out;
+  if (!in.empty())
+    for (auto& x : out)
+      x = p::take_packed(in);
   return out;
 }
 
@@ -44,56 +38,53 @@ template <size_t N> std::string pack(const std::array<std::string_view, N>& xs) 
 packed_status::packed_status(const p::replica_status& x)
   : state(x.state), ready(x.ready), unhealthy(x.unhealthy), slot(x.slot), restarts(x.restarts),
     exit_code(x.exit_code), pid(x.pid), revision(x.revision), since_ms(x.since_ms), ports(x.ports) {
-  packed_ = pack(std::array<std::string_view, static_cast<size_t>(field::count)>{
-      x.id, x.service, x.node, x.runtime_id, x.message, x.address, x.health, x.log_tail,
-      x.template_hash});
+  static_assert(static_cast<size_t>(field::count) == field_count);
+  packed_ = pack({x.id, x.service, x.node, x.runtime_id, x.message, x.address, x.health, x.log_tail,
+                  x.template_hash});
 }
 
 std::string_view packed_status::text(field f) const {
-  if (packed_.empty())
-    return {};
-  size_t at = 0;
-  for (size_t i = 0;; ++i) {
-    auto n = get_length(packed_, at);
-    if (i == static_cast<size_t>(f))
-      return std::string_view{packed_}.substr(at, n);
-    at += n;
-  }
+  std::string_view in = packed_;
+  std::string_view x;
+  if (!in.empty())
+    for (size_t i = 0; i <= static_cast<size_t>(f); ++i)
+      x = p::take_packed(in);
+  return x;
 }
 
 p::replica_status packed_status::unpack() const {
+  auto xs = unpack_all(packed_);
+  auto at = [&xs](field f) { return std::string{xs[static_cast<size_t>(f)]}; };
   p::replica_status x;
-  x.id = id();
-  x.service = text(field::service);
+  x.id = at(field::id);
+  x.service = at(field::service);
   x.slot = slot;
-  x.node = node();
+  x.node = at(field::node);
   x.state = state;
   x.pid = pid;
-  x.runtime_id = text(field::runtime_id);
+  x.runtime_id = at(field::runtime_id);
   x.restarts = restarts;
   x.revision = revision;
   x.exit_code = exit_code;
-  x.message = message();
+  x.message = at(field::message);
   x.since_ms = since_ms;
   x.ports = ports;
-  x.address = address();
+  x.address = at(field::address);
   x.ready = ready;
   x.unhealthy = unhealthy;
-  x.health = health();
-  x.log_tail = text(field::log_tail);
-  x.template_hash = text(field::template_hash);
+  x.health = at(field::health);
+  x.log_tail = at(field::log_tail);
+  x.template_hash = at(field::template_hash);
   return x;
 }
 
 void packed_status::set(field f, std::string_view x) {
-  if (text(f) == x)
-    return;
   // The views point into the old buffer, which lives until the new one is built.
-  std::array<std::string_view, static_cast<size_t>(field::count)> views;
-  for (size_t i = 0; i < views.size(); ++i)
-    views[i] = text(static_cast<field>(i));
-  views[static_cast<size_t>(f)] = x;
-  packed_ = pack(views);
+  auto xs = unpack_all(packed_);
+  if (xs[static_cast<size_t>(f)] == x)
+    return;
+  xs[static_cast<size_t>(f)] = x;
+  packed_ = pack(xs);
 }
 
 } // namespace tutti::actors

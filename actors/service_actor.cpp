@@ -518,6 +518,7 @@ void on_node_lost(self_ptr self, const std::string& node) {
   // them (their assignments point elsewhere by then).
   auto slots = on_it->second; // set_node changes by_node
   std::sort(slots.begin(), slots.end()); // in slot order, as the events tell them
+  auto why = "node " + node + " lost; placing it again";
   for (auto slot : slots) {
     auto i = st.slots.find(slot);
     if (i == st.slots.end())
@@ -539,8 +540,8 @@ void on_node_lost(self_ptr self, const std::string& node) {
     auto id = p::replica_id(st.spec.name, slot);
     set_status(self, s, {});
     s.status.state = p::replica_state::pending;
-    s.status.set_message("node " + node + " lost; placing it again");
-    emit(self, "replica_rescheduled", "node " + node + " lost; placing it again", id);
+    s.status.set_message(why);
+    emit(self, "replica_rescheduled", why, id);
     queue_place(self, slot);
   }
   // Only these slots changed: they are placed again without a reconcile, which

@@ -1,11 +1,11 @@
 #include "runtime-drivers/sim_driver.hpp"
 
 #include "protocol/errors.hpp"
+#include "protocol/packed_strings.hpp"
 #include "runtime-drivers/container_name.hpp"
 #include "runtime-drivers/task_thread.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -67,32 +67,19 @@ caf::expected<sim_driver::entry*> sim_driver::find(const std::string& name) {
 
 namespace {
 
-/// Pairs as one string: per pair, the key's and the value's lengths (4 bytes
-/// each) and bytes.
-void put_length(std::string& out, size_t n) {
-  auto x = static_cast<uint32_t>(n);
-  out.append(reinterpret_cast<const char*>(&x), sizeof(x));
-}
+using protocol::put_packed;
+using protocol::take_packed;
 
-std::string_view take(std::string_view& in) {
-  uint32_t n = 0;
-  std::memcpy(&n, in.data(), sizeof(n));
-  auto x = in.substr(sizeof(n), n);
-  in.remove_prefix(sizeof(n) + n);
-  return x;
-}
-
+/// Pairs as one string: key, value, key, value... (protocol/packed_strings.hpp).
 std::string pack_pairs(const std::map<std::string, std::string>& xs) {
   size_t size = 0;
   for (const auto& [k, v] : xs)
-    size += 2 * sizeof(uint32_t) + k.size() + v.size();
+    size += protocol::packed_size(k) + protocol::packed_size(v);
   std::string out;
   out.reserve(size);
   for (const auto& [k, v] : xs) {
-    put_length(out, k.size());
-    out += k;
-    put_length(out, v.size());
-    out += v;
+    put_packed(out, k);
+    put_packed(out, v);
   }
   return out;
 }
@@ -100,8 +87,8 @@ std::string pack_pairs(const std::map<std::string, std::string>& xs) {
 std::map<std::string, std::string> unpack_pairs(std::string_view in) {
   std::map<std::string, std::string> out;
   while (!in.empty()) {
-    auto k = take(in);
-    auto v = take(in);
+    auto k = take_packed(in);
+    auto v = take_packed(in);
     out.emplace_hint(out.end(), k, v); // packed from a map: in order
   }
   return out;
@@ -110,8 +97,8 @@ std::map<std::string, std::string> unpack_pairs(std::string_view in) {
 /// The value of `key` in packed pairs, if there.
 std::optional<std::string_view> find_packed(std::string_view in, std::string_view key) {
   while (!in.empty()) {
-    auto k = take(in);
-    auto v = take(in);
+    auto k = take_packed(in);
+    auto v = take_packed(in);
     if (k == key)
       return v;
   }
