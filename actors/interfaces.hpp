@@ -65,7 +65,7 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
     caf::replies_to<p::put_atom, p::node_status>::with<bool>,
     caf::replies_to<p::get_atom, p::nodes_atom>::with<std::vector<p::node_status>>,
-    caf::reacts_to<p::flush_atom>>;
+    caf::reacts_to<p::flush_atom>, caf::reacts_to<p::fold_atom>>;
 
 /// Owns one replica: one container at a time, restarted per the restart policy.
 using replica_actor =

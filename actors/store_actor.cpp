@@ -36,12 +36,18 @@ struct pending_writes {
 /// quiet spell still commits at once. (etcd's backend batches 100 ms.)
 constexpr auto commit_interval = std::chrono::milliseconds{10};
 
+/// The store folds its log of assignment changes into their tree once no commit
+/// has come for this long: a burst of moves (a lost node's replicas) appends,
+/// and the pages of the tree are written after it, once.
+constexpr auto fold_after_idle = std::chrono::seconds{1};
+
 struct store_state {
   std::shared_ptr<persistence::lmdb_store> db;
   metrics::catalogue* metrics = nullptr;
   std::map<caf::actor_addr, subscription> followers;
   pending_writes pending;
   int64_t last_epoch = 0;
+  bool fold_queued = false; // a fold_atom is on its way
   static inline const char* name = "store";
 };
 
@@ -120,6 +126,46 @@ int64_t next_epoch(self_ptr self) {
   return last;
 }
 
+void note_logged(self_ptr self) {
+  if (self->state.metrics != nullptr)
+    self->state.metrics->set_store_logged_assignments(
+        static_cast<double>(self->state.db->logged_assignments()));
+}
+
+/// Folds the log of assignment changes once the store has been idle for
+/// fold_after_idle (a commit in between postpones it).
+void queue_fold(self_ptr self, std::chrono::steady_clock::duration after = fold_after_idle) {
+  if (self->state.fold_queued || self->state.db->logged_assignments() == 0)
+    return;
+  self->state.fold_queued = true;
+  self->delayed_send(self, after, p::fold_atom::value);
+}
+
+void fold_when_idle(self_ptr self) {
+  self->state.fold_queued = false;
+  auto since = std::chrono::steady_clock::now() - self->state.pending.last_commit;
+  if (since < fold_after_idle) {
+    queue_fold(self, fold_after_idle - since);
+    return;
+  }
+  auto changes = self->state.db->logged_assignments();
+  if (changes == 0)
+    return;
+  auto start = std::chrono::steady_clock::now();
+  if (auto err = timed(self, [&] { return self->state.db->fold_assignments(); })) {
+    // The log stays as it is and serves reads; the next commit tries again.
+    spdlog::error("store: cannot fold {} assignment changes into their tree: {}", changes,
+                  p::message_of(err));
+    return;
+  }
+  note_logged(self);
+  std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  // Only a fold long enough to delay writes is worth a line at info.
+  auto level = took.count() >= 100 ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(level, "store: folded {} assignment changes into their tree in {:.0f} ms", changes,
+              took.count());
+}
+
 /// Group commit: writes wait in `pending` until the flush_atom we sent ourselves
 /// comes out of the mailbox, behind every message that was queued before it, so
 /// one durable transaction (one fsync) serves all of them. Answers go out only
@@ -162,6 +208,8 @@ void flush(self_ptr self) {
       promise.deliver(stored.error());
     return;
   }
+  note_logged(self);
+  queue_fold(self);
   for (auto& promise : promises)
     promise.deliver(true);
   for (auto& promise : epoch_promises)
@@ -244,6 +292,8 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
                                  metrics::catalogue* metrics) {
   self->state.db = std::move(db);
   self->state.metrics = metrics;
+  note_logged(self);
+  queue_fold(self); // what a previous run left in the log
   self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
   // Every handler that reads or writes on its own flushes the queued writes
   // first, so it sees them and the log keeps the order of the mailbox.
@@ -262,7 +312,9 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       },
       [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
         flush(self);
-        return done<bool>(timed(self, [&] { return self->state.db->delete_service(name); }));
+        auto err = timed(self, [&] { return self->state.db->delete_service(name); });
+        note_logged(self); // the delete folded the log
+        return done<bool>(std::move(err));
       },
       [self](p::assign_atom, const std::vector<p::assignment>& xs) {
         return queue_assignments(self, xs);
@@ -271,6 +323,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return queue_unassignment(self, replica);
       },
       [self](p::flush_atom) { flush(self); },
+      [self](p::fold_atom) { fold_when_idle(self); },
       [self](p::get_atom, p::assign_atom,
              const std::string& service) -> caf::result<std::vector<p::assignment>> {
         flush(self);
@@ -279,8 +332,8 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
           return std::move(xs.error());
         return std::move(*xs);
       },
-      [self](p::sweep_atom, const std::string& service)
-          -> caf::result<std::vector<p::assignment>, int64_t> {
+      [self](p::sweep_atom,
+             const std::string& service) -> caf::result<std::vector<p::assignment>, int64_t> {
         flush(self);
         auto snapshot = next_epoch(self);
         if (service.empty()) // only the epoch

@@ -174,6 +174,14 @@ struct catalogue::impl {
           .Register(*registry)
           .Add({}, store_commit_buckets);
 
+  prometheus::Gauge& store_logged =
+      prometheus::BuildGauge()
+          .Name("tutti_store_logged_assignments")
+          .Help("Assignment changes in the state store's log, not yet folded into their "
+                "tree (the store folds them once idle for a second).")
+          .Register(*registry)
+          .Add({});
+
   prometheus::Family<prometheus::Counter>& placements =
       prometheus::BuildCounter()
           .Name("tutti_placement_decisions_total")
@@ -340,6 +348,10 @@ placement_totals catalogue::placements() const {
 
 void catalogue::observe_store_commit(double seconds) {
   impl_->store_commit.Observe(seconds);
+}
+
+void catalogue::set_store_logged_assignments(double n) {
+  impl_->store_logged.Set(n);
 }
 
 void catalogue::record_mesh(const std::string& service, const mesh_sample& x) {

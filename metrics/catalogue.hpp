@@ -69,6 +69,9 @@ public:
   placement_totals placements() const;
   // tutti_store_commit_seconds (histogram)
   void observe_store_commit(double seconds);
+  // tutti_store_logged_assignments: assignment changes in the store's log, not
+  // yet folded into their tree
+  void set_store_logged_assignments(double n);
   // tutti_mesh_connections_total{service}, tutti_mesh_bytes_total{service,direction},
   // tutti_mesh_active_connections{service}, tutti_mesh_upstream_errors_total{service},
   // tutti_mesh_connect_seconds{service} (histogram: accept -> replica connected)

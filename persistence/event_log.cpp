@@ -165,10 +165,10 @@ caf::expected<std::vector<protocol::event>> lmdb_store::commit(write_batch batch
   auto seq = impl_->last_seq;
   auto now = impl_->now_ms();
   const auto& dbis = impl_->dbis;
+  assignment_writes changes{*impl_};
   auto err = impl_->write("commit a batch of writes", [&](tx& t) -> caf::error {
     for (const auto& c : batch.assignments) {
-      auto err = c.remove ? t.del(dbis.assignments, c.x.replica)
-                          : t.put(dbis.assignments, c.x.replica, detail::encode_assignment(c.x));
+      auto err = c.remove ? changes.remove(t, c.x.replica) : changes.put(t, c.x);
       if (err)
         return err;
     }
@@ -189,6 +189,12 @@ caf::expected<std::vector<protocol::event>> lmdb_store::commit(write_batch batch
   if (err)
     return err;
   impl_->last_seq = seq;
+  changes.committed();
+  // The batch is durable whatever the fold does: a fold that fails (a full map)
+  // leaves the log as it was and is tried again after the next commit, whose own
+  // writes then meet the same problem and report it.
+  if (impl_->log_records > impl_->opts.max_logged_assignments)
+    static_cast<void>(fold_assignments());
   return std::move(xs);
 }
 

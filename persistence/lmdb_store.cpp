@@ -30,17 +30,17 @@ std::string human_size(uint64_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
-caf::error corrupt(const std::string& dir, const std::string& what) {
-  return make_error(error_code::store_failure,
-                    "corrupt store in " + dir + ": " + what +
-                        "; the data directory is damaged, restore it from a backup");
-}
-
 caf::error not_found(const std::string& name) {
   return make_error(error_code::not_found, "service " + name + " not found");
 }
 
 } // namespace
+
+caf::error corrupt(const std::string& dir, const std::string& what) {
+  return make_error(error_code::store_failure,
+                    "corrupt store in " + dir + ": " + what +
+                        "; the data directory is damaged, restore it from a backup");
+}
 
 // -- store_state --------------------------------------------------------------------
 
@@ -84,6 +84,7 @@ caf::error open_databases(store_state& s) {
         {"heads", &dbis.heads},
         {"lastrev", &dbis.lastrev},
         {"assignments", &dbis.assignments},
+        {"assignment_log", &dbis.assignment_log},
         {"nodes", &dbis.nodes},
         {"events", &dbis.events},
         {"service_events", &dbis.service_events},
@@ -114,6 +115,8 @@ caf::error store_state::open_env() {
   if (auto err = create_env(*this))
     return err;
   if (auto err = open_databases(*this))
+    return err;
+  if (auto err = load_assignment_log(*this))
     return err;
   return load_last_seq(*this);
 }
@@ -164,6 +167,27 @@ caf::error tx::put(MDB_dbi dbi, std::string_view key, std::string_view value) {
   auto k = detail::to_val(key);
   auto v = detail::to_val(value);
   return check(mdb_put(handle_, dbi, &k, &v, 0));
+}
+
+caf::expected<bool> tx::insert(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  auto k = detail::to_val(key);
+  auto v = detail::to_val(value);
+  int rc = mdb_put(handle_, dbi, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST)
+    return false;
+  if (rc != 0)
+    return check(rc);
+  return true;
+}
+
+caf::error tx::append(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  auto k = detail::to_val(key);
+  auto v = detail::to_val(value);
+  return check(mdb_put(handle_, dbi, &k, &v, MDB_APPEND));
+}
+
+caf::error tx::clear(MDB_dbi dbi) {
+  return check(mdb_drop(handle_, dbi, 0));
 }
 
 caf::error tx::del(MDB_dbi dbi, std::string_view key) {
@@ -289,11 +313,16 @@ caf::expected<stored_spec> load_spec(tx& t, const std::string& name, uint64_t re
   return decode_spec(key, **value);
 }
 
-/// Keys of the assignments of `service`.
+/// Keys of the assignments of `service` in the tree: replica ids are
+/// "SERVICE-SLOT", so they are one key range (shared with services named
+/// "SERVICE-..."; the record names its service).
 caf::expected<std::vector<std::string>> assignment_keys_of(tx& t, const std::string& service) {
   std::vector<std::string> keys;
-  auto err = t.scan(t.store().dbis.assignments, {},
+  auto prefix = service + "-";
+  auto err = t.scan(t.store().dbis.assignments, prefix,
                     [&](std::string_view key, std::string_view value) -> caf::expected<step> {
+                      if (key.substr(0, prefix.size()) != prefix)
+                        return step::stop;
                       auto x = detail::decode_assignment(value);
                       if (!x)
                         return std::move(x.error());
@@ -332,13 +361,17 @@ lmdb_store::put_specs(const std::vector<std::pair<std::string, std::string>>& na
 caf::error lmdb_store::delete_service(const std::string& name) {
   if (auto err = impl_->check_name(name, "service"))
     return err;
-  return impl_->write("delete service " + name, [&](tx& t) -> caf::error {
+  assignment_writes changes{*impl_};
+  auto err = impl_->write("delete service " + name, [&](tx& t) -> caf::error {
     auto head = t.get(impl_->dbis.heads, name);
     if (!head)
       return std::move(head.error());
     if (!*head)
       return not_found(name);
     if (auto err = t.del(impl_->dbis.heads, name))
+      return err;
+    // The tree alone then holds every assignment of the service.
+    if (auto err = changes.fold(t))
       return err;
     auto keys = assignment_keys_of(t, name);
     if (!keys)
@@ -348,6 +381,10 @@ caf::error lmdb_store::delete_service(const std::string& name) {
         return err;
     return {};
   });
+  if (err)
+    return err;
+  changes.committed();
+  return {};
 }
 
 caf::expected<std::optional<stored_spec>> lmdb_store::current_spec(const std::string& name) {
@@ -403,46 +440,6 @@ caf::expected<std::vector<stored_spec>> lmdb_store::history(const std::string& n
                     if (!spec)
                       return std::move(spec.error());
                     out.push_back(std::move(*spec));
-                    return step::next;
-                  });
-  });
-  if (err)
-    return err;
-  return out;
-}
-
-// -- assignments --------------------------------------------------------------------
-
-caf::error lmdb_store::put_assignment(const assignment& x) {
-  if (auto err = impl_->check_name(x.replica, "replica"))
-    return err;
-  return impl_->write("store the assignment of " + x.replica, [&](tx& t) {
-    return t.put(impl_->dbis.assignments, x.replica, detail::encode_assignment(x));
-  });
-}
-
-caf::error lmdb_store::remove_assignment(const std::string& replica) {
-  if (auto err = impl_->check_name(replica, "replica"))
-    return err;
-  return impl_->write("remove the assignment of " + replica,
-                      [&](tx& t) { return t.del(impl_->dbis.assignments, replica); });
-}
-
-caf::expected<std::vector<assignment>> lmdb_store::assignments(const std::string& service) {
-  std::vector<assignment> out;
-  // Replica ids are "SERVICE-SLOT": a service's assignments are one key range,
-  // so a cluster of a million replicas is not read whole for each service.
-  auto prefix = service.empty() ? std::string{} : service + "-";
-  auto err = impl_->read("read assignments", [&](tx& t) {
-    return t.scan(impl_->dbis.assignments, prefix,
-                  [&](std::string_view key, std::string_view value) -> caf::expected<step> {
-                    if (key.substr(0, prefix.size()) != prefix)
-                      return step::stop;
-                    auto x = detail::decode_assignment(value);
-                    if (!x)
-                      return std::move(x.error());
-                    if (service.empty() || x->service == service)
-                      out.push_back(std::move(*x));
                     return step::next;
                   });
   });

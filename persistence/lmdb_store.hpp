@@ -27,6 +27,9 @@ struct store_options {
   uint64_t map_size = uint64_t{1} << 30; // LMDB's default of 10 MiB fills fast
   uint64_t max_events = 100000;          // older events are pruned; at least 1 is kept
   int64_t max_revisions = 20;            // per service; older ones are pruned; >= 1 kept
+  /// Changes to existing assignments are logged and folded into their tree later;
+  /// a commit that leaves more than this many in the log folds them at once.
+  uint64_t max_logged_assignments = uint64_t{1} << 18;
   /// Unix time in milliseconds for spec and event timestamps; empty: the system
   /// clock. Tests inject a fixed clock.
   std::function<int64_t()> clock_ms;
@@ -82,6 +85,13 @@ public:
   caf::expected<std::vector<stored_spec>> history(const std::string& name);
 
   // -- assignments -------------------------------------------------------------
+  //
+  // A new replica's assignment goes into a B-tree by replica id. A change to an
+  // existing one (a replica that moved, or went away) is appended to a log instead
+  // and folded into the tree later: rewritten in place, each of them dirtied its
+  // own page of a tree of a million, which made the store's writes the largest
+  // cost of moving the replicas of lost nodes. Reads see the tree with the log
+  // applied; a fold changes what is stored, never what is read.
 
   caf::error put_assignment(const assignment& x);
   /// Removing an absent replica succeeds (nothing to do).
@@ -89,6 +99,13 @@ public:
   /// Assignments of `service` ordered by replica id; all of them when it is empty.
   /// Reads only the keys of the service (replica ids start with "SERVICE-").
   caf::expected<std::vector<assignment>> assignments(const std::string& service);
+
+  /// Changes in the log, not yet folded into the tree.
+  uint64_t logged_assignments() const;
+
+  /// Folds the log into the tree in one transaction (in key order, so each page of
+  /// the tree is written once) and empties it.
+  caf::error fold_assignments();
 
   // -- nodes -------------------------------------------------------------------
 

@@ -9,6 +9,8 @@
 
 #include <caf/expected.hpp>
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +21,9 @@ namespace tutti::persistence {
 /// - specs:          name \0 revision(be64) -> {yaml, time_ms}
 /// - heads:          name -> current revision (be64); absent after a delete
 /// - lastrev:        name -> highest revision ever given (be64), so none is reused
-/// - assignments:    replica -> {replica, service, node}
+/// - assignments:    replica -> {replica, service, node, template_hash, epoch}
+/// - assignment_log: seq(be64) -> 'P' assignment | 'D' replica; changes to replicas
+///                   the tree already held, not yet folded into it (assignments.cpp)
 /// - nodes:          name -> node_status as JSON
 /// - events:         seq(be64) -> event as JSON
 /// - service_events: service \0 seq(be64) -> empty; an index for per-service queries
@@ -28,6 +32,7 @@ struct store_dbis {
   MDB_dbi heads = 0;
   MDB_dbi lastrev = 0;
   MDB_dbi assignments = 0;
+  MDB_dbi assignment_log = 0;
   MDB_dbi nodes = 0;
   MDB_dbi events = 0;
   MDB_dbi service_events = 0;
@@ -47,6 +52,15 @@ public:
   caf::error check(int rc) const;
 
   caf::error put(MDB_dbi dbi, std::string_view key, std::string_view value);
+
+  /// Puts unless the key exists: true when it put, false when the key was there.
+  caf::expected<bool> insert(MDB_dbi dbi, std::string_view key, std::string_view value);
+
+  /// Puts a key greater than every key of `dbi` (LMDB appends without a search).
+  caf::error append(MDB_dbi dbi, std::string_view key, std::string_view value);
+
+  /// Removes every key of `dbi`.
+  caf::error clear(MDB_dbi dbi);
 
   /// Deleting an absent key succeeds.
   caf::error del(MDB_dbi dbi, std::string_view key);
@@ -76,6 +90,13 @@ private:
   MDB_txn* handle_;
   std::string_view doing_;
 };
+
+/// Assignment changes in the log, newest per replica: the assignment, or nullopt
+/// when it was removed. Ordered as LMDB orders keys (byte-wise).
+using assignment_changes = std::map<std::string, std::optional<assignment>, std::less<>>;
+
+/// A store_failure for data that cannot be what was written.
+caf::error corrupt(const std::string& dir, const std::string& what);
 
 /// Everything behind lmdb_store; a namespace-level class so that tx and the helper
 /// functions of several .cpp files can name it.
@@ -110,7 +131,47 @@ public:
   store_dbis dbis;
   uint64_t map_size = 0; // as LMDB uses it: never below the data already stored
   uint64_t last_seq = 0;
+  assignment_changes logged; // what assignment_log holds, by replica
+  uint64_t log_records = 0;  // records in assignment_log (a replica may have several)
+  uint64_t last_log_key = 0; // the highest key of assignment_log
 };
+
+/// The assignment changes of one write transaction. A new replica goes into the
+/// tree at once; a change to one the tree (or the log) already holds is appended
+/// to the log. The store's view of the log changes only in committed(), called
+/// once the transaction is durable, so an aborted one leaves it as it was.
+class assignment_writes {
+public:
+  explicit assignment_writes(store_state& s) : s_(s), last_key_(s.last_log_key) {}
+
+  caf::error put(tx& t, const assignment& x);
+
+  /// Removing an absent replica writes nothing.
+  caf::error remove(tx& t, const std::string& replica);
+
+  /// Writes the log's changes into the tree and empties the log. Only as the
+  /// first change of its transaction.
+  caf::error fold(tx& t);
+
+  void committed();
+
+private:
+  /// The newest change to `replica` in the log (this transaction's first), or
+  /// nullptr when the log has none.
+  const std::optional<assignment>* logged(const std::string& replica) const;
+
+  caf::error log(tx& t, const std::string& replica, std::optional<assignment> x,
+                 std::string_view encoded);
+
+  store_state& s_;
+  assignment_changes staged_;
+  uint64_t last_key_;
+  uint64_t appended_ = 0;
+  bool folded_ = false;
+};
+
+/// Reads the assignment log into s.logged (at open).
+caf::error load_assignment_log(store_state& s);
 
 struct lmdb_store::impl : store_state {
   using store_state::store_state;

@@ -60,6 +60,7 @@ using health_atom = caf::atom_constant<caf::atom("health")>;
 using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using fold_atom = caf::atom_constant<caf::atom("fold")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;

@@ -135,6 +135,14 @@ protected:
   std::shared_ptr<seen> seen_ = std::make_shared<seen>();
 };
 
+/// What the fake router saw from entry `from` on, for failure messages.
+std::string joined(const std::vector<std::string>& log, size_t from) {
+  std::string out;
+  for (size_t i = from; i < log.size(); ++i)
+    out += (out.empty() ? "" : ", ") + log[i];
+  return out;
+}
+
 TEST_F(Service, AScaleDownLeavesTheEndpointSetOnceBeforeItsDrains) {
   service_context ctx;
   ctx.store = store_;
@@ -151,10 +159,12 @@ TEST_F(Service, AScaleDownLeavesTheEndpointSetOnceBeforeItsDrains) {
         return std::count_if(log.begin() + before, log.end(),
                              [](auto& x) { return x.rfind("drain ", 0) == 0; }) == 40;
       },
-      20s));
+      20s))
+      << joined(seen_->copy(), before);
   auto log = seen_->copy();
   std::vector<std::string> after(log.begin() + before, log.end());
   ASSERT_FALSE(after.empty());
+  SCOPED_TRACE("seen after the scale-down: " + joined(log, before));
   // One publication without all 40, then their drains: the routers stop sending
   // new connections to them before they are told to finish the ones they hold.
   EXPECT_EQ(after.front(), "publish 0");

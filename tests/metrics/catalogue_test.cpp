@@ -200,6 +200,16 @@ TEST(Catalogue, StoreCommitHistogramSpans50usTo1s) {
   EXPECT_EQ(value(text, "tutti_store_commit_seconds_count"), 3);
 }
 
+TEST(Catalogue, StoreLoggedAssignmentsIsALevel) {
+  catalogue cat;
+  EXPECT_EQ(value(cat.serialize(), "tutti_store_logged_assignments"), 0);
+  cat.set_store_logged_assignments(1200);
+  cat.set_store_logged_assignments(300);
+  auto text = cat.serialize();
+  EXPECT_TRUE(has(text, "# TYPE tutti_store_logged_assignments gauge")) << text;
+  EXPECT_EQ(value(text, "tutti_store_logged_assignments"), 300);
+}
+
 TEST(Catalogue, ForgetServiceDropsOnlyThatServicesSeries) {
   catalogue cat;
   for (const std::string service : {"web", "db"}) {
