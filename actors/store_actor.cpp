@@ -48,6 +48,9 @@ struct store_state {
   pending_writes pending;
   int64_t last_epoch = 0;
   bool fold_queued = false; // a fold_atom is on its way
+  bool folding = false;     // a fold has begun and has batches left
+  std::chrono::steady_clock::time_point fold_started;
+  uint64_t fold_size = 0; // changes in the log when the fold began
   static inline const char* name = "store";
 };
 
@@ -141,29 +144,44 @@ void queue_fold(self_ptr self, std::chrono::steady_clock::duration after = fold_
   self->delayed_send(self, after, p::fold_atom::value);
 }
 
+/// One batch of the fold per fold_atom: writes queued meanwhile are committed
+/// between batches. Once begun, a fold goes on without waiting to be idle.
 void fold_when_idle(self_ptr self) {
-  self->state.fold_queued = false;
-  auto since = std::chrono::steady_clock::now() - self->state.pending.last_commit;
-  if (since < fold_after_idle) {
+  auto& st = self->state;
+  st.fold_queued = false;
+  auto since = std::chrono::steady_clock::now() - st.pending.last_commit;
+  if (!st.folding && since < fold_after_idle) {
     queue_fold(self, fold_after_idle - since);
     return;
   }
-  auto changes = self->state.db->logged_assignments();
-  if (changes == 0)
+  if (st.db->logged_assignments() == 0) {
+    st.folding = false;
     return;
-  auto start = std::chrono::steady_clock::now();
-  if (auto err = timed(self, [&] { return self->state.db->fold_assignments(); })) {
+  }
+  if (!st.folding) {
+    st.fold_started = std::chrono::steady_clock::now();
+    st.fold_size = st.db->logged_assignments();
+  }
+  if (auto err = timed(self, [&] { return st.db->fold_assignments(); })) {
     // The log stays as it is and serves reads; the next commit tries again.
-    spdlog::error("store: cannot fold {} assignment changes into their tree: {}", changes,
-                  p::message_of(err));
+    spdlog::error("store: cannot fold {} assignment changes into their tree: {}",
+                  st.db->logged_assignments(), p::message_of(err));
+    st.folding = false;
     return;
   }
   note_logged(self);
-  std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
-  // Only a fold long enough to delay writes is worth a line at info.
+  st.folding = st.db->logged_assignments() > 0;
+  if (st.folding) {
+    st.fold_queued = true;
+    self->send(self, p::fold_atom::value);
+    return;
+  }
+  std::chrono::duration<double, std::milli> took =
+      std::chrono::steady_clock::now() - st.fold_started;
+  // Only a long fold is worth a line at info.
   auto level = took.count() >= 100 ? spdlog::level::info : spdlog::level::debug;
-  spdlog::log(level, "store: folded {} assignment changes into their tree in {:.0f} ms", changes,
-              took.count());
+  spdlog::log(level, "store: folded {} assignment changes into their tree in {:.0f} ms",
+              st.fold_size, took.count());
 }
 
 /// Group commit: writes wait in `pending` until the flush_atom we sent ourselves

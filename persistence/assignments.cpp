@@ -15,6 +15,8 @@
 #include "persistence/records.hpp"
 #include "persistence/store_impl.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace tutti::persistence {
@@ -89,8 +91,6 @@ std::vector<assignment> merge(std::vector<assignment> tree, const assignment_cha
 const std::optional<assignment>* assignment_writes::logged(const std::string& replica) const {
   if (auto i = staged_.find(replica); i != staged_.end())
     return &i->second;
-  if (folded_)
-    return nullptr;
   auto i = s_.logged.find(replica);
   return i != s_.logged.end() ? &i->second : nullptr;
 }
@@ -135,24 +135,33 @@ caf::error assignment_writes::remove(tx& t, const std::string& replica) {
   return log(t, replica, std::nullopt, replica);
 }
 
-caf::error assignment_writes::fold(tx& t) {
-  for (const auto& [replica, x] : s_.logged) {
+caf::error assignment_writes::fold(tx& t, size_t at_most) {
+  size_t n = 0;
+  for (auto i = s_.logged.begin(); i != s_.logged.end() && n < at_most; ++i, ++n) {
+    const auto& [replica, x] = *i;
     auto err = x ? t.put(s_.dbis.assignments, replica, detail::encode_assignment(*x))
                  : t.del(s_.dbis.assignments, replica);
     if (err)
       return err;
   }
-  if (auto err = t.clear(s_.dbis.assignment_log))
-    return err;
-  folded_ = true;
+  // Every record of the log is now in the tree or superseded by one that is.
+  if (n == s_.logged.size()) {
+    if (auto err = t.clear(s_.dbis.assignment_log))
+      return err;
+    log_cleared_ = true;
+  }
+  folded_ = n;
   return {};
 }
 
 void assignment_writes::committed() {
-  if (folded_) {
-    s_.logged.clear();
+  // Folded changes leave the log's view; their records stay in the log until it
+  // is emptied, and replaying them (after a crash) writes what the tree holds.
+  auto folded_end = s_.logged.begin();
+  std::advance(folded_end, static_cast<std::ptrdiff_t>(folded_));
+  s_.logged.erase(s_.logged.begin(), folded_end);
+  if (log_cleared_)
     s_.log_records = 0;
-  }
   s_.log_records += appended_;
   s_.last_log_key = last_key_;
   while (!staged_.empty()) {
@@ -212,14 +221,16 @@ caf::expected<std::vector<assignment>> lmdb_store::assignments(const std::string
 }
 
 uint64_t lmdb_store::logged_assignments() const {
-  return impl_->log_records;
+  return impl_->logged.size();
 }
 
-caf::error lmdb_store::fold_assignments() {
-  if (impl_->log_records == 0)
+caf::error lmdb_store::fold_assignments(size_t at_most) {
+  if (impl_->logged.empty() && impl_->log_records == 0)
     return {};
   assignment_writes changes{*impl_};
-  if (auto err = impl_->write("fold the assignment log", [&](tx& t) { return changes.fold(t); }))
+  auto err = impl_->write("fold the assignment log",
+                          [&](tx& t) { return changes.fold(t, std::max<size_t>(1, at_most)); });
+  if (err)
     return err;
   changes.committed();
   return {};

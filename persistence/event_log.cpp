@@ -192,7 +192,8 @@ caf::expected<std::vector<protocol::event>> lmdb_store::commit(write_batch batch
   changes.committed();
   // The batch is durable whatever the fold does: a fold that fails (a full map)
   // leaves the log as it was and is tried again after the next commit, whose own
-  // writes then meet the same problem and report it.
+  // writes then meet the same problem and report it. A long log is folded a
+  // batch per commit, so a stream of moves never holds the store for long.
   if (impl_->log_records > impl_->opts.max_logged_assignments)
     static_cast<void>(fold_assignments());
   return std::move(xs);

@@ -335,6 +335,24 @@ caf::expected<std::vector<std::string>> assignment_keys_of(tx& t, const std::str
   return keys;
 }
 
+/// Logs the removal of the assignments of `service` that the log holds (what
+/// the tree holds goes with assignment_keys_of): replaying the log must not
+/// bring them back.
+caf::error remove_logged_assignments(tx& t, assignment_writes& changes,
+                                     const std::string& service) {
+  auto prefix = service + "-";
+  std::vector<std::string> doomed;
+  const auto& logged = t.store().logged;
+  for (auto i = logged.lower_bound(prefix);
+       i != logged.end() && i->first.compare(0, prefix.size(), prefix) == 0; ++i)
+    if (i->second && i->second->service == service)
+      doomed.push_back(i->first);
+  for (const auto& replica : doomed)
+    if (auto err = changes.remove(t, replica))
+      return err;
+  return {};
+}
+
 } // namespace
 
 caf::expected<std::vector<stored_spec>>
@@ -370,8 +388,7 @@ caf::error lmdb_store::delete_service(const std::string& name) {
       return not_found(name);
     if (auto err = t.del(impl_->dbis.heads, name))
       return err;
-    // The tree alone then holds every assignment of the service.
-    if (auto err = changes.fold(t))
+    if (auto err = remove_logged_assignments(t, changes, name))
       return err;
     auto keys = assignment_keys_of(t, name);
     if (!keys)

@@ -28,7 +28,7 @@ struct store_options {
   uint64_t max_events = 100000;          // older events are pruned; at least 1 is kept
   int64_t max_revisions = 20;            // per service; older ones are pruned; >= 1 kept
   /// Changes to existing assignments are logged and folded into their tree later;
-  /// a commit that leaves more than this many in the log folds them at once.
+  /// a commit that leaves more records than this in the log folds a batch.
   uint64_t max_logged_assignments = uint64_t{1} << 18;
   /// Unix time in milliseconds for spec and event timestamps; empty: the system
   /// clock. Tests inject a fixed clock.
@@ -100,12 +100,17 @@ public:
   /// Reads only the keys of the service (replica ids start with "SERVICE-").
   caf::expected<std::vector<assignment>> assignments(const std::string& service);
 
-  /// Changes in the log, not yet folded into the tree.
+  /// Replicas whose newest assignment change is in the log, not yet in the tree.
   uint64_t logged_assignments() const;
 
-  /// Folds the log into the tree in one transaction (in key order, so each page of
-  /// the tree is written once) and empties it.
-  caf::error fold_assignments();
+  /// Folds the changes of at most `at_most` replicas into the tree, in key order,
+  /// in one transaction: a fold of them all at a million replicas would hold
+  /// the store (and LMDB's list of dirty pages) for seconds. The log is emptied
+  /// with the last of them.
+  caf::error fold_assignments(size_t at_most = fold_batch);
+
+  /// What one fold_assignments writes by default.
+  static constexpr size_t fold_batch = 8192;
 
   // -- nodes -------------------------------------------------------------------
 

@@ -149,9 +149,10 @@ public:
   /// Removing an absent replica writes nothing.
   caf::error remove(tx& t, const std::string& replica);
 
-  /// Writes the log's changes into the tree and empties the log. Only as the
-  /// first change of its transaction.
-  caf::error fold(tx& t);
+  /// Writes the first `at_most` of the log's changes (in key order) into the
+  /// tree; the log itself is emptied once none are left. Only as the one change
+  /// of its transaction.
+  caf::error fold(tx& t, size_t at_most);
 
   void committed();
 
@@ -167,7 +168,8 @@ private:
   assignment_changes staged_;
   uint64_t last_key_;
   uint64_t appended_ = 0;
-  bool folded_ = false;
+  size_t folded_ = 0; // changes written into the tree by fold()
+  bool log_cleared_ = false;
 };
 
 /// Reads the assignment log into s.logged (at open).

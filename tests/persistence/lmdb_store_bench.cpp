@@ -10,7 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -109,6 +112,106 @@ void append_events_durable(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(append_events_durable)->Arg(1)->Arg(100)->UseRealTime();
+
+/// A store with `n` assignments of 100 services, committed 10,000 at a time.
+std::unique_ptr<lmdb_store> with_assignments(const std::string& dir, int64_t n,
+                                             std::vector<tutti::persistence::assignment>& all) {
+  tutti::persistence::store_options opts;
+  opts.map_size = uint64_t{4} << 30;
+  auto store = open_or_throw(dir, opts);
+  lmdb_store::write_batch batch;
+  for (int64_t i = 0; i < n; ++i) {
+    auto service = "svc-" + std::to_string(i % 100);
+    all.push_back({service + "-" + std::to_string(i / 100), service,
+                   "node-" + std::to_string(i % 5000), "0123456789abcdef", 1});
+    batch.assignments.push_back({all.back(), false});
+    if (batch.assignments.size() == 10000 || i + 1 == n) {
+      if (auto done = store->commit(std::move(batch)); !done)
+        throw std::runtime_error(tutti::protocol::message_of(done.error()));
+      batch = {};
+    }
+  }
+  return store;
+}
+
+/// One commit of 2,500 replicas moved to other nodes per iteration, among
+/// range(0) assignments: a commit of a reconvergence. They are appended to the
+/// log; the items are moves.
+void move_assignments(benchmark::State& state) {
+  bench_dir dir;
+  std::vector<tutti::persistence::assignment> all;
+  auto store = with_assignments(dir.path(), state.range(0), all);
+  std::mt19937 rng{1};
+  for (auto _ : state) {
+    lmdb_store::write_batch batch;
+    for (int k = 0; k < 2500; ++k) {
+      auto x = all[rng() % all.size()];
+      x.node = "node-" + std::to_string(rng() % 5000);
+      batch.assignments.push_back({std::move(x), false});
+    }
+    if (auto done = store->commit(std::move(batch)); !done) {
+      state.SkipWithError(tutti::protocol::message_of(done.error()).c_str());
+      break;
+    }
+    if (store->logged_assignments() > 100000) {
+      state.PauseTiming();
+      while (store->logged_assignments() > 0)
+        if (auto err = store->fold_assignments())
+          throw std::runtime_error(tutti::protocol::message_of(err));
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 2500);
+}
+BENCHMARK(move_assignments)->Arg(1000000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Folds 100,000 logged moves among range(0) assignments into the tree, in
+/// batches of range(1): the items are changes folded; a batch's time is what a
+/// fold holds the store for.
+void fold_assignments(benchmark::State& state) {
+  bench_dir dir;
+  std::vector<tutti::persistence::assignment> all;
+  auto store = with_assignments(dir.path(), state.range(0), all);
+  std::mt19937 rng{2};
+  int64_t batches = 0;
+  double total_ms = 0;
+  double longest_ms = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int c = 0; c < 40; ++c) {
+      lmdb_store::write_batch batch;
+      for (int k = 0; k < 2500; ++k) {
+        auto x = all[rng() % all.size()];
+        x.node = "node-" + std::to_string(rng() % 5000);
+        batch.assignments.push_back({std::move(x), false});
+      }
+      if (auto done = store->commit(std::move(batch)); !done)
+        throw std::runtime_error(tutti::protocol::message_of(done.error()));
+    }
+    state.ResumeTiming();
+    while (store->logged_assignments() > 0) {
+      auto start = std::chrono::steady_clock::now();
+      if (auto err = store->fold_assignments(static_cast<size_t>(state.range(1)))) {
+        state.SkipWithError(tutti::protocol::message_of(err).c_str());
+        return;
+      }
+      std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+      longest_ms = std::max(longest_ms, took.count());
+      total_ms += took.count();
+      ++batches;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 100000);
+  state.counters["batch_ms"] = batches > 0 ? total_ms / static_cast<double>(batches) : 0;
+  state.counters["longest_batch_ms"] = longest_ms;
+}
+BENCHMARK(fold_assignments)
+    ->Args({1000000, 2048})
+    ->Args({1000000, 8192})
+    ->Args({1000000, 32768})
+    ->Iterations(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 } // namespace
 

@@ -568,7 +568,7 @@ TEST(LmdbStore, TheCommitThatTakesTheLogPastItsLimitFoldsIt) {
   EXPECT_EQ(store->logged_assignments(), 1u); // folded at the fourth
 }
 
-TEST(LmdbStore, DeletingAServiceFoldsTheLogAndRemovesItsLoggedAssignments) {
+TEST(LmdbStore, DeletingAServiceRemovesItsLoggedAssignmentsForGood) {
   temp_dir tmp;
   auto store = open_store(tmp.path());
   must(store->put_specs({{"web", "v\n"}, {"db", "v\n"}}));
@@ -577,13 +577,51 @@ TEST(LmdbStore, DeletingAServiceFoldsTheLogAndRemovesItsLoggedAssignments) {
   ASSERT_FALSE(store->put_assignment({"web-0", "web", "n2"}));
   ASSERT_FALSE(store->put_assignment({"db-0", "db", "n2"}));
   ASSERT_FALSE(store->delete_service("web"));
-  EXPECT_EQ(store->logged_assignments(), 0u);
   EXPECT_TRUE(must(store->assignments("web")).empty());
   EXPECT_EQ(must(store->assignments("db")), (std::vector<assignment>{{"db-0", "db", "n2"}}));
   store.reset();
-  store = open_store(tmp.path());
+  store = open_store(tmp.path()); // the log is replayed
   EXPECT_TRUE(must(store->assignments("web")).empty());
   EXPECT_EQ(must(store->assignments("db")), (std::vector<assignment>{{"db-0", "db", "n2"}}));
+  ASSERT_FALSE(store->fold_assignments());
+  EXPECT_EQ(store->logged_assignments(), 0u);
+  EXPECT_TRUE(must(store->assignments("web")).empty());
+  EXPECT_EQ(must(store->assignments("db")), (std::vector<assignment>{{"db-0", "db", "n2"}}));
+}
+
+TEST(LmdbStore, AFoldInBatchesEmptiesTheLogWithItsLastBatchAndSurvivesAReopenBetween) {
+  temp_dir tmp;
+  auto store = open_store(tmp.path());
+  std::vector<assignment> want;
+  for (int i = 0; i < 10; ++i) {
+    want.push_back({"web-" + std::to_string(i), "web", "n1"});
+    ASSERT_FALSE(store->put_assignment(want.back()));
+  }
+  for (int i = 0; i < 10; ++i) {
+    want[i].node = "n2";
+    ASSERT_FALSE(store->put_assignment(want[i]));
+  }
+  ASSERT_FALSE(store->fold_assignments(4));
+  EXPECT_EQ(store->logged_assignments(), 6u);
+  EXPECT_EQ(must(store->assignments("web")), want);
+  // A crash between batches replays records already folded: the same reads.
+  store.reset();
+  store = open_store(tmp.path());
+  EXPECT_EQ(store->logged_assignments(), 10u);
+  EXPECT_EQ(must(store->assignments("web")), want);
+  ASSERT_FALSE(store->fold_assignments(4));
+  // A replica moved between batches is logged again, after its folded record.
+  want[0].node = "n3";
+  ASSERT_FALSE(store->put_assignment(want[0]));
+  EXPECT_EQ(store->logged_assignments(), 7u);
+  for (int batch = 0; batch < 2; ++batch)
+    ASSERT_FALSE(store->fold_assignments(4));
+  EXPECT_EQ(store->logged_assignments(), 0u);
+  EXPECT_EQ(must(store->assignments("web")), want);
+  store.reset();
+  store = open_store(tmp.path()); // an empty log: nothing replayed
+  EXPECT_EQ(store->logged_assignments(), 0u);
+  EXPECT_EQ(must(store->assignments("web")), want);
 }
 
 TEST(LmdbStore, AFailedCommitOfMovesLeavesTheLogAsItWas) {
@@ -641,6 +679,8 @@ TEST(LmdbStore, TheLogAndTheTreeReadAsOneMapUnderRandomChanges) {
     ASSERT_TRUE(store->commit(std::move(batch))) << "round " << round;
     if (round % 7 == 3)
       ASSERT_FALSE(store->fold_assignments());
+    if (round % 3 == 1)
+      ASSERT_FALSE(store->fold_assignments(5));
     if (round % 5 == 4) {
       store.reset();
       store = open_store(tmp.path(), opts);
