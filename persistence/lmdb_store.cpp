@@ -57,7 +57,7 @@ caf::error create_env(store_state& s) {
   s.env.reset(raw);
   if (int rc = mdb_env_set_mapsize(raw, s.opts.map_size); rc != 0)
     return open_failed(rc);
-  if (int rc = mdb_env_set_maxdbs(raw, 8); rc != 0)
+  if (int rc = mdb_env_set_maxdbs(raw, 16); rc != 0)
     return open_failed(rc);
   // Durable: no MDB_NOSYNC / MDB_NOMETASYNC. MDB_NOTLS ties reader slots to
   // transactions, not threads, because the owning actor may move between threads.
