@@ -331,7 +331,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
         flush(self);
         auto err = timed(self, [&] { return self->state.db->delete_service(name); });
-        note_logged(self); // the delete folded the log
+        note_logged(self); // the delete logged the removal of its moved replicas
         return done<bool>(std::move(err));
       },
       [self](p::assign_atom, const std::vector<p::assignment>& xs) {

@@ -131,7 +131,7 @@ public:
   store_dbis dbis;
   uint64_t map_size = 0; // as LMDB uses it: never below the data already stored
   uint64_t last_seq = 0;
-  assignment_changes logged; // what assignment_log holds, by replica
+  assignment_changes logged; // per replica, the newest logged change not yet in the tree
   uint64_t log_records = 0;  // records in assignment_log (a replica may have several)
   uint64_t last_log_key = 0; // the highest key of assignment_log
 };
