@@ -16,7 +16,6 @@
 #include "persistence/store_impl.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <utility>
 
 namespace tutti::persistence {
@@ -38,7 +37,7 @@ caf::error replay(store_state& s, std::string_view key, std::string_view value) 
   ++s.log_records;
   auto body = value.substr(1);
   if (value[0] == remove_tag) {
-    s.logged.insert_or_assign(std::string{body}, std::nullopt);
+    s.logged.insert_or_assign(std::string{body}, logged_change{});
     return {};
   }
   if (value[0] != put_tag)
@@ -47,7 +46,7 @@ caf::error replay(store_state& s, std::string_view key, std::string_view value) 
   if (!x)
     return std::move(x.error());
   auto replica = x->replica;
-  s.logged.insert_or_assign(std::move(replica), std::move(*x));
+  s.logged.insert_or_assign(std::move(replica), logged_change{std::move(*x)});
   return {};
 }
 
@@ -74,8 +73,9 @@ std::vector<assignment> merge(std::vector<assignment> tree, const assignment_cha
     if (changes_left() && (i == tree.size() || change->first <= tree[i].replica)) {
       if (i < tree.size() && change->first == tree[i].replica)
         ++i; // the log's change replaces the tree's record
-      if (change->second && of_service(*change->second, service))
-        out.push_back(*change->second);
+      const auto& x = change->second.x;
+      if (x && of_service(*x, service))
+        out.push_back(*x);
       ++change;
     } else {
       out.push_back(std::move(tree[i++]));
@@ -92,7 +92,7 @@ const std::optional<assignment>* assignment_writes::logged(const std::string& re
   if (auto i = staged_.find(replica); i != staged_.end())
     return &i->second;
   auto i = s_.logged.find(replica);
-  return i != s_.logged.end() ? &i->second : nullptr;
+  return i != s_.logged.end() ? &i->second.x : nullptr;
 }
 
 caf::error assignment_writes::log(tx& t, const std::string& replica, std::optional<assignment> x,
@@ -136,42 +136,48 @@ caf::error assignment_writes::remove(tx& t, const std::string& replica) {
 }
 
 caf::error assignment_writes::fold(tx& t, size_t at_most) {
-  size_t n = 0;
-  for (auto i = s_.logged.begin(); i != s_.logged.end() && n < at_most; ++i, ++n) {
-    const auto& [replica, x] = *i;
-    auto err = x ? t.put(s_.dbis.assignments, replica, detail::encode_assignment(*x))
-                 : t.del(s_.dbis.assignments, replica);
+  for (auto i = s_.logged.begin(); i != s_.logged.end() && folded_.size() < at_most; ++i) {
+    if (i->second.in_tree)
+      continue;
+    const auto& x = i->second.x;
+    auto err = x ? t.put(s_.dbis.assignments, i->first, detail::encode_assignment(*x))
+                 : t.del(s_.dbis.assignments, i->first);
     if (err)
       return err;
+    folded_.push_back(i);
   }
   // Every record of the log is now in the tree or superseded by one that is.
-  if (n == s_.logged.size()) {
+  if (folded_.size() == s_.unfolded) {
     if (auto err = t.clear(s_.dbis.assignment_log))
       return err;
     log_cleared_ = true;
   }
-  folded_ = n;
   return {};
 }
 
 void assignment_writes::committed() {
-  // Folded changes leave the log's view; their records stay in the log until it
-  // is emptied, and replaying them (after a crash) writes what the tree holds.
-  auto folded_end = s_.logged.begin();
-  std::advance(folded_end, static_cast<std::ptrdiff_t>(folded_));
-  s_.logged.erase(s_.logged.begin(), folded_end);
-  if (log_cleared_)
+  if (log_cleared_) {
+    s_.logged.clear();
+    s_.unfolded = 0;
     s_.log_records = 0;
+  } else {
+    for (auto i : folded_)
+      i->second.in_tree = true;
+    s_.unfolded -= folded_.size();
+  }
   s_.log_records += appended_;
   s_.last_log_key = last_key_;
   while (!staged_.empty()) {
     auto node = staged_.extract(staged_.begin());
-    s_.logged.insert_or_assign(std::move(node.key()), std::move(node.mapped()));
+    auto [i, added] = s_.logged.try_emplace(std::move(node.key()));
+    if (added || i->second.in_tree)
+      ++s_.unfolded;
+    i->second = logged_change{std::move(node.mapped())};
   }
 }
 
 caf::error load_assignment_log(store_state& s) {
-  return s.read("read the assignment log", [&s](tx& t) {
+  auto err = s.read("read the assignment log", [&s](tx& t) {
     return t.scan(s.dbis.assignment_log, {},
                   [&s](std::string_view key, std::string_view value) -> caf::expected<step> {
                     if (auto err = replay(s, key, value))
@@ -179,6 +185,8 @@ caf::error load_assignment_log(store_state& s) {
                     return step::next;
                   });
   });
+  s.unfolded = s.logged.size(); // which of them the tree holds is not known: all again
+  return err;
 }
 
 // -- lmdb_store ---------------------------------------------------------------------
@@ -221,11 +229,11 @@ caf::expected<std::vector<assignment>> lmdb_store::assignments(const std::string
 }
 
 uint64_t lmdb_store::logged_assignments() const {
-  return impl_->logged.size();
+  return impl_->unfolded;
 }
 
 caf::error lmdb_store::fold_assignments(size_t at_most) {
-  if (impl_->logged.empty() && impl_->log_records == 0)
+  if (impl_->unfolded == 0 && impl_->log_records == 0)
     return {};
   assignment_writes changes{*impl_};
   auto err = impl_->write("fold the assignment log",

@@ -345,7 +345,7 @@ caf::error remove_logged_assignments(tx& t, assignment_writes& changes,
   const auto& logged = t.store().logged;
   for (auto i = logged.lower_bound(prefix);
        i != logged.end() && i->first.compare(0, prefix.size(), prefix) == 0; ++i)
-    if (i->second && i->second->service == service)
+    if (i->second.x && i->second.x->service == service)
       doomed.push_back(i->first);
   for (const auto& replica : doomed)
     if (auto err = changes.remove(t, replica))

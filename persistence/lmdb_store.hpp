@@ -100,7 +100,7 @@ public:
   /// Reads only the keys of the service (replica ids start with "SERVICE-").
   caf::expected<std::vector<assignment>> assignments(const std::string& service);
 
-  /// Replicas whose newest assignment change is in the log, not yet in the tree.
+  /// Replicas whose newest assignment change is in the log and not yet in the tree.
   uint64_t logged_assignments() const;
 
   /// Folds the changes of at most `at_most` replicas into the tree, in key order,

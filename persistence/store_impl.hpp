@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tutti::persistence {
 
@@ -91,9 +92,17 @@ private:
   std::string_view doing_;
 };
 
-/// Assignment changes in the log, newest per replica: the assignment, or nullopt
-/// when it was removed. Ordered as LMDB orders keys (byte-wise).
-using assignment_changes = std::map<std::string, std::optional<assignment>, std::less<>>;
+/// The newest logged change of a replica: its assignment, or nullopt when it was
+/// removed; in_tree once a fold wrote it into the tree. A folded change stays
+/// until the log is emptied: a later change of its replica must go to the log
+/// too, or replaying the log after a crash would undo it.
+struct logged_change {
+  std::optional<assignment> x;
+  bool in_tree = false;
+};
+
+/// Ordered as LMDB orders keys (byte-wise).
+using assignment_changes = std::map<std::string, logged_change, std::less<>>;
 
 /// A store_failure for data that cannot be what was written.
 caf::error corrupt(const std::string& dir, const std::string& what);
@@ -131,7 +140,8 @@ public:
   store_dbis dbis;
   uint64_t map_size = 0; // as LMDB uses it: never below the data already stored
   uint64_t last_seq = 0;
-  assignment_changes logged; // per replica, the newest logged change not yet in the tree
+  assignment_changes logged; // per replica, the newest change in assignment_log
+  uint64_t unfolded = 0;     // entries of `logged` not in the tree yet
   uint64_t log_records = 0;  // records in assignment_log (a replica may have several)
   uint64_t last_log_key = 0; // the highest key of assignment_log
 };
@@ -149,9 +159,9 @@ public:
   /// Removing an absent replica writes nothing.
   caf::error remove(tx& t, const std::string& replica);
 
-  /// Writes the first `at_most` of the log's changes (in key order) into the
-  /// tree; the log itself is emptied once none are left. Only as the one change
-  /// of its transaction.
+  /// Writes at most `at_most` of the log's changes not yet in the tree into it,
+  /// in key order; the log is emptied with the last of them. Only as the one
+  /// change of its transaction.
   caf::error fold(tx& t, size_t at_most);
 
   void committed();
@@ -165,10 +175,10 @@ private:
                  std::string_view encoded);
 
   store_state& s_;
-  assignment_changes staged_;
+  std::map<std::string, std::optional<assignment>, std::less<>> staged_; // this transaction's
   uint64_t last_key_;
   uint64_t appended_ = 0;
-  size_t folded_ = 0; // changes written into the tree by fold()
+  std::vector<assignment_changes::iterator> folded_; // written into the tree by fold()
   bool log_cleared_ = false;
 };
 

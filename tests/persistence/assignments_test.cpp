@@ -183,6 +183,32 @@ TEST(LmdbStore, AFailedCommitOfMovesLeavesTheLogAsItWas) {
             (std::vector<assignment>{{"web-0", "web", "n4"}, {"web-1", "web", "n2"}}));
 }
 
+TEST(LmdbStore, AReplicaAddedAgainAfterItsRemovalWasFoldedSurvivesAReplayOfTheLog) {
+  temp_dir tmp;
+  auto store = open_store(tmp.path());
+  ASSERT_FALSE(store->put_assignment({"web-0", "web", "n1"}));
+  ASSERT_FALSE(store->put_assignment({"web-1", "web", "n1"}));
+  ASSERT_FALSE(store->put_assignment({"web-1", "web", "n2"}));
+  ASSERT_FALSE(store->remove_assignment("web-0"));
+  ASSERT_FALSE(store->fold_assignments(1)); // web-0's removal only: the log stays
+  EXPECT_EQ(store->logged_assignments(), 1u);
+  // Not in the tree any more, but its removal is still in the log: a new
+  // assignment must follow it there, or a replay would remove it again.
+  ASSERT_FALSE(store->put_assignment({"web-0", "web", "n3"}));
+  const std::vector<assignment> want{{"web-0", "web", "n3"}, {"web-1", "web", "n2"}};
+  EXPECT_EQ(must(store->assignments("web")), want);
+  store.reset(); // as after a crash: the log is replayed
+  store = open_store(tmp.path());
+  EXPECT_EQ(must(store->assignments("web")), want);
+  while (store->logged_assignments() > 0)
+    ASSERT_FALSE(store->fold_assignments(1));
+  EXPECT_EQ(must(store->assignments("web")), want);
+  store.reset();
+  store = open_store(tmp.path());
+  EXPECT_EQ(store->logged_assignments(), 0u);
+  EXPECT_EQ(must(store->assignments("web")), want);
+}
+
 /// A random mix of new, moved, removed and re-added replicas of three services,
 /// with folds and reopens between them, reads as a plain map of the same changes.
 TEST(LmdbStore, TheLogAndTheTreeReadAsOneMapUnderRandomChanges) {
