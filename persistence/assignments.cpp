@@ -58,6 +58,33 @@ bool of_service(const assignment& x, const std::string& service) {
   return service.empty() || x.service == service;
 }
 
+/// Replica ids are "SERVICE-SLOT": a service's assignments are one key range
+/// (shared with services named "SERVICE-...": the record names its service), so
+/// a cluster of a million replicas is not read whole for one service.
+std::string prefix_of(const std::string& service) {
+  return service.empty() ? std::string{} : service + "-";
+}
+
+/// The tree's assignments of `service` (all when empty), ordered by replica.
+caf::expected<std::vector<assignment>> tree_of(tx& t, const std::string& service) {
+  std::vector<assignment> out;
+  auto prefix = prefix_of(service);
+  auto err = t.scan(t.store().dbis.assignments, prefix,
+                    [&](std::string_view key, std::string_view value) -> caf::expected<step> {
+                      if (!has_prefix(key, prefix))
+                        return step::stop;
+                      auto x = detail::decode_assignment(value);
+                      if (!x)
+                        return std::move(x.error());
+                      if (of_service(*x, service))
+                        out.push_back(std::move(*x));
+                      return step::next;
+                    });
+  if (err)
+    return err;
+  return out;
+}
+
 /// `tree` (ordered by replica, of `service`) with the logged changes of the
 /// replicas starting with `prefix` applied.
 std::vector<assignment> merge(std::vector<assignment> tree, const assignment_changes& logged,
@@ -135,6 +162,26 @@ caf::error assignment_writes::remove(tx& t, const std::string& replica) {
   return log(t, replica, std::nullopt, replica);
 }
 
+caf::error assignment_writes::remove_service(tx& t, const std::string& service) {
+  auto tree = tree_of(t, service);
+  if (!tree)
+    return std::move(tree.error());
+  for (const auto& x : *tree)
+    if (auto err = t.del(s_.dbis.assignments, x.replica))
+      return err;
+  // Logged ones are removed in the log too, or replaying it would bring them back.
+  auto prefix = prefix_of(service);
+  std::vector<std::string> logged_ones;
+  for (auto i = s_.logged.lower_bound(prefix); i != s_.logged.end() && has_prefix(i->first, prefix);
+       ++i)
+    if (i->second.x && i->second.x->service == service)
+      logged_ones.push_back(i->first);
+  for (const auto& replica : logged_ones)
+    if (auto err = remove(t, replica))
+      return err;
+  return {};
+}
+
 caf::error assignment_writes::fold(tx& t, size_t at_most) {
   for (auto i = s_.logged.begin(); i != s_.logged.end() && folded_.size() < at_most; ++i) {
     if (i->second.in_tree)
@@ -206,26 +253,14 @@ caf::error lmdb_store::remove_assignment(const std::string& replica) {
 }
 
 caf::expected<std::vector<assignment>> lmdb_store::assignments(const std::string& service) {
-  std::vector<assignment> tree;
-  // Replica ids are "SERVICE-SLOT": a service's assignments are one key range,
-  // so a cluster of a million replicas is not read whole for each service.
-  auto prefix = service.empty() ? std::string{} : service + "-";
+  caf::expected<std::vector<assignment>> tree{std::vector<assignment>{}};
   auto err = impl_->read("read assignments", [&](tx& t) {
-    return t.scan(impl_->dbis.assignments, prefix,
-                  [&](std::string_view key, std::string_view value) -> caf::expected<step> {
-                    if (!has_prefix(key, prefix))
-                      return step::stop;
-                    auto x = detail::decode_assignment(value);
-                    if (!x)
-                      return std::move(x.error());
-                    if (of_service(*x, service))
-                      tree.push_back(std::move(*x));
-                    return step::next;
-                  });
+    tree = tree_of(t, service);
+    return tree ? caf::error{} : tree.error();
   });
   if (err)
     return err;
-  return merge(std::move(tree), impl_->logged, prefix, service);
+  return merge(std::move(*tree), impl_->logged, prefix_of(service), service);
 }
 
 uint64_t lmdb_store::logged_assignments() const {

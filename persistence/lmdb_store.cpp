@@ -313,46 +313,6 @@ caf::expected<stored_spec> load_spec(tx& t, const std::string& name, uint64_t re
   return decode_spec(key, **value);
 }
 
-/// Keys of the assignments of `service` in the tree: replica ids are
-/// "SERVICE-SLOT", so they are one key range (shared with services named
-/// "SERVICE-..."; the record names its service).
-caf::expected<std::vector<std::string>> assignment_keys_of(tx& t, const std::string& service) {
-  std::vector<std::string> keys;
-  auto prefix = service + "-";
-  auto err = t.scan(t.store().dbis.assignments, prefix,
-                    [&](std::string_view key, std::string_view value) -> caf::expected<step> {
-                      if (key.substr(0, prefix.size()) != prefix)
-                        return step::stop;
-                      auto x = detail::decode_assignment(value);
-                      if (!x)
-                        return std::move(x.error());
-                      if (x->service == service)
-                        keys.emplace_back(key);
-                      return step::next;
-                    });
-  if (err)
-    return err;
-  return keys;
-}
-
-/// Logs the removal of the assignments of `service` that the log holds (what
-/// the tree holds goes with assignment_keys_of): replaying the log must not
-/// bring them back.
-caf::error remove_logged_assignments(tx& t, assignment_writes& changes,
-                                     const std::string& service) {
-  auto prefix = service + "-";
-  std::vector<std::string> doomed;
-  const auto& logged = t.store().logged;
-  for (auto i = logged.lower_bound(prefix);
-       i != logged.end() && i->first.compare(0, prefix.size(), prefix) == 0; ++i)
-    if (i->second.x && i->second.x->service == service)
-      doomed.push_back(i->first);
-  for (const auto& replica : doomed)
-    if (auto err = changes.remove(t, replica))
-      return err;
-  return {};
-}
-
 } // namespace
 
 caf::expected<std::vector<stored_spec>>
@@ -388,15 +348,7 @@ caf::error lmdb_store::delete_service(const std::string& name) {
       return not_found(name);
     if (auto err = t.del(impl_->dbis.heads, name))
       return err;
-    if (auto err = remove_logged_assignments(t, changes, name))
-      return err;
-    auto keys = assignment_keys_of(t, name);
-    if (!keys)
-      return std::move(keys.error());
-    for (const auto& key : *keys)
-      if (auto err = t.del(impl_->dbis.assignments, key))
-        return err;
-    return {};
+    return changes.remove_service(t, name);
   });
   if (err)
     return err;

@@ -159,6 +159,9 @@ public:
   /// Removing an absent replica writes nothing.
   caf::error remove(tx& t, const std::string& replica);
 
+  /// Removes every assignment of `service`, in the tree and in the log.
+  caf::error remove_service(tx& t, const std::string& service);
+
   /// Writes at most `at_most` of the log's changes not yet in the tree into it,
   /// in key order; the log is emptied with the last of them. Only as the one
   /// change of its transaction.

@@ -3,6 +3,7 @@
 // default is a fresh directory under /tmp); tmpfs makes the numbers meaningless.
 
 #include "persistence/lmdb_store.hpp"
+#include "tests/persistence/store_test_support.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -24,46 +25,22 @@
 namespace {
 
 using tutti::persistence::lmdb_store;
+using tutti::persistence::test_support::open_store;
 
-/// A fresh directory for one benchmark run, removed afterwards.
-class bench_dir {
+/// A fresh directory for one benchmark run, removed afterwards: under
+/// TUTTI_BENCH_DIR when set.
+class bench_dir : public tutti::persistence::test_support::temp_dir {
 public:
-  bench_dir() {
-    const char* base = std::getenv("TUTTI_BENCH_DIR");
-    std::string tmpl =
-        std::string{base != nullptr ? base : "/tmp"} + "/tutti-persistence-bench-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error(std::string{"mkdtemp: "} + std::strerror(errno));
-    path_ = tmpl;
-  }
-  bench_dir(const bench_dir&) = delete;
-  bench_dir& operator=(const bench_dir&) = delete;
-  ~bench_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    if (ec)
-      std::fprintf(stderr, "warning: could not remove %s: %s\n", path_.c_str(),
-                   ec.message().c_str());
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
+  bench_dir()
+    : temp_dir(std::getenv("TUTTI_BENCH_DIR") != nullptr ? std::getenv("TUTTI_BENCH_DIR")
+                                                         : "/tmp") {}
 };
-
-std::unique_ptr<lmdb_store> open_or_throw(const std::string& dir,
-                                          tutti::persistence::store_options opts = {}) {
-  auto store = lmdb_store::open(dir, std::move(opts));
-  if (!store)
-    throw std::runtime_error(tutti::protocol::message_of(store.error()));
-  return std::move(*store);
-}
 
 /// One commit per iteration, one ~600-byte spec, rotating over 50 services so that
 /// revision pruning runs as it would in a long-lived cluster.
 void put_specs_durable(benchmark::State& state) {
   bench_dir dir;
-  auto store = open_or_throw(dir.path());
+  auto store = open_store(dir.path(), {});
   const std::string yaml(600, 'y');
   int64_t i = 0;
   for (auto _ : state) {
@@ -85,7 +62,7 @@ void append_events_durable(benchmark::State& state) {
   bench_dir dir;
   tutti::persistence::store_options opts;
   opts.max_events = 10000;
-  auto store = open_or_throw(dir.path(), opts);
+  auto store = open_store(dir.path(), opts);
   auto batch_size = static_cast<size_t>(state.range(0));
   std::vector<tutti::protocol::event> batch(batch_size);
   for (size_t i = 0; i < batch_size; ++i)
@@ -118,7 +95,7 @@ std::unique_ptr<lmdb_store> with_assignments(const std::string& dir, int64_t n,
                                              std::vector<tutti::persistence::assignment>& all) {
   tutti::persistence::store_options opts;
   opts.map_size = uint64_t{4} << 30;
-  auto store = open_or_throw(dir, opts);
+  auto store = open_store(dir, opts);
   lmdb_store::write_batch batch;
   for (int64_t i = 0; i < n; ++i) {
     auto service = "svc-" + std::to_string(i % 100);
@@ -134,6 +111,18 @@ std::unique_ptr<lmdb_store> with_assignments(const std::string& dir, int64_t n,
   return store;
 }
 
+/// 2,500 of `all` moved to random nodes: one commit of a reconvergence.
+lmdb_store::write_batch random_moves(const std::vector<tutti::persistence::assignment>& all,
+                                     std::mt19937& rng) {
+  lmdb_store::write_batch batch;
+  for (int k = 0; k < 2500; ++k) {
+    auto x = all[rng() % all.size()];
+    x.node = "node-" + std::to_string(rng() % 5000);
+    batch.assignments.push_back({std::move(x), false});
+  }
+  return batch;
+}
+
 /// One commit of 2,500 replicas moved to other nodes per iteration, among
 /// range(0) assignments: a commit of a reconvergence. They are appended to the
 /// log; the items are moves.
@@ -143,13 +132,7 @@ void move_assignments(benchmark::State& state) {
   auto store = with_assignments(dir.path(), state.range(0), all);
   std::mt19937 rng{1};
   for (auto _ : state) {
-    lmdb_store::write_batch batch;
-    for (int k = 0; k < 2500; ++k) {
-      auto x = all[rng() % all.size()];
-      x.node = "node-" + std::to_string(rng() % 5000);
-      batch.assignments.push_back({std::move(x), false});
-    }
-    if (auto done = store->commit(std::move(batch)); !done) {
+    if (auto done = store->commit(random_moves(all, rng)); !done) {
       state.SkipWithError(tutti::protocol::message_of(done.error()).c_str());
       break;
     }
@@ -179,13 +162,7 @@ void fold_assignments(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     for (int c = 0; c < 40; ++c) {
-      lmdb_store::write_batch batch;
-      for (int k = 0; k < 2500; ++k) {
-        auto x = all[rng() % all.size()];
-        x.node = "node-" + std::to_string(rng() % 5000);
-        batch.assignments.push_back({std::move(x), false});
-      }
-      if (auto done = store->commit(std::move(batch)); !done)
+      if (auto done = store->commit(random_moves(all, rng)); !done)
         throw std::runtime_error(tutti::protocol::message_of(done.error()));
     }
     state.ResumeTiming();

@@ -21,11 +21,11 @@ namespace tutti::persistence::test_support {
 
 constexpr int64_t fixed_now = 1'700'000'000'000;
 
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
+/// A fresh directory under `base`, removed with everything in it at scope exit.
 class temp_dir {
 public:
-  temp_dir() {
-    std::string tmpl = "/tmp/tutti-persistence-XXXXXX";
+  explicit temp_dir(const std::string& base = "/tmp") {
+    std::string tmpl = base + "/tutti-persistence-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr)
       throw std::runtime_error(std::string{"mkdtemp: "} + std::strerror(errno));
     path_ = tmpl;
