@@ -1,5 +1,6 @@
 // tuttid and its data directory: one daemon per directory, a full store that
-// keeps every acknowledged write, and a directory it may not write.
+// keeps every acknowledged write, and a directory it may not write; and the
+// malloc tuning it starts with.
 
 #include "tests/integration/fixture.hpp"
 
@@ -102,6 +103,23 @@ TEST_F(integration, FullStoreKeepsEveryAcknowledgedService) {
   ASSERT_TRUE(described);
   EXPECT_NE(described->value("spec_yaml", "").find(pad), std::string::npos)
       << "the stored spec is whole";
+}
+
+// tuttid runs itself again with a larger malloc thread cache (allocator_tuning.hpp),
+// unless told not to or the user chose one.
+TEST(Tuttid, RunsWithTheMallocThreadCacheUnlessTheUserChose) {
+  auto tuned = s::run_command({TUTTID_BIN, "--version"});
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.describe();
+  EXPECT_NE(tuned.out.find("(malloc tcache_count="), std::string::npos) << tuned.out;
+
+  auto off = s::run_command({TUTTID_BIN, "--version"}, {{"TUTTI_MALLOC_TUNING", "off"}});
+  ASSERT_EQ(off.exit_code, 0) << off.describe();
+  EXPECT_NE(off.out.find("(malloc with glibc's defaults)"), std::string::npos) << off.out;
+
+  auto chosen = s::run_command({TUTTID_BIN, "--version"},
+                               {{"GLIBC_TUNABLES", "glibc.malloc.tcache_count=16"}});
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.describe();
+  EXPECT_NE(chosen.out.find("(malloc as GLIBC_TUNABLES says)"), std::string::npos) << chosen.out;
 }
 
 TEST_F(integration, ReadOnlyDataDirIsRefused) {

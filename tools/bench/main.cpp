@@ -3,7 +3,10 @@
 
 #include "tools/bench/benches.hpp"
 
+#include "actors/allocator_tuning.hpp"
+
 int main(int argc, char** argv) {
+  tutti::actors::tune_allocator(argv); // as tuttid: first, it may run us again
   CLI::App app{"tutti-bench: measure tutti against real processes and print the figures"};
   app.require_subcommand(1);
   tutti::bench::add_dev_bench(app);

@@ -1,6 +1,7 @@
 // tuttid: the tutti daemon. Thin: parse flags, build the config, start the actors,
 // wait for a signal.
 
+#include "actors/allocator_tuning.hpp"
 #include "actors/dev_daemon.hpp"
 #include "actors/node_daemon.hpp"
 #include "config/daemon_config.hpp"
@@ -162,6 +163,10 @@ int run(const dev_flags& flags, mode m) {
   if (auto err = apply_flags(flags, cfg); !err.empty())
     return std::fprintf(stderr, "tuttid: %s\n", err.c_str()), 2;
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  if (!tutti::actors::allocator_tuned())
+    spdlog::info("tuttid: {} (TUTTI_MALLOC_TUNING=off, GLIBC_TUNABLES chose tcache_count, or "
+                 "/proc/self/exe could not be run)",
+                 tutti::actors::allocator_summary());
 
   // Block the stop signals in every thread (threads inherit the mask) and take
   // them synchronously below, so no handler runs inside CAF or KJ code.
@@ -197,9 +202,11 @@ int run(const dev_flags& flags, mode m) {
 } // namespace
 
 int main(int argc, char** argv) {
+  tutti::actors::tune_allocator(argv); // first: it may run us again
   CLI::App app{"tuttid: the tutti container orchestrator daemon.\n"
                "Runs specs applied with `tutti apply` as supervised replicas."};
-  app.set_version_flag("--version", std::string{"tuttid "} + TUTTI_VERSION);
+  app.set_version_flag("--version", std::string{"tuttid "} + TUTTI_VERSION + " (" +
+                                        tutti::actors::allocator_summary() + ")");
   app.require_subcommand(1);
   dev_flags flags;
   auto common = [&flags](CLI::App* cmd, bool node_flags, bool api_flags) {
