@@ -60,6 +60,7 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
     caf::replies_to<p::sweep_atom, std::string>::with<std::vector<p::assignment>, int64_t>,
     caf::reacts_to<p::append_atom, p::event>,
+    caf::reacts_to<p::append_atom, std::vector<p::event>>,
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,

@@ -122,7 +122,14 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
   e.service = self->state.spec.name;
   e.replica = std::move(replica);
   e.message = std::move(message);
-  self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+  self->state.events.push_back(std::move(e));
+  queue_flush(self);
+}
+
+void send_events(self_ptr self) {
+  if (self->state.events.empty())
+    return;
+  self->send(self->state.ctx.store, p::append_atom::value, std::exchange(self->state.events, {}));
 }
 
 /// A replacement for replicas on a draining node fits nowhere: they stay where
@@ -364,6 +371,7 @@ void finish_slot_stop(self_ptr self, int32_t slot, uint64_t epoch) {
     publish_endpoints(self, true);
     for (auto& promise : self->state.delete_promises)
       promise.deliver(true);
+    send_events(self);
     self->quit();
   }
 }
@@ -663,6 +671,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
       [self](p::flush_atom) {
         self->state.flush_queued = false;
+        send_events(self);
         if (self->state.publish_queued) {
           self->state.publish_queued = false;
           publish_endpoints(self);
@@ -711,6 +720,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
           publish_endpoints(self, true);
           for (auto& x : self->state.delete_promises)
             x.deliver(true);
+          send_events(self);
           self->quit();
           return promise;
         }

@@ -106,6 +106,9 @@ struct service_state {
   bool flush_queued = false;     // a flush_atom is in our mailbox, for:
   bool publish_queued = false;   //   an endpoint publication
   bool metrics_queued = false;   //   a metrics update
+  // Events emitted since the last flush: one message to the store for a burst
+  // (500 lost nodes reschedule 100,000 replicas, each with an event).
+  std::vector<p::event> events;
   uint64_t epochs = 0;           // last epoch given to a slot
   static inline const char* name = "service";
 };
@@ -125,7 +128,11 @@ void set_node(self_ptr self, int32_t slot, const std::string& node);
 slot_state* slot_of(self_ptr self, int32_t slot, uint64_t epoch);
 /// A new slot (or a new incarnation of one): requests of earlier ones are void.
 slot_state& new_epoch(self_ptr self, int32_t slot);
+/// Queues an event for the store; the next flush sends the burst's events in one message.
 void emit(self_ptr self, std::string kind, std::string message, std::string replica = {});
+
+/// Sends the queued events now (a service about to end).
+void send_events(self_ptr self);
 /// Why slot `slot` is not running: shown on the slot and, when new, an event.
 void problem(self_ptr self, int32_t slot, const caf::error& err);
 /// On a draining node: to be replaced by a replica elsewhere, then stopped.

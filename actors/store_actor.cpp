@@ -362,6 +362,10 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
         return {std::move(*xs), snapshot};
       },
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
+      [self](p::append_atom, std::vector<p::event>& es) {
+        for (auto& e : es)
+          append(self, std::move(e));
+      },
       [self](p::history_atom,
              const std::string& service) -> caf::result<std::vector<p::spec_record>> {
         auto xs = self->state.db->history(service);

@@ -112,7 +112,7 @@ bool on_node(std::string_view labels, const std::string& node) {
 
 } // namespace
 
-container_info sim_driver::info_of(const entry& x) const {
+container_info sim_driver::info_of(const entry& x, bool with_pairs) const {
   const auto& [name, c] = x;
   container_info info;
   info.name = name;
@@ -121,8 +121,10 @@ container_info sim_driver::info_of(const entry& x) const {
   info.pid = c.state == container_state::running ? c.pid : 0;
   info.exit_code = c.exit_code;
   info.started_at_ms = c.started_at_ms;
-  info.labels = unpack_pairs(c.labels);
-  info.env = unpack_pairs(c.env);
+  if (with_pairs) {
+    info.labels = unpack_pairs(c.labels);
+    info.env = unpack_pairs(c.env);
+  }
   return info;
 }
 
@@ -195,10 +197,10 @@ caf::expected<container_info> sim_driver::start(const std::string& name) {
   return start(**x);
 }
 
-caf::expected<container_info> sim_driver::start(entry& x) {
+caf::expected<container_info> sim_driver::start(entry& x, bool with_pairs) {
   auto& [name, c] = x;
   if (c.state == container_state::running)
-    return info_of(x);
+    return info_of(x, with_pairs);
   if (options_.failure_rate > 0 && draw() < options_.failure_rate) {
     c.log += "sim: start of " + name + " failed\n";
     return make_error(error_code::driver_failure,
@@ -213,7 +215,7 @@ caf::expected<container_info> sim_driver::start(entry& x) {
   c.log += "sim: started " + name + " as pid " + std::to_string(c.pid) + "\n";
   if (options_.crash_rate > 0 && draw() < options_.crash_rate)
     schedule_crash(x);
-  return info_of(x);
+  return info_of(x, with_pairs);
 }
 
 caf::expected<container_info>
@@ -225,9 +227,14 @@ sim_driver::run(container_spec spec,
   auto x = add(spec);
   if (!x)
     return std::move(x.error());
-  auto started = start(**x);
-  if (started)
-    (*x)->second.on_exit = watcher(*started);
+  auto started = start(**x, false);
+  if (!started)
+    return started;
+  // The labels and env just packed, as given: unpacking them again cost eight
+  // allocations per container.
+  started->labels = std::move(spec.labels);
+  started->env = std::move(spec.env);
+  (*x)->second.on_exit = watcher(*started);
   return started;
 }
 

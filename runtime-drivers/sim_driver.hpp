@@ -115,8 +115,9 @@ private:
 
   caf::expected<entry*> find(const std::string& name);
   caf::expected<entry*> add(const container_spec& spec);
-  caf::expected<container_info> start(entry& x);
-  container_info info_of(const entry& x) const;
+  /// `with_pairs`: with labels and env (false: the caller has them).
+  caf::expected<container_info> start(entry& x, bool with_pairs = true);
+  container_info info_of(const entry& x, bool with_pairs = true) const;
   double draw();
   void schedule_crash(const entry& x);
   void finish(entry& x, int32_t exit_code);

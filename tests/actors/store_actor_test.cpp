@@ -1,5 +1,6 @@
 // The store actor against a real LMDB store: when it folds the log of assignment
-// changes, and that reads are the same before and after.
+// changes, and that reads are the same before and after; events sent one by one
+// and in bursts.
 
 #include "actors/store_actor.hpp"
 #include "actors/system_config.hpp"
@@ -128,6 +129,33 @@ TEST_F(StoreActor, ALogLeftByAnEarlierRunIsFoldedAfterTheStart) {
   auto db = open_db();
   ASSERT_TRUE(db);
   EXPECT_EQ(db->logged_assignments(), 0u);
+}
+
+TEST_F(StoreActor, EventsOfABurstAreStoredInOrderAfterThoseSentBefore) {
+  start(open_db());
+  auto event = [](std::string kind, std::string replica) {
+    p::event e;
+    e.kind = std::move(kind);
+    e.service = "web";
+    e.replica = std::move(replica);
+    e.message = "m";
+    return e;
+  };
+  (*self_)->send(store_, p::append_atom::value, event("first", "web-0"));
+  (*self_)->send(store_, p::append_atom::value,
+                 std::vector<p::event>{event("burst", "web-1"), event("burst", "web-2")});
+  std::vector<p::event> got;
+  (*self_)
+      ->request(store_, 10s, p::events_atom::value, uint64_t{0}, uint32_t{10}, std::string{"web"})
+      .receive([&](std::vector<p::event>& xs) { got = std::move(xs); },
+               [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].kind, "first");
+  EXPECT_EQ(got[1].replica, "web-1");
+  EXPECT_EQ(got[2].replica, "web-2");
+  EXPECT_LT(got[0].seq, got[1].seq);
+  EXPECT_LT(got[1].seq, got[2].seq);
+  EXPECT_GT(got[2].time_ms, 0); // stamped by the store
 }
 
 } // namespace
