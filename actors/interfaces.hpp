@@ -68,9 +68,28 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::get_atom, p::nodes_atom>::with<std::vector<p::node_status>>,
     caf::reacts_to<p::flush_atom>, caf::reacts_to<p::fold_atom>>;
 
+/// Reconciles one service's desired state with what its replicas do. Its
+/// replicas report to it directly (their node tells them which actor that is),
+/// events too: it passes those on to the store in bursts.
+using service_actor =
+    caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
+                     caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
+                     caf::reacts_to<p::replica_status>, caf::reacts_to<p::append_atom, p::event>,
+                     caf::reacts_to<p::tick_atom>,
+                     caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
+                     caf::reacts_to<p::lost_atom, std::string>,
+                     caf::reacts_to<p::drain_atom, std::string, bool>,
+                     caf::reacts_to<p::flush_atom>,
+                     caf::replies_to<p::status_atom>::with<p::service_status>,
+                     caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
+                     caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
+                     caf::replies_to<p::delete_atom>::with<bool>>;
+
 /// Owns one replica: one container at a time, restarted per the restart policy.
+/// `route` names the service actor that hears its reports (one that restarted).
 using replica_actor =
-    caf::typed_actor<caf::reacts_to<p::replica_request>, caf::reacts_to<p::replica_exited>,
+    caf::typed_actor<caf::reacts_to<p::replica_request>, caf::reacts_to<p::route_atom, service_actor>,
+                     caf::reacts_to<p::replica_exited>,
                      caf::reacts_to<p::restart_atom, std::string>,
                      caf::reacts_to<p::probe_atom, bool, uint64_t>,
                      caf::replies_to<p::stop_atom>::with<bool>,
@@ -146,20 +165,6 @@ using placement_actor = caf::typed_actor<
     caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
     caf::reacts_to<p::load_atom, std::vector<p::node_status>>,
     caf::replies_to<p::drain_atom>::with<std::vector<std::string>>>;
-
-/// Reconciles one service's desired state with what its replicas do.
-using service_actor =
-    caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
-                     caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
-                     caf::reacts_to<p::replica_status>, caf::reacts_to<p::tick_atom>,
-                     caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
-                     caf::reacts_to<p::lost_atom, std::string>,
-                     caf::reacts_to<p::drain_atom, std::string, bool>,
-                     caf::reacts_to<p::flush_atom>,
-                     caf::replies_to<p::status_atom>::with<p::service_status>,
-                     caf::replies_to<p::rollout_atom>::with<p::rollout_status>,
-                     caf::replies_to<p::get_atom>::with<std::vector<p::replica_status>>,
-                     caf::replies_to<p::delete_atom>::with<bool>>;
 
 /// The control plane's front: what the client API asks, answered from the store
 /// and the service actors.

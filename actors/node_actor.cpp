@@ -185,6 +185,8 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.links.driver =
         self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec->driver));
     rc.links.store = self->state.ctx.store;
+    if (auto route = self->state.routes.find(entry.req->service); route != self->state.routes.end())
+      rc.links.service = route->second;
     rc.links.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
@@ -300,6 +302,9 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
     i->second.req = std::make_shared<const p::replica_request>(req);
     if (!child) // being started again: it reports once it knows
       return first_status(self, id, *i->second.req, i->second.ports);
+    // Whoever asks now hears its reports: the service actor may have restarted.
+    if (auto route = self->state.routes.find(req.service); route != self->state.routes.end())
+      self->send(child, p::route_atom::value, route->second);
     self->send(child, std::move(req));
     return self->delegate(child, p::status_atom::value); // after the update
   }

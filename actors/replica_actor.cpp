@@ -84,6 +84,14 @@ struct replica_state_data {
 
 using self_ptr = replica_actor::stateful_pointer<replica_state_data>;
 
+/// Its status to its service, or to the node, which passes it on.
+void send_status(self_ptr self) {
+  if (self->state.ctx.service)
+    self->send(self->state.ctx.service, self->state.status.unpack());
+  else
+    send_status(self);
+}
+
 void report(self_ptr self, p::replica_state state, std::string message) {
   auto& st = self->state.status;
   st.state = state;
@@ -94,7 +102,7 @@ void report(self_ptr self, p::replica_state state, std::string message) {
     st.ready = false;
     ++self->state.probe_generation; // probes of the old incarnation are void
   }
-  self->send(self->state.ctx.parent, st.unpack());
+  send_status(self);
 }
 
 void emit(self_ptr self, std::string kind, std::string message) {
@@ -103,7 +111,10 @@ void emit(self_ptr self, std::string kind, std::string message) {
   e.service = self->state.req->service;
   e.replica = self->state.status.id();
   e.message = std::move(message);
-  self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
+  if (self->state.ctx.service)
+    self->send(self->state.ctx.service, p::append_atom::value, std::move(e));
+  else
+    self->send(self->state.ctx.store, p::append_atom::value, std::move(e));
 }
 
 caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
@@ -203,7 +214,7 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
   }
   if (st.status.ready != before.ready || st.status.unhealthy != before.unhealthy ||
       st.status.health() != before.health())
-    self->send(st.ctx.parent, st.status.unpack());
+    send_status(self);
 }
 
 void run_probe(self_ptr self, bool readiness, uint64_t generation) {
@@ -406,7 +417,7 @@ void fetch_log_tail(self_ptr self) {
       .then(
           [self](std::string& text) {
             self->state.status.set_log_tail(text);
-            self->send(self->state.ctx.parent, self->state.status.unpack());
+            send_status(self);
           },
           [](caf::error&) {});
 }
@@ -487,14 +498,14 @@ void on_update(self_ptr self, p::replica_request& req) {
     auto next = std::make_shared<p::replica_request>(*self->state.req);
     next->discovery_env = std::move(req.discovery_env); // for the next start
     self->state.req = std::move(next);
-    self->send(self->state.ctx.parent, self->state.status.unpack());
+    send_status(self);
     return;
   }
   bool running = self->state.status.state == p::replica_state::running;
   if (template_hash(req.spec) == template_hash(self->state.req->spec)) {
     self->state.req = std::make_shared<const p::replica_request>(std::move(req));
     self->state.status.revision = self->state.req->revision;
-    self->send(self->state.ctx.parent, self->state.status.unpack());
+    send_status(self);
     return;
   }
   self->state.req = std::make_shared<const p::replica_request>(std::move(req));
@@ -559,6 +570,7 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
     recover(self);
   return {
       [self](p::replica_request& r) { on_update(self, r); },
+      [self](p::route_atom, service_actor& service) { self->state.ctx.service = std::move(service); },
       [self](p::replica_exited& msg) { on_exit(self, msg); },
       [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
       [self](p::probe_atom, bool readiness, uint64_t generation) {

@@ -12,9 +12,13 @@ namespace tutti::actors {
 
 /// The actors and settings a replica actor keeps for its whole life.
 struct replica_links {
-  node_actor parent; // receives every status change
+  node_actor parent; // receives every status change, unless `service` does
   driver_actor driver;
-  store_actor store; // receives events
+  store_actor store; // receives events, unless `service` does
+  /// The service actor that asked for this replica: its reports and events go
+  /// there directly (the service passes events on in bursts). Null until the
+  /// node knows it (adopted at the node's start): then the node passes reports on.
+  service_actor service;
   metrics::catalogue* metrics = nullptr;
   /// The node knows no container of this name exists (none was listed at its
   /// start and it never ran this replica): create it without looking first.

@@ -693,6 +693,10 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         reconcile(self);
       },
       [self](p::replica_status& st) { on_status(self, st); },
+      [self](p::append_atom, p::event& e) { // from a replica: passed on with the burst
+        self->state.events.push_back(std::move(e));
+        queue_flush(self);
+      },
       [self](p::tick_atom) {
         // The resync: a full pass over the slots, for what no event caught. A
         // service of many slots resyncs less often (10,000 slots every 10 s):

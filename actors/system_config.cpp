@@ -40,6 +40,7 @@ system_config::system_config(bool sharing) {
   add_message_types<caf::id_block::tutti>();
   // Handles that travel between node agents and the control plane.
   add_message_type<node_actor>("tutti::node_actor");
+  add_message_type<service_actor>("tutti::service_actor");
   add_message_type<std::vector<node_actor>>("std::vector<tutti::node_actor>");
   add_message_type<router_actor>("tutti::router_actor");
   add_error_category(p::error_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {

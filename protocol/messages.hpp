@@ -32,6 +32,7 @@ using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
+using route_atom = caf::atom_constant<caf::atom("route")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;

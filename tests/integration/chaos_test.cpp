@@ -115,5 +115,42 @@ TEST_F(chaos, KilledActorsOfEveryKindComeBackWithoutLosingOrDoublingReplicas) {
   EXPECT_TRUE(wait_running(d, "web", 4)) << json(replicas_of(d, "web"));
 }
 
+// Replicas report to their service actor directly: after the service actor is
+// killed and restarted, its new incarnation must hear them (their node tells them
+// the new actor), or its view of them goes stale: a replica restarted by its
+// actor would still show its old process.
+TEST_F(chaos, ARestartedServiceActorHearsItsReplicas) {
+  auto& d = start_daemon(chaos_options());
+  auto file = d.scratch().write("web.yaml", sleeper_yaml("web", 3));
+  ASSERT_EQ(d.tutti({"apply", "-f", file}).exit_code, 0);
+  ASSERT_TRUE(wait_running(d, "web", 3));
+  auto pids = running_pids(d, "web");
+  ASSERT_EQ(pids.size(), 3u);
+
+  auto before = actor_id(d, "/cluster/service/web");
+  ASSERT_EQ(d.tutti({"chaos", "kill", "/cluster/service/web"}).exit_code, 0);
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        auto now = actor_id(d, "/cluster/service/web");
+        return now != 0 && now != before;
+      },
+      converge_timeout));
+  ASSERT_TRUE(wait_running(d, "web", 3));
+
+  int victim = pids.at("web-2");
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto now = running_pids(d, "web");
+        auto i = now.find("web-2");
+        return now.size() == 3 && i != now.end() && i->second != victim;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "web"));
+  // Its events, passed on by the new service actor.
+  EXPECT_TRUE(s::wait_until([&] { return has_event(d, "replica_exited", "web-2"); }, 10s));
+  EXPECT_EQ(running_pids(d, "web").at("web-0"), pids.at("web-0"));
+}
+
 } // namespace
 } // namespace tutti::tests::integration
