@@ -59,8 +59,7 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::unassign_atom, std::string>::with<bool>,
     caf::replies_to<p::get_atom, p::assign_atom, std::string>::with<std::vector<p::assignment>>,
     caf::replies_to<p::sweep_atom, std::string>::with<std::vector<p::assignment>, int64_t>,
-    caf::reacts_to<p::append_atom, p::event>,
-    caf::reacts_to<p::append_atom, std::vector<p::event>>,
+    caf::reacts_to<p::append_atom, p::event>, caf::reacts_to<p::append_atom, std::vector<p::event>>,
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
@@ -75,9 +74,8 @@ using service_actor =
     caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
                      caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
                      caf::reacts_to<p::replica_status>, caf::reacts_to<p::append_atom, p::event>,
-                     caf::reacts_to<p::tick_atom>,
-                     caf::reacts_to<p::capacity_atom>, caf::reacts_to<p::reconcile_atom>,
-                     caf::reacts_to<p::lost_atom, std::string>,
+                     caf::reacts_to<p::tick_atom>, caf::reacts_to<p::capacity_atom>,
+                     caf::reacts_to<p::reconcile_atom>, caf::reacts_to<p::lost_atom, std::string>,
                      caf::reacts_to<p::drain_atom, std::string, bool>,
                      caf::reacts_to<p::flush_atom>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,
@@ -87,13 +85,11 @@ using service_actor =
 
 /// Owns one replica: one container at a time, restarted per the restart policy.
 /// `route` names the service actor that hears its reports (one that restarted).
-using replica_actor =
-    caf::typed_actor<caf::reacts_to<p::replica_request>, caf::reacts_to<p::route_atom, service_actor>,
-                     caf::reacts_to<p::replica_exited>,
-                     caf::reacts_to<p::restart_atom, std::string>,
-                     caf::reacts_to<p::probe_atom, bool, uint64_t>,
-                     caf::replies_to<p::stop_atom>::with<bool>,
-                     caf::replies_to<p::status_atom>::with<p::replica_status>>;
+using replica_actor = caf::typed_actor<
+    caf::reacts_to<p::replica_request>, caf::reacts_to<p::route_atom, service_actor>,
+    caf::reacts_to<p::replica_exited>, caf::reacts_to<p::restart_atom, std::string>,
+    caf::reacts_to<p::probe_atom, bool, uint64_t>, caf::replies_to<p::stop_atom>::with<bool>,
+    caf::replies_to<p::status_atom>::with<p::replica_status>>;
 
 /// A supervising actor as the chaos admin RPC and `tutti tree` see it: its
 /// subtree (paths relative to it), and killing an actor below it by path.

@@ -570,7 +570,9 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
     recover(self);
   return {
       [self](p::replica_request& r) { on_update(self, r); },
-      [self](p::route_atom, service_actor& service) { self->state.ctx.service = std::move(service); },
+      [self](p::route_atom, service_actor& service) {
+        self->state.ctx.service = std::move(service);
+      },
       [self](p::replica_exited& msg) { on_exit(self, msg); },
       [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
       [self](p::probe_atom, bool readiness, uint64_t generation) {
