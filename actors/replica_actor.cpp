@@ -89,7 +89,7 @@ void send_status(self_ptr self) {
   if (self->state.ctx.service)
     self->send(self->state.ctx.service, self->state.status.unpack());
   else
-    send_status(self);
+    self->send(self->state.ctx.parent, self->state.status.unpack());
 }
 
 void report(self_ptr self, p::replica_state state, std::string message) {
