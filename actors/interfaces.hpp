@@ -73,7 +73,9 @@ using store_actor = caf::typed_actor<
 using service_actor =
     caf::typed_actor<caf::reacts_to<p::update_atom, p::service_spec, int64_t>,
                      caf::reacts_to<p::env_atom, std::map<std::string, std::string>>,
-                     caf::reacts_to<p::replica_status>, caf::reacts_to<p::append_atom, p::event>,
+                     caf::reacts_to<p::replica_status>,
+                     caf::reacts_to<p::replica_status, p::event>,
+                     caf::reacts_to<p::append_atom, p::event>,
                      caf::reacts_to<p::tick_atom>, caf::reacts_to<p::capacity_atom>,
                      caf::reacts_to<p::reconcile_atom>, caf::reacts_to<p::lost_atom, std::string>,
                      caf::reacts_to<p::drain_atom, std::string, bool>,

@@ -693,6 +693,11 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         reconcile(self);
       },
       [self](p::replica_status& st) { on_status(self, st); },
+      [self](p::replica_status& st, p::event& e) { // a report with its event
+        self->state.events.push_back(std::move(e));
+        queue_flush(self);
+        on_status(self, st);
+      },
       [self](p::append_atom, p::event& e) { // from a replica: passed on with the burst
         self->state.events.push_back(std::move(e));
         queue_flush(self);

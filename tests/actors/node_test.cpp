@@ -64,7 +64,11 @@ protected:
   static std::optional<p::replica_status> report_to(caf::scoped_actor& who) {
     std::optional<p::replica_status> out;
     who->receive([&](p::replica_status& st) { out = std::move(st); },
-                 [&](p::append_atom, p::event&) { out = report_to(who); }, // its event: skip it
+                 [&](p::replica_status& st, p::event& e) { // a start, with its event
+                   EXPECT_EQ(e.replica, st.id);
+                   out = std::move(st);
+                 },
+                 [&](p::append_atom, p::event&) { out = report_to(who); }, // an event: skip it
                  caf::after(5s) >> [] {});
     return out;
   }
