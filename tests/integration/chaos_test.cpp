@@ -29,6 +29,14 @@ protected:
     opts.extra_args = {"--enable-chaos"};
     return opts;
   }
+
+  /// Applies "web" with 3 sleeper replicas and waits for them: their pids.
+  static std::map<std::string, int> run_web(s::tuttid_process& d) {
+    auto file = d.scratch().write("web.yaml", sleeper_yaml("web", 3));
+    EXPECT_EQ(d.tutti({"apply", "-f", file}).exit_code, 0);
+    EXPECT_TRUE(wait_running(d, "web", 3));
+    return running_pids(d, "web");
+  }
 };
 
 TEST_F(chaos, TreeShowsEveryActorByPath) {
@@ -78,10 +86,7 @@ TEST_F(chaos, BadPathsAreRefusedWithTheReason) {
 
 TEST_F(chaos, KilledActorsOfEveryKindComeBackWithoutLosingOrDoublingReplicas) {
   auto& d = start_daemon(chaos_options());
-  auto file = d.scratch().write("web.yaml", sleeper_yaml("web", 3));
-  ASSERT_EQ(d.tutti({"apply", "-f", file}).exit_code, 0);
-  ASSERT_TRUE(wait_running(d, "web", 3));
-  auto pids = running_pids(d, "web");
+  auto pids = run_web(d);
   ASSERT_EQ(pids.size(), 3u);
 
   for (std::string path :
@@ -121,10 +126,7 @@ TEST_F(chaos, KilledActorsOfEveryKindComeBackWithoutLosingOrDoublingReplicas) {
 // actor would still show its old process.
 TEST_F(chaos, ARestartedServiceActorHearsItsReplicas) {
   auto& d = start_daemon(chaos_options());
-  auto file = d.scratch().write("web.yaml", sleeper_yaml("web", 3));
-  ASSERT_EQ(d.tutti({"apply", "-f", file}).exit_code, 0);
-  ASSERT_TRUE(wait_running(d, "web", 3));
-  auto pids = running_pids(d, "web");
+  auto pids = run_web(d);
   ASSERT_EQ(pids.size(), 3u);
 
   auto before = actor_id(d, "/cluster/service/web");
