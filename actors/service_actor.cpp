@@ -116,14 +116,19 @@ void queue_publish(self_ptr self) {
   queue_flush(self);
 }
 
+/// Queues an event (ours or a replica's) for the next flush.
+void queue_event(self_ptr self, p::event e) {
+  self->state.events.push_back(std::move(e));
+  queue_flush(self);
+}
+
 void emit(self_ptr self, std::string kind, std::string message, std::string replica) {
   p::event e;
   e.kind = std::move(kind);
   e.service = self->state.spec.name;
   e.replica = std::move(replica);
   e.message = std::move(message);
-  self->state.events.push_back(std::move(e));
-  queue_flush(self);
+  queue_event(self, std::move(e));
 }
 
 void send_events(self_ptr self) {
@@ -694,14 +699,10 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
       },
       [self](p::replica_status& st) { on_status(self, st); },
       [self](p::replica_status& st, p::event& e) { // a report with its event
-        self->state.events.push_back(std::move(e));
-        queue_flush(self);
+        queue_event(self, std::move(e));
         on_status(self, st);
       },
-      [self](p::append_atom, p::event& e) { // from a replica: passed on with the burst
-        self->state.events.push_back(std::move(e));
-        queue_flush(self);
-      },
+      [self](p::append_atom, p::event& e) { queue_event(self, std::move(e)); }, // a replica's
       [self](p::tick_atom) {
         // The resync: a full pass over the slots, for what no event caught. A
         // service of many slots resyncs less often (10,000 slots every 10 s):
