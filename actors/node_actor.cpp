@@ -171,6 +171,13 @@ prober_actor prober(self_ptr self) {
   return self->state.sup->child_as<prober_actor>("prober");
 }
 
+/// The service actor that last asked this node for a replica of `service`;
+/// null before any did.
+service_actor route_of(self_ptr self, const std::string& service) {
+  auto i = self->state.routes.find(service);
+  return i != self->state.routes.end() ? i->second : service_actor{};
+}
+
 void start_replica_child(self_ptr self, const std::string& id) {
   // Not from inside the replica's start function: supervision must not start one
   // child while it starts another.
@@ -185,8 +192,7 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.links.driver =
         self->state.sup->child_as<driver_actor>(driver_child(entry.req->spec->driver));
     rc.links.store = self->state.ctx.store;
-    if (auto route = self->state.routes.find(entry.req->service); route != self->state.routes.end())
-      rc.links.service = route->second;
+    rc.links.service = route_of(self, entry.req->service);
     rc.links.metrics = self->state.ctx.metrics;
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
@@ -303,8 +309,8 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
     if (!child) // being started again: it reports once it knows
       return first_status(self, id, *i->second.req, i->second.ports);
     // Whoever asks now hears its reports: the service actor may have restarted.
-    if (auto route = self->state.routes.find(req.service); route != self->state.routes.end())
-      self->send(child, p::route_atom::value, route->second);
+    if (auto route = route_of(self, req.service))
+      self->send(child, p::route_atom::value, route);
     self->send(child, std::move(req));
     return self->delegate(child, p::status_atom::value); // after the update
   }
@@ -388,9 +394,8 @@ caf::result<bool> stop(self_ptr self, const std::string& id) {
 }
 
 void on_status(self_ptr self, p::replica_status& st) {
-  auto route = self->state.routes.find(st.service);
-  if (route != self->state.routes.end())
-    self->send(route->second, std::move(st));
+  if (auto route = route_of(self, st.service))
+    self->send(route, std::move(st));
 }
 
 caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max_bytes) {
