@@ -122,7 +122,7 @@ using prober_actor = caf::typed_actor<caf::replies_to<p::probe_atom, p::driver_k
 
 /// A node agent: runs replicas placed on its host.
 using node_actor = caf::typed_actor<
-    caf::replies_to<p::run_atom, p::replica_request>::with<p::replica_status>,
+    caf::replies_to<p::run_atom, p::replica_request>::with<bool>,
     caf::replies_to<p::stop_atom, std::string>::with<bool>,
     caf::replies_to<p::logs_atom, std::string, uint64_t>::with<std::string>,
     caf::replies_to<p::status_atom>::with<p::node_status>,

@@ -272,22 +272,10 @@ p::reservation_reply reserve(self_ptr self, p::reservation& r) {
   return totals(self, true, {});
 }
 
-/// What is known of a replica before its actor reports: where it runs and what.
-p::replica_status first_status(self_ptr self, const std::string& id,
-                               const p::replica_request& req,
-                               const std::vector<p::port_binding>& ports) {
-  p::replica_status st;
-  st.id = id;
-  st.service = req.service;
-  st.slot = req.slot;
-  st.node = self->state.ctx.config.name;
-  st.revision = req.revision;
-  st.ports = ports;
-  st.address = self->state.ctx.config.address;
-  return st;
-}
-
-caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
+/// Takes replica `req` on: true once its actor exists (or is being started
+/// again) with this request. What it runs, and how, its actor reports to the
+/// service itself: an answer with its status was a second report per replica.
+caf::result<bool> run(self_ptr self, p::replica_request& req) {
   auto id = p::replica_id(req.service, req.slot);
   if (auto known = self->state.specs.find(req.service); known != self->state.specs.end()) {
     if (known->second.spec == req.spec)
@@ -307,12 +295,12 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
     // The newest, also its discovery_env, for a restart of the actor.
     i->second.req = std::make_shared<const p::replica_request>(req);
     if (!child) // being started again: it reports once it knows
-      return first_status(self, id, *i->second.req, i->second.ports);
+      return true;
     // Whoever asks now hears its reports: the service actor may have restarted.
     if (auto route = route_of(self, req.service))
       self->send(child, p::route_atom::value, route);
-    self->send(child, std::move(req));
-    return self->delegate(child, p::status_atom::value); // after the update
+    self->send(child, std::move(req)); // it reports the outcome
+    return true;
   }
   auto ports = ports_for(self, id, *req.spec);
   if (!ports)
@@ -323,12 +311,11 @@ caf::result<p::replica_status> run(self_ptr self, p::replica_request& req) {
   bool fresh = self->state.known_names.insert(std::hash<std::string>{}(id)).second &&
                !self->state.inventory_unknown;
   replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, fresh};
-  auto status = first_status(self, id, *entry.req, entry.ports);
   if (auto& known = self->state.specs[entry.req->service]; known.replicas++ == 0)
     known.spec = entry.req->spec;
   self->state.replicas.emplace(id, std::move(entry));
   start_replica_child(self, id);
-  return status;
+  return true;
 }
 
 void forget_replica(self_ptr self, const std::string& id) {

@@ -341,15 +341,13 @@ void run_on_node(self_ptr self, int32_t slot) {
         // epoch of the slot.
         self->request(node, caf::infinite, p::run_atom::value, req)
             .then(
-                [self, slot, rev, epoch](p::replica_status& st) {
+                [self, slot, rev, epoch](bool) {
+                  // Its replica actor reports how it runs, to this actor.
                   auto* sp = slot_of(self, slot, epoch);
                   if (sp == nullptr || sp->stopping)
                     return;
-                  auto& s = *sp;
-                  s.in_flight = false;
-                  s.requested_rev = rev;
-                  if (!s.status.reported())
-                    set_status(self, s, std::move(st));
+                  sp->in_flight = false;
+                  sp->requested_rev = rev;
                 },
                 fail);
       },

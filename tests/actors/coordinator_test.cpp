@@ -91,8 +91,7 @@ protected:
   system_config cfg;
   caf::actor_system sys{cfg};
   lean_clock& clock = clock_of(sys);
-  size_t before = clock.timed_actors();
-  size_t passed = clock.cancels_passed_on();
+  size_t before = clock.scheduled();
 };
 
 TEST_F(LeanClock, RunsTimeoutsAndDelayedMessages) {
@@ -117,23 +116,58 @@ TEST_F(LeanClock, RunsTimeoutsAndDelayedMessages) {
 }
 
 TEST_F(LeanClock, ForgetsAnActorThatSetATimeoutWhenItEnds) {
-  // An actor whose behaviour has a receive timeout registers with the clock;
-  // when it ends, the clock drops it (CAF cancels its timeouts).
+  // An actor whose behaviour has a receive timeout has it scheduled; when it
+  // ends, the clock drops it (CAF cancels its timeouts).
   auto waiting = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
     return {[](int) {}, caf::after(std::chrono::seconds{3600}) >> [self] { self->quit(); }};
   });
   caf::scoped_actor self{sys};
   self->send(waiting, 1);
-  EXPECT_TRUE(wait_until([&] { return clock.timed_actors() == before + 1; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return clock.scheduled() == before + 1; }, 5s));
   self->monitor(waiting);
   caf::anon_send_exit(waiting, caf::exit_reason::user_shutdown);
   self->receive([](caf::down_msg&) {}, caf::after(5s) >> [] { FAIL() << "no down message"; });
-  EXPECT_TRUE(wait_until([&] { return clock.timed_actors() == before; }, 5s));
-  EXPECT_EQ(clock.cancels_passed_on(), passed + 1);
+  EXPECT_TRUE(wait_until([&] { return clock.scheduled() == before; }, 5s));
 }
 
-TEST_F(LeanClock, ActorsWithoutTimeoutsNeverReachIt) {
+TEST_F(LeanClock, ALaterTimeoutDoesNotWakeItsThread) {
   caf::scoped_actor self{sys};
+  // The thread sleeps until the first of these; the 99 after it do not wake it.
+  for (int i = 0; i < 100; ++i)
+    self->delayed_send(self, 3600s + i * 1ms, i);
+  ASSERT_TRUE(wait_until([&] { return clock.asleep(); }, 5s));
+  auto woken = clock.wakeups();
+  for (int i = 0; i < 100; ++i)
+    self->delayed_send(self, 3700s + i * 1ms, i);
+  EXPECT_EQ(clock.wakeups(), woken) << "timers due after the next one woke the clock's thread";
+  // One due before all of them does, and arrives in time.
+  auto start = std::chrono::steady_clock::now();
+  self->delayed_send(self, 20ms, -1);
+  EXPECT_EQ(clock.wakeups(), woken + 1);
+  int got = 0;
+  self->receive([&](int x) { got = x; }, caf::after(5s) >> [] {});
+  EXPECT_EQ(got, -1);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms) << "fired early";
+  EXPECT_EQ(clock.scheduled(), before + 200);
+}
+
+TEST_F(LeanClock, FiresTimeoutsDueTogetherInOneWakeUp) {
+  caf::scoped_actor self{sys};
+  constexpr int n = 50;
+  auto rounds = clock.rounds();
+  for (int i = 0; i < n; ++i)
+    self->delayed_send(self, 30ms, i); // all due within microseconds
+  int got = 0;
+  self->receive_for(got, n)([](int) {}, caf::after(5s) >> [] {});
+  EXPECT_EQ(got, n);
+  // One, or two should the thread wake between the first due and the rest.
+  EXPECT_LE(clock.rounds() - rounds, 2u);
+  EXPECT_EQ(clock.scheduled(), before);
+}
+
+TEST_F(LeanClock, ActorsWithoutTimeoutsLeaveItAlone) {
+  caf::scoped_actor self{sys};
+  auto woken = clock.wakeups();
   for (int i = 0; i < 100; ++i) {
     auto a = sys.spawn([]() -> caf::behavior { return {[](int x) { return x; }}; });
     self->request(a, caf::infinite, i).receive([](int) {}, [](caf::error&) {});
@@ -141,8 +175,8 @@ TEST_F(LeanClock, ActorsWithoutTimeoutsNeverReachIt) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     self->receive([](caf::down_msg&) {});
   }
-  EXPECT_EQ(clock.timed_actors(), before);
-  EXPECT_EQ(clock.cancels_passed_on(), passed) << "100 ends, none with a timeout";
+  EXPECT_EQ(clock.scheduled(), before);
+  EXPECT_EQ(clock.wakeups(), woken) << "100 ends, none with a timeout";
 }
 
 } // namespace

@@ -55,7 +55,7 @@ protected:
   void run(caf::scoped_actor& who, int64_t revision = 1, int32_t slot = 0) {
     bool answered = false;
     who->request(node_, 5s, p::run_atom::value, request(revision, slot))
-        .receive([&](p::replica_status&) { answered = true; },
+        .receive([&](bool taken) { answered = taken; },
                  [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
     ASSERT_TRUE(answered);
   }
