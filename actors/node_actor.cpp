@@ -39,15 +39,16 @@ struct node_state {
   node_context ctx;
   std::unique_ptr<supervision> sup;
   std::map<std::string, replica_entry> replicas;                     // by replica id
-  // The last spec of each service with replicas here, and how many: requests
-  // that arrive with an equal one (over the network, each has its own copy)
-  // share it.
-  struct known_spec {
+  // Each service with replicas here: its last spec, which requests that arrive
+  // with an equal one share (over the network, each has its own copy); how many
+  // replicas; and the service actor that last asked, which hears their reports.
+  // One lookup per run request.
+  struct known_service {
     p::shared_spec spec;
     int32_t replicas = 0;
+    service_actor route;
   };
-  std::unordered_map<std::string, known_spec> specs;
-  std::map<std::string, service_actor> routes;                       // service -> who asked
+  std::unordered_map<std::string, known_service> services;
   std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
   std::set<uint16_t> reserved;
   uint16_t next_port = 0;
@@ -174,8 +175,8 @@ prober_actor prober(self_ptr self) {
 /// The service actor that last asked this node for a replica of `service`;
 /// null before any did.
 service_actor route_of(self_ptr self, const std::string& service) {
-  auto i = self->state.routes.find(service);
-  return i != self->state.routes.end() ? i->second : service_actor{};
+  auto i = self->state.services.find(service);
+  return i != self->state.services.end() ? i->second.route : service_actor{};
 }
 
 void start_replica_child(self_ptr self, const std::string& id) {
@@ -277,18 +278,19 @@ p::reservation_reply reserve(self_ptr self, p::reservation& r) {
 /// service itself: an answer with its status was a second report per replica.
 caf::result<bool> run(self_ptr self, p::replica_request& req) {
   auto id = p::replica_id(req.service, req.slot);
-  if (auto known = self->state.specs.find(req.service); known != self->state.specs.end()) {
-    if (known->second.spec == req.spec)
-      req.spec = known->second.spec;
-    else
-      known->second.spec = req.spec;
-  }
-  if (auto sender = self->current_sender())
-    self->state.routes[req.service] = caf::actor_cast<service_actor>(sender);
   if (!self->state.sup->child(driver_child(req.spec->driver)))
     return p::make_error(p::error_code::invalid_argument,
                          "node " + self->state.ctx.config.name + " has no " +
                              p::to_string(req.spec->driver) + " driver");
+  auto& known = self->state.services[req.service]; // stays put: a node-based map
+  if (known.replicas > 0) {
+    if (known.spec == req.spec)
+      req.spec = known.spec;
+    else
+      known.spec = req.spec;
+  }
+  if (auto sender = self->current_sender())
+    known.route = caf::actor_cast<service_actor>(sender);
   auto i = self->state.replicas.find(id);
   if (i != self->state.replicas.end()) {
     auto child = self->state.sup->child_as<replica_actor>(replica_child(id));
@@ -297,21 +299,24 @@ caf::result<bool> run(self_ptr self, p::replica_request& req) {
     if (!child) // being started again: it reports once it knows
       return true;
     // Whoever asks now hears its reports: the service actor may have restarted.
-    if (auto route = route_of(self, req.service))
-      self->send(child, p::route_atom::value, route);
+    if (known.route)
+      self->send(child, p::route_atom::value, known.route);
     self->send(child, std::move(req)); // it reports the outcome
     return true;
   }
   auto ports = ports_for(self, id, *req.spec);
-  if (!ports)
+  if (!ports) {
+    if (known.replicas == 0)
+      self->state.services.erase(req.service);
     return std::move(ports.error());
+  }
   if (!self->state.reservations.count(id)) // adopted, or placed before reservations
     hold(self, p::reservation{id, req.service, req.spec->resources,
                               static_cast<int32_t>(req.spec->ports.size())});
   bool fresh = self->state.known_names.insert(std::hash<std::string>{}(id)).second &&
                !self->state.inventory_unknown;
   replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, fresh};
-  if (auto& known = self->state.specs[entry.req->service]; known.replicas++ == 0)
+  if (known.replicas++ == 0)
     known.spec = entry.req->spec;
   self->state.replicas.emplace(id, std::move(entry));
   start_replica_child(self, id);
@@ -325,9 +330,9 @@ void forget_replica(self_ptr self, const std::string& id) {
   for (auto& b : i->second.ports)
     self->state.reserved.erase(b.host_port);
   self->state.adopted_ports.erase(id);
-  if (auto k = self->state.specs.find(i->second.req->service);
-      k != self->state.specs.end() && --k->second.replicas <= 0)
-    self->state.specs.erase(k); // its service has no replica here any more
+  if (auto k = self->state.services.find(i->second.req->service);
+      k != self->state.services.end() && --k->second.replicas <= 0)
+    self->state.services.erase(k); // its service has no replica here any more
   self->state.replicas.erase(i);
   unhold(self, id);
 }

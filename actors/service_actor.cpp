@@ -118,7 +118,13 @@ void queue_publish(self_ptr self) {
 
 /// Queues an event (ours or a replica's) for the next flush.
 void queue_event(self_ptr self, p::event e) {
-  self->state.events.push_back(std::move(e));
+  auto& events = self->state.events;
+  // Sized like the last burst: growing from one, a burst of hundreds (a lost
+  // node's replicas) reallocated it at every power of two, and glibc serves
+  // each large block only after sweeping its fast bins.
+  if (events.empty())
+    events.reserve(std::clamp<size_t>(self->state.last_burst, 4, 1024));
+  events.push_back(std::move(e));
   queue_flush(self);
 }
 
@@ -134,6 +140,7 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
 void send_events(self_ptr self) {
   if (self->state.events.empty())
     return;
+  self->state.last_burst = self->state.events.size();
   self->send(self->state.ctx.store, p::append_atom::value, std::exchange(self->state.events, {}));
 }
 
@@ -549,9 +556,9 @@ void on_node_lost(self_ptr self, const std::string& node) {
     s.requested_rev = 0;
     s.node_lost = false;
     auto id = p::replica_id(st.spec.name, slot);
-    set_status(self, s, {});
-    s.status.state = p::replica_state::pending;
-    s.status.set_message(why);
+    p::replica_status pending; // unreported, so `describe` shows the slot's node
+    pending.message = why;
+    set_status(self, s, std::move(pending));
     emit(self, "replica_rescheduled", why, id);
     queue_place(self, slot);
   }

@@ -109,6 +109,7 @@ struct service_state {
   // Events emitted since the last flush: one message to the store for a burst
   // (500 lost nodes reschedule 100,000 replicas, each with an event).
   std::vector<p::event> events;
+  size_t last_burst = 0; // events of the last flush: the next burst's first guess
   uint64_t epochs = 0;           // last epoch given to a slot
   static inline const char* name = "service";
 };
