@@ -105,7 +105,9 @@ struct placement_state {
   std::unordered_map<uint64_t, pending_offer> offers;
   // The same offers by node: a node that goes down declines its own, and 500
   // nodes lost while 100k offers are out must not each scan all of them.
-  std::unordered_map<node_id, std::unordered_set<uint64_t>> offers_by_node;
+  // A vector, not a set: a node has a few offers out at a time (it answers a
+  // flush's in one message), and a set allocated a node per offer.
+  std::unordered_map<node_id, std::vector<uint64_t>> offers_by_node;
   // Offers not sent yet, by node: they go out as one message per node when the
   // flush reminder comes out of the mailbox, behind the place requests queued
   // before it (at a million replicas, one message per offer cost more than the
@@ -172,8 +174,13 @@ void on_declined(self_ptr self, uint64_t attempt_id, pending_offer x) {
 void forget_offer(self_ptr self, std::unordered_map<uint64_t, pending_offer>::iterator j) {
   auto& st = self->state;
   // An emptied set stays: the node gets offers again soon.
-  if (auto k = st.offers_by_node.find(j->second.node); k != st.offers_by_node.end())
-    k->second.erase(j->first);
+  if (auto k = st.offers_by_node.find(j->second.node); k != st.offers_by_node.end()) {
+    auto& ids = k->second;
+    if (auto at = std::find(ids.begin(), ids.end(), j->first); at != ids.end()) {
+      *at = ids.back();
+      ids.pop_back();
+    }
+  }
   st.offers.erase(j);
 }
 
@@ -297,7 +304,7 @@ void attempt(self_ptr self, p::placement_request req, reply_to reply,
       placed{id, req.service, req.resources, req.host_ports, attempt_id, false};
   st.offers.emplace(attempt_id, pending_offer{std::move(req), id, std::move(reply),
                                               std::move(refused), std::move(asker)});
-  st.offers_by_node[id].insert(attempt_id);
+  st.offers_by_node[id].push_back(attempt_id);
   st.outbox[id].push_back(attempt_id);
   queue_offers_flush(self);
 }

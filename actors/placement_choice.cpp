@@ -3,6 +3,7 @@
 #include "protocol/errors.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <string>
@@ -42,16 +43,28 @@ struct compiled_request {
   int32_t spread_key = -1;    // -1: spread over nodes only
   bool spread_over_label = false;
   // Replicas per value of spread_key, looked up once per value and decision:
-  // a handful of zones, hundreds of candidate nodes.
-  mutable std::vector<std::pair<int32_t, int32_t>> domains;
+  // a handful of zones, hundreds of candidate nodes. The first few in place (a
+  // decision is made a hundred thousand times a second), the rest beside them.
+  static constexpr size_t inline_domains = 8;
+  mutable std::array<std::pair<int32_t, int32_t>, inline_domains> first_domains{};
+  mutable size_t known_domains = 0;
+  mutable std::vector<std::pair<int32_t, int32_t>> more_domains;
 };
 
 int32_t domain_of(const placement_view& view, const compiled_request& cr, int32_t value) {
-  for (const auto& [v, n] : cr.domains)
+  auto in_place = std::min(cr.known_domains, compiled_request::inline_domains);
+  for (size_t i = 0; i < in_place; ++i)
+    if (cr.first_domains[i].first == value)
+      return cr.first_domains[i].second;
+  for (const auto& [v, n] : cr.more_domains)
     if (v == value)
       return n;
   auto n = view.domain_count(cr.service, cr.spread_key, value);
-  cr.domains.emplace_back(value, n);
+  if (cr.known_domains < compiled_request::inline_domains)
+    cr.first_domains[cr.known_domains] = {value, n};
+  else
+    cr.more_domains.emplace_back(value, n);
+  ++cr.known_domains;
   return n;
 }
 

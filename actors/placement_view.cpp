@@ -18,8 +18,9 @@ placement_view::placement_view() {
 
 int32_t placement_view::intern(std::unordered_map<std::string, int32_t>& ids,
                                const std::string& x) {
-  auto [i, added] = ids.emplace(x, static_cast<int32_t>(ids.size()));
-  return i->second;
+  // try_emplace: emplace would build (and allocate) the entry before finding
+  // that the name is known, as it is for all but the first replica of a service.
+  return ids.try_emplace(x, static_cast<int32_t>(ids.size())).first->second;
 }
 
 uint64_t placement_view::domain_key(int32_t service, int32_t key, int32_t value) {
