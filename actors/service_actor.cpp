@@ -322,6 +322,37 @@ p::shared_spec shared_of(self_ptr self, const p::service_spec& spec, int64_t rev
   return cache[rev] = p::shared_spec{spec};
 }
 
+/// A run request of `epoch` failed: the next reconcile asks placement again,
+/// which keeps the node if it is still there and fits, or moves the slot.
+void not_run(self_ptr self, int32_t slot, uint64_t epoch, caf::error& err) {
+  auto* s = slot_of(self, slot, epoch);
+  if (s == nullptr || s->stopping)
+    return; // moved off a lost node, or stopped, meanwhile
+  s->in_flight = false;
+  s->requested_rev = 0;
+  self->state.nodes.erase(s->node);
+  problem(self, slot, err);
+}
+
+/// The run request of slot `slot` to its node, with the epoch it was asked in.
+void ask_node(self_ptr self, const node_actor& node, int32_t slot, int64_t rev, uint64_t epoch,
+              p::replica_request req) {
+  // Like place: no timer per replica; a node that ends fails the request; one
+  // that is cut off is reported lost by placement, which starts a new epoch of
+  // the slot.
+  self->request(node, caf::infinite, p::run_atom::value, std::move(req))
+      .then(
+          [self, slot, rev, epoch](bool) {
+            // Its replica actor reports how it runs, to this actor.
+            auto* sp = slot_of(self, slot, epoch);
+            if (sp == nullptr || sp->stopping)
+              return;
+            sp->in_flight = false;
+            sp->requested_rev = rev;
+          },
+          [self, slot, epoch](caf::error& err) { not_run(self, slot, epoch, err); });
+}
+
 void run_on_node(self_ptr self, int32_t slot) {
   auto& s = self->state.slots[slot];
   s.in_flight = true;
@@ -329,36 +360,16 @@ void run_on_node(self_ptr self, int32_t slot) {
   auto [spec, rev] = spec_of(self, s);
   p::replica_request req{self->state.spec.name, slot,  rev, shared_of(self, *spec, rev),
                         self->state.ctx.discovery_env, s.assigned};
-  auto fail = [self, slot, epoch](caf::error& err) {
-    auto* s = slot_of(self, slot, epoch);
-    if (s == nullptr || s->stopping)
-      return; // moved off a lost node, or stopped, meanwhile
-    s->in_flight = false;
-    // Not run there: the next reconcile asks placement again, which keeps the
-    // node if it is still there and fits, or moves the slot.
-    s->requested_rev = 0;
-    self->state.nodes.erase(s->node);
-    problem(self, slot, err);
-  };
+  if (auto i = self->state.nodes.find(s.node); i != self->state.nodes.end()) {
+    ask_node(self, i->second, slot, rev, epoch, std::move(req)); // known: the usual case
+    return;
+  }
   with_node(
       self, s.node,
-      [self, slot, rev, req, fail, epoch](node_actor& node) {
-        // Like place: no timer per replica; a node that ends fails the request;
-        // one that is cut off is reported lost by placement, which starts a new
-        // epoch of the slot.
-        self->request(node, caf::infinite, p::run_atom::value, req)
-            .then(
-                [self, slot, rev, epoch](bool) {
-                  // Its replica actor reports how it runs, to this actor.
-                  auto* sp = slot_of(self, slot, epoch);
-                  if (sp == nullptr || sp->stopping)
-                    return;
-                  sp->in_flight = false;
-                  sp->requested_rev = rev;
-                },
-                fail);
+      [self, slot, rev, epoch, req = std::move(req)](node_actor& node) {
+        ask_node(self, node, slot, rev, epoch, req); // once per service and node
       },
-      fail);
+      [self, slot, epoch](caf::error& err) { not_run(self, slot, epoch, err); });
 }
 
 /// Ends slot `slot` (the incarnation of `epoch`; an older one's answer comes
@@ -556,9 +567,9 @@ void on_node_lost(self_ptr self, const std::string& node) {
     s.requested_rev = 0;
     s.node_lost = false;
     auto id = p::replica_id(st.spec.name, slot);
-    p::replica_status pending; // unreported, so `describe` shows the slot's node
-    pending.message = why;
-    set_status(self, s, std::move(pending));
+    set_status(self, s, {});
+    s.status.state = p::replica_state::pending;
+    s.status.set_message(why);
     emit(self, "replica_rescheduled", why, id);
     queue_place(self, slot);
   }
