@@ -77,7 +77,7 @@ using service_actor =
                      caf::reacts_to<p::replica_status, p::event>,
                      caf::reacts_to<p::append_atom, p::event>,
                      caf::reacts_to<p::tick_atom>, caf::reacts_to<p::capacity_atom>,
-                     caf::reacts_to<p::reconcile_atom>, caf::reacts_to<p::lost_atom, std::string>,
+                     caf::reacts_to<p::reconcile_atom>, caf::reacts_to<p::lost_atom, std::vector<std::string>>,
                      caf::reacts_to<p::drain_atom, std::string, bool>,
                      caf::reacts_to<p::flush_atom>,
                      caf::replies_to<p::status_atom>::with<p::service_status>,

@@ -113,6 +113,9 @@ struct placement_state {
   // before it (at a million replicas, one message per offer cost more than the
   // decisions).
   std::unordered_map<node_id, std::vector<uint64_t>> outbox;
+  // Nodes lost since the last flush, by service with replicas on them: a service
+  // hears of a burst of losses (500 nodes at once) in one message, not one each.
+  std::map<std::string, std::vector<std::string>> lost_news;
   bool flush_queued = false;
   static inline const char* name = "placement";
 };
@@ -184,7 +187,7 @@ void forget_offer(self_ptr self, std::unordered_map<uint64_t, pending_offer>::it
   st.offers.erase(j);
 }
 
-/// Sends the flush reminder, once per burst of offers.
+/// Sends the flush reminder, once per burst of offers or of lost nodes.
 void queue_offers_flush(self_ptr self) {
   if (self->state.flush_queued)
     return;
@@ -402,17 +405,29 @@ place_batch(self_ptr self, p::placement_batch& batch) {
   return promise;
 }
 
-/// Tells each service with replicas on node `id` that the node lost them.
+/// Tells each service with replicas on node `id` that the node lost them, with
+/// the next flush.
 void tell_lost(self_ptr self, node_id id) {
   auto& s = self->state;
   const auto& name = s.view.at(id).name;
   size_t told = 0;
   for (auto& [service, handle] : s.services)
     if (s.view.count(s.view.service_id(service), id) > 0) {
-      self->send(handle, p::lost_atom::value, name);
+      s.lost_news[service].push_back(name);
       ++told;
     }
+  if (told > 0)
+    queue_offers_flush(self);
   spdlog::warn("placement: node {} lost; {} services to place its replicas again", name, told);
+}
+
+/// Sends each service the nodes it lost since the last flush, in one message.
+void flush_lost_news(self_ptr self) {
+  auto& s = self->state;
+  for (auto& [service, nodes] : s.lost_news)
+    if (auto i = s.services.find(service); i != s.services.end())
+      self->send(i->second, p::lost_atom::value, std::move(nodes));
+  s.lost_news.clear();
 }
 
 bool register_node(self_ptr self, p::node_status st, node_actor handle) {
@@ -548,7 +563,10 @@ placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metr
       },
       [self](p::place_atom, const p::placement_request& req) { return place(self, req); },
       [self](p::place_atom, p::placement_batch& batch) { return place_batch(self, batch); },
-      [self](p::flush_atom) { flush_offers(self); },
+      [self](p::flush_atom) {
+        flush_lost_news(self);
+        flush_offers(self);
+      },
       [self](p::release_atom, const std::string& replica) { release(self, replica); },
       [self](p::get_atom, const std::string& node) -> caf::result<node_actor> {
         auto id = self->state.view.find(node);

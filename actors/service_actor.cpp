@@ -534,13 +534,13 @@ void on_status(self_ptr self, p::replica_status& st) {
 }
 
 /// Placement saw `node` go down, or come back as a new actor (it monitors the
-/// nodes; services do not).
-void on_node_lost(self_ptr self, const std::string& node) {
+/// nodes; services do not): its slots are placed again. False if none was there.
+bool forget_node(self_ptr self, const std::string& node) {
   auto& st = self->state;
   st.nodes.erase(node);
   auto on_it = st.by_node.find(node);
   if (on_it == st.by_node.end())
-    return;
+    return false;
   // Its replicas may run on, but nothing tells us: stop routing to them and
   // place them again, under the same rules, preferring the node should it be
   // back. If it comes back, the cluster's sweep removes what it still runs of
@@ -573,6 +573,17 @@ void on_node_lost(self_ptr self, const std::string& node) {
     emit(self, "replica_rescheduled", why, id);
     queue_place(self, slot);
   }
+  return true;
+}
+
+/// Nodes placement saw go down (a burst of them in one message).
+void on_nodes_lost(self_ptr self, const std::vector<std::string>& nodes) {
+  bool any = false;
+  for (const auto& node : nodes)
+    any = forget_node(self, node) || any;
+  if (!any)
+    return;
+  auto& st = self->state;
   // Only these slots changed: they are placed again without a reconcile, which
   // visits every slot (500 nodes lost at once cost each service of 10,000
   // slots 500 such passes, and as many endpoint sets, one per lost node).
@@ -689,7 +700,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         publish_endpoints(self); // ports or balancing may have changed
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
-      [self](p::lost_atom, const std::string& node) { on_node_lost(self, node); },
+      [self](p::lost_atom, const std::vector<std::string>& nodes) { on_nodes_lost(self, nodes); },
       [self](p::flush_atom) {
         self->state.flush_queued = false;
         send_events(self);

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace {
 
 using namespace tutti::actors;
@@ -482,6 +484,63 @@ TEST_F(Negotiation, AnOfferANodeNeverAnsweredGoesElsewhereWhenTheNodeIsLost) {
   answer.receive([&](p::placement_decision& d, node_actor&) { where = d.node; },
                  [&](caf::error& err) { where = "error: " + p::message_of(err); });
   EXPECT_EQ(where, "only");
+  caf::anon_send_exit(placement, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(Negotiation, AServiceHearsOfEveryLostNodeOnceInBursts) {
+  // Two hosts that accept every offer; a service (this test) places a replica
+  // on each, then both die at once.
+  auto accepting = [](caf::event_based_actor*) -> caf::behavior {
+    return {[](p::reserve_atom, std::vector<p::reservation>& offers) {
+      std::vector<p::reservation_reply> out;
+      for (auto& o : offers)
+        out.push_back({true, {}, o.resources, o.host_ports, 1});
+      return out;
+    }};
+  };
+  auto placement = spawn_placement(*sys_);
+  std::vector<caf::actor> hosts{sys_->spawn(accepting), sys_->spawn(accepting)};
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    auto st = node("h" + std::to_string(i), 1, int64_t{1} << 30);
+    st.drivers = {"sim"};
+    bool ok = false;
+    (*self_)
+        ->request(placement, 5s, p::register_atom::value, st, caf::actor_cast<node_actor>(hosts[i]))
+        .receive([&](bool x) { ok = x; }, [](caf::error&) {});
+    ASSERT_TRUE(ok);
+  }
+  std::set<std::string> used;
+  for (int slot = 0; slot < 2; ++slot) {
+    auto req = wants("web");
+    req.replica = "web-" + std::to_string(slot);
+    (*self_)
+        ->request(placement, 5s, p::place_atom::value, req)
+        .receive([&](p::placement_decision& d, node_actor&) { used.insert(d.node); },
+                 [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
+  }
+  ASSERT_EQ(used, (std::set<std::string>{"h0", "h1"})) << "0.6 cpu each: one per host";
+  for (auto& h : hosts)
+    caf::anon_send_exit(h, caf::exit_reason::kill);
+  // Each lost node once; both in one message unless placement heard of the
+  // second death only after it had told of the first.
+  std::multiset<std::string> heard;
+  int messages = 0;
+  while (heard.size() < 2 && messages < 2) {
+    bool got = false;
+    (*self_)->receive(
+        [&](p::lost_atom, std::vector<std::string>& nodes) {
+          heard.insert(nodes.begin(), nodes.end());
+          got = true;
+        },
+        caf::after(5s) >> [] {});
+    if (!got)
+      break;
+    ++messages;
+  }
+  EXPECT_EQ(heard, (std::multiset<std::string>{"h0", "h1"}));
+  (*self_)->receive([&](p::lost_atom, std::vector<std::string>& nodes) {
+    ADD_FAILURE() << "told again of " << nodes.size() << " nodes";
+  }, caf::after(200ms) >> [] {}); // -- allowed: an absence, checked for a while
   caf::anon_send_exit(placement, caf::exit_reason::user_shutdown);
 }
 
