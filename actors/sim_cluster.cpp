@@ -216,11 +216,10 @@ caf::expected<std::vector<p::node_status>> sim_cluster::nodes() {
 void sim_cluster::kill_node(int32_t i) {
   auto& x = *impl_;
   caf::anon_send_exit(x.nodes.at(i), caf::exit_reason::kill);
-  // The host's containers die with it. Its replica actors end with the node
-  // (its supervision ends them) but do not stop them: a dead host cannot.
-  if (auto owned = x.drivers.at(i)->names_owned(x.names.at(i)))
-    for (auto& name : *owned)
-      x.drivers.at(i)->remove(name, true);
+  // The host's containers die with it, all at once. Its replica actors end
+  // with the node (its supervision ends them) but do not stop them: a dead host
+  // cannot.
+  x.drivers.at(i)->drop_all();
 }
 
 void sim_cluster::add_node(p::resource_spec capacity, std::map<std::string, std::string> labels) {

@@ -83,6 +83,10 @@ public:
   /// Test hook: health() fails with driver_failure `why` (empty: healthy again).
   void set_unhealthy(std::string why);
 
+  /// Test hook: every container is gone at once and none reports an exit, as
+  /// when the host dies with its runtime. How many were there.
+  size_t drop_all();
+
   /// Test hook: a running container exits with `exit_code` and its callback
   /// fires (asynchronously). not_found when absent, invalid_argument when it is
   /// not running.

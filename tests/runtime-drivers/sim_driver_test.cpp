@@ -169,6 +169,23 @@ TEST(sim_driver, crash_hook_fires_the_callback_once) {
   EXPECT_NE(driver.logs("web-0", 1000)->find("exited with code 7"), std::string::npos);
 }
 
+TEST(sim_driver, drop_all_loses_every_container_without_an_exit) {
+  exit_recorder exits;
+  sim_driver driver;
+  for (const auto* name : {"web-0", "web-1"}) {
+    ASSERT_TRUE(driver.create(make_spec(name, command())));
+    ASSERT_TRUE(driver.start(name));
+    ASSERT_FALSE(driver.watch(name, exits.callback()));
+  }
+  ASSERT_TRUE(driver.create(make_spec("web-2", command()))); // created, never started
+  EXPECT_EQ(driver.drop_all(), 3u);
+  EXPECT_EQ(code_of(driver.inspect("web-0").error()), error_code::not_found);
+  EXPECT_TRUE(driver.names_owned("")->empty());
+  ASSERT_TRUE(flush(driver));
+  EXPECT_EQ(exits.count("web-0") + exits.count("web-1"), 0u) << "a dead host reports no exit";
+  EXPECT_EQ(driver.drop_all(), 0u);
+}
+
 TEST(sim_driver, watch_after_exit_fires_asynchronously) {
   exit_recorder exits;
   sim_driver driver;
