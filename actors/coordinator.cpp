@@ -131,7 +131,7 @@ size_t lean_clock::scheduled() const {
   return schedule_.size();
 }
 
-bool lean_clock::asleep() const {
+bool lean_clock::idle() const {
   std::lock_guard<std::mutex> guard{mutex_};
   return sleeps_until_ != time_point::min();
 }

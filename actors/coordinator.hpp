@@ -66,8 +66,8 @@ public:
   /// How often a caller woke the clock's thread for an earlier timeout (for tests).
   size_t wakeups() const;
 
-  /// Whether its thread waits for the next timeout (for tests).
-  bool asleep() const;
+  /// Whether its thread waits for the next timeout, or for one to be set (for tests).
+  bool idle() const;
 
   /// How often its thread woke and fired timeouts (for tests).
   size_t rounds() const;

@@ -135,7 +135,7 @@ TEST_F(LeanClock, ALaterTimeoutDoesNotWakeItsThread) {
   // The thread sleeps until the first of these; the 99 after it do not wake it.
   for (int i = 0; i < 100; ++i)
     self->delayed_send(self, 3600s + i * 1ms, i);
-  ASSERT_TRUE(wait_until([&] { return clock.asleep(); }, 5s));
+  ASSERT_TRUE(wait_until([&] { return clock.idle(); }, 5s));
   auto woken = clock.wakeups();
   for (int i = 0; i < 100; ++i)
     self->delayed_send(self, 3700s + i * 1ms, i);
