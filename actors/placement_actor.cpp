@@ -176,7 +176,7 @@ void on_declined(self_ptr self, uint64_t attempt_id, pending_offer x) {
 /// Removes offer `j` from both indexes.
 void forget_offer(self_ptr self, std::unordered_map<uint64_t, pending_offer>::iterator j) {
   auto& st = self->state;
-  // An emptied set stays: the node gets offers again soon.
+  // An emptied list stays: the node gets offers again soon.
   if (auto k = st.offers_by_node.find(j->second.node); k != st.offers_by_node.end()) {
     auto& ids = k->second;
     if (auto at = std::find(ids.begin(), ids.end(), j->first); at != ids.end()) {
