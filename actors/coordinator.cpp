@@ -93,6 +93,7 @@ std::vector<lean_clock::unique_delayed_event_ptr> lean_clock::take_due() {
 
 void lean_clock::dispatch() {
   std::unique_lock<std::mutex> guard{mutex_};
+  auto woken = [this] { return stopped_ || sleeps_until_ == time_point::min(); };
   while (!stopped_) {
     auto due = take_due();
     if (!due.empty()) {
@@ -106,12 +107,12 @@ void lean_clock::dispatch() {
     }
     if (schedule_.empty()) {
       sleeps_until_ = time_point::max();
-      wake_.wait(guard, [this] { return stopped_ || sleeps_until_ == time_point::min(); });
+      wake_.wait(guard, woken);
     } else {
       // Whatever falls due within `slack` of the next fires with it.
       sleeps_until_ = schedule_.begin()->first + slack;
       auto until = sleeps_until_;
-      wake_.wait_until(guard, until, [this] { return stopped_ || sleeps_until_ == time_point::min(); });
+      wake_.wait_until(guard, until, woken);
     }
     sleeps_until_ = time_point::min();
   }

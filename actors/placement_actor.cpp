@@ -12,7 +12,6 @@
 #include <functional>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace tutti::actors {
 

@@ -292,8 +292,11 @@ void queue_metrics(self_ptr self) {
   queue_flush(self);
 }
 
-template <class F>
-void with_node(self_ptr self, const std::string& node, F f, std::function<void(caf::error&)> fail) {
+/// Calls `f` with the actor of `node` (at once when known, else once placement
+/// names it) or `fail` with why there is none. `f` is called once, so it may
+/// move what it holds.
+template <class F, class G>
+void with_node(self_ptr self, const std::string& node, F f, G fail) {
   auto i = self->state.nodes.find(node);
   if (i != self->state.nodes.end()) {
     f(i->second);
@@ -303,7 +306,7 @@ void with_node(self_ptr self, const std::string& node, F f, std::function<void(c
   // cluster asks this once per node.
   self->request(self->state.ctx.placement, caf::infinite, p::get_atom::value, node)
       .then(
-          [self, node, f](node_actor& handle) {
+          [self, node, f](node_actor& handle) mutable {
             self->state.nodes[node] = handle;
             f(handle);
           },
@@ -360,14 +363,10 @@ void run_on_node(self_ptr self, int32_t slot) {
   auto [spec, rev] = spec_of(self, s);
   p::replica_request req{self->state.spec.name, slot,  rev, shared_of(self, *spec, rev),
                         self->state.ctx.discovery_env, s.assigned};
-  if (auto i = self->state.nodes.find(s.node); i != self->state.nodes.end()) {
-    ask_node(self, i->second, slot, rev, epoch, std::move(req)); // known: the usual case
-    return;
-  }
   with_node(
       self, s.node,
-      [self, slot, rev, epoch, req = std::move(req)](node_actor& node) {
-        ask_node(self, node, slot, rev, epoch, req); // once per service and node
+      [self, slot, rev, epoch, req = std::move(req)](node_actor& node) mutable {
+        ask_node(self, node, slot, rev, epoch, std::move(req));
       },
       [self, slot, epoch](caf::error& err) { not_run(self, slot, epoch, err); });
 }
