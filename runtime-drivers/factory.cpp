@@ -1,8 +1,8 @@
 #include "runtime-drivers/factory.hpp"
 
 #include "protocol/errors.hpp"
-#include "runtime-drivers/docker_driver.hpp"
-#include "runtime-drivers/process_driver.hpp"
+#include "runtime-drivers/docker/docker_driver.hpp"
+#include "runtime-drivers/process/process_driver.hpp"
 
 namespace tutti::runtime_drivers {
 

@@ -3,7 +3,7 @@
 // The one place that turns a driver kind into a driver; called from main.
 
 #include "runtime-drivers/driver.hpp"
-#include "runtime-drivers/sim_driver.hpp"
+#include "runtime-drivers/sim/sim_driver.hpp"
 
 #include <caf/expected.hpp>
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ccache pkg-config git curl iproute2 iptables procps
+  build-essential cmake ccache pkg-config git curl iproute2 iptables procps python3
   libcaf-dev
   libcapnp-dev capnproto
   liblmdb-dev lmdb-utils

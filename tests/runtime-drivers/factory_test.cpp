@@ -1,6 +1,6 @@
 #include "runtime-drivers/factory.hpp"
 
-#include "test_support.hpp"
+#include "tests/runtime-drivers/test_support.hpp"
 
 #include <gtest/gtest.h>
 

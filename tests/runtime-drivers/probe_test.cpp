@@ -1,8 +1,8 @@
 #include "runtime-drivers/probe.hpp"
 
-#include "runtime-drivers/process_driver.hpp"
-#include "runtime-drivers/sim_driver.hpp"
-#include "test_support.hpp"
+#include "runtime-drivers/process/process_driver.hpp"
+#include "runtime-drivers/sim/sim_driver.hpp"
+#include "tests/runtime-drivers/test_support.hpp"
 
 #include <gtest/gtest.h>
 

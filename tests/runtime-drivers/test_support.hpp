@@ -6,6 +6,7 @@
 
 #include "protocol/errors.hpp"
 #include "runtime-drivers/driver.hpp"
+#include "tests/support/wait.hpp"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -130,13 +131,7 @@ private:
 /// Polls `condition` until it holds or the deadline passes: for states no
 /// callback announces (a log line appearing, a port listening).
 template <class Predicate> bool eventually(Predicate condition) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end)
-      return false;
-    std::this_thread::sleep_for(5ms); // -- allowed: polling interval of a deadline wait
-  }
-  return true;
+  return tutti::tests::support::wait_until(condition, deadline);
 }
 
 /// True when `pid` no longer runs: absent from /proc, or a zombie.

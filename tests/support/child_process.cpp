@@ -1,4 +1,5 @@
 #include "tests/support/child_process.hpp"
+#include "tests/support/wait.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -295,12 +296,8 @@ bool child_process::signal(int sig) {
 }
 
 std::optional<int> child_process::wait_for_exit(std::chrono::milliseconds timeout) {
-  auto deadline = clock::now() + timeout;
-  while (running()) {
-    if (clock::now() >= deadline)
-      return std::nullopt;
-    std::this_thread::sleep_for(5ms); // -- allowed: polling interval of a deadline wait
-  }
+  if (!wait_until([&] { return !running(); }, timeout))
+    return std::nullopt;
   return exit_code_;
 }
 

@@ -2,6 +2,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
 
 #include <curl/curl.h>
 
@@ -339,15 +340,11 @@ bool docker_engine::stop_engine() {
   if (dockerd_pid_ <= 0)
     return false;
   ::kill(dockerd_pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + engine_stop_timeout;
   int status = 0;
-  while (::waitpid(dockerd_pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(-dockerd_pid_, SIGKILL); // its process group: containerd too
-      ::waitpid(dockerd_pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(20ms); // -- allowed: polling interval of a deadline wait
+  auto reaped = [&] { return ::waitpid(dockerd_pid_, &status, WNOHANG) != 0; };
+  if (!wait_until(reaped, engine_stop_timeout)) {
+    ::kill(-dockerd_pid_, SIGKILL); // its process group: containerd too
+    ::waitpid(dockerd_pid_, &status, 0);
   }
   dockerd_pid_ = 0;
   return true;

@@ -13,10 +13,14 @@ using namespace std::chrono_literals;
 /// How often wait_until() asks again.
 inline constexpr auto poll_interval = 20ms;
 
+/// How long wait_until() waits when the caller names no deadline.
+inline constexpr std::chrono::milliseconds default_timeout = 10s;
+
 /// Calls `predicate` every ~20 ms until it returns true (-> true) or `timeout`
-/// has passed (-> false, after one last try at the deadline).
-template <class Predicate, class Rep, class Period>
-bool wait_until(Predicate&& predicate, std::chrono::duration<Rep, Period> timeout) {
+/// has passed (-> false, after one last try at the deadline). Every test and
+/// test helper that waits on a condition waits through this function.
+template <class Predicate>
+bool wait_until(Predicate&& predicate, std::chrono::milliseconds timeout = default_timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (predicate())

@@ -3,7 +3,7 @@
 
 #include "tools/bench/benches.hpp"
 
-#include "actors/allocator_tuning.hpp"
+#include "actors/runtime/allocator_tuning.hpp"
 
 int main(int argc, char** argv) {
   tutti::actors::tune_allocator(argv); // as tuttid: first, it may run us again

@@ -3,7 +3,7 @@
 // the tree, run by hand (not by ctest):
 //   build/tools/bench/placement_bench --benchmark_counters_tabular=true
 
-#include "actors/placement_actor.hpp"
+#include "actors/placement/placement_actor.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -8,8 +8,8 @@
 #include "tools/bench/bench_support.hpp"
 #include "tools/bench/node_processes.hpp"
 
-#include "actors/gateway_actor.hpp"
-#include "actors/sim_cluster.hpp"
+#include "actors/cluster/gateway_actor.hpp"
+#include "simulation/sim_cluster.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 
@@ -84,7 +84,7 @@ struct progress {
   int64_t running = 0;
 };
 
-progress count(actors::sim_cluster& c) {
+progress count(simulation::sim_cluster& c) {
   progress out;
   if (auto xs = c.services())
     for (auto& s : *xs) {
@@ -100,7 +100,7 @@ struct loss {
   int64_t held = -1; // replicas placement still records on lost nodes; -1: unknown
 };
 
-loss loss_of(actors::sim_cluster& c, const std::set<std::string>& killed) {
+loss loss_of(simulation::sim_cluster& c, const std::set<std::string>& killed) {
   loss out;
   auto xs = c.nodes();
   if (!xs)
@@ -125,7 +125,7 @@ bool lost_and_replaced(const loss& x, const std::set<std::string>& killed) {
 /// Moved replicas' assignments go to the store's log, which it folds into their
 /// tree once idle: after the reconvergence, not in it, but the store's work all
 /// the same, so the bench waits for it and shows what it took.
-void report_fold(actors::sim_cluster& c) {
+void report_fold(simulation::sim_cluster& c) {
   auto text = c.metrics().serialize();
   auto logged = sample(text, "tutti_store_logged_assignments");
   if (logged == 0)
@@ -152,7 +152,7 @@ void report_fold(actors::sim_cluster& c) {
 /// stderr once a second.
 /// With node processes: false as soon as one of them ended.
 template <class F>
-bool wait_for(actors::sim_cluster& c, node_processes* children, clock::time_point deadline,
+bool wait_for(simulation::sim_cluster& c, node_processes* children, clock::time_point deadline,
               const char* what, F done, std::function<std::string()> more = {}) {
   auto start = clock::now();
   auto last_print = start;
@@ -178,7 +178,7 @@ bool wait_for(actors::sim_cluster& c, node_processes* children, clock::time_poin
 }
 
 /// A few replicas that do not run, with why: what a failed run shows.
-void show_stragglers(actors::sim_cluster& c) {
+void show_stragglers(simulation::sim_cluster& c) {
   int shown = 0;
   if (auto xs = c.nodes())
     for (auto& x : *xs)
@@ -243,13 +243,13 @@ int run_one(const sim_options& opts, int64_t replicas) {
   bool remote = opts.processes > 1;
   if (remote)
     spdlog::set_level(spdlog::level::warn); // not a line per joining node
-  actors::sim_cluster_options co;
+  simulation::sim_cluster_options co;
   co.data_dir = dir.string();
   co.nodes = 0; // added below, to measure their memory
   co.sharing_scheduler = !opts.work_stealing;
   if (remote)
     co.join_token = random_token();
-  auto cluster = actors::sim_cluster::start(co);
+  auto cluster = simulation::sim_cluster::start(co);
   if (!cluster) {
     std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(cluster.error()).c_str());
     return 1;

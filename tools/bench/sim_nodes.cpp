@@ -8,7 +8,7 @@
 
 #include "tools/bench/benches.hpp"
 
-#include "actors/sim_node_host.hpp"
+#include "simulation/sim_node_host.hpp"
 #include "protocol/errors.hpp"
 
 #include <spdlog/spdlog.h>
@@ -41,12 +41,12 @@ int run_sim_nodes(const sim_nodes_options& opts) {
     return std::fprintf(stderr, "sim-nodes: --join: expected HOST:PORT, got '%s'\n",
                         opts.join.c_str()),
            2;
-  actors::sim_node_host_options ho;
+  simulation::sim_node_host_options ho;
   ho.host = opts.join.substr(0, colon);
   ho.port = static_cast<uint16_t>(std::stoi(opts.join.substr(colon + 1)));
   ho.join_token = opts.join_token;
   ho.sharing_scheduler = opts.sharing;
-  auto host = actors::sim_node_host::connect(ho);
+  auto host = simulation::sim_node_host::connect(ho);
   if (!host)
     return std::fprintf(stderr, "sim-nodes: %s\n", p::message_of(host.error()).c_str()), 1;
   // Nothing of this process outlives the control plane: a bench that died

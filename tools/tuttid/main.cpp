@@ -1,9 +1,9 @@
 // tuttid: the tutti daemon. Thin: parse flags, build the config, start the actors,
 // wait for a signal.
 
-#include "actors/allocator_tuning.hpp"
-#include "actors/dev_daemon.hpp"
-#include "actors/node_daemon.hpp"
+#include "actors/runtime/allocator_tuning.hpp"
+#include "actors/daemon/dev_daemon.hpp"
+#include "actors/daemon/node_daemon.hpp"
 #include "config/daemon_config.hpp"
 #include "protocol/errors.hpp"
 

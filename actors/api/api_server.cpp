@@ -1,0 +1,505 @@
+#include "actors/api/api_server.hpp"
+
+#include "metrics/catalogue.hpp"
+#include "protocol/capnp_convert.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/debug.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace tutti::actors {
+
+namespace {
+
+namespace rpc = protocol::rpc;
+using clock = std::chrono::steady_clock;
+
+/// A live actor (the cluster actor, the admin), read by the KJ thread and
+/// written by CAF's.
+template <class Handle> class actor_slot {
+public:
+  void set(Handle x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    handle_ = std::move(x);
+  }
+  Handle get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return handle_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  Handle handle_;
+};
+
+using cluster_slot = actor_slot<cluster_actor>;
+using admin_slot = actor_slot<supervising_actor>;
+
+template <class T> struct reply_box {
+  kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
+};
+
+/// Asks the cluster actor from the KJ thread; the promise resolves on the KJ
+/// thread once CAF answers (or fails).
+template <class T, class Handle, class... Ts>
+kj::Promise<caf::expected<T>> ask_actor(caf::actor_system& sys, Handle dest, caf::timespan timeout,
+                                        Ts... xs) {
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<caf::expected<T>>();
+  auto box = std::make_shared<reply_box<T>>(reply_box<T>{kj::mv(paf.fulfiller)});
+  if (!dest) {
+    box->fulfiller->fulfill(caf::expected<T>{p::make_error(
+        p::error_code::unavailable, "tuttid is starting or restarting its control plane; retry")});
+    return kj::mv(paf.promise);
+  }
+  sys.spawn([dest, box, timeout, xs...](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+        .then(
+            [box](T& x) { box->fulfiller->fulfill(caf::expected<T>{std::move(x)}); },
+            [box](caf::error& err) { box->fulfiller->fulfill(caf::expected<T>{std::move(err)}); });
+  });
+  return kj::mv(paf.promise);
+}
+
+template <class T, class... Ts>
+kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& slot,
+                                  caf::timespan timeout, Ts... xs) {
+  return ask_actor<T>(sys, slot.get(), timeout, std::move(xs)...);
+}
+
+std::string text(capnp::Text::Reader r) {
+  return {r.cStr(), r.size()};
+}
+
+/// Values an actor pushes to a streaming call (events to a follower, endpoint
+/// sets to a watcher), handed from CAF's thread to KJ's.
+template <class T> class value_pipe {
+public:
+  void push(std::vector<T> xs) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& x : xs)
+      queue_.push_back(std::move(x));
+    if (waiter_) {
+      waiter_->fulfill();
+      waiter_ = nullptr;
+    }
+  }
+
+  /// Resolves (on the KJ thread) when events are queued.
+  kj::Promise<void> ready() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!queue_.empty())
+      return kj::READY_NOW;
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    waiter_ = kj::mv(paf.fulfiller);
+    return kj::mv(paf.promise);
+  }
+
+  std::vector<T> take() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::vector<T> out(std::make_move_iterator(queue_.begin()),
+                       std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    return out;
+  }
+
+private:
+  std::mutex mtx_;
+  std::deque<T> queue_;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> waiter_;
+};
+
+class tutti_service final : public rpc::Tutti::Server {
+public:
+  tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
+                metrics::catalogue* metrics, const admin_slot& admin)
+    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin) {}
+
+  kj::Promise<void> version(VersionContext ctx) override {
+    auto results = ctx.getResults();
+    results.setVersion(opts_.version);
+    results.setNode(opts_.node_name);
+    record("version", {}, clock::now());
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> apply(ApplyContext ctx) override {
+    auto params = ctx.getParams();
+    auto start = clock::now();
+    if (params.getSource().size() > max_source_bytes)
+      return fail(ctx, "apply", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "the spec is larger than 4 MiB; split it into several files"));
+    return ask<p::apply_result>(sys_, slot_, opts_.call_timeout, p::apply_atom::value,
+                                text(params.getFileName()), text(params.getSource()),
+                                params.getDryRun())
+        .then([this, ctx, start](caf::expected<p::apply_result> r) mutable {
+          if (!r)
+            return void(fail(ctx, "apply", start, r.error()));
+          auto results = ctx.getResults();
+          fill(results.initChanges(r->changes.size()), r->changes);
+          fill(results.initSpecErrors(r->errors.size()), r->errors);
+          record("apply",
+                 r->errors.empty() ? caf::error{} : p::make_error(p::error_code::invalid_spec, ""),
+                 start);
+        });
+  }
+
+  kj::Promise<void> getServices(GetServicesContext ctx) override {
+    return call<std::vector<p::service_status>>(
+        ctx, "getServices",
+        [](auto results, auto& xs) { fill(results.initServices(xs.size()), xs); },
+        p::get_atom::value);
+  }
+
+  kj::Promise<void> getReplicas(GetReplicasContext ctx) override {
+    return call<std::vector<p::replica_status>>(
+        ctx, "getReplicas",
+        [](auto results, auto& xs) { fill(results.initReplicas(xs.size()), xs); },
+        p::get_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> getNodes(GetNodesContext ctx) override {
+    return call<std::vector<p::node_status>>(
+        ctx, "getNodes", [](auto results, auto& xs) { fill(results.initNodes(xs.size()), xs); },
+        p::nodes_atom::value);
+  }
+
+  kj::Promise<void> setNodeState(SetNodeStateContext ctx) override {
+    auto params = ctx.getParams();
+    auto start = clock::now();
+    auto wanted = text(params.getState());
+    auto state = p::node_state_from(wanted);
+    if (!state || *state == p::node_state::lost)
+      return fail(ctx, "setNodeState", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "node state " + wanted +
+                                    " cannot be set; use ready, cordoned or draining"));
+    return call<p::node_status>(
+        ctx, "setNodeState", [](auto results, auto& x) { p::to_capnp(results.initNode(), x); },
+        p::cordon_atom::value, text(params.getNode()), *state);
+  }
+
+  kj::Promise<void> describeService(DescribeServiceContext ctx) override {
+    auto params = ctx.getParams();
+    uint32_t limit = params.getEventLimit() == 0 ? 20 : std::min(params.getEventLimit(), 1000u);
+    return call<p::service_detail>(
+        ctx, "describeService", [](auto results, auto& x) { p::to_capnp(results.initDetail(), x); },
+        p::describe_atom::value, text(params.getService()), limit);
+  }
+
+  kj::Promise<void> scale(ScaleContext ctx) override {
+    auto params = ctx.getParams();
+    return call<int64_t>(
+        ctx, "scale", [](auto results, int64_t rev) { results.setRevision(rev); },
+        p::scale_atom::value, text(params.getService()), params.getReplicas());
+  }
+
+  kj::Promise<void> rolloutStatus(RolloutStatusContext ctx) override {
+    return call<p::rollout_status>(
+        ctx, "rolloutStatus", [](auto results, auto& x) { p::to_capnp(results.initStatus(), x); },
+        p::rollout_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> rolloutHistory(RolloutHistoryContext ctx) override {
+    return call<std::vector<p::spec_record>>(
+        ctx, "rolloutHistory",
+        [](auto results, auto& xs) { fill(results.initRevisions(xs.size()), xs); },
+        p::history_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> rolloutUndo(RolloutUndoContext ctx) override {
+    auto params = ctx.getParams();
+    return call<int64_t>(
+        ctx, "rolloutUndo", [](auto results, int64_t rev) { results.setRevision(rev); },
+        p::rollback_atom::value, text(params.getService()), params.getToRevision(),
+        std::string{"tutti rollout undo"});
+  }
+
+  kj::Promise<void> tree(TreeContext ctx) override {
+    auto start = clock::now();
+    return ask_actor<std::vector<p::actor_info>>(sys_, admin_.get(), opts_.call_timeout,
+                                                 p::tree_atom::value)
+        .then([this, ctx, start](caf::expected<std::vector<p::actor_info>> r) mutable {
+          if (!r)
+            return void(fail(ctx, "tree", start, r.error()));
+          fill(ctx.getResults().initActors(r->size()), *r);
+          record("tree", {}, start);
+        });
+  }
+
+  kj::Promise<void> killActor(KillActorContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    return ask_actor<std::string>(sys_, admin_.get(), opts_.call_timeout, p::kill_atom::value,
+                                  text(params.getPath()), text(params.getReason()))
+        .then([this, ctx, start](caf::expected<std::string> r) mutable {
+          if (!r)
+            return void(fail(ctx, "killActor", start, r.error()));
+          ctx.getResults().setPath(*r);
+          record("killActor", {}, start);
+        });
+  }
+
+  kj::Promise<void> deleteService(DeleteServiceContext ctx) override {
+    return call<bool>(
+        ctx, "deleteService", [](auto, bool) {}, p::delete_atom::value,
+        text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> events(EventsContext ctx) override {
+    auto params = ctx.getParams();
+    uint32_t limit = params.getLimit() == 0 ? 100 : std::min(params.getLimit(), 10000u);
+    return call<std::vector<p::event>>(
+        ctx, "events", [](auto results, auto& xs) { fill(results.initEvents(xs.size()), xs); },
+        p::events_atom::value, params.getAfter(), limit, text(params.getService()));
+  }
+
+  kj::Promise<void> follow(FollowContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    auto pipe = std::make_shared<value_pipe<p::event>>();
+    auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
+      return {[pipe](std::vector<p::event>& xs) { pipe->push(std::move(xs)); }};
+    });
+    auto sink = params.getSink();
+    record("follow", {}, start);
+    // The sink actor ends with the call: when the client goes away KJ drops this
+    // promise chain and the guard with it.
+    auto guard = kj::defer(
+        [sink_actor] { caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown); });
+    return ask<bool>(sys_, slot_, opts_.call_timeout, p::follow_atom::value, params.getAfter(),
+                     text(params.getService()), caf::actor_cast<event_sink_actor>(sink_actor))
+        .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
+          if (!r) {
+            protocol::to_capnp(ctx.getResults().initError(), r.error());
+            return kj::READY_NOW;
+          }
+          return forward(pipe, sink);
+        })
+        .attach(kj::mv(guard));
+  }
+
+  kj::Promise<void> getEndpoints(GetEndpointsContext ctx) override {
+    return call<std::vector<p::service_endpoints>>(
+        ctx, "getEndpoints",
+        [](auto results, auto& xs) { fill(results.initEndpoints(xs.size()), xs); },
+        p::endpoints_atom::value, text(ctx.getParams().getService()));
+  }
+
+  kj::Promise<void> watchEndpoints(WatchEndpointsContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    auto pipe = std::make_shared<value_pipe<p::service_endpoints>>();
+    auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
+      return {[pipe](p::service_endpoints& x) { pipe->push({std::move(x)}); }};
+    });
+    auto sink = params.getSink();
+    record("watchEndpoints", {}, start);
+    // As in follow: the sink actor ends with the call.
+    auto guard = kj::defer(
+        [sink_actor] { caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown); });
+    return ask<bool>(sys_, slot_, opts_.call_timeout, p::watch_atom::value,
+                     text(params.getService()), caf::actor_cast<endpoints_sink_actor>(sink_actor))
+        .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
+          if (!r) {
+            protocol::to_capnp(ctx.getResults().initError(), r.error());
+            return kj::READY_NOW;
+          }
+          return forward_endpoints(pipe, sink);
+        })
+        .attach(kj::mv(guard));
+  }
+
+  kj::Promise<void> logs(LogsContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    uint64_t max_bytes = params.getMaxBytes() == 0 ? 65536 : params.getMaxBytes();
+    auto paf =
+        kj::newPromiseAndCrossThreadFulfiller<caf::expected<std::pair<std::string, std::string>>>();
+    auto box = std::make_shared<reply_box<std::pair<std::string, std::string>>>(
+        reply_box<std::pair<std::string, std::string>>{kj::mv(paf.fulfiller)});
+    auto dest = slot_.get();
+    auto timeout = opts_.call_timeout;
+    auto service = text(params.getService());
+    auto slot = params.getSlot();
+    if (!dest)
+      return fail(ctx, "logs", start,
+                  p::make_error(p::error_code::unavailable, "control plane restarting; retry"));
+    sys_.spawn([dest, box, timeout, service, slot, max_bytes](caf::event_based_actor* self) {
+      self->request(dest, timeout, p::logs_atom::value, service, slot, max_bytes)
+          .then(
+              [box](std::string& id, std::string& out) {
+                box->fulfiller->fulfill(std::make_pair(std::move(id), std::move(out)));
+              },
+              [box](caf::error& err) {
+                box->fulfiller->fulfill(
+                    caf::expected<std::pair<std::string, std::string>>{std::move(err)});
+              });
+    });
+    return paf.promise.then(
+        [this, ctx, start](caf::expected<std::pair<std::string, std::string>> r) mutable {
+          if (!r)
+            return void(fail(ctx, "logs", start, r.error()));
+          auto results = ctx.getResults();
+          results.setReplica(r->first);
+          results.setText(r->second);
+          record("logs", {}, start);
+        });
+  }
+
+private:
+  static constexpr size_t max_source_bytes = 4u << 20;
+
+  template <class Builder, class Values> static void fill(Builder list, const Values& xs) {
+    for (unsigned i = 0; i < xs.size(); ++i)
+      p::to_capnp(list[i], xs[i]);
+  }
+
+  /// One request to the cluster actor: on success `fill_results(results, value)`,
+  /// on failure the error; both counted in the RPC metrics.
+  template <class T, class Context, class Fill, class... Ts>
+  kj::Promise<void> call(Context& ctx, const char* method, Fill fill_results, Ts... xs) {
+    auto start = clock::now();
+    return ask<T>(sys_, slot_, opts_.call_timeout, std::move(xs)...)
+        .then([this, ctx, method, start, fill_results](caf::expected<T> r) mutable {
+          if (!r)
+            return void(fail(ctx, method, start, r.error()));
+          fill_results(ctx.getResults(), *r);
+          record(method, {}, start);
+        });
+  }
+
+  kj::Promise<void> forward(std::shared_ptr<value_pipe<p::event>> pipe,
+                            rpc::EventSink::Client sink) {
+    return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
+      auto batch = pipe->take();
+      auto req = sink.pushRequest();
+      fill(req.initEvents(batch.size()), batch);
+      return req.send().then([this, pipe, sink]() mutable { return forward(pipe, sink); });
+    });
+  }
+
+  kj::Promise<void> forward_endpoints(std::shared_ptr<value_pipe<p::service_endpoints>> pipe,
+                                      rpc::EndpointSink::Client sink) {
+    return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
+      kj::Promise<void> sent = kj::READY_NOW;
+      for (auto& x : pipe->take()) {
+        auto req = sink.pushRequest();
+        p::to_capnp(req.initEndpoints(), x);
+        sent = sent.then([req = kj::mv(req)]() mutable { return req.send(); });
+      }
+      return sent.then([this, pipe, sink]() mutable { return forward_endpoints(pipe, sink); });
+    });
+  }
+
+  template <class Context>
+  kj::Promise<void> fail(Context& ctx, const char* method, clock::time_point start,
+                         const caf::error& err) {
+    protocol::to_capnp(ctx.getResults().initError(), err);
+    record(method, err, start);
+    return kj::READY_NOW;
+  }
+
+  void record(const char* method, const caf::error& err, clock::time_point start) {
+    if (metrics_ == nullptr)
+      return;
+    std::chrono::duration<double> took = clock::now() - start;
+    metrics_->count_rpc(method, err ? p::to_string(p::code_of(err)) : "ok", took.count());
+  }
+
+  caf::actor_system& sys_;
+  const cluster_slot& slot_;
+  const api_server::options& opts_;
+  metrics::catalogue* metrics_;
+  const admin_slot& admin_;
+};
+
+} // namespace
+
+struct api_server::impl {
+  caf::actor_system& sys;
+  options opts;
+  metrics::catalogue* metrics;
+  cluster_slot slot;
+  admin_slot admin;
+  std::thread thread;
+  std::mutex mtx;
+  kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;
+  bool running = false;
+
+  void serve(std::shared_ptr<std::promise<caf::expected<uint16_t>>> ready) {
+    try {
+      auto io = kj::setupAsyncIo();
+      auto addr = io.provider->getNetwork().parseAddress(opts.host, opts.port).wait(io.waitScope);
+      auto listener = addr->listen();
+      auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        stop_fulfiller = kj::mv(stop.fulfiller);
+      }
+      capnp::TwoPartyServer server(kj::heap<tutti_service>(sys, slot, opts, metrics, admin));
+      ready->set_value(static_cast<uint16_t>(listener->getPort()));
+      stop.promise.exclusiveJoin(server.listen(*listener)).wait(io.waitScope);
+    } catch (const kj::Exception& e) {
+      auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": " +
+                 std::string{e.getDescription().cStr()};
+      try {
+        ready->set_value(p::make_error(p::error_code::invalid_argument, msg));
+      } catch (const std::future_error&) {
+        spdlog::error("api: {}", msg); // failed after start: the loop ended
+      }
+    }
+  }
+};
+
+api_server::api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics)
+  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, {}, false}) {}
+
+api_server::~api_server() {
+  stop();
+}
+
+caf::expected<uint16_t> api_server::start() {
+  auto ready = std::make_shared<std::promise<caf::expected<uint16_t>>>();
+  auto result = ready->get_future();
+  impl_->thread = std::thread([this, ready] { impl_->serve(ready); });
+  auto port = result.get();
+  if (!port) {
+    impl_->thread.join();
+    return port;
+  }
+  impl_->running = true;
+  return port;
+}
+
+void api_server::set_admin(supervising_actor admin) {
+  impl_->admin.set(std::move(admin));
+}
+
+void api_server::set_cluster(cluster_actor cluster) {
+  impl_->slot.set(std::move(cluster));
+}
+
+void api_server::stop() {
+  if (!impl_->thread.joinable())
+    return;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    if (impl_->stop_fulfiller)
+      impl_->stop_fulfiller->fulfill();
+  }
+  impl_->thread.join();
+}
+
+} // namespace tutti::actors

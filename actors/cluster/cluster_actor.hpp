@@ -1,0 +1,36 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/supervision/supervision.hpp"
+
+#include <functional>
+
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+struct cluster_context {
+  store_actor store;
+  placement_actor placement;
+  metrics::catalogue* metrics = nullptr;
+  restart_limit limit;
+  /// Called with the cluster's handle after each (re)start, so the RPC edge
+  /// always talks to the live instance.
+  std::function<void(cluster_actor)> announce;
+  discovery_actor discovery;           // endpoint sets; null: no routing mesh
+  std::string mesh_host = "127.0.0.1"; // the address in <SERVICE>_ADDR
+};
+
+/// Spawns the control plane's front actor. It loads every stored spec, supervises
+/// one service actor per service (one-for-one), sweeps containers no service
+/// wants, and answers the client API: apply (validated whole, committed durably
+/// before the answer), scale, delete, get, describe, events, logs, endpoints.
+/// A published port already published by another service is refused at apply,
+/// naming both services. Every service gets `<SERVICE>_ADDR` (and
+/// `<SERVICE>_ADDR_<PORT>`) of every service with a published port, for the
+/// replicas it starts from then on.
+cluster_actor spawn_cluster(caf::actor_system& sys, cluster_context ctx);
+
+} // namespace tutti::actors

@@ -1,0 +1,45 @@
+#pragma once
+
+// The state of the cluster actor and what its parts share. Internal to the
+// cluster actor (cluster_actor.cpp, cluster_sweep.cpp): nothing else includes it.
+
+#include "actors/cluster/cluster_actor.hpp"
+#include "actors/supervision/supervision.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tutti::actors::cluster_impl {
+
+/// How long the cluster waits for another actor of the control plane.
+constexpr auto ask_timeout = std::chrono::seconds{10};
+
+struct service_entry {
+  p::service_spec spec;
+  int64_t revision = 0;
+  std::string yaml; // canonical
+  int64_t updated_ms = 0;
+};
+
+struct cluster_state {
+  cluster_context ctx;
+  std::unique_ptr<supervision> sup;
+  std::map<std::string, service_entry> services;
+  std::map<std::string, std::string> discovery_env; // of every published service
+  std::set<std::string> joined;  // nodes whose join sweep is due (flush_atom)
+  size_t assignments_swept = 0;  // what the last full sweep read
+  static inline const char* name = "cluster";
+};
+
+using self_ptr = cluster_actor::stateful_pointer<cluster_state>;
+
+/// The names of the services, in order.
+std::vector<std::string> service_names(self_ptr self);
+
+} // namespace tutti::actors::cluster_impl

@@ -1,0 +1,316 @@
+#include "actors/daemon/dev_daemon.hpp"
+
+#include "actors/supervision/admin_actor.hpp"
+#include "actors/api/api_server.hpp"
+#include "actors/cluster/cluster_actor.hpp"
+#include "actors/daemon/cluster_tls.hpp"
+#include "actors/mesh/discovery_actor.hpp"
+#include "actors/cluster/gateway_actor.hpp"
+#include "actors/node/node_actor.hpp"
+#include "actors/placement/placement_actor.hpp"
+#include "actors/store/store_actor.hpp"
+#include "actors/supervision/supervisor_actor.hpp"
+#include "actors/runtime/system_config.hpp"
+#include "metrics/catalogue.hpp"
+#include "persistence/lmdb_store.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+#include "runtime-drivers/factory.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace tutti::actors {
+
+namespace {
+
+/// Handles of the root's children, refreshed as each is (re)started in order.
+struct directory {
+  store_actor store;
+  placement_actor placement;
+  discovery_actor discovery;
+  node_actor node;
+};
+
+} // namespace
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+    return "local";
+  std::string out;
+  for (char c : std::string{buf})
+    out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
+  return out;
+}
+
+namespace {} // namespace
+
+struct dev_daemon::impl {
+  config::daemon_config cfg;
+  daemon_mode mode = daemon_mode::dev;
+  std::shared_ptr<persistence::lmdb_store> db;
+  std::unique_ptr<metrics::catalogue> metrics;
+  std::unique_ptr<metrics::exposer> exposer;
+  std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  pinned_tls tls; // outlives sys: CAF reads these copies per connection
+  system_config sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<api_server> api;
+  caf::actor root;
+  gateway_actor gateway;
+  supervising_actor admin; // outside the tree: it only reads it, and kills on request
+  ports bound;
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool ended = false;
+  caf::error failure;
+
+  caf::error open_store();
+  caf::error make_drivers();
+  void start_tree();
+  void stop_replicas();
+};
+
+caf::error dev_daemon::impl::open_store() {
+  persistence::store_options opts;
+  opts.map_size = cfg.store_map_size;
+  auto store = persistence::lmdb_store::open(cfg.data_dir + "/store", opts);
+  if (!store)
+    return store.error();
+  db = std::shared_ptr<persistence::lmdb_store>(std::move(*store));
+  return {};
+}
+
+caf::expected<std::map<p::driver_kind, std::shared_ptr<rd::driver>>>
+make_drivers(const config::daemon_config& cfg) {
+  std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  rd::driver_options opts;
+  opts.state_dir = cfg.data_dir + "/process";
+  opts.docker_socket = cfg.docker.socket;
+  opts.node = cfg.node.name.empty() ? host_name() : cfg.node.name;
+  std::vector<p::driver_kind> kinds{p::driver_kind::process, p::driver_kind::sim};
+  // Made even when no engine answers: docker replicas then fail with the reason
+  // and start once the engine is there.
+  if (cfg.docker.enabled)
+    kinds.push_back(p::driver_kind::docker);
+  for (auto kind : kinds) {
+    auto d = rd::make_driver(kind, opts);
+    if (!d)
+      return d.error();
+    drivers[kind] = std::shared_ptr<rd::driver>(std::move(*d));
+  }
+  return drivers;
+}
+
+caf::error dev_daemon::impl::make_drivers() {
+  auto made = actors::make_drivers(cfg);
+  if (!made)
+    return made.error();
+  drivers = std::move(*made);
+  return {};
+}
+
+void dev_daemon::impl::start_tree() {
+  auto dir = std::make_shared<directory>();
+  restart_limit limit{cfg.supervision.max_restarts, cfg.supervision.window};
+  node_config ncfg;
+  ncfg.name = cfg.node.name.empty() ? host_name() : cfg.node.name;
+  ncfg.labels = cfg.node.labels;
+  ncfg.capacity = cfg.node.capacity;
+  ncfg.port_first = cfg.node.port_range_first;
+  ncfg.port_last = cfg.node.port_range_last;
+  ncfg.address = cfg.node.address;
+  ncfg.limit = limit;
+  auto* m = metrics.get();
+  auto* server = api.get();
+  std::vector<child_spec> children;
+  children.push_back({"store", [this, dir, m] {
+                        dir->store = spawn_store(*sys, db, m);
+                        return caf::actor_cast<caf::actor>(dir->store);
+                      }});
+  children.push_back({"placement", [this, dir, m] {
+                        dir->placement = spawn_placement(*sys, m);
+                        return caf::actor_cast<caf::actor>(dir->placement);
+                      }});
+  children.push_back({"discovery", [this, dir] {
+                        dir->discovery = spawn_discovery(*sys);
+                        return caf::actor_cast<caf::actor>(dir->discovery);
+                      }});
+  mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
+  if (mode == daemon_mode::dev)
+    children.push_back({"node", [this, dir, ncfg, m, mesh] {
+                          dir->node = spawn_node(*sys, node_context{ncfg, drivers, dir->store,
+                                                                    dir->placement, m,
+                                                                    dir->discovery, mesh});
+                          return caf::actor_cast<caf::actor>(dir->node);
+                        },
+                        true});
+  children.push_back({"cluster", [this, dir, m, limit, server] {
+                        cluster_context cc{dir->store,
+                                           dir->placement,
+                                           m,
+                                           limit,
+                                           [server](cluster_actor c) { server->set_cluster(c); },
+                                           dir->discovery,
+                                           cfg.mesh.host};
+                        return caf::actor_cast<caf::actor>(spawn_cluster(*sys, std::move(cc)));
+                      },
+                      true});
+  // rest_for_one: each child depends on those started before it.
+  root = spawn_supervisor(*sys, "cluster_supervisor", restart_strategy::rest_for_one, limit, m,
+                          std::move(children));
+  // Runs on the root's thread when it terminates, for whatever reason.
+  root->attach_functor([this](const caf::error& reason) {
+    spdlog::debug("root supervisor ended: {}", p::message_of(reason));
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      ended = true;
+      if (!is_clean_exit(reason))
+        failure = reason;
+    }
+    cv.notify_all();
+  });
+}
+
+void dev_daemon::impl::stop_replicas() {
+  // Runs after the actors are gone, so nothing restarts what is stopped here.
+  stop_node_replicas(drivers, cfg.node.name.empty() ? host_name() : cfg.node.name);
+}
+
+caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemon_config& cfg,
+                                                             daemon_mode mode) {
+  auto x = std::make_unique<impl>();
+  x->cfg = cfg;
+  x->mode = mode;
+  if (mode == daemon_mode::control) {
+    if (cfg.cluster.join_token.empty())
+      return p::make_error(p::error_code::invalid_argument,
+                           "a control plane needs a join token (--join-token or "
+                           "cluster.join_token) that its nodes show");
+    x->sys_cfg.enable_network(cfg.cluster.heartbeat_interval, cfg.cluster.node_loss_timeout);
+    if (cfg.cluster.tls.enabled()) {
+      auto tls = check_tls_files(cfg.cluster.tls);
+      if (!tls)
+        return tls.error();
+      x->tls = std::move(*tls);
+      const auto& copies = x->tls.copies();
+      x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
+    }
+  }
+  if (auto err = x->open_store())
+    return err;
+  x->metrics = std::make_unique<metrics::catalogue>();
+  try {
+    x->exposer = std::make_unique<metrics::exposer>(*x->metrics, cfg.metrics.to_string());
+  } catch (const std::exception& e) {
+    return p::make_error(p::error_code::invalid_argument,
+                         std::string{e.what()} + "; choose another --metrics address");
+  }
+  x->bound.metrics = x->exposer->port();
+  if (mode == daemon_mode::dev)
+    if (auto err = x->make_drivers())
+      return err;
+  x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
+  api_server::options opts;
+  opts.host = cfg.api.host;
+  opts.port = cfg.api.port;
+  opts.node_name = cfg.node.name.empty() ? host_name() : cfg.node.name;
+  opts.version = TUTTI_VERSION;
+  x->api = std::make_unique<api_server>(*x->sys, opts, x->metrics.get());
+  auto port = x->api->start();
+  if (!port)
+    return p::make_error(p::error_code::invalid_argument,
+                         p::message_of(port.error()) +
+                             "; is another tuttid running? choose another --api address");
+  x->bound.api = *port;
+  x->start_tree();
+  x->admin = spawn_admin(*x->sys, admin_context{x->root, cfg.enable_chaos,
+                                                 mode == daemon_mode::control});
+  x->api->set_admin(x->admin);
+  if (mode == daemon_mode::control) {
+    x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
+    const auto& at = cfg.cluster.listen;
+    auto listen = x->tls.enabled()
+                      ? caf::openssl::publish(x->gateway, at.port, at.host.c_str(), true)
+                      : x->sys->middleman().publish(x->gateway, at.port, at.host.c_str(), true);
+    if (!listen) {
+      x->api->stop();
+      caf::anon_send(x->root, p::shutdown_atom::value);
+      caf::anon_send_exit(x->gateway, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(x->admin, caf::exit_reason::user_shutdown);
+      return p::make_error(p::error_code::invalid_argument,
+                           "cannot listen for nodes on " + cfg.cluster.listen.to_string() + ": " +
+                               p::message_of(listen.error()) + "; choose another --listen address");
+    }
+    x->bound.cluster = *listen;
+  }
+  return std::unique_ptr<dev_daemon>(new dev_daemon(std::move(x)));
+}
+
+dev_daemon::dev_daemon(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
+
+dev_daemon::~dev_daemon() {
+  shutdown();
+}
+
+caf::actor_system& dev_daemon::system() {
+  return *impl_->sys;
+}
+
+caf::actor dev_daemon::root() const {
+  return impl_->root;
+}
+
+std::shared_ptr<rd::driver> dev_daemon::driver(p::driver_kind kind) const {
+  auto i = impl_->drivers.find(kind);
+  return i == impl_->drivers.end() ? nullptr : i->second;
+}
+
+dev_daemon::ports dev_daemon::bound() const {
+  return impl_->bound;
+}
+
+caf::error dev_daemon::wait() {
+  std::unique_lock<std::mutex> guard{impl_->mtx};
+  impl_->cv.wait(guard, [this] { return impl_->ended; });
+  return impl_->failure;
+}
+
+void dev_daemon::shutdown() {
+  if (!impl_->sys)
+    return;
+  impl_->api->stop();
+  caf::anon_send(impl_->root, p::shutdown_atom::value);
+  {
+    std::unique_lock<std::mutex> guard{impl_->mtx};
+    impl_->cv.wait_for(guard, std::chrono::seconds{10}, [this] { return impl_->ended; });
+  }
+  impl_->api.reset();
+  // Not in the tree: the system would wait for them forever.
+  if (impl_->gateway)
+    caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
+  if (impl_->admin)
+    caf::anon_send_exit(impl_->admin, caf::exit_reason::user_shutdown);
+  impl_->sys.reset(); // waits for every actor to finish
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->ended = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->cfg.stop_replicas_on_exit)
+    impl_->stop_replicas();
+  impl_->drivers.clear();
+  impl_->exposer.reset();
+  impl_->db.reset();
+}
+
+} // namespace tutti::actors

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/mesh/router_actor.hpp"
+#include "actors/supervision/supervision.hpp"
+
+#include <map>
+#include <memory>
+
+namespace tutti::metrics {
+class catalogue;
+}
+
+namespace tutti::actors {
+
+struct node_config {
+  std::string name;
+  std::string address = "127.0.0.1"; // where replica ports are checked free
+  std::map<std::string, std::string> labels;
+  p::resource_spec capacity; // 0: what the host has
+  uint16_t port_first = 20000;
+  uint16_t port_last = 29999;
+  restart_limit limit;
+  caf::timespan health_interval = std::chrono::seconds{2}; // how often drivers are probed
+};
+
+struct node_context {
+  node_config config;
+  std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
+  store_actor store;
+  placement_actor placement;
+  metrics::catalogue* metrics = nullptr;
+  discovery_actor discovery; // null: this node runs no routing mesh
+  mesh_options mesh;
+};
+
+/// Spawns a node agent: it supervises one driver actor per driver, one replica
+/// actor per replica placed here and the router (routing mesh) of the node,
+/// registers with placement, and routes replica status to the service that asked
+/// for the replica.
+node_actor spawn_node(caf::actor_system& sys, node_context ctx);
+
+/// Stops and removes every replica of `node` the drivers run, waiting up to a few
+/// seconds; for a daemon that exits with stop_replicas_on_exit, after its actors
+/// are gone (so nothing restarts them).
+void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
+                        const std::string& node);
+
+/// The host's CPUs and memory, for a capacity left at 0.
+p::resource_spec host_resources();
+
+} // namespace tutti::actors

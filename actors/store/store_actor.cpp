@@ -1,0 +1,410 @@
+#include "actors/store/store_actor.hpp"
+
+#include "metrics/catalogue.hpp"
+#include "persistence/lmdb_store.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+
+namespace tutti::actors {
+
+namespace {
+
+struct subscription {
+  event_sink_actor sink;
+  std::string service; // empty: all
+};
+
+/// Writes received since the last commit, and whom to answer once it is durable.
+struct pending_writes {
+  persistence::lmdb_store::write_batch batch;
+  std::vector<caf::typed_response_promise<bool>> promises;
+  std::vector<caf::typed_response_promise<int64_t>> epoch_promises; // of assignments
+  bool flush_queued = false; // a flush_atom is in our mailbox (or on its way)
+  std::chrono::steady_clock::time_point last_commit;
+};
+
+/// Commits under a steady stream of writes are at least this far apart. A
+/// commit costs per page it touches more than per record: at a million
+/// replicas one every 1.5 ms (85 records) kept the store's thread busy for
+/// half the run, mostly writing the same B-tree pages again. A write after a
+/// quiet spell still commits at once. (etcd's backend batches 100 ms.)
+constexpr auto commit_interval = std::chrono::milliseconds{10};
+
+/// The store folds its log of assignment changes into their tree once no commit
+/// has come for this long: a burst of moves (a lost node's replicas) appends,
+/// and the pages of the tree are written after it, once.
+constexpr auto fold_after_idle = std::chrono::seconds{1};
+
+struct store_state {
+  std::shared_ptr<persistence::lmdb_store> db;
+  metrics::catalogue* metrics = nullptr;
+  std::map<caf::actor_addr, subscription> followers;
+  pending_writes pending;
+  int64_t last_epoch = 0;
+  bool fold_queued = false; // a fold_atom is on its way
+  bool folding = false;     // a fold has begun and has batches left
+  std::chrono::steady_clock::time_point fold_started;
+  uint64_t fold_size = 0; // changes in the log when the fold began
+  static inline const char* name = "store";
+};
+
+using self_ptr = store_actor::stateful_pointer<store_state>;
+
+p::spec_record to_record(const persistence::stored_spec& x) {
+  return {x.name, x.revision, x.yaml, x.time_ms};
+}
+
+template <class F> auto timed(self_ptr self, F f) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = f();
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  if (self->state.metrics != nullptr)
+    self->state.metrics->observe_store_commit(took.count());
+  return result;
+}
+
+caf::result<std::vector<p::spec_record>> load_all(self_ptr self) {
+  auto specs = self->state.db->current_specs();
+  if (!specs)
+    return std::move(specs.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *specs)
+    out.push_back(to_record(x));
+  return out;
+}
+
+caf::result<p::spec_record> load_one(self_ptr self, const std::string& name) {
+  auto spec = self->state.db->current_spec(name);
+  if (!spec)
+    return std::move(spec.error());
+  if (!*spec)
+    return p::make_error(p::error_code::not_found, "service " + name + " not found");
+  return to_record(**spec);
+}
+
+caf::result<std::vector<p::spec_record>> put_specs(self_ptr self,
+                                                   const std::vector<p::spec_record>& xs) {
+  std::vector<std::pair<std::string, std::string>> input;
+  for (auto& x : xs)
+    input.emplace_back(x.name, x.yaml);
+  auto stored = timed(self, [&] { return self->state.db->put_specs(input); });
+  if (!stored)
+    return std::move(stored.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *stored)
+    out.push_back(to_record(x));
+  return out;
+}
+
+template <class T> caf::result<bool> done(caf::error err) {
+  if (err)
+    return err;
+  return true;
+}
+
+void publish(self_ptr self, const std::vector<p::event>& stored) {
+  for (auto& [addr, sub] : self->state.followers) {
+    std::vector<p::event> batch;
+    for (auto& e : stored)
+      if (sub.service.empty() || sub.service == e.service)
+        batch.push_back(e);
+    if (!batch.empty())
+      self->send(sub.sink, std::move(batch));
+  }
+}
+
+/// The next fencing epoch: the store's clock, strictly increasing. Assignments
+/// get theirs when they are committed and a sweep's read gets one too, both
+/// here, in the order the store does them: whatever a read does not return is
+/// committed later, so its epoch is greater than the read's.
+int64_t next_epoch(self_ptr self) {
+  auto& last = self->state.last_epoch;
+  last = std::max(last + 1, p::fencing_epoch());
+  return last;
+}
+
+void note_logged(self_ptr self) {
+  if (self->state.metrics != nullptr)
+    self->state.metrics->set_store_logged_assignments(
+        static_cast<double>(self->state.db->logged_assignments()));
+}
+
+/// Folds the log of assignment changes once the store has been idle for
+/// fold_after_idle (a commit in between postpones it).
+void queue_fold(self_ptr self, std::chrono::steady_clock::duration after = fold_after_idle) {
+  if (self->state.fold_queued || self->state.db->logged_assignments() == 0)
+    return;
+  self->state.fold_queued = true;
+  self->delayed_send(self, after, p::fold_atom::value);
+}
+
+/// One batch of the fold per fold_atom: writes queued meanwhile are committed
+/// between batches. Once begun, a fold goes on without waiting to be idle.
+void fold_when_idle(self_ptr self) {
+  auto& st = self->state;
+  st.fold_queued = false;
+  auto since = std::chrono::steady_clock::now() - st.pending.last_commit;
+  if (!st.folding && since < fold_after_idle) {
+    queue_fold(self, fold_after_idle - since);
+    return;
+  }
+  if (st.db->logged_assignments() == 0) {
+    st.folding = false;
+    return;
+  }
+  if (!st.folding) {
+    st.fold_started = std::chrono::steady_clock::now();
+    st.fold_size = st.db->logged_assignments();
+  }
+  if (auto err = timed(self, [&] { return st.db->fold_assignments(); })) {
+    // The log stays as it is and serves reads; the next commit tries again.
+    spdlog::error("store: cannot fold {} assignment changes into their tree: {}",
+                  st.db->logged_assignments(), p::message_of(err));
+    st.folding = false;
+    return;
+  }
+  note_logged(self);
+  st.folding = st.db->logged_assignments() > 0;
+  if (st.folding) {
+    st.fold_queued = true;
+    self->send(self, p::fold_atom::value);
+    return;
+  }
+  std::chrono::duration<double, std::milli> took =
+      std::chrono::steady_clock::now() - st.fold_started;
+  // Only a long fold is worth a line at info.
+  auto level = took.count() >= 100 ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(level, "store: folded {} assignment changes into their tree in {:.0f} ms",
+              st.fold_size, took.count());
+}
+
+/// Group commit: writes wait in `pending` until the flush_atom we sent ourselves
+/// comes out of the mailbox, behind every message that was queued before it, so
+/// one durable transaction (one fsync) serves all of them. Answers go out only
+/// after that commit.
+void queue_flush(self_ptr self) {
+  if (self->state.pending.flush_queued)
+    return;
+  self->state.pending.flush_queued = true;
+  auto since = std::chrono::steady_clock::now() - self->state.pending.last_commit;
+  if (since >= commit_interval)
+    self->send(self, p::flush_atom::value);
+  else
+    self->delayed_send(self, commit_interval - since, p::flush_atom::value);
+}
+
+void flush(self_ptr self) {
+  auto& pending = self->state.pending;
+  pending.flush_queued = false;
+  if (pending.batch.empty() && pending.promises.empty())
+    return;
+  auto batch = std::move(pending.batch);
+  auto promises = std::move(pending.promises);
+  auto epoch_promises = std::move(pending.epoch_promises);
+  pending.batch = {};
+  pending.promises.clear();
+  pending.epoch_promises.clear();
+  auto epoch = next_epoch(self);
+  for (auto& change : batch.assignments)
+    if (!change.remove)
+      change.x.epoch = epoch;
+  auto events = batch.events.size();
+  pending.last_commit = std::chrono::steady_clock::now();
+  auto stored = timed(self, [&] { return self->state.db->commit(std::move(batch)); });
+  if (!stored) {
+    spdlog::error("store: cannot commit {} writes and {} events: {}", promises.size(), events,
+                  p::message_of(stored.error()));
+    for (auto& promise : promises)
+      promise.deliver(stored.error());
+    for (auto& promise : epoch_promises)
+      promise.deliver(stored.error());
+    return;
+  }
+  note_logged(self);
+  queue_fold(self);
+  for (auto& promise : promises)
+    promise.deliver(true);
+  for (auto& promise : epoch_promises)
+    promise.deliver(epoch);
+  if (self->state.metrics != nullptr)
+    for (auto& e : *stored)
+      self->state.metrics->count_event(e.kind);
+  publish(self, *stored);
+}
+
+/// Removes the assignment of `replica`, durable in the next commit.
+caf::result<bool> queue_unassignment(self_ptr self, const std::string& replica) {
+  self->state.pending.batch.assignments.push_back({{replica, {}, {}, {}, 0}, true});
+  auto promise = self->make_response_promise<bool>();
+  self->state.pending.promises.push_back(promise);
+  queue_flush(self);
+  return promise;
+}
+
+/// Many assignments, durable in one commit with one answer (a service's batch):
+/// the fencing epoch the commit gave them.
+caf::result<int64_t> queue_assignments(self_ptr self, const std::vector<p::assignment>& xs) {
+  for (const auto& x : xs)
+    self->state.pending.batch.assignments.push_back(
+        {{x.replica, x.service, x.node, x.template_hash, 0}, false});
+  auto promise = self->make_response_promise<int64_t>();
+  self->state.pending.epoch_promises.push_back(promise);
+  queue_flush(self);
+  return promise;
+}
+
+caf::expected<std::vector<p::assignment>> assignments_of(self_ptr self,
+                                                          const std::string& service) {
+  auto xs = self->state.db->assignments(service);
+  if (!xs)
+    return std::move(xs.error());
+  std::vector<p::assignment> out;
+  out.reserve(xs->size());
+  for (auto& x : *xs)
+    out.push_back({x.replica, x.service, x.node, x.template_hash, x.epoch});
+  return out;
+}
+
+caf::result<bool> queue_node(self_ptr self, const p::node_status& x) {
+  self->state.pending.batch.nodes.push_back(x);
+  auto promise = self->make_response_promise<bool>();
+  self->state.pending.promises.push_back(promise);
+  queue_flush(self);
+  return promise;
+}
+
+void append(self_ptr self, p::event e) {
+  if (e.time_ms == 0)
+    e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  self->state.pending.batch.events.push_back(std::move(e));
+  queue_flush(self);
+}
+
+caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& service,
+                         event_sink_actor sink) {
+  // Send the backlog first; events committed later reach the sink through publish,
+  // in order, because this actor does both.
+  for (;;) {
+    auto backlog = self->state.db->events_after(after, 1000, service);
+    if (!backlog)
+      return std::move(backlog.error());
+    if (backlog->empty())
+      break;
+    after = backlog->back().seq;
+    self->send(sink, std::move(*backlog));
+  }
+  self->monitor(sink);
+  self->state.followers[sink.address()] = subscription{sink, service};
+  return true;
+}
+
+store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmdb_store> db,
+                                 metrics::catalogue* metrics) {
+  self->state.db = std::move(db);
+  self->state.metrics = metrics;
+  note_logged(self);
+  queue_fold(self); // what a previous run left in the log
+  self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
+  // Every handler that reads or writes on its own flushes the queued writes
+  // first, so it sees them and the log keeps the order of the mailbox.
+  return {
+      [self](p::load_atom) {
+        flush(self);
+        return load_all(self);
+      },
+      [self](p::load_atom, const std::string& name) {
+        flush(self);
+        return load_one(self, name);
+      },
+      [self](p::put_atom, const std::vector<p::spec_record>& xs) {
+        flush(self);
+        return put_specs(self, xs);
+      },
+      [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
+        flush(self);
+        auto err = timed(self, [&] { return self->state.db->delete_service(name); });
+        note_logged(self); // the delete logged the removal of its moved replicas
+        return done<bool>(std::move(err));
+      },
+      [self](p::assign_atom, const std::vector<p::assignment>& xs) {
+        return queue_assignments(self, xs);
+      },
+      [self](p::unassign_atom, const std::string& replica) {
+        return queue_unassignment(self, replica);
+      },
+      [self](p::flush_atom) { flush(self); },
+      [self](p::fold_atom) { fold_when_idle(self); },
+      [self](p::get_atom, p::assign_atom,
+             const std::string& service) -> caf::result<std::vector<p::assignment>> {
+        flush(self);
+        auto xs = assignments_of(self, service);
+        if (!xs)
+          return std::move(xs.error());
+        return std::move(*xs);
+      },
+      [self](p::sweep_atom,
+             const std::string& service) -> caf::result<std::vector<p::assignment>, int64_t> {
+        flush(self);
+        auto snapshot = next_epoch(self);
+        if (service.empty()) // only the epoch
+          return {std::vector<p::assignment>{}, snapshot};
+        auto xs = assignments_of(self, service);
+        if (!xs)
+          return std::move(xs.error());
+        return {std::move(*xs), snapshot};
+      },
+      [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
+      [self](p::append_atom, std::vector<p::event>& es) {
+        for (auto& e : es)
+          append(self, std::move(e));
+      },
+      [self](p::history_atom,
+             const std::string& service) -> caf::result<std::vector<p::spec_record>> {
+        auto xs = self->state.db->history(service);
+        if (!xs)
+          return std::move(xs.error());
+        std::vector<p::spec_record> out;
+        for (auto& x : *xs)
+          out.push_back({x.name, x.revision, x.yaml, x.time_ms});
+        return out;
+      },
+      [self](p::events_atom, uint64_t after, uint32_t limit,
+             const std::string& service) -> caf::result<std::vector<p::event>> {
+        flush(self);
+        auto xs = after == 0 ? self->state.db->last_events(limit, service)
+                             : self->state.db->events_after(after, limit, service);
+        if (!xs)
+          return std::move(xs.error());
+        return std::move(*xs);
+      },
+      [self](p::follow_atom, uint64_t after, const std::string& service, event_sink_actor sink) {
+        flush(self);
+        return follow(self, after, service, std::move(sink));
+      },
+      [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
+      [self](p::get_atom, p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
+        flush(self);
+        auto xs = self->state.db->nodes();
+        if (!xs)
+          return std::move(xs.error());
+        return std::move(*xs);
+      },
+  };
+}
+
+} // namespace
+
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::lmdb_store> db,
+                        metrics::catalogue* metrics) {
+  return sys.spawn<caf::detached>(store, std::move(db), metrics);
+}
+
+} // namespace tutti::actors
