@@ -1,6 +1,7 @@
 #include "config/yaml_walk.hpp"
 
 #include "config/spec_parser.hpp"
+#include "protocol/utf8.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
@@ -43,17 +44,60 @@ std::string quoted(const std::string& text) {
   return "'" + text + "'";
 }
 
+/// Reports every key and scalar of `node` that is not valid UTF-8, at its place
+/// and path; true when there was none. Keys and values the readers never look at
+/// are checked too: nothing of a document is kept when any of it is bad.
+bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& errors) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      if (protocol::valid_utf8(node.Scalar()))
+        return true;
+      errors.add(node.Mark(), path, "not valid UTF-8");
+      return false;
+    case YAML::NodeType::Sequence: {
+      bool ok = true;
+      for (size_t i = 0; i < node.size(); ++i)
+        ok &= check_utf8(node[i], path + "[" + std::to_string(i) + "]", errors);
+      return ok;
+    }
+    case YAML::NodeType::Map: {
+      bool ok = true;
+      for (const auto& entry : node) {
+        const YAML::Node& key = entry.first;
+        std::string key_text = key.IsScalar() ? key.Scalar() : std::string{};
+        auto key_path = child_path(path, key_text);
+        if (key.IsScalar() && !protocol::valid_utf8(key_text)) {
+          errors.add(key.Mark(), key_path, "not valid UTF-8");
+          ok = false;
+          continue;
+        }
+        if (!key.IsScalar())
+          ok &= check_utf8(key, path, errors);
+        ok &= check_utf8(entry.second, key_path, errors);
+      }
+      return ok;
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return true;
+}
+
 } // namespace
 
+error_sink::error_sink(std::string file) : file_(protocol::sanitize_utf8(std::move(file))) {}
+
 void error_sink::add(const YAML::Mark& at, std::string field, std::string message) {
+  // Messages quote the input, which may be hostile: what reaches a client is UTF-8.
   protocol::spec_error err;
   err.file = file_;
   if (!at.is_null()) {
     err.line = at.line + 1;
     err.column = at.column + 1;
   }
-  err.field = std::move(field);
-  err.message = std::move(message);
+  err.field = protocol::sanitize_utf8(std::move(field));
+  err.message = protocol::sanitize_utf8(std::move(message));
   errors_.push_back(std::move(err));
 }
 
@@ -391,7 +435,13 @@ std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, e
       errors.add(*stall, "", "invalid YAML: unexpected character where a document starts");
       return std::nullopt;
     }
-    return YAML::LoadAll(text);
+    auto docs = YAML::LoadAll(text);
+    bool valid = true;
+    for (const auto& doc : docs)
+      valid &= check_utf8(doc, "", errors);
+    if (!valid)
+      return std::nullopt;
+    return docs;
   } catch (const YAML::Exception& e) {
     errors.add(e.mark, "", "invalid YAML: " + e.msg);
     return std::nullopt;

@@ -24,7 +24,7 @@ namespace tutti::config::detail {
 /// Collects the errors of one input, labelled with its file name.
 class error_sink {
 public:
-  explicit error_sink(std::string file) : file_(std::move(file)) {}
+  explicit error_sink(std::string file);
 
   void add(const YAML::Mark& at, std::string field, std::string message);
 
@@ -130,7 +130,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>>
 read_string_map(const field& f, const std::function<bool(const std::string&)>& key_ok,
                 std::string_view key_rule, error_sink& errors);
 
-/// All documents of `text`; a syntax error becomes one error and nullopt.
+/// All documents of `text`; a syntax error becomes one error and nullopt, and so
+/// does a document with a key or value that is not valid UTF-8 (one error each).
 std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, error_sink& errors);
 
 /// Runs `walk` over parsed nodes. yaml-cpp's node API may throw on shapes the readers

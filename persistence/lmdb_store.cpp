@@ -46,6 +46,31 @@ caf::error corrupt(const std::string& dir, const std::string& what) {
 
 namespace {
 
+/// LMDB maps its file and reads pages through the map: a page past the end of a
+/// truncated file (a full disk, an incomplete copy) is a SIGBUS at the first read,
+/// not an error. The meta page says how many pages the file holds; a shorter file
+/// is refused before anything reads it.
+caf::error check_file_size(const store_state& s, const MDB_envinfo& info) {
+  MDB_stat stat;
+  if (int rc = mdb_env_stat(s.env.get(), &stat); rc != 0)
+    return corrupt(s.dir, std::string{"cannot read its header: "} + mdb_strerror(rc));
+  auto file = std::filesystem::path{s.dir} / "data.mdb";
+  std::error_code ec;
+  auto actual = std::filesystem::file_size(file, ec);
+  if (ec)
+    return make_error(error_code::store_failure,
+                      "cannot read the size of " + file.string() + ": " + ec.message());
+  uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+  if (actual >= needed)
+    return {};
+  return make_error(error_code::store_failure,
+                    "store file " + file.string() + " is truncated: it has " +
+                        std::to_string(actual) + " bytes but its pages reach " +
+                        std::to_string(needed) +
+                        " (a full disk or an incomplete copy); restore the data directory "
+                        "from a backup, or move it away to start with an empty store");
+}
+
 caf::error create_env(store_state& s) {
   auto open_failed = [&s](int rc) {
     return make_error(error_code::store_failure,
@@ -73,7 +98,7 @@ caf::error create_env(store_state& s) {
   if (int rc = mdb_env_info(raw, &info); rc != 0)
     return open_failed(rc);
   s.map_size = info.me_mapsize;
-  return {};
+  return check_file_size(s, info);
 }
 
 caf::error open_databases(store_state& s) {

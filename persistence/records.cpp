@@ -46,6 +46,13 @@ json parse_object(std::string_view bytes) {
   return j;
 }
 
+/// The encoding of `j`. Text is checked for UTF-8 where it enters tutti; a byte
+/// that still slips through is replaced (U+FFFD) rather than thrown, so no
+/// record can make the store actor fail.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 /// Appends `text` as a JSON string, byte for byte what nlohmann's dump() writes:
 /// a store of a million replicas writes two records per replica, and building a
 /// JSON object for each was ~40 allocations. Text with bytes above 0x7F goes
@@ -232,7 +239,7 @@ auto decode_or_error(std::string_view kind, std::string_view bytes, Decode decod
 } // namespace
 
 std::string encode_spec_value(const stored_spec& x) {
-  return json{{"yaml", x.yaml}, {"time_ms", x.time_ms}}.dump();
+  return dump(json{{"yaml", x.yaml}, {"time_ms", x.time_ms}});
 }
 
 caf::error decode_spec_value(std::string_view bytes, stored_spec& out) {
@@ -291,15 +298,14 @@ caf::expected<assignment> decode_assignment(std::string_view bytes) {
 }
 
 std::string encode_node(const protocol::node_status& x) {
-  return json{{"name", x.name},
-              {"address", x.address},
-              {"state", protocol::to_string(x.state)},
-              {"capacity", resources_to_json(x.capacity)},
-              {"allocated", resources_to_json(x.allocated)},
-              {"replicas", x.replicas},
-              {"labels", x.labels},
-              {"drivers", x.drivers}}
-      .dump();
+  return dump(json{{"name", x.name},
+                   {"address", x.address},
+                   {"state", protocol::to_string(x.state)},
+                   {"capacity", resources_to_json(x.capacity)},
+                   {"allocated", resources_to_json(x.allocated)},
+                   {"replicas", x.replicas},
+                   {"labels", x.labels},
+                   {"drivers", x.drivers}});
 }
 
 caf::expected<protocol::node_status> decode_node(std::string_view bytes) {

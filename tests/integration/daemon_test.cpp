@@ -1,6 +1,6 @@
 // tuttid and its data directory: one daemon per directory, a full store that
-// keeps every acknowledged write, and a directory it may not write; and the
-// malloc tuning it starts with.
+// keeps every acknowledged write, a directory it may not write and a store file
+// that was cut short; and the malloc tuning it starts with.
 
 #include "tests/integration/fixture.hpp"
 
@@ -154,6 +154,27 @@ TEST_F(integration, ReadOnlyDataDirIsRefused) {
               log.find("read-only") != std::string::npos ||
               log.find("not writable") != std::string::npos)
       << log;
+}
+
+TEST_F(integration, TruncatedStoreFileIsRefusedNamingIt) {
+  auto& d = start_daemon();
+  auto spec = d.scratch().write("keep.yaml", sleeper_yaml("keep", 1));
+  auto r = d.tutti({"apply", "-f", spec});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_TRUE(wait_running(d, "keep", 1));
+  ASSERT_EQ(d.tutti({"delete", "keep"}).exit_code, 0);
+  ASSERT_EQ(d.terminate(), 0);
+  auto file = d.data_dir() + "/store/data.mdb";
+  ASSERT_GT(std::filesystem::file_size(file), 8192u);
+  std::filesystem::resize_file(file, 8192); // as a full disk or a bad copy leaves it
+
+  EXPECT_FALSE(d.start(10s)) << "tuttid started on a truncated store";
+  auto code = d.wait_for_exit(5s);
+  ASSERT_TRUE(code) << "tuttid still runs";
+  EXPECT_EQ(*code, 1) << "a signal (SIGBUS) instead of a refusal?";
+  auto log = d.log();
+  EXPECT_NE(log.find(file), std::string::npos) << "the message must name the file:\n" << log;
+  EXPECT_NE(log.find("truncated"), std::string::npos) << log;
 }
 
 } // namespace
