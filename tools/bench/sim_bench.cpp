@@ -96,7 +96,7 @@ progress count(simulation::sim_cluster& c) {
 
 /// What placement knows of the killed nodes.
 struct loss {
-  size_t lost = 0;  // killed nodes placement knows are lost
+  size_t lost = 0;   // killed nodes placement knows are lost
   int64_t held = -1; // replicas placement still records on lost nodes; -1: unknown
 };
 
@@ -224,217 +224,277 @@ memory rss_now(const node_processes* children) {
   return {proc_status_bytes("VmRSS"), children ? children->status_bytes("VmRSS") : 0};
 }
 
-int run_one(const sim_options& opts, int64_t replicas) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("tutti-bench-sim-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  struct cleanup {
-    std::filesystem::path dir;
-    ~cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } remove_dir{dir};
-
-  // With --processes K, this process is the control plane only (like `tuttid
-  // control`): all N nodes run in K child processes and reach it over CAF's
-  // network on 127.0.0.1, so every message between a node and the control plane
-  // crosses a connection, and the memory here is the control plane's.
-  bool remote = opts.processes > 1;
-  if (remote)
-    spdlog::set_level(spdlog::level::warn); // not a line per joining node
-  simulation::sim_cluster_options co;
-  co.data_dir = dir.string();
-  co.nodes = 0; // added below, to measure their memory
-  co.sharing_scheduler = !opts.work_stealing;
-  if (remote)
-    co.join_token = random_token();
-  auto cluster = simulation::sim_cluster::start(co);
-  if (!cluster) {
-    std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(cluster.error()).c_str());
-    return 1;
+/// A temporary directory, removed with its contents at scope exit.
+struct scratch_dir {
+  std::filesystem::path path;
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
   }
-  auto& c = **cluster;
-  // Declared after the cluster: the children end first, also on failure.
-  std::unique_ptr<node_processes> children;
-  if (remote) {
+};
+
+/// One run at one size, in phases: start the control plane (and with
+/// --processes the node processes), start the nodes, converge, kill a share of
+/// the nodes and reconverge, report. Each phase prints its own figures and says
+/// false (after printing why) when the run cannot go on.
+class sim_run {
+public:
+  sim_run(const sim_options& opts, int64_t replicas)
+    : opts_(opts), replicas_(replicas), dir_{std::filesystem::temp_directory_path() /
+                                             ("tutti-bench-sim-" + std::to_string(::getpid()))} {
+    std::filesystem::create_directories(dir_.path);
+  }
+
+  int run() {
+    if (!start_cluster() || !start_nodes() || !converge() || !reconverge())
+      return 1;
+    report();
+    // Tearing down a million actors one by one takes longer than the run; the
+    // figures are out, so end here (the temporary store is removed first).
+    cluster_.release(); // never destroyed: _Exit follows
+    std::error_code ec;
+    std::filesystem::remove_all(dir_.path, ec);
+    std::_Exit(0);
+  }
+
+private:
+  simulation::sim_cluster& c() { return *cluster_; }
+  bool remote() const { return opts_.processes > 1; }
+
+  /// With --processes K, this process is the control plane only (like `tuttid
+  /// control`): all N nodes run in K child processes and reach it over CAF's
+  /// network on 127.0.0.1, so every message between a node and the control plane
+  /// crosses a connection, and the memory here is the control plane's.
+  bool start_cluster() {
+    if (remote())
+      spdlog::set_level(spdlog::level::warn); // not a line per joining node
+    co_.data_dir = dir_.path.string();
+    co_.nodes = 0; // added by start_nodes, to measure their memory
+    co_.sharing_scheduler = !opts_.work_stealing;
+    if (remote())
+      co_.join_token = random_token();
+    auto cluster = simulation::sim_cluster::start(co_);
+    if (!cluster)
+      return fail(p::message_of(cluster.error()));
+    cluster_ = std::move(*cluster);
+    if (remote() && !start_node_processes())
+      return false;
+    rss_empty_ = rss_now(children_.get());
+    return true;
+  }
+
+  bool start_node_processes() {
     node_processes_options no;
-    no.gateway = "127.0.0.1:" + std::to_string(c.gateway_port());
-    no.join_token = co.join_token;
-    no.processes = opts.processes;
-    no.nodes = opts.nodes;
-    no.zones = opts.zones;
-    no.sharing = !opts.work_stealing;
-    std::printf("starting %d node processes (control plane's gateway at %s)...\n", opts.processes,
+    no.gateway = "127.0.0.1:" + std::to_string(c().gateway_port());
+    no.join_token = co_.join_token;
+    no.processes = opts_.processes;
+    no.nodes = opts_.nodes;
+    no.zones = opts_.zones;
+    no.sharing = !opts_.work_stealing;
+    std::printf("starting %d node processes (control plane's gateway at %s)...\n", opts_.processes,
                 no.gateway.c_str());
     auto started = node_processes::start(no, clock::now() + 30s);
-    if (!started) {
-      std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(started.error()).c_str());
-      return 1;
+    if (!started)
+      return fail(p::message_of(started.error()));
+    children_ = std::move(*started);
+    return true;
+  }
+
+  bool start_nodes() {
+    std::printf("starting %d simulated nodes in %d zones...\n", opts_.nodes, opts_.zones);
+    auto t_nodes = clock::now();
+    if (children_) {
+      if (auto err = children_->spawn_nodes(clock::now() + 120s))
+        return fail(p::message_of(err));
+    } else {
+      for (int32_t i = 0; i < opts_.nodes; ++i)
+        c().add_node({64, int64_t{256} << 30}, {{"zone", "z" + std::to_string(i % opts_.zones)}});
     }
-    children = std::move(*started);
+    if (!c().wait_registered(static_cast<size_t>(opts_.nodes),
+                             std::chrono::duration_cast<caf::timespan>(120s)))
+      return fail("the nodes did not register within 120 s");
+    double nodes_s = ms_since(t_nodes) / 1000;
+    std::this_thread::sleep_for(200ms); // let the nodes' first driver probes settle
+    // The gateway has the cluster sweep each node shortly after its join; on a
+    // real cluster the nodes joined long before, so let those sweeps (of an empty
+    // cluster) pass rather than count them in the convergence.
+    if (remote())
+      std::this_thread::sleep_for(actors::join_sweep_delay + 800ms); // + the join window
+    rss_nodes_ = rss_now(children_.get());
+    std::printf("  %d nodes registered in %.2f s\n", opts_.nodes, nodes_s);
+    return true;
   }
-  auto rss_empty = rss_now(children.get());
 
-  std::printf("starting %d simulated nodes in %d zones...\n", opts.nodes, opts.zones);
-  auto t_nodes = clock::now();
-  if (children) {
-    if (auto err = children->spawn_nodes(clock::now() + 120s)) {
-      std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(err).c_str());
-      return 1;
+  bool converge() {
+    std::printf("applying services of %lld replicas in total...\n",
+                static_cast<long long>(replicas_));
+    auto deadline = clock::now() + std::chrono::seconds{opts_.timeout_s};
+    auto cpu0 = cpu_seconds();
+    auto children_cpu0 = children_ ? children_->cpu_seconds() : 0;
+    auto t0 = clock::now();
+    auto applied = c().apply(specs(replicas_, opts_.per_service));
+    if (!applied || !applied->errors.empty())
+      return fail("apply failed: " + (applied ? p::to_string(applied->errors.front())
+                                              : p::message_of(applied.error())));
+    bool ok = wait_for(c(), children_.get(), deadline, "converging",
+                       [&](const progress& x) { return x.running == replicas_; });
+    converge_s_ = ms_since(t0) / 1000;
+    if (!ok) {
+      std::fprintf(stderr, "tutti-bench: not all replicas ran within %d s\n", opts_.timeout_s);
+      show_stragglers(c());
+      return false;
     }
-  } else {
-    for (int32_t i = 0; i < opts.nodes; ++i)
-      c.add_node({64, int64_t{256} << 30}, {{"zone", "z" + std::to_string(i % opts.zones)}});
+    auto converge_cpu = cpu_seconds() - cpu0;
+    auto children_cpu = children_ ? children_->cpu_seconds() - children_cpu0 : 0;
+    totals_ = c().metrics().placements();
+    auto exposition = c().metrics().serialize();
+    commits_ = sample(exposition, "tutti_store_commit_seconds_count");
+    commit_s_ = sample(exposition, "tutti_store_commit_seconds_sum");
+    rss_replicas_ = rss_now(children_.get());
+    print_convergence(converge_cpu, children_cpu);
+    return true;
   }
-  if (!c.wait_registered(static_cast<size_t>(opts.nodes),
-                         std::chrono::duration_cast<caf::timespan>(120s))) {
-    std::fprintf(stderr, "tutti-bench: the nodes did not register within 120 s\n");
-    return 1;
-  }
-  double nodes_s = ms_since(t_nodes) / 1000;
-  std::this_thread::sleep_for(200ms); // let the nodes' first driver probes settle
-  // The gateway has the cluster sweep each node shortly after its join; on a
-  // real cluster the nodes joined long before, so let those sweeps (of an empty
-  // cluster) pass rather than count them in the convergence.
-  if (remote)
-    std::this_thread::sleep_for(actors::join_sweep_delay + 800ms); // + the join window
-  auto rss_nodes = rss_now(children.get());
-  std::printf("  %d nodes registered in %.2f s\n", opts.nodes, nodes_s);
 
-  std::printf("applying services of %lld replicas in total...\n", static_cast<long long>(replicas));
-  auto deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  auto cpu0 = cpu_seconds();
-  auto children_cpu0 = children ? children->cpu_seconds() : 0;
-  auto t0 = clock::now();
-  auto applied = c.apply(specs(replicas, opts.per_service));
-  if (!applied || !applied->errors.empty()) {
-    std::fprintf(stderr, "tutti-bench: apply failed: %s\n",
-                 applied ? p::to_string(applied->errors.front()).c_str()
-                         : p::message_of(applied.error()).c_str());
-    return 1;
+  void print_convergence(double cpu, double children_cpu) {
+    auto replicas = static_cast<long long>(replicas_);
+    if (children_)
+      std::printf("  all %lld running after %.2f s, using %.1f s of CPU here and %.1f s in the "
+                  "node processes (%.0f us per replica; %.2f of the 2 cores were ours)\n",
+                  replicas, converge_s_, cpu, children_cpu, (cpu + children_cpu) / replicas_ * 1e6,
+                  (cpu + children_cpu) / converge_s_);
+    else
+      std::printf("  all %lld running after %.2f s, using %.1f s of CPU (%.0f us per replica; "
+                  "%.2f of the 2 cores were ours)\n",
+                  replicas, converge_s_, cpu, cpu / replicas_ * 1e6, cpu / converge_s_);
   }
-  bool ok = wait_for(c, children.get(), deadline, "converging",
-                     [&](const progress& x) { return x.running == replicas; });
-  double converge_s = ms_since(t0) / 1000;
-  if (!ok) {
-    std::fprintf(stderr, "tutti-bench: not all replicas ran within %d s\n", opts.timeout_s);
-    show_stragglers(c);
-    return 1;
-  }
-  auto converge_cpu = cpu_seconds() - cpu0;
-  auto children_cpu = children ? children->cpu_seconds() - children_cpu0 : 0;
-  auto totals = c.metrics().placements();
-  auto exposition = c.metrics().serialize();
-  double commits = sample(exposition, "tutti_store_commit_seconds_count");
-  double commit_s = sample(exposition, "tutti_store_commit_seconds_sum");
-  auto rss_replicas = rss_now(children.get());
-  if (children)
-    std::printf("  all %lld running after %.2f s, using %.1f s of CPU here and %.1f s in the "
-                "node processes (%.0f us per replica; %.2f of the 2 cores were ours)\n",
-                static_cast<long long>(replicas), converge_s, converge_cpu, children_cpu,
-                (converge_cpu + children_cpu) / replicas * 1e6,
-                (converge_cpu + children_cpu) / converge_s);
-  else
-    std::printf("  all %lld running after %.2f s, using %.1f s of CPU (%.0f us per replica; "
-                "%.2f of the 2 cores were ours)\n",
-                static_cast<long long>(replicas), converge_s, converge_cpu,
-                converge_cpu / replicas * 1e6, converge_cpu / converge_s);
 
-  auto kills = static_cast<int32_t>(opts.nodes * opts.kill_fraction);
-  std::printf("killing %d of %d nodes...\n", kills, opts.nodes);
-  // The peaks of the node processes before they lose nodes (the control
-  // plane's own is read at the end, after placing the replicas again).
-  double children_peak = children ? children->status_bytes("VmHWM") : 0;
-  std::set<std::string> killed;
-  auto t1 = clock::now();
-  auto cpu1 = cpu_seconds();
-  for (int32_t k = 0; k < kills; ++k) {
-    auto index = k * opts.nodes / std::max(kills, 1);
-    if (!children) {
-      c.kill_node(index);
-    } else if (auto err = children->kill_node(index)) {
-      std::fprintf(stderr, "tutti-bench: %s\n", p::message_of(err).c_str());
-      return 1;
+  bool kill_nodes(int32_t kills) {
+    for (int32_t k = 0; k < kills; ++k) {
+      auto index = k * opts_.nodes / std::max(kills, 1);
+      if (!children_)
+        c().kill_node(index);
+      else if (auto err = children_->kill_node(index))
+        return fail(p::message_of(err));
+      killed_.insert(co_.node_prefix + std::to_string(index)); // as sim_node_host names them
     }
-    killed.insert(co.node_prefix + std::to_string(index)); // as sim_node_host names them
+    return true;
   }
-  // Every killed node known to be lost, every replica of it placed elsewhere, and
-  // all of them running: without the first, a look taken before placement heard
-  // of the kills would count as converged.
-  deadline = clock::now() + std::chrono::seconds{opts.timeout_s};
-  ok = wait_for(
-      c, children.get(), deadline, "reconverging",
-      [&](const progress& x) {
-        return x.running == replicas && lost_and_replaced(loss_of(c, killed), killed);
-      },
-      [&] { // once a second: asking placement for 5,000 nodes is not free
-        auto x = loss_of(c, killed);
-        return "; " + std::to_string(x.lost) + "/" + std::to_string(killed.size()) +
-               " killed nodes known lost, " + std::to_string(x.held) +
-               " replicas still to move off them";
-      });
-  double reconverge_s = ms_since(t1) / 1000;
-  if (!ok) {
-    std::fprintf(stderr,
-                 "tutti-bench: the replicas of the lost nodes did not run again within %d s\n",
-                 opts.timeout_s);
-    show_stragglers(c);
-    return 1;
-  }
-  // With the CPU: the wall time of a few seconds moves with the VM's mood; what
-  // the reconvergence cost (teardown of the killed nodes included) does not.
-  auto moved = static_cast<double>(replicas) * kills / std::max(opts.nodes, 1);
-  auto reconverge_cpu = cpu_seconds() - cpu1;
-  std::printf("  all running again after %.2f s, using %.1f s of CPU here (~%.0f us per "
-              "replica moved)\n",
-              reconverge_s, reconverge_cpu, moved > 0 ? reconverge_cpu / moved * 1e6 : 0.0);
-  report_fold(c);
 
-  double peak_mb = proc_status_bytes("VmHWM") / 1048576.0;
-  if (children)
-    children_peak = std::max(children_peak, children->status_bytes("VmHWM"));
-  double per_node = opts.nodes > 0 ? (rss_nodes.total() - rss_empty.total()) / opts.nodes : 0;
-  double per_replica = replicas > 0 ? (rss_replicas.total() - rss_nodes.total()) / replicas : 0;
-  double decision_us = totals.decisions > 0 ? totals.decision_seconds / totals.decisions * 1e6 : 0;
-  std::printf("placement: %.0f placed, %.0f offers refused, %.0f unschedulable; one decision "
-              "takes %.2f us on average (%.0f decisions/s of placement's time)\n",
-              totals.placed, totals.refused, totals.unschedulable, decision_us,
-              decision_us > 0 ? 1e6 / decision_us : 0);
-  std::printf("store: %.0f group commits took %.2f s in all (%.2f ms each)\n", commits, commit_s,
-              commits > 0 ? commit_s / commits * 1000 : 0);
-  if (children) {
+  bool reconverge() {
+    auto kills = static_cast<int32_t>(opts_.nodes * opts_.kill_fraction);
+    std::printf("killing %d of %d nodes...\n", kills, opts_.nodes);
+    // The peaks of the node processes before they lose nodes (the control
+    // plane's own is read at the end, after placing the replicas again).
+    children_peak_ = children_ ? children_->status_bytes("VmHWM") : 0;
+    auto t1 = clock::now();
+    auto cpu1 = cpu_seconds();
+    if (!kill_nodes(kills))
+      return false;
+    // Every killed node known to be lost, every replica of it placed elsewhere,
+    // and all of them running: without the first, a look taken before placement
+    // heard of the kills would count as converged.
+    auto deadline = clock::now() + std::chrono::seconds{opts_.timeout_s};
+    bool ok = wait_for(
+        c(), children_.get(), deadline, "reconverging",
+        [&](const progress& x) {
+          return x.running == replicas_ && lost_and_replaced(loss_of(c(), killed_), killed_);
+        },
+        [&] { // once a second: asking placement for 5,000 nodes is not free
+          auto x = loss_of(c(), killed_);
+          return "; " + std::to_string(x.lost) + "/" + std::to_string(killed_.size()) +
+                 " killed nodes known lost, " + std::to_string(x.held) +
+                 " replicas still to move off them";
+        });
+    reconverge_s_ = ms_since(t1) / 1000;
+    if (!ok) {
+      std::fprintf(stderr,
+                   "tutti-bench: the replicas of the lost nodes did not run again within %d s\n",
+                   opts_.timeout_s);
+      show_stragglers(c());
+      return false;
+    }
+    // With the CPU: wall time on a shared machine varies from run to run; what
+    // the reconvergence cost (teardown of the killed nodes included) does not.
+    auto moved = static_cast<double>(replicas_) * kills / std::max(opts_.nodes, 1);
+    auto reconverge_cpu = cpu_seconds() - cpu1;
+    std::printf("  all running again after %.2f s, using %.1f s of CPU here (~%.0f us per "
+                "replica moved)\n",
+                reconverge_s_, reconverge_cpu, moved > 0 ? reconverge_cpu / moved * 1e6 : 0.0);
+    report_fold(c());
+    return true;
+  }
+
+  void report() {
+    double peak_mb = proc_status_bytes("VmHWM") / 1048576.0;
+    if (children_)
+      children_peak_ = std::max(children_peak_, children_->status_bytes("VmHWM"));
+    double per_node = opts_.nodes > 0 ? (rss_nodes_.total() - rss_empty_.total()) / opts_.nodes : 0;
+    double per_replica =
+        replicas_ > 0 ? (rss_replicas_.total() - rss_nodes_.total()) / replicas_ : 0;
+    double decision_us =
+        totals_.decisions > 0 ? totals_.decision_seconds / totals_.decisions * 1e6 : 0;
+    std::printf("placement: %.0f placed, %.0f offers refused, %.0f unschedulable; one decision "
+                "takes %.2f us on average (%.0f decisions/s of placement's time)\n",
+                totals_.placed, totals_.refused, totals_.unschedulable, decision_us,
+                decision_us > 0 ? 1e6 / decision_us : 0);
+    std::printf("store: %.0f group commits took %.2f s in all (%.2f ms each)\n", commits_,
+                commit_s_, commits_ > 0 ? commit_s_ / commits_ * 1000 : 0);
+    if (children_)
+      report_processes(peak_mb, per_replica, per_node, decision_us);
+    else
+      std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f "
+                  "decision_us=%.2f peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f "
+                  "reconverge_s=%.2f\n",
+                  opts_.nodes, static_cast<long long>(replicas_), converge_s_,
+                  totals_.placed / converge_s_, decision_us, peak_mb, per_replica, per_node,
+                  reconverge_s_);
+    std::fflush(stdout);
+  }
+
+  void report_processes(double peak_mb, double per_replica, double per_node, double decision_us) {
     std::printf("memory: control plane peak %.0f MB, node processes' peaks %.0f MB in all; per "
                 "node %.0f bytes here and %.0f in the node processes, per replica %.0f here "
                 "and %.0f there\n",
-                peak_mb, children_peak / 1048576.0,
-                (rss_nodes.self - rss_empty.self) / std::max(opts.nodes, 1),
-                (rss_nodes.children - rss_empty.children) / std::max(opts.nodes, 1),
-                (rss_replicas.self - rss_nodes.self) / std::max<double>(replicas, 1),
-                (rss_replicas.children - rss_nodes.children) / std::max<double>(replicas, 1));
+                peak_mb, children_peak_ / 1048576.0,
+                (rss_nodes_.self - rss_empty_.self) / std::max(opts_.nodes, 1),
+                (rss_nodes_.children - rss_empty_.children) / std::max(opts_.nodes, 1),
+                (rss_replicas_.self - rss_nodes_.self) / std::max<double>(replicas_, 1),
+                (rss_replicas_.children - rss_nodes_.children) / std::max<double>(replicas_, 1));
     std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
                 "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f "
                 "processes=%d node_processes_peak_rss_mb=%.0f\n",
-                opts.nodes, static_cast<long long>(replicas), converge_s,
-                totals.placed / converge_s, decision_us, peak_mb, per_replica, per_node,
-                reconverge_s, opts.processes, children_peak / 1048576.0);
+                opts_.nodes, static_cast<long long>(replicas_), converge_s_,
+                totals_.placed / converge_s_, decision_us, peak_mb, per_replica, per_node,
+                reconverge_s_, opts_.processes, children_peak_ / 1048576.0);
     std::fflush(stdout);
     spdlog::set_level(spdlog::level::err); // their nodes are lost now, not news
-    children->stop();
-  } else {
-    std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f decision_us=%.2f "
-                "peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f reconverge_s=%.2f\n",
-                opts.nodes, static_cast<long long>(replicas), converge_s,
-                totals.placed / converge_s, decision_us, peak_mb, per_replica, per_node,
-                reconverge_s);
+    children_->stop();
   }
-  std::fflush(stdout);
-  // Tearing down a million actors one by one takes longer than the run; the
-  // figures are out, so end here (the temporary store is removed first).
-  cluster->release();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  std::_Exit(0);
+
+  static bool fail(const std::string& why) {
+    std::fprintf(stderr, "tutti-bench: %s\n", why.c_str());
+    return false;
+  }
+
+  const sim_options& opts_;
+  const int64_t replicas_;
+  scratch_dir dir_;
+  simulation::sim_cluster_options co_;
+  std::unique_ptr<simulation::sim_cluster> cluster_;
+  // Declared after the cluster: the node processes end first, also on failure.
+  std::unique_ptr<node_processes> children_;
+  memory rss_empty_, rss_nodes_, rss_replicas_;
+  metrics::placement_totals totals_;
+  double converge_s_ = 0;
+  double reconverge_s_ = 0;
+  double commits_ = 0;
+  double commit_s_ = 0;
+  double children_peak_ = 0;
+  std::set<std::string> killed_;
+};
+
+int run_one(const sim_options& opts, int64_t replicas) {
+  return sim_run{opts, replicas}.run();
 }
 
 std::vector<int64_t> parse_counts(const std::string& text) {

@@ -199,6 +199,93 @@ int run(const dev_flags& flags, mode m) {
       [&] { (*daemon)->shutdown(); });
 }
 
+/// Flags every subcommand shares; `node_flags`: those of a process that runs
+/// replicas, `api_flags`: those of a process that serves the client API.
+void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api_flags) {
+  cmd->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data-dir", flags.data_dir,
+                  "Where the store and replica logs live (default .tutti)");
+  if (api_flags) {
+    cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
+    cmd->add_flag("--enable-chaos", flags.enable_chaos,
+                  "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
+                  "chaos tests; refused without it");
+  }
+  cmd->add_option("--metrics", flags.metrics,
+                  "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
+  cmd->add_option("--log-level", flags.log_level,
+                  "trace, debug, info, warn or error (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  if (!node_flags)
+    return;
+  cmd->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
+  cmd->add_option("--port-range", flags.port_range,
+                  "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
+  cmd->add_option("--docker-socket", flags.docker_socket,
+                  "The Docker engine's unix socket for `driver: docker` specs (default "
+                  "/var/run/docker.sock)");
+  cmd->add_flag("--no-docker", flags.no_docker,
+                "Offer no docker driver (docker specs fail on this node)");
+  cmd->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
+                "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
+}
+
+/// TLS between nodes and the control plane (control and node only).
+void add_tls_flags(CLI::App* cmd, dev_flags& flags) {
+  const char* group = "TLS between nodes and control plane (all three, or none)";
+  cmd->add_option("--tls-cert", flags.tls_cert,
+                  "PEM certificate of this process, signed by the cluster CA; turns TLS on: "
+                  "peers without a certificate of that CA are refused (or "
+                  "cluster.tls.certificate)")
+      ->group(group);
+  cmd->add_option("--tls-key", flags.tls_key,
+                  "Its unencrypted PEM private key (or cluster.tls.key)")
+      ->group(group);
+  cmd->add_option("--tls-ca", flags.tls_ca,
+                  "PEM certificate of the cluster CA: the peer's certificate must chain to it; "
+                  "names and addresses in it are not checked (or cluster.tls.ca)")
+      ->group(group);
+}
+
+CLI::App* add_dev_command(CLI::App& app, dev_flags& flags) {
+  auto* dev =
+      app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
+  add_common_flags(dev, flags, true, true);
+  return dev;
+}
+
+CLI::App* add_control_command(CLI::App& app, dev_flags& flags) {
+  auto* control = app.add_subcommand(
+      "control", "The control plane of a multi-host cluster: nodes join it with `tuttid node`");
+  add_common_flags(control, flags, false, true);
+  control->add_option("--listen", flags.listen,
+                      "Where node agents join, HOST:PORT (default 127.0.0.1:7701)");
+  control->add_option("--join-token", flags.join_token,
+                      "Secret a node must show to join (or cluster.join_token in the config)");
+  add_tls_flags(control, flags);
+  control->footer("Example: tuttid control --join-token s3cret --listen 127.0.0.1:7701\n"
+                  "With TLS: ... --tls-cert control.crt --tls-key control.key --tls-ca ca.crt\n"
+                  "(every node then needs TLS too, with a certificate of the same CA)");
+  return control;
+}
+
+CLI::App* add_node_command(CLI::App& app, dev_flags& flags) {
+  auto* node = app.add_subcommand(
+      "node", "A node agent: joins a control plane and runs the replicas placed on it");
+  add_common_flags(node, flags, true, false);
+  node->add_option("--join", flags.join, "The control plane's --listen address HOST:PORT");
+  node->add_option("--join-token", flags.join_token, "The control plane's join token");
+  node->add_option("--address", flags.address,
+                   "This node's IP address: its replicas' ports and its routing mesh listen "
+                   "there (default 127.0.0.1)");
+  add_tls_flags(node, flags);
+  node->footer("Example: tuttid node --join 127.0.0.1:7701 --join-token s3cret --node-name n2 "
+               "--address 127.0.0.2\n"
+               "With TLS: ... --tls-cert n2.crt --tls-key n2.key --tls-ca ca.crt");
+  return node;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -209,77 +296,9 @@ int main(int argc, char** argv) {
                                         tutti::actors::allocator_summary() + ")");
   app.require_subcommand(1);
   dev_flags flags;
-  auto common = [&flags](CLI::App* cmd, bool node_flags, bool api_flags) {
-    cmd->add_option("-c,--config", flags.config_file, "Daemon config file (YAML)")
-        ->check(CLI::ExistingFile);
-    cmd->add_option("--data-dir", flags.data_dir,
-                    "Where the store and replica logs live (default .tutti)");
-    if (api_flags) {
-      cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
-      cmd->add_flag("--enable-chaos", flags.enable_chaos,
-                    "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
-                    "chaos tests; refused without it");
-    }
-    cmd->add_option("--metrics", flags.metrics,
-                    "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");
-    cmd->add_option("--log-level", flags.log_level,
-                    "trace, debug, info, warn or error (default info)")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-    if (!node_flags)
-      return;
-    cmd->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
-    cmd->add_option("--port-range", flags.port_range,
-                    "Host ports handed to replicas, FIRST-LAST (default 20000-29999)");
-    cmd->add_option("--docker-socket", flags.docker_socket,
-                    "The Docker engine's unix socket for `driver: docker` specs (default "
-                    "/var/run/docker.sock)");
-    cmd->add_flag("--no-docker", flags.no_docker,
-                  "Offer no docker driver (docker specs fail on this node)");
-    cmd->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
-                  "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
-  };
-  // TLS between nodes and the control plane (control and node only).
-  auto tls_flags = [&flags](CLI::App* cmd) {
-    const char* group = "TLS between nodes and control plane (all three, or none)";
-    cmd->add_option(
-           "--tls-cert", flags.tls_cert,
-           "PEM certificate of this process, signed by the cluster CA; turns TLS on: "
-           "peers without a certificate of that CA are refused (or cluster.tls.certificate)")
-        ->group(group);
-    cmd->add_option("--tls-key", flags.tls_key,
-                    "Its unencrypted PEM private key (or cluster.tls.key)")
-        ->group(group);
-    cmd->add_option("--tls-ca", flags.tls_ca,
-                    "PEM certificate of the cluster CA: the peer's certificate must chain to it; "
-                    "names and addresses in it are not checked (or cluster.tls.ca)")
-        ->group(group);
-  };
-  auto* dev =
-      app.add_subcommand("dev", "Control plane and node agent in one process (one-host cluster)");
-  common(dev, true, true);
-  auto* control = app.add_subcommand(
-      "control", "The control plane of a multi-host cluster: nodes join it with `tuttid node`");
-  common(control, false, true);
-  control->add_option("--listen", flags.listen,
-                      "Where node agents join, HOST:PORT (default 127.0.0.1:7701)");
-  control->add_option("--join-token", flags.join_token,
-                      "Secret a node must show to join (or cluster.join_token in the config)");
-  tls_flags(control);
-  control->footer("Example: tuttid control --join-token s3cret --listen 127.0.0.1:7701\n"
-                  "With TLS: ... --tls-cert control.crt --tls-key control.key --tls-ca ca.crt\n"
-                  "(every node then needs TLS too, with a certificate of the same CA)");
-  auto* node = app.add_subcommand(
-      "node", "A node agent: joins a control plane and runs the replicas placed on it");
-  common(node, true, false);
-  node->add_option("--join", flags.join, "The control plane's --listen address HOST:PORT");
-  node->add_option("--join-token", flags.join_token, "The control plane's join token");
-  node->add_option("--address", flags.address,
-                   "This node's IP address: its replicas' ports and its routing mesh listen "
-                   "there (default 127.0.0.1)");
-  tls_flags(node);
-  node->footer("Example: tuttid node --join 127.0.0.1:7701 --join-token s3cret --node-name n2 "
-               "--address 127.0.0.2\n"
-               "With TLS: ... --tls-cert n2.crt --tls-key n2.key --tls-ca ca.crt");
+  auto* dev = add_dev_command(app, flags);
+  auto* control = add_control_command(app, flags);
+  auto* node = add_node_command(app, flags);
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("tuttid"));
   if (dev->parsed())
