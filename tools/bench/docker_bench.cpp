@@ -119,6 +119,111 @@ double api_single(const docker_engine& engine, const std::string& label, int i) 
   return took;
 }
 
+/// Applies the bench service and times apply -> every replica running.
+bool measure_up(cli::client& c, const docker_options& o, tutti_figures& out) {
+  std::printf("tutti: applying a service of %d docker replicas...\n", o.replicas);
+  auto applied_wall = wall_ms();
+  auto t0 = clock::now();
+  auto applied = c.apply("bench.yaml", spec(o.replicas, o.backoff), false);
+  if (!applied || !applied->errors.empty()) {
+    std::fprintf(stderr, "tutti-bench: apply failed\n");
+    return false;
+  }
+  std::vector<protocol::replica_status> last;
+  bool up = wait_replicas(c, [&](auto& rs) {
+    last = rs;
+    return static_cast<int>(std::count_if(rs.begin(), rs.end(), is_running)) == o.replicas;
+  });
+  if (!up) {
+    std::fprintf(stderr, "tutti-bench: the replicas did not all run within 60 s\n");
+    for (auto& r : last)
+      std::fprintf(stderr, "  %s: %s %s\n", r.id.c_str(), protocol::to_string(r.state).c_str(),
+                   r.message.c_str());
+    return false;
+  }
+  out.up_ms = ms_since(t0);
+  for (auto& r : last)
+    out.starts.push_back(static_cast<double>(std::max<int64_t>(r.since_ms - applied_wall, 0)));
+  std::printf("  apply -> %d running: %.1f ms (per replica p50 %.1f, p99 %.1f ms)\n", o.replicas,
+              out.up_ms, percentile(out.starts, 0.5), percentile(out.starts, 0.99));
+  return true;
+}
+
+/// Kills a replica's container `o.kills` times and times each until it runs again.
+bool measure_heals(cli::client& c, const docker_engine& engine, const docker_options& o,
+                   tutti_figures& out) {
+  std::printf("tutti: killing a replica's container (docker kill) %d times...\n", o.kills);
+  for (int i = 0; i < o.kills; ++i) {
+    // A replica that ran at least 1 s restarts after the initial back-off.
+    std::this_thread::sleep_for(1100ms);
+    auto rs = c.get_replicas("bench");
+    if (!rs || rs->empty())
+      return false;
+    auto victim = (*rs)[static_cast<size_t>(i) % rs->size()];
+    auto t = wall_ms();
+    if (engine.call("POST", "/containers/" + victim.runtime_id + "/kill").status != 204) {
+      std::fprintf(stderr, "tutti-bench: cannot kill %s\n", victim.id.c_str());
+      return false;
+    }
+    std::vector<protocol::replica_status> now;
+    bool ok = wait_replicas(c, [&](auto& rs) {
+      now = rs;
+      for (auto& r : rs)
+        if (r.id == victim.id)
+          return is_running(r) && r.pid > 0 && r.pid != victim.pid;
+      return false;
+    });
+    if (!ok) {
+      std::fprintf(stderr, "tutti-bench: %s was not replaced\n", victim.id.c_str());
+      return false;
+    }
+    out.heals.push_back(static_cast<double>(running_since(now, victim.id) - t));
+    std::printf("  kill %2d: %s running again in %.1f ms\n", i + 1, victim.id.c_str(),
+                out.heals.back());
+  }
+  return true;
+}
+
+/// Scales up by one and back, timing the new replica against one engine
+/// create+start, alternating.
+bool measure_singles(cli::client& c, const docker_engine& engine, const docker_options& o,
+                     const std::string& node, tutti_figures& out) {
+  std::printf("tutti: one replica at a time (scale %d -> %d -> %d) against one engine "
+              "create+start, %d times each, alternating...\n",
+              o.replicas, o.replicas + 1, o.replicas, single_samples);
+  auto extra = "bench-" + std::to_string(o.replicas);
+  for (int i = 0; i < single_samples; ++i) {
+    auto api = api_single(engine, "tutti.bench=" + node, i);
+    if (api <= 0)
+      return false;
+    out.api_singles.push_back(api);
+    auto t = wall_ms();
+    if (!c.scale("bench", o.replicas + 1))
+      return false;
+    std::vector<protocol::replica_status> now;
+    bool ok = wait_replicas(c, [&](auto& rs) {
+      now = rs;
+      return std::any_of(rs.begin(), rs.end(),
+                         [&](auto& r) { return r.id == extra && is_running(r); });
+    });
+    if (!ok) {
+      std::fprintf(stderr, "tutti-bench: %s did not start\n", extra.c_str());
+      return false;
+    }
+    out.singles.push_back(static_cast<double>(running_since(now, extra) - t));
+    if (!c.scale("bench", o.replicas) || !wait_replicas(c, [&](auto& now) {
+          return std::none_of(now.begin(), now.end(), [&](auto& r) { return r.id == extra; });
+        }))
+      return false;
+    auto gone = clock::now() + 10s;
+    while (engine.containers("tutti.replica=" + extra).size() > 0 && clock::now() < gone)
+      std::this_thread::sleep_for(5ms);
+  }
+  std::printf("  scale -> the new replica running: p50 %.1f ms; engine create+start: p50 %.1f ms\n",
+              percentile(out.singles, 0.5), percentile(out.api_singles, 0.5));
+  return true;
+}
+
 std::optional<tutti_figures> run_tutti(const docker_options& o, const docker_engine& engine,
                                        const std::string& node) {
   daemon_process daemon{o.port_range, {"--docker-socket", engine.socket(), "--node-name", node}};
@@ -128,94 +233,9 @@ std::optional<tutti_figures> run_tutti(const docker_options& o, const docker_eng
     return std::nullopt;
   }
   tutti_figures out;
-  std::printf("tutti: applying a service of %d docker replicas...\n", o.replicas);
-  auto applied_wall = wall_ms();
-  auto t0 = clock::now();
-  auto applied = c->apply("bench.yaml", spec(o.replicas, o.backoff), false);
-  if (!applied || !applied->errors.empty()) {
-    std::fprintf(stderr, "tutti-bench: apply failed\n");
+  if (!measure_up(*c, o, out) || !measure_heals(*c, engine, o, out) ||
+      !measure_singles(*c, engine, o, node, out))
     return std::nullopt;
-  }
-  std::vector<protocol::replica_status> last;
-  bool up = wait_replicas(*c, [&](auto& rs) {
-    last = rs;
-    return static_cast<int>(std::count_if(rs.begin(), rs.end(), is_running)) == o.replicas;
-  });
-  if (!up) {
-    std::fprintf(stderr, "tutti-bench: the replicas did not all run within 60 s\n");
-    for (auto& r : last)
-      std::fprintf(stderr, "  %s: %s %s\n", r.id.c_str(), protocol::to_string(r.state).c_str(),
-                   r.message.c_str());
-    return std::nullopt;
-  }
-  out.up_ms = ms_since(t0);
-  for (auto& r : last)
-    out.starts.push_back(static_cast<double>(std::max<int64_t>(r.since_ms - applied_wall, 0)));
-  std::printf("  apply -> %d running: %.1f ms (per replica p50 %.1f, p99 %.1f ms)\n", o.replicas,
-              out.up_ms, percentile(out.starts, 0.5), percentile(out.starts, 0.99));
-
-  std::printf("tutti: killing a replica's container (docker kill) %d times...\n", o.kills);
-  for (int i = 0; i < o.kills; ++i) {
-    // A replica that ran at least 1 s restarts after the initial back-off.
-    std::this_thread::sleep_for(1100ms);
-    auto rs = c->get_replicas("bench");
-    if (!rs || rs->empty())
-      return std::nullopt;
-    auto victim = (*rs)[static_cast<size_t>(i) % rs->size()];
-    auto t = wall_ms();
-    if (engine.call("POST", "/containers/" + victim.runtime_id + "/kill").status != 204) {
-      std::fprintf(stderr, "tutti-bench: cannot kill %s\n", victim.id.c_str());
-      return std::nullopt;
-    }
-    std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(*c, [&](auto& rs) {
-      now = rs;
-      for (auto& r : rs)
-        if (r.id == victim.id)
-          return is_running(r) && r.pid > 0 && r.pid != victim.pid;
-      return false;
-    });
-    if (!ok) {
-      std::fprintf(stderr, "tutti-bench: %s was not replaced\n", victim.id.c_str());
-      return std::nullopt;
-    }
-    out.heals.push_back(static_cast<double>(running_since(now, victim.id) - t));
-    std::printf("  kill %2d: %s running again in %.1f ms\n", i + 1, victim.id.c_str(),
-                out.heals.back());
-  }
-  std::printf("tutti: one replica at a time (scale %d -> %d -> %d) against one engine "
-              "create+start, %d times each, alternating...\n",
-              o.replicas, o.replicas + 1, o.replicas, single_samples);
-  auto extra = "bench-" + std::to_string(o.replicas);
-  for (int i = 0; i < single_samples; ++i) {
-    auto api = api_single(engine, "tutti.bench=" + node, i);
-    if (api <= 0)
-      return std::nullopt;
-    out.api_singles.push_back(api);
-    auto t = wall_ms();
-    if (!c->scale("bench", o.replicas + 1))
-      return std::nullopt;
-    std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(*c, [&](auto& rs) {
-      now = rs;
-      return std::any_of(rs.begin(), rs.end(),
-                         [&](auto& r) { return r.id == extra && is_running(r); });
-    });
-    if (!ok) {
-      std::fprintf(stderr, "tutti-bench: %s did not start\n", extra.c_str());
-      return std::nullopt;
-    }
-    out.singles.push_back(static_cast<double>(running_since(now, extra) - t));
-    if (!c->scale("bench", o.replicas) || !wait_replicas(*c, [&](auto& now) {
-          return std::none_of(now.begin(), now.end(), [&](auto& r) { return r.id == extra; });
-        }))
-      return std::nullopt;
-    auto gone = clock::now() + 10s;
-    while (engine.containers("tutti.replica=" + extra).size() > 0 && clock::now() < gone)
-      std::this_thread::sleep_for(5ms);
-  }
-  std::printf("  scale -> the new replica running: p50 %.1f ms; engine create+start: p50 %.1f ms\n",
-              percentile(out.singles, 0.5), percentile(out.api_singles, 0.5));
   if (c->delete_service("bench")) {
     auto gone = clock::now() + 30s;
     while (!engine.containers("tutti.node=" + node).empty() && clock::now() < gone)
