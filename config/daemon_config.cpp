@@ -164,6 +164,38 @@ void read_store(const field& f, daemon_config& out, error_sink& errors) {
   fields.finish();
 }
 
+/// One positive count of `limits:`, at most `max`.
+void read_limit(map_reader& fields, std::string_view key, int64_t max, int32_t& out,
+                error_sink& errors) {
+  if (auto f = fields.take(key))
+    if (auto value = read_int(*f, 1, max, errors))
+      out = static_cast<int32_t>(*value);
+}
+
+void read_limits(const field& f, protocol::api_limits& out, error_sink& errors) {
+  if (!expect_map(f,
+                  "a mapping with request_bytes, documents_per_apply, services, connections, "
+                  "calls_per_connection and streams_per_connection",
+                  errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto size = fields.take("request_bytes")) {
+    constexpr int64_t min_request = 64 << 10;
+    constexpr int64_t max_request = int64_t{512} << 20;
+    auto value = read_bytes(*size, errors);
+    if (value && (*value < min_request || *value > max_request))
+      errors.add(size->mark, size->path, "must be between 64Ki and 512Mi");
+    else if (value)
+      out.request_bytes = static_cast<uint64_t>(*value);
+  }
+  read_limit(fields, "documents_per_apply", 100000, out.documents_per_apply, errors);
+  read_limit(fields, "services", 1000000, out.services, errors);
+  read_limit(fields, "connections", 1000000, out.connections, errors);
+  read_limit(fields, "calls_per_connection", 100000, out.calls_per_connection, errors);
+  read_limit(fields, "streams_per_connection", 10000, out.streams_per_connection, errors);
+  fields.finish();
+}
+
 void read_docker(const field& f, docker_config& out, error_sink& errors) {
   if (!expect_map(f, "a mapping with enabled and socket", errors))
     return;
@@ -275,6 +307,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_store(*store, out, errors);
   if (auto docker = fields.take("docker"))
     read_docker(*docker, out.docker, errors);
+  if (auto limits = fields.take("limits"))
+    read_limits(*limits, out.limits, errors);
   if (auto cluster = fields.take("cluster"))
     read_cluster(*cluster, out.cluster, errors);
   if (auto stop = fields.take("stop_replicas_on_exit"))

@@ -2,6 +2,7 @@
 
 // tuttid's own configuration: a YAML file (optional) overridden by flags.
 
+#include "protocol/limits.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -88,6 +89,7 @@ struct daemon_config {
   docker_config docker;
   cluster_config cluster;
   uint64_t store_map_size = uint64_t{1} << 30; // LMDB map size in bytes
+  protocol::api_limits limits;                 // what one client may ask at once
   bool stop_replicas_on_exit = false;
   /// --enable-chaos: the admin RPC may kill any actor by path (for chaos tests).
   bool enable_chaos = false;

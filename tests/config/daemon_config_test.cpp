@@ -300,3 +300,28 @@ TEST(DaemonConfig, MissingTlsFieldsNamesWhatIsEmpty) {
   tls.ca = "a";
   EXPECT_TRUE(config::missing_tls_fields(tls).empty());
 }
+
+TEST(DaemonConfig, LimitsHaveSafeDefaultsAndCanBeSet) {
+  auto defaults = parse("");
+  ASSERT_TRUE(defaults.ok()) << describe(defaults.errors);
+  EXPECT_EQ(defaults.config.limits.request_bytes, 5u << 20);
+  EXPECT_EQ(defaults.config.limits.connections, 1024);
+  auto result = parse("limits: {request_bytes: 1Mi, documents_per_apply: 10, services: 50,\n"
+                      "         connections: 100, calls_per_connection: 4,\n"
+                      "         streams_per_connection: 2}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  const auto& l = result.config.limits;
+  EXPECT_EQ(l.request_bytes, 1u << 20);
+  EXPECT_EQ(l.documents_per_apply, 10);
+  EXPECT_EQ(l.services, 50);
+  EXPECT_EQ(l.connections, 100);
+  EXPECT_EQ(l.calls_per_connection, 4);
+  EXPECT_EQ(l.streams_per_connection, 2);
+}
+
+TEST(DaemonConfig, RefusesLimitsOutOfRange) {
+  expect_only_error("limits: {connections: 0}\n", 1, 23, "limits.connections", "between 1 and");
+  expect_only_error("limits: {request_bytes: 1Ki}\n", 1, 25, "limits.request_bytes",
+                    "between 64Ki and 512Mi");
+  expect_only_error("limits: {calls: 3}\n", 1, 10, "limits.calls", "unknown field");
+}
