@@ -6,12 +6,9 @@
 // Actors hand messages across threads: a worker allocates, another frees. Each
 // thread keeps a small cache of freed blocks per size (tcache, 7 blocks by
 // default); a free that finds it full goes to the arena the block came from and
-// takes that arena's lock, which the other worker often holds. On the 2-core
-// VM, a simulated node loss made each worker wait for an arena lock ~5,500
-// times a second, its core idle meanwhile. With 4,096 cached blocks per size
-// those waits fell to a third, and 1,000,000 simulated replicas converged in
-// 35-40 s instead of 45-46 s and reconverged after losing 10% of the nodes in
-// 4.9-5.8 s instead of 6.3-6.4 s.
+// takes that arena's lock, which the other worker often holds, and the waiting
+// core idles. A cache of 4,096 blocks per size keeps most frees thread-local
+// (docs/benchmarks.md, "Runtime tuning", has the figures).
 //
 // glibc reads that setting only from GLIBC_TUNABLES when a program starts, so
 // the program runs itself again (same pid, same arguments) with it added, and

@@ -8,7 +8,7 @@
 //   between actors come in quick chains, so the next job usually arrives within
 //   microseconds; sleeping and being woken costs a futex call on each side and,
 //   in a VM, an inter-processor interrupt to a halted vCPU (tens of
-//   microseconds). CAF's sharing put a worker to sleep at once.
+//   microseconds). CAF's sharing puts a worker to sleep at once.
 // - The queue does not allocate per job (CAF's sharing splices a fresh list
 //   node in for every enqueue), and an enqueue wakes a worker only when one
 //   sleeps.
@@ -27,11 +27,9 @@ namespace tutti::actors {
 
 class spin_sharing : public caf::policy::unprofiled {
 public:
-  /// How long an idle worker looks for work before it sleeps: about 20 µs on
-  /// the development VM's AMD EPYC (a pause is ~25 ns there; longer on recent
-  /// Intel cores). At 300k simulated replicas 800, 3,000 and 10,000 rounds did
-  /// not differ beyond the VM's noise; in back-to-back runs CAF's own sharing
-  /// converged 7-28% slower (noise on that VM is of the same order).
+  /// How long an idle worker looks for work before it sleeps: about 20 µs at
+  /// ~25 ns a pause, a few message hops; the figures behind it are in
+  /// docs/benchmarks.md ("Runtime tuning").
   static constexpr int spin_rounds = 800;
 
   struct coordinator_data {
