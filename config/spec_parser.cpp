@@ -43,7 +43,7 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
     {"least_connections", protocol::load_balancing::least_connections},
 };
 
-// Fields of DESIGN.md whose feature is not built: refusing them beats a spec that
+// Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
 constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
 

@@ -23,7 +23,7 @@ struct parse_result {
 };
 
 /// Parses one or more `---`-separated documents. `file` only labels errors.
-/// Validates every field of DESIGN.md's spec; fields whose feature is not built
+/// Validates every field of docs/spec.md; fields whose feature is not built
 /// yet are refused with "not supported yet". Duplicate names across the documents
 /// are refused. Never throws on bad input.
 parse_result parse_specs(const std::string& text, const std::string& file);
