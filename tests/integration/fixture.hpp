@@ -273,23 +273,16 @@ inline std::string request(uint16_t port) {
   return r && r->status == 200 ? r->body : std::string{};
 }
 
-/// Requests in a loop on a thread of its own, counting answers and failures.
+/// Requests in a loop on a thread of its own, counting answers and failures. A
+/// request whose answer stopped part way (a replica killed while it was sending
+/// it: bytes already sent cannot be taken back, so the mesh cannot retry it) is
+/// counted apart from one that got no answer at all, which the mesh must retry.
 class traffic {
 public:
   explicit traffic(uint16_t port, std::string host = "127.0.0.1")
     : thread_([this, port, host] {
-        while (!stop_) {
-          auto r = s::http_get(host, port, "/index.html", 3s);
-          std::lock_guard<std::mutex> guard{mtx_};
-          if (r && r->status == 200 && !r->body.empty()) {
-            ++answered_;
-            continue;
-          }
-          ++failed_;
-          if (first_failure_.empty())
-            first_failure_ = !r ? "no HTTP answer (reset, closed or timed out)"
-                                : "status " + std::to_string(r->status) + ": " + r->body;
-        }
+        while (!stop_)
+          record(s::http_get(host, port, "/index.html", 3s));
       }) {}
   ~traffic() { stop(); }
 
@@ -302,7 +295,18 @@ public:
     std::lock_guard<std::mutex> guard{mtx_};
     return answered_;
   }
+  /// Requests that did not get a whole 200 answer, cut-short ones included.
   int failed() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return failed_ + cut_short_;
+  }
+  /// Answers that stopped part way.
+  int cut_short() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return cut_short_;
+  }
+  /// Requests that got no whole answer, not counting those cut short.
+  int failed_but_cut_short() {
     std::lock_guard<std::mutex> guard{mtx_};
     return failed_;
   }
@@ -317,9 +321,26 @@ public:
   }
 
 private:
+  void record(const std::optional<s::http_response>& r) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (r && r->status == 200 && r->complete && !r->body.empty()) {
+      ++answered_;
+      return;
+    }
+    if (r && !r->complete)
+      ++cut_short_;
+    else
+      ++failed_;
+    if (first_failure_.empty())
+      first_failure_ = !r           ? "no HTTP answer (reset, closed or timed out)"
+                       : !r->complete ? "an answer cut short: " + r->headers
+                                      : "status " + std::to_string(r->status) + ": " + r->body;
+  }
+
   std::mutex mtx_;
   int answered_ = 0;
   int failed_ = 0;
+  int cut_short_ = 0;
   std::string first_failure_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

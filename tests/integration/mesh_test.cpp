@@ -1,8 +1,9 @@
 // The routing mesh and service discovery of a real tuttid over loopback TCP:
 // three busybox httpd replicas behind a published port, each serving a page that
-// names it. Requests are spread over all three; a replica killed with SIGKILL or
-// removed by a scale-down costs no request; `tutti get endpoints` lists them;
-// other replicas learn the address from WEB_ADDR.
+// names it. Requests are spread over all three; a replica killed with SIGKILL costs
+// no request but the one it was answering at that moment, and one removed by a
+// scale-down costs none; `tutti get endpoints` lists them; other replicas learn the
+// address from WEB_ADDR.
 
 #include "tests/integration/fixture.hpp"
 
@@ -111,8 +112,13 @@ TEST_F(mesh, KilledReplicaCostsNoRequest) {
   EXPECT_TRUE(s::wait_until([&] { return endpoints_of(d, "web").size() == 3; }, 5s));
   ASSERT_TRUE(load.wait_more(50));
   load.stop();
-  std::printf("requests_during_kill=%d failed=%d\n", load.answered(), load.failed());
-  EXPECT_EQ(load.failed(), 0) << load.first_failure();
+  std::printf("requests_during_kill=%d failed=%d cut_short=%d\n", load.answered(),
+              load.failed_but_cut_short(), load.cut_short());
+  // The mesh retries every request the killed replica refused, reset or closed
+  // before answering. The one it was answering when SIGKILL came (its process
+  // group goes with it) stops part way: what was sent cannot be taken back.
+  EXPECT_EQ(load.failed_but_cut_short(), 0) << load.first_failure();
+  EXPECT_LE(load.cut_short(), 1) << load.first_failure();
 }
 
 TEST_F(mesh, ScaleDownCostsNoRequest) {

@@ -220,6 +220,11 @@ std::optional<http_response> http_get(const std::string& host, uint16_t port,
   out.status = status;
   out.headers = raw.substr(0, end_of_headers);
   out.body = raw.substr(end_of_headers + 4);
+  unsigned long long length = 0;
+  auto at = out.headers.find("\r\nContent-Length:");
+  if (at != std::string::npos &&
+      std::sscanf(out.headers.c_str() + at, "\r\nContent-Length: %llu", &length) == 1)
+    out.complete = out.body.size() >= length;
   return out;
 }
 

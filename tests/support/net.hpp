@@ -48,6 +48,9 @@ struct http_response {
   int status = 0;      // 200, 404, ...
   std::string headers; // the raw header block
   std::string body;
+  /// False when the answer ended before the Content-Length its headers gave:
+  /// the server died in the middle of it.
+  bool complete = true;
 };
 
 /// GET http://host:port/target with HTTP/1.0; nullopt when the connection fails,
