@@ -127,8 +127,8 @@ caf::expected<std::unique_ptr<sim_cluster>> sim_cluster::start(sim_cluster_optio
   if (!x->opts.join_token.empty())
     x->cfg->enable_network(x->opts.network.heartbeat, x->opts.network.loss_timeout);
   x->sys = std::make_unique<caf::actor_system>(*x->cfg);
-  x->store = spawn_store(*x->sys, x->db, &x->metrics);
-  x->placement = spawn_placement(*x->sys, &x->metrics);
+  x->store = spawn_store(*x->sys, x->db, x->metrics);
+  x->placement = spawn_placement(*x->sys, x->metrics);
   for (int32_t i = 0; i < x->opts.nodes; ++i)
     x->spawn_node(x->opts.node_capacity,
                   x->opts.labels ? x->opts.labels(i) : std::map<std::string, std::string>{});

@@ -1,6 +1,6 @@
 #include "actors/api/api_server.hpp"
 
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/capnp_convert.hpp"
 #include "protocol/errors.hpp"
 
@@ -122,7 +122,7 @@ private:
 class tutti_service final : public rpc::Tutti::Server {
 public:
   tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
-                metrics::catalogue* metrics, const admin_slot& admin)
+                metrics::recorder& metrics, const admin_slot& admin)
     : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin) {}
 
   kj::Promise<void> version(VersionContext ctx) override {
@@ -412,16 +412,14 @@ private:
   }
 
   void record(const char* method, const caf::error& err, clock::time_point start) {
-    if (metrics_ == nullptr)
-      return;
     std::chrono::duration<double> took = clock::now() - start;
-    metrics_->count_rpc(method, err ? p::to_string(p::code_of(err)) : "ok", took.count());
+    metrics_.count_rpc(method, err ? p::to_string(p::code_of(err)) : "ok", took.count());
   }
 
   caf::actor_system& sys_;
   const cluster_slot& slot_;
   const api_server::options& opts_;
-  metrics::catalogue* metrics_;
+  metrics::recorder& metrics_;
   const admin_slot& admin_;
 };
 
@@ -430,7 +428,7 @@ private:
 struct api_server::impl {
   caf::actor_system& sys;
   options opts;
-  metrics::catalogue* metrics;
+  metrics::recorder& metrics;
   cluster_slot slot;
   admin_slot admin;
   std::thread thread;
@@ -463,7 +461,7 @@ struct api_server::impl {
   }
 };
 
-api_server::api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics)
+api_server::api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics)
   : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, {}, false}) {}
 
 api_server::~api_server() {

@@ -13,7 +13,7 @@
 #include <string>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -29,7 +29,7 @@ public:
         std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
   };
 
-  api_server(caf::actor_system& sys, options opts, metrics::catalogue* metrics);
+  api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics);
   ~api_server(); // stops the thread; calls in flight fail at the client
   api_server(const api_server&) = delete;
   api_server& operator=(const api_server&) = delete;

@@ -7,7 +7,7 @@
 #include "actors/node/replica_actor.hpp"
 #include "actors/service/service_actor.hpp"
 #include "config/spec_parser.hpp"
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -622,7 +622,7 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
   self->state.ctx = std::move(ctx);
   auto& st = self->state;
   st.sup = std::make_unique<supervision>(self, "cluster", restart_strategy::one_for_one,
-                                         st.ctx.limit, st.ctx.metrics);
+                                         st.ctx.limit, *st.ctx.metrics);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
   load_nodes(self, [self] { load_services(self); });
   if (st.ctx.announce)
@@ -710,6 +710,7 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
 } // namespace cluster_impl
 
 cluster_actor spawn_cluster(caf::actor_system& sys, cluster_context ctx) {
+  metrics::required(ctx.metrics, "cluster_context");
   return sys.spawn(cluster_impl::cluster, std::move(ctx));
 }
 

@@ -6,7 +6,7 @@
 #include <functional>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -14,7 +14,7 @@ namespace tutti::actors {
 struct cluster_context {
   store_actor store;
   placement_actor placement;
-  metrics::catalogue* metrics = nullptr;
+  metrics::recorder* metrics = nullptr; // never null: spawn_cluster refuses a context without one
   restart_limit limit;
   /// Called with the cluster's handle after each (re)start, so the RPC edge
   /// always talks to the live instance.
@@ -31,6 +31,8 @@ struct cluster_context {
 /// naming both services. Every service gets `<SERVICE>_ADDR` (and
 /// `<SERVICE>_ADDR_<PORT>`) of every service with a published port, for the
 /// replicas it starts from then on.
+///
+/// Throws std::invalid_argument when `ctx.metrics` is null.
 cluster_actor spawn_cluster(caf::actor_system& sys, cluster_context ctx);
 
 } // namespace tutti::actors

@@ -134,11 +134,11 @@ void dev_daemon::impl::start_tree() {
   auto* server = api.get();
   std::vector<child_spec> children;
   children.push_back({"store", [this, dir, m] {
-                        dir->store = spawn_store(*sys, db, m);
+                        dir->store = spawn_store(*sys, db, *m);
                         return caf::actor_cast<caf::actor>(dir->store);
                       }});
   children.push_back({"placement", [this, dir, m] {
-                        dir->placement = spawn_placement(*sys, m);
+                        dir->placement = spawn_placement(*sys, *m);
                         return caf::actor_cast<caf::actor>(dir->placement);
                       }});
   children.push_back({"discovery", [this, dir] {
@@ -166,7 +166,7 @@ void dev_daemon::impl::start_tree() {
                       },
                       true});
   // rest_for_one: each child depends on those started before it.
-  root = spawn_supervisor(*sys, "cluster_supervisor", restart_strategy::rest_for_one, limit, m,
+  root = spawn_supervisor(*sys, "cluster_supervisor", restart_strategy::rest_for_one, limit, *m,
                           std::move(children));
   // Runs on the root's thread when it terminates, for whatever reason.
   root->attach_functor([this](const caf::error& reason) {
@@ -225,7 +225,7 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   opts.port = cfg.api.port;
   opts.node_name = cfg.node.name.empty() ? host_name() : cfg.node.name;
   opts.version = TUTTI_VERSION;
-  x->api = std::make_unique<api_server>(*x->sys, opts, x->metrics.get());
+  x->api = std::make_unique<api_server>(*x->sys, opts, *x->metrics);
   auto port = x->api->start();
   if (!port)
     return p::make_error(p::error_code::invalid_argument,

@@ -134,7 +134,7 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
                    mesh};
   auto* s = sys.get();
   auto root = spawn_supervisor(
-      *sys, "node_supervisor", restart_strategy::one_for_one, ncfg.limit, metrics.get(),
+      *sys, "node_supervisor", restart_strategy::one_for_one, ncfg.limit, *metrics,
       {{"node", [s, ctx] { return caf::actor_cast<caf::actor>(spawn_node(*s, ctx)); }, true}});
   spdlog::info("tuttid node {} ready: joined the control plane at {}", name, where.to_string());
   self->monitor(*gateway);

@@ -6,7 +6,7 @@
 // close idle connections. Internal to mesh_proxy; everything runs on its loop.
 
 #include "actors/mesh/balancer.hpp"
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 
 #include <caf/timespan.hpp>
 

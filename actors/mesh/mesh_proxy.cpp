@@ -1,7 +1,7 @@
 #include "actors/mesh/mesh_proxy.hpp"
 
 #include "actors/mesh/mesh_forwarder.hpp"
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 
 #include <kj/async-io.h>
 #include <kj/debug.h>
@@ -30,9 +30,10 @@ constexpr uint64_t rebind_every = 10;
 } // namespace
 
 struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
-  explicit impl(options x) : opts(std::move(x)) {}
+  impl(options x, metrics::recorder& m) : opts(std::move(x)), metrics(m) {}
 
   options opts;
+  metrics::recorder& metrics;
   std::thread thread;
 
   // Shared with the router's thread, under mtx.
@@ -147,8 +148,7 @@ struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
     std::erase_if(stats, [&](const auto& s) {
       if (services.count(s.first))
         return false;
-      if (opts.metrics != nullptr)
-        opts.metrics->forget_mesh(s.first);
+      metrics.forget_mesh(s.first);
       return true;
     });
     for (const auto& r : routes) {
@@ -253,13 +253,13 @@ struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
       auto sample = std::move(s->pending);
       s->pending = {};
       sample.active = s->active;
-      if (opts.metrics != nullptr)
-        opts.metrics->record_mesh(service, sample);
+      metrics.record_mesh(service, sample);
     }
   }
 };
 
-mesh_proxy::mesh_proxy(options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+mesh_proxy::mesh_proxy(options opts, metrics::recorder& metrics)
+  : impl_(std::make_unique<impl>(std::move(opts), metrics)) {}
 
 mesh_proxy::~mesh_proxy() {
   stop();

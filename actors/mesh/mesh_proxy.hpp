@@ -19,7 +19,7 @@
 #include <vector>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -39,17 +39,17 @@ public:
     caf::timespan connect_timeout =
         std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
     caf::timespan idle_timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::minutes{5});
-    /// How often the per-service counters are handed to `metrics`.
+    /// How often the per-service counters are handed to the recorder.
     caf::timespan metrics_interval =
         std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{500});
-    metrics::catalogue* metrics = nullptr;
     /// Called on the proxy's thread when a published port cannot be bound (once
     /// per port and reason; binding is retried every few seconds).
     std::function<void(const std::string& service, uint16_t port, const std::string& why)>
         on_listen_error;
   };
 
-  explicit mesh_proxy(options opts);
+  /// `metrics` receives the per-service counters, on the proxy's thread.
+  mesh_proxy(options opts, metrics::recorder& metrics);
   ~mesh_proxy(); // stop()
   mesh_proxy(const mesh_proxy&) = delete;
   mesh_proxy& operator=(const mesh_proxy&) = delete;

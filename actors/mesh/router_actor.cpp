@@ -1,6 +1,7 @@
 #include "actors/mesh/router_actor.hpp"
 
 #include "actors/mesh/mesh_proxy.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -117,7 +118,6 @@ mesh_proxy::options proxy_options(self_ptr self) {
   opts.host = ctx.mesh.host;
   opts.connect_timeout = ctx.mesh.connect_timeout;
   opts.idle_timeout = ctx.mesh.idle_timeout;
-  opts.metrics = ctx.metrics;
   // Runs on the proxy's thread: anon_send is safe from any thread.
   opts.on_listen_error = [store = ctx.store, node = ctx.node](
                              const std::string& service, uint16_t port, const std::string& why) {
@@ -134,7 +134,7 @@ mesh_proxy::options proxy_options(self_ptr self) {
 
 router_actor::behavior_type router(self_ptr self, router_context ctx) {
   self->state.ctx = std::move(ctx);
-  self->state.proxy = std::make_unique<mesh_proxy>(proxy_options(self));
+  self->state.proxy = std::make_unique<mesh_proxy>(proxy_options(self), *self->state.ctx.metrics);
   self->state.proxy->start();
   // Discovery answers with every current set first, then each change.
   self->request(self->state.ctx.discovery, caf::infinite, p::register_atom::value,
@@ -157,6 +157,7 @@ router_actor::behavior_type router(self_ptr self, router_context ctx) {
 } // namespace
 
 router_actor spawn_router(caf::actor_system& sys, router_context ctx) {
+  metrics::required(ctx.metrics, "router_context");
   return sys.spawn(router, std::move(ctx));
 }
 

@@ -3,7 +3,7 @@
 #include "actors/node/driver_actor.hpp"
 #include "actors/node/prober_actor.hpp"
 #include "actors/node/replica_actor.hpp"
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -528,8 +528,7 @@ void set_driver_health(self_ptr self, const std::string& driver, const std::stri
     errors.erase(i);
   else
     errors[driver] = why;
-  if (self->state.ctx.metrics)
-    self->state.ctx.metrics->set_driver_healthy(node, driver, why.empty());
+  self->state.ctx.metrics->set_driver_healthy(node, driver, why.empty());
   publish(self);
   if (was_healthy == why.empty())
     return; // only the reason changed
@@ -602,7 +601,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   auto& st = self->state;
   st.sup = std::make_unique<supervision>(self, "node/" + st.ctx.config.name,
                                          restart_strategy::one_for_one, st.ctx.config.limit,
-                                         st.ctx.metrics);
+                                         *st.ctx.metrics);
   st.sup->on_restart([self](const std::string& child) { on_driver_restart(self, child); });
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
   for (auto& [kind, drv] : st.ctx.drivers) {
@@ -617,8 +616,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   // know the node even before it registers again.
   publish(self);
   for (auto& [kind, drv] : st.ctx.drivers)
-    if (st.ctx.metrics)
-      st.ctx.metrics->set_driver_healthy(st.ctx.config.name, p::to_string(kind), true);
+    st.ctx.metrics->set_driver_healthy(st.ctx.config.name, p::to_string(kind), true);
   probe_drivers(self);
   return {
       [self](p::run_atom, p::replica_request& req) { return run(self, req); },
@@ -688,6 +686,7 @@ p::resource_spec host_resources() {
 }
 
 node_actor spawn_node(caf::actor_system& sys, node_context ctx) {
+  metrics::required(ctx.metrics, "node_context");
   return sys.spawn(node, std::move(ctx));
 }
 

@@ -8,7 +8,7 @@
 #include <memory>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -29,8 +29,8 @@ struct node_context {
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
   store_actor store;
   placement_actor placement;
-  metrics::catalogue* metrics = nullptr;
-  discovery_actor discovery; // null: this node runs no routing mesh
+  metrics::recorder* metrics = nullptr; // never null: spawn_node refuses a context without one
+  discovery_actor discovery;            // null: this node runs no routing mesh
   mesh_options mesh;
 };
 
@@ -38,6 +38,7 @@ struct node_context {
 /// actor per replica placed here and the router (routing mesh) of the node,
 /// registers with placement, and routes replica status to the service that asked
 /// for the replica.
+/// Throws std::invalid_argument when `ctx.metrics` is null.
 node_actor spawn_node(caf::actor_system& sys, node_context ctx);
 
 /// Stops and removes every replica of `node` the drivers run, waiting up to a few

@@ -4,7 +4,7 @@
 #include "actors/node/packed_status.hpp"
 #include "actors/node/probe_tracker.hpp"
 #include "config/spec_parser.hpp"
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/substitute.hpp"
 
@@ -207,9 +207,8 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
   (readiness ? probes.readiness_result : probes.liveness_result) =
       (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
   auto before = st.status;
-  if (st.ctx.metrics != nullptr)
-    st.ctx.metrics->count_probe(st.req->service, readiness ? "readiness" : "liveness",
-                                outcome.healthy);
+  st.ctx.metrics->count_probe(st.req->service, readiness ? "readiness" : "liveness",
+                              outcome.healthy);
   auto change = tracker.record(probe, outcome.healthy, in_start);
   st.status.unhealthy = probes.readiness.failed() || probes.liveness.failed();
   st.status.set_health(health_text(probes));
@@ -278,7 +277,7 @@ void on_running(self_ptr self, const rd::container_info& info, bool adopted,
   st.set_runtime_id(info.runtime_id);
   st.revision = self->state.req->revision;
   self->state.started_at = clock::now();
-  if (!adopted && self->state.ctx.metrics != nullptr) {
+  if (!adopted) {
     std::chrono::duration<double> took = clock::now() - self->state.start_requested;
     self->state.ctx.metrics->observe_replica_start(
         self->state.req->service, p::to_string(self->state.req->spec->driver), took.count());
@@ -493,8 +492,7 @@ void on_exit(self_ptr self, const p::replica_exited& msg) {
     return;
   }
   ++st.restarts;
-  if (self->state.ctx.metrics != nullptr)
-    self->state.ctx.metrics->count_replica_restart(self->state.req->service);
+  self->state.ctx.metrics->count_replica_restart(self->state.req->service);
   schedule_restart(self, how);
   emit(self, "replica_exited", std::string{st.message()});
 }
@@ -698,6 +696,7 @@ caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec) {
 
 replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
                             std::shared_ptr<const p::replica_request> req) {
+  metrics::required(ctx.links.metrics, "replica_links");
   return sys.spawn(replica, std::move(ctx), std::move(req));
 }
 

@@ -5,7 +5,7 @@
 #include <memory>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -19,7 +19,7 @@ struct replica_links {
   /// there directly (the service passes events on in bursts). Null until the
   /// node knows it (adopted at the node's start): then the node passes reports on.
   service_actor service;
-  metrics::catalogue* metrics = nullptr;
+  metrics::recorder* metrics = nullptr; // never null: spawn_replica refuses links without one
   /// The node knows no container of this name exists (none was listed at its
   /// start and it never ran this replica): create it without looking first.
   bool fresh = false;
@@ -49,7 +49,7 @@ struct replica_context {
 /// a second copy. Ending this actor (any reason) leaves the container alone; only
 /// a stop request removes it.
 /// `req` is shared with the node's record of the replica and never changed:
-/// an update replaces it.
+/// an update replaces it. Throws std::invalid_argument when `ctx.links.metrics` is null.
 replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
                             std::shared_ptr<const p::replica_request> req);
 

@@ -1,6 +1,6 @@
 #include "actors/placement/placement_actor.hpp"
 
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -85,7 +85,7 @@ struct placed {
 };
 
 struct placement_state {
-  metrics::catalogue* metrics = nullptr;
+  metrics::recorder* metrics = nullptr; // from a reference at spawn: never null once running
   placement_view view;
   std::vector<node_actor> handles; // by node id; null while the node is lost
   std::map<caf::actor_addr, node_id> by_addr;
@@ -138,8 +138,7 @@ void notify_waiting(self_ptr self) {
 }
 
 void count(self_ptr self, metrics::placement_result result) {
-  if (self->state.metrics != nullptr)
-    self->state.metrics->count_placement(result);
+  self->state.metrics->count_placement(result);
 }
 
 void release(self_ptr self, const std::string& replica) {
@@ -289,8 +288,7 @@ void attempt(self_ptr self, p::placement_request req, reply_to reply,
   auto& st = self->state;
   auto start = clock::now();
   auto chosen = choose_node(st.view, req, refused);
-  if (st.metrics != nullptr)
-    st.metrics->observe_placement(std::chrono::duration<double>(clock::now() - start).count());
+  st.metrics->observe_placement(std::chrono::duration<double>(clock::now() - start).count());
   if (!chosen) {
     count(self, metrics::placement_result::unschedulable);
     if (asker)
@@ -553,7 +551,7 @@ std::vector<std::string> draining_nodes(self_ptr self) {
   return out;
 }
 
-placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metrics) {
+placement_actor::behavior_type placement(self_ptr self, metrics::recorder* metrics) {
   self->state.metrics = metrics;
   self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
   return {
@@ -586,8 +584,8 @@ placement_actor::behavior_type placement(self_ptr self, metrics::catalogue* metr
 
 } // namespace
 
-placement_actor spawn_placement(caf::actor_system& sys, metrics::catalogue* metrics) {
-  return sys.spawn(placement, metrics);
+placement_actor spawn_placement(caf::actor_system& sys, metrics::recorder& metrics) {
+  return sys.spawn(placement, &metrics); // CAF passes spawn arguments on by value
 }
 
 } // namespace tutti::actors

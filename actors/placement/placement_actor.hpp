@@ -5,7 +5,7 @@
 #include "actors/placement/placement_view.hpp"
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -17,7 +17,6 @@ namespace tutti::actors {
 /// reservation; only when the node confirms does the service get its answer. A
 /// refusal makes it pick again without that node. Services whose replicas fit
 /// nowhere are told (`capacity`) when nodes join or resources are released.
-/// `metrics` may be null.
-placement_actor spawn_placement(caf::actor_system& sys, metrics::catalogue* metrics = nullptr);
+placement_actor spawn_placement(caf::actor_system& sys, metrics::recorder& metrics);
 
 } // namespace tutti::actors

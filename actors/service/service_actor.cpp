@@ -4,7 +4,7 @@
 #include "actors/node/replica_actor.hpp"
 #include "actors/service/rollout.hpp"
 #include "actors/service/service_state.hpp"
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -276,17 +276,16 @@ void update_metrics(self_ptr self) {
   self->state.metrics_queued = false;
   if (self->state.deleting)
     return; // its series are gone with it
-  if (auto* m = self->state.ctx.metrics) {
-    m->set_replicas_desired(self->state.spec.name, self->state.spec.replicas);
-    m->set_replicas_running(self->state.spec.name, running_count(self));
-    m->set_replicas_ready(self->state.spec.name, self->state.ready);
-  }
+  auto& m = *self->state.ctx.metrics;
+  m.set_replicas_desired(self->state.spec.name, self->state.spec.replicas);
+  m.set_replicas_running(self->state.spec.name, running_count(self));
+  m.set_replicas_ready(self->state.spec.name, self->state.ready);
 }
 
 /// One metrics update for a burst of status reports: each is three labelled
 /// series looked up, a cost per replica otherwise.
 void queue_metrics(self_ptr self) {
-  if (self->state.metrics_queued || self->state.ctx.metrics == nullptr)
+  if (self->state.metrics_queued)
     return;
   self->state.metrics_queued = true;
   queue_flush(self);
@@ -498,10 +497,8 @@ void reconcile(self_ptr self) {
   }
   recount_running(self);
   update_metrics(self);
-  if (st.ctx.metrics != nullptr) {
-    std::chrono::duration<double> took = clock::now() - start;
-    st.ctx.metrics->observe_reconcile(st.spec.name, took.count());
-  }
+  std::chrono::duration<double> took = clock::now() - start;
+  st.ctx.metrics->observe_reconcile(st.spec.name, took.count());
 }
 
 void on_status(self_ptr self, p::replica_status& st) {
@@ -750,8 +747,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         auto promise = self->make_response_promise<bool>();
         self->state.delete_promises.push_back(promise);
         self->state.deleting = true;
-        if (self->state.ctx.metrics != nullptr)
-          self->state.ctx.metrics->forget_service(self->state.spec.name);
+        self->state.ctx.metrics->forget_service(self->state.spec.name);
         if (self->state.slots.empty()) {
           publish_endpoints(self, true);
           for (auto& x : self->state.delete_promises)
@@ -770,6 +766,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
 
 service_actor spawn_service(caf::actor_system& sys, service_context ctx, p::service_spec spec,
                             int64_t revision) {
+  metrics::required(ctx.metrics, "service_context");
   return sys.spawn(service_impl::service, std::move(ctx), std::move(spec), revision);
 }
 

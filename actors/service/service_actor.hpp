@@ -3,7 +3,7 @@
 #include "actors/interfaces.hpp"
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -11,7 +11,7 @@ namespace tutti::actors {
 struct service_context {
   store_actor store;
   placement_actor placement;
-  metrics::catalogue* metrics = nullptr;
+  metrics::recorder* metrics = nullptr; // never null: spawn_service refuses a context without one
   caf::timespan resync = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{1});
   discovery_actor discovery;                        // null: endpoints are not published
   std::map<std::string, std::string> discovery_env; // <SERVICE>_ADDR for new replicas
@@ -36,6 +36,8 @@ struct service_context {
 /// on every change. A replica it stops leaves the set first; when the service has
 /// published ports the stop waits until no router holds a connection to it any
 /// more (at most stop_grace), so open connections finish before the SIGTERM.
+///
+/// Throws std::invalid_argument when `ctx.metrics` is null.
 service_actor spawn_service(caf::actor_system& sys, service_context ctx, p::service_spec spec,
                             int64_t revision);
 

@@ -1,6 +1,6 @@
 #include "actors/store/store_actor.hpp"
 
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "persistence/lmdb_store.hpp"
 #include "protocol/errors.hpp"
 
@@ -43,7 +43,7 @@ constexpr auto fold_after_idle = std::chrono::seconds{1};
 
 struct store_state {
   std::shared_ptr<persistence::lmdb_store> db;
-  metrics::catalogue* metrics = nullptr;
+  metrics::recorder* metrics = nullptr; // from a reference at spawn: never null once running
   std::map<caf::actor_addr, subscription> followers;
   pending_writes pending;
   int64_t last_epoch = 0;
@@ -64,8 +64,7 @@ template <class F> auto timed(self_ptr self, F f) {
   auto start = std::chrono::steady_clock::now();
   auto result = f();
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  if (self->state.metrics != nullptr)
-    self->state.metrics->observe_store_commit(took.count());
+  self->state.metrics->observe_store_commit(took.count());
   return result;
 }
 
@@ -130,9 +129,8 @@ int64_t next_epoch(self_ptr self) {
 }
 
 void note_logged(self_ptr self) {
-  if (self->state.metrics != nullptr)
-    self->state.metrics->set_store_logged_assignments(
-        static_cast<double>(self->state.db->logged_assignments()));
+  self->state.metrics->set_store_logged_assignments(
+      static_cast<double>(self->state.db->logged_assignments()));
 }
 
 /// Folds the log of assignment changes once the store has been idle for
@@ -232,9 +230,8 @@ void flush(self_ptr self) {
     promise.deliver(true);
   for (auto& promise : epoch_promises)
     promise.deliver(epoch);
-  if (self->state.metrics != nullptr)
-    for (auto& e : *stored)
-      self->state.metrics->count_event(e.kind);
+  for (auto& e : *stored)
+    self->state.metrics->count_event(e.kind);
   publish(self, *stored);
 }
 
@@ -307,7 +304,7 @@ caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& servi
 }
 
 store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmdb_store> db,
-                                 metrics::catalogue* metrics) {
+                                 metrics::recorder* metrics) {
   self->state.db = std::move(db);
   self->state.metrics = metrics;
   note_logged(self);
@@ -403,8 +400,9 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
 } // namespace
 
 store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::lmdb_store> db,
-                        metrics::catalogue* metrics) {
-  return sys.spawn<caf::detached>(store, std::move(db), metrics);
+                        metrics::recorder& metrics) {
+  // CAF passes spawn arguments on by value: the recorder goes as a pointer to it.
+  return sys.spawn<caf::detached>(store, std::move(db), &metrics);
 }
 
 } // namespace tutti::actors

@@ -8,7 +8,7 @@ namespace tutti::persistence {
 class lmdb_store;
 }
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -16,6 +16,6 @@ namespace tutti::actors {
 /// Spawns the store actor (detached: LMDB commits fsync). It shares ownership of
 /// the open store, so a restarted store actor continues on the same environment.
 store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::lmdb_store> db,
-                        metrics::catalogue* metrics);
+                        metrics::recorder& metrics);
 
 } // namespace tutti::actors

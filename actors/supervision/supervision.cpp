@@ -3,7 +3,7 @@
 #include "actors/interfaces.hpp"
 
 #include <spdlog/spdlog.h>
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -17,7 +17,7 @@ bool is_clean_exit(const caf::error& reason) {
 }
 
 supervision::supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
-                         restart_limit limit, metrics::catalogue* metrics)
+                         restart_limit limit, metrics::recorder& metrics)
   : self_(self), name_(std::move(name)), strategy_(strategy), limit_(limit), metrics_(metrics),
     children_(std::make_shared<child_list>()) {
   // Children are monitored, not linked: CAF's exit_reason::kill cannot be trapped,
@@ -171,8 +171,7 @@ void supervision::restart_from(child_ref first) {
   for (auto i = first; i != last; ++i) {
     auto& x = *i;
     ++x.total_restarts;
-    if (metrics_ != nullptr)
-      metrics_->count_actor_restart(name_, x.name);
+    metrics_.count_actor_restart(name_, x.name);
     spawn(i);
     if (on_restart_)
       on_restart_(x.name);

@@ -29,7 +29,7 @@
 #include <vector>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -57,7 +57,7 @@ public:
   using clock = std::chrono::steady_clock;
 
   supervision(caf::scheduled_actor* self, std::string name, restart_strategy strategy,
-              restart_limit limit, metrics::catalogue* metrics);
+              restart_limit limit, metrics::recorder& metrics);
 
   /// Starts (or replaces) the child `name` and monitors it. A child that
   /// `supervises` answers tree_atom and kill_atom about its own children (see
@@ -148,7 +148,7 @@ private:
   std::string name_;
   restart_strategy strategy_;
   restart_limit limit_;
-  metrics::catalogue* metrics_;
+  metrics::recorder& metrics_;
   // Shared with the functor that ends the children with the supervisor.
   std::shared_ptr<child_list> children_;
   // Lookups by name and by handle: a node supervises one child per replica (200

@@ -1,6 +1,6 @@
 #include "actors/supervision/supervisor_actor.hpp"
 
-#include "metrics/catalogue.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/messages.hpp"
 
 #include <spdlog/spdlog.h>
@@ -17,9 +17,9 @@ struct supervisor_state {
 };
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::string name,
-                         restart_strategy strategy, restart_limit limit,
-                         metrics::catalogue* metrics, std::vector<child_spec> children) {
-  self->state.sup = std::make_unique<supervision>(self, name, strategy, limit, metrics);
+                         restart_strategy strategy, restart_limit limit, metrics::recorder* metrics,
+                         std::vector<child_spec> children) {
+  self->state.sup = std::make_unique<supervision>(self, name, strategy, limit, *metrics);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
   for (auto& c : children)
     self->state.sup->start_child(c.name, std::move(c.start), c.supervises);
@@ -42,9 +42,10 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self, std::strin
 } // namespace
 
 caf::actor spawn_supervisor(caf::actor_system& sys, std::string name, restart_strategy strategy,
-                            restart_limit limit, metrics::catalogue* metrics,
+                            restart_limit limit, metrics::recorder& metrics,
                             std::vector<child_spec> children) {
-  return sys.spawn(supervisor, std::move(name), strategy, limit, metrics, std::move(children));
+  // CAF passes spawn arguments on by value: the recorder goes as a pointer to it.
+  return sys.spawn(supervisor, std::move(name), strategy, limit, &metrics, std::move(children));
 }
 
 } // namespace tutti::actors

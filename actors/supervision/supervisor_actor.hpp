@@ -6,7 +6,7 @@
 #include <vector>
 
 namespace tutti::metrics {
-class catalogue;
+class recorder;
 }
 
 namespace tutti::actors {
@@ -21,7 +21,7 @@ struct child_spec {
 /// order. It ends (and so tells whoever monitors it) when a child exceeds its
 /// restart limit, or on `shutdown_atom`, after stopping its children newest first.
 caf::actor spawn_supervisor(caf::actor_system& sys, std::string name, restart_strategy strategy,
-                            restart_limit limit, metrics::catalogue* metrics,
+                            restart_limit limit, metrics::recorder& metrics,
                             std::vector<child_spec> children);
 
 } // namespace tutti::actors

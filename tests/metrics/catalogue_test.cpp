@@ -83,6 +83,15 @@ TEST(Catalogue, ReplicaGaugesCarryServiceLabel) {
   EXPECT_EQ(sample(text, R"(tutti_replicas_running{service="db"})"), "");
 }
 
+TEST(Catalogue, RecordsThroughTheRecorderInterface) {
+  catalogue cat;
+  tutti::metrics::recorder& rec = cat;
+  rec.count_event("service_applied");
+  rec.count_placement(tutti::metrics::placement_result::placed);
+  EXPECT_EQ(value(cat.serialize(), R"(tutti_events_total{kind="service_applied"})"), 1);
+  EXPECT_EQ(cat.placements().placed, 1);
+}
+
 TEST(Catalogue, DriverHealthIsOneOrZeroPerNodeAndDriver) {
   catalogue cat;
   cat.set_driver_healthy("n1", "docker", true);

@@ -3,6 +3,7 @@
 // connections are closed, and a port that cannot be bound is reported.
 
 #include "actors/mesh/mesh_proxy.hpp"
+#include "metrics/recorder.hpp"
 #include "tests/support/net.hpp"
 #include "tests/support/wait.hpp"
 
@@ -148,13 +149,14 @@ struct proxy_fixture : ::testing::Test {
     ASSERT_TRUE(s::wait_until([&] { return proxy.applied() >= gen; }, 5s));
   }
 
+  tutti::metrics::null_recorder metrics;
   std::mutex mtx;
   std::vector<std::string> listen_errors;
 };
 
 TEST_F(proxy_fixture, SpreadsConnectionsRoundRobin) {
   name_server a{"a"}, b{"b"}, c{"c"};
-  mesh_proxy proxy{options()};
+  mesh_proxy proxy{options(), metrics};
   proxy.start();
   auto port = s::free_port();
   route(proxy, {{"web",
@@ -173,7 +175,7 @@ TEST_F(proxy_fixture, SpreadsConnectionsRoundRobin) {
 
 TEST_F(proxy_fixture, RetriesARefusingReplicaOnAnother) {
   name_server a{"a"};
-  mesh_proxy proxy{options()};
+  mesh_proxy proxy{options(), metrics};
   proxy.start();
   auto port = s::free_port();
   // Two of three refuse (a killed replica, whose port nobody listens on).
@@ -191,7 +193,7 @@ TEST_F(proxy_fixture, RetriesARefusingReplicaOnAnother) {
 }
 
 TEST_F(proxy_fixture, ClosesTheClientWhenNoReplicaAnswers) {
-  mesh_proxy proxy{options()};
+  mesh_proxy proxy{options(), metrics};
   proxy.start();
   auto port = s::free_port();
   route(proxy, {{"web", port, p::load_balancing::round_robin, {refusing("dead-0")}}});
@@ -202,7 +204,7 @@ TEST_F(proxy_fixture, ClosesTheClientWhenNoReplicaAnswers) {
 
 TEST_F(proxy_fixture, FollowsTheEndpointSetLive) {
   name_server a{"a"}, b{"b"};
-  mesh_proxy proxy{options()};
+  mesh_proxy proxy{options(), metrics};
   proxy.start();
   auto port = s::free_port();
   route(proxy, {{"web", port, p::load_balancing::least_connections, {a.as_upstream()}}});
@@ -220,7 +222,7 @@ TEST_F(proxy_fixture, CountsOpenConnectionsAndClosesIdleOnes) {
   name_server quiet{"quiet", true};
   auto opts = options();
   opts.idle_timeout = 300ms;
-  mesh_proxy proxy{opts};
+  mesh_proxy proxy{opts, metrics};
   proxy.start();
   auto port = s::free_port();
   route(proxy, {{"web", port, p::load_balancing::round_robin, {quiet.as_upstream()}}});
@@ -237,7 +239,7 @@ TEST_F(proxy_fixture, CountsOpenConnectionsAndClosesIdleOnes) {
 TEST_F(proxy_fixture, ReportsAPortItCannotBind) {
   int taken = listen_on(0);
   auto port = port_of(taken);
-  mesh_proxy proxy{options()};
+  mesh_proxy proxy{options(), metrics};
   proxy.start();
   route(proxy, {{"web", port, p::load_balancing::round_robin, {}}});
   EXPECT_TRUE(proxy.listening().empty());

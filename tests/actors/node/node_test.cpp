@@ -5,6 +5,7 @@
 
 #include "actors/node/node_actor.hpp"
 #include "actors/runtime/system_config.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
 #include "tests/support/wait.hpp"
@@ -15,6 +16,7 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 
 namespace {
 
@@ -30,6 +32,7 @@ protected:
     ctx.config.name = "n1";
     ctx.config.capacity = {4, int64_t{1} << 30};
     ctx.drivers[p::driver_kind::sim] = driver_;
+    ctx.metrics = &metrics_;
     node_ = spawn_node(*sys_, std::move(ctx));
   }
 
@@ -78,12 +81,19 @@ protected:
     return info && info->state == tutti::runtime_drivers::container_state::running;
   }
 
+  tutti::metrics::null_recorder metrics_; // outlives the actor system
   system_config cfg_{false};
   std::shared_ptr<tutti::runtime_drivers::sim_driver> driver_ =
       std::make_shared<tutti::runtime_drivers::sim_driver>();
   std::unique_ptr<caf::actor_system> sys_;
   node_actor node_;
 };
+
+TEST_F(Node, RefusesAContextWithoutARecorder) {
+  node_context ctx;
+  ctx.config.name = "n2";
+  EXPECT_THROW(spawn_node(*sys_, std::move(ctx)), std::invalid_argument);
+}
 
 TEST_F(Node, AReplicaReportsToTheServiceThatAskedAndThenToTheOneAskingNow) {
   caf::scoped_actor first{*sys_};

@@ -2,6 +2,7 @@
 
 #include "actors/node/node_actor.hpp"
 #include "actors/runtime/system_config.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
 #include "tests/support/wait.hpp"
@@ -275,13 +276,14 @@ protected:
   void SetUp() override {
     sys_ = std::make_unique<caf::actor_system>(cfg_);
     self_ = std::make_unique<caf::scoped_actor>(*sys_);
-    first_ = spawn_placement(*sys_);
-    second_ = spawn_placement(*sys_);
+    first_ = spawn_placement(*sys_, metrics_);
+    second_ = spawn_placement(*sys_, metrics_);
     node_context ctx;
     ctx.config.name = "only";
     ctx.config.capacity = {1, int64_t{1} << 30};
     ctx.drivers[p::driver_kind::sim] = std::make_shared<tutti::runtime_drivers::sim_driver>();
     ctx.placement = first_; // it registers there itself
+    ctx.metrics = &metrics_;
     node_ = spawn_node(*sys_, std::move(ctx));
     p::node_status st;
     (*self_)
@@ -322,6 +324,7 @@ protected:
     return req;
   }
 
+  tutti::metrics::null_recorder metrics_; // outlives the actor system
   system_config cfg_{false};
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<caf::scoped_actor> self_;
@@ -386,7 +389,7 @@ TEST_F(Negotiation, CordonDrainAndUncordonChangeWhatTheNodeGets) {
 }
 
 TEST_F(Negotiation, AStoredStateAppliesWhenTheNodeJoins) {
-  auto third = spawn_placement(*sys_);
+  auto third = spawn_placement(*sys_, metrics_);
   p::node_status stored;
   stored.name = "only";
   stored.state = p::node_state::draining;
@@ -450,7 +453,7 @@ TEST_F(Negotiation, AnOfferANodeNeverAnsweredGoesElsewhereWhenTheNodeIsLost) {
       return held->back();
     }};
   });
-  auto placement = spawn_placement(*sys_);
+  auto placement = spawn_placement(*sys_, metrics_);
   auto registered = [&](p::node_status st, const caf::actor& handle) {
     bool ok = false;
     st.drivers = {"sim"};
@@ -498,7 +501,7 @@ TEST_F(Negotiation, AServiceHearsOfEveryLostNodeOnceInBursts) {
       return out;
     }};
   };
-  auto placement = spawn_placement(*sys_);
+  auto placement = spawn_placement(*sys_, metrics_);
   std::vector<caf::actor> hosts{sys_->spawn(accepting), sys_->spawn(accepting)};
   for (size_t i = 0; i < hosts.size(); ++i) {
     auto st = node("h" + std::to_string(i), 1, int64_t{1} << 30);

@@ -6,6 +6,7 @@
 #include "actors/service/service_actor.hpp"
 #include "actors/store/store_actor.hpp"
 #include "actors/runtime/system_config.hpp"
+#include "metrics/recorder.hpp"
 #include "persistence/lmdb_store.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
@@ -65,14 +66,15 @@ protected:
     sys_ = std::make_unique<caf::actor_system>(cfg_);
     self_ = std::make_unique<caf::scoped_actor>(*sys_);
     store_ = spawn_store(*sys_, std::shared_ptr<tutti::persistence::lmdb_store>(std::move(*db)),
-                         nullptr);
-    placement_ = spawn_placement(*sys_);
+                         metrics_);
+    placement_ = spawn_placement(*sys_, metrics_);
     node_context ctx;
     ctx.config.name = "n1";
     ctx.config.capacity = {64, int64_t{64} << 30};
     ctx.drivers[p::driver_kind::sim] = std::make_shared<tutti::runtime_drivers::sim_driver>();
     ctx.store = store_;
     ctx.placement = placement_;
+    ctx.metrics = &metrics_;
     node_ = spawn_node(*sys_, std::move(ctx));
     discovery_ = sys_->spawn(recorder, seen_);
     ASSERT_TRUE(wait_until([&] { return nodes() == 1; }, 10s));
@@ -124,6 +126,7 @@ protected:
   }
 
   tutti::tests::support::temp_dir dir_{"tutti-service-"};
+  tutti::metrics::null_recorder metrics_; // outlives the actor system
   system_config cfg_{false};
   std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<caf::scoped_actor> self_;
@@ -148,6 +151,7 @@ TEST_F(Service, AScaleDownLeavesTheEndpointSetOnceBeforeItsDrains) {
   ctx.store = store_;
   ctx.placement = placement_;
   ctx.discovery = discovery_;
+  ctx.metrics = &metrics_;
   service_ = spawn_service(*sys_, ctx, published(40), 1);
   ASSERT_TRUE(wait_until([&] { return last_published() == 40; }, 20s)) << last_published();
   auto before = seen_->copy().size();

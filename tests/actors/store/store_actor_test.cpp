@@ -49,7 +49,7 @@ protected:
     sys_ = std::make_unique<caf::actor_system>(cfg_);
     self_ = std::make_unique<caf::scoped_actor>(*sys_);
     store_ = spawn_store(*sys_, std::shared_ptr<tutti::persistence::lmdb_store>(std::move(db)),
-                         &metrics_);
+                         metrics_);
   }
 
   int64_t assign(std::vector<p::assignment> xs) {

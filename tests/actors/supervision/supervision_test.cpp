@@ -1,5 +1,6 @@
 #include "actors/supervision/supervision.hpp"
 #include "actors/supervision/supervisor_actor.hpp"
+#include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/status.hpp"
@@ -73,13 +74,14 @@ int count(caf::scoped_actor& self, const caf::actor& a) {
 
 class Supervision : public ::testing::Test {
 protected:
+  tutti::metrics::null_recorder metrics; // outlives the actor system
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   backing_store db;
 };
 
 TEST_F(Supervision, RestartsAChildThatThrowsAndItRebuildsItsState) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {3, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {3, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)}});
   caf::scoped_actor self{sys};
   auto first = child_of(self, sup, "a");
@@ -95,7 +97,7 @@ TEST_F(Supervision, RestartsAChildThatThrowsAndItRebuildsItsState) {
 }
 
 TEST_F(Supervision, EscalatesWhenAChildExceedsItsRestartLimit) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {2, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {2, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)}});
   caf::scoped_actor self{sys};
   self->monitor(sup);
@@ -115,7 +117,7 @@ TEST_F(Supervision, EscalatesWhenAChildExceedsItsRestartLimit) {
 }
 
 TEST_F(Supervision, RestForOneRestartsYoungerSiblingsOnly) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::rest_for_one, {5, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::rest_for_one, {5, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)},
                                {"b", counter_child(sys, "b", &db)},
                                {"c", counter_child(sys, "c", &db)}});
@@ -133,7 +135,7 @@ TEST_F(Supervision, RestForOneRestartsYoungerSiblingsOnly) {
 }
 
 TEST_F(Supervision, AChildLeavingFromTheMiddleLeavesTheOthersFoundAndInOrder) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::rest_for_one, {5, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::rest_for_one, {5, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)},
                                {"b", counter_child(sys, "b", &db)},
                                {"c", counter_child(sys, "c", &db)},
@@ -158,7 +160,7 @@ TEST_F(Supervision, AChildLeavingFromTheMiddleLeavesTheOthersFoundAndInOrder) {
 }
 
 TEST_F(Supervision, ChildThatEndsNormallyIsNotRestarted) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)}});
   caf::scoped_actor self{sys};
   auto a = child_of(self, sup, "a");
@@ -176,7 +178,7 @@ TEST_F(Supervision, ChildThatEndsNormallyIsNotRestarted) {
 }
 
 TEST_F(Supervision, ShutdownStopsChildren) {
-  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)}});
   caf::scoped_actor self{sys};
   auto a = child_of(self, sup, "a");
@@ -189,7 +191,7 @@ TEST_F(Supervision, ShutdownStopsChildren) {
 
 TEST_F(Supervision, AKilledSupervisorEndsItsChildrenAlsoOneRestartedBefore) {
   auto sup =
-      spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, nullptr,
+      spawn_supervisor(sys, "test", restart_strategy::one_for_one, {5, 10s}, metrics,
                        {{"a", counter_child(sys, "a", &db)}, {"b", counter_child(sys, "b", &db)}});
   caf::scoped_actor self{sys};
   auto first = child_of(self, sup, "a");
@@ -231,10 +233,10 @@ const p::actor_info* find_path(const std::vector<p::actor_info>& xs, const std::
 
 TEST_F(Supervision, TreeListsNestedChildrenByPathAndKillFollowsThePath) {
   auto inner = [this]() -> caf::actor {
-    return spawn_supervisor(sys, "inner", restart_strategy::one_for_one, {5, 10s}, nullptr,
+    return spawn_supervisor(sys, "inner", restart_strategy::one_for_one, {5, 10s}, metrics,
                             {{"leaf/x", counter_child(sys, "x", &db)}});
   };
-  auto sup = spawn_supervisor(sys, "outer", restart_strategy::one_for_one, {5, 10s}, nullptr,
+  auto sup = spawn_supervisor(sys, "outer", restart_strategy::one_for_one, {5, 10s}, metrics,
                               {{"a", counter_child(sys, "a", &db)}, {"group", inner, true}});
   caf::scoped_actor self{sys};
   auto tree = tree_of(self, sup);
