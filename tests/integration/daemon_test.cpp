@@ -122,6 +122,12 @@ TEST(Tuttid, RunsWithTheMallocThreadCacheUnlessTheUserChose) {
   EXPECT_NE(chosen.out.find("(malloc as GLIBC_TUNABLES says)"), std::string::npos) << chosen.out;
 }
 
+TEST(Tuttid, RefusesAFlagThatIsNotUtf8NamingIt) {
+  auto r = s::run_command({TUTTID_BIN, "dev", "--node-name", "n\xFF" "1"}, {}, 10s);
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("--node-name: not valid UTF-8: 'n\\xFF1'"), std::string::npos) << r.err;
+}
+
 TEST_F(integration, ReadOnlyDataDirIsRefused) {
   std::vector<std::string> wrapper;
   if (::geteuid() == 0) {

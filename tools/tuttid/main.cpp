@@ -6,6 +6,7 @@
 #include "actors/daemon/node_daemon.hpp"
 #include "config/daemon_config.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/utf8.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -45,6 +46,31 @@ struct dev_flags {
 int fail(const std::string& message) {
   std::fprintf(stderr, "tuttid: %s\n", message.c_str());
   return 1;
+}
+
+/// The first text flag that is not valid UTF-8, named, or empty: names and
+/// addresses end up in the store, in logs and in answers to clients.
+std::string invalid_utf8_flag(const dev_flags& f) {
+  const std::pair<const char*, const std::string*> texts[] = {{"--config", &f.config_file},
+                                                              {"--data-dir", &f.data_dir},
+                                                              {"--api", &f.api},
+                                                              {"--metrics", &f.metrics},
+                                                              {"--node-name", &f.node_name},
+                                                              {"--port-range", &f.port_range},
+                                                              {"--log-level", &f.log_level},
+                                                              {"--docker-socket", &f.docker_socket},
+                                                              {"--listen", &f.listen},
+                                                              {"--join", &f.join},
+                                                              {"--join-token", &f.join_token},
+                                                              {"--address", &f.address},
+                                                              {"--tls-cert", &f.tls_cert},
+                                                              {"--tls-key", &f.tls_key},
+                                                              {"--tls-ca", &f.tls_ca}};
+  for (const auto& [flag, text] : texts)
+    if (!tutti::protocol::valid_utf8(*text))
+      return std::string{flag} + ": not valid UTF-8: '" +
+             tutti::protocol::escape_invalid_utf8(*text) + "'";
+  return {};
 }
 
 /// Applies flags over the config file; returns an error message or empty.
@@ -300,6 +326,10 @@ int main(int argc, char** argv) {
   auto* control = add_control_command(app, flags);
   auto* node = add_node_command(app, flags);
   CLI11_PARSE(app, argc, argv);
+  if (auto bad = invalid_utf8_flag(flags); !bad.empty()) {
+    std::fprintf(stderr, "tuttid: %s\n", bad.c_str());
+    return 2;
+  }
   spdlog::set_default_logger(spdlog::stderr_color_mt("tuttid"));
   if (dev->parsed())
     return run(flags, mode::dev);
