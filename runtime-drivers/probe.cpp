@@ -1,6 +1,7 @@
 #include "runtime-drivers/probe.hpp"
 
 #include "protocol/errors.hpp"
+#include "protocol/utf8.hpp"
 #include "runtime-drivers/unique_fd.hpp"
 
 #include <arpa/inet.h>
@@ -158,7 +159,8 @@ probe_outcome http_probe(const protocol::probe_spec& probe, const probe_target& 
   auto space = line->find(' ');
   int status = space == std::string::npos ? 0 : std::atoi(line->c_str() + space + 1);
   if (status < 100)
-    return fail("GET " + probe.path + ": not an HTTP answer: " + line->substr(0, 80));
+    return fail("GET " + probe.path +
+                ": not an HTTP answer: " + protocol::sanitize_utf8(line->substr(0, 80)));
   bool ok = status >= 200 && status < 400;
   return {ok, "GET " + probe.path + ": HTTP " + std::to_string(status)};
 }
@@ -167,7 +169,8 @@ probe_outcome exec_probe(driver& d, const protocol::probe_spec& probe, const pro
   auto result = d.exec(target.container, probe.command, probe.timeout);
   if (!result)
     return fail(protocol::message_of(result.error()));
-  std::string output = result->output.substr(0, 200);
+  // What the replica printed is anyone's bytes; the outcome goes to clients.
+  std::string output = protocol::sanitize_utf8(result->output.substr(0, 200));
   while (!output.empty() && (output.back() == '\n' || output.back() == '\r'))
     output.pop_back();
   auto text = "exit code " + std::to_string(result->exit_code) +

@@ -116,6 +116,11 @@ TEST(probe, http_2xx_and_3xx_are_healthy_others_not) {
   r = run_probe(d, http(), target_at(garbage.port()));
   EXPECT_FALSE(r.healthy);
   EXPECT_NE(r.message.find("not an HTTP answer"), std::string::npos) << r.message;
+
+  listener binary{"\xFF\xFE garbage \xC3\r\n"};
+  r = run_probe(d, http(), target_at(binary.port()));
+  EXPECT_FALSE(r.healthy);
+  EXPECT_NE(r.message.find("\\xFF\\xFE garbage \\xC3"), std::string::npos) << r.message;
 }
 
 TEST(probe, http_that_never_answers_times_out) {
@@ -183,6 +188,12 @@ TEST_F(exec_probe, non_zero_exit_is_unhealthy_with_its_output) {
   auto r = run_probe(*driver_, exec("echo broken >&2; exit 3"), {"web-0"});
   EXPECT_FALSE(r.healthy);
   EXPECT_EQ(r.message, "exit code 3: broken");
+}
+
+TEST_F(exec_probe, output_that_is_not_utf8_is_shown_escaped) {
+  auto r = run_probe(*driver_, exec("printf 'bad \\377 byte'; exit 1"), {"web-0"});
+  EXPECT_FALSE(r.healthy);
+  EXPECT_EQ(r.message, "exit code 1: bad \\xFF byte");
 }
 
 TEST_F(exec_probe, a_command_that_hangs_is_killed_at_the_timeout) {
