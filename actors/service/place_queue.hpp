@@ -15,9 +15,8 @@ constexpr int32_t place_batch_size = 256;
 
 /// Place requests one service keeps in flight: enough to keep placement busy
 /// while the service works through an answer, few enough that 100 services'
-/// slots in flight (here 51,200) keep the mailboxes small. (One replica per
-/// request and 256 in flight per service made 100k replicas converge 3.5x
-/// slower than 32, from mailboxes and memory that no longer fit the caches.)
+/// slots in flight (here 51,200) keep the mailboxes small: mailboxes and
+/// messages that outgrow the caches slow every hop down.
 constexpr int32_t place_window = 2;
 
 /// Queues slot `slot` for placement (once).
