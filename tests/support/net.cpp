@@ -90,6 +90,14 @@ bool write_all(int fd, const std::string& data, clock::time_point deadline) {
 
 } // namespace
 
+int connect_tcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
+  return connect_with_deadline(host, port, clock::now() + timeout);
+}
+
+bool send_within(int fd, const std::string& bytes, std::chrono::milliseconds timeout) {
+  return write_all(fd, bytes, clock::now() + timeout);
+}
+
 bool port_is_free(uint16_t port) {
   fd_guard s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   if (s.fd < 0)

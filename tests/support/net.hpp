@@ -82,6 +82,14 @@ private:
 held_connection hold_connection(const std::string& host, uint16_t port, const std::string& bytes,
                                 std::chrono::milliseconds timeout = std::chrono::seconds{2});
 
+/// A connected non-blocking TCP socket to host:port (the caller closes it), or -1.
+int connect_tcp(const std::string& host, uint16_t port,
+                std::chrono::milliseconds timeout = std::chrono::seconds{2});
+
+/// Writes all of `bytes` to `fd` within `timeout`; false when the peer stopped
+/// taking them (or the connection failed).
+bool send_within(int fd, const std::string& bytes, std::chrono::milliseconds timeout);
+
 /// `text` with every byte outside [A-Za-z0-9._~-] percent-encoded (URL queries).
 std::string url_encode(const std::string& text);
 

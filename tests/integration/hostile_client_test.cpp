@@ -1,0 +1,170 @@
+// A client that is not the `tutti` CLI: raw Cap'n Proto calls with text that is
+// not UTF-8, thousands of held connections, calls whose answers it never reads.
+// The daemon refuses what is wrong with an answer every client can read, stores
+// nothing of it, restarts no actor, and goes on serving everyone else.
+
+#include "tests/integration/fixture.hpp"
+
+#include "protocol/api.capnp.h"
+#include "protocol/utf8.hpp"
+
+#include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.capnp.h>
+#include <capnp/serialize.h>
+#include <kj/async-io.h>
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <sstream>
+
+namespace tutti::tests::integration {
+namespace {
+
+namespace rpc = protocol::rpc;
+using protocol::valid_utf8;
+
+/// A Cap'n Proto client of the API on a KJ event loop of this thread.
+class raw_client {
+public:
+  explicit raw_client(const s::tuttid_process& d)
+    : io_(kj::setupAsyncIo()),
+      stream_(io_.provider->getNetwork()
+                  .parseAddress("127.0.0.1", d.api_port())
+                  .then([](kj::Own<kj::NetworkAddress> a) { return a->connect(); })
+                  .wait(io_.waitScope)),
+      client_(*stream_),
+      tutti_(client_.bootstrap().castAs<rpc::Tutti>()) {}
+
+  rpc::Tutti::Client& api() { return tutti_; }
+  kj::WaitScope& wait() { return io_.waitScope; }
+
+private:
+  kj::AsyncIoContext io_;
+  kj::Own<kj::AsyncIoStream> stream_;
+  capnp::TwoPartyClient client_;
+  rpc::Tutti::Client tutti_;
+};
+
+/// The bytes of a Text field, unchecked: a strict client would refuse them.
+std::string bytes_of(capnp::Text::Reader text) {
+  return {text.begin(), text.size()};
+}
+
+double actor_restarts(s::tuttid_process& d) {
+  double total = 0;
+  std::istringstream in{metrics_text(d)};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("tutti_actor_restarts_total{", 0) == 0)
+      total += std::stod(line.substr(line.rfind(' ') + 1));
+  return total;
+}
+
+const std::string bad_command = "kind: Service\nname: web\nreplicas: 1\ndriver: sim\n"
+                                "command: [\"/bin/echo\", \"caf\xE9\"]\n";
+const std::string bad_env = "kind: Service\nname: web\nreplicas: 1\ndriver: sim\n"
+                            "command: [/bin/true]\nenv: {GREETING: \"\xC3\x28\"}\n";
+const std::string bad_name = "kind: Service\nname: \"web\xFF\"\nreplicas: 1\ndriver: sim\n"
+                             "command: [/bin/true]\n";
+
+TEST_F(integration, TextThatIsNotUtf8IsRefusedReadablyAndRestartsNothing) {
+  auto& d = start_daemon();
+  raw_client c{d};
+  for (const auto& source : {bad_command, bad_env, bad_name}) {
+    SCOPED_TRACE(source);
+    auto req = c.api().applyRequest();
+    req.setFileName("hostile.yaml");
+    req.setSource(source);
+    auto answer = req.send().wait(c.wait());
+    auto errors = answer.getSpecErrors();
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(bytes_of(errors[0].getMessage()).find("not valid UTF-8"), std::string::npos)
+        << bytes_of(errors[0].getMessage());
+    EXPECT_TRUE(valid_utf8(bytes_of(errors[0].getField())));
+    EXPECT_TRUE(valid_utf8(bytes_of(errors[0].getMessage())));
+    EXPECT_EQ(answer.getChanges().size(), 0u);
+  }
+  // Names of the other calls are looked up, not parsed: the refusal quotes them.
+  auto scale = c.api().scaleRequest();
+  scale.setService("web\xFF\xFE");
+  scale.setReplicas(2);
+  auto scaled = scale.send().wait(c.wait());
+  auto message = bytes_of(scaled.getError().getMessage());
+  EXPECT_FALSE(message.empty());
+  EXPECT_TRUE(valid_utf8(message)) << message;
+
+  auto services = tutti_json(d, {"get", "services"});
+  ASSERT_TRUE(services);
+  EXPECT_EQ(*services, json::array()) << "nothing of a refused apply is stored";
+  EXPECT_EQ(actor_restarts(d), 0) << metrics_text(d);
+}
+
+/// Raises this process's descriptor limit to `n` (for a thousand connections).
+bool allow_descriptors(rlim_t n) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return false;
+  if (lim.rlim_cur >= n)
+    return true;
+  lim.rlim_cur = std::min(n, lim.rlim_max);
+  return ::setrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur >= n;
+}
+
+TEST_F(integration, AThousandHeldConnectionsDoNotStopOtherClients) {
+  if (!allow_descriptors(2500))
+    GTEST_SKIP() << "this process may not open 2,000 descriptors";
+  auto& d = start_daemon();
+  std::vector<s::held_connection> held;
+  for (int i = 0; i < 1000; ++i) {
+    held.push_back(s::hold_connection("127.0.0.1", d.api_port(), ""));
+    ASSERT_TRUE(held.back().connected()) << "connection " << i;
+  }
+  auto r = d.tutti({"get", "services"}, 10s);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(actor_restarts(d), 0);
+}
+
+TEST_F(integration, AClientThatNeverReadsAnswersStallsOnlyItself) {
+  auto& d = start_daemon();
+  // A real request, recorded once from a real client, then sent again and again
+  // on a connection that is never read.
+  int fd = s::connect_tcp("127.0.0.1", d.api_port());
+  ASSERT_GE(fd, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  capnp::MallocMessageBuilder message;
+  auto call = message.initRoot<capnp::rpc::Message>().initCall();
+  call.setQuestionId(0);
+  call.initTarget().setImportedCap(0);
+  call.setInterfaceId(capnp::typeId<rpc::Tutti>());
+  call.setMethodId(2); // getServices
+  call.initParams().initContent();
+  auto bootstrap_msg = capnp::MallocMessageBuilder{};
+  bootstrap_msg.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(1000000);
+  auto boot = capnp::messageToFlatArray(bootstrap_msg);
+  auto as_text = [](kj::Array<capnp::word>& words) {
+    auto bytes = words.asBytes();
+    return std::string{reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
+  };
+  ASSERT_TRUE(s::send_within(fd, as_text(boot), 5s));
+  auto sent_until = std::chrono::steady_clock::now() + 3s;
+  uint32_t question = 0;
+  size_t sent = 0;
+  bool stalled = false;
+  while (!stalled && std::chrono::steady_clock::now() < sent_until) {
+    call.setQuestionId(question++);
+    call.getTarget().initPromisedAnswer().setQuestionId(1000000);
+    auto words = capnp::messageToFlatArray(message);
+    stalled = !s::send_within(fd, as_text(words), 500ms);
+    sent += stalled ? 0 : 1;
+  }
+  std::printf("calls_sent_without_reading=%zu\n", sent);
+  EXPECT_TRUE(stalled) << "the daemon kept reading calls whose answers pile up unread";
+  auto r = d.tutti({"get", "services"}, 10s);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  ::close(fd);
+  EXPECT_EQ(actor_restarts(d), 0);
+}
+
+} // namespace
+} // namespace tutti::tests::integration
