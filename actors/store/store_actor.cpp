@@ -30,10 +30,10 @@ struct pending_writes {
 };
 
 /// Commits under a steady stream of writes are at least this far apart. A
-/// commit costs per page it touches more than per record: at a million
-/// replicas one every 1.5 ms (85 records) kept the store's thread busy for
-/// half the run, mostly writing the same B-tree pages again. A write after a
-/// quiet spell still commits at once. (etcd's backend batches 100 ms.)
+/// commit costs per page it touches more than per record, so many small
+/// commits keep the store's thread busy writing the same B-tree pages again;
+/// docs/benchmarks.md gives the figures. A write after a quiet spell still
+/// commits at once. (etcd's backend batches 100 ms.)
 constexpr auto commit_interval = std::chrono::milliseconds{10};
 
 /// The store folds its log of assignment changes into their tree once no commit
