@@ -90,4 +90,26 @@ caf::timespan next_sweep(self_ptr self) {
       std::chrono::duration_cast<std::chrono::seconds>(sweep_interval), scaled));
 }
 
+void sweep_all(self_ptr self) {
+  sweep_orphans(self);
+  self->delayed_send(self, next_sweep(self), p::sweep_atom::value, std::string{});
+}
+
+void sweep(self_ptr self, const std::string& node) {
+  if (node.empty()) {
+    sweep_all(self);
+    return;
+  }
+  if (self->state.joined.empty())
+    self->delayed_send(self, join_sweep_window, p::flush_atom::value);
+  self->state.joined.insert(node);
+}
+
+void sweep_joined(self_ptr self) {
+  auto nodes = std::move(self->state.joined);
+  self->state.joined.clear();
+  if (!nodes.empty())
+    sweep_orphans(self, std::move(nodes));
+}
+
 } // namespace tutti::actors::cluster_impl

@@ -32,4 +32,15 @@ void sweep_orphans(self_ptr self, std::set<std::string> only = {});
 /// When the next periodic sweep is due.
 caf::timespan next_sweep(self_ptr self);
 
+/// Sweeps every node and schedules the next periodic sweep.
+void sweep_all(self_ptr self);
+
+/// The periodic sweep (`node` empty), or the sweep of a node after its join:
+/// due after join_sweep_window, together with those of the nodes that join
+/// with it.
+void sweep(self_ptr self, const std::string& node);
+
+/// Sweeps the nodes that joined in the window now ending.
+void sweep_joined(self_ptr self);
+
 } // namespace tutti::actors::cluster_impl

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace tutti::actors {
@@ -28,6 +29,13 @@ using std::chrono::milliseconds;
 constexpr milliseconds first_retry{100};
 constexpr milliseconds max_retry{2000};
 constexpr milliseconds probe_timeout{5000};
+
+/// The control plane's actors a node is given when it joins.
+struct granted_handles {
+  caf::actor store;
+  caf::actor placement;
+  caf::actor discovery;
+};
 
 } // namespace
 
@@ -46,11 +54,28 @@ struct node_daemon::impl {
   std::condition_variable cv;
   bool ended = false;
   caf::error failure;
+  bool gave_up = false; // joining failed for good: serve_once returns false
 
   void run();
   /// One membership: join, run the node tree until the control plane is lost or
   /// we stop. False when joining failed for good.
   bool serve_once(milliseconds& retry);
+  /// The control plane's gateway. None when it is unreachable (after a pause)
+  /// or when it can never be joined (after give_up).
+  std::optional<gateway_actor> reach_gateway(milliseconds& retry);
+  /// What the gateway grants for the join token. None when the join failed
+  /// (after a pause) or the token was refused (after give_up).
+  std::optional<granted_handles> join(caf::scoped_actor& self, const gateway_actor& gateway,
+                                      milliseconds& retry);
+  /// Spawns the node tree (a supervisor of the node actor) for the handles granted.
+  caf::actor start_node_tree(const granted_handles& granted);
+  /// Blocks until the control plane or the node tree is lost, or we stop.
+  void serve_until_lost(caf::scoped_actor& self, const gateway_actor& gateway,
+                        const caf::actor& root, const granted_handles& granted);
+  /// Warns and waits the retry delay (which doubles).
+  void retry_later(const std::string& why, milliseconds& retry);
+  /// Ends the daemon with `why`: retrying cannot help.
+  void give_up(caf::error why);
   void end(caf::error why);
   void pause(milliseconds& retry);
 };
@@ -70,52 +95,64 @@ void node_daemon::impl::pause(milliseconds& retry) {
   retry = std::min(retry * 2, max_retry);
 }
 
-bool node_daemon::impl::serve_once(milliseconds& retry) {
+void node_daemon::impl::retry_later(const std::string& why, milliseconds& retry) {
+  spdlog::warn("node {}: {}; retrying in {} ms", name, why, retry.count());
+  pause(retry);
+}
+
+void node_daemon::impl::give_up(caf::error why) {
+  spdlog::error("node {}: {}", name, p::message_of(why));
+  gave_up = true;
+  end(std::move(why));
+}
+
+std::optional<gateway_actor> node_daemon::impl::reach_gateway(milliseconds& retry) {
   const auto& where = cfg.cluster.join;
   // CAF drops a connection whose TLS handshake fails without saying why, and a
   // plain node gets no greeting at all from a TLS control plane: a trial
   // connection first tells a mismatch (for good) from an absent control plane.
   auto probe = probe_join(where, tls, probe_timeout);
   if (probe.outcome == join_probe::verdict::refused) {
-    spdlog::error("node {}: {}", name, probe.message);
-    end(p::make_error(p::error_code::invalid_argument, probe.message));
-    return false;
+    give_up(p::make_error(p::error_code::invalid_argument, probe.message));
+    return std::nullopt;
   }
+  auto unreachable = "cannot reach the control plane at " + where.to_string() + ": ";
   if (probe.outcome == join_probe::verdict::unreachable) {
-    spdlog::warn("node {}: cannot reach the control plane at {}: {}; retrying in {} ms", name,
-                 where.to_string(), probe.message, retry.count());
-    pause(retry);
-    return true;
+    retry_later(unreachable + probe.message, retry);
+    return std::nullopt;
   }
   auto gateway = tls.enabled()
                      ? caf::openssl::remote_actor<gateway_actor>(*sys, where.host, where.port)
                      : sys->middleman().remote_actor<gateway_actor>(where.host, where.port);
   if (!gateway) {
-    spdlog::warn("node {}: cannot reach the control plane at {}: {}; retrying in {} ms", name,
-                 where.to_string(), p::message_of(gateway.error()), retry.count());
-    pause(retry);
-    return true;
+    retry_later(unreachable + p::message_of(gateway.error()), retry);
+    return std::nullopt;
   }
-  caf::scoped_actor self{*sys};
-  std::optional<std::tuple<caf::actor, caf::actor, caf::actor>> granted;
+  return std::move(*gateway);
+}
+
+std::optional<granted_handles> node_daemon::impl::join(caf::scoped_actor& self,
+                                                       const gateway_actor& gateway,
+                                                       milliseconds& retry) {
+  std::optional<granted_handles> granted;
   caf::error refused;
-  self->request(*gateway, std::chrono::seconds{10}, p::join_atom::value, cfg.cluster.join_token,
+  self->request(gateway, std::chrono::seconds{10}, p::join_atom::value, cfg.cluster.join_token,
                 name)
-      .receive([&](caf::actor& store, caf::actor& placement,
-                   caf::actor& discovery) { granted.emplace(store, placement, discovery); },
-               [&](caf::error& err) { refused = err; });
-  if (!granted) {
-    if (p::code_of(refused) == p::error_code::invalid_argument) {
-      spdlog::error("node {}: {}", name, p::message_of(refused));
-      end(refused);
-      return false;
-    }
-    spdlog::warn("node {}: join failed: {}; retrying in {} ms", name, p::message_of(refused),
-                 retry.count());
-    pause(retry);
-    return true;
-  }
-  retry = first_retry;
+      .receive(
+          [&](caf::actor& store, caf::actor& placement, caf::actor& discovery) {
+            granted = granted_handles{store, placement, discovery};
+          },
+          [&](caf::error& err) { refused = err; });
+  if (granted)
+    return granted;
+  if (p::code_of(refused) == p::error_code::invalid_argument)
+    give_up(std::move(refused));
+  else
+    retry_later("join failed: " + p::message_of(refused), retry);
+  return std::nullopt;
+}
+
+caf::actor node_daemon::impl::start_node_tree(const granted_handles& granted) {
   node_config ncfg;
   ncfg.name = name;
   ncfg.address = cfg.node.address;
@@ -127,22 +164,25 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   node_context ctx{ncfg,
                    drivers,
-                   caf::actor_cast<store_actor>(std::get<0>(*granted)),
-                   caf::actor_cast<placement_actor>(std::get<1>(*granted)),
+                   caf::actor_cast<store_actor>(granted.store),
+                   caf::actor_cast<placement_actor>(granted.placement),
                    metrics.get(),
-                   caf::actor_cast<discovery_actor>(std::get<2>(*granted)),
+                   caf::actor_cast<discovery_actor>(granted.discovery),
                    mesh};
   auto* s = sys.get();
-  auto root = spawn_supervisor(
+  return spawn_supervisor(
       *sys, "node_supervisor", restart_strategy::one_for_one, ncfg.limit, *metrics,
       {{"node", [s, ctx] { return caf::actor_cast<caf::actor>(spawn_node(*s, ctx)); }, true}});
-  spdlog::info("tuttid node {} ready: joined the control plane at {}", name, where.to_string());
-  self->monitor(*gateway);
+}
+
+void node_daemon::impl::serve_until_lost(caf::scoped_actor& self, const gateway_actor& gateway,
+                                         const caf::actor& root, const granted_handles& granted) {
+  self->monitor(gateway);
   self->monitor(root);
   // The control plane restarts its store, placement and discovery on its own
   // (a crash, `tutti chaos kill`): the handles granted here die with them, and
   // joining again is how this node gets the new ones and registers anew.
-  for (auto& granted_actor : {std::get<0>(*granted), std::get<1>(*granted), std::get<2>(*granted)})
+  for (auto& granted_actor : {granted.store, granted.placement, granted.discovery})
     self->monitor(granted_actor);
   bool lost = false;
   while (!stopping && !lost) {
@@ -159,6 +199,21 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
         },
         caf::after(milliseconds{200}) >> [] {});
   }
+}
+
+bool node_daemon::impl::serve_once(milliseconds& retry) {
+  auto gateway = reach_gateway(retry);
+  if (!gateway)
+    return !gave_up;
+  caf::scoped_actor self{*sys};
+  auto granted = join(self, *gateway, retry);
+  if (!granted)
+    return !gave_up;
+  retry = first_retry;
+  auto root = start_node_tree(*granted);
+  spdlog::info("tuttid node {} ready: joined the control plane at {}", name,
+               cfg.cluster.join.to_string());
+  serve_until_lost(self, *gateway, root, *granted);
   // Ending the node tree leaves the containers alone; the next node actor adopts them.
   self->send(root, p::shutdown_atom::value);
   self->wait_for(root);

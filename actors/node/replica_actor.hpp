@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/node/replica_template.hpp"
 
 #include <memory>
 
@@ -52,18 +53,6 @@ struct replica_context {
 /// an update replaces it. Throws std::invalid_argument when `ctx.links.metrics` is null.
 replica_actor spawn_replica(caf::actor_system& sys, replica_context ctx,
                             std::shared_ptr<const p::replica_request> req);
-
-/// Environment of a replica: the spec's env plus PORT / PORT_<NAME>.
-std::map<std::string, std::string> replica_env(const p::service_spec& spec,
-                                               const std::vector<p::port_binding>& ports);
-
-/// A stable hash of what a replica runs: the spec without its replica count, its
-/// routing (published ports, load balancing) and its update strategy.
-std::string template_hash(const p::service_spec& spec);
-
-/// The same, for a spec shared by a revision's replicas: found by the object
-/// without comparing the whole spec.
-std::string template_hash(const p::shared_spec& spec);
 
 /// Next restart delay after `current`: doubled, at most `max`.
 caf::timespan next_backoff(caf::timespan current, const p::backoff_spec& spec);

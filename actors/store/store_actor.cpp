@@ -30,10 +30,10 @@ struct pending_writes {
 };
 
 /// Commits under a steady stream of writes are at least this far apart. A
-/// commit costs per page it touches more than per record: at a million
-/// replicas one every 1.5 ms (85 records) kept the store's thread busy for
-/// half the run, mostly writing the same B-tree pages again. A write after a
-/// quiet spell still commits at once. (etcd's backend batches 100 ms.)
+/// commit costs per page it touches more than per record, so many small
+/// commits keep the store's thread busy writing the same B-tree pages again;
+/// docs/benchmarks.md gives the figures. A write after a quiet spell still
+/// commits at once. (etcd's backend batches 100 ms.)
 constexpr auto commit_interval = std::chrono::milliseconds{10};
 
 /// The store folds its log of assignment changes into their tree once no commit
@@ -66,45 +66,6 @@ template <class F> auto timed(self_ptr self, F f) {
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   self->state.metrics->observe_store_commit(took.count());
   return result;
-}
-
-caf::result<std::vector<p::spec_record>> load_all(self_ptr self) {
-  auto specs = self->state.db->current_specs();
-  if (!specs)
-    return std::move(specs.error());
-  std::vector<p::spec_record> out;
-  for (auto& x : *specs)
-    out.push_back(to_record(x));
-  return out;
-}
-
-caf::result<p::spec_record> load_one(self_ptr self, const std::string& name) {
-  auto spec = self->state.db->current_spec(name);
-  if (!spec)
-    return std::move(spec.error());
-  if (!*spec)
-    return p::make_error(p::error_code::not_found, "service " + name + " not found");
-  return to_record(**spec);
-}
-
-caf::result<std::vector<p::spec_record>> put_specs(self_ptr self,
-                                                   const std::vector<p::spec_record>& xs) {
-  std::vector<std::pair<std::string, std::string>> input;
-  for (auto& x : xs)
-    input.emplace_back(x.name, x.yaml);
-  auto stored = timed(self, [&] { return self->state.db->put_specs(input); });
-  if (!stored)
-    return std::move(stored.error());
-  std::vector<p::spec_record> out;
-  for (auto& x : *stored)
-    out.push_back(to_record(x));
-  return out;
-}
-
-template <class T> caf::result<bool> done(caf::error err) {
-  if (err)
-    return err;
-  return true;
 }
 
 void publish(self_ptr self, const std::vector<p::event>& stored) {
@@ -257,7 +218,7 @@ caf::result<int64_t> queue_assignments(self_ptr self, const std::vector<p::assig
 }
 
 caf::expected<std::vector<p::assignment>> assignments_of(self_ptr self,
-                                                          const std::string& service) {
+                                                         const std::string& service) {
   auto xs = self->state.db->assignments(service);
   if (!xs)
     return std::move(xs.error());
@@ -285,8 +246,97 @@ void append(self_ptr self, p::event e) {
   queue_flush(self);
 }
 
+void append_all(self_ptr self, std::vector<p::event>& es) {
+  for (auto& e : es)
+    append(self, std::move(e));
+}
+
+// -- reads and synchronous writes -------------------------------------------------
+//
+// Each of these flushes the queued writes first, so it sees them and the log
+// keeps the order of the mailbox.
+
+caf::result<std::vector<p::spec_record>> load_all(self_ptr self) {
+  flush(self);
+  auto specs = self->state.db->current_specs();
+  if (!specs)
+    return std::move(specs.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *specs)
+    out.push_back(to_record(x));
+  return out;
+}
+
+caf::result<p::spec_record> load_one(self_ptr self, const std::string& name) {
+  flush(self);
+  auto spec = self->state.db->current_spec(name);
+  if (!spec)
+    return std::move(spec.error());
+  if (!*spec)
+    return p::make_error(p::error_code::not_found, "service " + name + " not found");
+  return to_record(**spec);
+}
+
+caf::result<std::vector<p::spec_record>> put_specs(self_ptr self,
+                                                   const std::vector<p::spec_record>& xs) {
+  flush(self);
+  std::vector<std::pair<std::string, std::string>> input;
+  for (auto& x : xs)
+    input.emplace_back(x.name, x.yaml);
+  auto stored = timed(self, [&] { return self->state.db->put_specs(input); });
+  if (!stored)
+    return std::move(stored.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *stored)
+    out.push_back(to_record(x));
+  return out;
+}
+
+caf::result<bool> delete_service(self_ptr self, const std::string& name) {
+  flush(self);
+  auto err = timed(self, [&] { return self->state.db->delete_service(name); });
+  note_logged(self); // the delete logged the removal of its moved replicas
+  if (err)
+    return err;
+  return true;
+}
+
+caf::result<std::vector<p::assignment>> read_assignments(self_ptr self,
+                                                         const std::string& service) {
+  flush(self);
+  auto xs = assignments_of(self, service);
+  if (!xs)
+    return std::move(xs.error());
+  return std::move(*xs);
+}
+
+/// The assignments of `service` with the epoch of their read; of no service,
+/// only the epoch.
+caf::result<std::vector<p::assignment>, int64_t> sweep_read(self_ptr self,
+                                                            const std::string& service) {
+  flush(self);
+  auto snapshot = next_epoch(self);
+  if (service.empty())
+    return {std::vector<p::assignment>{}, snapshot};
+  auto xs = assignments_of(self, service);
+  if (!xs)
+    return std::move(xs.error());
+  return {std::move(*xs), snapshot};
+}
+
+caf::result<std::vector<p::event>> read_events(self_ptr self, uint64_t after, uint32_t limit,
+                                               const std::string& service) {
+  flush(self);
+  auto xs = after == 0 ? self->state.db->last_events(limit, service)
+                       : self->state.db->events_after(after, limit, service);
+  if (!xs)
+    return std::move(xs.error());
+  return std::move(*xs);
+}
+
 caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& service,
                          event_sink_actor sink) {
+  flush(self);
   // Send the backlog first; events committed later reach the sink through publish,
   // in order, because this actor does both.
   for (;;) {
@@ -303,6 +353,28 @@ caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& servi
   return true;
 }
 
+caf::result<std::vector<p::node_status>> read_nodes(self_ptr self) {
+  flush(self);
+  auto xs = self->state.db->nodes();
+  if (!xs)
+    return std::move(xs.error());
+  return std::move(*xs);
+}
+
+/// The revisions kept of `service`. Reads committed revisions only, so it needs
+/// no flush: specs are written synchronously (put_specs).
+caf::result<std::vector<p::spec_record>> history_of(self_ptr self, const std::string& service) {
+  auto xs = self->state.db->history(service);
+  if (!xs)
+    return std::move(xs.error());
+  std::vector<p::spec_record> out;
+  for (auto& x : *xs)
+    out.push_back(to_record(x));
+  return out;
+}
+
+// -- the behaviour -----------------------------------------------------------------
+
 store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmdb_store> db,
                                  metrics::recorder* metrics) {
   self->state.db = std::move(db);
@@ -310,27 +382,11 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
   note_logged(self);
   queue_fold(self); // what a previous run left in the log
   self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
-  // Every handler that reads or writes on its own flushes the queued writes
-  // first, so it sees them and the log keeps the order of the mailbox.
   return {
-      [self](p::load_atom) {
-        flush(self);
-        return load_all(self);
-      },
-      [self](p::load_atom, const std::string& name) {
-        flush(self);
-        return load_one(self, name);
-      },
-      [self](p::put_atom, const std::vector<p::spec_record>& xs) {
-        flush(self);
-        return put_specs(self, xs);
-      },
-      [self](p::delete_atom, const std::string& name) -> caf::result<bool> {
-        flush(self);
-        auto err = timed(self, [&] { return self->state.db->delete_service(name); });
-        note_logged(self); // the delete logged the removal of its moved replicas
-        return done<bool>(std::move(err));
-      },
+      [self](p::load_atom) { return load_all(self); },
+      [self](p::load_atom, const std::string& name) { return load_one(self, name); },
+      [self](p::put_atom, const std::vector<p::spec_record>& xs) { return put_specs(self, xs); },
+      [self](p::delete_atom, const std::string& name) { return delete_service(self, name); },
       [self](p::assign_atom, const std::vector<p::assignment>& xs) {
         return queue_assignments(self, xs);
       },
@@ -339,61 +395,21 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
       },
       [self](p::flush_atom) { flush(self); },
       [self](p::fold_atom) { fold_when_idle(self); },
-      [self](p::get_atom, p::assign_atom,
-             const std::string& service) -> caf::result<std::vector<p::assignment>> {
-        flush(self);
-        auto xs = assignments_of(self, service);
-        if (!xs)
-          return std::move(xs.error());
-        return std::move(*xs);
+      [self](p::get_atom, p::assign_atom, const std::string& service) {
+        return read_assignments(self, service);
       },
-      [self](p::sweep_atom,
-             const std::string& service) -> caf::result<std::vector<p::assignment>, int64_t> {
-        flush(self);
-        auto snapshot = next_epoch(self);
-        if (service.empty()) // only the epoch
-          return {std::vector<p::assignment>{}, snapshot};
-        auto xs = assignments_of(self, service);
-        if (!xs)
-          return std::move(xs.error());
-        return {std::move(*xs), snapshot};
-      },
+      [self](p::sweep_atom, const std::string& service) { return sweep_read(self, service); },
       [self](p::append_atom, p::event& e) { append(self, std::move(e)); },
-      [self](p::append_atom, std::vector<p::event>& es) {
-        for (auto& e : es)
-          append(self, std::move(e));
-      },
-      [self](p::history_atom,
-             const std::string& service) -> caf::result<std::vector<p::spec_record>> {
-        auto xs = self->state.db->history(service);
-        if (!xs)
-          return std::move(xs.error());
-        std::vector<p::spec_record> out;
-        for (auto& x : *xs)
-          out.push_back({x.name, x.revision, x.yaml, x.time_ms});
-        return out;
-      },
-      [self](p::events_atom, uint64_t after, uint32_t limit,
-             const std::string& service) -> caf::result<std::vector<p::event>> {
-        flush(self);
-        auto xs = after == 0 ? self->state.db->last_events(limit, service)
-                             : self->state.db->events_after(after, limit, service);
-        if (!xs)
-          return std::move(xs.error());
-        return std::move(*xs);
+      [self](p::append_atom, std::vector<p::event>& es) { append_all(self, es); },
+      [self](p::history_atom, const std::string& service) { return history_of(self, service); },
+      [self](p::events_atom, uint64_t after, uint32_t limit, const std::string& service) {
+        return read_events(self, after, limit, service);
       },
       [self](p::follow_atom, uint64_t after, const std::string& service, event_sink_actor sink) {
-        flush(self);
         return follow(self, after, service, std::move(sink));
       },
       [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
-      [self](p::get_atom, p::nodes_atom) -> caf::result<std::vector<p::node_status>> {
-        flush(self);
-        auto xs = self->state.db->nodes();
-        if (!xs)
-          return std::move(xs.error());
-        return std::move(*xs);
-      },
+      [self](p::get_atom, p::nodes_atom) { return read_nodes(self); },
   };
 }
 

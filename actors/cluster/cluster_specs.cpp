@@ -1,0 +1,225 @@
+#include "actors/cluster/cluster_specs.hpp"
+
+#include "actors/cluster/published_ports.hpp"
+#include "actors/node/replica_actor.hpp"
+#include "config/spec_parser.hpp"
+#include "protocol/errors.hpp"
+
+#include <caf/all.hpp>
+
+#include <functional>
+
+namespace tutti::actors::cluster_impl {
+
+namespace {
+
+std::vector<p::service_change> diff_against_current(self_ptr self,
+                                                    const std::vector<p::service_spec>& specs) {
+  std::vector<p::service_change> changes;
+  for (const auto& spec : specs) {
+    p::service_change c;
+    c.service = spec.name;
+    auto yaml = config::emit_spec(spec);
+    auto i = self->state.services.find(spec.name);
+    if (i == self->state.services.end()) {
+      c.kind = p::change_kind::created;
+      c.diff = config::diff_specs("", yaml);
+    } else if (i->second.yaml == yaml) {
+      c.kind = p::change_kind::unchanged;
+      c.revision = i->second.revision;
+    } else {
+      c.kind = p::change_kind::updated;
+      c.revision = i->second.revision;
+      c.diff = config::diff_specs(i->second.yaml, yaml);
+    }
+    changes.push_back(std::move(c));
+  }
+  return changes;
+}
+
+void adopt_committed(self_ptr self, const p::spec_record& rec, const p::service_spec& spec) {
+  auto& entry = self->state.services[rec.name];
+  bool existed = entry.revision > 0;
+  entry = service_entry{spec, rec.revision, rec.yaml, rec.time_ms};
+  if (existed && service_of(self, rec.name))
+    self->send(service_of(self, rec.name), p::update_atom::value, spec, rec.revision);
+  else
+    start_service(self, rec.name);
+}
+
+/// Commits specs whose text changed (one durable transaction), then hands them to
+/// their service actors. `done` gets the committed records or the error.
+void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
+                  std::function<void(caf::expected<std::vector<p::spec_record>>)> done) {
+  std::vector<p::spec_record> input;
+  for (const auto& spec : specs)
+    input.push_back({spec.name, 0, config::emit_spec(spec), 0});
+  // await: the next apply or scale must see this one's result.
+  self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(input))
+      .await(
+          [self, specs, done](std::vector<p::spec_record>& recs) {
+            // New services start with the variables of this input's ports too.
+            for (size_t i = 0; i < recs.size(); ++i)
+              self->state.services[recs[i].name].spec = specs[i];
+            refresh_env(self);
+            for (size_t i = 0; i < recs.size(); ++i) {
+              adopt_committed(self, recs[i], specs[i]);
+              emit(self, "service_applied", recs[i].name,
+                   "revision " + std::to_string(recs[i].revision) + " applied");
+            }
+            done(std::move(recs));
+          },
+          [done](caf::error& err) { done(std::move(err)); });
+}
+
+/// The record to go back to: revision `to` (0: the newest earlier one that runs
+/// something else than the current spec).
+caf::expected<p::service_spec> undo_target(const std::vector<p::spec_record>& history,
+                                           const service_entry& current, const std::string& name,
+                                           int64_t to) {
+  auto current_template = template_hash(current.spec);
+  for (auto i = history.rbegin(); i != history.rend(); ++i) {
+    if (to > 0 ? i->revision != to : i->revision >= current.revision)
+      continue;
+    auto parsed = config::parse_specs(i->yaml, "revision " + std::to_string(i->revision));
+    if (!parsed.ok() || parsed.specs.size() != 1)
+      return p::make_error(p::error_code::internal, "revision " + std::to_string(i->revision) +
+                                                        " of " + name + " cannot be read back");
+    if (to == 0 && template_hash(parsed.specs.front()) == current_template)
+      continue; // differs in replicas or routing only
+    return parsed.specs.front();
+  }
+  if (to > 0)
+    return p::make_error(p::error_code::not_found,
+                         "revision " + std::to_string(to) + " of " + name +
+                             " is not kept; `tutti rollout history " + name + "` lists them");
+  return p::make_error(p::error_code::invalid_argument,
+                       name + " has no earlier revision that runs something else");
+}
+
+} // namespace
+
+caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
+                                   bool dry_run) {
+  p::apply_result result;
+  result.dry_run = dry_run;
+  auto parsed = config::parse_specs(text, file);
+  if (!parsed.ok()) {
+    result.errors = std::move(parsed.errors);
+    return result;
+  }
+  result.errors = published_conflicts(current_specs(self), file, parsed.specs);
+  if (!result.errors.empty())
+    return result;
+  result.changes = diff_against_current(self, parsed.specs);
+  std::vector<p::service_spec> changed;
+  for (size_t i = 0; i < parsed.specs.size(); ++i)
+    if (result.changes[i].kind != p::change_kind::unchanged)
+      changed.push_back(parsed.specs[i]);
+  if (dry_run || changed.empty())
+    return result;
+  auto promise = self->make_response_promise<p::apply_result>();
+  commit_specs(self, std::move(changed),
+               [promise, result](caf::expected<std::vector<p::spec_record>> recs) mutable {
+                 if (!recs) {
+                   promise.deliver(recs.error());
+                   return;
+                 }
+                 for (auto& rec : *recs)
+                   for (auto& c : result.changes)
+                     if (c.service == rec.name)
+                       c.revision = rec.revision;
+                 promise.deliver(std::move(result));
+               });
+  return promise;
+}
+
+caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t replicas) {
+  if (replicas < 0 || replicas > p::max_replicas)
+    return p::make_error(p::error_code::invalid_argument, "replicas must be between 0 and " +
+                                                              std::to_string(p::max_replicas) +
+                                                              ", got " + std::to_string(replicas));
+  auto i = self->state.services.find(name);
+  if (i == self->state.services.end())
+    return unknown_service(name);
+  if (i->second.spec.replicas == replicas)
+    return i->second.revision;
+  auto spec = i->second.spec;
+  spec.replicas = replicas;
+  auto promise = self->make_response_promise<int64_t>();
+  commit_specs(self, {spec}, [promise](caf::expected<std::vector<p::spec_record>> recs) mutable {
+    if (!recs)
+      promise.deliver(recs.error());
+    else
+      promise.deliver(recs->front().revision);
+  });
+  return promise;
+}
+
+caf::result<int64_t> rollback(self_ptr self, const std::string& name, int64_t to,
+                              const std::string& reason) {
+  if (!self->state.services.count(name))
+    return unknown_service(name);
+  if (to < 0)
+    return p::make_error(p::error_code::invalid_argument,
+                         "a revision is 1 or more, got " + std::to_string(to));
+  auto promise = self->make_response_promise<int64_t>();
+  self->request(self->state.ctx.store, ask_timeout, p::history_atom::value, name)
+      .then(
+          [self, name, to, reason, promise](std::vector<p::spec_record>& history) mutable {
+            auto i = self->state.services.find(name);
+            if (i == self->state.services.end()) {
+              promise.deliver(unknown_service(name));
+              return;
+            }
+            auto spec = undo_target(history, i->second, name, to);
+            if (!spec) {
+              promise.deliver(spec.error());
+              return;
+            }
+            spec->replicas = i->second.spec.replicas;
+            if (config::emit_spec(*spec) == i->second.yaml) {
+              promise.deliver(i->second.revision);
+              return;
+            }
+            commit_specs(self, {*spec},
+                         [self, name, reason,
+                          promise](caf::expected<std::vector<p::spec_record>> recs) mutable {
+                           if (!recs) {
+                             promise.deliver(recs.error());
+                             return;
+                           }
+                           auto rev = recs->front().revision;
+                           emit(self, "rollout_undone", name,
+                                "revision " + std::to_string(rev) + " restores an earlier spec" +
+                                    (reason.empty() ? std::string{} : ": " + reason));
+                           promise.deliver(rev);
+                         });
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
+caf::result<bool> remove_service(self_ptr self, const std::string& name) {
+  if (!self->state.services.count(name))
+    return unknown_service(name);
+  auto promise = self->make_response_promise<bool>();
+  self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value, name)
+      .await(
+          [self, name, promise](bool) mutable {
+            self->state.services.erase(name);
+            refresh_env(self);
+            emit(self, "service_deleted", name, "deleted; stopping its replicas");
+            if (auto svc = service_of(self, name)) {
+              // The service stops its replicas and then ends normally; supervision
+              // forgets it then.
+              self->request(svc, caf::infinite, p::delete_atom::value)
+                  .then([](bool) {}, [](caf::error&) {});
+            }
+            promise.deliver(true);
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
+  return promise;
+}
+
+} // namespace tutti::actors::cluster_impl
