@@ -6,6 +6,7 @@
 // blocks the other. Cap'n Proto readers and builders stay in this file's .cpp.
 
 #include "actors/interfaces.hpp"
+#include "protocol/limits.hpp"
 
 #include <caf/expected.hpp>
 
@@ -27,6 +28,7 @@ public:
     std::string version;
     caf::timespan call_timeout =
         std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
+    protocol::api_limits limits; // what one client may ask at once
   };
 
   api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics);

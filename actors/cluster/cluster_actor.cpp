@@ -51,7 +51,10 @@ void start_service(self_ptr self, const std::string& name) {
   self->state.sup->start_child(service_child(name), [self, name]() -> caf::actor {
     // A restarted service starts from the newest acknowledged spec.
     const auto& entry = self->state.services.at(name);
-    service_context sc{self->state.ctx.store, self->state.ctx.placement, self->state.ctx.metrics};
+    service_context sc;
+    sc.store = self->state.ctx.store;
+    sc.placement = self->state.ctx.placement;
+    sc.metrics = self->state.ctx.metrics;
     sc.discovery = self->state.ctx.discovery;
     sc.discovery_env = self->state.discovery_env;
     sc.cluster = caf::actor_cast<cluster_actor>(self);

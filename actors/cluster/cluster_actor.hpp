@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/supervision/supervision.hpp"
+#include "protocol/limits.hpp"
 
 #include <functional>
 
@@ -21,6 +22,7 @@ struct cluster_context {
   std::function<void(cluster_actor)> announce;
   discovery_actor discovery;           // endpoint sets; null: no routing mesh
   std::string mesh_host = "127.0.0.1"; // the address in <SERVICE>_ADDR
+  protocol::api_limits limits;         // documents per apply, services in the cluster
 };
 
 /// Spawns the control plane's front actor. It loads every stored spec, supervises

@@ -97,6 +97,35 @@ caf::expected<p::service_spec> undo_target(const std::vector<p::spec_record>& hi
                        name + " has no earlier revision that runs something else");
 }
 
+/// An error of the whole file (no line of its own).
+p::spec_error file_error(const std::string& file, std::string message) {
+  p::spec_error e;
+  e.file = file;
+  e.message = std::move(message);
+  return e;
+}
+
+/// The limits an apply of `specs` would pass: documents in one apply, services
+/// in the cluster once the new ones are created.
+std::vector<p::spec_error> limit_errors(self_ptr self, const std::string& file,
+                                        const std::vector<p::service_spec>& specs) {
+  const auto& limits = self->state.ctx.limits;
+  std::vector<p::spec_error> out;
+  if (specs.size() > static_cast<size_t>(limits.documents_per_apply))
+    out.push_back(file_error(file, std::to_string(specs.size()) +
+                                       " documents in one apply; limits.documents_per_apply is " +
+                                       std::to_string(limits.documents_per_apply) +
+                                       ": split the file"));
+  size_t after = self->state.services.size();
+  for (const auto& spec : specs)
+    after += self->state.services.count(spec.name) == 0 ? 1 : 0;
+  if (after > static_cast<size_t>(limits.services))
+    out.push_back(file_error(file, "the cluster would hold " + std::to_string(after) +
+                                       " services; limits.services is " +
+                                       std::to_string(limits.services)));
+  return out;
+}
+
 } // namespace
 
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
@@ -108,6 +137,9 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const
     result.errors = std::move(parsed.errors);
     return result;
   }
+  result.errors = limit_errors(self, file, parsed.specs);
+  if (!result.errors.empty())
+    return result;
   result.errors = published_conflicts(current_specs(self), file, parsed.specs);
   if (!result.errors.empty())
     return result;

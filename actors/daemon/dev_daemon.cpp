@@ -161,7 +161,8 @@ void dev_daemon::impl::start_tree() {
                                            limit,
                                            [server](cluster_actor c) { server->set_cluster(c); },
                                            dir->discovery,
-                                           cfg.mesh.host};
+                                           cfg.mesh.host,
+                                           cfg.limits};
                         return caf::actor_cast<caf::actor>(spawn_cluster(*sys, std::move(cc)));
                       },
                       true});
@@ -225,6 +226,7 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   opts.port = cfg.api.port;
   opts.node_name = cfg.node.name.empty() ? host_name() : cfg.node.name;
   opts.version = TUTTI_VERSION;
+  opts.limits = cfg.limits;
   x->api = std::make_unique<api_server>(*x->sys, opts, *x->metrics);
   auto port = x->api->start();
   if (!port)
