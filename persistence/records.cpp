@@ -298,6 +298,9 @@ caf::expected<assignment> decode_assignment(std::string_view bytes) {
 }
 
 std::string encode_node(const protocol::node_status& x) {
+  auto drivers = json::array();
+  for (auto d : x.drivers)
+    drivers.push_back(protocol::to_string(d));
   return dump(json{{"name", x.name},
                    {"address", x.address},
                    {"state", protocol::to_string(x.state)},
@@ -305,7 +308,7 @@ std::string encode_node(const protocol::node_status& x) {
                    {"allocated", resources_to_json(x.allocated)},
                    {"replicas", x.replicas},
                    {"labels", x.labels},
-                   {"drivers", x.drivers}});
+                   {"drivers", drivers}});
 }
 
 caf::expected<protocol::node_status> decode_node(std::string_view bytes) {
@@ -320,7 +323,12 @@ caf::expected<protocol::node_status> decode_node(std::string_view bytes) {
       x.allocated = resources_from_json(j.at("allocated"));
     x.replicas = j.value("replicas", x.replicas);
     x.labels = j.value("labels", x.labels);
-    x.drivers = j.value("drivers", x.drivers);
+    // A driver this build does not know (a newer tuttid's) is left out: placement
+    // takes only the state of a stored node, and a node reports its drivers when
+    // it joins.
+    for (const auto& name : j.value("drivers", std::vector<std::string>{}))
+      if (auto d = protocol::driver_kind_from(name))
+        x.drivers.push_back(*d);
     return x;
   });
 }

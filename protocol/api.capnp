@@ -1,14 +1,95 @@
 @0xc5e1a3f0b2d4e697;
 # The client API of tutti: what `tutti` (and any other Cap'n Proto client) may ask
-# of a control plane. Every result carries `error`; it is set (code not empty) when
-# the call failed, and then the other fields are empty. Codes are the names of
-# tutti::protocol::error_code.
+# of a control plane. Every result carries `error`; it is set (code not none) when
+# the call failed, and then the other fields are empty.
+#
+# Every closed set is an enum that mirrors a C++ enum of tutti::protocol, in the
+# same order; protocol/capnp_convert.cpp maps one to the other. A reader meets the
+# enumerants of a newer peer as numbers it does not know, and refuses them.
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("tutti::protocol::rpc");
 
+# tutti::protocol::error_code
+enum ErrorCode {
+  none @0;
+  invalidArgument @1;
+  invalidSpec @2;
+  notFound @3;
+  alreadyExists @4;
+  storeFailure @5;
+  storeFull @6;
+  dataDirLocked @7;
+  driverFailure @8;
+  unschedulable @9;
+  unavailable @10;
+  timeout @11;
+  internal @12;
+  forbidden @13;
+}
+
+# tutti::protocol::replica_state
+enum ReplicaState {
+  pending @0;
+  starting @1;
+  running @2;
+  backoff @3;
+  stopping @4;
+  exited @5;
+  failed @6;
+}
+
+# tutti::protocol::driver_kind
+enum DriverKind {
+  process @0;
+  sim @1;
+  docker @2;
+  containerd @3;
+}
+
+# tutti::protocol::node_state
+enum NodeState {
+  ready @0;
+  cordoned @1;
+  draining @2;
+  lost @3;
+}
+
+# tutti::protocol::rollout_state
+enum RolloutState {
+  progressing @0;
+  complete @1;
+  paused @2;
+  rollingBack @3;
+}
+
+# tutti::protocol::load_balancing
+enum LoadBalancing {
+  roundRobin @0;
+  leastConnections @1;
+}
+
+# tutti::protocol::change_kind
+enum ChangeKind {
+  created @0;
+  updated @1;
+  unchanged @2;
+  deleted @3;
+}
+
+# tutti::protocol::actor_state
+enum ActorState {
+  running @0;
+  restarting @1;
+  unreachable @2;
+  ready @3;
+  cordoned @4;
+  draining @5;
+  lost @6;
+}
+
 struct Error {
-  code @0 :Text;
+  code @0 :ErrorCode;
   message @1 :Text;
 }
 
@@ -30,7 +111,7 @@ struct ReplicaStatus {
   service @1 :Text;
   slot @2 :Int32;
   node @3 :Text;
-  state @4 :Text;
+  state @4 :ReplicaState;
   pid @5 :Int64;
   runtimeId @6 :Text;
   restarts @7 :Int32;
@@ -42,7 +123,7 @@ struct ReplicaStatus {
   address @13 :Text;
   ready @14 :Bool;
   unhealthy @15 :Bool;
-  health @16 :Text;
+  health @16 :Text;    # the last probe results, for people
   logTail @17 :Text;
   templateHash @18 :Text;
 }
@@ -52,7 +133,7 @@ struct ServiceStatus {
   revision @1 :Int64;
   desired @2 :Int32;
   running @3 :Int32;
-  driver @4 :Text;
+  driver @4 :DriverKind;
   restarts @5 :Int32;
   updatedMs @6 :Int64;
 }
@@ -60,7 +141,7 @@ struct ServiceStatus {
 struct RolloutStatus {
   service @0 :Text;
   revision @1 :Int64;
-  state @2 :Text;     # progressing, complete, paused, rolling_back
+  state @2 :RolloutState;
   desired @3 :Int32;
   updated @4 :Int32;  # replicas of the revision's template
   ready @5 :Int32;    # of those, ready
@@ -78,7 +159,7 @@ struct Revision {
 struct Event {
   seq @0 :UInt64;
   timeMs @1 :Int64;
-  kind @2 :Text;
+  kind @2 :Text;      # past tense, e.g. replica_started, service_applied, node_drained
   service @3 :Text;
   replica @4 :Text;
   message @5 :Text;
@@ -94,16 +175,22 @@ struct Label {
   value @1 :Text;
 }
 
+# Why one driver of a node is unhealthy.
+struct DriverError {
+  driver @0 :DriverKind;
+  message @1 :Text;
+}
+
 struct NodeStatus {
   name @0 :Text;
   address @1 :Text;
-  state @2 :Text;
+  state @2 :NodeState;
   capacity @3 :Resources;
   allocated @4 :Resources;
   replicas @5 :Int32;
   labels @6 :List(Label);
-  drivers @7 :List(Text);
-  driverErrors @8 :List(Label); # driver -> why it is unhealthy; absent when healthy
+  drivers @7 :List(DriverKind);
+  driverErrors @8 :List(DriverError); # one per unhealthy driver
   portsCapacity @9 :Int32;      # host ports it can give replicas (its port range)
   portsAllocated @10 :Int32;    # of those, reserved by replicas placed there
 }
@@ -112,7 +199,7 @@ struct NodeStatus {
 struct ActorInfo {
   path @0 :Text;      # e.g. /cluster/service/web, /nodes/n1/replica/web-2
   kind @1 :Text;      # supervisor, store, placement, cluster, service, node, replica, ...
-  state @2 :Text;     # running, restarting, unreachable, or a node's state
+  state @2 :ActorState; # running, restarting, unreachable, or a node's state
   id @3 :UInt64;      # changes on each restart
   restarts @4 :Int32;
   lastExit @5 :Text;  # why it last ended; empty when it never did
@@ -120,7 +207,7 @@ struct ActorInfo {
 
 struct ServiceChange {
   service @0 :Text;
-  kind @1 :Text;
+  kind @1 :ChangeKind;
   revision @2 :Int64;
   diff @3 :Text;
 }
@@ -149,7 +236,7 @@ struct Endpoint {
 struct ServiceEndpoints {
   service @0 :Text;
   ports @1 :List(Port);
-  balancing @2 :Text;     # round_robin | least_connections
+  balancing @2 :LoadBalancing;
   endpoints @3 :List(Endpoint);
   removed @4 :Bool;       # the service was deleted
 }
@@ -216,12 +303,13 @@ interface Tutti {
   # else) again as a new revision, keeping the current replica count.
   rolloutUndo @15 (service :Text, toRevision :Int64) -> (revision :Int64, error :Error);
 
-  # Sets a node's scheduling state: "cordoned" (no new replicas; running ones
-  # stay), "draining" (cordoned, and every replica moves to other nodes within
-  # its service's update limits; the node becomes "cordoned" once empty) or
-  # "ready" (uncordon). Stored durably before the answer, which is the node as
-  # placement sees it. An unknown node is an error naming the known ones.
-  setNodeState @16 (node :Text, state :Text) -> (node :NodeStatus, error :Error);
+  # Sets a node's scheduling state: cordoned (no new replicas; running ones
+  # stay), draining (cordoned, and every replica moves to other nodes within
+  # its service's update limits; the node becomes cordoned once empty) or
+  # ready (uncordon); lost is refused. Stored durably before the answer, which
+  # is the node as placement sees it. An unknown node is an error naming the
+  # known ones.
+  setNodeState @16 (node :Text, state :NodeState) -> (node :NodeStatus, error :Error);
 
   # The live supervision tree: every actor with its path, state and restarts.
   tree @17 () -> (actors :List(ActorInfo), error :Error);

@@ -1,19 +1,327 @@
 #include "protocol/capnp_convert.hpp"
 
+#include <kj/exception.h>
+#include <kj/string.h>
+
 namespace tutti::protocol {
 
-namespace {
+// The switches below name every enumerant and have no default, so that a new
+// enumerant on either side fails the build (-Werror=switch) until it is mapped.
 
-template <class Enum, size_t N>
-std::optional<Enum> enum_from(const std::string& text, const Enum (&all)[N]) {
-  for (auto x : all)
-    if (to_string(x) == text)
-      return x;
+rpc::ErrorCode to_capnp(error_code x) {
+  using wire = rpc::ErrorCode;
+  switch (x) {
+    case error_code::none:
+      return wire::NONE;
+    case error_code::invalid_argument:
+      return wire::INVALID_ARGUMENT;
+    case error_code::invalid_spec:
+      return wire::INVALID_SPEC;
+    case error_code::not_found:
+      return wire::NOT_FOUND;
+    case error_code::already_exists:
+      return wire::ALREADY_EXISTS;
+    case error_code::store_failure:
+      return wire::STORE_FAILURE;
+    case error_code::store_full:
+      return wire::STORE_FULL;
+    case error_code::data_dir_locked:
+      return wire::DATA_DIR_LOCKED;
+    case error_code::driver_failure:
+      return wire::DRIVER_FAILURE;
+    case error_code::unschedulable:
+      return wire::UNSCHEDULABLE;
+    case error_code::unavailable:
+      return wire::UNAVAILABLE;
+    case error_code::timeout:
+      return wire::TIMEOUT;
+    case error_code::internal:
+      return wire::INTERNAL;
+    case error_code::forbidden:
+      return wire::FORBIDDEN;
+  }
+  // A caf::error of category tutti carries its code as a number; one that is no
+  // error_code is a bug of whoever made it.
+  return wire::INTERNAL;
+}
+
+std::optional<error_code> from_capnp(rpc::ErrorCode x) {
+  using wire = rpc::ErrorCode;
+  switch (x) {
+    case wire::NONE:
+      return error_code::none;
+    case wire::INVALID_ARGUMENT:
+      return error_code::invalid_argument;
+    case wire::INVALID_SPEC:
+      return error_code::invalid_spec;
+    case wire::NOT_FOUND:
+      return error_code::not_found;
+    case wire::ALREADY_EXISTS:
+      return error_code::already_exists;
+    case wire::STORE_FAILURE:
+      return error_code::store_failure;
+    case wire::STORE_FULL:
+      return error_code::store_full;
+    case wire::DATA_DIR_LOCKED:
+      return error_code::data_dir_locked;
+    case wire::DRIVER_FAILURE:
+      return error_code::driver_failure;
+    case wire::UNSCHEDULABLE:
+      return error_code::unschedulable;
+    case wire::UNAVAILABLE:
+      return error_code::unavailable;
+    case wire::TIMEOUT:
+      return error_code::timeout;
+    case wire::INTERNAL:
+      return error_code::internal;
+    case wire::FORBIDDEN:
+      return error_code::forbidden;
+  }
   return std::nullopt;
 }
 
+rpc::ReplicaState to_capnp(replica_state x) {
+  using wire = rpc::ReplicaState;
+  switch (x) {
+    case replica_state::pending:
+      return wire::PENDING;
+    case replica_state::starting:
+      return wire::STARTING;
+    case replica_state::running:
+      return wire::RUNNING;
+    case replica_state::backoff:
+      return wire::BACKOFF;
+    case replica_state::stopping:
+      return wire::STOPPING;
+    case replica_state::exited:
+      return wire::EXITED;
+    case replica_state::failed:
+      return wire::FAILED;
+  }
+  return wire::PENDING;
+}
+
+std::optional<replica_state> from_capnp(rpc::ReplicaState x) {
+  using wire = rpc::ReplicaState;
+  switch (x) {
+    case wire::PENDING:
+      return replica_state::pending;
+    case wire::STARTING:
+      return replica_state::starting;
+    case wire::RUNNING:
+      return replica_state::running;
+    case wire::BACKOFF:
+      return replica_state::backoff;
+    case wire::STOPPING:
+      return replica_state::stopping;
+    case wire::EXITED:
+      return replica_state::exited;
+    case wire::FAILED:
+      return replica_state::failed;
+  }
+  return std::nullopt;
+}
+
+rpc::DriverKind to_capnp(driver_kind x) {
+  using wire = rpc::DriverKind;
+  switch (x) {
+    case driver_kind::process:
+      return wire::PROCESS;
+    case driver_kind::sim:
+      return wire::SIM;
+    case driver_kind::docker:
+      return wire::DOCKER;
+    case driver_kind::containerd:
+      return wire::CONTAINERD;
+  }
+  return wire::PROCESS;
+}
+
+std::optional<driver_kind> from_capnp(rpc::DriverKind x) {
+  using wire = rpc::DriverKind;
+  switch (x) {
+    case wire::PROCESS:
+      return driver_kind::process;
+    case wire::SIM:
+      return driver_kind::sim;
+    case wire::DOCKER:
+      return driver_kind::docker;
+    case wire::CONTAINERD:
+      return driver_kind::containerd;
+  }
+  return std::nullopt;
+}
+
+rpc::NodeState to_capnp(node_state x) {
+  using wire = rpc::NodeState;
+  switch (x) {
+    case node_state::ready:
+      return wire::READY;
+    case node_state::cordoned:
+      return wire::CORDONED;
+    case node_state::draining:
+      return wire::DRAINING;
+    case node_state::lost:
+      return wire::LOST;
+  }
+  return wire::READY;
+}
+
+std::optional<node_state> from_capnp(rpc::NodeState x) {
+  using wire = rpc::NodeState;
+  switch (x) {
+    case wire::READY:
+      return node_state::ready;
+    case wire::CORDONED:
+      return node_state::cordoned;
+    case wire::DRAINING:
+      return node_state::draining;
+    case wire::LOST:
+      return node_state::lost;
+  }
+  return std::nullopt;
+}
+
+rpc::RolloutState to_capnp(rollout_state x) {
+  using wire = rpc::RolloutState;
+  switch (x) {
+    case rollout_state::progressing:
+      return wire::PROGRESSING;
+    case rollout_state::complete:
+      return wire::COMPLETE;
+    case rollout_state::paused:
+      return wire::PAUSED;
+    case rollout_state::rolling_back:
+      return wire::ROLLING_BACK;
+  }
+  return wire::PROGRESSING;
+}
+
+std::optional<rollout_state> from_capnp(rpc::RolloutState x) {
+  using wire = rpc::RolloutState;
+  switch (x) {
+    case wire::PROGRESSING:
+      return rollout_state::progressing;
+    case wire::COMPLETE:
+      return rollout_state::complete;
+    case wire::PAUSED:
+      return rollout_state::paused;
+    case wire::ROLLING_BACK:
+      return rollout_state::rolling_back;
+  }
+  return std::nullopt;
+}
+
+rpc::LoadBalancing to_capnp(load_balancing x) {
+  using wire = rpc::LoadBalancing;
+  switch (x) {
+    case load_balancing::round_robin:
+      return wire::ROUND_ROBIN;
+    case load_balancing::least_connections:
+      return wire::LEAST_CONNECTIONS;
+  }
+  return wire::ROUND_ROBIN;
+}
+
+std::optional<load_balancing> from_capnp(rpc::LoadBalancing x) {
+  using wire = rpc::LoadBalancing;
+  switch (x) {
+    case wire::ROUND_ROBIN:
+      return load_balancing::round_robin;
+    case wire::LEAST_CONNECTIONS:
+      return load_balancing::least_connections;
+  }
+  return std::nullopt;
+}
+
+rpc::ChangeKind to_capnp(change_kind x) {
+  using wire = rpc::ChangeKind;
+  switch (x) {
+    case change_kind::created:
+      return wire::CREATED;
+    case change_kind::updated:
+      return wire::UPDATED;
+    case change_kind::unchanged:
+      return wire::UNCHANGED;
+    case change_kind::deleted:
+      return wire::DELETED;
+  }
+  return wire::UNCHANGED;
+}
+
+std::optional<change_kind> from_capnp(rpc::ChangeKind x) {
+  using wire = rpc::ChangeKind;
+  switch (x) {
+    case wire::CREATED:
+      return change_kind::created;
+    case wire::UPDATED:
+      return change_kind::updated;
+    case wire::UNCHANGED:
+      return change_kind::unchanged;
+    case wire::DELETED:
+      return change_kind::deleted;
+  }
+  return std::nullopt;
+}
+
+rpc::ActorState to_capnp(actor_state x) {
+  using wire = rpc::ActorState;
+  switch (x) {
+    case actor_state::running:
+      return wire::RUNNING;
+    case actor_state::restarting:
+      return wire::RESTARTING;
+    case actor_state::unreachable:
+      return wire::UNREACHABLE;
+    case actor_state::ready:
+      return wire::READY;
+    case actor_state::cordoned:
+      return wire::CORDONED;
+    case actor_state::draining:
+      return wire::DRAINING;
+    case actor_state::lost:
+      return wire::LOST;
+  }
+  return wire::UNREACHABLE;
+}
+
+std::optional<actor_state> from_capnp(rpc::ActorState x) {
+  using wire = rpc::ActorState;
+  switch (x) {
+    case wire::RUNNING:
+      return actor_state::running;
+    case wire::RESTARTING:
+      return actor_state::restarting;
+    case wire::UNREACHABLE:
+      return actor_state::unreachable;
+    case wire::READY:
+      return actor_state::ready;
+    case wire::CORDONED:
+      return actor_state::cordoned;
+    case wire::DRAINING:
+      return actor_state::draining;
+    case wire::LOST:
+      return actor_state::lost;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 std::string text(capnp::Text::Reader r) {
   return {r.cStr(), r.size()};
+}
+
+/// The enum value of `x`, or a kj::Exception that says which field a newer
+/// peer filled with an enumerant this build does not know.
+template <class Wire> auto known(Wire x, const char* field) {
+  auto value = from_capnp(x);
+  if (!value)
+    kj::throwFatalException(kj::Exception(
+        kj::Exception::Type::FAILED, __FILE__, __LINE__,
+        kj::str("the peer sent ", field, " ", static_cast<uint16_t>(x),
+                ", which this build does not know; tutti and tuttid must be of the same version")));
+  return *value;
 }
 
 template <class Builder, class Values> void fill_list(Builder list, const Values& xs) {
@@ -40,44 +348,12 @@ static resource_spec from_capnp(rpc::Resources::Reader r) {
   return {r.getCpu(), r.getMemory()};
 }
 
-std::optional<replica_state> replica_state_from(const std::string& t) {
-  static const replica_state all[] = {replica_state::pending,  replica_state::starting,
-                                      replica_state::running,  replica_state::backoff,
-                                      replica_state::stopping, replica_state::exited,
-                                      replica_state::failed};
-  return enum_from(t, all);
-}
-
-std::optional<driver_kind> driver_kind_from(const std::string& t) {
-  static const driver_kind all[] = {driver_kind::process, driver_kind::sim, driver_kind::docker,
-                                    driver_kind::containerd};
-  return enum_from(t, all);
-}
-
-std::optional<node_state> node_state_from(const std::string& t) {
-  static const node_state all[] = {node_state::ready, node_state::cordoned, node_state::draining,
-                                   node_state::lost};
-  return enum_from(t, all);
-}
-
-std::optional<change_kind> change_kind_from(const std::string& t) {
-  static const change_kind all[] = {change_kind::created, change_kind::updated,
-                                    change_kind::unchanged, change_kind::deleted};
-  return enum_from(t, all);
-}
-
-std::optional<load_balancing> load_balancing_from(const std::string& t) {
-  static const load_balancing all[] = {load_balancing::round_robin,
-                                       load_balancing::least_connections};
-  return enum_from(t, all);
-}
-
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {
   b.setId(x.id);
   b.setService(x.service);
   b.setSlot(x.slot);
   b.setNode(x.node);
-  b.setState(to_string(x.state));
+  b.setState(to_capnp(x.state));
   b.setPid(x.pid);
   b.setRuntimeId(x.runtime_id);
   b.setRestarts(x.restarts);
@@ -104,7 +380,7 @@ replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
   x.service = text(r.getService());
   x.slot = r.getSlot();
   x.node = text(r.getNode());
-  x.state = replica_state_from(text(r.getState())).value_or(replica_state::pending);
+  x.state = known(r.getState(), "replica state");
   x.pid = r.getPid();
   x.runtime_id = text(r.getRuntimeId());
   x.restarts = r.getRestarts();
@@ -128,7 +404,7 @@ void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x) {
   b.setRevision(x.revision);
   b.setDesired(x.desired);
   b.setRunning(x.running);
-  b.setDriver(to_string(x.driver));
+  b.setDriver(to_capnp(x.driver));
   b.setRestarts(x.restarts);
   b.setUpdatedMs(x.updated_ms);
 }
@@ -139,7 +415,7 @@ service_status from_capnp(rpc::ServiceStatus::Reader r) {
   x.revision = r.getRevision();
   x.desired = r.getDesired();
   x.running = r.getRunning();
-  x.driver = driver_kind_from(text(r.getDriver())).value_or(driver_kind::process);
+  x.driver = known(r.getDriver(), "driver kind");
   x.restarts = r.getRestarts();
   x.updated_ms = r.getUpdatedMs();
   return x;
@@ -177,12 +453,29 @@ std::map<std::string, std::string> from_capnp(capnp::List<rpc::Label>::Reader r)
   return out;
 }
 
+void to_capnp(capnp::List<rpc::DriverError>::Builder out,
+              const std::map<driver_kind, std::string>& x) {
+  unsigned i = 0;
+  for (const auto& [driver, message] : x) {
+    out[i].setDriver(to_capnp(driver));
+    out[i].setMessage(message);
+    ++i;
+  }
+}
+
+std::map<driver_kind, std::string> from_capnp(capnp::List<rpc::DriverError>::Reader r) {
+  std::map<driver_kind, std::string> out;
+  for (auto e : r)
+    out.emplace(known(e.getDriver(), "driver kind"), text(e.getMessage()));
+  return out;
+}
+
 } // namespace
 
 void to_capnp(rpc::NodeStatus::Builder b, const node_status& x) {
   b.setName(x.name);
   b.setAddress(x.address);
-  b.setState(to_string(x.state));
+  b.setState(to_capnp(x.state));
   to_capnp(b.initCapacity(), x.capacity);
   to_capnp(b.initAllocated(), x.allocated);
   b.setReplicas(x.replicas);
@@ -192,14 +485,14 @@ void to_capnp(rpc::NodeStatus::Builder b, const node_status& x) {
   to_capnp(b.initDriverErrors(x.driver_errors.size()), x.driver_errors);
   auto drivers = b.initDrivers(x.drivers.size());
   for (unsigned j = 0; j < x.drivers.size(); ++j)
-    drivers.set(j, x.drivers[j]);
+    drivers.set(j, to_capnp(x.drivers[j]));
 }
 
 node_status from_capnp(rpc::NodeStatus::Reader r) {
   node_status x;
   x.name = text(r.getName());
   x.address = text(r.getAddress());
-  x.state = node_state_from(text(r.getState())).value_or(node_state::ready);
+  x.state = known(r.getState(), "node state");
   x.capacity = from_capnp(r.getCapacity());
   x.allocated = from_capnp(r.getAllocated());
   x.replicas = r.getReplicas();
@@ -208,20 +501,19 @@ node_status from_capnp(rpc::NodeStatus::Reader r) {
   x.labels = from_capnp(r.getLabels());
   x.driver_errors = from_capnp(r.getDriverErrors());
   for (auto d : r.getDrivers())
-    x.drivers.push_back(text(d));
+    x.drivers.push_back(known(d, "driver kind"));
   return x;
 }
 
 void to_capnp(rpc::ServiceChange::Builder b, const service_change& x) {
   b.setService(x.service);
-  b.setKind(to_string(x.kind));
+  b.setKind(to_capnp(x.kind));
   b.setRevision(x.revision);
   b.setDiff(x.diff);
 }
 
 service_change from_capnp(rpc::ServiceChange::Reader r) {
-  return {text(r.getService()),
-          change_kind_from(text(r.getKind())).value_or(change_kind::unchanged), r.getRevision(),
+  return {text(r.getService()), known(r.getKind(), "change kind"), r.getRevision(),
           text(r.getDiff())};
 }
 
@@ -260,7 +552,7 @@ void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x) {
     ports[i].setName(x.ports[i].name);
     ports[i].setPublished(x.ports[i].published);
   }
-  b.setBalancing(to_string(x.balancing));
+  b.setBalancing(to_capnp(x.balancing));
   auto endpoints = b.initEndpoints(x.endpoints.size());
   for (unsigned i = 0; i < x.endpoints.size(); ++i) {
     const auto& e = x.endpoints[i];
@@ -278,7 +570,7 @@ service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r) {
   x.service = text(r.getService());
   for (auto p : r.getPorts())
     x.ports.push_back({text(p.getName()), p.getPublished()});
-  x.balancing = load_balancing_from(text(r.getBalancing())).value_or(load_balancing::round_robin);
+  x.balancing = known(r.getBalancing(), "load balancing");
   for (auto e : r.getEndpoints())
     x.endpoints.push_back({text(e.getReplica()), text(e.getNode()), text(e.getPort()),
                            text(e.getHost()), e.getHostPort()});
@@ -287,20 +579,20 @@ service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r) {
 }
 
 void to_capnp(rpc::Error::Builder b, const caf::error& x) {
-  b.setCode(to_string(code_of(x)));
+  b.setCode(to_capnp(code_of(x)));
   b.setMessage(message_of(x));
 }
 
 std::optional<rpc_error> from_capnp(rpc::Error::Reader r) {
-  if (r.getCode().size() == 0)
+  if (r.getCode() == rpc::ErrorCode::NONE)
     return std::nullopt;
-  return rpc_error{text(r.getCode()), text(r.getMessage())};
+  return rpc_error{from_capnp(r.getCode()), text(r.getMessage())};
 }
 
 void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
   b.setService(x.service);
   b.setRevision(x.revision);
-  b.setState(x.state);
+  b.setState(to_capnp(x.state));
   b.setDesired(x.desired);
   b.setUpdated(x.updated);
   b.setReady(x.ready);
@@ -310,7 +602,7 @@ void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
 }
 
 rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
-  return {text(r.getService()), r.getRevision(), text(r.getState()),
+  return {text(r.getService()), r.getRevision(), known(r.getState(), "rollout state"),
           r.getDesired(),       r.getUpdated(),  r.getReady(),
           r.getAvailable(),     r.getOld(),      text(r.getMessage())};
 }
@@ -318,14 +610,14 @@ rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
 void to_capnp(rpc::ActorInfo::Builder b, const actor_info& x) {
   b.setPath(x.path);
   b.setKind(x.kind);
-  b.setState(x.state);
+  b.setState(to_capnp(x.state));
   b.setId(x.id);
   b.setRestarts(x.restarts);
   b.setLastExit(x.last_exit);
 }
 
 actor_info from_capnp(rpc::ActorInfo::Reader r) {
-  return {text(r.getPath()), text(r.getKind()), text(r.getState()),
+  return {text(r.getPath()), text(r.getKind()), known(r.getState(), "actor state"),
           r.getId(),         r.getRestarts(),   text(r.getLastExit())};
 }
 

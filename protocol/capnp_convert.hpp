@@ -1,7 +1,8 @@
 #pragma once
 
 // The edge between Cap'n Proto and the rest of tutti: readers and builders never
-// leave the RPC code; these turn them into protocol values and back.
+// leave the RPC code; these turn them into protocol values and back. The C++
+// enums are the source of truth; each rpc enum mirrors one of them.
 
 #include "protocol/api.capnp.h"
 #include "protocol/errors.hpp"
@@ -15,6 +16,26 @@
 
 namespace tutti::protocol {
 
+rpc::ErrorCode to_capnp(error_code x);
+rpc::ReplicaState to_capnp(replica_state x);
+rpc::DriverKind to_capnp(driver_kind x);
+rpc::NodeState to_capnp(node_state x);
+rpc::RolloutState to_capnp(rollout_state x);
+rpc::LoadBalancing to_capnp(load_balancing x);
+rpc::ChangeKind to_capnp(change_kind x);
+rpc::ActorState to_capnp(actor_state x);
+
+/// nullopt for an enumerant this build does not know: a newer peer's, which
+/// Cap'n Proto hands over as its number.
+std::optional<error_code> from_capnp(rpc::ErrorCode x);
+std::optional<replica_state> from_capnp(rpc::ReplicaState x);
+std::optional<driver_kind> from_capnp(rpc::DriverKind x);
+std::optional<node_state> from_capnp(rpc::NodeState x);
+std::optional<rollout_state> from_capnp(rpc::RolloutState x);
+std::optional<load_balancing> from_capnp(rpc::LoadBalancing x);
+std::optional<change_kind> from_capnp(rpc::ChangeKind x);
+std::optional<actor_state> from_capnp(rpc::ActorState x);
+
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x);
 void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x);
 void to_capnp(rpc::Event::Builder b, const event& x);
@@ -26,9 +47,12 @@ void to_capnp(rpc::ServiceChange::Builder b, const service_change& x);
 void to_capnp(rpc::SpecError::Builder b, const spec_error& x);
 void to_capnp(rpc::ServiceDetail::Builder b, const service_detail& x);
 void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x);
-/// Sets code and message from a caf::error (code names are error_code's).
+/// Sets code and message from a caf::error (code_of's code).
 void to_capnp(rpc::Error::Builder b, const caf::error& x);
 
+// A value with an enumerant this build does not know cannot be represented:
+// these throw kj::Exception (FAILED) naming the field, which RPC code reports as
+// a failed call.
 replica_status from_capnp(rpc::ReplicaStatus::Reader r);
 service_status from_capnp(rpc::ServiceStatus::Reader r);
 event from_capnp(rpc::Event::Reader r);
@@ -41,18 +65,13 @@ spec_error from_capnp(rpc::SpecError::Reader r);
 service_detail from_capnp(rpc::ServiceDetail::Reader r);
 service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r);
 
-/// A failed result's error, or nullopt when the result has none.
+/// A failed result's error. `code` is nullopt when the peer failed with a code
+/// this build does not know (a newer peer's); the message still says why.
 struct rpc_error {
-  std::string code;
+  std::optional<error_code> code;
   std::string message;
 };
+/// The error of a result, or nullopt when the result has none (code none).
 std::optional<rpc_error> from_capnp(rpc::Error::Reader r);
-
-/// Inverse of to_string for the enums that cross the wire as text.
-std::optional<replica_state> replica_state_from(const std::string& text);
-std::optional<driver_kind> driver_kind_from(const std::string& text);
-std::optional<node_state> node_state_from(const std::string& text);
-std::optional<change_kind> change_kind_from(const std::string& text);
-std::optional<load_balancing> load_balancing_from(const std::string& text);
 
 } // namespace tutti::protocol

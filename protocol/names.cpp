@@ -3,6 +3,18 @@
 
 namespace tutti::protocol {
 
+namespace {
+
+template <class Enum, size_t N>
+std::optional<Enum> enum_from(const std::string& text, const Enum (&all)[N]) {
+  for (auto x : all)
+    if (to_string(x) == text)
+      return x;
+  return std::nullopt;
+}
+
+} // namespace
+
 std::string to_string(driver_kind x) {
   switch (x) {
     case driver_kind::process:
@@ -140,6 +152,86 @@ std::string to_string(change_kind x) {
       return "deleted";
   }
   return "unknown";
+}
+
+std::string to_string(rollout_state x) {
+  switch (x) {
+    case rollout_state::progressing:
+      return "progressing";
+    case rollout_state::complete:
+      return "complete";
+    case rollout_state::paused:
+      return "paused";
+    case rollout_state::rolling_back:
+      return "rolling_back";
+  }
+  return "unknown";
+}
+
+std::string to_string(actor_state x) {
+  switch (x) {
+    case actor_state::running:
+      return "running";
+    case actor_state::restarting:
+      return "restarting";
+    case actor_state::unreachable:
+      return "unreachable";
+    case actor_state::ready:
+      return "ready";
+    case actor_state::cordoned:
+      return "cordoned";
+    case actor_state::draining:
+      return "draining";
+    case actor_state::lost:
+      return "lost";
+  }
+  return "unknown";
+}
+
+actor_state actor_state_of(node_state x) {
+  switch (x) {
+    case node_state::ready:
+      return actor_state::ready;
+    case node_state::cordoned:
+      return actor_state::cordoned;
+    case node_state::draining:
+      return actor_state::draining;
+    case node_state::lost:
+      return actor_state::lost;
+  }
+  return actor_state::unreachable;
+}
+
+std::optional<replica_state> replica_state_from(const std::string& text) {
+  static const replica_state all[] = {replica_state::pending,  replica_state::starting,
+                                      replica_state::running,  replica_state::backoff,
+                                      replica_state::stopping, replica_state::exited,
+                                      replica_state::failed};
+  return enum_from(text, all);
+}
+
+std::optional<driver_kind> driver_kind_from(const std::string& text) {
+  static const driver_kind all[] = {driver_kind::process, driver_kind::sim, driver_kind::docker,
+                                    driver_kind::containerd};
+  return enum_from(text, all);
+}
+
+std::optional<node_state> node_state_from(const std::string& text) {
+  static const node_state all[] = {node_state::ready, node_state::cordoned, node_state::draining,
+                                   node_state::lost};
+  return enum_from(text, all);
+}
+
+std::optional<change_kind> change_kind_from(const std::string& text) {
+  static const change_kind all[] = {change_kind::created, change_kind::updated,
+                                    change_kind::unchanged, change_kind::deleted};
+  return enum_from(text, all);
+}
+
+std::optional<load_balancing> load_balancing_from(const std::string& text) {
+  static const load_balancing all[] = {load_balancing::round_robin,
+                                       load_balancing::least_connections};
+  return enum_from(text, all);
 }
 
 std::string to_string(const spec_error& x) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ std::string to_string(driver_kind x);
 std::string to_string(restart_policy x);
 std::string to_string(placement_strategy x);
 std::string to_string(load_balancing x);
+
+/// Inverses of to_string, for names stored as text; nullopt for any other text.
+std::optional<driver_kind> driver_kind_from(const std::string& text);
+std::optional<load_balancing> load_balancing_from(const std::string& text);
 
 /// A named port of a replica. The node picks a free host port for it and passes it
 /// to the replica as `PORT_<NAME>` (and `PORT` for the first one). A published

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ enum class replica_state : uint8_t {
 };
 
 std::string to_string(replica_state x);
+std::optional<replica_state> replica_state_from(const std::string& text);
 
 struct port_binding {
   std::string name;
@@ -138,6 +140,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 enum class node_state : uint8_t { ready, cordoned, draining, lost };
 
 std::string to_string(node_state x);
+std::optional<node_state> node_state_from(const std::string& text);
 
 struct node_status {
   std::string name;
@@ -147,8 +150,8 @@ struct node_status {
   resource_spec allocated;
   int32_t replicas = 0;
   std::map<std::string, std::string> labels;
-  std::vector<std::string> drivers;
-  std::map<std::string, std::string> driver_errors; // driver -> why it is unhealthy
+  std::vector<driver_kind> drivers;
+  std::map<driver_kind, std::string> driver_errors; // driver -> why it is unhealthy
   int32_t ports_capacity = 0;  // host ports the node can give replicas (its port range)
   int32_t ports_allocated = 0; // of those, reserved by replicas placed here
 };
@@ -158,11 +161,17 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.replicas, x.labels, x.drivers, x.driver_errors, x.ports_capacity, x.ports_allocated);
 }
 
+/// A rollout replaces replicas (progressing) until it is complete; a failure
+/// stops it (paused) or takes it back to the previous revision (rolling_back).
+enum class rollout_state : uint8_t { progressing, complete, paused, rolling_back };
+
+std::string to_string(rollout_state x);
+
 /// Where the rollout of a service's newest revision is.
 struct rollout_status {
   std::string service;
   int64_t revision = 0; // the revision being rolled out (or last rolled out)
-  std::string state;    // progressing, complete, paused, rolling_back
+  rollout_state state = rollout_state::complete;
   int32_t desired = 0;
   int32_t updated = 0;   // replicas of the revision's template
   int32_t ready = 0;     // of those, ready
@@ -209,6 +218,7 @@ std::string to_string(const spec_error& x); // "file:line:col: field: message"
 enum class change_kind : uint8_t { created, updated, unchanged, deleted };
 
 std::string to_string(change_kind x);
+std::optional<change_kind> change_kind_from(const std::string& text);
 
 struct service_change {
   std::string service;
@@ -232,11 +242,29 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("apply_result"), x.dry_run, x.changes, x.errors);
 }
 
+/// What an actor of the supervision tree is doing. The entry of a node of a
+/// control plane shows the node's state instead, or unreachable when the node
+/// does not answer.
+enum class actor_state : uint8_t {
+  running,
+  restarting,  // between a crash and its restart
+  unreachable, // did not answer for itself or its children
+  ready,       // the node_state values, for a node's entry
+  cordoned,
+  draining,
+  lost,
+};
+
+std::string to_string(actor_state x);
+actor_state actor_state_of(node_state x);
+
 /// One actor of the supervision tree, as `tutti tree` shows it.
 struct actor_info {
-  std::string path;      // "/cluster/service/web": the supervisors' child names joined
-  std::string kind;      // the role: supervisor, store, service, replica, driver, node ...
-  std::string state;     // running, restarting (between a crash and its restart), unreachable
+  std::string path; // "/cluster/service/web": the supervisors' child names joined
+  /// The role: the first segment of its child name (supervisor, store, service,
+  /// replica, driver, node ...), which each supervisor's owner chooses.
+  std::string kind;
+  actor_state state = actor_state::running;
   uint64_t id = 0;       // CAF's actor id: a new one after each restart
   int32_t restarts = 0;  // by its supervisor, since the supervisor started
   std::string last_exit; // why it last ended; empty when it never did

@@ -178,12 +178,14 @@ public:
   kj::Promise<void> setNodeState(SetNodeStateContext ctx) override {
     auto params = ctx.getParams();
     auto start = clock::now();
-    auto wanted = text(params.getState());
-    auto state = p::node_state_from(wanted);
+    auto wanted = params.getState();
+    auto state = p::from_capnp(wanted);
     if (!state || *state == p::node_state::lost)
       return fail(ctx, "setNodeState", start,
                   p::make_error(p::error_code::invalid_argument,
-                                "node state " + wanted +
+                                "node state " +
+                                    (state ? p::to_string(*state)
+                                           : std::to_string(static_cast<uint16_t>(wanted))) +
                                     " cannot be set; use ready, cordoned or draining"));
     return call<p::node_status>(
         ctx, "setNodeState", [](auto results, auto& x) { p::to_capnp(results.initNode(), x); },

@@ -52,7 +52,7 @@ struct node_state {
   std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
   std::set<uint16_t> reserved;
   uint16_t next_port = 0;
-  std::map<std::string, std::string> driver_errors; // driver -> why unhealthy
+  std::map<p::driver_kind, std::string> driver_errors; // driver -> why unhealthy
   // Containers listed at start and replicas run since: any other name has no
   // container, so its replica need not look for one.
   // By hash: a collision only makes a new replica look first, and a node of a
@@ -408,7 +408,7 @@ p::node_status status(self_ptr self) {
   out.labels = cfg.labels;
   out.replicas = static_cast<int32_t>(self->state.replicas.size());
   for (auto& [kind, drv] : self->state.ctx.drivers)
-    out.drivers.push_back(p::to_string(kind));
+    out.drivers.push_back(kind);
   out.driver_errors = self->state.driver_errors;
   out.allocated = self->state.promised;
   out.ports_capacity = port_capacity(self);
@@ -517,9 +517,9 @@ void publish(self_ptr self) {
 /// Records a probe's outcome (`why` empty: healthy). A change of healthy or not is
 /// logged, recorded as an event and published, so placement avoids the driver
 /// while it is down and `get nodes` shows why.
-void set_driver_health(self_ptr self, const std::string& driver, const std::string& why) {
+void set_driver_health(self_ptr self, p::driver_kind kind, const std::string& why) {
   auto& errors = self->state.driver_errors;
-  auto i = errors.find(driver);
+  auto i = errors.find(kind);
   bool was_healthy = i == errors.end();
   if (why.empty() ? was_healthy : (!was_healthy && i->second == why))
     return;
@@ -527,7 +527,8 @@ void set_driver_health(self_ptr self, const std::string& driver, const std::stri
   if (why.empty())
     errors.erase(i);
   else
-    errors[driver] = why;
+    errors[kind] = why;
+  auto driver = p::to_string(kind);
   self->state.ctx.metrics->set_driver_healthy(node, driver, why.empty());
   publish(self);
   if (was_healthy == why.empty())
@@ -545,13 +546,12 @@ void set_driver_health(self_ptr self, const std::string& driver, const std::stri
 
 void probe_drivers(self_ptr self) {
   for (auto& [kind, drv] : self->state.ctx.drivers) {
-    auto name = p::to_string(kind);
     if (drv && drv->inline_calls()) {
       // Answers at once, from any thread: asked here, without a request to its
       // actor and the answer back (5,000 simulated nodes probe every 2 s).
       auto err = drv->health();
       auto why = err ? p::message_of(err) : std::string{};
-      set_driver_health(self, name, err && why.empty() ? "its health probe failed" : why);
+      set_driver_health(self, kind, err && why.empty() ? "its health probe failed" : why);
       continue;
     }
     auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
@@ -563,10 +563,10 @@ void probe_drivers(self_ptr self) {
     auto limit = drv && !drv->blocking() ? caf::duration{caf::infinite}
                                          : caf::duration{std::chrono::seconds{5}};
     self->request(driver, limit, p::health_atom::value)
-        .then([self, name](bool) { set_driver_health(self, name, ""); },
-              [self, name](caf::error& err) {
+        .then([self, kind = kind](bool) { set_driver_health(self, kind, ""); },
+              [self, kind = kind](caf::error& err) {
                 auto why = p::message_of(err);
-                set_driver_health(self, name, why.empty() ? "no answer to a health probe" : why);
+                set_driver_health(self, kind, why.empty() ? "no answer to a health probe" : why);
               });
   }
   self->delayed_send(self, self->state.ctx.config.health_interval, p::health_atom::value);

@@ -154,7 +154,7 @@ std::string reason(const placement_view& view, node_id id, const verdict& v,
     case misfit::no_driver:
       return "no " + driver + " driver";
     case misfit::driver_unhealthy: {
-      auto i = n.reported.driver_errors.find(driver);
+      auto i = n.reported.driver_errors.find(req.driver);
       return driver + " driver unhealthy" +
              (i == n.reported.driver_errors.end() ? std::string{} : ": " + i->second);
     }

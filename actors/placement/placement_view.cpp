@@ -1,16 +1,6 @@
 #include "actors/placement/placement_view.hpp"
 
-#include <array>
-
 namespace tutti::actors {
-
-namespace {
-
-constexpr std::array<p::driver_kind, 4> all_drivers{p::driver_kind::process, p::driver_kind::sim,
-                                                    p::driver_kind::docker,
-                                                    p::driver_kind::containerd};
-
-} // namespace
 
 placement_view::placement_view() {
   intern(keys_, "node.name"); // name_key
@@ -59,14 +49,10 @@ placement_view::node_id placement_view::upsert(const p::node_status& st) {
   n.ports_capacity = st.ports_capacity;
   n.drivers = 0;
   n.unhealthy = 0;
-  for (auto kind : all_drivers) {
-    auto text = p::to_string(kind);
-    for (const auto& d : st.drivers)
-      if (d == text)
-        n.drivers |= driver_bit(kind);
-    if (st.driver_errors.count(text))
-      n.unhealthy |= driver_bit(kind);
-  }
+  for (auto kind : st.drivers)
+    n.drivers |= driver_bit(kind);
+  for (const auto& [kind, why] : st.driver_errors)
+    n.unhealthy |= driver_bit(kind);
   n.reported = st;
   return id;
 }

@@ -11,20 +11,6 @@
 
 namespace tutti::actors::service_impl {
 
-std::string to_string(rollout_phase x) {
-  switch (x) {
-    case rollout_phase::progressing:
-      return "progressing";
-    case rollout_phase::complete:
-      return "complete";
-    case rollout_phase::paused:
-      return "paused";
-    case rollout_phase::rolling_back:
-      return "rolling_back";
-  }
-  return "unknown";
-}
-
 census count_slots(self_ptr self) {
   census c;
   for (auto& [slot, s] : self->state.slots) {
@@ -43,12 +29,12 @@ census count_slots(self_ptr self) {
 
 void check_rollout_done(self_ptr self, const census& c) {
   auto& r = self->state.rollout;
-  if (r.phase != rollout_phase::progressing && r.phase != rollout_phase::rolling_back)
+  if (r.phase != p::rollout_state::progressing && r.phase != p::rollout_state::rolling_back)
     return;
   if (!c.old.empty() || c.current_unready > 0 ||
       static_cast<int32_t>(c.current.size()) < self->state.spec.replicas)
     return;
-  r.phase = rollout_phase::complete;
+  r.phase = p::rollout_state::complete;
   r.completed_at = clock::now();
   r.message = "all " + std::to_string(c.current.size()) + " replicas run revision " +
               std::to_string(r.revision);
@@ -64,7 +50,7 @@ void step(self_ptr self) {
   auto n = st.spec.replicas;
   auto c = count_slots(self);
   bool rolling = !c.old.empty();
-  bool frozen = rolling && st.rollout.phase == rollout_phase::paused;
+  bool frozen = rolling && st.rollout.phase == p::rollout_state::paused;
   auto total = static_cast<int32_t>(c.current.size() + c.old.size());
   // Start new replicas.
   auto want = n - static_cast<int32_t>(c.current.size());
@@ -120,8 +106,8 @@ std::optional<std::string> rollout_failure(self_ptr self, const slot_state& s) {
   const auto& r = st.rollout;
   if (s.tmpl != st.target || s.stopping)
     return std::nullopt;
-  bool watching = r.phase == rollout_phase::progressing ||
-                  (r.phase == rollout_phase::complete &&
+  bool watching = r.phase == p::rollout_state::progressing ||
+                  (r.phase == p::rollout_state::complete &&
                    clock::now() - r.completed_at < st.spec.update.monitor &&
                    r.revision == st.revision && r.revision > 0);
   if (!watching)
@@ -143,7 +129,7 @@ std::optional<std::string> rollout_failure(self_ptr self, const slot_state& s) {
 
 void request_rollback(self_ptr self, const std::string& why) {
   auto& r = self->state.rollout;
-  r.phase = rollout_phase::rolling_back;
+  r.phase = p::rollout_state::rolling_back;
   r.message = why;
   auto name = self->state.spec.name;
   auto failed = r.revision;
@@ -156,7 +142,7 @@ void request_rollback(self_ptr self, const std::string& why) {
           },
           [self, why](caf::error& err) {
             auto& r = self->state.rollout;
-            r.phase = rollout_phase::paused;
+            r.phase = p::rollout_state::paused;
             r.message = why + "; cannot roll back: " + p::message_of(err);
             emit(self, "rollout_paused", r.message, {});
           });
@@ -175,7 +161,7 @@ void fail_rollout(self_ptr self, const std::string& why) {
     request_rollback(self, why);
     return;
   }
-  r.phase = rollout_phase::paused;
+  r.phase = p::rollout_state::paused;
   r.message = why;
   emit(self, "rollout_paused",
        head + (r.is_rollback ? "; this was a rollback already: paused"
@@ -189,7 +175,7 @@ p::rollout_status rollout_view(self_ptr self) {
   p::rollout_status out;
   out.service = self->state.spec.name;
   out.revision = r.revision;
-  out.state = to_string(r.phase);
+  out.state = r.phase;
   out.desired = self->state.spec.replicas;
   out.updated = static_cast<int32_t>(c.current.size());
   out.ready = out.updated - c.current_unready;
@@ -207,7 +193,7 @@ void remember(self_ptr self, int64_t revision, const p::service_spec& spec) {
 
 void start_rollout(self_ptr self) {
   auto& r = self->state.rollout;
-  r = rollout_state{self->state.revision, rollout_phase::progressing, {}, {}, r.is_rollback};
+  r = rollout_state{self->state.revision, p::rollout_state::progressing, {}, {}, r.is_rollback};
   const auto& u = self->state.spec.update;
   r.message = "replacing replicas of earlier revisions (parallelism " +
               std::to_string(u.parallelism) + ", max_surge " + std::to_string(u.max_surge) +

@@ -492,7 +492,7 @@ void reconcile(self_ptr self) {
     step(self);
     pump(self);
     auto phase = st.rollout.phase;
-    if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+    if (phase == p::rollout_state::progressing || phase == p::rollout_state::rolling_back)
       check_rollout_done(self, count_slots(self));
   }
   recount_running(self);
@@ -525,7 +525,7 @@ void on_status(self_ptr self, p::replica_status& st) {
   if (was_ready != is_ready(s) || (is_ready(s) && moved))
     queue_publish(self); // its endpoints came, went or changed
   auto phase = self->state.rollout.phase;
-  if (phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+  if (phase == p::rollout_state::progressing || phase == p::rollout_state::rolling_back)
     queue_reconcile(self); // a replica became ready or went away: the rollout may move on
 }
 
@@ -587,7 +587,8 @@ void on_nodes_lost(self_ptr self, const std::vector<std::string>& nodes) {
   queue_metrics(self);
   pump(self);
   auto phase = st.rollout.phase;
-  if (st.deleting || phase == rollout_phase::progressing || phase == rollout_phase::rolling_back)
+  if (st.deleting || phase == p::rollout_state::progressing ||
+      phase == p::rollout_state::rolling_back)
     queue_reconcile(self); // they are to stop; or fewer ready: the rollout may wait
 }
 
@@ -688,7 +689,7 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
           if (replacing)
             start_rollout(self);
           else
-            self->state.rollout = {revision, rollout_phase::complete, "", clock::now(), false};
+            self->state.rollout = {revision, p::rollout_state::complete, "", clock::now(), false};
         } else {
           self->state.rollout.revision = revision;
         }

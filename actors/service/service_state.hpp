@@ -62,13 +62,9 @@ struct known_revision {
   p::service_spec spec;
 };
 
-enum class rollout_phase { progressing, complete, paused, rolling_back };
-
-std::string to_string(rollout_phase x);
-
 struct rollout_state {
   int64_t revision = 0;
-  rollout_phase phase = rollout_phase::complete;
+  p::rollout_state phase = p::rollout_state::complete;
   std::string message;
   clock::time_point completed_at;
   bool is_rollback = false; // an automatic rollback: if it fails too, it pauses

@@ -40,11 +40,11 @@ struct tree_reply {
   }
 };
 
-p::actor_info info(std::string path, std::string kind, std::string state, uint64_t id) {
+p::actor_info info(std::string path, std::string kind, p::actor_state state, uint64_t id) {
   p::actor_info x;
   x.path = std::move(path);
   x.kind = std::move(kind);
-  x.state = std::move(state);
+  x.state = state;
   x.id = id;
   return x;
 }
@@ -52,7 +52,7 @@ p::actor_info info(std::string path, std::string kind, std::string state, uint64
 void add_node_tree(self_ptr self, std::shared_ptr<tree_reply> reply, const p::node_status& node,
                    node_actor handle) {
   auto at = nodes_prefix + node.name;
-  reply->entries.push_back(info(at, "node", p::to_string(node.state), handle.id()));
+  reply->entries.push_back(info(at, "node", p::actor_state_of(node.state), handle.id()));
   auto index = reply->entries.size() - 1;
   ++reply->pending;
   self->request(handle, ask_timeout, p::tree_atom::value)
@@ -65,7 +65,7 @@ void add_node_tree(self_ptr self, std::shared_ptr<tree_reply> reply, const p::no
             reply->done();
           },
           [reply, index](caf::error&) {
-            reply->entries[index].state = "unreachable";
+            reply->entries[index].state = p::actor_state::unreachable;
             reply->done();
           });
 }
@@ -78,7 +78,8 @@ void add_nodes(self_ptr self, std::shared_ptr<tree_reply> reply, placement_actor
           [self, reply, placement](std::vector<p::node_status>& nodes) {
             for (auto& node : nodes) {
               if (node.state == p::node_state::lost) {
-                reply->entries.push_back(info(nodes_prefix + node.name, "node", "lost", 0));
+                reply->entries.push_back(
+                    info(nodes_prefix + node.name, "node", p::actor_state::lost, 0));
                 continue;
               }
               ++reply->pending;
@@ -90,7 +91,7 @@ void add_nodes(self_ptr self, std::shared_ptr<tree_reply> reply, placement_actor
                       },
                       [reply, node](caf::error&) {
                         reply->entries.push_back(
-                            info(nodes_prefix + node.name, "node", "unreachable", 0));
+                            info(nodes_prefix + node.name, "node", p::actor_state::unreachable, 0));
                         reply->done();
                       });
             }
@@ -103,7 +104,7 @@ caf::result<tree> whole_tree(self_ptr self) {
   auto reply = std::make_shared<tree_reply>();
   reply->rp = self->make_response_promise<tree>();
   const auto& root = self->state.ctx.root;
-  reply->entries.push_back(info("/", "supervisor", "running", root.id()));
+  reply->entries.push_back(info("/", "supervisor", p::actor_state::running, root.id()));
   ++reply->pending;
   self->request(caf::actor_cast<supervising_actor>(root), ask_timeout, p::tree_atom::value)
       .then(
@@ -113,7 +114,7 @@ caf::result<tree> whole_tree(self_ptr self) {
             reply->done();
           },
           [reply](caf::error&) {
-            reply->entries.front().state = "unreachable";
+            reply->entries.front().state = p::actor_state::unreachable;
             reply->done();
           });
   if (self->state.ctx.remote_nodes) {

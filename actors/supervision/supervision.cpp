@@ -217,7 +217,7 @@ tree_collector::behavior_type collect_tree(tree_collector::pointer self,
                 done();
               },
               [acc, index = index, done](caf::error&) mutable {
-                (*acc)[index].state = "unreachable";
+                (*acc)[index].state = protocol::actor_state::unreachable;
                 done();
               });
     }
@@ -244,7 +244,7 @@ caf::result<std::vector<protocol::actor_info>> supervision::tree() {
     protocol::actor_info x;
     x.path = "/" + e.name;
     x.kind = kind_of(e.name);
-    x.state = e.handle ? "running" : "restarting";
+    x.state = e.handle ? protocol::actor_state::running : protocol::actor_state::restarting;
     x.id = e.handle ? e.handle.id() : 0;
     x.restarts = e.total_restarts;
     if (e.past)

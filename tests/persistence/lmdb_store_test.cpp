@@ -30,6 +30,7 @@ using tutti::persistence::lmdb_store;
 using tutti::persistence::store_options;
 using tutti::persistence::stored_spec;
 using tutti::protocol::code_of;
+using tutti::protocol::driver_kind;
 using tutti::protocol::error_code;
 using tutti::protocol::event;
 using tutti::protocol::message_of;
@@ -450,7 +451,7 @@ TEST(LmdbStore, NodesRoundTripEveryFieldAcrossReopen) {
   n1.allocated = {0.25, 512 << 20};
   n1.replicas = 7;
   n1.labels = {{"zone", "a"}, {"disk", "ssd"}};
-  n1.drivers = {"process", "docker"};
+  n1.drivers = {driver_kind::process, driver_kind::docker};
   node_status n0;
   n0.name = "n0";
   n0.state = node_state::lost;

@@ -94,8 +94,8 @@ protected:
                                  {0.5, 1 << 20},
                                  3,
                                  {{"zone", "a"}},
-                                 {"process", "docker"},
-                                 {{"docker", "cannot reach the Docker engine"}}}};
+                                 {driver_kind::process, driver_kind::docker},
+                                 {{driver_kind::docker, "cannot reach the Docker engine"}}}};
     for (uint64_t seq = 1; seq <= 5; ++seq)
       state_->events.push_back(make_event(seq, "replica_started"));
     state_->follow_events = {make_event(6, "replica_exited"), make_event(7, "replica_backoff"),
@@ -161,7 +161,7 @@ TEST_F(ClientTest, GetReplicasFiltersByService) {
   auto nodes = c->get_nodes();
   ASSERT_TRUE(nodes);
   EXPECT_EQ(nodes->at(0).labels.at("zone"), "a");
-  EXPECT_EQ(nodes->at(0).driver_errors.at("docker"), "cannot reach the Docker engine");
+  EXPECT_EQ(nodes->at(0).driver_errors.at(driver_kind::docker), "cannot reach the Docker engine");
 }
 
 TEST_F(ClientTest, ApplySendsTheSourceAndReturnsChanges) {
@@ -191,7 +191,7 @@ TEST_F(ClientTest, ServerErrorsCarryCodeAndMessage) {
   auto c = connect();
   auto detail = c->describe_service("nope", 10);
   ASSERT_FALSE(detail);
-  EXPECT_EQ(detail.error().code, "not_found");
+  EXPECT_EQ(detail.error().code, error_code::not_found);
   EXPECT_EQ(detail.error().message, "service 'nope' not found");
   auto web = c->describe_service("web", 10);
   ASSERT_TRUE(web);
@@ -200,14 +200,30 @@ TEST_F(ClientTest, ServerErrorsCarryCodeAndMessage) {
   EXPECT_EQ(web->events.size(), 5u);
 }
 
+TEST_F(ClientTest, WhatANewerTuttidMightSendIsAClearError) {
+  auto c = connect();
+  auto detail = c->describe_service("future", 10);
+  ASSERT_FALSE(detail);
+  EXPECT_EQ(detail.error().code, client_code::rpc_failure);
+  EXPECT_EQ(detail.error().message,
+            "tuttid failed with an error code this tutti does not know: quota exceeded; run a "
+            "tutti of the same version as tuttid");
+  auto replicas = c->get_replicas("future");
+  ASSERT_FALSE(replicas);
+  EXPECT_EQ(replicas.error().code, client_code::rpc_failure);
+  EXPECT_NE(replicas.error().message.find("replica state 42"), std::string::npos)
+      << replicas.error().message;
+  EXPECT_TRUE(c->get_replicas("web")) << "the connection is still usable";
+}
+
 TEST_F(ClientTest, ScaleAndDelete) {
   auto c = connect();
   auto revision = c->scale("web", 4);
   ASSERT_TRUE(revision);
   EXPECT_EQ(*revision, 7);
-  EXPECT_EQ(c->scale("web", 1000).error().code, "invalid_argument");
+  EXPECT_EQ(c->scale("web", 1000).error().code, error_code::invalid_argument);
   EXPECT_TRUE(c->delete_service("web"));
-  EXPECT_EQ(c->delete_service("nope").error().code, "not_found");
+  EXPECT_EQ(c->delete_service("nope").error().code, error_code::not_found);
   std::lock_guard lock{state_->mutex};
   EXPECT_EQ(state_->scales, (std::vector<std::pair<std::string, int32_t>>{{"web", 4}}));
 }
@@ -232,7 +248,7 @@ TEST_F(ClientTest, FollowDeliversEachPushThenTheServersError) {
   ASSERT_FALSE(guard.fired());
   EXPECT_EQ(seen, state_->follow_events);
   ASSERT_FALSE(ended);
-  EXPECT_EQ(ended.error().code, "unavailable");
+  EXPECT_EQ(ended.error().code, error_code::unavailable);
   EXPECT_EQ(ended.error().message, "tuttid is stopping");
 }
 
@@ -252,7 +268,7 @@ TEST_F(ClientTest, FollowReportsLostConnectionWhenTheServerGoesAway) {
   ASSERT_FALSE(guard.fired());
   EXPECT_EQ(seen, 3u);
   ASSERT_FALSE(ended);
-  EXPECT_EQ(ended.error().code, "disconnected");
+  EXPECT_EQ(ended.error().code, client_code::disconnected);
   EXPECT_EQ(ended.error().message, "connection to tuttid lost");
 }
 
@@ -271,7 +287,7 @@ TEST_F(ClientTest, CallsTimeOut) {
   auto c = connect(300ms);
   auto logs = c->logs("slow", -1, 100);
   ASSERT_FALSE(logs);
-  EXPECT_EQ(logs.error().code, "timeout");
+  EXPECT_EQ(logs.error().code, client_code::timeout);
   EXPECT_EQ(logs.error().message, "tuttid at " + server_->api() + " did not answer within 0.3s");
   auto fast = c->logs("web", -1, 100); // the connection is still usable
   ASSERT_TRUE(fast);
@@ -283,7 +299,7 @@ TEST(ClientConnect, RefusedConnectionSaysWhatToDo) {
   auto api = "127.0.0.1:" + std::to_string(tutti::testing::closed_port());
   auto c = client::connect(api, 5s);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().code, "unreachable");
+  EXPECT_EQ(c.error().code, client_code::unreachable);
   EXPECT_EQ(c.error().message,
             "cannot reach tuttid at " + api + ": connection refused; is `tuttid dev` running?");
 }

@@ -30,8 +30,8 @@ template <class Builder, class Values> void fill(Builder list, const Values& xs)
     protocol::to_capnp(list[i], xs[i]);
 }
 
-void set_error(rpc::Error::Builder b, const char* code, const std::string& message) {
-  b.setCode(code);
+void set_error(rpc::Error::Builder b, protocol::error_code code, const std::string& message) {
+  b.setCode(protocol::to_capnp(code));
   b.setMessage(message);
 }
 
@@ -62,7 +62,7 @@ protected:
            std::vector<protocol::spec_error>{
                {file, 3, 11, "replicas", "must be between 0 and 10000"},
                {"", 4, 3, "drivr", "unknown field; did you mean 'driver'?"}});
-      set_error(results.initError(), "invalid_spec", "the spec has 2 problems");
+      set_error(results.initError(), protocol::error_code::invalid_spec, "the spec has 2 problems");
       return kj::READY_NOW;
     }
     protocol::service_change change{"web", protocol::change_kind::created, 3, ""};
@@ -80,6 +80,12 @@ protected:
 
   kj::Promise<void> getReplicas(GetReplicasContext context) override {
     auto service = text(context.getParams().getService());
+    if (service == "future") { // a state that a newer tuttid might send
+      auto r = context.getResults().initReplicas(1)[0];
+      r.setId("future-0");
+      r.setState(static_cast<rpc::ReplicaState>(42));
+      return kj::READY_NOW;
+    }
     std::vector<protocol::replica_status> out;
     std::lock_guard lock{state_->mutex};
     std::copy_if(state_->replicas.begin(), state_->replicas.end(), std::back_inserter(out),
@@ -103,9 +109,9 @@ protected:
   kj::Promise<void> setNodeState(SetNodeStateContext context) override {
     auto params = context.getParams();
     auto name = text(params.getNode());
-    auto state = protocol::node_state_from(text(params.getState()));
+    auto state = protocol::from_capnp(params.getState());
     std::lock_guard lock{state_->mutex};
-    state_->node_states.emplace_back(name, text(params.getState()));
+    state_->node_states.emplace_back(name, state ? to_string(*state) : "unknown");
     std::string known;
     for (auto& n : state_->nodes) {
       known += (known.empty() ? "" : ", ") + n.name;
@@ -115,7 +121,7 @@ protected:
       protocol::to_capnp(context.getResults().initNode(), n);
       return kj::READY_NOW;
     }
-    set_error(context.getResults().initError(), "not_found",
+    set_error(context.getResults().initError(), protocol::error_code::not_found,
               "node " + name + " not found; known nodes: " + known);
     return kj::READY_NOW;
   }
@@ -123,12 +129,18 @@ protected:
   kj::Promise<void> describeService(DescribeServiceContext context) override {
     auto service = text(context.getParams().getService());
     if (service == "hinted") { // the way the real tuttid words it
-      set_error(context.getResults().initError(), "not_found",
+      set_error(context.getResults().initError(), protocol::error_code::not_found,
                 "service hinted not found; `tutti get services` lists them");
       return kj::READY_NOW;
     }
+    if (service == "future") { // an error code that a newer tuttid might send
+      auto err = context.getResults().initError();
+      err.setCode(static_cast<rpc::ErrorCode>(99));
+      err.setMessage("quota exceeded");
+      return kj::READY_NOW;
+    }
     if (service != "web") {
-      set_error(context.getResults().initError(), "not_found",
+      set_error(context.getResults().initError(), protocol::error_code::not_found,
                 "service '" + service + "' not found");
       return kj::READY_NOW;
     }
@@ -146,7 +158,7 @@ protected:
     auto params = context.getParams();
     auto service = text(params.getService());
     if (params.getReplicas() > 100) {
-      set_error(context.getResults().initError(), "invalid_argument",
+      set_error(context.getResults().initError(), protocol::error_code::invalid_argument,
                 "at most 100 replicas on this fake");
       return kj::READY_NOW;
     }
@@ -159,7 +171,7 @@ protected:
   kj::Promise<void> deleteService(DeleteServiceContext context) override {
     auto service = text(context.getParams().getService());
     if (service != "web")
-      set_error(context.getResults().initError(), "not_found",
+      set_error(context.getResults().initError(), protocol::error_code::not_found,
                 "service '" + service + "' not found");
     return kj::READY_NOW;
   }
@@ -197,7 +209,8 @@ protected:
     return chain.then([context, hang]() mutable -> kj::Promise<void> {
       if (hang)
         return kj::NEVER_DONE;
-      set_error(context.getResults().initError(), "unavailable", "tuttid is stopping");
+      set_error(context.getResults().initError(), protocol::error_code::unavailable,
+                "tuttid is stopping");
       return kj::READY_NOW;
     });
   }

@@ -49,8 +49,11 @@ struct fake_state {
 /// - apply: a source containing "replicas: -1" is refused with two spec errors at
 ///   3:11 and 4:3; otherwise one change for service "web" (created, revision 3;
 ///   a dry run: updated, diff "-replicas: 1\n+replicas: 3\n").
-/// - describeService: "web" has a detail, anything else is not_found ("hinted"
-///   with a message that names `tutti get services`).
+/// - describeService: "web" has a detail, "future" fails with an error code
+///   no build knows (99), anything else is not_found ("hinted" with a message
+///   that names `tutti get services`).
+/// - getReplicas: those of the service (all when empty); "future" answers one
+///   replica in a state no build knows (42).
 /// - scale: revision 7; more than 100 replicas is invalid_argument.
 /// - deleteService: "web" works, anything else is not_found.
 /// - events: stored events with seq > after (and of the service), first `limit`.

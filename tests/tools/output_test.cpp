@@ -113,8 +113,8 @@ TEST(Views, NodesTable) {
   n.ports_capacity = 100;
   n.ports_allocated = 3;
   n.labels = {{"zone", "a"}, {"disk", "ssd"}};
-  n.drivers = {"process", "docker"};
-  n.driver_errors = {{"docker", "cannot reach the Docker engine"}};
+  n.drivers = {driver_kind::process, driver_kind::docker};
+  n.driver_errors = {{driver_kind::docker, "cannot reach the Docker engine"}};
   auto lines = lines_of(nodes_table({n}));
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0].find("DRIVERS"), lines[1].find("process,docker(unhealthy)"));
@@ -124,6 +124,49 @@ TEST(Views, NodesTable) {
             0u)
       << lines[1];
   EXPECT_EQ(lines[1].substr(lines[1].size() - 15), "disk=ssd,zone=a");
+}
+
+TEST(Views, NodeDriverErrorsAreListedByDriverName) {
+  node_status n;
+  n.name = "n1";
+  n.drivers = {driver_kind::process, driver_kind::docker, driver_kind::containerd};
+  n.driver_errors = {{driver_kind::docker, "no engine"}, {driver_kind::containerd, "no socket"}};
+  auto lines = lines_of(nodes_table({n}));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[1].find("process,docker(unhealthy),containerd(unhealthy)"), std::string::npos);
+  EXPECT_EQ(lines[2], "n1: containerd driver unhealthy: no socket");
+  EXPECT_EQ(lines[3], "n1: docker driver unhealthy: no engine");
+  EXPECT_EQ(to_json_text(json_of(n)["drivers"], -1), R"(["process","docker","containerd"])");
+  EXPECT_EQ(to_json_text(json_of(n)["driver_errors"], -1),
+            R"({"containerd":"no socket","docker":"no engine"})");
+}
+
+TEST(Views, RolloutLineAndJsonNameTheState) {
+  rollout_status r{"web", 4, rollout_state::rolling_back, 3, 1, 1, 2, 2, "web-1 exited"};
+  EXPECT_EQ(rollout_line(r),
+            "revision 4 rolling_back: 1/3 updated, 1 ready, 2 available, 2 old; web-1 exited");
+  EXPECT_EQ(json_of(r)["state"], "rolling_back");
+  r.state = rollout_state::complete;
+  EXPECT_EQ(json_of(r)["state"], "complete");
+  r.state = rollout_state::paused;
+  EXPECT_EQ(rollout_line(r).rfind("revision 4 paused: ", 0), 0u);
+  r.state = rollout_state::progressing;
+  EXPECT_NE(to_yaml(json_of(r)).find("state: progressing\n"), std::string::npos);
+}
+
+TEST(Views, TreeTableAndJsonNameTheState) {
+  std::vector<actor_info> xs{{"/", "supervisor", actor_state::running, 1, 0, ""},
+                             {"/cluster", "cluster", actor_state::restarting, 0, 2, "kill"},
+                             {"/nodes/n1", "node", actor_state::draining, 9, 0, ""},
+                             {"/nodes/n2", "node", actor_state::unreachable, 0, 0, ""}};
+  auto lines = lines_of(tree_table(xs));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[1], "/           supervisor   running       1    0          -");
+  EXPECT_NE(lines[2].find(" restarting "), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find(" draining "), std::string::npos) << lines[3];
+  EXPECT_NE(lines[4].find(" unreachable "), std::string::npos) << lines[4];
+  EXPECT_EQ(json_of(xs[2])["state"], "draining");
+  EXPECT_EQ(json_of(xs[1])["state"], "restarting");
 }
 
 TEST(Views, PidOrContainer) {

@@ -23,7 +23,7 @@ placement_view cluster(int nodes, int per_node) {
     st.name = "node-" + std::to_string(i);
     st.capacity = {64, int64_t{256} << 30};
     st.labels = {{"zone", "z" + std::to_string(i % 3)}, {"disk", i % 2 == 0 ? "ssd" : "hdd"}};
-    st.drivers = {"sim", "process"};
+    st.drivers = {p::driver_kind::sim, p::driver_kind::process};
     st.ports_capacity = 10000;
     auto id = view.upsert(st);
     for (int k = 0; k < per_node; ++k)

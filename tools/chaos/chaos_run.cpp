@@ -56,7 +56,7 @@ public:
   /// After a failed call: a lost connection is made again on the next get().
   void failed(const cli::client_error& e) {
     if (e.code == cli::client_code::disconnected || e.code == cli::client_code::unreachable ||
-        e.code == cli::client_code::timeout)
+        e.code == cli::client_code::timeout || e.code == protocol::error_code::timeout)
       client_.reset();
   }
 
@@ -203,7 +203,7 @@ bool round::kill_actor() {
     return api_.failed(tree.error()), false;
   std::vector<std::string> paths;
   for (auto& x : *tree)
-    if (x.path != "/" && x.state == "running")
+    if (x.path != "/" && x.state == protocol::actor_state::running)
       paths.push_back(x.path);
   if (paths.empty())
     return false;

@@ -15,6 +15,24 @@ namespace tutti::cli {
 
 namespace rpc = protocol::rpc;
 
+std::string to_string(client_code x) {
+  switch (x) {
+    case client_code::unreachable:
+      return "unreachable";
+    case client_code::disconnected:
+      return "disconnected";
+    case client_code::timeout:
+      return "timeout";
+    case client_code::unimplemented:
+      return "unimplemented";
+    case client_code::rpc_failure:
+      return "rpc_failure";
+    case client_code::invalid_argument:
+      return "invalid_argument";
+  }
+  return "unknown";
+}
+
 namespace {
 
 std::string text(capnp::Text::Reader r) {
@@ -33,7 +51,11 @@ std::optional<client_error> error_of(rpc::Error::Reader r) {
   auto err = protocol::from_capnp(r);
   if (!err)
     return std::nullopt;
-  return client_error{err->code, err->message};
+  if (!err->code)
+    return client_error{client_code::rpc_failure,
+                        "tuttid failed with an error code this tutti does not know: " +
+                            err->message + "; run a tutti of the same version as tuttid"};
+  return client_error{*err->code, err->message};
 }
 
 std::string seconds_text(kj::Duration d) {
@@ -240,7 +262,7 @@ result<protocol::node_status> client::set_node_state(const std::string& node,
                                                      protocol::node_state state) {
   auto req = impl_->tutti.setNodeStateRequest();
   req.setNode(node);
-  req.setState(protocol::to_string(state));
+  req.setState(protocol::to_capnp(state));
   return impl_->call(req.send(), [](auto& r) -> result<protocol::node_status> {
     if (auto err = error_of(r.getError()))
       return *err;

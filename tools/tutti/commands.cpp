@@ -22,25 +22,30 @@ using json = json_value;
 
 const char* const list_services_hint = "run `tutti get services` to see which services exist";
 
+// The client gave up waiting, or tuttid did (an actor did not answer it in time):
+// either way the next request would most likely wait as long.
+bool is_timeout(const client_error& e) {
+  return e.code == client_code::timeout || e.code == protocol::error_code::timeout;
+}
+
 // Failures of the client or the connection, as opposed to tuttid refusing a request:
 // after one of these, further requests of the same command would fail the same way.
 bool is_client_side(const client_error& e) {
-  for (const char* code :
-       {client_code::unreachable, client_code::disconnected, client_code::timeout,
-        client_code::unimplemented, client_code::rpc_failure})
+  for (auto code : {client_code::unreachable, client_code::disconnected, client_code::unimplemented,
+                    client_code::rpc_failure})
     if (e.code == code)
       return true;
-  return false;
+  return is_timeout(e);
 }
 
 std::string default_hint(const client_error& e) {
-  if (e.code == "not_found")
+  if (e.code == protocol::error_code::not_found)
     return list_services_hint;
   if (e.code == client_code::disconnected)
     return "check that tuttid is still running (its log says why it stopped), then retry";
-  if (e.code == client_code::timeout)
+  if (is_timeout(e))
     return "retry with a larger --timeout, or check tuttid's log for what holds it up";
-  if (e.code == "unavailable")
+  if (e.code == protocol::error_code::unavailable)
     return "tuttid is (re)starting a component; retry in a moment";
   return {};
 }
@@ -159,7 +164,7 @@ int get_services(client& c, const global_options& g, const streams& io, const st
     return report(io, services.error());
   keep_named(*services, name);
   if (!name.empty() && services->empty())
-    return report(io, {"not_found", "service '" + name + "' not found"});
+    return report(io, {protocol::error_code::not_found, "service '" + name + "' not found"});
   if (services->empty())
     return print_empty(g, io, "services", "create one with `tutti apply -f FILE`");
   io.out << render_as(g.output, json_of(*services), services_table(*services, unix_now_ms()));
@@ -183,7 +188,7 @@ int get_nodes(client& c, const global_options& g, const streams& io, const std::
     return report(io, nodes.error());
   keep_named(*nodes, name);
   if (!name.empty() && nodes->empty())
-    return report(io, {"not_found", "node '" + name + "' not found"},
+    return report(io, {protocol::error_code::not_found, "node '" + name + "' not found"},
                   "run `tutti get nodes` to see which nodes exist");
   if (nodes->empty())
     return print_empty(g, io, "nodes");
@@ -395,16 +400,18 @@ int follow_rollout(client& c, const global_options& g, const streams& io,
              << "; `tutti events -s " << o.name << "` tells why\n";
       return exit_code::failed;
     }
-    if (x.state == "complete")
+    if (x.state == protocol::rollout_state::complete)
       return exit_code::ok;
-    if (x.state == "paused" || !o.follow) {
-      if (x.state == "paused")
+    bool paused = x.state == protocol::rollout_state::paused;
+    if (paused || !o.follow) {
+      if (paused)
         io.err << "the rollout is paused: apply a fixed spec or run `tutti rollout undo " << o.name
                << "`\n";
-      return x.state == "paused" ? exit_code::failed : exit_code::ok;
+      return paused ? exit_code::failed : exit_code::ok;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      io.err << "still " << x.state << " after " << o.wait_s << " s; run it again to go on\n";
+      io.err << "still " << to_string(x.state) << " after " << o.wait_s
+             << " s; run it again to go on\n";
       return exit_code::failed;
     }
     // Polls: the API has no rollout stream; a fifth of a second is live enough.
@@ -470,7 +477,8 @@ int wait_drained(client& c, const streams& io, const node_options& o, uint64_t a
       return report(io, nodes.error());
     auto node = find_node(*nodes, o.name);
     if (!node)
-      return report(io, {"not_found", "node " + o.name + " is gone"}, list_nodes_hint);
+      return report(io, {protocol::error_code::not_found, "node " + o.name + " is gone"},
+                    list_nodes_hint);
     if (node->replicas != shown) {
       shown = node->replicas;
       io.out << "node/" << o.name << ": " << shown << " replica" << (shown == 1 ? "" : "s")
@@ -577,8 +585,9 @@ int run_chaos_kill(const global_options& g, const streams& io, const chaos_optio
   auto killed = (*c)->kill_actor(o.path, o.reason);
   if (!killed)
     return report(io, killed.error(),
-                  killed.error().code == "not_found" ? "run `tutti tree` to see the actors' paths"
-                                                     : "");
+                  killed.error().code == protocol::error_code::not_found
+                      ? "run `tutti tree` to see the actors' paths"
+                      : "");
   io.out << "killed " << *killed << " (" << o.reason
          << "); its supervisor restarts it: watch with `tutti tree`\n";
   return exit_code::ok;

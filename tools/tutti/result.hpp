@@ -3,29 +3,57 @@
 // The value-or-error type of the client: expected failures (tuttid said no, the
 // network is down, bad user input) are values here, never exceptions.
 
+#include "protocol/errors.hpp"
+
+#include <cstdint>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace tutti::cli {
 
-/// Why something failed. `code` is an error_code name (protocol/errors.hpp) when
-/// tuttid answered with an error, or one of `client_code` when the client itself
-/// gave up. `message` is meant for a person and says what to do next where it can.
-struct client_error {
-  std::string code;
-  std::string message;
+/// Codes the client produces itself; tuttid never sends these.
+enum class client_code : uint8_t {
+  unreachable,      // could not connect
+  disconnected,     // connection lost
+  timeout,          // no answer in time
+  unimplemented,    // tuttid lacks the call
+  rpc_failure,      // any other RPC failure
+  invalid_argument, // bad input, found before asking tuttid
 };
 
-/// Codes the client produces itself; tuttid never sends these.
-namespace client_code {
-inline constexpr const char* unreachable = "unreachable";     // could not connect
-inline constexpr const char* disconnected = "disconnected";   // connection lost
-inline constexpr const char* timeout = "timeout";             // no answer in time
-inline constexpr const char* unimplemented = "unimplemented"; // tuttid lacks the call
-inline constexpr const char* rpc_failure = "rpc_failure";     // any other RPC failure
-inline constexpr const char* invalid_argument = "invalid_argument";
-} // namespace client_code
+std::string to_string(client_code x);
+
+/// What failed: tuttid's error_code when tuttid answered with an error, or a
+/// client_code when the client itself gave up. Both sets have a timeout and an
+/// invalid_argument; a code equals only the enumerant of its own set.
+class failure_code {
+public:
+  failure_code(protocol::error_code x) : code_(x) {}
+  failure_code(client_code x) : code_(x) {}
+
+  friend bool operator==(const failure_code&, const failure_code&) = default;
+
+  /// The word people see: the name of the error_code or of the client_code.
+  friend std::string to_string(const failure_code& x) {
+    return std::visit([](auto code) { return to_string(code); }, x.code_);
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const failure_code& x) {
+    return out << to_string(x);
+  }
+
+private:
+  std::variant<protocol::error_code, client_code> code_;
+};
+
+/// Why something failed. `message` is meant for a person and says what to do
+/// next where it can.
+struct client_error {
+  failure_code code;
+  std::string message;
+};
 
 /// Stands for "no value" in result<done>.
 struct done {};

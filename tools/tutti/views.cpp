@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <sstream>
 
 namespace tutti::cli {
@@ -33,6 +34,14 @@ std::string exit_text(const protocol::replica_status& x) {
   if (!has_exited)
     return "-";
   return x.exit_code == -1 ? "?" : std::to_string(x.exit_code);
+}
+
+// By driver name, the order people read them in (and the order of the JSON keys).
+std::map<std::string, std::string> driver_errors_by_name(const protocol::node_status& x) {
+  std::map<std::string, std::string> out;
+  for (const auto& [driver, why] : x.driver_errors)
+    out.emplace(to_string(driver), why);
+  return out;
 }
 
 std::string labels_text(const std::map<std::string, std::string>& labels) {
@@ -139,6 +148,9 @@ json json_of(const protocol::replica_status& x) {
 }
 
 json json_of(const protocol::node_status& x) {
+  auto drivers = json::array();
+  for (auto d : x.drivers)
+    drivers.push_back(to_string(d));
   return {{"name", x.name},
           {"address", x.address},
           {"state", to_string(x.state)},
@@ -148,8 +160,8 @@ json json_of(const protocol::node_status& x) {
           {"ports_capacity", x.ports_capacity},
           {"ports_allocated", x.ports_allocated},
           {"labels", json(x.labels)},
-          {"drivers", json(x.drivers)},
-          {"driver_errors", json(x.driver_errors)}};
+          {"drivers", drivers},
+          {"driver_errors", json(driver_errors_by_name(x))}};
 }
 
 json json_of(const protocol::event& x) {
@@ -158,7 +170,7 @@ json json_of(const protocol::event& x) {
 }
 
 json json_of(const protocol::rollout_status& x) {
-  return {{"service", x.service},     {"revision", x.revision}, {"state", x.state},
+  return {{"service", x.service},     {"revision", x.revision}, {"state", to_string(x.state)},
           {"desired", x.desired},     {"updated", x.updated},   {"ready", x.ready},
           {"available", x.available}, {"old", x.old},           {"message", x.message}};
 }
@@ -168,20 +180,20 @@ json json_of(const protocol::spec_record& x) {
 }
 
 json json_of(const protocol::actor_info& x) {
-  return {{"path", x.path},   {"kind", x.kind},         {"state", x.state},
-          {"id", x.id},       {"restarts", x.restarts}, {"last_exit", x.last_exit}};
+  return {{"path", x.path}, {"kind", x.kind},         {"state", to_string(x.state)},
+          {"id", x.id},     {"restarts", x.restarts}, {"last_exit", x.last_exit}};
 }
 
 std::string tree_table(const std::vector<protocol::actor_info>& xs) {
   text_table table{{"PATH", "KIND", "STATE", "ID", "RESTARTS", "LAST EXIT"}};
   for (const auto& x : xs)
-    table.add_row({x.path, x.kind, x.state, x.id == 0 ? "-" : std::to_string(x.id),
+    table.add_row({x.path, x.kind, to_string(x.state), x.id == 0 ? "-" : std::to_string(x.id),
                    std::to_string(x.restarts), or_dash(x.last_exit)});
   return table.render();
 }
 
 std::string rollout_line(const protocol::rollout_status& x) {
-  return "revision " + std::to_string(x.revision) + " " + x.state + ": " +
+  return "revision " + std::to_string(x.revision) + " " + to_string(x.state) + ": " +
          std::to_string(x.updated) + "/" + std::to_string(x.desired) + " updated, " +
          std::to_string(x.ready) + " ready, " + std::to_string(x.available) + " available, " +
          std::to_string(x.old) + " old" + (x.message.empty() ? "" : "; " + x.message);
@@ -277,8 +289,9 @@ std::string nodes_table(const std::vector<protocol::node_status>& xs) {
        "DRIVERS", "LABELS"}};
   for (const auto& n : xs) {
     std::string drivers;
-    for (const auto& d : n.drivers)
-      drivers += (drivers.empty() ? "" : ",") + d + (n.driver_errors.count(d) ? "(unhealthy)" : "");
+    for (auto d : n.drivers)
+      drivers += (drivers.empty() ? "" : ",") + to_string(d) +
+                 (n.driver_errors.count(d) ? "(unhealthy)" : "");
     table.add_row(
         {n.name, to_string(n.state), format_cpu(n.allocated.cpu) + "/" + format_cpu(n.capacity.cpu),
          format_bytes(n.allocated.memory) + "/" + format_bytes(n.capacity.memory),
@@ -288,7 +301,7 @@ std::string nodes_table(const std::vector<protocol::node_status>& xs) {
   auto out = table.render();
   // The reasons are too long for a column: listed below the table.
   for (const auto& n : xs)
-    for (const auto& [driver, why] : n.driver_errors)
+    for (const auto& [driver, why] : driver_errors_by_name(n))
       out += n.name + ": " + driver + " driver unhealthy: " + why + "\n";
   return out;
 }

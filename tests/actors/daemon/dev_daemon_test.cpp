@@ -203,7 +203,7 @@ TEST_F(DevDaemon, UnhealthyDriverIsReportedAvoidedAndRecovers) {
   ASSERT_TRUE(sim);
   sim->set_unhealthy("the sim engine is down");
   auto sim_errors = [&] {
-    std::map<std::string, std::string> out;
+    std::map<p::driver_kind, std::string> out;
     (*self_)
         ->request(cluster(), 5s, p::nodes_atom::value)
         .receive(
@@ -214,8 +214,8 @@ TEST_F(DevDaemon, UnhealthyDriverIsReportedAvoidedAndRecovers) {
             [](caf::error&) {});
     return out;
   };
-  ASSERT_TRUE(wait_until([&] { return sim_errors().count("sim") == 1; }));
-  EXPECT_EQ(sim_errors()["sim"], "the sim engine is down");
+  ASSERT_TRUE(wait_until([&] { return sim_errors().count(p::driver_kind::sim) == 1; }));
+  EXPECT_EQ(sim_errors()[p::driver_kind::sim], "the sim engine is down");
 
   apply(sim_spec);
   // Placement keeps replicas off the sick driver and says why.
@@ -227,7 +227,7 @@ TEST_F(DevDaemon, UnhealthyDriverIsReportedAvoidedAndRecovers) {
   EXPECT_EQ(sim_containers(), 0u);
 
   sim->set_unhealthy("");
-  ASSERT_TRUE(wait_until([&] { return sim_errors().count("sim") == 0; }));
+  ASSERT_TRUE(wait_until([&] { return sim_errors().count(p::driver_kind::sim) == 0; }));
   ASSERT_TRUE(wait_until([&] { return !running_ids().empty(); }, 20s));
   std::vector<std::string> kinds;
   (*self_)

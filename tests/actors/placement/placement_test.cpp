@@ -25,7 +25,7 @@ p::node_status node(const std::string& name, double cpu, int64_t mem,
   st.name = name;
   st.capacity = {cpu, mem};
   st.labels = std::move(labels);
-  st.drivers = {"process"};
+  st.drivers = {p::driver_kind::process};
   st.ports_capacity = 100;
   return st;
 }
@@ -64,13 +64,13 @@ TEST(Placement, SkipsNodesWhoseDriverIsMissingOrUnhealthyAndSaysWhy) {
   placement_view view;
   view.upsert(node("a", 4, 1 << 30));
   auto b = node("b", 4, 1 << 30);
-  b.drivers.push_back("docker");
+  b.drivers.push_back(p::driver_kind::docker);
   view.upsert(b);
   auto req = request("web-0");
   req.driver = p::driver_kind::docker;
   EXPECT_EQ(chosen(view, req), "b");
 
-  b.driver_errors["docker"] = "cannot reach the Docker engine";
+  b.driver_errors[p::driver_kind::docker] = "cannot reach the Docker engine";
   view.upsert(b);
   EXPECT_EQ(chosen(view, req),
             "error: 0/2 nodes: 1 docker driver unhealthy: cannot reach the Docker engine, "
@@ -456,7 +456,7 @@ TEST_F(Negotiation, AnOfferANodeNeverAnsweredGoesElsewhereWhenTheNodeIsLost) {
   auto placement = spawn_placement(*sys_, metrics_);
   auto registered = [&](p::node_status st, const caf::actor& handle) {
     bool ok = false;
-    st.drivers = {"sim"};
+    st.drivers = {p::driver_kind::sim};
     (*self_)
         ->request(placement, 5s, p::register_atom::value, st,
                   caf::actor_cast<node_actor>(handle))
@@ -505,7 +505,7 @@ TEST_F(Negotiation, AServiceHearsOfEveryLostNodeOnceInBursts) {
   std::vector<caf::actor> hosts{sys_->spawn(accepting), sys_->spawn(accepting)};
   for (size_t i = 0; i < hosts.size(); ++i) {
     auto st = node("h" + std::to_string(i), 1, int64_t{1} << 30);
-    st.drivers = {"sim"};
+    st.drivers = {p::driver_kind::sim};
     bool ok = false;
     (*self_)
         ->request(placement, 5s, p::register_atom::value, st, caf::actor_cast<node_actor>(hosts[i]))

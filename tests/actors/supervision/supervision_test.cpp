@@ -246,7 +246,7 @@ TEST_F(Supervision, TreeListsNestedChildrenByPathAndKillFollowsThePath) {
   auto* leaf = find_path(tree, "/group/leaf/x");
   ASSERT_TRUE(leaf);
   EXPECT_EQ(leaf->kind, "leaf");
-  EXPECT_EQ(leaf->state, "running");
+  EXPECT_EQ(leaf->state, p::actor_state::running);
   auto old_id = leaf->id;
 
   std::string killed;
