@@ -1,9 +1,18 @@
 #include "protocol/capnp_convert.hpp"
 
+#include "protocol/utf8.hpp"
+
 #include <kj/exception.h>
 #include <kj/string.h>
 
 namespace tutti::protocol {
+
+utf8_text::utf8_text(const std::string& text) : text_(&text) {
+  if (!valid_utf8(text)) {
+    escaped_ = escape_invalid_utf8(text);
+    text_ = &escaped_;
+  }
+}
 
 // The switches below name every enumerant and have no default, so that a new
 // enumerant on either side fails the build (-Werror=switch) until it is mapped.
@@ -350,28 +359,28 @@ static resource_spec from_capnp(rpc::Resources::Reader r) {
 
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {
   b.setId(x.id);
-  b.setService(x.service);
+  b.setService(utf8_text(x.service));
   b.setSlot(x.slot);
-  b.setNode(x.node);
+  b.setNode(utf8_text(x.node));
   b.setState(to_capnp(x.state));
   b.setPid(x.pid);
-  b.setRuntimeId(x.runtime_id);
+  b.setRuntimeId(utf8_text(x.runtime_id));
   b.setRestarts(x.restarts);
   b.setRevision(x.revision);
   b.setExitCode(x.exit_code);
-  b.setMessage(x.message);
+  b.setMessage(utf8_text(x.message));
   b.setSinceMs(x.since_ms);
   auto ports = b.initPorts(x.ports.size());
   for (unsigned i = 0; i < x.ports.size(); ++i) {
-    ports[i].setName(x.ports[i].name);
+    ports[i].setName(utf8_text(x.ports[i].name));
     ports[i].setHostPort(x.ports[i].host_port);
   }
-  b.setAddress(x.address);
+  b.setAddress(utf8_text(x.address));
   b.setReady(x.ready);
   b.setUnhealthy(x.unhealthy);
-  b.setHealth(x.health);
-  b.setLogTail(x.log_tail);
-  b.setTemplateHash(x.template_hash);
+  b.setHealth(utf8_text(x.health));
+  b.setLogTail(utf8_text(x.log_tail));
+  b.setTemplateHash(utf8_text(x.template_hash));
 }
 
 replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
@@ -400,7 +409,7 @@ replica_status from_capnp(rpc::ReplicaStatus::Reader r) {
 }
 
 void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x) {
-  b.setName(x.name);
+  b.setName(utf8_text(x.name));
   b.setRevision(x.revision);
   b.setDesired(x.desired);
   b.setRunning(x.running);
@@ -424,10 +433,10 @@ service_status from_capnp(rpc::ServiceStatus::Reader r) {
 void to_capnp(rpc::Event::Builder b, const event& x) {
   b.setSeq(x.seq);
   b.setTimeMs(x.time_ms);
-  b.setKind(x.kind);
-  b.setService(x.service);
-  b.setReplica(x.replica);
-  b.setMessage(x.message);
+  b.setKind(utf8_text(x.kind));
+  b.setService(utf8_text(x.service));
+  b.setReplica(utf8_text(x.replica));
+  b.setMessage(utf8_text(x.message));
 }
 
 event from_capnp(rpc::Event::Reader r) {
@@ -440,8 +449,8 @@ namespace {
 void to_capnp(capnp::List<rpc::Label>::Builder out, const std::map<std::string, std::string>& x) {
   unsigned i = 0;
   for (const auto& [k, v] : x) {
-    out[i].setKey(k);
-    out[i].setValue(v);
+    out[i].setKey(utf8_text(k));
+    out[i].setValue(utf8_text(v));
     ++i;
   }
 }
@@ -458,7 +467,7 @@ void to_capnp(capnp::List<rpc::DriverError>::Builder out,
   unsigned i = 0;
   for (const auto& [driver, message] : x) {
     out[i].setDriver(to_capnp(driver));
-    out[i].setMessage(message);
+    out[i].setMessage(utf8_text(message));
     ++i;
   }
 }
@@ -473,8 +482,8 @@ std::map<driver_kind, std::string> from_capnp(capnp::List<rpc::DriverError>::Rea
 } // namespace
 
 void to_capnp(rpc::NodeStatus::Builder b, const node_status& x) {
-  b.setName(x.name);
-  b.setAddress(x.address);
+  b.setName(utf8_text(x.name));
+  b.setAddress(utf8_text(x.address));
   b.setState(to_capnp(x.state));
   to_capnp(b.initCapacity(), x.capacity);
   to_capnp(b.initAllocated(), x.allocated);
@@ -506,10 +515,10 @@ node_status from_capnp(rpc::NodeStatus::Reader r) {
 }
 
 void to_capnp(rpc::ServiceChange::Builder b, const service_change& x) {
-  b.setService(x.service);
+  b.setService(utf8_text(x.service));
   b.setKind(to_capnp(x.kind));
   b.setRevision(x.revision);
-  b.setDiff(x.diff);
+  b.setDiff(utf8_text(x.diff));
 }
 
 service_change from_capnp(rpc::ServiceChange::Reader r) {
@@ -518,11 +527,11 @@ service_change from_capnp(rpc::ServiceChange::Reader r) {
 }
 
 void to_capnp(rpc::SpecError::Builder b, const spec_error& x) {
-  b.setFile(x.file);
+  b.setFile(utf8_text(x.file));
   b.setLine(x.line);
   b.setColumn(x.column);
-  b.setField(x.field);
-  b.setMessage(x.message);
+  b.setField(utf8_text(x.field));
+  b.setMessage(utf8_text(x.message));
 }
 
 spec_error from_capnp(rpc::SpecError::Reader r) {
@@ -531,7 +540,7 @@ spec_error from_capnp(rpc::SpecError::Reader r) {
 
 void to_capnp(rpc::ServiceDetail::Builder b, const service_detail& x) {
   to_capnp(b.initStatus(), x.status);
-  b.setSpecYaml(x.spec_yaml);
+  b.setSpecYaml(utf8_text(x.spec_yaml));
   fill_list(b.initReplicas(x.replicas.size()), x.replicas);
   fill_list(b.initEvents(x.events.size()), x.events);
 }
@@ -546,20 +555,20 @@ service_detail from_capnp(rpc::ServiceDetail::Reader r) {
 }
 
 void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x) {
-  b.setService(x.service);
+  b.setService(utf8_text(x.service));
   auto ports = b.initPorts(x.ports.size());
   for (unsigned i = 0; i < x.ports.size(); ++i) {
-    ports[i].setName(x.ports[i].name);
+    ports[i].setName(utf8_text(x.ports[i].name));
     ports[i].setPublished(x.ports[i].published);
   }
   b.setBalancing(to_capnp(x.balancing));
   auto endpoints = b.initEndpoints(x.endpoints.size());
   for (unsigned i = 0; i < x.endpoints.size(); ++i) {
     const auto& e = x.endpoints[i];
-    endpoints[i].setReplica(e.replica);
-    endpoints[i].setNode(e.node);
-    endpoints[i].setPort(e.port);
-    endpoints[i].setHost(e.host);
+    endpoints[i].setReplica(utf8_text(e.replica));
+    endpoints[i].setNode(utf8_text(e.node));
+    endpoints[i].setPort(utf8_text(e.port));
+    endpoints[i].setHost(utf8_text(e.host));
     endpoints[i].setHostPort(e.host_port);
   }
   b.setRemoved(x.removed);
@@ -580,7 +589,7 @@ service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r) {
 
 void to_capnp(rpc::Error::Builder b, const caf::error& x) {
   b.setCode(to_capnp(code_of(x)));
-  b.setMessage(message_of(x));
+  b.setMessage(utf8_text(message_of(x)));
 }
 
 std::optional<rpc_error> from_capnp(rpc::Error::Reader r) {
@@ -590,7 +599,7 @@ std::optional<rpc_error> from_capnp(rpc::Error::Reader r) {
 }
 
 void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
-  b.setService(x.service);
+  b.setService(utf8_text(x.service));
   b.setRevision(x.revision);
   b.setState(to_capnp(x.state));
   b.setDesired(x.desired);
@@ -598,7 +607,7 @@ void to_capnp(rpc::RolloutStatus::Builder b, const rollout_status& x) {
   b.setReady(x.ready);
   b.setAvailable(x.available);
   b.setOld(x.old);
-  b.setMessage(x.message);
+  b.setMessage(utf8_text(x.message));
 }
 
 rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
@@ -608,12 +617,12 @@ rollout_status from_capnp(rpc::RolloutStatus::Reader r) {
 }
 
 void to_capnp(rpc::ActorInfo::Builder b, const actor_info& x) {
-  b.setPath(x.path);
-  b.setKind(x.kind);
+  b.setPath(utf8_text(x.path));
+  b.setKind(utf8_text(x.kind));
   b.setState(to_capnp(x.state));
   b.setId(x.id);
   b.setRestarts(x.restarts);
-  b.setLastExit(x.last_exit);
+  b.setLastExit(utf8_text(x.last_exit));
 }
 
 actor_info from_capnp(rpc::ActorInfo::Reader r) {
@@ -624,7 +633,7 @@ actor_info from_capnp(rpc::ActorInfo::Reader r) {
 void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
   b.setRevision(x.revision);
   b.setTimeMs(x.time_ms);
-  b.setSpecYaml(x.yaml);
+  b.setSpecYaml(utf8_text(x.yaml));
 }
 
 spec_record from_capnp(rpc::Revision::Reader r) {

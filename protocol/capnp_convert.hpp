@@ -16,6 +16,23 @@
 
 namespace tutti::protocol {
 
+/// A Text field's value: `text` itself when it is valid UTF-8, else a copy with
+/// the other bytes escaped (`\xFF`). Names, messages and logs may hold anyone's
+/// bytes (a client's, a replica's output); Cap'n Proto requires UTF-8 in Text,
+/// so a strict client could not read an answer that passed them on raw. Lives
+/// until the end of the expression that sets the field.
+class utf8_text {
+public:
+  explicit utf8_text(const std::string& text);
+  utf8_text(const utf8_text&) = delete; // it may point into itself
+  utf8_text& operator=(const utf8_text&) = delete;
+  operator capnp::Text::Reader() const { return {text_->data(), text_->size()}; }
+
+private:
+  const std::string* text_;
+  std::string escaped_;
+};
+
 rpc::ErrorCode to_capnp(error_code x);
 rpc::ReplicaState to_capnp(replica_state x);
 rpc::DriverKind to_capnp(driver_kind x);

@@ -1,8 +1,11 @@
 #include "actors/api/api_server.hpp"
 
+#include "actors/api/connection_gate.hpp"
+
 #include "metrics/recorder.hpp"
 #include "protocol/capnp_convert.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/utf8.hpp"
 
 #include <caf/all.hpp>
 
@@ -77,7 +80,16 @@ kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& sl
   return ask_actor<T>(sys, slot.get(), timeout, std::move(xs)...);
 }
 
+/// A name or other text a client sent, with bytes that are not UTF-8 escaped:
+/// it is only looked up and quoted, and a refusal that quotes it stays UTF-8.
+/// (An apply's source is not passed through here: the spec parser checks it
+/// and names the place of a bad byte.)
 std::string text(capnp::Text::Reader r) {
+  return p::sanitize_utf8({r.cStr(), r.size()});
+}
+
+/// The bytes of a Text field as the client sent them.
+std::string raw_text(capnp::Text::Reader r) {
   return {r.cStr(), r.size()};
 }
 
@@ -119,11 +131,31 @@ private:
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> waiter_;
 };
 
+/// The API of one client connection (each connection gets its own, so that the
+/// calls and streams it counts are that client's).
 class tutti_service final : public rpc::Tutti::Server {
 public:
   tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
                 metrics::recorder& metrics, const admin_slot& admin)
     : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin) {}
+
+  /// Every call passes here: one more than limits.calls_per_connection awaiting
+  /// an answer is refused, so one client's calls cannot pile up without bound.
+  DispatchCallResult
+  dispatchCall(uint64_t interface_id, uint16_t method_id,
+               capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    if (in_flight_ >= opts_.limits.calls_per_connection)
+      return {
+          KJ_EXCEPTION(OVERLOADED, kj::str("too many calls await their answers on this connection "
+                                           "(limits.calls_per_connection is ",
+                                           opts_.limits.calls_per_connection,
+                                           "); wait for answers before sending more")),
+          false};
+    ++in_flight_;
+    auto call = rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
+    call.promise = call.promise.attach(kj::defer([this] { --in_flight_; }));
+    return call;
+  }
 
   kj::Promise<void> version(VersionContext ctx) override {
     auto results = ctx.getResults();
@@ -136,12 +168,15 @@ public:
   kj::Promise<void> apply(ApplyContext ctx) override {
     auto params = ctx.getParams();
     auto start = clock::now();
-    if (params.getSource().size() > max_source_bytes)
+    if (params.getSource().size() > opts_.limits.request_bytes)
       return fail(ctx, "apply", start,
                   p::make_error(p::error_code::invalid_argument,
-                                "the spec is larger than 4 MiB; split it into several files"));
+                                "the spec is " + std::to_string(params.getSource().size()) +
+                                    " bytes, more than limits.request_bytes (" +
+                                    std::to_string(opts_.limits.request_bytes) +
+                                    "); split it into several files"));
     return ask<p::apply_result>(sys_, slot_, opts_.call_timeout, p::apply_atom::value,
-                                text(params.getFileName()), text(params.getSource()),
+                                text(params.getFileName()), raw_text(params.getSource()),
                                 params.getDryRun())
         .then([this, ctx, start](caf::expected<p::apply_result> r) mutable {
           if (!r)
@@ -248,7 +283,7 @@ public:
         .then([this, ctx, start](caf::expected<std::string> r) mutable {
           if (!r)
             return void(fail(ctx, "killActor", start, r.error()));
-          ctx.getResults().setPath(*r);
+          ctx.getResults().setPath(p::utf8_text(*r));
           record("killActor", {}, start);
         });
   }
@@ -269,6 +304,8 @@ public:
 
   kj::Promise<void> follow(FollowContext ctx) override {
     auto start = clock::now();
+    if (auto refused = too_many_streams())
+      return fail(ctx, "follow", start, refused);
     auto params = ctx.getParams();
     auto pipe = std::make_shared<value_pipe<p::event>>();
     auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
@@ -278,8 +315,11 @@ public:
     record("follow", {}, start);
     // The sink actor ends with the call: when the client goes away KJ drops this
     // promise chain and the guard with it.
-    auto guard = kj::defer(
-        [sink_actor] { caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown); });
+    auto guard = kj::defer([this, sink_actor] {
+      --streams_;
+      caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown);
+    });
+    ++streams_;
     return ask<bool>(sys_, slot_, opts_.call_timeout, p::follow_atom::value, params.getAfter(),
                      text(params.getService()), caf::actor_cast<event_sink_actor>(sink_actor))
         .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
@@ -301,6 +341,8 @@ public:
 
   kj::Promise<void> watchEndpoints(WatchEndpointsContext ctx) override {
     auto start = clock::now();
+    if (auto refused = too_many_streams())
+      return fail(ctx, "watchEndpoints", start, refused);
     auto params = ctx.getParams();
     auto pipe = std::make_shared<value_pipe<p::service_endpoints>>();
     auto sink_actor = sys_.spawn([pipe](caf::event_based_actor*) -> caf::behavior {
@@ -309,8 +351,11 @@ public:
     auto sink = params.getSink();
     record("watchEndpoints", {}, start);
     // As in follow: the sink actor ends with the call.
-    auto guard = kj::defer(
-        [sink_actor] { caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown); });
+    auto guard = kj::defer([this, sink_actor] {
+      --streams_;
+      caf::anon_send_exit(sink_actor, caf::exit_reason::user_shutdown);
+    });
+    ++streams_;
     return ask<bool>(sys_, slot_, opts_.call_timeout, p::watch_atom::value,
                      text(params.getService()), caf::actor_cast<endpoints_sink_actor>(sink_actor))
         .then([this, ctx, pipe, sink](caf::expected<bool> r) mutable -> kj::Promise<void> {
@@ -354,14 +399,22 @@ public:
           if (!r)
             return void(fail(ctx, "logs", start, r.error()));
           auto results = ctx.getResults();
-          results.setReplica(r->first);
-          results.setText(r->second);
+          results.setReplica(p::utf8_text(r->first));
+          results.setText(p::utf8_text(r->second)); // a replica's output: any bytes
           record("logs", {}, start);
         });
   }
 
 private:
-  static constexpr size_t max_source_bytes = 4u << 20;
+  /// An error when this connection holds limits.streams_per_connection streams.
+  caf::error too_many_streams() const {
+    if (streams_ < opts_.limits.streams_per_connection)
+      return {};
+    return p::make_error(p::error_code::unavailable,
+                         "this connection already holds " + std::to_string(streams_) +
+                             " event or endpoint streams (limits.streams_per_connection); "
+                             "end one first");
+  }
 
   template <class Builder, class Values> static void fill(Builder list, const Values& xs) {
     for (unsigned i = 0; i < xs.size(); ++i)
@@ -423,6 +476,8 @@ private:
   const api_server::options& opts_;
   metrics::recorder& metrics_;
   const admin_slot& admin_;
+  int32_t in_flight_ = 0; // calls awaiting their answer
+  int32_t streams_ = 0;   // follow and watchEndpoints calls open
 };
 
 } // namespace
@@ -448,9 +503,12 @@ struct api_server::impl {
         std::lock_guard<std::mutex> guard{mtx};
         stop_fulfiller = kj::mv(stop.fulfiller);
       }
-      capnp::TwoPartyServer server(kj::heap<tutti_service>(sys, slot, opts, metrics, admin));
+      connection_gate gate{opts.limits, io.provider->getTimer(), [this] {
+                             return capnp::Capability::Client{
+                                 kj::heap<tutti_service>(sys, slot, opts, metrics, admin)};
+                           }};
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
-      stop.promise.exclusiveJoin(server.listen(*listener)).wait(io.waitScope);
+      stop.promise.exclusiveJoin(gate.listen(*listener)).wait(io.waitScope);
     } catch (const kj::Exception& e) {
       auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": " +
                  std::string{e.getDescription().cStr()};

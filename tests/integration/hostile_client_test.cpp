@@ -33,8 +33,7 @@ public:
                   .parseAddress("127.0.0.1", d.api_port())
                   .then([](kj::Own<kj::NetworkAddress> a) { return a->connect(); })
                   .wait(io_.waitScope)),
-      client_(*stream_),
-      tutti_(client_.bootstrap().castAs<rpc::Tutti>()) {}
+      client_(*stream_), tutti_(client_.bootstrap().castAs<rpc::Tutti>()) {}
 
   rpc::Tutti::Client& api() { return tutti_; }
   kj::WaitScope& wait() { return io_.waitScope; }
@@ -124,43 +123,69 @@ TEST_F(integration, AThousandHeldConnectionsDoNotStopOtherClients) {
   EXPECT_EQ(actor_restarts(d), 0);
 }
 
+TEST_F(integration, ConnectionsPastTheLimitAreClosedAndServedAgainOnceBelowIt) {
+  s::temp_dir scratch;
+  auto opts = daemon_options();
+  opts.config_file = scratch.write("tuttid.yaml", "limits: {connections: 4}\n");
+  auto& d = start_daemon(opts);
+  std::vector<s::held_connection> held;
+  for (int i = 0; i < 4; ++i)
+    held.push_back(s::hold_connection("127.0.0.1", d.api_port(), ""));
+  // The four are accepted in order; a fifth is closed as it arrives.
+  EXPECT_TRUE(s::wait_until([&] { return d.tutti({"version"}, 5s).exit_code != 0; }, 10s));
+  held.pop_back();
+  EXPECT_TRUE(s::wait_until([&] { return d.tutti({"version"}, 5s).exit_code == 0; }, 10s))
+      << "a slot came free";
+  EXPECT_NE(d.log().find("limits.connections"), std::string::npos) << d.log();
+}
+
 TEST_F(integration, AClientThatNeverReadsAnswersStallsOnlyItself) {
   auto& d = start_daemon();
-  // A real request, recorded once from a real client, then sent again and again
-  // on a connection that is never read.
+  // 300 simulated replicas: a getReplicas answer is then ~50 KB, so unread
+  // answers fill the socket buffers within a few hundred calls.
+  auto spec = d.scratch().write(
+      "web.yaml", "kind: Service\nname: web\nreplicas: 300\ndriver: sim\ncommand: [x]\n");
+  auto r = d.tutti({"apply", "-f", spec});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        auto status = service_status(d, "web");
+        return status && status->value("running", 0) == 300;
+      },
+      converge_timeout))
+      << d.tutti({"get", "services"}).out;
+
+  // Raw Cap'n Proto messages: a bootstrap, then getReplicas("web") calls on it,
+  // again and again, on a connection whose answers are never read.
   int fd = s::connect_tcp("127.0.0.1", d.api_port());
   ASSERT_GE(fd, 0);
-  int small = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  capnp::MallocMessageBuilder message;
-  auto call = message.initRoot<capnp::rpc::Message>().initCall();
-  call.setQuestionId(0);
-  call.initTarget().setImportedCap(0);
-  call.setInterfaceId(capnp::typeId<rpc::Tutti>());
-  call.setMethodId(2); // getServices
-  call.initParams().initContent();
-  auto bootstrap_msg = capnp::MallocMessageBuilder{};
-  bootstrap_msg.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(1000000);
-  auto boot = capnp::messageToFlatArray(bootstrap_msg);
-  auto as_text = [](kj::Array<capnp::word>& words) {
+  auto as_text = [](kj::Array<capnp::word> words) {
     auto bytes = words.asBytes();
     return std::string{reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
   };
-  ASSERT_TRUE(s::send_within(fd, as_text(boot), 5s));
-  auto sent_until = std::chrono::steady_clock::now() + 3s;
+  constexpr uint32_t bootstrap_question = 1u << 30;
+  capnp::MallocMessageBuilder boot;
+  boot.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(bootstrap_question);
+  ASSERT_TRUE(s::send_within(fd, as_text(capnp::messageToFlatArray(boot)), 5s));
+  auto call_bytes = [&](uint32_t question) {
+    capnp::MallocMessageBuilder message;
+    auto call = message.initRoot<capnp::rpc::Message>().initCall();
+    call.setQuestionId(question);
+    call.initTarget().initPromisedAnswer().setQuestionId(bootstrap_question);
+    call.setInterfaceId(capnp::typeId<rpc::Tutti>());
+    call.setMethodId(3); // getReplicas
+    call.initParams().getContent().initAs<rpc::Tutti::GetReplicasParams>().setService("web");
+    return as_text(capnp::messageToFlatArray(message));
+  };
+  auto deadline = std::chrono::steady_clock::now() + 20s;
   uint32_t question = 0;
-  size_t sent = 0;
   bool stalled = false;
-  while (!stalled && std::chrono::steady_clock::now() < sent_until) {
-    call.setQuestionId(question++);
-    call.getTarget().initPromisedAnswer().setQuestionId(1000000);
-    auto words = capnp::messageToFlatArray(message);
-    stalled = !s::send_within(fd, as_text(words), 500ms);
-    sent += stalled ? 0 : 1;
-  }
-  std::printf("calls_sent_without_reading=%zu\n", sent);
+  while (!stalled && std::chrono::steady_clock::now() < deadline)
+    stalled = !s::send_within(fd, call_bytes(question++), 1s);
+  std::printf("calls_sent_without_reading=%u\n", question - 1);
   EXPECT_TRUE(stalled) << "the daemon kept reading calls whose answers pile up unread";
-  auto r = d.tutti({"get", "services"}, 10s);
+
+  r = d.tutti({"get", "services"}, 10s);
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   ::close(fd);
   EXPECT_EQ(actor_restarts(d), 0);
