@@ -39,7 +39,7 @@ const std::vector<std::string> texts = {
     "say \"hi\"",
     "back\\slash",
     "tab\there, newline\nthere, cr\r, bs\b, ff\f",
-    std::string{"nul \0 and \x01 \x1f \x7f", 17},
+    std::string{"nul \0 and \x01 \x1f \x7f", 15},
     "grüße, 日本, 🎉",
     "sixteen-chars-ab",
 };
