@@ -294,8 +294,7 @@ void queue_metrics(self_ptr self) {
 /// Calls `f` with the actor of `node` (at once when known, else once placement
 /// names it) or `fail` with why there is none. `f` is called once, so it may
 /// move what it holds.
-template <class F, class G>
-void with_node(self_ptr self, const std::string& node, F f, G fail) {
+template <class F, class G> void with_node(self_ptr self, const std::string& node, F f, G fail) {
   auto i = self->state.nodes.find(node);
   if (i != self->state.nodes.end()) {
     f(i->second);
@@ -360,8 +359,8 @@ void run_on_node(self_ptr self, int32_t slot) {
   s.in_flight = true;
   auto epoch = s.epoch;
   auto [spec, rev] = spec_of(self, s);
-  p::replica_request req{self->state.spec.name, slot,  rev, shared_of(self, *spec, rev),
-                        self->state.ctx.discovery_env, s.assigned};
+  p::replica_request req{self->state.spec.name,         slot,      rev, shared_of(self, *spec, rev),
+                         self->state.ctx.discovery_env, s.assigned};
   with_node(
       self, s.node,
       [self, slot, rev, epoch, req = std::move(req)](node_actor& node) mutable {
@@ -541,7 +540,7 @@ bool forget_node(self_ptr self, const std::string& node) {
   // place them again, under the same rules, preferring the node should it be
   // back. If it comes back, the cluster's sweep removes what it still runs of
   // them (their assignments point elsewhere by then).
-  auto slots = on_it->second; // set_node changes by_node
+  auto slots = on_it->second;            // set_node changes by_node
   std::sort(slots.begin(), slots.end()); // in slot order, as the events tell them
   auto why = "node " + node + " lost; placing it again";
   for (auto slot : slots) {
@@ -655,8 +654,91 @@ void load_assignments(self_ptr self) {
           });
 }
 
-service_actor::behavior_type service(self_ptr self, service_context ctx, p::service_spec spec,
-                                     int64_t revision) {
+/// A new revision of the spec: a change of what replicas run starts a rollout;
+/// any other change (a scale, the routing) is reconciled in place.
+void on_update(self_ptr self, p::service_spec& spec, int64_t revision) {
+  if (revision <= self->state.revision)
+    return;
+  auto target = template_hash(spec);
+  self->state.spec = std::move(spec);
+  self->state.revision = revision;
+  self->state.unschedulable.clear();
+  remember(self, revision, self->state.spec);
+  for (auto& [slot, s] : self->state.slots)
+    if (s.past)
+      s.past->last_problem.clear();
+  bool changed = target != self->state.target;
+  self->state.target = target;
+  if (changed) {
+    // Rollback revisions are marked by the answer to request_rollback.
+    self->state.rollout.is_rollback = false;
+    bool replacing = false;
+    for (auto& [slot, s] : self->state.slots)
+      replacing = replacing || (!s.stopping && s.tmpl != target);
+    if (replacing)
+      start_rollout(self);
+    else
+      self->state.rollout = {revision, p::rollout_state::complete, "", clock::now(), false};
+  } else {
+    self->state.rollout.revision = revision;
+  }
+  reconcile(self);
+  publish_endpoints(self); // ports or balancing may have changed
+}
+
+/// The end of a burst: events, endpoints and metrics queued meanwhile go out once.
+void on_flush(self_ptr self) {
+  self->state.flush_queued = false;
+  send_events(self);
+  if (self->state.publish_queued) {
+    self->state.publish_queued = false;
+    publish_endpoints(self);
+  }
+  if (self->state.metrics_queued)
+    update_metrics(self);
+}
+
+/// Both the coalesced reconcile and the retry after a failed place or run.
+void on_reconcile(self_ptr self) {
+  self->state.reconcile_queued = false;
+  self->state.retry_pending = false;
+  reconcile(self);
+}
+
+/// The resync: a full pass over the slots, for what no event caught. A service
+/// of many slots resyncs less often (10,000 slots every 10 s), so that a hundred
+/// large services cost little between changes; changes reconcile at once,
+/// whatever the size.
+void on_tick(self_ptr self) {
+  auto stride = std::max<uint64_t>(1, self->state.slots.size() / resync_slots);
+  bool resync = ++self->state.ticks % stride == 0;
+  if (resync)
+    reconcile(self);
+  // Also the first publication of a service whose replicas report nothing yet.
+  if (resync || !self->state.published)
+    publish_endpoints(self);
+  self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
+}
+
+/// Stops every replica; answers (and ends the actor) once the last is gone.
+caf::result<bool> on_delete(self_ptr self) {
+  auto promise = self->make_response_promise<bool>();
+  self->state.delete_promises.push_back(promise);
+  self->state.deleting = true;
+  self->state.ctx.metrics->forget_service(self->state.spec.name);
+  if (self->state.slots.empty()) {
+    publish_endpoints(self, true);
+    for (auto& x : self->state.delete_promises)
+      x.deliver(true);
+    send_events(self);
+    self->quit();
+    return promise;
+  }
+  reconcile(self);
+  return promise;
+}
+
+void start(self_ptr self, service_context ctx, p::service_spec spec, int64_t revision) {
   self->state.ctx = std::move(ctx);
   self->state.spec = std::move(spec);
   self->state.revision = revision;
@@ -666,57 +748,22 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
   load_assignments(self);
   load_draining(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
+}
+
+service_actor::behavior_type service(self_ptr self, service_context ctx, p::service_spec spec,
+                                     int64_t revision) {
+  start(self, std::move(ctx), std::move(spec), revision);
   return {
       [self](p::update_atom, p::service_spec& spec, int64_t revision) {
-        if (revision <= self->state.revision)
-          return;
-        auto target = template_hash(spec);
-        self->state.spec = std::move(spec);
-        self->state.revision = revision;
-        self->state.unschedulable.clear();
-        remember(self, revision, self->state.spec);
-        for (auto& [slot, s] : self->state.slots)
-          if (s.past)
-            s.past->last_problem.clear();
-        bool changed = target != self->state.target;
-        self->state.target = target;
-        if (changed) {
-          // Rollback revisions are marked by the answer to request_rollback.
-          self->state.rollout.is_rollback = false;
-          bool replacing = false;
-          for (auto& [slot, s] : self->state.slots)
-            replacing = replacing || (!s.stopping && s.tmpl != target);
-          if (replacing)
-            start_rollout(self);
-          else
-            self->state.rollout = {revision, p::rollout_state::complete, "", clock::now(), false};
-        } else {
-          self->state.rollout.revision = revision;
-        }
-        reconcile(self);
-        publish_endpoints(self); // ports or balancing may have changed
+        on_update(self, spec, revision);
       },
       [self](p::env_atom, std::map<std::string, std::string>& env) { on_env(self, env); },
       [self](p::lost_atom, const std::vector<std::string>& nodes) { on_nodes_lost(self, nodes); },
-      [self](p::flush_atom) {
-        self->state.flush_queued = false;
-        send_events(self);
-        if (self->state.publish_queued) {
-          self->state.publish_queued = false;
-          publish_endpoints(self);
-        }
-        if (self->state.metrics_queued)
-          update_metrics(self);
-      },
+      [self](p::flush_atom) { on_flush(self); },
       [self](p::drain_atom, const std::string& node, bool draining) {
         on_draining(self, node, draining);
       },
-      [self](p::reconcile_atom) {
-        // Both the coalesced reconcile and the retry after a failed place or run.
-        self->state.reconcile_queued = false;
-        self->state.retry_pending = false;
-        reconcile(self);
-      },
+      [self](p::reconcile_atom) { on_reconcile(self); },
       [self](p::capacity_atom) {
         self->state.unschedulable.clear();
         reconcile(self);
@@ -727,39 +774,11 @@ service_actor::behavior_type service(self_ptr self, service_context ctx, p::serv
         on_status(self, st);
       },
       [self](p::append_atom, p::event& e) { queue_event(self, std::move(e)); }, // a replica's
-      [self](p::tick_atom) {
-        // The resync: a full pass over the slots, for what no event caught. A
-        // service of many slots resyncs less often (10,000 slots every 10 s):
-        // 100 such services resyncing every second cost a tenth of a core at a
-        // million replicas. Changes reconcile at once, whatever the size.
-        auto stride = std::max<uint64_t>(1, self->state.slots.size() / resync_slots);
-        bool resync = ++self->state.ticks % stride == 0;
-        if (resync)
-          reconcile(self);
-        // Also the first publication of a service whose replicas report nothing yet.
-        if (resync || !self->state.published)
-          publish_endpoints(self);
-        self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
-      },
+      [self](p::tick_atom) { on_tick(self); },
       [self](p::status_atom) { return status(self); },
       [self](p::rollout_atom) { return rollout_view(self); },
       [self](p::get_atom) { return replicas(self); },
-      [self](p::delete_atom) -> caf::result<bool> {
-        auto promise = self->make_response_promise<bool>();
-        self->state.delete_promises.push_back(promise);
-        self->state.deleting = true;
-        self->state.ctx.metrics->forget_service(self->state.spec.name);
-        if (self->state.slots.empty()) {
-          publish_endpoints(self, true);
-          for (auto& x : self->state.delete_promises)
-            x.deliver(true);
-          send_events(self);
-          self->quit();
-          return promise;
-        }
-        reconcile(self);
-        return promise;
-      },
+      [self](p::delete_atom) { return on_delete(self); },
   };
 }
 
