@@ -183,7 +183,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.monitor, x.on_failure);
 }
 
-/// One `kind: Service` document. Fields of DESIGN.md whose feature is not built yet
+/// One `kind: Service` document. Fields of docs/spec.md whose feature is not built yet
 /// (autoscale) are refused by config/, so they have no member here.
 struct service_spec {
   std::string name;

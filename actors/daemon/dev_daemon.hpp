@@ -1,7 +1,8 @@
 #pragma once
 
 // `tuttid dev`: the control plane and one node agent in one process. Builds the
-// actor tree of DESIGN.md from a daemon config and owns everything it starts.
+// actor tree of docs/architecture.md from a daemon config and owns everything it
+// starts.
 
 #include "config/daemon_config.hpp"
 #include "runtime-drivers/driver.hpp"
