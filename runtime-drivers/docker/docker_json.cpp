@@ -23,9 +23,11 @@ std::string text_of(const json& object, const char* key) {
   return i != object.end() && i->is_string() ? i->get<std::string>() : std::string{};
 }
 
+/// An integer member, or 0 when absent or not an integer. A float is not taken:
+/// converting one beyond int64's range is undefined behaviour.
 int64_t int_of(const json& object, const char* key) {
   auto i = object.find(key);
-  return i != object.end() && i->is_number() ? i->get<int64_t>() : 0;
+  return i != object.end() && i->is_number_integer() ? i->get<int64_t>() : 0;
 }
 
 /// A member that is an object, or nullptr (absent, null, another type).
