@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 namespace tutti::runtime_drivers::docker {
 
@@ -237,8 +238,14 @@ std::optional<event> parse_event(const std::string& line) {
   if (out.action.empty())
     out.action = text_of(parsed, "status"); // the pre-1.22 field, still sent
   out.time_nano = int_of(parsed, "timeNano");
-  if (out.time_nano == 0)
-    out.time_nano = int_of(parsed, "time") * 1000000000;
+  if (out.time_nano == 0) {
+    // Seconds past int64's nanoseconds (the year 2262) are no time: unknown.
+    constexpr int64_t ns_per_s = 1000000000;
+    constexpr int64_t max_seconds = std::numeric_limits<int64_t>::max() / ns_per_s;
+    auto seconds = int_of(parsed, "time");
+    if (seconds >= -max_seconds && seconds <= max_seconds)
+      out.time_nano = seconds * ns_per_s;
+  }
   if (auto* actor = object_of(parsed, "Actor")) {
     out.id = text_of(*actor, "ID");
     out.attributes = string_map(object_of(*actor, "Attributes"));
