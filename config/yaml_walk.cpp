@@ -50,6 +50,12 @@ struct walk_limits {
   // yaml-cpp parses at most 2000 levels (depthguard.h): only an alias can make
   // a document deeper, and one inside its own anchor's value makes it endless.
   static constexpr size_t max_depth = 2000;
+  // Nested aliases ("billion laughs") make a few hundred bytes billions of
+  // values; an input without aliases has at most about two values per byte,
+  // and aliases may add a hundred thousand.
+  explicit walk_limits(const std::string& text) : max_values(2 * text.size() + 100000) {}
+  size_t max_values;
+  size_t values = 0;
   std::string exceeded; // why the walk stopped; empty while it goes on
   YAML::Mark mark;      // where it stopped
   std::string path;
@@ -66,6 +72,13 @@ bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& err
   if (depth > walk_limits::max_depth) {
     limits.exceeded = "nested more than " + std::to_string(walk_limits::max_depth) +
                       " levels deep (an alias inside its own anchor's value?)";
+    limits.mark = node.Mark();
+    limits.path = path;
+    return false;
+  }
+  if (++limits.values > limits.max_values) {
+    limits.exceeded =
+        "aliases expand this input to more than " + std::to_string(limits.max_values) + " values";
     limits.mark = node.Mark();
     limits.path = path;
     return false;
@@ -461,7 +474,7 @@ std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, e
     }
     auto docs = YAML::LoadAll(text);
     bool valid = true;
-    walk_limits limits;
+    walk_limits limits{text};
     for (const auto& doc : docs) {
       valid &= check_utf8(doc, "", errors, limits, 0);
       if (!limits.exceeded.empty()) {
