@@ -443,7 +443,10 @@ caf::expected<std::optional<int32_t>> parse_exec_exit(const std::string& body) {
     return protocol::make_error(protocol::error_code::driver_failure,
                                 "the Docker engine's exec inspect is not JSON: " +
                                     body.substr(0, 200));
-  if (j.value("Running", false) || !j.contains("ExitCode") || !j["ExitCode"].is_number_integer())
+  // value("Running", false) would throw on a Running that is not a bool.
+  auto running = j.find("Running");
+  bool is_running = running != j.end() && running->is_boolean() && running->get<bool>();
+  if (is_running || !j.contains("ExitCode") || !j["ExitCode"].is_number_integer())
     return std::optional<int32_t>{};
   return std::optional<int32_t>{j["ExitCode"].get<int32_t>()};
 }
