@@ -283,7 +283,8 @@ caf::expected<container_stats> parse_stats(const std::string& body) {
       if (cache == 0)
         cache = int_of(*stats, "inactive_file");
     }
-    out.memory_bytes = usage > cache ? usage - cache : usage;
+    // A negative cache (never sent by an engine) would overflow the difference.
+    out.memory_bytes = usage > cache && cache >= 0 ? usage - cache : usage;
   }
   return out;
 }
