@@ -187,6 +187,9 @@ std::string format_duration(caf::timespan x) {
   int64_t ns = x.count();
   if (ns == 0)
     return "0s";
+  // -ns would overflow; no unit above ns divides 2^63.
+  if (ns == std::numeric_limits<int64_t>::min())
+    return std::to_string(ns) + "ns";
   if (ns < 0)
     return "-" + format_duration(caf::timespan{-ns});
   for (const auto& u : duration_units)

@@ -44,10 +44,45 @@ std::string quoted(const std::string& text) {
   return "'" + text + "'";
 }
 
+/// Bounds check_utf8's walk, which passes an alias's value again at each use
+/// of the alias.
+struct walk_limits {
+  // yaml-cpp parses at most 2000 levels (depthguard.h): only an alias can make
+  // a document deeper, and one inside its own anchor's value makes it endless.
+  static constexpr size_t max_depth = 2000;
+  // Nested aliases ("billion laughs") make a few hundred bytes billions of
+  // values; an input without aliases has at most about two values per byte,
+  // and aliases may add a hundred thousand.
+  explicit walk_limits(const std::string& text) : max_values(2 * text.size() + 100000) {}
+  size_t max_values;
+  size_t values = 0;
+  std::string exceeded; // why the walk stopped; empty while it goes on
+  YAML::Mark mark;      // where it stopped
+  std::string path;
+};
+
 /// Reports every key and scalar of `node` that is not valid UTF-8, at its place
 /// and path; true when there was none. Keys and values the readers never look at
-/// are checked too: nothing of a document is kept when any of it is bad.
-bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& errors) {
+/// are checked too: nothing of a document is kept when any of it is bad. False
+/// without a report once a limit is exceeded (the caller reports that).
+bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& errors,
+                walk_limits& limits, size_t depth) {
+  if (!limits.exceeded.empty())
+    return false;
+  if (depth > walk_limits::max_depth) {
+    limits.exceeded = "nested more than " + std::to_string(walk_limits::max_depth) +
+                      " levels deep (an alias inside its own anchor's value?)";
+    limits.mark = node.Mark();
+    limits.path = path;
+    return false;
+  }
+  if (++limits.values > limits.max_values) {
+    limits.exceeded =
+        "aliases expand this input to more than " + std::to_string(limits.max_values) + " values";
+    limits.mark = node.Mark();
+    limits.path = path;
+    return false;
+  }
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
       if (protocol::valid_utf8(node.Scalar()))
@@ -56,13 +91,15 @@ bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& err
       return false;
     case YAML::NodeType::Sequence: {
       bool ok = true;
-      for (size_t i = 0; i < node.size(); ++i)
-        ok &= check_utf8(node[i], path + "[" + std::to_string(i) + "]", errors);
+      for (size_t i = 0; i < node.size() && limits.exceeded.empty(); ++i)
+        ok &= check_utf8(node[i], path + "[" + std::to_string(i) + "]", errors, limits, depth + 1);
       return ok;
     }
     case YAML::NodeType::Map: {
       bool ok = true;
       for (const auto& entry : node) {
+        if (!limits.exceeded.empty())
+          return false;
         const YAML::Node& key = entry.first;
         std::string key_text = key.IsScalar() ? key.Scalar() : std::string{};
         auto key_path = child_path(path, key_text);
@@ -72,8 +109,8 @@ bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& err
           continue;
         }
         if (!key.IsScalar())
-          ok &= check_utf8(key, path, errors);
-        ok &= check_utf8(entry.second, key_path, errors);
+          ok &= check_utf8(key, path, errors, limits, depth + 1);
+        ok &= check_utf8(entry.second, key_path, errors, limits, depth + 1);
       }
       return ok;
     }
@@ -437,8 +474,14 @@ std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, e
     }
     auto docs = YAML::LoadAll(text);
     bool valid = true;
-    for (const auto& doc : docs)
-      valid &= check_utf8(doc, "", errors);
+    walk_limits limits{text};
+    for (const auto& doc : docs) {
+      valid &= check_utf8(doc, "", errors, limits, 0);
+      if (!limits.exceeded.empty()) {
+        errors.add(limits.mark, limits.path, limits.exceeded);
+        break;
+      }
+    }
     if (!valid)
       return std::nullopt;
     return docs;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -28,6 +29,22 @@ node_state node_state_from(const std::string& text) {
   throw std::invalid_argument("unknown node state \"" + text + "\"");
 }
 
+/// j.value(key, fallback) for an integer member, except that a float out of
+/// the integer's range is refused: nlohmann converts it with a cast, which is
+/// undefined behaviour then.
+template <class Int> Int int_value(const json& j, const char* key, Int fallback) {
+  auto i = j.find(key);
+  if (i == j.end())
+    return fallback;
+  if (i->is_number_float()) {
+    auto x = i->get<double>();
+    using limits = std::numeric_limits<Int>;
+    if (!(x > static_cast<double>(limits::min()) - 1 && x < static_cast<double>(limits::max()) + 1))
+      throw std::invalid_argument(std::string{"\""} + key + "\" is out of range");
+  }
+  return i->get<Int>();
+}
+
 json resources_to_json(const protocol::resource_spec& x) {
   return json{{"cpu", x.cpu}, {"memory", x.memory}};
 }
@@ -35,7 +52,7 @@ json resources_to_json(const protocol::resource_spec& x) {
 protocol::resource_spec resources_from_json(const json& j) {
   protocol::resource_spec x;
   x.cpu = j.value("cpu", x.cpu);
-  x.memory = j.value("memory", x.memory);
+  x.memory = int_value(j, "memory", x.memory);
   return x;
 }
 
@@ -244,7 +261,7 @@ std::string encode_spec_value(const stored_spec& x) {
 
 caf::error decode_spec_value(std::string_view bytes, stored_spec& out) {
   auto fields = decode_or_error("spec", bytes, [](const json& j) {
-    return std::pair{j.value("yaml", std::string{}), j.value("time_ms", int64_t{0})};
+    return std::pair{j.value("yaml", std::string{}), int_value(j, "time_ms", int64_t{0})};
   });
   if (!fields)
     return std::move(fields.error());
@@ -292,7 +309,7 @@ caf::expected<assignment> decode_assignment(std::string_view bytes) {
     x.service = j.value("service", x.service);
     x.node = j.value("node", x.node);
     x.template_hash = j.value("template", x.template_hash);
-    x.epoch = j.value("epoch", x.epoch);
+    x.epoch = int_value(j, "epoch", x.epoch);
     return x;
   });
 }
@@ -321,7 +338,7 @@ caf::expected<protocol::node_status> decode_node(std::string_view bytes) {
       x.capacity = resources_from_json(j.at("capacity"));
     if (j.contains("allocated"))
       x.allocated = resources_from_json(j.at("allocated"));
-    x.replicas = j.value("replicas", x.replicas);
+    x.replicas = int_value(j, "replicas", x.replicas);
     x.labels = j.value("labels", x.labels);
     // A driver this build does not know (a newer tuttid's) is left out: placement
     // takes only the state of a stored node, and a node reports its drivers when
@@ -347,8 +364,8 @@ std::string encode_event(const protocol::event& x) {
 caf::expected<protocol::event> decode_event(std::string_view bytes) {
   return decode_or_error("event", bytes, [](const json& j) {
     protocol::event x;
-    x.seq = j.value("seq", x.seq);
-    x.time_ms = j.value("time_ms", x.time_ms);
+    x.seq = int_value(j, "seq", x.seq);
+    x.time_ms = int_value(j, "time_ms", x.time_ms);
     x.kind = j.value("kind", x.kind);
     x.service = j.value("service", x.service);
     x.replica = j.value("replica", x.replica);

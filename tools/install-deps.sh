@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ccache pkg-config git curl iproute2 iptables procps python3
+  clang libclang-rt-14-dev   # libFuzzer and the sanitizers: the fuzz build (docs/fuzzing.md)
   libcaf-dev
   libcapnp-dev capnproto
   liblmdb-dev lmdb-utils

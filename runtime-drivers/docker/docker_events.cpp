@@ -36,11 +36,25 @@ std::string since_text(int64_t ns) {
 
 } // namespace
 
-/// One attempt: the curl handle, the bytes of a line not yet complete, and
-/// what the write callbacks saw since the thread last looked.
+void line_splitter::feed(const char* data, size_t size, std::vector<std::string>& lines) {
+  size_t begin = 0;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] != '\n')
+      continue;
+    partial_.append(data + begin, i - begin);
+    if (!partial_.empty())
+      lines.push_back(std::move(partial_));
+    partial_.clear();
+    begin = i + 1;
+  }
+  partial_.append(data + begin, size - begin);
+}
+
+/// One attempt: the curl handle, the stream's framing, and what the write
+/// callbacks saw since the thread last looked.
 struct event_stream::transfer {
   CURL* handle = nullptr;
-  std::string partial;
+  line_splitter splitter;
   std::vector<std::string> lines;
   std::string error_body; // the answer when the status is not 200
   bool headers_done = false;
@@ -70,17 +84,7 @@ struct event_stream::transfer {
       t->error_body.append(data, std::min<size_t>(n, 4096));
       return n;
     }
-    size_t begin = 0;
-    for (size_t i = 0; i < n; ++i) {
-      if (data[i] != '\n')
-        continue;
-      t->partial.append(data + begin, i - begin);
-      if (!t->partial.empty())
-        t->lines.push_back(std::move(t->partial));
-      t->partial.clear();
-      begin = i + 1;
-    }
-    t->partial.append(data + begin, n - begin);
+    t->splitter.feed(data, n, t->lines);
     return n;
   }
 };

@@ -16,6 +16,19 @@
 
 namespace tutti::runtime_drivers::docker {
 
+/// The framing of the events stream: one JSON object per line, in chunks that
+/// may cut a line anywhere. Pure, so the framing is tested (and fuzzed) without
+/// an engine.
+class line_splitter {
+public:
+  /// Appends the complete lines of `data` (without '\n'; empty lines are
+  /// skipped) to `lines`; the unfinished end waits for the next chunk.
+  void feed(const char* data, size_t size, std::vector<std::string>& lines);
+
+private:
+  std::string partial_; // the bytes of a line not yet complete
+};
+
 /// Thread: every handler and task runs on the stream's thread, one at a time,
 /// never inline from post(). Handlers may block briefly (an engine call).
 ///

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 namespace tutti::runtime_drivers::docker {
 
@@ -23,9 +24,11 @@ std::string text_of(const json& object, const char* key) {
   return i != object.end() && i->is_string() ? i->get<std::string>() : std::string{};
 }
 
+/// An integer member, or 0 when absent or not an integer. A float is not taken:
+/// converting one beyond int64's range is undefined behaviour.
 int64_t int_of(const json& object, const char* key) {
   auto i = object.find(key);
-  return i != object.end() && i->is_number() ? i->get<int64_t>() : 0;
+  return i != object.end() && i->is_number_integer() ? i->get<int64_t>() : 0;
 }
 
 /// A member that is an object, or nullptr (absent, null, another type).
@@ -235,8 +238,14 @@ std::optional<event> parse_event(const std::string& line) {
   if (out.action.empty())
     out.action = text_of(parsed, "status"); // the pre-1.22 field, still sent
   out.time_nano = int_of(parsed, "timeNano");
-  if (out.time_nano == 0)
-    out.time_nano = int_of(parsed, "time") * 1000000000;
+  if (out.time_nano == 0) {
+    // Seconds past int64's nanoseconds (the year 2262) are no time: unknown.
+    constexpr int64_t ns_per_s = 1000000000;
+    constexpr int64_t max_seconds = std::numeric_limits<int64_t>::max() / ns_per_s;
+    auto seconds = int_of(parsed, "time");
+    if (seconds >= -max_seconds && seconds <= max_seconds)
+      out.time_nano = seconds * ns_per_s;
+  }
   if (auto* actor = object_of(parsed, "Actor")) {
     out.id = text_of(*actor, "ID");
     out.attributes = string_map(object_of(*actor, "Attributes"));
@@ -274,7 +283,8 @@ caf::expected<container_stats> parse_stats(const std::string& body) {
       if (cache == 0)
         cache = int_of(*stats, "inactive_file");
     }
-    out.memory_bytes = usage > cache ? usage - cache : usage;
+    // A negative cache (never sent by an engine) would overflow the difference.
+    out.memory_bytes = usage > cache && cache >= 0 ? usage - cache : usage;
   }
   return out;
 }
@@ -434,7 +444,10 @@ caf::expected<std::optional<int32_t>> parse_exec_exit(const std::string& body) {
     return protocol::make_error(protocol::error_code::driver_failure,
                                 "the Docker engine's exec inspect is not JSON: " +
                                     body.substr(0, 200));
-  if (j.value("Running", false) || !j.contains("ExitCode") || !j["ExitCode"].is_number_integer())
+  // value("Running", false) would throw on a Running that is not a bool.
+  auto running = j.find("Running");
+  bool is_running = running != j.end() && running->is_boolean() && running->get<bool>();
+  if (is_running || !j.contains("ExitCode") || !j["ExitCode"].is_number_integer())
     return std::optional<int32_t>{};
   return std::optional<int32_t>{j["ExitCode"].get<int32_t>()};
 }
