@@ -175,8 +175,12 @@ kj::Promise<void> forwarder::exchange(connection& c) {
               return 0;
             })
       .then([this, &c, reset](size_t n) -> kj::Promise<void> {
+        // Not at once: the copy to this replica may have read client bytes it
+        // has not kept yet (KJ runs a read's continuation as a later event), and
+        // cancelling it in between loses them. Once the queued events have run,
+        // it waits for input or on a write, and all it read is in c.replay.
         if (n == 0 && c.replayable)
-          return replay_elsewhere(c);
+          return kj::evalLast([this, &c] { return replay_elsewhere(c); });
         if (n == 0 && *reset)
           return KJ_EXCEPTION(DISCONNECTED, "the replica reset the connection");
         c.replayable = false;
@@ -198,6 +202,8 @@ kj::Promise<void> forwarder::exchange(connection& c) {
 /// The replica closed or reset before its first byte: the next replica gets
 /// what the client sent so far, as if it had been the first choice.
 kj::Promise<void> forwarder::replay_elsewhere(connection& c) {
+  if (!c.replayable) // the copy went past the replay limit meanwhile
+    return KJ_EXCEPTION(DISCONNECTED, "the replica closed before answering");
   c.upstream_pump = nullptr; // cancels the copy to the old replica
   closed(c);
   auto& s = *c.route->stats;

@@ -327,10 +327,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(done, "the connection ends within 20 s");
 
   const auto& sent = c.sent();
+  const auto& received = c.received();
+  // What a failed check prints first, to tell a lost byte from a lost answer.
+  auto expect = [&](bool ok, const char* what) {
+    if (!ok) {
+      std::fprintf(stderr, "client sent %zu bytes, received %zu;", sent.size(), received.size());
+      for (size_t i = 0; i < logs.size(); ++i)
+        std::fprintf(stderr, " replica %zu: %zu connection(s), read %zu bytes%s;", i,
+                     logs[i].connections, logs[i].got.size(), logs[i].answered ? ", answered" : "");
+      std::fprintf(stderr, "\n");
+    }
+    check(ok, what);
+  };
   for (const auto& log : logs) {
-    check(log.connections <= 1, "a replica is tried at most once per connection");
-    check(sent.compare(0, log.got.size(), log.got) == 0,
-          "a replica reads a prefix of the client's bytes, from their start");
+    expect(log.connections <= 1, "a replica is tried at most once per connection");
+    expect(sent.compare(0, log.got.size(), log.got) == 0,
+           "a replica reads a prefix of the client's bytes, from their start");
   }
   const replica_script* answerer = nullptr;
   bool first_tried = true; // no replica read anything before the answerer
@@ -343,19 +355,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     first_tried = false;
   }
-  const auto& received = c.received();
   auto full = answer_prefix + sent;
   if (answerer == nullptr)
-    check(received.empty(), "without an answering replica the client gets nothing");
+    expect(received.empty(), "without an answering replica the client gets nothing");
   else if (first_tried || sent.size() <= replay_limit)
-    check(received == full, "the client gets the answer and the echo of all it sent");
+    expect(received == full, "the client gets the answer and the echo of all it sent");
   else
-    check(received.empty() || received == full,
-          "past the replay limit the client gets the whole answer or nothing");
+    expect(received.empty() || received == full,
+           "past the replay limit the client gets the whole answer or nothing");
   if (answerer != nullptr && received == full)
-    check(logs[answerer->listener].got == sent, "the answering replica got all the client sent");
+    expect(logs[answerer->listener].got == sent, "the answering replica got all the client sent");
   for (const auto& [replica, n] : active)
-    check(n == 0, "every connection the forwarder opened is closed");
-  check(route->stats->active == 0, "the service has no active connection left");
+    expect(n == 0, "every connection the forwarder opened is closed");
+  expect(route->stats->active == 0, "the service has no active connection left");
   return 0;
 }
