@@ -12,8 +12,8 @@ set -euo pipefail
 target=${1:?usage: run.sh TARGET [SECONDS] [BUILD_DIR] [WORK_DIR]}
 seconds=${2:-240}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${3:-$root/build-fuzz}
-work=${4:-$root/build-fuzz/fuzz-work}
+build=$(realpath -m "${3:-$root/build-fuzz}")
+work=$(realpath -m "${4:-$root/build-fuzz/fuzz-work}")
 
 binary=$build/tests/fuzz/fuzz_$target
 [ -x "$binary" ] || { echo "run.sh: no $binary; build with -DTUTTI_FUZZ=ON first" >&2; exit 1; }
