@@ -50,49 +50,90 @@ struct walk_limits {
   // yaml-cpp parses at most 2000 levels (depthguard.h): only an alias can make
   // a document deeper, and one inside its own anchor's value makes it endless.
   static constexpr size_t max_depth = 2000;
+  // A bad value inside an alias is reported at each use; a person reads a few.
+  static constexpr size_t max_errors = 100;
   // Nested aliases ("billion laughs") make a few hundred bytes billions of
   // values; an input without aliases has at most about two values per byte,
   // and aliases may add a hundred thousand.
   explicit walk_limits(const std::string& text) : max_values(2 * text.size() + 100000) {}
   size_t max_values;
   size_t values = 0;
+  size_t errors = 0;
   std::string exceeded; // why the walk stopped; empty while it goes on
   YAML::Mark mark;      // where it stopped
   std::string path;
 };
 
+/// One step from the document to a value. The walk keeps its steps on the stack
+/// and spells a path out only to report it: spelling each value's path costs the
+/// square of the depth, which aliases make large (a long key 2000 levels deep
+/// made a 1 KB input take a gigabyte).
+struct path_step {
+  const path_step* parent;
+  const std::string* key; // a map's key; nullptr: the element `index` of a sequence
+  size_t index;
+};
+
+/// The path of a step as the readers write it ("env.K", "ports[1]"), cut after
+/// 1024 bytes.
+std::string path_text(const path_step* step) {
+  constexpr size_t max_length = 1024;
+  std::vector<const path_step*> steps;
+  for (; step != nullptr; step = step->parent)
+    steps.push_back(step);
+  std::string out;
+  for (auto i = steps.rbegin(); i != steps.rend() && out.size() <= max_length; ++i) {
+    if ((*i)->key == nullptr) {
+      out += "[" + std::to_string((*i)->index) + "]";
+      continue;
+    }
+    if (!out.empty())
+      out += '.';
+    out += *(*i)->key;
+  }
+  if (out.size() > max_length) {
+    out.resize(max_length);
+    out += "...";
+  }
+  return out;
+}
+
 /// Reports every key and scalar of `node` that is not valid UTF-8, at its place
 /// and path; true when there was none. Keys and values the readers never look at
 /// are checked too: nothing of a document is kept when any of it is bad. False
 /// without a report once a limit is exceeded (the caller reports that).
-bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& errors,
+bool check_utf8(const YAML::Node& node, const path_step* at, error_sink& errors,
                 walk_limits& limits, size_t depth) {
+  auto stop = [&](const YAML::Mark& mark, std::string why) {
+    limits.exceeded = std::move(why);
+    limits.mark = mark;
+    limits.path = path_text(at);
+    return false;
+  };
+  auto bad = [&](const YAML::Mark& mark, const path_step* where) {
+    if (++limits.errors > walk_limits::max_errors)
+      return stop(mark, "more values are not valid UTF-8 than the " +
+                            std::to_string(walk_limits::max_errors) + " above");
+    errors.add(mark, path_text(where), "not valid UTF-8");
+    return false;
+  };
   if (!limits.exceeded.empty())
     return false;
-  if (depth > walk_limits::max_depth) {
-    limits.exceeded = "nested more than " + std::to_string(walk_limits::max_depth) +
-                      " levels deep (an alias inside its own anchor's value?)";
-    limits.mark = node.Mark();
-    limits.path = path;
-    return false;
-  }
-  if (++limits.values > limits.max_values) {
-    limits.exceeded =
-        "aliases expand this input to more than " + std::to_string(limits.max_values) + " values";
-    limits.mark = node.Mark();
-    limits.path = path;
-    return false;
-  }
+  if (depth > walk_limits::max_depth)
+    return stop(node.Mark(), "nested more than " + std::to_string(walk_limits::max_depth) +
+                                 " levels deep (an alias inside its own anchor's value?)");
+  if (++limits.values > limits.max_values)
+    return stop(node.Mark(), "aliases expand this input to more than " +
+                                 std::to_string(limits.max_values) + " values");
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      if (protocol::valid_utf8(node.Scalar()))
-        return true;
-      errors.add(node.Mark(), path, "not valid UTF-8");
-      return false;
+      return protocol::valid_utf8(node.Scalar()) || bad(node.Mark(), at);
     case YAML::NodeType::Sequence: {
       bool ok = true;
-      for (size_t i = 0; i < node.size() && limits.exceeded.empty(); ++i)
-        ok &= check_utf8(node[i], path + "[" + std::to_string(i) + "]", errors, limits, depth + 1);
+      for (size_t i = 0; i < node.size() && limits.exceeded.empty(); ++i) {
+        path_step element{at, nullptr, i};
+        ok &= check_utf8(node[i], &element, errors, limits, depth + 1);
+      }
       return ok;
     }
     case YAML::NodeType::Map: {
@@ -101,16 +142,15 @@ bool check_utf8(const YAML::Node& node, const std::string& path, error_sink& err
         if (!limits.exceeded.empty())
           return false;
         const YAML::Node& key = entry.first;
-        std::string key_text = key.IsScalar() ? key.Scalar() : std::string{};
-        auto key_path = child_path(path, key_text);
-        if (key.IsScalar() && !protocol::valid_utf8(key_text)) {
-          errors.add(key.Mark(), key_path, "not valid UTF-8");
-          ok = false;
+        static const std::string no_key;
+        path_step child{at, key.IsScalar() ? &key.Scalar() : &no_key, 0};
+        if (key.IsScalar() && !protocol::valid_utf8(key.Scalar())) {
+          ok = bad(key.Mark(), &child);
           continue;
         }
         if (!key.IsScalar())
-          ok &= check_utf8(key, path, errors, limits, depth + 1);
-        ok &= check_utf8(entry.second, key_path, errors, limits, depth + 1);
+          ok &= check_utf8(key, at, errors, limits, depth + 1);
+        ok &= check_utf8(entry.second, &child, errors, limits, depth + 1);
       }
       return ok;
     }
@@ -476,7 +516,7 @@ std::optional<std::vector<YAML::Node>> load_documents(const std::string& text, e
     bool valid = true;
     walk_limits limits{text};
     for (const auto& doc : docs) {
-      valid &= check_utf8(doc, "", errors, limits, 0);
+      valid &= check_utf8(doc, nullptr, errors, limits, 0);
       if (!limits.exceeded.empty()) {
         errors.add(limits.mark, limits.path, limits.exceeded);
         break;

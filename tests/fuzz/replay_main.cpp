@@ -2,6 +2,8 @@
 // once over every file of the directories (or files) given, so CTest replays the
 // corpora without libFuzzer. A crash or failed check aborts, which fails the test.
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -32,6 +34,12 @@ std::vector<std::filesystem::path> inputs_of(const std::filesystem::path& arg) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // No input needs more: past it an allocation fails (std::bad_alloc, an abort),
+  // so an input that makes the code take gigabytes fails here as in libFuzzer
+  // (-rss_limit_mb) instead of passing slowly.
+  constexpr rlim_t max_address_space = rlim_t{1} << 30;
+  rlimit limit{max_address_space, max_address_space};
+  setrlimit(RLIMIT_AS, &limit);
   size_t replayed = 0;
   for (int i = 1; i < argc; ++i) {
     for (const auto& path : inputs_of(argv[i])) {
