@@ -196,6 +196,16 @@ void read_limits(const field& f, protocol::api_limits& out, error_sink& errors) 
   fields.finish();
 }
 
+void read_process(const field& f, process_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with enabled", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto enabled = fields.take("enabled"))
+    if (auto value = read_bool(*enabled, errors))
+      out.enabled = *value;
+  fields.finish();
+}
+
 void read_docker(const field& f, docker_config& out, error_sink& errors) {
   if (!expect_map(f, "a mapping with enabled and socket", errors))
     return;
@@ -305,6 +315,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_mesh(*mesh, out.mesh, errors);
   if (auto store = fields.take("store"))
     read_store(*store, out, errors);
+  if (auto process = fields.take("process"))
+    read_process(*process, out.process, errors);
   if (auto docker = fields.take("docker"))
     read_docker(*docker, out.docker, errors);
   if (auto limits = fields.take("limits"))

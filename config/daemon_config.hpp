@@ -42,6 +42,12 @@ struct docker_config {
   std::string socket = "/var/run/docker.sock"; // the engine's unix socket
 };
 
+/// The process driver: whether the node runs `driver: process` specs, which run
+/// any command as tuttid's user.
+struct process_config {
+  bool enabled = true; // false: process specs are refused
+};
+
 /// The routing mesh of the node: where it listens and how long it waits.
 struct mesh_config {
   std::string host = "127.0.0.1"; // published ports listen here; <SERVICE>_ADDR names it
@@ -86,6 +92,7 @@ struct daemon_config {
   node_config node;
   supervision_config supervision;
   mesh_config mesh;
+  process_config process;
   docker_config docker;
   cluster_config cluster;
   uint64_t store_map_size = uint64_t{1} << 30; // LMDB map size in bytes

@@ -97,7 +97,9 @@ make_drivers(const config::daemon_config& cfg) {
   opts.state_dir = cfg.data_dir + "/process";
   opts.docker_socket = cfg.docker.socket;
   opts.node = cfg.node.name.empty() ? host_name() : cfg.node.name;
-  std::vector<p::driver_kind> kinds{p::driver_kind::process, p::driver_kind::sim};
+  std::vector<p::driver_kind> kinds{p::driver_kind::sim};
+  if (cfg.process.enabled)
+    kinds.push_back(p::driver_kind::process);
   // Made even when no engine answers: docker replicas then fail with the reason
   // and start once the engine is there.
   if (cfg.docker.enabled)
@@ -147,14 +149,16 @@ void dev_daemon::impl::start_tree() {
                       }});
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   if (mode == daemon_mode::dev)
-    children.push_back({"node", [this, dir, ncfg, m, mesh] {
+    children.push_back({"node",
+                        [this, dir, ncfg, m, mesh] {
                           dir->node = spawn_node(*sys, node_context{ncfg, drivers, dir->store,
                                                                     dir->placement, m,
                                                                     dir->discovery, mesh});
                           return caf::actor_cast<caf::actor>(dir->node);
                         },
                         true});
-  children.push_back({"cluster", [this, dir, m, limit, server] {
+  children.push_back({"cluster",
+                      [this, dir, m, limit, server] {
                         cluster_context cc{dir->store,
                                            dir->placement,
                                            m,
@@ -235,8 +239,8 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                              "; is another tuttid running? choose another --api address");
   x->bound.api = *port;
   x->start_tree();
-  x->admin = spawn_admin(*x->sys, admin_context{x->root, cfg.enable_chaos,
-                                                 mode == daemon_mode::control});
+  x->admin =
+      spawn_admin(*x->sys, admin_context{x->root, cfg.enable_chaos, mode == daemon_mode::control});
   x->api->set_admin(x->admin);
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);

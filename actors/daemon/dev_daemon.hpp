@@ -22,8 +22,8 @@ enum class daemon_mode { dev, control };
 /// This host's name as a node name (lower case, [a-z0-9-]), or "local".
 std::string host_name();
 
-/// The drivers a node offers per its config: process and sim always, docker
-/// unless disabled (made even when no engine answers yet).
+/// The drivers a node offers per its config: sim always, process and docker
+/// unless disabled (docker made even when no engine answers yet).
 caf::expected<std::map<protocol::driver_kind, std::shared_ptr<runtime_drivers::driver>>>
 make_drivers(const config::daemon_config& cfg);
 

@@ -65,6 +65,7 @@ node: {name: n1, labels: {zone: a, disk: ssd}, cpu: 4, memory: 8Gi, port_range: 
 supervision: {max_restarts: 5, window: 30s}
 store: {map_size: 2Gi}
 docker: {enabled: false, socket: /run/user/1000/docker.sock}
+process: {enabled: false}
 stop_replicas_on_exit: true
 log_level: debug
 )";
@@ -90,6 +91,7 @@ TEST(DaemonConfig, ParsesEveryField) {
   EXPECT_EQ(c.store_map_size, uint64_t{2} << 30);
   EXPECT_FALSE(c.docker.enabled);
   EXPECT_EQ(c.docker.socket, "/run/user/1000/docker.sock");
+  EXPECT_FALSE(c.process.enabled);
   EXPECT_TRUE(c.stop_replicas_on_exit);
   EXPECT_EQ(c.log_level, "debug");
 }
@@ -109,6 +111,7 @@ TEST(DaemonConfig, EmptyFileKeepsDefaults) {
     EXPECT_EQ(c.supervision.window, 10s);
     EXPECT_EQ(c.store_map_size, uint64_t{1} << 30);
     EXPECT_TRUE(c.docker.enabled);
+    EXPECT_TRUE(c.process.enabled);
     EXPECT_EQ(c.docker.socket, "/var/run/docker.sock");
     EXPECT_FALSE(c.stop_replicas_on_exit);
     EXPECT_EQ(c.log_level, "info");
@@ -168,6 +171,8 @@ TEST(DaemonConfig, RefusesBadDockerSettings) {
   expect_only_error("docker: {socket: ''}\n", 1, 18, "docker.socket", "must not be empty");
   expect_only_error("docker: {socket: /" + std::string(120, 'x') + "}\n", 1, 18, "docker.socket",
                     "at most 107 bytes");
+  expect_only_error("process: {enabled: 2}\n", 1, 20, "process.enabled",
+                    "expected true or false, got '2'");
   expect_only_error("docker: {enabled: sometimes}\n", 1, 19, "docker.enabled",
                     "expected true or false");
   expect_only_error("docker: {sock: /x}\n", 1, 10, "docker.sock", "unknown field 'sock'");

@@ -37,7 +37,10 @@ int main(int argc, char** argv) {
   // No input needs more: past it an allocation fails (std::bad_alloc, an abort),
   // so an input that makes the code take gigabytes fails here as in libFuzzer
   // (-rss_limit_mb) instead of passing slowly.
-  constexpr rlim_t max_address_space = rlim_t{1} << 30;
+#ifndef TUTTI_REPLAY_ADDRESS_SPACE_MB
+#define TUTTI_REPLAY_ADDRESS_SPACE_MB 1024
+#endif
+  constexpr rlim_t max_address_space = rlim_t{TUTTI_REPLAY_ADDRESS_SPACE_MB} << 20;
   rlimit limit{max_address_space, max_address_space};
   setrlimit(RLIMIT_AS, &limit);
   size_t replayed = 0;

@@ -31,6 +31,7 @@ struct dev_flags {
   std::string log_level;
   std::string docker_socket;
   bool no_docker = false;
+  bool no_process = false;
   bool stop_replicas_on_exit = false;
   bool enable_chaos = false;
   // control and node
@@ -111,6 +112,8 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (f.no_docker)
     cfg.docker.enabled = false;
+  if (f.no_process)
+    cfg.process.enabled = false;
   for (auto [flag, text, target] : {std::tuple{"--listen", &f.listen, &cfg.cluster.listen},
                                     std::tuple{"--join", &f.join, &cfg.cluster.join}}) {
     if (text->empty())
@@ -253,6 +256,9 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
                   "/var/run/docker.sock)");
   cmd->add_flag("--no-docker", flags.no_docker,
                 "Offer no docker driver (docker specs fail on this node)");
+  cmd->add_flag("--no-process", flags.no_process,
+                "Offer no process driver (process specs, which run any command as "
+                "tuttid's user, fail on this node)");
   cmd->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
                 "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
 }

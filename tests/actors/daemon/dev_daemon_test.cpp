@@ -237,7 +237,7 @@ TEST_F(DevDaemon, UnhealthyDriverIsReportedAvoidedAndRecovers) {
             for (auto& e : es)
               if (e.message.find("sim driver") != std::string::npos)
                 kinds.push_back(e.kind);
-              // Once per slot, not once per retry.
+            // Once per slot, not once per retry.
           },
           [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
   EXPECT_EQ(kinds, (std::vector<std::string>{"driver_unhealthy", "replica_unschedulable",
@@ -269,3 +269,19 @@ TEST_F(DevDaemon, ScaleRefusesOutOfRangeCounts) {
 }
 
 } // namespace
+
+TEST(MakeDrivers, OffersOnlyTheDriversTheConfigEnables) {
+  tutti::config::daemon_config cfg;
+  cfg.data_dir = std::filesystem::temp_directory_path() / "tutti-make-drivers-test";
+  cfg.node.name = "n1";
+  auto all = make_drivers(cfg);
+  ASSERT_TRUE(all) << p::message_of(all.error());
+  EXPECT_EQ(all->size(), 3u);
+  cfg.process.enabled = false;
+  cfg.docker.enabled = false;
+  auto sim_only = make_drivers(cfg);
+  ASSERT_TRUE(sim_only) << p::message_of(sim_only.error());
+  ASSERT_EQ(sim_only->size(), 1u);
+  EXPECT_EQ(sim_only->begin()->first, p::driver_kind::sim);
+  std::filesystem::remove_all(cfg.data_dir);
+}
