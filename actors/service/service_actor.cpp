@@ -363,7 +363,7 @@ void run_on_node(self_ptr self, int32_t slot) {
                          self->state.ctx.discovery_env, s.assigned};
   with_node(
       self, s.node,
-      [self, slot, rev, epoch, req = std::move(req)](node_actor& node) mutable {
+      [self, slot, rev = rev, epoch, req = std::move(req)](node_actor& node) mutable {
         ask_node(self, node, slot, rev, epoch, std::move(req));
       },
       [self, slot, epoch](caf::error& err) { not_run(self, slot, epoch, err); });
