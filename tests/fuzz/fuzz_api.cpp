@@ -166,8 +166,10 @@ public:
     size_t size = capnp::expectedSizeInWordsFromPrefix(words);
     if (size > whole_words)
       return nullptr;
+    auto out = kj::heapArray<capnp::word>(size);
+    std::memcpy(out.begin(), buffer_.data(), size * sizeof(capnp::word));
     buffer_.erase(0, size * sizeof(capnp::word));
-    return kj::heapArray<capnp::word>(words.slice(0, size));
+    return kj::mv(out);
   }
 
 private:
