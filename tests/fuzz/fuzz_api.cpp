@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -161,9 +162,10 @@ public:
     size_t whole_words = buffer_.size() / sizeof(capnp::word);
     if (whole_words == 0)
       return nullptr;
-    auto words = kj::heapArray<capnp::word>(whole_words);
-    std::memcpy(words.begin(), buffer_.data(), whole_words * sizeof(capnp::word));
-    size_t size = capnp::expectedSizeInWordsFromPrefix(words);
+    // The segment table: at most 257 words (a reader takes at most 512 segments).
+    auto prefix = kj::heapArray<capnp::word>(std::min<size_t>(whole_words, 260));
+    std::memcpy(prefix.begin(), buffer_.data(), prefix.size() * sizeof(capnp::word));
+    size_t size = capnp::expectedSizeInWordsFromPrefix(prefix);
     if (size > whole_words)
       return nullptr;
     auto out = kj::heapArray<capnp::word>(size);
