@@ -36,18 +36,30 @@ std::string since_text(int64_t ns) {
 
 } // namespace
 
-void line_splitter::feed(const char* data, size_t size, std::vector<std::string>& lines) {
+bool line_splitter::feed(const char* data, size_t size, std::vector<std::string>& lines) {
+  if (overlong_)
+    return false;
   size_t begin = 0;
   for (size_t i = 0; i < size; ++i) {
     if (data[i] != '\n')
       continue;
+    if (partial_.size() + (i - begin) > max_line_)
+      break;
     partial_.append(data + begin, i - begin);
     if (!partial_.empty())
       lines.push_back(std::move(partial_));
     partial_.clear();
     begin = i + 1;
   }
-  partial_.append(data + begin, size - begin);
+  auto rest = size - begin;
+  if (partial_.size() + rest > max_line_ && rest > 0) {
+    overlong_ = true;
+    partial_.clear();
+    partial_.shrink_to_fit();
+    return false;
+  }
+  partial_.append(data + begin, rest);
+  return true;
 }
 
 /// One attempt: the curl handle, the stream's framing, and what the write
@@ -59,6 +71,7 @@ struct event_stream::transfer {
   std::string error_body; // the answer when the status is not 200
   bool headers_done = false;
   bool ok_status = false;
+  bool overlong = false; // a line past line_splitter's limit ended it
   char error_text[CURL_ERROR_SIZE] = {};
 
   static size_t on_header(char* data, size_t size, size_t count, void* self) {
@@ -84,8 +97,10 @@ struct event_stream::transfer {
       t->error_body.append(data, std::min<size_t>(n, 4096));
       return n;
     }
-    t->splitter.feed(data, n, t->lines);
-    return n;
+    if (t->splitter.feed(data, n, t->lines))
+      return n;
+    t->overlong = true; // ends the transfer: the stream reconnects, its owner lists again
+    return 0;
   }
 };
 
@@ -193,6 +208,9 @@ void event_stream::run() {
     if (rc == CURLE_COULDNT_CONNECT)
       why =
           unreachable(socket_path_, os_errno != 0 ? std::strerror(os_errno) : current->error_text);
+    else if (current->overlong)
+      why = "the Docker engine at " + socket_path_ + " sent an event line longer than " +
+            std::to_string(line_splitter::default_max_line) + " bytes";
     else if (rc != CURLE_OK)
       why = "the events stream of the Docker engine at " + socket_path_ + " broke: " +
             (current->error_text[0] != '\0' ? current->error_text : curl_easy_strerror(rc));

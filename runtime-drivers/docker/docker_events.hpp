@@ -21,12 +21,22 @@ namespace tutti::runtime_drivers::docker {
 /// an engine.
 class line_splitter {
 public:
+  /// An event is a few hundred bytes: a longer line is no event.
+  static constexpr size_t default_max_line = size_t{1} << 20;
+
+  explicit line_splitter(size_t max_line = default_max_line) : max_line_(max_line) {}
+
   /// Appends the complete lines of `data` (without '\n'; empty lines are
-  /// skipped) to `lines`; the unfinished end waits for the next chunk.
-  void feed(const char* data, size_t size, std::vector<std::string>& lines);
+  /// skipped) to `lines`; the unfinished end waits for the next chunk. Returns
+  /// false once a line grows past the limit: its bytes are not kept (an engine
+  /// that never sends a newline cannot grow tutti's memory) and the stream
+  /// can no longer be trusted.
+  bool feed(const char* data, size_t size, std::vector<std::string>& lines);
 
 private:
+  size_t max_line_;
   std::string partial_; // the bytes of a line not yet complete
+  bool overlong_ = false;
 };
 
 /// Thread: every handler and task runs on the stream's thread, one at a time,

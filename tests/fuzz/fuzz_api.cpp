@@ -156,6 +156,9 @@ class message_splitter {
 public:
   void append(std::string_view bytes) { buffer_.append(bytes); }
 
+  /// Bytes of a message not yet whole.
+  bool holds_part() const { return !buffer_.empty(); }
+
   /// The next whole message, or nothing yet. Throws kj::Exception on a frame
   /// that cannot be a message.
   kj::Maybe<kj::Array<capnp::word>> next() {
@@ -185,6 +188,8 @@ private:
 struct client_calls {
   std::map<uint32_t, uint16_t> methods;
   std::set<uint32_t> awaited;
+  bool ends_inside_a_message = false; // the server waits for the rest
+  bool sets_node_state = false;
 };
 
 bool is_stream(uint16_t method) {
@@ -204,6 +209,8 @@ void note(capnp::rpc::Message::Reader message, client_calls& out) {
       call.getMethodId() >= capnp::Schema::from<rpc::Tutti>().getMethods().size())
     return;
   out.methods[call.getQuestionId()] = call.getMethodId();
+  if (call.getMethodId() == static_cast<uint16_t>(api_method::set_node_state))
+    out.sets_node_state = true;
   if (!is_stream(call.getMethodId()))
     out.awaited.insert(call.getQuestionId());
 }
@@ -218,6 +225,7 @@ client_calls calls_in(std::string_view input) {
         capnp::FlatArrayMessageReader reader{*words};
         note(reader.getRoot<capnp::rpc::Message>(), out);
       } else {
+        out.ends_inside_a_message = splitter.holds_part();
         break;
       }
     }
@@ -258,6 +266,23 @@ public:
   }
 
   void send(std::string_view bytes) { pending_.append(bytes); }
+
+  /// Sends what is pending, then the end of the stream, and reads until the
+  /// server ends the connection.
+  void finish() {
+    auto deadline = clock_type::now() + answer_deadline;
+    while (!pending_.empty() && !closed_) {
+      check(clock_type::now() < deadline, "the server read nothing for 20 s (a hang)");
+      pump();
+      drain();
+    }
+    ::shutdown(fd_, SHUT_WR);
+    while (!closed_) {
+      check(clock_type::now() < deadline, "the connection not ended 20 s after the input");
+      pump();
+      drain();
+    }
+  }
 
   /// Sends what is pending and reads until the answer to `question` arrives
   /// (its results, when it has some) or the connection ends (nullptr).
@@ -403,11 +428,13 @@ void check_no_restarts(connection& c, uint32_t& next_id) {
 
 /// Deletes every service and makes the node ready: the next input starts
 /// from the same cluster.
-void reset(connection& c, uint32_t& next_id) {
+void reset(connection& c, uint32_t& next_id, bool node_state_changed) {
   for (const auto& name : service_names(c, next_id))
     call<rpc::Tutti::DeleteServiceParams, rpc::Tutti::DeleteServiceResults>(
         c, next_id, api_method::delete_service, [name](auto params) { params.setService(name); },
         [](auto) {});
+  if (!node_state_changed)
+    return;
   call<rpc::Tutti::SetNodeStateParams, rpc::Tutti::SetNodeStateResults>(
       c, next_id, api_method::set_node_state,
       [](auto params) {
@@ -419,27 +446,37 @@ void reset(connection& c, uint32_t& next_id) {
 
 /// The input's connection: its bytes, then a question whose answer comes after
 /// the cluster actor handled every earlier call, then the answers still due.
-void run_input(std::string_view input) {
+/// An input that ends inside a message ends the stream instead: the server
+/// would take the question for the rest of that message.
+bool run_input(std::string_view input) {
   connection c;
-  c.expect_calls(calls_in(input));
+  auto calls = calls_in(input);
+  bool node_state_changed = calls.sets_node_state;
+  bool ends_inside = calls.ends_inside_a_message;
+  c.expect_calls(std::move(calls));
   c.send(input);
+  if (ends_inside) {
+    c.finish();
+    return node_state_changed;
+  }
   c.send(tutti::fuzz::bootstrap_message(own_questions));
   auto barrier = own_questions + 1;
   c.send(tutti::fuzz::call_message<rpc::Tutti::GetServicesParams>(
       barrier, own_questions, static_cast<uint16_t>(api_method::get_services), [](auto) {}));
   c.answer(barrier);
   c.answer_all();
+  return node_state_changed;
 }
 
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   env();
-  run_input({reinterpret_cast<const char*>(data), size});
+  bool node_state_changed = run_input({reinterpret_cast<const char*>(data), size});
   connection own;
   uint32_t next_id = own_questions + 1;
   own.send(tutti::fuzz::bootstrap_message(own_questions));
   check_no_restarts(own, next_id);
-  reset(own, next_id);
+  reset(own, next_id, node_state_changed);
   return 0;
 }

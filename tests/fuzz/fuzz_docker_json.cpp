@@ -55,17 +55,23 @@ void answers(const std::string& body) {
   docker::pull_reference(body);
 }
 
-/// The events stream: the lines must be the same however the stream is cut,
-/// and each one goes through parse_event as the driver sends it.
+/// The events stream: the lines, and whether a line was too long, must be the
+/// same however the stream is cut, and each line goes through parse_event as
+/// the driver sends it.
 void event_stream(std::string_view body, uint32_t seed) {
+  // Sometimes small, so that lines pass the limit.
+  size_t max_line = seed % 2 == 0 ? docker::line_splitter::default_max_line : 8 + seed % 512;
   std::vector<std::string> whole;
-  docker::line_splitter{}.feed(body.data(), body.size(), whole);
+  bool whole_ok = docker::line_splitter{max_line}.feed(body.data(), body.size(), whole);
   std::vector<std::string> chunked;
-  docker::line_splitter splitter;
+  docker::line_splitter splitter{max_line};
+  bool chunked_ok = true;
   for (auto chunk : chunks_of(body, seed))
-    splitter.feed(chunk.data(), chunk.size(), chunked);
+    chunked_ok = splitter.feed(chunk.data(), chunk.size(), chunked) && chunked_ok;
   check(whole == chunked, "the lines do not depend on the chunks");
+  check(whole_ok == chunked_ok, "an overlong line is found however the stream is cut");
   for (const auto& line : chunked) {
+    check(line.size() <= max_line, "no line is longer than the limit");
     check(!line.empty() && line.find('\n') == std::string::npos, "a line is one non-empty line");
     if (auto e = docker::parse_event(line))
       check(!e->action.empty() && !e->id.empty(), "an event has an action and an id");

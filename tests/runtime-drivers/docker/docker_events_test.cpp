@@ -198,6 +198,33 @@ TEST(docker_event_stream, splits_lines_reconnects_and_resumes_after_the_newest_e
   EXPECT_NE(requests[2].find(resumed), std::string::npos) << requests[2];
 }
 
+TEST(docker_line_splitter, refuses_a_line_past_its_limit_and_keeps_none_of_it) {
+  line_splitter splitter{8};
+  std::vector<std::string> lines;
+  EXPECT_TRUE(splitter.feed("12345678\nabc", 12, lines));
+  EXPECT_EQ(lines, std::vector<std::string>{"12345678"});
+  EXPECT_FALSE(splitter.feed("defghi", 6, lines)); // "abcdefghi": 9 bytes, no newline yet
+  EXPECT_FALSE(splitter.feed("\nok\n", 4, lines)); // the stream stays refused
+  EXPECT_EQ(lines, std::vector<std::string>{"12345678"});
+}
+
+TEST(docker_event_stream, ends_a_stream_whose_line_passes_the_limit_and_reconnects) {
+  temp_dir dir;
+  auto socket = dir.path() + "/engine.sock";
+  std::string endless(line_splitter::default_max_line + 1, 'x');
+  fake_engine engine{socket, {{stream_head, chunk(endless)}, {stream_head}}};
+  recorder seen;
+  event_stream stream{socket, "/events", seen.handlers(), 10ms, 40ms};
+  stream.start();
+  ASSERT_TRUE(eventually([&] { return stream.connects() == 2; }));
+  seen.read([&] {
+    EXPECT_TRUE(seen.lines.empty());
+    ASSERT_EQ(seen.lost.size(), 1u);
+    EXPECT_EQ(seen.lost[0],
+              "the Docker engine at " + socket + " sent an event line longer than 1048576 bytes");
+  });
+}
+
 TEST(docker_event_stream, reports_an_engine_that_is_not_there_at_every_attempt) {
   temp_dir dir;
   recorder seen;
