@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -181,13 +182,14 @@ private:
   std::string buffer_;
 };
 
-/// What the client sent: the question ids of its calls to the Tutti
-/// interface, by method, so their answers can be read by their schema; and
-/// those it waits for (not the streams, which stay open, and not those it
-/// ended with a Finish).
+/// What the client sent: the uses of each question id in order (a question id
+/// is free again once answered and finished), each a method of the Tutti
+/// interface or none (a bootstrap, another interface), so that answers are read
+/// by their method's schema; and how many answers it waits for per question
+/// (not the streams, which stay open, and none after a Finish).
 struct client_calls {
-  std::map<uint32_t, uint16_t> methods;
-  std::set<uint32_t> awaited;
+  std::map<uint32_t, std::deque<std::optional<uint16_t>>> uses;
+  std::map<uint32_t, int> awaited;
   bool ends_inside_a_message = false; // the server waits for the rest
   bool sets_node_state = false;
 };
@@ -202,17 +204,24 @@ void note(capnp::rpc::Message::Reader message, client_calls& out) {
     out.awaited.erase(message.getFinish().getQuestionId());
     return;
   }
+  if (message.isBootstrap()) {
+    out.uses[message.getBootstrap().getQuestionId()].push_back(std::nullopt);
+    return;
+  }
   if (!message.isCall())
     return;
   auto call = message.getCall();
+  auto& uses = out.uses[call.getQuestionId()];
   if (call.getInterfaceId() != capnp::typeId<rpc::Tutti>() ||
-      call.getMethodId() >= capnp::Schema::from<rpc::Tutti>().getMethods().size())
+      call.getMethodId() >= capnp::Schema::from<rpc::Tutti>().getMethods().size()) {
+    uses.push_back(std::nullopt);
     return;
-  out.methods[call.getQuestionId()] = call.getMethodId();
+  }
+  uses.push_back(call.getMethodId());
   if (call.getMethodId() == static_cast<uint16_t>(api_method::set_node_state))
     out.sets_node_state = true;
   if (!is_stream(call.getMethodId()))
-    out.awaited.insert(call.getQuestionId());
+    ++out.awaited[call.getQuestionId()];
 }
 
 client_calls calls_in(std::string_view input) {
@@ -360,11 +369,16 @@ private:
     auto id = ret.getAnswerId();
     if (ret.isException())
       check_text(ret.getException().getReason(), "an exception's reason is not UTF-8");
-    calls_.awaited.erase(id);
-    auto method = calls_.methods.find(id);
-    if (ret.isResults() && method != calls_.methods.end())
+    if (auto a = calls_.awaited.find(id); a != calls_.awaited.end() && --a->second <= 0)
+      calls_.awaited.erase(a);
+    std::optional<uint16_t> method;
+    if (auto& uses = calls_.uses[id]; !uses.empty()) {
+      method = uses.front();
+      uses.pop_front();
+    }
+    if (ret.isResults() && method)
       check_struct_texts(
-          ret.getResults().getContent().getAs<capnp::DynamicStruct>(results_of(method->second)));
+          ret.getResults().getContent().getAs<capnp::DynamicStruct>(results_of(*method)));
     return id;
   }
 
