@@ -17,6 +17,7 @@ packages=(
   busybox-static
   wrk
   docker.io containerd runc
+  etcd-server               # the etcd store backend's tests (docs/architecture.md)
 )
 
 missing=()

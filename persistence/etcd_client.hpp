@@ -1,0 +1,143 @@
+#pragma once
+
+// A client of etcd's v3 API through its JSON gateway (POST /v3/... on the
+// client URL) with libcurl: the calls a store backend needs (range, put,
+// delete, transactions comparing revisions, leases). Keys and values are
+// bytes; the gateway's base64 and its int64-as-string fields stay in the .cpp.
+//
+// Failover: a call goes to the endpoint that answered last; when it cannot be
+// reached (refused, timed out) the next endpoint is tried, each at most once
+// per call. An answer of etcd, success or error, ends the call.
+//
+// Thread-safe: calls are serialised on one curl handle (its connections stay
+// open between calls).
+
+#include <caf/expected.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tutti::persistence::etcd {
+
+struct client_options {
+  std::vector<std::string> endpoints;      // "http://127.0.0.1:2379" or "https://..."
+  std::chrono::milliseconds timeout{5000}; // per request and endpoint
+  // TLS (https endpoints): the CA that signed etcd's certificate, and a client
+  // certificate and key when etcd asks for one. Paths of PEM files.
+  std::string ca;
+  std::string certificate;
+  std::string key;
+  // etcd's own users (auth enabled): a token is asked for and renewed as needed.
+  std::string user;
+  std::string password;
+};
+
+struct key_value {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t version = 0;
+  int64_t lease = 0;
+  friend bool operator==(const key_value&, const key_value&) = default;
+};
+
+struct range_result {
+  int64_t revision = 0; // the store's revision the range was read at
+  std::vector<key_value> kvs;
+  bool more = false; // a limit cut the range short
+  int64_t count = 0; // keys in the range
+};
+
+/// The end of the range of every key that starts with `prefix` (etcd's
+/// convention: the prefix with its last byte below 0xFF incremented).
+std::string prefix_end(const std::string& prefix);
+
+enum class compare_target { version, create_revision, mod_revision, value, lease };
+enum class compare_result { equal, greater, less, not_equal };
+
+/// One condition of a transaction on `key` (numbers for the revision and
+/// version targets, `value` for the value target).
+struct compare {
+  std::string key;
+  compare_target target = compare_target::mod_revision;
+  compare_result result = compare_result::equal;
+  int64_t number = 0;
+  std::string value;
+};
+
+struct put_op {
+  std::string key;
+  std::string value;
+  int64_t lease = 0;
+};
+
+struct delete_op {
+  std::string key;
+  std::string range_end; // empty: the key alone
+};
+
+struct range_op {
+  std::string key;
+  std::string range_end; // empty: the key alone
+};
+
+using operation = std::variant<put_op, delete_op, range_op>;
+
+struct txn_result {
+  bool succeeded = false;           // every compare held: the success branch ran
+  int64_t revision = 0;             // the store's revision after the transaction
+  std::vector<range_result> ranges; // of the range_ops of the branch that ran, in order
+};
+
+struct lease_grant {
+  int64_t id = 0;
+  std::chrono::seconds ttl{0}; // as granted (etcd may raise a short one)
+};
+
+class client {
+public:
+  /// Checks the options (at least one endpoint, http:// or https://, TLS files
+  /// readable); contacts no one.
+  static caf::expected<std::unique_ptr<client>> make(client_options opts);
+
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  caf::expected<range_result> range(const std::string& key, const std::string& range_end = {},
+                                    int64_t limit = 0, int64_t revision = 0);
+
+  /// The store's revision after the put.
+  caf::expected<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0);
+
+  /// The number of keys deleted.
+  caf::expected<int64_t> erase(const std::string& key, const std::string& range_end = {});
+
+  /// At most 128 operations per branch (etcd's default --max-txn-ops).
+  caf::expected<txn_result> txn(const std::vector<compare>& compares,
+                                const std::vector<operation>& success,
+                                const std::vector<operation>& failure = {});
+
+  caf::expected<lease_grant> grant(std::chrono::seconds ttl);
+
+  /// The lease's remaining TTL after renewing it; 0 when it has expired (or
+  /// never existed).
+  caf::expected<std::chrono::seconds> keep_alive(int64_t lease);
+
+  caf::expected<void> revoke(int64_t lease);
+
+  /// The endpoint the next call goes to first.
+  std::string endpoint() const;
+
+private:
+  struct impl;
+  explicit client(std::unique_ptr<impl> x);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tutti::persistence::etcd
