@@ -267,6 +267,10 @@ uint64_t lmdb_store::logged_assignments() const {
   return impl_->unfolded;
 }
 
+caf::error lmdb_store::fold_assignments() {
+  return fold_assignments(fold_batch);
+}
+
 caf::error lmdb_store::fold_assignments(size_t at_most) {
   if (impl_->unfolded == 0 && impl_->log_records == 0)
     return {};

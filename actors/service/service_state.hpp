@@ -1,8 +1,8 @@
 #pragma once
 
 // The state of a service actor and the helpers its parts share. Internal to the
-// service actor (service_actor.cpp, rollout.cpp, place_queue.cpp): nothing else
-// includes it.
+// service actor (service_actor.cpp, service_slots.cpp, rollout.cpp,
+// place_queue.cpp): nothing else includes it.
 
 #include "actors/service/service_actor.hpp"
 #include "actors/node/packed_status.hpp"
@@ -78,9 +78,9 @@ struct service_state {
   std::map<std::string, known_revision> templates; // by template hash
   rollout_state rollout;
   slot_table<slot_state> slots;
-  std::map<std::string, node_actor> nodes;       // cache of placement's answers
+  std::map<std::string, node_actor> nodes;        // cache of placement's answers
   std::map<int64_t, p::shared_spec> shared_specs; // by revision: what run requests carry
-  std::optional<p::service_endpoints> published; // last sent to discovery
+  std::optional<p::service_endpoints> published;  // last sent to discovery
   bool deleting = false;
   bool retry_pending = false; // a reconcile soon after a failed place or run
   std::vector<caf::typed_response_promise<bool>> delete_promises;
@@ -106,7 +106,7 @@ struct service_state {
   // (500 lost nodes reschedule 100,000 replicas, each with an event).
   std::vector<p::event> events;
   size_t last_burst = 0; // events of the last flush: the next burst's first guess
-  uint64_t epochs = 0;           // last epoch given to a slot
+  uint64_t epochs = 0;   // last epoch given to a slot
   static inline const char* name = "service";
 };
 
@@ -126,6 +126,10 @@ slot_state* slot_of(self_ptr self, int32_t slot, uint64_t epoch);
 /// A new slot (or a new incarnation of one): requests of earlier ones are void.
 slot_state& new_epoch(self_ptr self, int32_t slot);
 /// Queues an event for the store; the next flush sends the burst's events in one message.
+/// Sends the service's endpoints to discovery (`removed`: the service is gone).
+void publish_endpoints(self_ptr self, bool removed = false);
+/// One metrics update for a burst of status reports.
+void queue_metrics(self_ptr self);
 void emit(self_ptr self, std::string kind, std::string message, std::string replica = {});
 
 /// Sends the queued events now (a service about to end).
@@ -144,6 +148,9 @@ std::pair<const p::service_spec*, int64_t> spec_of(self_ptr self, const slot_sta
 void run_on_node(self_ptr self, int32_t slot);
 /// Stops slots, with one endpoint publication before their drains.
 void stop_slots(self_ptr self, const std::vector<int32_t>& slots);
+/// Ends slot `slot` (the incarnation of `epoch`; an older one's answer comes
+/// too late and is ignored).
+void finish_slot_stop(self_ptr self, int32_t slot, uint64_t epoch);
 /// The lowest free slot number from `from` on.
 int32_t free_slot(self_ptr self, int32_t from = 0);
 

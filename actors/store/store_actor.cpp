@@ -1,7 +1,7 @@
 #include "actors/store/store_actor.hpp"
 
 #include "metrics/recorder.hpp"
-#include "persistence/lmdb_store.hpp"
+#include "persistence/store.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -22,7 +22,7 @@ struct subscription {
 
 /// Writes received since the last commit, and whom to answer once it is durable.
 struct pending_writes {
-  persistence::lmdb_store::write_batch batch;
+  persistence::store::write_batch batch;
   std::vector<caf::typed_response_promise<bool>> promises;
   std::vector<caf::typed_response_promise<int64_t>> epoch_promises; // of assignments
   bool flush_queued = false; // a flush_atom is in our mailbox (or on its way)
@@ -42,7 +42,7 @@ constexpr auto commit_interval = std::chrono::milliseconds{10};
 constexpr auto fold_after_idle = std::chrono::seconds{1};
 
 struct store_state {
-  std::shared_ptr<persistence::lmdb_store> db;
+  std::shared_ptr<persistence::store> db;
   metrics::recorder* metrics = nullptr; // from a reference at spawn: never null once running
   std::map<caf::actor_addr, subscription> followers;
   pending_writes pending;
@@ -375,7 +375,7 @@ caf::result<std::vector<p::spec_record>> history_of(self_ptr self, const std::st
 
 // -- the behaviour -----------------------------------------------------------------
 
-store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmdb_store> db,
+store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::store> db,
                                  metrics::recorder* metrics) {
   self->state.db = std::move(db);
   self->state.metrics = metrics;
@@ -415,7 +415,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::lmd
 
 } // namespace
 
-store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::lmdb_store> db,
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<persistence::store> db,
                         metrics::recorder& metrics) {
   // CAF passes spawn arguments on by value: the recorder goes as a pointer to it.
   return sys.spawn<caf::detached>(store, std::move(db), &metrics);
