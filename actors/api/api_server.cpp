@@ -133,6 +133,18 @@ private:
 
 /// The API of one client connection (each connection gets its own, so that the
 /// calls and streams it counts are that client's).
+/// `e` with its description in valid UTF-8: Cap'n Proto's own checks quote the
+/// bytes of a malformed request (a Text without its NUL shows its last byte),
+/// and the description goes to the client as the exception's reason, a Text.
+kj::Exception in_utf8(const kj::Exception& e) {
+  auto description = e.getDescription();
+  std::string_view text{description.begin(), description.size()};
+  if (p::valid_utf8(text))
+    return e;
+  return kj::Exception{e.getType(), e.getFile(), e.getLine(),
+                       kj::str(p::escape_invalid_utf8(text))};
+}
+
 class tutti_service final : public rpc::Tutti::Server {
 public:
   tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
@@ -152,8 +164,16 @@ public:
                                            "); wait for answers before sending more")),
           false};
     ++in_flight_;
-    auto call = rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
-    call.promise = call.promise.attach(kj::defer([this] { --in_flight_; }));
+    auto call = [&]() -> DispatchCallResult {
+      try {
+        return rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
+      } catch (const kj::Exception& e) {
+        return {in_utf8(e), false};
+      }
+    }();
+    call.promise =
+        call.promise.catch_([](kj::Exception&& e) -> kj::Promise<void> { return in_utf8(e); })
+            .attach(kj::defer([this] { --in_flight_; }));
     return call;
   }
 

@@ -134,7 +134,10 @@ void check_texts(capnp::DynamicValue::Reader value) {
 }
 
 void check_text(capnp::Text::Reader text, const char* what) {
-  check(p::valid_utf8({text.begin(), text.size()}), what);
+  std::string_view bytes{text.begin(), text.size()};
+  if (!p::valid_utf8(bytes))
+    std::fprintf(stderr, "the text: %s\n", p::escape_invalid_utf8(bytes).c_str());
+  check(p::valid_utf8(bytes), what);
 }
 
 /// The schema of a method's results (or, for a call to a sink, its params).
