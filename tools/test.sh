@@ -19,7 +19,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
   cd "build-$([ "$sanitize" = address ] && echo asan || echo tsan)"
   # Integration tests start tuttid and tutti as processes of their own; the
-  # sanitizers look at the libraries through the unit and actor tests.
+  # sanitizers look at the libraries through the unit and actor tests (the
+  # sanitizer build leaves the integration tests out).
   exec ctest --output-on-failure --timeout 600 -LE integration -j"${CTEST_JOBS:-2}" "$@"
 fi
 tools/build.sh

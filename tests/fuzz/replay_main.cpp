@@ -40,9 +40,12 @@ int main(int argc, char** argv) {
 #ifndef TUTTI_REPLAY_ADDRESS_SPACE_MB
 #define TUTTI_REPLAY_ADDRESS_SPACE_MB 1024
 #endif
+  // Not under a sanitizer: its shadow memory alone is terabytes of address space.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   constexpr rlim_t max_address_space = rlim_t{TUTTI_REPLAY_ADDRESS_SPACE_MB} << 20;
   rlimit limit{max_address_space, max_address_space};
   setrlimit(RLIMIT_AS, &limit);
+#endif
   size_t replayed = 0;
   for (int i = 1; i < argc; ++i) {
     for (const auto& path : inputs_of(argv[i])) {
