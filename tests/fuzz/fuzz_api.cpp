@@ -271,6 +271,12 @@ public:
   void answer_all() {
     auto deadline = clock_type::now() + answer_deadline;
     while (!closed_ && !calls_.awaited.empty()) {
+      if (clock_type::now() >= deadline)
+        for (const auto& [id, n] : calls_.awaited)
+          std::fprintf(stderr, "unanswered: question %u, method %d\n", id,
+                       calls_.uses[id].empty() || !calls_.uses[id].front()
+                           ? -1
+                           : int{*calls_.uses[id].front()});
       check(clock_type::now() < deadline, "a call of the input unanswered after 20 s (a hang)");
       pump();
       drain();
@@ -301,6 +307,8 @@ public:
   kj::Maybe<kj::Array<capnp::word>> answer(uint32_t question) {
     auto deadline = clock_type::now() + answer_deadline;
     while (!closed_) {
+      if (clock_type::now() >= deadline)
+        std::fprintf(stderr, "unanswered: question %u (the target's own)\n", question);
       check(clock_type::now() < deadline, "no answer within 20 s (a hang)");
       pump();
       KJ_IF_MAYBE (words, drain(question))
