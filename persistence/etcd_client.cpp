@@ -127,36 +127,21 @@ range_result read_range(const json& j) {
   return out;
 }
 
-const char* target_name(compare_target t) {
+/// A compare target's name on the wire, and the field that holds its operand.
+std::pair<const char*, const char*> target_names(compare_target t) {
   switch (t) {
     case compare_target::version:
-      return "VERSION";
+      return {"VERSION", "version"};
     case compare_target::create_revision:
-      return "CREATE";
+      return {"CREATE", "create_revision"};
     case compare_target::mod_revision:
-      return "MOD";
+      return {"MOD", "mod_revision"};
     case compare_target::value:
-      return "VALUE";
+      return {"VALUE", "value"};
     case compare_target::lease:
-      return "LEASE";
+      return {"LEASE", "lease"};
   }
-  return "MOD";
-}
-
-const char* target_field(compare_target t) {
-  switch (t) {
-    case compare_target::version:
-      return "version";
-    case compare_target::create_revision:
-      return "create_revision";
-    case compare_target::mod_revision:
-      return "mod_revision";
-    case compare_target::value:
-      return "value";
-    case compare_target::lease:
-      return "lease";
-  }
-  return "mod_revision";
+  return {"MOD", "mod_revision"};
 }
 
 const char* result_name(compare_result r) {
@@ -174,12 +159,12 @@ const char* result_name(compare_result r) {
 }
 
 json compare_json(const compare& c) {
-  json j{
-      {"key", base64(c.key)}, {"target", target_name(c.target)}, {"result", result_name(c.result)}};
+  auto [name, field] = target_names(c.target);
+  json j{{"key", base64(c.key)}, {"target", name}, {"result", result_name(c.result)}};
   if (c.target == compare_target::value)
-    j["value"] = base64(c.value);
+    j[field] = base64(c.value);
   else
-    j[target_field(c.target)] = std::to_string(c.number);
+    j[field] = std::to_string(c.number);
   return j;
 }
 
