@@ -159,6 +159,14 @@ protected:
     server_ = std::make_unique<fake_tuttid>(state_);
   }
 
+  /// The fake's only node, set under its mutex: its server thread reads it.
+  void one_node(const std::string& name, int32_t replicas = 0) {
+    std::lock_guard lock{state_->mutex};
+    state_->nodes = {tutti::protocol::node_status{}};
+    state_->nodes[0].name = name;
+    state_->nodes[0].replicas = replicas;
+  }
+
   std::shared_ptr<fake_state> state_ = std::make_shared<fake_state>();
   std::unique_ptr<fake_tuttid> server_;
 };
@@ -243,8 +251,7 @@ TEST_F(CliTest, NodeCommandsCheckTheirArguments) {
 }
 
 TEST_F(CliTest, CordonAndUncordonSetTheNodesState) {
-  state_->nodes = {tutti::protocol::node_status{}};
-  state_->nodes[0].name = "n1";
+  one_node("n1");
   for (auto [cmd, state] : std::vector<std::pair<std::string, std::string>>{
            {"cordon", "cordoned"}, {"uncordon", "ready"}}) {
     tutti_process p{{"node", cmd, "n1", "--api", server_->api()}};
@@ -256,17 +263,14 @@ TEST_F(CliTest, CordonAndUncordonSetTheNodesState) {
 }
 
 TEST_F(CliTest, AnUnknownNodeIsNamedWithTheKnownOnes) {
-  state_->nodes = {tutti::protocol::node_status{}};
-  state_->nodes[0].name = "n1";
+  one_node("n1");
   tutti_process p{{"node", "drain", "n9", "--api", server_->api()}};
   EXPECT_EQ(p.wait_exit(), 1);
   EXPECT_NE(p.err().find("node n9 not found; known nodes: n1"), std::string::npos) << p.err();
 }
 
 TEST_F(CliTest, DrainWaitsUntilTheNodeIsEmptyShowingTheReplicasLeft) {
-  state_->nodes = {tutti::protocol::node_status{}};
-  state_->nodes[0].name = "n1";
-  state_->nodes[0].replicas = 3;
+  one_node("n1", 3);
   tutti_process p{{"node", "drain", "n1", "--api", server_->api()}};
   ASSERT_EQ(p.wait_exit(), 0) << p.err();
   for (auto line : {"node/n1 cordoned and draining (3 replicas on it)", "node/n1: 2 replicas left",
@@ -277,9 +281,7 @@ TEST_F(CliTest, DrainWaitsUntilTheNodeIsEmptyShowingTheReplicasLeft) {
 }
 
 TEST_F(CliTest, DrainExitsOneOnTimeoutAndReturnsAtOnceWithNoWait) {
-  state_->nodes = {tutti::protocol::node_status{}};
-  state_->nodes[0].name = "stuck";
-  state_->nodes[0].replicas = 2;
+  one_node("stuck", 2);
   tutti_process p{{"node", "drain", "stuck", "--timeout", "0.5", "--api", server_->api()}};
   EXPECT_EQ(p.wait_exit(), 1);
   EXPECT_NE(p.err().find("timed out after 0.5 s: 2 replicas left on node stuck"), std::string::npos)
