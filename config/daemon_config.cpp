@@ -172,6 +172,13 @@ void read_limit(map_reader& fields, std::string_view key, int64_t max, int32_t& 
       out = static_cast<int32_t>(*value);
 }
 
+/// A true/false setting, kept as it was when absent or wrong (then an error).
+void read_flag(map_reader& fields, std::string_view key, bool& out, error_sink& errors) {
+  if (auto f = fields.take(key))
+    if (auto value = read_bool(*f, errors))
+      out = *value;
+}
+
 void read_limits(const field& f, protocol::api_limits& out, error_sink& errors) {
   if (!expect_map(f,
                   "a mapping with request_bytes, documents_per_apply, services, connections, "
@@ -200,9 +207,7 @@ void read_process(const field& f, process_config& out, error_sink& errors) {
   if (!expect_map(f, "a mapping with enabled", errors))
     return;
   map_reader fields{f, errors};
-  if (auto enabled = fields.take("enabled"))
-    if (auto value = read_bool(*enabled, errors))
-      out.enabled = *value;
+  read_flag(fields, "enabled", out.enabled, errors);
   fields.finish();
 }
 
@@ -210,9 +215,7 @@ void read_docker(const field& f, docker_config& out, error_sink& errors) {
   if (!expect_map(f, "a mapping with enabled and socket", errors))
     return;
   map_reader fields{f, errors};
-  if (auto enabled = fields.take("enabled"))
-    if (auto value = read_bool(*enabled, errors))
-      out.enabled = *value;
+  read_flag(fields, "enabled", out.enabled, errors);
   if (auto socket = fields.take("socket")) {
     auto text = read_nonempty_string(*socket, errors);
     // sockaddr_un holds 108 bytes with the terminating NUL.
@@ -323,12 +326,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_limits(*limits, out.limits, errors);
   if (auto cluster = fields.take("cluster"))
     read_cluster(*cluster, out.cluster, errors);
-  if (auto stop = fields.take("stop_replicas_on_exit"))
-    if (auto value = read_bool(*stop, errors))
-      out.stop_replicas_on_exit = *value;
-  if (auto chaos = fields.take("enable_chaos"))
-    if (auto value = read_bool(*chaos, errors))
-      out.enable_chaos = *value;
+  read_flag(fields, "stop_replicas_on_exit", out.stop_replicas_on_exit, errors);
+  read_flag(fields, "enable_chaos", out.enable_chaos, errors);
   if (auto level = fields.take("log_level"))
     if (auto value = read_choice(*level, log_levels, errors))
       out.log_level = *value;

@@ -16,6 +16,11 @@ std::string host_of(size_t i) {
   return "127.0.0." + std::to_string(i + 1);
 }
 
+/// Member i's URL on its client port (offset 0) or peer port (offset 1).
+std::string url_of(size_t i, const port_range_lease& ports, size_t offset) {
+  return "http://" + host_of(i) + ":" + std::to_string(ports.first() + 2 * i + offset);
+}
+
 } // namespace
 
 std::unique_ptr<etcd_cluster> etcd_cluster::start(size_t members, std::string& why,
@@ -31,13 +36,12 @@ std::unique_ptr<etcd_cluster> etcd_cluster::start(size_t members, std::string& w
   c->ports_ = std::make_unique<port_range_lease>(static_cast<uint16_t>(2 * members));
   std::string initial;
   for (size_t i = 0; i < members; ++i) {
-    auto peer = "http://" + host_of(i) + ":" + std::to_string(c->ports_->first() + 2 * i + 1);
-    initial += (i == 0 ? "" : ",") + ("m" + std::to_string(i)) + "=" + peer;
+    initial += (i == 0 ? "" : ",") + ("m" + std::to_string(i)) + "=" + url_of(i, *c->ports_, 1);
   }
   for (size_t i = 0; i < members; ++i) {
     auto name = "m" + std::to_string(i);
-    auto client = "http://" + host_of(i) + ":" + std::to_string(c->ports_->first() + 2 * i);
-    auto peer = "http://" + host_of(i) + ":" + std::to_string(c->ports_->first() + 2 * i + 1);
+    auto client = url_of(i, *c->ports_, 0);
+    auto peer = url_of(i, *c->ports_, 1);
     c->client_urls_.push_back(client);
     child_process::options opts;
     opts.stderr_file = c->dir_->file(name + ".log");
