@@ -98,7 +98,7 @@ std::string bytes(const json& j, const char* field) {
 }
 
 json range_request(const std::string& key, const std::string& range_end, int64_t limit,
-                   int64_t revision) {
+                   int64_t revision, bool newest_first = false) {
   json j{{"key", base64(key)}};
   if (!range_end.empty())
     j["range_end"] = base64(range_end);
@@ -106,6 +106,10 @@ json range_request(const std::string& key, const std::string& range_end, int64_t
     j["limit"] = std::to_string(limit);
   if (revision > 0)
     j["revision"] = std::to_string(revision);
+  if (newest_first) {
+    j["sort_order"] = "DESCEND";
+    j["sort_target"] = "KEY";
+  }
   return j;
 }
 
@@ -381,9 +385,10 @@ client::client(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
 client::~client() = default;
 
 caf::expected<range_result> client::range(const std::string& key, const std::string& range_end,
-                                          int64_t limit, int64_t revision) {
+                                          int64_t limit, int64_t revision, bool newest_first) {
   return impl_->decode<range_result>(
-      impl_->call("/v3/kv/range", range_request(key, range_end, limit, revision)), read_range);
+      impl_->call("/v3/kv/range", range_request(key, range_end, limit, revision, newest_first)),
+      read_range);
 }
 
 caf::expected<int64_t> client::put(const std::string& key, const std::string& value,

@@ -109,8 +109,11 @@ public:
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
+  /// Keys in [key, range_end) in key order (newest_first: from the end), at
+  /// most `limit` (0: all) as of `revision` (0: the newest).
   caf::expected<range_result> range(const std::string& key, const std::string& range_end = {},
-                                    int64_t limit = 0, int64_t revision = 0);
+                                    int64_t limit = 0, int64_t revision = 0,
+                                    bool newest_first = false);
 
   /// The store's revision after the put.
   caf::expected<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0);

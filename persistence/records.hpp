@@ -4,7 +4,7 @@
 // records with missing fields (they take the struct's defaults) so that a field added
 // later still reads records written before it.
 
-#include "persistence/lmdb_store.hpp"
+#include "persistence/store.hpp"
 
 #include <caf/expected.hpp>
 

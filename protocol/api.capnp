@@ -26,6 +26,7 @@ enum ErrorCode {
   timeout @11;
   internal @12;
   forbidden @13;
+  notLeader @14;
 }
 
 # tutti::protocol::replica_state

@@ -48,6 +48,8 @@ rpc::ErrorCode to_capnp(error_code x) {
       return wire::INTERNAL;
     case error_code::forbidden:
       return wire::FORBIDDEN;
+    case error_code::not_leader:
+      return wire::NOT_LEADER;
   }
   // A caf::error of category tutti carries its code as a number; one that is no
   // error_code is a bug of whoever made it.
@@ -85,6 +87,8 @@ std::optional<error_code> from_capnp(rpc::ErrorCode x) {
       return error_code::internal;
     case wire::FORBIDDEN:
       return error_code::forbidden;
+    case wire::NOT_LEADER:
+      return error_code::not_leader;
   }
   return std::nullopt;
 }

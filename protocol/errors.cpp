@@ -35,6 +35,8 @@ std::string to_string(error_code x) {
       return "internal";
     case error_code::forbidden:
       return "forbidden";
+    case error_code::not_leader:
+      return "not_leader";
   }
   return "unknown";
 }
