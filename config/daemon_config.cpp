@@ -68,6 +68,41 @@ void read_endpoint(map_reader& fields, std::string_view key, endpoint& out, erro
     errors.add(f->mark, f->path, "expected host:port with a port of 0-65535, got '" + *text + "'");
 }
 
+/// One address, several separated by commas, or a sequence of them.
+void read_endpoints(map_reader& fields, std::string_view key, std::vector<endpoint>& out,
+                    error_sink& errors) {
+  auto f = fields.take(key);
+  if (!f)
+    return;
+  std::vector<std::string> texts;
+  if (f->value.IsSequence()) {
+    auto list = read_string_list(*f, errors);
+    if (!list)
+      return;
+    texts = *list;
+  } else if (auto text = read_string(*f, errors)) {
+    texts.push_back(*text);
+  } else {
+    return;
+  }
+  std::vector<endpoint> parsed;
+  for (const auto& text : texts) {
+    auto eps = parse_endpoints(text);
+    if (!eps) {
+      errors.add(f->mark, f->path,
+                 "expected host:port (or several, separated by commas) with ports of 0-65535, "
+                 "got '" + text + "'");
+      return;
+    }
+    parsed.insert(parsed.end(), eps->begin(), eps->end());
+  }
+  if (parsed.empty()) {
+    errors.add(f->mark, f->path, "expected at least one host:port");
+    return;
+  }
+  out = std::move(parsed);
+}
+
 void read_port_range(const field& f, node_config& node, error_sink& errors) {
   auto text = read_string(f, errors);
   if (!text)
@@ -150,17 +185,62 @@ void read_supervision(const field& f, supervision_config& out, error_sink& error
   fields.finish();
 }
 
-void read_store(const field& f, daemon_config& out, error_sink& errors) {
-  if (!expect_map(f, "a mapping with map_size", errors))
+void read_etcd(const field& f, etcd_config& out, error_sink& errors) {
+  if (!expect_map(f,
+                  "a mapping with prefix, ca, certificate, key, user, password_file, "
+                  "max_txn_ops, timeout and leader_ttl",
+                  errors))
     return;
   map_reader fields{f, errors};
+  if (auto prefix = fields.take("prefix")) {
+    auto text = read_nonempty_string(*prefix, errors);
+    if (text && text->front() != '/')
+      errors.add(prefix->mark, prefix->path, "must start with '/'");
+    else if (text)
+      out.prefix = *text;
+  }
+  for (auto [key, target] :
+       {std::pair{"ca", &out.ca}, std::pair{"certificate", &out.certificate},
+        std::pair{"key", &out.key}, std::pair{"user", &out.user},
+        std::pair{"password_file", &out.password_file}})
+    if (auto path = fields.take(key))
+      if (auto text = read_nonempty_string(*path, errors))
+        *target = *text;
+  if (auto ops = fields.take("max_txn_ops"))
+    if (auto n = read_int(*ops, 8, 1000000, errors))
+      out.max_txn_ops = static_cast<uint32_t>(*n);
+  if (auto t = fields.take("timeout"))
+    if (auto value = read_positive_duration(*t, 1min, errors))
+      out.timeout = *value;
+  if (auto t = fields.take("leader_ttl")) {
+    auto value = read_positive_duration(*t, 1min, errors);
+    if (value && *value < 1s)
+      errors.add(t->mark, t->path, "must be at least 1s (etcd's leases count whole seconds)");
+    else if (value)
+      out.leader_ttl = std::chrono::duration_cast<std::chrono::seconds>(*value);
+  }
+  fields.finish();
+  if (out.certificate.empty() != out.key.empty())
+    errors.add(f.mark, f.path, "certificate and key go together");
+}
+
+void read_store(const field& f, daemon_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with url, map_size and etcd", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto url = fields.take("url"))
+    if (auto text = read_nonempty_string(*url, errors))
+      if (auto why = parse_store_url(*text, out.store); !why.empty())
+        errors.add(url->mark, url->path, why);
   if (auto size = fields.take("map_size")) {
     auto value = read_bytes(*size, errors);
     if (value && *value < min_map_size)
       errors.add(size->mark, size->path, "must be at least 1Mi");
     else if (value)
-      out.store_map_size = static_cast<uint64_t>(*value);
+      out.store.map_size = static_cast<uint64_t>(*value);
   }
+  if (auto etcd = fields.take("etcd"))
+    read_etcd(*etcd, out.store.etcd, errors);
   fields.finish();
 }
 
@@ -280,7 +360,7 @@ void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
     return;
   map_reader fields{f, errors};
   read_endpoint(fields, "listen", out.listen, errors);
-  read_endpoint(fields, "join", out.join, errors);
+  read_endpoints(fields, "join", out.join, errors);
   if (auto token = fields.take("join_token"))
     if (auto text = read_nonempty_string(*token, errors))
       out.join_token = *text;
@@ -381,6 +461,53 @@ daemon_config_result load_daemon_config(const std::string& path) {
     return result;
   }
   return parse_daemon_config(*text, path);
+}
+
+std::string parse_store_url(const std::string& text, store_config& out) {
+  constexpr std::string_view lmdb = "lmdb:";
+  constexpr std::string_view etcd = "etcd://";
+  if (text.rfind(lmdb, 0) == 0) {
+    if (text.size() == lmdb.size())
+      return "lmdb: needs a directory (lmdb:/var/lib/tutti/store)";
+    out.backend = store_backend::lmdb;
+    out.dir = text.substr(lmdb.size());
+    return {};
+  }
+  if (text.rfind(etcd, 0) != 0)
+    return "expected lmdb:DIR or etcd://HOST:PORT[,HOST:PORT...], got '" + text + "'";
+  auto rest = text.substr(etcd.size());
+  auto endpoints = parse_endpoints(rest);
+  if (!endpoints)
+    return "etcd endpoints '" + rest + "' are not HOST:PORT[,HOST:PORT...]";
+  for (const auto& ep : *endpoints)
+    if (ep.port == 0)
+      return "etcd endpoint '" + ep.to_string() + "' needs a port (1-65535)";
+  out.backend = store_backend::etcd;
+  out.etcd.endpoints = std::move(*endpoints);
+  return {};
+}
+
+std::string to_string(const std::vector<endpoint>& xs) {
+  std::string out;
+  for (const auto& x : xs)
+    out += (out.empty() ? "" : ",") + x.to_string();
+  return out;
+}
+
+std::optional<std::vector<endpoint>> parse_endpoints(const std::string& text) {
+  std::vector<endpoint> out;
+  size_t start = 0;
+  for (;;) {
+    auto comma = text.find(',', start);
+    auto ep = parse_endpoint(
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (!ep)
+      return std::nullopt;
+    out.push_back(std::move(*ep));
+    if (comma == std::string::npos)
+      return out;
+    start = comma + 1;
+  }
 }
 
 std::optional<endpoint> parse_endpoint(const std::string& text) {

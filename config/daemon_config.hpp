@@ -8,6 +8,7 @@
 
 #include <caf/timespan.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -75,7 +76,9 @@ std::vector<std::string> missing_tls_fields(const tls_config& tls);
 /// layer). Every process of a cluster must use the same heartbeat settings.
 struct cluster_config {
   endpoint listen{"127.0.0.1", 7701}; // control: where node agents join
-  endpoint join{"127.0.0.1", 7701};   // node: the control plane to join
+  /// node: the control plane to join; with several control processes (an etcd
+  /// store) each of them, tried in turn: the leader accepts.
+  std::vector<endpoint> join{{"127.0.0.1", 7701}};
   std::string join_token;             // required by `control` and `node`
   caf::timespan heartbeat_interval =
       std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{250});
@@ -84,6 +87,40 @@ struct cluster_config {
       std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
   tls_config tls; // off by default: the cluster's traffic is plain TCP
 };
+
+enum class store_backend : uint8_t { lmdb, etcd };
+
+/// etcd as the store (`store: {url: etcd://...}`): the state of a control plane
+/// that several `tuttid control` share, one leading.
+struct etcd_config {
+  std::vector<endpoint> endpoints; // etcd's client URLs, HOST:PORT
+  std::string prefix = "/tutti/";  // every key of this cluster starts with it
+  // TLS to etcd (https) when `ca` is set: the CA of etcd's certificate, and a
+  // client certificate and key when etcd asks for one. Paths of PEM files.
+  std::string ca;
+  std::string certificate;
+  std::string key;
+  // etcd's own users (auth enabled); the password is read from a file so that
+  // it shows in no process list.
+  std::string user;
+  std::string password_file;
+  uint32_t max_txn_ops = 128; // etcd's --max-txn-ops
+  caf::timespan timeout = std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
+  /// The leader's lease: how long a dead or cut-off leader keeps leadership.
+  /// etcd grants no less than 1.5 election timeouts (2 s with its defaults).
+  std::chrono::seconds leader_ttl{2};
+};
+
+struct store_config {
+  store_backend backend = store_backend::lmdb;
+  std::string dir;                       // lmdb: empty means DATA_DIR/store
+  uint64_t map_size = uint64_t{1} << 30; // LMDB map size in bytes
+  etcd_config etcd;
+};
+
+/// Reads "lmdb:DIR" or "etcd://HOST:PORT[,HOST:PORT...]" (what --store and
+/// store.url take) into `out`; returns what is wrong with it, or empty.
+std::string parse_store_url(const std::string& text, store_config& out);
 
 struct daemon_config {
   std::string data_dir = ".tutti";
@@ -95,7 +132,7 @@ struct daemon_config {
   process_config process;
   docker_config docker;
   cluster_config cluster;
-  uint64_t store_map_size = uint64_t{1} << 30; // LMDB map size in bytes
+  store_config store;
   protocol::api_limits limits;                 // what one client may ask at once
   bool stop_replicas_on_exit = false;
   /// --enable-chaos: the admin RPC may kill any actor by path (for chaos tests).
@@ -115,6 +152,12 @@ daemon_config_result parse_daemon_config(const std::string& text, const std::str
 
 /// Reads `path`; a missing or unreadable file is an error naming it.
 daemon_config_result load_daemon_config(const std::string& path);
+
+/// "HOST:PORT,HOST:PORT" (what parse_endpoints reads back).
+std::string to_string(const std::vector<endpoint>& xs);
+
+/// "HOST:PORT[,HOST:PORT...]" -> endpoints; nullopt when one is malformed.
+std::optional<std::vector<endpoint>> parse_endpoints(const std::string& text);
 
 /// "127.0.0.1:7700" -> endpoint; nullopt when malformed (port must be 0-65535).
 std::optional<endpoint> parse_endpoint(const std::string& text);

@@ -8,6 +8,7 @@
 #include <array>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 namespace tutti::persistence::etcd {
 
@@ -202,6 +203,19 @@ struct http_answer {
   std::string body;
 };
 
+/// etcd's answers while its members elect a leader, or while one is
+/// overloaded: the same request succeeds a moment later. (A write refused with
+/// "leader changed" may have been committed all the same; tutti's writes are
+/// puts of whole records, deletes, or transactions whose compares fail when
+/// their first attempt already landed.)
+bool is_transient(const http_answer& a) {
+  for (const char* m : {"leader changed", "no leader", "request timed out", "too many requests",
+                        "not leader"})
+    if (a.body.find(m) != std::string::npos)
+      return true;
+  return false;
+}
+
 /// etcd refused the request: its message, as store_full when the store or
 /// the request is too large, else store_failure.
 caf::error refusal(const std::string& endpoint, const http_answer& a) {
@@ -216,7 +230,8 @@ caf::error refusal(const std::string& endpoint, const http_answer& a) {
   auto code = message.find("database space exceeded") != std::string::npos ||
                       message.find("request is too large") != std::string::npos
                   ? p::error_code::store_full
-                  : p::error_code::store_failure;
+              : is_transient(a) ? p::error_code::unavailable
+                                : p::error_code::store_failure;
   return p::make_error(code, "etcd at " + endpoint + " refused the request: " + message);
 }
 
@@ -325,6 +340,14 @@ struct client::impl {
       // Tokens expire (etcd's simple tokens after 5 minutes idle): once more.
       if (auto err = authenticate())
         return err;
+      a = post_any(path, body);
+    }
+    // Within the request's timeout, a transient refusal is asked again.
+    auto deadline = std::chrono::steady_clock::now() + opts.timeout;
+    for (auto pause = std::chrono::milliseconds{25};
+         a && a->status != 200 && is_transient(*a) && std::chrono::steady_clock::now() < deadline;
+         pause = std::min(pause * 2, std::chrono::milliseconds{200})) {
+      std::this_thread::sleep_for(pause);
       a = post_any(path, body);
     }
     if (!a)

@@ -12,7 +12,7 @@
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/runtime/system_config.hpp"
 #include "metrics/catalogue.hpp"
-#include "persistence/lmdb_store.hpp"
+#include "actors/daemon/store_setup.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 #include "runtime-drivers/factory.hpp"
@@ -57,7 +57,8 @@ namespace {} // namespace
 struct dev_daemon::impl {
   config::daemon_config cfg;
   daemon_mode mode = daemon_mode::dev;
-  std::shared_ptr<persistence::lmdb_store> db;
+  std::shared_ptr<persistence::store> db;
+  std::shared_ptr<persistence::etcd::client> etcd; // null for LMDB
   std::unique_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
@@ -74,19 +75,18 @@ struct dev_daemon::impl {
   bool ended = false;
   caf::error failure;
 
-  caf::error open_store();
+  caf::error open_store(std::optional<persistence::write_fence> fence);
   caf::error make_drivers();
   void start_tree();
   void stop_replicas();
 };
 
-caf::error dev_daemon::impl::open_store() {
-  persistence::store_options opts;
-  opts.map_size = cfg.store_map_size;
-  auto store = persistence::lmdb_store::open(cfg.data_dir + "/store", opts);
-  if (!store)
-    return store.error();
-  db = std::shared_ptr<persistence::lmdb_store>(std::move(*store));
+caf::error dev_daemon::impl::open_store(std::optional<persistence::write_fence> fence) {
+  auto opened = open_configured_store(cfg, std::move(fence));
+  if (!opened)
+    return opened.error();
+  db = std::move(opened->store);
+  etcd = std::move(opened->etcd);
   return {};
 }
 
@@ -191,8 +191,9 @@ void dev_daemon::impl::stop_replicas() {
   stop_node_replicas(drivers, cfg.node.name.empty() ? host_name() : cfg.node.name);
 }
 
-caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemon_config& cfg,
-                                                             daemon_mode mode) {
+caf::expected<std::unique_ptr<dev_daemon>>
+dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
+                  std::optional<persistence::write_fence> fence) {
   auto x = std::make_unique<impl>();
   x->cfg = cfg;
   x->mode = mode;
@@ -211,7 +212,7 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
       x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
     }
   }
-  if (auto err = x->open_store())
+  if (auto err = x->open_store(std::move(fence)))
     return err;
   x->metrics = std::make_unique<metrics::catalogue>();
   try {

@@ -5,6 +5,7 @@
 // starts.
 
 #include "config/daemon_config.hpp"
+#include "persistence/etcd_store.hpp"
 #include "runtime-drivers/driver.hpp"
 
 #include <caf/fwd.hpp>
@@ -12,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace tutti::actors {
 
@@ -37,8 +39,11 @@ public:
 
   /// Opens the store (refusing a data directory another tuttid holds), serves the
   /// API and metrics and starts the supervision tree. Errors say what to fix.
-  static caf::expected<std::unique_ptr<dev_daemon>> start(const config::daemon_config& cfg,
-                                                          daemon_mode mode = daemon_mode::dev);
+  /// `fence`: the leadership that fences an etcd store's writes (see
+  /// leader_election.hpp); none for LMDB, or one control process alone.
+  static caf::expected<std::unique_ptr<dev_daemon>>
+  start(const config::daemon_config& cfg, daemon_mode mode = daemon_mode::dev,
+        std::optional<persistence::write_fence> fence = std::nullopt);
 
   ~dev_daemon(); // same as shutdown()
 

@@ -55,14 +55,20 @@ struct node_daemon::impl {
   bool ended = false;
   caf::error failure;
   bool gave_up = false; // joining failed for good: serve_once returns false
+  size_t next_join = 0;  // the join address tried first: the one that answered last
+  std::string joined;    // the control plane this node joined last
 
   void run();
   /// One membership: join, run the node tree until the control plane is lost or
   /// we stop. False when joining failed for good.
   bool serve_once(milliseconds& retry);
-  /// The control plane's gateway. None when it is unreachable (after a pause)
-  /// or when it can never be joined (after give_up).
+  /// The control plane's gateway: of the first join address that answers,
+  /// from the one that answered last. None when none does (after a pause) or
+  /// when one can never be joined (after give_up).
   std::optional<gateway_actor> reach_gateway(milliseconds& retry);
+  /// The gateway at `where`; none with why in `problem` when it cannot be
+  /// reached, none with give_up when it can never be joined.
+  std::optional<gateway_actor> gateway_at(const config::endpoint& where, std::string& problem);
   /// What the gateway grants for the join token. None when the join failed
   /// (after a pause) or the token was refused (after give_up).
   std::optional<granted_handles> join(caf::scoped_actor& self, const gateway_actor& gateway,
@@ -106,8 +112,8 @@ void node_daemon::impl::give_up(caf::error why) {
   end(std::move(why));
 }
 
-std::optional<gateway_actor> node_daemon::impl::reach_gateway(milliseconds& retry) {
-  const auto& where = cfg.cluster.join;
+std::optional<gateway_actor> node_daemon::impl::gateway_at(const config::endpoint& where,
+                                                           std::string& problem) {
   // CAF drops a connection whose TLS handshake fails without saying why, and a
   // plain node gets no greeting at all from a TLS control plane: a trial
   // connection first tells a mismatch (for good) from an absent control plane.
@@ -118,17 +124,38 @@ std::optional<gateway_actor> node_daemon::impl::reach_gateway(milliseconds& retr
   }
   auto unreachable = "cannot reach the control plane at " + where.to_string() + ": ";
   if (probe.outcome == join_probe::verdict::unreachable) {
-    retry_later(unreachable + probe.message, retry);
+    problem = unreachable + probe.message;
     return std::nullopt;
   }
   auto gateway = tls.enabled()
                      ? caf::openssl::remote_actor<gateway_actor>(*sys, where.host, where.port)
                      : sys->middleman().remote_actor<gateway_actor>(where.host, where.port);
   if (!gateway) {
-    retry_later(unreachable + p::message_of(gateway.error()), retry);
+    problem = unreachable + p::message_of(gateway.error());
     return std::nullopt;
   }
   return std::move(*gateway);
+}
+
+std::optional<gateway_actor> node_daemon::impl::reach_gateway(milliseconds& retry) {
+  const auto& addresses = cfg.cluster.join;
+  std::string problems;
+  // Only the leading control process listens: the others stand by.
+  for (size_t tried = 0; tried < addresses.size() && !stopping; ++tried) {
+    auto i = (next_join + tried) % addresses.size();
+    std::string problem;
+    auto gateway = gateway_at(addresses[i], problem);
+    if (gave_up)
+      return std::nullopt;
+    if (gateway) {
+      next_join = i;
+      joined = addresses[i].to_string();
+      return gateway;
+    }
+    problems += (problems.empty() ? "" : "; ") + problem;
+  }
+  retry_later(problems, retry);
+  return std::nullopt;
 }
 
 std::optional<granted_handles> node_daemon::impl::join(caf::scoped_actor& self,
@@ -211,8 +238,7 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
     return !gave_up;
   retry = first_retry;
   auto root = start_node_tree(*granted);
-  spdlog::info("tuttid node {} ready: joined the control plane at {}", name,
-               cfg.cluster.join.to_string());
+  spdlog::info("tuttid node {} ready: joined the control plane at {}", name, joined);
   serve_until_lost(self, *gateway, root, *granted);
   // Ending the node tree leaves the containers alone; the next node actor adopts them.
   self->send(root, p::shutdown_atom::value);

@@ -88,7 +88,7 @@ TEST(DaemonConfig, ParsesEveryField) {
   EXPECT_EQ(c.node.port_range_last, 21999);
   EXPECT_EQ(c.supervision.max_restarts, 5);
   EXPECT_EQ(c.supervision.window, 30s);
-  EXPECT_EQ(c.store_map_size, uint64_t{2} << 30);
+  EXPECT_EQ(c.store.map_size, uint64_t{2} << 30);
   EXPECT_FALSE(c.docker.enabled);
   EXPECT_EQ(c.docker.socket, "/run/user/1000/docker.sock");
   EXPECT_FALSE(c.process.enabled);
@@ -109,7 +109,7 @@ TEST(DaemonConfig, EmptyFileKeepsDefaults) {
     EXPECT_EQ(c.node.port_range_last, 29999);
     EXPECT_EQ(c.supervision.max_restarts, 10);
     EXPECT_EQ(c.supervision.window, 10s);
-    EXPECT_EQ(c.store_map_size, uint64_t{1} << 30);
+    EXPECT_EQ(c.store.map_size, uint64_t{1} << 30);
     EXPECT_TRUE(c.docker.enabled);
     EXPECT_TRUE(c.process.enabled);
     EXPECT_EQ(c.docker.socket, "/var/run/docker.sock");
@@ -329,4 +329,61 @@ TEST(DaemonConfig, RefusesLimitsOutOfRange) {
   expect_only_error("limits: {request_bytes: 1Ki}\n", 1, 25, "limits.request_bytes",
                     "between 64Ki and 512Mi");
   expect_only_error("limits: {calls: 3}\n", 1, 10, "limits.calls", "unknown field");
+}
+
+TEST(DaemonConfig, TheStoreIsLmdbUnderTheDataDirUnlessAUrlSaysOtherwise) {
+  auto result = parse("store: {map_size: 2Gi}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.store.backend, config::store_backend::lmdb);
+  EXPECT_TRUE(result.config.store.dir.empty());
+  result = parse("store: {url: 'lmdb:/var/lib/tutti/store'}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.store.dir, "/var/lib/tutti/store");
+}
+
+TEST(DaemonConfig, ParsesAnEtcdStoreWithItsTlsUserAndLimits) {
+  auto result = parse("store:\n"
+                      "  url: etcd://10.0.0.1:2379,10.0.0.2:2379\n"
+                      "  etcd: {prefix: /prod/, ca: ca.crt, certificate: c.crt, key: c.key,\n"
+                      "         user: tutti, password_file: /etc/tutti/etcd.pw,\n"
+                      "         max_txn_ops: 512, timeout: 2s, leader_ttl: 3s}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  const auto& store = result.config.store;
+  EXPECT_EQ(store.backend, config::store_backend::etcd);
+  ASSERT_EQ(store.etcd.endpoints.size(), 2u);
+  EXPECT_EQ(store.etcd.endpoints[1].to_string(), "10.0.0.2:2379");
+  EXPECT_EQ(store.etcd.prefix, "/prod/");
+  EXPECT_EQ(store.etcd.ca, "ca.crt");
+  EXPECT_EQ(store.etcd.user, "tutti");
+  EXPECT_EQ(store.etcd.password_file, "/etc/tutti/etcd.pw");
+  EXPECT_EQ(store.etcd.max_txn_ops, 512u);
+  EXPECT_EQ(store.etcd.timeout, 2s);
+  EXPECT_EQ(store.etcd.leader_ttl, 3s);
+}
+
+TEST(DaemonConfig, RefusesAStoreItCannotUseNamingWhatIsWrong) {
+  expect_only_error("store: {url: 'postgres://x'}\n", 1, 14, "store.url",
+                    "expected lmdb:DIR or etcd://HOST:PORT");
+  expect_only_error("store: {url: 'etcd://a:1,b'}\n", 1, 14, "store.url", "'a:1,b'");
+  expect_only_error("store: {url: 'etcd://a:0'}\n", 1, 14, "store.url", "needs a port");
+  expect_only_error("store: {url: 'lmdb:'}\n", 1, 14, "store.url", "needs a directory");
+  expect_only_error("store: {etcd: {max_txn_ops: 2}}\n", 1, 29, "store.etcd.max_txn_ops", "8");
+  expect_only_error("store: {etcd: {prefix: tutti}}\n", 1, 24, "store.etcd.prefix",
+                    "must start with '/'");
+  expect_only_error("store: {etcd: {certificate: c.crt}}\n", 1, 15, "store.etcd",
+                    "certificate and key go together");
+  expect_only_error("store: {etcd: {leader_ttl: 500ms}}\n", 1, 28, "store.etcd.leader_ttl",
+                    "at least 1s");
+}
+
+TEST(DaemonConfig, ANodeJoinsAnyOfSeveralControlProcesses) {
+  auto result = parse("cluster: {join: '127.0.0.1:7701,127.0.0.2:7701'}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  ASSERT_EQ(result.config.cluster.join.size(), 2u);
+  EXPECT_EQ(config::to_string(result.config.cluster.join), "127.0.0.1:7701,127.0.0.2:7701");
+  result = parse("cluster: {join: [127.0.0.1:7701, '127.0.0.3:7701']}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.config.cluster.join.size(), 2u);
+  expect_only_error("cluster: {join: 'a:1,:2'}\n", 1, 17, "cluster.join", "got 'a:1,:2'");
+  expect_only_error("cluster: {join: []}\n", 1, 17, "cluster.join", "at least one");
 }

@@ -68,7 +68,10 @@ struct environment {
 
   environment() {
     ::signal(SIGPIPE, SIG_IGN);
-    spdlog::set_level(spdlog::level::off);
+    // TUTTI_FUZZ_LOG=info (or debug ...) shows the daemon's log, to read what a
+    // slow or failing input made it do.
+    auto level = std::getenv("TUTTI_FUZZ_LOG");
+    spdlog::set_level(level ? spdlog::level::from_str(level) : spdlog::level::off);
     auto dir =
         std::filesystem::temp_directory_path() / ("tutti-fuzz-api-" + std::to_string(::getpid()));
     tutti::config::daemon_config cfg;
@@ -79,7 +82,7 @@ struct environment {
     // Specs run nothing: no process runs a fuzzed command, no engine is asked.
     cfg.process.enabled = false;
     cfg.docker.enabled = false;
-    cfg.store_map_size = uint64_t{256} << 20;
+    cfg.store.map_size = uint64_t{256} << 20;
     // Small, so that one input cannot place a million sim replicas.
     cfg.limits.documents_per_apply = 4;
     cfg.limits.services = 8;

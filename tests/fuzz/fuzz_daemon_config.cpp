@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& c = result.config;
   check(c.node.port_range_first >= 1024, "the port range starts at 1024 or above");
   check(c.node.port_range_first <= c.node.port_range_last, "the port range is not empty");
-  check(c.store_map_size >= (uint64_t{1} << 20), "the store map is at least 1 MiB");
+  check(c.store.map_size >= (uint64_t{1} << 20), "the store map is at least 1 MiB");
   check(c.node.capacity.cpu >= 0 && c.node.capacity.memory >= 0, "capacity is not negative");
   check(c.supervision.window.count() > 0, "the supervision window is positive");
   check(c.mesh.connect_timeout.count() > 0 && c.mesh.idle_timeout.count() > 0,
@@ -45,7 +45,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_endpoint(c.api);
   check_endpoint(c.metrics);
   check_endpoint(c.cluster.listen);
-  check_endpoint(c.cluster.join);
+  for (const auto& ep : c.cluster.join)
+    check_endpoint(ep);
+  check(!c.cluster.join.empty(), "a node has a control plane to join");
+  for (const auto& ep : c.store.etcd.endpoints)
+    check_endpoint(ep);
   check(parse_endpoint(c.node.address + ":0").has_value(), "the node address is an address");
   check(parse_endpoint(c.mesh.host + ":0").has_value(), "the mesh host is an address");
   return 0;

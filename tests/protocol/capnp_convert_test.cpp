@@ -66,7 +66,7 @@ template <class Enum, class Wire> void expect_same_enum(size_t count) {
 }
 
 TEST(CapnpConvert, EveryEnumMapsEveryEnumerantByName) {
-  expect_same_enum<error_code, rpc::ErrorCode>(14);
+  expect_same_enum<error_code, rpc::ErrorCode>(15);
   expect_same_enum<replica_state, rpc::ReplicaState>(7);
   expect_same_enum<driver_kind, rpc::DriverKind>(4);
   expect_same_enum<node_state, rpc::NodeState>(4);

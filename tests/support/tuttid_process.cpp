@@ -143,6 +143,8 @@ bool tuttid_process::start_once(std::chrono::milliseconds timeout, bool& port_ta
                       [this, log_before] {
                         if (!running())
                           return true; // ended: no point in waiting
+                        if (!opts_.ready_line.empty())
+                          return log().find(opts_.ready_line, log_before) != std::string::npos;
                         if (opts_.mode == "node")
                           return log().find("ready: joined", log_before) != std::string::npos;
                         return tutti({"version"}, std::chrono::seconds{5}).exit_code == 0;

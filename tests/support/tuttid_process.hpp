@@ -37,6 +37,9 @@ struct tuttid_options {
   uint16_t port_count = 64;         // size of --port-range
   std::vector<std::string> wrapper; // argv prefix, e.g. setpriv ...
   std::vector<std::string> extra_args;
+  /// When set, start() waits for this text in the log instead of an answer of
+  /// `tutti version` (a control process that stands by serves no API).
+  std::string ready_line;
 };
 
 /// A replica record of the process driver (DATA/process/NAME.json).

@@ -45,7 +45,27 @@ result<std::vector<scale_target>> parse_scale_targets(const std::vector<std::str
   return out;
 }
 
+std::vector<std::string> api_addresses(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    auto comma = text.find(',', start);
+    out.push_back(
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos)
+      return out;
+    start = comma + 1;
+  }
+}
+
 std::string check_api_address(const std::string& text) {
+  for (const auto& one : api_addresses(text))
+    if (auto why = check_one_api_address(one); !why.empty())
+      return text == one ? why : why + " in '" + text + "'";
+  return {};
+}
+
+std::string check_one_api_address(const std::string& text) {
   auto fail = [&] { return "expected HOST:PORT (e.g. 127.0.0.1:7700), got '" + text + "'"; };
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)

@@ -26,9 +26,14 @@ result<scale_target> parse_scale_target(std::string_view arg);
 /// one of several arguments is mistyped).
 result<std::vector<scale_target>> parse_scale_targets(const std::vector<std::string>& args);
 
-/// Checks `HOST:PORT` (IPv6 as `[::1]:7700`); returns a message, empty when valid.
+/// Checks `HOST:PORT` (IPv6 as `[::1]:7700`), or several separated by commas
+/// (control processes of one cluster); returns a message, empty when valid.
 /// Shaped for CLI::Validator.
 std::string check_api_address(const std::string& text);
+std::string check_one_api_address(const std::string& text);
+
+/// The addresses of an --api value, in order.
+std::vector<std::string> api_addresses(const std::string& text);
 
 /// `tutti delete service web` means `tutti delete web`: drops the leading kind word
 /// when more than one argument was given, and a `service/` prefix of each name.

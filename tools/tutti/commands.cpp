@@ -74,9 +74,19 @@ int report(const streams& io, const client_error& e, std::string hint = {}) {
   return exit_code::failed;
 }
 
+/// The first address of --api that accepts the connection: of several control
+/// processes only the leader serves the API.
 result<std::unique_ptr<client>> connect_to_tuttid(const global_options& g) {
   auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
-  return client::connect(g.api, timeout);
+  auto addresses = api_addresses(g.api);
+  std::string problems;
+  for (const auto& api : addresses) {
+    auto c = client::connect(api, timeout);
+    if (c || addresses.size() == 1)
+      return c;
+    problems += (problems.empty() ? "" : "; ") + c.error().message;
+  }
+  return client_error{client_code::unreachable, "no tuttid answered at " + g.api + ": " + problems};
 }
 
 // -- apply ----------------------------------------------------------------------------

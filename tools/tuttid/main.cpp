@@ -3,7 +3,9 @@
 
 #include "actors/runtime/allocator_tuning.hpp"
 #include "actors/daemon/dev_daemon.hpp"
+#include "actors/daemon/leader_election.hpp"
 #include "actors/daemon/node_daemon.hpp"
+#include "actors/daemon/store_setup.hpp"
 #include "config/daemon_config.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/utf8.hpp"
@@ -12,6 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -24,6 +27,7 @@ using tutti::config::daemon_config;
 struct dev_flags {
   std::string config_file;
   std::string data_dir;
+  std::string store;
   std::string api;
   std::string metrics;
   std::string node_name;
@@ -54,6 +58,7 @@ int fail(const std::string& message) {
 std::string invalid_utf8_flag(const dev_flags& f) {
   const std::pair<const char*, const std::string*> texts[] = {{"--config", &f.config_file},
                                                               {"--data-dir", &f.data_dir},
+                                                              {"--store", &f.store},
                                                               {"--api", &f.api},
                                                               {"--metrics", &f.metrics},
                                                               {"--node-name", &f.node_name},
@@ -78,6 +83,9 @@ std::string invalid_utf8_flag(const dev_flags& f) {
 std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   if (!f.data_dir.empty())
     cfg.data_dir = f.data_dir;
+  if (!f.store.empty())
+    if (auto why = tutti::config::parse_store_url(f.store, cfg.store); !why.empty())
+      return "--store: " + why;
   if (!f.api.empty()) {
     auto ep = tutti::config::parse_endpoint(f.api);
     if (!ep)
@@ -114,14 +122,17 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
     cfg.docker.enabled = false;
   if (f.no_process)
     cfg.process.enabled = false;
-  for (auto [flag, text, target] : {std::tuple{"--listen", &f.listen, &cfg.cluster.listen},
-                                    std::tuple{"--join", &f.join, &cfg.cluster.join}}) {
-    if (text->empty())
-      continue;
-    auto ep = tutti::config::parse_endpoint(*text);
+  if (!f.listen.empty()) {
+    auto ep = tutti::config::parse_endpoint(f.listen);
     if (!ep)
-      return std::string{flag} + ": expected HOST:PORT, got '" + *text + "'";
-    *target = *ep;
+      return "--listen: expected HOST:PORT, got '" + f.listen + "'";
+    cfg.cluster.listen = *ep;
+  }
+  if (!f.join.empty()) {
+    auto eps = tutti::config::parse_endpoints(f.join);
+    if (!eps)
+      return "--join: expected HOST:PORT[,HOST:PORT...], got '" + f.join + "'";
+    cfg.cluster.join = *eps;
   }
   if (!f.join_token.empty())
     cfg.cluster.join_token = f.join_token;
@@ -171,11 +182,79 @@ int run_node(const daemon_config& cfg, sigset_t& signals) {
     return fail(tutti::protocol::message_of(daemon.error()));
   spdlog::info("tuttid node {}: joining {}, metrics http://{}:{}/metrics, data {}",
                cfg.node.name.empty() ? tutti::actors::host_name() : cfg.node.name,
-               cfg.cluster.join.to_string(), cfg.metrics.host, (*daemon)->metrics_port(),
+               tutti::config::to_string(cfg.cluster.join), cfg.metrics.host,
+               (*daemon)->metrics_port(),
                cfg.data_dir);
   return serve(
       signals, cfg.stop_replicas_on_exit, [&] { return (*daemon)->wait(); },
       [&] { (*daemon)->shutdown(); });
+}
+
+/// A control process of several on one etcd store: it campaigns, and while
+/// it leads it runs the control plane (API, cluster listener, actor tree) with
+/// its store writes fenced by its leadership. Leadership lost (its lease
+/// expired: frozen, or cut from etcd) ends the control plane, and the process
+/// stands by again; SIGTERM hands leadership over at once.
+int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
+  auto etcd = tutti::actors::make_etcd_client(cfg.store.etcd);
+  if (!etcd)
+    return fail(tutti::protocol::message_of(etcd.error()));
+  tutti::actors::election_options opts;
+  opts.key = cfg.store.etcd.prefix + "leader";
+  opts.candidate = "api=" + cfg.api.to_string() + " cluster=" + cfg.cluster.listen.to_string() +
+                   " host=" + tutti::actors::host_name();
+  opts.ttl = cfg.store.etcd.leader_ttl;
+  tutti::actors::leader_election election{*etcd, opts};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> stop_leading{false};
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1)
+      spdlog::info("tuttid: {} received, shutting down", strsignal(sig));
+    stop = true;
+    stop_leading = true;
+  });
+  auto end = [&](int code) {
+    if (!stop)
+      ::kill(::getpid(), SIGUSR1); // wakes the signal waiter
+    signal_waiter.join();
+    return code;
+  };
+  spdlog::info("tuttid control: standing by for leadership ({}, store {})", opts.candidate,
+               tutti::actors::describe_store(cfg));
+  while (!stop) {
+    auto fence = election.campaign(stop, [](const std::string& leader) {
+      spdlog::info("tuttid control: standing by; the leader is {}",
+                   leader.empty() ? std::string{"(none)"} : leader);
+    });
+    if (!fence)
+      break;
+    spdlog::info("tuttid control: leading (lease TTL {} s)", election.ttl().count());
+    auto daemon = tutti::actors::dev_daemon::start(cfg, tutti::actors::daemon_mode::control, *fence);
+    if (!daemon) {
+      election.resign();
+      return end(fail(tutti::protocol::message_of(daemon.error())));
+    }
+    caf::error failure;
+    stop_leading = stop.load();
+    std::thread watcher([&] {
+      failure = (*daemon)->wait();
+      stop_leading = true;
+    });
+    auto lost = election.hold(stop_leading);
+    (*daemon)->shutdown();
+    watcher.join();
+    if (failure && !lost) {
+      election.resign();
+      return end(fail(tutti::protocol::message_of(failure)));
+    }
+    if (lost)
+      spdlog::warn("tuttid control: no longer leading: {}; standing by",
+                   tutti::protocol::message_of(lost));
+  }
+  election.resign();
+  return end(0);
 }
 
 int run(const dev_flags& flags, mode m) {
@@ -208,6 +287,8 @@ int run(const dev_flags& flags, mode m) {
 
   if (m == mode::node)
     return run_node(cfg, signals);
+  if (m == mode::control && cfg.store.backend == tutti::config::store_backend::etcd)
+    return run_ha_control(cfg, signals);
   auto daemon =
       tutti::actors::dev_daemon::start(cfg, m == mode::control ? tutti::actors::daemon_mode::control
                                                                : tutti::actors::daemon_mode::dev);
@@ -216,12 +297,13 @@ int run(const dev_flags& flags, mode m) {
   auto ports = (*daemon)->bound();
   if (m == mode::control)
     spdlog::info("tuttid control ready: api {}:{}, nodes join {}:{}, metrics http://{}:{}/metrics, "
-                 "data {}",
+                 "data {}, store {}",
                  cfg.api.host, ports.api, cfg.cluster.listen.host, ports.cluster, cfg.metrics.host,
-                 ports.metrics, cfg.data_dir);
+                 ports.metrics, cfg.data_dir, tutti::actors::describe_store(cfg));
   else
-    spdlog::info("tuttid dev ready: api {}:{}, metrics http://{}:{}/metrics, data {}", cfg.api.host,
-                 ports.api, cfg.metrics.host, ports.metrics, cfg.data_dir);
+    spdlog::info("tuttid dev ready: api {}:{}, metrics http://{}:{}/metrics, data {}, store {}",
+                 cfg.api.host, ports.api, cfg.metrics.host, ports.metrics, cfg.data_dir,
+                 tutti::actors::describe_store(cfg));
   // The control plane failing (a supervisor over its restart limit) also ends us.
   return serve(
       signals, cfg.stop_replicas_on_exit, [&] { return (*daemon)->wait(); },
@@ -236,6 +318,10 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
   cmd->add_option("--data-dir", flags.data_dir,
                   "Where the store and replica logs live (default .tutti)");
   if (api_flags) {
+    cmd->add_option("--store", flags.store,
+                    "Where the cluster's state lives: lmdb:DIR (default DATA_DIR/store) or "
+                    "etcd://HOST:PORT[,HOST:PORT...] (shared by several `tuttid control`; TLS, "
+                    "users and key prefix under store.etcd in the config) (or store.url)");
     cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
     cmd->add_flag("--enable-chaos", flags.enable_chaos,
                   "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
@@ -306,7 +392,10 @@ CLI::App* add_node_command(CLI::App& app, dev_flags& flags) {
   auto* node = app.add_subcommand(
       "node", "A node agent: joins a control plane and runs the replicas placed on it");
   add_common_flags(node, flags, true, false);
-  node->add_option("--join", flags.join, "The control plane's --listen address HOST:PORT");
+  node->add_option("--join", flags.join,
+                   "The control plane's --listen address HOST:PORT; with several control "
+                   "processes (an etcd store) each of them, HOST:PORT,HOST:PORT,...: the "
+                   "leader accepts the node");
   node->add_option("--join-token", flags.join_token, "The control plane's join token");
   node->add_option("--address", flags.address,
                    "This node's IP address: its replicas' ports and its routing mesh listen "

@@ -1,0 +1,210 @@
+// A highly available control plane: three `tuttid control --store etcd://...`
+// on a three-member etcd cluster on loopback, two node agents joining with the
+// list of all three. One control process leads and serves; killed (kill -9) or
+// frozen (SIGSTOP), another leads within a few seconds, the nodes move to it
+// without restarting a replica, and nothing acknowledged is lost. A frozen
+// leader that wakes finds itself deposed and stands by.
+
+#include "tests/integration/fixture.hpp"
+#include "tests/support/etcd.hpp"
+
+#include <signal.h>
+
+namespace tutti::tests::integration {
+namespace {
+
+constexpr const char* token = "ha-token";
+
+template <class F> bool eventually(F pred, std::chrono::milliseconds limit = converge_timeout) {
+  return s::wait_until(pred, limit);
+}
+
+class ha : public integration {
+protected:
+  void SetUp() override {
+    std::string why;
+    bool unavailable = false;
+    etcd_ = s::etcd_cluster::start(3, why, unavailable);
+    if (!etcd_ && unavailable)
+      GTEST_SKIP() << "no etcd on this machine (Debian package etcd-server)";
+    ASSERT_TRUE(etcd_) << why;
+    std::string urls;
+    for (const auto& u : etcd_->client_urls())
+      urls += (urls.empty() ? "" : ",") + u.substr(std::string{"http://"}.size());
+    store_ = "etcd://" + urls;
+    config_ = scratch_.write("ha.yaml",
+                             "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s}\n"
+                             "store: {etcd: {leader_ttl: 1s, timeout: 500ms}}\n");
+    for (int i = 0; i < 3; ++i)
+      listens_.push_back("127.0.0.1:" + std::to_string(s::free_port()));
+    for (int i = 0; i < 3; ++i) {
+      auto opts = daemon_options();
+      opts.mode = "control";
+      opts.config_file = config_;
+      opts.ready_line = "standing by for leadership";
+      opts.extra_args = {"--store", store_, "--listen", listens_[i], "--join-token", token};
+      controls_.push_back(&make_daemon(opts));
+    }
+    for (auto* c : controls_)
+      ASSERT_TRUE(c->start()) << c->log();
+    for (auto* c : controls_)
+      apis_ += (apis_.empty() ? "" : ",") + c->api();
+  }
+
+  /// The control process that serves the API, when exactly one does.
+  s::tuttid_process* leader() {
+    s::tuttid_process* found = nullptr;
+    for (auto* c : controls_) {
+      if (!c->running() || c->tutti({"version"}, 2s).exit_code != 0)
+        continue;
+      if (found)
+        return nullptr;
+      found = c;
+    }
+    return found;
+  }
+
+  s::tuttid_process* wait_leader(std::chrono::milliseconds limit = 15s) {
+    s::tuttid_process* l = nullptr;
+    eventually([&] { return (l = leader()) != nullptr; }, limit);
+    return l;
+  }
+
+  /// `tutti --api A,B,C ARGS`: the client finds the leader itself.
+  s::command_result tutti(std::vector<std::string> args) {
+    std::vector<std::string> argv{TUTTI_BIN, "--api", apis_, "--timeout", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return s::run_command(argv, {{"TUTTI_API", apis_}}, 30s);
+  }
+
+  void start_nodes() {
+    std::string joins;
+    for (const auto& l : listens_)
+      joins += (joins.empty() ? "" : ",") + l;
+    int i = 0;
+    for (auto [name, address] : {std::pair{"n1", "127.0.0.2"}, std::pair{"n2", "127.0.0.3"}}) {
+      auto opts = daemon_options();
+      opts.mode = "node";
+      opts.config_file = config_;
+      opts.extra_args = {"--join",    joins,   "--join-token", token, "--node-name", name,
+                         "--address", address, "--no-docker"};
+      nodes_.push_back(&start_daemon(opts));
+      ++i;
+    }
+  }
+
+  size_t ready_nodes(s::tuttid_process& control) {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    if (!nodes || !nodes->is_array())
+      return 0;
+    size_t n = 0;
+    for (auto& x : *nodes)
+      n += x.value("state", "") == "ready";
+    return n;
+  }
+
+  std::unique_ptr<s::etcd_cluster> etcd_;
+  s::temp_dir scratch_;
+  std::string store_;
+  std::string config_;
+  std::string apis_;
+  std::vector<std::string> listens_;
+  std::vector<s::tuttid_process*> controls_;
+  std::vector<s::tuttid_process*> nodes_;
+};
+
+TEST_F(ha, AKilledLeaderIsReplacedAndNothingAcknowledgedIsLostNorAReplicaRestarted) {
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr) << "no single leader";
+  start_nodes();
+  ASSERT_TRUE(eventually([&] { return ready_nodes(*first) == 2; }));
+  auto file = scratch_.write("sleepy.yaml", sleeper_yaml("sleepy", 4));
+  auto applied = tutti({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.describe();
+  ASSERT_TRUE(wait_running(*first, "sleepy", 4));
+  auto pids = running_pids(*first, "sleepy");
+  for (auto& [id, pid] : pids)
+    nodes_[0]->track(pid);
+
+  first->kill9();
+  auto killed = std::chrono::steady_clock::now();
+  // The next write goes to whichever control process leads now.
+  s::command_result scaled;
+  ASSERT_TRUE(eventually(
+      [&] {
+        scaled = tutti({"scale", "sleepy=5"});
+        return scaled.exit_code == 0;
+      },
+      15s))
+      << scaled.describe();
+  auto failover = std::chrono::steady_clock::now() - killed;
+  std::printf("failover: a write acknowledged %lld ms after kill -9 of the leader\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(failover).count()));
+  auto* second = wait_leader();
+  ASSERT_NE(second, nullptr);
+  ASSERT_NE(second, first);
+  ASSERT_TRUE(eventually([&] { return ready_nodes(*second) == 2; }, 15s));
+  ASSERT_TRUE(wait_running(*second, "sleepy", 5, 15s));
+  auto after = running_pids(*second, "sleepy");
+  for (auto& [id, pid] : pids)
+    EXPECT_EQ(after[id], pid) << id << " was restarted";
+  EXPECT_EQ(after.size(), 5u);
+  for (auto& [id, pid] : after)
+    nodes_[0]->track(pid);
+}
+
+TEST_F(ha, AFrozenLeaderIsDeposedAndStandsByWhenItWakes) {
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(::kill(first->pid(), SIGSTOP), 0);
+  s::command_result applied;
+  auto file = scratch_.write("web.yaml", sleeper_yaml("web", 1));
+  // Its lease expires: another leads and takes writes, which the frozen one
+  // could never overwrite (its writes are fenced).
+  s::tuttid_process* second = nullptr;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (auto* c : controls_)
+          if (c != first && c->tutti({"version"}, 2s).exit_code == 0)
+            second = c;
+        return second != nullptr;
+      },
+      15s));
+  applied = second->tutti({"apply", "-f", file});
+  ASSERT_EQ(::kill(first->pid(), SIGCONT), 0);
+  ASSERT_EQ(applied.exit_code, 0) << applied.describe();
+  ASSERT_TRUE(eventually([&] { return first->log().find("no longer leading") != std::string::npos; },
+                         15s))
+      << first->log();
+  EXPECT_TRUE(eventually([&] { return leader() == second; }, 15s));
+  auto services = tutti_json(*second, {"get", "services"});
+  ASSERT_TRUE(services);
+  EXPECT_EQ(services->size(), 1u) << *services;
+}
+
+TEST_F(ha, AnEtcdMemberKilledLeavesTheClusterWorking) {
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr);
+  etcd_->kill(2);
+  auto file = scratch_.write("web.yaml", sleeper_yaml("web", 1));
+  // The leader may change too (its lease renewals can stall while etcd elects
+  // its own leader): an apply cut short by that is not acknowledged, and the
+  // client's next attempt goes to whoever leads.
+  s::command_result applied;
+  EXPECT_TRUE(eventually(
+      [&] {
+        applied = tutti({"apply", "-f", file});
+        return applied.exit_code == 0;
+      },
+      15s))
+      << applied.describe();
+  auto* now = wait_leader();
+  ASSERT_NE(now, nullptr);
+  auto services = tutti_json(*now, {"get", "services"});
+  ASSERT_TRUE(services);
+  EXPECT_EQ(services->size(), 1u) << *services;
+}
+
+} // namespace
+} // namespace tutti::tests::integration
