@@ -22,5 +22,6 @@ void add_sim_bench(CLI::App& app);
 void add_sim_nodes(CLI::App& app);
 /// `tutti-bench failover`: node loss to rescheduled and running, over the network.
 void add_failover_bench(CLI::App& app);
+void add_ha_bench(CLI::App& app);
 
 } // namespace tutti::bench

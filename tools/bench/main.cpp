@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   tutti::bench::add_sim_bench(app);
   tutti::bench::add_sim_nodes(app);
   tutti::bench::add_failover_bench(app);
+  tutti::bench::add_ha_bench(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
