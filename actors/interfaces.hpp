@@ -99,6 +99,11 @@ using supervising_actor = caf::typed_actor<
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
 
+/// Reports the control processes of the cluster and the health of its store
+/// (`tutti get controllers`); detached, as it waits on etcd.
+using controllers_actor =
+    caf::typed_actor<caf::replies_to<p::get_atom>::with<p::controllers_report>>;
+
 /// Runs the containers of one node through one driver; detached when the driver
 /// blocks. `run` is create, start and watch in one request: what a new replica
 /// needs, for a third of the messages.

@@ -88,6 +88,18 @@ int64_t number(const json& j, const char* field) {
   throw std::invalid_argument{std::string{field} + " is not a number"};
 }
 
+/// A uint64 field (member ids use the whole range): digits, a number, or absent (0).
+uint64_t unsigned_number(const json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end())
+    return 0;
+  if (it->is_number_unsigned())
+    return it->get<uint64_t>();
+  if (it->is_string())
+    return std::stoull(it->get<std::string>());
+  throw std::invalid_argument{std::string{field} + " is not a number"};
+}
+
 std::string bytes(const json& j, const char* field) {
   auto it = j.find(field);
   if (it == j.end())
@@ -473,6 +485,18 @@ caf::expected<void> client::revoke(int64_t lease) {
   if (!answer)
     return answer.error();
   return {};
+}
+
+caf::expected<member_status> client::status() {
+  return impl_->decode<member_status>(
+      impl_->call("/v3/maintenance/status", json::object()), [](const json& j) {
+        member_status out;
+        out.version = j.value("version", std::string{});
+        out.member_id = unsigned_number(j.value("header", json::object()), "member_id");
+        out.leader_id = unsigned_number(j, "leader");
+        out.db_size = number(j, "dbSize");
+        return out;
+      });
 }
 
 std::string client::endpoint() const {

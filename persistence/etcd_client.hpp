@@ -94,6 +94,14 @@ struct txn_result {
   std::vector<range_result> ranges; // of the range_ops of the branch that ran, in order
 };
 
+/// What one etcd member says of itself (its maintenance status).
+struct member_status {
+  std::string version;
+  uint64_t member_id = 0;
+  uint64_t leader_id = 0; // the member etcd's raft leader is
+  int64_t db_size = 0;    // bytes
+};
+
 struct lease_grant {
   int64_t id = 0;
   std::chrono::seconds ttl{0}; // as granted (etcd may raise a short one)
@@ -133,6 +141,9 @@ public:
   caf::expected<std::chrono::seconds> keep_alive(int64_t lease);
 
   caf::expected<void> revoke(int64_t lease);
+
+  /// The status of the member at the endpoint the call reaches.
+  caf::expected<member_status> status();
 
   /// The endpoint the next call goes to first.
   std::string endpoint() const;

@@ -206,6 +206,20 @@ struct ActorInfo {
   lastExit @5 :Text;  # why it last ended; empty when it never did
 }
 
+struct ControllerStatus {
+  api @0 :Text;       # where it serves clients (the leader only)
+  cluster @1 :Text;   # where nodes join it (the leader only)
+  host @2 :Text;
+  leading @3 :Bool;
+  sinceMs @4 :Int64;  # when it started standing by, or took the lead
+}
+
+struct StoreEndpoint {
+  endpoint @0 :Text;
+  healthy @1 :Bool;
+  message @2 :Text;   # etcd's version and role, or why it does not answer
+}
+
 struct ServiceChange {
   service @0 :Text;
   kind @1 :ChangeKind;
@@ -318,4 +332,9 @@ interface Tutti {
   # Ends the actor at `path` with `reason` ("kill" when empty); its supervisor
   # restarts it. Refused (code forbidden) unless tuttid runs with --enable-chaos.
   killActor @18 (path :Text, reason :Text) -> (path :Text, error :Error);
+
+  # The control processes of the cluster (several on an etcd store, one leading)
+  # and the health of the store's etcd endpoints, as the leader sees them.
+  getControllers @19 () -> (store :Text, controllers :List(ControllerStatus),
+                            endpoints :List(StoreEndpoint), error :Error);
 }

@@ -634,6 +634,29 @@ actor_info from_capnp(rpc::ActorInfo::Reader r) {
           r.getId(),         r.getRestarts(),   text(r.getLastExit())};
 }
 
+void to_capnp(rpc::ControllerStatus::Builder b, const controller_status& x) {
+  b.setApi(utf8_text(x.api));
+  b.setCluster(utf8_text(x.cluster));
+  b.setHost(utf8_text(x.host));
+  b.setLeading(x.leading);
+  b.setSinceMs(x.since_ms);
+}
+
+controller_status from_capnp(rpc::ControllerStatus::Reader r) {
+  return {text(r.getApi()), text(r.getCluster()), text(r.getHost()), r.getLeading(),
+          r.getSinceMs()};
+}
+
+void to_capnp(rpc::StoreEndpoint::Builder b, const store_endpoint& x) {
+  b.setEndpoint(utf8_text(x.endpoint));
+  b.setHealthy(x.healthy);
+  b.setMessage(utf8_text(x.message));
+}
+
+store_endpoint from_capnp(rpc::StoreEndpoint::Reader r) {
+  return {text(r.getEndpoint()), r.getHealthy(), text(r.getMessage())};
+}
+
 void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
   b.setRevision(x.revision);
   b.setTimeMs(x.time_ms);

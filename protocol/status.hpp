@@ -276,4 +276,45 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.last_exit);
 }
 
+/// One `tuttid control` of the cluster, as `tutti get controllers` shows it.
+struct controller_status {
+  std::string api;     // where it serves clients (the leader only)
+  std::string cluster; // where nodes join it (the leader only)
+  std::string host;
+  bool leading = false;
+  int64_t since_ms = 0; // when it started standing by, or took the lead
+  friend bool operator==(const controller_status&, const controller_status&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, controller_status& x) {
+  return f(caf::meta::type_name("controller_status"), x.api, x.cluster, x.host, x.leading,
+           x.since_ms);
+}
+
+/// One endpoint of the store's etcd, as the leader reaches it.
+struct store_endpoint {
+  std::string endpoint;
+  bool healthy = false;
+  std::string message; // etcd's version and role, or why it does not answer
+  friend bool operator==(const store_endpoint&, const store_endpoint&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, store_endpoint& x) {
+  return f(caf::meta::type_name("store_endpoint"), x.endpoint, x.healthy, x.message);
+}
+
+/// The control processes and their store.
+struct controllers_report {
+  std::string store; // "lmdb:DIR" or "etcd://HOST:PORT,...PREFIX"
+  std::vector<controller_status> controllers;
+  std::vector<store_endpoint> endpoints; // empty for LMDB
+  friend bool operator==(const controllers_report&, const controllers_report&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, controllers_report& x) {
+  return f(caf::meta::type_name("controllers_report"), x.store, x.controllers, x.endpoints);
+}
+
 } // namespace tutti::protocol

@@ -48,6 +48,7 @@ private:
 
 using cluster_slot = actor_slot<cluster_actor>;
 using admin_slot = actor_slot<supervising_actor>;
+using controllers_slot = actor_slot<controllers_actor>;
 
 template <class T> struct reply_box {
   kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
@@ -148,8 +149,10 @@ kj::Exception in_utf8(const kj::Exception& e) {
 class tutti_service final : public rpc::Tutti::Server {
 public:
   tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
-                metrics::recorder& metrics, const admin_slot& admin)
-    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin) {}
+                metrics::recorder& metrics, const admin_slot& admin,
+                const controllers_slot& controllers)
+    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin),
+      controllers_(controllers) {}
 
   /// Every call passes here: one more than limits.calls_per_connection awaiting
   /// an answer is refused, so one client's calls cannot pile up without bound.
@@ -292,6 +295,21 @@ public:
             return void(fail(ctx, "tree", start, r.error()));
           fill(ctx.getResults().initActors(r->size()), *r);
           record("tree", {}, start);
+        });
+  }
+
+  kj::Promise<void> getControllers(GetControllersContext ctx) override {
+    auto start = clock::now();
+    return ask_actor<p::controllers_report>(sys_, controllers_.get(), opts_.call_timeout,
+                                            p::get_atom::value)
+        .then([this, ctx, start](caf::expected<p::controllers_report> r) mutable {
+          if (!r)
+            return void(fail(ctx, "getControllers", start, r.error()));
+          auto results = ctx.getResults();
+          results.setStore(p::utf8_text(r->store));
+          fill(results.initControllers(r->controllers.size()), r->controllers);
+          fill(results.initEndpoints(r->endpoints.size()), r->endpoints);
+          record("getControllers", {}, start);
         });
   }
 
@@ -496,6 +514,7 @@ private:
   const api_server::options& opts_;
   metrics::recorder& metrics_;
   const admin_slot& admin_;
+  const controllers_slot& controllers_;
   int32_t in_flight_ = 0; // calls awaiting their answer
   int32_t streams_ = 0;   // follow and watchEndpoints calls open
 };
@@ -508,6 +527,7 @@ struct api_server::impl {
   metrics::recorder& metrics;
   cluster_slot slot;
   admin_slot admin;
+  controllers_slot controllers;
   std::thread thread;
   std::mutex mtx;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;
@@ -525,7 +545,7 @@ struct api_server::impl {
       }
       connection_gate gate{opts.limits, io.provider->getTimer(), [this] {
                              return capnp::Capability::Client{
-                                 kj::heap<tutti_service>(sys, slot, opts, metrics, admin)};
+                                 kj::heap<tutti_service>(sys, slot, opts, metrics, admin, controllers)};
                            }};
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
       stop.promise.exclusiveJoin(gate.listen(*listener)).wait(io.waitScope);
@@ -542,7 +562,7 @@ struct api_server::impl {
 };
 
 api_server::api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics)
-  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, {}, false}) {}
+  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, {}, {}, false}) {}
 
 api_server::~api_server() {
   stop();
@@ -563,6 +583,10 @@ caf::expected<uint16_t> api_server::start() {
 
 void api_server::set_admin(supervising_actor admin) {
   impl_->admin.set(std::move(admin));
+}
+
+void api_server::set_controllers(controllers_actor controllers) {
+  impl_->controllers.set(std::move(controllers));
 }
 
 void api_server::set_cluster(cluster_actor cluster) {

@@ -42,6 +42,8 @@ public:
 
   /// Points the server at the admin actor that answers the tree and chaos calls.
   void set_admin(supervising_actor admin);
+  /// The reporter of `tutti get controllers`.
+  void set_controllers(controllers_actor controllers);
 
   /// Points the server at the live cluster actor (thread-safe; called after each
   /// restart of the cluster actor).

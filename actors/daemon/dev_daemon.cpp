@@ -12,6 +12,7 @@
 #include "actors/supervision/supervisor_actor.hpp"
 #include "actors/runtime/system_config.hpp"
 #include "metrics/catalogue.hpp"
+#include "actors/daemon/controllers_actor.hpp"
 #include "actors/daemon/store_setup.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
@@ -69,6 +70,7 @@ struct dev_daemon::impl {
   caf::actor root;
   gateway_actor gateway;
   supervising_actor admin; // outside the tree: it only reads it, and kills on request
+  controllers_actor controllers; // outside the tree: it only reads etcd
   ports bound;
   std::mutex mtx;
   std::condition_variable cv;
@@ -243,6 +245,12 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
   x->admin =
       spawn_admin(*x->sys, admin_context{x->root, cfg.enable_chaos, mode == daemon_mode::control});
   x->api->set_admin(x->admin);
+  x->controllers = spawn_controllers(
+      *x->sys, controllers_context{cfg, x->etcd,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()});
+  x->api->set_controllers(x->controllers);
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
     const auto& at = cfg.cluster.listen;
@@ -254,6 +262,7 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
       caf::anon_send(x->root, p::shutdown_atom::value);
       caf::anon_send_exit(x->gateway, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(x->admin, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(x->controllers, caf::exit_reason::user_shutdown);
       return p::make_error(p::error_code::invalid_argument,
                            "cannot listen for nodes on " + cfg.cluster.listen.to_string() + ": " +
                                p::message_of(listen.error()) + "; choose another --listen address");
@@ -307,6 +316,10 @@ void dev_daemon::shutdown() {
     caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
   if (impl_->admin)
     caf::anon_send_exit(impl_->admin, caf::exit_reason::user_shutdown);
+  if (impl_->controllers)
+    caf::anon_send_exit(impl_->controllers, caf::exit_reason::user_shutdown);
+  // A detached actor's thread ends only once the last handle to it is gone.
+  impl_->controllers = controllers_actor{};
   impl_->sys.reset(); // waits for every actor to finish
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};

@@ -60,6 +60,11 @@ leader_election::campaign(const std::atomic<bool>& stop,
       }
       lease_ = granted->id;
       granted_ttl_ = granted->ttl;
+      if (!opts_.registry_key.empty())
+        if (auto put = etcd_->put(opts_.registry_key, opts_.registry_value, lease_); !put) {
+          problem(put.error());
+          continue;
+        }
     }
     auto r = etcd_->txn({{opts_.key, etcd::compare_target::create_revision,
                           etcd::compare_result::equal, 0, {}}},

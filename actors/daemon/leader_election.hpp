@@ -30,6 +30,10 @@ struct election_options {
   std::string candidate;                    // this process, as the key's value names it
   std::chrono::seconds ttl{1};              // etcd may raise a short one
   std::chrono::milliseconds poll{100};      // how often a standby looks at the key
+  // This process's entry in the registry of control processes, kept under
+  // the same lease: it vanishes with the process (`tutti get controllers`).
+  std::string registry_key;
+  std::string registry_value;
 };
 
 class leader_election {

@@ -66,6 +66,7 @@ enum class api_method : uint16_t {
   set_node_state = 16,
   tree = 17,
   kill_actor = 18,
+  get_controllers = 19,
 };
 
 } // namespace tutti::fuzz

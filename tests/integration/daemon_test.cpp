@@ -10,6 +10,17 @@
 namespace tutti::tests::integration {
 namespace {
 
+TEST_F(integration, GetControllersOfADevDaemonIsItselfLeadingOnLmdb) {
+  auto& d = start_daemon();
+  auto report = tutti_json(d, {"get", "controllers"});
+  ASSERT_TRUE(report);
+  ASSERT_EQ((*report)["controllers"].size(), 1u) << *report;
+  EXPECT_TRUE((*report)["controllers"][0].value("leading", false)) << *report;
+  EXPECT_EQ((*report)["controllers"][0].value("api", ""), d.api()) << *report;
+  EXPECT_EQ((*report)["store"], "lmdb:" + d.data_dir() + "/store") << *report;
+  EXPECT_TRUE((*report)["endpoints"].empty()) << *report;
+}
+
 TEST_F(integration, SecondDaemonOnSameDataDirIsRefused) {
   auto& first = start_daemon();
   auto keep = first.scratch().write("keep.yaml", sleeper_yaml("keep", 1));

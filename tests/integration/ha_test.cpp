@@ -154,6 +154,49 @@ TEST_F(ha, AKilledLeaderIsReplacedAndNothingAcknowledgedIsLostNorAReplicaRestart
     nodes_[0]->track(pid);
 }
 
+TEST_F(ha, GetControllersShowsWhoLeadsAndTheHealthOfEveryEtcdEndpoint) {
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr);
+  std::optional<json> report;
+  ASSERT_TRUE(eventually([&] {
+    report = tutti_json(*first, {"get", "controllers"});
+    return report && (*report)["controllers"].size() == 3;
+  })) << (report ? report->dump() : "no answer");
+  int leading = 0;
+  for (auto& c : (*report)["controllers"]) {
+    leading += c.value("leading", false);
+    if (c.value("leading", false))
+      EXPECT_EQ(c.value("api", ""), first->api()) << *report;
+  }
+  EXPECT_EQ(leading, 1) << *report;
+  EXPECT_EQ((*report)["store"].get<std::string>().rfind("etcd://", 0), 0u) << *report;
+  ASSERT_EQ((*report)["endpoints"].size(), 3u) << *report;
+  for (auto& e : (*report)["endpoints"])
+    EXPECT_TRUE(e.value("healthy", false)) << *report;
+
+  etcd_->kill(2);
+  auto* standby = controls_[first == controls_[0] ? 1 : 0];
+  standby->kill9();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto* now = leader();
+        report = now ? tutti_json(*now, {"get", "controllers"}) : std::nullopt;
+        if (!report)
+          return false;
+        int healthy = 0;
+        for (auto& e : (*report)["endpoints"])
+          healthy += e.value("healthy", false);
+        return (*report)["controllers"].size() == 2 && healthy == 2;
+      },
+      15s))
+      << (report ? report->dump() : "no answer");
+  auto* now = wait_leader();
+  ASSERT_NE(now, nullptr);
+  auto text = now->tutti({"get", "controllers"});
+  EXPECT_NE(text.out.find("unreachable"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("leader"), std::string::npos) << text.out;
+}
+
 TEST_F(ha, AFrozenLeaderIsDeposedAndStandsByWhenItWakes) {
   auto* first = wait_leader();
   ASSERT_NE(first, nullptr);

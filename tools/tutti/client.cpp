@@ -335,6 +335,19 @@ result<std::vector<protocol::actor_info>> client::tree() {
   });
 }
 
+result<protocol::controllers_report> client::get_controllers() {
+  auto req = impl_->tutti.getControllersRequest();
+  return impl_->call(req.send(), [](auto& r) -> result<protocol::controllers_report> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    protocol::controllers_report out;
+    out.store = text(r.getStore());
+    out.controllers = read_list<protocol::controller_status>(r.getControllers());
+    out.endpoints = read_list<protocol::store_endpoint>(r.getEndpoints());
+    return out;
+  });
+}
+
 result<std::string> client::kill_actor(const std::string& path, const std::string& reason) {
   auto req = impl_->tutti.killActorRequest();
   req.setPath(path);

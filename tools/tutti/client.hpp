@@ -69,6 +69,8 @@ public:
   result<done> delete_service(const std::string& service);
   /// The live supervision tree, sorted by path.
   result<std::vector<protocol::actor_info>> tree();
+  /// The control processes (several on an etcd store) and the store's health.
+  result<protocol::controllers_report> get_controllers();
   /// Ends the actor at `path` (chaos); answers with the path that was killed.
   result<std::string> kill_actor(const std::string& path, const std::string& reason);
   /// Stored events with seq > after (of `service` when not empty), oldest first.

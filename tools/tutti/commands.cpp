@@ -206,6 +206,14 @@ int get_nodes(client& c, const global_options& g, const streams& io, const std::
   return exit_code::ok;
 }
 
+int get_controllers(client& c, const global_options& g, const streams& io) {
+  auto got = c.get_controllers();
+  if (!got)
+    return report(io, got.error());
+  io.out << render_as(g.output, json_of(*got), controllers_text(*got, unix_now_ms()));
+  return exit_code::ok;
+}
+
 /// One line per change: the time, the service and its endpoints (or one JSON
 /// object per line with -o json).
 int watch_endpoints(client& c, const global_options& g, const streams& io,
@@ -349,6 +357,8 @@ int run_get(const global_options& g, const streams& io, const get_options& o) {
       return get_nodes(**c, g, io, o.name);
     case resource_kind::endpoints:
       return get_endpoints(**c, g, io, o.name, o.watch);
+    case resource_kind::controllers:
+      return get_controllers(**c, g, io);
   }
   return exit_code::usage;
 }

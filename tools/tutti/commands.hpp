@@ -48,7 +48,7 @@ struct apply_options {
   bool dry_run = false;
 };
 
-enum class resource_kind { services, replicas, nodes, endpoints };
+enum class resource_kind { services, replicas, nodes, endpoints, controllers };
 
 struct get_options {
   resource_kind kind = resource_kind::services;

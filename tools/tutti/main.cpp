@@ -32,6 +32,7 @@ struct cli_state {
   get_options get_replicas{resource_kind::replicas, {}};
   get_options get_nodes{resource_kind::nodes, {}};
   get_options get_endpoints{resource_kind::endpoints, {}};
+  get_options get_controllers{resource_kind::controllers, {}};
   describe_options describe;
   scale_options scale;
   rollout_options rollout;
@@ -106,7 +107,8 @@ void add_get_kind(CLI::App& get, cli_state& s, get_options& o, const char* name,
 }
 
 void add_get(CLI::App& app, cli_state& s) {
-  auto* get = app.add_subcommand("get", "List services, replicas, nodes or endpoints");
+  auto* get =
+      app.add_subcommand("get", "List services, replicas, nodes, endpoints or controllers");
   get->require_subcommand(1);
   add_output_option(*get, s.global);
   get->footer(
@@ -125,6 +127,13 @@ void add_get(CLI::App& app, cli_state& s) {
                "List where services are served: published ports and the host:port of each "
                "running replica (what the routing mesh forwards to)",
                "Show only the endpoints of this service");
+  auto* controllers = get->add_subcommand(
+      "controllers", "List the control processes (several on an etcd store: who leads, since "
+                     "when) and the health of the store's etcd endpoints");
+  controllers->alias("controller");
+  add_output_option(*controllers, s.global);
+  s.dispatch.emplace_back(controllers,
+                          [&s] { return run_get(s.global, s.io, s.get_controllers); });
   get->get_subcommand("endpoints")
       ->add_flag("-w,--watch", s.get_endpoints.watch,
                  "Print the endpoint set again each time it changes, one line each, until Ctrl-C");

@@ -184,6 +184,38 @@ json json_of(const protocol::actor_info& x) {
           {"id", x.id},     {"restarts", x.restarts}, {"last_exit", x.last_exit}};
 }
 
+json json_of(const protocol::controllers_report& x) {
+  json controllers = json::array();
+  for (const auto& c : x.controllers)
+    controllers.push_back({{"api", c.api},
+                           {"cluster", c.cluster},
+                           {"host", c.host},
+                           {"leading", c.leading},
+                           {"since_ms", c.since_ms}});
+  json endpoints = json::array();
+  for (const auto& e : x.endpoints)
+    endpoints.push_back(
+        {{"endpoint", e.endpoint}, {"healthy", e.healthy}, {"message", e.message}});
+  return {{"store", x.store}, {"controllers", controllers}, {"endpoints", endpoints}};
+}
+
+std::string controllers_text(const protocol::controllers_report& x, int64_t now_ms) {
+  auto sorted = x.controllers;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.leading > b.leading; });
+  text_table table{{"API", "CLUSTER", "HOST", "ROLE", "SINCE"}};
+  for (const auto& c : sorted)
+    table.add_row({c.api, c.cluster, or_dash(c.host), c.leading ? "leader" : "standby",
+                   c.since_ms == 0 ? "-" : format_age(now_ms - c.since_ms)});
+  auto out = "store: " + x.store + "\n" + table.render();
+  if (x.endpoints.empty())
+    return out;
+  text_table health{{"ETCD ENDPOINT", "HEALTH", "STATUS"}};
+  for (const auto& e : x.endpoints)
+    health.add_row({e.endpoint, e.healthy ? "healthy" : "unreachable", or_dash(e.message)});
+  return out + "\n" + health.render();
+}
+
 std::string tree_table(const std::vector<protocol::actor_info>& xs) {
   text_table table{{"PATH", "KIND", "STATE", "ID", "RESTARTS", "LAST EXIT"}};
   for (const auto& x : xs)

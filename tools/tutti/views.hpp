@@ -24,6 +24,7 @@ json_value json_of(const protocol::service_endpoints& x);
 json_value json_of(const protocol::rollout_status& x);
 json_value json_of(const protocol::spec_record& x);
 json_value json_of(const protocol::actor_info& x);
+json_value json_of(const protocol::controllers_report& x);
 
 template <class T> json_value json_of(const std::vector<T>& xs) {
   auto out = json_value::array();
@@ -47,6 +48,8 @@ std::string rollout_line(const protocol::rollout_status& x);
 
 /// PATH KIND STATE ID RESTARTS LAST-EXIT per actor, in the given (path) order.
 std::string tree_table(const std::vector<protocol::actor_info>& xs);
+/// The control processes (leader first) and, below, the store's endpoints.
+std::string controllers_text(const protocol::controllers_report& x, int64_t now_ms);
 
 /// REVISION CREATED SUMMARY (image or command, replicas) per kept revision.
 std::string history_table(const std::vector<protocol::spec_record>& xs, int64_t now_ms);

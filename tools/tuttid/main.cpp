@@ -3,6 +3,7 @@
 
 #include "actors/runtime/allocator_tuning.hpp"
 #include "actors/daemon/dev_daemon.hpp"
+#include "actors/daemon/controllers_actor.hpp"
 #include "actors/daemon/leader_election.hpp"
 #include "actors/daemon/node_daemon.hpp"
 #include "actors/daemon/store_setup.hpp"
@@ -201,8 +202,12 @@ int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
     return fail(tutti::protocol::message_of(etcd.error()));
   tutti::actors::election_options opts;
   opts.key = cfg.store.etcd.prefix + "leader";
-  opts.candidate = "api=" + cfg.api.to_string() + " cluster=" + cfg.cluster.listen.to_string() +
-                   " host=" + tutti::actors::host_name();
+  opts.candidate = tutti::actors::controller_id(cfg);
+  opts.registry_key = cfg.store.etcd.prefix + "controllers/" + opts.candidate;
+  opts.registry_value = tutti::actors::controller_record(
+      cfg, std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count());
   opts.ttl = cfg.store.etcd.leader_ttl;
   tutti::actors::leader_election election{*etcd, opts};
   std::atomic<bool> stop{false};
