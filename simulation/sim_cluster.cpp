@@ -8,6 +8,9 @@
 #include "actors/store/store_actor.hpp"
 #include "actors/runtime/system_config.hpp"
 #include "metrics/catalogue.hpp"
+#include <unistd.h>
+
+#include "persistence/etcd_store.hpp"
 #include "persistence/lmdb_store.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
@@ -49,7 +52,7 @@ directory_actor::behavior_type directory(std::map<std::string, caf::actor> child
 
 struct sim_cluster::impl {
   sim_cluster_options opts;
-  std::shared_ptr<persistence::lmdb_store> db;
+  std::shared_ptr<persistence::store> db;
   metrics::catalogue metrics;
   std::shared_ptr<rd::task_thread> events;              // the sim drivers' one callback thread
   std::vector<std::shared_ptr<rd::sim_driver>> drivers; // by node index
@@ -113,15 +116,41 @@ void sim_cluster::impl::spawn_node(p::resource_spec capacity,
   nodes.push_back(actors::spawn_node(*sys, std::move(ctx)));
 }
 
+namespace {
+
+caf::expected<std::shared_ptr<persistence::store>> open_store(const sim_cluster_options& opts,
+                                                              persistence::store_options so) {
+  if (opts.etcd_endpoints.empty()) {
+    auto db = persistence::lmdb_store::open(opts.data_dir + "/store", so);
+    if (!db)
+      return db.error();
+    return std::shared_ptr<persistence::store>(std::move(*db));
+  }
+  persistence::etcd::client_options co;
+  co.endpoints = opts.etcd_endpoints;
+  auto client = persistence::etcd::client::make(co);
+  if (!client)
+    return client.error();
+  persistence::etcd_store_options eo;
+  eo.prefix = "/tutti-sim-" + std::to_string(::getpid()) + "/";
+  auto db = persistence::etcd_store::open(std::shared_ptr<persistence::etcd::client>(std::move(*client)),
+                                          so, eo);
+  if (!db)
+    return db.error();
+  return std::shared_ptr<persistence::store>(std::move(*db));
+}
+
+} // namespace
+
 caf::expected<std::unique_ptr<sim_cluster>> sim_cluster::start(sim_cluster_options opts) {
   auto x = std::make_unique<impl>();
   x->opts = std::move(opts);
   persistence::store_options so;
   so.map_size = x->opts.map_size;
-  auto db = persistence::lmdb_store::open(x->opts.data_dir + "/store", so);
+  auto db = open_store(x->opts, so);
   if (!db)
     return db.error();
-  x->db = std::shared_ptr<persistence::lmdb_store>(std::move(*db));
+  x->db = std::move(*db);
   x->events = rd::make_sim_events();
   x->cfg = std::make_unique<system_config>(x->opts.sharing_scheduler);
   if (!x->opts.join_token.empty())

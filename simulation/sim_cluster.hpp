@@ -35,6 +35,9 @@ struct sim_network {
 
 struct sim_cluster_options {
   std::string data_dir;                  // the LMDB store lives in DIR/store (created)
+  /// Non-empty: the store is etcd at these client URLs (http://HOST:PORT), under
+  /// a key prefix of its own, instead of LMDB.
+  std::vector<std::string> etcd_endpoints;
   uint64_t map_size = uint64_t{8} << 30; // LMDB map: assignments and events of 1M replicas
   int32_t nodes = 10;
   p::resource_spec node_capacity{64, int64_t{256} << 30};

@@ -5,6 +5,7 @@
 // measures the time until every replica runs again.
 
 #include "tools/bench/benches.hpp"
+#include "tools/harness/etcd_members.hpp"
 #include "tools/bench/bench_support.hpp"
 #include "tools/bench/node_processes.hpp"
 
@@ -47,6 +48,8 @@ struct sim_options {
   int32_t timeout_s = 600;
   int32_t per_service = p::max_replicas;
   bool work_stealing = false; // CAF's default; tuttid runs the sharing scheduler
+  std::string store = "lmdb";  // etcd: a run on LMDB, then one on etcd, side by side
+  std::string backend;         // one run on this store (what `store` runs)
 };
 
 /// A figure of this process's /proc/self/status in bytes ("VmRSS", "VmHWM").
@@ -252,6 +255,8 @@ public:
     // Tearing down a million actors one by one takes longer than the run; the
     // figures are out, so end here (the temporary store is removed first).
     cluster_.release(); // never destroyed: _Exit follows
+    spdlog::set_level(spdlog::level::off); // the store's last commits meet no etcd
+    etcd_.reset();                          // its members are processes of their own
     std::error_code ec;
     std::filesystem::remove_all(dir_.path, ec);
     std::_Exit(0);
@@ -269,6 +274,12 @@ private:
     if (remote())
       spdlog::set_level(spdlog::level::warn); // not a line per joining node
     co_.data_dir = dir_.path.string();
+    if (opts_.backend == "etcd") {
+      std::printf("starting 3 etcd members on 127.0.0.1-3...\n");
+      std::fflush(stdout);
+      etcd_ = std::make_unique<harness::etcd_members>(3);
+      co_.etcd_endpoints = etcd_->client_urls();
+    }
     co_.nodes = 0; // added by start_nodes, to measure their memory
     co_.sharing_scheduler = !opts_.work_stealing;
     if (remote())
@@ -444,10 +455,10 @@ private:
     else
       std::printf("nodes=%d replicas=%lld converge_s=%.2f placements_per_s=%.0f "
                   "decision_us=%.2f peak_rss_mb=%.0f bytes_per_replica=%.0f bytes_per_node=%.0f "
-                  "reconverge_s=%.2f\n",
+                  "reconverge_s=%.2f store=%s\n",
                   opts_.nodes, static_cast<long long>(replicas_), converge_s_,
                   totals_.placed / converge_s_, decision_us, peak_mb, per_replica, per_node,
-                  reconverge_s_);
+                  reconverge_s_, opts_.backend.empty() ? "lmdb" : opts_.backend.c_str());
     std::fflush(stdout);
   }
 
@@ -480,6 +491,7 @@ private:
   const int64_t replicas_;
   scratch_dir dir_;
   simulation::sim_cluster_options co_;
+  std::unique_ptr<harness::etcd_members> etcd_; // --store etcd: outlives the cluster
   std::unique_ptr<simulation::sim_cluster> cluster_;
   // Declared after the cluster: the node processes end first, also on failure.
   std::unique_ptr<node_processes> children_;
@@ -522,7 +534,8 @@ int run_several(const sim_options& opts, const std::vector<int64_t>& counts) {
                std::to_string(m) + " --zones " + std::to_string(opts.zones) + " --timeout " +
                std::to_string(opts.timeout_s) + " --processes " + std::to_string(opts.processes) +
                " --kill-fraction " + std::to_string(opts.kill_fraction) +
-               (opts.work_stealing ? " --work-stealing" : "");
+               (opts.work_stealing ? " --work-stealing" : "") +
+               (opts.backend.empty() ? "" : " --backend " + opts.backend);
     std::printf("== %s\n", cmd.c_str());
     std::fflush(stdout);
     auto* pipe = ::popen(cmd.c_str(), "r");
@@ -562,6 +575,16 @@ int run_sim(const sim_options& opts) {
   }
   if (counts.empty())
     return 2;
+  if (opts.store == "etcd" && opts.backend.empty()) {
+    // The same run on each store, each in a process of its own, side by side.
+    for (const char* backend : {"lmdb", "etcd"}) {
+      auto one = opts;
+      one.backend = backend;
+      if (run_several(one, counts) != 0)
+        return 1;
+    }
+    return 0;
+  }
   if (counts.size() > 1)
     return run_several(opts, counts);
   return run_one(opts, counts.front());
@@ -596,6 +619,13 @@ void add_sim_bench(CLI::App& app) {
   cmd->add_flag("--work-stealing", opts->work_stealing,
                 "CAF's work-stealing scheduler instead of the sharing one tuttid runs (measured "
                 "on 2 cores: about 20% more CPU per replica, idle workers poll to steal)");
+  cmd->add_option("--store", opts->store,
+                  "lmdb (default), or etcd: the same run on LMDB and then on etcd (3 members "
+                  "on 127.0.0.1-3, started here), printed side by side")
+      ->check(CLI::IsMember({"lmdb", "etcd"}));
+  cmd->add_option("--backend", opts->backend, "One run on this store (what --store runs)")
+      ->check(CLI::IsMember({"lmdb", "etcd"}))
+      ->group(""); // internal
   cmd->callback([opts] { std::exit(run_sim(*opts)); });
 }
 

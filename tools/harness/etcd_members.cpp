@@ -99,6 +99,13 @@ std::string etcd_members::store_url() const {
   return out;
 }
 
+std::vector<std::string> etcd_members::client_urls() const {
+  std::vector<std::string> out;
+  for (const auto& c : clients_)
+    out.push_back("http://" + c);
+  return out;
+}
+
 void etcd_members::kill(size_t i) {
   if (pids_.at(i) <= 0)
     return;

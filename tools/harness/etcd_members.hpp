@@ -25,6 +25,9 @@ public:
   /// "etcd://HOST:PORT,HOST:PORT,..." for --store.
   std::string store_url() const;
 
+  /// "http://HOST:PORT" of each member.
+  std::vector<std::string> client_urls() const;
+
   /// SIGKILLs member i.
   void kill(size_t i);
 
