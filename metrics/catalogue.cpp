@@ -182,6 +182,14 @@ struct catalogue::impl {
           .Register(*registry)
           .Add({});
 
+  prometheus::Gauge& leader =
+      prometheus::BuildGauge()
+          .Name("tutti_leader")
+          .Help("1 while this process runs the control plane (the leader of several on an "
+                "etcd store, or the only one), 0 while it stands by.")
+          .Register(*registry)
+          .Add({});
+
   prometheus::Family<prometheus::Counter>& placements =
       prometheus::BuildCounter()
           .Name("tutti_placement_decisions_total")
@@ -348,6 +356,10 @@ placement_totals catalogue::placements() const {
 
 void catalogue::observe_store_commit(double seconds) {
   impl_->store_commit.Observe(seconds);
+}
+
+void catalogue::set_leader(bool leading) {
+  impl_->leader.Set(leading ? 1 : 0);
 }
 
 void catalogue::set_store_logged_assignments(double n) {

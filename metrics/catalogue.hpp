@@ -46,6 +46,7 @@ public:
   void count_placement(placement_result result) override;
   void observe_placement(double seconds) override;
   void observe_store_commit(double seconds) override;
+  void set_leader(bool leading) override;
   void set_store_logged_assignments(double n) override;
   void record_mesh(const std::string& service, const mesh_sample& x) override;
   void forget_mesh(const std::string& service) override;

@@ -64,6 +64,9 @@ public:
   // tutti_store_logged_assignments: assignment changes in the store's log, not
   // yet folded into their tree
   virtual void set_store_logged_assignments(double n) = 0;
+  // tutti_leader: 1 while this process runs the control plane (the leader of
+  // several on an etcd store, or the only one), 0 while it stands by
+  virtual void set_leader(bool leading) = 0;
   // tutti_mesh_connections_total{service}, tutti_mesh_bytes_total{service,direction},
   // tutti_mesh_active_connections{service}, tutti_mesh_upstream_errors_total{service},
   // tutti_mesh_connect_seconds{service} (histogram: accept -> replica connected)
@@ -100,6 +103,7 @@ public:
   void count_placement(placement_result) override {}
   void observe_placement(double) override {}
   void observe_store_commit(double) override {}
+  void set_leader(bool) override {}
   void set_store_logged_assignments(double) override {}
   void record_mesh(const std::string&, const mesh_sample&) override {}
   void forget_mesh(const std::string&) override {}

@@ -217,6 +217,7 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
   if (auto err = x->open_store(std::move(fence)))
     return err;
   x->metrics = std::make_unique<metrics::catalogue>();
+  x->metrics->set_leader(true);
   try {
     x->exposer = std::make_unique<metrics::exposer>(*x->metrics, cfg.metrics.to_string());
   } catch (const std::exception& e) {

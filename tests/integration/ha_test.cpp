@@ -169,6 +169,10 @@ TEST_F(ha, GetControllersShowsWhoLeadsAndTheHealthOfEveryEtcdEndpoint) {
       EXPECT_EQ(c.value("api", ""), first->api()) << *report;
   }
   EXPECT_EQ(leading, 1) << *report;
+  // Each one's metrics endpoint says whether it leads.
+  for (auto* c : controls_)
+    EXPECT_EQ(metric_value(metrics_text(*c), "tutti_leader"), c == first ? 1.0 : 0.0)
+        << c->api();
   EXPECT_EQ((*report)["store"].get<std::string>().rfind("etcd://", 0), 0u) << *report;
   ASSERT_EQ((*report)["endpoints"].size(), 3u) << *report;
   for (auto& e : (*report)["endpoints"])

@@ -8,6 +8,7 @@
 #include "actors/daemon/node_daemon.hpp"
 #include "actors/daemon/store_setup.hpp"
 #include "config/daemon_config.hpp"
+#include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/utf8.hpp"
 
@@ -228,6 +229,22 @@ int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
   };
   spdlog::info("tuttid control: standing by for leadership ({}, store {})", opts.candidate,
                tutti::actors::describe_store(cfg));
+  // While it stands by, its metrics endpoint says so (tutti_leader 0); the
+  // control plane serves its own there while it leads.
+  tutti::metrics::catalogue standby_metrics;
+  standby_metrics.set_leader(false);
+  std::unique_ptr<tutti::metrics::exposer> standing_by;
+  auto expose_standby = [&]() -> bool {
+    try {
+      standing_by = std::make_unique<tutti::metrics::exposer>(standby_metrics, cfg.metrics.to_string());
+      return true;
+    } catch (const std::exception& e) {
+      fail(std::string{e.what()} + "; choose another --metrics address");
+      return false;
+    }
+  };
+  if (!expose_standby())
+    return end(1);
   while (!stop) {
     auto fence = election.campaign(stop, [](const std::string& leader) {
       spdlog::info("tuttid control: standing by; the leader is {}",
@@ -236,6 +253,7 @@ int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
     if (!fence)
       break;
     spdlog::info("tuttid control: leading (lease TTL {} s)", election.ttl().count());
+    standing_by.reset();
     auto daemon = tutti::actors::dev_daemon::start(cfg, tutti::actors::daemon_mode::control, *fence);
     if (!daemon) {
       election.resign();
@@ -257,6 +275,10 @@ int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
     if (lost)
       spdlog::warn("tuttid control: no longer leading: {}; standing by",
                    tutti::protocol::message_of(lost));
+    if (!stop && !expose_standby()) {
+      election.resign();
+      return end(1);
+    }
   }
   election.resign();
   return end(0);
