@@ -63,6 +63,7 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::history_atom, std::string>::with<std::vector<p::spec_record>>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
+    caf::reacts_to<p::follow_atom, p::tick_atom, uint64_t>, // the next page of a backlog
     caf::replies_to<p::put_atom, p::node_status>::with<bool>,
     caf::replies_to<p::get_atom, p::nodes_atom>::with<std::vector<p::node_status>>,
     caf::reacts_to<p::flush_atom>, caf::reacts_to<p::fold_atom>>;

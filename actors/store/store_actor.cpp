@@ -41,10 +41,20 @@ constexpr auto commit_interval = std::chrono::milliseconds{10};
 /// and the pages of the tree are written after it, once.
 constexpr auto fold_after_idle = std::chrono::seconds{1};
 
+/// A follower whose backlog is still being sent, a page per message.
+struct backlog {
+  uint64_t after = 0;
+  std::string service;
+  event_sink_actor sink;
+  caf::typed_response_promise<bool> promise;
+};
+
 struct store_state {
   std::shared_ptr<persistence::store> db;
   metrics::recorder* metrics = nullptr; // from a reference at spawn: never null once running
   std::map<caf::actor_addr, subscription> followers;
+  std::map<uint64_t, backlog> backlogs; // by an id of their own
+  uint64_t next_backlog = 0;
   pending_writes pending;
   int64_t last_epoch = 0;
   bool fold_queued = false; // a fold_atom is on its way
@@ -334,23 +344,49 @@ caf::result<std::vector<p::event>> read_events(self_ptr self, uint64_t after, ui
   return std::move(*xs);
 }
 
+/// Sends the next page of a follower's backlog, or, once it is all sent,
+/// makes it a follower. A page per message: a backlog of the whole log (100,000
+/// events) read at once held every other request (a commit, a service's read)
+/// for seconds, and any client may ask for it.
+void send_backlog(self_ptr self, uint64_t id) {
+  auto i = self->state.backlogs.find(id);
+  if (i == self->state.backlogs.end())
+    return; // its sink is gone
+  auto& b = i->second;
+  auto page = self->state.db->events_after(b.after, 1000, b.service);
+  if (!page) {
+    b.promise.deliver(std::move(page.error()));
+    self->state.backlogs.erase(i);
+    return;
+  }
+  if (page->empty()) {
+    // Nothing was committed since this read (this actor does both), so events
+    // from now on reach the sink through publish, in order, none twice.
+    self->state.followers[b.sink.address()] = subscription{b.sink, b.service};
+    b.promise.deliver(true);
+    self->state.backlogs.erase(i);
+    return;
+  }
+  b.after = page->back().seq;
+  self->send(b.sink, std::move(*page));
+  self->send(self, p::follow_atom::value, p::tick_atom::value, id);
+}
+
 caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& service,
                          event_sink_actor sink) {
   flush(self);
-  // Send the backlog first; events committed later reach the sink through publish,
-  // in order, because this actor does both.
-  for (;;) {
-    auto backlog = self->state.db->events_after(after, 1000, service);
-    if (!backlog)
-      return std::move(backlog.error());
-    if (backlog->empty())
-      break;
-    after = backlog->back().seq;
-    self->send(sink, std::move(*backlog));
-  }
   self->monitor(sink);
-  self->state.followers[sink.address()] = subscription{sink, service};
-  return true;
+  auto id = self->state.next_backlog++;
+  auto promise = self->make_response_promise<bool>();
+  self->state.backlogs[id] = backlog{after, service, sink, promise};
+  send_backlog(self, id);
+  return promise;
+}
+
+void forget_sink(self_ptr self, const caf::actor_addr& sink) {
+  self->state.followers.erase(sink);
+  for (auto i = self->state.backlogs.begin(); i != self->state.backlogs.end();)
+    i = i->second.sink.address() == sink ? self->state.backlogs.erase(i) : std::next(i);
 }
 
 caf::result<std::vector<p::node_status>> read_nodes(self_ptr self) {
@@ -381,7 +417,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::sto
   self->state.metrics = metrics;
   note_logged(self);
   queue_fold(self); // what a previous run left in the log
-  self->set_down_handler([self](caf::down_msg& msg) { self->state.followers.erase(msg.source); });
+  self->set_down_handler([self](caf::down_msg& msg) { forget_sink(self, msg.source); });
   return {
       [self](p::load_atom) { return load_all(self); },
       [self](p::load_atom, const std::string& name) { return load_one(self, name); },
@@ -408,6 +444,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::sto
       [self](p::follow_atom, uint64_t after, const std::string& service, event_sink_actor sink) {
         return follow(self, after, service, std::move(sink));
       },
+      [self](p::follow_atom, p::tick_atom, uint64_t id) { send_backlog(self, id); },
       [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
       [self](p::get_atom, p::nodes_atom) { return read_nodes(self); },
   };

@@ -15,7 +15,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -156,6 +159,52 @@ TEST_F(StoreActor, EventsOfABurstAreStoredInOrderAfterThoseSentBefore) {
   EXPECT_LT(got[0].seq, got[1].seq);
   EXPECT_LT(got[1].seq, got[2].seq);
   EXPECT_GT(got[2].time_ms, 0); // stamped by the store
+}
+
+/// Collects what a follower is sent.
+struct collected {
+  std::mutex mutex;
+  std::vector<p::event> events;
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return events.size();
+  }
+};
+
+TEST_F(StoreActor, AFollowersBacklogSentAPageAtATimeLosesNoEventAppendedMeanwhileNorSendsOneTwice) {
+  start(open_db());
+  std::vector<p::event> burst(1000);
+  for (auto& e : burst) {
+    e.kind = "k";
+    e.service = "web";
+    e.message = "m";
+  }
+  for (int i = 0; i < 5; ++i)
+    (*self_)->send(store_, p::append_atom::value, burst);
+  auto got = std::make_shared<collected>();
+  auto sink = sys_->spawn([got]() -> event_sink_actor::behavior_type {
+    return {[got](const std::vector<p::event>& xs) {
+      std::lock_guard<std::mutex> guard{got->mutex};
+      got->events.insert(got->events.end(), xs.begin(), xs.end());
+    }};
+  });
+  auto following = (*self_)->request(store_, 10s, p::follow_atom::value, uint64_t{0},
+                                     std::string{}, sink);
+  auto reading = (*self_)->request(store_, 10s, p::events_atom::value, uint64_t{0}, uint32_t{1},
+                                   std::string{"web"});
+  (*self_)->send(store_, p::append_atom::value, std::vector<p::event>(burst.begin(), burst.begin() + 3));
+  // Both are answered; events appended while the backlog goes out reach the
+  // follower once, in their place.
+  reading.receive([](std::vector<p::event>&) {},
+                  [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
+  following.receive([](bool) {}, [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
+  ASSERT_TRUE(wait_until([&] { return got->size() >= 5003; }, 10s)) << got->size();
+  std::this_thread::sleep_for(100ms); // nothing more may come
+  std::lock_guard<std::mutex> guard{got->mutex};
+  ASSERT_EQ(got->events.size(), 5003u);
+  for (size_t i = 0; i < got->events.size(); ++i)
+    ASSERT_EQ(got->events[i].seq, i + 1) << "in order, none lost or twice";
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
 }
 
 } // namespace
