@@ -275,6 +275,10 @@ int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
     if (lost)
       spdlog::warn("tuttid control: no longer leading: {}; standing by",
                    tutti::protocol::message_of(lost));
+    // Its lease may outlive the loss (etcd renews every lease when it elects a
+    // new leader of its own): kept alive while standing by, the old key would
+    // name this process forever and nobody would lead. Revoked, the key goes.
+    election.resign();
     if (!stop && !expose_standby()) {
       election.resign();
       return end(1);
