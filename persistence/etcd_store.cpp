@@ -70,6 +70,17 @@ caf::error check_name(const std::string& name, std::string_view what) {
   return {};
 }
 
+caf::expected<std::vector<protocol::event>> decode_events(const etcd::range_result& r) {
+  std::vector<protocol::event> out;
+  for (const auto& kv : r.kvs) {
+    auto x = detail::decode_event(kv.value);
+    if (!x)
+      return std::move(x.error());
+    out.push_back(std::move(*x));
+  }
+  return out;
+}
+
 caf::error not_found(const std::string& name) {
   return make_error(error_code::not_found, "service " + name + " not found");
 }
@@ -625,43 +636,31 @@ etcd_store::append_events(std::vector<protocol::event> xs) {
 
 caf::expected<std::vector<protocol::event>> etcd_store::events_after(uint64_t after, size_t limit,
                                                                      const std::string& service) {
-  std::vector<protocol::event> out;
   if (limit == 0 || after == std::numeric_limits<uint64_t>::max())
-    return out;
+    return std::vector<protocol::event>{};
   auto from = std::max(after, impl_->event_floor()) + 1;
   auto prefix = service.empty() ? impl_->key("event/") : impl_->service_event_prefix(service);
   auto r = impl_->db->range(prefix + number_key(from), etcd::prefix_end(prefix),
                             static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   if (!r)
     return std::move(r.error());
-  for (const auto& kv : r->kvs) {
-    auto x = detail::decode_event(kv.value);
-    if (!x)
-      return std::move(x.error());
-    out.push_back(std::move(*x));
-  }
-  return out;
+  return decode_events(*r);
 }
 
 caf::expected<std::vector<protocol::event>> etcd_store::last_events(size_t limit,
                                                                     const std::string& service) {
-  std::vector<protocol::event> out;
   if (limit == 0)
-    return out;
+    return std::vector<protocol::event>{};
   auto prefix = service.empty() ? impl_->key("event/") : impl_->service_event_prefix(service);
   auto r = impl_->db->range(prefix + number_key(impl_->event_floor() + 1),
                             etcd::prefix_end(prefix),
                             static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)), 0, true);
   if (!r)
     return std::move(r.error());
-  for (const auto& kv : r->kvs) {
-    auto x = detail::decode_event(kv.value);
-    if (!x)
-      return std::move(x.error());
-    out.push_back(std::move(*x));
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
+  auto events = decode_events(*r);
+  if (events)
+    std::reverse(events->begin(), events->end());
+  return events;
 }
 
 uint64_t etcd_store::last_seq() const {
