@@ -89,6 +89,24 @@ leader_election::campaign(const std::atomic<bool>& stop,
   return p::make_error(p::error_code::unavailable, "stopped before leading");
 }
 
+caf::error leader_election::renew() {
+  auto left = etcd_->keep_alive(lease_);
+  if (!left)
+    return std::move(left.error());
+  if (*left <= std::chrono::seconds{0})
+    return p::make_error(p::error_code::not_leader,
+                         "this control process's lease in etcd expired (it was frozen or cut "
+                         "from etcd for longer than its " +
+                             std::to_string(granted_ttl_.count()) + " s TTL)");
+  auto key = etcd_->range(opts_.key);
+  if (!key)
+    return std::move(key.error());
+  if (key->kvs.empty() || key->kvs.front().create_revision != created_)
+    return p::make_error(p::error_code::not_leader,
+                         "the election key " + opts_.key + " is no longer this process's");
+  return caf::none;
+}
+
 caf::error leader_election::hold(const std::atomic<bool>& stop) {
   auto every = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds{50},
@@ -101,27 +119,18 @@ caf::error leader_election::hold(const std::atomic<bool>& stop) {
     if (stop)
       break;
     auto sent = clock::now();
-    auto left = etcd_->keep_alive(lease_);
-    if (left && *left <= std::chrono::seconds{0})
-      return p::make_error(p::error_code::not_leader,
-                           "this control process's lease in etcd expired (it was frozen or "
-                           "cut from etcd for longer than its " +
-                           std::to_string(granted_ttl_.count()) + " s TTL)");
-    if (left) {
-      auto key = etcd_->range(opts_.key);
-      if (key && (key->kvs.empty() || key->kvs.front().create_revision != created_))
-        return p::make_error(p::error_code::not_leader,
-                             "the election key " + opts_.key + " is no longer this process's");
-      if (key) {
-        last_renewal_sent = sent;
-        continue;
-      }
+    auto err = renew();
+    if (!err) {
+      last_renewal_sent = sent;
+      continue;
     }
+    if (p::code_of(err) == p::error_code::not_leader)
+      return err;
     if (clock::now() - last_renewal_sent >= granted_ttl_)
       return p::make_error(p::error_code::not_leader,
                            "etcd did not answer this control process for its lease's " +
                                std::to_string(granted_ttl_.count()) + " s TTL (" +
-                               p::message_of(left ? caf::error{} : left.error()) + ")");
+                               p::message_of(err) + ")");
   }
   return caf::none;
 }

@@ -64,6 +64,11 @@ public:
   std::chrono::seconds ttl() const;
 
 private:
+  /// Renews the lease and checks the key is still this process's: none when
+  /// both hold, not_leader when leadership is gone for sure, another error
+  /// when etcd did not answer.
+  caf::error renew();
+
   std::shared_ptr<persistence::etcd::client> etcd_;
   election_options opts_;
   int64_t lease_ = 0;
