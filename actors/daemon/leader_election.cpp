@@ -16,9 +16,9 @@ namespace etcd = persistence::etcd;
 using clock = std::chrono::steady_clock;
 
 /// Sleeps `d`, waking early when `stop` is set.
-void nap(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+void nap(std::chrono::milliseconds d, const std::function<bool()>& stop) {
   auto until = clock::now() + d;
-  while (!stop && clock::now() < until)
+  while (!stop() && clock::now() < until)
     std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds{10},
                                                           until - clock::now()));
 }
@@ -35,7 +35,7 @@ std::chrono::seconds leader_election::ttl() const {
 }
 
 caf::expected<persistence::write_fence>
-leader_election::campaign(const std::atomic<bool>& stop,
+leader_election::campaign(const std::function<bool()>& stop,
                           const std::function<void(const std::string&)>& standing_by) {
   std::string seen = "\x01"; // no leader value looks like this: the first look reports
   std::string last_problem;
@@ -45,7 +45,7 @@ leader_election::campaign(const std::atomic<bool>& stop,
       spdlog::warn("control: cannot campaign for leadership: {}; trying again", text);
     last_problem = text;
   };
-  for (; !stop; nap(opts_.poll, stop)) {
+  for (; !stop(); nap(opts_.poll, stop)) {
     if (lease_ != 0) {
       // Standing by keeps the lease alive, so that taking over needs one request.
       auto left = etcd_->keep_alive(lease_);
@@ -107,16 +107,16 @@ caf::error leader_election::renew() {
   return caf::none;
 }
 
-caf::error leader_election::hold(const std::atomic<bool>& stop) {
+caf::error leader_election::hold(const std::function<bool()>& stop) {
   auto every = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds{50},
       std::chrono::duration_cast<std::chrono::milliseconds>(granted_ttl_) / 4);
   // etcd's lease ends no earlier than TTL after the last renewal it answered
   // was sent: past that, this process cannot know it still leads.
   auto last_renewal_sent = clock::now();
-  while (!stop) {
+  while (!stop()) {
     nap(every, stop);
-    if (stop)
+    if (stop())
       break;
     auto sent = clock::now();
     auto err = renew();

@@ -17,7 +17,6 @@
 
 #include <caf/expected.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -47,14 +46,14 @@ public:
   /// set (an error then). `standing_by` hears the current leader's value each
   /// time it changes (empty: none yet).
   caf::expected<persistence::write_fence>
-  campaign(const std::atomic<bool>& stop,
+  campaign(const std::function<bool()>& stop,
            const std::function<void(const std::string& leader)>& standing_by);
 
   /// Renews the lease until leadership is lost (returns why) or `stop` is set
   /// (returns none). Lost: the lease expired (etcd unreachable for a TTL, or
   /// this process was frozen) or the key is no longer the one this process
   /// created.
-  caf::error hold(const std::atomic<bool>& stop);
+  caf::error hold(const std::function<bool()>& stop);
 
   /// Gives leadership up at once (revokes the lease): a standby takes over
   /// without waiting for the TTL.

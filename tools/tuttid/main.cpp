@@ -3,12 +3,10 @@
 
 #include "actors/runtime/allocator_tuning.hpp"
 #include "actors/daemon/dev_daemon.hpp"
-#include "actors/daemon/controllers_actor.hpp"
-#include "actors/daemon/leader_election.hpp"
+#include "actors/daemon/ha_control.hpp"
 #include "actors/daemon/node_daemon.hpp"
 #include "actors/daemon/store_setup.hpp"
 #include "config/daemon_config.hpp"
-#include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/utf8.hpp"
 
@@ -192,100 +190,22 @@ int run_node(const daemon_config& cfg, sigset_t& signals) {
       [&] { (*daemon)->shutdown(); });
 }
 
-/// A control process of several on one etcd store: it campaigns, and while
-/// it leads it runs the control plane (API, cluster listener, actor tree) with
-/// its store writes fenced by its leadership. Leadership lost (its lease
-/// expired: frozen, or cut from etcd) ends the control plane, and the process
-/// stands by again; SIGTERM hands leadership over at once.
+/// A control process of several on one etcd store (actors/daemon/ha_control.hpp);
+/// SIGTERM or SIGINT hands leadership over at once.
 int run_ha_control(const daemon_config& cfg, sigset_t& signals) {
-  auto etcd = tutti::actors::make_etcd_client(cfg.store.etcd);
-  if (!etcd)
-    return fail(tutti::protocol::message_of(etcd.error()));
-  tutti::actors::election_options opts;
-  opts.key = cfg.store.etcd.prefix + "leader";
-  opts.candidate = tutti::actors::controller_id(cfg);
-  opts.registry_key = cfg.store.etcd.prefix + "controllers/" + opts.candidate;
-  opts.registry_value = tutti::actors::controller_record(
-      cfg, std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count());
-  opts.ttl = cfg.store.etcd.leader_ttl;
-  tutti::actors::leader_election election{*etcd, opts};
   std::atomic<bool> stop{false};
-  std::atomic<bool> stop_leading{false};
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig != SIGUSR1)
       spdlog::info("tuttid: {} received, shutting down", strsignal(sig));
     stop = true;
-    stop_leading = true;
   });
-  auto end = [&](int code) {
-    if (!stop)
-      ::kill(::getpid(), SIGUSR1); // wakes the signal waiter
-    signal_waiter.join();
-    return code;
-  };
-  spdlog::info("tuttid control: standing by for leadership ({}, store {})", opts.candidate,
-               tutti::actors::describe_store(cfg));
-  // While it stands by, its metrics endpoint says so (tutti_leader 0); the
-  // control plane serves its own there while it leads.
-  tutti::metrics::catalogue standby_metrics;
-  standby_metrics.set_leader(false);
-  std::unique_ptr<tutti::metrics::exposer> standing_by;
-  auto expose_standby = [&]() -> bool {
-    try {
-      standing_by = std::make_unique<tutti::metrics::exposer>(standby_metrics, cfg.metrics.to_string());
-      return true;
-    } catch (const std::exception& e) {
-      fail(std::string{e.what()} + "; choose another --metrics address");
-      return false;
-    }
-  };
-  if (!expose_standby())
-    return end(1);
-  while (!stop) {
-    auto fence = election.campaign(stop, [](const std::string& leader) {
-      spdlog::info("tuttid control: standing by; the leader is {}",
-                   leader.empty() ? std::string{"(none)"} : leader);
-    });
-    if (!fence)
-      break;
-    spdlog::info("tuttid control: leading (lease TTL {} s)", election.ttl().count());
-    standing_by.reset();
-    auto daemon = tutti::actors::dev_daemon::start(cfg, tutti::actors::daemon_mode::control, *fence);
-    if (!daemon) {
-      election.resign();
-      return end(fail(tutti::protocol::message_of(daemon.error())));
-    }
-    caf::error failure;
-    stop_leading = stop.load();
-    std::thread watcher([&] {
-      failure = (*daemon)->wait();
-      stop_leading = true;
-    });
-    auto lost = election.hold(stop_leading);
-    (*daemon)->shutdown();
-    watcher.join();
-    if (failure && !lost) {
-      election.resign();
-      return end(fail(tutti::protocol::message_of(failure)));
-    }
-    if (lost)
-      spdlog::warn("tuttid control: no longer leading: {}; standing by",
-                   tutti::protocol::message_of(lost));
-    // Its lease may outlive the loss (etcd renews every lease when it elects a
-    // new leader of its own): kept alive while standing by, the old key would
-    // name this process forever and nobody would lead. Revoked, the key goes.
-    election.resign();
-    if (!stop && !expose_standby()) {
-      election.resign();
-      return end(1);
-    }
-  }
-  election.resign();
-  return end(0);
+  auto failure = tutti::actors::ha_control::run(cfg, stop);
+  if (!stop)
+    ::kill(::getpid(), SIGUSR1); // wakes the signal waiter
+  signal_waiter.join();
+  return failure ? fail(tutti::protocol::message_of(failure)) : 0;
 }
 
 int run(const dev_flags& flags, mode m) {
