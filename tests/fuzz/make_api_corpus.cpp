@@ -159,6 +159,8 @@ std::vector<std::pair<std::string, script>> seeds() {
     kill.setPath("/cluster");
     kill.setReason("fuzz");
     keep(kill, ps);
+    auto controllers = t.getControllersRequest();
+    keep(controllers, ps);
   });
   out.emplace_back("streams", [](rpc::Tutti::Client& t, promises& ps) {
     send_apply(t, ps, sim_spec);
