@@ -499,18 +499,26 @@ caf::expected<std::vector<stored_spec>> etcd_store::history(const std::string& n
 
 // -- assignments --------------------------------------------------------------------
 
-caf::error etcd_store::put_assignment(const assignment& x) {
-  write_batch batch;
-  batch.assignments.push_back({x, false});
-  auto r = commit(std::move(batch));
+namespace {
+
+/// A single write as a group commit of one: the same transaction and checks.
+template <class Fill> caf::error commit_one(etcd_store& self, Fill fill) {
+  store::write_batch batch;
+  fill(batch);
+  auto r = self.commit(std::move(batch));
   return r ? caf::error{} : std::move(r.error());
 }
 
+} // namespace
+
+caf::error etcd_store::put_assignment(const assignment& x) {
+  return commit_one(*this, [&](write_batch& b) { b.assignments.push_back({x, false}); });
+}
+
 caf::error etcd_store::remove_assignment(const std::string& replica) {
-  write_batch batch;
-  batch.assignments.push_back({assignment{replica, {}, {}, {}, 0}, true});
-  auto r = commit(std::move(batch));
-  return r ? caf::error{} : std::move(r.error());
+  return commit_one(*this, [&](write_batch& b) {
+    b.assignments.push_back({assignment{replica, {}, {}, {}, 0}, true});
+  });
 }
 
 caf::expected<std::vector<assignment>> etcd_store::assignments(const std::string& service) {
@@ -542,10 +550,7 @@ caf::error etcd_store::fold_assignments() {
 // -- nodes --------------------------------------------------------------------------
 
 caf::error etcd_store::put_node(const protocol::node_status& x) {
-  write_batch batch;
-  batch.nodes.push_back(x);
-  auto r = commit(std::move(batch));
-  return r ? caf::error{} : std::move(r.error());
+  return commit_one(*this, [&](write_batch& b) { b.nodes.push_back(x); });
 }
 
 caf::expected<std::vector<protocol::node_status>> etcd_store::nodes() {
