@@ -21,6 +21,15 @@ TEST_F(integration, GetControllersOfADevDaemonIsItselfLeadingOnLmdb) {
   EXPECT_TRUE((*report)["endpoints"].empty()) << *report;
 }
 
+TEST_F(integration, DevOnAnEtcdStoreIsRefusedNamingControl) {
+  auto opts = daemon_options();
+  opts.extra_args = {"--store", "etcd://127.0.0.1:1"};
+  auto& d = make_daemon(opts);
+  EXPECT_FALSE(d.start(10s));
+  EXPECT_EQ(d.wait_for_exit(5s), 1);
+  EXPECT_NE(d.log().find("tuttid control --store etcd://"), std::string::npos) << d.log();
+}
+
 TEST_F(integration, SecondDaemonOnSameDataDirIsRefused) {
   auto& first = start_daemon();
   auto keep = first.scratch().write("keep.yaml", sleeper_yaml("keep", 1));

@@ -238,8 +238,14 @@ int run(const dev_flags& flags, mode m) {
 
   if (m == mode::node)
     return run_node(cfg, signals);
-  if (m == mode::control && cfg.store.backend == tutti::config::store_backend::etcd)
+  if (cfg.store.backend == tutti::config::store_backend::etcd) {
+    // Writes to etcd are fenced by an election, which only `control` holds: two
+    // dev processes on one etcd would both write unfenced.
+    if (m == mode::dev)
+      return fail("tuttid dev keeps its state in LMDB (--store lmdb:DIR); a cluster on etcd "
+                  "runs `tuttid control --store etcd://...`, and several may share it");
     return run_ha_control(cfg, signals);
+  }
   auto daemon =
       tutti::actors::dev_daemon::start(cfg, m == mode::control ? tutti::actors::daemon_mode::control
                                                                : tutti::actors::daemon_mode::dev);
