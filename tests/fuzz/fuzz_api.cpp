@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -260,8 +261,10 @@ public:
     sa.sin_family = AF_INET;
     sa.sin_port = htons(env().port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    check(::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0,
-          "connecting to the API server");
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+      std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", env().port, std::strerror(errno));
+      check(false, "connecting to the API server");
+    }
   }
   ~connection() { ::close(fd_); }
   connection(const connection&) = delete;
