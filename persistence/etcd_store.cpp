@@ -177,6 +177,22 @@ struct etcd_store::impl {
     return scan(prefix, etcd::prefix_end(prefix), each);
   }
 
+  /// Every value under `prefix`, decoded by `decode` (a key_value to an expected T).
+  template <class T, class Decode>
+  caf::expected<std::vector<T>> collect(const std::string& prefix, Decode decode) const {
+    std::vector<T> out;
+    auto err = scan_prefix(prefix, [&](const etcd::key_value& kv) -> caf::error {
+      auto x = decode(kv);
+      if (!x)
+        return std::move(x.error());
+      out.push_back(std::move(*x));
+      return {};
+    });
+    if (err)
+      return err;
+    return out;
+  }
+
   caf::expected<head> read_head(const std::string& name) const {
     auto r = db->range(head_key(name));
     if (!r)
@@ -484,17 +500,9 @@ caf::expected<std::vector<stored_spec>> etcd_store::current_specs() {
 caf::expected<std::vector<stored_spec>> etcd_store::history(const std::string& name) {
   if (auto err = check_name(name, "service"))
     return err;
-  std::vector<stored_spec> out;
-  auto err = impl_->scan_prefix(impl_->spec_prefix(name), [&](const etcd::key_value& kv) {
-    auto spec = impl::decode_spec(name, kv);
-    if (!spec)
-      return std::move(spec.error());
-    out.push_back(std::move(*spec));
-    return caf::error{};
+  return impl_->collect<stored_spec>(impl_->spec_prefix(name), [&](const etcd::key_value& kv) {
+    return impl::decode_spec(name, kv);
   });
-  if (err)
-    return err;
-  return out;
 }
 
 // -- assignments --------------------------------------------------------------------
@@ -522,19 +530,14 @@ caf::error etcd_store::remove_assignment(const std::string& replica) {
 }
 
 caf::expected<std::vector<assignment>> etcd_store::assignments(const std::string& service) {
-  std::vector<assignment> out;
   auto prefix = service.empty() ? impl_->key("assign/") : impl_->assign_prefix(service);
-  auto err = impl_->scan_prefix(prefix, [&](const etcd::key_value& kv) -> caf::error {
-    auto x = detail::decode_assignment(kv.value);
-    if (!x)
-      return std::move(x.error());
-    if (service.empty() || x->service == service)
-      out.push_back(std::move(*x));
-    return {};
-  });
-  if (err)
-    return err;
-  std::sort(out.begin(), out.end(),
+  auto out = impl_->collect<assignment>(
+      prefix, [](const etcd::key_value& kv) { return detail::decode_assignment(kv.value); });
+  if (!out)
+    return out;
+  // A record names its service; keys of a replica id without its service are not its.
+  std::erase_if(*out, [&](const assignment& x) { return !service.empty() && x.service != service; });
+  std::sort(out->begin(), out->end(),
             [](const assignment& a, const assignment& b) { return a.replica < b.replica; });
   return out;
 }
@@ -554,17 +557,8 @@ caf::error etcd_store::put_node(const protocol::node_status& x) {
 }
 
 caf::expected<std::vector<protocol::node_status>> etcd_store::nodes() {
-  std::vector<protocol::node_status> out;
-  auto err = impl_->scan_prefix(impl_->key("node/"), [&](const etcd::key_value& kv) {
-    auto x = detail::decode_node(kv.value);
-    if (!x)
-      return std::move(x.error());
-    out.push_back(std::move(*x));
-    return caf::error{};
-  });
-  if (err)
-    return err;
-  return out;
+  return impl_->collect<protocol::node_status>(
+      impl_->key("node/"), [](const etcd::key_value& kv) { return detail::decode_node(kv.value); });
 }
 
 // -- group commit and events --------------------------------------------------------

@@ -22,12 +22,7 @@ template <class F> bool eventually(F pred, std::chrono::milliseconds limit = con
 class ha : public integration {
 protected:
   void SetUp() override {
-    std::string why;
-    bool unavailable = false;
-    etcd_ = s::etcd_cluster::start(3, why, unavailable);
-    if (!etcd_ && unavailable)
-      GTEST_SKIP() << "no etcd on this machine (Debian package etcd-server)";
-    ASSERT_TRUE(etcd_) << why;
+    TUTTI_START_ETCD_OR_SKIP(etcd_, 3);
     std::string urls;
     for (const auto& u : etcd_->client_urls())
       urls += (urls.empty() ? "" : ",") + u.substr(std::string{"http://"}.size());

@@ -4,7 +4,7 @@
 
 #include "persistence/etcd_store.hpp"
 #include "tests/persistence/store_test_support.hpp"
-#include "tests/support/etcd.hpp"
+#include "tests/support/etcd_client.hpp"
 #include "tests/support/net.hpp"
 
 #include <gtest/gtest.h>
@@ -29,15 +29,8 @@ assignment at(std::string replica, std::string service, std::string node) {
 class EtcdStore : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string why;
-    bool unavailable = false;
-    cluster_ = s::etcd_cluster::start(1, why, unavailable);
-    if (!cluster_ && unavailable)
-      GTEST_SKIP() << "no etcd on this machine (Debian package etcd-server)";
-    ASSERT_TRUE(cluster_) << why;
-    etcd::client_options opts;
-    opts.endpoints = cluster_->client_urls();
-    client_ = std::shared_ptr<etcd::client>(must(etcd::client::make(opts)));
+    TUTTI_START_ETCD_OR_SKIP(cluster_, 1);
+    client_ = s::etcd_client_of(*cluster_);
   }
 
   std::unique_ptr<etcd_store> open(etcd_store_options eopts = {},

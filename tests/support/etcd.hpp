@@ -11,6 +11,8 @@
 #include "tests/support/net.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,3 +50,15 @@ private:
 };
 
 } // namespace tutti::tests::support
+
+/// Starts `members` etcd members into `var` (a unique_ptr<etcd_cluster>), or
+/// skips the test where etcd is not installed and fails it where etcd failed.
+#define TUTTI_START_ETCD_OR_SKIP(var, members)                                                   \
+  do {                                                                                           \
+    std::string etcd_why_;                                                                       \
+    bool etcd_unavailable_ = false;                                                              \
+    var = ::tutti::tests::support::etcd_cluster::start(members, etcd_why_, etcd_unavailable_);   \
+    if (!var && etcd_unavailable_)                                                               \
+      GTEST_SKIP() << "no etcd on this machine (Debian package etcd-server)";                    \
+    ASSERT_TRUE(var) << etcd_why_;                                                               \
+  } while (false)

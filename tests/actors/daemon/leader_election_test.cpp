@@ -5,7 +5,7 @@
 #include "actors/daemon/leader_election.hpp"
 
 #include "protocol/errors.hpp"
-#include "tests/support/etcd.hpp"
+#include "tests/support/etcd_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,18 +25,8 @@ using clock_type = std::chrono::steady_clock;
 class LeaderElection : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string why;
-    bool unavailable = false;
-    cluster_ = s::etcd_cluster::start(1, why, unavailable);
-    if (!cluster_ && unavailable)
-      GTEST_SKIP() << "no etcd on this machine (Debian package etcd-server)";
-    ASSERT_TRUE(cluster_) << why;
-    etcd::client_options opts;
-    opts.endpoints = cluster_->client_urls();
-    opts.timeout = 500ms;
-    auto c = etcd::client::make(opts);
-    ASSERT_TRUE(c) << p::message_of(c.error());
-    client_ = std::shared_ptr<etcd::client>(std::move(*c));
+    TUTTI_START_ETCD_OR_SKIP(cluster_, 1);
+    client_ = s::etcd_client_of(*cluster_, 500ms);
   }
 
   std::unique_ptr<leader_election> candidate(const std::string& name) {
