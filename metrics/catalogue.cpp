@@ -190,6 +190,14 @@ struct catalogue::impl {
           .Register(*registry)
           .Add({});
 
+  prometheus::Counter& leader_changes =
+      prometheus::BuildCounter()
+          .Name("tutti_leader_changes_total")
+          .Help("Changes of the leading control process this process has seen (its own "
+                "takeovers included), on an etcd store.")
+          .Register(*registry)
+          .Add({});
+
   prometheus::Family<prometheus::Counter>& placements =
       prometheus::BuildCounter()
           .Name("tutti_placement_decisions_total")
@@ -360,6 +368,10 @@ void catalogue::observe_store_commit(double seconds) {
 
 void catalogue::set_leader(bool leading) {
   impl_->leader.Set(leading ? 1 : 0);
+}
+
+void catalogue::count_leader_change() {
+  impl_->leader_changes.Increment();
 }
 
 void catalogue::set_store_logged_assignments(double n) {

@@ -47,6 +47,8 @@ public:
   void observe_placement(double seconds) override;
   void observe_store_commit(double seconds) override;
   void set_leader(bool leading) override;
+  /// A control process of several saw another leader (or itself) take over.
+  void count_leader_change();
   void set_store_logged_assignments(double n) override;
   void record_mesh(const std::string& service, const mesh_sample& x) override;
   void forget_mesh(const std::string& service) override;

@@ -89,6 +89,13 @@ enum ActorState {
   lost @6;
 }
 
+# tutti::protocol::control_role
+enum ControlRole {
+  single @0;
+  leader @1;
+  standby @2;
+}
+
 struct Error {
   code @0 :ErrorCode;
   message @1 :Text;
@@ -267,7 +274,10 @@ interface EventSink {
 }
 
 interface Tutti {
-  version @0 () -> (version :Text, node :Text);
+  # role: single (dev, or one control process on LMDB), leader or standby (of
+  # several on etcd); leader: the leading control process's API address as far
+  # as this one knows; detail: why a standby cannot say (etcd unreachable).
+  version @0 () -> (version :Text, node :Text, role :ControlRole, leader :Text, detail :Text);
 
   # Validates every document of `source` (YAML, one or more documents) and, unless
   # dryRun, commits all of them durably in one transaction before answering. A

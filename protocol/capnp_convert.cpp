@@ -319,6 +319,32 @@ std::optional<actor_state> from_capnp(rpc::ActorState x) {
   return std::nullopt;
 }
 
+rpc::ControlRole to_capnp(control_role x) {
+  using wire = rpc::ControlRole;
+  switch (x) {
+    case control_role::single:
+      return wire::SINGLE;
+    case control_role::leader:
+      return wire::LEADER;
+    case control_role::standby:
+      return wire::STANDBY;
+  }
+  return wire::SINGLE;
+}
+
+std::optional<control_role> from_capnp(rpc::ControlRole x) {
+  using wire = rpc::ControlRole;
+  switch (x) {
+    case wire::SINGLE:
+      return control_role::single;
+    case wire::LEADER:
+      return control_role::leader;
+    case wire::STANDBY:
+      return control_role::standby;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 std::string text(capnp::Text::Reader r) {

@@ -41,6 +41,7 @@ rpc::RolloutState to_capnp(rollout_state x);
 rpc::LoadBalancing to_capnp(load_balancing x);
 rpc::ChangeKind to_capnp(change_kind x);
 rpc::ActorState to_capnp(actor_state x);
+rpc::ControlRole to_capnp(control_role x);
 
 /// nullopt for an enumerant this build does not know: a newer peer's, which
 /// Cap'n Proto hands over as its number.
@@ -52,6 +53,7 @@ std::optional<rollout_state> from_capnp(rpc::RolloutState x);
 std::optional<load_balancing> from_capnp(rpc::LoadBalancing x);
 std::optional<change_kind> from_capnp(rpc::ChangeKind x);
 std::optional<actor_state> from_capnp(rpc::ActorState x);
+std::optional<control_role> from_capnp(rpc::ControlRole x);
 
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x);
 void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x);

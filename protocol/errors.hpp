@@ -28,7 +28,7 @@ enum class error_code : uint8_t {
   timeout,
   internal, // a bug; the message says where
   forbidden, // the daemon was not started to allow this (e.g. chaos without --enable-chaos)
-  not_leader, // this control process does not lead: the leader writes (see docs/ha.md)
+  not_leader, // this control process does not lead: the leader writes (docs/operations.md, on a highly available control plane)
 };
 
 std::string to_string(error_code x);

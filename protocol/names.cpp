@@ -188,6 +188,18 @@ std::string to_string(actor_state x) {
   return "unknown";
 }
 
+std::string to_string(control_role x) {
+  switch (x) {
+    case control_role::single:
+      return "single";
+    case control_role::leader:
+      return "leader";
+    case control_role::standby:
+      return "standby";
+  }
+  return "unknown";
+}
+
 actor_state actor_state_of(node_state x) {
   switch (x) {
     case node_state::ready:

@@ -258,6 +258,19 @@ enum class actor_state : uint8_t {
 std::string to_string(actor_state x);
 actor_state actor_state_of(node_state x);
 
+/// What a control process is: alone (`tuttid dev`, or one `tuttid control` on
+/// LMDB), or the leader or a standby of several on etcd.
+enum class control_role : uint8_t { single, leader, standby };
+
+std::string to_string(control_role x);
+
+/// `tutti version`'s view of the control process it asked.
+struct role_report {
+  control_role role = control_role::single;
+  std::string leader; // the leader's API address, when known
+  std::string detail; // why the leader is not known (etcd unreachable), or empty
+};
+
 /// One actor of the supervision tree, as `tutti tree` shows it.
 struct actor_info {
   std::string path; // "/cluster/service/web": the supervisors' child names joined

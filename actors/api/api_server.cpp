@@ -184,6 +184,10 @@ public:
     auto results = ctx.getResults();
     results.setVersion(opts_.version);
     results.setNode(opts_.node_name);
+    auto role = opts_.role ? opts_.role() : p::role_report{};
+    results.setRole(p::to_capnp(role.role));
+    results.setLeader(p::utf8_text(role.leader));
+    results.setDetail(p::utf8_text(role.detail));
     record("version", {}, clock::now());
     return kj::READY_NOW;
   }

@@ -10,6 +10,8 @@
 
 #include <caf/expected.hpp>
 
+#include <functional>
+
 #include <memory>
 #include <string>
 
@@ -29,6 +31,9 @@ public:
     caf::timespan call_timeout =
         std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
     protocol::api_limits limits; // what one client may ask at once
+    /// What this control process is, asked on each `version` call (from the
+    /// KJ thread); empty: single.
+    std::function<protocol::role_report()> role;
   };
 
   api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics);

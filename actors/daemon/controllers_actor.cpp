@@ -19,7 +19,7 @@ p::controller_status self_status(const controllers_context& ctx) {
   x.api = ctx.cfg.api.to_string();
   x.cluster = ctx.cfg.cluster.listen.to_string();
   x.host = host_name();
-  x.leading = true;
+  x.leading = ctx.leading;
   x.since_ms = ctx.leading_since_ms;
   return x;
 }

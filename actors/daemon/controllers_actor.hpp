@@ -21,6 +21,7 @@ struct controllers_context {
   config::daemon_config cfg; // the store, and this process's addresses
   std::shared_ptr<persistence::etcd::client> etcd; // null for LMDB
   int64_t leading_since_ms = 0;                    // when this process took the lead
+  bool leading = true;                             // false on a standby
 };
 
 /// How a control process names itself in the election and the registry:

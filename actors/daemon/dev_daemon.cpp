@@ -20,6 +20,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 
 #include <spdlog/spdlog.h>
@@ -53,14 +54,27 @@ std::string host_name() {
   return out;
 }
 
-namespace {} // namespace
+namespace {
+
+/// Stops accepting nodes on `port`. (caf/openssl/unpublish.hpp of this CAF
+/// sends its manager a message it does not take: the manager is asked here
+/// the way the middleman asks its own.)
+caf::expected<void> close_listener(caf::actor_system& sys, const gateway_actor& gateway,
+                                   uint16_t port, bool tls) {
+  if (!tls)
+    return sys.middleman().unpublish(gateway, port);
+  auto f = caf::make_function_view(sys.openssl_manager().actor_handle());
+  return f(caf::unpublish_atom::value, gateway.address(), port);
+}
+
+} // namespace
 
 struct dev_daemon::impl {
   config::daemon_config cfg;
   daemon_mode mode = daemon_mode::dev;
   std::shared_ptr<persistence::store> db;
   std::shared_ptr<persistence::etcd::client> etcd; // null for LMDB
-  std::unique_ptr<metrics::catalogue> metrics;
+  std::shared_ptr<metrics::catalogue> metrics;
   std::unique_ptr<metrics::exposer> exposer;
   std::map<p::driver_kind, std::shared_ptr<rd::driver>> drivers;
   pinned_tls tls; // outlives sys: CAF reads these copies per connection
@@ -90,6 +104,16 @@ caf::error dev_daemon::impl::open_store(std::optional<persistence::write_fence> 
   db = std::move(opened->store);
   etcd = std::move(opened->etcd);
   return {};
+}
+
+api_server::options api_options(const config::daemon_config& cfg) {
+  api_server::options opts;
+  opts.host = cfg.api.host;
+  opts.port = cfg.api.port;
+  opts.node_name = cfg.node.name.empty() ? host_name() : cfg.node.name;
+  opts.version = TUTTI_VERSION;
+  opts.limits = cfg.limits;
+  return opts;
 }
 
 caf::expected<std::map<p::driver_kind, std::shared_ptr<rd::driver>>>
@@ -195,7 +219,7 @@ void dev_daemon::impl::stop_replicas() {
 
 caf::expected<std::unique_ptr<dev_daemon>>
 dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
-                  std::optional<persistence::write_fence> fence) {
+                  std::optional<leadership> leading) {
   auto x = std::make_unique<impl>();
   x->cfg = cfg;
   x->mode = mode;
@@ -214,27 +238,30 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
       x->sys_cfg.enable_tls(copies.certificate, copies.key, copies.ca);
     }
   }
-  if (auto err = x->open_store(std::move(fence)))
+  if (auto err = x->open_store(leading ? std::optional{leading->fence} : std::nullopt))
     return err;
-  x->metrics = std::make_unique<metrics::catalogue>();
-  x->metrics->set_leader(true);
-  try {
-    x->exposer = std::make_unique<metrics::exposer>(*x->metrics, cfg.metrics.to_string());
-  } catch (const std::exception& e) {
-    return p::make_error(p::error_code::invalid_argument,
-                         std::string{e.what()} + "; choose another --metrics address");
+  if (leading) {
+    x->metrics = leading->metrics;
+  } else {
+    x->metrics = std::make_shared<metrics::catalogue>();
+    try {
+      x->exposer = std::make_unique<metrics::exposer>(*x->metrics, cfg.metrics.to_string());
+    } catch (const std::exception& e) {
+      return p::make_error(p::error_code::invalid_argument,
+                           std::string{e.what()} + "; choose another --metrics address");
+    }
+    x->bound.metrics = x->exposer->port();
   }
-  x->bound.metrics = x->exposer->port();
+  x->metrics->set_leader(true);
   if (mode == daemon_mode::dev)
     if (auto err = x->make_drivers())
       return err;
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
-  api_server::options opts;
-  opts.host = cfg.api.host;
-  opts.port = cfg.api.port;
-  opts.node_name = cfg.node.name.empty() ? host_name() : cfg.node.name;
-  opts.version = TUTTI_VERSION;
-  opts.limits = cfg.limits;
+  auto opts = api_options(cfg);
+  if (leading)
+    opts.role = [me = cfg.api.to_string()] {
+      return p::role_report{p::control_role::leader, me, {}};
+    };
   x->api = std::make_unique<api_server>(*x->sys, opts, *x->metrics);
   auto port = x->api->start();
   if (!port)
@@ -250,7 +277,8 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
       *x->sys, controllers_context{cfg, x->etcd,
                                    std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
-                                       .count()});
+                                       .count(),
+                                   true});
   x->api->set_controllers(x->controllers);
   if (mode == daemon_mode::control) {
     x->gateway = spawn_gateway(*x->sys, x->root, cfg.cluster.join_token);
@@ -306,6 +334,16 @@ void dev_daemon::shutdown() {
   if (!impl_->sys)
     return;
   impl_->api->stop();
+  // Closed first: a node that joined a control plane on its way out would
+  // wait for an answer that never comes, while the next leader waits for it.
+  if (impl_->gateway && impl_->bound.cluster != 0) {
+    auto closed = close_listener(*impl_->sys, impl_->gateway, impl_->bound.cluster,
+                                 impl_->tls.enabled());
+    if (!closed)
+      spdlog::warn("control: cannot close the cluster listener on {}: {}",
+                   impl_->cfg.cluster.listen.to_string(), p::message_of(closed.error()));
+    caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
+  }
   caf::anon_send(impl_->root, p::shutdown_atom::value);
   {
     std::unique_lock<std::mutex> guard{impl_->mtx};

@@ -4,11 +4,16 @@
 // actor tree of docs/architecture.md from a daemon config and owns everything it
 // starts.
 
+#include "actors/api/api_server.hpp"
 #include "config/daemon_config.hpp"
 #include "persistence/etcd_store.hpp"
 #include "runtime-drivers/driver.hpp"
 
 #include <caf/fwd.hpp>
+
+namespace tutti::metrics {
+class catalogue;
+}
 
 #include <caf/expected.hpp>
 
@@ -21,8 +26,19 @@ namespace tutti::actors {
 /// plane alone, node agents join it over the network (cluster.listen).
 enum class daemon_mode { dev, control };
 
+/// The leadership a control process of several on etcd holds (ha_control.hpp):
+/// the fence of its store writes (leader_election.hpp), and the metrics its
+/// process serves for its whole life, leading or standing by.
+struct leadership {
+  persistence::write_fence fence;
+  std::shared_ptr<metrics::catalogue> metrics;
+};
+
 /// This host's name as a node name (lower case, [a-z0-9-]), or "local".
 std::string host_name();
+
+/// The client API's options per the config (address, limits, version).
+api_server::options api_options(const config::daemon_config& cfg);
 
 /// The drivers a node offers per its config: sim always, process and docker
 /// unless disabled (docker made even when no engine answers yet).
@@ -39,11 +55,11 @@ public:
 
   /// Opens the store (refusing a data directory another tuttid holds), serves the
   /// API and metrics and starts the supervision tree. Errors say what to fix.
-  /// `fence`: the leadership that fences an etcd store's writes (see
-  /// leader_election.hpp); none for LMDB, or one control process alone.
+  /// `leading`: the leadership of a control process of several on etcd; none
+  /// for LMDB, or one control process alone (it then serves its own metrics).
   static caf::expected<std::unique_ptr<dev_daemon>>
   start(const config::daemon_config& cfg, daemon_mode mode = daemon_mode::dev,
-        std::optional<persistence::write_fence> fence = std::nullopt);
+        std::optional<leadership> leading = std::nullopt);
 
   ~dev_daemon(); // same as shutdown()
 

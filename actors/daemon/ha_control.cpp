@@ -3,6 +3,7 @@
 #include "actors/daemon/controllers_actor.hpp"
 #include "actors/daemon/dev_daemon.hpp"
 #include "actors/daemon/leader_election.hpp"
+#include "actors/daemon/standby_plane.hpp"
 #include "actors/daemon/store_setup.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
@@ -39,21 +40,26 @@ class candidate {
 public:
   candidate(const config::daemon_config& cfg, std::shared_ptr<persistence::etcd::client> etcd,
             const std::atomic<bool>& stop)
-      : cfg_(cfg), election_(std::move(etcd), election_of(cfg)), stop_(stop) {
-    standby_metrics_.set_leader(false);
-  }
+      : cfg_(cfg), etcd_(etcd), election_(std::move(etcd), election_of(cfg)), stop_(stop),
+        status_(std::make_shared<standby_status>()),
+        metrics_(std::make_shared<metrics::catalogue>()) {}
 
   caf::error run() {
     spdlog::info("tuttid control: standing by for leadership ({}, store {})",
                  controller_id(cfg_), describe_store(cfg_));
+    if (auto err = expose_metrics())
+      return err;
     auto stopping = [this] { return stop_.load(); };
     while (!stop_) {
-      if (auto err = expose_standby())
-        return err;
-      auto fence = election_.campaign(stopping, [](const std::string& leader) {
-        spdlog::info("tuttid control: standing by; the leader is {}",
-                     leader.empty() ? std::string{"(none)"} : leader);
+      metrics_->set_leader(false);
+      auto standby = standby_plane::start(standby_context{cfg_, etcd_, status_}, *metrics_);
+      if (!standby)
+        return standby.error();
+      auto fence = election_.campaign(stopping, [this](const std::string& leader,
+                                                       const std::string& problem) {
+        saw(leader, problem);
       });
+      standby->reset(); // the control plane binds the API address now
       if (!fence)
         break; // stopped
       if (auto err = lead(*fence))
@@ -64,11 +70,11 @@ public:
   }
 
 private:
-  /// Serves tutti_leader 0 on the metrics address while standing by.
-  caf::error expose_standby() {
+  /// One metrics endpoint for the process's life: tutti_leader says which
+  /// role it has, and the count of leader changes survives them.
+  caf::error expose_metrics() {
     try {
-      standby_exposer_ =
-          std::make_unique<metrics::exposer>(standby_metrics_, cfg_.metrics.to_string());
+      exposer_ = std::make_unique<metrics::exposer>(*metrics_, cfg_.metrics.to_string());
       return caf::none;
     } catch (const std::exception& e) {
       return p::make_error(p::error_code::invalid_argument,
@@ -76,12 +82,25 @@ private:
     }
   }
 
+  void saw(const std::string& leader, const std::string& problem) {
+    status_->set(leader, problem.empty() ? problem : "etcd does not answer: " + problem);
+    if (!problem.empty())
+      return; // the campaign logs it
+    spdlog::info("tuttid control: standing by; the leader is {}",
+                 leader.empty() ? std::string{"(none)"} : leader);
+    if (!leader.empty() && leader != last_leader_)
+      metrics_->count_leader_change();
+    if (!leader.empty())
+      last_leader_ = leader;
+  }
+
   /// Runs the control plane until leadership is lost (none: stand by again),
   /// `stop` is set, or it fails (its error).
   caf::error lead(persistence::write_fence fence) {
     spdlog::info("tuttid control: leading (lease TTL {} s)", election_.ttl().count());
-    standby_exposer_.reset(); // the control plane serves the metrics address now
-    auto daemon = dev_daemon::start(cfg_, daemon_mode::control, std::move(fence));
+    metrics_->count_leader_change();
+    last_leader_ = controller_id(cfg_);
+    auto daemon = dev_daemon::start(cfg_, daemon_mode::control, leadership{std::move(fence), metrics_});
     if (!daemon) {
       election_.resign();
       return daemon.error();
@@ -101,16 +120,23 @@ private:
     election_.resign();
     if (failure && !lost)
       return failure;
-    if (lost)
+    if (lost) {
       spdlog::warn("tuttid control: no longer leading: {}; standing by", p::message_of(lost));
+      // Until the campaign's first look says who leads: why this one stood down.
+      status_->set({}, p::code_of(lost) == p::error_code::unavailable ? p::message_of(lost)
+                                                                       : std::string{});
+    }
     return caf::none;
   }
 
   const config::daemon_config& cfg_;
+  std::shared_ptr<persistence::etcd::client> etcd_;
   leader_election election_;
   const std::atomic<bool>& stop_;
-  metrics::catalogue standby_metrics_;
-  std::unique_ptr<metrics::exposer> standby_exposer_;
+  std::shared_ptr<standby_status> status_;
+  std::shared_ptr<metrics::catalogue> metrics_;
+  std::unique_ptr<metrics::exposer> exposer_;
+  std::string last_leader_;
 };
 
 } // namespace

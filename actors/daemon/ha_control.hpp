@@ -4,8 +4,8 @@
 // leadership (leader_election.hpp); while it leads it runs the control plane
 // (dev_daemon in control mode) with its store writes fenced by its leadership;
 // when leadership is lost it ends the control plane and stands by again.
-// While it stands by, its metrics endpoint serves tutti_leader 0 and nothing
-// else listens.
+// While it stands by it serves the API as a standby (standby_plane.hpp) and
+// its metrics (tutti_leader 0), and accepts no node.
 
 #include "config/daemon_config.hpp"
 

@@ -36,13 +36,18 @@ std::chrono::seconds leader_election::ttl() const {
 
 caf::expected<persistence::write_fence>
 leader_election::campaign(const std::function<bool()>& stop,
-                          const std::function<void(const std::string&)>& standing_by) {
+                          const std::function<void(const std::string&, const std::string&)>&
+                              standing_by) {
   std::string seen = "\x01"; // no leader value looks like this: the first look reports
   std::string last_problem;
   auto problem = [&](const caf::error& err) {
     auto text = p::message_of(err);
-    if (text != last_problem)
+    if (text != last_problem) {
       spdlog::warn("control: cannot campaign for leadership: {}; trying again", text);
+      // Who led before etcd went silent is not known any more.
+      standing_by({}, text);
+      seen = "\x01";
+    }
     last_problem = text;
   };
   for (; !stop(); nap(opts_.poll, stop)) {
@@ -83,7 +88,7 @@ leader_election::campaign(const std::function<bool()>& stop,
     if (!r->ranges.empty() && !r->ranges.front().kvs.empty())
       leader = r->ranges.front().kvs.front().value;
     if (leader != seen)
-      standing_by(leader);
+      standing_by(leader, {});
     seen = leader;
   }
   return p::make_error(p::error_code::unavailable, "stopped before leading");
@@ -127,7 +132,7 @@ caf::error leader_election::hold(const std::function<bool()>& stop) {
     if (p::code_of(err) == p::error_code::not_leader)
       return err;
     if (clock::now() - last_renewal_sent >= granted_ttl_)
-      return p::make_error(p::error_code::not_leader,
+      return p::make_error(p::error_code::unavailable,
                            "etcd did not answer this control process for its lease's " +
                                std::to_string(granted_ttl_.count()) + " s TTL (" +
                                p::message_of(err) + ")");

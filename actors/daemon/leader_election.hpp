@@ -44,15 +44,17 @@ public:
 
   /// Blocks until this process leads (the fence of its writes) or `stop` is
   /// set (an error then). `standing_by` hears the current leader's value each
-  /// time it changes (empty: none yet).
+  /// time it changes (empty: none yet), or, when etcd does not answer, why
+  /// (`problem`, with an empty leader).
   caf::expected<persistence::write_fence>
   campaign(const std::function<bool()>& stop,
-           const std::function<void(const std::string& leader)>& standing_by);
+           const std::function<void(const std::string& leader, const std::string& problem)>&
+               standing_by);
 
   /// Renews the lease until leadership is lost (returns why) or `stop` is set
-  /// (returns none). Lost: the lease expired (etcd unreachable for a TTL, or
-  /// this process was frozen) or the key is no longer the one this process
-  /// created.
+  /// (returns none). Lost: not_leader when etcd says so (the lease expired
+  /// while this process was frozen, or the key is no longer the one it
+  /// created); unavailable when etcd did not answer for a whole TTL.
   caf::error hold(const std::function<bool()>& stop);
 
   /// Gives leadership up at once (revokes the lease): a standby takes over

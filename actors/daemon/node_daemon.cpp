@@ -29,6 +29,11 @@ using std::chrono::milliseconds;
 constexpr milliseconds first_retry{100};
 constexpr milliseconds max_retry{2000};
 constexpr milliseconds probe_timeout{5000};
+// A gateway answers a join at once. One that does not is ending (its process
+// stands down) and never will: CAF does not fail a request whose remote
+// receiver's connection closes, so waiting longer would keep the node from
+// the next leader, whose services wait for it only a few seconds.
+constexpr milliseconds join_timeout{2000};
 
 /// The control plane's actors a node is given when it joins.
 struct granted_handles {
@@ -163,7 +168,7 @@ std::optional<granted_handles> node_daemon::impl::join(caf::scoped_actor& self,
                                                        milliseconds& retry) {
   std::optional<granted_handles> granted;
   caf::error refused;
-  self->request(gateway, std::chrono::seconds{10}, p::join_atom::value, cfg.cluster.join_token,
+  self->request(gateway, join_timeout, p::join_atom::value, cfg.cluster.join_token,
                 name)
       .receive(
           [&](caf::actor& store, caf::actor& placement, caf::actor& discovery) {

@@ -7,6 +7,7 @@
 
 #include "tests/integration/fixture.hpp"
 #include "tests/support/etcd.hpp"
+#include "tools/harness/process_cut.hpp"
 
 #include <signal.h>
 
@@ -14,6 +15,12 @@ namespace tutti::tests::integration {
 namespace {
 
 constexpr const char* token = "ha-token";
+
+/// Why it stood down (etcd silent for a TTL), or what its campaign since found.
+bool says_etcd_is_silent(const std::string& text) {
+  return text.find("etcd did not answer") != std::string::npos ||
+         text.find("etcd does not answer") != std::string::npos;
+}
 
 template <class F> bool eventually(F pred, std::chrono::milliseconds limit = converge_timeout) {
   return s::wait_until(pred, limit);
@@ -37,6 +44,7 @@ protected:
       opts.mode = "control";
       opts.config_file = config_;
       opts.ready_line = "standing by for leadership";
+      opts.log_level = "debug";
       opts.extra_args = {"--store", store_, "--listen", listens_[i], "--join-token", token};
       controls_.push_back(&make_daemon(opts));
     }
@@ -46,16 +54,43 @@ protected:
       apis_ += (apis_.empty() ? "" : ",") + c->api();
   }
 
-  /// The control process that serves the API, when exactly one does.
+  /// What `tutti version` says a control process is ("leader", "standby"),
+  /// or "" when it does not answer.
+  static std::string role_of(s::tuttid_process& c) {
+    if (!c.running())
+      return "";
+    auto r = c.tutti({"version", "-o", "json"}, 2s);
+    auto j = json::parse(r.out, nullptr, false);
+    if (r.exit_code != 0 || !j.is_object())
+      return "";
+    return j["server"].value("role", "");
+  }
+
+  /// The control process that says it leads, when exactly one does.
   s::tuttid_process* leader() {
     s::tuttid_process* found = nullptr;
     for (auto* c : controls_) {
-      if (!c->running() || c->tutti({"version"}, 2s).exit_code != 0)
+      if (role_of(*c) != "leader")
         continue;
       if (found)
         return nullptr;
       found = c;
     }
+    return found;
+  }
+
+  /// A control process other than `old` that says it leads (the one `old`
+  /// was replaced by), within 15 s; null when none does.
+  s::tuttid_process* wait_other_leader(s::tuttid_process* old) {
+    s::tuttid_process* found = nullptr;
+    eventually(
+        [&] {
+          for (auto* c : controls_)
+            if (c != old && role_of(*c) == "leader")
+              found = c;
+          return found != nullptr;
+        },
+        15s);
     return found;
   }
 
@@ -81,6 +116,7 @@ protected:
       auto opts = daemon_options();
       opts.mode = "node";
       opts.config_file = config_;
+      opts.log_level = "debug";
       opts.extra_args = {"--join",    joins,   "--join-token", token, "--node-name", name,
                          "--address", address, "--no-docker"};
       nodes_.push_back(&start_daemon(opts));
@@ -204,15 +240,8 @@ TEST_F(ha, AFrozenLeaderIsDeposedAndStandsByWhenItWakes) {
   auto file = scratch_.write("web.yaml", sleeper_yaml("web", 1));
   // Its lease expires: another leads and takes writes, which the frozen one
   // could never overwrite (its writes are fenced).
-  s::tuttid_process* second = nullptr;
-  ASSERT_TRUE(eventually(
-      [&] {
-        for (auto* c : controls_)
-          if (c != first && c->tutti({"version"}, 2s).exit_code == 0)
-            second = c;
-        return second != nullptr;
-      },
-      15s));
+  auto* second = wait_other_leader(first);
+  ASSERT_NE(second, nullptr);
   applied = second->tutti({"apply", "-f", file});
   ASSERT_EQ(::kill(first->pid(), SIGCONT), 0);
   ASSERT_EQ(applied.exit_code, 0) << applied.describe();
@@ -223,6 +252,93 @@ TEST_F(ha, AFrozenLeaderIsDeposedAndStandsByWhenItWakes) {
   auto services = tutti_json(*second, {"get", "services"});
   ASSERT_TRUE(services);
   EXPECT_EQ(services->size(), 1u) << *services;
+}
+
+TEST_F(ha, AStandbyAnswersStoredReadsAndSendsTheRestToTheLeader) {
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr);
+  auto* standby = controls_[first == controls_[0] ? 1 : 0];
+  auto file = scratch_.write("web.yaml", sleeper_yaml("web", 1));
+  // Given every address, the client finds the leader whatever comes first.
+  auto applied = tutti({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.describe();
+
+  auto version = standby->tutti({"version"}, 5s);
+  EXPECT_EQ(version.exit_code, 0) << version.describe();
+  EXPECT_NE(version.out.find("standby, the leader is at " + first->api()), std::string::npos)
+      << version.out;
+  // What etcd holds, a standby reads itself.
+  auto history = tutti_json(*standby, {"rollout", "history", "web"});
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->size(), 1u) << *history;
+  auto events = standby->tutti({"events"}, 5s);
+  EXPECT_EQ(events.exit_code, 0) << events.describe();
+  EXPECT_NE(events.out.find("web"), std::string::npos) << events.out;
+  // Writes and live state are the leader's: refused, naming it.
+  auto scaled = standby->tutti({"scale", "web=2"}, 5s);
+  EXPECT_NE(scaled.exit_code, 0);
+  EXPECT_NE(scaled.err.find("not_leader"), std::string::npos) << scaled.describe();
+  EXPECT_NE(scaled.err.find("the leader at " + first->api()), std::string::npos)
+      << scaled.describe();
+  auto services = tutti_json(*first, {"get", "services"});
+  ASSERT_TRUE(services);
+  EXPECT_EQ((*services)[0].value("desired", 0), 1) << *services << " the refused scale changed it";
+  auto nodes = standby->tutti({"get", "nodes"}, 5s);
+  EXPECT_NE(nodes.err.find("not_leader"), std::string::npos) << nodes.describe();
+}
+
+TEST_F(ha, ALeaderCutFromEtcdStandsDownSaysSoAndAnotherLeads) {
+  if (!tutti::harness::can_cut_processes())
+    GTEST_SKIP() << "cutting a process from etcd needs root, iptables' cgroup match and cgroup v2";
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr);
+  start_nodes();
+  ASSERT_TRUE(eventually([&] { return ready_nodes(*first) == 2; }));
+  auto file = scratch_.write("sleepy.yaml", sleeper_yaml("sleepy", 2));
+  ASSERT_EQ(tutti({"apply", "-f", file}).exit_code, 0);
+  ASSERT_TRUE(wait_running(*first, "sleepy", 2));
+  auto pids = running_pids(*first, "sleepy");
+  for (auto& [id, pid] : pids)
+    nodes_[0]->track(pid);
+
+  std::vector<uint16_t> etcd_ports;
+  for (const auto& url : etcd_->client_urls())
+    etcd_ports.push_back(static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));
+  s::tuttid_process* second = nullptr;
+  {
+    tutti::harness::process_cut cut{first->pid(), etcd_ports};
+    ASSERT_TRUE(cut.ok());
+    auto cut_at = std::chrono::steady_clock::now();
+    second = wait_other_leader(first);
+    ASSERT_NE(second, nullptr);
+    std::printf("another control process leads %lld ms after the leader was cut from etcd\n",
+                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - cut_at)
+                                           .count()));
+    // The cut one stopped acting, and says why.
+    ASSERT_TRUE(eventually([&] { return role_of(*first) == "standby"; }, 15s)) << first->log();
+    auto version = first->tutti({"version"}, 5s);
+    EXPECT_TRUE(says_etcd_is_silent(version.out)) << version.describe();
+    auto nodes = first->tutti({"get", "nodes"}, 5s);
+    EXPECT_TRUE(says_etcd_is_silent(nodes.err)) << nodes.describe();
+    EXPECT_EQ(metric_value(metrics_text(*first), "tutti_leader"), 0.0);
+    // The cluster goes on under the new leader: nodes move, nothing restarts.
+    ASSERT_TRUE(eventually([&] { return ready_nodes(*second) == 2; }, 15s));
+    ASSERT_EQ(second->tutti({"scale", "sleepy=3"}).exit_code, 0);
+    ASSERT_TRUE(wait_running(*second, "sleepy", 3, 15s));
+  }
+  // Healed, it stands by behind the new leader.
+  EXPECT_TRUE(eventually([&] { return first->tutti({"version"}, 2s).out.find(
+                                           "the leader is at " + second->api()) !=
+                                       std::string::npos; },
+                         15s))
+      << first->tutti({"version"}, 2s).describe();
+  EXPECT_EQ(leader(), second);
+  auto after = running_pids(*second, "sleepy");
+  for (auto& [id, pid] : pids)
+    EXPECT_EQ(after[id], pid) << id << " was restarted";
+  for (auto& [id, pid] : after)
+    nodes_[0]->track(pid);
 }
 
 TEST_F(ha, AnEtcdMemberKilledLeavesTheClusterWorking) {

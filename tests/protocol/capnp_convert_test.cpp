@@ -74,6 +74,7 @@ TEST(CapnpConvert, EveryEnumMapsEveryEnumerantByName) {
   expect_same_enum<load_balancing, rpc::LoadBalancing>(2);
   expect_same_enum<change_kind, rpc::ChangeKind>(4);
   expect_same_enum<actor_state, rpc::ActorState>(7);
+  expect_same_enum<control_role, rpc::ControlRole>(3);
 }
 
 TEST(CapnpConvert, EnumWordsStayTheCliWords) {
@@ -85,6 +86,7 @@ TEST(CapnpConvert, EnumWordsStayTheCliWords) {
   EXPECT_EQ(to_string(load_balancing::round_robin), "round_robin");
   EXPECT_EQ(to_string(change_kind::unchanged), "unchanged");
   EXPECT_EQ(to_string(actor_state::restarting), "restarting");
+  EXPECT_EQ(to_string(control_role::standby), "standby");
   for (auto x : every<node_state>())
     EXPECT_EQ(to_string(actor_state_of(x)), to_string(x)) << "a node's entry in the tree";
 }

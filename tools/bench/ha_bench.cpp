@@ -83,14 +83,15 @@ struct ha_cluster {
   }
 };
 
-/// The control process that serves the API (only the leader does), and a
-/// client of it; -1 when none answers yet.
+/// The control process that says it leads, and a client of it; -1 when none
+/// does yet.
 int find_leader(ha_cluster& c, std::unique_ptr<cli::client>& client) {
   for (int i = 0; i < 3; ++i) {
     if (!c.controls[i] || !c.controls[i]->running())
       continue;
     auto x = cli::client::connect(c.controls[i]->api(), 500ms);
-    if (x && x.value()->version()) {
+    auto v = x ? x.value()->version() : cli::result<cli::server_version>{x.error()};
+    if (v && v->role.role == protocol::control_role::leader) {
       client = std::move(*x);
       return i;
     }

@@ -10,28 +10,6 @@ namespace tutti::harness {
 
 namespace {
 
-/// Local ports of `pid`'s TCP connections to 127.0.0.1:`port`, from `ss`.
-std::vector<std::string> connection_ports(int pid, uint16_t port) {
-  std::vector<std::string> out;
-  auto cmd = "ss -Htnp state established dst 127.0.0.1:" + std::to_string(port) + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p)
-    return out;
-  char line[1024];
-  auto needle = "pid=" + std::to_string(pid) + ",";
-  while (std::fgets(line, sizeof(line), p)) {
-    std::string text{line};
-    if (text.find(needle) == std::string::npos)
-      continue;
-    std::istringstream in{text};
-    std::string recv, send, local;
-    in >> recv >> send >> local;
-    out.push_back(local.substr(local.rfind(':') + 1));
-  }
-  ::pclose(p);
-  return out;
-}
-
 bool iptables(const char* op, const std::string& which, const std::string& port) {
   auto cmd = std::string{"iptables -w "} + op + " INPUT -i lo -p tcp " + which + " " + port +
              " -j DROP 2>/dev/null";
@@ -61,6 +39,27 @@ link_cut::~link_cut() {
     while (iptables("-D", "--dport", p)) {
     }
   }
+}
+
+std::vector<std::string> connection_ports(int pid, uint16_t port) {
+  std::vector<std::string> out;
+  auto cmd = "ss -Htnp state established '( dport = :" + std::to_string(port) + " )' 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p)
+    return out;
+  char line[1024];
+  auto needle = "pid=" + std::to_string(pid) + ",";
+  while (std::fgets(line, sizeof(line), p)) {
+    std::string text{line};
+    if (text.find(needle) == std::string::npos)
+      continue;
+    std::istringstream in{text};
+    std::string recv, send, local;
+    in >> recv >> send >> local;
+    out.push_back(local.substr(local.rfind(':') + 1));
+  }
+  ::pclose(p);
+  return out;
 }
 
 int rules_mentioning(uint16_t port) {

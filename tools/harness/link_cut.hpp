@@ -32,6 +32,9 @@ private:
   bool ok_ = false;
 };
 
+/// Local ports of `pid`'s established TCP connections to `port` on loopback.
+std::vector<std::string> connection_ports(int pid, uint16_t port);
+
 /// How many iptables rules on INPUT mention `port` (for leak checks).
 int rules_mentioning(uint16_t port);
 

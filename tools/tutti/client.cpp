@@ -206,7 +206,11 @@ result<std::unique_ptr<client>> client::connect(const std::string& api,
 
 result<server_version> client::version() {
   return impl_->call(impl_->tutti.versionRequest().send(), [](auto& r) -> result<server_version> {
-    return server_version{text(r.getVersion()), text(r.getNode())};
+    server_version out{text(r.getVersion()), text(r.getNode()), {}};
+    out.role.role = protocol::from_capnp(r.getRole()).value_or(protocol::control_role::single);
+    out.role.leader = text(r.getLeader());
+    out.role.detail = text(r.getDetail());
+    return out;
   });
 }
 

@@ -22,6 +22,7 @@ namespace tutti::cli {
 struct server_version {
   std::string version;
   std::string node;
+  protocol::role_report role; // single from a tuttid that does not say
 };
 
 struct log_tail {

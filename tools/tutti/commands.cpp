@@ -74,18 +74,28 @@ int report(const streams& io, const client_error& e, std::string hint = {}) {
   return exit_code::failed;
 }
 
-/// The first address of --api that accepts the connection: of several control
-/// processes only the leader serves the API.
+/// Of several --api addresses, the leader's: the first that answers and does
+/// not stand by (a standby serves only reads of what is stored, and refuses
+/// the rest naming the leader); a standby when no leader answers.
 result<std::unique_ptr<client>> connect_to_tuttid(const global_options& g) {
   auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
   auto addresses = api_addresses(g.api);
+  if (addresses.size() == 1)
+    return client::connect(addresses.front(), timeout);
   std::string problems;
+  std::unique_ptr<client> standby;
   for (const auto& api : addresses) {
     auto c = client::connect(api, timeout);
-    if (c || addresses.size() == 1)
+    auto v = c ? (*c)->version() : result<server_version>{c.error()};
+    if (v && v->role.role != protocol::control_role::standby)
       return c;
-    problems += (problems.empty() ? "" : "; ") + c.error().message;
+    if (v && !standby)
+      standby = std::move(*c);
+    if (!v)
+      problems += (problems.empty() ? "" : "; ") + api + ": " + v.error().message;
   }
+  if (standby)
+    return standby;
   return client_error{client_code::unreachable, "no tuttid answered at " + g.api + ": " + problems};
 }
 
@@ -658,10 +668,23 @@ int run_version(const global_options& g, const streams& io) {
   auto server = (*c)->version();
   if (!server)
     return report(io, server.error());
+  const auto& role = server->role;
   json value = {{"client", {{"version", client_version()}}},
-                {"server", {{"version", server->version}, {"node", server->node}}}};
+                {"server",
+                 {{"version", server->version},
+                  {"node", server->node},
+                  {"role", protocol::to_string(role.role)},
+                  {"leader", role.leader},
+                  {"detail", role.detail}}}};
   std::string text = "client: tutti " + std::string{client_version()} + "\nserver: tuttid " +
                      server->version + " (node " + server->node + ")\n";
+  if (role.role != protocol::control_role::single)
+    text += "role:   " + protocol::to_string(role.role) +
+            (role.role == protocol::control_role::standby
+                 ? (role.leader.empty() ? std::string{", no leader now"}
+                                        : ", the leader is at " + role.leader)
+                 : std::string{}) +
+            (role.detail.empty() ? std::string{} : " (" + role.detail + ")") + "\n";
   io.out << render_as(g.output, value, text);
   return exit_code::ok;
 }

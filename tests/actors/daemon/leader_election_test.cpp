@@ -45,7 +45,7 @@ protected:
   campaign_for(leader_election& e, std::chrono::milliseconds limit, std::string* seen = nullptr) {
     auto until = clock_type::now() + limit;
     return e.campaign([until] { return clock_type::now() >= until; },
-                      [seen](const std::string& leader) {
+                      [seen](const std::string& leader, const std::string&) {
                         if (seen)
                           *seen = leader;
                       });
