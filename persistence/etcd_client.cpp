@@ -7,6 +7,7 @@
 
 #include <array>
 #include <fstream>
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -272,6 +273,19 @@ struct client::impl {
   CURL* handle = nullptr;
   size_t current = 0; // the endpoint that answered last
   std::string token;  // etcd's auth token, when users are set
+  std::atomic<bool> cancelled{false};
+  mutable std::mutex reason_mutex; // apart from `mutex`, which a call in progress holds
+  std::string cancel_reason;
+
+  /// curl's progress callback: non-zero ends the transfer.
+  static int check_cancelled(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<impl*>(self)->cancelled.load() ? 1 : 0;
+  }
+
+  caf::error cancellation() const {
+    std::lock_guard<std::mutex> guard{reason_mutex};
+    return p::make_error(p::error_code::not_leader, cancel_reason);
+  }
 
   ~impl() {
     if (handle != nullptr)
@@ -297,6 +311,9 @@ struct client::impl {
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout.count()));
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, check_cancelled);
+    curl_easy_setopt(handle, CURLOPT_XFERINFODATA, this);
     if (!opts.ca.empty())
       curl_easy_setopt(handle, CURLOPT_CAINFO, opts.ca.c_str());
     if (!opts.certificate.empty())
@@ -316,6 +333,8 @@ struct client::impl {
   caf::expected<http_answer> post_any(const std::string& path, const std::string& body) {
     std::string why;
     for (size_t i = 0; i < opts.endpoints.size(); ++i) {
+      if (cancelled)
+        return cancellation();
       size_t at = (current + i) % opts.endpoints.size();
       auto answer = post_once(opts.endpoints[at], path, body);
       if (auto* a = std::get_if<http_answer>(&answer)) {
@@ -343,6 +362,8 @@ struct client::impl {
   /// A call: its answer's JSON when etcd answered 200.
   caf::expected<json> call(const std::string& path, const json& request) {
     std::lock_guard<std::mutex> guard{mutex};
+    if (cancelled)
+      return cancellation();
     if (!opts.user.empty() && token.empty())
       if (auto err = authenticate())
         return err;
@@ -418,6 +439,16 @@ caf::expected<std::unique_ptr<client>> client::make(client_options opts) {
 client::client(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
 
 client::~client() = default;
+
+void client::cancel(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> guard{impl_->reason_mutex};
+    if (impl_->cancel_reason.empty())
+      impl_->cancel_reason = why;
+  }
+  impl_->cancelled = true;
+}
+
 
 caf::expected<range_result> client::range(const std::string& key, const std::string& range_end,
                                           int64_t limit, int64_t revision, bool newest_first) {

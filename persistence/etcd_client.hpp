@@ -148,6 +148,12 @@ public:
   /// The endpoint the next call goes to first.
   std::string endpoint() const;
 
+  /// Ends the call in progress and fails every later one at once (not_leader,
+  /// `why`): a control process that lost its leadership drops what its store
+  /// still tries to write instead of waiting out the timeouts of an etcd it
+  /// cannot reach. Thread-safe.
+  void cancel(const std::string& why);
+
 private:
   struct impl;
   explicit client(std::unique_ptr<impl> x);

@@ -330,6 +330,11 @@ caf::error dev_daemon::wait() {
   return impl_->failure;
 }
 
+void dev_daemon::stand_down(const std::string& why) {
+  if (impl_->etcd)
+    impl_->etcd->cancel(why);
+}
+
 void dev_daemon::shutdown() {
   if (!impl_->sys)
     return;

@@ -68,6 +68,11 @@ public:
   /// Blocks until the control plane fails (returns its error) or shutdown().
   caf::error wait();
 
+  /// A leader that lost its leadership: every store call still in progress or
+  /// to come fails at once, so that shutdown() does not wait out the timeouts
+  /// of an etcd that cannot be reached.
+  void stand_down(const std::string& why);
+
   /// Stops the API, then the actor tree (newest first). Replicas keep running for
   /// adoption unless the config says stop_replicas_on_exit.
   void shutdown();

@@ -112,6 +112,8 @@ private:
       ended = true;
     });
     auto lost = election_.hold([&] { return stop_.load() || ended.load(); });
+    if (lost)
+      (*daemon)->stand_down("this control process no longer leads: " + p::message_of(lost));
     (*daemon)->shutdown();
     watcher.join();
     // Its lease may outlive the loss (etcd renews every lease when it elects a

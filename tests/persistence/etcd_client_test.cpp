@@ -13,6 +13,11 @@
 
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace {
 
 using namespace tutti::persistence::etcd;
@@ -77,6 +82,37 @@ TEST(EtcdClient, UnreachableEtcdIsUnavailableNamingEveryEndpoint) {
   auto message = p::message_of(r.error());
   EXPECT_NE(message.find("http://127.0.0.1:" + port), std::string::npos) << message;
   EXPECT_NE(message.find("is etcd running there?"), std::string::npos) << message;
+}
+
+TEST(EtcdClient, CancelEndsTheCallInProgressAndFailsTheNextAtOnce) {
+  // A listener that never answers: a call to it waits out its timeout.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof(at);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &len), 0);
+  client_options opts;
+  opts.endpoints = {"http://127.0.0.1:" + std::to_string(ntohs(at.sin_port))};
+  opts.timeout = 30s;
+  auto c = client::make(opts);
+  ASSERT_TRUE(c);
+  caf::expected<range_result> r{range_result{}};
+  auto start = std::chrono::steady_clock::now();
+  std::thread call([&] { r = (*c)->range("/x"); });
+  std::this_thread::sleep_for(200ms);
+  (*c)->cancel("stood down");
+  call.join();
+  ::close(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "the call waited out its timeout";
+  ASSERT_FALSE(r);
+  auto next = (*c)->range("/x");
+  ASSERT_FALSE(next);
+  EXPECT_EQ(p::code_of(next.error()), p::error_code::not_leader);
+  EXPECT_EQ(p::message_of(next.error()), "stood down");
 }
 
 TEST(EtcdClient, KeepsBytesAndCountsRevisions) {

@@ -83,19 +83,20 @@ result<std::unique_ptr<client>> connect_to_tuttid(const global_options& g) {
   if (addresses.size() == 1)
     return client::connect(addresses.front(), timeout);
   std::string problems;
-  std::unique_ptr<client> standby;
+  std::string standby;
   for (const auto& api : addresses) {
+    // One client at a time: each runs a KJ event loop, and a thread has one.
     auto c = client::connect(api, timeout);
     auto v = c ? (*c)->version() : result<server_version>{c.error()};
     if (v && v->role.role != protocol::control_role::standby)
       return c;
-    if (v && !standby)
-      standby = std::move(*c);
+    if (v && standby.empty())
+      standby = api;
     if (!v)
       problems += (problems.empty() ? "" : "; ") + api + ": " + v.error().message;
   }
-  if (standby)
-    return standby;
+  if (!standby.empty())
+    return client::connect(standby, timeout);
   return client_error{client_code::unreachable, "no tuttid answered at " + g.api + ": " + problems};
 }
 
