@@ -261,12 +261,29 @@ public:
     sa.sin_family = AF_INET;
     sa.sin_port = htons(env().port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 && !completes()) {
       std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", env().port, std::strerror(errno));
       check(false, "connecting to the API server");
     }
   }
   ~connection() { ::close(fd_); }
+
+  /// A connect that a signal interrupted (libFuzzer's -timeout alarm, every
+  /// second) goes on in the background: waits for it and says how it ended.
+  bool completes() {
+    if (errno != EINTR)
+      return false;
+    pollfd pfd{fd_, POLLOUT, 0};
+    int ready;
+    while ((ready = ::poll(&pfd, 1, 5000)) < 0 && errno == EINTR) {
+    }
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (ready != 1 || ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+      return false;
+    errno = error;
+    return error == 0;
+  }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
