@@ -39,29 +39,45 @@ double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
 
-/// A client that reconnects after the control plane went away.
+/// A client of the control plane (of its leader, of several) that connects
+/// again after it went away or stood down.
 class api_link {
 public:
-  explicit api_link(std::string api) : api_(std::move(api)) {}
+  explicit api_link(std::vector<std::string> apis) : apis_(std::move(apis)) {}
 
   cli::client* get() {
     if (!client_) {
-      auto c = cli::client::connect(api_, 3s);
+      auto c = cli::client::connect_any(apis_, 3s);
       if (c)
         client_ = std::move(*c);
     }
     return client_.get();
   }
 
-  /// After a failed call: a lost connection is made again on the next get().
+  /// After a failed call: a lost connection, or one to a control process
+  /// that does not lead (any more), is made again on the next get().
   void failed(const cli::client_error& e) {
     if (e.code == cli::client_code::disconnected || e.code == cli::client_code::unreachable ||
-        e.code == cli::client_code::timeout || e.code == protocol::error_code::timeout)
+        e.code == cli::client_code::timeout || e.code == protocol::error_code::timeout ||
+        e.code == protocol::error_code::not_leader || e.code == protocol::error_code::unavailable)
       client_.reset();
   }
 
+  /// The index of the control process that says it leads; -1 when none
+  /// does. (Its client goes first: a thread runs one KJ event loop at a time.)
+  int leader() {
+    client_.reset();
+    for (size_t i = 0; i < apis_.size(); ++i) {
+      auto c = cli::client::connect(apis_[i], 1s);
+      auto v = c ? (*c)->version() : cli::result<cli::server_version>{c.error()};
+      if (v && v->role.role != protocol::control_role::standby)
+        return static_cast<int>(i);
+    }
+    return -1;
+  }
+
 private:
-  std::string api_;
+  std::vector<std::string> apis_;
   std::unique_ptr<cli::client> client_;
 };
 
@@ -87,7 +103,8 @@ struct acknowledged {
 class round {
 public:
   round(const chaos_options& opts, std::unique_ptr<own_cluster> own)
-    : opts_(opts), own_(std::move(own)), api_(own_ ? own_->api() : opts.cluster),
+    : opts_(opts), own_(std::move(own)),
+      api_(own_ ? own_->apis() : std::vector<std::string>{opts.cluster}),
       rng_(opts.seed), run_(std::to_string(::getpid()) + "-" + std::to_string(opts.seed)) {}
 
   int run();
@@ -121,6 +138,12 @@ private:
   bool kill_node();
   bool kill_control();
   bool cut_link();
+  // With --ha: faults of the leader and of etcd.
+  /// The leading control process, up and not disturbed; -1 when none is.
+  int undisturbed_leader();
+  bool freeze_leader();
+  bool cut_leader_from_etcd();
+  bool kill_etcd_member();
 
   struct verdict {
     int lost = 0;
@@ -261,15 +284,68 @@ bool round::kill_node() {
   return true;
 }
 
+int round::undisturbed_leader() {
+  auto i = api_.leader();
+  return i >= 0 && own_->control_up(i) && !own_->control_cut(i) ? i : -1;
+}
+
+/// The only control process, or the leader of several.
 bool round::kill_control() {
-  if (!own_->control_up())
+  auto i = own_->controls() == 1 ? (own_->control_up(0) ? 0 : -1) : undisturbed_leader();
+  if (i < 0)
     return false;
-  own_->kill_control();
+  own_->kill_control(i);
   auto back = between(0.5, 2);
-  log("kill -9 control plane, restarting it in " + in_ms(back));
-  later(back, [this] {
-    own_->restart_control();
-    log("restarted control plane");
+  auto which = own_->controls() == 1 ? std::string{"control plane"}
+                                     : "leader (control " + std::to_string(i + 1) + ")";
+  log("kill -9 " + which + ", restarting it in " + in_ms(back));
+  later(back, [this, i, which] {
+    own_->restart_control(i);
+    log("restarted " + which);
+  });
+  return true;
+}
+
+bool round::freeze_leader() {
+  auto i = undisturbed_leader();
+  if (i < 0)
+    return false;
+  own_->freeze_control(i);
+  auto thaw = between(1, 4);
+  log("SIGSTOP the leader (control " + std::to_string(i + 1) + "), SIGCONT in " + in_ms(thaw));
+  later(thaw, [this, i] {
+    own_->thaw_control(i);
+    log("SIGCONT control " + std::to_string(i + 1));
+  });
+  return true;
+}
+
+bool round::cut_leader_from_etcd() {
+  auto i = undisturbed_leader();
+  if (i < 0 || !own_->cut_control(i))
+    return false;
+  auto heal = between(2, 5);
+  log("cut the leader (control " + std::to_string(i + 1) + ") from etcd, healing it in " +
+      in_ms(heal));
+  later(heal, [this, i] {
+    own_->heal_control(i);
+    log("healed control " + std::to_string(i + 1) + "'s link to etcd");
+  });
+  return true;
+}
+
+bool round::kill_etcd_member() {
+  auto* etcd = own_->etcd();
+  for (size_t m = 0; m < etcd->size(); ++m)
+    if (!etcd->up(m))
+      return false; // one at a time: etcd keeps its majority
+  auto m = static_cast<size_t>(pick(static_cast<int>(etcd->size())));
+  etcd->kill(m);
+  auto back = between(2, 5);
+  log("kill -9 etcd member m" + std::to_string(m) + ", restarting it in " + in_ms(back));
+  later(back, [this, etcd, m] {
+    etcd->restart(m);
+    log("restarted etcd member m" + std::to_string(m));
   });
   return true;
 }
@@ -302,6 +378,12 @@ void round::act() {
     kinds.push_back({8, &round::kill_control});
     if (opts_.cut && harness::can_cut_links())
       kinds.push_back({15, &round::cut_link});
+    if (own_->etcd()) {
+      kinds.push_back({6, &round::freeze_leader});
+      kinds.push_back({6, &round::kill_etcd_member});
+      if (opts_.cut && harness::can_cut_processes())
+        kinds.push_back({6, &round::cut_leader_from_etcd});
+    }
   }
   int total = 0;
   for (auto& k : kinds)
@@ -416,7 +498,7 @@ int round::run() {
   if (!join_wait()) {
     std::fprintf(stderr, "tutti-chaos: the cluster at %s did not answer with ready nodes within "
                          "30 s; check that tuttid runs (TUTTI_KEEP=1 keeps its logs)\n",
-                 own_ ? own_->api().c_str() : opts_.cluster.c_str());
+                 own_ ? own_->apis().front().c_str() : opts_.cluster.c_str());
     return 1;
   }
   for (int i = 0; i < opts_.services; ++i) {
@@ -461,7 +543,7 @@ int run_chaos(const chaos_options& opts) {
   std::unique_ptr<own_cluster> own;
   if (opts.cluster.empty()) {
     try {
-      own = std::make_unique<own_cluster>(opts.nodes);
+      own = std::make_unique<own_cluster>(opts.nodes, opts.ha);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "tutti-chaos: cannot start the cluster: %s\n", e.what());
       return 1;

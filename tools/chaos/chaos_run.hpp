@@ -16,6 +16,7 @@ struct chaos_options {
   int nodes = 3;            // of our own cluster
   int services = 3;         // the client applies and scales these
   bool cut = true;          // cut links (needs root and iptables)
+  bool ha = false;          // our own cluster: 3 control processes on 3 etcd members
   double converge_s = 120;  // give up waiting for convergence after this long
 };
 

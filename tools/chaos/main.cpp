@@ -9,8 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "tutti-chaos: for --duration seconds, repeatedly kills a random actor (through the admin "
       "RPC),\nkill -9s a random replica, kill -9s a node agent or the control plane and restarts "
-      "it,\nor cuts a node's link (iptables DROP on lo) and heals it, while a client keeps "
-      "applying\nand scaling specs. Then it waits for convergence and checks that every "
+      "it,\nor cuts a node's link (iptables DROP on lo) and heals it (with --ha also the faults "
+      "of\na highly available control plane), while a client keeps applying\nand scaling specs. Then it waits for convergence and checks that every "
       "acknowledged spec\nis stored, running == desired for every service, no replica runs "
       "twice, and no process\nor iptables rule is left over.",
       "tutti-chaos"};
@@ -30,6 +30,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 50))
       ->capture_default_str();
   app.add_flag("!--no-cut", opts.cut, "Do not cut links (cutting needs root and iptables)");
+  app.add_flag("--ha", opts.ha,
+               "Start 3 control processes on a 3-member etcd cluster (Debian etcd-server) "
+               "instead of 1 on LMDB, and add to the faults: kill -9 or SIGSTOP the leader, "
+               "kill an etcd member, cut the leader from etcd (needs root, iptables' cgroup "
+               "match and cgroup v2)")
+      ->excludes("--cluster");
   app.add_option("--converge-timeout", opts.converge_s, "Seconds to wait for convergence")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -68,13 +68,14 @@ etcd_members::etcd_members(size_t members) {
   for (size_t i = 0; i < members; ++i) {
     auto name = "m" + std::to_string(i);
     auto client = "http://" + clients_[i];
-    pids_.push_back(spawn({etcd_binary, "--name", name, "--data-dir", dir_ + "/" + name,
-                           "--listen-client-urls", client, "--advertise-client-urls", client,
-                           "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls",
-                           peers[i], "--initial-cluster", initial, "--initial-cluster-state",
-                           "new", "--heartbeat-interval", "50", "--election-timeout", "500",
-                           "--log-level", "warn"},
-                          dir_ + "/" + name + ".log"));
+    // A member started again finds its data and ignores the initial-cluster flags.
+    args_.push_back({etcd_binary, "--name", name, "--data-dir", dir_ + "/" + name,
+                     "--listen-client-urls", client, "--advertise-client-urls", client,
+                     "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
+                     "--initial-cluster", initial, "--initial-cluster-state", "new",
+                     "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level",
+                     "warn"});
+    pids_.push_back(spawn(args_[i], dir_ + "/" + name + ".log"));
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
   for (const auto& client : clients_)
@@ -104,6 +105,12 @@ std::vector<std::string> etcd_members::client_urls() const {
   for (const auto& c : clients_)
     out.push_back("http://" + c);
   return out;
+}
+
+void etcd_members::restart(size_t i) {
+  if (pids_.at(i) > 0)
+    return;
+  pids_[i] = spawn(args_[i], dir_ + "/m" + std::to_string(i) + ".log");
 }
 
 void etcd_members::kill(size_t i) {

@@ -31,9 +31,16 @@ public:
   /// SIGKILLs member i.
   void kill(size_t i);
 
+  /// Starts killed member i again on its data (it rejoins the cluster).
+  void restart(size_t i);
+
+  bool up(size_t i) const { return pids_.at(i) > 0; }
+  size_t size() const { return pids_.size(); }
+
 private:
   std::string dir_;
   std::vector<std::string> clients_; // HOST:PORT
+  std::vector<std::vector<std::string>> args_; // each member's command line
   std::vector<int> pids_;
 };
 

@@ -97,4 +97,24 @@ process_cut::~process_cut() {
   ::rmdir(cgroup_.c_str());
 }
 
+int process_cut_rules() {
+  int n = 0;
+  for (const char* cmd : {"iptables -w -t mangle -S OUTPUT 2>/dev/null",
+                          "iptables -w -t filter -S INPUT 2>/dev/null"}) {
+    FILE* p = ::popen(cmd, "r");
+    if (!p)
+      continue;
+    char line[1024];
+    while (std::fgets(line, sizeof(line), p)) {
+      std::string text{line};
+      n += text.find("tutti-cut-") != std::string::npos ||
+                   text.find("--mark 0x7a") != std::string::npos
+               ? 1
+               : 0;
+    }
+    ::pclose(p);
+  }
+  return n;
+}
+
 } // namespace tutti::harness

@@ -36,4 +36,7 @@ private:
   bool ok_ = false;
 };
 
+/// iptables rules of process cuts still in place (for leak checks).
+int process_cut_rules();
+
 } // namespace tutti::harness

@@ -204,6 +204,31 @@ result<std::unique_ptr<client>> client::connect(const std::string& api,
   return std::unique_ptr<client>{new client(std::move(state))};
 }
 
+result<std::unique_ptr<client>> client::connect_any(const std::vector<std::string>& apis,
+                                                    std::chrono::milliseconds timeout) {
+  if (apis.size() == 1)
+    return connect(apis.front(), timeout);
+  std::string problems;
+  std::string standby;
+  for (const auto& api : apis) {
+    // One client at a time: each runs a KJ event loop, and a thread has one.
+    auto c = connect(api, timeout);
+    auto v = c ? (*c)->version() : result<server_version>{c.error()};
+    if (v && v->role.role != protocol::control_role::standby)
+      return c;
+    if (v && standby.empty())
+      standby = api;
+    if (!v)
+      problems += (problems.empty() ? "" : "; ") + api + ": " + v.error().message;
+  }
+  if (!standby.empty())
+    return connect(standby, timeout);
+  std::string all;
+  for (const auto& api : apis)
+    all += (all.empty() ? "" : ",") + api;
+  return client_error{client_code::unreachable, "no tuttid answered at " + all + ": " + problems};
+}
+
 result<server_version> client::version() {
   return impl_->call(impl_->tutti.versionRequest().send(), [](auto& r) -> result<server_version> {
     server_version out{text(r.getVersion()), text(r.getNode()), {}};

@@ -44,6 +44,13 @@ public:
   static result<std::unique_ptr<client>> connect(const std::string& api,
                                                  std::chrono::milliseconds timeout);
 
+  /// Of several addresses (the control processes of an etcd store), the
+  /// leader's: the first that answers and does not stand by; a standby (it
+  /// reads what is stored and names the leader for the rest) when no leader
+  /// answers. One address: connect().
+  static result<std::unique_ptr<client>> connect_any(const std::vector<std::string>& apis,
+                                                     std::chrono::milliseconds timeout);
+
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;

@@ -74,30 +74,9 @@ int report(const streams& io, const client_error& e, std::string hint = {}) {
   return exit_code::failed;
 }
 
-/// Of several --api addresses, the leader's: the first that answers and does
-/// not stand by (a standby serves only reads of what is stored, and refuses
-/// the rest naming the leader); a standby when no leader answers.
 result<std::unique_ptr<client>> connect_to_tuttid(const global_options& g) {
   auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
-  auto addresses = api_addresses(g.api);
-  if (addresses.size() == 1)
-    return client::connect(addresses.front(), timeout);
-  std::string problems;
-  std::string standby;
-  for (const auto& api : addresses) {
-    // One client at a time: each runs a KJ event loop, and a thread has one.
-    auto c = client::connect(api, timeout);
-    auto v = c ? (*c)->version() : result<server_version>{c.error()};
-    if (v && v->role.role != protocol::control_role::standby)
-      return c;
-    if (v && standby.empty())
-      standby = api;
-    if (!v)
-      problems += (problems.empty() ? "" : "; ") + api + ": " + v.error().message;
-  }
-  if (!standby.empty())
-    return client::connect(standby, timeout);
-  return client_error{client_code::unreachable, "no tuttid answered at " + g.api + ": " + problems};
+  return client::connect_any(api_addresses(g.api), timeout);
 }
 
 // -- apply ----------------------------------------------------------------------------
