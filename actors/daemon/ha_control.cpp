@@ -11,6 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
 #include <memory>
 #include <thread>
 
@@ -25,6 +28,10 @@ int64_t now_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+/// How long a control plane may take to end when its process leaves the lead.
+constexpr std::chrono::seconds shutdown_deadline{20};
+constexpr int exit_status_stuck = 3;
 
 election_options election_of(const config::daemon_config& cfg) {
   election_options opts;
@@ -114,7 +121,7 @@ private:
     auto lost = election_.hold([&] { return stop_.load() || ended.load(); });
     if (lost)
       (*daemon)->stand_down("this control process no longer leads: " + p::message_of(lost));
-    (*daemon)->shutdown();
+    end_within(**daemon, shutdown_deadline);
     watcher.join();
     // Its lease may outlive the loss (etcd renews every lease when it elects a
     // leader of its own): kept alive while standing by, the old key would name
@@ -129,6 +136,38 @@ private:
                                                                        : std::string{});
     }
     return caf::none;
+  }
+
+  /// Shuts the control plane down, or, when that takes longer than `limit`,
+  /// ends the process: a control process that cannot let go of a control
+  /// plane it no longer leads must not linger half-stopped (it would never
+  /// lead again, nor stop on SIGTERM). Its supervisor (systemd's
+  /// Restart=on-failure) starts it again, as Kubernetes' controllers exit
+  /// when they lose their lease.
+  static void end_within(dev_daemon& daemon, std::chrono::seconds limit) {
+    std::mutex mtx;
+    std::condition_variable cv;
+    bool done = false;
+    // The watchdog waits; shutdown runs on this thread, the one that started
+    // the control plane: CAF's actor system, ending, waits until its logger is
+    // gone, and a thread that spawned actors keeps the logger of their system
+    // (a thread-local, set by every spawn) until it clears it by ending one.
+    std::thread watchdog([&] {
+      std::unique_lock<std::mutex> guard{mtx};
+      if (cv.wait_for(guard, limit, [&] { return done; }))
+        return;
+      spdlog::critical("tuttid control: its control plane did not end within {} s of leaving "
+                       "the lead; exiting (status {}) for its supervisor to start it again",
+                       limit.count(), exit_status_stuck);
+      std::_Exit(exit_status_stuck);
+    });
+    daemon.shutdown();
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
   }
 
   const config::daemon_config& cfg_;

@@ -235,6 +235,15 @@ TEST_F(ha, GetControllersShowsWhoLeadsAndTheHealthOfEveryEtcdEndpoint) {
 TEST_F(ha, AFrozenLeaderIsDeposedAndStandsByWhenItWakes) {
   auto* first = wait_leader();
   ASSERT_NE(first, nullptr);
+  // With nodes that joined it and replicas they run: what they were granted
+  // must not keep its control plane from ending when it wakes.
+  start_nodes();
+  ASSERT_TRUE(eventually([&] { return ready_nodes(*first) == 2; }));
+  auto sleepy = scratch_.write("sleepy.yaml", sleeper_yaml("sleepy", 2));
+  ASSERT_EQ(tutti({"apply", "-f", sleepy}).exit_code, 0);
+  ASSERT_TRUE(wait_running(*first, "sleepy", 2));
+  for (auto& [id, pid] : running_pids(*first, "sleepy"))
+    nodes_[0]->track(pid);
   ASSERT_EQ(::kill(first->pid(), SIGSTOP), 0);
   s::command_result applied;
   auto file = scratch_.write("web.yaml", sleeper_yaml("web", 1));
@@ -249,9 +258,12 @@ TEST_F(ha, AFrozenLeaderIsDeposedAndStandsByWhenItWakes) {
                          15s))
       << first->log();
   EXPECT_TRUE(eventually([&] { return leader() == second; }, 15s));
+  EXPECT_TRUE(eventually([&] { return role_of(*first) == "standby"; }, 15s)) << first->log();
   auto services = tutti_json(*second, {"get", "services"});
   ASSERT_TRUE(services);
-  EXPECT_EQ(services->size(), 1u) << *services;
+  EXPECT_EQ(services->size(), 2u) << *services;
+  for (auto& [id, pid] : running_pids(*second, "sleepy"))
+    nodes_[0]->track(pid);
 }
 
 TEST_F(ha, AStandbyAnswersStoredReadsAndSendsTheRestToTheLeader) {

@@ -127,6 +127,8 @@ private:
     pending_.emplace(clock::now() + after, std::move(f));
   }
   void run_due(bool all);
+  /// Restarts control processes that ended by themselves.
+  void supervise();
 
   bool join_wait();
   void apply_some();
@@ -166,6 +168,13 @@ private:
   int actions_ = 0;
   int acknowledged_ = 0;
 };
+
+void round::supervise() {
+  if (!own_)
+    return;
+  for (const auto& which : own_->restart_ended_controls())
+    log(which + " ended by itself; restarted it, as its supervisor would");
+}
 
 void round::run_due(bool all) {
   while (!pending_.empty() && (all || pending_.begin()->first <= clock::now())) {
@@ -459,6 +468,7 @@ round::verdict round::converge() {
                               std::chrono::duration<double>(opts_.converge_s));
   int stable = 0;
   while (clock::now() < deadline && !interrupted) {
+    supervise();
     // Converged twice in a row, 200 ms apart: a late duplicate would show.
     stable = check(v, false) ? stable + 1 : 0;
     if (stable == 2) {
@@ -512,6 +522,7 @@ int round::run() {
                           std::chrono::duration<double>(opts_.duration_s));
   auto next_action = clock::now() + between(0.3, 0.9);
   while (clock::now() < end && !interrupted) {
+    supervise();
     run_due(false);
     apply_some();
     if (clock::now() >= next_action) {

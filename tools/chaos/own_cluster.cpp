@@ -78,6 +78,20 @@ std::vector<std::string> own_cluster::apis() const {
   return out;
 }
 
+std::vector<std::string> own_cluster::restart_ended_controls() {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < controls_.size(); ++i) {
+    auto status = controls_[i]->ended();
+    if (status < 0)
+      continue;
+    etcd_cuts_[i].reset();
+    frozen_[i] = false;
+    controls_[i]->restart();
+    out.push_back("control " + std::to_string(i + 1) + " (status " + std::to_string(status) + ")");
+  }
+  return out;
+}
+
 void own_cluster::freeze_control(int i) {
   if (controls_[i]->running() && ::kill(controls_[i]->pid(), SIGSTOP) == 0)
     frozen_[i] = true;

@@ -33,6 +33,9 @@ public:
   bool control_up(int i) const { return controls_[i]->running() && !frozen_[i]; }
   void kill_control(int i) { controls_[i]->kill9(); }
   void restart_control(int i) { controls_[i]->restart(); }
+  /// Starts again, as systemd's Restart=on-failure would, every control
+  /// process that ended by itself; returns "control N (status S)" for each.
+  std::vector<std::string> restart_ended_controls();
   /// SIGSTOP / SIGCONT.
   void freeze_control(int i);
   void thaw_control(int i);

@@ -125,6 +125,16 @@ void daemon_process::kill9() {
   pid_ = -1;
 }
 
+int daemon_process::ended() {
+  if (pid_ <= 0)
+    return -1;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_)
+    return -1;
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 void daemon_process::restart() {
   if (pid_ > 0)
     kill9();

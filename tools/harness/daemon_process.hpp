@@ -41,6 +41,10 @@ public:
   /// Starts it again with the same command line (and data directory).
   void restart();
 
+  /// When it ended by itself: its exit status (128 + signal when killed),
+  /// and it is not running any more. -1 while it runs (or was not started).
+  int ended();
+
 private:
   void spawn();
 
