@@ -2,6 +2,8 @@
 
 #include "protocol/errors.hpp"
 
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
@@ -127,23 +129,89 @@ json range_request(const std::string& key, const std::string& range_end, int64_t
   return j;
 }
 
+key_value read_kv(const json& kv) {
+  key_value x;
+  x.key = bytes(kv, "key");
+  x.value = bytes(kv, "value");
+  x.create_revision = number(kv, "create_revision");
+  x.mod_revision = number(kv, "mod_revision");
+  x.version = number(kv, "version");
+  x.lease = number(kv, "lease");
+  return x;
+}
+
 range_result read_range(const json& j) {
   range_result out;
   out.revision = number(j.value("header", json::object()), "revision");
   out.more = j.value("more", false);
   out.count = number(j, "count");
-  for (const auto& kv : j.value("kvs", json::array())) {
-    key_value x;
-    x.key = bytes(kv, "key");
-    x.value = bytes(kv, "value");
-    x.create_revision = number(kv, "create_revision");
-    x.mod_revision = number(kv, "mod_revision");
-    x.version = number(kv, "version");
-    x.lease = number(kv, "lease");
-    out.kvs.push_back(std::move(x));
-  }
+  for (const auto& kv : j.value("kvs", json::array()))
+    out.kvs.push_back(read_kv(kv));
   return out;
 }
+
+/// curl's socket option callback of a watch: notes its socket, so that a
+/// watch_cancel can end the watch (or refuses it when cancelled already).
+int watch_socket(void* data, curl_socket_t fd, curlsocktype) {
+  auto* cancel = static_cast<watch_cancel*>(data);
+  return cancel->note(fd) ? CURL_SOCKOPT_OK : CURL_SOCKOPT_ERROR;
+}
+
+/// A watch's stream as it arrives: one JSON message per line.
+struct watch_stream {
+  const std::function<void(int64_t, std::vector<watch_event>)>* changes;
+  const std::function<bool()>* stop;
+  const std::atomic<bool>* cancelled;
+  std::string buffer;
+  std::string problem; // why the stream was ended here
+  bool created = false;
+
+  /// One message; false (with `problem`) when the watch cannot go on.
+  bool take(const std::string& line) {
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("result")) {
+      problem = "etcd sent a watch message tutti cannot read: " + line.substr(0, 200);
+      return false;
+    }
+    const auto& r = j["result"];
+    created = created || r.value("created", false);
+    if (r.value("canceled", false)) {
+      problem = "etcd ended the watch: " + r.value("cancel_reason", std::string{"canceled"}) +
+                (r.contains("compact_revision")
+                     ? " (compacted to revision " + std::to_string(number(r, "compact_revision")) + ")"
+                     : std::string{});
+      return false;
+    }
+    std::vector<watch_event> xs;
+    for (const auto& e : r.value("events", json::array()))
+      xs.push_back({e.value("type", std::string{}) == "DELETE", read_kv(e.at("kv"))});
+    if (!xs.empty())
+      (*changes)(number(r.value("header", json::object()), "revision"), std::move(xs));
+    return true;
+  }
+
+  static size_t on_bytes(char* data, size_t size, size_t n, void* self) {
+    auto* w = static_cast<watch_stream*>(self);
+    w->buffer.append(data, size * n);
+    for (auto end = w->buffer.find('\n'); end != std::string::npos; end = w->buffer.find('\n')) {
+      auto line = w->buffer.substr(0, end);
+      w->buffer.erase(0, end + 1);
+      try {
+        if (!line.empty() && !w->take(line))
+          return 0;
+      } catch (const std::exception& e) {
+        w->problem = std::string{"etcd sent a watch event tutti cannot read: "} + e.what();
+        return 0;
+      }
+    }
+    return size * n;
+  }
+
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* w = static_cast<watch_stream*>(self);
+    return (*w->stop)() || w->cancelled->load() ? 1 : 0;
+  }
+};
 
 /// A compare target's name on the wire, and the field that holds its operand.
 std::pair<const char*, const char*> target_names(compare_target t) {
@@ -439,6 +507,90 @@ caf::expected<std::unique_ptr<client>> client::make(client_options opts) {
 client::client(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
 
 client::~client() = default;
+
+caf::error client::watch(const std::string& key, const std::string& range_end,
+                         int64_t start_revision,
+                         const std::function<void(int64_t, std::vector<watch_event>)>& changes,
+                         const std::function<bool()>& stop, watch_cancel* cancel) {
+  std::string token;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mutex};
+    if (!impl_->opts.user.empty() && impl_->token.empty())
+      if (auto err = impl_->authenticate())
+        return err;
+    token = impl_->token;
+  }
+  json create{{"key", base64(key)}, {"start_revision", std::to_string(start_revision)}};
+  if (!range_end.empty())
+    create["range_end"] = base64(range_end);
+  auto body = json{{"create_request", create}}.dump();
+  const auto& opts = impl_->opts;
+  std::string why;
+  for (const auto& endpoint : opts.endpoints) {
+    watch_stream w{&changes, &stop, &impl_->cancelled, {}, {}, false};
+    std::unique_ptr<CURL, void (*)(CURL*)> handle{curl_easy_init(), curl_easy_cleanup};
+    std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers{
+        curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all};
+    if (!token.empty())
+      headers.reset(curl_slist_append(headers.release(), ("Authorization: " + token).c_str()));
+    char error[CURL_ERROR_SIZE] = {};
+    auto url = endpoint + "/v3/watch";
+    auto* h = handle.get();
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_stream::on_bytes);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, watch_stream::on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
+    if (cancel != nullptr) {
+      curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, watch_socket);
+      curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, cancel);
+    }
+    if (!opts.ca.empty())
+      curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca.c_str());
+    if (!opts.certificate.empty())
+      curl_easy_setopt(h, CURLOPT_SSLCERT, opts.certificate.c_str());
+    if (!opts.key.empty())
+      curl_easy_setopt(h, CURLOPT_SSLKEY, opts.key.c_str());
+    auto rc = curl_easy_perform(h);
+    if (cancel != nullptr) {
+      std::lock_guard<std::mutex> guard{cancel->mtx_};
+      cancel->socket_ = -1;
+      if (cancel->cancelled_)
+        return caf::none;
+    }
+    if (stop() || impl_->cancelled)
+      return caf::none;
+    if (!w.problem.empty())
+      return p::make_error(p::error_code::unavailable, w.problem);
+    auto text = std::string{error[0] != '\0' ? error : curl_easy_strerror(rc)};
+    if (w.created) // it ran, then broke: the caller reads again and watches anew
+      return p::make_error(p::error_code::unavailable,
+                           "the watch of etcd at " + endpoint + " broke: " + text);
+    why += (why.empty() ? "" : "; ") + endpoint + ": " + text;
+  }
+  return p::make_error(p::error_code::unavailable,
+                       "cannot watch etcd (" + why + "); is etcd running there?");
+}
+
+bool watch_cancel::note(int socket) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  socket_ = socket;
+  return !cancelled_;
+}
+
+void watch_cancel::cancel() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  cancelled_ = true;
+  if (socket_ >= 0)
+    ::shutdown(socket_, SHUT_RDWR); // curl's read returns at once; curl closes the socket
+}
 
 void client::cancel(const std::string& why) {
   {

@@ -16,7 +16,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
@@ -107,21 +109,62 @@ struct lease_grant {
   std::chrono::seconds ttl{0}; // as granted (etcd may raise a short one)
 };
 
-class client {
+/// One change a watch reports: a key put (with its new value) or deleted.
+struct watch_event {
+  bool deleted = false;
+  key_value kv; // of a deletion: the key and its mod_revision
+};
+
+/// Ends a watch in progress at once, from another thread (the watch's own
+/// checks of `stop` come about once a second while nothing changes).
+class watch_cancel {
+public:
+  void cancel();
+
+  /// The client notes the watch's socket here; false when cancelled already.
+  bool note(int socket);
+
+private:
+  friend class client;
+  std::mutex mtx_;
+  int socket_ = -1;
+  bool cancelled_ = false;
+};
+
+/// What reads keys: etcd itself (client), or a copy of it kept current
+/// (etcd_mirror.hpp).
+class reader {
+public:
+  virtual ~reader() = default;
+
+  /// Keys in [key, range_end) in key order (newest_first: from the end), at
+  /// most `limit` (0: all) as of `revision` (0: the newest).
+  virtual caf::expected<range_result> range(const std::string& key,
+                                            const std::string& range_end = {}, int64_t limit = 0,
+                                            int64_t revision = 0, bool newest_first = false) = 0;
+};
+
+class client final : public reader {
 public:
   /// Checks the options (at least one endpoint, http:// or https://, TLS files
   /// readable); contacts no one.
   static caf::expected<std::unique_ptr<client>> make(client_options opts);
 
-  ~client();
+  ~client() override;
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  /// Keys in [key, range_end) in key order (newest_first: from the end), at
-  /// most `limit` (0: all) as of `revision` (0: the newest).
   caf::expected<range_result> range(const std::string& key, const std::string& range_end = {},
                                     int64_t limit = 0, int64_t revision = 0,
-                                    bool newest_first = false);
+                                    bool newest_first = false) override;
+
+  /// Streams the changes of [key, range_end) from `start_revision` on to
+  /// `changes` (each batch with the revision it brings the keys to) until
+  /// `stop` says so (none) or the stream ends or breaks (why). Runs on its own
+  /// connection, beside the calls of other threads.
+  caf::error watch(const std::string& key, const std::string& range_end, int64_t start_revision,
+                   const std::function<void(int64_t revision, std::vector<watch_event>)>& changes,
+                   const std::function<bool()>& stop, watch_cancel* cancel = nullptr);
 
   /// The store's revision after the put.
   caf::expected<int64_t> put(const std::string& key, const std::string& value, int64_t lease = 0);

@@ -115,6 +115,7 @@ caf::expected<head> decode_head(const etcd::key_value& kv) {
 
 struct etcd_store::impl {
   std::shared_ptr<etcd::client> db;
+  std::shared_ptr<etcd::reader> reads; // db, or a copy of it kept current
   store_options opts;
   etcd_store_options eopts;
   std::optional<write_fence> fence;
@@ -159,7 +160,7 @@ struct etcd_store::impl {
     auto from = begin;
     int64_t revision = 0;
     for (;;) {
-      auto r = db->range(from, end, page_size, revision);
+      auto r = reads->range(from, end, page_size, revision);
       if (!r)
         return std::move(r.error());
       for (const auto& kv : r->kvs)
@@ -194,7 +195,7 @@ struct etcd_store::impl {
   }
 
   caf::expected<head> read_head(const std::string& name) const {
-    auto r = db->range(head_key(name));
+    auto r = reads->range(head_key(name));
     if (!r)
       return std::move(r.error());
     if (r->kvs.empty())
@@ -204,7 +205,7 @@ struct etcd_store::impl {
 
   caf::expected<stored_spec> read_spec(const std::string& name, uint64_t rev) const {
     auto k = spec_prefix(name) + number_key(rev);
-    auto r = db->range(k);
+    auto r = reads->range(k);
     if (!r)
       return std::move(r.error());
     if (r->kvs.empty())
@@ -262,7 +263,7 @@ struct etcd_store::impl {
   }
 
   caf::error reload_seq() {
-    auto r = db->range(seq_key());
+    auto r = reads->range(seq_key());
     if (!r)
       return std::move(r.error());
     if (r->kvs.empty()) {
@@ -346,12 +347,13 @@ struct etcd_store::impl {
 
 caf::expected<std::unique_ptr<etcd_store>>
 etcd_store::open(std::shared_ptr<etcd::client> client, store_options opts,
-                 etcd_store_options etcd_opts) {
+                 etcd_store_options etcd_opts, std::shared_ptr<etcd::reader> reads) {
   if (etcd_opts.max_txn_ops < 8)
     return make_error(error_code::invalid_argument,
                       "store.etcd.max_txn_ops must be at least 8 (etcd's default is 128)");
   auto x = std::make_unique<impl>();
   x->db = std::move(client);
+  x->reads = reads ? std::move(reads) : x->db;
   x->opts = std::move(opts);
   x->eopts = std::move(etcd_opts);
   if (auto err = x->reload_seq())
@@ -639,7 +641,7 @@ caf::expected<std::vector<protocol::event>> etcd_store::events_after(uint64_t af
     return std::vector<protocol::event>{};
   auto from = std::max(after, impl_->event_floor()) + 1;
   auto prefix = service.empty() ? impl_->key("event/") : impl_->service_event_prefix(service);
-  auto r = impl_->db->range(prefix + number_key(from), etcd::prefix_end(prefix),
+  auto r = impl_->reads->range(prefix + number_key(from), etcd::prefix_end(prefix),
                             static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   if (!r)
     return std::move(r.error());
@@ -651,7 +653,7 @@ caf::expected<std::vector<protocol::event>> etcd_store::last_events(size_t limit
   if (limit == 0)
     return std::vector<protocol::event>{};
   auto prefix = service.empty() ? impl_->key("event/") : impl_->service_event_prefix(service);
-  auto r = impl_->db->range(prefix + number_key(impl_->event_floor() + 1),
+  auto r = impl_->reads->range(prefix + number_key(impl_->event_floor() + 1),
                             etcd::prefix_end(prefix),
                             static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)), 0, true);
   if (!r)

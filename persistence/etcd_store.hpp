@@ -56,9 +56,11 @@ class etcd_store final : public store {
 public:
   /// Reads the last event's seq: fails (unavailable, naming the endpoints) when
   /// no endpoint of etcd answers.
+  /// `reads`: where reads go, when not to etcd itself (a standby's copy of
+  /// it, etcd_mirror.hpp); writes always go to etcd.
   static caf::expected<std::unique_ptr<etcd_store>>
   open(std::shared_ptr<etcd::client> client, store_options opts = {},
-       etcd_store_options etcd_opts = {});
+       etcd_store_options etcd_opts = {}, std::shared_ptr<etcd::reader> reads = nullptr);
 
   ~etcd_store() override;
   etcd_store(const etcd_store&) = delete;

@@ -66,10 +66,9 @@ public:
                                                        const std::string& problem) {
         saw(leader, problem);
       });
-      standby->reset(); // the control plane binds the API address now
       if (!fence)
         break; // stopped
-      if (auto err = lead(*fence))
+      if (auto err = lead(*fence, *standby))
         return err;
     }
     election_.resign();
@@ -103,22 +102,30 @@ private:
 
   /// Runs the control plane until leadership is lost (none: stand by again),
   /// `stop` is set, or it fails (its error).
-  caf::error lead(persistence::write_fence fence) {
+  /// The lease is renewed from the moment the campaign is won, on a thread
+  /// of its own: ending the standby plane and starting the control plane
+  /// (reading the whole state from etcd) may take longer than the lease's TTL.
+  caf::error lead(persistence::write_fence fence, std::unique_ptr<standby_plane>& standby) {
     spdlog::info("tuttid control: leading (lease TTL {} s)", election_.ttl().count());
     metrics_->count_leader_change();
     last_leader_ = controller_id(cfg_);
+    std::atomic<bool> ended{false};
+    caf::error lost;
+    std::thread holder([&] { lost = election_.hold([&] { return stop_.load() || ended.load(); }); });
+    standby.reset(); // the control plane binds the API address now
     auto daemon = dev_daemon::start(cfg_, daemon_mode::control, leadership{std::move(fence), metrics_});
     if (!daemon) {
+      ended = true;
+      holder.join();
       election_.resign();
       return daemon.error();
     }
     caf::error failure;
-    std::atomic<bool> ended{false};
     std::thread watcher([&] {
       failure = (*daemon)->wait();
       ended = true;
     });
-    auto lost = election_.hold([&] { return stop_.load() || ended.load(); });
+    holder.join();
     if (lost)
       (*daemon)->stand_down("this control process no longer leads: " + p::message_of(lost));
     end_within(**daemon, shutdown_deadline);

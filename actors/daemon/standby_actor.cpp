@@ -32,7 +32,7 @@ struct standby_state {
     if (db)
       return db.get();
     auto opened = open_configured_store(
-        ctx.cfg, persistence::write_fence{ctx.cfg.store.etcd.prefix + "leader", -1});
+        ctx.cfg, persistence::write_fence{ctx.cfg.store.etcd.prefix + "leader", -1}, ctx.cache);
     if (!opened)
       return p::make_error(p::code_of(opened.error()),
                            "this control process stands by and cannot read the store: " +
@@ -41,8 +41,7 @@ struct standby_state {
     return db.get();
   }
 
-  /// A read failed: the store is opened again next time (its endpoints may
-  /// have changed leader or come back).
+  /// A read failed: the store is opened again next time.
   caf::error failed(caf::error err) {
     db.reset();
     return err;

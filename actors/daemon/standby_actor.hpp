@@ -1,8 +1,8 @@
 #pragma once
 
 // The API of a control process that stands by (ha_control.hpp). It answers
-// what etcd holds durably, read on each call (revision history, the event
-// log), and `version`/`tutti get controllers`; every other call, writes and
+// what etcd holds durably (revision history, the event log) from its copy of
+// etcd's state kept current by a watch, and `version`/`tutti get controllers`; every other call, writes and
 // the reads of live state (replicas, nodes, rollouts, logs), is refused with
 // not_leader naming the leader's API address, so a client moves on to it.
 // While etcd cannot be reached the refusals say so: a leader cut from etcd
@@ -44,6 +44,8 @@ struct standby_context {
   config::daemon_config cfg;
   std::shared_ptr<persistence::etcd::client> etcd;
   std::shared_ptr<const standby_status> status;
+  /// The standby's copy of etcd's state, which its reads use (etcd_mirror.hpp).
+  std::shared_ptr<persistence::etcd::reader> cache;
 };
 
 /// Detached: its reads wait on etcd.

@@ -4,6 +4,7 @@
 #include "actors/daemon/controllers_actor.hpp"
 #include "actors/daemon/dev_daemon.hpp"
 #include "actors/runtime/system_config.hpp"
+#include "persistence/etcd_mirror.hpp"
 #include "protocol/errors.hpp"
 
 #include <caf/all.hpp>
@@ -13,6 +14,7 @@ namespace tutti::actors {
 namespace p = tutti::protocol;
 
 struct standby_plane::impl {
+  std::shared_ptr<persistence::etcd::etcd_mirror> cache;
   system_config sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<api_server> api;
@@ -38,6 +40,8 @@ struct standby_plane::impl {
 caf::expected<std::unique_ptr<standby_plane>> standby_plane::start(standby_context ctx,
                                                                    metrics::recorder& metrics) {
   auto x = std::make_unique<impl>();
+  x->cache = std::make_shared<persistence::etcd::etcd_mirror>(ctx.etcd, ctx.cfg.store.etcd.prefix);
+  ctx.cache = x->cache;
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
   const auto& cfg = ctx.cfg;
   auto opts = api_options(cfg);

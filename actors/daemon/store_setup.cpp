@@ -60,8 +60,10 @@ make_etcd_client(const config::etcd_config& cfg) {
   return std::shared_ptr<persistence::etcd::client>(std::move(*client));
 }
 
-caf::expected<opened_store> open_configured_store(const config::daemon_config& cfg,
-                                                  std::optional<persistence::write_fence> fence) {
+caf::expected<opened_store>
+open_configured_store(const config::daemon_config& cfg,
+                      std::optional<persistence::write_fence> fence,
+                      std::shared_ptr<persistence::etcd::reader> reads) {
   persistence::store_options opts;
   opts.map_size = cfg.store.map_size;
   if (cfg.store.backend == config::store_backend::lmdb) {
@@ -77,7 +79,7 @@ caf::expected<opened_store> open_configured_store(const config::daemon_config& c
   persistence::etcd_store_options eopts;
   eopts.prefix = cfg.store.etcd.prefix;
   eopts.max_txn_ops = cfg.store.etcd.max_txn_ops;
-  auto db = persistence::etcd_store::open(shared, opts, eopts);
+  auto db = persistence::etcd_store::open(shared, opts, eopts, std::move(reads));
   if (!db)
     return std::move(db.error());
   (*db)->set_fence(std::move(fence));

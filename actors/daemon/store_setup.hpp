@@ -24,9 +24,12 @@ struct opened_store {
 /// (the leadership of this control process). Errors name what to fix: a
 /// locked or damaged directory, an etcd that does not answer, an unreadable
 /// password file.
+/// `reads`: where an etcd store's reads go when not to etcd itself (a
+/// standby's copy, persistence/etcd_mirror.hpp).
 caf::expected<opened_store>
 open_configured_store(const config::daemon_config& cfg,
-                      std::optional<persistence::write_fence> fence = std::nullopt);
+                      std::optional<persistence::write_fence> fence = std::nullopt,
+                      std::shared_ptr<persistence::etcd::reader> reads = nullptr);
 
 /// A client of the configured etcd (the store's endpoints, TLS and user).
 caf::expected<std::shared_ptr<persistence::etcd::client>>

@@ -279,10 +279,12 @@ TEST_F(ha, AStandbyAnswersStoredReadsAndSendsTheRestToTheLeader) {
   EXPECT_EQ(version.exit_code, 0) << version.describe();
   EXPECT_NE(version.out.find("standby, the leader is at " + first->api()), std::string::npos)
       << version.out;
-  // What etcd holds, a standby reads itself.
-  auto history = tutti_json(*standby, {"rollout", "history", "web"});
-  ASSERT_TRUE(history);
-  EXPECT_EQ(history->size(), 1u) << *history;
+  // What etcd holds, a standby reads from its copy, which a watch keeps current.
+  std::optional<json> history;
+  ASSERT_TRUE(eventually([&] {
+    history = tutti_json(*standby, {"rollout", "history", "web"});
+    return history && history->size() == 1;
+  })) << (history ? history->dump() : "no answer");
   auto events = standby->tutti({"events"}, 5s);
   EXPECT_EQ(events.exit_code, 0) << events.describe();
   EXPECT_NE(events.out.find("web"), std::string::npos) << events.out;

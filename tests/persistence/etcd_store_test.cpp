@@ -2,10 +2,12 @@
 // fenced writes, etcd's limit of operations per transaction, writers that race,
 // and an etcd that does not answer. Against real etcd members on loopback.
 
+#include "persistence/etcd_mirror.hpp"
 #include "persistence/etcd_store.hpp"
 #include "tests/persistence/store_test_support.hpp"
 #include "tests/support/etcd_client.hpp"
 #include "tests/support/net.hpp"
+#include "tests/support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -136,6 +138,65 @@ TEST_F(EtcdStore, AnEtcdThatDoesNotAnswerIsUnavailableNamingIt) {
   ASSERT_FALSE(store);
   EXPECT_EQ(code_of(store.error()), error_code::unavailable);
   EXPECT_NE(message_of(store.error()).find("127.0.0.1:" + port), std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+/// A store whose reads come from a mirror of etcd (a standby's), beside one
+/// that writes to etcd (a leader's).
+class EtcdMirror : public EtcdStore {};
+
+TEST_F(EtcdMirror, FollowsPutsAndDeletesAndAnswersRangesAsEtcdDoes) {
+  etcd::etcd_mirror mirror{client_, "/m/"};
+  ASSERT_TRUE(s::wait_until([&] { return mirror.revision() > 0; }, 10s)) << "no first read";
+  ASSERT_TRUE(client_->put("/m/a", "1"));
+  ASSERT_TRUE(client_->put("/m/b", "2"));
+  ASSERT_TRUE(client_->put("/m/c", "3"));
+  ASSERT_TRUE(client_->put("/other", "x"));
+  ASSERT_TRUE(client_->erase("/m/b"));
+  auto seen = [&](size_t n) {
+    auto r = mirror.range("/m/", etcd::prefix_end("/m/"));
+    return r && r->kvs.size() == n;
+  };
+  ASSERT_TRUE(s::wait_until([&] { return seen(2); }, 10s));
+  auto all = mirror.range("/m/", etcd::prefix_end("/m/"));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->kvs[0].key, "/m/a");
+  EXPECT_EQ(all->kvs[1].value, "3");
+  auto one = mirror.range("/m/c");
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->kvs.size(), 1u);
+  EXPECT_EQ(one->kvs[0].value, "3");
+  EXPECT_TRUE(mirror.range("/m/b")->kvs.empty());
+  auto newest = mirror.range("/m/", etcd::prefix_end("/m/"), 1, 0, true);
+  ASSERT_TRUE(newest);
+  ASSERT_EQ(newest->kvs.size(), 1u);
+  EXPECT_EQ(newest->kvs[0].key, "/m/c");
+  EXPECT_TRUE(newest->more);
+  EXPECT_TRUE(mirror.range("/other")->kvs.empty()) << "outside its prefix";
+}
+
+TEST_F(EtcdMirror, AStoreReadingTheMirrorSeesWhatAnotherStoreWrote) {
+  auto writer = open();
+  ASSERT_TRUE(writer->put_specs({{"web", "replicas: 1\n"}}));
+  ASSERT_TRUE(writer->put_specs({{"web", "replicas: 2\n"}}));
+  tutti::protocol::event e;
+  e.kind = "service_applied";
+  e.service = "web";
+  ASSERT_TRUE(writer->append_events({e}));
+  auto mirror = std::make_shared<etcd::etcd_mirror>(client_, "/tutti/");
+  ASSERT_TRUE(s::wait_until([&] { return mirror->revision() > 0; }, 10s));
+  auto reader = must(etcd_store::open(client_, test_options(), {}, mirror));
+  auto history = must(reader->history("web"));
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[1].yaml, "replicas: 2\n");
+  ASSERT_TRUE(writer->put_specs({{"web", "replicas: 3\n"}}));
+  ASSERT_TRUE(s::wait_until([&] { return must(reader->history("web")).size() == 3; }, 10s));
+  auto events = must(reader->last_events(10, "web"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, "service_applied");
 }
 
 } // namespace
