@@ -90,8 +90,10 @@ struct dev_daemon::impl {
   std::condition_variable cv;
   bool ended = false;
   caf::error failure;
+  std::vector<caf::actor_id> store_ids; // every store actor spawned (restarts make new ones)
 
   caf::error open_store(std::optional<persistence::write_fence> fence);
+  void release_store_actors();
   caf::error make_drivers();
   void start_tree();
   void stop_replicas();
@@ -163,6 +165,8 @@ void dev_daemon::impl::start_tree() {
   std::vector<child_spec> children;
   children.push_back({"store", [this, dir, m] {
                         dir->store = spawn_store(*sys, db, *m);
+                        std::lock_guard<std::mutex> guard{mtx};
+                        store_ids.push_back(dir->store.id());
                         return caf::actor_cast<caf::actor>(dir->store);
                       }});
   children.push_back({"placement", [this, dir, m] {
@@ -330,6 +334,21 @@ caf::error dev_daemon::wait() {
   return impl_->failure;
 }
 
+void dev_daemon::impl::release_store_actors() {
+  // CAF's registry keeps every actor it sent to another node (a node agent
+  // was granted the store), and lets go when the actor ends; an actor sent
+  // while it was ending stays there. A store actor held so is never
+  // destroyed, and its thread (it is detached) keeps the actor system's
+  // destructor waiting forever: a deposed leader that nodes joined as it
+  // woke hung so. Its entries go here, once the tree has ended.
+  std::lock_guard<std::mutex> guard{mtx};
+  for (auto id : store_ids)
+    if (sys->registry().get(id)) {
+      spdlog::debug("control: the registry still held store actor {}; released", id);
+      sys->registry().erase(id);
+    }
+}
+
 void dev_daemon::stand_down(const std::string& why) {
   if (impl_->etcd)
     impl_->etcd->cancel(why);
@@ -355,6 +374,7 @@ void dev_daemon::shutdown() {
     impl_->cv.wait_for(guard, std::chrono::seconds{10}, [this] { return impl_->ended; });
   }
   impl_->api.reset();
+  impl_->release_store_actors();
   // Not in the tree: the system would wait for them forever.
   if (impl_->gateway)
     caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);

@@ -223,7 +223,7 @@ inline bool has_event(s::tuttid_process& d, const std::string& kind,
 
 /// GET /metrics of the daemon; empty on failure.
 inline std::string metrics_text(s::tuttid_process& d) {
-  auto r = s::http_get("127.0.0.1", d.metrics_port(), "/metrics");
+  auto r = s::http_get(d.host(), d.metrics_port(), "/metrics");
   return r && r->status == 200 ? r->body : std::string{};
 }
 

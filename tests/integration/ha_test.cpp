@@ -37,11 +37,13 @@ protected:
     config_ = scratch_.write("ha.yaml",
                              "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s}\n"
                              "store: {etcd: {leader_ttl: 1s, timeout: 500ms}}\n");
+    // Control process i on 127.0.0.(i+1), as on three hosts.
     for (int i = 0; i < 3; ++i)
-      listens_.push_back("127.0.0.1:" + std::to_string(s::free_port()));
+      listens_.push_back(host(i) + ":" + std::to_string(s::free_port()));
     for (int i = 0; i < 3; ++i) {
       auto opts = daemon_options();
       opts.mode = "control";
+      opts.host = host(i);
       opts.config_file = config_;
       opts.ready_line = "standing by for leadership";
       opts.log_level = "debug";
@@ -53,6 +55,8 @@ protected:
     for (auto* c : controls_)
       apis_ += (apis_.empty() ? "" : ",") + c->api();
   }
+
+  static std::string host(int i) { return "127.0.0." + std::to_string(i + 1); }
 
   /// What `tutti version` says a control process is ("leader", "standby"),
   /// or "" when it does not answer.

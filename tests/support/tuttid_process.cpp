@@ -101,7 +101,7 @@ std::vector<std::string> tuttid_process::command_line() const {
     argv.insert(argv.end(), {"--data-dir", data_dir_});
   if (opts_.mode != "node")
     argv.insert(argv.end(), {"--api", api()});
-  argv.insert(argv.end(), {"--metrics", "127.0.0.1:" + std::to_string(metrics_port_), "--log-level",
+  argv.insert(argv.end(), {"--metrics", opts_.host + ":" + std::to_string(metrics_port_), "--log-level",
                            opts_.log_level});
   if (opts_.mode != "control")
     argv.insert(argv.end(), {"--port-range",

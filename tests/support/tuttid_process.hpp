@@ -34,11 +34,12 @@ struct tuttid_options {
   std::string config_file;   // -c FILE when set
   bool stop_replicas_on_exit = false;
   std::string log_level = "info";
+  std::string host = "127.0.0.1"; // of --api and --metrics (loopback: 127.0.0.0/8)
   uint16_t port_count = 64;         // size of --port-range
   std::vector<std::string> wrapper; // argv prefix, e.g. setpriv ...
   std::vector<std::string> extra_args;
   /// When set, start() waits for this text in the log instead of an answer of
-  /// `tutti version` (a control process that stands by serves no API).
+  /// `tutti version`.
   std::string ready_line;
 };
 
@@ -87,7 +88,8 @@ public:
   command_result tutti(std::vector<std::string> args,
                        std::chrono::milliseconds timeout = std::chrono::seconds{30}) const;
 
-  std::string api() const { return "127.0.0.1:" + std::to_string(api_port_); }
+  std::string api() const { return opts_.host + ":" + std::to_string(api_port_); }
+  const std::string& host() const { return opts_.host; }
   uint16_t api_port() const { return api_port_; }
   uint16_t metrics_port() const { return metrics_port_; }
   std::pair<uint16_t, uint16_t> port_range() const { return {ports_.first(), ports_.last()}; }
