@@ -49,7 +49,7 @@ system_config::system_config(bool sharing) {
     return p::to_string(static_cast<p::error_code>(code)) + ": " + text;
   });
   // Sharing wakes idle workers faster than work stealing: the KJ -> CAF -> KJ
-  // hop drops from ~105 to ~30 microseconds (STACK_NOTES §3). CAF's own sharing
+  // hop drops from ~105 to ~30 microseconds. CAF's own sharing
   // policy with a short spin before a worker sleeps, and a clock that does not
   // hear of every actor's end (coordinator.hpp).
   if (sharing)
