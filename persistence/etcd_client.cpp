@@ -150,6 +150,16 @@ range_result read_range(const json& j) {
   return out;
 }
 
+/// The TLS files of `opts` for one transfer (none: plain HTTP or the system's CAs).
+void set_tls(CURL* handle, const client_options& opts) {
+  if (!opts.ca.empty())
+    curl_easy_setopt(handle, CURLOPT_CAINFO, opts.ca.c_str());
+  if (!opts.certificate.empty())
+    curl_easy_setopt(handle, CURLOPT_SSLCERT, opts.certificate.c_str());
+  if (!opts.key.empty())
+    curl_easy_setopt(handle, CURLOPT_SSLKEY, opts.key.c_str());
+}
+
 /// curl's socket option callback of a watch: notes its socket, so that a
 /// watch_cancel can end the watch (or refuses it when cancelled already).
 int watch_socket(void* data, curl_socket_t fd, curlsocktype) {
@@ -382,12 +392,7 @@ struct client::impl {
     curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, check_cancelled);
     curl_easy_setopt(handle, CURLOPT_XFERINFODATA, this);
-    if (!opts.ca.empty())
-      curl_easy_setopt(handle, CURLOPT_CAINFO, opts.ca.c_str());
-    if (!opts.certificate.empty())
-      curl_easy_setopt(handle, CURLOPT_SSLCERT, opts.certificate.c_str());
-    if (!opts.key.empty())
-      curl_easy_setopt(handle, CURLOPT_SSLKEY, opts.key.c_str());
+    set_tls(handle, opts);
     auto rc = curl_easy_perform(handle);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK)
@@ -552,12 +557,7 @@ caf::error client::watch(const std::string& key, const std::string& range_end,
       curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, watch_socket);
       curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, cancel);
     }
-    if (!opts.ca.empty())
-      curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca.c_str());
-    if (!opts.certificate.empty())
-      curl_easy_setopt(h, CURLOPT_SSLCERT, opts.certificate.c_str());
-    if (!opts.key.empty())
-      curl_easy_setopt(h, CURLOPT_SSLKEY, opts.key.c_str());
+    set_tls(h, opts);
     auto rc = curl_easy_perform(h);
     if (cancel != nullptr) {
       std::lock_guard<std::mutex> guard{cancel->mtx_};
