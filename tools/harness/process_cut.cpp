@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -51,6 +52,18 @@ bool can_cut_processes() {
   bool ok = iptables("-t mangle -A", rule);
   if (ok)
     iptables("-t mangle -D", rule);
+  // A process can be moved there (a container's cgroup tree may refuse it).
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ok = ok && child > 0 && write_file(probe + "/cgroup.procs", std::to_string(child));
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+  }
   ::rmdir(probe.c_str());
   return ok;
 }
