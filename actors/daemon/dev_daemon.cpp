@@ -91,9 +91,11 @@ struct dev_daemon::impl {
   bool ended = false;
   caf::error failure;
   std::vector<caf::actor_id> store_ids; // every store actor spawned (restarts make new ones)
+  size_t detached_of_caf = 0;           // CAF's own detached actors, there before ours
 
   caf::error open_store(std::optional<persistence::write_fence> fence);
   void release_store_actors();
+  void await_detached_actors();
   caf::error make_drivers();
   void start_tree();
   void stop_replicas();
@@ -261,6 +263,7 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
     if (auto err = x->make_drivers())
       return err;
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
+  x->detached_of_caf = x->sys->detached_actors();
   auto opts = api_options(cfg);
   if (leading)
     opts.role = [me = cfg.api.to_string()] {
@@ -349,6 +352,21 @@ void dev_daemon::impl::release_store_actors() {
     }
 }
 
+void dev_daemon::impl::await_detached_actors() {
+  // The actor system's destructor stops its clock, then waits for every
+  // detached actor's thread, which ends once nothing holds the actor: a
+  // message to it the clock still held (the store's fold, due within a
+  // second) would hold it forever. Waited for here, the clock still running.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
+  while (sys->detached_actors() > detached_of_caf && std::chrono::steady_clock::now() < deadline) {
+    release_store_actors();
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  if (auto left = sys->detached_actors(); left > detached_of_caf)
+    spdlog::warn("control: {} detached actor(s) still held after 3 s; ending anyway",
+                 left - detached_of_caf);
+}
+
 void dev_daemon::stand_down(const std::string& why) {
   if (impl_->etcd)
     impl_->etcd->cancel(why);
@@ -384,6 +402,7 @@ void dev_daemon::shutdown() {
     caf::anon_send_exit(impl_->controllers, caf::exit_reason::user_shutdown);
   // A detached actor's thread ends only once the last handle to it is gone.
   impl_->controllers = controllers_actor{};
+  impl_->await_detached_actors();
   impl_->sys.reset(); // waits for every actor to finish
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
