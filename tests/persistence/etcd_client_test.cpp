@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,7 +104,9 @@ TEST(EtcdClient, CancelEndsTheCallInProgressAndFailsTheNextAtOnce) {
   caf::expected<range_result> r{range_result{}};
   auto start = std::chrono::steady_clock::now();
   std::thread call([&] { r = (*c)->range("/x"); });
-  std::this_thread::sleep_for(200ms);
+  // The call is in progress once its connection waits on the listener.
+  pollfd pending{fd, POLLIN, 0};
+  EXPECT_EQ(::poll(&pending, 1, 10000), 1) << "the call did not connect";
   (*c)->cancel("stood down");
   call.join();
   ::close(fd);
