@@ -392,7 +392,6 @@ void dev_daemon::shutdown() {
     impl_->cv.wait_for(guard, std::chrono::seconds{10}, [this] { return impl_->ended; });
   }
   impl_->api.reset();
-  impl_->release_store_actors();
   // Not in the tree: the system would wait for them forever.
   if (impl_->gateway)
     caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);

@@ -160,6 +160,9 @@ private:
   const chaos_options& opts_;
   std::unique_ptr<own_cluster> own_;
   api_link api_;
+  // Asked once: each probe runs iptables (and forks a process).
+  bool can_cut_links_ = opts_.cut && harness::can_cut_links();
+  bool can_cut_processes_ = opts_.cut && own_ && own_->etcd() && harness::can_cut_processes();
   std::mt19937_64 rng_;
   std::string run_;
   clock::time_point start_ = clock::now();
@@ -300,7 +303,7 @@ int round::undisturbed_leader() {
 
 /// The only control process, or the leader of several.
 bool round::kill_control() {
-  auto i = own_->controls() == 1 ? (own_->control_up(0) ? 0 : -1) : undisturbed_leader();
+  auto i = undisturbed_leader(); // a lone control process says it is single: not a standby
   if (i < 0)
     return false;
   own_->kill_control(i);
@@ -385,12 +388,12 @@ void round::act() {
   if (own_) {
     kinds.push_back({15, &round::kill_node});
     kinds.push_back({8, &round::kill_control});
-    if (opts_.cut && harness::can_cut_links())
+    if (can_cut_links_)
       kinds.push_back({15, &round::cut_link});
     if (own_->etcd()) {
       kinds.push_back({6, &round::freeze_leader});
       kinds.push_back({6, &round::kill_etcd_member});
-      if (opts_.cut && harness::can_cut_processes())
+      if (can_cut_processes_)
         kinds.push_back({6, &round::cut_leader_from_etcd});
     }
   }
