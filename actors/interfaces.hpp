@@ -2,6 +2,7 @@
 
 // Who can be told what: the typed interface of every actor of tutti, in one table.
 
+#include "protocol/access.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
@@ -66,7 +67,12 @@ using store_actor = caf::typed_actor<
     caf::reacts_to<p::follow_atom, p::tick_atom, uint64_t>, // the next page of a backlog
     caf::replies_to<p::put_atom, p::node_status>::with<bool>,
     caf::replies_to<p::get_atom, p::nodes_atom>::with<std::vector<p::node_status>>,
-    caf::reacts_to<p::flush_atom>, caf::reacts_to<p::fold_atom>>;
+    caf::reacts_to<p::flush_atom>, caf::reacts_to<p::fold_atom>,
+    // tokens and audit records (persistence::store's objects)
+    caf::replies_to<p::put_atom, p::stored_object>::with<bool>,
+    caf::replies_to<p::delete_atom, p::object_kind, std::string>::with<bool>,
+    caf::replies_to<p::get_atom, p::object_kind, std::string, uint32_t>::with<
+        std::vector<p::stored_object>>>;
 
 /// Reconciles one service's desired state with what its replicas do. Its
 /// replicas report to it directly (their node tells them which actor that is),

@@ -381,6 +381,22 @@ void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
   fields.finish();
 }
 
+void read_access(const field& f, access_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping (admin_token_file, plaintext, certificate, key, client_ca)",
+                  errors))
+    return;
+  map_reader fields{f, errors};
+  for (auto [key, target] :
+       {std::pair{"admin_token_file", &out.admin_token_file},
+        std::pair{"certificate", &out.certificate}, std::pair{"key", &out.key},
+        std::pair{"client_ca", &out.client_ca}})
+    if (auto path = fields.take(key))
+      if (auto text = read_nonempty_string(*path, errors))
+        *target = *text;
+  read_flag(fields, "plaintext", out.plaintext, errors);
+  fields.finish();
+}
+
 void read_daemon_config(const field& whole, daemon_config& out, error_sink& errors) {
   if (!expect_map(whole, "a mapping (tuttid's configuration)", errors))
     return;
@@ -406,6 +422,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_limits(*limits, out.limits, errors);
   if (auto cluster = fields.take("cluster"))
     read_cluster(*cluster, out.cluster, errors);
+  if (auto access = fields.take("access"))
+    read_access(*access, out.access, errors);
   read_flag(fields, "stop_replicas_on_exit", out.stop_replicas_on_exit, errors);
   read_flag(fields, "enable_chaos", out.enable_chaos, errors);
   if (auto level = fields.take("log_level"))

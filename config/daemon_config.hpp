@@ -72,6 +72,23 @@ struct tls_config {
 /// order certificate, key, ca; empty when TLS is off or complete.
 std::vector<std::string> missing_tls_fields(const tls_config& tls);
 
+/// Who may use the client API, and over what (docs/security.md).
+struct access_config {
+  /// The bootstrap admin token: read from this file, or made (mode 0600) when
+  /// it is absent. Empty: DATA_DIR/admin.token.
+  std::string admin_token_file;
+  /// Serve the API without TLS. `tuttid control` needs it (or a certificate),
+  /// and only on a loopback address; `tuttid dev` serves plain TCP on
+  /// loopback unless it has a certificate.
+  bool plaintext = false;
+  std::string certificate; // PEM: the API's certificate; empty: cluster.tls's
+  std::string key;         // PEM: its key; empty: cluster.tls's
+  /// PEM: the CA that signs users' client certificates (CN = user, O =
+  /// groups). Empty: no client certificates, tokens only. It must not be the
+  /// CA of node certificates, so that a node's certificate is no user's.
+  std::string client_ca;
+};
+
 /// How control plane and node agents find and watch each other (CAF's network
 /// layer). Every process of a cluster must use the same heartbeat settings.
 struct cluster_config {
@@ -134,6 +151,7 @@ struct daemon_config {
   cluster_config cluster;
   store_config store;
   protocol::api_limits limits;                 // what one client may ask at once
+  access_config access;
   bool stop_replicas_on_exit = false;
   /// --enable-chaos: the admin RPC may kill any actor by path (for chaos tests).
   bool enable_chaos = false;

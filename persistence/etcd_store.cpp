@@ -563,6 +563,46 @@ caf::expected<std::vector<protocol::node_status>> etcd_store::nodes() {
       impl_->key("node/"), [](const etcd::key_value& kv) { return detail::decode_node(kv.value); });
 }
 
+// -- objects ------------------------------------------------------------------------
+
+namespace {
+
+std::string object_prefix(const std::string& store_prefix, protocol::object_kind kind) {
+  return store_prefix + "object/" + protocol::to_string(kind) + std::string(1, '\0');
+}
+
+} // namespace
+
+caf::error etcd_store::put_object(const protocol::stored_object& x) {
+  if (auto err = check_name(x.name, protocol::to_string(x.kind)))
+    return err;
+  auto rev = impl_->write({}, {etcd::put_op{object_prefix(impl_->eopts.prefix, x.kind) + x.name,
+                                            x.value, 0}});
+  return rev ? caf::error{} : std::move(rev.error());
+}
+
+caf::error etcd_store::remove_object(protocol::object_kind kind, const std::string& name) {
+  if (auto err = check_name(name, protocol::to_string(kind)))
+    return err;
+  auto key = object_prefix(impl_->eopts.prefix, kind) + name;
+  auto rev = impl_->write({}, {etcd::delete_op{key, {}}});
+  return rev ? caf::error{} : std::move(rev.error());
+}
+
+caf::expected<std::vector<protocol::stored_object>>
+etcd_store::objects(protocol::object_kind kind, const std::string& after, size_t limit) {
+  auto prefix = object_prefix(impl_->eopts.prefix, kind);
+  // The first key after `after`: its name with a NUL appended.
+  auto from = after.empty() ? prefix : prefix + after + std::string(1, '\0');
+  auto r = impl_->reads->range(from, etcd::prefix_end(prefix), static_cast<int64_t>(limit), 0);
+  if (!r)
+    return std::move(r.error());
+  std::vector<protocol::stored_object> out;
+  for (const auto& kv : r->kvs)
+    out.push_back({kind, kv.key.substr(prefix.size()), kv.value});
+  return out;
+}
+
 // -- group commit and events --------------------------------------------------------
 
 caf::expected<std::vector<protocol::event>> etcd_store::commit(write_batch batch) {

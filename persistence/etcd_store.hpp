@@ -96,6 +96,10 @@ public:
   events_after(uint64_t after, size_t limit, const std::string& service = {}) override;
   caf::expected<std::vector<protocol::event>> last_events(size_t limit,
                                                           const std::string& service = {}) override;
+  caf::error put_object(const protocol::stored_object& x) override;
+  caf::error remove_object(protocol::object_kind kind, const std::string& name) override;
+  caf::expected<std::vector<protocol::stored_object>>
+  objects(protocol::object_kind kind, const std::string& after, size_t limit) override;
   uint64_t last_seq() const override;
 
 private:

@@ -113,6 +113,7 @@ caf::error open_databases(store_state& s) {
         {"nodes", &dbis.nodes},
         {"events", &dbis.events},
         {"service_events", &dbis.service_events},
+        {"objects", &dbis.objects},
     };
     for (auto [name, dbi] : all)
       if (auto err = t.check(mdb_dbi_open(t.handle(), name, MDB_CREATE, dbi)))
@@ -461,6 +462,52 @@ caf::expected<std::vector<protocol::node_status>> lmdb_store::nodes() {
                     if (!x)
                       return std::move(x.error());
                     out.push_back(std::move(*x));
+                    return step::next;
+                  });
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+// -- objects ------------------------------------------------------------------------
+
+namespace {
+
+std::string object_key(protocol::object_kind kind, std::string_view name) {
+  return protocol::to_string(kind) + std::string(1, '\0') + std::string{name};
+}
+
+} // namespace
+
+caf::error lmdb_store::put_object(const protocol::stored_object& x) {
+  if (auto err = impl_->check_name(x.name, protocol::to_string(x.kind)))
+    return err;
+  return impl_->write("store " + protocol::to_string(x.kind) + " " + x.name, [&](tx& t) {
+    return t.put(impl_->dbis.objects, object_key(x.kind, x.name), x.value);
+  });
+}
+
+caf::error lmdb_store::remove_object(protocol::object_kind kind, const std::string& name) {
+  if (auto err = impl_->check_name(name, protocol::to_string(kind)))
+    return err;
+  return impl_->write("remove " + protocol::to_string(kind) + " " + name,
+                      [&](tx& t) { return t.del(impl_->dbis.objects, object_key(kind, name)); });
+}
+
+caf::expected<std::vector<protocol::stored_object>>
+lmdb_store::objects(protocol::object_kind kind, const std::string& after, size_t limit) {
+  std::vector<protocol::stored_object> out;
+  auto prefix = object_key(kind, {});
+  auto from = object_key(kind, after);
+  auto err = impl_->read("read " + protocol::to_string(kind) + " records", [&](tx& t) {
+    return t.scan(impl_->dbis.objects, from,
+                  [&](std::string_view key, std::string_view value) -> caf::expected<step> {
+                    if (key.substr(0, prefix.size()) != prefix || out.size() >= limit)
+                      return step::stop;
+                    if (!after.empty() && key == from)
+                      return step::next;
+                    out.push_back({kind, std::string{key.substr(prefix.size())}, std::string{value}});
                     return step::next;
                   });
   });

@@ -9,6 +9,7 @@
 // survives a crash of tuttid; when it returns an error nothing of it was
 // written (store_full when the store has no room: nothing changed either).
 
+#include "protocol/access.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/status.hpp"
 
@@ -94,6 +95,20 @@ public:
 
   virtual caf::error put_node(const protocol::node_status& x) = 0;
   virtual caf::expected<std::vector<protocol::node_status>> nodes() = 0;
+
+  // -- objects -----------------------------------------------------------------
+
+  /// Small records by kind and name (bearer tokens, audit records), their
+  /// values encoded by their owner (access/records.hpp). Puts or replaces one.
+  virtual caf::error put_object(const protocol::stored_object& x) = 0;
+
+  /// Removing an absent object succeeds (nothing to do).
+  virtual caf::error remove_object(protocol::object_kind kind, const std::string& name) = 0;
+
+  /// Objects of `kind` whose name sorts after `after` (all when empty),
+  /// ordered by name, at most `limit`.
+  virtual caf::expected<std::vector<protocol::stored_object>>
+  objects(protocol::object_kind kind, const std::string& after, size_t limit) = 0;
 
   // -- group commit ------------------------------------------------------------
 

@@ -28,6 +28,7 @@ namespace tutti::persistence {
 /// - nodes:          name -> node_status as JSON
 /// - events:         seq(be64) -> event as JSON
 /// - service_events: service \0 seq(be64) -> empty; an index for per-service queries
+/// - objects:        kind \0 name -> the object's value (tokens, audit records)
 struct store_dbis {
   MDB_dbi specs = 0;
   MDB_dbi heads = 0;
@@ -37,6 +38,7 @@ struct store_dbis {
   MDB_dbi nodes = 0;
   MDB_dbi events = 0;
   MDB_dbi service_events = 0;
+  MDB_dbi objects = 0;
 };
 
 enum class step { next, stop };

@@ -27,6 +27,7 @@ enum ErrorCode {
   internal @12;
   forbidden @13;
   notLeader @14;
+  unauthenticated @15;
 }
 
 # tutti::protocol::replica_state
@@ -94,6 +95,21 @@ enum ControlRole {
   single @0;
   leader @1;
   standby @2;
+}
+
+# tutti::protocol::access_role
+enum AccessRole {
+  viewer @0;
+  deployer @1;
+  operator @2;
+  admin @3;
+}
+
+# tutti::protocol::credential_kind
+enum CredentialKind {
+  token @0;
+  adminToken @1;
+  clientCertificate @2;
 }
 
 struct Error {
@@ -273,6 +289,45 @@ interface EventSink {
   push @0 (events :List(Event)) -> stream;
 }
 
+# Who a session acts for.
+struct Identity {
+  name @0 :Text;
+  groups @1 :List(Text);
+  role @2 :AccessRole;
+  via @3 :CredentialKind;
+  expiresMs @4 :Int64;  # 0: never
+}
+
+# A bearer token as `tutti token ls` shows it: never its secret.
+struct TokenInfo {
+  name @0 :Text;
+  role @1 :AccessRole;
+  createdMs @2 :Int64;
+  expiresMs @3 :Int64;  # 0: never
+  createdBy @4 :Text;
+}
+
+struct AuditRecord {
+  id @0 :Text;          # orders the records
+  timeMs @1 :Int64;
+  who @2 :Text;
+  from @3 :Text;
+  call @4 :Text;
+  target @5 :Text;
+  result @6 :Text;      # ok, or the error code
+  message @7 :Text;
+}
+
+# The bootstrap capability of every connection. A client proves who it is (a
+# bearer token, or the client certificate of its TLS connection when `token`
+# is empty) and gets a session: a Tutti that allows exactly what that identity
+# may do. The call throws (the pipelined session fails with the reason) when
+# the credential is missing, unknown, expired or revoked. A session stops
+# working at once when its token is revoked or expires.
+interface Gate {
+  session @0 (token :Text) -> (session :Tutti, identity :Identity);
+}
+
 interface Tutti {
   # role: single (dev, or one control process on LMDB), leader or standby (of
   # several on etcd); leader: the leading control process's API address as far
@@ -347,4 +402,20 @@ interface Tutti {
   # and the health of the store's etcd endpoints, as the leader sees them.
   getControllers @19 () -> (store :Text, controllers :List(ControllerStatus),
                             endpoints :List(StoreEndpoint), error :Error);
+
+  # Who this session acts for.
+  whoami @20 () -> (identity :Identity, error :Error);
+
+  # Makes a bearer token with `role`; ttlMs 0: it does not expire. The secret
+  # is in the answer only: the store keeps its SHA-256.
+  createToken @21 (name :Text, role :AccessRole, ttlMs :Int64)
+      -> (token :Text, info :TokenInfo, error :Error);
+
+  # Revokes a token: sessions holding it fail from their next call.
+  revokeToken @22 (name :Text) -> (error :Error);
+
+  listTokens @23 () -> (tokens :List(TokenInfo), error :Error);
+
+  # Audit records after the one with id `after` (all when empty), oldest first.
+  audit @24 (after :Text, limit :UInt32) -> (records :List(AuditRecord), error :Error);
 }

@@ -50,6 +50,8 @@ rpc::ErrorCode to_capnp(error_code x) {
       return wire::FORBIDDEN;
     case error_code::not_leader:
       return wire::NOT_LEADER;
+    case error_code::unauthenticated:
+      return wire::UNAUTHENTICATED;
   }
   // A caf::error of category tutti carries its code as a number; one that is no
   // error_code is a bug of whoever made it.
@@ -89,6 +91,8 @@ std::optional<error_code> from_capnp(rpc::ErrorCode x) {
       return error_code::forbidden;
     case wire::NOT_LEADER:
       return error_code::not_leader;
+    case wire::UNAUTHENTICATED:
+      return error_code::unauthenticated;
   }
   return std::nullopt;
 }
@@ -341,6 +345,62 @@ std::optional<control_role> from_capnp(rpc::ControlRole x) {
       return control_role::leader;
     case wire::STANDBY:
       return control_role::standby;
+  }
+  return std::nullopt;
+}
+
+rpc::AccessRole to_capnp(access_role x) {
+  using wire = rpc::AccessRole;
+  switch (x) {
+    case access_role::viewer:
+      return wire::VIEWER;
+    case access_role::deployer:
+      return wire::DEPLOYER;
+    case access_role::operator_:
+      return wire::OPERATOR;
+    case access_role::admin:
+      return wire::ADMIN;
+  }
+  return wire::VIEWER;
+}
+
+std::optional<access_role> from_capnp(rpc::AccessRole x) {
+  using wire = rpc::AccessRole;
+  switch (x) {
+    case wire::VIEWER:
+      return access_role::viewer;
+    case wire::DEPLOYER:
+      return access_role::deployer;
+    case wire::OPERATOR:
+      return access_role::operator_;
+    case wire::ADMIN:
+      return access_role::admin;
+  }
+  return std::nullopt;
+}
+
+rpc::CredentialKind to_capnp(credential_kind x) {
+  using wire = rpc::CredentialKind;
+  switch (x) {
+    case credential_kind::token:
+      return wire::TOKEN;
+    case credential_kind::admin_token:
+      return wire::ADMIN_TOKEN;
+    case credential_kind::client_certificate:
+      return wire::CLIENT_CERTIFICATE;
+  }
+  return wire::TOKEN;
+}
+
+std::optional<credential_kind> from_capnp(rpc::CredentialKind x) {
+  using wire = rpc::CredentialKind;
+  switch (x) {
+    case wire::TOKEN:
+      return credential_kind::token;
+    case wire::ADMIN_TOKEN:
+      return credential_kind::admin_token;
+    case wire::CLIENT_CERTIFICATE:
+      return credential_kind::client_certificate;
   }
   return std::nullopt;
 }
@@ -691,6 +751,61 @@ void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
 
 spec_record from_capnp(rpc::Revision::Reader r) {
   return {"", r.getRevision(), text(r.getSpecYaml()), r.getTimeMs()};
+}
+
+void to_capnp(rpc::Identity::Builder b, const identity& x) {
+  b.setName(utf8_text(x.name));
+  auto groups = b.initGroups(x.groups.size());
+  for (unsigned i = 0; i < x.groups.size(); ++i)
+    groups.set(i, utf8_text(x.groups[i]));
+  b.setRole(to_capnp(x.role));
+  b.setVia(to_capnp(x.via));
+  b.setExpiresMs(x.expires_ms);
+}
+
+identity from_capnp(rpc::Identity::Reader r) {
+  identity out;
+  out.name = text(r.getName());
+  for (auto g : r.getGroups())
+    out.groups.push_back(text(g));
+  out.role = known(r.getRole(), "role");
+  out.via = known(r.getVia(), "credential kind");
+  out.expires_ms = r.getExpiresMs();
+  return out;
+}
+
+void to_capnp(rpc::TokenInfo::Builder b, const token_record& x) {
+  b.setName(utf8_text(x.name));
+  b.setRole(to_capnp(x.role));
+  b.setCreatedMs(x.created_ms);
+  b.setExpiresMs(x.expires_ms);
+  b.setCreatedBy(utf8_text(x.created_by));
+}
+
+token_record from_capnp(rpc::TokenInfo::Reader r) {
+  token_record out;
+  out.name = text(r.getName());
+  out.role = known(r.getRole(), "role");
+  out.created_ms = r.getCreatedMs();
+  out.expires_ms = r.getExpiresMs();
+  out.created_by = text(r.getCreatedBy());
+  return out;
+}
+
+void to_capnp(rpc::AuditRecord::Builder b, const audit_record& x) {
+  b.setId(utf8_text(x.id));
+  b.setTimeMs(x.time_ms);
+  b.setWho(utf8_text(x.who));
+  b.setFrom(utf8_text(x.from));
+  b.setCall(utf8_text(x.call));
+  b.setTarget(utf8_text(x.target));
+  b.setResult(utf8_text(x.result));
+  b.setMessage(utf8_text(x.message));
+}
+
+audit_record from_capnp(rpc::AuditRecord::Reader r) {
+  return {text(r.getId()),   r.getTimeMs(),        text(r.getWho()),    text(r.getFrom()),
+          text(r.getCall()), text(r.getTarget()), text(r.getResult()), text(r.getMessage())};
 }
 
 } // namespace tutti::protocol

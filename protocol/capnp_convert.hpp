@@ -4,6 +4,7 @@
 // leave the RPC code; these turn them into protocol values and back. The C++
 // enums are the source of truth; each rpc enum mirrors one of them.
 
+#include "protocol/access.hpp"
 #include "protocol/api.capnp.h"
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
@@ -42,6 +43,8 @@ rpc::LoadBalancing to_capnp(load_balancing x);
 rpc::ChangeKind to_capnp(change_kind x);
 rpc::ActorState to_capnp(actor_state x);
 rpc::ControlRole to_capnp(control_role x);
+rpc::AccessRole to_capnp(access_role x);
+rpc::CredentialKind to_capnp(credential_kind x);
 
 /// nullopt for an enumerant this build does not know: a newer peer's, which
 /// Cap'n Proto hands over as its number.
@@ -54,6 +57,8 @@ std::optional<load_balancing> from_capnp(rpc::LoadBalancing x);
 std::optional<change_kind> from_capnp(rpc::ChangeKind x);
 std::optional<actor_state> from_capnp(rpc::ActorState x);
 std::optional<control_role> from_capnp(rpc::ControlRole x);
+std::optional<access_role> from_capnp(rpc::AccessRole x);
+std::optional<credential_kind> from_capnp(rpc::CredentialKind x);
 
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x);
 void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x);
@@ -68,6 +73,9 @@ void to_capnp(rpc::ServiceChange::Builder b, const service_change& x);
 void to_capnp(rpc::SpecError::Builder b, const spec_error& x);
 void to_capnp(rpc::ServiceDetail::Builder b, const service_detail& x);
 void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x);
+void to_capnp(rpc::Identity::Builder b, const identity& x);
+void to_capnp(rpc::TokenInfo::Builder b, const token_record& x); // never the secret's hash
+void to_capnp(rpc::AuditRecord::Builder b, const audit_record& x);
 /// Sets code and message from a caf::error (code_of's code).
 void to_capnp(rpc::Error::Builder b, const caf::error& x);
 
@@ -87,6 +95,9 @@ service_change from_capnp(rpc::ServiceChange::Reader r);
 spec_error from_capnp(rpc::SpecError::Reader r);
 service_detail from_capnp(rpc::ServiceDetail::Reader r);
 service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r);
+identity from_capnp(rpc::Identity::Reader r);
+token_record from_capnp(rpc::TokenInfo::Reader r);
+audit_record from_capnp(rpc::AuditRecord::Reader r);
 
 /// A failed result's error. `code` is nullopt when the peer failed with a code
 /// this build does not know (a newer peer's); the message still says why.

@@ -37,6 +37,8 @@ std::string to_string(error_code x) {
       return "forbidden";
     case error_code::not_leader:
       return "not_leader";
+    case error_code::unauthenticated:
+      return "unauthenticated";
   }
   return "unknown";
 }

@@ -29,6 +29,7 @@ enum class error_code : uint8_t {
   internal, // a bug; the message says where
   forbidden, // the daemon was not started to allow this (e.g. chaos without --enable-chaos)
   not_leader, // this control process does not lead: the leader writes (docs/operations.md, on a highly available control plane)
+  unauthenticated, // no credential, or one that is unknown, expired or revoked
 };
 
 std::string to_string(error_code x);

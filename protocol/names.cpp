@@ -1,3 +1,4 @@
+#include "protocol/access.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -255,6 +256,48 @@ std::string to_string(const spec_error& x) {
     out += x.field + ": ";
   out += x.message;
   return out;
+}
+
+std::string to_string(access_role x) {
+  switch (x) {
+    case access_role::viewer:
+      return "viewer";
+    case access_role::deployer:
+      return "deployer";
+    case access_role::operator_:
+      return "operator";
+    case access_role::admin:
+      return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<access_role> access_role_from(const std::string& text) {
+  static const access_role all[] = {access_role::viewer, access_role::deployer,
+                                    access_role::operator_, access_role::admin};
+  return enum_from(text, all);
+}
+
+std::string to_string(credential_kind x) {
+  switch (x) {
+    case credential_kind::token:
+      return "token";
+    case credential_kind::admin_token:
+      return "admin_token";
+    case credential_kind::client_certificate:
+      return "client_certificate";
+  }
+  return "unknown";
+}
+
+std::string to_string(object_kind x) {
+  switch (x) {
+    case object_kind::token:
+      return "token";
+    case object_kind::audit:
+      return "audit";
+  }
+  return "unknown";
 }
 
 } // namespace tutti::protocol

@@ -4,6 +4,7 @@
 // Nodes of one cluster must agree on these names (CAF 0.17 puts type names on
 // the wire), so add new types at the end.
 
+#include "protocol/access.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
@@ -51,4 +52,7 @@ CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::placement_outcome>))
 CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::reservation>))
 CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::reservation_reply>))
 CAF_ADD_TYPE_ID(tutti, (tutti::protocol::controllers_report))
+CAF_ADD_TYPE_ID(tutti, (tutti::protocol::object_kind))
+CAF_ADD_TYPE_ID(tutti, (tutti::protocol::stored_object))
+CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::stored_object>))
 CAF_END_TYPE_ID_BLOCK(tutti)

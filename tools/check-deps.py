@@ -14,12 +14,13 @@ import sys
 BASE = ["protocol"]
 TOP = {
     "protocol": [],
+    "access": BASE,
     "config": BASE,
     "persistence": BASE,
     "runtime-drivers": BASE,
     "metrics": BASE,
-    "actors": BASE + ["config", "persistence", "runtime-drivers", "metrics"],
-    "simulation": BASE + ["config", "persistence", "runtime-drivers", "metrics", "actors"],
+    "actors": BASE + ["access", "config", "persistence", "runtime-drivers", "metrics"],
+    "simulation": BASE + ["access", "config", "persistence", "runtime-drivers", "metrics", "actors"],
 }
 
 ACTORS = {

@@ -1,6 +1,11 @@
 #include "actors/api/api_server.hpp"
 
+#include "actors/api/api_tls.hpp"
 #include "actors/api/connection_gate.hpp"
+
+#include "access/authorizer.hpp"
+#include "access/records.hpp"
+#include "access/tokens.hpp"
 
 #include "metrics/recorder.hpp"
 #include "protocol/capnp_convert.hpp"
@@ -19,6 +24,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 
 namespace tutti::actors {
@@ -49,6 +55,19 @@ private:
 using cluster_slot = actor_slot<cluster_actor>;
 using admin_slot = actor_slot<supervising_actor>;
 using controllers_slot = actor_slot<controllers_actor>;
+using store_slot = actor_slot<store_actor>;
+
+/// Where this process's audit record ids start counting: random, so that two
+/// control processes of one store (a failover) do not make the same id.
+uint64_t random_base() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) | rd();
+}
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 template <class T> struct reply_box {
   kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
@@ -146,13 +165,148 @@ kj::Exception in_utf8(const kj::Exception& e) {
                        kj::str(p::escape_invalid_utf8(text))};
 }
 
+/// A refusal as the exception a call fails with: "CODE: message", which the
+/// client reads back as the code (tools/tutti/client.cpp).
+kj::Exception refusal(const caf::error& err) {
+  return kj::Exception{kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                       kj::str(p::to_string(p::code_of(err)).c_str(), ": ",
+                               p::escape_invalid_utf8(p::message_of(err)).c_str())};
+}
+
+/// What every connection's gate and sessions share: the server's collaborators.
+struct server_parts {
+  caf::actor_system& sys;
+  const api_server::options& opts;
+  metrics::recorder& metrics;
+  const cluster_slot& slot;
+  const admin_slot& admin;
+  const controllers_slot& controllers;
+  const store_slot& store;
+  access::token_book& tokens;
+  uint64_t audit_suffix_base; // random per process, so ids of two processes differ
+  uint64_t* audit_count;      // on the KJ thread only
+  int64_t* last_token_reload_ms;
+
+  /// Appends `x` to the audit log; a failure is logged, the call goes on.
+  void audit(p::audit_record x) const {
+    x.time_ms = now_ms();
+    x.id = access::audit_id(x.time_ms, audit_suffix_base + (*audit_count)++);
+    p::stored_object obj{p::object_kind::audit, x.id, access::encode(x)};
+    ask_actor<bool>(sys, store.get(), opts.call_timeout, p::put_atom::value, std::move(obj))
+        .then([](caf::expected<bool> r) {
+          if (!r)
+            spdlog::warn("api: an audit record was not stored: {}", p::message_of(r.error()));
+        })
+        .detach([](kj::Exception&& e) {
+          spdlog::warn("api: an audit record was not stored: {}", e.getDescription().cStr());
+        });
+  }
+
+  /// Reads the bearer tokens from the store into the book.
+  kj::Promise<caf::error> reload_tokens() const {
+    *last_token_reload_ms = now_ms();
+    return ask_actor<std::vector<p::stored_object>>(sys, store.get(), opts.call_timeout,
+                                                    p::get_atom::value, p::object_kind::token,
+                                                    std::string{}, uint32_t{1} << 20)
+        .then([this](caf::expected<std::vector<p::stored_object>> r) -> caf::error {
+          if (!r)
+            return r.error();
+          std::vector<p::token_record> xs;
+          for (const auto& obj : *r) {
+            auto x = access::decode_token(obj.value);
+            if (!x) {
+              spdlog::warn("api: token {} is not usable: {}", obj.name, p::message_of(x.error()));
+              continue;
+            }
+            xs.push_back(std::move(*x));
+          }
+          tokens.load(std::move(xs));
+          return {};
+        });
+  }
+};
+
+/// Who a session acts for, and from where.
+struct session_info {
+  p::identity who;
+  std::string secret_sha256; // of its token; empty for a certificate
+  std::string peer;          // the client's address
+};
+
+/// The service, node or token a mutating call names, for the audit log.
+std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params) {
+  using c = access::api_call;
+  switch (call) {
+    case c::apply:
+      return text(params.getAs<rpc::Tutti::ApplyParams>().getFileName());
+    case c::scale:
+      return text(params.getAs<rpc::Tutti::ScaleParams>().getService());
+    case c::rollout_undo:
+      return text(params.getAs<rpc::Tutti::RolloutUndoParams>().getService());
+    case c::delete_service:
+      return text(params.getAs<rpc::Tutti::DeleteServiceParams>().getService());
+    case c::set_node_state:
+      return text(params.getAs<rpc::Tutti::SetNodeStateParams>().getNode());
+    case c::kill_actor:
+      return text(params.getAs<rpc::Tutti::KillActorParams>().getPath());
+    case c::create_token:
+      return text(params.getAs<rpc::Tutti::CreateTokenParams>().getName());
+    case c::revoke_token:
+      return text(params.getAs<rpc::Tutti::RevokeTokenParams>().getName());
+    default:
+      return {};
+  }
+}
+
+template <class Results> std::pair<std::string, std::string> outcome_of(capnp::AnyPointer::Builder b) {
+  auto error = b.getAs<Results>().getError();
+  auto code = p::from_capnp(error.getCode());
+  if (!code || *code == p::error_code::none)
+    return {"ok", ""};
+  return {p::to_string(*code), text(error.getMessage().asReader())};
+}
+
+/// The result of a mutating call as its results say: "ok" or the error code,
+/// and the error's message.
+std::pair<std::string, std::string> audit_outcome(access::api_call call,
+                                                  capnp::AnyPointer::Builder results) {
+  using c = access::api_call;
+  switch (call) {
+    case c::apply: {
+      auto r = results.getAs<rpc::Tutti::ApplyResults>();
+      if (r.getSpecErrors().size() > 0)
+        return {"invalid_spec", std::to_string(r.getSpecErrors().size()) + " problems in the spec"};
+      return outcome_of<rpc::Tutti::ApplyResults>(results);
+    }
+    case c::scale:
+      return outcome_of<rpc::Tutti::ScaleResults>(results);
+    case c::rollout_undo:
+      return outcome_of<rpc::Tutti::RolloutUndoResults>(results);
+    case c::delete_service:
+      return outcome_of<rpc::Tutti::DeleteServiceResults>(results);
+    case c::set_node_state:
+      return outcome_of<rpc::Tutti::SetNodeStateResults>(results);
+    case c::kill_actor:
+      return outcome_of<rpc::Tutti::KillActorResults>(results);
+    case c::create_token:
+      return outcome_of<rpc::Tutti::CreateTokenResults>(results);
+    case c::revoke_token:
+      return outcome_of<rpc::Tutti::RevokeTokenResults>(results);
+    default:
+      return {"ok", ""};
+  }
+}
+
+/// The API as one identity may use it: the session a connection's gate hands
+/// out. Every call first asks whether the credential still holds and whether
+/// the identity's role allows the call, so a revoked token stops working on an
+/// open connection at its next call.
 class tutti_service final : public rpc::Tutti::Server {
 public:
-  tutti_service(caf::actor_system& sys, const cluster_slot& slot, const api_server::options& opts,
-                metrics::recorder& metrics, const admin_slot& admin,
-                const controllers_slot& controllers)
-    : sys_(sys), slot_(slot), opts_(opts), metrics_(metrics), admin_(admin),
-      controllers_(controllers) {}
+  tutti_service(const server_parts& parts, session_info session)
+    : sys_(parts.sys), slot_(parts.slot), opts_(parts.opts), metrics_(parts.metrics),
+      admin_(parts.admin), controllers_(parts.controllers), parts_(parts),
+      session_(std::move(session)) {}
 
   /// Every call passes here: one more than limits.calls_per_connection awaiting
   /// an answer is refused, so one client's calls cannot pile up without bound.
@@ -166,6 +320,19 @@ public:
                                            opts_.limits.calls_per_connection,
                                            "); wait for answers before sending more")),
           false};
+    auto which = access::api_call_of(method_id);
+    if (interface_id != capnp::typeId<rpc::Tutti>() || !which)
+      return rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
+    std::string target;
+    try {
+      target = audit_target(*which, context.getParams());
+    } catch (const kj::Exception& e) {
+      return {in_utf8(e), false};
+    }
+    if (auto refused = check(*which)) {
+      audit(*which, target, p::to_string(p::code_of(refused)), p::message_of(refused));
+      return {refusal(refused), false};
+    }
     ++in_flight_;
     auto call = [&]() -> DispatchCallResult {
       try {
@@ -174,6 +341,17 @@ public:
         return {in_utf8(e), false};
       }
     }();
+    if (access::mutates(*which))
+      call.promise = call.promise.then(
+          [this, which, target, context]() mutable -> kj::Promise<void> {
+            auto [result, message] = audit_outcome(*which, context.getResults());
+            audit(*which, target, result, message);
+            return kj::READY_NOW;
+          },
+          [this, which, target](kj::Exception&& e) -> kj::Promise<void> {
+            audit(*which, target, "failed", e.getDescription().cStr());
+            return kj::mv(e);
+          });
     call.promise =
         call.promise.catch_([](kj::Exception&& e) -> kj::Promise<void> { return in_utf8(e); })
             .attach(kj::defer([this] { --in_flight_; }));
@@ -447,7 +625,136 @@ public:
         });
   }
 
+  kj::Promise<void> whoami(WhoamiContext ctx) override {
+    p::to_capnp(ctx.getResults().initIdentity(), session_.who);
+    record("whoami", {}, clock::now());
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> createToken(CreateTokenContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    auto name = text(params.getName());
+    auto role = p::from_capnp(params.getRole());
+    if (auto err = access::check_token_name(name))
+      return fail(ctx, "createToken", start, err);
+    if (!role)
+      return fail(ctx, "createToken", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "unknown role " + std::to_string(static_cast<uint16_t>(params.getRole())) +
+                                    "; use viewer, deployer, operator or admin"));
+    if (params.getTtlMs() < 0)
+      return fail(ctx, "createToken", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "a token's time to live must not be negative"));
+    auto secret = access::new_secret();
+    if (!secret)
+      return fail(ctx, "createToken", start, secret.error());
+    p::token_record x;
+    x.name = name;
+    x.secret_sha256 = access::sha256_hex(*secret);
+    x.role = *role;
+    x.created_ms = now_ms();
+    x.expires_ms = params.getTtlMs() == 0 ? 0 : x.created_ms + params.getTtlMs();
+    x.created_by = session_.who.name;
+    return parts_.reload_tokens().then([this, ctx, start, x, secret = *secret](caf::error err) mutable
+                                       -> kj::Promise<void> {
+      if (err)
+        return fail(ctx, "createToken", start, err);
+      for (const auto& t : parts_.tokens.tokens())
+        if (t.name == x.name)
+          return fail(ctx, "createToken", start,
+                      p::make_error(p::error_code::already_exists,
+                                    "a token named " + x.name +
+                                        " exists; revoke it first or choose another name"));
+      p::stored_object obj{p::object_kind::token, x.name, access::encode(x)};
+      return ask_actor<bool>(sys_, parts_.store.get(), opts_.call_timeout, p::put_atom::value,
+                             std::move(obj))
+          .then([this, ctx, start, x, secret](caf::expected<bool> r) mutable {
+            if (!r)
+              return void(fail(ctx, "createToken", start, r.error()));
+            parts_.tokens.put(x);
+            auto results = ctx.getResults();
+            results.setToken(secret);
+            p::to_capnp(results.initInfo(), x);
+            record("createToken", {}, start);
+          });
+    });
+  }
+
+  kj::Promise<void> revokeToken(RevokeTokenContext ctx) override {
+    auto start = clock::now();
+    auto name = text(ctx.getParams().getName());
+    return parts_.reload_tokens().then([this, ctx, start, name](caf::error err) mutable
+                                       -> kj::Promise<void> {
+      if (err)
+        return fail(ctx, "revokeToken", start, err);
+      bool known = false;
+      for (const auto& t : parts_.tokens.tokens())
+        known = known || t.name == name;
+      if (!known)
+        return fail(ctx, "revokeToken", start,
+                    p::make_error(p::error_code::not_found,
+                                  "no token named " + name + " (see `tutti token ls`)"));
+      return ask_actor<bool>(sys_, parts_.store.get(), opts_.call_timeout, p::delete_atom::value,
+                             p::object_kind::token, name)
+          .then([this, ctx, start, name](caf::expected<bool> r) mutable {
+            if (!r)
+              return void(fail(ctx, "revokeToken", start, r.error()));
+            parts_.tokens.remove(name);
+            record("revokeToken", {}, start);
+          });
+    });
+  }
+
+  kj::Promise<void> listTokens(ListTokensContext ctx) override {
+    auto start = clock::now();
+    return parts_.reload_tokens().then([this, ctx, start](caf::error err) mutable {
+      if (err)
+        return void(fail(ctx, "listTokens", start, err));
+      auto xs = parts_.tokens.tokens();
+      fill(ctx.getResults().initTokens(xs.size()), xs);
+      record("listTokens", {}, start);
+    });
+  }
+
+  kj::Promise<void> audit(AuditContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    uint32_t limit = params.getLimit() == 0 ? 100 : std::min(params.getLimit(), 10000u);
+    return ask_actor<std::vector<p::stored_object>>(sys_, parts_.store.get(), opts_.call_timeout,
+                                                    p::get_atom::value, p::object_kind::audit,
+                                                    text(params.getAfter()), limit)
+        .then([this, ctx, start](caf::expected<std::vector<p::stored_object>> r) mutable {
+          if (!r)
+            return void(fail(ctx, "audit", start, r.error()));
+          std::vector<p::audit_record> xs;
+          for (const auto& obj : *r) {
+            auto x = access::decode_audit(obj.value);
+            if (x)
+              xs.push_back(std::move(*x));
+            else
+              xs.push_back({obj.name, 0, "", "", "", "", "damaged", p::message_of(x.error())});
+          }
+          fill(ctx.getResults().initRecords(xs.size()), xs);
+          record("audit", {}, start);
+        });
+  }
+
 private:
+  /// Nothing when the session's credential still holds and its role allows `call`.
+  caf::error check(access::api_call call) const {
+    if (auto err = parts_.tokens.still_valid(session_.who, session_.secret_sha256, now_ms()))
+      return err;
+    return access::authorize(session_.who, call);
+  }
+
+  void audit(access::api_call call, const std::string& target, std::string result,
+             std::string message) const {
+    parts_.audit({{}, 0, access::describe(session_.who), session_.peer, access::to_string(call),
+                  target, std::move(result), std::move(message)});
+  }
+
   /// An error when this connection holds limits.streams_per_connection streams.
   caf::error too_many_streams() const {
     if (streams_ < opts_.limits.streams_per_connection)
@@ -519,9 +826,79 @@ private:
   metrics::recorder& metrics_;
   const admin_slot& admin_;
   const controllers_slot& controllers_;
+  const server_parts& parts_;
+  session_info session_;
   int32_t in_flight_ = 0; // calls awaiting their answer
   int32_t streams_ = 0;   // follow and watchEndpoints calls open
 };
+
+/// A connection's bootstrap: hands out sessions (see rpc::Gate).
+class gate_service final : public rpc::Gate::Server {
+public:
+  /// `certificate`: the identity the connection's client certificate gives (or
+  /// why it gives none); nullopt when the client presented none.
+  gate_service(const server_parts& parts, std::string peer,
+               std::optional<caf::expected<p::identity>> certificate)
+    : parts_(parts), peer_(std::move(peer)), certificate_(std::move(certificate)) {}
+
+  kj::Promise<void> session(SessionContext ctx) override {
+    auto token = raw_text(ctx.getParams().getToken());
+    // A bad certificate is refused even with a token: whoever sent it should
+    // learn that it does not work.
+    if (certificate_ && !*certificate_)
+      return grant(ctx, *certificate_, "");
+    if (token.empty())
+      return grant(ctx, from_certificate(), "");
+    auto who = parts_.tokens.identify(token, now_ms());
+    // A token made by another control process (before a failover), or right
+    // after a restart: read the tokens again, at most once a second.
+    if (!who && now_ms() - *parts_.last_token_reload_ms >= 1000 && parts_.store.get())
+      return parts_.reload_tokens().then([this, ctx, token](caf::error) mutable {
+        return grant(ctx, parts_.tokens.identify(token, now_ms()), access::sha256_hex(token));
+      });
+    return grant(ctx, std::move(who), access::sha256_hex(token));
+  }
+
+private:
+  caf::expected<p::identity> from_certificate() const {
+    if (certificate_)
+      return *certificate_;
+    return p::make_error(p::error_code::unauthenticated,
+                         "no credential: give a token (--token, TUTTI_TOKEN, --token-file or "
+                         "TUTTI_TOKEN_FILE) or a client certificate (--cert and --key)");
+  }
+
+  kj::Promise<void> grant(SessionContext& ctx, caf::expected<p::identity> who,
+                          std::string secret_sha256) {
+    if (!who) {
+      auto name = certificate_ && *certificate_ ? (*certificate_)->name : std::string{"anonymous"};
+      parts_.audit({{}, 0, name, peer_, "session", "", p::to_string(p::code_of(who.error())),
+                    p::message_of(who.error())});
+      return refusal(who.error());
+    }
+    auto results = ctx.getResults();
+    p::to_capnp(results.initIdentity(), *who);
+    results.setSession(kj::heap<tutti_service>(parts_, session_info{*who, std::move(secret_sha256), peer_}));
+    return kj::READY_NOW;
+  }
+
+  const server_parts& parts_;
+  std::string peer_;
+  std::optional<caf::expected<p::identity>> certificate_;
+};
+
+/// The client's address and, with TLS, what its certificate says.
+capnp::Capability::Client make_gate(const server_parts& parts, const api_tls* tls_config,
+                                    kj::PeerIdentity& peer) {
+  if (auto* tls = dynamic_cast<kj::TlsPeerIdentity*>(&peer)) {
+    std::optional<caf::expected<p::identity>> certificate;
+    if (tls->hasCertificate() && tls_config != nullptr)
+      certificate = tls_config->identify(*tls);
+    return kj::heap<gate_service>(parts, tls->getNetworkIdentity().toString().cStr(),
+                                  std::move(certificate));
+  }
+  return kj::heap<gate_service>(parts, peer.toString().cStr(), std::nullopt);
+}
 
 } // namespace
 
@@ -532,6 +909,11 @@ struct api_server::impl {
   cluster_slot slot;
   admin_slot admin;
   controllers_slot controllers;
+  store_slot store;
+  uint64_t audit_count = 0;
+  int64_t last_token_reload_ms = 0;
+  server_parts parts{sys,         opts,  metrics, slot, admin, controllers, store, *opts.tokens,
+                     random_base(), &audit_count, &last_token_reload_ms};
   std::thread thread;
   std::mutex mtx;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;
@@ -547,10 +929,18 @@ struct api_server::impl {
         std::lock_guard<std::mutex> guard{mtx};
         stop_fulfiller = kj::mv(stop.fulfiller);
       }
-      connection_gate gate{opts.limits, io.provider->getTimer(), [this] {
-                             return capnp::Capability::Client{
-                                 kj::heap<tutti_service>(sys, slot, opts, metrics, admin, controllers)};
-                           }};
+      std::unique_ptr<api_tls> tls;
+      if (opts.tls) {
+        auto made = api_tls::make({opts.tls->certificate, opts.tls->key, opts.tls->client_ca});
+        if (!made)
+          return ready->set_value(made.error());
+        tls = std::move(*made);
+      }
+      connection_gate gate{opts.limits, io.provider->getTimer(),
+                           [this, &tls](kj::PeerIdentity& peer) {
+                             return make_gate(parts, tls.get(), peer);
+                           },
+                           tls ? &tls->context() : nullptr};
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
       stop.promise.exclusiveJoin(gate.listen(*listener)).wait(io.waitScope);
     } catch (const kj::Exception& e) {
@@ -566,7 +956,7 @@ struct api_server::impl {
 };
 
 api_server::api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics)
-  : impl_(new impl{sys, std::move(opts), metrics, {}, {}, {}, {}, {}, {}, false}) {}
+  : impl_(new impl{sys, std::move(opts), metrics}) {}
 
 api_server::~api_server() {
   stop();
@@ -591,6 +981,10 @@ void api_server::set_admin(supervising_actor admin) {
 
 void api_server::set_controllers(controllers_actor controllers) {
   impl_->controllers.set(std::move(controllers));
+}
+
+void api_server::set_store(store_actor store) {
+  impl_->store.set(std::move(store));
 }
 
 void api_server::set_cluster(cluster_actor cluster) {

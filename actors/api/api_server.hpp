@@ -4,7 +4,13 @@
 // thread of its own; each call crosses into CAF as a request to the cluster actor
 // and its answer returns through a KJ cross-thread fulfiller, so neither side
 // blocks the other. Cap'n Proto readers and builders stay in this file's .cpp.
+//
+// Every connection's bootstrap capability is a gate: a client proves who it is
+// (a bearer token, or its TLS client certificate) and gets a session that
+// allows what its role allows (access/authorizer.hpp); mutating and refused
+// calls go to the audit log in the store.
 
+#include "access/token_book.hpp"
 #include "actors/interfaces.hpp"
 #include "protocol/limits.hpp"
 
@@ -13,6 +19,7 @@
 #include <functional>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace tutti::metrics {
@@ -23,6 +30,13 @@ namespace tutti::actors {
 
 class api_server {
 public:
+  /// PEM texts of the API's TLS (read once at startup).
+  struct tls_pem {
+    std::string certificate;
+    std::string key;
+    std::string client_ca; // empty: no client certificates, tokens only
+  };
+
   struct options {
     std::string host = "127.0.0.1";
     uint16_t port = 7700; // 0 picks a free one
@@ -34,6 +48,10 @@ public:
     /// What this control process is, asked on each `version` call (from the
     /// KJ thread); empty: single.
     std::function<protocol::role_report()> role;
+    /// The credentials accepted (never null; shared with whoever else serves
+    /// the same cluster's API in this process).
+    std::shared_ptr<access::token_book> tokens;
+    std::optional<tls_pem> tls; // nullopt: plain TCP
   };
 
   api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics);
@@ -49,6 +67,9 @@ public:
   void set_admin(supervising_actor admin);
   /// The reporter of `tutti get controllers`.
   void set_controllers(controllers_actor controllers);
+
+  /// The store actor (after each of its restarts): tokens and the audit log.
+  void set_store(store_actor store);
 
   /// Points the server at the live cluster actor (thread-safe; called after each
   /// restart of the cluster actor).

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+
 #include <utility>
 
 namespace tutti::actors {
@@ -89,33 +91,61 @@ constexpr uint64_t refusal_log_interval = 1000;
 /// One served connection: its stream, the Cap'n Proto network over it and the
 /// RPC system that dispatches its calls to its bootstrap object.
 struct connection_gate::connection {
-  connection(kj::Own<kj::AsyncIoStream> s, capnp::ReaderOptions options,
-             capnp::Capability::Client bootstrap)
-    : stream(kj::mv(s)), network(*stream, capnp::rpc::twoparty::Side::SERVER, options),
+  connection(kj::Own<kj::AsyncIoStream> s, kj::Own<kj::PeerIdentity> peer,
+             capnp::ReaderOptions options, capnp::Capability::Client bootstrap)
+    : peer(kj::mv(peer)), stream(kj::mv(s)),
+      network(*stream, capnp::rpc::twoparty::Side::SERVER, options),
       rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
 
+  kj::Own<kj::PeerIdentity> peer;
   kj::Own<kj::AsyncIoStream> stream;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 };
 
 connection_gate::connection_gate(const protocol::api_limits& limits, kj::Timer& timer,
-                                 bootstrap_factory bootstrap, kj::Duration stall_timeout)
-  : limits_(limits), timer_(timer), bootstrap_(kj::mv(bootstrap)), stall_timeout_(stall_timeout),
-    tasks_(*this) {}
+                                 bootstrap_factory bootstrap, kj::TlsContext* tls,
+                                 kj::Duration stall_timeout)
+  : limits_(limits), timer_(timer), bootstrap_(kj::mv(bootstrap)), tls_(tls),
+    stall_timeout_(stall_timeout), tasks_(*this) {}
 
 kj::Promise<void> connection_gate::listen(kj::ConnectionReceiver& listener) {
   return accept_loop(listener);
 }
 
 kj::Promise<void> connection_gate::accept_loop(kj::ConnectionReceiver& listener) {
-  return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
-    serve(kj::mv(stream));
+  return listener.acceptAuthenticated().then([this, &listener](kj::AuthenticatedStream stream) {
+    admit(kj::mv(stream));
     return accept_loop(listener);
   });
 }
 
-void connection_gate::serve(kj::Own<kj::AsyncIoStream> stream) {
+void connection_gate::admit(kj::AuthenticatedStream stream) {
+  if (tls_ == nullptr)
+    return serve(kj::mv(stream));
+  // Counted from the first byte, so that handshakes that never finish cannot
+  // pile up beyond limits.connections either.
+  if (open_ >= static_cast<size_t>(limits_.connections))
+    return serve(kj::mv(stream)); // refused there
+  ++open_;
+  // The handshake's count ends when it does: on success serve() counts the
+  // connection anew, on failure (or timeout) the guard gives the slot back.
+  auto counted = std::make_shared<bool>(true);
+  auto handshake = timer_.timeoutAfter(stall_timeout_, tls_->wrapServer(kj::mv(stream)));
+  tasks_.add(handshake
+                 .then([this, counted](kj::AuthenticatedStream s) {
+                   *counted = false;
+                   --open_;
+                   serve(kj::mv(s));
+                 })
+                 .attach(kj::defer([this, counted] {
+                   if (*counted)
+                     --open_;
+                 })));
+}
+
+void connection_gate::serve(kj::AuthenticatedStream authenticated) {
+  auto stream = kj::mv(authenticated.stream);
   if (open_ >= static_cast<size_t>(limits_.connections)) {
     if (refused_++ % refusal_log_interval == 0)
       spdlog::warn("api: {} client connections are open (limits.connections); closing new "
@@ -129,7 +159,9 @@ void connection_gate::serve(kj::Own<kj::AsyncIoStream> stream) {
   // limit, which ends the connection, is reached.
   options.traversalLimitInWords = 2 * limits_.request_bytes / sizeof(capnp::word);
   auto guarded = kj::heap<backpressure_stream>(kj::mv(stream), timer_, stall_timeout_);
-  auto conn = kj::heap<connection>(kj::mv(guarded), options, bootstrap_());
+  auto bootstrap = bootstrap_(*authenticated.peerIdentity);
+  auto conn = kj::heap<connection>(kj::mv(guarded), kj::mv(authenticated.peerIdentity), options,
+                                   kj::mv(bootstrap));
   ++open_;
   auto done = conn->network.onDisconnect();
   tasks_.add(done.attach(kj::mv(conn), kj::defer([this] { --open_; })));

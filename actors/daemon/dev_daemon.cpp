@@ -2,6 +2,7 @@
 
 #include "actors/supervision/admin_actor.hpp"
 #include "actors/api/api_server.hpp"
+#include "actors/daemon/api_access.hpp"
 #include "actors/cluster/cluster_actor.hpp"
 #include "actors/daemon/cluster_tls.hpp"
 #include "actors/mesh/discovery_actor.hpp"
@@ -165,8 +166,9 @@ void dev_daemon::impl::start_tree() {
   auto* m = metrics.get();
   auto* server = api.get();
   std::vector<child_spec> children;
-  children.push_back({"store", [this, dir, m] {
+  children.push_back({"store", [this, dir, m, server] {
                         dir->store = spawn_store(*sys, db, *m);
+                        server->set_store(dir->store);
                         std::lock_guard<std::mutex> guard{mtx};
                         store_ids.push_back(dir->store.id());
                         return caf::actor_cast<caf::actor>(dir->store);
@@ -265,6 +267,9 @@ dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
   x->detached_of_caf = x->sys->detached_actors();
   auto opts = api_options(cfg);
+  if (auto err = configure_api_access(cfg, mode == daemon_mode::dev, opts))
+    return err;
+  spdlog::info("{}", describe_api_access(cfg, opts));
   if (leading)
     opts.role = [me = cfg.api.to_string()] {
       return p::role_report{p::control_role::leader, me, {}};

@@ -1,6 +1,7 @@
 #include "actors/daemon/standby_plane.hpp"
 
 #include "actors/api/api_server.hpp"
+#include "actors/daemon/api_access.hpp"
 #include "actors/daemon/controllers_actor.hpp"
 #include "actors/daemon/dev_daemon.hpp"
 #include "actors/runtime/system_config.hpp"
@@ -45,6 +46,8 @@ caf::expected<std::unique_ptr<standby_plane>> standby_plane::start(standby_conte
   x->sys = std::make_unique<caf::actor_system>(x->sys_cfg);
   const auto& cfg = ctx.cfg;
   auto opts = api_options(cfg);
+  if (auto err = configure_api_access(cfg, false, opts))
+    return err;
   opts.role = [status = ctx.status] { return status->report(); };
   x->api = std::make_unique<api_server>(*x->sys, opts, metrics);
   x->controllers =

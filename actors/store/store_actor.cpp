@@ -409,6 +409,30 @@ caf::result<std::vector<p::spec_record>> history_of(self_ptr self, const std::st
   return out;
 }
 
+// -- objects (tokens, audit records) -------------------------------------------------
+
+/// Written at once, not with the group commit: a token must be stored before
+/// its secret is shown, and these writes are rare.
+caf::result<bool> put_object(self_ptr self, const p::stored_object& x) {
+  if (auto err = self->state.db->put_object(x))
+    return err;
+  return true;
+}
+
+caf::result<bool> remove_object(self_ptr self, p::object_kind kind, const std::string& name) {
+  if (auto err = self->state.db->remove_object(kind, name))
+    return err;
+  return true;
+}
+
+caf::result<std::vector<p::stored_object>> read_objects(self_ptr self, p::object_kind kind,
+                                                         const std::string& after, uint32_t limit) {
+  auto xs = self->state.db->objects(kind, after, limit);
+  if (!xs)
+    return std::move(xs.error());
+  return std::move(*xs);
+}
+
 // -- the behaviour -----------------------------------------------------------------
 
 store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::store> db,
@@ -447,6 +471,13 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::sto
       [self](p::follow_atom, p::tick_atom, uint64_t id) { send_backlog(self, id); },
       [self](p::put_atom, const p::node_status& node) { return queue_node(self, node); },
       [self](p::get_atom, p::nodes_atom) { return read_nodes(self); },
+      [self](p::put_atom, const p::stored_object& x) { return put_object(self, x); },
+      [self](p::delete_atom, p::object_kind kind, const std::string& name) {
+        return remove_object(self, kind, name);
+      },
+      [self](p::get_atom, p::object_kind kind, const std::string& after, uint32_t limit) {
+        return read_objects(self, kind, after, limit);
+      },
   };
 }
 

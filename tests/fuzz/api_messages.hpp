@@ -23,22 +23,40 @@ inline std::string frame(capnp::MessageBuilder& message) {
   return {reinterpret_cast<const char*>(bytes.begin()), bytes.size()};
 }
 
-/// Asks for the server's bootstrap capability (the Tutti interface) as question `id`.
+/// The admin token of fuzz_api's daemon; make_api_corpus's seeds log in with it.
+inline constexpr const char* admin_token = "tutti_fuzz_admin_token_0123456789abcdef";
+
+/// Asks for the server's bootstrap capability (the Gate interface) as question `id`.
 inline std::string bootstrap_message(uint32_t id) {
   capnp::MallocMessageBuilder message;
   message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(id);
   return frame(message);
 }
 
-/// Calls method `Params`'s method of the capability bootstrap question `target`
-/// answered, as question `id`; `fill` sets the parameters.
+/// Asks the gate that bootstrap question `gate` answered for an admin session,
+/// as question `id`.
+inline std::string session_message(uint32_t id, uint32_t gate) {
+  capnp::MallocMessageBuilder message;
+  auto call = message.initRoot<capnp::rpc::Message>().initCall();
+  call.setQuestionId(id);
+  call.initTarget().initPromisedAnswer().setQuestionId(gate);
+  call.setInterfaceId(capnp::typeId<protocol::rpc::Gate>());
+  call.setMethodId(0);
+  call.initParams().initContent().initAs<protocol::rpc::Gate::SessionParams>().setToken(admin_token);
+  return frame(message);
+}
+
+/// Calls method `Params`'s method of the session that question `target` (a
+/// session_message) answered, as question `id`; `fill` sets the parameters.
 template <class Params>
 std::string call_message(uint32_t id, uint32_t target, uint16_t method,
                          kj::Function<void(typename Params::Builder)> fill) {
   capnp::MallocMessageBuilder message;
   auto call = message.initRoot<capnp::rpc::Message>().initCall();
   call.setQuestionId(id);
-  call.initTarget().initPromisedAnswer().setQuestionId(target);
+  auto promised = call.initTarget().initPromisedAnswer();
+  promised.setQuestionId(target);
+  promised.initTransform(1)[0].setGetPointerField(0); // the results' session
   call.setInterfaceId(capnp::typeId<protocol::rpc::Tutti>());
   call.setMethodId(method);
   fill(call.initParams().initContent().initAs<Params>());
@@ -67,6 +85,11 @@ enum class api_method : uint16_t {
   tree = 17,
   kill_actor = 18,
   get_controllers = 19,
+  whoami = 20,
+  create_token = 21,
+  revoke_token = 22,
+  list_tokens = 23,
+  audit = 24,
 };
 
 } // namespace tutti::fuzz

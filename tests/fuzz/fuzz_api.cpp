@@ -39,6 +39,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -88,6 +89,15 @@ struct environment {
     cfg.limits.documents_per_apply = 4;
     cfg.limits.services = 8;
     cfg.stop_replicas_on_exit = true;
+    // Inputs log in with the token make_api_corpus's seeds carry.
+    std::filesystem::create_directories(dir);
+    cfg.access.admin_token_file = (dir / "admin.token").string();
+    {
+      std::ofstream token{cfg.access.admin_token_file};
+      token << tutti::fuzz::admin_token << "\n";
+    }
+    std::filesystem::permissions(cfg.access.admin_token_file, std::filesystem::perms::owner_read |
+                                                                 std::filesystem::perms::owner_write);
     auto started = tutti::actors::dev_daemon::start(cfg);
     if (!started) {
       std::fprintf(stderr, "fuzz_api: %s\n", p::message_of(started.error()).c_str());
@@ -439,7 +449,7 @@ void call(connection& c, uint32_t& next_id, api_method method,
           kj::Function<void(typename Params::Builder)> fill,
           kj::FunctionParam<void(typename Results::Reader)> use) {
   auto id = next_id++;
-  c.send(tutti::fuzz::call_message<Params>(id, own_questions, static_cast<uint16_t>(method),
+  c.send(tutti::fuzz::call_message<Params>(id, own_questions + 1, static_cast<uint16_t>(method),
                                            kj::mv(fill)));
   KJ_IF_MAYBE (words, c.answer(id)) {
     read_results<Results>(*words, use);
@@ -507,9 +517,10 @@ bool run_input(std::string_view input) {
     return node_state_changed;
   }
   c.send(tutti::fuzz::bootstrap_message(own_questions));
-  auto barrier = own_questions + 1;
+  c.send(tutti::fuzz::session_message(own_questions + 1, own_questions));
+  auto barrier = own_questions + 2;
   c.send(tutti::fuzz::call_message<rpc::Tutti::GetServicesParams>(
-      barrier, own_questions, static_cast<uint16_t>(api_method::get_services), [](auto) {}));
+      barrier, own_questions + 1, static_cast<uint16_t>(api_method::get_services), [](auto) {}));
   c.answer(barrier);
   c.answer_all();
   return node_state_changed;
@@ -521,8 +532,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   env();
   bool node_state_changed = run_input({reinterpret_cast<const char*>(data), size});
   connection own;
-  uint32_t next_id = own_questions + 1;
+  uint32_t next_id = own_questions + 2;
   own.send(tutti::fuzz::bootstrap_message(own_questions));
+  own.send(tutti::fuzz::session_message(own_questions + 1, own_questions));
   check_no_restarts(own, next_id);
   reset(own, next_id, node_state_changed);
   return 0;

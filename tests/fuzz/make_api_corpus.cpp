@@ -1,16 +1,28 @@
 // Writes the seed corpus of fuzz_api: each file is the byte stream a real
 // Cap'n Proto client (this program, through the generated API) sends on one
-// connection, captured from an in-memory pipe that nobody answers. Calls are
-// pipelined on the bootstrap question, so all of them go out unanswered.
+// connection, captured from an in-memory pipe that nobody answers. It logs in
+// with fuzz_api's admin token and pipelines every call on the session
+// question, so all of them go out unanswered.
 //
 //   make_api_corpus DIR
+//   make_api_corpus --login FILE...
+//
+// The second form rewrites inputs recorded before the API had a gate (regress_
+// files kept from fuzzing): after each bootstrap it adds a login with the
+// admin token, and calls on the bootstrap go to the session instead. A frame
+// left incomplete at the end stays as it is.
 
 #include "protocol/api.capnp.h"
+#include "tests/fuzz/api_messages.hpp"
 
 #include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.capnp.h>
+#include <capnp/serialize.h>
 #include <kj/async-io.h>
 
 #include <cstdio>
+#include <cstring>
+#include <iterator>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -162,6 +174,23 @@ std::vector<std::pair<std::string, script>> seeds() {
     auto controllers = t.getControllersRequest();
     keep(controllers, ps);
   });
+  out.emplace_back("access", [](rpc::Tutti::Client& t, promises& ps) {
+    auto whoami = t.whoamiRequest();
+    keep(whoami, ps);
+    auto create = t.createTokenRequest();
+    create.setName("fuzz-token");
+    create.setRole(rpc::AccessRole::DEPLOYER);
+    create.setTtlMs(60000);
+    keep(create, ps);
+    auto list = t.listTokensRequest();
+    keep(list, ps);
+    auto audit = t.auditRequest();
+    audit.setLimit(10);
+    keep(audit, ps);
+    auto revoke = t.revokeTokenRequest();
+    revoke.setName("fuzz-token");
+    keep(revoke, ps);
+  });
   out.emplace_back("streams", [](rpc::Tutti::Client& t, promises& ps) {
     send_apply(t, ps, sim_spec);
     auto follow = t.followRequest();
@@ -179,7 +208,11 @@ std::vector<std::pair<std::string, script>> seeds() {
 std::string capture(kj::AsyncIoContext& io, const script& s) {
   auto pipe = kj::newTwoWayPipe();
   capnp::TwoPartyClient client{*pipe.ends[0]};
-  auto tutti = client.bootstrap().castAs<rpc::Tutti>();
+  auto gate = client.bootstrap().castAs<rpc::Gate>();
+  auto login = gate.sessionRequest();
+  login.setToken(tutti::fuzz::admin_token);
+  auto session = login.send();
+  auto tutti = session.getSession();
   std::vector<kj::Promise<void>> pending;
   s(tutti, pending);
   std::string out;
@@ -196,11 +229,76 @@ std::string capture(kj::AsyncIoContext& io, const script& s) {
   return out;
 }
 
+/// The question id of the login added after bootstrap `q`.
+uint32_t login_question(uint32_t q) {
+  return q ^ 0x40000000u;
+}
+
+/// One message rewritten (a login added after a bootstrap, a call on the
+/// bootstrap sent to the session); throws kj::Exception when it cannot be read.
+std::string login_message(kj::ArrayPtr<const capnp::word> words) {
+  capnp::FlatArrayMessageReader reader{words};
+  capnp::MallocMessageBuilder message;
+  message.setRoot(reader.getRoot<capnp::rpc::Message>());
+  auto root = message.getRoot<capnp::rpc::Message>();
+  if (root.isCall()) {
+    auto target = root.getCall().getTarget();
+    if (target.isPromisedAnswer() && target.getPromisedAnswer().getTransform().size() == 0 &&
+        root.getCall().getInterfaceId() == capnp::typeId<rpc::Tutti>()) {
+      auto promised = target.getPromisedAnswer();
+      promised.setQuestionId(login_question(promised.getQuestionId()));
+      promised.initTransform(1)[0].setGetPointerField(0);
+    }
+  }
+  auto out = tutti::fuzz::frame(message);
+  if (root.isBootstrap()) {
+    auto q = root.getBootstrap().getQuestionId();
+    out += tutti::fuzz::session_message(login_question(q), q);
+  }
+  return out;
+}
+
+std::string login_rewrite(const std::string& input) {
+  std::string out;
+  size_t at = 0;
+  while (input.size() - at >= sizeof(capnp::word)) {
+    size_t words = (input.size() - at) / sizeof(capnp::word);
+    auto buf = kj::heapArray<capnp::word>(words);
+    std::memcpy(buf.begin(), input.data() + at, words * sizeof(capnp::word));
+    size_t size = 0;
+    try {
+      size = capnp::expectedSizeInWordsFromPrefix(buf);
+    } catch (const kj::Exception&) {
+      break;
+    }
+    if (size > words)
+      break;
+    auto raw = input.substr(at, size * sizeof(capnp::word));
+    at += size * sizeof(capnp::word);
+    try {
+      out += login_message(buf.slice(0, size));
+    } catch (const kj::Exception&) {
+      out += raw; // a damaged message stays as it was: that is what it tests
+    }
+  }
+  return out + input.substr(at);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string{argv[1]} == "--login") {
+    for (int i = 2; i < argc; ++i) {
+      std::ifstream in{argv[i], std::ios::binary};
+      std::string bytes{std::istreambuf_iterator<char>{in}, {}};
+      auto rewritten = login_rewrite(bytes);
+      std::ofstream{argv[i], std::ios::binary | std::ios::trunc} << rewritten;
+      std::printf("%s: %zu -> %zu bytes\n", argv[i], bytes.size(), rewritten.size());
+    }
+    return 0;
+  }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: make_api_corpus DIR\n");
+    std::fprintf(stderr, "usage: make_api_corpus DIR | make_api_corpus --login FILE...\n");
     return 2;
   }
   std::filesystem::path dir{argv[1]};

@@ -169,7 +169,9 @@ TEST_F(integration, ExitCodesTellWhatFailed) {
   EXPECT_NE(unreachable.err.find(std::to_string(nobody)), std::string::npos) << unreachable.err;
 
   // TUTTI_API works as --api does.
-  auto by_env = s::run_command({TUTTI_BIN, "get", "services"}, {{"TUTTI_API", d.api()}}, 20s);
+  auto by_env = s::run_command({TUTTI_BIN, "get", "services"},
+                               {{"TUTTI_API", d.api()}, {"TUTTI_TOKEN_FILE", d.admin_token_file()}},
+                               20s);
   EXPECT_EQ(by_env.exit_code, 0) << by_env.describe();
   EXPECT_NE(by_env.out.find("keep"), std::string::npos) << by_env.out;
 
@@ -312,7 +314,7 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
   s::child_process::options copts;
   copts.pipe_stdout = true;
   auto follower = s::child_process::start(
-      {TUTTI_BIN, "--api", d.api(), "events", "--follow", "-o", "json"}, copts);
+      {TUTTI_BIN, "--api", d.api(), "--token-file", d.admin_token_file(), "events", "--follow", "-o", "json"}, copts);
   auto line = follower.read_line(10s);
   EXPECT_TRUE(line) << "events --follow printed nothing";
   follower.kill_group();
@@ -323,7 +325,7 @@ TEST_F(integration, SurvivesGarbageAndVanishingClients) {
   for (int i = 0; i < 50; ++i)
     many += (i ? "---\n" : "") + service_yaml("many-" + std::to_string(i), 0, {"/bin/true"});
   auto mid = s::child_process::start(
-      {TUTTI_BIN, "--api", d.api(), "apply", "-f", d.scratch().write("many.yaml", many)}, {});
+      {TUTTI_BIN, "--api", d.api(), "--token-file", d.admin_token_file(), "apply", "-f", d.scratch().write("many.yaml", many)}, {});
   mid.kill_group();
   auto revisions = service_revisions(d);
   ASSERT_TRUE(revisions);

@@ -47,6 +47,7 @@ protected:
       opts.config_file = config_;
       opts.ready_line = "standing by for leadership";
       opts.log_level = "debug";
+      opts.admin_token_file = scratch_.file("admin.token"); // one for the cluster
       opts.extra_args = {"--store", store_, "--listen", listens_[i], "--join-token", token};
       controls_.push_back(&make_daemon(opts));
     }
@@ -108,7 +109,8 @@ protected:
   s::command_result tutti(std::vector<std::string> args) {
     std::vector<std::string> argv{TUTTI_BIN, "--api", apis_, "--timeout", "5"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return s::run_command(argv, {{"TUTTI_API", apis_}}, 30s);
+    return s::run_command(
+        argv, {{"TUTTI_API", apis_}, {"TUTTI_TOKEN_FILE", controls_[0]->admin_token_file()}}, 30s);
   }
 
   void start_nodes() {

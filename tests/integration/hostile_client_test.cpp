@@ -4,6 +4,7 @@
 // nothing of it, restarts no actor, and goes on serving everyone else.
 
 #include "tests/integration/fixture.hpp"
+#include "tests/integration/raw_client.hpp"
 
 #include "protocol/api.capnp.h"
 #include "protocol/utf8.hpp"
@@ -23,27 +24,6 @@ namespace {
 
 namespace rpc = protocol::rpc;
 using protocol::valid_utf8;
-
-/// A Cap'n Proto client of the API on a KJ event loop of this thread.
-class raw_client {
-public:
-  explicit raw_client(const s::tuttid_process& d)
-    : io_(kj::setupAsyncIo()),
-      stream_(io_.provider->getNetwork()
-                  .parseAddress("127.0.0.1", d.api_port())
-                  .then([](kj::Own<kj::NetworkAddress> a) { return a->connect(); })
-                  .wait(io_.waitScope)),
-      client_(*stream_), tutti_(client_.bootstrap().castAs<rpc::Tutti>()) {}
-
-  rpc::Tutti::Client& api() { return tutti_; }
-  kj::WaitScope& wait() { return io_.waitScope; }
-
-private:
-  kj::AsyncIoContext io_;
-  kj::Own<kj::AsyncIoStream> stream_;
-  capnp::TwoPartyClient client_;
-  rpc::Tutti::Client tutti_;
-};
 
 /// The bytes of a Text field, unchecked: a strict client would refuse them.
 std::string bytes_of(capnp::Text::Reader text) {
@@ -164,8 +144,9 @@ TEST_F(integration, AClientThatNeverReadsAnswersStallsOnlyItself) {
       converge_timeout))
       << d.tutti({"get", "services"}).out;
 
-  // Raw Cap'n Proto messages: a bootstrap, then getReplicas("web") calls on it,
-  // again and again, on a connection whose answers are never read.
+  // Raw Cap'n Proto messages: a bootstrap, a login at its gate, then
+  // getReplicas("web") calls on the session, again and again, on a connection
+  // whose answers are never read.
   int fd = s::connect_tcp("127.0.0.1", d.api_port());
   ASSERT_GE(fd, 0);
   auto as_text = [](kj::Array<capnp::word> words) {
@@ -176,11 +157,23 @@ TEST_F(integration, AClientThatNeverReadsAnswersStallsOnlyItself) {
   capnp::MallocMessageBuilder boot;
   boot.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(bootstrap_question);
   ASSERT_TRUE(s::send_within(fd, as_text(capnp::messageToFlatArray(boot)), 5s));
+  constexpr uint32_t session_question = bootstrap_question + 1;
+  capnp::MallocMessageBuilder login;
+  auto session = login.initRoot<capnp::rpc::Message>().initCall();
+  session.setQuestionId(session_question);
+  session.initTarget().initPromisedAnswer().setQuestionId(bootstrap_question);
+  session.setInterfaceId(capnp::typeId<rpc::Gate>());
+  session.setMethodId(0);
+  session.initParams().getContent().initAs<rpc::Gate::SessionParams>().setToken(
+      raw_client::admin_token(d));
+  ASSERT_TRUE(s::send_within(fd, as_text(capnp::messageToFlatArray(login)), 5s));
   auto call_bytes = [&](uint32_t question) {
     capnp::MallocMessageBuilder message;
     auto call = message.initRoot<capnp::rpc::Message>().initCall();
     call.setQuestionId(question);
-    call.initTarget().initPromisedAnswer().setQuestionId(bootstrap_question);
+    auto target = call.initTarget().initPromisedAnswer();
+    target.setQuestionId(session_question);
+    target.initTransform(1)[0].setGetPointerField(0);
     call.setInterfaceId(capnp::typeId<rpc::Tutti>());
     call.setMethodId(3); // getReplicas
     call.initParams().getContent().initAs<rpc::Tutti::GetReplicasParams>().setService("web");

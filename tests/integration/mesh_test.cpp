@@ -146,7 +146,7 @@ TEST_F(mesh, WatchStreamsEveryChangeOfTheEndpoints) {
   s::child_process::options opts;
   opts.pipe_stdout = true;
   auto watcher = s::child_process::start(
-      {TUTTI_BIN, "--api", d.api(), "get", "endpoints", "web", "--watch", "-o", "json"}, opts);
+      {TUTTI_BIN, "--api", d.api(), "--token-file", d.admin_token_file(), "get", "endpoints", "web", "--watch", "-o", "json"}, opts);
   auto next_count = [&]() -> int {
     auto line = watcher.read_line(10s);
     if (!line)

@@ -55,7 +55,7 @@ TEST_F(integration, EventsFollowPrintsNewEvents) {
   s::child_process::options copts;
   copts.pipe_stdout = true;
   auto follower = s::child_process::start(
-      {TUTTI_BIN, "--api", d.api(), "events", "--follow", "-o", "json"}, copts);
+      {TUTTI_BIN, "--api", d.api(), "--token-file", d.admin_token_file(), "events", "--follow", "-o", "json"}, copts);
   // First the stored events: up to keep-0 having started.
   bool caught_up = false;
   while (auto line = follower.read_line(10s)) {

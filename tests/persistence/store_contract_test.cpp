@@ -359,3 +359,45 @@ TEST_P(StoreContract, EventsArePrunedOldestFirstWithTheirIndexEntries) {
 }
 
 } // namespace
+
+// -- objects (tokens, audit records) ------------------------------------------------
+
+namespace objects_test {
+
+using tutti::protocol::object_kind;
+using tutti::protocol::stored_object;
+
+std::vector<std::string> names_of(const std::vector<stored_object>& xs) {
+  std::vector<std::string> out;
+  for (const auto& x : xs)
+    out.push_back(x.name);
+  return out;
+}
+
+} // namespace objects_test
+
+TEST_P(StoreContract, ObjectsArePutReplacedPagedAndRemovedByKind) {
+  using namespace objects_test;
+  auto store = open();
+  for (const char* name : {"b", "a", "c"})
+    ASSERT_FALSE(store->put_object({object_kind::audit, name, std::string{"v-"} + name}));
+  ASSERT_FALSE(store->put_object({object_kind::token, "a", "token a"}));
+  ASSERT_FALSE(store->put_object({object_kind::token, "a", "token a again"}));
+  auto audit = must(store->objects(object_kind::audit, "", 100));
+  EXPECT_EQ(names_of(audit), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(audit[1].value, "v-b");
+  EXPECT_EQ(names_of(must(store->objects(object_kind::audit, "a", 1))),
+            (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(must(store->objects(object_kind::audit, "c", 10)).empty());
+  auto tokens = must(store->objects(object_kind::token, "", 100));
+  ASSERT_EQ(tokens.size(), 1u);
+  EXPECT_EQ(tokens[0].value, "token a again");
+  ASSERT_FALSE(store->remove_object(object_kind::audit, "b"));
+  ASSERT_FALSE(store->remove_object(object_kind::audit, "absent"));
+  store.reset();
+  auto again = open();
+  EXPECT_EQ(names_of(must(again->objects(object_kind::audit, "", 100))),
+            (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(must(again->objects(object_kind::token, "", 100)).size(), 1u);
+  EXPECT_EQ(code_of(again->put_object({object_kind::token, "", "x"})), error_code::invalid_argument);
+}

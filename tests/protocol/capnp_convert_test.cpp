@@ -66,7 +66,7 @@ template <class Enum, class Wire> void expect_same_enum(size_t count) {
 }
 
 TEST(CapnpConvert, EveryEnumMapsEveryEnumerantByName) {
-  expect_same_enum<error_code, rpc::ErrorCode>(15);
+  expect_same_enum<error_code, rpc::ErrorCode>(16);
   expect_same_enum<replica_state, rpc::ReplicaState>(7);
   expect_same_enum<driver_kind, rpc::DriverKind>(4);
   expect_same_enum<node_state, rpc::NodeState>(4);
@@ -75,6 +75,8 @@ TEST(CapnpConvert, EveryEnumMapsEveryEnumerantByName) {
   expect_same_enum<change_kind, rpc::ChangeKind>(4);
   expect_same_enum<actor_state, rpc::ActorState>(7);
   expect_same_enum<control_role, rpc::ControlRole>(3);
+  expect_same_enum<access_role, rpc::AccessRole>(4);
+  expect_same_enum<credential_kind, rpc::CredentialKind>(3);
 }
 
 TEST(CapnpConvert, EnumWordsStayTheCliWords) {

@@ -50,21 +50,40 @@ test_ca::test_ca(const temp_dir& dir, std::string name)
 
 issued_cert test_ca::issue(const std::string& subject,
                            const std::string& extended_key_usage) const {
-  issued_cert out{dir_.file(subject + ".crt"), dir_.file(subject + ".key")};
-  auto csr = dir_.file(subject + ".csr");
-  auto ext = dir_.write(subject + ".ext", "basicConstraints=CA:FALSE\n"
-                                          "keyUsage=critical,digitalSignature\n"
-                                          "extendedKeyUsage=" +
-                                              extended_key_usage +
-                                              "\n"
-                                              "subjectAltName=DNS:" +
-                                              subject + ",IP:127.0.0.1\n");
+  // The name twice in subjectAltName: as an IP address for CAF's peers, and
+  // as a DNS name, which is what KJ's TLS client compares with the host it
+  // connects to (127.0.0.1 there too).
+  return issue_as(subject, "/CN=" + subject,
+                  "basicConstraints=CA:FALSE\n"
+                  "keyUsage=critical,digitalSignature\n"
+                  "extendedKeyUsage=" +
+                      extended_key_usage +
+                      "\n"
+                      "subjectAltName=DNS:" +
+                      subject + ",IP:127.0.0.1,DNS:127.0.0.1\n",
+                  2);
+}
+
+issued_cert test_ca::issue_user(const std::string& file, const std::string& subject,
+                                int days) const {
+  return issue_as(file, subject,
+                  "basicConstraints=CA:FALSE\n"
+                  "keyUsage=critical,digitalSignature\n"
+                  "extendedKeyUsage=clientAuth\n",
+                  days);
+}
+
+issued_cert test_ca::issue_as(const std::string& file, const std::string& subject,
+                              const std::string& extensions, int days) const {
+  issued_cert out{dir_.file(file + ".crt"), dir_.file(file + ".key")};
+  auto csr = dir_.file(file + ".csr");
+  auto ext = dir_.write(file + ".ext", extensions);
   std::vector<std::string> args{"req"};
   args.insert(args.end(), new_ec_key.begin(), new_ec_key.end());
-  args.insert(args.end(), {"-keyout", out.key, "-out", csr, "-subj", "/CN=" + subject});
+  args.insert(args.end(), {"-keyout", out.key, "-out", csr, "-subj", subject});
   openssl(args);
   openssl({"x509", "-req", "-in", csr, "-CA", cert_, "-CAkey", key_, "-CAcreateserial", "-days",
-           "2", "-extfile", ext, "-out", out.cert});
+           std::to_string(days), "-extfile", ext, "-out", out.cert});
   return out;
 }
 

@@ -30,7 +30,15 @@ public:
   issued_cert issue(const std::string& subject,
                     const std::string& extended_key_usage = "serverAuth,clientAuth") const;
 
+  /// A client certificate of a user: `<dir>/<file>.crt` and `.key` with the
+  /// distinguished name `subject` ("/CN=alice/O=tutti:deployer"), valid for
+  /// `days` (negative: it expired that many days ago).
+  issued_cert issue_user(const std::string& file, const std::string& subject, int days = 2) const;
+
 private:
+  issued_cert issue_as(const std::string& file, const std::string& subject,
+                       const std::string& extensions, int days) const;
+
   const temp_dir& dir_;
   std::string name_;
   std::string cert_;

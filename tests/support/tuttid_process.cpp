@@ -75,6 +75,8 @@ tuttid_process::tuttid_process(tuttid_options opts)
   if (opts_.tuttid_binary.empty() || opts_.tutti_binary.empty())
     throw std::invalid_argument("tuttid_process: tuttid_binary and tutti_binary are required");
   data_dir_ = opts_.data_dir.empty() ? scratch_->file("data") : opts_.data_dir;
+  admin_token_file_ =
+      opts_.admin_token_file.empty() ? scratch_->file("admin.token") : opts_.admin_token_file;
   log_file_ = scratch_->file("tuttid.log");
   pick_service_ports();
 }
@@ -100,7 +102,9 @@ std::vector<std::string> tuttid_process::command_line() const {
   if (opts_.pass_data_dir)
     argv.insert(argv.end(), {"--data-dir", data_dir_});
   if (opts_.mode != "node")
-    argv.insert(argv.end(), {"--api", api()});
+    argv.insert(argv.end(), {"--api", api(), "--admin-token-file", admin_token_file_});
+  if (opts_.mode == "control" && opts_.api_plaintext)
+    argv.push_back("--api-plaintext");
   argv.insert(argv.end(), {"--metrics", opts_.host + ":" + std::to_string(metrics_port_), "--log-level",
                            opts_.log_level});
   if (opts_.mode != "control")
@@ -193,7 +197,11 @@ command_result tuttid_process::tutti(std::vector<std::string> args,
   std::vector<std::string> argv{opts_.tutti_binary, "--api", api()};
   argv.insert(argv.end(), args.begin(), args.end());
   // A TUTTI_API of the environment must not win over --api; blank it.
-  return run_command(argv, {{"TUTTI_API", api()}}, timeout);
+  env_map env = opts_.tutti_env;
+  env["TUTTI_API"] = api();
+  if (!env.count("TUTTI_TOKEN_FILE") && !env.count("TUTTI_TOKEN"))
+    env["TUTTI_TOKEN_FILE"] = admin_token_file_;
+  return run_command(argv, env, timeout);
 }
 
 std::string tuttid_process::log() const {

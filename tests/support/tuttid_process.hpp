@@ -38,6 +38,13 @@ struct tuttid_options {
   uint16_t port_count = 64;         // size of --port-range
   std::vector<std::string> wrapper; // argv prefix, e.g. setpriv ...
   std::vector<std::string> extra_args;
+  /// --admin-token-file (dev and control); empty: a file in its own temp dir.
+  /// Control processes of one cluster share one, so a client reaches any.
+  std::string admin_token_file;
+  /// control: --api-plaintext (the API as plain TCP on loopback).
+  bool api_plaintext = true;
+  /// More environment of every `tutti` it runs (TUTTI_CA ... for a TLS API).
+  env_map tutti_env;
   /// When set, start() waits for this text in the log instead of an answer of
   /// `tutti version`.
   std::string ready_line;
@@ -94,6 +101,8 @@ public:
   uint16_t metrics_port() const { return metrics_port_; }
   std::pair<uint16_t, uint16_t> port_range() const { return {ports_.first(), ports_.last()}; }
   const std::string& data_dir() const { return data_dir_; }
+  /// The admin token file it was given (tuttid makes it at first start).
+  const std::string& admin_token_file() const { return admin_token_file_; }
   /// The test's own scratch directory (removed at the end).
   const temp_dir& scratch() const { return *scratch_; }
   tuttid_options& options() { return opts_; }
@@ -120,6 +129,7 @@ private:
   tuttid_options opts_;
   std::unique_ptr<temp_dir> scratch_;
   std::string data_dir_;
+  std::string admin_token_file_;
   std::string log_file_;
   uint16_t api_port_ = 0;
   uint16_t metrics_port_ = 0;

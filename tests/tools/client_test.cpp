@@ -104,7 +104,7 @@ protected:
   }
 
   std::unique_ptr<client> connect(std::chrono::milliseconds timeout = 10s) {
-    auto c = client::connect(server_->api(), timeout);
+    auto c = client::connect(server_->api(), timeout, credentials{});
     if (!c)
       throw std::runtime_error("connect failed: " + c.error().message);
     return std::move(*c);
@@ -297,7 +297,7 @@ TEST_F(ClientTest, CallsTimeOut) {
 
 TEST(ClientConnect, RefusedConnectionSaysWhatToDo) {
   auto api = "127.0.0.1:" + std::to_string(tutti::testing::closed_port());
-  auto c = client::connect(api, 5s);
+  auto c = client::connect(api, 5s, credentials{});
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code, client_code::unreachable);
   EXPECT_EQ(c.error().message,

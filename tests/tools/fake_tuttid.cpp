@@ -229,6 +229,20 @@ private:
   std::shared_ptr<fake_state> state_;
 };
 
+/// The bootstrap: any token (or none) gets a session of the fake API.
+class fake_gate final : public rpc::Gate::Server {
+public:
+  explicit fake_gate(std::shared_ptr<fake_state> state) : state_(std::move(state)) {}
+
+  kj::Promise<void> session(SessionContext ctx) override {
+    ctx.getResults().setSession(kj::heap<fake_api>(state_));
+    return kj::READY_NOW;
+  }
+
+private:
+  std::shared_ptr<fake_state> state_;
+};
+
 } // namespace
 
 fake_tuttid::fake_tuttid(std::shared_ptr<fake_state> state) : state_(std::move(state)) {
@@ -255,7 +269,7 @@ void fake_tuttid::run() {
   try {
     auto io = kj::setupAsyncIo();
     auto stop = kj::newPromiseAndCrossThreadFulfiller<void>();
-    capnp::TwoPartyServer server{kj::heap<fake_api>(state_)};
+    capnp::TwoPartyServer server{kj::heap<fake_gate>(state_)};
     auto address = io.provider->getNetwork().parseAddress("127.0.0.1", 0).wait(io.waitScope);
     auto listener = address->listen();
     port_ = static_cast<uint16_t>(listener->getPort());

@@ -51,7 +51,7 @@ double proc_cpu_seconds(int pid) {
 std::unique_ptr<cli::client> connect_client(const daemon_process& daemon) {
   auto deadline = clock::now() + 10s;
   while (clock::now() < deadline) {
-    auto x = cli::client::connect(daemon.api(), 2s);
+    auto x = cli::client::connect(daemon.api(), 2s, cli::credentials{harness::admin_token(), {}, {}, {}, {}});
     if (x && x.value()->version())
       return std::move(*x);
     std::this_thread::sleep_for(10ms);

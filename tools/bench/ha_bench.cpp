@@ -89,7 +89,7 @@ int find_leader(ha_cluster& c, std::unique_ptr<cli::client>& client) {
   for (int i = 0; i < 3; ++i) {
     if (!c.controls[i] || !c.controls[i]->running())
       continue;
-    auto x = cli::client::connect(c.controls[i]->api(), 500ms);
+    auto x = cli::client::connect(c.controls[i]->api(), 500ms, cli::credentials{harness::admin_token(), {}, {}, {}, {}});
     auto v = x ? x.value()->version() : cli::result<cli::server_version>{x.error()};
     if (v && v->role.role == protocol::control_role::leader) {
       client = std::move(*x);

@@ -2,6 +2,7 @@
 
 #include "tools/chaos/own_cluster.hpp"
 #include "tools/chaos/replica_audit.hpp"
+#include "tools/harness/daemon_process.hpp"
 #include "tools/harness/link_cut.hpp"
 #include "tools/tutti/client.hpp"
 
@@ -39,15 +40,25 @@ double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
 
+/// The admin token of the clusters it starts; a cluster given by --cluster:
+/// the credentials of the environment, as `tutti` reads them.
+cli::credentials credentials_for(bool own) {
+  if (own)
+    return cli::credentials{harness::admin_token(), {}, {}, {}, {}};
+  auto from_env = cli::credentials::from_environment();
+  return from_env ? *from_env : cli::credentials{};
+}
+
 /// A client of the control plane (of its leader, of several) that connects
 /// again after it went away or stood down.
 class api_link {
 public:
-  explicit api_link(std::vector<std::string> apis) : apis_(std::move(apis)) {}
+  api_link(std::vector<std::string> apis, cli::credentials creds)
+    : apis_(std::move(apis)), creds_(std::move(creds)) {}
 
   cli::client* get() {
     if (!client_) {
-      auto c = cli::client::connect_any(apis_, 3s);
+      auto c = cli::client::connect_any(apis_, 3s, creds_);
       if (c)
         client_ = std::move(*c);
     }
@@ -68,7 +79,7 @@ public:
   int leader() {
     client_.reset();
     for (size_t i = 0; i < apis_.size(); ++i) {
-      auto c = cli::client::connect(apis_[i], 1s);
+      auto c = cli::client::connect(apis_[i], 1s, creds_);
       auto v = c ? (*c)->version() : cli::result<cli::server_version>{c.error()};
       if (v && v->role.role != protocol::control_role::standby)
         return static_cast<int>(i);
@@ -78,6 +89,7 @@ public:
 
 private:
   std::vector<std::string> apis_;
+  cli::credentials creds_;
   std::unique_ptr<cli::client> client_;
 };
 
@@ -104,7 +116,7 @@ class round {
 public:
   round(const chaos_options& opts, std::unique_ptr<own_cluster> own)
     : opts_(opts), own_(std::move(own)),
-      api_(own_ ? own_->apis() : std::vector<std::string>{opts.cluster}),
+      api_(own_ ? own_->apis() : std::vector<std::string>{opts.cluster}, credentials_for(own_ != nullptr)),
       rng_(opts.seed), run_(std::to_string(::getpid()) + "-" + std::to_string(opts.seed)) {}
 
   int run();

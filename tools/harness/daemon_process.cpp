@@ -35,6 +35,56 @@ uint16_t free_port() {
   return ntohs(sa.sin_port);
 }
 
+namespace {
+
+/// The program's admin token file and the temp dir holding it, removed at exit.
+struct token_dir {
+  std::string dir;
+  std::string file;
+  std::string token;
+
+  token_dir() {
+    char tmpl[] = "/tmp/tutti-harness-token-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr)
+      throw std::runtime_error("cannot create a temp directory");
+    dir = tmpl;
+    file = dir + "/admin.token";
+    std::ifstream random{"/dev/urandom", std::ios::binary};
+    unsigned char bytes[32];
+    random.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+    token = "tutti_";
+    for (unsigned char b : bytes) {
+      char hex[3];
+      std::snprintf(hex, sizeof hex, "%02x", b);
+      token += hex;
+    }
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ::write(fd, token.data(), token.size()) != static_cast<ssize_t>(token.size()))
+      throw std::runtime_error("cannot write " + file);
+    ::close(fd);
+  }
+
+  ~token_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+const token_dir& tokens() {
+  static const token_dir x;
+  return x;
+}
+
+} // namespace
+
+const std::string& admin_token_file() {
+  return tokens().file;
+}
+
+const std::string& admin_token() {
+  return tokens().token;
+}
+
 daemon_process::daemon_process(const std::string& port_range, std::vector<std::string> extra) {
   char tmpl[] = "/tmp/tutti-harness-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr)
@@ -52,6 +102,8 @@ daemon_process::daemon_process(const std::string& port_range, std::vector<std::s
                                 "--port-range",
                                 port_range,
                                 "--stop-replicas-on-exit",
+                                "--admin-token-file",
+                                admin_token_file(),
                                 "--log-level",
                                 "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -71,7 +123,8 @@ daemon_process::daemon_process(mode m, std::vector<std::string> args) {
            "--log-level", std::getenv("TUTTI_KEEP") ? "info" : "warn"};
   if (mode == "control") {
     api_ = "127.0.0.1:" + std::to_string(free_port());
-    args_.insert(args_.end(), {"--api", api_});
+    args_.insert(args_.end(),
+                 {"--api", api_, "--api-plaintext", "--admin-token-file", admin_token_file()});
   }
   args_.insert(args_.end(), args.begin(), args.end());
   spawn();

@@ -15,7 +15,8 @@ public:
   explicit daemon_process(const std::string& port_range, std::vector<std::string> extra = {});
 
   /// `tuttid MODE` (control or node) with `args` plus its data dir, metrics and
-  /// log level; a control plane also gets --api.
+  /// log level; a control plane also gets --api (plain TCP on loopback) and
+  /// the admin token file.
   struct mode {
     std::string name; // control or node
   };
@@ -56,5 +57,11 @@ private:
 
 /// A port nobody listens on right now.
 uint16_t free_port();
+
+/// The admin token every daemon_process of this program is given
+/// (--admin-token-file): one for all, so that a client reaches any control
+/// process of a cluster with it. Made once, in a temp dir removed at exit.
+const std::string& admin_token_file();
+const std::string& admin_token();
 
 } // namespace tutti::harness

@@ -1,11 +1,21 @@
 #include "tools/tutti/client.hpp"
 
+
 #include "protocol/api.capnp.h"
 #include "protocol/capnp_convert.hpp"
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
+#include <kj/compat/tls.h>
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <csignal>
 #include <cstdio>
@@ -66,6 +76,18 @@ std::string seconds_text(kj::Duration d) {
 
 client_error from_exception(const kj::Exception& e) {
   auto description = std::string{e.getDescription().cStr()};
+  // With TLS 1.3 the server checks a client certificate after the client's
+  // handshake ended: its refusal arrives as an alert on the first read.
+  if (auto at = description.find(" alert "); at != std::string::npos) {
+    auto start = description.rfind(':', at);
+    auto reason = description.substr(start == std::string::npos ? 0 : start + 1);
+    while (!reason.empty() && reason.front() == ' ')
+      reason.erase(0, 1);
+    return {client_code::disconnected,
+            "tuttid refused the TLS connection (" + reason +
+                "): give --cert and --key of a certificate its client CA signed and that has not "
+                "expired, or no certificate and a token"};
+  }
   switch (e.getType()) {
     case kj::Exception::Type::DISCONNECTED:
       return {client_code::disconnected, "connection to tuttid lost"};
@@ -74,8 +96,15 @@ client_error from_exception(const kj::Exception& e) {
                                               description +
                                               "); run a tuttid of the same version as this client"};
     default:
-      return {client_code::rpc_failure, "the call to tuttid failed: " + description};
+      break;
   }
+  // A refusal of the gate or of a session: "CODE: message" (actors/api).
+  for (auto code : {protocol::error_code::unauthenticated, protocol::error_code::forbidden}) {
+    auto prefix = protocol::to_string(code) + ": ";
+    if (auto at = description.find(prefix); at != std::string::npos)
+      return {code, description.substr(at + prefix.size())};
+  }
+  return {client_code::rpc_failure, "the call to tuttid failed: " + description};
 }
 
 // kj reports a refused connect as a DISCONNECTED exception whose description
@@ -138,7 +167,132 @@ private:
   bool stopped_ = false;
 };
 
+/// The host part of "HOST:PORT" (brackets of an IPv6 address removed).
+std::string host_of(const std::string& api) {
+  auto colon = api.rfind(':');
+  auto host = colon == std::string::npos ? api : api.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+/// OpenSSL's reason in KJ's description of a failed handshake, for people.
+std::string tls_failure(const kj::Exception& e) {
+  std::string description = e.getDescription().cStr();
+  for (const char* reason : {"certificate verify failed", "certificate has expired",
+                             "unable to get local issuer certificate", "self-signed certificate",
+                             "hostname mismatch", "tlsv13 alert certificate required",
+                             "sslv3 alert bad certificate", "tlsv1 alert unknown ca",
+                             "wrong version number", "unexpected eof"})
+    if (description.find(reason) != std::string::npos)
+      return reason;
+  return description;
+}
+
+result<std::string> read_file(const std::string& path, const char* what) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return client_error{client_code::invalid_argument,
+                        std::string{"cannot read the "} + what + " " + path + ": " +
+                            std::strerror(errno)};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 } // namespace
+
+/// KJ's TLS as a client: trusts the given CA only, and presents a client
+/// certificate when one is given.
+struct client_tls {
+  kj::Array<kj::TlsCertificate> trusted;
+  kj::Maybe<kj::TlsKeypair> keypair;
+  kj::Own<kj::TlsContext> context;
+
+  static result<kj::Own<client_tls>> make(const credentials& creds) {
+    auto out = kj::heap<client_tls>();
+    try {
+      if (!creds.ca_file.empty()) {
+        auto ca = read_file(creds.ca_file, "CA file (--ca)");
+        if (!ca)
+          return ca.error();
+        auto builder = kj::heapArrayBuilder<kj::TlsCertificate>(1);
+        builder.add(kj::StringPtr{ca->c_str()});
+        out->trusted = builder.finish();
+      }
+      if (creds.cert_file.empty() != creds.key_file.empty())
+        return client_error{client_code::invalid_argument,
+                            "a client certificate needs both --cert and --key"};
+      if (!creds.cert_file.empty()) {
+        auto cert = read_file(creds.cert_file, "client certificate (--cert)");
+        if (!cert)
+          return cert.error();
+        auto key = read_file(creds.key_file, "client key (--key)");
+        if (!key)
+          return key.error();
+        out->keypair = kj::TlsKeypair{kj::TlsPrivateKey(kj::StringPtr{key->c_str()}),
+                                      kj::TlsCertificate(kj::StringPtr{cert->c_str()})};
+      }
+    } catch (const kj::Exception& e) {
+      return client_error{client_code::invalid_argument,
+                          std::string{"a TLS file is not usable: "} + e.getDescription().cStr()};
+    }
+    kj::TlsContext::Options opts;
+    opts.useSystemTrustStore = creds.ca_file.empty();
+    opts.trustedCertificates = out->trusted;
+    KJ_IF_MAYBE (pair, out->keypair)
+      opts.defaultKeypair = *pair;
+    out->context = kj::heap<kj::TlsContext>(kj::mv(opts));
+    return out;
+  }
+};
+
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+} // namespace
+
+result<std::string> credentials::read_token_file(const std::string& path) {
+  auto text = read_file(path, "token file");
+  if (!text)
+    return text.error();
+  auto token = text->substr(0, text->find('\n'));
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
+    token.pop_back();
+  if (token.empty())
+    return client_error{client_code::invalid_argument, "the token file " + path + " is empty"};
+  return token;
+}
+
+result<credentials> credentials::from_environment() {
+  credentials out;
+  out.ca_file = env("TUTTI_CA");
+  out.cert_file = env("TUTTI_CERT");
+  out.key_file = env("TUTTI_KEY");
+  out.server_name = env("TUTTI_SERVER_NAME");
+  out.token = env("TUTTI_TOKEN");
+  if (!out.token.empty())
+    return out;
+  // Set but empty: no token file at all (a client certificate alone).
+  if (const char* named = std::getenv("TUTTI_TOKEN_FILE"); named != nullptr && *named == '\0')
+    return out;
+  auto file = env("TUTTI_TOKEN_FILE");
+  if (file.empty()) {
+    struct stat st {};
+    if (::stat(".tutti/admin.token", &st) != 0)
+      return out;
+    file = ".tutti/admin.token";
+  }
+  auto token = read_token_file(file);
+  if (!token)
+    return token.error();
+  out.token = std::move(*token);
+  return out;
+}
 
 struct client::impl {
   impl(std::string api, kj::Duration timeout) : api(std::move(api)), timeout(timeout) {}
@@ -147,9 +301,12 @@ struct client::impl {
   kj::Duration timeout;
   // Declared before the connection objects so it is destroyed after them.
   kj::AsyncIoContext io = kj::setupAsyncIo();
+  kj::Own<client_tls> tls;
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyClient> network;
   rpc::Tutti::Client tutti = nullptr;
+  /// The gate's answer; held so that the session call stays alive.
+  kj::Maybe<kj::Promise<void>> session;
 
   /// The value of `promise`, or nullptr when `timeout` passed first.
   template <class T> kj::Maybe<T> wait(kj::Promise<T> promise) {
@@ -185,8 +342,16 @@ client::client(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 client::~client() = default;
 
 result<std::unique_ptr<client>> client::connect(const std::string& api,
-                                                std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout,
+                                                const credentials& creds) {
   auto state = std::make_unique<impl>(api, timeout.count() * kj::MILLISECONDS);
+  if (!creds.ca_file.empty() || !creds.cert_file.empty()) {
+    auto tls = client_tls::make(creds);
+    if (!tls)
+      return tls.error();
+    state->tls = kj::mv(*tls);
+  }
+  auto server_name = creds.server_name.empty() ? host_of(api) : creds.server_name;
   try {
     auto connecting = state->io.provider->getNetwork().parseAddress(api).then(
         [](kj::Own<kj::NetworkAddress> address) {
@@ -199,20 +364,42 @@ result<std::unique_ptr<client>> client::connect(const std::string& api,
   } catch (const kj::Exception& e) {
     return state->unreachable(connect_failure(e));
   }
+  if (state->tls) {
+    try {
+      auto handshake = state->tls->context->wrapClient(kj::mv(state->stream), server_name);
+      KJ_IF_MAYBE (stream, state->wait(kj::mv(handshake)))
+        state->stream = kj::mv(*stream);
+      else
+        return state->unreachable("no TLS handshake within " + seconds_text(state->timeout));
+    } catch (const kj::Exception& e) {
+      return client_error{client_code::unreachable,
+                          "TLS with tuttid at " + api + " failed: " + tls_failure(e) +
+                              "; check --ca (the CA of tuttid's API certificate), --cert/--key "
+                              "and that the certificate names " + server_name +
+                              " (or give --tls-server-name)"};
+    }
+  }
   state->network = kj::heap<capnp::TwoPartyClient>(*state->stream);
-  state->tutti = state->network->bootstrap().castAs<rpc::Tutti>();
+  auto gate = state->network->bootstrap().castAs<rpc::Gate>();
+  auto req = gate.sessionRequest();
+  req.setToken(creds.token);
+  auto answer = req.send();
+  // Pipelined: calls go out at once and fail with the gate's refusal, if any.
+  state->tutti = answer.getSession();
+  state->session = answer.ignoreResult().catch_([](kj::Exception&&) {});
   return std::unique_ptr<client>{new client(std::move(state))};
 }
 
 result<std::unique_ptr<client>> client::connect_any(const std::vector<std::string>& apis,
-                                                    std::chrono::milliseconds timeout) {
+                                                    std::chrono::milliseconds timeout,
+                                                    const credentials& creds) {
   if (apis.size() == 1)
-    return connect(apis.front(), timeout);
+    return connect(apis.front(), timeout, creds);
   std::string problems;
   std::string standby;
   for (const auto& api : apis) {
     // One client at a time: each runs a KJ event loop, and a thread has one.
-    auto c = connect(api, timeout);
+    auto c = connect(api, timeout, creds);
     auto v = c ? (*c)->version() : result<server_version>{c.error()};
     if (v && v->role.role != protocol::control_role::standby)
       return c;
@@ -222,7 +409,7 @@ result<std::unique_ptr<client>> client::connect_any(const std::vector<std::strin
       problems += (problems.empty() ? "" : "; ") + api + ": " + v.error().message;
   }
   if (!standby.empty())
-    return connect(standby, timeout);
+    return connect(standby, timeout, creds);
   std::string all;
   for (const auto& api : apis)
     all += (all.empty() ? "" : ",") + api;
@@ -494,6 +681,61 @@ result<std::vector<protocol::service_endpoints>> client::get_endpoints(const std
     if (auto err = error_of(r.getError()))
       return *err;
     return read_list<protocol::service_endpoints>(r.getEndpoints());
+  });
+}
+
+result<protocol::identity> client::whoami() {
+  return impl_->call(impl_->tutti.whoamiRequest().send(), [](auto& r) -> result<protocol::identity> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return protocol::from_capnp(r.getIdentity());
+  });
+}
+
+result<std::pair<std::string, protocol::token_record>>
+client::create_token(const std::string& name, protocol::access_role role,
+                     std::chrono::milliseconds ttl) {
+  using value = std::pair<std::string, protocol::token_record>;
+  auto req = impl_->tutti.createTokenRequest();
+  req.setName(name);
+  req.setRole(protocol::to_capnp(role));
+  req.setTtlMs(ttl.count());
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return value{text(r.getToken()), protocol::from_capnp(r.getInfo())};
+  });
+}
+
+result<done> client::revoke_token(const std::string& name) {
+  auto req = impl_->tutti.revokeTokenRequest();
+  req.setName(name);
+  return impl_->call(req.send(), [](auto& r) -> result<done> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return done{};
+  });
+}
+
+result<std::vector<protocol::token_record>> client::list_tokens() {
+  using value = std::vector<protocol::token_record>;
+  return impl_->call(impl_->tutti.listTokensRequest().send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::token_record>(r.getTokens());
+  });
+}
+
+result<std::vector<protocol::audit_record>> client::audit(const std::string& after,
+                                                          uint32_t limit) {
+  using value = std::vector<protocol::audit_record>;
+  auto req = impl_->tutti.auditRequest();
+  req.setAfter(after);
+  req.setLimit(limit);
+  return impl_->call(req.send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::audit_record>(r.getRecords());
   });
 }
 

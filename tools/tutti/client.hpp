@@ -6,6 +6,7 @@
 // throws for network or server failures. One client per thread: KJ allows a single
 // event loop per thread, and the client must be used on the thread that made it.
 
+#include "protocol/access.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/status.hpp"
 #include "tools/tutti/result.hpp"
@@ -19,10 +20,32 @@
 
 namespace tutti::cli {
 
+struct client_tls;
+
 struct server_version {
   std::string version;
   std::string node;
   protocol::role_report role; // single from a tuttid that does not say
+};
+
+/// How a client proves who it is and checks whom it talks to (docs/security.md).
+struct credentials {
+  std::string token;     // a bearer token's secret; empty: none
+  std::string ca_file;   // PEM of the CA that signed tuttid's API certificate; set: TLS
+  std::string cert_file; // PEM client certificate (with key_file), for TLS
+  std::string key_file;
+  /// The name tuttid's certificate must hold; empty: the host of the address.
+  std::string server_name;
+
+  /// From the environment, as `tutti` reads it when no flag says otherwise:
+  /// TUTTI_TOKEN, else the file named by TUTTI_TOKEN_FILE, else
+  /// ./.tutti/admin.token when present (not when TUTTI_TOKEN_FILE is set but
+  /// empty); TUTTI_CA, TUTTI_CERT, TUTTI_KEY,
+  /// TUTTI_SERVER_NAME. An error names a token file that cannot be read.
+  static result<credentials> from_environment();
+
+  /// The first line of `path` as the token; an error naming the file.
+  static result<std::string> read_token_file(const std::string& path);
 };
 
 struct log_tail {
@@ -42,14 +65,16 @@ public:
   /// message telling the user what to check. `timeout` bounds the connect and every
   /// later call except follow().
   static result<std::unique_ptr<client>> connect(const std::string& api,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const credentials& creds);
 
   /// Of several addresses (the control processes of an etcd store), the
   /// leader's: the first that answers and does not stand by; a standby (it
   /// reads what is stored and names the leader for the rest) when no leader
   /// answers. One address: connect().
   static result<std::unique_ptr<client>> connect_any(const std::vector<std::string>& apis,
-                                                     std::chrono::milliseconds timeout);
+                                                     std::chrono::milliseconds timeout,
+                                                     const credentials& creds);
 
   ~client();
   client(const client&) = delete;
@@ -77,6 +102,16 @@ public:
   result<done> delete_service(const std::string& service);
   /// The live supervision tree, sorted by path.
   result<std::vector<protocol::actor_info>> tree();
+  /// Who this client's session acts for.
+  result<protocol::identity> whoami();
+  /// A new bearer token (ttl 0: it does not expire): its secret, shown once, and
+  /// what is stored of it.
+  result<std::pair<std::string, protocol::token_record>>
+  create_token(const std::string& name, protocol::access_role role, std::chrono::milliseconds ttl);
+  result<done> revoke_token(const std::string& name);
+  result<std::vector<protocol::token_record>> list_tokens();
+  /// Audit records after the one with id `after` (all when empty), oldest first.
+  result<std::vector<protocol::audit_record>> audit(const std::string& after, uint32_t limit);
   /// The control processes (several on an etcd store) and the store's health.
   result<protocol::controllers_report> get_controllers();
   /// Ends the actor at `path` (chaos); answers with the path that was killed.

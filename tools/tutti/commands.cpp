@@ -47,6 +47,9 @@ std::string default_hint(const client_error& e) {
     return "retry with a larger --timeout, or check tuttid's log for what holds it up";
   if (e.code == protocol::error_code::unavailable)
     return "tuttid is (re)starting a component; retry in a moment";
+  if (e.code == protocol::error_code::unauthenticated)
+    return "tuttid dev writes its admin token to DATA_DIR/admin.token; tutti reads "
+           "./.tutti/admin.token by itself (docs/security.md)";
   return {};
 }
 
@@ -74,9 +77,46 @@ int report(const streams& io, const client_error& e, std::string hint = {}) {
   return exit_code::failed;
 }
 
+/// The flags' credentials over the environment's.
+result<credentials> credentials_of(const global_options& g) {
+  credentials out;
+  if (g.token.empty() && g.token_file.empty()) {
+    auto from_env = credentials::from_environment();
+    if (!from_env)
+      return from_env.error();
+    out = std::move(*from_env);
+  } else {
+    auto env_side = [](const char* name) {
+      const char* v = std::getenv(name);
+      return std::string{v ? v : ""};
+    };
+    out.ca_file = env_side("TUTTI_CA");
+    out.cert_file = env_side("TUTTI_CERT");
+    out.key_file = env_side("TUTTI_KEY");
+    out.server_name = env_side("TUTTI_SERVER_NAME");
+    if (!g.token.empty()) {
+      out.token = g.token;
+    } else {
+      auto token = credentials::read_token_file(g.token_file);
+      if (!token)
+        return token.error();
+      out.token = std::move(*token);
+    }
+  }
+  for (auto [flag, target] :
+       {std::pair{&g.ca_file, &out.ca_file}, std::pair{&g.cert_file, &out.cert_file},
+        std::pair{&g.key_file, &out.key_file}, std::pair{&g.server_name, &out.server_name}})
+    if (!flag->empty())
+      *target = *flag;
+  return out;
+}
+
 result<std::unique_ptr<client>> connect_to_tuttid(const global_options& g) {
   auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
-  return client::connect_any(api_addresses(g.api), timeout);
+  auto creds = credentials_of(g);
+  if (!creds)
+    return creds.error();
+  return client::connect_any(api_addresses(g.api), timeout, *creds);
 }
 
 // -- apply ----------------------------------------------------------------------------
@@ -666,6 +706,198 @@ int run_version(const global_options& g, const streams& io) {
                  : std::string{}) +
             (role.detail.empty() ? std::string{} : " (" + role.detail + ")") + "\n";
   io.out << render_as(g.output, value, text);
+  return exit_code::ok;
+}
+
+// -- access ---------------------------------------------------------------------------
+
+namespace {
+
+/// "90s", "15m", "12h", "30d" -> milliseconds; nullopt when malformed.
+std::optional<std::chrono::milliseconds> parse_ttl(const std::string& text) {
+  size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  auto unit = text.substr(used);
+  static const std::pair<const char*, int64_t> units[] = {
+      {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 24 * 3600 * 1000}};
+  for (auto [name, ms] : units)
+    if (unit == name && n > 0 && n < (int64_t{1} << 40) / ms)
+      return std::chrono::milliseconds{n * ms};
+  return std::nullopt;
+}
+
+json token_json(const protocol::token_record& x) {
+  return {{"name", x.name},
+          {"role", protocol::to_string(x.role)},
+          {"created_ms", x.created_ms},
+          {"expires_ms", x.expires_ms},
+          {"created_by", x.created_by}};
+}
+
+std::string expiry_text(int64_t expires_ms) {
+  return expires_ms == 0 ? "never" : format_datetime(expires_ms);
+}
+
+int list_tokens(client& c, const global_options& g, const streams& io) {
+  auto xs = c.list_tokens();
+  if (!xs)
+    return report(io, xs.error());
+  json value = json::array();
+  text_table table{{"NAME", "ROLE", "CREATED", "EXPIRES", "CREATED-BY"}};
+  for (const auto& x : *xs) {
+    value.push_back(token_json(x));
+    table.add_row({x.name, protocol::to_string(x.role), format_datetime(x.created_ms),
+                   expiry_text(x.expires_ms), x.created_by});
+  }
+  if (xs->empty() && g.output == output_format::table) {
+    io.err << "No tokens (the admin token file is not listed).\n";
+    return exit_code::ok;
+  }
+  io.out << render_as(g.output, value, table.render());
+  return exit_code::ok;
+}
+
+json audit_json(const protocol::audit_record& x) {
+  return {{"id", x.id},         {"time_ms", x.time_ms}, {"who", x.who},
+          {"from", x.from},     {"call", x.call},       {"target", x.target},
+          {"result", x.result}, {"message", x.message}};
+}
+
+std::vector<std::string> audit_cells(const protocol::audit_record& x) {
+  return {format_datetime(x.time_ms), x.who, x.from, x.call, x.target, x.result, x.message};
+}
+
+void print_audit(const global_options& g, const streams& io,
+                 const std::vector<protocol::audit_record>& xs, std::vector<size_t>& widths) {
+  for (const auto& x : xs) {
+    if (g.output == output_format::json)
+      io.out << to_json_text(audit_json(x), -1) << "\n";
+    else if (g.output == output_format::yaml)
+      io.out << "---\n" << to_yaml(audit_json(x));
+    else
+      io.out << render_row(audit_cells(x), widths);
+  }
+}
+
+} // namespace
+
+int run_token(const global_options& g, const streams& io, const token_options& o) {
+  std::optional<std::chrono::milliseconds> ttl = std::chrono::milliseconds{0};
+  auto role = protocol::access_role_from(o.role);
+  if (o.action == token_action::create) {
+    if (!role)
+      return report(io, {client_code::invalid_argument,
+                         "--role: '" + o.role + "' is no role; use viewer, deployer, operator or admin"});
+    if (!o.ttl.empty() && !(ttl = parse_ttl(o.ttl)))
+      return report(io, {client_code::invalid_argument,
+                         "--ttl: expected a positive duration such as 90s, 15m, 12h or 30d, got '" +
+                             o.ttl + "'"});
+  }
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  switch (o.action) {
+    case token_action::list:
+      return list_tokens(**c, g, io);
+    case token_action::revoke: {
+      auto r = (*c)->revoke_token(o.name);
+      if (!r)
+        return report(io, r.error(), "`tutti token ls` lists the tokens");
+      io.out << "token " << o.name << " revoked: sessions holding it fail from their next call\n";
+      return exit_code::ok;
+    }
+    case token_action::create:
+      break;
+  }
+  auto made = (*c)->create_token(o.name, *role, *ttl);
+  if (!made)
+    return report(io, made.error());
+  auto value = token_json(made->second);
+  value["token"] = made->first;
+  io.out << render_as(g.output, value,
+                      "token " + o.name + " (" + o.role + ", expires " +
+                          expiry_text(made->second.expires_ms) + "):\n" + made->first +
+                          "\nIt is shown only now; tuttid keeps only its hash.\n");
+  return exit_code::ok;
+}
+
+int run_audit(const global_options& g, const streams& io, const audit_options& o) {
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  // The newest `limit`: read all ids in pages, keep the tail.
+  std::vector<protocol::audit_record> tail;
+  std::string after;
+  for (;;) {
+    auto page = (*c)->audit(after, 10000);
+    if (!page)
+      return report(io, page.error());
+    if (page->empty())
+      break;
+    after = page->back().id;
+    for (auto& x : *page)
+      tail.push_back(std::move(x));
+    if (tail.size() > o.limit)
+      tail.erase(tail.begin(), tail.end() - o.limit);
+  }
+  std::vector<size_t> widths;
+  if (g.output == output_format::table)
+    io.out << render_row({"TIME", "WHO", "FROM", "CALL", "TARGET", "RESULT", "MESSAGE"}, widths);
+  print_audit(g, io, tail, widths);
+  if (!o.follow)
+    return exit_code::ok;
+  io.out.flush();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{500});
+    auto page = (*c)->audit(after, 1000);
+    if (!page)
+      return report(io, page.error());
+    if (page->empty())
+      continue;
+    after = page->back().id;
+    print_audit(g, io, *page, widths);
+    io.out.flush();
+  }
+}
+
+namespace {
+
+std::string spaced(std::string text) {
+  std::replace(text.begin(), text.end(), '_', ' ');
+  return text;
+}
+
+} // namespace
+
+int run_whoami(const global_options& g, const streams& io) {
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  auto who = (*c)->whoami();
+  if (!who)
+    return report(io, who.error());
+  json groups = json::array();
+  std::string group_text;
+  for (const auto& x : who->groups) {
+    groups.push_back(x);
+    group_text += (group_text.empty() ? "" : ", ") + x;
+  }
+  json value = {{"name", who->name},
+                {"role", protocol::to_string(who->role)},
+                {"via", protocol::to_string(who->via)},
+                {"groups", groups},
+                {"expires_ms", who->expires_ms}};
+  io.out << render_as(g.output, value,
+                      who->name + " (role " + protocol::to_string(who->role) + ", by " +
+                          spaced(protocol::to_string(who->via)) +
+                          (group_text.empty() ? "" : ", groups " + group_text) +
+                          (who->expires_ms ? ", expires " + expiry_text(who->expires_ms) : "") +
+                          ")\n");
   return exit_code::ok;
 }
 

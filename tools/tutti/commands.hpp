@@ -34,6 +34,13 @@ struct global_options {
   /// events --follow ends cleanly on Ctrl-C. Capturing SIGINT is process-wide, so
   /// tests, which run threads, turn it off.
   bool handle_interrupts = true;
+  // Credentials (docs/security.md); empty: from the environment (client.hpp).
+  std::string token;
+  std::string token_file;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
 };
 
 /// Where commands read and write; std::cin/cout/cerr in main, strings in tests.
@@ -119,5 +126,26 @@ int run_logs(const global_options& g, const streams& io, const logs_options& o);
 /// replicas are left and why some cannot move, if so).
 int run_node(const global_options& g, const streams& io, const node_options& o);
 int run_version(const global_options& g, const streams& io);
+
+enum class token_action { create, revoke, list };
+
+struct token_options {
+  token_action action = token_action::list;
+  std::string name;
+  std::string role = "viewer";
+  std::string ttl; // "90s", "12h", "30d"; empty: never expires
+};
+
+int run_token(const global_options& g, const streams& io, const token_options& o);
+
+struct audit_options {
+  uint32_t limit = 100;
+  bool follow = false;
+};
+
+int run_audit(const global_options& g, const streams& io, const audit_options& o);
+
+/// Who the credentials in use are, as tuttid sees them.
+int run_whoami(const global_options& g, const streams& io);
 
 } // namespace tutti::cli

@@ -41,6 +41,8 @@ struct cli_state {
   events_options events;
   logs_options logs;
   node_options node;
+  token_options token;
+  audit_options audit;
   std::vector<std::pair<CLI::App*, std::function<int()>>> dispatch;
 };
 
@@ -67,6 +69,26 @@ void add_globals(CLI::App& app, global_options& g) {
                  "waits without limit once connected)")
       ->check(CLI::PositiveNumber)
       ->option_text("SECONDS (default: 30)");
+  const char* group = "Credentials (docs/security.md)";
+  app.add_option("--token", g.token,
+                 "Bearer token (or TUTTI_TOKEN); default: the file of --token-file, "
+                 "TUTTI_TOKEN_FILE or ./.tutti/admin.token")
+      ->group(group);
+  app.add_option("--token-file", g.token_file,
+                 "File whose first line is the token (or TUTTI_TOKEN_FILE); `tuttid dev` "
+                 "writes DATA_DIR/admin.token")
+      ->group(group);
+  app.add_option("--ca", g.ca_file,
+                 "PEM CA of tuttid's API certificate; turns TLS on (or TUTTI_CA)")
+      ->group(group);
+  app.add_option("--cert", g.cert_file,
+                 "PEM client certificate (CN = user, O = groups), for TLS (or TUTTI_CERT)")
+      ->group(group);
+  app.add_option("--key", g.key_file, "Its PEM private key (or TUTTI_KEY)")->group(group);
+  app.add_option("--tls-server-name", g.server_name,
+                 "The name tuttid's certificate must hold; default: the host of --api (or "
+                 "TUTTI_SERVER_NAME)")
+      ->group(group);
   app.set_version_flag("--version", std::string{client_version()},
                        "Print the client's version and exit (see also `tutti version`)");
 }
@@ -291,6 +313,49 @@ void add_node(CLI::App& app, cli_state& s) {
       "the node is empty (it stays cordoned), 1 on timeout. Example: tutti node drain n2"));
 }
 
+void add_token(CLI::App& app, cli_state& s) {
+  auto* token = app.add_subcommand("token", "Create, list and revoke bearer tokens (admin)");
+  token->require_subcommand(1);
+  auto* create = token->add_subcommand("create", "Make a token; prints its secret once");
+  create->add_option("NAME", s.token.name, "Token name: a-z, 0-9 and '-'")->required();
+  create->add_option("--role", s.token.role, "viewer, deployer, operator or admin")
+      ->check(CLI::IsMember({"viewer", "deployer", "operator", "admin"}))
+      ->capture_default_str();
+  create->add_option("--ttl", s.token.ttl, "Expire after this long: 90s, 15m, 12h, 30d (default: never)");
+  add_output_option(*create, s.global);
+  create->footer(footer("The roles: viewer reads; deployer also applies, scales and rolls back;\n"
+                        "operator also deletes services and cordons or drains nodes; admin does\n"
+                        "everything (tokens, chaos, audit). -o json holds the secret under `token`.\n"
+                        "Example: tutti token create ci --role deployer --ttl 30d"));
+  create->callback([&s] { s.token.action = token_action::create; });
+  s.dispatch.emplace_back(create, [&s] { return run_token(s.global, s.io, s.token); });
+  auto* revoke = token->add_subcommand("revoke", "Revoke a token: its sessions fail at once");
+  revoke->add_option("NAME", s.token.name, "Token name")->required();
+  revoke->callback([&s] { s.token.action = token_action::revoke; });
+  s.dispatch.emplace_back(revoke, [&s] { return run_token(s.global, s.io, s.token); });
+  auto* list = token->add_subcommand("ls", "List the tokens (never their secrets)");
+  add_output_option(*list, s.global);
+  list->callback([&s] { s.token.action = token_action::list; });
+  s.dispatch.emplace_back(list, [&s] { return run_token(s.global, s.io, s.token); });
+}
+
+void add_audit(CLI::App& app, cli_state& s) {
+  auto* cmd = app.add_subcommand(
+      "audit", "Show the audit log: every mutating call and every refused one (admin)");
+  cmd->add_option("-n,--limit", s.audit.limit, "How many of the latest records to show")
+      ->capture_default_str();
+  cmd->add_flag("-f,--follow", s.audit.follow, "Go on printing records as they are written");
+  add_output_option(*cmd, s.global);
+  cmd->footer(footer("Columns: TIME WHO FROM CALL TARGET RESULT MESSAGE. Example: tutti audit -f"));
+  s.dispatch.emplace_back(cmd, [&s] { return run_audit(s.global, s.io, s.audit); });
+}
+
+void add_whoami(CLI::App& app, cli_state& s) {
+  auto* cmd = app.add_subcommand("whoami", "Show who the credentials in use are to tuttid");
+  add_output_option(*cmd, s.global);
+  s.dispatch.emplace_back(cmd, [&s] { return run_whoami(s.global, s.io); });
+}
+
 void add_version(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("version", "Print the versions of this client and of tuttid");
   add_output_option(*cmd, s.global);
@@ -311,7 +376,8 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_tree, add_chaos, add_node, add_version})
+                   add_logs, add_tree, add_chaos, add_node, add_token, add_audit, add_whoami,
+                   add_version})
     add(app, s);
   try {
     app.parse(argc, argv);

@@ -46,6 +46,12 @@ struct dev_flags {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
+  // who may use the API (dev and control)
+  std::string admin_token_file;
+  bool api_plaintext = false;
+  std::string api_cert;
+  std::string api_key;
+  std::string api_client_ca;
 };
 
 int fail(const std::string& message) {
@@ -71,7 +77,11 @@ std::string invalid_utf8_flag(const dev_flags& f) {
                                                               {"--address", &f.address},
                                                               {"--tls-cert", &f.tls_cert},
                                                               {"--tls-key", &f.tls_key},
-                                                              {"--tls-ca", &f.tls_ca}};
+                                                              {"--tls-ca", &f.tls_ca},
+                                                              {"--admin-token-file", &f.admin_token_file},
+                                                              {"--api-cert", &f.api_cert},
+                                                              {"--api-key", &f.api_key},
+                                                              {"--api-client-ca", &f.api_client_ca}};
   for (const auto& [flag, text] : texts)
     if (!tutti::protocol::valid_utf8(*text))
       return std::string{flag} + ": not valid UTF-8: '" +
@@ -151,6 +161,14 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
     cfg.stop_replicas_on_exit = true;
   if (f.enable_chaos)
     cfg.enable_chaos = true;
+  for (auto [text, target] : {std::pair{&f.admin_token_file, &cfg.access.admin_token_file},
+                              std::pair{&f.api_cert, &cfg.access.certificate},
+                              std::pair{&f.api_key, &cfg.access.key},
+                              std::pair{&f.api_client_ca, &cfg.access.client_ca}})
+    if (!text->empty())
+      *target = *text;
+  if (f.api_plaintext)
+    cfg.access.plaintext = true;
   return {};
 }
 
@@ -283,6 +301,26 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
     cmd->add_flag("--enable-chaos", flags.enable_chaos,
                   "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
                   "chaos tests; refused without it");
+    const char* group = "Who may use the API (docs/security.md)";
+    cmd->add_option("--admin-token-file", flags.admin_token_file,
+                    "The bootstrap admin token: read from this file, made (mode 0600) when absent "
+                    "(default DATA_DIR/admin.token) (or access.admin_token_file)")
+        ->group(group);
+    cmd->add_option("--api-cert", flags.api_cert,
+                    "PEM certificate the API presents; turns TLS on (default: --tls-cert) (or "
+                    "access.certificate)")
+        ->group(group);
+    cmd->add_option("--api-key", flags.api_key,
+                    "Its unencrypted PEM private key (default: --tls-key) (or access.key)")
+        ->group(group);
+    cmd->add_option("--api-client-ca", flags.api_client_ca,
+                    "PEM CA of users' client certificates (CN = user, O = groups such as "
+                    "tutti:deployer); not the cluster CA (or access.client_ca)")
+        ->group(group);
+    cmd->add_flag("--api-plaintext", flags.api_plaintext,
+                  "Serve the API as plain TCP, on a loopback address only (tuttid control needs "
+                  "it or a certificate) (or access.plaintext)")
+        ->group(group);
   }
   cmd->add_option("--metrics", flags.metrics,
                   "Prometheus metrics address HOST:PORT (default 127.0.0.1:9770)");

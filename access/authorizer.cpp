@@ -1,0 +1,214 @@
+#include "access/authorizer.hpp"
+
+#include "protocol/errors.hpp"
+
+#include <algorithm>
+
+namespace tutti::access {
+
+namespace p = tutti::protocol;
+
+std::optional<api_call> api_call_of(uint16_t ordinal) {
+  if (ordinal > static_cast<uint16_t>(api_call::audit))
+    return std::nullopt;
+  return static_cast<api_call>(ordinal);
+}
+
+std::string to_string(api_call x) {
+  switch (x) {
+    case api_call::version:
+      return "version";
+    case api_call::apply:
+      return "apply";
+    case api_call::get_services:
+      return "getServices";
+    case api_call::get_replicas:
+      return "getReplicas";
+    case api_call::get_nodes:
+      return "getNodes";
+    case api_call::describe_service:
+      return "describeService";
+    case api_call::scale:
+      return "scale";
+    case api_call::delete_service:
+      return "deleteService";
+    case api_call::events:
+      return "events";
+    case api_call::follow:
+      return "follow";
+    case api_call::logs:
+      return "logs";
+    case api_call::get_endpoints:
+      return "getEndpoints";
+    case api_call::watch_endpoints:
+      return "watchEndpoints";
+    case api_call::rollout_status:
+      return "rolloutStatus";
+    case api_call::rollout_history:
+      return "rolloutHistory";
+    case api_call::rollout_undo:
+      return "rolloutUndo";
+    case api_call::set_node_state:
+      return "setNodeState";
+    case api_call::tree:
+      return "tree";
+    case api_call::kill_actor:
+      return "killActor";
+    case api_call::get_controllers:
+      return "getControllers";
+    case api_call::whoami:
+      return "whoami";
+    case api_call::create_token:
+      return "createToken";
+    case api_call::revoke_token:
+      return "revokeToken";
+    case api_call::list_tokens:
+      return "listTokens";
+    case api_call::audit:
+      return "audit";
+  }
+  return "unknown";
+}
+
+call_meaning meaning_of(api_call x) {
+  switch (x) {
+    case api_call::version:
+      return {"read", "the version"};
+    case api_call::get_services:
+    case api_call::describe_service:
+    case api_call::rollout_status:
+    case api_call::rollout_history:
+      return {"read", "services"};
+    case api_call::get_replicas:
+      return {"read", "replicas"};
+    case api_call::get_nodes:
+      return {"read", "nodes"};
+    case api_call::events:
+    case api_call::follow:
+      return {"read", "events"};
+    case api_call::logs:
+      return {"read", "logs"};
+    case api_call::get_endpoints:
+    case api_call::watch_endpoints:
+      return {"read", "endpoints"};
+    case api_call::tree:
+      return {"read", "the supervision tree"};
+    case api_call::get_controllers:
+      return {"read", "control processes"};
+    case api_call::whoami:
+      return {"read", "its own identity"};
+    case api_call::apply:
+      return {"apply", "services"};
+    case api_call::scale:
+      return {"scale", "services"};
+    case api_call::rollout_undo:
+      return {"roll back", "services"};
+    case api_call::delete_service:
+      return {"delete", "services"};
+    case api_call::set_node_state:
+      return {"cordon or drain", "nodes"};
+    case api_call::kill_actor:
+      return {"kill", "actors"};
+    case api_call::create_token:
+      return {"create", "tokens"};
+    case api_call::revoke_token:
+      return {"revoke", "tokens"};
+    case api_call::list_tokens:
+      return {"list", "tokens"};
+    case api_call::audit:
+      return {"read", "the audit log"};
+  }
+  return {"call", "the API"};
+}
+
+p::access_role required_role(api_call x) {
+  using r = p::access_role;
+  switch (x) {
+    case api_call::version:
+    case api_call::get_services:
+    case api_call::get_replicas:
+    case api_call::get_nodes:
+    case api_call::describe_service:
+    case api_call::events:
+    case api_call::follow:
+    case api_call::logs:
+    case api_call::get_endpoints:
+    case api_call::watch_endpoints:
+    case api_call::rollout_status:
+    case api_call::rollout_history:
+    case api_call::tree:
+    case api_call::get_controllers:
+    case api_call::whoami:
+      return r::viewer;
+    case api_call::apply:
+    case api_call::scale:
+    case api_call::rollout_undo:
+      return r::deployer;
+    case api_call::delete_service:
+    case api_call::set_node_state:
+      return r::operator_;
+    case api_call::kill_actor:
+    case api_call::create_token:
+    case api_call::revoke_token:
+    case api_call::list_tokens:
+    case api_call::audit:
+      return r::admin;
+  }
+  return r::admin;
+}
+
+bool mutates(api_call x) {
+  switch (x) {
+    case api_call::apply:
+    case api_call::scale:
+    case api_call::rollout_undo:
+    case api_call::delete_service:
+    case api_call::set_node_state:
+    case api_call::kill_actor:
+    case api_call::create_token:
+    case api_call::revoke_token:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string describe(const p::identity& who) {
+  auto via = p::to_string(who.via);
+  std::replace(via.begin(), via.end(), '_', ' ');
+  return who.name + " (" + via + ", " + p::to_string(who.role) + ")";
+}
+
+namespace {
+
+/// "deployer, operator or admin": the roles from `least` up.
+std::string roles_from(p::access_role least) {
+  static const p::access_role all[] = {p::access_role::viewer, p::access_role::deployer,
+                                       p::access_role::operator_, p::access_role::admin};
+  std::string out;
+  for (auto r : all) {
+    if (r < least)
+      continue;
+    if (!out.empty())
+      out += r == p::access_role::admin ? " or " : ", ";
+    out += p::to_string(r);
+  }
+  return out;
+}
+
+} // namespace
+
+caf::error authorize(const p::identity& who, api_call x) {
+  auto least = required_role(x);
+  if (who.role >= least)
+    return {};
+  auto m = meaning_of(x);
+  return p::make_error(p::error_code::forbidden,
+                       describe(who) + " may not " + m.verb + " " + m.resource + " (" +
+                           to_string(x) + "): " +
+                           (least == p::access_role::admin ? "only the role admin may"
+                                                           : "the roles " + roles_from(least) + " may") +
+                           "; ask an admin for a credential with such a role");
+}
+
+} // namespace tutti::access

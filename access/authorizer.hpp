@@ -1,0 +1,73 @@
+#pragma once
+
+// What each role may call on the client API, and the refusal that tells a
+// person who asked, for what, and which role would be allowed. The calls are
+// the methods of protocol/api.capnp's Tutti, in their ordinal order.
+
+#include "protocol/access.hpp"
+
+#include <caf/error.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace tutti::access {
+
+/// The methods of the Tutti interface; the value is the method's ordinal.
+enum class api_call : uint16_t {
+  version,
+  apply,
+  get_services,
+  get_replicas,
+  get_nodes,
+  describe_service,
+  scale,
+  delete_service,
+  events,
+  follow,
+  logs,
+  get_endpoints,
+  watch_endpoints,
+  rollout_status,
+  rollout_history,
+  rollout_undo,
+  set_node_state,
+  tree,
+  kill_actor,
+  get_controllers,
+  whoami,
+  create_token,
+  revoke_token,
+  list_tokens,
+  audit,
+};
+
+/// The call of a method ordinal; nullopt for one this build does not know.
+std::optional<api_call> api_call_of(uint16_t ordinal);
+
+/// The method's name as the schema spells it (e.g. "apply", "setNodeState").
+std::string to_string(api_call x);
+
+/// What a call does, for people: a verb and the resource it acts on.
+struct call_meaning {
+  const char* verb;     // "read", "apply", "delete", "cordon or drain", ...
+  const char* resource; // "services", "nodes", "tokens", ...
+};
+
+call_meaning meaning_of(api_call x);
+
+/// The least role that may make the call.
+protocol::access_role required_role(api_call x);
+
+/// True for calls that change something (the audit log keeps all of those).
+bool mutates(api_call x);
+
+/// Nothing when `who` may make the call; else forbidden, saying who asked,
+/// what verb on which resource, and which roles allow it.
+caf::error authorize(const protocol::identity& who, api_call x);
+
+/// "alice (token, deployer)": how refusals and the audit log name a caller.
+std::string describe(const protocol::identity& who);
+
+} // namespace tutti::access

@@ -1,0 +1,35 @@
+#pragma once
+
+// How a control process serves its client API, from its config: the
+// bootstrap admin token (a file made at first start, mode 0600, like a
+// kubeconfig's first credential), and TLS (its certificate and key, the CA of
+// users' client certificates) or, on loopback only, plain TCP.
+
+#include "actors/api/api_server.hpp"
+#include "config/daemon_config.hpp"
+
+#include <caf/expected.hpp>
+
+#include <string>
+
+namespace tutti::actors {
+
+/// The admin token file of `cfg`: access.admin_token_file, or DATA_DIR/admin.token.
+std::string admin_token_path(const config::daemon_config& cfg);
+
+/// The token in `path`, made (32 random bytes, mode 0600) when the file is
+/// absent. Fails naming the file when it cannot be read or made, is empty, or
+/// can be read by others than its owner.
+caf::expected<std::string> load_or_make_admin_token(const std::string& path);
+
+/// The API's transport and credentials per `cfg`: TLS when a certificate is
+/// configured (access.certificate, else cluster.tls's), else plain TCP, which
+/// needs a loopback API address (and for `tuttid control` access.plaintext).
+/// `dev` is true for `tuttid dev`. Fills opts.tokens and opts.tls.
+caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
+                                api_server::options& opts);
+
+/// One line for the log at start: how the API is served and to whom.
+std::string describe_api_access(const config::daemon_config& cfg, const api_server::options& opts);
+
+} // namespace tutti::actors
