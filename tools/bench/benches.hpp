@@ -24,4 +24,7 @@ void add_sim_nodes(CLI::App& app);
 void add_failover_bench(CLI::App& app);
 void add_ha_bench(CLI::App& app);
 
+/// `tutti-bench api`: what TLS and authorization cost a connected client.
+void add_api_bench(CLI::App& app);
+
 } // namespace tutti::bench

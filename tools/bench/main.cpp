@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   tutti::bench::add_sim_nodes(app);
   tutti::bench::add_failover_bench(app);
   tutti::bench::add_ha_bench(app);
+  tutti::bench::add_api_bench(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -123,8 +123,9 @@ daemon_process::daemon_process(mode m, std::vector<std::string> args) {
            "--log-level", std::getenv("TUTTI_KEEP") ? "info" : "warn"};
   if (mode == "control") {
     api_ = "127.0.0.1:" + std::to_string(free_port());
-    args_.insert(args_.end(),
-                 {"--api", api_, "--api-plaintext", "--admin-token-file", admin_token_file()});
+    args_.insert(args_.end(), {"--api", api_, "--admin-token-file", admin_token_file()});
+    if (m.api_plaintext)
+      args_.push_back("--api-plaintext");
   }
   args_.insert(args_.end(), args.begin(), args.end());
   spawn();

@@ -18,7 +18,8 @@ public:
   /// log level; a control plane also gets --api (plain TCP on loopback) and
   /// the admin token file.
   struct mode {
-    std::string name; // control or node
+    std::string name;          // control or node
+    bool api_plaintext = true; // control: --api-plaintext (else TLS, by its args)
   };
   daemon_process(mode m, std::vector<std::string> args);
   ~daemon_process();
