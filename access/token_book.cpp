@@ -85,6 +85,7 @@ caf::error token_book::still_valid(const p::identity& who, const std::string& se
   std::lock_guard<std::mutex> guard{mtx_};
   switch (who.via) {
     case p::credential_kind::client_certificate:
+    case p::credential_kind::unix_peer:
       return {};
     case p::credential_kind::admin_token:
       if (same_digest(secret_sha256, admin_sha256_))

@@ -37,7 +37,7 @@ public:
 
   /// Whether the token `who` came from is still accepted at `now_ms`: not
   /// revoked, not expired, not replaced by another of the same name.
-  /// Certificates hold for their connection.
+  /// Certificates and unix peers hold for their connection.
   caf::error still_valid(const protocol::identity& who, const std::string& secret_sha256,
                          int64_t now_ms) const;
 

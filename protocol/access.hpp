@@ -25,7 +25,8 @@ std::optional<access_role> access_role_from(const std::string& text);
 enum class credential_kind : uint8_t {
   token,             // a bearer token made by `tutti token create`
   admin_token,       // the control plane's bootstrap admin token file
-  client_certificate // a client certificate the cluster CA signed
+  client_certificate, // a client certificate of the API's users' CA
+  unix_peer           // the uid of a peer on tuttid dev's unix socket
 };
 
 std::string to_string(credential_kind x);

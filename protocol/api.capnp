@@ -110,6 +110,7 @@ enum CredentialKind {
   token @0;
   adminToken @1;
   clientCertificate @2;
+  unixPeer @3;
 }
 
 struct Error {

@@ -388,6 +388,8 @@ rpc::CredentialKind to_capnp(credential_kind x) {
       return wire::ADMIN_TOKEN;
     case credential_kind::client_certificate:
       return wire::CLIENT_CERTIFICATE;
+    case credential_kind::unix_peer:
+      return wire::UNIX_PEER;
   }
   return wire::TOKEN;
 }
@@ -401,6 +403,8 @@ std::optional<credential_kind> from_capnp(rpc::CredentialKind x) {
       return credential_kind::admin_token;
     case wire::CLIENT_CERTIFICATE:
       return credential_kind::client_certificate;
+    case wire::UNIX_PEER:
+      return credential_kind::unix_peer;
   }
   return std::nullopt;
 }

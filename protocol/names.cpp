@@ -286,6 +286,8 @@ std::string to_string(credential_kind x) {
       return "admin_token";
     case credential_kind::client_certificate:
       return "client_certificate";
+    case credential_kind::unix_peer:
+      return "unix_peer";
   }
   return "unknown";
 }

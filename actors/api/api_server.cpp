@@ -25,6 +25,9 @@
 #include <future>
 #include <mutex>
 #include <random>
+
+#include <sys/stat.h>
+#include <unistd.h>
 #include <thread>
 
 namespace tutti::actors {
@@ -837,15 +840,18 @@ class gate_service final : public rpc::Gate::Server {
 public:
   /// `certificate`: the identity the connection's client certificate gives (or
   /// why it gives none); nullopt when the client presented none.
+  /// `final_refusal`: a refused transport identity is final (a bad TLS
+  /// certificate), or a token may still do (a unix peer of another uid).
   gate_service(const server_parts& parts, std::string peer,
-               std::optional<caf::expected<p::identity>> certificate)
-    : parts_(parts), peer_(std::move(peer)), certificate_(std::move(certificate)) {}
+               std::optional<caf::expected<p::identity>> certificate, bool final_refusal = true)
+    : parts_(parts), peer_(std::move(peer)), certificate_(std::move(certificate)),
+      final_refusal_(final_refusal) {}
 
   kj::Promise<void> session(SessionContext ctx) override {
     auto token = raw_text(ctx.getParams().getToken());
     // A bad certificate is refused even with a token: whoever sent it should
     // learn that it does not work.
-    if (certificate_ && !*certificate_)
+    if (certificate_ && !*certificate_ && (final_refusal_ || token.empty()))
       return grant(ctx, *certificate_, "");
     if (token.empty())
       return grant(ctx, from_certificate(), "");
@@ -885,11 +891,35 @@ private:
   const server_parts& parts_;
   std::string peer_;
   std::optional<caf::expected<p::identity>> certificate_;
+  bool final_refusal_;
 };
+
+/// A peer on the unix socket: an admin when it is root or the data
+/// directory's owner.
+caf::expected<p::identity> unix_identity(const api_server::options& opts,
+                                         kj::LocalPeerIdentity& peer) {
+  auto creds = peer.getCredentials();
+  KJ_IF_MAYBE (uid, creds.uid) {
+    if (*uid == 0 || *uid == opts.unix_admin_uid) {
+      p::identity out;
+      out.name = "uid " + std::to_string(*uid);
+      out.role = p::access_role::admin;
+      out.via = p::credential_kind::unix_peer;
+      return out;
+    }
+    return p::make_error(p::error_code::unauthenticated,
+                         "uid " + std::to_string(*uid) +
+                             " is neither root nor the owner of the data directory; use a token");
+  }
+  return p::make_error(p::error_code::unauthenticated,
+                       "the unix socket's peer has no uid this host can tell; use a token");
+}
 
 /// The client's address and, with TLS, what its certificate says.
 capnp::Capability::Client make_gate(const server_parts& parts, const api_tls* tls_config,
                                     kj::PeerIdentity& peer) {
+  if (auto* local = dynamic_cast<kj::LocalPeerIdentity*>(&peer))
+    return kj::heap<gate_service>(parts, "unix socket", unix_identity(parts.opts, *local), false);
   if (auto* tls = dynamic_cast<kj::TlsPeerIdentity*>(&peer)) {
     std::optional<caf::expected<p::identity>> certificate;
     if (tls->hasCertificate() && tls_config != nullptr)
@@ -901,6 +931,18 @@ capnp::Capability::Client make_gate(const server_parts& parts, const api_tls* tl
 }
 
 } // namespace
+
+/// Listens on the unix socket `path`: a stale socket file there is removed
+/// first, and the new one is made mode 0600.
+kj::Own<kj::ConnectionReceiver> listen_unix(kj::AsyncIoContext& io, const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+    ::unlink(path.c_str());
+  auto addr = io.provider->getNetwork().parseAddress("unix:" + path).wait(io.waitScope);
+  auto listener = addr->listen();
+  ::chmod(path.c_str(), 0600);
+  return listener;
+}
 
 struct api_server::impl {
   caf::actor_system& sys;
@@ -941,8 +983,18 @@ struct api_server::impl {
                              return make_gate(parts, tls.get(), peer);
                            },
                            tls ? &tls->context() : nullptr};
+      // The unix socket: no TLS (the kernel tells who the peer is).
+      connection_gate local_gate{
+          opts.limits, io.provider->getTimer(),
+          [this](kj::PeerIdentity& peer) { return make_gate(parts, nullptr, peer); }, nullptr};
+      kj::Own<kj::ConnectionReceiver> local;
+      if (!opts.unix_socket.empty())
+        local = listen_unix(io, opts.unix_socket);
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
-      stop.promise.exclusiveJoin(gate.listen(*listener)).wait(io.waitScope);
+      auto serving = gate.listen(*listener);
+      if (local)
+        serving = serving.exclusiveJoin(local_gate.listen(*local));
+      stop.promise.exclusiveJoin(kj::mv(serving)).wait(io.waitScope);
     } catch (const kj::Exception& e) {
       auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": " +
                  std::string{e.getDescription().cStr()};

@@ -52,6 +52,11 @@ public:
     /// the same cluster's API in this process).
     std::shared_ptr<access::token_book> tokens;
     std::optional<tls_pem> tls; // nullopt: plain TCP
+    /// Also serve the API on this unix socket (made mode 0600, a stale one
+    /// replaced); empty: none. Its peers' uid is their identity: root and
+    /// `unix_admin_uid` are admins, everyone else is refused.
+    std::string unix_socket;
+    uint32_t unix_admin_uid = 0;
   };
 
   api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics);

@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -49,7 +51,26 @@ std::string trimmed(std::string s) {
   return s;
 }
 
+/// `tuttid dev` also serves DATA_DIR/api.sock, whose peers are who the kernel
+/// says: root and the data directory's owner are admins.
+void serve_unix_socket(const config::daemon_config& cfg, api_server::options& opts) {
+  auto path = unix_socket_path(cfg);
+  struct stat st {};
+  if (path.size() > 107 || ::stat(cfg.data_dir.c_str(), &st) != 0) {
+    spdlog::warn("the API is not served on a unix socket: {} is longer than a socket path may "
+                 "be (107 bytes), or the data directory cannot be read",
+                 path);
+    return;
+  }
+  opts.unix_socket = path;
+  opts.unix_admin_uid = st.st_uid;
+}
+
 } // namespace
+
+std::string unix_socket_path(const config::daemon_config& cfg) {
+  return cfg.data_dir + "/api.sock";
+}
 
 std::string admin_token_path(const config::daemon_config& cfg) {
   return cfg.access.admin_token_file.empty() ? cfg.data_dir + "/admin.token"
@@ -97,6 +118,8 @@ caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
     return token.error();
   opts.tokens = std::make_shared<access::token_book>();
   opts.tokens->set_admin_digest(access::sha256_hex(*token));
+  if (dev)
+    serve_unix_socket(cfg, opts);
   const auto& a = cfg.access;
   auto cert_path = a.certificate.empty() ? cfg.cluster.tls.certificate : a.certificate;
   auto key_path = a.key.empty() ? cfg.cluster.tls.key : a.key;
@@ -150,6 +173,9 @@ caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
 
 std::string describe_api_access(const config::daemon_config& cfg, const api_server::options& opts) {
   auto token = admin_token_path(cfg);
+  if (!opts.unix_socket.empty())
+    token += "; root and uid " + std::to_string(opts.unix_admin_uid) + " are admins on unix:" +
+             opts.unix_socket;
   if (!opts.tls)
     return "the API is plain TCP on " + cfg.api.host +
            " (loopback): clients authenticate with tokens; the admin token is in " + token;

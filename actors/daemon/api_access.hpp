@@ -14,6 +14,9 @@
 
 namespace tutti::actors {
 
+/// Where `tuttid dev` also serves the API: DATA_DIR/api.sock.
+std::string unix_socket_path(const config::daemon_config& cfg);
+
 /// The admin token file of `cfg`: access.admin_token_file, or DATA_DIR/admin.token.
 std::string admin_token_path(const config::daemon_config& cfg);
 
@@ -25,7 +28,8 @@ caf::expected<std::string> load_or_make_admin_token(const std::string& path);
 /// The API's transport and credentials per `cfg`: TLS when a certificate is
 /// configured (access.certificate, else cluster.tls's), else plain TCP, which
 /// needs a loopback API address (and for `tuttid control` access.plaintext).
-/// `dev` is true for `tuttid dev`. Fills opts.tokens and opts.tls.
+/// `dev` is true for `tuttid dev`, which also serves the unix socket. Fills
+/// opts.tokens, opts.tls and opts.unix_socket.
 caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
                                 api_server::options& opts);
 

@@ -182,6 +182,41 @@ TEST_F(integration, TheAdminTokenFileIsPrivateAndKept) {
   EXPECT_NE(d.log().find("can be read by others than its owner"), std::string::npos) << d.log();
 }
 
+TEST_F(integration, TheUnixSocketKnowsItsPeersByUid) {
+  auto& d = start_daemon();
+  auto socket = d.data_dir() + "/api.sock";
+  struct stat st {};
+  ASSERT_EQ(::stat(socket.c_str(), &st), 0) << d.log();
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // No token at all: the kernel says who the peer is.
+  auto r = s::run_command({TUTTI_BIN, "--api", "unix:" + socket, "whoami", "-o", "json"},
+                          {{"TUTTI_TOKEN_FILE", ""}});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  auto who = json::parse(r.out);
+  EXPECT_EQ(who["name"], "uid " + std::to_string(::getuid()));
+  EXPECT_EQ(who["role"], "admin");
+  EXPECT_EQ(who["via"], "unix_peer");
+  auto spec = d.scratch().write("web.yaml", web);
+  r = s::run_command({TUTTI_BIN, "--api", "unix:" + socket, "apply", "-f", spec},
+                     {{"TUTTI_TOKEN_FILE", ""}});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(has_record(audit_of(d), "apply", "ok", "uid "));
+
+  // Another uid (the socket opened to it on purpose) is refused, naming it.
+  if (::getuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0)
+    return;
+  ::chmod(socket.c_str(), 0666);
+  ::chmod(d.scratch().path().c_str(), 0711); // temp dirs are 0700
+  ::chmod(d.data_dir().c_str(), 0711);
+  r = s::run_command({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      TUTTI_BIN, "--api", "unix:" + socket, "get", "services"},
+                     {{"TUTTI_TOKEN_FILE", ""}});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("uid 65534 is neither root nor the owner of the data directory"),
+            std::string::npos)
+      << r.err;
+}
+
 /// A control plane whose API speaks TLS: its certificate is the cluster's
 /// (cluster CA), users' client certificates come from a CA of their own.
 class api_tls : public integration {

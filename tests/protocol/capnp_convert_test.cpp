@@ -76,7 +76,7 @@ TEST(CapnpConvert, EveryEnumMapsEveryEnumerantByName) {
   expect_same_enum<actor_state, rpc::ActorState>(7);
   expect_same_enum<control_role, rpc::ControlRole>(3);
   expect_same_enum<access_role, rpc::AccessRole>(4);
-  expect_same_enum<credential_kind, rpc::CredentialKind>(3);
+  expect_same_enum<credential_kind, rpc::CredentialKind>(4);
 }
 
 TEST(CapnpConvert, EnumWordsStayTheCliWords) {

@@ -66,7 +66,11 @@ std::string check_api_address(const std::string& text) {
 }
 
 std::string check_one_api_address(const std::string& text) {
-  auto fail = [&] { return "expected HOST:PORT (e.g. 127.0.0.1:7700), got '" + text + "'"; };
+  auto fail = [&] {
+    return "expected HOST:PORT (e.g. 127.0.0.1:7700) or unix:PATH, got '" + text + "'";
+  };
+  if (text.rfind("unix:", 0) == 0)
+    return text.size() > 5 && text.size() <= 5 + 107 ? std::string{} : fail();
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
     return fail();
