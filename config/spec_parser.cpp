@@ -2,6 +2,7 @@
 
 #include "config/yaml_walk.hpp"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <set>
@@ -45,7 +46,12 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
 
 // Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
-constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
+constexpr std::array<std::string_view, 2> unsupported_fields{"autoscale", "namespace"};
+
+/// Kinds of documents that tutti will read and does not yet: refused as such,
+/// not as unknown.
+constexpr std::array<std::string_view, 5> unsupported_kinds{"Quota", "Role", "RoleBinding",
+                                                            "Config", "Secret"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
@@ -150,7 +156,12 @@ private:
       return;
     }
     auto kind = read_string(*f, errors_);
-    if (kind && *kind != "Service")
+    if (!kind || *kind == "Service")
+      return;
+    if (std::find(unsupported_kinds.begin(), unsupported_kinds.end(), *kind) !=
+        unsupported_kinds.end())
+      errors_.add(f->mark, f->path, "kind " + *kind + " is not supported yet");
+    else
       errors_.add(f->mark, f->path, "expected 'Service', got '" + *kind + "'");
   }
 

@@ -428,6 +428,15 @@ TEST(SpecParser, RefusesAutoscaleForNow) {
                "autoscale is not supported yet");
 }
 
+TEST(SpecParser, RefusesNamespacesAndOtherKindsForNow) {
+  expect_error(only_error(minimal + "namespace: team-a\n"), 4, 1, "namespace",
+               "namespace is not supported yet");
+  for (const char* kind : {"Quota", "Role", "RoleBinding"}) {
+    auto e = only_error(std::string{"kind: "} + kind + "\nname: q\ncommand: [x]\n");
+    EXPECT_EQ(e.message, std::string{"kind "} + kind + " is not supported yet") << kind;
+  }
+}
+
 TEST(SpecEmitter, HealthAndUpdateRoundTripAndAreAbsentWhenDefault) {
   EXPECT_EQ(config::emit_spec(only_spec(minimal)).find("health"), std::string::npos);
   EXPECT_EQ(config::emit_spec(only_spec(minimal)).find("update"), std::string::npos);

@@ -140,7 +140,7 @@ TEST_F(integration, AnExpiredTokenIsRefused) {
       },
       10s));
   auto r = d.tutti({"token", "create", "bad", "--ttl", "soon"});
-  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
   EXPECT_NE(r.err.find("--ttl: expected a positive duration"), std::string::npos) << r.err;
 }
 

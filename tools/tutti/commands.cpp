@@ -789,14 +789,19 @@ void print_audit(const global_options& g, const streams& io,
 int run_token(const global_options& g, const streams& io, const token_options& o) {
   std::optional<std::chrono::milliseconds> ttl = std::chrono::milliseconds{0};
   auto role = protocol::access_role_from(o.role);
+  auto usage = [&](const std::string& why) {
+    io.err << "error: " << why << "\n";
+    return exit_code::usage;
+  };
   if (o.action == token_action::create) {
+    if (!o.name_space.empty())
+      return usage("--namespace: namespaces are not supported yet; a token holds its role in "
+                   "the whole cluster");
     if (!role)
-      return report(io, {client_code::invalid_argument,
-                         "--role: '" + o.role + "' is no role; use viewer, deployer, operator or admin"});
+      return usage("--role: '" + o.role + "' is no role; use viewer, deployer, operator or admin");
     if (!o.ttl.empty() && !(ttl = parse_ttl(o.ttl)))
-      return report(io, {client_code::invalid_argument,
-                         "--ttl: expected a positive duration such as 90s, 15m, 12h or 30d, got '" +
-                             o.ttl + "'"});
+      return usage("--ttl: expected a positive duration such as 90s, 15m, 12h or 30d, got '" +
+                   o.ttl + "'");
   }
   auto c = connect_to_tuttid(g);
   if (!c)

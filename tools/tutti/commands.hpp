@@ -134,6 +134,7 @@ struct token_options {
   std::string name;
   std::string role = "viewer";
   std::string ttl; // "90s", "12h", "30d"; empty: never expires
+  std::string name_space; // refused: namespaces are not supported yet
 };
 
 int run_token(const global_options& g, const streams& io, const token_options& o);

@@ -322,6 +322,8 @@ void add_token(CLI::App& app, cli_state& s) {
       ->check(CLI::IsMember({"viewer", "deployer", "operator", "admin"}))
       ->capture_default_str();
   create->add_option("--ttl", s.token.ttl, "Expire after this long: 90s, 15m, 12h, 30d (default: never)");
+  create->add_option("--namespace", s.token.name_space,
+                     "Bind the role to one namespace: not supported yet (refused)");
   add_output_option(*create, s.global);
   create->footer(footer("The roles: viewer reads; deployer also applies, scales and rolls back;\n"
                         "operator also deletes services and cordons or drains nodes; admin does\n"
