@@ -176,7 +176,32 @@ bool mutates(api_call x) {
 std::string describe(const p::identity& who) {
   auto via = p::to_string(who.via);
   std::replace(via.begin(), via.end(), '_', ' ');
-  return who.name + " (" + via + ", " + p::to_string(who.role) + ")";
+  std::string where;
+  for (const auto& ns : who.namespaces)
+    where += (where.empty() ? " in " : ", ") + ns;
+  return who.name + " (" + via + ", " + p::to_string(who.role) + where + ")";
+}
+
+bool cluster_scoped(api_call x) {
+  switch (x) {
+    case api_call::get_nodes:
+    case api_call::set_node_state:
+    case api_call::tree:
+    case api_call::kill_actor:
+    case api_call::get_controllers:
+    case api_call::create_token:
+    case api_call::revoke_token:
+    case api_call::list_tokens:
+    case api_call::audit:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool sees(const p::identity& who, const std::string& ns) {
+  return who.namespaces.empty() ||
+         std::find(who.namespaces.begin(), who.namespaces.end(), ns) != who.namespaces.end();
 }
 
 namespace {
@@ -198,11 +223,28 @@ std::string roles_from(p::access_role least) {
 
 } // namespace
 
-caf::error authorize(const p::identity& who, api_call x) {
+caf::error authorize(const p::identity& who, api_call x, const std::vector<std::string>& namespaces) {
   auto least = required_role(x);
-  if (who.role >= least)
-    return {};
   auto m = meaning_of(x);
+  if (who.role >= least) {
+    if (who.namespaces.empty())
+      return {};
+    if (cluster_scoped(x))
+      return p::make_error(p::error_code::forbidden,
+                           describe(who) + " may not " + m.verb + " " + m.resource + " (" +
+                               to_string(x) +
+                               "): they belong to the whole cluster, and its role holds in its "
+                               "namespaces only; ask an admin");
+    for (const auto& ns : namespaces)
+      if (!sees(who, ns))
+        return p::make_error(p::error_code::forbidden,
+                             describe(who) + " may not " + m.verb + " " + m.resource + " in " +
+                                 ns + " (" + to_string(x) +
+                                 "): its role holds in its namespaces only; ask an admin for a "
+                                 "credential for " +
+                                 ns);
+    return {};
+  }
   return p::make_error(p::error_code::forbidden,
                        describe(who) + " may not " + m.verb + " " + m.resource + " (" +
                            to_string(x) + "): " +

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tutti::access {
 
@@ -63,9 +64,19 @@ protocol::access_role required_role(api_call x);
 /// True for calls that change something (the audit log keeps all of those).
 bool mutates(api_call x);
 
-/// Nothing when `who` may make the call; else forbidden, saying who asked,
-/// what verb on which resource, and which roles allow it.
-caf::error authorize(const protocol::identity& who, api_call x);
+/// True for calls on what belongs to the whole cluster (nodes, the actor
+/// tree, the control processes, tokens, the audit log), not to a namespace.
+bool cluster_scoped(api_call x);
+
+/// Nothing when `who` may make the call on services of `namespaces` (those
+/// the call names; none for a list, which the server filters); else
+/// forbidden, saying who asked, what verb on which resource, and which roles
+/// (or namespaces) allow it.
+caf::error authorize(const protocol::identity& who, api_call x,
+                     const std::vector<std::string>& namespaces = {});
+
+/// Whether `who` sees the services of namespace `ns`.
+bool sees(const protocol::identity& who, const std::string& ns);
 
 /// "alice (token, deployer)": how refusals and the audit log name a caller.
 std::string describe(const protocol::identity& who);

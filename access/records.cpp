@@ -43,7 +43,8 @@ std::string encode(const p::token_record& x) {
                    {"role", p::to_string(x.role)},
                    {"created_ms", x.created_ms},
                    {"expires_ms", x.expires_ms},
-                   {"created_by", x.created_by}});
+                   {"created_by", x.created_by},
+                   {"namespace", x.name_space}});
 }
 
 caf::expected<p::token_record> decode_token(std::string_view value) {
@@ -57,6 +58,7 @@ caf::expected<p::token_record> decode_token(std::string_view value) {
     x.created_ms = j.value("created_ms", int64_t{0});
     x.expires_ms = j.value("expires_ms", int64_t{0});
     x.created_by = j.value("created_by", std::string{});
+    x.name_space = j.value("namespace", std::string{});
   });
   return out;
 }

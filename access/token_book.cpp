@@ -17,6 +17,8 @@ p::identity identity_of(const p::token_record& x) {
   out.role = x.role;
   out.via = p::credential_kind::token;
   out.expires_ms = x.expires_ms;
+  if (!x.name_space.empty())
+    out.namespaces.push_back(x.name_space);
   return out;
 }
 

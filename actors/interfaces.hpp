@@ -72,7 +72,9 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::put_atom, p::stored_object>::with<bool>,
     caf::replies_to<p::delete_atom, p::object_kind, std::string>::with<bool>,
     caf::replies_to<p::get_atom, p::object_kind, std::string, uint32_t>::with<
-        std::vector<p::stored_object>>>;
+        std::vector<p::stored_object>>,
+    // keeps the newest N of a kind; answers how many it removed
+    caf::replies_to<p::delete_atom, p::object_kind, uint64_t>::with<uint64_t>>;
 
 /// Reconciles one service's desired state with what its replicas do. Its
 /// replicas report to it directly (their node tells them which actor that is),
@@ -179,7 +181,9 @@ using placement_actor = caf::typed_actor<
 /// The control plane's front: what the client API asks, answered from the store
 /// and the service actors.
 using cluster_actor = caf::typed_actor<
-    caf::replies_to<p::apply_atom, std::string, std::string, bool>::with<p::apply_result>,
+    // file, source, dry run, the request's namespace (empty: each document's)
+    caf::replies_to<p::apply_atom, std::string, std::string, bool, std::string>::with<
+        p::apply_result>,
     caf::replies_to<p::get_atom>::with<std::vector<p::service_status>>,
     caf::replies_to<p::get_atom, std::string>::with<std::vector<p::replica_status>>,
     caf::replies_to<p::nodes_atom>::with<std::vector<p::node_status>>,

@@ -262,7 +262,7 @@ void read_flag(map_reader& fields, std::string_view key, bool& out, error_sink& 
 void read_limits(const field& f, protocol::api_limits& out, error_sink& errors) {
   if (!expect_map(f,
                   "a mapping with request_bytes, documents_per_apply, services, connections, "
-                  "calls_per_connection and streams_per_connection",
+                  "calls_per_connection, streams_per_connection and audit_records",
                   errors))
     return;
   map_reader fields{f, errors};
@@ -280,6 +280,9 @@ void read_limits(const field& f, protocol::api_limits& out, error_sink& errors) 
   read_limit(fields, "connections", 1000000, out.connections, errors);
   read_limit(fields, "calls_per_connection", 100000, out.calls_per_connection, errors);
   read_limit(fields, "streams_per_connection", 10000, out.streams_per_connection, errors);
+  if (auto f = fields.take("audit_records"))
+    if (auto value = read_int(*f, 1000, int64_t{100000000}, errors))
+      out.audit_records = *value;
   fields.finish();
 }
 

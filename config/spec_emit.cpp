@@ -4,6 +4,8 @@
 
 #include "config/spec_parser.hpp"
 
+#include "protocol/namespaces.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -90,7 +92,7 @@ void emit_placement(YAML::Emitter& out, const protocol::placement_spec& placemen
   out << YAML::Key << "anti_affinity" << YAML::Value;
   begin_seq(out, placement.anti_affinity.empty());
   for (const auto& name : placement.anti_affinity)
-    out << name;
+    out << protocol::local_name(name); // of the spec's own namespace
   out << YAML::EndSeq;
   out << YAML::Key << "spread_over" << YAML::Value << placement.spread_over;
   out << YAML::EndMap;
@@ -222,7 +224,10 @@ std::string emit_spec(const service_spec& spec) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "kind" << YAML::Value << "Service";
-  out << YAML::Key << "name" << YAML::Value << spec.name;
+  out << YAML::Key << "name" << YAML::Value << protocol::local_name(spec.name);
+  // Absent in the default namespace: specs stored before namespaces read the same.
+  if (auto ns = protocol::namespace_of(spec.name); ns != protocol::default_namespace)
+    out << YAML::Key << "namespace" << YAML::Value << ns;
   out << YAML::Key << "replicas" << YAML::Value << spec.replicas;
   out << YAML::Key << "driver" << YAML::Value << protocol::to_string(spec.driver);
   out << YAML::Key << "image" << YAML::Value << spec.image;

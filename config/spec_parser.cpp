@@ -1,5 +1,7 @@
 #include "config/spec_parser.hpp"
 
+#include "protocol/namespaces.hpp"
+
 #include "config/yaml_walk.hpp"
 
 #include <algorithm>
@@ -46,7 +48,7 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
 
 // Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
-constexpr std::array<std::string_view, 2> unsupported_fields{"autoscale", "namespace"};
+constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
 
 /// Kinds of documents that tutti will read and does not yet: refused as such,
 /// not as unknown.
@@ -110,7 +112,10 @@ bool uses_image(driver_kind driver) {
 /// so that a repeated service is refused.
 class spec_reader {
 public:
-  explicit spec_reader(error_sink& errors) : errors_(errors) {}
+  /// `request_namespace`: the namespace the client asked for (`tutti -n`);
+  /// empty: each document's own, `default` when it names none.
+  spec_reader(error_sink& errors, std::string request_namespace)
+    : errors_(errors), request_namespace_(std::move(request_namespace)) {}
 
   std::optional<service_spec> read(const YAML::Node& doc) {
     field whole = document_field(doc);
@@ -120,6 +125,7 @@ public:
     map_reader fields{whole, errors_};
     service_spec spec;
     read_kind(fields, whole);
+    namespace_ = read_namespace(fields);
     read_name(fields, whole, spec);
     if (auto f = fields.take("replicas"))
       if (auto n = read_int(*f, 0, protocol::max_replicas, errors_))
@@ -185,14 +191,39 @@ private:
                       "not ending with '-'");
       return;
     }
-    auto [first, inserted] = names_.emplace(*name, f->mark.line + 1);
+    auto qualified = protocol::qualified_name(namespace_, *name);
+    auto [first, inserted] = names_.emplace(qualified, f->mark.line + 1);
     if (!inserted) {
       errors_.add(f->mark, f->path,
-                  "duplicate service name '" + *name + "' (first defined at line " +
-                      std::to_string(first->second) + ")");
+                  "duplicate service name '" + *name + "' in namespace " + namespace_ +
+                      " (first defined at line " + std::to_string(first->second) + ")");
       return;
     }
-    spec.name = std::move(*name);
+    spec.name = std::move(qualified);
+  }
+
+  /// The document's namespace: its `namespace:`, the request's, or default.
+  std::string read_namespace(map_reader& fields) {
+    auto fallback = request_namespace_.empty() ? std::string{protocol::default_namespace}
+                                               : request_namespace_;
+    auto f = fields.take("namespace");
+    if (!f)
+      return fallback;
+    auto ns = read_string(*f, errors_);
+    if (!ns)
+      return fallback;
+    if (!valid_service_name(*ns)) {
+      errors_.add(f->mark, f->path,
+                  "invalid namespace '" + *ns +
+                      "': use 1-63 of a-z, 0-9 and '-', starting with a letter and not ending "
+                      "with '-'");
+      return fallback;
+    }
+    if (!request_namespace_.empty() && *ns != request_namespace_)
+      errors_.add(f->mark, f->path,
+                  "the document is in namespace " + *ns + ", the request in " +
+                      request_namespace_ + " (tutti -n); make them agree");
+    return *ns;
   }
 
   void read_driver(map_reader& fields, service_spec& spec) {
@@ -384,14 +415,15 @@ private:
     auto items = elements(f);
     for (size_t i = 0; i < names->size(); ++i) {
       const auto& name = (*names)[i];
+      // Names a service of the same namespace.
       if (!valid_service_name(name))
         errors_.add(items[i].mark, items[i].path,
                     "expected the name of a service, got '" + name + "'");
-      else if (name == spec.name)
+      else if (protocol::qualified_name(namespace_, name) == spec.name)
         errors_.add(items[i].mark, items[i].path,
                     "a service cannot avoid itself; use max_per_node: 1");
       else
-        spec.placement.anti_affinity.push_back(name);
+        spec.placement.anti_affinity.push_back(protocol::qualified_name(namespace_, name));
     }
   }
 
@@ -606,6 +638,8 @@ private:
   }
 
   error_sink& errors_;
+  std::string request_namespace_;
+  std::string namespace_; // of the document being read
   std::map<std::string, int> names_;          // -> line of the document that named it first
   std::map<uint16_t, std::string> published_; // published port -> service
   std::string current_name_;                  // of the document being read
@@ -613,11 +647,12 @@ private:
 
 } // namespace
 
-parse_result parse_specs(const std::string& text, const std::string& file) {
+parse_result parse_specs(const std::string& text, const std::string& file,
+                         const std::string& request_namespace) {
   error_sink errors{file};
   std::vector<service_spec> specs;
   if (auto docs = load_documents(text, errors)) {
-    spec_reader reader{errors};
+    spec_reader reader{errors, request_namespace};
     bool any = false;
     guarded_walk(errors, [&] {
       for (const auto& doc : *docs) {

@@ -25,8 +25,12 @@ struct parse_result {
 /// Parses one or more `---`-separated documents. `file` only labels errors.
 /// Validates every field of docs/spec.md; fields whose feature is not built
 /// yet are refused with "not supported yet". Duplicate names across the documents
-/// are refused. Never throws on bad input.
-parse_result parse_specs(const std::string& text, const std::string& file);
+/// are refused. Never throws on bad input. A spec's name comes out qualified
+/// by its namespace (protocol/namespaces.hpp): the document's `namespace:`,
+/// else `request_namespace`, else default; a document naming another
+/// namespace than a non-empty `request_namespace` is refused.
+parse_result parse_specs(const std::string& text, const std::string& file,
+                         const std::string& request_namespace = {});
 
 /// Reads and parses a file; an unreadable file is one error naming it.
 parse_result parse_spec_file(const std::string& path);

@@ -589,6 +589,26 @@ caf::error etcd_store::remove_object(protocol::object_kind kind, const std::stri
   return rev ? caf::error{} : std::move(rev.error());
 }
 
+caf::expected<uint64_t> etcd_store::prune_objects(protocol::object_kind kind, uint64_t keep) {
+  auto prefix = object_prefix(impl_->eopts.prefix, kind);
+  auto end = etcd::prefix_end(prefix);
+  auto counted = impl_->reads->range(prefix, end, 1, 0);
+  if (!counted)
+    return std::move(counted.error());
+  if (static_cast<uint64_t>(counted->count) <= keep)
+    return uint64_t{0};
+  auto excess = static_cast<uint64_t>(counted->count) - keep;
+  auto oldest = impl_->reads->range(prefix, end, static_cast<int64_t>(excess), 0);
+  if (!oldest)
+    return std::move(oldest.error());
+  if (oldest->kvs.empty())
+    return uint64_t{0};
+  auto rev = impl_->write({}, {etcd::delete_op{prefix, oldest->kvs.back().key + std::string(1, '\0')}});
+  if (!rev)
+    return std::move(rev.error());
+  return static_cast<uint64_t>(oldest->kvs.size());
+}
+
 caf::expected<std::vector<protocol::stored_object>>
 etcd_store::objects(protocol::object_kind kind, const std::string& after, size_t limit) {
   auto prefix = object_prefix(impl_->eopts.prefix, kind);

@@ -495,6 +495,33 @@ caf::error lmdb_store::remove_object(protocol::object_kind kind, const std::stri
                       [&](tx& t) { return t.del(impl_->dbis.objects, object_key(kind, name)); });
 }
 
+caf::expected<uint64_t> lmdb_store::prune_objects(protocol::object_kind kind, uint64_t keep) {
+  auto prefix = object_key(kind, {});
+  uint64_t removed = 0;
+  auto err = impl_->write("prune " + protocol::to_string(kind) + " records", [&](tx& t) -> caf::error {
+    std::vector<std::string> keys;
+    auto scanned = t.scan(impl_->dbis.objects, prefix,
+                          [&](std::string_view key, std::string_view) -> caf::expected<step> {
+                            if (key.substr(0, prefix.size()) != prefix)
+                              return step::stop;
+                            keys.emplace_back(key);
+                            return step::next;
+                          });
+    if (scanned)
+      return scanned;
+    if (keys.size() <= keep)
+      return {};
+    for (size_t i = 0; i < keys.size() - keep; ++i)
+      if (auto e = t.del(impl_->dbis.objects, keys[i]))
+        return e;
+    removed = keys.size() - keep;
+    return {};
+  });
+  if (err)
+    return err;
+  return removed;
+}
+
 caf::expected<std::vector<protocol::stored_object>>
 lmdb_store::objects(protocol::object_kind kind, const std::string& after, size_t limit) {
   std::vector<protocol::stored_object> out;

@@ -75,6 +75,7 @@ public:
   caf::error remove_object(protocol::object_kind kind, const std::string& name) override;
   caf::expected<std::vector<protocol::stored_object>>
   objects(protocol::object_kind kind, const std::string& after, size_t limit) override;
+  caf::expected<uint64_t> prune_objects(protocol::object_kind kind, uint64_t keep) override;
   uint64_t last_seq() const override;
 
   const std::string& dir() const;

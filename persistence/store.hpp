@@ -110,6 +110,10 @@ public:
   virtual caf::expected<std::vector<protocol::stored_object>>
   objects(protocol::object_kind kind, const std::string& after, size_t limit) = 0;
 
+  /// Removes the objects of `kind` first in name order until at most `keep`
+  /// are left; how many it removed.
+  virtual caf::expected<uint64_t> prune_objects(protocol::object_kind kind, uint64_t keep) = 0;
+
   // -- group commit ------------------------------------------------------------
 
   /// Writes of several callers, committed together (one fsync for all).

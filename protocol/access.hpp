@@ -38,6 +38,10 @@ struct identity {
   access_role role = access_role::viewer;
   credential_kind via = credential_kind::token;
   int64_t expires_ms = 0; // 0: never
+  /// Where the role holds; empty: the whole cluster. A namespaced identity
+  /// sees and touches only services of these, and nothing of the cluster's
+  /// own (nodes, tokens, the audit log).
+  std::vector<std::string> namespaces;
   friend bool operator==(const identity&, const identity&) = default;
 };
 
@@ -49,6 +53,7 @@ struct token_record {
   int64_t created_ms = 0;
   int64_t expires_ms = 0; // 0: never
   std::string created_by;
+  std::string name_space; // where its role holds; empty: the whole cluster
   friend bool operator==(const token_record&, const token_record&) = default;
 };
 

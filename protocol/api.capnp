@@ -297,6 +297,7 @@ struct Identity {
   role @2 :AccessRole;
   via @3 :CredentialKind;
   expiresMs @4 :Int64;  # 0: never
+  namespaces @5 :List(Text);  # where the role holds; empty: the whole cluster
 }
 
 # A bearer token as `tutti token ls` shows it: never its secret.
@@ -306,6 +307,7 @@ struct TokenInfo {
   createdMs @2 :Int64;
   expiresMs @3 :Int64;  # 0: never
   createdBy @4 :Text;
+  namespace @5 :Text;   # where its role holds; empty: the whole cluster
 }
 
 struct AuditRecord {
@@ -338,7 +340,9 @@ interface Tutti {
   # Validates every document of `source` (YAML, one or more documents) and, unless
   # dryRun, commits all of them durably in one transaction before answering. A
   # refused input changes nothing and lists every problem in `specErrors`.
-  apply @1 (fileName :Text, source :Text, dryRun :Bool)
+  # namespace: the client's (`tutti -n`): documents without one go there, and
+  # one naming another is refused; empty: each document's own, else default.
+  apply @1 (fileName :Text, source :Text, dryRun :Bool, namespace :Text)
       -> (changes :List(ServiceChange), specErrors :List(SpecError), error :Error);
 
   getServices @2 () -> (services :List(ServiceStatus), error :Error);
@@ -409,7 +413,8 @@ interface Tutti {
 
   # Makes a bearer token with `role`; ttlMs 0: it does not expire. The secret
   # is in the answer only: the store keeps its SHA-256.
-  createToken @21 (name :Text, role :AccessRole, ttlMs :Int64)
+  # namespace: where the role holds (empty: the whole cluster).
+  createToken @21 (name :Text, role :AccessRole, ttlMs :Int64, namespace :Text)
       -> (token :Text, info :TokenInfo, error :Error);
 
   # Revokes a token: sessions holding it fail from their next call.

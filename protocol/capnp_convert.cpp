@@ -765,6 +765,9 @@ void to_capnp(rpc::Identity::Builder b, const identity& x) {
   b.setRole(to_capnp(x.role));
   b.setVia(to_capnp(x.via));
   b.setExpiresMs(x.expires_ms);
+  auto namespaces = b.initNamespaces(x.namespaces.size());
+  for (unsigned i = 0; i < x.namespaces.size(); ++i)
+    namespaces.set(i, utf8_text(x.namespaces[i]));
 }
 
 identity from_capnp(rpc::Identity::Reader r) {
@@ -775,6 +778,8 @@ identity from_capnp(rpc::Identity::Reader r) {
   out.role = known(r.getRole(), "role");
   out.via = known(r.getVia(), "credential kind");
   out.expires_ms = r.getExpiresMs();
+  for (auto n : r.getNamespaces())
+    out.namespaces.push_back(text(n));
   return out;
 }
 
@@ -784,6 +789,7 @@ void to_capnp(rpc::TokenInfo::Builder b, const token_record& x) {
   b.setCreatedMs(x.created_ms);
   b.setExpiresMs(x.expires_ms);
   b.setCreatedBy(utf8_text(x.created_by));
+  b.setNamespace(utf8_text(x.name_space));
 }
 
 token_record from_capnp(rpc::TokenInfo::Reader r) {
@@ -793,6 +799,7 @@ token_record from_capnp(rpc::TokenInfo::Reader r) {
   out.created_ms = r.getCreatedMs();
   out.expires_ms = r.getExpiresMs();
   out.created_by = text(r.getCreatedBy());
+  out.name_space = text(r.getNamespace());
   return out;
 }
 

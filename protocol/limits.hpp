@@ -22,6 +22,9 @@ struct api_limits {
   int32_t calls_per_connection = 64;
   /// Event follow and endpoint watch streams one connection may hold open.
   int32_t streams_per_connection = 8;
+  /// Records the audit log keeps; older ones are pruned (a client whose calls
+  /// are all refused still adds records, so the log must not grow unbounded).
+  int64_t audit_records = 100000;
 };
 
 } // namespace tutti::protocol

@@ -219,7 +219,7 @@ bool sim_cluster::wait_registered(size_t count, caf::timespan timeout) {
 
 caf::expected<p::apply_result> sim_cluster::apply(const std::string& yaml) {
   return ask<p::apply_result>(*impl_->sys, impl_->cluster, p::apply_atom::value,
-                              std::string{"sim.yaml"}, yaml, false);
+                              std::string{"sim.yaml"}, yaml, false, std::string{});
 }
 
 caf::expected<int64_t> sim_cluster::scale(const std::string& service, int32_t replicas) {

@@ -7,9 +7,11 @@
 #include "access/records.hpp"
 #include "access/tokens.hpp"
 
+#include "config/spec_parser.hpp"
 #include "metrics/recorder.hpp"
 #include "protocol/capnp_convert.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/namespaces.hpp"
 #include "protocol/utf8.hpp"
 
 #include <caf/all.hpp>
@@ -191,9 +193,15 @@ struct server_parts {
   int64_t* last_token_reload_ms;
 
   /// Appends `x` to the audit log; a failure is logged, the call goes on.
+  /// Every so many records the oldest beyond limits.audit_records go.
   void audit(p::audit_record x) const {
+    constexpr uint64_t prune_every = 1024;
     x.time_ms = now_ms();
     x.id = access::audit_id(x.time_ms, audit_suffix_base + (*audit_count)++);
+    if (*audit_count % prune_every == 0)
+      ask_actor<uint64_t>(sys, store.get(), opts.call_timeout, p::delete_atom::value,
+                          p::object_kind::audit, static_cast<uint64_t>(opts.limits.audit_records))
+          .detach([](kj::Exception&&) {});
     p::stored_object obj{p::object_kind::audit, x.id, access::encode(x)};
     ask_actor<bool>(sys, store.get(), opts.call_timeout, p::put_atom::value, std::move(obj))
         .then([](caf::expected<bool> r) {
@@ -256,6 +264,54 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
       return text(params.getAs<rpc::Tutti::CreateTokenParams>().getName());
     case c::revoke_token:
       return text(params.getAs<rpc::Tutti::RevokeTokenParams>().getName());
+    default:
+      return {};
+  }
+}
+
+/// The namespaces of the services a call names: none for a list (the answer
+/// is filtered instead) or a cluster-wide call. An apply's are its documents'
+/// (none when they do not parse: then nothing is stored).
+std::vector<std::string> target_namespaces(access::api_call call, capnp::AnyPointer::Reader params) {
+  using c = access::api_call;
+  auto of = [](const std::string& service) {
+    return service.empty() ? std::vector<std::string>{}
+                           : std::vector<std::string>{p::namespace_of(service)};
+  };
+  switch (call) {
+    case c::apply: {
+      auto a = params.getAs<rpc::Tutti::ApplyParams>();
+      auto parsed = config::parse_specs(raw_text(a.getSource()), text(a.getFileName()),
+                                        text(a.getNamespace()));
+      std::vector<std::string> out;
+      for (const auto& spec : parsed.specs)
+        out.push_back(p::namespace_of(spec.name));
+      return out;
+    }
+    case c::get_replicas:
+      return of(text(params.getAs<rpc::Tutti::GetReplicasParams>().getService()));
+    case c::describe_service:
+      return of(text(params.getAs<rpc::Tutti::DescribeServiceParams>().getService()));
+    case c::scale:
+      return of(text(params.getAs<rpc::Tutti::ScaleParams>().getService()));
+    case c::delete_service:
+      return of(text(params.getAs<rpc::Tutti::DeleteServiceParams>().getService()));
+    case c::events:
+      return of(text(params.getAs<rpc::Tutti::EventsParams>().getService()));
+    case c::follow:
+      return of(text(params.getAs<rpc::Tutti::FollowParams>().getService()));
+    case c::logs:
+      return of(text(params.getAs<rpc::Tutti::LogsParams>().getService()));
+    case c::get_endpoints:
+      return of(text(params.getAs<rpc::Tutti::GetEndpointsParams>().getService()));
+    case c::watch_endpoints:
+      return of(text(params.getAs<rpc::Tutti::WatchEndpointsParams>().getService()));
+    case c::rollout_status:
+      return of(text(params.getAs<rpc::Tutti::RolloutStatusParams>().getService()));
+    case c::rollout_history:
+      return of(text(params.getAs<rpc::Tutti::RolloutHistoryParams>().getService()));
+    case c::rollout_undo:
+      return of(text(params.getAs<rpc::Tutti::RolloutUndoParams>().getService()));
     default:
       return {};
   }
@@ -327,12 +383,15 @@ public:
     if (interface_id != capnp::typeId<rpc::Tutti>() || !which)
       return rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
     std::string target;
+    std::vector<std::string> namespaces;
     try {
       target = audit_target(*which, context.getParams());
+      if (!session_.who.namespaces.empty())
+        namespaces = target_namespaces(*which, context.getParams());
     } catch (const kj::Exception& e) {
       return {in_utf8(e), false};
     }
-    if (auto refused = check(*which)) {
+    if (auto refused = check(*which, namespaces)) {
       audit(*which, target, p::to_string(p::code_of(refused)), p::message_of(refused));
       return {refusal(refused), false};
     }
@@ -385,7 +444,7 @@ public:
                                     "); split it into several files"));
     return ask<p::apply_result>(sys_, slot_, opts_.call_timeout, p::apply_atom::value,
                                 text(params.getFileName()), raw_text(params.getSource()),
-                                params.getDryRun())
+                                params.getDryRun(), text(params.getNamespace()))
         .then([this, ctx, start](caf::expected<p::apply_result> r) mutable {
           if (!r)
             return void(fail(ctx, "apply", start, r.error()));
@@ -401,14 +460,20 @@ public:
   kj::Promise<void> getServices(GetServicesContext ctx) override {
     return call<std::vector<p::service_status>>(
         ctx, "getServices",
-        [](auto results, auto& xs) { fill(results.initServices(xs.size()), xs); },
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::service_status& x) { return x.name; });
+          fill(results.initServices(xs.size()), xs);
+        },
         p::get_atom::value);
   }
 
   kj::Promise<void> getReplicas(GetReplicasContext ctx) override {
     return call<std::vector<p::replica_status>>(
         ctx, "getReplicas",
-        [](auto results, auto& xs) { fill(results.initReplicas(xs.size()), xs); },
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::replica_status& x) { return x.service; });
+          fill(results.initReplicas(xs.size()), xs);
+        },
         p::get_atom::value, text(ctx.getParams().getService()));
   }
 
@@ -521,7 +586,11 @@ public:
     auto params = ctx.getParams();
     uint32_t limit = params.getLimit() == 0 ? 100 : std::min(params.getLimit(), 10000u);
     return call<std::vector<p::event>>(
-        ctx, "events", [](auto results, auto& xs) { fill(results.initEvents(xs.size()), xs); },
+        ctx, "events",
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::event& x) { return x.service; });
+          fill(results.initEvents(xs.size()), xs);
+        },
         p::events_atom::value, params.getAfter(), limit, text(params.getService()));
   }
 
@@ -558,7 +627,10 @@ public:
   kj::Promise<void> getEndpoints(GetEndpointsContext ctx) override {
     return call<std::vector<p::service_endpoints>>(
         ctx, "getEndpoints",
-        [](auto results, auto& xs) { fill(results.initEndpoints(xs.size()), xs); },
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::service_endpoints& x) { return x.service; });
+          fill(results.initEndpoints(xs.size()), xs);
+        },
         p::endpoints_atom::value, text(ctx.getParams().getService()));
   }
 
@@ -646,6 +718,12 @@ public:
                   p::make_error(p::error_code::invalid_argument,
                                 "unknown role " + std::to_string(static_cast<uint16_t>(params.getRole())) +
                                     "; use viewer, deployer, operator or admin"));
+    auto name_space = text(params.getNamespace());
+    if (!name_space.empty() && !config::valid_service_name(name_space))
+      return fail(ctx, "createToken", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "invalid namespace '" + name_space +
+                                    "': use 1-63 of a-z, 0-9 and '-', starting with a letter"));
     if (params.getTtlMs() < 0)
       return fail(ctx, "createToken", start,
                   p::make_error(p::error_code::invalid_argument,
@@ -660,6 +738,7 @@ public:
     x.created_ms = now_ms();
     x.expires_ms = params.getTtlMs() == 0 ? 0 : x.created_ms + params.getTtlMs();
     x.created_by = session_.who.name;
+    x.name_space = name_space;
     return parts_.reload_tokens().then([this, ctx, start, x, secret = *secret](caf::error err) mutable
                                        -> kj::Promise<void> {
       if (err)
@@ -746,10 +825,26 @@ public:
 
 private:
   /// Nothing when the session's credential still holds and its role allows `call`.
-  caf::error check(access::api_call call) const {
+  caf::error check(access::api_call call, const std::vector<std::string>& namespaces) const {
     if (auto err = parts_.tokens.still_valid(session_.who, session_.secret_sha256, now_ms()))
       return err;
-    return access::authorize(session_.who, call);
+    return access::authorize(session_.who, call, namespaces);
+  }
+
+  /// Whether this session sees the service `name` (a namespaced identity
+  /// sees the services of its namespaces only; events without a service are
+  /// the cluster's).
+  bool sees(const std::string& service) const {
+    if (session_.who.namespaces.empty())
+      return true;
+    return !service.empty() && access::sees(session_.who, p::namespace_of(service));
+  }
+
+  /// `xs` without what this session may not see (`service_of` names each one's service).
+  template <class T, class ServiceOf> std::vector<T>& visible(std::vector<T>& xs, ServiceOf service_of) const {
+    if (!session_.who.namespaces.empty())
+      std::erase_if(xs, [&](const T& x) { return !sees(service_of(x)); });
+    return xs;
   }
 
   void audit(access::api_call call, const std::string& target, std::string result,
@@ -791,6 +886,9 @@ private:
                             rpc::EventSink::Client sink) {
     return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
       auto batch = pipe->take();
+      visible(batch, [](const p::event& x) { return x.service; });
+      if (batch.empty())
+        return forward(pipe, sink);
       auto req = sink.pushRequest();
       fill(req.initEvents(batch.size()), batch);
       return req.send().then([this, pipe, sink]() mutable { return forward(pipe, sink); });
@@ -801,7 +899,9 @@ private:
                                       rpc::EndpointSink::Client sink) {
     return pipe->ready().then([this, pipe, sink]() mutable -> kj::Promise<void> {
       kj::Promise<void> sent = kj::READY_NOW;
-      for (auto& x : pipe->take()) {
+      auto batch = pipe->take();
+      visible(batch, [](const p::service_endpoints& x) { return x.service; });
+      for (auto& x : batch) {
         auto req = sink.pushRequest();
         p::to_capnp(req.initEndpoints(), x);
         sent = sent.then([req = kj::mv(req)]() mutable { return req.send(); });

@@ -160,9 +160,13 @@ caf::expected<p::identity> api_tls::identify(kj::TlsPeerIdentity& peer) const {
   out.name = names.empty() ? std::string{} : names.front();
   out.groups = subject_entries(cert, NID_organizationName);
   std::optional<p::access_role> role;
-  for (const auto& g : out.groups)
+  static constexpr std::string_view namespace_group = "tutti:namespace:";
+  for (const auto& g : out.groups) {
     if (auto r = role_of_group(g); r && (!role || *r > *role))
       role = r;
+    if (g.rfind(namespace_group, 0) == 0 && g.size() > namespace_group.size())
+      out.namespaces.push_back(g.substr(namespace_group.size()));
+  }
   if (out.name.empty())
     return p::make_error(p::error_code::unauthenticated,
                          "the client certificate has no CN (the user's name)");

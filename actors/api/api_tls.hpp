@@ -45,7 +45,8 @@ public:
   /// The identity a client certificate gives: it must chain to the client CA
   /// and be valid now; CN is the name, every O a group; the group
   /// tutti:admin, tutti:operator, tutti:deployer or tutti:viewer gives the
-  /// role (the highest of them). unauthenticated, saying why, otherwise.
+  /// role (the highest of them), and each group tutti:namespace:NS binds it
+  /// to NS (none: the whole cluster). unauthenticated, saying why, otherwise.
   caf::expected<protocol::identity> identify(kj::TlsPeerIdentity& peer) const;
 
 private:

@@ -137,9 +137,8 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
   start(self, std::move(ctx));
   return {
       // Specs: apply, scale, rollback, delete (cluster_specs).
-      [self](p::apply_atom, const std::string& file, const std::string& text, bool dry_run) {
-        return apply(self, file, text, dry_run);
-      },
+      [self](p::apply_atom, const std::string& file, const std::string& text, bool dry_run,
+             const std::string& ns) { return apply(self, file, text, dry_run, ns); },
       [self](p::scale_atom, const std::string& name, int32_t n) { return scale(self, name, n); },
       [self](p::rollback_atom, const std::string& name, int64_t to, const std::string& reason) {
         return rollback(self, name, to, reason);

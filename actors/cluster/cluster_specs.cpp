@@ -129,10 +129,10 @@ std::vector<p::spec_error> limit_errors(self_ptr self, const std::string& file,
 } // namespace
 
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
-                                   bool dry_run) {
+                                   bool dry_run, const std::string& request_namespace) {
   p::apply_result result;
   result.dry_run = dry_run;
-  auto parsed = config::parse_specs(text, file);
+  auto parsed = config::parse_specs(text, file, request_namespace);
   if (!parsed.ok()) {
     result.errors = std::move(parsed.errors);
     return result;

@@ -10,8 +10,9 @@ namespace tutti::actors::cluster_impl {
 
 /// Validates the whole input (and that no port is published twice), answers
 /// with the changes, and commits those that change a spec unless `dry_run`.
+/// `request_namespace`: the client's (`tutti -n`); empty: each document's.
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
-                                   bool dry_run);
+                                   bool dry_run, const std::string& request_namespace);
 
 /// Commits the spec of `name` with `replicas` replicas: the revision.
 caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t replicas);

@@ -85,8 +85,8 @@ cluster_actor::behavior_type standby(standby_actor self, standby_context ctx) {
       [self](p::events_atom, uint64_t after, uint32_t limit, const std::string& service) {
         return events_of(self, after, limit, service);
       },
-      [refuse](p::apply_atom, const std::string&, const std::string&,
-               bool) -> caf::result<p::apply_result> { return refuse(); },
+      [refuse](p::apply_atom, const std::string&, const std::string&, bool,
+               const std::string&) -> caf::result<p::apply_result> { return refuse(); },
       [refuse](p::get_atom) -> caf::result<std::vector<p::service_status>> { return refuse(); },
       [refuse](p::get_atom, const std::string&) -> caf::result<std::vector<p::replica_status>> {
         return refuse();

@@ -425,6 +425,13 @@ caf::result<bool> remove_object(self_ptr self, p::object_kind kind, const std::s
   return true;
 }
 
+caf::result<uint64_t> prune_objects(self_ptr self, p::object_kind kind, uint64_t keep) {
+  auto removed = self->state.db->prune_objects(kind, keep);
+  if (!removed)
+    return std::move(removed.error());
+  return *removed;
+}
+
 caf::result<std::vector<p::stored_object>> read_objects(self_ptr self, p::object_kind kind,
                                                          const std::string& after, uint32_t limit) {
   auto xs = self->state.db->objects(kind, after, limit);
@@ -477,6 +484,9 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::sto
       },
       [self](p::get_atom, p::object_kind kind, const std::string& after, uint32_t limit) {
         return read_objects(self, kind, after, limit);
+      },
+      [self](p::delete_atom, p::object_kind kind, uint64_t keep) {
+        return prune_objects(self, kind, keep);
       },
   };
 }

@@ -10,7 +10,7 @@ namespace {
 namespace p = tutti::protocol;
 
 TEST(AccessRecords, TokensAndAuditRecordsRoundTrip) {
-  p::token_record t{"ci", "abc123", p::access_role::operator_, 5, 10, "admin"};
+  p::token_record t{"ci", "abc123", p::access_role::operator_, 5, 10, "admin", "team-a"};
   auto back = decode_token(encode(t));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, t);

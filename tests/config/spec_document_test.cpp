@@ -33,7 +33,8 @@ TEST(SpecParser, RefusesInputWithoutDocuments) {
 
 TEST(SpecParser, RefusesDuplicateNamesAtTheSecondDocument) {
   auto e = only_error(minimal + "---\nkind: Service\nname: web\ndriver: sim\n");
-  expect_error(e, 6, 7, "name", "duplicate service name 'web' (first defined at line 2)");
+  expect_error(e, 6, 7, "name",
+               "duplicate service name 'web' in namespace default (first defined at line 2)");
 }
 
 TEST(SpecParser, CollectsAllErrorsInTextOrder) {

@@ -428,9 +428,35 @@ TEST(SpecParser, RefusesAutoscaleForNow) {
                "autoscale is not supported yet");
 }
 
-TEST(SpecParser, RefusesNamespacesAndOtherKindsForNow) {
-  expect_error(only_error(minimal + "namespace: team-a\n"), 4, 1, "namespace",
-               "namespace is not supported yet");
+TEST(SpecParser, NamespacesQualifyTheNameAndRoundTrip) {
+  auto spec = only_spec(minimal + "namespace: team-a\nplacement: {anti_affinity: [db]}\n");
+  EXPECT_EQ(spec.name, "team-a.web");
+  EXPECT_EQ(spec.placement.anti_affinity, std::vector<std::string>{"team-a.db"});
+  auto text = config::emit_spec(spec);
+  EXPECT_NE(text.find("name: web\nnamespace: team-a\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("- db"), std::string::npos) << text;
+  auto again = config::parse_specs(text, "canonical");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.specs[0], spec);
+  EXPECT_EQ(only_spec(minimal + "namespace: default\n").name, "web");
+  EXPECT_EQ(config::emit_spec(only_spec(minimal)).find("namespace"), std::string::npos)
+      << "specs of the default namespace read as before namespaces";
+  auto requested = config::parse_specs(minimal, "f.yaml", "team-b");
+  ASSERT_TRUE(requested.ok());
+  EXPECT_EQ(requested.specs[0].name, "team-b.web");
+  auto other = config::parse_specs(minimal + "namespace: team-a\n", "f.yaml", "team-b");
+  ASSERT_EQ(other.errors.size(), 1u);
+  EXPECT_EQ(other.errors[0].message,
+            "the document is in namespace team-a, the request in team-b (tutti -n); make them "
+            "agree");
+  expect_error(only_error(minimal + "namespace: Team.A\n"), 4, 12, "namespace",
+               "invalid namespace 'Team.A': use 1-63 of a-z, 0-9 and '-', starting with a "
+               "letter and not ending with '-'");
+  auto twice = config::parse_specs(minimal + "---\n" + minimal + "namespace: team-a\n", "f");
+  EXPECT_TRUE(twice.ok()) << "one name in two namespaces";
+}
+
+TEST(SpecParser, RefusesQuotasAndRolesForNow) {
   for (const char* kind : {"Quota", "Role", "RoleBinding"}) {
     auto e = only_error(std::string{"kind: "} + kind + "\nname: q\ncommand: [x]\n");
     EXPECT_EQ(e.message, std::string{"kind "} + kind + " is not supported yet") << kind;

@@ -182,6 +182,108 @@ TEST_F(integration, TheAdminTokenFileIsPrivateAndKept) {
   EXPECT_NE(d.log().find("can be read by others than its owner"), std::string::npos) << d.log();
 }
 
+/// `tutti ARGS` of the admin, in namespace `ns`.
+s::command_result in_ns(s::tuttid_process& d, const std::string& ns, std::vector<std::string> args) {
+  args.insert(args.begin(), {"-n", ns});
+  return d.tutti(args);
+}
+
+std::string in_namespace(const std::string& ns, const std::string& name, int replicas,
+                         const std::string& extra = {}) {
+  return "kind: Service\nname: " + name + "\nnamespace: " + ns +
+         "\nreplicas: " + std::to_string(replicas) + "\ndriver: sim\ncommand: [/bin/true]\n" +
+         extra;
+}
+
+TEST_F(integration, NamesAreUniquePerNamespaceAndListsShowOneNamespace) {
+  auto& d = start_daemon();
+  auto spec = d.scratch().write("web.yaml", web);
+  ASSERT_EQ(d.tutti({"apply", "-f", spec}).exit_code, 0);
+  ASSERT_EQ(in_ns(d, "team-a", {"apply", "-f", spec}).exit_code, 0) << "-n places it";
+  auto b = d.scratch().write("b.yaml", in_namespace("team-b", "web", 2));
+  ASSERT_EQ(d.tutti({"apply", "-f", b}).exit_code, 0);
+  auto r = in_ns(d, "team-a", {"apply", "-f", b});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("the document is in namespace team-b, the request in team-a"),
+            std::string::npos)
+      << r.err;
+
+  auto names = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"get", "services", "-o", "json"});
+    auto got = d.tutti(args);
+    std::vector<std::pair<std::string, int>> out;
+    for (const auto& x : json::parse(got.out))
+      out.emplace_back(x["name"], x["desired"]);
+    return out;
+  };
+  using list = std::vector<std::pair<std::string, int>>;
+  EXPECT_EQ(names({}), (list{{"web", 1}}));
+  EXPECT_EQ(names({"-n", "team-b"}), (list{{"web", 2}}));
+  EXPECT_EQ(names({"-A"}), (list{{"team-a.web", 1}, {"team-b.web", 2}, {"web", 1}}));
+
+  ASSERT_EQ(in_ns(d, "team-b", {"scale", "web=3"}).exit_code, 0);
+  EXPECT_EQ(names({"-A"}), (list{{"team-a.web", 1}, {"team-b.web", 3}, {"web", 1}}));
+  json replicas;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        replicas = json::parse(in_ns(d, "team-b", {"get", "replicas", "-o", "json"}).out);
+        return replicas.size() == 3 && replicas[2].value("state", "") == "running";
+      },
+      converge_timeout))
+      << replicas;
+  EXPECT_EQ(replicas[0]["service"], "web");
+  ASSERT_EQ(in_ns(d, "team-a", {"delete", "web"}).exit_code, 0);
+  EXPECT_EQ(names({"-A"}), (list{{"team-b.web", 3}, {"web", 1}}));
+}
+
+TEST_F(integration, APublishedPortIsOneForTheWholeClusterAcrossNamespaces) {
+  auto& d = start_daemon();
+  auto port = std::to_string(s::free_port());
+  auto a = d.scratch().write(
+      "a.yaml", in_namespace("team-a", "web", 1, "ports: [{name: http, published: " + port + "}]\n"));
+  auto b = d.scratch().write(
+      "b.yaml", in_namespace("team-b", "api", 1, "ports: [{name: http, published: " + port + "}]\n"));
+  ASSERT_EQ(d.tutti({"apply", "-f", a}).exit_code, 0);
+  auto r = d.tutti({"apply", "-f", b});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("team-a.web"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("team-b.api"), std::string::npos) << r.err;
+}
+
+TEST_F(integration, ADeployerInOneNamespaceCannotTouchAnother) {
+  auto& d = start_daemon();
+  ASSERT_EQ(d.tutti({"apply", "-f", d.scratch().write("b.yaml", in_namespace("team-b", "db", 1))})
+                .exit_code,
+            0);
+  auto token = make_token(d, "team-a-ci", "deployer", {"--namespace", "team-a"});
+  auto a = d.scratch().write("a.yaml", in_namespace("team-a", "web", 1));
+  auto r = as(d, token, {"apply", "-f", a});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  r = as(d, token, {"-n", "team-b", "scale", "db=3"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("team-a-ci (token, deployer in team-a) may not scale services in team-b"),
+            std::string::npos)
+      << r.err;
+  r = as(d, token, {"apply", "-f", d.scratch().write("b2.yaml", in_namespace("team-b", "x", 1))});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("may not apply services in team-b"), std::string::npos) << r.err;
+  r = as(d, token, {"-A", "get", "services", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  auto seen = json::parse(r.out);
+  ASSERT_EQ(seen.size(), 1u) << "team-b's services are not listed: " << r.out;
+  EXPECT_EQ(seen[0]["name"], "team-a.web");
+  r = as(d, token, {"-n", "team-b", "describe", "service", "db"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  r = as(d, token, {"get", "nodes"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("they belong to the whole cluster"), std::string::npos) << r.err;
+  r = as(d, token, {"-A", "events", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out.find("db"), std::string::npos) << "team-b's events are not listed: " << r.out;
+  auto ls = d.tutti({"token", "ls", "-o", "json"});
+  EXPECT_NE(ls.out.find("\"namespace\": \"team-a\""), std::string::npos) << ls.out;
+}
+
 TEST_F(integration, TheUnixSocketKnowsItsPeersByUid) {
   auto& d = start_daemon();
   auto socket = d.data_dir() + "/api.sock";

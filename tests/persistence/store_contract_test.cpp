@@ -401,3 +401,16 @@ TEST_P(StoreContract, ObjectsArePutReplacedPagedAndRemovedByKind) {
   EXPECT_EQ(must(again->objects(object_kind::token, "", 100)).size(), 1u);
   EXPECT_EQ(code_of(again->put_object({object_kind::token, "", "x"})), error_code::invalid_argument);
 }
+
+TEST_P(StoreContract, PruningObjectsKeepsTheNewestByName) {
+  using namespace objects_test;
+  auto store = open();
+  for (const char* name : {"05", "01", "03", "02", "04"})
+    ASSERT_FALSE(store->put_object({object_kind::audit, name, "x"}));
+  ASSERT_FALSE(store->put_object({object_kind::token, "00", "a token"}));
+  EXPECT_EQ(must(store->prune_objects(object_kind::audit, 10)), 0u);
+  EXPECT_EQ(must(store->prune_objects(object_kind::audit, 2)), 3u);
+  EXPECT_EQ(names_of(must(store->objects(object_kind::audit, "", 100))),
+            (std::vector<std::string>{"04", "05"}));
+  EXPECT_EQ(must(store->objects(object_kind::token, "", 100)).size(), 1u) << "other kinds stay";
+}

@@ -427,11 +427,13 @@ result<server_version> client::version() {
 }
 
 result<protocol::apply_result> client::apply(const std::string& file_name,
-                                             const std::string& source, bool dry_run) {
+                                             const std::string& source, bool dry_run,
+                                             const std::string& name_space) {
   auto req = impl_->tutti.applyRequest();
   req.setFileName(file_name);
   req.setSource(source);
   req.setDryRun(dry_run);
+  req.setNamespace(name_space);
   return impl_->call(req.send(), [dry_run](auto& r) -> result<protocol::apply_result> {
     protocol::apply_result out;
     out.dry_run = dry_run;
@@ -694,12 +696,13 @@ result<protocol::identity> client::whoami() {
 
 result<std::pair<std::string, protocol::token_record>>
 client::create_token(const std::string& name, protocol::access_role role,
-                     std::chrono::milliseconds ttl) {
+                     std::chrono::milliseconds ttl, const std::string& name_space) {
   using value = std::pair<std::string, protocol::token_record>;
   auto req = impl_->tutti.createTokenRequest();
   req.setName(name);
   req.setRole(protocol::to_capnp(role));
   req.setTtlMs(ttl.count());
+  req.setNamespace(name_space);
   return impl_->call(req.send(), [](auto& r) -> result<value> {
     if (auto err = error_of(r.getError()))
       return *err;

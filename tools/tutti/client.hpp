@@ -83,8 +83,10 @@ public:
   result<server_version> version();
   /// `errors` of the result is not empty when tuttid refused the input (and
   /// stored nothing); that is not a client_error.
+  /// `name_space`: documents without one go there, and one naming another is
+  /// refused; empty: each document's own (default when it names none).
   result<protocol::apply_result> apply(const std::string& file_name, const std::string& source,
-                                       bool dry_run);
+                                       bool dry_run, const std::string& name_space = {});
   result<std::vector<protocol::service_status>> get_services();
   /// All replicas, or those of `service` when not empty.
   result<std::vector<protocol::replica_status>> get_replicas(const std::string& service);
@@ -107,7 +109,8 @@ public:
   /// A new bearer token (ttl 0: it does not expire): its secret, shown once, and
   /// what is stored of it.
   result<std::pair<std::string, protocol::token_record>>
-  create_token(const std::string& name, protocol::access_role role, std::chrono::milliseconds ttl);
+  create_token(const std::string& name, protocol::access_role role, std::chrono::milliseconds ttl,
+               const std::string& name_space = {});
   result<done> revoke_token(const std::string& name);
   result<std::vector<protocol::token_record>> list_tokens();
   /// Audit records after the one with id `after` (all when empty), oldest first.

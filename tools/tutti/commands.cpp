@@ -4,6 +4,8 @@
 #include "tools/tutti/client.hpp"
 #include "tools/tutti/views.hpp"
 
+#include "protocol/namespaces.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -187,6 +189,56 @@ template <class T> void keep_named(std::vector<T>& xs, const std::string& name) 
   std::erase_if(xs, [&](const T& x) { return x.name != name; });
 }
 
+// -- namespaces -----------------------------------------------------------------------
+
+std::string view_namespace(const global_options& g) {
+  return g.name_space.empty() ? std::string{protocol::default_namespace} : g.name_space;
+}
+
+/// Whether a list shows what belongs to `service` (cluster events, with no
+/// service, show in default and with -A).
+bool shown(const global_options& g, const std::string& service) {
+  if (g.all_namespaces)
+    return true;
+  if (service.empty())
+    return view_namespace(g) == protocol::default_namespace;
+  return protocol::namespace_of(service) == view_namespace(g);
+}
+
+/// A qualified name as a list shows it: within the namespace shown, the name
+/// alone; with -A, qualified.
+std::string shown_name(const global_options& g, const std::string& qualified) {
+  return g.all_namespaces ? qualified : protocol::local_name(qualified);
+}
+
+void localize(const global_options& g, protocol::service_status& x) {
+  x.name = shown_name(g, x.name);
+}
+
+void localize(const global_options& g, protocol::replica_status& x) {
+  x.service = shown_name(g, x.service);
+  x.id = shown_name(g, x.id);
+}
+
+void localize(const global_options& g, protocol::event& x) {
+  x.service = shown_name(g, x.service);
+  x.replica = shown_name(g, x.replica);
+}
+
+void localize(const global_options& g, protocol::service_endpoints& x) {
+  x.service = shown_name(g, x.service);
+  for (auto& e : x.endpoints)
+    e.replica = shown_name(g, e.replica);
+}
+
+/// `xs` kept to the namespace shown, names as it shows them.
+template <class T, class ServiceOf>
+void in_view(const global_options& g, std::vector<T>& xs, ServiceOf service_of) {
+  std::erase_if(xs, [&](const T& x) { return !shown(g, service_of(x)); });
+  for (auto& x : xs)
+    localize(g, x);
+}
+
 int print_empty(const global_options& g, const streams& io, const std::string& what,
                 const std::string& hint = {}) {
   if (g.output == output_format::table) {
@@ -203,6 +255,7 @@ int get_services(client& c, const global_options& g, const streams& io, const st
   if (!services)
     return report(io, services.error());
   keep_named(*services, name);
+  in_view(g, *services, [](const protocol::service_status& x) { return x.name; });
   if (!name.empty() && services->empty())
     return report(io, {protocol::error_code::not_found, "service '" + name + "' not found"});
   if (services->empty())
@@ -216,6 +269,11 @@ int get_replicas(client& c, const global_options& g, const streams& io,
   auto replicas = c.get_replicas(service);
   if (!replicas)
     return report(io, replicas.error());
+  if (service.empty())
+    in_view(g, *replicas, [](const protocol::replica_status& x) { return x.service; });
+  else
+    for (auto& x : *replicas)
+      localize(g, x);
   if (replicas->empty())
     return print_empty(g, io, service.empty() ? "replicas" : "replicas of " + service);
   io.out << render_as(g.output, json_of(*replicas), replicas_table(*replicas, unix_now_ms()));
@@ -248,7 +306,11 @@ int get_controllers(client& c, const global_options& g, const streams& io) {
 /// object per line with -o json).
 int watch_endpoints(client& c, const global_options& g, const streams& io,
                     const std::string& service) {
-  auto print = [&](const protocol::service_endpoints& x) {
+  auto print = [&](protocol::service_endpoints x) {
+    if (!service.empty() || shown(g, x.service))
+      localize(g, x);
+    else
+      return true;
     if (g.output == output_format::json) {
       io.out << to_json_text(json_of(x), -1) << "\n";
     } else {
@@ -275,6 +337,9 @@ int get_endpoints(client& c, const global_options& g, const streams& io, const s
   auto sets = c.get_endpoints(service);
   if (!sets)
     return report(io, sets.error());
+  in_view(g, *sets, [&](const protocol::service_endpoints& x) {
+    return service.empty() ? x.service : service;
+  });
   if (sets->empty())
     return print_empty(g, io, "services", "create one with `tutti apply -f FILE`");
   io.out << render_as(g.output, json_of(*sets), endpoints_table(*sets));
@@ -308,7 +373,8 @@ struct event_tail {
 
 // The API pages forward from a sequence number, so the last `keep` events are
 // found by reading through the log.
-result<event_tail> last_events(client& c, const std::string& service, uint32_t keep) {
+template <class Shown>
+result<event_tail> last_events(client& c, const std::string& service, uint32_t keep, Shown shown) {
   constexpr uint32_t page = 1000;
   std::deque<protocol::event> kept;
   uint64_t last_seq = 0;
@@ -319,6 +385,8 @@ result<event_tail> last_events(client& c, const std::string& service, uint32_t k
     auto before = last_seq;
     for (auto& e : *batch) {
       last_seq = std::max(last_seq, e.seq);
+      if (!shown(e))
+        continue;
       kept.push_back(std::move(e));
       if (kept.size() > keep)
         kept.pop_front();
@@ -331,7 +399,8 @@ result<event_tail> last_events(client& c, const std::string& service, uint32_t k
 
 int follow_events(client& c, const global_options& g, const streams& io, const events_options& o,
                   event_printer& printer, uint64_t after) {
-  auto print = [&](const std::vector<protocol::event>& batch) {
+  auto print = [&](std::vector<protocol::event> batch) {
+    in_view(g, batch, [&](const protocol::event& x) { return o.service.empty() ? x.service : o.service; });
     io.out << printer.print(batch);
     io.out.flush(); // a script reading the pipe sees each event at once
     return static_cast<bool>(io.out);
@@ -357,7 +426,7 @@ int run_apply(const global_options& g, const streams& io, const apply_options& o
     return report(io, c.error());
   std::vector<std::string> applied;
   for (const auto& source : *sources) {
-    auto r = (*c)->apply(source.name, source.text, o.dry_run);
+    auto r = (*c)->apply(source.name, source.text, o.dry_run, g.name_space);
     if (!r) {
       auto code = report(io, r.error());
       note_applied(io, applied);
@@ -575,7 +644,7 @@ int run_node(const global_options& g, const streams& io, const node_options& o) 
                                                  : protocol::node_state::draining;
   uint64_t after = 0; // the events that come after the drain started
   if (o.action == node_action::drain && o.wait) {
-    auto tail = last_events(**c, "", 0);
+    auto tail = last_events(**c, "", 0, [](const protocol::event&) { return true; });
     if (!tail)
       return report(io, tail.error());
     after = tail->last_seq;
@@ -647,9 +716,13 @@ int run_events(const global_options& g, const streams& io, const events_options&
   auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
-  auto tail = last_events(**c, o.service, o.limit);
+  auto tail = last_events(**c, o.service, o.limit, [&](const protocol::event& x) {
+    return shown(g, o.service.empty() ? x.service : o.service);
+  });
   if (!tail)
     return report(io, tail.error());
+  for (auto& e : tail->events)
+    localize(g, e);
   event_printer printer{g.output};
   if (!o.follow && tail->events.empty()) {
     if (g.output == output_format::table)
@@ -736,7 +809,8 @@ json token_json(const protocol::token_record& x) {
           {"role", protocol::to_string(x.role)},
           {"created_ms", x.created_ms},
           {"expires_ms", x.expires_ms},
-          {"created_by", x.created_by}};
+          {"created_by", x.created_by},
+          {"namespace", x.name_space}};
 }
 
 std::string expiry_text(int64_t expires_ms) {
@@ -748,11 +822,11 @@ int list_tokens(client& c, const global_options& g, const streams& io) {
   if (!xs)
     return report(io, xs.error());
   json value = json::array();
-  text_table table{{"NAME", "ROLE", "CREATED", "EXPIRES", "CREATED-BY"}};
+  text_table table{{"NAME", "ROLE", "NAMESPACE", "CREATED", "EXPIRES", "CREATED-BY"}};
   for (const auto& x : *xs) {
     value.push_back(token_json(x));
-    table.add_row({x.name, protocol::to_string(x.role), format_datetime(x.created_ms),
-                   expiry_text(x.expires_ms), x.created_by});
+    table.add_row({x.name, protocol::to_string(x.role), x.name_space.empty() ? "*" : x.name_space,
+                   format_datetime(x.created_ms), expiry_text(x.expires_ms), x.created_by});
   }
   if (xs->empty() && g.output == output_format::table) {
     io.err << "No tokens (the admin token file is not listed).\n";
@@ -794,9 +868,6 @@ int run_token(const global_options& g, const streams& io, const token_options& o
     return exit_code::usage;
   };
   if (o.action == token_action::create) {
-    if (!o.name_space.empty())
-      return usage("--namespace: namespaces are not supported yet; a token holds its role in "
-                   "the whole cluster");
     if (!role)
       return usage("--role: '" + o.role + "' is no role; use viewer, deployer, operator or admin");
     if (!o.ttl.empty() && !(ttl = parse_ttl(o.ttl)))
@@ -819,7 +890,7 @@ int run_token(const global_options& g, const streams& io, const token_options& o
     case token_action::create:
       break;
   }
-  auto made = (*c)->create_token(o.name, *role, *ttl);
+  auto made = (*c)->create_token(o.name, *role, *ttl, o.name_space);
   if (!made)
     return report(io, made.error());
   auto value = token_json(made->second);
@@ -892,18 +963,32 @@ int run_whoami(const global_options& g, const streams& io) {
     groups.push_back(x);
     group_text += (group_text.empty() ? "" : ", ") + x;
   }
+  json namespaces = json::array();
+  std::string namespace_text;
+  for (const auto& x : who->namespaces) {
+    namespaces.push_back(x);
+    namespace_text += (namespace_text.empty() ? "" : ", ") + x;
+  }
   json value = {{"name", who->name},
                 {"role", protocol::to_string(who->role)},
                 {"via", protocol::to_string(who->via)},
                 {"groups", groups},
+                {"namespaces", namespaces},
                 {"expires_ms", who->expires_ms}};
   io.out << render_as(g.output, value,
                       who->name + " (role " + protocol::to_string(who->role) + ", by " +
                           spaced(protocol::to_string(who->via)) +
                           (group_text.empty() ? "" : ", groups " + group_text) +
+                          (namespace_text.empty() ? "" : ", in " + namespace_text) +
                           (who->expires_ms ? ", expires " + expiry_text(who->expires_ms) : "") +
                           ")\n");
   return exit_code::ok;
+}
+
+std::string qualify(const global_options& g, const std::string& name) {
+  if (name.empty() || name.find('.') != std::string::npos)
+    return name;
+  return protocol::qualified_name(view_namespace(g), name);
 }
 
 } // namespace tutti::cli

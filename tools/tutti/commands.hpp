@@ -34,6 +34,10 @@ struct global_options {
   /// events --follow ends cleanly on Ctrl-C. Capturing SIGINT is process-wide, so
   /// tests, which run threads, turn it off.
   bool handle_interrupts = true;
+  /// -n / TUTTI_NAMESPACE: the namespace of names given and lists shown;
+  /// empty: default (and an apply's documents keep their own).
+  std::string name_space;
+  bool all_namespaces = false; // -A: lists show every namespace, names qualified
   // Credentials (docs/security.md); empty: from the environment (client.hpp).
   std::string token;
   std::string token_file;
@@ -42,6 +46,10 @@ struct global_options {
   std::string key_file;
   std::string server_name;
 };
+
+/// `name` as tuttid keys it: in the namespace of -n (NAMESPACE.NAME, or NAME
+/// in default); a name that already holds a '.' is taken as qualified.
+std::string qualify(const global_options& g, const std::string& name);
 
 /// Where commands read and write; std::cin/cout/cerr in main, strings in tests.
 struct streams {

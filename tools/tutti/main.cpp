@@ -69,6 +69,12 @@ void add_globals(CLI::App& app, global_options& g) {
                  "waits without limit once connected)")
       ->check(CLI::PositiveNumber)
       ->option_text("SECONDS (default: 30)");
+  app.add_option("-n,--namespace", g.name_space,
+                 "Namespace of the names given, of what lists show and of an apply's documents "
+                 "that name none (or TUTTI_NAMESPACE; default: default)")
+      ->envname("TUTTI_NAMESPACE");
+  app.add_flag("-A,--all-namespaces", g.all_namespaces,
+               "Lists show every namespace, names as NAMESPACE.NAME");
   const char* group = "Credentials (docs/security.md)";
   app.add_option("--token", g.token,
                  "Bearer token (or TUTTI_TOKEN); default: the file of --token-file, "
@@ -323,7 +329,8 @@ void add_token(CLI::App& app, cli_state& s) {
       ->capture_default_str();
   create->add_option("--ttl", s.token.ttl, "Expire after this long: 90s, 15m, 12h, 30d (default: never)");
   create->add_option("--namespace", s.token.name_space,
-                     "Bind the role to one namespace: not supported yet (refused)");
+                     "Bind the role to this namespace: its services only, nothing of the whole "
+                     "cluster (default: the whole cluster)");
   add_output_option(*create, s.global);
   create->footer(footer("The roles: viewer reads; deployer also applies, scales and rolls back;\n"
                         "operator also deletes services and cordons or drains nodes; admin does\n"
@@ -367,6 +374,20 @@ void add_version(CLI::App& app, cli_state& s) {
 
 } // namespace
 
+/// The service names of the command line, in the namespace of -n.
+void qualify_names(cli_state& s) {
+  const auto& g = s.global;
+  for (auto* name : {&s.get_services.name, &s.get_replicas.name, &s.get_endpoints.name,
+                     &s.describe.name, &s.rollout.name,
+                     &s.events.service, &s.logs.service})
+    *name = qualify(g, *name);
+  for (auto& name : s.remove.names)
+    name = qualify(g, name);
+  for (auto& target : s.scale.targets)
+    if (auto eq = target.find('='); eq != std::string::npos)
+      target = qualify(g, target.substr(0, eq)) + target.substr(eq);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"tutti: command-line client of the tutti container orchestrator.\n"
                "Talks to tuttid (start one with `tuttid dev`) over its API.",
@@ -386,6 +407,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
   }
+  qualify_names(s);
   for (auto& [cmd, run] : s.dispatch)
     if (cmd->parsed())
       return run();

@@ -72,7 +72,7 @@ protected:
   p::apply_result apply(const std::string& text) {
     p::apply_result out;
     (*self_)
-        ->request(cluster(), 10s, p::apply_atom::value, std::string{"test.yaml"}, text, false)
+        ->request(cluster(), 10s, p::apply_atom::value, std::string{"test.yaml"}, text, false, std::string{})
         .receive([&](p::apply_result& r) { out = std::move(r); },
                  [](caf::error& err) { ADD_FAILURE() << p::message_of(err); });
     return out;
