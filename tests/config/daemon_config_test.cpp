@@ -313,7 +313,7 @@ TEST(DaemonConfig, LimitsHaveSafeDefaultsAndCanBeSet) {
   EXPECT_EQ(defaults.config.limits.connections, 1024);
   auto result = parse("limits: {request_bytes: 1Mi, documents_per_apply: 10, services: 50,\n"
                       "         connections: 100, calls_per_connection: 4,\n"
-                      "         streams_per_connection: 2}\n");
+                      "         streams_per_connection: 2, audit_records: 5000}\n");
   ASSERT_TRUE(result.ok()) << describe(result.errors);
   const auto& l = result.config.limits;
   EXPECT_EQ(l.request_bytes, 1u << 20);
@@ -322,6 +322,21 @@ TEST(DaemonConfig, LimitsHaveSafeDefaultsAndCanBeSet) {
   EXPECT_EQ(l.connections, 100);
   EXPECT_EQ(l.calls_per_connection, 4);
   EXPECT_EQ(l.streams_per_connection, 2);
+  EXPECT_EQ(l.audit_records, 5000);
+  EXPECT_EQ(defaults.config.limits.audit_records, 100000);
+}
+
+TEST(DaemonConfig, ReadsWhoMayUseTheApi) {
+  auto result = parse("access: {admin_token_file: /etc/tutti/admin.token, certificate: api.crt,\n"
+                      "         key: api.key, client_ca: users.crt, plaintext: true}\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  const auto& a = result.config.access;
+  EXPECT_EQ(a.admin_token_file, "/etc/tutti/admin.token");
+  EXPECT_EQ(a.certificate, "api.crt");
+  EXPECT_EQ(a.key, "api.key");
+  EXPECT_EQ(a.client_ca, "users.crt");
+  EXPECT_TRUE(a.plaintext);
+  expect_only_error("access: {tokens: x}\n", 1, 10, "access.tokens", "unknown field");
 }
 
 TEST(DaemonConfig, RefusesLimitsOutOfRange) {
@@ -329,6 +344,8 @@ TEST(DaemonConfig, RefusesLimitsOutOfRange) {
   expect_only_error("limits: {request_bytes: 1Ki}\n", 1, 25, "limits.request_bytes",
                     "between 64Ki and 512Mi");
   expect_only_error("limits: {calls: 3}\n", 1, 10, "limits.calls", "unknown field");
+  expect_only_error("limits: {audit_records: 10}\n", 1, 25, "limits.audit_records",
+                    "between 1000 and");
 }
 
 TEST(DaemonConfig, TheStoreIsLmdbUnderTheDataDirUnlessAUrlSaysOtherwise) {

@@ -167,6 +167,26 @@ TEST_F(integration, TheAuditLogHoldsEveryAttempt) {
   EXPECT_EQ(r.exit_code, 1) << "only admins read the audit log";
 }
 
+TEST_F(integration, TheAuditLogKeepsTheNewestRecordsOnly) {
+  s::temp_dir config;
+  auto opts = daemon_options();
+  opts.config_file = config.write("tuttid.yaml", "limits: {audit_records: 1000}\n");
+  auto& d = start_daemon(opts);
+  // Refused logins, each a record: more than the log keeps.
+  raw_client c{d, ""};
+  for (int i = 0; i < 1100; ++i) {
+    auto req = c.gate().sessionRequest();
+    req.setToken("");
+    try {
+      req.send().wait(c.wait());
+    } catch (const kj::Exception&) {
+    }
+  }
+  auto records = audit_of(d);
+  EXPECT_GE(records.size(), 1000u);
+  EXPECT_LT(records.size(), 1100u) << "the oldest records were not pruned";
+}
+
 TEST_F(integration, TheAdminTokenFileIsPrivateAndKept) {
   auto& d = start_daemon();
   struct stat st {};
