@@ -244,18 +244,49 @@ struct session_info {
   std::string peer;          // the client's address
 };
 
-/// The service, node or token a mutating call names, for the audit log.
+template <class Params> std::string service_of(capnp::AnyPointer::Reader params) {
+  return text(params.getAs<Params>().getService());
+}
+
+/// The service a call names in its `service` parameter ("" for none or a list).
+std::string service_param(access::api_call call, capnp::AnyPointer::Reader params) {
+  using c = access::api_call;
+  switch (call) {
+    case c::get_replicas:
+      return service_of<rpc::Tutti::GetReplicasParams>(params);
+    case c::describe_service:
+      return service_of<rpc::Tutti::DescribeServiceParams>(params);
+    case c::scale:
+      return service_of<rpc::Tutti::ScaleParams>(params);
+    case c::delete_service:
+      return service_of<rpc::Tutti::DeleteServiceParams>(params);
+    case c::events:
+      return service_of<rpc::Tutti::EventsParams>(params);
+    case c::follow:
+      return service_of<rpc::Tutti::FollowParams>(params);
+    case c::logs:
+      return service_of<rpc::Tutti::LogsParams>(params);
+    case c::get_endpoints:
+      return service_of<rpc::Tutti::GetEndpointsParams>(params);
+    case c::watch_endpoints:
+      return service_of<rpc::Tutti::WatchEndpointsParams>(params);
+    case c::rollout_status:
+      return service_of<rpc::Tutti::RolloutStatusParams>(params);
+    case c::rollout_history:
+      return service_of<rpc::Tutti::RolloutHistoryParams>(params);
+    case c::rollout_undo:
+      return service_of<rpc::Tutti::RolloutUndoParams>(params);
+    default:
+      return {};
+  }
+}
+
+/// The service, node, token or file a mutating call names, for the audit log.
 std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params) {
   using c = access::api_call;
   switch (call) {
     case c::apply:
       return text(params.getAs<rpc::Tutti::ApplyParams>().getFileName());
-    case c::scale:
-      return text(params.getAs<rpc::Tutti::ScaleParams>().getService());
-    case c::rollout_undo:
-      return text(params.getAs<rpc::Tutti::RolloutUndoParams>().getService());
-    case c::delete_service:
-      return text(params.getAs<rpc::Tutti::DeleteServiceParams>().getService());
     case c::set_node_state:
       return text(params.getAs<rpc::Tutti::SetNodeStateParams>().getNode());
     case c::kill_actor:
@@ -265,7 +296,7 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
     case c::revoke_token:
       return text(params.getAs<rpc::Tutti::RevokeTokenParams>().getName());
     default:
-      return {};
+      return access::mutates(call) ? service_param(call, params) : std::string{};
   }
 }
 
@@ -273,48 +304,19 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
 /// is filtered instead) or a cluster-wide call. An apply's are its documents'
 /// (none when they do not parse: then nothing is stored).
 std::vector<std::string> target_namespaces(access::api_call call, capnp::AnyPointer::Reader params) {
-  using c = access::api_call;
-  auto of = [](const std::string& service) {
-    return service.empty() ? std::vector<std::string>{}
-                           : std::vector<std::string>{p::namespace_of(service)};
-  };
-  switch (call) {
-    case c::apply: {
-      auto a = params.getAs<rpc::Tutti::ApplyParams>();
-      auto parsed = config::parse_specs(raw_text(a.getSource()), text(a.getFileName()),
-                                        text(a.getNamespace()));
-      std::vector<std::string> out;
-      for (const auto& spec : parsed.specs)
-        out.push_back(p::namespace_of(spec.name));
-      return out;
-    }
-    case c::get_replicas:
-      return of(text(params.getAs<rpc::Tutti::GetReplicasParams>().getService()));
-    case c::describe_service:
-      return of(text(params.getAs<rpc::Tutti::DescribeServiceParams>().getService()));
-    case c::scale:
-      return of(text(params.getAs<rpc::Tutti::ScaleParams>().getService()));
-    case c::delete_service:
-      return of(text(params.getAs<rpc::Tutti::DeleteServiceParams>().getService()));
-    case c::events:
-      return of(text(params.getAs<rpc::Tutti::EventsParams>().getService()));
-    case c::follow:
-      return of(text(params.getAs<rpc::Tutti::FollowParams>().getService()));
-    case c::logs:
-      return of(text(params.getAs<rpc::Tutti::LogsParams>().getService()));
-    case c::get_endpoints:
-      return of(text(params.getAs<rpc::Tutti::GetEndpointsParams>().getService()));
-    case c::watch_endpoints:
-      return of(text(params.getAs<rpc::Tutti::WatchEndpointsParams>().getService()));
-    case c::rollout_status:
-      return of(text(params.getAs<rpc::Tutti::RolloutStatusParams>().getService()));
-    case c::rollout_history:
-      return of(text(params.getAs<rpc::Tutti::RolloutHistoryParams>().getService()));
-    case c::rollout_undo:
-      return of(text(params.getAs<rpc::Tutti::RolloutUndoParams>().getService()));
-    default:
-      return {};
+  if (call == access::api_call::apply) {
+    auto a = params.getAs<rpc::Tutti::ApplyParams>();
+    auto parsed = config::parse_specs(raw_text(a.getSource()), text(a.getFileName()),
+                                      text(a.getNamespace()));
+    std::vector<std::string> out;
+    for (const auto& spec : parsed.specs)
+      out.push_back(p::namespace_of(spec.name));
+    return out;
   }
+  auto service = service_param(call, params);
+  if (service.empty())
+    return {};
+  return {p::namespace_of(service)};
 }
 
 template <class Results> std::pair<std::string, std::string> outcome_of(capnp::AnyPointer::Builder b) {
