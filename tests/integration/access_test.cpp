@@ -339,6 +339,55 @@ TEST_F(integration, TheUnixSocketKnowsItsPeersByUid) {
       << r.err;
 }
 
+TEST_F(integration, LoginKeepsAContextThatLaterCommandsUse) {
+  auto& d = start_daemon();
+  s::temp_dir home;
+  auto config = home.file("tutti/config.yaml");
+  s::env_map env{{"TUTTI_CONFIG", config}};
+  auto tutti = [&](std::vector<std::string> args, s::env_map more = {}) {
+    std::vector<std::string> argv{TUTTI_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto e = env;
+    for (auto& [k, v] : more)
+      e[k] = v;
+    return s::run_command(argv, e);
+  };
+  auto token = make_token(d, "ci-a", "deployer", {"--namespace", "team-a"});
+  auto r = tutti({"--api", d.api(), "--token", token, "-n", "team-a", "login", "--name", "ci"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("as ci-a (role deployer); context ci is current"), std::string::npos) << r.out;
+  struct stat st {};
+  ASSERT_EQ(::stat(config.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "it holds a token";
+
+  // No --api, no token, no -n: all from the context.
+  auto spec = d.scratch().write("web.yaml", web);
+  r = tutti({"apply", "-f", spec});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  r = tutti({"-A", "get", "services", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(json::parse(r.out)[0]["name"], "team-a.web");
+  // Flags win over the context.
+  r = tutti({"--token-file", d.admin_token_file(), "whoami"});
+  EXPECT_NE(r.out.find("admin (role admin"), std::string::npos) << r.describe();
+
+  r = tutti({"config", "get-contexts", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  auto contexts = json::parse(r.out);
+  ASSERT_EQ(contexts.size(), 1u);
+  EXPECT_EQ(contexts[0]["api"], d.api());
+  EXPECT_EQ(contexts[0]["namespace"], "team-a");
+  EXPECT_TRUE(contexts[0]["current"].get<bool>());
+  r = tutti({"config", "view"});
+  EXPECT_EQ(r.out.find(token), std::string::npos) << "view hides tokens: " << r.out;
+  r = tutti({"config", "use-context", "elsewhere"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("no context named elsewhere"), std::string::npos) << r.err;
+  r = tutti({"get", "services"}, {{"TUTTI_CONFIG", home.write("bad.yaml", "users: [{name: x, pass: y}]\n")}});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("bad.yaml:1:19: users[0].pass: unknown field"), std::string::npos) << r.err;
+}
+
 /// A control plane whose API speaks TLS: its certificate is the cluster's
 /// (cluster CA), users' client certificates come from a CA of their own.
 class api_tls : public integration {

@@ -6,11 +6,14 @@
 
 #include "protocol/namespaces.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -80,36 +83,62 @@ int report(const streams& io, const client_error& e, std::string hint = {}) {
 }
 
 /// The flags' credentials over the environment's.
+/// An environment variable's value; nullopt when it is not set at all.
+std::optional<std::string> env_value(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::optional<std::string>{v} : std::nullopt;
+}
+
+/// The first of `xs` that is not empty.
+std::string first_of(std::initializer_list<std::string> xs) {
+  for (const auto& x : xs)
+    if (!x.empty())
+      return x;
+  return {};
+}
+
+/// The token: --token, --token-file, TUTTI_TOKEN, TUTTI_TOKEN_FILE (set but
+/// empty: none), the context's user, else ./.tutti/admin.token when present.
+result<std::string> token_of(const global_options& g) {
+  if (!g.token.empty())
+    return g.token;
+  if (!g.token_file.empty())
+    return credentials::read_token_file(g.token_file);
+  if (auto t = env_value("TUTTI_TOKEN"); t && !t->empty())
+    return *t;
+  if (auto f = env_value("TUTTI_TOKEN_FILE"))
+    return f->empty() ? result<std::string>{std::string{}} : credentials::read_token_file(*f);
+  if (g.context_user) {
+    if (!g.context_user->token.empty())
+      return g.context_user->token;
+    if (!g.context_user->token_file.empty())
+      return credentials::read_token_file(g.context_user->token_file);
+    return std::string{};
+  }
+  struct stat st {};
+  if (::stat(".tutti/admin.token", &st) == 0)
+    return credentials::read_token_file(".tutti/admin.token");
+  return std::string{};
+}
+
+/// Flags over the environment over the current context (client_config.hpp).
 result<credentials> credentials_of(const global_options& g) {
   credentials out;
-  if (g.token.empty() && g.token_file.empty()) {
-    auto from_env = credentials::from_environment();
-    if (!from_env)
-      return from_env.error();
-    out = std::move(*from_env);
-  } else {
-    auto env_side = [](const char* name) {
-      const char* v = std::getenv(name);
-      return std::string{v ? v : ""};
-    };
-    out.ca_file = env_side("TUTTI_CA");
-    out.cert_file = env_side("TUTTI_CERT");
-    out.key_file = env_side("TUTTI_KEY");
-    out.server_name = env_side("TUTTI_SERVER_NAME");
-    if (!g.token.empty()) {
-      out.token = g.token;
-    } else {
-      auto token = credentials::read_token_file(g.token_file);
-      if (!token)
-        return token.error();
-      out.token = std::move(*token);
-    }
-  }
-  for (auto [flag, target] :
-       {std::pair{&g.ca_file, &out.ca_file}, std::pair{&g.cert_file, &out.cert_file},
-        std::pair{&g.key_file, &out.key_file}, std::pair{&g.server_name, &out.server_name}})
-    if (!flag->empty())
-      *target = *flag;
+  auto token = token_of(g);
+  if (!token)
+    return token.error();
+  out.token = std::move(*token);
+  cluster_entry cluster;
+  user_entry user;
+  if (g.context_cluster)
+    cluster = *g.context_cluster;
+  if (g.context_user)
+    user = *g.context_user;
+  out.ca_file = first_of({g.ca_file, env_value("TUTTI_CA").value_or(""), cluster.ca});
+  out.server_name =
+      first_of({g.server_name, env_value("TUTTI_SERVER_NAME").value_or(""), cluster.server_name});
+  out.cert_file = first_of({g.cert_file, env_value("TUTTI_CERT").value_or(""), user.cert});
+  out.key_file = first_of({g.key_file, env_value("TUTTI_KEY").value_or(""), user.key});
   return out;
 }
 
@@ -989,6 +1018,120 @@ std::string qualify(const global_options& g, const std::string& name) {
   if (name.empty() || name.find('.') != std::string::npos)
     return name;
   return protocol::qualified_name(view_namespace(g), name);
+}
+
+result<done> use_context(global_options& g) {
+  auto path = client_config_path();
+  auto config = load_client_config(path);
+  if (!config)
+    return config.error();
+  if (g.context.empty() && config->current_context.empty())
+    return done{};
+  auto resolved = config->resolve(g.context);
+  if (!resolved)
+    return resolved.error();
+  if (!g.api_given)
+    g.api = resolved->cluster.api;
+  if (g.name_space.empty())
+    g.name_space = resolved->context.name_space;
+  g.context_cluster = resolved->cluster;
+  g.context_user = resolved->user;
+  return done{};
+}
+
+namespace {
+
+std::string absolute(const std::string& path) {
+  if (path.empty())
+    return path;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.string();
+}
+
+} // namespace
+
+int run_login(const global_options& g, const streams& io, const login_options& o) {
+  auto creds = credentials_of(g);
+  if (!creds)
+    return report(io, creds.error());
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  auto who = (*c)->whoami();
+  if (!who)
+    return report(io, who.error());
+  cluster_entry cluster{o.name, g.api, absolute(creds->ca_file), creds->server_name};
+  user_entry user{o.name, {}, {}, absolute(creds->cert_file), absolute(creds->key_file)};
+  // A token file stays a file (the secret is not copied); a token given as a
+  // value is kept in the config, which is made mode 0600.
+  auto file = !g.token_file.empty() ? g.token_file : env_value("TUTTI_TOKEN_FILE").value_or("");
+  if (g.token.empty() && !file.empty())
+    user.token_file = absolute(file);
+  else if (g.token.empty() && !env_value("TUTTI_TOKEN") && !g.context_user &&
+           !creds->token.empty())
+    user.token_file = absolute(".tutti/admin.token");
+  else
+    user.token = creds->token;
+  auto path = client_config_path();
+  auto config = load_client_config(path);
+  if (!config)
+    return report(io, config.error());
+  config->put(o.name, cluster, user, g.name_space);
+  if (auto saved = save_client_config(path, *config); !saved)
+    return report(io, saved.error());
+  io.out << "logged in to " << g.api << " as " << who->name << " (role "
+         << protocol::to_string(who->role) << "); context " << o.name << " is current (" << path
+         << ")\n";
+  return exit_code::ok;
+}
+
+int run_config(const global_options& g, const streams& io, const config_options& o) {
+  auto path = client_config_path();
+  auto config = load_client_config(path);
+  if (!config)
+    return report(io, config.error());
+  switch (o.action) {
+    case config_action::view:
+      io.out << to_yaml_text(*config, o.show_secrets);
+      return exit_code::ok;
+    case config_action::get_contexts: {
+      text_table table{{"CURRENT", "NAME", "API", "USER", "NAMESPACE"}};
+      json value = json::array();
+      for (const auto& x : config->contexts) {
+        std::string api;
+        for (const auto& cl : config->clusters)
+          if (cl.name == x.cluster)
+            api = cl.api;
+        bool current = x.name == config->current_context;
+        table.add_row({current ? "*" : "", x.name, api, x.user,
+                       x.name_space.empty() ? std::string{protocol::default_namespace}
+                                            : x.name_space});
+        value.push_back({{"name", x.name},
+                         {"api", api},
+                         {"user", x.user},
+                         {"namespace", x.name_space},
+                         {"current", current}});
+      }
+      if (config->contexts.empty() && g.output == output_format::table) {
+        io.err << "No contexts in " << path << ": `tutti login` makes one.\n";
+        return exit_code::ok;
+      }
+      io.out << render_as(g.output, value, table.render());
+      return exit_code::ok;
+    }
+    case config_action::use_context:
+      break;
+  }
+  config->current_context = o.name;
+  if (auto resolved = config->resolve(o.name); !resolved) {
+    io.err << "error: " << resolved.error().message << "\n";
+    return exit_code::usage;
+  }
+  if (auto saved = save_client_config(path, *config); !saved)
+    return report(io, saved.error());
+  io.out << "context " << o.name << " is current\n";
+  return exit_code::ok;
 }
 
 } // namespace tutti::cli

@@ -4,10 +4,12 @@
 // arguments. Each returns the process exit code: 0 ok, 1 tuttid (or the connection
 // to it) failed, 2 bad usage, 3 tuttid cannot be reached.
 
+#include "tools/tutti/client_config.hpp"
 #include "tools/tutti/output.hpp"
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +47,19 @@ struct global_options {
   std::string cert_file;
   std::string key_file;
   std::string server_name;
+  /// --context; empty: the config file's current context, if any.
+  std::string context;
+  bool api_given = false; // --api or TUTTI_API: wins over the context's
+  /// The context in use, filled by use_context().
+  std::optional<cluster_entry> context_cluster;
+  std::optional<user_entry> context_user;
 };
+
+/// Takes what the flags and environment left open from the context (--context,
+/// else the config file's current one): the API address, the namespace, the
+/// credentials (credentials_of() then prefers flags and environment). An error
+/// names a broken config file or an unknown context.
+result<done> use_context(global_options& g);
 
 /// `name` as tuttid keys it: in the namespace of -n (NAMESPACE.NAME, or NAME
 /// in default); a name that already holds a '.' is taken as qualified.
@@ -156,5 +170,23 @@ int run_audit(const global_options& g, const streams& io, const audit_options& o
 
 /// Who the credentials in use are, as tuttid sees them.
 int run_whoami(const global_options& g, const streams& io);
+
+struct login_options {
+  std::string name = "default"; // of the cluster, user and context written
+};
+
+/// Checks the flags' API and credentials (whoami) and writes them to the
+/// client config as a context that becomes current.
+int run_login(const global_options& g, const streams& io, const login_options& o);
+
+enum class config_action { view, get_contexts, use_context };
+
+struct config_options {
+  config_action action = config_action::view;
+  std::string name;          // use-context
+  bool show_secrets = false; // view
+};
+
+int run_config(const global_options& g, const streams& io, const config_options& o);
 
 } // namespace tutti::cli

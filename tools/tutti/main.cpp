@@ -43,6 +43,8 @@ struct cli_state {
   node_options node;
   token_options token;
   audit_options audit;
+  login_options login;
+  config_options config;
   std::vector<std::pair<CLI::App*, std::function<int()>>> dispatch;
 };
 
@@ -73,6 +75,9 @@ void add_globals(CLI::App& app, global_options& g) {
                  "Namespace of the names given, of what lists show and of an apply's documents "
                  "that name none (or TUTTI_NAMESPACE; default: default)")
       ->envname("TUTTI_NAMESPACE");
+  app.add_option("--context", g.context,
+                 "Context of the client config to use (default: its current one; `tutti "
+                 "config get-contexts`)");
   app.add_flag("-A,--all-namespaces", g.all_namespaces,
                "Lists show every namespace, names as NAMESPACE.NAME");
   const char* group = "Credentials (docs/security.md)";
@@ -359,6 +364,36 @@ void add_audit(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_audit(s.global, s.io, s.audit); });
 }
 
+void add_login(CLI::App& app, cli_state& s) {
+  auto* cmd = app.add_subcommand(
+      "login", "Check --api and the credentials given, and keep them as the current context");
+  cmd->add_option("--name", s.login.name, "Name of the context (and its cluster and user)")
+      ->capture_default_str();
+  cmd->footer(footer("Writes $TUTTI_CONFIG, else $XDG_CONFIG_HOME/tutti/config.yaml, else\n"
+                     "~/.config/tutti/config.yaml (mode 0600). Later commands use the current\n"
+                     "context for whatever their flags and environment do not give.\n"
+                     "Example: tutti --api c1:7700 --ca ca.crt --token-file ci.token -n team-a "
+                     "login --name prod"));
+  s.dispatch.emplace_back(cmd, [&s] { return run_login(s.global, s.io, s.login); });
+}
+
+void add_config(CLI::App& app, cli_state& s) {
+  auto* config = app.add_subcommand("config", "Show the client config, list and switch contexts");
+  config->require_subcommand(1);
+  auto* view = config->add_subcommand("view", "Print the client config (tokens hidden)");
+  view->add_flag("--show-secrets", s.config.show_secrets, "Print the tokens too");
+  view->callback([&s] { s.config.action = config_action::view; });
+  s.dispatch.emplace_back(view, [&s] { return run_config(s.global, s.io, s.config); });
+  auto* list = config->add_subcommand("get-contexts", "List the contexts; * marks the current one");
+  add_output_option(*list, s.global);
+  list->callback([&s] { s.config.action = config_action::get_contexts; });
+  s.dispatch.emplace_back(list, [&s] { return run_config(s.global, s.io, s.config); });
+  auto* use = config->add_subcommand("use-context", "Make a context the current one");
+  use->add_option("NAME", s.config.name, "Context name")->required();
+  use->callback([&s] { s.config.action = config_action::use_context; });
+  s.dispatch.emplace_back(use, [&s] { return run_config(s.global, s.io, s.config); });
+}
+
 void add_whoami(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("whoami", "Show who the credentials in use are to tuttid");
   add_output_option(*cmd, s.global);
@@ -400,12 +435,22 @@ int main(int argc, char** argv) {
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
                    add_logs, add_tree, add_chaos, add_node, add_token, add_audit, add_whoami,
-                   add_version})
+                   add_login, add_config, add_version})
     add(app, s);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
+  }
+  s.global.api_given = app.get_option("--api")->count() > 0 || std::getenv("TUTTI_API") != nullptr;
+  bool configures = false;
+  for (auto& [cmd, run] : s.dispatch)
+    configures = configures || (cmd->parsed() && cmd->get_parent()->get_name() == "config");
+  if (!configures) {
+    if (auto used = use_context(s.global); !used) {
+      std::fprintf(stderr, "error: %s\n", used.error().message.c_str());
+      return exit_code::usage;
+    }
   }
   qualify_names(s);
   for (auto& [cmd, run] : s.dispatch)
