@@ -274,4 +274,21 @@ std::string diff_specs(const std::string& before, const std::string& after) {
   return out;
 }
 
+std::string emit_quota(const protocol::quota_spec& quota) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "kind" << YAML::Value << "Quota";
+  out << YAML::Key << "namespace" << YAML::Value << quota.name_space;
+  if (quota.cpu >= 0)
+    out << YAML::Key << "cpu" << YAML::Value << format_cpu(quota.cpu);
+  if (quota.memory >= 0)
+    out << YAML::Key << "memory" << YAML::Value << quota.memory;
+  if (quota.replicas >= 0)
+    out << YAML::Key << "replicas" << YAML::Value << quota.replicas;
+  if (quota.services >= 0)
+    out << YAML::Key << "services" << YAML::Value << quota.services;
+  out << YAML::EndMap;
+  return std::string{out.c_str()} + "\n";
+}
+
 } // namespace tutti::config

@@ -52,8 +52,8 @@ constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
 
 /// Kinds of documents that tutti will read and does not yet: refused as such,
 /// not as unknown.
-constexpr std::array<std::string_view, 5> unsupported_kinds{"Quota", "Role", "RoleBinding",
-                                                            "Config", "Secret"};
+constexpr std::array<std::string_view, 4> unsupported_kinds{"Role", "RoleBinding", "Config",
+                                                            "Secret"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
@@ -152,6 +152,35 @@ public:
     if (errors_.size() != errors_before)
       return std::nullopt;
     return spec;
+  }
+
+  /// A `kind: Quota` document.
+  std::optional<protocol::quota_spec> read_quota(const YAML::Node& doc) {
+    field whole = document_field(doc);
+    size_t errors_before = errors_.size();
+    map_reader fields{whole, errors_};
+    fields.take("kind");
+    protocol::quota_spec q;
+    q.name_space = read_namespace(fields);
+    if (auto f = fields.take("cpu"))
+      if (auto value = read_cpu(*f, errors_))
+        q.cpu = *value;
+    if (auto f = fields.take("memory"))
+      if (auto value = read_bytes(*f, errors_))
+        q.memory = *value;
+    if (auto f = fields.take("replicas"))
+      if (auto n = read_int(*f, 0, int64_t{1} << 40, errors_))
+        q.replicas = *n;
+    if (auto f = fields.take("services"))
+      if (auto n = read_int(*f, 0, int64_t{1} << 40, errors_))
+        q.services = *n;
+    fields.finish();
+    if (!quota_namespaces_.insert(q.name_space).second)
+      errors_.add(whole.mark, "namespace",
+                  "a second quota for namespace " + q.name_space + "; one per namespace");
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    return q;
   }
 
 private:
@@ -640,6 +669,7 @@ private:
   error_sink& errors_;
   std::string request_namespace_;
   std::string namespace_; // of the document being read
+  std::set<std::string> quota_namespaces_;
   std::map<std::string, int> names_;          // -> line of the document that named it first
   std::map<uint16_t, std::string> published_; // published port -> service
   std::string current_name_;                  // of the document being read
@@ -647,10 +677,23 @@ private:
 
 } // namespace
 
+namespace {
+
+bool is_quota(const YAML::Node& doc) {
+  try {
+    return doc.IsMap() && doc["kind"] && doc["kind"].IsScalar() && doc["kind"].Scalar() == "Quota";
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
+} // namespace
+
 parse_result parse_specs(const std::string& text, const std::string& file,
                          const std::string& request_namespace) {
   error_sink errors{file};
   std::vector<service_spec> specs;
+  std::vector<protocol::quota_spec> quotas;
   if (auto docs = load_documents(text, errors)) {
     spec_reader reader{errors, request_namespace};
     bool any = false;
@@ -659,17 +702,26 @@ parse_result parse_specs(const std::string& text, const std::string& file,
         if (doc.IsNull()) // an empty document, e.g. after a trailing `---`
           continue;
         any = true;
-        if (auto spec = reader.read(doc))
+        if (is_quota(doc)) {
+          if (auto quota = reader.read_quota(doc))
+            quotas.push_back(std::move(*quota));
+        } else if (auto spec = reader.read(doc)) {
           specs.push_back(std::move(*spec));
+        }
       }
     });
     if (!any)
       errors.add_unplaced("", "no documents: expected one or more 'kind: Service' documents");
+    else if (!specs.empty() && !quotas.empty())
+      errors.add_unplaced("", "quotas and services in one input: apply the kind: Quota "
+                              "documents in a file of their own");
   }
   parse_result result;
   result.errors = errors.take();
-  if (result.errors.empty())
+  if (result.errors.empty()) {
     result.specs = std::move(specs);
+    result.quotas = std::move(quotas);
+  }
   return result;
 }
 

@@ -17,6 +17,7 @@ namespace tutti::config {
 
 struct parse_result {
   std::vector<protocol::service_spec> specs;
+  std::vector<protocol::quota_spec> quotas; // of `kind: Quota` documents
   /// Not empty: the whole input is refused and `specs` is empty.
   std::vector<protocol::spec_error> errors;
   bool ok() const { return errors.empty(); }
@@ -38,6 +39,9 @@ parse_result parse_spec_file(const std::string& path);
 /// Canonical YAML of a spec: every field written, in a fixed order, so that two
 /// equal specs give equal text and parse_specs(emit_spec(x)) == x.
 std::string emit_spec(const protocol::service_spec& spec);
+
+/// Canonical YAML of a quota (`kind: Quota`), which parse_specs reads back.
+std::string emit_quota(const protocol::quota_spec& quota);
 
 /// Line diff of two canonical YAML texts: lines only in `before` start with "-",
 /// lines only in `after` with "+". Empty when equal.

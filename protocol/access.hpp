@@ -73,7 +73,7 @@ struct audit_record {
 
 /// What the store keeps besides specs, assignments, nodes and events: small
 /// records by kind and name, as encoded JSON values.
-enum class object_kind : uint8_t { token, audit };
+enum class object_kind : uint8_t { token, audit, quota };
 
 std::string to_string(object_kind x);
 

@@ -298,6 +298,8 @@ std::string to_string(object_kind x) {
       return "token";
     case object_kind::audit:
       return "audit";
+    case object_kind::quota:
+      return "quota";
   }
   return "unknown";
 }

@@ -210,6 +210,18 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.update);
 }
 
+/// What the services of one namespace may use at most (`kind: Quota`): the
+/// sums over its services of replicas x resources.cpu and x resources.memory,
+/// its replicas and its services. Negative: no limit.
+struct quota_spec {
+  std::string name_space;
+  double cpu = -1;
+  int64_t memory = -1;
+  int64_t replicas = -1;
+  int64_t services = -1;
+  friend bool operator==(const quota_spec&, const quota_spec&) = default;
+};
+
 /// A service spec shared by everything made from it: the requests for every
 /// replica of a revision, the node's records of them and their replica actors
 /// hold one copy between them instead of one each (at a million replicas, 600 MB).

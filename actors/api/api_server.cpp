@@ -300,6 +300,17 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
   }
 }
 
+/// Whether a call is an apply with `kind: Quota` documents.
+bool applies_quotas(access::api_call call, capnp::AnyPointer::Reader params) {
+  if (call != access::api_call::apply)
+    return false;
+  auto a = params.getAs<rpc::Tutti::ApplyParams>();
+  auto source = raw_text(a.getSource());
+  if (source.find("Quota") == std::string::npos) // most applies: no second parse
+    return false;
+  return !config::parse_specs(source, text(a.getFileName()), text(a.getNamespace())).quotas.empty();
+}
+
 /// The namespaces of the services a call names: none for a list (the answer
 /// is filtered instead) or a cluster-wide call. An apply's are its documents'
 /// (none when they do not parse: then nothing is stored).
@@ -386,14 +397,19 @@ public:
       return rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
     std::string target;
     std::vector<std::string> namespaces;
+    bool sets_quotas = false;
     try {
       target = audit_target(*which, context.getParams());
       if (!session_.who.namespaces.empty())
         namespaces = target_namespaces(*which, context.getParams());
+      sets_quotas = applies_quotas(*which, context.getParams());
     } catch (const kj::Exception& e) {
       return {in_utf8(e), false};
     }
-    if (auto refused = check(*which, namespaces)) {
+    auto refused = check(*which, namespaces);
+    if (!refused && sets_quotas)
+      refused = check_quota_setter();
+    if (refused) {
       audit(*which, target, p::to_string(p::code_of(refused)), p::message_of(refused));
       return {refusal(refused), false};
     }
@@ -831,6 +847,16 @@ private:
     if (auto err = parts_.tokens.still_valid(session_.who, session_.secret_sha256, now_ms()))
       return err;
     return access::authorize(session_.who, call, namespaces);
+  }
+
+  /// Quotas bound a namespace's use: only an admin of the whole cluster sets them.
+  caf::error check_quota_setter() const {
+    if (session_.who.role == p::access_role::admin && session_.who.namespaces.empty())
+      return {};
+    return p::make_error(p::error_code::forbidden,
+                         access::describe(session_.who) +
+                             " may not set quotas (apply of kind: Quota): only the role admin of "
+                             "the whole cluster may");
   }
 
   /// Whether this session sees the service `name` (a namespaced identity

@@ -89,6 +89,27 @@ void refresh_env(self_ptr self) {
 
 namespace {
 
+/// Loads the namespaces' quotas (before any apply can be answered).
+void load_quotas(self_ptr self) {
+  self->request(self->state.ctx.store, std::chrono::seconds{60}, p::get_atom::value,
+                p::object_kind::quota, std::string{}, uint32_t{1} << 20)
+      .await(
+          [self](std::vector<p::stored_object>& xs) {
+            for (auto& x : xs) {
+              auto parsed = config::parse_specs(x.value, "store:quota/" + x.name);
+              if (!parsed.ok() || parsed.quotas.size() != 1) {
+                spdlog::error("cluster: the stored quota of namespace {} no longer parses", x.name);
+                continue;
+              }
+              self->state.quotas[x.name] = parsed.quotas.front();
+            }
+          },
+          [self](caf::error& err) {
+            spdlog::error("cluster: cannot load quotas: {}", p::message_of(err));
+            self->quit(err);
+          });
+}
+
 /// Loads every stored spec and starts its service actor, then the sweeps.
 void load_services(self_ptr self) {
   self->request(self->state.ctx.store, std::chrono::seconds{60}, p::load_atom::value)
@@ -126,7 +147,10 @@ void start(self_ptr self, cluster_context ctx) {
   st.sup = std::make_unique<supervision>(self, "cluster", restart_strategy::one_for_one,
                                          st.ctx.limit, *st.ctx.metrics);
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
-  load_nodes(self, [self] { load_services(self); });
+  load_nodes(self, [self] {
+    load_quotas(self);
+    load_services(self);
+  });
   if (st.ctx.announce)
     st.ctx.announce(caf::actor_cast<cluster_actor>(self));
 }

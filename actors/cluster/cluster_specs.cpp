@@ -4,10 +4,14 @@
 #include "actors/node/replica_actor.hpp"
 #include "config/spec_parser.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/namespaces.hpp"
+
+#include <cstdio>
 
 #include <caf/all.hpp>
 
 #include <functional>
+#include <set>
 
 namespace tutti::actors::cluster_impl {
 
@@ -126,6 +130,111 @@ std::vector<p::spec_error> limit_errors(self_ptr self, const std::string& file,
   return out;
 }
 
+/// What the services of namespace `ns` would use once `changed` replace or
+/// join the current ones.
+p::quota_spec usage_of(self_ptr self, const std::string& ns,
+                       const std::vector<p::service_spec>& changed) {
+  std::map<std::string, const p::service_spec*> after;
+  for (const auto& [name, entry] : self->state.services)
+    if (p::namespace_of(name) == ns)
+      after[name] = &entry.spec;
+  for (const auto& spec : changed)
+    if (p::namespace_of(spec.name) == ns)
+      after[spec.name] = &spec;
+  p::quota_spec use{ns, 0, 0, 0, static_cast<int64_t>(after.size())};
+  for (const auto& [name, spec] : after) {
+    use.replicas += spec->replicas;
+    use.cpu += spec->replicas * spec->resources.cpu;
+    use.memory += spec->replicas * spec->resources.memory;
+  }
+  return use;
+}
+
+std::string cpu_text(double cpu) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", cpu);
+  return buf;
+}
+
+/// Why `changed` would take namespaces past their quotas, one message per
+/// limit passed ("namespace team-a: replicas 24 would pass its quota of 20").
+/// A change that does not add to a use already past its quota (a quota made
+/// smaller than what runs; a scale down) passes.
+std::vector<std::string> quota_breaches(self_ptr self, const std::vector<p::service_spec>& changed) {
+  std::set<std::string> namespaces;
+  for (const auto& spec : changed)
+    namespaces.insert(p::namespace_of(spec.name));
+  std::vector<std::string> out;
+  for (const auto& ns : namespaces) {
+    auto q = self->state.quotas.find(ns);
+    if (q == self->state.quotas.end())
+      continue;
+    auto use = usage_of(self, ns, changed);
+    auto now = usage_of(self, ns, {});
+    const auto& limit = q->second;
+    auto breach = [&](const char* what, const std::string& used, const std::string& allowed) {
+      out.push_back("namespace " + ns + ": " + what + " " + used + " would pass its quota of " +
+                    allowed + " (kind: Quota; `tutti describe` shows what each service asks)");
+    };
+    if (limit.services >= 0 && use.services > limit.services && use.services > now.services)
+      breach("services", std::to_string(use.services), std::to_string(limit.services));
+    if (limit.replicas >= 0 && use.replicas > limit.replicas && use.replicas > now.replicas)
+      breach("replicas", std::to_string(use.replicas), std::to_string(limit.replicas));
+    if (limit.cpu >= 0 && use.cpu > limit.cpu + 1e-9 && use.cpu > now.cpu + 1e-9)
+      breach("cpu", cpu_text(use.cpu), cpu_text(limit.cpu));
+    if (limit.memory >= 0 && use.memory > limit.memory && use.memory > now.memory)
+      breach("memory", std::to_string(use.memory) + " bytes",
+             std::to_string(limit.memory) + " bytes");
+  }
+  return out;
+}
+
+/// Stores `quotas` one after the other, then answers with `result`.
+void commit_quotas(self_ptr self, std::vector<p::quota_spec> quotas, p::apply_result result,
+                   caf::response_promise promise) {
+  if (quotas.empty()) {
+    promise.deliver(std::move(result));
+    return;
+  }
+  auto q = quotas.back();
+  quotas.pop_back();
+  p::stored_object obj{p::object_kind::quota, q.name_space, config::emit_quota(q)};
+  self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(obj))
+      .await(
+          [self, q, quotas, result, promise](bool) mutable {
+            self->state.quotas[q.name_space] = q;
+            commit_quotas(self, std::move(quotas), std::move(result), std::move(promise));
+          },
+          [promise](caf::error& err) mutable { promise.deliver(err); });
+}
+
+/// An apply of `kind: Quota` documents (alone: parse_specs refuses a mix).
+caf::result<p::apply_result> apply_quotas(self_ptr self, std::vector<p::quota_spec> quotas,
+                                          bool dry_run) {
+  p::apply_result result;
+  result.dry_run = dry_run;
+  std::vector<p::quota_spec> changed;
+  for (const auto& q : quotas) {
+    p::service_change c;
+    c.service = "quota/" + q.name_space;
+    auto now = config::emit_quota(q);
+    auto i = self->state.quotas.find(q.name_space);
+    auto before = i == self->state.quotas.end() ? std::string{} : config::emit_quota(i->second);
+    c.kind = before.empty() ? p::change_kind::created
+             : before == now ? p::change_kind::unchanged
+                             : p::change_kind::updated;
+    c.diff = c.kind == p::change_kind::unchanged ? std::string{} : config::diff_specs(before, now);
+    if (c.kind != p::change_kind::unchanged)
+      changed.push_back(q);
+    result.changes.push_back(std::move(c));
+  }
+  if (dry_run || changed.empty())
+    return result;
+  auto promise = self->make_response_promise<p::apply_result>();
+  commit_quotas(self, std::move(changed), std::move(result), promise);
+  return promise;
+}
+
 } // namespace
 
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
@@ -137,7 +246,11 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const
     result.errors = std::move(parsed.errors);
     return result;
   }
+  if (!parsed.quotas.empty())
+    return apply_quotas(self, std::move(parsed.quotas), dry_run);
   result.errors = limit_errors(self, file, parsed.specs);
+  for (auto& why : quota_breaches(self, parsed.specs))
+    result.errors.push_back(file_error(file, std::move(why)));
   if (!result.errors.empty())
     return result;
   result.errors = published_conflicts(current_specs(self), file, parsed.specs);
@@ -178,6 +291,8 @@ caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t repli
     return i->second.revision;
   auto spec = i->second.spec;
   spec.replicas = replicas;
+  if (auto breaches = quota_breaches(self, {spec}); !breaches.empty())
+    return p::make_error(p::error_code::forbidden, breaches.front());
   auto promise = self->make_response_promise<int64_t>();
   commit_specs(self, {spec}, [promise](caf::expected<std::vector<p::spec_record>> recs) mutable {
     if (!recs)

@@ -32,6 +32,7 @@ struct cluster_state {
   cluster_context ctx;
   std::unique_ptr<supervision> sup;
   std::map<std::string, service_entry> services;
+  std::map<std::string, p::quota_spec> quotas; // by namespace (`kind: Quota`)
   std::map<std::string, std::string> discovery_env; // of every published service
   std::set<std::string> joined;                     // nodes whose join sweep is due (flush_atom)
   size_t assignments_swept = 0;                     // what the last full sweep read

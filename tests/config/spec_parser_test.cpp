@@ -456,8 +456,32 @@ TEST(SpecParser, NamespacesQualifyTheNameAndRoundTrip) {
   EXPECT_TRUE(twice.ok()) << "one name in two namespaces";
 }
 
-TEST(SpecParser, RefusesQuotasAndRolesForNow) {
-  for (const char* kind : {"Quota", "Role", "RoleBinding"}) {
+TEST(SpecParser, QuotasParseRoundTripAndStandAlone) {
+  auto parsed = config::parse_specs("kind: Quota\nnamespace: team-a\ncpu: 2.5\nmemory: 1Gi\n"
+                                    "replicas: 10\nservices: 3\n",
+                                    "q.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.errors.front().message;
+  ASSERT_EQ(parsed.quotas.size(), 1u);
+  const auto& q = parsed.quotas[0];
+  EXPECT_EQ(q, (protocol::quota_spec{"team-a", 2.5, int64_t{1} << 30, 10, 3}));
+  auto again = config::parse_specs(config::emit_quota(q), "canonical");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.quotas[0], q);
+  auto open_ended = config::parse_specs("kind: Quota\nreplicas: 2\n", "q.yaml", "team-b");
+  ASSERT_TRUE(open_ended.ok());
+  EXPECT_EQ(open_ended.quotas[0], (protocol::quota_spec{"team-b", -1, -1, 2, -1}));
+  auto mixed = config::parse_specs("kind: Quota\nreplicas: 2\n---\n" + minimal, "m.yaml");
+  ASSERT_EQ(mixed.errors.size(), 1u);
+  EXPECT_NE(mixed.errors[0].message.find("in a file of their own"), std::string::npos);
+  auto twice = config::parse_specs("kind: Quota\nreplicas: 2\n---\nkind: Quota\nreplicas: 3\n", "t");
+  ASSERT_EQ(twice.errors.size(), 1u);
+  EXPECT_NE(twice.errors[0].message.find("a second quota for namespace default"), std::string::npos);
+  auto bad = config::parse_specs("kind: Quota\nreplicas: -1\nlimit: 3\n", "b.yaml");
+  EXPECT_EQ(bad.errors.size(), 2u);
+}
+
+TEST(SpecParser, RefusesRolesForNow) {
+  for (const char* kind : {"Role", "RoleBinding"}) {
     auto e = only_error(std::string{"kind: "} + kind + "\nname: q\ncommand: [x]\n");
     EXPECT_EQ(e.message, std::string{"kind "} + kind + " is not supported yet") << kind;
   }

@@ -304,6 +304,45 @@ TEST_F(integration, ADeployerInOneNamespaceCannotTouchAnother) {
   EXPECT_NE(ls.out.find("\"namespace\": \"team-a\""), std::string::npos) << ls.out;
 }
 
+TEST_F(integration, AQuotaRefusesAnApplyOrAScaleBeyondItBeforeAnythingIsStored) {
+  auto& d = start_daemon();
+  auto quota = d.scratch().write("quota.yaml", "kind: Quota\nnamespace: team-a\ncpu: 2\n"
+                                               "replicas: 4\nservices: 2\n");
+  auto r = d.tutti({"apply", "-f", quota});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("quota/team-a created"), std::string::npos) << r.out;
+  auto web = d.scratch().write("web.yaml", in_namespace("team-a", "web", 3, "resources: {cpu: 0.5}\n"));
+  ASSERT_EQ(d.tutti({"apply", "-f", web}).exit_code, 0);
+
+  r = in_ns(d, "team-a", {"scale", "web=5"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("namespace team-a: replicas 5 would pass its quota of 4"),
+            std::string::npos)
+      << r.err;
+  auto bigger = d.scratch().write("big.yaml", in_namespace("team-a", "web", 3, "resources: {cpu: 1}\n"));
+  r = d.tutti({"apply", "-f", bigger});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("namespace team-a: cpu 3 would pass its quota of 2"), std::string::npos)
+      << r.err;
+  auto services = tutti_json(d, {"-n", "team-a", "get", "services"});
+  ASSERT_TRUE(services && services->size() == 1);
+  EXPECT_EQ((*services)[0]["desired"], 3) << "nothing of a refused change is stored";
+  EXPECT_EQ((*services)[0]["revision"], 1);
+  // Other namespaces have no quota; and it outlives a restart of tuttid.
+  EXPECT_EQ(d.tutti({"apply", "-f", d.scratch().write("b.yaml", in_namespace("team-b", "x", 9))})
+                .exit_code,
+            0);
+  ASSERT_TRUE(d.restart()) << d.log();
+  r = in_ns(d, "team-a", {"scale", "web=5"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+
+  // Only a cluster-wide admin sets quotas.
+  auto deployer = make_token(d, "ci", "deployer", {"--namespace", "team-a"});
+  r = as(d, deployer, {"apply", "-f", quota});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("may not set quotas"), std::string::npos) << r.err;
+}
+
 TEST_F(integration, TheUnixSocketKnowsItsPeersByUid) {
   auto& d = start_daemon();
   auto socket = d.data_dir() + "/api.sock";

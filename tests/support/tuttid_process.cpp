@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -68,6 +69,16 @@ bool process_alive(pid_t pid) {
   return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z' &&
          stat[close + 2] != 'X';
 }
+
+namespace {
+
+// Every `tutti` a test runs ignores the client config of whoever runs the
+// tests (its current context could name another API or namespace), unless
+// the test names one itself.
+const bool client_config_isolated =
+    ::setenv("TUTTI_CONFIG", "/nonexistent/tutti-tests/config.yaml", 0) == 0;
+
+} // namespace
 
 tuttid_process::tuttid_process(tuttid_options opts)
   : opts_(std::move(opts)), scratch_(std::make_unique<temp_dir>("tutti-it-")),

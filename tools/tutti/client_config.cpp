@@ -134,12 +134,15 @@ result<client_config> load_client_config(const std::string& path) {
   client_config out;
   if (path.empty())
     return out;
+  // A file this user cannot even see (absent, or under a directory closed to
+  // it, as root's home is to other uids) is no config; one it sees but
+  // cannot read is an error.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return out;
   std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    if (errno == ENOENT)
-      return out;
+  if (!in)
     return config_error(path, std::string{"cannot read it: "} + std::strerror(errno));
-  }
   std::ostringstream text;
   text << in.rdbuf();
   YAML::Node root;
