@@ -19,8 +19,9 @@ using namespace tutti::cli;
 // Subcommand help does not list the parent's options, so every footer names them.
 std::string footer(const std::string& text) {
   return text + "\nGlobal options (before or after the command): --api HOST:PORT, --timeout "
-                "SECONDS.\nExit codes: 0 ok, 1 tuttid refused or failed, 2 usage error, 3 "
-                "tuttid unreachable.";
+                "SECONDS, -n NAMESPACE, -A, --context NAME,\n--token, --token-file, --ca, "
+                "--cert, --key (`tutti --help`).\nExit codes: 0 ok, 1 tuttid refused or failed, "
+                "2 usage error, 3 tuttid unreachable.";
 }
 
 // What the parsed arguments land in, and which function each subcommand runs.
@@ -62,7 +63,10 @@ void add_output_option(CLI::App& app, global_options& g) {
 
 void add_globals(CLI::App& app, global_options& g) {
   const CLI::Validator api_address{[](std::string& text) { return check_api_address(text); }, ""};
-  app.add_option("--api", g.api, "Address of tuttid's API; the TUTTI_API variable sets it too")
+  app.add_option("--api", g.api,
+                 "Address of tuttid's API (several, comma-separated, for an HA control plane; "
+                 "or unix:PATH); the TUTTI_API variable sets it too; default: the current "
+                 "context's, else 127.0.0.1:7700")
       ->envname("TUTTI_API")
       ->check(api_address)
       ->option_text("HOST:PORT (default: " + std::string{default_api} + ")");
