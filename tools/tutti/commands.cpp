@@ -977,6 +977,17 @@ std::string spaced(std::string text) {
   return text;
 }
 
+/// `xs` as a JSON array and as "a, b, c".
+std::pair<json, std::string> listed(const std::vector<std::string>& xs) {
+  json array = json::array();
+  std::string text;
+  for (const auto& x : xs) {
+    array.push_back(x);
+    text += (text.empty() ? "" : ", ") + x;
+  }
+  return {array, text};
+}
+
 } // namespace
 
 int run_whoami(const global_options& g, const streams& io) {
@@ -986,18 +997,8 @@ int run_whoami(const global_options& g, const streams& io) {
   auto who = (*c)->whoami();
   if (!who)
     return report(io, who.error());
-  json groups = json::array();
-  std::string group_text;
-  for (const auto& x : who->groups) {
-    groups.push_back(x);
-    group_text += (group_text.empty() ? "" : ", ") + x;
-  }
-  json namespaces = json::array();
-  std::string namespace_text;
-  for (const auto& x : who->namespaces) {
-    namespaces.push_back(x);
-    namespace_text += (namespace_text.empty() ? "" : ", ") + x;
-  }
+  auto [groups, group_text] = listed(who->groups);
+  auto [namespaces, namespace_text] = listed(who->namespaces);
   json value = {{"name", who->name},
                 {"role", protocol::to_string(who->role)},
                 {"via", protocol::to_string(who->via)},
