@@ -182,6 +182,58 @@ std::string describe(const p::identity& who) {
   return who.name + " (" + via + ", " + p::to_string(who.role) + where + ")";
 }
 
+std::pair<std::string, std::string> rule_of(api_call x) {
+  using c = api_call;
+  switch (x) {
+    case c::version:
+      return {"read", "version"};
+    case c::get_services:
+    case c::describe_service:
+    case c::rollout_status:
+    case c::rollout_history:
+      return {"read", "services"};
+    case c::get_replicas:
+      return {"read", "replicas"};
+    case c::get_nodes:
+      return {"read", "nodes"};
+    case c::events:
+    case c::follow:
+      return {"read", "events"};
+    case c::logs:
+      return {"read", "logs"};
+    case c::get_endpoints:
+    case c::watch_endpoints:
+      return {"read", "endpoints"};
+    case c::tree:
+      return {"read", "tree"};
+    case c::get_controllers:
+      return {"read", "controllers"};
+    case c::whoami:
+      return {"read", "identity"};
+    case c::apply:
+      return {"apply", "services"};
+    case c::scale:
+      return {"scale", "services"};
+    case c::rollout_undo:
+      return {"rollback", "services"};
+    case c::delete_service:
+      return {"delete", "services"};
+    case c::set_node_state:
+      return {"drain", "nodes"};
+    case c::kill_actor:
+      return {"kill", "tree"};
+    case c::create_token:
+      return {"create", "tokens"};
+    case c::revoke_token:
+      return {"revoke", "tokens"};
+    case c::list_tokens:
+      return {"read", "tokens"};
+    case c::audit:
+      return {"read", "audit"};
+  }
+  return {"", ""};
+}
+
 bool cluster_scoped(api_call x) {
   switch (x) {
     case api_call::get_nodes:

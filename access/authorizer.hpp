@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tutti::access {
@@ -63,6 +64,10 @@ protocol::access_role required_role(api_call x);
 
 /// True for calls that change something (the audit log keeps all of those).
 bool mutates(api_call x);
+
+/// The verb and resource a custom role's rule names for the call (names of
+/// protocol::role_verbs() and protocol::role_resources()).
+std::pair<std::string, std::string> rule_of(api_call x);
 
 /// True for calls on what belongs to the whole cluster (nodes, the actor
 /// tree, the control processes, tokens, the audit log), not to a namespace.

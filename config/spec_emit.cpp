@@ -291,4 +291,39 @@ std::string emit_quota(const protocol::quota_spec& quota) {
   return std::string{out.c_str()} + "\n";
 }
 
+std::string emit_role(const protocol::custom_role& role) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "kind" << YAML::Value << "Role";
+  out << YAML::Key << "name" << YAML::Value << role.name;
+  out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  for (const auto& rule : role.rules) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "verbs" << YAML::Value << YAML::Flow << rule.verbs;
+    out << YAML::Key << "resources" << YAML::Value << YAML::Flow << rule.resources;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string{out.c_str()} + "\n";
+}
+
+std::string emit_binding(const protocol::role_binding& binding) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "kind" << YAML::Value << "RoleBinding";
+  out << YAML::Key << "name" << YAML::Value << binding.name;
+  out << YAML::Key << "role" << YAML::Value << binding.role;
+  if (!binding.name_space.empty())
+    out << YAML::Key << "namespace" << YAML::Value << binding.name_space;
+  out << YAML::Key << "subjects" << YAML::Value << YAML::BeginSeq;
+  for (const auto& s : binding.subjects) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "kind" << YAML::Value << protocol::to_string(s.kind);
+    out << YAML::Key << "name" << YAML::Value << s.name;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string{out.c_str()} + "\n";
+}
+
 } // namespace tutti::config

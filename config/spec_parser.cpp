@@ -8,6 +8,7 @@
 #include <array>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace tutti::config {
 
@@ -52,8 +53,7 @@ constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
 
 /// Kinds of documents that tutti will read and does not yet: refused as such,
 /// not as unknown.
-constexpr std::array<std::string_view, 4> unsupported_kinds{"Role", "RoleBinding", "Config",
-                                                            "Secret"};
+constexpr std::array<std::string_view, 2> unsupported_kinds{"Config", "Secret"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
@@ -183,7 +183,147 @@ public:
     return q;
   }
 
+  /// A `kind: Role` document: its name and rules of verbs on resources.
+  std::optional<protocol::custom_role> read_role(const YAML::Node& doc) {
+    field whole = document_field(doc);
+    size_t errors_before = errors_.size();
+    map_reader fields{whole, errors_};
+    fields.take("kind");
+    protocol::custom_role role;
+    role.name = read_policy_name(fields, whole, "role");
+    auto rules = fields.take("rules");
+    if (!rules)
+      errors_.add(whole.mark, "rules", missing + " (a list of {verbs: [...], resources: [...]})");
+    else if (expect_seq(*rules, "a sequence of rules", errors_))
+      for (const auto& item : elements(*rules))
+        if (auto rule = read_rule(item))
+          role.rules.push_back(std::move(*rule));
+    fields.finish();
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    return role;
+  }
+
+  /// A `kind: RoleBinding` document.
+  std::optional<protocol::role_binding> read_binding(const YAML::Node& doc) {
+    field whole = document_field(doc);
+    size_t errors_before = errors_.size();
+    map_reader fields{whole, errors_};
+    fields.take("kind");
+    protocol::role_binding b;
+    b.name = read_policy_name(fields, whole, "binding");
+    if (auto f = fields.take("role")) {
+      if (auto role = read_string(*f, errors_))
+        b.role = *role;
+    } else {
+      errors_.add(whole.mark, "role", missing + " (the name of a kind: Role)");
+    }
+    // Absent: the whole cluster (not the request's namespace).
+    if (auto f = fields.take("namespace"))
+      if (auto ns = read_string(*f, errors_)) {
+        if (valid_service_name(*ns))
+          b.name_space = *ns;
+        else
+          errors_.add(f->mark, f->path, "invalid namespace '" + *ns + "'");
+      }
+    auto subjects = fields.take("subjects");
+    if (!subjects)
+      errors_.add(whole.mark, "subjects", missing + " (a list of {kind: token|user|group, name: ...})");
+    else if (expect_seq(*subjects, "a sequence of subjects", errors_))
+      for (const auto& item : elements(*subjects))
+        if (auto s = read_subject(item))
+          b.subjects.push_back(std::move(*s));
+    fields.finish();
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    return b;
+  }
+
 private:
+  std::string read_policy_name(map_reader& fields, const field& whole, const char* what) {
+    auto f = fields.take("name");
+    if (!f) {
+      errors_.add(whole.mark, "name", missing);
+      return {};
+    }
+    auto name = read_string(*f, errors_);
+    if (!name)
+      return {};
+    if (!valid_service_name(*name)) {
+      errors_.add(f->mark, f->path, std::string{"invalid "} + what + " name '" + *name +
+                                        "': use 1-63 of a-z, 0-9 and '-', starting with a letter");
+      return {};
+    }
+    if (!policy_names_.insert(std::string{what} + "/" + *name).second)
+      errors_.add(f->mark, f->path, std::string{"a second "} + what + " named " + *name);
+    return *name;
+  }
+
+  std::optional<protocol::role_rule> read_rule(const field& item) {
+    if (!expect_map(item, "a mapping with verbs and resources", errors_))
+      return std::nullopt;
+    map_reader fields{item, errors_};
+    protocol::role_rule rule;
+    size_t errors_before = errors_.size();
+    for (auto [key, vocabulary, target] :
+         {std::tuple{"verbs", &protocol::role_verbs(), &rule.verbs},
+          std::tuple{"resources", &protocol::role_resources(), &rule.resources}}) {
+      auto f = fields.take(key);
+      if (!f) {
+        errors_.add(item.mark, item.path + "." + key, missing);
+        continue;
+      }
+      auto names = read_string_list(*f, errors_);
+      if (!names)
+        continue;
+      auto items = elements(*f);
+      for (size_t i = 0; i < names->size(); ++i) {
+        const auto& n = (*names)[i];
+        if (n == "*" || std::find(vocabulary->begin(), vocabulary->end(), n) != vocabulary->end()) {
+          target->push_back(n);
+          continue;
+        }
+        std::string known;
+        for (const auto& v : *vocabulary)
+          known += (known.empty() ? "" : ", ") + v;
+        errors_.add(items[i].mark, items[i].path, "unknown " + std::string{key}.substr(0, std::string{key}.size() - 1) +
+                                                      " '" + n + "': use " + known + " or *");
+      }
+    }
+    fields.finish();
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    return rule;
+  }
+
+  std::optional<protocol::role_subject> read_subject(const field& item) {
+    if (!expect_map(item, "a mapping with kind (token, user or group) and name", errors_))
+      return std::nullopt;
+    map_reader fields{item, errors_};
+    protocol::role_subject s;
+    size_t errors_before = errors_.size();
+    if (auto f = fields.take("kind")) {
+      if (auto text = read_string(*f, errors_)) {
+        if (auto kind = protocol::subject_kind_from(*text))
+          s.kind = *kind;
+        else
+          errors_.add(f->mark, f->path, "unknown subject kind '" + *text + "': use token, user or group");
+      }
+    } else {
+      errors_.add(item.mark, item.path + ".kind", missing);
+    }
+    if (auto f = fields.take("name")) {
+      if (auto text = read_string(*f, errors_))
+        s.name = *text;
+    } else {
+      errors_.add(item.mark, item.path + ".name", missing);
+    }
+    fields.finish();
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    return s;
+  }
+
   void read_kind(map_reader& fields, const field& whole) {
     auto f = fields.take("kind");
     if (!f) {
@@ -670,6 +810,7 @@ private:
   std::string request_namespace_;
   std::string namespace_; // of the document being read
   std::set<std::string> quota_namespaces_;
+  std::set<std::string> policy_names_; // "role/NAME", "binding/NAME"
   std::map<std::string, int> names_;          // -> line of the document that named it first
   std::map<uint16_t, std::string> published_; // published port -> service
   std::string current_name_;                  // of the document being read
@@ -679,12 +820,14 @@ private:
 
 namespace {
 
-bool is_quota(const YAML::Node& doc) {
+/// The document's kind when it is a mapping with a scalar kind; else empty.
+std::string kind_of(const YAML::Node& doc) {
   try {
-    return doc.IsMap() && doc["kind"] && doc["kind"].IsScalar() && doc["kind"].Scalar() == "Quota";
+    if (doc.IsMap() && doc["kind"] && doc["kind"].IsScalar())
+      return doc["kind"].Scalar();
   } catch (const YAML::Exception&) {
-    return false;
   }
+  return {};
 }
 
 } // namespace
@@ -694,6 +837,8 @@ parse_result parse_specs(const std::string& text, const std::string& file,
   error_sink errors{file};
   std::vector<service_spec> specs;
   std::vector<protocol::quota_spec> quotas;
+  std::vector<protocol::custom_role> roles;
+  std::vector<protocol::role_binding> bindings;
   if (auto docs = load_documents(text, errors)) {
     spec_reader reader{errors, request_namespace};
     bool any = false;
@@ -702,25 +847,36 @@ parse_result parse_specs(const std::string& text, const std::string& file,
         if (doc.IsNull()) // an empty document, e.g. after a trailing `---`
           continue;
         any = true;
-        if (is_quota(doc)) {
+        auto kind = kind_of(doc);
+        if (kind == "Quota") {
           if (auto quota = reader.read_quota(doc))
             quotas.push_back(std::move(*quota));
+        } else if (kind == "Role") {
+          if (auto role = reader.read_role(doc))
+            roles.push_back(std::move(*role));
+        } else if (kind == "RoleBinding") {
+          if (auto binding = reader.read_binding(doc))
+            bindings.push_back(std::move(*binding));
         } else if (auto spec = reader.read(doc)) {
           specs.push_back(std::move(*spec));
         }
       }
     });
+    int groups = (specs.empty() ? 0 : 1) + (quotas.empty() ? 0 : 1) +
+                 (roles.empty() && bindings.empty() ? 0 : 1);
     if (!any)
       errors.add_unplaced("", "no documents: expected one or more 'kind: Service' documents");
-    else if (!specs.empty() && !quotas.empty())
-      errors.add_unplaced("", "quotas and services in one input: apply the kind: Quota "
-                              "documents in a file of their own");
+    else if (groups > 1)
+      errors.add_unplaced("", "services, quotas and roles in one input: apply kind: Quota, and "
+                              "kind: Role with kind: RoleBinding, in files of their own");
   }
   parse_result result;
   result.errors = errors.take();
   if (result.errors.empty()) {
     result.specs = std::move(specs);
     result.quotas = std::move(quotas);
+    result.roles = std::move(roles);
+    result.bindings = std::move(bindings);
   }
   return result;
 }

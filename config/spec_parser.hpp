@@ -3,6 +3,7 @@
 // YAML desired-state specs -> validated protocol::service_spec values, and back
 // to canonical YAML. yaml-cpp stays inside config/: no YAML::Node leaves it.
 
+#include "protocol/access.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -18,6 +19,8 @@ namespace tutti::config {
 struct parse_result {
   std::vector<protocol::service_spec> specs;
   std::vector<protocol::quota_spec> quotas; // of `kind: Quota` documents
+  std::vector<protocol::custom_role> roles;     // `kind: Role`
+  std::vector<protocol::role_binding> bindings; // `kind: RoleBinding`
   /// Not empty: the whole input is refused and `specs` is empty.
   std::vector<protocol::spec_error> errors;
   bool ok() const { return errors.empty(); }
@@ -42,6 +45,10 @@ std::string emit_spec(const protocol::service_spec& spec);
 
 /// Canonical YAML of a quota (`kind: Quota`), which parse_specs reads back.
 std::string emit_quota(const protocol::quota_spec& quota);
+
+/// Canonical YAML of a custom role and of a role binding.
+std::string emit_role(const protocol::custom_role& role);
+std::string emit_binding(const protocol::role_binding& binding);
 
 /// Line diff of two canonical YAML texts: lines only in `before` start with "-",
 /// lines only in `after` with "+". Empty when equal.

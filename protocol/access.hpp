@@ -71,9 +71,54 @@ struct audit_record {
   friend bool operator==(const audit_record&, const audit_record&) = default;
 };
 
+/// The verbs and resources of custom roles' rules (access/authorizer.hpp maps
+/// every API call to one of each).
+const std::vector<std::string>& role_verbs();
+const std::vector<std::string>& role_resources();
+
+/// A custom role (`kind: Role`): verbs on resources, each a name of
+/// role_verbs() / role_resources(), or "*" for all.
+struct role_rule {
+  std::vector<std::string> verbs;
+  std::vector<std::string> resources;
+  friend bool operator==(const role_rule&, const role_rule&) = default;
+};
+
+struct custom_role {
+  std::string name;
+  std::vector<role_rule> rules;
+  friend bool operator==(const custom_role&, const custom_role&) = default;
+};
+
+/// Who a RoleBinding grants its role to.
+enum class subject_kind : uint8_t {
+  token, // a bearer token, by name
+  user,  // a client certificate's CN
+  group  // a client certificate's O
+};
+
+std::string to_string(subject_kind x);
+std::optional<subject_kind> subject_kind_from(const std::string& text);
+
+struct role_subject {
+  subject_kind kind = subject_kind::token;
+  std::string name;
+  friend bool operator==(const role_subject&, const role_subject&) = default;
+};
+
+/// `kind: RoleBinding`: `role` (a custom role) for `subjects`, in
+/// `name_space` only, or in the whole cluster when it is empty.
+struct role_binding {
+  std::string name;
+  std::string role;
+  std::string name_space;
+  std::vector<role_subject> subjects;
+  friend bool operator==(const role_binding&, const role_binding&) = default;
+};
+
 /// What the store keeps besides specs, assignments, nodes and events: small
 /// records by kind and name, as encoded JSON values.
-enum class object_kind : uint8_t { token, audit, quota };
+enum class object_kind : uint8_t { token, audit, quota, role, role_binding };
 
 std::string to_string(object_kind x);
 

@@ -300,8 +300,42 @@ std::string to_string(object_kind x) {
       return "audit";
     case object_kind::quota:
       return "quota";
+    case object_kind::role:
+      return "role";
+    case object_kind::role_binding:
+      return "rolebinding";
   }
   return "unknown";
+}
+
+std::string to_string(subject_kind x) {
+  switch (x) {
+    case subject_kind::token:
+      return "token";
+    case subject_kind::user:
+      return "user";
+    case subject_kind::group:
+      return "group";
+  }
+  return "unknown";
+}
+
+std::optional<subject_kind> subject_kind_from(const std::string& text) {
+  static const subject_kind all[] = {subject_kind::token, subject_kind::user, subject_kind::group};
+  return enum_from(text, all);
+}
+
+const std::vector<std::string>& role_verbs() {
+  static const std::vector<std::string> all{"read",   "apply", "scale",  "rollback", "delete",
+                                            "drain",  "kill",  "create", "revoke"};
+  return all;
+}
+
+const std::vector<std::string>& role_resources() {
+  static const std::vector<std::string> all{"services", "replicas",    "nodes",  "events",
+                                            "logs",     "endpoints",   "tree",   "controllers",
+                                            "tokens",   "audit",       "version", "identity"};
+  return all;
 }
 
 } // namespace tutti::protocol

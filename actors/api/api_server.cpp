@@ -4,6 +4,7 @@
 #include "actors/api/connection_gate.hpp"
 
 #include "access/authorizer.hpp"
+#include "access/policy.hpp"
 #include "access/records.hpp"
 #include "access/tokens.hpp"
 
@@ -188,6 +189,8 @@ struct server_parts {
   const controllers_slot& controllers;
   const store_slot& store;
   access::token_book& tokens;
+  access::policy& policy;
+  bool* policy_loaded; // on the KJ thread only
   uint64_t audit_suffix_base; // random per process, so ids of two processes differ
   uint64_t* audit_count;      // on the KJ thread only
   int64_t* last_token_reload_ms;
@@ -211,6 +214,39 @@ struct server_parts {
         .detach([](kj::Exception&& e) {
           spdlog::warn("api: an audit record was not stored: {}", e.getDescription().cStr());
         });
+  }
+
+  /// Reads the custom roles and their bindings from the store.
+  kj::Promise<caf::error> reload_policy() const {
+    auto read = [this](p::object_kind kind) {
+      return ask_actor<std::vector<p::stored_object>>(sys, store.get(), opts.call_timeout,
+                                                      p::get_atom::value, kind, std::string{},
+                                                      uint32_t{1} << 20);
+    };
+    return read(p::object_kind::role).then([this, read](auto roles) mutable {
+      return read(p::object_kind::role_binding)
+          .then([this, roles = kj::mv(roles)](auto bindings) mutable -> caf::error {
+            if (!roles)
+              return roles.error();
+            if (!bindings)
+              return bindings.error();
+            std::vector<p::custom_role> rs;
+            std::vector<p::role_binding> bs;
+            for (const auto& x : *roles) {
+              auto parsed = config::parse_specs(x.value, "store:role/" + x.name);
+              for (auto& r : parsed.roles)
+                rs.push_back(std::move(r));
+            }
+            for (const auto& x : *bindings) {
+              auto parsed = config::parse_specs(x.value, "store:rolebinding/" + x.name);
+              for (auto& b : parsed.bindings)
+                bs.push_back(std::move(b));
+            }
+            policy.load(std::move(rs), std::move(bs));
+            *policy_loaded = true;
+            return {};
+          });
+    });
   }
 
   /// Reads the bearer tokens from the store into the book.
@@ -300,15 +336,17 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
   }
 }
 
-/// Whether a call is an apply with `kind: Quota` documents.
-bool applies_quotas(access::api_call call, capnp::AnyPointer::Reader params) {
+/// Whether a call is an apply of `kind: Quota`, `Role` or `RoleBinding`
+/// documents: what only an admin of the whole cluster may set.
+bool applies_policy(access::api_call call, capnp::AnyPointer::Reader params) {
   if (call != access::api_call::apply)
     return false;
   auto a = params.getAs<rpc::Tutti::ApplyParams>();
   auto source = raw_text(a.getSource());
-  if (source.find("Quota") == std::string::npos) // most applies: no second parse
-    return false;
-  return !config::parse_specs(source, text(a.getFileName()), text(a.getNamespace())).quotas.empty();
+  if (source.find("Quota") == std::string::npos && source.find("Role") == std::string::npos)
+    return false; // most applies: no second parse
+  auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
+  return !parsed.quotas.empty() || !parsed.roles.empty() || !parsed.bindings.empty();
 }
 
 /// The namespaces of the services a call names: none for a list (the answer
@@ -402,7 +440,7 @@ public:
       target = audit_target(*which, context.getParams());
       if (!session_.who.namespaces.empty())
         namespaces = target_namespaces(*which, context.getParams());
-      sets_quotas = applies_quotas(*which, context.getParams());
+      sets_quotas = applies_policy(*which, context.getParams());
     } catch (const kj::Exception& e) {
       return {in_utf8(e), false};
     }
@@ -460,6 +498,12 @@ public:
                                     " bytes, more than limits.request_bytes (" +
                                     std::to_string(opts_.limits.request_bytes) +
                                     "); split it into several files"));
+    if (auto source = raw_text(params.getSource()); source.find("Role") != std::string::npos) {
+      auto parsed = config::parse_specs(source, text(params.getFileName()),
+                                        text(params.getNamespace()));
+      if (parsed.ok() && (!parsed.roles.empty() || !parsed.bindings.empty()))
+        return apply_policy(ctx, std::move(parsed), params.getDryRun(), start);
+    }
     return ask<p::apply_result>(sys_, slot_, opts_.call_timeout, p::apply_atom::value,
                                 text(params.getFileName()), raw_text(params.getSource()),
                                 params.getDryRun(), text(params.getNamespace()))
@@ -846,7 +890,61 @@ private:
   caf::error check(access::api_call call, const std::vector<std::string>& namespaces) const {
     if (auto err = parts_.tokens.still_valid(session_.who, session_.secret_sha256, now_ms()))
       return err;
-    return access::authorize(session_.who, call, namespaces);
+    auto refused = access::authorize(session_.who, call, namespaces);
+    if (!refused || !parts_.policy.grant(session_.who, call, namespaces).empty())
+      return {};
+    auto [verb, resource] = access::rule_of(call);
+    return p::make_error(p::code_of(refused),
+                         p::message_of(refused) + " (or a RoleBinding to a kind: Role with verb " +
+                             verb + " on " + resource + ")");
+  }
+
+  /// An apply of custom roles and bindings: stored here (the cluster actor
+  /// has no part in who may call what), then in effect at once.
+  kj::Promise<void> apply_policy(ApplyContext ctx, config::parse_result parsed, bool dry_run,
+                                 clock::time_point start) {
+    std::vector<p::stored_object> objects;
+    std::vector<p::service_change> changes;
+    auto change = [&](std::string name) {
+      p::service_change c;
+      c.service = std::move(name);
+      c.kind = p::change_kind::updated;
+      changes.push_back(std::move(c));
+    };
+    for (const auto& r : parsed.roles) {
+      objects.push_back({p::object_kind::role, r.name, config::emit_role(r)});
+      change("role/" + r.name);
+    }
+    for (const auto& b : parsed.bindings) {
+      objects.push_back({p::object_kind::role_binding, b.name, config::emit_binding(b)});
+      change("rolebinding/" + b.name);
+    }
+    auto answer = [this, ctx, changes, start]() mutable {
+      fill(ctx.getResults().initChanges(changes.size()), changes);
+      record("apply", {}, start);
+    };
+    if (dry_run) {
+      answer();
+      return kj::READY_NOW;
+    }
+    kj::Promise<caf::error> stored = caf::error{};
+    for (auto& obj : objects)
+      stored = stored.then([this, obj](caf::error err) mutable -> kj::Promise<caf::error> {
+        if (err)
+          return kj::mv(err);
+        return ask_actor<bool>(sys_, parts_.store.get(), opts_.call_timeout, p::put_atom::value,
+                               obj)
+            .then([](caf::expected<bool> r) { return r ? caf::error{} : r.error(); });
+      });
+    return stored.then([this, ctx, parsed = kj::mv(parsed), answer, start](caf::error err) mutable {
+      if (err)
+        return void(fail(ctx, "apply", start, err));
+      for (auto& r : parsed.roles)
+        parts_.policy.put(std::move(r));
+      for (auto& b : parsed.bindings)
+        parts_.policy.put(std::move(b));
+      answer();
+    });
   }
 
   /// Quotas bound a namespace's use: only an admin of the whole cluster sets them.
@@ -855,8 +953,8 @@ private:
       return {};
     return p::make_error(p::error_code::forbidden,
                          access::describe(session_.who) +
-                             " may not set quotas (apply of kind: Quota): only the role admin of "
-                             "the whole cluster may");
+                             " may not set quotas or roles (apply of kind: Quota, Role or "
+                             "RoleBinding): only the role admin of the whole cluster may");
   }
 
   /// Whether this session sees the service `name` (a namespaced identity
@@ -976,6 +1074,13 @@ public:
       final_refusal_(final_refusal) {}
 
   kj::Promise<void> session(SessionContext ctx) override {
+    if (!*parts_.policy_loaded && parts_.store.get())
+      return parts_.reload_policy().then([this, ctx](caf::error err) mutable {
+        if (err)
+          spdlog::warn("api: custom roles not loaded: {}", p::message_of(err));
+        *parts_.policy_loaded = true; // tried: a failure is logged, not retried per session
+        return session(ctx);
+      });
     auto token = raw_text(ctx.getParams().getToken());
     // A bad certificate is refused even with a token: whoever sent it should
     // learn that it does not work.
@@ -1082,8 +1187,12 @@ struct api_server::impl {
   store_slot store;
   uint64_t audit_count = 0;
   int64_t last_token_reload_ms = 0;
-  server_parts parts{sys,         opts,  metrics, slot, admin, controllers, store, *opts.tokens,
-                     random_base(), &audit_count, &last_token_reload_ms};
+  access::policy policy;
+  bool policy_loaded = false;
+  server_parts parts{sys,           opts,           metrics,      slot,
+                     admin,         controllers,    store,        *opts.tokens,
+                     policy,        &policy_loaded, random_base(), &audit_count,
+                     &last_token_reload_ms};
   std::thread thread;
   std::mutex mtx;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;

@@ -472,7 +472,7 @@ TEST(SpecParser, QuotasParseRoundTripAndStandAlone) {
   EXPECT_EQ(open_ended.quotas[0], (protocol::quota_spec{"team-b", -1, -1, 2, -1}));
   auto mixed = config::parse_specs("kind: Quota\nreplicas: 2\n---\n" + minimal, "m.yaml");
   ASSERT_EQ(mixed.errors.size(), 1u);
-  EXPECT_NE(mixed.errors[0].message.find("in a file of their own"), std::string::npos);
+  EXPECT_NE(mixed.errors[0].message.find("in files of their own"), std::string::npos);
   auto twice = config::parse_specs("kind: Quota\nreplicas: 2\n---\nkind: Quota\nreplicas: 3\n", "t");
   ASSERT_EQ(twice.errors.size(), 1u);
   EXPECT_NE(twice.errors[0].message.find("a second quota for namespace default"), std::string::npos);
@@ -480,11 +480,40 @@ TEST(SpecParser, QuotasParseRoundTripAndStandAlone) {
   EXPECT_EQ(bad.errors.size(), 2u);
 }
 
-TEST(SpecParser, RefusesRolesForNow) {
-  for (const char* kind : {"Role", "RoleBinding"}) {
-    auto e = only_error(std::string{"kind: "} + kind + "\nname: q\ncommand: [x]\n");
-    EXPECT_EQ(e.message, std::string{"kind "} + kind + " is not supported yet") << kind;
-  }
+TEST(SpecParser, RolesAndBindingsParseAndRoundTrip) {
+  auto parsed = config::parse_specs("kind: Role\nname: watcher\nrules:\n"
+                                    "  - {verbs: [read], resources: [nodes, tree]}\n"
+                                    "  - {verbs: ['*'], resources: [events]}\n"
+                                    "---\nkind: RoleBinding\nname: b\nrole: watcher\n"
+                                    "namespace: team-a\n"
+                                    "subjects: [{kind: token, name: ci}, {kind: group, name: ops}]\n",
+                                    "r.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.errors.front().message;
+  ASSERT_EQ(parsed.roles.size(), 1u);
+  ASSERT_EQ(parsed.bindings.size(), 1u);
+  EXPECT_EQ(parsed.roles[0].rules[1].verbs, std::vector<std::string>{"*"});
+  EXPECT_EQ(parsed.bindings[0].name_space, "team-a");
+  EXPECT_EQ(parsed.bindings[0].subjects[1].kind, protocol::subject_kind::group);
+  auto again = config::parse_specs(config::emit_role(parsed.roles[0]) + "---\n" +
+                                       config::emit_binding(parsed.bindings[0]),
+                                   "canonical");
+  ASSERT_TRUE(again.ok()) << again.errors.front().message;
+  EXPECT_EQ(again.roles[0], parsed.roles[0]);
+  EXPECT_EQ(again.bindings[0], parsed.bindings[0]);
+  auto cluster_wide = config::parse_specs(
+      "kind: RoleBinding\nname: b\nrole: r\nsubjects: [{kind: user, name: alice}]\n", "b", "team-x");
+  ASSERT_TRUE(cluster_wide.ok());
+  EXPECT_EQ(cluster_wide.bindings[0].name_space, "") << "absent: the whole cluster, not -n";
+  auto bad = config::parse_specs("kind: Role\nname: x\nrules: [{verbs: [fly], resources: [moon]}]\n"
+                                 "---\nkind: RoleBinding\nname: y\nrole: x\n"
+                                 "subjects: [{kind: robot, name: r}]\n",
+                                 "bad.yaml");
+  ASSERT_EQ(bad.errors.size(), 3u);
+  EXPECT_NE(bad.errors[0].message.find("unknown verb 'fly'"), std::string::npos);
+  EXPECT_NE(bad.errors[2].message.find("unknown subject kind 'robot'"), std::string::npos);
+  auto mixed = config::parse_specs("kind: Role\nname: x\nrules: []\n---\n" + minimal, "m");
+  ASSERT_EQ(mixed.errors.size(), 1u);
+  EXPECT_NE(mixed.errors[0].message.find("in files of their own"), std::string::npos);
 }
 
 TEST(SpecEmitter, HealthAndUpdateRoundTripAndAreAbsentWhenDefault) {

@@ -343,6 +343,45 @@ TEST_F(integration, AQuotaRefusesAnApplyOrAScaleBeyondItBeforeAnythingIsStored) 
   EXPECT_NE(r.err.find("may not set quotas"), std::string::npos) << r.err;
 }
 
+TEST_F(integration, CustomRolesGrantVerbsOnResourcesToTheirSubjects) {
+  auto& d = start_daemon();
+  auto token = make_token(d, "ci", "deployer", {"--namespace", "team-a"});
+  ASSERT_EQ(as(d, token, {"get", "nodes"}).exit_code, 1);
+  auto roles = d.scratch().write("roles.yaml",
+                                 "kind: Role\nname: node-watcher\n"
+                                 "rules: [{verbs: [read], resources: [nodes]}]\n"
+                                 "---\nkind: RoleBinding\nname: ci-nodes\nrole: node-watcher\n"
+                                 "subjects: [{kind: token, name: ci}]\n"
+                                 "---\nkind: Role\nname: remover\n"
+                                 "rules: [{verbs: [delete], resources: [services]}]\n"
+                                 "---\nkind: RoleBinding\nname: ci-removes\nrole: remover\n"
+                                 "namespace: team-a\nsubjects: [{kind: token, name: ci}]\n");
+  auto r = as(d, token, {"apply", "-f", roles});
+  EXPECT_EQ(r.exit_code, 1) << "only a cluster-wide admin sets roles: " << r.describe();
+  r = d.tutti({"apply", "-f", roles});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("rolebinding/ci-nodes"), std::string::npos) << r.out;
+
+  EXPECT_EQ(as(d, token, {"get", "nodes"}).exit_code, 0) << "granted by ci-nodes";
+  ASSERT_EQ(d.tutti({"apply", "-f", d.scratch().write("a.yaml", in_namespace("team-a", "web", 1))})
+                .exit_code,
+            0);
+  ASSERT_EQ(d.tutti({"apply", "-f", d.scratch().write("b.yaml", in_namespace("team-b", "web", 1))})
+                .exit_code,
+            0);
+  r = as(d, token, {"-n", "team-a", "delete", "web"});
+  EXPECT_EQ(r.exit_code, 0) << "granted in team-a by ci-removes: " << r.describe();
+  r = as(d, token, {"-n", "team-b", "delete", "web"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  r = as(d, token, {"tree"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("(or a RoleBinding to a kind: Role with verb read on tree)"),
+            std::string::npos)
+      << r.err;
+  ASSERT_TRUE(d.restart()) << d.log();
+  EXPECT_EQ(as(d, token, {"get", "nodes"}).exit_code, 0) << "roles outlive a restart";
+}
+
 TEST_F(integration, TheUnixSocketKnowsItsPeersByUid) {
   auto& d = start_daemon();
   auto socket = d.data_dir() + "/api.sock";

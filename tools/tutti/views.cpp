@@ -400,11 +400,12 @@ std::string ports_text(const std::vector<protocol::port_binding>& ports) {
 }
 
 std::string change_text(const protocol::service_change& x, bool dry_run) {
-  // A quota's change names itself "quota/NAMESPACE" and has no revision.
-  bool quota = x.service.rfind("quota/", 0) == 0;
-  auto out = (quota ? "" : "service/") + x.service + " " + change_verb(x.kind, dry_run);
+  // Quotas and roles name themselves ("quota/team-a", "role/ci") and have no
+  // revision; a service's name holds no '/'.
+  bool other = x.service.find('/') != std::string::npos;
+  auto out = (other ? "" : "service/") + x.service + " " + change_verb(x.kind, dry_run);
   bool changed = x.kind == change_kind::created || x.kind == change_kind::updated;
-  if (!dry_run && changed && !quota)
+  if (!dry_run && changed && !other)
     out += " (revision " + std::to_string(x.revision) + ")";
   out += "\n";
   if (dry_run && x.kind != change_kind::unchanged)
