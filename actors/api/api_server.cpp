@@ -1073,6 +1073,24 @@ public:
     : parts_(parts), peer_(std::move(peer)), certificate_(std::move(certificate)),
       final_refusal_(final_refusal) {}
 
+  /// As the session's: Cap'n Proto's own checks of a malformed request (a
+  /// token Text without its NUL) quote its bytes, and the reason goes to the
+  /// client as a Text.
+  DispatchCallResult
+  dispatchCall(uint64_t interface_id, uint16_t method_id,
+               capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    auto call = [&]() -> DispatchCallResult {
+      try {
+        return rpc::Gate::Server::dispatchCall(interface_id, method_id, context);
+      } catch (const kj::Exception& e) {
+        return {in_utf8(e), false};
+      }
+    }();
+    call.promise =
+        call.promise.catch_([](kj::Exception&& e) -> kj::Promise<void> { return in_utf8(e); });
+    return call;
+  }
+
   kj::Promise<void> session(SessionContext ctx) override {
     if (!*parts_.policy_loaded && parts_.store.get())
       return parts_.reload_policy().then([this, ctx](caf::error err) mutable {
