@@ -30,13 +30,15 @@ protected:
   s::tuttid_process& start_control(bool chaos = false) {
     auto opts = daemon_options();
     opts.mode = "control";
-    listen_ = s::free_port();
+    opts.pick_listen_port = true;
     config_ = scratch_.write("cluster.yaml", fast_detection);
     opts.config_file = config_;
-    opts.extra_args = {"--listen", "127.0.0.1:" + std::to_string(listen_), "--join-token", token};
+    opts.extra_args = {"--join-token", token};
     if (chaos)
       opts.extra_args.push_back("--enable-chaos");
-    return start_daemon(opts);
+    auto& control = start_daemon(opts);
+    listen_ = control.listen_port();
+    return control;
   }
 
   s::tuttid_options node_options(const std::string& name, const std::string& address,

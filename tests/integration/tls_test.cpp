@@ -34,8 +34,8 @@ protected:
     auto opts = daemon_options();
     opts.mode = "control";
     opts.config_file = config_;
-    listen_ = s::free_port();
-    opts.extra_args = {"--listen", "127.0.0.1:" + std::to_string(listen_), "--join-token", token};
+    opts.pick_listen_port = true;
+    opts.extra_args = {"--join-token", token};
     if (tls) {
       auto args = tls_args(ca_->issue("control"), ca_->cert());
       opts.extra_args.insert(opts.extra_args.end(), args.begin(), args.end());
@@ -43,7 +43,11 @@ protected:
     return opts;
   }
 
-  s::tuttid_process& start_control(bool tls = true) { return start_daemon(control_options(tls)); }
+  s::tuttid_process& start_control(bool tls = true) {
+    auto& control = start_daemon(control_options(tls));
+    listen_ = control.listen_port();
+    return control;
+  }
 
   /// A node's options; `tls` are its --tls-* flags (empty: no TLS).
   s::tuttid_options node_options(const std::string& name, const std::string& address,

@@ -97,6 +97,10 @@ void tuttid_process::pick_service_ports() {
   do
     metrics_port_ = free_port();
   while (metrics_port_ == api_port_);
+  if (opts_.pick_listen_port)
+    do
+      listen_port_ = free_port();
+    while (listen_port_ == api_port_ || listen_port_ == metrics_port_);
 }
 
 tuttid_process::~tuttid_process() {
@@ -116,6 +120,8 @@ std::vector<std::string> tuttid_process::command_line() const {
     argv.insert(argv.end(), {"--api", api(), "--admin-token-file", admin_token_file_});
   if (opts_.mode == "control" && opts_.api_plaintext)
     argv.push_back("--api-plaintext");
+  if (opts_.mode == "control" && opts_.pick_listen_port)
+    argv.insert(argv.end(), {"--listen", listen()});
   argv.insert(argv.end(), {"--metrics", opts_.host + ":" + std::to_string(metrics_port_), "--log-level",
                            opts_.log_level});
   if (opts_.mode != "control")
@@ -170,7 +176,8 @@ bool tuttid_process::start_once(std::chrono::milliseconds timeout, bool& port_ta
     // Someone took a port between free_port() and tuttid's bind.
     auto text = log().substr(log_before);
     port_taken = text.find("Address already in use") != std::string::npos ||
-                 text.find("choose another --metrics address") != std::string::npos;
+                 text.find("choose another --metrics address") != std::string::npos ||
+                 text.find("choose another --listen address") != std::string::npos;
   }
   return answered;
 }

@@ -43,6 +43,9 @@ struct tuttid_options {
   std::string admin_token_file;
   /// control: --api-plaintext (the API as plain TCP on loopback).
   bool api_plaintext = true;
+  /// control: --listen on a free port it picks (listen_port()), picked anew
+  /// with the others when another process took it before tuttid bound it.
+  bool pick_listen_port = false;
   /// More environment of every `tutti` it runs (TUTTI_CA ... for a TLS API).
   env_map tutti_env;
   /// When set, start() waits for this text in the log instead of an answer of
@@ -98,6 +101,10 @@ public:
   std::string api() const { return opts_.host + ":" + std::to_string(api_port_); }
   const std::string& host() const { return opts_.host; }
   uint16_t api_port() const { return api_port_; }
+  /// Where node agents join (with pick_listen_port).
+  uint16_t listen_port() const { return listen_port_; }
+  /// The same, as HOST:PORT.
+  std::string listen() const { return opts_.host + ":" + std::to_string(listen_port_); }
   uint16_t metrics_port() const { return metrics_port_; }
   std::pair<uint16_t, uint16_t> port_range() const { return {ports_.first(), ports_.last()}; }
   const std::string& data_dir() const { return data_dir_; }
@@ -132,6 +139,7 @@ private:
   std::string admin_token_file_;
   std::string log_file_;
   uint16_t api_port_ = 0;
+  uint16_t listen_port_ = 0;
   uint16_t metrics_port_ = 0;
   port_range_lease ports_;
   child_process child_;
