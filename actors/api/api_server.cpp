@@ -1,6 +1,7 @@
 #include "actors/api/api_server.hpp"
 
 #include "actors/api/api_tls.hpp"
+#include "actors/api/call_inspection.hpp"
 #include "actors/api/connection_gate.hpp"
 
 #include "access/authorizer.hpp"
@@ -104,19 +105,6 @@ template <class T, class... Ts>
 kj::Promise<caf::expected<T>> ask(caf::actor_system& sys, const cluster_slot& slot,
                                   caf::timespan timeout, Ts... xs) {
   return ask_actor<T>(sys, slot.get(), timeout, std::move(xs)...);
-}
-
-/// A name or other text a client sent, with bytes that are not UTF-8 escaped:
-/// it is only looked up and quoted, and a refusal that quotes it stays UTF-8.
-/// (An apply's source is not passed through here: the spec parser checks it
-/// and names the place of a bad byte.)
-std::string text(capnp::Text::Reader r) {
-  return p::sanitize_utf8({r.cStr(), r.size()});
-}
-
-/// The bytes of a Text field as the client sent them.
-std::string raw_text(capnp::Text::Reader r) {
-  return {r.cStr(), r.size()};
 }
 
 /// Values an actor pushes to a streaming call (events to a follower, endpoint
@@ -279,133 +267,6 @@ struct session_info {
   std::string secret_sha256; // of its token; empty for a certificate
   std::string peer;          // the client's address
 };
-
-template <class Params> std::string service_of(capnp::AnyPointer::Reader params) {
-  return text(params.getAs<Params>().getService());
-}
-
-/// The service a call names in its `service` parameter ("" for none or a list).
-std::string service_param(access::api_call call, capnp::AnyPointer::Reader params) {
-  using c = access::api_call;
-  switch (call) {
-    case c::get_replicas:
-      return service_of<rpc::Tutti::GetReplicasParams>(params);
-    case c::describe_service:
-      return service_of<rpc::Tutti::DescribeServiceParams>(params);
-    case c::scale:
-      return service_of<rpc::Tutti::ScaleParams>(params);
-    case c::delete_service:
-      return service_of<rpc::Tutti::DeleteServiceParams>(params);
-    case c::events:
-      return service_of<rpc::Tutti::EventsParams>(params);
-    case c::follow:
-      return service_of<rpc::Tutti::FollowParams>(params);
-    case c::logs:
-      return service_of<rpc::Tutti::LogsParams>(params);
-    case c::get_endpoints:
-      return service_of<rpc::Tutti::GetEndpointsParams>(params);
-    case c::watch_endpoints:
-      return service_of<rpc::Tutti::WatchEndpointsParams>(params);
-    case c::rollout_status:
-      return service_of<rpc::Tutti::RolloutStatusParams>(params);
-    case c::rollout_history:
-      return service_of<rpc::Tutti::RolloutHistoryParams>(params);
-    case c::rollout_undo:
-      return service_of<rpc::Tutti::RolloutUndoParams>(params);
-    default:
-      return {};
-  }
-}
-
-/// The service, node, token or file a mutating call names, for the audit log.
-std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params) {
-  using c = access::api_call;
-  switch (call) {
-    case c::apply:
-      return text(params.getAs<rpc::Tutti::ApplyParams>().getFileName());
-    case c::set_node_state:
-      return text(params.getAs<rpc::Tutti::SetNodeStateParams>().getNode());
-    case c::kill_actor:
-      return text(params.getAs<rpc::Tutti::KillActorParams>().getPath());
-    case c::create_token:
-      return text(params.getAs<rpc::Tutti::CreateTokenParams>().getName());
-    case c::revoke_token:
-      return text(params.getAs<rpc::Tutti::RevokeTokenParams>().getName());
-    default:
-      return access::mutates(call) ? service_param(call, params) : std::string{};
-  }
-}
-
-/// Whether a call is an apply of `kind: Quota`, `Role` or `RoleBinding`
-/// documents: what only an admin of the whole cluster may set.
-bool applies_policy(access::api_call call, capnp::AnyPointer::Reader params) {
-  if (call != access::api_call::apply)
-    return false;
-  auto a = params.getAs<rpc::Tutti::ApplyParams>();
-  auto source = raw_text(a.getSource());
-  if (source.find("Quota") == std::string::npos && source.find("Role") == std::string::npos)
-    return false; // most applies: no second parse
-  auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
-  return !parsed.quotas.empty() || !parsed.roles.empty() || !parsed.bindings.empty();
-}
-
-/// The namespaces of the services a call names: none for a list (the answer
-/// is filtered instead) or a cluster-wide call. An apply's are its documents'
-/// (none when they do not parse: then nothing is stored).
-std::vector<std::string> target_namespaces(access::api_call call, capnp::AnyPointer::Reader params) {
-  if (call == access::api_call::apply) {
-    auto a = params.getAs<rpc::Tutti::ApplyParams>();
-    auto parsed = config::parse_specs(raw_text(a.getSource()), text(a.getFileName()),
-                                      text(a.getNamespace()));
-    std::vector<std::string> out;
-    for (const auto& spec : parsed.specs)
-      out.push_back(p::namespace_of(spec.name));
-    return out;
-  }
-  auto service = service_param(call, params);
-  if (service.empty())
-    return {};
-  return {p::namespace_of(service)};
-}
-
-template <class Results> std::pair<std::string, std::string> outcome_of(capnp::AnyPointer::Builder b) {
-  auto error = b.getAs<Results>().getError();
-  auto code = p::from_capnp(error.getCode());
-  if (!code || *code == p::error_code::none)
-    return {"ok", ""};
-  return {p::to_string(*code), text(error.getMessage().asReader())};
-}
-
-/// The result of a mutating call as its results say: "ok" or the error code,
-/// and the error's message.
-std::pair<std::string, std::string> audit_outcome(access::api_call call,
-                                                  capnp::AnyPointer::Builder results) {
-  using c = access::api_call;
-  switch (call) {
-    case c::apply: {
-      auto r = results.getAs<rpc::Tutti::ApplyResults>();
-      if (r.getSpecErrors().size() > 0)
-        return {"invalid_spec", std::to_string(r.getSpecErrors().size()) + " problems in the spec"};
-      return outcome_of<rpc::Tutti::ApplyResults>(results);
-    }
-    case c::scale:
-      return outcome_of<rpc::Tutti::ScaleResults>(results);
-    case c::rollout_undo:
-      return outcome_of<rpc::Tutti::RolloutUndoResults>(results);
-    case c::delete_service:
-      return outcome_of<rpc::Tutti::DeleteServiceResults>(results);
-    case c::set_node_state:
-      return outcome_of<rpc::Tutti::SetNodeStateResults>(results);
-    case c::kill_actor:
-      return outcome_of<rpc::Tutti::KillActorResults>(results);
-    case c::create_token:
-      return outcome_of<rpc::Tutti::CreateTokenResults>(results);
-    case c::revoke_token:
-      return outcome_of<rpc::Tutti::RevokeTokenResults>(results);
-    default:
-      return {"ok", ""};
-  }
-}
 
 /// The API as one identity may use it: the session a connection's gate hands
 /// out. Every call first asks whether the credential still holds and whether
