@@ -25,8 +25,8 @@ struct image_config {
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
   std::string working_dir;
-  std::string user;        // "", "uid", "uid:gid", "name", "name:group"
-  std::string stop_signal; // "" when the image names none
+  std::string user;                  // "", "uid", "uid:gid", "name", "name:group"
+  std::string stop_signal;           // "" when the image names none
   std::vector<std::string> diff_ids; // rootfs.diff_ids, "sha256:..." (for unpacking)
 };
 
@@ -37,12 +37,16 @@ caf::expected<image_config> parse_image_config(const std::string& json);
 struct resolved_user {
   uint32_t uid = 0;
   uint32_t gid = 0;
+  /// The groups of /etc/group that list the user as a member. The specs below
+  /// put `gid` first in additionalGids, as containerd 1.6.18+ does.
   std::vector<uint32_t> additional_gids;
 };
 
 /// Resolves an image's User ("" = root; "uid[:gid]"; "name[:group]") against the
 /// rootfs's /etc/passwd and /etc/group texts (empty when the files are absent).
-/// invalid_argument naming the user when a name is not found.
+/// A name gives the passwd entry's uid and gid, a bare uid its entry's gid (0
+/// when it has none), an explicit group wins; "" is 0:0 with root's groups.
+/// invalid_argument naming the user (or group) when a name is not found.
 caf::expected<resolved_user> resolve_user(const std::string& user, const std::string& passwd,
                                           const std::string& group);
 
@@ -59,14 +63,17 @@ struct runtime_spec_options {
 /// are empty); env = the image's, then PATH when the image has none, then
 /// spec.env (which wins per key); cwd = the image's WorkingDir or "/"; user as
 /// resolved. No network namespace (host networking). resources.cpu (cores) becomes
-/// a CFS quota over a 100 ms period, resources.memory (bytes) a memory limit, 0
-/// meaning none.
+/// a CFS quota over a 100 ms period (at least 1 ms), resources.memory (bytes) a
+/// memory limit, 0 meaning none. The host files that exist when it is called are
+/// bind-mounted read-only. invalid_argument too when a text is not UTF-8.
 caf::expected<std::string> runtime_spec(const container_spec& spec, const image_config& image,
                                         const resolved_user& user,
                                         const runtime_spec_options& options);
 
 /// The OCI process JSON of a command run in a running container (containerd's
-/// Exec): the container's env, user and cwd, `command` as args.
+/// Exec): the container's env, user and cwd, `command` as args; capabilities,
+/// rlimits and noNewPrivileges as in runtime_spec. Bytes that are not UTF-8 are
+/// replaced (U+FFFD).
 std::string exec_process(const std::vector<std::string>& command,
                          const std::vector<std::string>& env, const resolved_user& user,
                          const std::string& cwd);
