@@ -42,6 +42,7 @@ ACTORS = {
 # factory is the one place that knows every runtime.
 RUNTIME_DRIVERS = {
     "": ["docker", "process", "sim"],
+    "containerd": [],
     "docker": [],
     "process": [],
     "sim": [],

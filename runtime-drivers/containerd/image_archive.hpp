@@ -5,8 +5,10 @@
 // (oci-layout, index.json, blobs/sha256/...). It lists the archive's images as
 // OCI/Docker manifests with their blobs, converting a `docker save` archive to
 // a Docker schema 2 manifest, and streams any blob's bytes. Only the tar's
-// headers are read on open; blobs are read when asked. Uncompressed tar only
-// (what both tools write). Internal to runtime-drivers.
+// headers and JSON are read on open (and, for `docker save`, every file hashed
+// once); blobs are read when asked. Uncompressed tar only (what both tools
+// write). An archive with both index.json and manifest.json (`ctr export`,
+// Docker 25+) is read as the OCI layout. Internal to runtime-drivers.
 
 #include <caf/expected.hpp>
 
@@ -31,6 +33,9 @@ struct archived_image {
   /// The names it carries: RepoTags of a `docker save` manifest, or the
   /// org.opencontainers.image.ref.name / io.containerd.image.name annotations
   /// of an OCI index, made full ("busybox:1" -> "docker.io/library/busybox:1").
+  /// Per index entry io.containerd.image.name wins; a ref.name that is only a
+  /// tag ("1") names nothing. Entries naming one manifest make one image with
+  /// all their names. May be empty.
   std::vector<std::string> names;
   /// The image's target: the manifest for linux/amd64 (an index or manifest
   /// list in the archive is resolved to that platform's manifest).
@@ -52,7 +57,7 @@ public:
   const std::vector<archived_image>& images() const;
 
   /// Every blob an image needs, manifest first, then config, then layers: what
-  /// a content store must hold.
+  /// a content store must hold. A layer listed twice is listed once here.
   std::vector<descriptor> blobs(const archived_image& image) const;
 
   /// Streams the bytes of blob `digest` to `sink` in chunks (at most 1 MiB
