@@ -91,7 +91,8 @@ void read_endpoints(map_reader& fields, std::string_view key, std::vector<endpoi
     if (!eps) {
       errors.add(f->mark, f->path,
                  "expected host:port (or several, separated by commas) with ports of 0-65535, "
-                 "got '" + text + "'");
+                 "got '" +
+                     text + "'");
       return;
     }
     parsed.insert(parsed.end(), eps->begin(), eps->end());
@@ -199,10 +200,9 @@ void read_etcd(const field& f, etcd_config& out, error_sink& errors) {
     else if (text)
       out.prefix = *text;
   }
-  for (auto [key, target] :
-       {std::pair{"ca", &out.ca}, std::pair{"certificate", &out.certificate},
-        std::pair{"key", &out.key}, std::pair{"user", &out.user},
-        std::pair{"password_file", &out.password_file}})
+  for (auto [key, target] : {std::pair{"ca", &out.ca}, std::pair{"certificate", &out.certificate},
+                             std::pair{"key", &out.key}, std::pair{"user", &out.user},
+                             std::pair{"password_file", &out.password_file}})
     if (auto path = fields.take(key))
       if (auto text = read_nonempty_string(*path, errors))
         *target = *text;
@@ -312,6 +312,33 @@ void read_docker(const field& f, docker_config& out, error_sink& errors) {
   fields.finish();
 }
 
+void read_containerd(const field& f, containerd_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with enabled, socket and namespace", errors))
+    return;
+  map_reader fields{f, errors};
+  read_flag(fields, "enabled", out.enabled, errors);
+  if (auto socket = fields.take("socket")) {
+    auto text = read_nonempty_string(*socket, errors);
+    constexpr size_t max_socket_path = 107;
+    if (text && text->size() > max_socket_path)
+      errors.add(socket->mark, socket->path,
+                 "a unix socket path is at most 107 bytes, got " + std::to_string(text->size()));
+    else if (text)
+      out.socket = *text;
+  }
+  if (auto ns = fields.take("namespace")) {
+    auto text = read_nonempty_string(*ns, errors);
+    if (text && !valid_containerd_namespace(*text))
+      errors.add(ns->mark, ns->path,
+                 "a containerd namespace is letters, digits, '.', '_' and '-', starting with a "
+                 "letter or digit, at most 76 characters; got '" +
+                     *text + "'");
+    else if (text)
+      out.name_space = *text;
+  }
+  fields.finish();
+}
+
 void read_mesh(const field& f, mesh_config& out, error_sink& errors) {
   constexpr caf::timespan max_connect_timeout = 1min;
   constexpr caf::timespan max_idle_timeout = 24h;
@@ -389,10 +416,9 @@ void read_access(const field& f, access_config& out, error_sink& errors) {
                   errors))
     return;
   map_reader fields{f, errors};
-  for (auto [key, target] :
-       {std::pair{"admin_token_file", &out.admin_token_file},
-        std::pair{"certificate", &out.certificate}, std::pair{"key", &out.key},
-        std::pair{"client_ca", &out.client_ca}})
+  for (auto [key, target] : {std::pair{"admin_token_file", &out.admin_token_file},
+                             std::pair{"certificate", &out.certificate}, std::pair{"key", &out.key},
+                             std::pair{"client_ca", &out.client_ca}})
     if (auto path = fields.take(key))
       if (auto text = read_nonempty_string(*path, errors))
         *target = *text;
@@ -421,6 +447,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_process(*process, out.process, errors);
   if (auto docker = fields.take("docker"))
     read_docker(*docker, out.docker, errors);
+  if (auto containerd = fields.take("containerd"))
+    read_containerd(*containerd, out.containerd, errors);
   if (auto limits = fields.take("limits"))
     read_limits(*limits, out.limits, errors);
   if (auto cluster = fields.take("cluster"))
@@ -544,6 +572,18 @@ std::optional<endpoint> parse_endpoint(const std::string& text) {
   if (!port)
     return std::nullopt;
   return endpoint{std::move(host), *port};
+}
+
+bool valid_containerd_namespace(const std::string& text) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (text.empty() || text.size() > 76 || !alnum(text.front()))
+    return false;
+  for (char c : text)
+    if (!alnum(c) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
 }
 
 } // namespace tutti::config

@@ -43,6 +43,14 @@ struct docker_config {
   std::string socket = "/var/run/docker.sock"; // the engine's unix socket
 };
 
+/// The containerd driver: which containerd, which of its namespaces, and whether
+/// the node offers it at all.
+struct containerd_config {
+  bool enabled = true; // false: containerd specs are refused
+  std::string socket = "/run/containerd/containerd.sock";
+  std::string name_space = "tutti"; // containerd's namespace of tutti's containers
+};
+
 /// The process driver: whether the node runs `driver: process` specs, which run
 /// any command as tuttid's user.
 struct process_config {
@@ -96,7 +104,7 @@ struct cluster_config {
   /// node: the control plane to join; with several control processes (an etcd
   /// store) each of them, tried in turn: the leader accepts.
   std::vector<endpoint> join{{"127.0.0.1", 7701}};
-  std::string join_token;             // required by `control` and `node`
+  std::string join_token; // required by `control` and `node`
   caf::timespan heartbeat_interval =
       std::chrono::duration_cast<caf::timespan>(std::chrono::milliseconds{250});
   /// A peer silent this long is lost (a cut link sends no RST).
@@ -148,9 +156,10 @@ struct daemon_config {
   mesh_config mesh;
   process_config process;
   docker_config docker;
+  containerd_config containerd;
   cluster_config cluster;
   store_config store;
-  protocol::api_limits limits;                 // what one client may ask at once
+  protocol::api_limits limits; // what one client may ask at once
   access_config access;
   bool stop_replicas_on_exit = false;
   /// --enable-chaos: the admin RPC may kill any actor by path (for chaos tests).
@@ -179,5 +188,8 @@ std::optional<std::vector<endpoint>> parse_endpoints(const std::string& text);
 
 /// "127.0.0.1:7700" -> endpoint; nullopt when malformed (port must be 0-65535).
 std::optional<endpoint> parse_endpoint(const std::string& text);
+
+/// containerd's rule for a namespace name: [A-Za-z0-9]([A-Za-z0-9._-]*), at most 76.
+bool valid_containerd_namespace(const std::string& text);
 
 } // namespace tutti::config

@@ -231,6 +231,8 @@ std::string emit_spec(const service_spec& spec) {
   out << YAML::Key << "replicas" << YAML::Value << spec.replicas;
   out << YAML::Key << "driver" << YAML::Value << protocol::to_string(spec.driver);
   out << YAML::Key << "image" << YAML::Value << spec.image;
+  if (!spec.image_archive.empty())
+    out << YAML::Key << "image_archive" << YAML::Value << spec.image_archive;
   emit_command(out, spec.command);
   emit_env(out, spec.env);
   emit_resources(out, spec.resources);

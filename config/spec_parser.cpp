@@ -132,6 +132,7 @@ public:
         spec.replicas = static_cast<int32_t>(*n);
     read_driver(fields, spec);
     auto image = read_image(fields, spec);
+    auto archive = read_image_archive(fields, spec);
     auto command = read_command(fields, spec);
     read_env(fields, spec);
     read_resources(fields, spec);
@@ -148,6 +149,9 @@ public:
     refuse_unsupported(fields);
     fields.finish();
     check_image(image, whole, spec);
+    if (archive && spec.driver != driver_kind::containerd)
+      errors_.add(archive->mark, archive->path,
+                  "image_archive is only used by the containerd driver");
     check_command(command, whole, spec);
     if (errors_.size() != errors_before)
       return std::nullopt;
@@ -228,7 +232,8 @@ public:
       }
     auto subjects = fields.take("subjects");
     if (!subjects)
-      errors_.add(whole.mark, "subjects", missing + " (a list of {kind: token|user|group, name: ...})");
+      errors_.add(whole.mark, "subjects",
+                  missing + " (a list of {kind: token|user|group, name: ...})");
     else if (expect_seq(*subjects, "a sequence of subjects", errors_))
       for (const auto& item : elements(*subjects))
         if (auto s = read_subject(item))
@@ -250,8 +255,9 @@ private:
     if (!name)
       return {};
     if (!valid_service_name(*name)) {
-      errors_.add(f->mark, f->path, std::string{"invalid "} + what + " name '" + *name +
-                                        "': use 1-63 of a-z, 0-9 and '-', starting with a letter");
+      errors_.add(f->mark, f->path,
+                  std::string{"invalid "} + what + " name '" + *name +
+                      "': use 1-63 of a-z, 0-9 and '-', starting with a letter");
       return {};
     }
     if (!policy_names_.insert(std::string{what} + "/" + *name).second)
@@ -286,8 +292,9 @@ private:
         std::string known;
         for (const auto& v : *vocabulary)
           known += (known.empty() ? "" : ", ") + v;
-        errors_.add(items[i].mark, items[i].path, "unknown " + std::string{key}.substr(0, std::string{key}.size() - 1) +
-                                                      " '" + n + "': use " + known + " or *");
+        errors_.add(items[i].mark, items[i].path,
+                    "unknown " + std::string{key}.substr(0, std::string{key}.size() - 1) + " '" +
+                        n + "': use " + known + " or *");
       }
     }
     fields.finish();
@@ -307,7 +314,8 @@ private:
         if (auto kind = protocol::subject_kind_from(*text))
           s.kind = *kind;
         else
-          errors_.add(f->mark, f->path, "unknown subject kind '" + *text + "': use token, user or group");
+          errors_.add(f->mark, f->path,
+                      "unknown subject kind '" + *text + "': use token, user or group");
       }
     } else {
       errors_.add(item.mark, item.path + ".kind", missing);
@@ -373,8 +381,8 @@ private:
 
   /// The document's namespace: its `namespace:`, the request's, or default.
   std::string read_namespace(map_reader& fields) {
-    auto fallback = request_namespace_.empty() ? std::string{protocol::default_namespace}
-                                               : request_namespace_;
+    auto fallback =
+        request_namespace_.empty() ? std::string{protocol::default_namespace} : request_namespace_;
     auto f = fields.take("namespace");
     if (!f)
       return fallback;
@@ -390,8 +398,8 @@ private:
     }
     if (!request_namespace_.empty() && *ns != request_namespace_)
       errors_.add(f->mark, f->path,
-                  "the document is in namespace " + *ns + ", the request in " +
-                      request_namespace_ + " (tutti -n); make them agree");
+                  "the document is in namespace " + *ns + ", the request in " + request_namespace_ +
+                      " (tutti -n); make them agree");
     return *ns;
   }
 
@@ -403,9 +411,6 @@ private:
     if (!driver)
       return;
     spec.driver = *driver;
-    if (*driver == driver_kind::containerd)
-      errors_.add(f->mark, f->path,
-                  "driver '" + protocol::to_string(*driver) + "' is not supported yet");
   }
 
   std::optional<field> read_image(map_reader& fields, service_spec& spec) {
@@ -413,6 +418,20 @@ private:
     if (f)
       if (auto image = read_string(*f, errors_))
         spec.image = std::move(*image);
+    return f;
+  }
+
+  std::optional<field> read_image_archive(map_reader& fields, service_spec& spec) {
+    auto f = fields.take("image_archive");
+    if (!f)
+      return f;
+    auto path = read_string(*f, errors_);
+    if (path && (path->empty() || path->front() != '/'))
+      errors_.add(f->mark, f->path,
+                  "expected the absolute path of an image archive on the node, got '" + *path +
+                      "'");
+    else if (path)
+      spec.image_archive = std::move(*path);
     return f;
   }
 
@@ -784,10 +803,11 @@ private:
     if (image && !spec.image.empty() && !uses_image(spec.driver))
       errors_.add(image->mark, image->path,
                   "image is only used by the docker and containerd drivers");
-    if (spec.driver != driver_kind::docker)
+    if (!uses_image(spec.driver))
       return;
     if (!image)
-      errors_.add(whole.mark, "image", missing + " (the docker driver runs an image)");
+      errors_.add(whole.mark, "image",
+                  missing + " (the " + protocol::to_string(spec.driver) + " driver runs an image)");
     else if (image->value.IsScalar() && !valid_image(spec.image))
       errors_.add(image->mark, image->path,
                   "expected an image reference like local/busybox:1, got '" + spec.image + "'");
@@ -810,7 +830,7 @@ private:
   std::string request_namespace_;
   std::string namespace_; // of the document being read
   std::set<std::string> quota_namespaces_;
-  std::set<std::string> policy_names_; // "role/NAME", "binding/NAME"
+  std::set<std::string> policy_names_;        // "role/NAME", "binding/NAME"
   std::map<std::string, int> names_;          // -> line of the document that named it first
   std::map<uint16_t, std::string> published_; // published port -> service
   std::string current_name_;                  // of the document being read

@@ -190,6 +190,9 @@ struct service_spec {
   int32_t replicas = 1;
   driver_kind driver = driver_kind::process;
   std::string image;
+  /// containerd only: an image archive on the node (absolute path) to import
+  /// the image from when containerd lacks it.
+  std::string image_archive;
   std::vector<std::string> command;
   std::map<std::string, std::string> env;
   resource_spec resources;
@@ -205,9 +208,9 @@ struct service_spec {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
-  return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image, x.command,
-           x.env, x.resources, x.ports, x.restart, x.placement, x.stop_grace, x.balancing, x.health,
-           x.update);
+  return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
+           x.image_archive, x.command, x.env, x.resources, x.ports, x.restart, x.placement,
+           x.stop_grace, x.balancing, x.health, x.update);
 }
 
 /// What the services of one namespace may use at most (`kind: Quota`): the

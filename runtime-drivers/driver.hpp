@@ -39,6 +39,7 @@ inline constexpr const char* ports = "tutti.ports"; // "http=20001,admin=20002"
 struct container_spec {
   std::string name;                 // replica id, e.g. "web-0"; [a-z0-9][a-z0-9-]*
   std::string image;                // docker / containerd only
+  std::string image_archive;        // containerd only: an archive on the node holding `image`
   std::vector<std::string> command; // ${VAR} already substituted
   std::map<std::string, std::string> env;
   protocol::resource_spec resources;

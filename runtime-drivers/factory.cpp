@@ -1,6 +1,7 @@
 #include "runtime-drivers/factory.hpp"
 
 #include "protocol/errors.hpp"
+#include "runtime-drivers/containerd/containerd_driver.hpp"
 #include "runtime-drivers/docker/docker_driver.hpp"
 #include "runtime-drivers/process/process_driver.hpp"
 
@@ -27,11 +28,21 @@ caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
         return std::move(result.error());
       return std::unique_ptr<driver>{std::move(*result)};
     }
-    case driver_kind::containerd:
-      break;
+    case driver_kind::containerd: {
+      containerd_options containerd;
+      containerd.socket = options.containerd_socket;
+      containerd.name_space = options.containerd_namespace;
+      containerd.node = options.node;
+      containerd.state_dir = options.containerd_state_dir;
+      containerd.log_binary = options.containerd_log_binary;
+      auto result = containerd_driver::make(std::move(containerd));
+      if (!result)
+        return std::move(result.error());
+      return std::unique_ptr<driver>{std::move(*result)};
+    }
   }
   return protocol::make_error(protocol::error_code::invalid_argument,
-                              "driver '" + protocol::to_string(kind) + "' is not supported yet");
+                              "driver '" + protocol::to_string(kind) + "' is not known");
 }
 
 } // namespace tutti::runtime_drivers

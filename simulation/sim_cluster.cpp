@@ -14,7 +14,7 @@
 #include "persistence/lmdb_store.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
-#include "runtime-drivers/sim/task_thread.hpp"
+#include "runtime-drivers/task_thread.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>

@@ -5,7 +5,7 @@
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
-#include "runtime-drivers/sim/task_thread.hpp"
+#include "runtime-drivers/task_thread.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>

@@ -41,8 +41,8 @@ ACTORS = {
 # The driver interface and its factory sit at the root of runtime-drivers/: the
 # factory is the one place that knows every runtime.
 RUNTIME_DRIVERS = {
-    "": ["docker", "process", "sim"],
-    "containerd": [],
+    "": ["containerd", "docker", "process", "sim"],
+    "containerd": ["process"],  # proc_stat: when a task's process started
     "docker": [],
     "process": [],
     "sim": [],

@@ -17,6 +17,10 @@ packages=(
   busybox-static
   wrk
   docker.io containerd runc
+  # The containerd driver: containerd's API .proto files (and gogoproto's, which
+  # they import), compiled at build time with protoc and gRPC's C++ plugin.
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   etcd-server               # the etcd store backend's tests (docs/architecture.md)
 )
 

@@ -45,6 +45,17 @@ struct directory {
 
 } // namespace
 
+namespace {
+
+/// This program's path, for the containerd shims that run it to copy task output.
+std::string own_executable() {
+  char path[4096];
+  auto n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string{};
+}
+
+} // namespace
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
@@ -84,7 +95,7 @@ struct dev_daemon::impl {
   std::unique_ptr<api_server> api;
   caf::actor root;
   gateway_actor gateway;
-  supervising_actor admin; // outside the tree: it only reads it, and kills on request
+  supervising_actor admin;       // outside the tree: it only reads it, and kills on request
   controllers_actor controllers; // outside the tree: it only reads etcd
   ports bound;
   std::mutex mtx;
@@ -127,6 +138,10 @@ make_drivers(const config::daemon_config& cfg) {
   rd::driver_options opts;
   opts.state_dir = cfg.data_dir + "/process";
   opts.docker_socket = cfg.docker.socket;
+  opts.containerd_socket = cfg.containerd.socket;
+  opts.containerd_namespace = cfg.containerd.name_space;
+  opts.containerd_state_dir = cfg.data_dir + "/containerd";
+  opts.containerd_log_binary = own_executable();
   opts.node = cfg.node.name.empty() ? host_name() : cfg.node.name;
   std::vector<p::driver_kind> kinds{p::driver_kind::sim};
   if (cfg.process.enabled)
@@ -135,6 +150,8 @@ make_drivers(const config::daemon_config& cfg) {
   // and start once the engine is there.
   if (cfg.docker.enabled)
     kinds.push_back(p::driver_kind::docker);
+  if (cfg.containerd.enabled)
+    kinds.push_back(p::driver_kind::containerd);
   for (auto kind : kinds) {
     auto d = rd::make_driver(kind, opts);
     if (!d)
@@ -225,9 +242,9 @@ void dev_daemon::impl::stop_replicas() {
   stop_node_replicas(drivers, cfg.node.name.empty() ? host_name() : cfg.node.name);
 }
 
-caf::expected<std::unique_ptr<dev_daemon>>
-dev_daemon::start(const config::daemon_config& cfg, daemon_mode mode,
-                  std::optional<leadership> leading) {
+caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemon_config& cfg,
+                                                             daemon_mode mode,
+                                                             std::optional<leadership> leading) {
   auto x = std::make_unique<impl>();
   x->cfg = cfg;
   x->mode = mode;
@@ -384,8 +401,8 @@ void dev_daemon::shutdown() {
   // Closed first: a node that joined a control plane on its way out would
   // wait for an answer that never comes, while the next leader waits for it.
   if (impl_->gateway && impl_->bound.cluster != 0) {
-    auto closed = close_listener(*impl_->sys, impl_->gateway, impl_->bound.cluster,
-                                 impl_->tls.enabled());
+    auto closed =
+        close_listener(*impl_->sys, impl_->gateway, impl_->bound.cluster, impl_->tls.enabled());
     if (!closed)
       spdlog::warn("control: cannot close the cluster listener on {}: {}",
                    impl_->cfg.cluster.listen.to_string(), p::message_of(closed.error()));

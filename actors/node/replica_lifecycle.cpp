@@ -26,6 +26,7 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
   rd::container_spec out;
   out.name = self->state.status.id();
   out.image = req.spec->image;
+  out.image_archive = req.spec->image_archive;
   out.env = replica_env(*req.spec, self->state.status.ports);
   // Where its ports are expected to listen (the node's address), unless the spec says.
   out.env.emplace("TUTTI_ADDRESS", self->state.status.address());

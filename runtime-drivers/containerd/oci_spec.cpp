@@ -283,10 +283,11 @@ json linux_json(const container_spec& spec, const runtime_spec_options& options)
 
 caf::expected<std::vector<std::string>> process_args(const container_spec& spec,
                                                      const image_config& image) {
-  if (!spec.command.empty())
-    return spec.command;
+  // As Docker does: the spec's command takes the place of Cmd, after the
+  // image's Entrypoint, so both drivers run the same thing.
+  const auto& cmd = spec.command.empty() ? image.cmd : spec.command;
   std::vector<std::string> args = image.entrypoint;
-  args.insert(args.end(), image.cmd.begin(), image.cmd.end());
+  args.insert(args.end(), cmd.begin(), cmd.end());
   if (args.empty())
     return make_error(error_code::invalid_argument,
                       "container " + spec.name + " has no command: its spec gives none and image " +

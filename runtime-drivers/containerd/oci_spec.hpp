@@ -58,14 +58,14 @@ struct runtime_spec_options {
   std::vector<std::string> host_files{"/etc/resolv.conf", "/etc/hosts"};
 };
 
-/// The runtime spec JSON of `spec`'s container. The process: args = spec.command
-/// when not empty, else the image's Entrypoint + Cmd (invalid_argument when both
-/// are empty); env = the image's, then PATH when the image has none, then
-/// spec.env (which wins per key); cwd = the image's WorkingDir or "/"; user as
-/// resolved. No network namespace (host networking). resources.cpu (cores) becomes
-/// a CFS quota over a 100 ms period (at least 1 ms), resources.memory (bytes) a
-/// memory limit, 0 meaning none. The host files that exist when it is called are
-/// bind-mounted read-only. invalid_argument too when a text is not UTF-8.
+/// The runtime spec JSON of `spec`'s container. The process: args = the image's
+/// Entrypoint + spec.command, or + the image's Cmd when the command is empty
+/// (Docker's rule; invalid_argument when that leaves nothing); env = the image's, then PATH when
+/// the image has none, then spec.env (which wins per key); cwd = the image's WorkingDir or "/";
+/// user as resolved. No network namespace (host networking). resources.cpu (cores) becomes a CFS
+/// quota over a 100 ms period (at least 1 ms), resources.memory (bytes) a memory limit, 0 meaning
+/// none. The host files that exist when it is called are bind-mounted read-only. invalid_argument
+/// too when a text is not UTF-8.
 caf::expected<std::string> runtime_spec(const container_spec& spec, const image_config& image,
                                         const resolved_user& user,
                                         const runtime_spec_options& options);

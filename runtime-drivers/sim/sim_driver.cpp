@@ -3,7 +3,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/packed_strings.hpp"
 #include "runtime-drivers/container_name.hpp"
-#include "runtime-drivers/sim/task_thread.hpp"
+#include "runtime-drivers/task_thread.hpp"
 
 #include <algorithm>
 #include <optional>

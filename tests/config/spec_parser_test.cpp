@@ -4,7 +4,6 @@
 
 using namespace tutti::config::spec_testing;
 
-
 // -- a good spec ----------------------------------------------------------------
 
 TEST(SpecParser, ParsesEveryField) {
@@ -162,9 +161,21 @@ TEST(SpecParser, DockerNeedsAnImage) {
                "expected an image reference");
 }
 
-TEST(SpecParser, RefusesContainerdForNow) {
-  expect_error(only_error(minimal + "driver: containerd\n"), 4, 9, "driver",
-               "driver 'containerd' is not supported yet");
+TEST(SpecParser, ContainerdNeedsAnImageAndMayNameAnArchive) {
+  expect_error(only_error("kind: Service\nname: web\ndriver: containerd\n"), 1, 1, "image",
+               "required field is missing (the containerd driver runs an image)");
+  auto spec = only_spec("kind: Service\nname: web\ndriver: containerd\nimage: tutti/busybox:1\n"
+                        "image_archive: /srv/images/busybox.tar\ncommand: [sleep, '60']\n");
+  EXPECT_EQ(spec.driver, driver_kind::containerd);
+  EXPECT_EQ(spec.image, "tutti/busybox:1");
+  EXPECT_EQ(spec.image_archive, "/srv/images/busybox.tar");
+  expect_error(only_error("kind: Service\nname: web\ndriver: containerd\nimage: x\n"
+                          "image_archive: busybox.tar\n"),
+               5, 16, "image_archive",
+               "expected the absolute path of an image archive on the node, got 'busybox.tar'");
+  expect_error(only_error("kind: Service\nname: web\ndriver: docker\nimage: x\n"
+                          "image_archive: /b.tar\n"),
+               5, 16, "image_archive", "image_archive is only used by the containerd driver");
 }
 
 TEST(SpecParser, RefusesUnknownDriver) {
@@ -473,21 +484,24 @@ TEST(SpecParser, QuotasParseRoundTripAndStandAlone) {
   auto mixed = config::parse_specs("kind: Quota\nreplicas: 2\n---\n" + minimal, "m.yaml");
   ASSERT_EQ(mixed.errors.size(), 1u);
   EXPECT_NE(mixed.errors[0].message.find("in files of their own"), std::string::npos);
-  auto twice = config::parse_specs("kind: Quota\nreplicas: 2\n---\nkind: Quota\nreplicas: 3\n", "t");
+  auto twice =
+      config::parse_specs("kind: Quota\nreplicas: 2\n---\nkind: Quota\nreplicas: 3\n", "t");
   ASSERT_EQ(twice.errors.size(), 1u);
-  EXPECT_NE(twice.errors[0].message.find("a second quota for namespace default"), std::string::npos);
+  EXPECT_NE(twice.errors[0].message.find("a second quota for namespace default"),
+            std::string::npos);
   auto bad = config::parse_specs("kind: Quota\nreplicas: -1\nlimit: 3\n", "b.yaml");
   EXPECT_EQ(bad.errors.size(), 2u);
 }
 
 TEST(SpecParser, RolesAndBindingsParseAndRoundTrip) {
-  auto parsed = config::parse_specs("kind: Role\nname: watcher\nrules:\n"
-                                    "  - {verbs: [read], resources: [nodes, tree]}\n"
-                                    "  - {verbs: ['*'], resources: [events]}\n"
-                                    "---\nkind: RoleBinding\nname: b\nrole: watcher\n"
-                                    "namespace: team-a\n"
-                                    "subjects: [{kind: token, name: ci}, {kind: group, name: ops}]\n",
-                                    "r.yaml");
+  auto parsed =
+      config::parse_specs("kind: Role\nname: watcher\nrules:\n"
+                          "  - {verbs: [read], resources: [nodes, tree]}\n"
+                          "  - {verbs: ['*'], resources: [events]}\n"
+                          "---\nkind: RoleBinding\nname: b\nrole: watcher\n"
+                          "namespace: team-a\n"
+                          "subjects: [{kind: token, name: ci}, {kind: group, name: ops}]\n",
+                          "r.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.errors.front().message;
   ASSERT_EQ(parsed.roles.size(), 1u);
   ASSERT_EQ(parsed.bindings.size(), 1u);
@@ -501,7 +515,8 @@ TEST(SpecParser, RolesAndBindingsParseAndRoundTrip) {
   EXPECT_EQ(again.roles[0], parsed.roles[0]);
   EXPECT_EQ(again.bindings[0], parsed.bindings[0]);
   auto cluster_wide = config::parse_specs(
-      "kind: RoleBinding\nname: b\nrole: r\nsubjects: [{kind: user, name: alice}]\n", "b", "team-x");
+      "kind: RoleBinding\nname: b\nrole: r\nsubjects: [{kind: user, name: alice}]\n", "b",
+      "team-x");
   ASSERT_TRUE(cluster_wide.ok());
   EXPECT_EQ(cluster_wide.bindings[0].name_space, "") << "absent: the whole cluster, not -n";
   auto bad = config::parse_specs("kind: Role\nname: x\nrules: [{verbs: [fly], resources: [moon]}]\n"

@@ -9,6 +9,7 @@
 #include "config/daemon_config.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/utf8.hpp"
+#include "runtime-drivers/containerd/log_copier.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -17,12 +18,14 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 #include <thread>
 #include <tuple>
 
 namespace {
 
 using tutti::config::daemon_config;
+namespace rdc = tutti::runtime_drivers::containerd;
 
 struct dev_flags {
   std::string config_file;
@@ -35,6 +38,9 @@ struct dev_flags {
   std::string log_level;
   std::string docker_socket;
   bool no_docker = false;
+  std::string containerd_socket;
+  std::string containerd_namespace;
+  bool no_containerd = false;
   bool no_process = false;
   bool stop_replicas_on_exit = false;
   bool enable_chaos = false;
@@ -62,26 +68,29 @@ int fail(const std::string& message) {
 /// The first text flag that is not valid UTF-8, named, or empty: names and
 /// addresses end up in the store, in logs and in answers to clients.
 std::string invalid_utf8_flag(const dev_flags& f) {
-  const std::pair<const char*, const std::string*> texts[] = {{"--config", &f.config_file},
-                                                              {"--data-dir", &f.data_dir},
-                                                              {"--store", &f.store},
-                                                              {"--api", &f.api},
-                                                              {"--metrics", &f.metrics},
-                                                              {"--node-name", &f.node_name},
-                                                              {"--port-range", &f.port_range},
-                                                              {"--log-level", &f.log_level},
-                                                              {"--docker-socket", &f.docker_socket},
-                                                              {"--listen", &f.listen},
-                                                              {"--join", &f.join},
-                                                              {"--join-token", &f.join_token},
-                                                              {"--address", &f.address},
-                                                              {"--tls-cert", &f.tls_cert},
-                                                              {"--tls-key", &f.tls_key},
-                                                              {"--tls-ca", &f.tls_ca},
-                                                              {"--admin-token-file", &f.admin_token_file},
-                                                              {"--api-cert", &f.api_cert},
-                                                              {"--api-key", &f.api_key},
-                                                              {"--api-client-ca", &f.api_client_ca}};
+  const std::pair<const char*, const std::string*> texts[] = {
+      {"--config", &f.config_file},
+      {"--data-dir", &f.data_dir},
+      {"--store", &f.store},
+      {"--api", &f.api},
+      {"--metrics", &f.metrics},
+      {"--node-name", &f.node_name},
+      {"--port-range", &f.port_range},
+      {"--log-level", &f.log_level},
+      {"--docker-socket", &f.docker_socket},
+      {"--containerd-socket", &f.containerd_socket},
+      {"--containerd-namespace", &f.containerd_namespace},
+      {"--listen", &f.listen},
+      {"--join", &f.join},
+      {"--join-token", &f.join_token},
+      {"--address", &f.address},
+      {"--tls-cert", &f.tls_cert},
+      {"--tls-key", &f.tls_key},
+      {"--tls-ca", &f.tls_ca},
+      {"--admin-token-file", &f.admin_token_file},
+      {"--api-cert", &f.api_cert},
+      {"--api-key", &f.api_key},
+      {"--api-client-ca", &f.api_client_ca}};
   for (const auto& [flag, text] : texts)
     if (!tutti::protocol::valid_utf8(*text))
       return std::string{flag} + ": not valid UTF-8: '" +
@@ -130,6 +139,22 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   }
   if (f.no_docker)
     cfg.docker.enabled = false;
+  if (!f.containerd_socket.empty()) {
+    if (f.containerd_socket.size() > 107)
+      return "--containerd-socket: a unix socket path is at most 107 bytes, got '" +
+             f.containerd_socket + "'";
+    cfg.containerd.socket = f.containerd_socket;
+    cfg.containerd.enabled = true;
+  }
+  if (!f.containerd_namespace.empty()) {
+    if (!tutti::config::valid_containerd_namespace(f.containerd_namespace))
+      return "--containerd-namespace: letters, digits, '.', '_' and '-', starting with a letter "
+             "or digit, at most 76 characters; got '" +
+             f.containerd_namespace + "'";
+    cfg.containerd.name_space = f.containerd_namespace;
+  }
+  if (f.no_containerd)
+    cfg.containerd.enabled = false;
   if (f.no_process)
     cfg.process.enabled = false;
   if (!f.listen.empty()) {
@@ -161,10 +186,10 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
     cfg.stop_replicas_on_exit = true;
   if (f.enable_chaos)
     cfg.enable_chaos = true;
-  for (auto [text, target] : {std::pair{&f.admin_token_file, &cfg.access.admin_token_file},
-                              std::pair{&f.api_cert, &cfg.access.certificate},
-                              std::pair{&f.api_key, &cfg.access.key},
-                              std::pair{&f.api_client_ca, &cfg.access.client_ca}})
+  for (auto [text, target] :
+       {std::pair{&f.admin_token_file, &cfg.access.admin_token_file},
+        std::pair{&f.api_cert, &cfg.access.certificate}, std::pair{&f.api_key, &cfg.access.key},
+        std::pair{&f.api_client_ca, &cfg.access.client_ca}})
     if (!text->empty())
       *target = *text;
   if (f.api_plaintext)
@@ -201,8 +226,7 @@ int run_node(const daemon_config& cfg, sigset_t& signals) {
   spdlog::info("tuttid node {}: joining {}, metrics http://{}:{}/metrics, data {}",
                cfg.node.name.empty() ? tutti::actors::host_name() : cfg.node.name,
                tutti::config::to_string(cfg.cluster.join), cfg.metrics.host,
-               (*daemon)->metrics_port(),
-               cfg.data_dir);
+               (*daemon)->metrics_port(), cfg.data_dir);
   return serve(
       signals, cfg.stop_replicas_on_exit, [&] { return (*daemon)->wait(); },
       [&] { (*daemon)->shutdown(); });
@@ -337,6 +361,13 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
                   "/var/run/docker.sock)");
   cmd->add_flag("--no-docker", flags.no_docker,
                 "Offer no docker driver (docker specs fail on this node)");
+  cmd->add_option("--containerd-socket", flags.containerd_socket,
+                  "containerd's gRPC socket for `driver: containerd` specs (default "
+                  "/run/containerd/containerd.sock)");
+  cmd->add_option("--containerd-namespace", flags.containerd_namespace,
+                  "The containerd namespace of tutti's containers (default tutti)");
+  cmd->add_flag("--no-containerd", flags.no_containerd,
+                "Offer no containerd driver (containerd specs fail on this node)");
   cmd->add_flag("--no-process", flags.no_process,
                 "Offer no process driver (process specs, which run any command as "
                 "tuttid's user, fail on this node)");
@@ -405,6 +436,10 @@ CLI::App* add_node_command(CLI::App& app, dev_flags& flags) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Run by containerd's shims for each task (runtime-drivers/containerd/
+  // log_copier.hpp), many at a time: first, before anything that costs.
+  if (argc == 3 && std::string_view{argv[1]} == rdc::log_copier_command)
+    return rdc::run_log_copier(argv[2]);
   tutti::actors::tune_allocator(argv); // first: it may run us again
   CLI::App app{"tuttid: the tutti container orchestrator daemon.\n"
                "Runs specs applied with `tutti apply` as supervised replicas."};

@@ -141,12 +141,15 @@ TEST(oci_runtime_spec, binds_the_host_files_that_exist) {
   EXPECT_EQ(mount_at(spec, (dir / "absent-hosts").string()), nullptr);
 }
 
-TEST(oci_runtime_spec, runs_the_specs_command_in_place_of_the_images) {
+TEST(oci_runtime_spec, runs_the_specs_command_in_place_of_the_images_cmd) {
   auto image = busybox_image();
-  image.entrypoint = {"/docker-entrypoint.sh"};
+  image.cmd = {"sh"};
   auto spec = web_spec();
   spec.command = {"/bin/httpd", "-f", "-p", "20001"};
   EXPECT_EQ(build(spec, image)["process"]["args"], json({"/bin/httpd", "-f", "-p", "20001"}));
+  image.entrypoint = {"/docker-entrypoint.sh"};
+  EXPECT_EQ(build(spec, image)["process"]["args"],
+            json({"/docker-entrypoint.sh", "/bin/httpd", "-f", "-p", "20001"}));
 }
 
 TEST(oci_runtime_spec, runs_the_images_entrypoint_and_cmd_without_a_command) {

@@ -1,4 +1,4 @@
-#include "runtime-drivers/sim/task_thread.hpp"
+#include "runtime-drivers/task_thread.hpp"
 
 namespace tutti::runtime_drivers {
 

@@ -1,7 +1,8 @@
 #pragma once
 
 // One thread that runs posted tasks in time order: the sim driver's stand-in for
-// a real runtime's event thread. Internal to runtime-drivers.
+// a real runtime's event thread, and the containerd driver's exit callbacks and
+// timed kills. Internal to runtime-drivers.
 
 #include <chrono>
 #include <condition_variable>

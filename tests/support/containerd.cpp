@@ -1,0 +1,306 @@
+#include "tests/support/containerd.hpp"
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/oci_archive.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace tutti::tests::support {
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto start_timeout = 30s;
+constexpr auto stop_timeout = 20s;
+constexpr const char* dir_prefix = "tcd-";
+const std::vector<std::string> busybox_applets{"sh",  "sleep", "httpd", "echo", "true", "false",
+                                               "cat", "env",   "ls",    "kill", "wget", "id"};
+
+std::string find_program(const std::string& name) {
+  for (const char* dir :
+       {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
+    auto path = std::string{dir} + "/" + name;
+    if (::access(path.c_str(), X_OK) == 0)
+      return path;
+  }
+  return {};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string tail_of(const std::string& path, size_t bytes = 2000) {
+  auto text = read_file(path);
+  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
+}
+
+/// Detaches what a killed containerd or shim left mounted under `dir`.
+void unmount_below(const std::string& dir) {
+  std::ifstream mounts{"/proc/self/mounts"};
+  std::vector<std::string> targets;
+  std::string device, target, rest;
+  while (mounts >> device >> target && std::getline(mounts, rest))
+    if (target.rfind(dir + "/", 0) == 0)
+      targets.push_back(target);
+  std::sort(targets.rbegin(), targets.rend()); // deepest first
+  for (auto& t : targets)
+    ::umount2(t.c_str(), MNT_DETACH);
+}
+
+/// The shims a containerd of `dir` started (their command line names its
+/// socket): they outlive containerd, so a cleanup ends them by pid.
+std::vector<pid_t> shims_of(const std::string& dir) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator{"/proc", ec}) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    auto cmdline = read_file(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("containerd-shim") != std::string::npos &&
+        cmdline.find(dir + "/c.sock") != std::string::npos)
+      out.push_back(std::atoi(name.c_str()));
+  }
+  return out;
+}
+
+void end_shims(const std::string& dir) {
+  for (auto pid : shims_of(dir))
+    ::kill(pid, SIGKILL);
+}
+
+/// Directories of earlier runs that were killed before their cleanup: removed
+/// with their shims once their containerd is gone and they are 2 min old (not
+/// another binary's that is still starting).
+void remove_stale_instances() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator{"/tmp", ec}) {
+    auto name = entry.path().filename().string();
+    if (name.rfind(dir_prefix, 0) != 0 || name.size() != 10 || !entry.is_directory(ec))
+      continue;
+    auto age = fs::file_time_type::clock::now() - fs::last_write_time(entry.path(), ec);
+    if (ec || age < std::chrono::minutes{2})
+      continue;
+    auto pid = std::atoi(read_file(entry.path().string() + "/pid").c_str());
+    if (pid > 0 && ::kill(pid, 0) == 0)
+      continue;
+    end_shims(entry.path().string());
+    unmount_below(entry.path().string());
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty())
+      out.push_back(line);
+  return out;
+}
+
+} // namespace
+
+std::unique_ptr<containerd_instance> containerd_instance::start(std::string& why,
+                                                                bool& unavailable) {
+  unavailable = false;
+  if (::geteuid() != 0) {
+    why = "a private containerd needs root";
+    unavailable = true;
+    return nullptr;
+  }
+  std::unique_ptr<containerd_instance> self{new containerd_instance()};
+  self->containerd_ = find_program("containerd");
+  self->ctr_ = find_program("ctr");
+  if (self->containerd_.empty() || self->ctr_.empty() || find_program("runc").empty()) {
+    why = "containerd, ctr or runc is not installed (tools/install-deps.sh installs containerd "
+          "and runc)";
+    unavailable = true;
+    return nullptr;
+  }
+  if (find_program("busybox").empty()) {
+    why = "busybox is not installed (tools/install-deps.sh installs busybox-static)";
+    unavailable = true;
+    return nullptr;
+  }
+  remove_stale_instances();
+  // Short: the socket path must fit sockaddr_un's 108 bytes.
+  char pattern[] = "/tmp/tcd-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) {
+    why = std::string{"cannot create a temp dir: "} + std::strerror(errno);
+    return nullptr;
+  }
+  self->dir_ = pattern;
+  self->socket_ = self->dir_ + "/c.sock";
+  self->namespace_ = "tutti-t" + std::to_string(::getpid());
+  self->archive_ = self->dir_ + "/busybox.tar";
+  auto written =
+      write_busybox_oci_archive(self->archive_, image, busybox_applets, find_program("busybox"));
+  if (!written.empty()) {
+    why = "cannot write the busybox archive: " + written;
+    return nullptr;
+  }
+  std::ofstream{self->dir_ + "/config.toml"}
+      << "version = 2\n"
+         "# Not needed by tutti, and the slowest plugin to start.\n"
+         "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n";
+  if (!self->spawn(why))
+    return nullptr; // the destructor cleans up
+  return self;
+}
+
+containerd_instance::~containerd_instance() {
+  if (dir_.empty())
+    return;
+  if (pid_ != 0) {
+    remove_everything();
+    stop_containerd();
+  }
+  end_shims(dir_);
+  unmount_below(dir_);
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string containerd_instance::state_dir(const std::string& hint) const {
+  auto dir = dir_ + "/drivers/" + hint;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return dir;
+}
+
+std::string containerd_instance::node_name(const std::string& hint) {
+  return "n" + std::to_string(++next_node_) + "-" + hint;
+}
+
+containerd_instance::ctr_result
+containerd_instance::ctr(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{ctr_, "--address", socket_, "--namespace", namespace_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_command(argv, {}, 30s);
+  return {r.exit_code, r.out + r.err};
+}
+
+bool containerd_instance::answers() const {
+  std::vector<std::string> argv{ctr_, "--address", socket_, "--connect-timeout", "1s", "version"};
+  return run_command(argv, {}, 5s).exit_code == 0;
+}
+
+void containerd_instance::remove_everything() const {
+  for (const auto& id : lines_of(ctr({"tasks", "ls", "-q"}).out))
+    ctr({"tasks", "kill", "--all", "--signal", "SIGKILL", id});
+  for (const auto& id : lines_of(ctr({"tasks", "ls", "-q"}).out)) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (ctr({"tasks", "rm", id}).exit_code != 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(50ms); // -- allowed: polling interval of a deadline wait
+    ctr({"tasks", "rm", "--force", id});
+  }
+  for (const auto& id : lines_of(ctr({"containers", "ls", "-q"}).out))
+    ctr({"containers", "rm", id});
+  for (const auto& line : lines_of(ctr({"snapshots", "ls"}).out)) {
+    auto key = line.substr(0, line.find(' '));
+    if (key != "KEY")
+      ctr({"snapshots", "rm", key});
+  }
+  for (const auto& name : lines_of(ctr({"images", "ls", "-q"}).out))
+    ctr({"images", "rm", name});
+}
+
+bool containerd_instance::spawn(std::string& why) {
+  std::vector<std::string> args{containerd_,           "--root",      dir_ + "/root", "--state",
+                                dir_ + "/state",       "--address",   socket_,        "--config",
+                                dir_ + "/config.toml", "--log-level", "warn"};
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto log = dir_ + "/containerd.log";
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    why = std::string{"fork failed: "} + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec. containerd ends with the test
+    // binary even when that is killed (a ctest timeout).
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent)
+      ::_exit(127);
+    ::setpgid(0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0)
+      ::dup2(null, 0);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  std::ofstream{dir_ + "/pid"} << pid;
+  auto deadline = std::chrono::steady_clock::now() + start_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (answers())
+      return true;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid_ = 0;
+      why = "containerd exited at once; its log:\n" + tail_of(log);
+      return false;
+    }
+    std::this_thread::sleep_for(50ms); // -- allowed: polling interval of a deadline wait
+  }
+  why = "containerd did not answer on " + socket_ + " within 30 s; its log:\n" + tail_of(log);
+  stop_containerd();
+  return false;
+}
+
+bool containerd_instance::stop_containerd() {
+  if (pid_ == 0)
+    return true;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + stop_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = 0;
+      return true;
+    }
+    std::this_thread::sleep_for(20ms); // -- allowed: polling interval of a deadline wait
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+  return false;
+}
+
+bool containerd_instance::start_containerd(std::string& why) {
+  if (pid_ != 0)
+    return true;
+  return spawn(why);
+}
+
+} // namespace tutti::tests::support
