@@ -47,11 +47,17 @@ struct directory {
 
 namespace {
 
-/// This program's path, for the containerd shims that run it to copy task output.
-std::string own_executable() {
+/// What containerd's shims run to copy task output: tutti-log-copier beside
+/// this program, else this program itself (`tuttid containerd-log`, slower to
+/// start).
+std::string log_copier_path() {
   char path[4096];
   auto n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string{};
+  if (n <= 0)
+    return {};
+  std::string self(path, static_cast<size_t>(n));
+  auto copier = self.substr(0, self.rfind('/') + 1) + "tutti-log-copier";
+  return ::access(copier.c_str(), X_OK) == 0 ? copier : self;
 }
 
 } // namespace
@@ -141,7 +147,7 @@ make_drivers(const config::daemon_config& cfg) {
   opts.containerd_socket = cfg.containerd.socket;
   opts.containerd_namespace = cfg.containerd.name_space;
   opts.containerd_state_dir = cfg.data_dir + "/containerd";
-  opts.containerd_log_binary = own_executable();
+  opts.containerd_log_binary = log_copier_path();
   opts.node = cfg.node.name.empty() ? host_name() : cfg.node.name;
   std::vector<p::driver_kind> kinds{p::driver_kind::sim};
   if (cfg.process.enabled)

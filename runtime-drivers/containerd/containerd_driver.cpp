@@ -51,6 +51,11 @@ bool is_not_found(const caf::error& err) {
 
 } // namespace
 
+/// A snapshot's mounts: the rootfs of a task.
+struct containerd_driver::rootfs {
+  google::protobuf::RepeatedPtrField<::containerd::types::Mount> mounts;
+};
+
 /// What Tasks.Get says of a container's task.
 struct containerd_driver::task_state {
   bool exists = false;
@@ -223,7 +228,8 @@ caf::error containerd_driver::check_image(const std::string& image) {
   return make_error(error_code::driver_failure, i->second.second);
 }
 
-caf::error containerd_driver::prepare_snapshot(const std::string& id, const std::string& parent) {
+caf::error containerd_driver::prepare_snapshot(const std::string& id, const std::string& parent,
+                                               rootfs& mounts) {
   auto prepare = [&] {
     api::snapshots::PrepareSnapshotRequest req;
     req.set_snapshotter(options_.snapshotter);
@@ -231,8 +237,11 @@ caf::error containerd_driver::prepare_snapshot(const std::string& id, const std:
     req.set_parent(parent);
     api::snapshots::PrepareSnapshotResponse resp;
     auto ctx = client_->context(options_.call_timeout);
-    return client_->check(client_->snapshots().Prepare(ctx.get(), req, &resp),
-                          "cannot prepare the snapshot of " + id);
+    auto err = client_->check(client_->snapshots().Prepare(ctx.get(), req, &resp),
+                              "cannot prepare the snapshot of " + id);
+    if (!err)
+      mounts.mounts = std::move(*resp.mutable_mounts());
+    return err;
   };
   auto err = prepare();
   if (err && protocol::code_of(err) == error_code::already_exists) {
@@ -249,6 +258,12 @@ caf::error containerd_driver::prepare_snapshot(const std::string& id, const std:
 }
 
 caf::expected<container_info> containerd_driver::create(const container_spec& spec) {
+  rootfs mounts;
+  return make_container(spec, mounts);
+}
+
+caf::expected<container_info> containerd_driver::make_container(const container_spec& spec,
+                                                                rootfs& mounts) {
   if (auto err = check_container_name(spec.name))
     return err;
   if (spec.image.empty())
@@ -299,7 +314,7 @@ caf::expected<container_info> containerd_driver::create(const container_spec& sp
     return err;
   // After the container: its record names the snapshot, which keeps the
   // garbage collector from it.
-  if (auto failed = prepare_snapshot(id, image->snapshot)) {
+  if (auto failed = prepare_snapshot(id, image->snapshot, mounts)) {
     if (is_not_found(failed))
       images_->forget(spec.image); // the image's snapshot went: unpack again next time
     (void)remove(spec.name, true);
@@ -316,7 +331,30 @@ caf::expected<container_info> containerd_driver::create(const container_spec& sp
 
 // ----- start, stop, remove ----------------------------------------------------------
 
+std::shared_ptr<std::mutex> containerd_driver::task_lock(const std::string& id) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto& lock = task_locks_[id];
+  if (!lock)
+    lock = std::make_shared<std::mutex>();
+  return lock;
+}
+
+void containerd_driver::reap(const std::string& id, uint32_t pid) {
+  auto lock = task_lock(id);
+  std::lock_guard<std::mutex> one_at_a_time{*lock};
+  auto task = task_of(id);
+  if (!task || !task->exists || task->pid != pid || task->status != task_status::STOPPED)
+    return; // gone, or a later run
+  api::tasks::DeleteTaskRequest req;
+  req.set_container_id(id);
+  api::tasks::DeleteResponse resp;
+  auto ctx = client_->context(options_.call_timeout);
+  (void)client_->tasks().Delete(ctx.get(), req, &resp); // a restart deletes what is left
+}
+
 caf::error containerd_driver::delete_task(const std::string& id) {
+  auto lock = task_lock(id);
+  std::lock_guard<std::mutex> one_at_a_time{*lock};
   api::tasks::DeleteTaskRequest req;
   req.set_container_id(id);
   api::tasks::DeleteResponse resp;
@@ -340,16 +378,25 @@ caf::expected<container_info> containerd_driver::start(const std::string& name) 
   api::snapshots::MountsRequest mreq;
   mreq.set_snapshotter(options_.snapshotter);
   mreq.set_key(id);
-  api::snapshots::MountsResponse mounts;
+  api::snapshots::MountsResponse found;
   auto mctx = client_->context(options_.call_timeout);
-  if (auto err = client_->check(client_->snapshots().Mounts(mctx.get(), mreq, &mounts),
+  if (auto err = client_->check(client_->snapshots().Mounts(mctx.get(), mreq, &found),
                                 "cannot start " + name + ": its snapshot"))
     return err;
+  rootfs mounts;
+  mounts.mounts = std::move(*found.mutable_mounts());
+  return start_task(std::move(*current), mounts);
+}
+
+caf::expected<container_info> containerd_driver::start_task(container_info current,
+                                                            const rootfs& mounts) {
+  const auto& name = current.name;
+  const auto& id = current.runtime_id;
   auto log = options_.log_binary.empty() ? "file://" + log_path(id)
                                          : cd::log_copier_uri(options_.log_binary, log_path(id));
   api::tasks::CreateTaskRequest creq;
   creq.set_container_id(id);
-  *creq.mutable_rootfs() = mounts.mounts();
+  *creq.mutable_rootfs() = mounts.mounts;
   creq.set_stdout(log);
   creq.set_stderr(log);
   api::tasks::CreateTaskResponse created;
@@ -366,11 +413,36 @@ caf::expected<container_info> containerd_driver::start(const std::string& name) 
     (void)delete_task(id);
     return err;
   }
-  current->state = container_state::running;
-  current->pid = started.pid();
-  current->exit_code = 0;
-  current->started_at_ms = cd::process_started_ms(started.pid());
+  current.state = container_state::running;
+  current.pid = started.pid();
+  current.exit_code = 0;
+  current.started_at_ms = cd::process_started_ms(started.pid());
   return current;
+}
+
+caf::expected<container_info>
+containerd_driver::run(container_spec spec,
+                       const std::function<exit_callback(const container_info&)>& watcher) {
+  // What create, start and watch do, without their look-ups: the container
+  // is new, so it has no task yet, and the snapshot's mounts are at hand.
+  rootfs mounts;
+  auto created = make_container(spec, mounts);
+  if (!created)
+    return created;
+  auto started = start_task(std::move(*created), mounts);
+  if (!started)
+    return started;
+  auto key = std::make_pair(started->runtime_id, static_cast<uint32_t>(started->pid));
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto ended = recent_exits_.find(key);
+  if (ended == recent_exits_.end()) {
+    watches_[spec.name] = watch_entry{key.first, key.second, watcher(*started)};
+  } else {
+    tasks_->post([on_exit = watcher(*started), name = spec.name, code = ended->second.first] {
+      on_exit(name, code);
+    });
+  }
+  return started;
 }
 
 caf::error containerd_driver::kill(const std::string& id, const std::string& exec_id, int signal,
@@ -464,6 +536,7 @@ caf::error containerd_driver::remove(const std::string& name, bool force) {
   {
     std::lock_guard<std::mutex> guard{mutex_};
     watches_.erase(name);
+    task_locks_.erase(id);
   }
   return is_not_found(gone) ? caf::error{} : gone;
 }
@@ -595,8 +668,12 @@ void containerd_driver::on_exit(const cd::task_exit& e) {
       }
     }
   }
-  if (callback)
-    callback(name, code);
+  if (!callback)
+    return;
+  callback(name, code);
+  // The ended task's shim and state go now, not when the replica restarts:
+  // a restart then only makes the new task.
+  tasks_->post([this, id = e.container_id, pid = e.pid] { reap(id, pid); });
 }
 
 void containerd_driver::on_connected() {

@@ -67,8 +67,9 @@ struct containerd_options {
 ///   as parent of a snapshot of the same key, runtime io.containerd.runc.v2, an
 ///   OCI spec built by tutti (oci_spec.hpp: host networking, cgroup limits),
 ///   the spec's labels. stdout and stderr go to STATE/logs/ID.log.
-///   runtime_id is the container id; a restart deletes the ended task and
-///   starts a new one in the same container and snapshot.
+///   runtime_id is the container id; a restart starts a new task in the same
+///   container and snapshot. A watched task that ended is deleted soon after
+///   its exit callback (its exit code then reads -1 in inspect).
 /// - create() finds the image in containerd, else imports spec.image_archive
 ///   (a path on this host), else fails with driver_failure saying how to give
 ///   the image; unpacks it once.
@@ -94,6 +95,9 @@ public:
   bool blocking() const override;
   size_t concurrency() const override;
   caf::expected<container_info> create(const container_spec& spec) override;
+  caf::expected<container_info>
+  run(container_spec spec,
+      const std::function<exit_callback(const container_info&)>& watcher) override;
   caf::expected<container_info> start(const std::string& name) override;
   caf::error stop(const std::string& name, caf::timespan grace) override;
   caf::error remove(const std::string& name, bool force) override;
@@ -126,6 +130,7 @@ private:
     exit_callback on_exit;
   };
   struct task_state;
+  struct rootfs;
 
   explicit containerd_driver(containerd_options options);
 
@@ -134,7 +139,11 @@ private:
   caf::error check_image(const std::string& image);
   caf::error kill(const std::string& id, const std::string& exec_id, int signal, bool all);
   caf::error delete_task(const std::string& id);
-  caf::error prepare_snapshot(const std::string& id, const std::string& parent);
+  std::shared_ptr<std::mutex> task_lock(const std::string& id);
+  void reap(const std::string& id, uint32_t pid);
+  caf::error prepare_snapshot(const std::string& id, const std::string& parent, rootfs& mounts);
+  caf::expected<container_info> make_container(const container_spec& spec, rootfs& mounts);
+  caf::expected<container_info> start_task(container_info current, const rootfs& mounts);
   void kill_if_same_task(const std::string& id, uint32_t pid);
   void on_exit(const containerd::task_exit& e);
   void on_connected();
@@ -149,6 +158,8 @@ private:
   std::unique_ptr<containerd::image_users> users_;
   std::mutex mutex_;                           // guards the members below
   std::map<std::string, watch_entry> watches_; // by replica name
+  /// Per container id: a task's deletion, by a restart or after its exit, one at a time.
+  std::map<std::string, std::shared_ptr<std::mutex>> task_locks_;
   std::map<std::pair<std::string, uint32_t>,
            std::pair<int32_t, std::chrono::steady_clock::time_point>>
       recent_exits_; // (id, pid) -> exit status, when seen

@@ -97,9 +97,10 @@ int run_log_copier(const std::string& path) {
     if (::poll(fds, 2, poll_interval_ms) < 0 && errno != EINTR)
       break;
     for (auto& f : fds) {
-      if (f.fd < 0 || (f.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+      if (f.fd < 0 || (f.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) == 0)
         continue;
-      if (!copy_once(f.fd, log)) {
+      // POLLNVAL: not an open fd (run by hand, not by a shim): nothing to copy.
+      if ((f.revents & POLLNVAL) != 0 || !copy_once(f.fd, log)) {
         ::close(f.fd);
         f.fd = -1; // poll ignores negative fds
         --open_streams;

@@ -7,7 +7,7 @@
 //     new tutti::tests::support::containerd_environment);
 // and fixtures call TUTTI_REQUIRE_CONTAINERD(var) from SetUp.
 
-#include "tests/support/containerd.hpp"
+#include "tools/harness/containerd_instance.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +16,8 @@
 #include <string>
 
 namespace tutti::tests::support {
+
+using harness::containerd_instance;
 
 class containerd_environment : public ::testing::Environment {
 public:

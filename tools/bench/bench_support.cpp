@@ -51,12 +51,30 @@ double proc_cpu_seconds(int pid) {
 std::unique_ptr<cli::client> connect_client(const daemon_process& daemon) {
   auto deadline = clock::now() + 10s;
   while (clock::now() < deadline) {
-    auto x = cli::client::connect(daemon.api(), 2s, cli::credentials{harness::admin_token(), {}, {}, {}, {}});
+    auto x = cli::client::connect(daemon.api(), 2s,
+                                  cli::credentials{harness::admin_token(), {}, {}, {}, {}});
     if (x && x.value()->version())
       return std::move(*x);
     std::this_thread::sleep_for(10ms);
   }
   return nullptr;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool is_running(const protocol::replica_status& r) {
+  return r.state == protocol::replica_state::running && !r.runtime_id.empty();
+}
+
+int64_t running_since(const std::vector<protocol::replica_status>& rs, const std::string& id) {
+  for (auto& r : rs)
+    if (r.id == id)
+      return r.since_ms;
+  return 0;
 }
 
 } // namespace tutti::bench

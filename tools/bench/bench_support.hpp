@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tutti::bench {
@@ -29,5 +30,28 @@ double proc_cpu_seconds(int pid);
 
 /// A client of `daemon` once it answers `version`, or nullptr after 10 s.
 std::unique_ptr<cli::client> connect_client(const daemon_process& daemon);
+
+/// Milliseconds since the epoch (the clock of replicas' since_ms).
+int64_t wall_ms();
+
+/// Running, with a container or process behind it.
+bool is_running(const protocol::replica_status& r);
+
+/// When replica `id` entered its state (wall ms), from its status; 0 if absent.
+int64_t running_since(const std::vector<protocol::replica_status>& rs, const std::string& id);
+
+/// Polls the replicas of `service` until `pred` holds, or 60 s pass. Every
+/// 10 ms: figures come from the replicas' own status times (since_ms), so the
+/// poll only has to notice, and faster polling would take CPU from the runtime.
+template <class Pred> bool wait_replicas(cli::client& c, const std::string& service, Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto rs = c.get_replicas(service);
+    if (rs && pred(*rs))
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return false;
+}
 
 } // namespace tutti::bench

@@ -12,6 +12,10 @@ void add_dev_bench(CLI::App& app);
 /// `tutti-bench docker`: docker replicas against `docker run -d` and swarm mode.
 void add_docker_bench(CLI::App& app);
 
+/// `tutti-bench containerd`: containerd replicas against containerd's own
+/// create+start, and the docker driver in the same run.
+void add_containerd_bench(CLI::App& app);
+
 /// `tutti-bench mesh`: wrk through the routing mesh and straight at one replica.
 void add_mesh_bench(CLI::App& app);
 

@@ -48,38 +48,6 @@ std::string spec(int replicas, const std::string& backoff) {
          backoff + ", max: 10s}}\nstop_grace: 2s\n";
 }
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-bool is_running(const protocol::replica_status& r) {
-  return r.state == protocol::replica_state::running && !r.runtime_id.empty();
-}
-
-/// Polls until `pred` holds on the bench replicas, or 60 s pass. Every 10 ms:
-/// the figures come from the replicas' own status times (since_ms), so the poll
-/// only has to notice, and faster polling would take CPU from the engine.
-template <class Pred> bool wait_replicas(cli::client& c, Pred pred) {
-  auto deadline = clock::now() + 60s;
-  while (clock::now() < deadline) {
-    auto rs = c.get_replicas("bench");
-    if (rs && pred(*rs))
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
-/// When the replica `id` reported running (wall ms), from its status.
-int64_t running_since(const std::vector<protocol::replica_status>& rs, const std::string& id) {
-  for (auto& r : rs)
-    if (r.id == id)
-      return r.since_ms;
-  return 0;
-}
-
 /// Removes the containers of a label when the bench ends, however it ends.
 struct remove_on_exit {
   const docker_engine& engine;
@@ -130,7 +98,7 @@ bool measure_up(cli::client& c, const docker_options& o, tutti_figures& out) {
     return false;
   }
   std::vector<protocol::replica_status> last;
-  bool up = wait_replicas(c, [&](auto& rs) {
+  bool up = wait_replicas(c, "bench", [&](auto& rs) {
     last = rs;
     return static_cast<int>(std::count_if(rs.begin(), rs.end(), is_running)) == o.replicas;
   });
@@ -166,7 +134,7 @@ bool measure_heals(cli::client& c, const docker_engine& engine, const docker_opt
       return false;
     }
     std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(c, [&](auto& rs) {
+    bool ok = wait_replicas(c, "bench", [&](auto& rs) {
       now = rs;
       for (auto& r : rs)
         if (r.id == victim.id)
@@ -201,7 +169,7 @@ bool measure_singles(cli::client& c, const docker_engine& engine, const docker_o
     if (!c.scale("bench", o.replicas + 1))
       return false;
     std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(c, [&](auto& rs) {
+    bool ok = wait_replicas(c, "bench", [&](auto& rs) {
       now = rs;
       return std::any_of(rs.begin(), rs.end(),
                          [&](auto& r) { return r.id == extra && is_running(r); });
@@ -211,7 +179,7 @@ bool measure_singles(cli::client& c, const docker_engine& engine, const docker_o
       return false;
     }
     out.singles.push_back(static_cast<double>(running_since(now, extra) - t));
-    if (!c.scale("bench", o.replicas) || !wait_replicas(c, [&](auto& now) {
+    if (!c.scale("bench", o.replicas) || !wait_replicas(c, "bench", [&](auto& now) {
           return std::none_of(now.begin(), now.end(), [&](auto& r) { return r.id == extra; });
         }))
       return false;

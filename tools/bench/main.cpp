@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tutti::bench::add_dev_bench(app);
   tutti::bench::add_docker_bench(app);
+  tutti::bench::add_containerd_bench(app);
   tutti::bench::add_mesh_bench(app);
   tutti::bench::add_sim_bench(app);
   tutti::bench::add_sim_nodes(app);

@@ -71,7 +71,7 @@ protected:
     options.name_space = containerd_->name_space();
     options.node = node;
     options.state_dir = containerd_->state_dir(node);
-    options.log_binary = TUTTID_BIN;
+    options.log_binary = LOG_COPIER_BIN;
     auto d = containerd_driver::make(options);
     EXPECT_TRUE(d) << message(d.error());
     return d ? std::move(*d) : nullptr;

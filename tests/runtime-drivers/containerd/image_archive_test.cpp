@@ -5,8 +5,8 @@
 #include "runtime-drivers/containerd/image_archive.hpp"
 
 #include "protocol/errors.hpp"
-#include "tests/support/oci_archive.hpp"
-#include "tests/support/tar_writer.hpp"
+#include "tools/harness/oci_archive.hpp"
+#include "tools/harness/tar_writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -21,8 +21,8 @@ using nlohmann::json;
 using protocol::code_of;
 using protocol::error_code;
 using protocol::message_of;
-using tests::support::sha256_digest;
-using tests::support::tar_writer;
+using harness::sha256_digest;
+using harness::tar_writer;
 using tests::support::temp_dir;
 
 constexpr const char* oci_manifest = "application/vnd.oci.image.manifest.v1+json";
@@ -111,7 +111,7 @@ protected:
 TEST_F(image_archive_test, reads_the_busybox_oci_archive_of_the_test_support) {
   if (!std::filesystem::exists("/bin/busybox"))
     GTEST_SKIP() << "no /bin/busybox (Debian's busybox-static)";
-  auto err = tests::support::write_busybox_oci_archive(path(), "docker.io/tutti/busybox:1",
+  auto err = harness::write_busybox_oci_archive(path(), "docker.io/tutti/busybox:1",
                                                        {"sh", "echo"});
   ASSERT_EQ(err, "");
   auto archive = image_archive::open(path());

@@ -5,7 +5,7 @@
 
 #include "protocol/errors.hpp"
 #include "runtime-drivers/unique_fd.hpp"
-#include "tests/support/tar_writer.hpp"
+#include "tools/harness/tar_writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <fcntl.h>
@@ -19,7 +19,7 @@ namespace tutti::runtime_drivers::containerd {
 namespace {
 
 using protocol::message_of;
-using tests::support::tar_writer;
+using harness::tar_writer;
 using tests::support::temp_dir;
 
 class image_archive_tar : public ::testing::Test {

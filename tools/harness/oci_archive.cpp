@@ -1,13 +1,13 @@
-#include "tests/support/oci_archive.hpp"
+#include "tools/harness/oci_archive.hpp"
 
-#include "tests/support/tar_writer.hpp"
+#include "tools/harness/tar_writer.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
 
-namespace tutti::tests::support {
+namespace tutti::harness {
 
 namespace {
 
@@ -98,4 +98,4 @@ std::string write_busybox_oci_archive(const std::string& archive_path, const std
   return {};
 }
 
-} // namespace tutti::tests::support
+} // namespace tutti::harness

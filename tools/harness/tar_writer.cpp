@@ -1,10 +1,10 @@
-#include "tests/support/tar_writer.hpp"
+#include "tools/harness/tar_writer.hpp"
 
 #include <openssl/evp.h>
 
 #include <cstring>
 
-namespace tutti::tests::support {
+namespace tutti::harness {
 
 namespace {
 
@@ -81,4 +81,4 @@ std::string sha256_digest(const std::string& bytes) {
   return text;
 }
 
-} // namespace tutti::tests::support
+} // namespace tutti::harness

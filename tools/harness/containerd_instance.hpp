@@ -1,11 +1,12 @@
 #pragma once
 
-// A private containerd for the tests that need one: its own root, state
-// directory and socket under a short temp dir, started by this object and
-// stopped at the end, after every task, container and snapshot of the run is
-// removed (also when a test failed). A busybox image archive (OCI layout, made
-// from busybox-static) is written beside it; tests import it themselves, as
-// users do. One per test binary (a gtest Environment), not per test.
+// A private containerd for the tests and benchmarks that need one: its own
+// root, state directory and socket under a short temp dir, started by this
+// object and stopped at the end, after every task, container and snapshot of
+// the run is removed (also when a test failed). A busybox image archive (OCI
+// layout, made from busybox-static) is written beside it; tests import it
+// themselves, as users do. Tests keep one per test binary (a gtest
+// Environment), not per test.
 
 #include <sys/types.h>
 
@@ -14,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace tutti::tests::support {
+namespace tutti::harness {
 
 class containerd_instance {
 public:
@@ -26,8 +27,14 @@ public:
   /// (not root, no containerd: tests skip) or containerd failed (tests fail).
   static std::unique_ptr<containerd_instance> start(std::string& why, bool& unavailable);
 
+  /// A containerd that runs already, at `socket` (a namespace of this run's
+  /// own, the archive in a temp dir); never stopped here. nullptr with `why`
+  /// when it does not answer.
+  static std::unique_ptr<containerd_instance> attach(const std::string& socket, std::string& why);
+
   /// Removes the run's tasks, containers, snapshots and images; stops
-  /// containerd and the shims it started; deletes the directory.
+  /// containerd and the shims it started (not an attached one's); deletes the
+  /// directory.
   ~containerd_instance();
 
   containerd_instance(const containerd_instance&) = delete;
@@ -75,7 +82,8 @@ private:
   std::string containerd_;
   std::string ctr_;
   pid_t pid_ = 0;
+  bool attached_ = false; // someone else's containerd
   int next_node_ = 0;
 };
 
-} // namespace tutti::tests::support
+} // namespace tutti::harness

@@ -1,9 +1,10 @@
-#include "tests/support/containerd.hpp"
+#include "tools/harness/containerd_instance.hpp"
 
-#include "tests/support/child_process.hpp"
-#include "tests/support/oci_archive.hpp"
+#include "tools/harness/oci_archive.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -17,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-namespace tutti::tests::support {
+namespace tutti::harness {
 
 namespace {
 
@@ -109,6 +110,59 @@ void remove_stale_instances() {
   }
 }
 
+struct command_output {
+  int exit_code = -1; // 128 + N when killed by signal N
+  std::string out;    // stdout and stderr
+};
+
+/// Runs argv[0] with `argv`, its output captured; killed when `timeout` passes.
+command_output run_command(const std::vector<std::string>& argv,
+                           std::chrono::milliseconds timeout) {
+  command_output result;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return result;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    return result;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      continue;
+    auto n = ::read(fds[0], buffer, sizeof buffer);
+    if (n <= 0)
+      break;
+    result.out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in{text};
@@ -172,6 +226,12 @@ std::unique_ptr<containerd_instance> containerd_instance::start(std::string& why
 containerd_instance::~containerd_instance() {
   if (dir_.empty())
     return;
+  if (attached_) {
+    remove_everything();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    return;
+  }
   if (pid_ != 0) {
     remove_everything();
     stop_containerd();
@@ -180,6 +240,37 @@ containerd_instance::~containerd_instance() {
   unmount_below(dir_);
   std::error_code ec;
   fs::remove_all(dir_, ec);
+}
+
+std::unique_ptr<containerd_instance> containerd_instance::attach(const std::string& socket,
+                                                                 std::string& why) {
+  std::unique_ptr<containerd_instance> self{new containerd_instance()};
+  self->ctr_ = find_program("ctr");
+  if (self->ctr_.empty()) {
+    why = "ctr is not installed (tools/install-deps.sh installs containerd)";
+    return nullptr;
+  }
+  char pattern[] = "/tmp/tca-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) {
+    why = std::string{"cannot create a temp dir: "} + std::strerror(errno);
+    return nullptr;
+  }
+  self->dir_ = pattern;
+  self->attached_ = true;
+  self->socket_ = socket;
+  self->namespace_ = "tutti-t" + std::to_string(::getpid());
+  self->archive_ = self->dir_ + "/busybox.tar";
+  if (!self->answers()) {
+    why = "no containerd answers at " + socket;
+    return nullptr;
+  }
+  auto written =
+      write_busybox_oci_archive(self->archive_, image, busybox_applets, find_program("busybox"));
+  if (!written.empty()) {
+    why = "cannot write the busybox archive: " + written;
+    return nullptr;
+  }
+  return self;
 }
 
 std::string containerd_instance::state_dir(const std::string& hint) const {
@@ -197,13 +288,13 @@ containerd_instance::ctr_result
 containerd_instance::ctr(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{ctr_, "--address", socket_, "--namespace", namespace_};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_command(argv, {}, 30s);
-  return {r.exit_code, r.out + r.err};
+  auto r = run_command(argv, 30s);
+  return {r.exit_code, r.out};
 }
 
 bool containerd_instance::answers() const {
   std::vector<std::string> argv{ctr_, "--address", socket_, "--connect-timeout", "1s", "version"};
-  return run_command(argv, {}, 5s).exit_code == 0;
+  return run_command(argv, 5s).exit_code == 0;
 }
 
 void containerd_instance::remove_everything() const {
@@ -303,4 +394,4 @@ bool containerd_instance::start_containerd(std::string& why) {
   return spawn(why);
 }
 
-} // namespace tutti::tests::support
+} // namespace tutti::harness

@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace tutti::tests::support {
+namespace tutti::harness {
 
 class tar_writer {
 public:
@@ -37,4 +37,4 @@ private:
 /// "sha256:<64 hex>" of `bytes`.
 std::string sha256_digest(const std::string& bytes);
 
-} // namespace tutti::tests::support
+} // namespace tutti::harness

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace tutti::tests::support {
+namespace tutti::harness {
 
 /// Writes an OCI image layout tar at `archive_path` holding one image named
 /// `name` (e.g. "docker.io/tutti/busybox:1", as io.containerd.image.name and
@@ -20,4 +20,4 @@ std::string write_busybox_oci_archive(const std::string& archive_path, const std
                                       const std::vector<std::string>& applets,
                                       const std::string& busybox = "/bin/busybox");
 
-} // namespace tutti::tests::support
+} // namespace tutti::harness
