@@ -22,6 +22,10 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   etcd-server               # the etcd store backend's tests (docs/architecture.md)
+  # The containerd driver's registry tests: a private registry (distribution
+  # 2.8) they start themselves. On a systemd host the package also enables a
+  # docker-registry service on :5000, which the tests do not need.
+  docker-registry
 )
 
 missing=()
