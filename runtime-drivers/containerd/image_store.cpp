@@ -140,38 +140,84 @@ caf::error image_store::import_image(const image_archive& archive, const archive
       for (size_t i = 0; i < image.layers.size(); ++i)
         labels["containerd.io/gc.ref.content.l." + std::to_string(i)] = image.layers[i].digest;
     }
-    if (auto err = write_blob(archive, blob.digest, blob.size, labels, lease))
+    auto source = [&](const blob_sink& sink) { return archive.read_blob(blob.digest, sink); };
+    if (auto err = write_blob(blob.digest, blob.size, labels, lease, source))
       return err;
   }
-  for (const auto& name : image.names) {
-    api::images::CreateImageRequest req;
-    auto* record = req.mutable_image();
-    record->set_name(name);
-    auto* target = record->mutable_target();
-    target->set_media_type(image.manifest.media_type);
-    target->set_digest(image.manifest.digest);
-    target->set_size(image.manifest.size);
-    api::images::CreateImageResponse resp;
-    auto ctx = client_.context(call_timeout_, lease);
-    auto status = client_.images().Create(ctx.get(), req, &resp);
-    if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
-      // A name imported again points at what this archive holds now.
-      api::images::UpdateImageRequest update;
-      *update.mutable_image() = *record;
-      update.mutable_update_mask()->add_paths("target");
-      api::images::UpdateImageResponse updated;
-      auto uctx = client_.context(call_timeout_, lease);
-      status = client_.images().Update(uctx.get(), update, &updated);
-    }
-    if (auto err = client_.check(status, "cannot create image " + name))
+  for (const auto& name : image.names)
+    if (auto err = create_image(name, image.manifest, lease))
       return err;
-  }
   return {};
 }
 
-caf::error image_store::write_blob(const image_archive& archive, const std::string& digest,
-                                   int64_t size, const std::map<std::string, std::string>& labels,
-                                   const std::string& lease) {
+caf::error image_store::create_image(const std::string& name, const descriptor& target,
+                                     const std::string& lease) {
+  api::images::CreateImageRequest req;
+  auto* record = req.mutable_image();
+  record->set_name(name);
+  record->mutable_target()->set_media_type(target.media_type);
+  record->mutable_target()->set_digest(target.digest);
+  record->mutable_target()->set_size(target.size);
+  api::images::CreateImageResponse resp;
+  auto ctx = client_.context(call_timeout_, lease);
+  auto status = client_.images().Create(ctx.get(), req, &resp);
+  if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    // A name imported or pulled again points at what it names now.
+    api::images::UpdateImageRequest update;
+    *update.mutable_image() = *record;
+    update.mutable_update_mask()->add_paths("target");
+    api::images::UpdateImageResponse updated;
+    auto uctx = client_.context(call_timeout_, lease);
+    status = client_.images().Update(uctx.get(), update, &updated);
+  }
+  return client_.check(status, "cannot create image " + name);
+}
+
+caf::error image_store::pull(const std::string& name) {
+  auto resolved = registry_.resolve(name);
+  if (!resolved)
+    return std::move(resolved.error());
+  caf::error err;
+  scoped_lease lease{client_, err};
+  if (err)
+    return err;
+  auto from_registry = [&](const descriptor& blob) {
+    return [&, blob](const blob_sink& sink) { return registry_.fetch_blob(name, blob, sink); };
+  };
+  auto from_memory = [](const std::string& bytes) {
+    return [&bytes](const blob_sink& sink) {
+      return sink(bytes.data(), bytes.size())
+                 ? caf::error{}
+                 : protocol::make_error(error_code::driver_failure, "cannot store a manifest");
+    };
+  };
+  for (const auto& layer : resolved->layers)
+    if (auto failed = write_blob(layer.digest, layer.size, {}, lease.id(), from_registry(layer)))
+      return failed;
+  if (auto failed = write_blob(resolved->config.digest, resolved->config.size, {}, lease.id(),
+                               from_registry(resolved->config)))
+    return failed;
+  std::map<std::string, std::string> labels{
+      {"containerd.io/gc.ref.content.config", resolved->config.digest}};
+  for (size_t i = 0; i < resolved->layers.size(); ++i)
+    labels["containerd.io/gc.ref.content.l." + std::to_string(i)] = resolved->layers[i].digest;
+  if (auto failed = write_blob(resolved->manifest.digest, resolved->manifest.size, labels,
+                               lease.id(), from_memory(resolved->manifest_json)))
+    return failed;
+  if (resolved->target.digest != resolved->manifest.digest) {
+    // Only this platform's manifest is kept: the index names it for the collector.
+    std::map<std::string, std::string> index_labels{
+        {"containerd.io/gc.ref.content.m.0", resolved->manifest.digest}};
+    if (auto failed = write_blob(resolved->target.digest, resolved->target.size, index_labels,
+                                 lease.id(), from_memory(resolved->target_json)))
+      return failed;
+  }
+  return create_image(name, resolved->target, lease.id());
+}
+
+caf::error image_store::write_blob(const std::string& digest, int64_t size,
+                                   const std::map<std::string, std::string>& labels,
+                                   const std::string& lease, const blob_source& source) {
   auto ctx = client_.context(apply_timeout, lease);
   auto stream = client_.content().Write(ctx.get());
   api::content::WriteContentRequest req;
@@ -207,7 +253,7 @@ caf::error image_store::write_blob(const image_archive& archive, const std::stri
     buffer.clear();
     return true;
   };
-  auto read = archive.read_blob(digest, [&](const char* data, size_t n) {
+  auto read = source([&](const char* data, size_t n) {
     buffer.append(data, n);
     return buffer.size() < write_chunk || flush(false);
   });
@@ -310,18 +356,8 @@ caf::expected<unpacked_image> image_store::prepare(const std::string& image,
   }
   auto result = unpack(name);
   if (!result && protocol::code_of(result.error()) == error_code::not_found) {
-    if (archive.empty())
-      return make_error(error_code::driver_failure,
-                        "image " + name + " is not in containerd (namespace " +
-                            client_.name_space() +
-                            "): give the spec an image_archive, or import it with "
-                            "`tutti image import FILE --node NODE`");
-    auto imported = import_archive(archive);
-    if (!imported)
-      return std::move(imported.error());
-    if (std::find(imported->begin(), imported->end(), name) == imported->end())
-      return make_error(error_code::invalid_argument,
-                        "image archive " + archive + " does not hold image " + name);
+    if (auto failed = archive.empty() ? pull_for(name) : import_for(name, archive))
+      return failed;
     result = unpack(name);
   }
   if (!result)
@@ -329,6 +365,25 @@ caf::expected<unpacked_image> image_store::prepare(const std::string& image,
   std::lock_guard<std::mutex> guard{mutex_};
   unpacked_[name] = *result;
   return result;
+}
+
+caf::error image_store::import_for(const std::string& name, const std::string& archive) {
+  auto imported = import_archive(archive);
+  if (!imported)
+    return std::move(imported.error());
+  if (std::find(imported->begin(), imported->end(), name) == imported->end())
+    return make_error(error_code::invalid_argument,
+                      "image archive " + archive + " does not hold image " + name);
+  return {};
+}
+
+caf::error image_store::pull_for(const std::string& name) {
+  auto failed = pull(name);
+  if (!failed)
+    return {};
+  return make_error(error_code::driver_failure,
+                    "image " + name + " is not in containerd (namespace " + client_.name_space() +
+                        ") and pulling it failed: " + protocol::message_of(failed));
 }
 
 caf::expected<unpacked_image> image_store::unpack(const std::string& name) {

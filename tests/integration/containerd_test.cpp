@@ -219,10 +219,12 @@ TEST_F(containerd, DeleteRemovesContainersAndSnapshots) {
 TEST_F(containerd, MissingImageIsAClearFailure) {
   auto& d = start_containerd_daemon("noimage");
   auto yaml =
-      "kind: Service\nname: ghost\ndriver: containerd\nimage: tutti/missing:1\n"
+      "kind: Service\nname: ghost\ndriver: containerd\nimage: 127.0.0.1:1/tutti/missing:1\n"
       "command: [/bin/true]\nrestart: {policy: always, backoff: {initial: 100ms, max: 1s}}\n";
   apply(d, yaml);
-  const std::string reason = "image docker.io/tutti/missing:1 is not in containerd";
+  const std::string reason =
+      "image 127.0.0.1:1/tutti/missing:1 is not in containerd (namespace " +
+      containerd_->name_space() + ") and pulling it failed: cannot reach registry 127.0.0.1:1";
   json seen;
   EXPECT_TRUE(s::wait_until(
       [&] {

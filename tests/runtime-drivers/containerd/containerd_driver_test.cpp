@@ -8,6 +8,7 @@
 
 #include "tests/runtime-drivers/test_support.hpp"
 #include "tests/support/containerd_environment.hpp"
+#include "tests/support/registry_environment.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,8 @@ namespace s = tutti::tests::support;
 
 [[maybe_unused]] auto* const containerd_env =
     ::testing::AddGlobalTestEnvironment(new s::containerd_environment);
+[[maybe_unused]] auto* const registry_env =
+    ::testing::AddGlobalTestEnvironment(new s::registry_environment);
 
 /// Ends at once on SIGTERM (PID 1 ignores signals it does not handle); says
 /// "ready" once the trap is set.
@@ -357,16 +360,18 @@ TEST_F(containerd_driver_test, lists_the_containers_of_its_node_and_a_new_driver
 }
 
 TEST_F(containerd_driver_test, a_missing_image_fails_create_saying_how_to_give_it) {
+  // No archive: pulled, from a registry that is not there (a closed port).
   auto x = spec("nope-0", {"/bin/true"});
-  x.image = "tutti/missing:1";
+  x.image = "127.0.0.1:1/tutti/missing:1";
   x.image_archive.clear();
   auto created = driver_->create(x);
   ASSERT_FALSE(created);
   EXPECT_EQ(code_of(created.error()), error_code::driver_failure);
   auto text = message(created.error());
-  EXPECT_NE(text.find("cannot create nope-0: image docker.io/tutti/missing:1 is not in containerd "
-                      "(namespace " +
-                      containerd_->name_space() + "): give the spec an image_archive"),
+  EXPECT_NE(text.find("cannot create nope-0: image 127.0.0.1:1/tutti/missing:1 is not in "
+                      "containerd (namespace " +
+                      containerd_->name_space() +
+                      ") and pulling it failed: cannot reach registry 127.0.0.1:1"),
             std::string::npos)
       << text;
   // Tried once: the next create fails at once with the same reason.
@@ -389,6 +394,29 @@ TEST_F(containerd_driver_test, a_missing_image_fails_create_saying_how_to_give_i
   EXPECT_NE(message(no_file.error()).find("/nonexistent/busybox.tar"), std::string::npos)
       << message(no_file.error());
   EXPECT_EQ(containerd_->ctr({"containers", "ls", "-q"}).out, "");
+}
+
+TEST_F(containerd_driver_test, pulls_an_image_from_a_registry_without_an_archive) {
+  s::private_registry* registry = nullptr;
+  TUTTI_REQUIRE_REGISTRY(registry);
+  auto pushed = registry->push_archive(containerd_->archive(), "tutti/pulled", "1");
+  ASSERT_EQ(pushed, "") << registry->log();
+  auto x = spec("pulled-0", {"/bin/sh", "-c", "echo pulled; exec sleep 300"});
+  x.image = registry->host() + "/tutti/pulled:1";
+  x.image_archive.clear();
+  auto info = run(x);
+  EXPECT_EQ(info.state, container_state::running);
+  ASSERT_TRUE(eventually([&] { return logs_of("pulled-0") == "pulled\n"; })) << logs_of("pulled-0");
+  auto images = containerd_->ctr({"images", "ls", "-q"}).out;
+  EXPECT_NE(images.find(registry->host() + "/tutti/pulled:1"), std::string::npos) << images;
+  // A tag the registry does not have: the reason names it.
+  auto missing = spec("absent-0", {"/bin/true"});
+  missing.image = registry->host() + "/tutti/pulled:2";
+  missing.image_archive.clear();
+  auto created = driver_->create(missing);
+  ASSERT_FALSE(created);
+  EXPECT_NE(message(created.error()).find("pulling it failed"), std::string::npos)
+      << message(created.error());
 }
 
 TEST_F(containerd_driver_test, a_containerd_that_is_not_there_fails_calls_clearly) {
