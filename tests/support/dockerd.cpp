@@ -3,6 +3,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
+#include "tools/harness/private_daemon.hpp"
 
 #include <curl/curl.h>
 
@@ -188,47 +189,20 @@ bool docker_engine::spawn_dockerd(std::string& why) {
                                 "--pidfile=" + dir_ + "/pid", "-H", "unix://" + socket_,
                                 // Containers that ignore SIGTERM must not hold up a stop.
                                 "--shutdown-timeout=1", "--log-level=warn"};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
   auto log = dir_ + "/dockerd.log";
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    why = std::string{"fork failed: "} + std::strerror(errno);
+  dockerd_pid_ = harness::spawn_private_daemon(args, log, why);
+  if (dockerd_pid_ == 0)
     return false;
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec. The engine ends with the test
-    // binary even when that is killed (a ctest timeout).
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent)
-      ::_exit(127);
-    ::setpgid(0, 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null >= 0)
-      ::dup2(null, 0);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  dockerd_pid_ = pid;
-  auto deadline = std::chrono::steady_clock::now() + engine_start_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pinged(socket_, 1s))
+  switch (harness::wait_for_daemon(
+      dockerd_pid_, [this] { return pinged(socket_, 1s); }, engine_start_timeout)) {
+    case harness::daemon_start::answered:
       return true;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
+    case harness::daemon_start::exited:
       dockerd_pid_ = 0;
       why = "dockerd exited at once; its log:\n" + tail_of(log);
       return false;
-    }
-    std::this_thread::sleep_for(50ms); // -- allowed: polling interval of a deadline wait
+    case harness::daemon_start::timed_out:
+      break;
   }
   why = "dockerd did not answer on " + socket_ + " within 30 s; its log:\n" + tail_of(log);
   stop_engine();

@@ -3,6 +3,7 @@
 #include "protocol/errors.hpp"
 #include "runtime-drivers/containerd/image_archive.hpp"
 #include "tests/support/wait.hpp"
+#include "tools/harness/private_daemon.hpp"
 
 #include <curl/curl.h>
 
@@ -124,50 +125,24 @@ std::unique_ptr<private_registry> private_registry::start(std::string& why, bool
 
 bool private_registry::spawn(std::string& why) {
   std::vector<std::string> args{binary, "serve", dir_->file("config.yml")};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto log_path = dir_->file("registry.log");
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    why = std::string{"fork failed: "} + std::strerror(errno);
+  pid_ = harness::spawn_private_daemon(args, dir_->file("registry.log"), why);
+  if (pid_ == 0)
     return false;
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec. The registry ends with the test
-    // binary even when that is killed (a ctest timeout).
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent)
-      ::_exit(127);
-    ::setpgid(0, 0);
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null >= 0)
-      ::dup2(null, 0);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
-  dir_->write("pid", std::to_string(pid));
+  dir_->write("pid", std::to_string(pid_));
   auto port = port_->first();
-  auto deadline = std::chrono::steady_clock::now() + start_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  auto answers = [&] {
     auto r = http_get("127.0.0.1", port, "/v2/", 500ms);
-    if (r && r->status == 200)
+    return r && r->status == 200;
+  };
+  switch (harness::wait_for_daemon(pid_, answers, start_timeout)) {
+    case harness::daemon_start::answered:
       return true;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
+    case harness::daemon_start::exited:
       pid_ = 0;
       why = "docker-registry exited at once; its log:\n" + log();
       return false;
-    }
-    std::this_thread::sleep_for(poll_interval); // -- allowed: polling interval of a deadline wait
+    case harness::daemon_start::timed_out:
+      break;
   }
   why = "docker-registry did not answer GET /v2/ on " + host_ + " within 20 s; its log:\n" + log();
   return false;

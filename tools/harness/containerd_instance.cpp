@@ -1,6 +1,7 @@
 #include "tools/harness/containerd_instance.hpp"
 
 #include "tools/harness/oci_archive.hpp"
+#include "tools/harness/private_daemon.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -321,48 +322,21 @@ bool containerd_instance::spawn(std::string& why) {
   std::vector<std::string> args{containerd_,           "--root",      dir_ + "/root", "--state",
                                 dir_ + "/state",       "--address",   socket_,        "--config",
                                 dir_ + "/config.toml", "--log-level", "warn"};
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
   auto log = dir_ + "/containerd.log";
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    why = std::string{"fork failed: "} + std::strerror(errno);
+  pid_ = spawn_private_daemon(args, log, why);
+  if (pid_ == 0)
     return false;
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec. containerd ends with the test
-    // binary even when that is killed (a ctest timeout).
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent)
-      ::_exit(127);
-    ::setpgid(0, 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null >= 0)
-      ::dup2(null, 0);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
-  std::ofstream{dir_ + "/pid"} << pid;
-  auto deadline = std::chrono::steady_clock::now() + start_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (answers())
+  std::ofstream{dir_ + "/pid"} << pid_;
+  switch (wait_for_daemon(
+      pid_, [this] { return answers(); }, start_timeout)) {
+    case daemon_start::answered:
       return true;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
+    case daemon_start::exited:
       pid_ = 0;
       why = "containerd exited at once; its log:\n" + tail_of(log);
       return false;
-    }
-    std::this_thread::sleep_for(50ms); // -- allowed: polling interval of a deadline wait
+    case daemon_start::timed_out:
+      break;
   }
   why = "containerd did not answer on " + socket_ + " within 30 s; its log:\n" + tail_of(log);
   stop_containerd();

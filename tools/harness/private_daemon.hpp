@@ -1,0 +1,28 @@
+#pragma once
+
+// Starting a daemon a test or benchmark owns (dockerd, containerd, a registry):
+// a child in a process group of its own that gets SIGTERM when its parent dies
+// (a ctest timeout SIGKILLs the test binary), its output appended to a log, and
+// a wait until it answers.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tutti::harness {
+
+/// Forks and execs `args` (args[0] a path); returns its pid, or 0 with `why`.
+pid_t spawn_private_daemon(const std::vector<std::string>& args, const std::string& log_path,
+                           std::string& why);
+
+enum class daemon_start { answered, exited, timed_out };
+
+/// Polls `answers` until it holds, the daemon `pid` exits (it is reaped then)
+/// or `timeout` passes.
+daemon_start wait_for_daemon(pid_t pid, const std::function<bool()>& answers,
+                             std::chrono::milliseconds timeout);
+
+} // namespace tutti::harness
