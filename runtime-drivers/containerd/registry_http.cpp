@@ -1,6 +1,6 @@
 #include "runtime-drivers/containerd/registry_http.hpp"
 
-#include "runtime-drivers/docker/docker_http.hpp"
+#include "runtime-drivers/curl_support.hpp"
 
 #include <curl/curl.h>
 
@@ -95,7 +95,7 @@ void set_timeouts(CURL* curl, const http_request& req) {
 } // namespace
 
 http_pool::http_pool() {
-  docker::init_curl();
+  init_curl();
 }
 
 http_pool::~http_pool() {

@@ -1,7 +1,7 @@
 #include "runtime-drivers/containerd/registry_parse.hpp"
 
 #include "protocol/errors.hpp"
-#include "runtime-drivers/docker/docker_http.hpp"
+#include "runtime-drivers/curl_support.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -321,13 +321,13 @@ std::string token_url(const auth_challenge& challenge, const std::string& reposi
   auto url = realm->second;
   char separator = url.find('?') == std::string::npos ? '?' : '&';
   if (auto service = challenge.params.find("service"); service != challenge.params.end()) {
-    url += separator + std::string{"service="} + docker::url_escape(service->second);
+    url += separator + std::string{"service="} + url_escape(service->second);
     separator = '&';
   }
   auto scope = challenge.params.find("scope");
   url += separator + std::string{"scope="} +
-         docker::url_escape(scope != challenge.params.end() ? scope->second
-                                                            : "repository:" + repository + ":pull");
+         url_escape(scope != challenge.params.end() ? scope->second
+                                                    : "repository:" + repository + ":pull");
   return url;
 }
 

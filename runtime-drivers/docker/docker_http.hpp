@@ -3,6 +3,8 @@
 // HTTP/1.1 to the Docker engine over its unix socket (libcurl with
 // CURLOPT_UNIX_SOCKET_PATH), API version 1.41. Internal to runtime-drivers.
 
+#include "runtime-drivers/curl_support.hpp"
+
 #include <caf/expected.hpp>
 
 #include <chrono>
@@ -22,11 +24,8 @@ struct http_reply {
   std::string body;
 };
 
-/// Initialises libcurl once per process (curl_global_init is not thread-safe).
-void init_curl();
-
-/// `text` percent-encoded for a query string.
-std::string url_escape(const std::string& text);
+using runtime_drivers::init_curl;
+using runtime_drivers::url_escape;
 
 /// The driver_failure message for an engine that does not answer:
 /// "cannot reach the Docker engine at SOCKET: DETAIL; is dockerd running?".

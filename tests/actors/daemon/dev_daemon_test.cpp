@@ -276,9 +276,10 @@ TEST(MakeDrivers, OffersOnlyTheDriversTheConfigEnables) {
   cfg.node.name = "n1";
   auto all = make_drivers(cfg);
   ASSERT_TRUE(all) << p::message_of(all.error());
-  EXPECT_EQ(all->size(), 3u);
+  EXPECT_EQ(all->size(), 4u); // sim, process, docker, containerd
   cfg.process.enabled = false;
   cfg.docker.enabled = false;
+  cfg.containerd.enabled = false;
   auto sim_only = make_drivers(cfg);
   ASSERT_TRUE(sim_only) << p::message_of(sim_only.error());
   ASSERT_EQ(sim_only->size(), 1u);
