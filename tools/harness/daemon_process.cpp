@@ -1,5 +1,7 @@
 #include "tools/harness/daemon_process.hpp"
 
+#include "tools/harness/private_daemon.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -132,18 +134,13 @@ daemon_process::daemon_process(mode m, std::vector<std::string> args) {
 }
 
 void daemon_process::spawn() {
-  std::vector<char*> argv;
-  for (auto& a : args_)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  auto log = dir_ + "/tuttid.log";
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
-    throw std::runtime_error(std::string{"cannot start "} + TUTTID_BIN + ": " + std::strerror(rc));
+  // Ends with the tool (a test's timeout kills it without a cleanup).
+  std::string why;
+  pid_ = spawn_private_daemon(args_, dir_ + "/tuttid.log", why, true);
+  if (pid_ == 0) {
+    pid_ = -1;
+    throw std::runtime_error(std::string{"cannot start "} + TUTTID_BIN + ": " + why);
+  }
 }
 
 daemon_process::~daemon_process() {

@@ -2,6 +2,7 @@
 
 #include "persistence/etcd_client.hpp"
 #include "tools/harness/daemon_process.hpp"
+#include "tools/harness/private_daemon.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -23,19 +24,12 @@ namespace {
 
 constexpr const char* etcd_binary = "/usr/bin/etcd";
 
+/// Ends with the tool (a test's timeout kills it without a cleanup).
 int spawn(std::vector<std::string> args, const std::string& log) {
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  int pid = -1;
-  int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0)
-    throw std::runtime_error(std::string{"cannot start "} + etcd_binary + ": " + std::strerror(rc));
+  std::string why;
+  auto pid = spawn_private_daemon(args, log, why, true);
+  if (pid == 0)
+    throw std::runtime_error(std::string{"cannot start "} + etcd_binary + ": " + why);
   return pid;
 }
 
@@ -69,11 +63,28 @@ etcd_members::etcd_members(size_t members) {
     auto name = "m" + std::to_string(i);
     auto client = "http://" + clients_[i];
     // A member started again finds its data and ignores the initial-cluster flags.
-    args_.push_back({etcd_binary, "--name", name, "--data-dir", dir_ + "/" + name,
-                     "--listen-client-urls", client, "--advertise-client-urls", client,
-                     "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
-                     "--initial-cluster", initial, "--initial-cluster-state", "new",
-                     "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level",
+    args_.push_back({etcd_binary,
+                     "--name",
+                     name,
+                     "--data-dir",
+                     dir_ + "/" + name,
+                     "--listen-client-urls",
+                     client,
+                     "--advertise-client-urls",
+                     client,
+                     "--listen-peer-urls",
+                     peers[i],
+                     "--initial-advertise-peer-urls",
+                     peers[i],
+                     "--initial-cluster",
+                     initial,
+                     "--initial-cluster-state",
+                     "new",
+                     "--heartbeat-interval",
+                     "50",
+                     "--election-timeout",
+                     "500",
+                     "--log-level",
                      "warn"});
     pids_.push_back(spawn(args_[i], dir_ + "/" + name + ".log"));
   }

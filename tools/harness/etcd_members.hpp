@@ -39,7 +39,7 @@ public:
 
 private:
   std::string dir_;
-  std::vector<std::string> clients_; // HOST:PORT
+  std::vector<std::string> clients_;           // HOST:PORT
   std::vector<std::vector<std::string>> args_; // each member's command line
   std::vector<int> pids_;
 };

@@ -13,7 +13,7 @@
 namespace tutti::harness {
 
 pid_t spawn_private_daemon(const std::vector<std::string>& args, const std::string& log_path,
-                           std::string& why) {
+                           std::string& why, bool keep_stdout) {
   std::vector<char*> argv;
   for (const auto& a : args)
     argv.push_back(const_cast<char*>(a.c_str()));
@@ -32,7 +32,8 @@ pid_t spawn_private_daemon(const std::vector<std::string>& args, const std::stri
     ::setpgid(0, 0);
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
-      ::dup2(fd, 1);
+      if (!keep_stdout)
+        ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

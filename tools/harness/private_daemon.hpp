@@ -15,8 +15,11 @@
 namespace tutti::harness {
 
 /// Forks and execs `args` (args[0] a path); returns its pid, or 0 with `why`.
+/// Its stderr, and its stdout unless `keep_stdout` (then ours), go to the log.
+/// The SIGTERM comes when the thread that called this ends: call it from a
+/// thread that lives as long as the daemon should (the main thread).
 pid_t spawn_private_daemon(const std::vector<std::string>& args, const std::string& log_path,
-                           std::string& why);
+                           std::string& why, bool keep_stdout = false);
 
 enum class daemon_start { answered, exited, timed_out };
 

@@ -47,8 +47,8 @@ bool can_cut_processes() {
   auto probe = root + "/tutti-cut-probe-" + std::to_string(::getpid());
   if (::mkdir(probe.c_str(), 0755) != 0)
     return false;
-  auto rule = "OUTPUT -o lo -p tcp --dport 9 -m cgroup --path /" +
-              probe.substr(root.size() + 1) + " -j DROP";
+  auto rule = "OUTPUT -o lo -p tcp --dport 9 -m cgroup --path /" + probe.substr(root.size() + 1) +
+              " -j DROP";
   bool ok = iptables("-t mangle -A", rule);
   if (ok)
     iptables("-t mangle -D", rule);
@@ -82,8 +82,8 @@ process_cut::process_cut(int pid, std::vector<uint16_t> ports) : pid_(pid) {
   // way in: a drop in OUTPUT would fail the sender's calls at once instead.
   auto mark = std::to_string(0x7a000000 | (pid & 0xffffff));
   rules_.push_back("-t mangle OUTPUT -o lo -p tcp -m multiport --dports " + list +
-                   " -m cgroup --path /tutti-cut-" + std::to_string(pid) +
-                   " -j MARK --set-mark " + mark);
+                   " -m cgroup --path /tutti-cut-" + std::to_string(pid) + " -j MARK --set-mark " +
+                   mark);
   rules_.push_back("-t filter INPUT -i lo -p tcp -m mark --mark " + mark + " -j DROP");
   for (auto p : ports)
     for (const auto& local : connection_ports(pid, p)) {

@@ -31,8 +31,8 @@ public:
 
 private:
   int pid_;
-  std::string cgroup_;                  // its path under the cgroup v2 mount
-  std::vector<std::string> rules_;      // "TABLE CHAIN RULE", as added
+  std::string cgroup_;             // its path under the cgroup v2 mount
+  std::vector<std::string> rules_; // "TABLE CHAIN RULE", as added
   bool ok_ = false;
 };
 
