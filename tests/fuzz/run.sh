@@ -5,7 +5,8 @@
 #
 #   tests/fuzz/run.sh TARGET [SECONDS] [BUILD_DIR] [WORK_DIR]
 #
-# TARGET is api, spec, daemon_config, quantity, records, docker_json or mesh_replay.
+# TARGET is api, spec, daemon_config, quantity, records, docker_json, image_archive or
+# mesh_replay.
 # Crashes, leaks and timeouts land in WORK_DIR/TARGET/artifacts/.
 set -euo pipefail
 
