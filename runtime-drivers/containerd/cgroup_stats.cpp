@@ -117,9 +117,18 @@ caf::expected<cgroup_sample> read_v2(const std::string& root, const std::string&
 caf::expected<cgroup_sample> read_cgroup(const std::string& cgroups_path,
                                          const std::string& mountinfo) {
   auto mounts = cgroup_mounts(mountinfo);
-  for (const auto& m : mounts)
-    if (m.type == "cgroup2" && mounts.size() == 1)
-      return read_v2(m.path, cgroups_path);
+  // v1 when a v1 hierarchy has the controllers (a hybrid host's cgroup2 mount
+  // holds none); else the unified hierarchy, at /sys/fs/cgroup when mounted there.
+  bool v1 = false;
+  const cgroup_mount* unified = nullptr;
+  for (const auto& m : mounts) {
+    v1 = v1 || (m.type == "cgroup" &&
+                (has_option(m.options, "memory") || has_option(m.options, "cpuacct")));
+    if (m.type == "cgroup2" && (unified == nullptr || m.path == "/sys/fs/cgroup"))
+      unified = &m;
+  }
+  if (!v1 && unified != nullptr)
+    return read_v2(unified->path, cgroups_path);
   return read_v1(mounts, cgroups_path);
 }
 

@@ -296,6 +296,25 @@ caf::expected<exec_result> run_exec(const containerd_client& client, const exec_
     auto ctx = client.context(request.call_timeout);
     (void)client.tasks().DeleteProcess(ctx.get(), req, &resp);
   };
+  api::tasks::WaitRequest wait;
+  wait.set_container_id(id);
+  wait.set_exec_id(exec_id);
+  // Ends a command that may still run (containerd deletes no running process),
+  // then deletes it: what every way out after a started Exec does.
+  auto abandon = [&] {
+    api::tasks::KillRequest kill;
+    kill.set_container_id(id);
+    kill.set_exec_id(exec_id);
+    kill.set_signal(SIGKILL);
+    google::protobuf::Empty none;
+    auto kctx = client.context(request.call_timeout);
+    (void)client.tasks().Kill(kctx.get(), kill, &none);
+    api::tasks::WaitResponse ignored;
+    auto w2 = client.context(exec_kill_wait);
+    (void)client.tasks().Wait(w2.get(), wait, &ignored);
+    cleanup();
+    remove_outputs();
+  };
   api::tasks::ExecProcessRequest exec;
   exec.set_container_id(id);
   exec.set_exec_id(exec_id);
@@ -316,30 +335,20 @@ caf::expected<exec_result> run_exec(const containerd_client& client, const exec_
   auto sctx = client.context(request.call_timeout);
   if (auto err = client.check(client.tasks().Start(sctx.get(), start, &started),
                               "cannot run a command in " + id)) {
-    cleanup();
-    remove_outputs();
+    abandon(); // its start may have gone through all the same
     return err;
   }
-  api::tasks::WaitRequest wait;
-  wait.set_container_id(id);
-  wait.set_exec_id(exec_id);
   api::tasks::WaitResponse waited;
   auto wctx = client.context(request.timeout);
   auto status = client.tasks().Wait(wctx.get(), wait, &waited);
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    api::tasks::KillRequest kill;
-    kill.set_container_id(id);
-    kill.set_exec_id(exec_id);
-    kill.set_signal(SIGKILL);
-    auto kctx = client.context(request.call_timeout);
-    (void)client.tasks().Kill(kctx.get(), kill, &empty);
-    api::tasks::WaitResponse ignored;
-    auto w2 = client.context(exec_kill_wait);
-    (void)client.tasks().Wait(w2.get(), wait, &ignored);
-    cleanup();
-    remove_outputs();
+    abandon();
     return make_error(error_code::timeout, "command did not finish within " +
                                                std::to_string(request.timeout.count()) + "ms");
+  }
+  if (!status.ok()) {
+    abandon();
+    return client.check(status, "cannot wait for a command in " + id);
   }
   cleanup(); // closes its output first
   auto out = read_tail(output, max_exec_output);

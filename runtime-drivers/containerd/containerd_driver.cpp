@@ -38,6 +38,9 @@ constexpr const char* stop_signal_label = "tutti.stop-signal";
 constexpr auto recent_exit_keep = std::chrono::minutes{1};
 /// The largest log tail kept in memory, whatever the caller asks.
 constexpr size_t max_log_bytes = size_t{64} << 20;
+/// A watched task that could not be looked up after a reconnect is looked up
+/// again this much later.
+constexpr auto resync_retry = std::chrono::seconds{1};
 /// How long a forced removal waits for the killed task to end.
 constexpr auto kill_wait = std::chrono::seconds{10};
 
@@ -271,13 +274,16 @@ caf::expected<container_info> containerd_driver::make_container(const container_
                       "container " + spec.name + " has no image (the containerd driver needs one)");
   auto image_key = cd::full_image_name(spec.image);
   if (auto err = check_image(image_key))
-    return err;
+    return make_error(error_code::driver_failure,
+                      "cannot create " + spec.name + ": " + protocol::message_of(err));
   auto image = images_->prepare(spec.image, spec.image_archive);
   if (!image) {
-    auto why = "cannot create " + spec.name + ": " + protocol::message_of(image.error());
-    std::lock_guard<std::mutex> guard{mutex_};
-    failed_images_[image_key] = {steady::now(), why};
-    return make_error(protocol::code_of(image.error()), why);
+    auto why = protocol::message_of(image.error());
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      failed_images_[image_key] = {steady::now(), why};
+    }
+    return make_error(protocol::code_of(image.error()), "cannot create " + spec.name + ": " + why);
   }
   auto id = container_id(spec.name);
   auto user = users_->resolve(*image);
@@ -392,6 +398,8 @@ caf::expected<container_info> containerd_driver::start_task(container_info curre
                                                             const rootfs& mounts) {
   const auto& name = current.name;
   const auto& id = current.runtime_id;
+  std::error_code ec;
+  fs::create_directories(options_.state_dir + "/logs", ec); // removed by hand since, say
   auto log = options_.log_binary.empty() ? "file://" + log_path(id)
                                          : cd::log_copier_uri(options_.log_binary, log_path(id));
   api::tasks::CreateTaskRequest creq;
@@ -433,12 +441,13 @@ containerd_driver::run(container_spec spec,
   if (!started)
     return started;
   auto key = std::make_pair(started->runtime_id, static_cast<uint32_t>(started->pid));
+  auto on_exit = watcher(*started); // before the lock: it may call back into the driver
   std::lock_guard<std::mutex> guard{mutex_};
   auto ended = recent_exits_.find(key);
   if (ended == recent_exits_.end()) {
-    watches_[spec.name] = watch_entry{key.first, key.second, watcher(*started)};
+    watches_[spec.name] = watch_entry{key.first, key.second, std::move(on_exit)};
   } else {
-    tasks_->post([on_exit = watcher(*started), name = spec.name, code = ended->second.first] {
+    tasks_->post([on_exit = std::move(on_exit), name = spec.name, code = ended->second.first] {
       on_exit(name, code);
     });
   }
@@ -492,20 +501,32 @@ caf::error containerd_driver::remove(const std::string& name, bool force) {
   if (auto err = check_container_name(name))
     return err;
   auto id = container_id(name);
+  std::optional<watch_entry> unwatched;
   if (force) {
     // Before the kill: its exit must find no watch.
     std::lock_guard<std::mutex> guard{mutex_};
-    watches_.erase(name);
+    if (auto i = watches_.find(name); i != watches_.end()) {
+      unwatched = std::move(i->second);
+      watches_.erase(i);
+    }
   }
+  // A removal that fails leaves the container watched as it was.
+  auto keep_watch = [&](caf::error err) {
+    if (unwatched) {
+      std::lock_guard<std::mutex> guard{mutex_};
+      watches_.emplace(name, std::move(*unwatched));
+    }
+    return err;
+  };
   auto task = task_of(id);
   if (!task)
-    return std::move(task.error());
+    return keep_watch(std::move(task.error()));
   if (task->exists && task->status != task_status::STOPPED) {
     if (!force)
       return make_error(error_code::invalid_argument,
                         "container " + name + " is running; stop it first or remove it with force");
     if (auto err = kill(id, {}, SIGKILL, true))
-      return err;
+      return keep_watch(std::move(err));
     auto deadline = steady::now() + kill_wait;
     while (task && task->exists && task->status != task_status::STOPPED &&
            steady::now() < deadline) {
@@ -514,7 +535,7 @@ caf::error containerd_driver::remove(const std::string& name, bool force) {
     }
   }
   if (auto err = delete_task(id))
-    return err;
+    return keep_watch(std::move(err));
   api::containers::DeleteContainerRequest req;
   req.set_id(id);
   google::protobuf::Empty resp;
@@ -701,10 +722,13 @@ void containerd_driver::resync() {
     for (const auto& [name, entry] : watches_)
       watched.emplace(name, watch_entry{entry.id, entry.pid, {}});
   }
+  bool failed = false;
   for (const auto& [name, entry] : watched) {
     auto task = task_of(entry.id);
-    if (!task)
-      continue; // containerd went away again: the next subscription looks again
+    if (!task) {
+      failed = true; // looked up again soon: the stream may well stay up
+      continue;
+    }
     int32_t code = -1;
     if (task->exists && task->pid == entry.pid) {
       if (task->status != task_status::STOPPED)
@@ -722,6 +746,8 @@ void containerd_driver::resync() {
     }
     callback(name, code);
   }
+  if (failed)
+    tasks_->post_at(steady::now() + resync_retry, [this] { resync(); });
 }
 
 } // namespace tutti::runtime_drivers

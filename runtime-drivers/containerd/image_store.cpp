@@ -225,7 +225,9 @@ caf::error image_store::write_blob(const std::string& digest, int64_t size,
   // AlreadyExists for a blob it holds, and adds that blob to the lease, so the
   // garbage collector cannot take it before the image names it.
   req.set_action(::containerd::services::content::v1::STAT);
-  req.set_ref("tutti-import-" + digest);
+  // A ref of its own: containerd locks a ref, and two images sharing a blob
+  // may be written at once (the second to commit finds it there).
+  req.set_ref("tutti-import-" + digest + "-" + unique_part());
   req.set_total(size);
   req.set_expected(digest);
   api::content::WriteContentResponse stat;
@@ -238,6 +240,7 @@ caf::error image_store::write_blob(const std::string& digest, int64_t size,
   req.set_action(::containerd::services::content::v1::WRITE);
   int64_t offset = 0;
   std::string buffer;
+  bool refused = false; // containerd ended the stream: its status says why
   auto flush = [&](bool commit) {
     req.set_offset(offset);
     req.set_data(buffer);
@@ -247,8 +250,10 @@ caf::error image_store::write_blob(const std::string& digest, int64_t size,
         (*req.mutable_labels())[k] = v;
     }
     api::content::WriteContentResponse resp;
-    if (!stream->Write(req) || !stream->Read(&resp))
+    if (!stream->Write(req) || !stream->Read(&resp)) {
+      refused = true;
       return false;
+    }
     offset += static_cast<int64_t>(buffer.size());
     buffer.clear();
     return true;
@@ -267,10 +272,12 @@ caf::error image_store::write_blob(const std::string& digest, int64_t size,
   auto status = stream->Finish();
   if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS)
     return {};
-  if (read)
-    return read;
+  if (read && !refused)
+    return read; // the source's own failure
   if (auto err = client_.check(status, "cannot write blob " + digest))
     return err;
+  if (read)
+    return read;
   if (!committed)
     return make_error(error_code::driver_failure,
                       "cannot write blob " + digest + ": containerd closed the stream");

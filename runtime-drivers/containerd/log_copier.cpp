@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -84,11 +85,18 @@ int run_log_copier(const std::string& path) {
   struct sigaction action {};
   action.sa_handler = on_term;
   ::sigaction(SIGTERM, &action, nullptr);
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0)
+    ::mkdir(path.substr(0, slash).c_str(), 0755); // the log directory, removed since
   int log = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log < 0) {
-    std::fprintf(stderr, "tuttid containerd-log: cannot open %s: %s\n", path.c_str(),
-                 std::strerror(errno));
-    return 1;
+    // Reading on keeps the task alive: with no reader left its next write
+    // would end it with SIGPIPE. Its output is lost, not the task.
+    std::fprintf(stderr, "tutti-log-copier: cannot open %s: %s; discarding the output\n",
+                 path.c_str(), std::strerror(errno));
+    log = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (log < 0)
+      return 1;
   }
   ::close(ready_fd); // the shim waits for this before it starts the task
   pollfd fds[2] = {{stdout_fd, POLLIN, 0}, {stderr_fd, POLLIN, 0}};

@@ -14,9 +14,10 @@ namespace tutti::runtime_drivers::containerd {
 /// The subcommand containerd's shim runs.
 inline constexpr const char* log_copier_command = "containerd-log";
 
-/// Copies fds 3 and 4 to `path` (appending) until both end, or until SIGTERM
-/// (the shim ending the task) and what is readable then is copied. Returns the
-/// process's exit status: 0, or 1 when `path` cannot be opened.
+/// Copies fds 3 and 4 to `path` (appending; its directory made when missing)
+/// until both end, or until SIGTERM (the shim ending the task) and what is
+/// readable then is copied. When `path` cannot be opened the output is read
+/// and discarded, so the task does not die of SIGPIPE. Returns 0.
 int run_log_copier(const std::string& path);
 
 /// The stdio URI of a task whose output `binary` (tuttid) copies to `log_path`.

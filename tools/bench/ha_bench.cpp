@@ -68,8 +68,7 @@ struct ha_cluster {
     return std::make_unique<daemon_process>(
         daemon_process::mode{"control"},
         std::vector<std::string>{"-c", config, "--store", etcd->store_url(), "--listen",
-                                 "127.0.0.1:" + std::to_string(listens[i]), "--join-token",
-                                 token});
+                                 "127.0.0.1:" + std::to_string(listens[i]), "--join-token", token});
   }
 
   std::unique_ptr<daemon_process> start_node(int i) {
@@ -86,10 +85,14 @@ struct ha_cluster {
 /// The control process that says it leads, and a client of it; -1 when none
 /// does yet.
 int find_leader(ha_cluster& c, std::unique_ptr<cli::client>& client) {
+  // First: a thread holds one KJ event loop at a time, and the client of an
+  // earlier look-up (whose write then failed) still holds one.
+  client.reset();
   for (int i = 0; i < 3; ++i) {
     if (!c.controls[i] || !c.controls[i]->running())
       continue;
-    auto x = cli::client::connect(c.controls[i]->api(), 500ms, cli::credentials{harness::admin_token(), {}, {}, {}, {}});
+    auto x = cli::client::connect(c.controls[i]->api(), 500ms,
+                                  cli::credentials{harness::admin_token(), {}, {}, {}, {}});
     auto v = x ? x.value()->version() : cli::result<cli::server_version>{x.error()};
     if (v && v->role.role == protocol::control_role::leader) {
       client = std::move(*x);

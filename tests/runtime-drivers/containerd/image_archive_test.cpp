@@ -17,12 +17,12 @@
 namespace tutti::runtime_drivers::containerd {
 namespace {
 
+using harness::sha256_digest;
+using harness::tar_writer;
 using nlohmann::json;
 using protocol::code_of;
 using protocol::error_code;
 using protocol::message_of;
-using harness::sha256_digest;
-using harness::tar_writer;
 using tests::support::temp_dir;
 
 constexpr const char* oci_manifest = "application/vnd.oci.image.manifest.v1+json";
@@ -111,8 +111,8 @@ protected:
 TEST_F(image_archive_test, reads_the_busybox_oci_archive_of_the_test_support) {
   if (!std::filesystem::exists("/bin/busybox"))
     GTEST_SKIP() << "no /bin/busybox (Debian's busybox-static)";
-  auto err = harness::write_busybox_oci_archive(path(), "docker.io/tutti/busybox:1",
-                                                       {"sh", "echo"});
+  auto err =
+      harness::write_busybox_oci_archive(path(), "docker.io/tutti/busybox:1", {"sh", "echo"});
   ASSERT_EQ(err, "");
   auto archive = image_archive::open(path());
   ASSERT_TRUE(archive) << message_of(archive.error());

@@ -25,11 +25,11 @@
 namespace tutti::runtime_drivers::containerd {
 namespace {
 
+using harness::sha256_digest;
 using nlohmann::json;
 using protocol::code_of;
 using protocol::error_code;
 using protocol::message_of;
-using harness::sha256_digest;
 
 constexpr const char* oci_manifest = "application/vnd.oci.image.manifest.v1+json";
 

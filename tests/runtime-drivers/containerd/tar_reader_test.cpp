@@ -18,8 +18,8 @@
 namespace tutti::runtime_drivers::containerd {
 namespace {
 
-using protocol::message_of;
 using harness::tar_writer;
+using protocol::message_of;
 using tests::support::temp_dir;
 
 class image_archive_tar : public ::testing::Test {
