@@ -30,6 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
+using harness::find_program;
+using harness::tail_of;
+using harness::unmount_below;
 
 constexpr const char* host_socket = "/var/run/docker.sock";
 constexpr auto engine_start_timeout = 30s;
@@ -93,35 +96,6 @@ docker_reply http(const std::string& socket, const std::string& method, const st
 bool pinged(const std::string& socket, std::chrono::milliseconds timeout) {
   auto r = http(socket, "GET", "/_ping", {}, {}, timeout);
   return r.status == 200 && r.body == "OK";
-}
-
-std::string find_program(const std::string& name) {
-  for (const char* dir :
-       {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
-    auto path = std::string{dir} + "/" + name;
-    if (::access(path.c_str(), X_OK) == 0)
-      return path;
-  }
-  return {};
-}
-
-std::string tail_of(const std::string& path, size_t bytes = 2000) {
-  auto text = read_file(path);
-  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
-}
-
-/// Detaches whatever the engine left mounted under `dir` (a dockerd killed hard
-/// leaves overlay mounts), so the directory can be deleted.
-void unmount_below(const std::string& dir) {
-  std::ifstream mounts{"/proc/self/mounts"};
-  std::vector<std::string> targets;
-  std::string device, target, rest;
-  while (mounts >> device >> target && std::getline(mounts, rest))
-    if (target.rfind(dir + "/", 0) == 0)
-      targets.push_back(target);
-  std::sort(targets.rbegin(), targets.rend()); // deepest first
-  for (auto& t : targets)
-    ::umount2(t.c_str(), MNT_DETACH);
 }
 
 /// Private engines of earlier runs that were killed (a ctest timeout SIGKILLs

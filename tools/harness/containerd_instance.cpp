@@ -32,39 +32,11 @@ constexpr const char* dir_prefix = "tcd-";
 const std::vector<std::string> busybox_applets{"sh",  "sleep", "httpd", "echo", "true", "false",
                                                "cat", "env",   "ls",    "kill", "wget", "id"};
 
-std::string find_program(const std::string& name) {
-  for (const char* dir :
-       {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
-    auto path = std::string{dir} + "/" + name;
-    if (::access(path.c_str(), X_OK) == 0)
-      return path;
-  }
-  return {};
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in{path};
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::string tail_of(const std::string& path, size_t bytes = 2000) {
-  auto text = read_file(path);
-  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
-}
-
-/// Detaches what a killed containerd or shim left mounted under `dir`.
-void unmount_below(const std::string& dir) {
-  std::ifstream mounts{"/proc/self/mounts"};
-  std::vector<std::string> targets;
-  std::string device, target, rest;
-  while (mounts >> device >> target && std::getline(mounts, rest))
-    if (target.rfind(dir + "/", 0) == 0)
-      targets.push_back(target);
-  std::sort(targets.rbegin(), targets.rend()); // deepest first
-  for (auto& t : targets)
-    ::umount2(t.c_str(), MNT_DETACH);
 }
 
 /// The shims a containerd of `dir` started (their command line names its

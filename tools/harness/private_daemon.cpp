@@ -2,15 +2,49 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace tutti::harness {
+
+std::string find_program(const std::string& name) {
+  for (const char* dir :
+       {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
+    auto path = std::string{dir} + "/" + name;
+    if (::access(path.c_str(), X_OK) == 0)
+      return path;
+  }
+  return {};
+}
+
+std::string tail_of(const std::string& path, size_t bytes) {
+  std::ifstream in{path};
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto all = text.str();
+  return all.size() > bytes ? "..." + all.substr(all.size() - bytes) : all;
+}
+
+void unmount_below(const std::string& dir) {
+  std::ifstream mounts{"/proc/self/mounts"};
+  std::vector<std::string> targets;
+  std::string device, target, rest;
+  while (mounts >> device >> target && std::getline(mounts, rest))
+    if (target.rfind(dir + "/", 0) == 0)
+      targets.push_back(target);
+  std::sort(targets.rbegin(), targets.rend()); // deepest first
+  for (auto& t : targets)
+    ::umount2(t.c_str(), MNT_DETACH);
+}
 
 pid_t spawn_private_daemon(const std::vector<std::string>& args, const std::string& log_path,
                            std::string& why, bool keep_stdout) {

@@ -21,6 +21,16 @@ namespace tutti::harness {
 pid_t spawn_private_daemon(const std::vector<std::string>& args, const std::string& log_path,
                            std::string& why, bool keep_stdout = false);
 
+/// The path of `name` in the usual program directories, or "".
+std::string find_program(const std::string& name);
+
+/// The last `bytes` of a daemon's log file ("" when unreadable).
+std::string tail_of(const std::string& path, size_t bytes = 2000);
+
+/// Detaches whatever a daemon killed hard left mounted under `dir` (overlay
+/// rootfs mounts), deepest first, so the directory can be deleted.
+void unmount_below(const std::string& dir);
+
 enum class daemon_start { answered, exited, timed_out };
 
 /// Polls `answers` until it holds, the daemon `pid` exits (it is reaped then)
