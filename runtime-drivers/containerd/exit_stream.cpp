@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include <atomic>
+#include <filesystem>
 
 namespace tutti::runtime_drivers::containerd {
 
@@ -76,7 +77,17 @@ void exit_stream::run() {
       if (stopping_)
         return;
     }
-    bool was_connected = subscribe_once(nonce());
+    bool was_connected = false;
+    std::error_code ec;
+    if (std::filesystem::exists(client_.socket(), ec)) {
+      was_connected = subscribe_once(nonce());
+    } else {
+      // No socket, no containerd (most hosts without one): a look at the file
+      // system, not gRPC's connection attempts and marker calls, until one appears.
+      handlers_.on_lost("cannot reach containerd at " + client_.socket() +
+                            " (no such socket); is containerd running?",
+                        false);
+    }
     delay = was_connected ? min_backoff_ : std::min(delay * 2, max_backoff_);
     if (!sleep_backoff(delay))
       return;
