@@ -3,6 +3,7 @@
 #include "protocol/errors.hpp"
 #include "runtime-drivers/containerd/containerd_client.hpp"
 #include "runtime-drivers/containerd/image_store.hpp"
+#include "runtime-drivers/containerd/log_copier.hpp"
 #include "runtime-drivers/process/proc_stat.hpp"
 
 #include <nlohmann/json.hpp>
@@ -280,13 +281,12 @@ caf::expected<exec_result> run_exec(const containerd_client& client, const exec_
   auto exec_id = "tutti-exec-" + random_hex(8);
   std::error_code ec;
   fs::create_directories(request.output_dir, ec);
-  // Two files: containerd 1.6 loses output when both streams share one.
+  // Through the log copier, as a task's output: containerd 1.6's file://
+  // writes stderr to stdout's file and loses it when stdout ends first.
   auto output = request.output_dir + "/" + exec_id + ".out";
-  auto errors = request.output_dir + "/" + exec_id + ".err";
-  auto remove_outputs = [&] {
-    fs::remove(output, ec);
-    fs::remove(errors, ec);
-  };
+  auto uri =
+      request.log_binary.empty() ? "file://" + output : log_copier_uri(request.log_binary, output);
+  auto remove_outputs = [&] { fs::remove(output, ec); };
   const auto& id = request.container_id;
   auto cleanup = [&] {
     api::tasks::DeleteProcessRequest req;
@@ -318,8 +318,8 @@ caf::expected<exec_result> run_exec(const containerd_client& client, const exec_
   api::tasks::ExecProcessRequest exec;
   exec.set_container_id(id);
   exec.set_exec_id(exec_id);
-  exec.set_stdout("file://" + output);
-  exec.set_stderr("file://" + errors);
+  exec.set_stdout(uri);
+  exec.set_stderr(uri);
   exec.mutable_spec()->set_type_url(process_type);
   exec.mutable_spec()->set_value(
       exec_process(request.command, env_list(spec), user_of_spec(spec), cwd_of_spec(spec)));
@@ -352,8 +352,7 @@ caf::expected<exec_result> run_exec(const containerd_client& client, const exec_
   }
   cleanup(); // closes its output first
   auto out = read_tail(output, max_exec_output);
-  auto err = read_tail(errors, max_exec_output);
-  auto text = (out ? *out : std::string{}) + (err ? *err : std::string{});
+  auto text = out ? *out : std::string{};
   remove_outputs();
   if (auto err = client.check(status, "cannot wait for a command in " + id))
     return err;

@@ -72,13 +72,14 @@ struct exec_request {
   std::vector<std::string> command;
   std::string spec_json;  // the container's runtime spec: env, user, cwd
   std::string output_dir; // where its output file goes for the moment
+  std::string log_binary; // the log copier (containerd_options::log_binary); "" for file://
   std::chrono::milliseconds timeout;
   std::chrono::milliseconds call_timeout;
 };
 
 /// Runs the command with containerd's Exec and waits at most the timeout;
 /// kills it and fails with timeout when it runs longer. The output is its
-/// stdout, then its stderr, at most 4 KiB (the end).
+/// stdout and stderr as the log copier saw them arrive, at most 4 KiB (the end).
 caf::expected<exec_result> run_exec(const containerd_client& client, const exec_request& request);
 
 } // namespace tutti::runtime_drivers::containerd

@@ -660,6 +660,7 @@ caf::expected<exec_result> containerd_driver::exec(const std::string& name,
                            command,
                            resp.container().spec().value(),
                            options_.state_dir + "/exec",
+                           options_.log_binary,
                            std::max(std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
                                     std::chrono::milliseconds{1}),
                            options_.call_timeout};
