@@ -2,6 +2,7 @@
 
 #include "protocol/namespaces.hpp"
 
+#include "config/policy_reader.hpp"
 #include "config/yaml_walk.hpp"
 
 #include <algorithm>
@@ -158,180 +159,7 @@ public:
     return spec;
   }
 
-  /// A `kind: Quota` document.
-  std::optional<protocol::quota_spec> read_quota(const YAML::Node& doc) {
-    field whole = document_field(doc);
-    size_t errors_before = errors_.size();
-    map_reader fields{whole, errors_};
-    fields.take("kind");
-    protocol::quota_spec q;
-    q.name_space = read_namespace(fields);
-    if (auto f = fields.take("cpu"))
-      if (auto value = read_cpu(*f, errors_))
-        q.cpu = *value;
-    if (auto f = fields.take("memory"))
-      if (auto value = read_bytes(*f, errors_))
-        q.memory = *value;
-    if (auto f = fields.take("replicas"))
-      if (auto n = read_int(*f, 0, int64_t{1} << 40, errors_))
-        q.replicas = *n;
-    if (auto f = fields.take("services"))
-      if (auto n = read_int(*f, 0, int64_t{1} << 40, errors_))
-        q.services = *n;
-    fields.finish();
-    if (!quota_namespaces_.insert(q.name_space).second)
-      errors_.add(whole.mark, "namespace",
-                  "a second quota for namespace " + q.name_space + "; one per namespace");
-    if (errors_.size() != errors_before)
-      return std::nullopt;
-    return q;
-  }
-
-  /// A `kind: Role` document: its name and rules of verbs on resources.
-  std::optional<protocol::custom_role> read_role(const YAML::Node& doc) {
-    field whole = document_field(doc);
-    size_t errors_before = errors_.size();
-    map_reader fields{whole, errors_};
-    fields.take("kind");
-    protocol::custom_role role;
-    role.name = read_policy_name(fields, whole, "role");
-    auto rules = fields.take("rules");
-    if (!rules)
-      errors_.add(whole.mark, "rules", missing + " (a list of {verbs: [...], resources: [...]})");
-    else if (expect_seq(*rules, "a sequence of rules", errors_))
-      for (const auto& item : elements(*rules))
-        if (auto rule = read_rule(item))
-          role.rules.push_back(std::move(*rule));
-    fields.finish();
-    if (errors_.size() != errors_before)
-      return std::nullopt;
-    return role;
-  }
-
-  /// A `kind: RoleBinding` document.
-  std::optional<protocol::role_binding> read_binding(const YAML::Node& doc) {
-    field whole = document_field(doc);
-    size_t errors_before = errors_.size();
-    map_reader fields{whole, errors_};
-    fields.take("kind");
-    protocol::role_binding b;
-    b.name = read_policy_name(fields, whole, "binding");
-    if (auto f = fields.take("role")) {
-      if (auto role = read_string(*f, errors_))
-        b.role = *role;
-    } else {
-      errors_.add(whole.mark, "role", missing + " (the name of a kind: Role)");
-    }
-    // Absent: the whole cluster (not the request's namespace).
-    if (auto f = fields.take("namespace"))
-      if (auto ns = read_string(*f, errors_)) {
-        if (valid_service_name(*ns))
-          b.name_space = *ns;
-        else
-          errors_.add(f->mark, f->path, "invalid namespace '" + *ns + "'");
-      }
-    auto subjects = fields.take("subjects");
-    if (!subjects)
-      errors_.add(whole.mark, "subjects",
-                  missing + " (a list of {kind: token|user|group, name: ...})");
-    else if (expect_seq(*subjects, "a sequence of subjects", errors_))
-      for (const auto& item : elements(*subjects))
-        if (auto s = read_subject(item))
-          b.subjects.push_back(std::move(*s));
-    fields.finish();
-    if (errors_.size() != errors_before)
-      return std::nullopt;
-    return b;
-  }
-
 private:
-  std::string read_policy_name(map_reader& fields, const field& whole, const char* what) {
-    auto f = fields.take("name");
-    if (!f) {
-      errors_.add(whole.mark, "name", missing);
-      return {};
-    }
-    auto name = read_string(*f, errors_);
-    if (!name)
-      return {};
-    if (!valid_service_name(*name)) {
-      errors_.add(f->mark, f->path,
-                  std::string{"invalid "} + what + " name '" + *name +
-                      "': use 1-63 of a-z, 0-9 and '-', starting with a letter");
-      return {};
-    }
-    if (!policy_names_.insert(std::string{what} + "/" + *name).second)
-      errors_.add(f->mark, f->path, std::string{"a second "} + what + " named " + *name);
-    return *name;
-  }
-
-  std::optional<protocol::role_rule> read_rule(const field& item) {
-    if (!expect_map(item, "a mapping with verbs and resources", errors_))
-      return std::nullopt;
-    map_reader fields{item, errors_};
-    protocol::role_rule rule;
-    size_t errors_before = errors_.size();
-    for (auto [key, vocabulary, target] :
-         {std::tuple{"verbs", &protocol::role_verbs(), &rule.verbs},
-          std::tuple{"resources", &protocol::role_resources(), &rule.resources}}) {
-      auto f = fields.take(key);
-      if (!f) {
-        errors_.add(item.mark, item.path + "." + key, missing);
-        continue;
-      }
-      auto names = read_string_list(*f, errors_);
-      if (!names)
-        continue;
-      auto items = elements(*f);
-      for (size_t i = 0; i < names->size(); ++i) {
-        const auto& n = (*names)[i];
-        if (n == "*" || std::find(vocabulary->begin(), vocabulary->end(), n) != vocabulary->end()) {
-          target->push_back(n);
-          continue;
-        }
-        std::string known;
-        for (const auto& v : *vocabulary)
-          known += (known.empty() ? "" : ", ") + v;
-        errors_.add(items[i].mark, items[i].path,
-                    "unknown " + std::string{key}.substr(0, std::string{key}.size() - 1) + " '" +
-                        n + "': use " + known + " or *");
-      }
-    }
-    fields.finish();
-    if (errors_.size() != errors_before)
-      return std::nullopt;
-    return rule;
-  }
-
-  std::optional<protocol::role_subject> read_subject(const field& item) {
-    if (!expect_map(item, "a mapping with kind (token, user or group) and name", errors_))
-      return std::nullopt;
-    map_reader fields{item, errors_};
-    protocol::role_subject s;
-    size_t errors_before = errors_.size();
-    if (auto f = fields.take("kind")) {
-      if (auto text = read_string(*f, errors_)) {
-        if (auto kind = protocol::subject_kind_from(*text))
-          s.kind = *kind;
-        else
-          errors_.add(f->mark, f->path,
-                      "unknown subject kind '" + *text + "': use token, user or group");
-      }
-    } else {
-      errors_.add(item.mark, item.path + ".kind", missing);
-    }
-    if (auto f = fields.take("name")) {
-      if (auto text = read_string(*f, errors_))
-        s.name = *text;
-    } else {
-      errors_.add(item.mark, item.path + ".name", missing);
-    }
-    fields.finish();
-    if (errors_.size() != errors_before)
-      return std::nullopt;
-    return s;
-  }
-
   void read_kind(map_reader& fields, const field& whole) {
     auto f = fields.take("kind");
     if (!f) {
@@ -379,28 +207,8 @@ private:
     spec.name = std::move(qualified);
   }
 
-  /// The document's namespace: its `namespace:`, the request's, or default.
   std::string read_namespace(map_reader& fields) {
-    auto fallback =
-        request_namespace_.empty() ? std::string{protocol::default_namespace} : request_namespace_;
-    auto f = fields.take("namespace");
-    if (!f)
-      return fallback;
-    auto ns = read_string(*f, errors_);
-    if (!ns)
-      return fallback;
-    if (!valid_service_name(*ns)) {
-      errors_.add(f->mark, f->path,
-                  "invalid namespace '" + *ns +
-                      "': use 1-63 of a-z, 0-9 and '-', starting with a letter and not ending "
-                      "with '-'");
-      return fallback;
-    }
-    if (!request_namespace_.empty() && *ns != request_namespace_)
-      errors_.add(f->mark, f->path,
-                  "the document is in namespace " + *ns + ", the request in " + request_namespace_ +
-                      " (tutti -n); make them agree");
-    return *ns;
+    return read_document_namespace(fields, request_namespace_, errors_);
   }
 
   void read_driver(map_reader& fields, service_spec& spec) {
@@ -828,9 +636,7 @@ private:
 
   error_sink& errors_;
   std::string request_namespace_;
-  std::string namespace_; // of the document being read
-  std::set<std::string> quota_namespaces_;
-  std::set<std::string> policy_names_;        // "role/NAME", "binding/NAME"
+  std::string namespace_;                     // of the document being read
   std::map<std::string, int> names_;          // -> line of the document that named it first
   std::map<uint16_t, std::string> published_; // published port -> service
   std::string current_name_;                  // of the document being read
@@ -861,6 +667,7 @@ parse_result parse_specs(const std::string& text, const std::string& file,
   std::vector<protocol::role_binding> bindings;
   if (auto docs = load_documents(text, errors)) {
     spec_reader reader{errors, request_namespace};
+    policy_reader policies{errors, request_namespace};
     bool any = false;
     guarded_walk(errors, [&] {
       for (const auto& doc : *docs) {
@@ -869,13 +676,13 @@ parse_result parse_specs(const std::string& text, const std::string& file,
         any = true;
         auto kind = kind_of(doc);
         if (kind == "Quota") {
-          if (auto quota = reader.read_quota(doc))
+          if (auto quota = policies.read_quota(doc))
             quotas.push_back(std::move(*quota));
         } else if (kind == "Role") {
-          if (auto role = reader.read_role(doc))
+          if (auto role = policies.read_role(doc))
             roles.push_back(std::move(*role));
         } else if (kind == "RoleBinding") {
-          if (auto binding = reader.read_binding(doc))
+          if (auto binding = policies.read_binding(doc))
             bindings.push_back(std::move(*binding));
         } else if (auto spec = reader.read(doc)) {
           specs.push_back(std::move(*spec));
