@@ -339,9 +339,13 @@ caf::expected<exec_result> run_exec(const containerd_client& client, const exec_
     return err;
   }
   api::tasks::WaitResponse waited;
+  auto wait_until = std::chrono::steady_clock::now() + request.timeout;
   auto wctx = client.context(request.timeout);
   auto status = client.tasks().Wait(wctx.get(), wait, &waited);
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  // containerd may answer first, with Unknown "context deadline exceeded".
+  bool timed_out = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                   (!status.ok() && std::chrono::steady_clock::now() >= wait_until);
+  if (timed_out) {
     abandon();
     return make_error(error_code::timeout, "command did not finish within " +
                                                std::to_string(request.timeout.count()) + "ms");
