@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -75,6 +76,72 @@ int64_t running_since(const std::vector<protocol::replica_status>& rs, const std
     if (r.id == id)
       return r.since_ms;
   return 0;
+}
+
+bool measure_heals(cli::client& c, const std::string& service, int kills,
+                   const std::function<bool(const protocol::replica_status&)>& kill,
+                   std::vector<double>& heals) {
+  for (int i = 0; i < kills; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1100});
+    auto rs = c.get_replicas(service);
+    if (!rs || rs->empty())
+      return false;
+    auto victim = (*rs)[static_cast<size_t>(i) % rs->size()];
+    auto t = wall_ms();
+    if (!kill(victim)) {
+      std::fprintf(stderr, "tutti-bench: cannot kill %s\n", victim.id.c_str());
+      return false;
+    }
+    std::vector<protocol::replica_status> now;
+    bool ok = wait_replicas(c, service, [&](auto& rs) {
+      now = rs;
+      for (auto& r : rs)
+        if (r.id == victim.id)
+          return is_running(r) && r.pid > 0 && r.pid != victim.pid;
+      return false;
+    });
+    if (!ok) {
+      std::fprintf(stderr, "tutti-bench: %s was not replaced\n", victim.id.c_str());
+      return false;
+    }
+    heals.push_back(static_cast<double>(running_since(now, victim.id) - t));
+    std::printf("  kill %2d: %s running again in %.1f ms\n", i + 1, victim.id.c_str(),
+                heals.back());
+  }
+  return true;
+}
+
+bool measure_singles(cli::client& c, const std::string& service, int replicas, int samples,
+                     const std::function<double(int)>& baseline,
+                     const std::function<void(const std::string&)>& settle,
+                     std::vector<double>& singles, std::vector<double>& baselines) {
+  auto extra = service + "-" + std::to_string(replicas);
+  for (int i = 0; i < samples; ++i) {
+    auto own = baseline(i);
+    if (own <= 0)
+      return false;
+    baselines.push_back(own);
+    auto t = wall_ms();
+    if (!c.scale(service, replicas + 1))
+      return false;
+    std::vector<protocol::replica_status> now;
+    bool ok = wait_replicas(c, service, [&](auto& rs) {
+      now = rs;
+      return std::any_of(rs.begin(), rs.end(),
+                         [&](auto& r) { return r.id == extra && is_running(r); });
+    });
+    if (!ok) {
+      std::fprintf(stderr, "tutti-bench: %s did not start\n", extra.c_str());
+      return false;
+    }
+    singles.push_back(static_cast<double>(running_since(now, extra) - t));
+    if (!c.scale(service, replicas) || !wait_replicas(c, service, [&](auto& rs) {
+          return std::none_of(rs.begin(), rs.end(), [&](auto& r) { return r.id == extra; });
+        }))
+      return false;
+    settle(extra);
+  }
+  return true;
 }
 
 } // namespace tutti::bench

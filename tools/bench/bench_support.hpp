@@ -6,6 +6,7 @@
 #include "tools/tutti/client.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,6 +40,25 @@ bool is_running(const protocol::replica_status& r);
 
 /// When replica `id` entered its state (wall ms), from its status; 0 if absent.
 int64_t running_since(const std::vector<protocol::replica_status>& rs, const std::string& id);
+
+/// Kills a replica of `service` `kills` times, in turn, with `kill` (the
+/// runtime's own way, behind tutti's back), each after it ran for a second (so
+/// it restarts after the initial back-off), and appends to `heals` the time from
+/// the kill to it running again (its status's since_ms). Prints each; false with
+/// the reason printed when a kill fails or a replica is not replaced in 60 s.
+bool measure_heals(cli::client& c, const std::string& service, int kills,
+                   const std::function<bool(const protocol::replica_status&)>& kill,
+                   std::vector<double>& heals);
+
+/// Scales `service` from `replicas` to one more and back, `samples` times; before
+/// each, `baseline(i)` times the runtime's own start of one container (ms; <= 0
+/// fails). Appends the new replica's scale -> running times to `singles` and the
+/// baselines to `baselines`; `settle(replica)` waits until the runtime no longer
+/// holds the replica that was scaled away.
+bool measure_singles(cli::client& c, const std::string& service, int replicas, int samples,
+                     const std::function<double(int)>& baseline,
+                     const std::function<void(const std::string&)>& settle,
+                     std::vector<double>& singles, std::vector<double>& baselines);
 
 /// Polls the replicas of `service` until `pred` holds, or 60 s pass. Every
 /// 10 ms: figures come from the replicas' own status times (since_ms), so the

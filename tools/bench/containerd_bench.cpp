@@ -229,35 +229,10 @@ bool measure_heals(cli::client& c, direct_starts& api, const containerd_bench_op
                    figures& out) {
   std::printf("tutti: killing a replica's task (SIGKILL through containerd) %d times...\n",
               o.kills);
-  for (int i = 0; i < o.kills; ++i) {
-    // A replica that ran at least 1 s restarts after the initial back-off.
-    std::this_thread::sleep_for(1100ms);
-    auto rs = c.get_replicas("bench");
-    if (!rs || rs->empty())
-      return false;
-    auto victim = (*rs)[static_cast<size_t>(i) % rs->size()];
-    auto t = wall_ms();
-    if (!api.kill(victim.runtime_id)) {
-      std::fprintf(stderr, "tutti-bench: cannot kill %s\n", victim.id.c_str());
-      return false;
-    }
-    std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(c, "bench", [&](auto& rs) {
-      now = rs;
-      for (auto& r : rs)
-        if (r.id == victim.id)
-          return is_running(r) && r.pid > 0 && r.pid != victim.pid;
-      return false;
-    });
-    if (!ok) {
-      std::fprintf(stderr, "tutti-bench: %s was not replaced\n", victim.id.c_str());
-      return false;
-    }
-    out.heals.push_back(static_cast<double>(running_since(now, victim.id) - t));
-    std::printf("  kill %2d: %s running again in %.1f ms\n", i + 1, victim.id.c_str(),
-                out.heals.back());
-  }
-  return true;
+  return bench::measure_heals(
+      c, "bench", o.kills,
+      [&](const protocol::replica_status& victim) { return api.kill(victim.runtime_id); },
+      out.heals);
 }
 
 /// Scales up by one and back, timing the new replica against one direct
@@ -267,29 +242,12 @@ bool measure_singles(cli::client& c, direct_starts& direct, const containerd_ben
   std::printf("tutti: one replica at a time (scale %d -> %d -> %d) against containerd's own "
               "create+start, %d times each, alternating...\n",
               o.replicas, o.replicas + 1, o.replicas, o.singles);
-  auto extra = "bench-" + std::to_string(o.replicas);
-  for (int i = 0; i < o.singles; ++i) {
-    auto own = direct.once(i);
-    if (!own)
-      return false;
-    out.direct.push_back(*own);
-    auto t = wall_ms();
-    if (!c.scale("bench", o.replicas + 1))
-      return false;
-    std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(c, "bench", [&](auto& rs) {
-      now = rs;
-      return std::any_of(rs.begin(), rs.end(),
-                         [&](auto& r) { return r.id == extra && is_running(r); });
-    });
-    if (!ok)
-      return false;
-    out.singles.push_back(static_cast<double>(running_since(now, extra) - t));
-    if (!c.scale("bench", o.replicas) || !wait_replicas(c, "bench", [&](auto& now) {
-          return std::none_of(now.begin(), now.end(), [&](auto& r) { return r.id == extra; });
-        }))
-      return false;
-  }
+  auto baseline = [&](int i) { return direct.once(i).value_or(0.0); };
+  // Nothing to wait for: the next direct start uses an id of its own.
+  auto settle = [](const std::string&) {};
+  if (!bench::measure_singles(c, "bench", o.replicas, o.singles, baseline, settle, out.singles,
+                              out.direct))
+    return false;
   std::printf("  scale -> the new replica running: p50 %.1f ms; containerd create+start: p50 "
               "%.1f ms\n",
               percentile(out.singles, 0.5), percentile(out.direct, 0.5));

@@ -121,35 +121,12 @@ bool measure_up(cli::client& c, const docker_options& o, tutti_figures& out) {
 bool measure_heals(cli::client& c, const docker_engine& engine, const docker_options& o,
                    tutti_figures& out) {
   std::printf("tutti: killing a replica's container (docker kill) %d times...\n", o.kills);
-  for (int i = 0; i < o.kills; ++i) {
-    // A replica that ran at least 1 s restarts after the initial back-off.
-    std::this_thread::sleep_for(1100ms);
-    auto rs = c.get_replicas("bench");
-    if (!rs || rs->empty())
-      return false;
-    auto victim = (*rs)[static_cast<size_t>(i) % rs->size()];
-    auto t = wall_ms();
-    if (engine.call("POST", "/containers/" + victim.runtime_id + "/kill").status != 204) {
-      std::fprintf(stderr, "tutti-bench: cannot kill %s\n", victim.id.c_str());
-      return false;
-    }
-    std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(c, "bench", [&](auto& rs) {
-      now = rs;
-      for (auto& r : rs)
-        if (r.id == victim.id)
-          return is_running(r) && r.pid > 0 && r.pid != victim.pid;
-      return false;
-    });
-    if (!ok) {
-      std::fprintf(stderr, "tutti-bench: %s was not replaced\n", victim.id.c_str());
-      return false;
-    }
-    out.heals.push_back(static_cast<double>(running_since(now, victim.id) - t));
-    std::printf("  kill %2d: %s running again in %.1f ms\n", i + 1, victim.id.c_str(),
-                out.heals.back());
-  }
-  return true;
+  return bench::measure_heals(
+      c, "bench", o.kills,
+      [&](const protocol::replica_status& victim) {
+        return engine.call("POST", "/containers/" + victim.runtime_id + "/kill").status == 204;
+      },
+      out.heals);
 }
 
 /// Scales up by one and back, timing the new replica against one engine
@@ -159,34 +136,15 @@ bool measure_singles(cli::client& c, const docker_engine& engine, const docker_o
   std::printf("tutti: one replica at a time (scale %d -> %d -> %d) against one engine "
               "create+start, %d times each, alternating...\n",
               o.replicas, o.replicas + 1, o.replicas, single_samples);
-  auto extra = "bench-" + std::to_string(o.replicas);
-  for (int i = 0; i < single_samples; ++i) {
-    auto api = api_single(engine, "tutti.bench=" + node, i);
-    if (api <= 0)
-      return false;
-    out.api_singles.push_back(api);
-    auto t = wall_ms();
-    if (!c.scale("bench", o.replicas + 1))
-      return false;
-    std::vector<protocol::replica_status> now;
-    bool ok = wait_replicas(c, "bench", [&](auto& rs) {
-      now = rs;
-      return std::any_of(rs.begin(), rs.end(),
-                         [&](auto& r) { return r.id == extra && is_running(r); });
-    });
-    if (!ok) {
-      std::fprintf(stderr, "tutti-bench: %s did not start\n", extra.c_str());
-      return false;
-    }
-    out.singles.push_back(static_cast<double>(running_since(now, extra) - t));
-    if (!c.scale("bench", o.replicas) || !wait_replicas(c, "bench", [&](auto& now) {
-          return std::none_of(now.begin(), now.end(), [&](auto& r) { return r.id == extra; });
-        }))
-      return false;
+  auto baseline = [&](int i) { return api_single(engine, "tutti.bench=" + node, i); };
+  auto settle = [&](const std::string& extra) {
     auto gone = clock::now() + 10s;
     while (engine.containers("tutti.replica=" + extra).size() > 0 && clock::now() < gone)
       std::this_thread::sleep_for(5ms);
-  }
+  };
+  if (!bench::measure_singles(c, "bench", o.replicas, single_samples, baseline, settle, out.singles,
+                              out.api_singles))
+    return false;
   std::printf("  scale -> the new replica running: p50 %.1f ms; engine create+start: p50 %.1f ms\n",
               percentile(out.singles, 0.5), percentile(out.api_singles, 0.5));
   return true;
