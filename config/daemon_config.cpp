@@ -294,21 +294,27 @@ void read_process(const field& f, process_config& out, error_sink& errors) {
   fields.finish();
 }
 
+/// `socket:` of a runtime's section: a unix socket path, which fits sockaddr_un.
+void read_socket_path(map_reader& fields, std::string& out, error_sink& errors) {
+  auto socket = fields.take("socket");
+  if (!socket)
+    return;
+  auto text = read_nonempty_string(*socket, errors);
+  // sockaddr_un holds 108 bytes with the terminating NUL.
+  constexpr size_t max_socket_path = 107;
+  if (text && text->size() > max_socket_path)
+    errors.add(socket->mark, socket->path,
+               "a unix socket path is at most 107 bytes, got " + std::to_string(text->size()));
+  else if (text)
+    out = *text;
+}
+
 void read_docker(const field& f, docker_config& out, error_sink& errors) {
   if (!expect_map(f, "a mapping with enabled and socket", errors))
     return;
   map_reader fields{f, errors};
   read_flag(fields, "enabled", out.enabled, errors);
-  if (auto socket = fields.take("socket")) {
-    auto text = read_nonempty_string(*socket, errors);
-    // sockaddr_un holds 108 bytes with the terminating NUL.
-    constexpr size_t max_socket_path = 107;
-    if (text && text->size() > max_socket_path)
-      errors.add(socket->mark, socket->path,
-                 "a unix socket path is at most 107 bytes, got " + std::to_string(text->size()));
-    else if (text)
-      out.socket = *text;
-  }
+  read_socket_path(fields, out.socket, errors);
   fields.finish();
 }
 
@@ -317,15 +323,7 @@ void read_containerd(const field& f, containerd_config& out, error_sink& errors)
     return;
   map_reader fields{f, errors};
   read_flag(fields, "enabled", out.enabled, errors);
-  if (auto socket = fields.take("socket")) {
-    auto text = read_nonempty_string(*socket, errors);
-    constexpr size_t max_socket_path = 107;
-    if (text && text->size() > max_socket_path)
-      errors.add(socket->mark, socket->path,
-                 "a unix socket path is at most 107 bytes, got " + std::to_string(text->size()));
-    else if (text)
-      out.socket = *text;
-  }
+  read_socket_path(fields, out.socket, errors);
   if (auto ns = fields.take("namespace")) {
     auto text = read_nonempty_string(*ns, errors);
     if (text && !valid_containerd_namespace(*text))

@@ -54,6 +54,11 @@ bool is_not_found(const caf::error& err) {
 
 } // namespace
 
+/// containerd's record of a container.
+struct containerd_driver::container_record {
+  ::containerd::services::containers::v1::Container container;
+};
+
 /// A snapshot's mounts: the rootfs of a task.
 struct containerd_driver::rootfs {
   google::protobuf::RepeatedPtrField<::containerd::types::Mount> mounts;
@@ -171,8 +176,8 @@ caf::expected<containerd_driver::task_state> containerd_driver::task_of(const st
   return task_state{true, p.status(), p.pid(), p.exit_status()};
 }
 
-caf::expected<container_info> containerd_driver::describe(const std::string& name,
-                                                          const std::string& id) {
+caf::expected<containerd_driver::container_record>
+containerd_driver::container_of(const std::string& name, const std::string& id) {
   api::containers::GetContainerRequest req;
   req.set_id(id);
   api::containers::GetContainerResponse resp;
@@ -182,15 +187,24 @@ caf::expected<container_info> containerd_driver::describe(const std::string& nam
     return not_found(name);
   if (err)
     return err;
+  return container_record{std::move(*resp.mutable_container())};
+}
+
+caf::expected<container_info> containerd_driver::describe(const std::string& name,
+                                                          const std::string& id) {
+  auto found = container_of(name, id);
+  if (!found)
+    return std::move(found.error());
+  const auto& c = found->container;
   auto task = task_of(id);
   if (!task)
     return std::move(task.error());
   container_info info;
   info.name = name;
   info.runtime_id = id;
-  for (const auto& [k, v] : resp.container().labels())
+  for (const auto& [k, v] : c.labels())
     info.labels.emplace(k, v);
-  info.env = cd::env_of_spec(resp.container().spec().value());
+  info.env = cd::env_of_spec(c.spec().value());
   std::error_code ec;
   if (!task->exists && !fs::exists(log_path(id), ec)) {
     info.state = container_state::created; // the first start makes the log file
@@ -647,18 +661,12 @@ caf::expected<exec_result> containerd_driver::exec(const std::string& name,
   if (auto err = check_container_name(name))
     return err;
   auto id = container_id(name);
-  api::containers::GetContainerRequest req;
-  req.set_id(id);
-  api::containers::GetContainerResponse resp;
-  auto ctx = client_->context(options_.call_timeout);
-  auto err = client_->check(client_->containers().Get(ctx.get(), req, &resp), "container " + id);
-  if (is_not_found(err))
-    return not_found(name);
-  if (err)
-    return err;
+  auto found = container_of(name, id);
+  if (!found)
+    return std::move(found.error());
   cd::exec_request request{id,
                            command,
-                           resp.container().spec().value(),
+                           found->container.spec().value(),
                            options_.state_dir + "/exec",
                            options_.log_binary,
                            std::max(std::chrono::duration_cast<std::chrono::milliseconds>(timeout),

@@ -132,9 +132,11 @@ private:
   };
   struct task_state;
   struct rootfs;
+  struct container_record;
 
   explicit containerd_driver(containerd_options options);
 
+  caf::expected<container_record> container_of(const std::string& name, const std::string& id);
   caf::expected<container_info> describe(const std::string& name, const std::string& id);
   caf::expected<task_state> task_of(const std::string& id);
   caf::error check_image(const std::string& image);

@@ -14,7 +14,6 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 /// Idle handles kept for their connections; more concurrent calls make more.
-constexpr size_t max_idle_handles = 8;
 
 std::string trim(const std::string& text) {
   auto first = text.find_first_not_of(" \t\r\n");
@@ -94,38 +93,13 @@ void set_timeouts(CURL* curl, const http_request& req) {
 
 } // namespace
 
-http_pool::http_pool() {
-  init_curl();
-}
+http_pool::http_pool() = default;
 
-http_pool::~http_pool() {
-  for (auto* handle : idle_)
-    curl_easy_cleanup(static_cast<CURL*>(handle));
-}
-
-void* http_pool::take_handle() {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (!idle_.empty()) {
-      auto* handle = idle_.back();
-      idle_.pop_back();
-      return handle;
-    }
-  }
-  return curl_easy_init();
-}
-
-void http_pool::give_back(void* handle) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (idle_.size() < max_idle_handles)
-    idle_.push_back(handle);
-  else
-    curl_easy_cleanup(static_cast<CURL*>(handle));
-}
+http_pool::~http_pool() = default;
 
 http_response http_pool::get(const http_request& req) {
   http_response out;
-  auto* curl = static_cast<CURL*>(take_handle());
+  auto* curl = static_cast<CURL*>(handles_.take());
   if (curl == nullptr) {
     out.curl_code = CURLE_FAILED_INIT;
     out.error = "cannot make a libcurl handle";
@@ -156,7 +130,7 @@ http_response http_pool::get(const http_request& req) {
   if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr)
     out.redirect_url = location;
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  give_back(curl);
+  handles_.give_back(curl);
   if (rc != CURLE_OK) {
     out.curl_code = rc;
     out.error = error_text[0] != '\0' ? error_text : curl_easy_strerror(rc);

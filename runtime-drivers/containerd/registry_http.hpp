@@ -5,6 +5,8 @@
 // go), the headers a registry's answer is read by, a body kept in memory up
 // to a bound or streamed to a sink. Internal to runtime-drivers.
 
+#include "runtime-drivers/curl_support.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -61,11 +63,7 @@ public:
   http_response get(const http_request& req);
 
 private:
-  void* take_handle();
-  void give_back(void* handle);
-
-  std::mutex mutex_;        // guards idle_
-  std::vector<void*> idle_; // CURL* handles between requests
+  curl_handles handles_;
 };
 
 } // namespace tutti::runtime_drivers::containerd

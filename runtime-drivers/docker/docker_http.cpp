@@ -15,7 +15,6 @@ using protocol::error_code;
 using protocol::make_error;
 
 /// Idle handles kept for their connections; more concurrent calls make more.
-constexpr size_t max_idle_handles = 8;
 
 } // namespace
 
@@ -41,34 +40,9 @@ std::string unreachable(const std::string& socket, const std::string& detail) {
   return "cannot reach the Docker engine at " + socket + ": " + detail + "; is dockerd running?";
 }
 
-docker_client::docker_client(std::string socket_path) : socket_path_(std::move(socket_path)) {
-  init_curl();
-}
+docker_client::docker_client(std::string socket_path) : socket_path_(std::move(socket_path)) {}
 
-docker_client::~docker_client() {
-  for (auto* handle : idle_)
-    curl_easy_cleanup(static_cast<CURL*>(handle));
-}
-
-void* docker_client::take_handle() {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (!idle_.empty()) {
-      auto* handle = idle_.back();
-      idle_.pop_back();
-      return handle;
-    }
-  }
-  return curl_easy_init();
-}
-
-void docker_client::give_back(void* handle) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  if (idle_.size() < max_idle_handles)
-    idle_.push_back(handle);
-  else
-    curl_easy_cleanup(static_cast<CURL*>(handle));
-}
+docker_client::~docker_client() = default;
 
 caf::expected<http_reply> docker_client::call(const char* method, const std::string& target,
                                               const std::string& body,
@@ -87,7 +61,7 @@ caf::expected<http_reply>
 docker_client::perform(const char* method, const std::string& target, const std::string& body,
                        std::chrono::milliseconds timeout,
                        const std::function<void(const char*, size_t)>* sink) {
-  auto* curl = static_cast<CURL*>(take_handle());
+  auto* curl = static_cast<CURL*>(handles_.take());
   if (curl == nullptr)
     return make_error(error_code::driver_failure, "cannot make a libcurl handle");
   transfer t;
@@ -124,7 +98,7 @@ docker_client::perform(const char* method, const std::string& target, const std:
   long os_errno = 0;
   curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  give_back(curl);
+  handles_.give_back(curl);
   if (rc == CURLE_OK) {
     reply.body = std::move(t.body);
     return reply;

@@ -66,12 +66,9 @@ private:
   caf::expected<http_reply> perform(const char* method, const std::string& target,
                                     const std::string& body, std::chrono::milliseconds timeout,
                                     const std::function<void(const char*, size_t)>* sink);
-  void* take_handle();
-  void give_back(void* handle);
 
   std::string socket_path_;
-  std::mutex mutex_;        // guards idle_
-  std::vector<void*> idle_; // CURL* handles between calls
+  curl_handles handles_;
 };
 
 } // namespace tutti::runtime_drivers::docker
