@@ -9,7 +9,7 @@ namespace tutti::access {
 namespace p = tutti::protocol;
 
 std::optional<api_call> api_call_of(uint16_t ordinal) {
-  if (ordinal > static_cast<uint16_t>(api_call::audit))
+  if (ordinal > static_cast<uint16_t>(api_call::import_image))
     return std::nullopt;
   return static_cast<api_call>(ordinal);
 }
@@ -66,6 +66,8 @@ std::string to_string(api_call x) {
       return "listTokens";
     case api_call::audit:
       return "audit";
+    case api_call::import_image:
+      return "importImage";
   }
   return "unknown";
 }
@@ -117,6 +119,8 @@ call_meaning meaning_of(api_call x) {
       return {"list", "tokens"};
     case api_call::audit:
       return {"read", "the audit log"};
+    case api_call::import_image:
+      return {"import", "images"};
   }
   return {"call", "the API"};
 }
@@ -146,6 +150,7 @@ p::access_role required_role(api_call x) {
       return r::deployer;
     case api_call::delete_service:
     case api_call::set_node_state:
+    case api_call::import_image:
       return r::operator_;
     case api_call::kill_actor:
     case api_call::create_token:
@@ -167,6 +172,7 @@ bool mutates(api_call x) {
     case api_call::kill_actor:
     case api_call::create_token:
     case api_call::revoke_token:
+    case api_call::import_image:
       return true;
     default:
       return false;
@@ -230,6 +236,8 @@ std::pair<std::string, std::string> rule_of(api_call x) {
       return {"read", "tokens"};
     case c::audit:
       return {"read", "audit"};
+    case c::import_image:
+      return {"import", "images"};
   }
   return {"", ""};
 }
@@ -245,6 +253,7 @@ bool cluster_scoped(api_call x) {
     case api_call::revoke_token:
     case api_call::list_tokens:
     case api_call::audit:
+    case api_call::import_image:
       return true;
     default:
       return false;

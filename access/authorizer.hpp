@@ -43,6 +43,7 @@ enum class api_call : uint16_t {
   revoke_token,
   list_tokens,
   audit,
+  import_image,
 };
 
 /// The call of a method ordinal; nullopt for one this build does not know.

@@ -134,7 +134,18 @@ using driver_actor = caf::typed_actor<
 using prober_actor = caf::typed_actor<caf::replies_to<p::probe_atom, p::driver_kind, p::probe_spec,
                                                       rd::probe_target>::with<rd::probe_outcome>>;
 
-/// A node agent: runs replicas placed on its host.
+/// One image archive on its way into a node's driver (`tutti image import`):
+/// writes the pieces to a file in order and, after the last, has the driver
+/// load it (the answer to the last piece: the images loaded). Detached, as
+/// writes and the load block; ends after the last piece, an idle minute
+/// (`tick`) or an exit, removing the file.
+using image_upload_actor =
+    caf::typed_actor<caf::replies_to<p::import_atom, p::image_chunk>::with<std::vector<std::string>>,
+                     caf::reacts_to<p::tick_atom>>;
+
+/// A node agent: runs replicas placed on its host. `import` passes the pieces
+/// of an image archive to the upload they belong to (the first one starts it);
+/// `import, delete` discards an upload its client gave up.
 using node_actor = caf::typed_actor<
     caf::replies_to<p::run_atom, p::replica_request>::with<bool>,
     caf::replies_to<p::stop_atom, std::string>::with<bool>,
@@ -148,7 +159,9 @@ using node_actor = caf::typed_actor<
         std::vector<p::reservation_reply>>,
     caf::reacts_to<p::release_atom, std::string>,
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
-    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
+    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>,
+    caf::replies_to<p::import_atom, p::image_chunk>::with<std::vector<std::string>>,
+    caf::reacts_to<p::import_atom, p::delete_atom, std::string>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica and
 /// has the node confirm the reservation before it answers (with the node's
@@ -203,7 +216,10 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
     caf::reacts_to<p::tick_atom, std::string>,
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
-    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>>;
+    caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>,
+    // the node agent of a node, for an image import; an unknown node is an
+    // error naming the known ones
+    caf::replies_to<p::import_atom, std::string>::with<node_actor>>;
 
 /// A control plane's children by name ("store", "placement", "discovery",
 /// "cluster"), as the gateway asks for them on every join; a null handle while

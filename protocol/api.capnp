@@ -290,6 +290,16 @@ interface EventSink {
   push @0 (events :List(Event)) -> stream;
 }
 
+# Receives an image archive for Tutti.importImage, piece by piece, in order.
+interface ImageUpload {
+  write @0 (data :Data) -> stream;
+
+  # Ends the upload: the node loads the archive into the driver's image store
+  # and answers the images (name:tag) it holds. A broken archive is an error
+  # naming what is wrong; the node keeps nothing of it.
+  done @1 () -> (images :List(Text), error :Error);
+}
+
 # Who a session acts for.
 struct Identity {
   name @0 :Text;
@@ -424,4 +434,12 @@ interface Tutti {
 
   # Audit records after the one with id `after` (all when empty), oldest first.
   audit @24 (after :Text, limit :UInt32) -> (records :List(AuditRecord), error :Error);
+
+  # Starts loading an image archive (`docker save` or an OCI layout, as a tar
+  # of `size` bytes) into the image store of `driver` on `node`. The caller
+  # writes the bytes to `upload`, then calls its done. An unknown node, a
+  # driver that runs no images or one the node does not run is an error here
+  # (and `upload` fails). Dropping `upload` before done discards what arrived.
+  importImage @25 (node :Text, driver :DriverKind, fileName :Text, size :UInt64)
+      -> (upload :ImageUpload, error :Error);
 }

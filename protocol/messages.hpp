@@ -72,6 +72,7 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using tree_atom = caf::atom_constant<caf::atom("tree")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using cordon_atom = caf::atom_constant<caf::atom("cordon")>;
+using import_atom = caf::atom_constant<caf::atom("import")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -240,6 +241,23 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reservation_reply& x) {
   return f(caf::meta::type_name("reservation_reply"), x.accepted, x.reason, x.allocated,
            x.ports_allocated, x.replicas);
+}
+
+/// A piece of an image archive on its way to a node (`tutti image import`):
+/// the pieces of one upload come in order, the last one makes the node load
+/// the archive into the driver's image store.
+struct image_chunk {
+  std::string upload; // the upload's id, given by the API server
+  driver_kind driver = driver_kind::containerd;
+  uint64_t offset = 0; // where `data` starts in the archive
+  std::string data;
+  bool last = false;
+  std::string file; // the archive's name where the client has it, for messages
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, image_chunk& x) {
+  return f(caf::meta::type_name("image_chunk"), x.upload, x.driver, x.offset, x.data, x.last,
+           x.file);
 }
 
 /// The replica id of a service's slot.

@@ -327,14 +327,16 @@ std::optional<subject_kind> subject_kind_from(const std::string& text) {
 
 const std::vector<std::string>& role_verbs() {
   static const std::vector<std::string> all{"read",   "apply", "scale",  "rollback", "delete",
-                                            "drain",  "kill",  "create", "revoke"};
+                                            "drain",  "kill",  "create", "revoke",
+                                            "import"};
   return all;
 }
 
 const std::vector<std::string>& role_resources() {
   static const std::vector<std::string> all{"services", "replicas",    "nodes",  "events",
                                             "logs",     "endpoints",   "tree",   "controllers",
-                                            "tokens",   "audit",       "version", "identity"};
+                                            "tokens",   "audit",       "version", "identity",
+                                            "images"};
   return all;
 }
 

@@ -167,6 +167,17 @@ public:
   /// second at most): the node asks every few seconds.
   virtual caf::error health() { return caf::none; }
 
+  /// Loads the images of an archive on this host (`docker save` output or an
+  /// OCI image layout, as a tar) into the runtime's image store; answers their
+  /// names (name:tag). The archive stays where it is. Drivers that run no
+  /// images refuse (invalid_argument).
+  virtual caf::expected<std::vector<std::string>> import_images(const std::string& archive_path) {
+    (void)archive_path;
+    return protocol::make_error(protocol::error_code::invalid_argument,
+                                "the " + protocol::to_string(kind()) +
+                                    " driver runs no images: nothing to import");
+  }
+
   /// Runs `command` in the context of the running container `name` (its
   /// environment; for containers, inside it) and waits at most `timeout` for it;
   /// a command still running then is killed and the call fails with timeout.

@@ -1,6 +1,8 @@
 #include "actors/api/api_server.hpp"
 
+#include "actors/api/actor_calls.hpp"
 #include "actors/api/api_tls.hpp"
+#include "actors/api/image_upload_server.hpp"
 #include "actors/api/call_inspection.hpp"
 #include "actors/api/connection_gate.hpp"
 
@@ -40,6 +42,9 @@ namespace {
 
 namespace rpc = protocol::rpc;
 using clock = std::chrono::steady_clock;
+using api_calls::ask_actor;
+using api_calls::refusal;
+using api_calls::reply_box;
 
 /// A live actor (the cluster actor, the admin), read by the KJ thread and
 /// written by CAF's.
@@ -66,6 +71,15 @@ using store_slot = actor_slot<store_actor>;
 
 /// Where this process's audit record ids start counting: random, so that two
 /// control processes of one store (a failover) do not make the same id.
+/// A fresh id for an image upload: 32 hex digits, unique among the node's uploads.
+std::string upload_id() {
+  static thread_local std::mt19937_64 gen{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
+                static_cast<unsigned long long>(gen()));
+  return buf;
+}
+
 uint64_t random_base() {
   std::random_device rd;
   return (uint64_t{rd()} << 32) | rd();
@@ -74,31 +88,6 @@ uint64_t random_base() {
 int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-template <class T> struct reply_box {
-  kj::Own<kj::CrossThreadPromiseFulfiller<caf::expected<T>>> fulfiller;
-};
-
-/// Asks the cluster actor from the KJ thread; the promise resolves on the KJ
-/// thread once CAF answers (or fails).
-template <class T, class Handle, class... Ts>
-kj::Promise<caf::expected<T>> ask_actor(caf::actor_system& sys, Handle dest, caf::timespan timeout,
-                                        Ts... xs) {
-  auto paf = kj::newPromiseAndCrossThreadFulfiller<caf::expected<T>>();
-  auto box = std::make_shared<reply_box<T>>(reply_box<T>{kj::mv(paf.fulfiller)});
-  if (!dest) {
-    box->fulfiller->fulfill(caf::expected<T>{p::make_error(
-        p::error_code::unavailable, "tuttid is starting or restarting its control plane; retry")});
-    return kj::mv(paf.promise);
-  }
-  sys.spawn([dest, box, timeout, xs...](caf::event_based_actor* self) {
-    self->request(dest, timeout, xs...)
-        .then(
-            [box](T& x) { box->fulfiller->fulfill(caf::expected<T>{std::move(x)}); },
-            [box](caf::error& err) { box->fulfiller->fulfill(caf::expected<T>{std::move(err)}); });
-  });
-  return kj::mv(paf.promise);
 }
 
 template <class T, class... Ts>
@@ -157,14 +146,6 @@ kj::Exception in_utf8(const kj::Exception& e) {
     return e;
   return kj::Exception{e.getType(), e.getFile(), e.getLine(),
                        kj::str(p::escape_invalid_utf8(text))};
-}
-
-/// A refusal as the exception a call fails with: "CODE: message", which the
-/// client reads back as the code (tools/tutti/client.cpp).
-kj::Exception refusal(const caf::error& err) {
-  return kj::Exception{kj::Exception::Type::FAILED, __FILE__, __LINE__,
-                       kj::str(p::to_string(p::code_of(err)).c_str(), ": ",
-                               p::escape_invalid_utf8(p::message_of(err)).c_str())};
 }
 
 /// What every connection's gate and sessions share: the server's collaborators.
@@ -743,6 +724,53 @@ public:
           }
           fill(ctx.getResults().initRecords(xs.size()), xs);
           record("audit", {}, start);
+        });
+  }
+
+  kj::Promise<void> importImage(ImportImageContext ctx) override {
+    auto start = clock::now();
+    auto params = ctx.getParams();
+    image_upload_target target;
+    target.node_name = text(params.getNode());
+    target.size = params.getSize();
+    auto file = text(params.getFileName());
+    auto driver = p::from_capnp(params.getDriver());
+    if (!driver || *driver == p::driver_kind::process || *driver == p::driver_kind::sim)
+      return fail(ctx, "importImage", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "image import: the driver must be containerd or docker (the "
+                                "process driver runs no images)"));
+    if (target.size == 0)
+      return fail(ctx, "importImage", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "image import: " + file + " is empty; give a docker save or OCI "
+                                "archive"));
+    target.driver = *driver;
+    target.upload = upload_id();
+    target.file = file;
+    target.piece_timeout = opts_.call_timeout;
+    target.load_timeout = std::chrono::minutes{30};
+    return ask<node_actor>(sys_, slot_, opts_.call_timeout, p::import_atom::value, target.node_name)
+        .then([this, ctx, start, target, file](caf::expected<node_actor> r) mutable {
+          if (!r)
+            return void(fail(ctx, "importImage", start, r.error()));
+          target.node = *r;
+          auto where = target.node_name + ": " + file;
+          auto permit = [this] {
+            return parts_.tokens.still_valid(session_.who, session_.secret_sha256, now_ms());
+          };
+          auto outcome = [this, where](const caf::expected<std::vector<std::string>>& images) {
+            std::string loaded;
+            if (images)
+              for (const auto& x : *images)
+                loaded += (loaded.empty() ? "loaded " : ", ") + x;
+            audit(access::api_call::import_image, where,
+                  images ? "ok" : p::to_string(p::code_of(images.error())),
+                  images ? loaded : p::message_of(images.error()));
+          };
+          ctx.getResults().setUpload(make_image_upload(sys_, std::move(target), std::move(permit),
+                                                       std::move(outcome)));
+          record("importImage", {}, start);
         });
   }
 

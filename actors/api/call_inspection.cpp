@@ -81,6 +81,10 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
       return text(params.getAs<rpc::Tutti::CreateTokenParams>().getName());
     case c::revoke_token:
       return text(params.getAs<rpc::Tutti::RevokeTokenParams>().getName());
+    case c::import_image: {
+      auto x = params.getAs<rpc::Tutti::ImportImageParams>();
+      return text(x.getNode()) + ": " + text(x.getFileName());
+    }
     default:
       return access::mutates(call) ? service_param(call, params) : std::string{};
   }
@@ -145,6 +149,10 @@ std::pair<std::string, std::string> audit_outcome(access::api_call call,
       return outcome_of<rpc::Tutti::CreateTokenResults>(results);
     case c::revoke_token:
       return outcome_of<rpc::Tutti::RevokeTokenResults>(results);
+    case c::import_image: {
+      auto [result, message] = outcome_of<rpc::Tutti::ImportImageResults>(results);
+      return {result, result == "ok" ? "upload started" : message};
+    }
     default:
       return {"ok", ""};
   }

@@ -137,4 +137,19 @@ void load_nodes(self_ptr self, std::function<void()> then) {
           });
 }
 
+caf::result<node_actor> node_agent(self_ptr self, const std::string& name) {
+  auto promise = self->make_response_promise<node_actor>();
+  self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, name)
+      .then([promise](node_actor& node) mutable { promise.deliver(std::move(node)); },
+            [promise, name](caf::error& err) mutable {
+              if (p::code_of(err) == p::error_code::not_found)
+                err = p::make_error(p::error_code::not_found,
+                                    "node " + name +
+                                        " is not connected; `tutti get nodes` lists the nodes "
+                                        "and their states");
+              promise.deliver(std::move(err));
+            });
+  return promise;
+}
+
 } // namespace tutti::actors::cluster_impl

@@ -18,6 +18,10 @@ caf::result<p::node_status> set_node_state(self_ptr self, const std::string& nam
 /// Follows a draining node until it runs nothing; then it is cordoned (drained).
 void check_drained(self_ptr self, const std::string& name);
 
+/// The node agent of node `name` (for an image import), from placement; a node
+/// not connected now is not_found, saying how to list the nodes.
+caf::result<node_actor> node_agent(self_ptr self, const std::string& name);
+
 /// Every node, from placement.
 caf::result<std::vector<p::node_status>> nodes(self_ptr self);
 

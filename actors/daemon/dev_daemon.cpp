@@ -186,6 +186,7 @@ void dev_daemon::impl::start_tree() {
   ncfg.port_last = cfg.node.port_range_last;
   ncfg.address = cfg.node.address;
   ncfg.limit = limit;
+  ncfg.upload_dir = cfg.data_dir + "/uploads";
   auto* m = metrics.get();
   auto* server = api.get();
   std::vector<child_spec> children;

@@ -193,6 +193,7 @@ caf::actor node_daemon::impl::start_node_tree(const granted_handles& granted) {
   ncfg.port_first = cfg.node.port_range_first;
   ncfg.port_last = cfg.node.port_range_last;
   ncfg.limit = {cfg.supervision.max_restarts, cfg.supervision.window};
+  ncfg.upload_dir = cfg.data_dir + "/uploads";
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   node_context ctx{ncfg,
                    drivers,

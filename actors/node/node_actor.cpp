@@ -1,6 +1,7 @@
 #include "actors/node/node_actor.hpp"
 
 #include "actors/node/driver_actor.hpp"
+#include "actors/node/image_upload.hpp"
 #include "actors/node/prober_actor.hpp"
 #include "actors/node/replica_actor.hpp"
 #include "metrics/recorder.hpp"
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <set>
@@ -67,6 +70,7 @@ struct node_state {
   std::unordered_map<std::string, held> reservations;
   p::resource_spec promised;  // sum of reservations
   int32_t promised_ports = 0; // host ports of the reservations
+  std::map<std::string, image_upload_actor> uploads; // image imports under way, by id
   static inline const char* name = "node";
 };
 
@@ -399,6 +403,109 @@ caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max
   return self->delegate(driver, p::logs_atom::value, id, max_bytes);
 }
 
+// ----- image imports ------------------------------------------------------------
+
+/// At most this many image archives arrive at once: each takes disk space.
+constexpr size_t max_uploads = 4;
+
+bool valid_upload_id(const std::string& id) {
+  return !id.empty() && id.size() <= 64 &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
+std::string driver_names(const node_context& ctx) {
+  std::string out;
+  for (const auto& [kind, d] : ctx.drivers)
+    out += (out.empty() ? "" : ", ") + p::to_string(kind);
+  return out;
+}
+
+/// The upload a first piece starts, or the error that refuses it.
+caf::expected<image_upload_actor> start_upload(self_ptr self, const p::image_chunk& c) {
+  auto& st = self->state;
+  const auto& node = st.ctx.config.name;
+  auto refuse = [&](p::error_code code, const std::string& why) {
+    return p::make_error(code, "image import on node " + node + ": " + why);
+  };
+  if (!valid_upload_id(c.upload))
+    return refuse(p::error_code::invalid_argument, "malformed upload id");
+  if (c.offset != 0)
+    return refuse(p::error_code::not_found,
+                  "the upload is gone (idle for a minute, or tuttid restarted); import again");
+  auto d = st.ctx.drivers.find(c.driver);
+  if (d == st.ctx.drivers.end())
+    return refuse(p::error_code::invalid_argument, "the node does not run the " +
+                                                       p::to_string(c.driver) +
+                                                       " driver (it runs " + driver_names(st.ctx) + ")");
+  if (st.ctx.config.upload_dir.empty())
+    return refuse(p::error_code::invalid_argument, "this node agent takes no uploads");
+  if (st.uploads.size() >= max_uploads)
+    return refuse(p::error_code::unavailable, std::to_string(max_uploads) +
+                                                  " archives are arriving already; retry once "
+                                                  "one is loaded");
+  std::error_code ec;
+  std::filesystem::create_directories(st.ctx.config.upload_dir, ec);
+  auto upload = spawn_image_upload(self->system(), d->second,
+                                   st.ctx.config.upload_dir + "/" + c.upload + ".tar", node);
+  st.uploads.emplace(c.upload, upload);
+  return upload;
+}
+
+caf::result<std::vector<std::string>> import_piece(self_ptr self, p::image_chunk& c) {
+  auto i = self->state.uploads.find(c.upload);
+  image_upload_actor upload;
+  if (i != self->state.uploads.end()) {
+    upload = i->second;
+  } else {
+    auto started = start_upload(self, c);
+    if (!started)
+      return std::move(started.error());
+    upload = *started;
+  }
+  auto promise = self->make_response_promise<std::vector<std::string>>();
+  auto id = c.upload;
+  bool last = c.last;
+  // No timeout: loading a large archive takes minutes; an upload that ends
+  // fails the request at once.
+  self->request(upload, caf::infinite, p::import_atom::value, std::move(c))
+      .then(
+          [self, promise, id, last](std::vector<std::string>& images) mutable {
+            if (last)
+              self->state.uploads.erase(id);
+            promise.deliver(std::move(images));
+          },
+          [self, promise, id](caf::error& err) mutable {
+            self->state.uploads.erase(id);
+            if (err.category() != p::error_category)
+              err = p::make_error(p::error_code::not_found,
+                                  "image import on node " + self->state.ctx.config.name +
+                                      ": the upload is gone (idle for a minute); import again");
+            promise.deliver(std::move(err));
+          });
+  return promise;
+}
+
+void discard_upload(self_ptr self, const std::string& id) {
+  auto i = self->state.uploads.find(id);
+  if (i == self->state.uploads.end())
+    return;
+  caf::anon_send_exit(i->second, caf::exit_reason::user_shutdown);
+  self->state.uploads.erase(i);
+}
+
+/// Archives of uploads a previous run of this node left behind (the folder
+/// is made by the first upload).
+void clear_uploads(const std::string& dir) {
+  if (dir.empty())
+    return;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator{dir, ec})
+    if (entry.path().extension() == ".tar")
+      std::filesystem::remove(entry.path(), ec);
+}
+
 p::node_status status(self_ptr self) {
   p::node_status out;
   const auto& cfg = self->state.ctx.config;
@@ -611,6 +718,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
     });
   }
   adopt_inventory(self);
+  clear_uploads(st.ctx.config.upload_dir);
   start_router(self);
   // The node record is durable, so `get nodes` and a restarted control plane
   // know the node even before it registers again.
@@ -643,6 +751,8 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
           out.push_back(reserve(self, r));
         return out;
       },
+      [self](p::import_atom, p::image_chunk& c) { return import_piece(self, c); },
+      [self](p::import_atom, p::delete_atom, const std::string& id) { discard_upload(self, id); },
       [self](p::release_atom, const std::string& replica) {
         // A running replica keeps its reservation until it is stopped.
         if (!self->state.replicas.count(replica))

@@ -22,6 +22,7 @@ struct node_config {
   uint16_t port_last = 29999;
   restart_limit limit;
   caf::timespan health_interval = std::chrono::seconds{2}; // how often drivers are probed
+  std::string upload_dir; // where image archives being imported are written; empty: no imports
 };
 
 struct node_context {

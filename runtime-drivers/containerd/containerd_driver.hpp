@@ -113,8 +113,8 @@ public:
   /// containerd's Version call within a second.
   caf::error health() override;
 
-  /// Imports the images of an archive on this host; returns their names.
-  caf::expected<std::vector<std::string>> import_images(const std::string& archive_path);
+  caf::expected<std::vector<std::string>>
+  import_images(const std::string& archive_path) override;
 
   /// The exit stream is subscribed: containerd answers and exits are seen.
   bool events_connected() const;

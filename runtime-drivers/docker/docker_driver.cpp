@@ -156,6 +156,24 @@ caf::error docker_driver::pull(const std::string& image) {
   return {};
 }
 
+caf::expected<std::vector<std::string>>
+docker_driver::import_images(const std::string& archive_path) {
+  auto reply = client_->post_file("/images/load?quiet=1", archive_path, options_.pull_timeout);
+  if (!reply)
+    return std::move(reply.error());
+  if (reply->status != 200)
+    return make_error(error_code::invalid_argument,
+                      "the Docker engine refused the archive: " +
+                          docker::error_message(reply->status, reply->body));
+  if (auto error = docker::pull_error(reply->body))
+    return make_error(error_code::invalid_argument, "the Docker engine refused the archive: " + *error);
+  auto images = docker::loaded_images(reply->body);
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (const auto& image : images)
+    failed_pulls_.erase(image);
+  return images;
+}
+
 caf::expected<container_info> docker_driver::create(const container_spec& spec) {
   if (auto err = check_container_name(spec.name))
     return err;

@@ -93,6 +93,11 @@ public:
   /// GET /_ping within a second: the engine answers requests now.
   caf::error health() override;
 
+  /// `docker load` of the archive (POST /images/load). The loaded images'
+  /// earlier failed pulls are forgotten: creates that need them go ahead.
+  caf::expected<std::vector<std::string>>
+  import_images(const std::string& archive_path) override;
+
   /// The events stream is open: the engine answers and exits are seen.
   bool engine_connected() const;
 

@@ -5,7 +5,9 @@
 #include <curl/curl.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace tutti::runtime_drivers::docker {
 
@@ -57,10 +59,20 @@ docker_client::call_streaming(const char* method, const std::string& target,
   return perform(method, target, body, timeout, &sink);
 }
 
+caf::expected<http_reply> docker_client::post_file(const std::string& target,
+                                                   const std::string& path,
+                                                   std::chrono::milliseconds timeout) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(path.c_str(), "rb"), &std::fclose};
+  if (!file)
+    return make_error(error_code::invalid_argument,
+                      "cannot read " + path + ": " + std::strerror(errno));
+  return perform("POST", target, {}, timeout, nullptr, file.get());
+}
+
 caf::expected<http_reply>
 docker_client::perform(const char* method, const std::string& target, const std::string& body,
                        std::chrono::milliseconds timeout,
-                       const std::function<void(const char*, size_t)>* sink) {
+                       const std::function<void(const char*, size_t)>* sink, std::FILE* upload) {
   auto* curl = static_cast<CURL*>(handles_.take());
   if (curl == nullptr)
     return make_error(error_code::driver_failure, "cannot make a libcurl handle");
@@ -80,7 +92,16 @@ docker_client::perform(const char* method, const std::string& target, const std:
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &transfer::on_data);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
   curl_slist* headers = nullptr;
-  if (std::strcmp(method, "POST") == 0 || !body.empty()) {
+  if (upload != nullptr) {
+    std::fseek(upload, 0, SEEK_END);
+    auto size = static_cast<curl_off_t>(std::ftell(upload));
+    std::rewind(upload);
+    headers = curl_slist_append(headers, "Content-Type: application/x-tar");
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_READDATA, upload); // curl's default reader: fread
+
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, size);
+  } else if (std::strcmp(method, "POST") == 0 || !body.empty()) {
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

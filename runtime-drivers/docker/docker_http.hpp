@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -60,12 +61,19 @@ public:
                                            std::chrono::milliseconds timeout,
                                            const std::string& body = {});
 
+  /// POST api_version + `target` with the file at `path` as the body
+  /// (application/x-tar), read as it is sent. A file that cannot be opened is
+  /// an invalid_argument error naming it.
+  caf::expected<http_reply> post_file(const std::string& target, const std::string& path,
+                                      std::chrono::milliseconds timeout);
+
 private:
   struct transfer;
 
   caf::expected<http_reply> perform(const char* method, const std::string& target,
                                     const std::string& body, std::chrono::milliseconds timeout,
-                                    const std::function<void(const char*, size_t)>* sink);
+                                    const std::function<void(const char*, size_t)>* sink,
+                                    std::FILE* upload = nullptr);
 
   std::string socket_path_;
   curl_handles handles_;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <limits>
 
@@ -289,7 +290,9 @@ caf::expected<container_stats> parse_stats(const std::string& body) {
   return out;
 }
 
-std::optional<std::string> pull_error(const std::string& body) {
+/// Calls `on_object` with each line of a JSON-lines answer that is an object,
+/// until it returns true.
+template <class F> void each_json_line(const std::string& body, F on_object) {
   size_t begin = 0;
   while (begin < body.size()) {
     auto end = body.find('\n', begin);
@@ -297,16 +300,41 @@ std::optional<std::string> pull_error(const std::string& body) {
       end = body.size();
     auto parsed = json::parse(body.substr(begin, end - begin), nullptr, false);
     begin = end + 1;
-    if (parsed.is_discarded() || !parsed.is_object())
-      continue;
-    auto error = text_of(parsed, "error");
+    if (!parsed.is_discarded() && parsed.is_object() && on_object(parsed))
+      return;
+  }
+}
+
+std::optional<std::string> pull_error(const std::string& body) {
+  std::optional<std::string> out;
+  each_json_line(body, [&](const json& line) {
+    auto error = text_of(line, "error");
     if (error.empty())
-      if (auto* detail = object_of(parsed, "errorDetail"))
+      if (auto* detail = object_of(line, "errorDetail"))
         error = text_of(*detail, "message");
     if (!error.empty())
-      return error;
-  }
-  return std::nullopt;
+      out = std::move(error);
+    return out.has_value();
+  });
+  return out;
+}
+
+std::vector<std::string> loaded_images(const std::string& body) {
+  std::vector<std::string> out;
+  each_json_line(body, [&](const json& line) {
+    auto text = text_of(line, "stream");
+    for (const char* prefix : {"Loaded image: ", "Loaded image ID: "})
+      if (text.rfind(prefix, 0) == 0) {
+        auto name = text.substr(std::strlen(prefix));
+        while (!name.empty() && (name.back() == '\n' || name.back() == ' '))
+          name.pop_back();
+        if (!name.empty())
+          out.push_back(std::move(name));
+        break;
+      }
+    return false;
+  });
+  return out;
 }
 
 std::string error_message(long status, const std::string& body) {

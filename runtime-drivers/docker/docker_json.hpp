@@ -91,6 +91,10 @@ caf::expected<container_stats> parse_stats(const std::string& body);
 /// {"error": ...} lines when a pull fails half-way); nullopt when none.
 std::optional<std::string> pull_error(const std::string& body);
 
+/// The images a `POST /images/load` answer (a stream of JSON lines) names:
+/// "name:tag" of each "Loaded image: " line, the id of each "Loaded image ID: ".
+std::vector<std::string> loaded_images(const std::string& body);
+
 /// The `message` of an engine error answer, else the trimmed body (or "HTTP
 /// STATUS" when empty).
 std::string error_message(long status, const std::string& body);

@@ -19,12 +19,12 @@ p::identity who(const std::string& name, p::access_role role,
 }
 
 TEST(Authorizer, EachMethodOrdinalIsACall) {
-  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::audit); ++i) {
+  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::import_image); ++i) {
     auto call = api_call_of(i);
     ASSERT_TRUE(call) << i;
     EXPECT_NE(to_string(*call), "unknown") << i;
   }
-  EXPECT_FALSE(api_call_of(static_cast<uint16_t>(api_call::audit) + 1));
+  EXPECT_FALSE(api_call_of(static_cast<uint16_t>(api_call::import_image) + 1));
 }
 
 TEST(Authorizer, RolesAllowWhatTheDocsSay) {
@@ -40,12 +40,14 @@ TEST(Authorizer, RolesAllowWhatTheDocsSay) {
   EXPECT_FALSE(authorize(deployer, api_call::rollout_undo));
   EXPECT_TRUE(authorize(deployer, api_call::delete_service));
   EXPECT_TRUE(authorize(deployer, api_call::set_node_state));
+  EXPECT_TRUE(authorize(deployer, api_call::import_image));
+  EXPECT_FALSE(authorize(op, api_call::import_image));
   EXPECT_FALSE(authorize(op, api_call::delete_service));
   EXPECT_FALSE(authorize(op, api_call::set_node_state));
   EXPECT_TRUE(authorize(op, api_call::kill_actor));
   EXPECT_TRUE(authorize(op, api_call::create_token));
   EXPECT_TRUE(authorize(op, api_call::audit));
-  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::audit); ++i)
+  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::import_image); ++i)
     EXPECT_FALSE(authorize(admin, *api_call_of(i))) << to_string(*api_call_of(i));
 }
 
@@ -65,6 +67,7 @@ TEST(Authorizer, ARefusalSaysWhoWhatAndWhichRolesMay) {
 TEST(Authorizer, OnlyChangesAreMutations) {
   EXPECT_TRUE(mutates(api_call::apply));
   EXPECT_TRUE(mutates(api_call::revoke_token));
+  EXPECT_TRUE(mutates(api_call::import_image));
   EXPECT_FALSE(mutates(api_call::get_services));
   EXPECT_FALSE(mutates(api_call::audit));
   EXPECT_FALSE(mutates(api_call::follow));

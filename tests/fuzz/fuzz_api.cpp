@@ -84,6 +84,7 @@ struct environment {
     // Specs run nothing: no process runs a fuzzed command, no engine is asked.
     cfg.process.enabled = false;
     cfg.docker.enabled = false;
+    cfg.containerd.enabled = false;
     cfg.store.map_size = uint64_t{256} << 20;
     // Small, so that one input cannot place a million sim replicas.
     cfg.limits.documents_per_apply = 4;

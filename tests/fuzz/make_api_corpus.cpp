@@ -110,6 +110,19 @@ std::vector<std::pair<std::string, script>> seeds() {
   out.emplace_back("apply_not_yaml", [](rpc::Tutti::Client& t, promises& ps) {
     send_apply(t, ps, "{[: &a *a\n\t- ]");
   });
+  out.emplace_back("image_import", [](rpc::Tutti::Client& t, promises& ps) {
+    auto r = t.importImageRequest();
+    r.setNode("fuzz");
+    r.setDriver(rpc::DriverKind::CONTAINERD);
+    r.setFileName("image.tar");
+    r.setSize(5);
+    auto upload = r.send().getUpload();
+    auto piece = upload.writeRequest();
+    piece.setData(kj::StringPtr{"ustar"}.asBytes());
+    ps.push_back(piece.send());
+    auto done = upload.doneRequest();
+    keep(done, ps);
+  });
   out.emplace_back("reads", [](rpc::Tutti::Client& t, promises& ps) {
     send_apply(t, ps, sim_spec);
     auto services = t.getServicesRequest();

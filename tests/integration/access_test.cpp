@@ -96,6 +96,12 @@ TEST_F(integration, EachRoleAllowsWhatItShouldAndNoMore) {
   r = as(d, deployer, {"token", "ls"});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   EXPECT_NE(r.err.find("only the role admin may"), std::string::npos) << r.err;
+  r = as(d, deployer, {"image", "import", spec, "--node", "n1"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("ci (token, deployer) may not import images (importImage): the roles "
+                       "operator or admin may"),
+            std::string::npos)
+      << r.err;
   r = as(d, deployer, {"whoami", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   auto who = json::parse(r.out);

@@ -10,6 +10,9 @@
 #include "tests/support/containerd_environment.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace tutti::tests::integration {
 namespace {
@@ -238,6 +241,56 @@ TEST_F(containerd, MissingImageIsAClearFailure) {
       converge_timeout))
       << seen.dump();
   EXPECT_TRUE(containers().empty());
+  EXPECT_TRUE(d.running()) << "tuttid must not fall over";
+}
+
+TEST_F(containerd, AnImportedImageRunsWithoutAnArchiveInItsSpec) {
+  auto& d = start_containerd_daemon("import");
+  auto listed = [&] { return containerd_->ctr({"images", "ls", "-q"}).out; };
+  ASSERT_EQ(listed().find(s::containerd_instance::image), std::string::npos) << listed();
+  auto r = d.tutti({"image", "import", containerd_->archive(), "--node", node_, "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  auto out = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(out.is_object()) << r.out;
+  EXPECT_EQ(out["node"], node_);
+  EXPECT_EQ(out["images"], json::array({s::containerd_instance::image})) << r.out;
+  EXPECT_NE(listed().find(s::containerd_instance::image), std::string::npos) << listed();
+  // The archive's copy on the node goes once it is loaded.
+  EXPECT_TRUE(std::filesystem::is_empty(d.data_dir() + "/uploads"));
+
+  apply(d, "kind: Service\nname: imported\ndriver: containerd\nimage: " +
+               std::string{s::containerd_instance::image} + "\ncommand: " + yaml_list(idle_command) +
+               "\n");
+  EXPECT_TRUE(wait_running(d, "imported", 1)) << json(replicas_of(d, "imported")) << d.log();
+}
+
+TEST_F(containerd, AnImportOfABrokenArchiveSaysWhyAndKeepsNothing) {
+  auto& d = start_containerd_daemon("badimport");
+  // A tar cut short: the load fails, naming what is wrong.
+  std::ifstream in{containerd_->archive(), std::ios::binary};
+  std::string bytes{std::istreambuf_iterator<char>{in}, {}};
+  auto cut = d.scratch().write("cut.tar", bytes.substr(0, bytes.size() / 2));
+  auto r = d.tutti({"image", "import", cut, "--node", node_});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("image import on node " + node_ + ": the image archive cut.tar"),
+            std::string::npos)
+      << r.describe();
+  EXPECT_TRUE(std::filesystem::is_empty(d.data_dir() + "/uploads"));
+  EXPECT_EQ(containerd_->ctr({"images", "ls", "-q"}).out, "");
+
+  // What tuttid refuses before anything is sent.
+  auto unknown = d.tutti({"image", "import", containerd_->archive(), "--node", "nowhere"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("node nowhere is not connected"), std::string::npos)
+      << unknown.describe();
+  auto absent = d.scratch().file("absent.tar");
+  auto missing = d.tutti({"image", "import", absent, "--node", node_});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("cannot read " + absent), std::string::npos)
+      << missing.describe();
+  auto wrong = d.tutti({"image", "import", cut, "--node", node_, "--driver", "process"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("containerd"), std::string::npos) << wrong.describe();
   EXPECT_TRUE(d.running()) << "tuttid must not fall over";
 }
 

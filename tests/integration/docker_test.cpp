@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace tutti::tests::integration {
 namespace {
 
@@ -218,6 +220,45 @@ TEST_F(docker, DeleteRemovesTheContainers) {
   EXPECT_TRUE(s::wait_until([&] { return containers().empty(); }, converge_timeout))
       << json(containers()).dump(2);
   EXPECT_TRUE(s::wait_until([&] { return replicas_of(d, "gone").empty(); }, 5s));
+}
+
+TEST_F(docker, AnImportedImageLoadsIntoTheEngine) {
+  auto& d = start_docker_daemon("import");
+  // The test image under a name of this run: saved, untagged, then imported.
+  auto version = std::to_string(::getpid());
+  auto name = "local/tutti-import:" + version;
+  struct untag {
+    s::docker_engine* engine;
+    std::string name;
+    ~untag() { engine->call("DELETE", "/images/" + name); }
+  } cleanup{engine_, name};
+  auto tagged = engine_->call("POST", "/images/" + std::string{s::docker_engine::image} +
+                                          "/tag?repo=local/tutti-import&tag=" + version);
+  ASSERT_EQ(tagged.status, 201) << tagged.body << tagged.error;
+  auto saved = engine_->call("GET", "/images/" + name + "/get");
+  ASSERT_EQ(saved.status, 200) << saved.error;
+  auto archive = d.scratch().write("image.tar", saved.body);
+  ASSERT_EQ(engine_->call("DELETE", "/images/" + name).status, 200);
+  ASSERT_EQ(engine_->call("GET", "/images/" + name + "/json").status, 404);
+
+  auto r = d.tutti({"image", "import", archive, "--node", node_, "--driver", "docker", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  auto out = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(out.is_object()) << r.out;
+  EXPECT_EQ(out["images"], json::array({name})) << r.out;
+  EXPECT_EQ(engine_->call("GET", "/images/" + name + "/json").status, 200);
+  apply(d, docker_yaml("imported", 1, idle_command, {}, name));
+  EXPECT_TRUE(s::wait_until([&] { return running(d, "imported").size() == 1; }, converge_timeout))
+      << json(replicas_of(d, "imported")) << d.log();
+  d.tutti({"delete", "imported"});
+  EXPECT_TRUE(s::wait_until([&] { return containers().empty(); }, converge_timeout));
+
+  // What the engine refuses is said with its reason.
+  auto junk = d.scratch().write("junk.tar", "not a tar archive");
+  auto refused = d.tutti({"image", "import", junk, "--node", node_, "--driver", "docker"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.describe();
+  EXPECT_NE(refused.err.find("the Docker engine refused the archive"), std::string::npos)
+      << refused.describe();
 }
 
 TEST_F(docker, MissingImageIsAClearFailure) {

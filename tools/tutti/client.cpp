@@ -1,5 +1,5 @@
 #include "tools/tutti/client.hpp"
-
+#include "tools/tutti/client_impl.hpp"
 
 #include "protocol/api.capnp.h"
 #include "protocol/capnp_convert.hpp"
@@ -41,20 +41,6 @@ std::string to_string(client_code x) {
       return "invalid_argument";
   }
   return "unknown";
-}
-
-namespace {
-
-std::string text(capnp::Text::Reader r) {
-  return {r.cStr(), r.size()};
-}
-
-template <class Value, class Reader> std::vector<Value> read_list(Reader list) {
-  std::vector<Value> out;
-  out.reserve(list.size());
-  for (auto r : list)
-    out.push_back(protocol::from_capnp(r));
-  return out;
 }
 
 std::optional<client_error> error_of(rpc::Error::Reader r) {
@@ -106,6 +92,23 @@ client_error from_exception(const kj::Exception& e) {
   }
   return {client_code::rpc_failure, "the call to tuttid failed: " + description};
 }
+
+namespace {
+
+std::string text(capnp::Text::Reader r) {
+  return {r.cStr(), r.size()};
+}
+
+template <class Value, class Reader> std::vector<Value> read_list(Reader list) {
+  std::vector<Value> out;
+  out.reserve(list.size());
+  for (auto r : list)
+    out.push_back(protocol::from_capnp(r));
+  return out;
+}
+
+
+
 
 // kj reports a refused connect as a DISCONNECTED exception whose description
 // carries the errno text; people need the short reason, not kj's source location.
@@ -294,48 +297,10 @@ result<credentials> credentials::from_environment() {
   return out;
 }
 
-struct client::impl {
-  impl(std::string api, kj::Duration timeout) : api(std::move(api)), timeout(timeout) {}
+client::impl::impl(std::string api, kj::Duration timeout)
+  : api(std::move(api)), timeout(timeout) {}
 
-  std::string api;
-  kj::Duration timeout;
-  // Declared before the connection objects so it is destroyed after them.
-  kj::AsyncIoContext io = kj::setupAsyncIo();
-  kj::Own<client_tls> tls;
-  kj::Own<kj::AsyncIoStream> stream;
-  kj::Own<capnp::TwoPartyClient> network;
-  rpc::Tutti::Client tutti = nullptr;
-  /// The gate's answer; held so that the session call stays alive.
-  kj::Maybe<kj::Promise<void>> session;
-
-  /// The value of `promise`, or nullptr when `timeout` passed first.
-  template <class T> kj::Maybe<T> wait(kj::Promise<T> promise) {
-    auto deadline =
-        io.provider->getTimer().afterDelay(timeout).then([]() -> kj::Maybe<T> { return nullptr; });
-    return promise.then([](T value) -> kj::Maybe<T> { return kj::mv(value); })
-        .exclusiveJoin(kj::mv(deadline))
-        .wait(io.waitScope);
-  }
-
-  /// Waits for a response and turns it into a result with `read`; timeouts and
-  /// RPC exceptions become client_errors.
-  template <class Response, class Read>
-  auto call(kj::Promise<Response> promise, Read read) -> decltype(read(std::declval<Response&>())) {
-    try {
-      KJ_IF_MAYBE (response, wait(kj::mv(promise)))
-        return read(*response);
-      return client_error{client_code::timeout,
-                          "tuttid at " + api + " did not answer within " + seconds_text(timeout)};
-    } catch (const kj::Exception& e) {
-      return from_exception(e);
-    }
-  }
-
-  client_error unreachable(const std::string& why) const {
-    return {client_code::unreachable,
-            "cannot reach tuttid at " + api + ": " + why + "; is `tuttid dev` running?"};
-  }
-};
+client::impl::~impl() = default;
 
 client::client(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 

@@ -131,6 +131,14 @@ public:
                       bool stop_on_interrupt);
   /// The tail of a replica's output; slot -1 means the lowest slot.
   result<log_tail> logs(const std::string& service, int32_t slot, uint32_t max_bytes);
+  /// Receives how many bytes of an upload tuttid took so far, of how many.
+  using progress_handler = std::function<void(uint64_t sent, uint64_t total)>;
+  /// Sends the image archive at `path` (docker save or OCI layout) to node
+  /// `node`, whose `driver` loads it; the images it holds. Sending may take
+  /// long: each piece has the client's timeout, the load half an hour.
+  result<std::vector<std::string>> import_image(const std::string& path, const std::string& node,
+                                                protocol::driver_kind driver,
+                                                const progress_handler& progress);
   /// The endpoint sets of `service`, or of every service when empty.
   result<std::vector<protocol::service_endpoints>> get_endpoints(const std::string& service);
   /// Blocks while tuttid pushes the endpoint sets of `service` (every service

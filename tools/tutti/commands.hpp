@@ -149,6 +149,15 @@ int run_logs(const global_options& g, const streams& io, const logs_options& o);
 int run_node(const global_options& g, const streams& io, const node_options& o);
 int run_version(const global_options& g, const streams& io);
 
+struct image_import_options {
+  std::string file;
+  std::string node;
+  std::string driver = "containerd";
+};
+
+/// Sends an image archive to a node's driver; prints the images it loaded.
+int run_image_import(const global_options& g, const streams& io, const image_import_options& o);
+
 enum class token_action { create, revoke, list };
 
 struct token_options {

@@ -42,6 +42,7 @@ struct cli_state {
   events_options events;
   logs_options logs;
   node_options node;
+  image_import_options image_import;
   token_options token;
   audit_options audit;
   login_options login;
@@ -328,6 +329,29 @@ void add_node(CLI::App& app, cli_state& s) {
       "the node is empty (it stays cordoned), 1 on timeout. Example: tutti node drain n2"));
 }
 
+void add_image(CLI::App& app, cli_state& s) {
+  auto* image = app.add_subcommand("image", "Load container images into a node's runtime");
+  image->require_subcommand(1);
+  auto* cmd = image->add_subcommand(
+      "import", "Send an image archive (docker save or OCI layout tar) to a node, whose "
+                "containerd or Docker engine loads it");
+  auto& o = s.image_import;
+  cmd->add_option("FILE", o.file, "The archive on this machine")->required();
+  cmd->add_option("--node", o.node, "The node that loads it (as `tutti get nodes` lists it)")
+      ->required();
+  cmd->add_option("--driver", o.driver, "Which runtime of the node loads it: containerd or docker")
+      ->check(CLI::IsMember({"containerd", "docker"}))
+      ->option_text("DRIVER (default: containerd)");
+  add_output_option(*cmd, s.global);
+  cmd->footer(footer(
+      "For nodes that cannot pull from a registry. Prints the images loaded (name:tag);\n"
+      "a spec then names one in `image:` for its node. Needs the role operator (or a\n"
+      "role with verb import on images). Archives over 8 MiB show their progress on stderr.\n"
+      "Example: docker save busybox:latest -o busybox.tar; tutti image import busybox.tar "
+      "--node n2"));
+  s.dispatch.emplace_back(cmd, [&s] { return run_image_import(s.global, s.io, s.image_import); });
+}
+
 void add_token(CLI::App& app, cli_state& s) {
   auto* token = app.add_subcommand("token", "Create, list and revoke bearer tokens (admin)");
   token->require_subcommand(1);
@@ -438,7 +462,7 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_tree, add_chaos, add_node, add_token, add_audit, add_whoami,
+                   add_logs, add_tree, add_chaos, add_node, add_image, add_token, add_audit, add_whoami,
                    add_login, add_config, add_version})
     add(app, s);
   try {

@@ -207,6 +207,15 @@ TEST(docker_error_message, prefers_the_engines_message) {
   EXPECT_EQ(error_message(500, R"({"message": ""})"), R"({"message": ""})");
 }
 
+TEST(docker_loaded_images, names_each_image_a_load_answer_reports) {
+  EXPECT_EQ(loaded_images("{\"stream\":\"Loaded image: local/a:1\\n\"}\n"
+                          "{\"stream\":\"Loaded image ID: sha256:abc\\n\"}\n"
+                          "{\"stream\":\"unrelated\"}\nnot json\n"),
+            (std::vector<std::string>{"local/a:1", "sha256:abc"}));
+  EXPECT_TRUE(loaded_images("").empty());
+  EXPECT_TRUE(loaded_images("{\"stream\":\"Loaded image: \"}").empty());
+}
+
 TEST(docker_pull_error, finds_errors_in_a_progress_stream) {
   EXPECT_EQ(pull_error("{\"status\":\"Pulling from local/x\"}\n"
                        "{\"errorDetail\":{\"message\":\"manifest unknown\"},"
