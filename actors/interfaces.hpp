@@ -96,6 +96,8 @@ using service_actor =
 
 /// Owns one replica: one container at a time, restarted per the restart policy.
 /// `route` names the service actor that hears its reports (one that restarted).
+/// `stop` ends it once its container is stopped and removed; the answer says
+/// whether the removal left no container of its name.
 using replica_actor = caf::typed_actor<
     caf::reacts_to<p::replica_request>, caf::reacts_to<p::route_atom, service_actor>,
     caf::reacts_to<p::replica_exited>, caf::reacts_to<p::restart_atom, std::string>,

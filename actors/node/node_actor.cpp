@@ -364,7 +364,11 @@ void stop_replica(self_ptr self, const std::string& id, std::function<void()> do
   auto limit = grace + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
   self->request(child, limit, p::stop_atom::value)
       .then(
-          [self, id, done](bool) {
+          [self, id, done](bool removed) {
+            // No container of that name is left: a replica of the name that
+            // comes later needs no look-up for one.
+            if (removed)
+              self->state.known_names.erase(std::hash<std::string>{}(id));
             forget_replica(self, id);
             done();
           },

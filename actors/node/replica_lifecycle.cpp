@@ -138,13 +138,18 @@ void create_and_start(self_ptr self) {
 void remove_then(self_ptr self, std::function<void()> next) {
   self->request(self->state.ctx.driver, caf::infinite, p::remove_atom::value,
                 std::string{self->state.status.id()}, true)
-      .then([next](bool) { next(); },
-            [self, next](caf::error& err) {
-              if (p::code_of(err) != p::error_code::not_found)
-                spdlog::warn("replica {}: remove failed: {}", self->state.status.id(),
-                             p::message_of(err));
-              next();
-            });
+      .then(
+          [self, next](bool) {
+            self->state.removed = true;
+            next();
+          },
+          [self, next](caf::error& err) {
+            self->state.removed = p::code_of(err) == p::error_code::not_found;
+            if (!self->state.removed)
+              spdlog::warn("replica {}: remove failed: {}", self->state.status.id(),
+                           p::message_of(err));
+            next();
+          });
 }
 
 void recover(self_ptr self) {
@@ -238,7 +243,7 @@ void finish_stop(self_ptr self) {
   remove_then(self, [self] {
     emit(self, "replica_stopped", "stopped and removed");
     for (auto& promise : self->state.stop_promises)
-      promise.deliver(true);
+      promise.deliver(self->state.removed);
     self->quit();
   });
 }

@@ -36,6 +36,7 @@ struct replica_state_data {
   bool replace_pending = false; // stop, then start the new revision
   bool stop_requested = false;
   std::vector<caf::typed_response_promise<bool>> stop_promises;
+  bool removed = false; // the last remove left no container of this name
   // Health: probes of the current incarnation carry its generation.
   uint64_t probe_generation = 0;
   // Only for a spec with probes: most replicas have none, and their state stays small.

@@ -6,6 +6,7 @@
 
 #include "runtime-drivers/containerd/containerd_client.hpp"
 #include "runtime-drivers/containerd/image_store.hpp"
+#include "runtime-drivers/containerd/log_copier.hpp"
 #include "runtime-drivers/containerd/oci_spec.hpp"
 #include "tools/bench/bench_support.hpp"
 #include "tools/bench/benches.hpp"
@@ -82,15 +83,24 @@ std::optional<double> measure_up(cli::client& c, const std::string& yaml, int re
   return took;
 }
 
+/// The logging binary tuttid gives containerd's shim: tutti-log-copier
+/// beside tuttid, else tuttid itself (`tuttid containerd-log`).
+std::string log_copier() {
+  std::string tuttid = TUTTID_BIN;
+  auto copier = tuttid.substr(0, tuttid.rfind('/') + 1) + "tutti-log-copier";
+  return ::access(copier.c_str(), X_OK) == 0 ? copier : tuttid;
+}
+
 /// containerd's own create+start of one container, through the calls the
-/// driver makes: container record, snapshot, task create, task start; and a
-/// task's kill, through the same API.
+/// driver makes: container record, snapshot, task create, task start, with
+/// the task's output to the same logging binary (tutti-log-copier, which the
+/// shim starts with the task); and a task's kill, through the same API.
 class direct_starts {
 public:
   direct_starts(const harness::containerd_instance& containerd)
     : client_(containerd.socket(), containerd.name_space()),
       images_(client_, "overlayfs", std::chrono::seconds{30}), archive_(containerd.archive()),
-      log_(containerd.state_dir("direct") + "/direct.log") {}
+      log_uri_(cd::log_copier_uri(log_copier(), containerd.state_dir("direct") + "/direct.log")) {}
 
   /// SIGKILL to task `id`, through the API (as `ctr task kill` does, without
   /// the time ctr takes to start).
@@ -168,8 +178,8 @@ private:
       return "snapshot: " + s.error_message();
     treq.set_container_id(id);
     *treq.mutable_rootfs() = mounts.mounts();
-    treq.set_stdout("file://" + log_);
-    treq.set_stderr("file://" + log_);
+    treq.set_stdout(log_uri_);
+    treq.set_stderr(log_uri_);
     if (auto s = client_.tasks().Create(c3.get(), treq, &tresp); !s.ok())
       return "task: " + s.error_message();
     sreq.set_container_id(id);
@@ -211,7 +221,7 @@ private:
   cd::containerd_client client_;
   cd::image_store images_;
   std::string archive_;
-  std::string log_;
+  std::string log_uri_;
   std::optional<cd::unpacked_image> image_;
   std::string spec_;
 };
