@@ -242,10 +242,14 @@ using gateway_actor =
 // but CAF 0.17 still wants to know how to inspect them.
 namespace tutti::runtime_drivers {
 
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_mount& x) {
+  return f(caf::meta::type_name("volume_mount"), x.source, x.target, x.read_only);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_spec& x) {
-  return f(caf::meta::type_name("container_spec"), x.name, x.image, x.command, x.env, x.resources,
-           x.labels);
+  return f(caf::meta::type_name("container_spec"), x.name, x.image, x.image_archive, x.command,
+           x.env, x.resources, x.labels, x.mounts);
 }
 
 template <class Inspector>

@@ -140,8 +140,28 @@ void read_labels(const field& f, node_config& node, error_sink& errors) {
   node.labels = {labels->begin(), labels->end()};
 }
 
+void read_host_volume_paths(const field& f, node_config& node, error_sink& errors) {
+  auto paths = read_string_list(f, errors);
+  if (!paths)
+    return;
+  for (auto& path : *paths) {
+    if (path.size() < 2 || path.front() != '/' || path.find("/..") != std::string::npos ||
+        path.find("/./") != std::string::npos) {
+      errors.add(f.mark, f.path,
+                 "expected absolute paths of folders (not '/', no '.' or '..' parts), got '" +
+                     path + "'");
+      continue;
+    }
+    while (path.size() > 1 && path.back() == '/')
+      path.pop_back();
+    node.host_volume_paths.push_back(path);
+  }
+}
+
 void read_node(const field& f, node_config& node, error_sink& errors) {
-  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory and port_range", errors))
+  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory, port_range and "
+                     "host_volume_paths",
+                  errors))
     return;
   map_reader fields{f, errors};
   if (auto name = fields.take("name")) {
@@ -170,6 +190,8 @@ void read_node(const field& f, node_config& node, error_sink& errors) {
       node.capacity.memory = *value;
   if (auto range = fields.take("port_range"))
     read_port_range(*range, node, errors);
+  if (auto paths = fields.take("host_volume_paths"))
+    read_host_volume_paths(*paths, node, errors);
   fields.finish();
 }
 

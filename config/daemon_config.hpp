@@ -30,6 +30,9 @@ struct node_config {
   protocol::resource_spec capacity;  // default (0): what the host has
   uint16_t port_range_first = 20000; // host ports handed to replicas
   uint16_t port_range_last = 29999;
+  /// Folders of the host that `type: host` volumes may be (or be under);
+  /// empty: the node lends none.
+  std::vector<std::string> host_volume_paths;
 };
 
 struct supervision_config {

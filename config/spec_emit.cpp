@@ -71,6 +71,38 @@ void emit_ports(YAML::Emitter& out, const std::vector<protocol::port_spec>& port
   out << YAML::EndSeq;
 }
 
+/// Absent when empty: specs stored before volumes read (and hash) the same.
+void emit_volumes(YAML::Emitter& out, const std::vector<protocol::volume_spec>& volumes) {
+  if (volumes.empty())
+    return;
+  out << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq;
+  for (const auto& v : volumes) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << v.name;
+    out << YAML::Key << "type" << YAML::Value << protocol::to_string(v.type);
+    if (!v.host_path.empty())
+      out << YAML::Key << "path" << YAML::Value << v.host_path;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+void emit_mounts(YAML::Emitter& out, const std::vector<protocol::mount_spec>& mounts) {
+  if (mounts.empty())
+    return;
+  out << YAML::Key << "mounts" << YAML::Value << YAML::BeginSeq;
+  for (const auto& m : mounts) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "volume" << YAML::Value << m.volume;
+    if (!m.path.empty())
+      out << YAML::Key << "path" << YAML::Value << m.path;
+    if (m.read_only)
+      out << YAML::Key << "read_only" << YAML::Value << true;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
 void emit_restart(YAML::Emitter& out, const protocol::restart_spec& restart) {
   out << YAML::Key << "restart" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "policy" << YAML::Value << protocol::to_string(restart.policy);
@@ -243,6 +275,8 @@ std::string emit_spec(const service_spec& spec) {
   out << YAML::Key << "stop_grace" << YAML::Value << format_duration(spec.stop_grace);
   emit_health(out, spec.health);
   emit_update(out, spec.update);
+  emit_volumes(out, spec.volumes);
+  emit_mounts(out, spec.mounts);
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";
 }

@@ -3,6 +3,7 @@
 #include "protocol/namespaces.hpp"
 
 #include "config/policy_reader.hpp"
+#include "config/volume_reader.hpp"
 #include "config/yaml_walk.hpp"
 
 #include <algorithm>
@@ -147,6 +148,8 @@ public:
         spec.stop_grace = *d;
     read_health(fields, spec);
     read_update(fields, spec);
+    read_volumes(fields, spec, errors_);
+    read_mounts(fields, spec, errors_);
     refuse_unsupported(fields);
     fields.finish();
     check_image(image, whole, spec);

@@ -30,6 +30,31 @@ std::string to_string(driver_kind x) {
   return "unknown";
 }
 
+std::string to_string(volume_type x) {
+  switch (x) {
+    case volume_type::scratch:
+      return "scratch";
+    case volume_type::persistent:
+      return "persistent";
+    case volume_type::host:
+      return "host";
+  }
+  return "unknown";
+}
+
+std::optional<volume_type> volume_type_from(const std::string& text) {
+  static const volume_type all[] = {volume_type::scratch, volume_type::persistent,
+                                    volume_type::host};
+  return enum_from(text, all);
+}
+
+std::string volume_env_name(const std::string& volume) {
+  std::string out = "TUTTI_VOLUME_";
+  for (char c : volume)
+    out += c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return out;
+}
+
 std::string to_string(restart_policy x) {
   switch (x) {
     case restart_policy::always:

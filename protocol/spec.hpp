@@ -51,6 +51,44 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("port_spec"), x.name, x.published);
 }
 
+/// Where a volume's files live: `scratch` is made empty when the replica's
+/// container is made and goes with the replica; `persistent` is one per slot,
+/// kept on its node across restarts, updates and tuttid restarts until `tutti
+/// volume rm`; `host` is a folder of the node (one the node allows).
+enum class volume_type : uint8_t { scratch, persistent, host };
+
+std::string to_string(volume_type x);
+std::optional<volume_type> volume_type_from(const std::string& text);
+
+/// The environment variable that gives a process the folder of its mounted
+/// volume `volume`: TUTTI_VOLUME_ and the name upper-cased, '-' as '_'.
+std::string volume_env_name(const std::string& volume);
+
+/// A volume of a service's replicas (`volumes:`).
+struct volume_spec {
+  std::string name;      // [a-z0-9-], unique in the service
+  volume_type type = volume_type::scratch;
+  std::string host_path; // host only: an absolute path on the node
+  friend bool operator==(const volume_spec&, const volume_spec&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_spec& x) {
+  return f(caf::meta::type_name("volume_spec"), x.name, x.type, x.host_path);
+}
+
+/// Where a replica sees a volume (`mounts:`): at `path` in its container; a
+/// process gets the folder's path in TUTTI_VOLUME_<NAME> instead (no path).
+struct mount_spec {
+  std::string volume;
+  std::string path;
+  bool read_only = false;
+  friend bool operator==(const mount_spec&, const mount_spec&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, mount_spec& x) {
+  return f(caf::meta::type_name("mount_spec"), x.volume, x.path, x.read_only);
+}
+
 /// What a replica reserves on its node. `memory` is in bytes.
 struct resource_spec {
   double cpu = 0;
@@ -204,13 +242,15 @@ struct service_spec {
   caf::timespan stop_grace = std::chrono::duration_cast<caf::timespan>(10s);
   health_spec health;
   update_spec update;
+  std::vector<volume_spec> volumes;
+  std::vector<mount_spec> mounts;
   friend bool operator==(const service_spec&, const service_spec&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
            x.image_archive, x.command, x.env, x.resources, x.ports, x.restart, x.placement,
-           x.stop_grace, x.balancing, x.health, x.update);
+           x.stop_grace, x.balancing, x.health, x.update, x.volumes, x.mounts);
 }
 
 /// What the services of one namespace may use at most (`kind: Quota`): the

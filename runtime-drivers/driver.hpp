@@ -34,6 +34,14 @@ inline constexpr const char* revision = "tutti.revision";
 inline constexpr const char* ports = "tutti.ports"; // "http=20001,admin=20002"
 } // namespace label
 
+/// A folder of the node that a container sees at `target` (a bind mount).
+struct volume_mount {
+  std::string source; // absolute path on the node; exists
+  std::string target; // absolute path in the container
+  bool read_only = false;
+  friend bool operator==(const volume_mount&, const volume_mount&) = default;
+};
+
 /// Everything needed to create the container of one replica. The replica id is
 /// the container's name: at most one container per name exists at a time.
 struct container_spec {
@@ -44,6 +52,7 @@ struct container_spec {
   std::map<std::string, std::string> env;
   protocol::resource_spec resources;
   std::map<std::string, std::string> labels;
+  std::vector<volume_mount> mounts; // docker / containerd only (a process gets env)
 };
 
 enum class container_state : uint8_t { created, running, exited };

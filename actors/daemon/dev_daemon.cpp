@@ -19,6 +19,7 @@
 #include "protocol/type_ids.hpp"
 #include "runtime-drivers/factory.hpp"
 
+#include <filesystem>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
@@ -187,6 +188,9 @@ void dev_daemon::impl::start_tree() {
   ncfg.address = cfg.node.address;
   ncfg.limit = limit;
   ncfg.upload_dir = cfg.data_dir + "/uploads";
+  // Absolute: the engines take bind mounts of absolute paths only.
+  ncfg.volumes = {std::filesystem::absolute(cfg.data_dir + "/volumes").string(),
+                  cfg.node.host_volume_paths};
   auto* m = metrics.get();
   auto* server = api.get();
   std::vector<child_spec> children;

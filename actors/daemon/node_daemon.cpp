@@ -8,6 +8,7 @@
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
 
+#include <filesystem>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/remote_actor.hpp>
@@ -194,6 +195,9 @@ caf::actor node_daemon::impl::start_node_tree(const granted_handles& granted) {
   ncfg.port_last = cfg.node.port_range_last;
   ncfg.limit = {cfg.supervision.max_restarts, cfg.supervision.window};
   ncfg.upload_dir = cfg.data_dir + "/uploads";
+  // Absolute: the engines take bind mounts of absolute paths only.
+  ncfg.volumes = {std::filesystem::absolute(cfg.data_dir + "/volumes").string(),
+                  cfg.node.host_volume_paths};
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   node_context ctx{ncfg,
                    drivers,

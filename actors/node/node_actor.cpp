@@ -71,6 +71,7 @@ struct node_state {
   p::resource_spec promised;  // sum of reservations
   int32_t promised_ports = 0; // host ports of the reservations
   std::map<std::string, image_upload_actor> uploads; // image imports under way, by id
+  std::shared_ptr<const volume_places> volumes;      // the config's, shared with replicas
   static inline const char* name = "node";
 };
 
@@ -202,6 +203,7 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.ports = entry.ports;
     rc.address = self->state.ctx.config.address;
     rc.links.fresh = entry.fresh;
+    rc.links.volumes = self->state.volumes;
     entry.fresh = false; // a restart of the actor looks first
     if (auto d = self->state.ctx.drivers.find(entry.req->spec->driver);
         d != self->state.ctx.drivers.end() && d->second) {
@@ -710,6 +712,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   }
   self->state.ctx = std::move(ctx);
   auto& st = self->state;
+  st.volumes = std::make_shared<const volume_places>(st.ctx.config.volumes);
   st.sup = std::make_unique<supervision>(self, "node/" + st.ctx.config.name,
                                          restart_strategy::one_for_one, st.ctx.config.limit,
                                          *st.ctx.metrics);

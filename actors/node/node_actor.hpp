@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/mesh/router_actor.hpp"
+#include "actors/node/replica_volumes.hpp"
 #include "actors/supervision/supervision.hpp"
 
 #include <map>
@@ -23,6 +24,7 @@ struct node_config {
   restart_limit limit;
   caf::timespan health_interval = std::chrono::seconds{2}; // how often drivers are probed
   std::string upload_dir; // where image archives being imported are written; empty: no imports
+  volume_places volumes;  // where volumes are kept; empty root: none
 };
 
 struct node_context {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/node/replica_volumes.hpp"
 #include "actors/node/replica_template.hpp"
 
 #include <memory>
@@ -33,6 +34,8 @@ struct replica_links {
   /// container is run with one call instead of a request to the driver actor
   /// and its answer. Null otherwise; every other call goes through `driver`.
   std::shared_ptr<rd::driver> inline_driver;
+  /// Where the node keeps volumes; shared by the node's replicas.
+  std::shared_ptr<const volume_places> volumes = std::make_shared<const volume_places>();
 };
 
 /// What a replica actor needs from the node that spawns it: its links, and

@@ -21,13 +21,19 @@ namespace {
 /// commits a new revision but must not restart anything.
 constexpr const char* template_label = "tutti.template";
 
-caf::expected<rd::container_spec> container_spec_of(self_ptr self) {
+caf::expected<rd::container_spec> container_spec_of(self_ptr self,
+                                                   const replica_volumes& volumes) {
   const auto& req = *self->state.req;
   rd::container_spec out;
   out.name = self->state.status.id();
   out.image = req.spec->image;
   out.image_archive = req.spec->image_archive;
   out.env = replica_env(*req.spec, self->state.status.ports);
+  if (req.spec->driver == p::driver_kind::process || req.spec->driver == p::driver_kind::sim)
+    for (const auto& [key, folder] : volumes.env)
+      out.env.emplace(key, folder);
+  else
+    out.mounts = volumes.mounts;
   // Where its ports are expected to listen (the node's address), unless the spec says.
   out.env.emplace("TUTTI_ADDRESS", self->state.status.address());
   for (const auto& [key, value] : req.discovery_env)
@@ -102,7 +108,16 @@ void start_existing(self_ptr self) {
 }
 
 void create_and_start(self_ptr self) {
-  auto spec = container_spec_of(self);
+  // A volume's folder may be missing for reasons that pass (a full disk, a
+  // host folder not made yet): tried again with the restart back-off.
+  auto volumes = prepare_volumes(*self->state.ctx.volumes, *self->state.req->spec,
+                                 std::string{self->state.status.id()});
+  if (!volumes) {
+    emit(self, "replica_failed", p::message_of(volumes.error()));
+    schedule_restart(self, p::message_of(volumes.error()));
+    return;
+  }
+  auto spec = container_spec_of(self, *volumes);
   if (!spec) {
     emit(self, "replica_failed", p::message_of(spec.error()));
     report(self, p::replica_state::failed, p::message_of(spec.error()));
@@ -241,6 +256,7 @@ caf::result<bool> on_stop(self_ptr self) {
 void finish_stop(self_ptr self) {
   report(self, p::replica_state::stopping, "removing");
   remove_then(self, [self] {
+    remove_scratch(*self->state.ctx.volumes, std::string{self->state.status.id()});
     emit(self, "replica_stopped", "stopped and removed");
     for (auto& promise : self->state.stop_promises)
       promise.deliver(self->state.removed);

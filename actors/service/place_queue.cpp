@@ -156,6 +156,15 @@ std::vector<int32_t> next_batch(self_ptr self) {
 
 } // namespace
 
+void rerun_in_place(self_ptr self, int32_t slot) {
+  auto& s = self->state.slots[slot];
+  s.in_flight = true;
+  s.requested_rev = 0;
+  p::assignment a{p::replica_id(self->state.spec.name, slot), self->state.spec.name, s.node,
+                  s.tmpl, 0};
+  store_then_run(self, {std::move(a)}, {{slot, s.epoch}});
+}
+
 void pump(self_ptr self) {
   auto& st = self->state;
   while (!st.to_place.empty()) {

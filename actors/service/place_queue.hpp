@@ -22,6 +22,11 @@ constexpr int32_t place_window = 2;
 /// Queues slot `slot` for placement (once).
 void queue_place(self_ptr self, int32_t slot);
 
+/// Runs the placed slot `slot` on its node with what it is to run now (a
+/// replacement in place: same node, same replica): its assignment, with the
+/// new template, is durable first, so a restarted control plane knows it.
+void rerun_in_place(self_ptr self, int32_t slot);
+
 /// Sends place requests for queued slots, in batches, at most place_window at a
 /// time; while the service is unschedulable it only shows why on the queued
 /// slots.

@@ -41,6 +41,55 @@ void check_rollout_done(self_ptr self, const census& c) {
   emit(self, "rollout_completed", "revision " + std::to_string(r.revision) + ": " + r.message, {});
 }
 
+/// Replicas with a persistent volume keep their slot (the volume is the
+/// slot's): an update replaces them in place, on their node.
+bool in_place(const p::service_spec& spec) {
+  return std::any_of(spec.volumes.begin(), spec.volumes.end(),
+                     [](const auto& v) { return v.type == p::volume_type::persistent; });
+}
+
+/// Slot `slot` runs the target template from now on: its replica replaces its
+/// container on its node, and counts as not ready until it reports again.
+void replace_in_place(self_ptr self, int32_t slot) {
+  auto& st = self->state;
+  auto& s = st.slots[slot];
+  auto was_running = counts_as_running(s);
+  auto was_ready = is_ready(s);
+  s.tmpl = st.target;
+  auto status = s.status.unpack();
+  status.state = p::replica_state::starting;
+  status.ready = false;
+  status.message = "replacing in place with revision " + std::to_string(st.revision);
+  set_status(self, s, std::move(status));
+  if (was_running)
+    --st.running;
+  if (was_ready) {
+    --st.ready;
+    queue_publish(self);
+  }
+  queue_metrics(self);
+  rerun_in_place(self, slot);
+}
+
+/// A rolling update in place: old slots take the new template, at most
+/// max_unavailable (at least one) not ready at a time.
+void step_in_place(self_ptr self, const census& c) {
+  auto& st = self->state;
+  auto allowed = std::max(1, st.spec.update.max_unavailable);
+  auto budget = allowed - (st.spec.replicas - c.ready);
+  for (bool ready_ones : {false, true})
+    for (auto slot : c.old) {
+      auto i = st.slots.find(slot);
+      if (i == st.slots.end() || i->second.in_flight || i->second.stopping ||
+          leaving(self, i->second) || is_ready(i->second) != ready_ones ||
+          (ready_ones && budget <= 0))
+        continue;
+      if (ready_ones)
+        --budget;
+      replace_in_place(self, slot);
+    }
+}
+
 /// The next step of the desired state: new replicas where some are missing,
 /// stops where there are too many, old replicas replaced within the update's
 /// limits (k8s' rolling-update arithmetic, with ready replicas as available).
@@ -51,6 +100,13 @@ void step(self_ptr self) {
   auto c = count_slots(self);
   bool rolling = !c.old.empty();
   bool frozen = rolling && st.rollout.phase == p::rollout_state::paused;
+  if (rolling && in_place(st.spec)) {
+    // No surge and no stops of old replicas: they are replaced in place.
+    if (!frozen)
+      step_in_place(self, c);
+    c = count_slots(self);
+    rolling = false;
+  }
   auto total = static_cast<int32_t>(c.current.size() + c.old.size());
   // Start new replicas.
   auto want = n - static_cast<int32_t>(c.current.size());

@@ -333,6 +333,8 @@ void on_status(self_ptr self, p::replica_status& st) {
   auto& s = i->second;
   if (!st.node.empty() && st.node != s.node)
     return; // from a node the slot has left
+  if (!st.template_hash.empty() && st.template_hash != s.tmpl)
+    st.ready = false; // the container it replaces in place: not what the slot runs
   auto was_running = counts_as_running(s);
   auto was_ready = is_ready(s);
   bool moved = s.status.address() != st.address || s.status.ports != st.ports;

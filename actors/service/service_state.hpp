@@ -130,6 +130,8 @@ slot_state& new_epoch(self_ptr self, int32_t slot);
 void publish_endpoints(self_ptr self, bool removed = false);
 /// One metrics update for a burst of status reports.
 void queue_metrics(self_ptr self);
+/// One endpoint publication for a burst of status reports.
+void queue_publish(self_ptr self);
 void emit(self_ptr self, std::string kind, std::string message, std::string replica = {});
 
 /// Sends the queued events now (a service about to end).

@@ -230,7 +230,8 @@ json mount(const char* destination, const char* type, const char* source,
           {"options", std::move(options)}};
 }
 
-json mounts_json(const std::vector<std::string>& host_files) {
+json mounts_json(const std::vector<std::string>& host_files,
+                 const std::vector<volume_mount>& volumes) {
   auto out = json::array({
       mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
       mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
@@ -248,6 +249,9 @@ json mounts_json(const std::vector<std::string>& host_files) {
     if (std::filesystem::exists(file, ec))
       out.push_back(mount(file.c_str(), "bind", file.c_str(), {"rbind", "ro"}));
   }
+  for (const auto& v : volumes)
+    out.push_back(mount(v.target.c_str(), "bind", v.source.c_str(),
+                        {"rbind", v.read_only ? "ro" : "rw"}));
   return out;
 }
 
@@ -400,7 +404,7 @@ caf::expected<std::string> runtime_spec(const container_spec& spec, const image_
       {"root", {{"path", "rootfs"}, {"readonly", false}}},
       {"hostname", options.hostname},
       {"process", process_json(*args, process_env(image, spec.env), user, image.working_dir)},
-      {"mounts", mounts_json(options.host_files)},
+      {"mounts", mounts_json(options.host_files, spec.mounts)},
       {"linux", linux_json(spec, options)},
   };
   try {

@@ -149,6 +149,13 @@ std::string create_body(const container_spec& spec, const std::string& network_m
     host["NanoCpus"] = static_cast<int64_t>(std::llround(spec.resources.cpu * 1e9));
   if (spec.resources.memory > 0)
     host["Memory"] = spec.resources.memory;
+  if (!spec.mounts.empty()) {
+    auto mounts = json::array();
+    for (const auto& m : spec.mounts)
+      mounts.push_back(
+          {{"Type", "bind"}, {"Source", m.source}, {"Target", m.target}, {"ReadOnly", m.read_only}});
+    host["Mounts"] = std::move(mounts);
+  }
   body["HostConfig"] = std::move(host);
   return body.dump();
 }

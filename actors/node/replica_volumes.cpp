@@ -1,0 +1,108 @@
+#include "actors/node/replica_volumes.hpp"
+
+#include "protocol/errors.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace tutti::actors {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace p = tutti::protocol;
+
+std::string scratch_folder(const volume_places& places, const std::string& replica) {
+  return places.root + "/scratch/" + replica;
+}
+
+bool lent(const volume_places& places, const std::string& path) {
+  return std::any_of(places.host_paths.begin(), places.host_paths.end(), [&](const auto& root) {
+    return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                            (root.back() == '/' || path[root.size()] == '/'));
+  });
+}
+
+std::string lent_list(const volume_places& places) {
+  std::string out;
+  for (const auto& x : places.host_paths)
+    out += (out.empty() ? "" : ", ") + x;
+  return out.empty() ? "none" : out;
+}
+
+/// The folder of volume `v` for the replica, or why there is none.
+caf::expected<std::string> folder_of(const volume_places& places, const p::volume_spec& v,
+                                     const std::string& replica) {
+  auto refuse = [&](const std::string& why) {
+    return p::make_error(p::error_code::invalid_argument, "volume " + v.name + ": " + why);
+  };
+  switch (v.type) {
+    case p::volume_type::host:
+      if (!lent(places, v.host_path))
+        return refuse("this node does not lend " + v.host_path +
+                      " (its node.host_volume_paths: " + lent_list(places) +
+                      "); ask its admin, or use a node that lends it");
+      return v.host_path;
+    case p::volume_type::scratch:
+      return scratch_folder(places, replica) + "/" + v.name;
+    case p::volume_type::persistent:
+      return persistent_folder(places, replica, v.name);
+  }
+  return refuse("unknown type");
+}
+
+caf::error make_folder(const std::string& path, bool empty, const std::string& volume) {
+  std::error_code ec;
+  if (empty)
+    fs::remove_all(path, ec);
+  fs::create_directories(path, ec);
+  if (ec || !fs::is_directory(path))
+    return p::make_error(p::error_code::driver_failure,
+                         "volume " + volume + ": cannot make " + path + ": " +
+                             (ec ? ec.message() : std::string{"not a folder"}));
+  return {};
+}
+
+} // namespace
+
+std::string persistent_folder(const volume_places& places, const std::string& replica,
+                              const std::string& volume) {
+  return places.root + "/persistent/" + replica + "/" + volume;
+}
+
+caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
+                                               const p::service_spec& spec,
+                                               const std::string& replica) {
+  replica_volumes out;
+  for (const auto& m : spec.mounts) {
+    auto v = std::find_if(spec.volumes.begin(), spec.volumes.end(),
+                          [&](const auto& x) { return x.name == m.volume; });
+    if (v == spec.volumes.end())
+      return p::make_error(p::error_code::invalid_argument,
+                           "mount of unknown volume " + m.volume);
+    if (places.root.empty() && v->type != p::volume_type::host)
+      return p::make_error(p::error_code::invalid_argument,
+                           "volume " + v->name + ": this node agent keeps no volumes");
+    auto folder = folder_of(places, *v, replica);
+    if (!folder)
+      return std::move(folder.error());
+    if (v->type != p::volume_type::host)
+      if (auto err = make_folder(*folder, v->type == p::volume_type::scratch, v->name))
+        return err;
+    if (v->type == p::volume_type::host && !fs::is_directory(*folder))
+      return p::make_error(p::error_code::invalid_argument,
+                           "volume " + v->name + ": " + *folder + " is not a folder on this node");
+    out.env[p::volume_env_name(v->name)] = *folder;
+    out.mounts.push_back({*folder, m.path, m.read_only});
+  }
+  return out;
+}
+
+void remove_scratch(const volume_places& places, const std::string& replica) {
+  if (places.root.empty())
+    return;
+  std::error_code ec;
+  fs::remove_all(scratch_folder(places, replica), ec);
+}
+
+} // namespace tutti::actors
