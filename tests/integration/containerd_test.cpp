@@ -294,6 +294,29 @@ TEST_F(containerd, AnImportOfABrokenArchiveSaysWhyAndKeepsNothing) {
   EXPECT_TRUE(d.running()) << "tuttid must not fall over";
 }
 
+TEST_F(containerd, APersistentVolumeKeepsWhatATaskWroteAcrossAKill) {
+  auto& d = start_containerd_daemon("volume");
+  apply(d, containerd_yaml("keeper", 1,
+                           {"/bin/sh", "-c",
+                            "echo run >> /data/runs; touch /ro/x 2>/dev/null || echo ro >> "
+                            "/data/runs; trap 'exit 0' TERM; while true; do sleep 0.05; done"},
+                           "volumes: [{name: data, type: persistent}, {name: ro}]\n"
+                           "mounts: [{volume: data, path: /data}, {volume: ro, path: /ro, "
+                           "read_only: true}]\n"));
+  auto runs = d.data_dir() + "/volumes/persistent/keeper-0/data/runs";
+  auto text = [&] {
+    std::ifstream in{runs};
+    return std::string{std::istreambuf_iterator<char>{in}, {}};
+  };
+  ASSERT_TRUE(s::wait_until([&] { return text() == "run\nro\n"; }, converge_timeout))
+      << text() << json(replicas_of(d, "keeper")) << d.log();
+  auto before = running(d, "keeper");
+  ASSERT_EQ(before.size(), 1u);
+  containerd_->ctr({"tasks", "kill", "--signal", "SIGKILL", before.begin()->second.value("runtime_id", "")});
+  EXPECT_TRUE(s::wait_until([&] { return text() == "run\nro\nrun\nro\n"; }, converge_timeout))
+      << text() << json(replicas_of(d, "keeper"));
+}
+
 TEST_F(containerd, AnExecProbeGuardsReadiness) {
   auto& d = start_containerd_daemon("probe");
   const std::string health = "health: {readiness: {exec: [/bin/sh, -c, 'test -e /tmp/up'], "

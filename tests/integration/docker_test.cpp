@@ -10,6 +10,8 @@
 #include "tests/support/docker_environment.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <fstream>
 
 #include <unistd.h>
 
@@ -259,6 +261,39 @@ TEST_F(docker, AnImportedImageLoadsIntoTheEngine) {
   EXPECT_EQ(refused.exit_code, 1) << refused.describe();
   EXPECT_NE(refused.err.find("the Docker engine refused the archive"), std::string::npos)
       << refused.describe();
+}
+
+TEST_F(docker, APersistentVolumeKeepsWhatAContainerWroteAcrossAKill) {
+  auto& d = start_docker_daemon("volume");
+  apply(d, docker_yaml("keeper", 1,
+                       {"/bin/sh", "-c",
+                        "echo run >> /data/runs; trap 'exit 0' TERM; while true; do sleep 0.05; "
+                        "done"},
+                       "volumes: [{name: data, type: persistent}, {name: ro, type: scratch}]\n"
+                       "mounts: [{volume: data, path: /data}, {volume: ro, path: /ro, "
+                       "read_only: true}]\n"));
+  auto runs = d.data_dir() + "/volumes/persistent/keeper-0/data/runs";
+  auto lines = [&] {
+    std::ifstream in{runs};
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  ASSERT_TRUE(s::wait_until([&] { return lines() == 1; }, converge_timeout))
+      << json(replicas_of(d, "keeper")) << d.log();
+  auto before = running(d, "keeper");
+  ASSERT_EQ(before.size(), 1u);
+  auto id = before.begin()->second.value("runtime_id", "");
+  ASSERT_TRUE(engine_->kill(id));
+  EXPECT_TRUE(s::wait_until([&] { return lines() == 2; }, converge_timeout))
+      << json(replicas_of(d, "keeper"));
+  // The read-only mount is read-only inside the container.
+  auto c = engine_->inspect(id);
+  ASSERT_TRUE(c);
+  bool read_only = false;
+  for (auto& m : (*c)["Mounts"])
+    if (m.value("Destination", "") == "/ro")
+      read_only = !m.value("RW", true);
+  EXPECT_TRUE(read_only) << (*c)["Mounts"];
 }
 
 TEST_F(docker, MissingImageIsAClearFailure) {
