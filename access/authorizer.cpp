@@ -9,7 +9,7 @@ namespace tutti::access {
 namespace p = tutti::protocol;
 
 std::optional<api_call> api_call_of(uint16_t ordinal) {
-  if (ordinal > static_cast<uint16_t>(api_call::import_image))
+  if (ordinal > static_cast<uint16_t>(api_call::remove_volume))
     return std::nullopt;
   return static_cast<api_call>(ordinal);
 }
@@ -68,6 +68,10 @@ std::string to_string(api_call x) {
       return "audit";
     case api_call::import_image:
       return "importImage";
+    case api_call::list_volumes:
+      return "listVolumes";
+    case api_call::remove_volume:
+      return "removeVolume";
   }
   return "unknown";
 }
@@ -121,6 +125,10 @@ call_meaning meaning_of(api_call x) {
       return {"read", "the audit log"};
     case api_call::import_image:
       return {"import", "images"};
+    case api_call::list_volumes:
+      return {"read", "volumes"};
+    case api_call::remove_volume:
+      return {"delete", "volumes"};
   }
   return {"call", "the API"};
 }
@@ -143,6 +151,7 @@ p::access_role required_role(api_call x) {
     case api_call::tree:
     case api_call::get_controllers:
     case api_call::whoami:
+    case api_call::list_volumes:
       return r::viewer;
     case api_call::apply:
     case api_call::scale:
@@ -151,6 +160,7 @@ p::access_role required_role(api_call x) {
     case api_call::delete_service:
     case api_call::set_node_state:
     case api_call::import_image:
+    case api_call::remove_volume:
       return r::operator_;
     case api_call::kill_actor:
     case api_call::create_token:
@@ -173,6 +183,7 @@ bool mutates(api_call x) {
     case api_call::create_token:
     case api_call::revoke_token:
     case api_call::import_image:
+    case api_call::remove_volume:
       return true;
     default:
       return false;
@@ -238,6 +249,10 @@ std::pair<std::string, std::string> rule_of(api_call x) {
       return {"read", "audit"};
     case c::import_image:
       return {"import", "images"};
+    case c::list_volumes:
+      return {"read", "volumes"};
+    case c::remove_volume:
+      return {"delete", "volumes"};
   }
   return {"", ""};
 }
@@ -254,6 +269,8 @@ bool cluster_scoped(api_call x) {
     case api_call::list_tokens:
     case api_call::audit:
     case api_call::import_image:
+    case api_call::list_volumes:
+    case api_call::remove_volume:
       return true;
     default:
       return false;

@@ -44,6 +44,8 @@ enum class api_call : uint16_t {
   list_tokens,
   audit,
   import_image,
+  list_volumes,
+  remove_volume,
 };
 
 /// The call of a method ordinal; nullopt for one this build does not know.

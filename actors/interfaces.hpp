@@ -163,7 +163,11 @@ using node_actor = caf::typed_actor<
     caf::replies_to<p::tree_atom>::with<std::vector<p::actor_info>>,
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>,
     caf::replies_to<p::import_atom, p::image_chunk>::with<std::vector<std::string>>,
-    caf::reacts_to<p::import_atom, p::delete_atom, std::string>>;
+    caf::reacts_to<p::import_atom, p::delete_atom, std::string>,
+    // the persistent volumes it keeps; removing one (replica, volume) that no
+    // replica here runs with
+    caf::replies_to<p::volumes_atom>::with<std::vector<p::volume_info>>,
+    caf::replies_to<p::volumes_atom, p::delete_atom, std::string, std::string>::with<bool>>;
 
 /// Knows the nodes and their free resources; picks a node for each replica and
 /// has the node confirm the reservation before it answers (with the node's
@@ -221,7 +225,11 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::kill_atom, std::string, std::string>::with<std::string>,
     // the node agent of a node, for an image import; an unknown node is an
     // error naming the known ones
-    caf::replies_to<p::import_atom, std::string>::with<node_actor>>;
+    caf::replies_to<p::import_atom, std::string>::with<node_actor>,
+    // the persistent volumes of every connected node; removing one of a node
+    caf::replies_to<p::volumes_atom>::with<std::vector<p::volume_info>>,
+    caf::replies_to<p::volumes_atom, p::delete_atom, std::string, std::string,
+                    std::string>::with<bool>>;
 
 /// A control plane's children by name ("store", "placement", "discovery",
 /// "cluster"), as the gateway asks for them on every join; a null handle while

@@ -300,6 +300,14 @@ interface ImageUpload {
   done @1 () -> (images :List(Text), error :Error);
 }
 
+# A persistent volume kept on a node: the folder of one slot's volume.
+struct VolumeInfo {
+  node @0 :Text;
+  replica @1 :Text;   # the slot it belongs to, e.g. db-0
+  volume @2 :Text;
+  inUse @3 :Bool;     # a replica on the node runs with it now
+}
+
 # Who a session acts for.
 struct Identity {
   name @0 :Text;
@@ -442,4 +450,11 @@ interface Tutti {
   # (and `upload` fails). Dropping `upload` before done discards what arrived.
   importImage @25 (node :Text, driver :DriverKind, fileName :Text, size :UInt64)
       -> (upload :ImageUpload, error :Error);
+
+  # The persistent volumes every connected node keeps, by node, replica, volume.
+  listVolumes @26 () -> (volumes :List(VolumeInfo), error :Error);
+
+  # Removes the persistent volume `volume` of slot `replica` (e.g. db-0) from
+  # `node`, with its data. Refused while a replica runs with it.
+  removeVolume @27 (node :Text, replica :Text, volume :Text) -> (error :Error);
 }

@@ -76,6 +76,7 @@ void to_capnp(rpc::ServiceEndpoints::Builder b, const service_endpoints& x);
 void to_capnp(rpc::Identity::Builder b, const identity& x);
 void to_capnp(rpc::TokenInfo::Builder b, const token_record& x); // never the secret's hash
 void to_capnp(rpc::AuditRecord::Builder b, const audit_record& x);
+void to_capnp(rpc::VolumeInfo::Builder b, const volume_info& x);
 /// Sets code and message from a caf::error (code_of's code).
 void to_capnp(rpc::Error::Builder b, const caf::error& x);
 
@@ -98,6 +99,7 @@ service_endpoints from_capnp(rpc::ServiceEndpoints::Reader r);
 identity from_capnp(rpc::Identity::Reader r);
 token_record from_capnp(rpc::TokenInfo::Reader r);
 audit_record from_capnp(rpc::AuditRecord::Reader r);
+volume_info from_capnp(rpc::VolumeInfo::Reader r);
 
 /// A failed result's error. `code` is nullopt when the peer failed with a code
 /// this build does not know (a newer peer's); the message still says why.

@@ -73,6 +73,7 @@ using tree_atom = caf::atom_constant<caf::atom("tree")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using cordon_atom = caf::atom_constant<caf::atom("cordon")>;
 using import_atom = caf::atom_constant<caf::atom("import")>;
+using volumes_atom = caf::atom_constant<caf::atom("volumes")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {

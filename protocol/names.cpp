@@ -361,7 +361,7 @@ const std::vector<std::string>& role_resources() {
   static const std::vector<std::string> all{"services", "replicas",    "nodes",  "events",
                                             "logs",     "endpoints",   "tree",   "controllers",
                                             "tokens",   "audit",       "version", "identity",
-                                            "images"};
+                                            "images",   "volumes"};
   return all;
 }
 

@@ -330,4 +330,18 @@ typename Inspector::result_type inspect(Inspector& f, controllers_report& x) {
   return f(caf::meta::type_name("controllers_report"), x.store, x.controllers, x.endpoints);
 }
 
+/// A persistent volume kept on a node (`tutti volume ls`): the folder of one
+/// slot's volume, kept until `tutti volume rm`.
+struct volume_info {
+  std::string node;
+  std::string replica; // the slot it belongs to, e.g. "db-0"
+  std::string volume;
+  bool in_use = false; // a replica on the node runs with it now
+  friend bool operator==(const volume_info&, const volume_info&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_info& x) {
+  return f(caf::meta::type_name("volume_info"), x.node, x.replica, x.volume, x.in_use);
+}
+
 } // namespace tutti::protocol

@@ -387,6 +387,20 @@ public:
         p::nodes_atom::value);
   }
 
+  kj::Promise<void> listVolumes(ListVolumesContext ctx) override {
+    return call<std::vector<p::volume_info>>(
+        ctx, "listVolumes",
+        [](auto results, auto& xs) { fill(results.initVolumes(xs.size()), xs); },
+        p::volumes_atom::value);
+  }
+
+  kj::Promise<void> removeVolume(RemoveVolumeContext ctx) override {
+    auto params = ctx.getParams();
+    return call<bool>(
+        ctx, "removeVolume", [](auto, auto&) {}, p::volumes_atom::value, p::delete_atom::value,
+        text(params.getNode()), text(params.getReplica()), text(params.getVolume()));
+  }
+
   kj::Promise<void> setNodeState(SetNodeStateContext ctx) override {
     auto params = ctx.getParams();
     auto start = clock::now();

@@ -85,6 +85,10 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
       auto x = params.getAs<rpc::Tutti::ImportImageParams>();
       return text(x.getNode()) + ": " + text(x.getFileName());
     }
+    case c::remove_volume: {
+      auto x = params.getAs<rpc::Tutti::RemoveVolumeParams>();
+      return text(x.getNode()) + ": " + text(x.getReplica()) + "/" + text(x.getVolume());
+    }
     default:
       return access::mutates(call) ? service_param(call, params) : std::string{};
   }
@@ -149,6 +153,8 @@ std::pair<std::string, std::string> audit_outcome(access::api_call call,
       return outcome_of<rpc::Tutti::CreateTokenResults>(results);
     case c::revoke_token:
       return outcome_of<rpc::Tutti::RevokeTokenResults>(results);
+    case c::remove_volume:
+      return outcome_of<rpc::Tutti::RemoveVolumeResults>(results);
     case c::import_image: {
       auto [result, message] = outcome_of<rpc::Tutti::ImportImageResults>(results);
       return {result, result == "ok" ? "upload started" : message};

@@ -196,6 +196,9 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       [self](p::tick_atom, const std::string& node) { check_drained(self, node); },
       [self](p::nodes_atom) { return nodes(self); },
       [self](p::import_atom, const std::string& node) { return node_agent(self, node); },
+      [self](p::volumes_atom) { return volumes(self); },
+      [self](p::volumes_atom, p::delete_atom, const std::string& node, const std::string& replica,
+             const std::string& volume) { return remove_volume(self, node, replica, volume); },
       // Fencing sweeps (cluster_sweep).
       [self](p::sweep_atom, const std::string& node) { sweep(self, node); },
       [self](p::flush_atom) { sweep_joined(self); },

@@ -4,6 +4,10 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <memory>
+#include <tuple>
+
 #include <spdlog/spdlog.h>
 
 namespace tutti::actors::cluster_impl {
@@ -137,18 +141,95 @@ void load_nodes(self_ptr self, std::function<void()> then) {
           });
 }
 
+namespace {
+
+/// Placement's error for node `name`, a not_found one saying what lists the nodes.
+caf::error not_connected(caf::error err, const std::string& name, const char* listing) {
+  if (p::code_of(err) != p::error_code::not_found)
+    return err;
+  return p::make_error(p::error_code::not_found,
+                       "node " + name + " is not connected; " + listing);
+}
+
+} // namespace
+
 caf::result<node_actor> node_agent(self_ptr self, const std::string& name) {
   auto promise = self->make_response_promise<node_actor>();
   self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, name)
       .then([promise](node_actor& node) mutable { promise.deliver(std::move(node)); },
             [promise, name](caf::error& err) mutable {
-              if (p::code_of(err) == p::error_code::not_found)
-                err = p::make_error(p::error_code::not_found,
-                                    "node " + name +
-                                        " is not connected; `tutti get nodes` lists the nodes "
-                                        "and their states");
-              promise.deliver(std::move(err));
+              promise.deliver(not_connected(std::move(err), name,
+                                            "`tutti get nodes` lists the nodes and their states"));
             });
+  return promise;
+}
+
+namespace {
+
+/// The answers of a fan-out to the nodes, delivered once the last is in.
+struct volume_gather {
+  caf::typed_response_promise<std::vector<p::volume_info>> promise;
+  std::vector<p::volume_info> out;
+  size_t pending = 0;
+
+  void one_done() {
+    if (--pending > 0)
+      return;
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.node, a.replica, a.volume) < std::tie(b.node, b.replica, b.volume);
+    });
+    promise.deliver(std::move(out));
+  }
+};
+
+void ask_volumes(self_ptr self, const std::string& name, std::shared_ptr<volume_gather> g) {
+  self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, name)
+      .then(
+          [self, g](node_actor& node) {
+            self->request(node, ask_timeout, p::volumes_atom::value)
+                .then(
+                    [g](std::vector<p::volume_info>& xs) {
+                      g->out.insert(g->out.end(), xs.begin(), xs.end());
+                      g->one_done();
+                    },
+                    [g](caf::error&) { g->one_done(); });
+          },
+          [g](caf::error&) { g->one_done(); }); // not connected now
+}
+
+} // namespace
+
+caf::result<std::vector<p::volume_info>> volumes(self_ptr self) {
+  auto g = std::make_shared<volume_gather>();
+  g->promise = self->make_response_promise<std::vector<p::volume_info>>();
+  self->request(self->state.ctx.placement, ask_timeout, p::nodes_atom::value)
+      .then(
+          [self, g](std::vector<p::node_status>& nodes) {
+            g->pending = nodes.size() + 1; // + 1: delivered after the loop at the earliest
+            for (const auto& n : nodes)
+              ask_volumes(self, n.name, g);
+            g->one_done();
+          },
+          [g](caf::error& err) { g->promise.deliver(std::move(err)); });
+  return g->promise;
+}
+
+caf::result<bool> remove_volume(self_ptr self, const std::string& node, const std::string& replica,
+                                const std::string& volume) {
+  auto promise = self->make_response_promise<bool>();
+  self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, node)
+      .then(
+          [self, promise, replica, volume](node_actor& agent) mutable {
+            self->request(agent, ask_timeout, p::volumes_atom::value, p::delete_atom::value,
+                          replica, volume)
+                .then([promise](bool x) mutable { promise.deliver(x); },
+                      [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+          },
+          [promise, node](caf::error& err) mutable {
+            promise.deliver(not_connected(std::move(err), node,
+                                          "`tutti volume ls` lists the volumes of the connected "
+                                          "nodes"));
+          });
   return promise;
 }
 

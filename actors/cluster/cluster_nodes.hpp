@@ -22,6 +22,14 @@ void check_drained(self_ptr self, const std::string& name);
 /// not connected now is not_found, saying how to list the nodes.
 caf::result<node_actor> node_agent(self_ptr self, const std::string& name);
 
+/// The persistent volumes of every connected node (a node that does not
+/// answer within the ask timeout is left out), by node, replica and volume.
+caf::result<std::vector<p::volume_info>> volumes(self_ptr self);
+
+/// Removes persistent volume `volume` of slot `replica` on `node`.
+caf::result<bool> remove_volume(self_ptr self, const std::string& node, const std::string& replica,
+                                const std::string& volume);
+
 /// Every node, from placement.
 caf::result<std::vector<p::node_status>> nodes(self_ptr self);
 

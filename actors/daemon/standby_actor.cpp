@@ -93,6 +93,9 @@ cluster_actor::behavior_type standby(standby_actor self, standby_context ctx) {
       },
       [refuse](p::nodes_atom) -> caf::result<std::vector<p::node_status>> { return refuse(); },
       [refuse](p::import_atom, const std::string&) -> caf::result<node_actor> { return refuse(); },
+      [refuse](p::volumes_atom) -> caf::result<std::vector<p::volume_info>> { return refuse(); },
+      [refuse](p::volumes_atom, p::delete_atom, const std::string&, const std::string&,
+               const std::string&) -> caf::result<bool> { return refuse(); },
       [refuse](p::describe_atom, const std::string&,
                uint32_t) -> caf::result<p::service_detail> { return refuse(); },
       [refuse](p::scale_atom, const std::string&, int32_t) -> caf::result<int64_t> {

@@ -501,6 +501,41 @@ void discard_upload(self_ptr self, const std::string& id) {
   self->state.uploads.erase(i);
 }
 
+// ----- persistent volumes ----------------------------------------------------------
+
+/// Whether a replica on this node runs with persistent volume `volume` of `replica`.
+bool volume_in_use(self_ptr self, const std::string& replica, const std::string& volume) {
+  auto i = self->state.replicas.find(replica);
+  if (i == self->state.replicas.end())
+    return false;
+  const auto& vs = i->second.req->spec->volumes;
+  return std::any_of(vs.begin(), vs.end(), [&](const auto& v) {
+    return v.name == volume && v.type == p::volume_type::persistent;
+  });
+}
+
+std::vector<p::volume_info> list_volumes(self_ptr self) {
+  std::vector<p::volume_info> out;
+  for (auto& [replica, volume] : persistent_volumes(*self->state.volumes))
+    out.push_back({self->state.ctx.config.name, replica, volume,
+                   volume_in_use(self, replica, volume)});
+  return out;
+}
+
+caf::result<bool> remove_volume(self_ptr self, const std::string& replica,
+                                const std::string& volume) {
+  const auto& node = self->state.ctx.config.name;
+  if (volume_in_use(self, replica, volume))
+    return p::make_error(p::error_code::invalid_argument,
+                         "volume " + volume + " of " + replica + " on node " + node +
+                             " is in use by replica " + replica +
+                             "; delete its service or scale it below that slot first");
+  if (auto err = remove_persistent(*self->state.volumes, replica, volume))
+    return p::make_error(p::code_of(err), p::message_of(err) + " (node " + node + ")");
+  spdlog::info("node {}: removed persistent volume {} of {}", node, volume, replica);
+  return true;
+}
+
 /// Archives of uploads a previous run of this node left behind (the folder
 /// is made by the first upload).
 void clear_uploads(const std::string& dir) {
@@ -760,6 +795,9 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
       },
       [self](p::import_atom, p::image_chunk& c) { return import_piece(self, c); },
       [self](p::import_atom, p::delete_atom, const std::string& id) { discard_upload(self, id); },
+      [self](p::volumes_atom) { return list_volumes(self); },
+      [self](p::volumes_atom, p::delete_atom, const std::string& replica,
+             const std::string& volume) { return remove_volume(self, replica, volume); },
       [self](p::release_atom, const std::string& replica) {
         // A running replica keeps its reservation until it is stopped.
         if (!self->state.replicas.count(replica))

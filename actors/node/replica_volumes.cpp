@@ -105,4 +105,37 @@ void remove_scratch(const volume_places& places, const std::string& replica) {
   fs::remove_all(scratch_folder(places, replica), ec);
 }
 
+std::vector<std::pair<std::string, std::string>> persistent_volumes(const volume_places& places) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (places.root.empty())
+    return out;
+  std::error_code ec;
+  for (const auto& replica : fs::directory_iterator{places.root + "/persistent", ec})
+    if (replica.is_directory(ec))
+      for (const auto& volume : fs::directory_iterator{replica.path(), ec})
+        if (volume.is_directory(ec))
+          out.emplace_back(replica.path().filename().string(), volume.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+caf::error remove_persistent(const volume_places& places, const std::string& replica,
+                             const std::string& volume) {
+  // Names only: no path of the request may reach outside the volumes' folder.
+  auto plain = [](const std::string& x) {
+    return !x.empty() && x != "." && x != ".." && x.find('/') == std::string::npos;
+  };
+  auto folder = persistent_folder(places, replica, volume);
+  std::error_code ec;
+  if (places.root.empty() || !plain(replica) || !plain(volume) || !fs::is_directory(folder, ec))
+    return p::make_error(p::error_code::not_found,
+                         "no persistent volume " + volume + " of " + replica + " here");
+  fs::remove_all(folder, ec);
+  if (ec)
+    return p::make_error(p::error_code::driver_failure,
+                         "cannot remove " + folder + ": " + ec.message());
+  fs::remove(fs::path{folder}.parent_path(), ec); // the replica's folder, once empty
+  return {};
+}
+
 } // namespace tutti::actors

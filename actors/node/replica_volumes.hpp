@@ -38,6 +38,13 @@ caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
 /// Removes replica `replica`'s scratch folders (it is gone); persistent ones stay.
 void remove_scratch(const volume_places& places, const std::string& replica);
 
+/// The persistent volumes the node keeps: (replica, volume) pairs, sorted.
+std::vector<std::pair<std::string, std::string>> persistent_volumes(const volume_places& places);
+
+/// Removes a persistent volume's folder with its data; not_found when absent.
+caf::error remove_persistent(const volume_places& places, const std::string& replica,
+                             const std::string& volume);
+
 /// The folder of a persistent volume of replica `replica`.
 std::string persistent_folder(const volume_places& places, const std::string& replica,
                               const std::string& volume);

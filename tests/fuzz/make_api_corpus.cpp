@@ -123,6 +123,15 @@ std::vector<std::pair<std::string, script>> seeds() {
     auto done = upload.doneRequest();
     keep(done, ps);
   });
+  out.emplace_back("volumes", [](rpc::Tutti::Client& t, promises& ps) {
+    auto list = t.listVolumesRequest();
+    keep(list, ps);
+    auto remove = t.removeVolumeRequest();
+    remove.setNode("fuzz");
+    remove.setReplica("../web-0");
+    remove.setVolume("data");
+    keep(remove, ps);
+  });
   out.emplace_back("reads", [](rpc::Tutti::Client& t, promises& ps) {
     send_apply(t, ps, sim_spec);
     auto services = t.getServicesRequest();

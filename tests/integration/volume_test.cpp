@@ -84,6 +84,17 @@ TEST_F(volumes, APersistentVolumeOutlivesKillsUpdatesRestartsAndTheService) {
   EXPECT_TRUE(s::wait_until([&] { return pid_of(d, "keeper") == before; }, converge_timeout));
   EXPECT_EQ(lines_of(runs(d)), 3);
 
+  // tutti volume ls shows it in use; rm refuses it while it is.
+  auto listed = tutti_json(d, {"volume", "ls"});
+  ASSERT_TRUE(listed && listed->is_array() && listed->size() == 1) << (listed ? listed->dump() : "");
+  EXPECT_EQ((*listed)[0]["replica"], "keeper-0");
+  EXPECT_EQ((*listed)[0]["volume"], "data");
+  EXPECT_EQ((*listed)[0]["in_use"], true);
+  auto refused = d.tutti({"volume", "rm", "keeper-0/data"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("is in use by replica keeper-0"), std::string::npos)
+      << refused.describe();
+
   // Deleting the service removes its scratch volume, never its persistent one.
   ASSERT_EQ(d.tutti({"delete", "keeper"}).exit_code, 0);
   EXPECT_TRUE(s::wait_until(
@@ -94,6 +105,18 @@ TEST_F(volumes, APersistentVolumeOutlivesKillsUpdatesRestartsAndTheService) {
   // The same service again finds its slot's data.
   apply(d, keeper_yaml("3"));
   EXPECT_TRUE(runs_reach(d, 4)) << json(replicas_of(d, "keeper"));
+
+  // Removed only when asked, once nothing runs with it.
+  ASSERT_EQ(d.tutti({"delete", "keeper"}).exit_code, 0);
+  EXPECT_TRUE(s::wait_until([&] { return replicas_of(d, "keeper").empty(); }, converge_timeout));
+  auto removed = d.tutti({"volume", "rm", "keeper-0/data"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.describe();
+  EXPECT_FALSE(std::filesystem::exists(runs(d)));
+  EXPECT_EQ(tutti_json(d, {"volume", "ls"}), json::array());
+  auto again = d.tutti({"volume", "rm", "keeper-0/data"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("no connected node keeps volume keeper-0/data"), std::string::npos)
+      << again.describe();
 }
 
 TEST_F(volumes, AHostVolumeIsLentOnlyWhereTheNodeSays) {

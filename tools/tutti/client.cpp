@@ -441,6 +441,28 @@ result<std::vector<protocol::node_status>> client::get_nodes() {
   });
 }
 
+result<std::vector<protocol::volume_info>> client::list_volumes() {
+  using value = std::vector<protocol::volume_info>;
+  return impl_->call(impl_->tutti.listVolumesRequest().send(), [](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return read_list<protocol::volume_info>(r.getVolumes());
+  });
+}
+
+result<done> client::remove_volume(const std::string& node, const std::string& replica,
+                                   const std::string& volume) {
+  auto req = impl_->tutti.removeVolumeRequest();
+  req.setNode(node);
+  req.setReplica(replica);
+  req.setVolume(volume);
+  return impl_->call(req.send(), [](auto& r) -> result<done> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return done{};
+  });
+}
+
 result<protocol::node_status> client::set_node_state(const std::string& node,
                                                      protocol::node_state state) {
   auto req = impl_->tutti.setNodeStateRequest();

@@ -139,6 +139,11 @@ public:
   result<std::vector<std::string>> import_image(const std::string& path, const std::string& node,
                                                 protocol::driver_kind driver,
                                                 const progress_handler& progress);
+  /// The persistent volumes of every connected node.
+  result<std::vector<protocol::volume_info>> list_volumes();
+  /// Removes a persistent volume (with its data) from a node.
+  result<done> remove_volume(const std::string& node, const std::string& replica,
+                             const std::string& volume);
   /// The endpoint sets of `service`, or of every service when empty.
   result<std::vector<protocol::service_endpoints>> get_endpoints(const std::string& service);
   /// Blocks while tuttid pushes the endpoint sets of `service` (every service

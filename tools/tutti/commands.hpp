@@ -158,6 +158,17 @@ struct image_import_options {
 /// Sends an image archive to a node's driver; prints the images it loaded.
 int run_image_import(const global_options& g, const streams& io, const image_import_options& o);
 
+enum class volume_action { list, remove };
+
+struct volume_options {
+  volume_action action = volume_action::list;
+  std::string target; // rm: REPLICA/VOLUME
+  std::string node;   // rm: the node that keeps it; empty: the one node that does
+};
+
+/// Lists the persistent volumes of the connected nodes, or removes one.
+int run_volume(const global_options& g, const streams& io, const volume_options& o);
+
 enum class token_action { create, revoke, list };
 
 struct token_options {

@@ -43,6 +43,7 @@ struct cli_state {
   logs_options logs;
   node_options node;
   image_import_options image_import;
+  volume_options volume;
   token_options token;
   audit_options audit;
   login_options login;
@@ -352,6 +353,26 @@ void add_image(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_image_import(s.global, s.io, s.image_import); });
 }
 
+void add_volume(CLI::App& app, cli_state& s) {
+  auto* volume = app.add_subcommand("volume", "List or remove the persistent volumes nodes keep");
+  volume->require_subcommand(1);
+  auto* ls = volume->add_subcommand("ls", "List the persistent volumes of the connected nodes");
+  add_output_option(*ls, s.global);
+  ls->callback([&s] { s.volume.action = volume_action::list; });
+  s.dispatch.emplace_back(ls, [&s] { return run_volume(s.global, s.io, s.volume); });
+  auto* rm = volume->add_subcommand(
+      "rm", "Remove a persistent volume and its data (refused while a replica runs with it)");
+  rm->add_option("REPLICA/VOLUME", s.volume.target, "The slot and volume, e.g. db-0/data")
+      ->required();
+  rm->add_option("--node", s.volume.node, "The node that keeps it (default: the one that does)");
+  rm->callback([&s] { s.volume.action = volume_action::remove; });
+  s.dispatch.emplace_back(rm, [&s] { return run_volume(s.global, s.io, s.volume); });
+  volume->footer(footer(
+      "A persistent volume is one slot's (db-0) folder on the node that ran it; it outlives the\n"
+      "service and is removed only here. Listing needs the role viewer, removing operator.\n"
+      "Examples: tutti volume ls; tutti volume rm db-0/data"));
+}
+
 void add_token(CLI::App& app, cli_state& s) {
   auto* token = app.add_subcommand("token", "Create, list and revoke bearer tokens (admin)");
   token->require_subcommand(1);
@@ -462,7 +483,7 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_tree, add_chaos, add_node, add_image, add_token, add_audit, add_whoami,
+                   add_logs, add_tree, add_chaos, add_node, add_image, add_volume, add_token, add_audit, add_whoami,
                    add_login, add_config, add_version})
     add(app, s);
   try {
