@@ -302,3 +302,57 @@ TEST_F(CliTest, GlobalOptionsWorkBeforeAndAfterTheCommand) {
 }
 
 } // namespace
+
+namespace {
+
+/// What `tutti __complete WORDS...` answers, one candidate per line.
+std::string candidates(std::vector<std::string> words) {
+  words.insert(words.begin(), "__complete");
+  tutti_process p{words};
+  EXPECT_EQ(p.wait_exit(), 0) << p.err();
+  return p.out();
+}
+
+} // namespace
+
+TEST(Completion, CompletesCommandsOptionsAndSkipsOptionValues) {
+  EXPECT_NE(candidates({""}).find("apply\n"), std::string::npos);
+  EXPECT_EQ(candidates({"vol"}), "volume\n");
+  EXPECT_EQ(candidates({"volume", ""}), "ls\nrm\n");
+  EXPECT_EQ(candidates({"--api", "127.0.0.1:1", "node", "dr"}), "drain\n");
+  EXPECT_EQ(candidates({"apply", "--dr"}), "--dry-run\n");
+  // The global options complete after the command too.
+  EXPECT_NE(candidates({"get", "services", "--ap"}).find("--api\n"), std::string::npos);
+  EXPECT_EQ(candidates({"frobnicate", ""}), "") << "an unknown word reaches no command";
+}
+
+TEST(Completion, TheBashScriptCompletesThroughTutti) {
+  tutti_process script{{"completion", "bash"}};
+  ASSERT_EQ(script.wait_exit(), 0) << script.err();
+  char path[] = "/tmp/tutti-completion-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, script.out().data(), script.out().size()),
+            static_cast<ssize_t>(script.out().size()));
+  ::close(fd);
+  std::string bin = TUTTI_BINARY;
+  auto command = "PATH=" + bin.substr(0, bin.rfind('/')) + ":$PATH bash -c 'source " + path +
+                 "; COMP_WORDS=(tutti volume \"\"); COMP_CWORD=2; _tutti; printf \"%s,\" "
+                 "\"${COMPREPLY[@]}\"'";
+  std::string out;
+  if (auto* pipe = ::popen(command.c_str(), "r")) {
+    char buf[256];
+    while (auto n = std::fread(buf, 1, sizeof buf, pipe))
+      out.append(buf, n);
+    ::pclose(pipe);
+  }
+  ::unlink(path);
+  EXPECT_EQ(out, "ls,rm,");
+  for (const char* shell : {"zsh", "fish"}) {
+    tutti_process other{{"completion", shell}};
+    EXPECT_EQ(other.wait_exit(), 0);
+    EXPECT_NE(other.out().find("tutti __complete"), std::string::npos) << shell;
+  }
+  tutti_process unknown{{"completion", "tcsh"}};
+  EXPECT_EQ(unknown.wait_exit(), 2);
+}

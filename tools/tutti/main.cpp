@@ -3,6 +3,7 @@
 
 #include "tools/tutti/args.hpp"
 #include "tools/tutti/commands.hpp"
+#include "tools/tutti/completion.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -44,6 +45,7 @@ struct cli_state {
   node_options node;
   image_import_options image_import;
   volume_options volume;
+  std::string completion_shell;
   token_options token;
   audit_options audit;
   login_options login;
@@ -449,6 +451,21 @@ void add_whoami(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_whoami(s.global, s.io); });
 }
 
+void add_completion(CLI::App& app, cli_state& s) {
+  auto* cmd = app.add_subcommand("completion", "Print the shell completion script of tutti");
+  cmd->add_option("SHELL", s.completion_shell, "bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  cmd->footer(footer("Completes commands and options as they are typed.\n"
+                     "Examples: source <(tutti completion bash); tutti completion fish > "
+                     "~/.config/fish/completions/tutti.fish; tutti completion zsh > "
+                     "\"${fpath[1]}/_tutti\""));
+  s.dispatch.emplace_back(cmd, [&s] {
+    std::fputs(completion_script(s.completion_shell)->c_str(), stdout);
+    return exit_code::ok;
+  });
+}
+
 void add_version(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("version", "Print the versions of this client and of tuttid");
   add_output_option(*cmd, s.global);
@@ -484,8 +501,14 @@ int main(int argc, char** argv) {
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
                    add_logs, add_tree, add_chaos, add_node, add_image, add_volume, add_token, add_audit, add_whoami,
-                   add_login, add_config, add_version})
+                   add_login, add_config, add_completion, add_version})
     add(app, s);
+  // What the completion scripts ask: the candidates of the word being typed.
+  if (argc >= 2 && std::string_view{argv[1]} == "__complete") {
+    for (const auto& x : complete(app, std::vector<std::string>(argv + 2, argv + argc)))
+      std::printf("%s\n", x.c_str());
+    return exit_code::ok;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
