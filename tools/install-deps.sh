@@ -26,6 +26,7 @@ packages=(
   # 2.8) they start themselves. On a systemd host the package also enables a
   # docker-registry service on :5000, which the tests do not need.
   docker-registry
+  systemd                   # systemd-analyze: the tests verify tuttid's units (tools/packaging)
 )
 
 missing=()
