@@ -28,7 +28,7 @@ bool valid_volume_name(const std::string& name) {
 
 /// An absolute, normalised path: no "." or ".." parts, no "//", not "/".
 bool valid_absolute_path(const std::string& path) {
-  if (path.size() < 2 || path.front() != '/' || path.back() == '/' ||
+  if (path.size() < 2 || path.size() > 1024 || path.front() != '/' || path.back() == '/' ||
       path.find('\0') != std::string::npos)
     return false;
   size_t at = 1;

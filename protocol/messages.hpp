@@ -253,12 +253,13 @@ struct image_chunk {
   uint64_t offset = 0; // where `data` starts in the archive
   std::string data;
   bool last = false;
-  std::string file; // the archive's name where the client has it, for messages
+  std::string file;  // the archive's name where the client has it, for messages
+  uint64_t size = 0; // the whole archive's, as the client announced it
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, image_chunk& x) {
   return f(caf::meta::type_name("image_chunk"), x.upload, x.driver, x.offset, x.data, x.last,
-           x.file);
+           x.file, x.size);
 }
 
 /// The replica id of a service's slot.

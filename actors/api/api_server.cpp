@@ -770,17 +770,22 @@ public:
             return void(fail(ctx, "importImage", start, r.error()));
           target.node = *r;
           auto where = target.node_name + ": " + file;
-          auto permit = [this] {
-            return parts_.tokens.still_valid(session_.who, session_.secret_sha256, now_ms());
+          // The upload may outlive this session (a client can drop it and
+          // keep the upload): its callbacks hold the server's parts and a
+          // copy of who asked, never the session.
+          auto permit = [parts = &parts_, session = session_] {
+            return parts->tokens.still_valid(session.who, session.secret_sha256, now_ms());
           };
-          auto outcome = [this, where](const caf::expected<std::vector<std::string>>& images) {
+          auto outcome = [parts = &parts_, session = session_,
+                          where](const caf::expected<std::vector<std::string>>& images) {
             std::string loaded;
             if (images)
               for (const auto& x : *images)
                 loaded += (loaded.empty() ? "loaded " : ", ") + x;
-            audit(access::api_call::import_image, where,
-                  images ? "ok" : p::to_string(p::code_of(images.error())),
-                  images ? loaded : p::message_of(images.error()));
+            parts->audit({{}, 0, access::describe(session.who), session.peer,
+                          access::to_string(access::api_call::import_image), where,
+                          images ? "ok" : p::to_string(p::code_of(images.error())),
+                          images ? loaded : p::message_of(images.error())});
           };
           ctx.getResults().setUpload(make_image_upload(sys_, std::move(target), std::move(permit),
                                                        std::move(outcome)));

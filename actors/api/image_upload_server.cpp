@@ -67,7 +67,8 @@ public:
 
 private:
   p::image_chunk make_piece(std::string data, bool last) const {
-    return {target_.upload, target_.driver, sent_, std::move(data), last, target_.file};
+    return {target_.upload, target_.driver, sent_, std::move(data), last, target_.file,
+            target_.size};
   }
 
   caf::error check_open() const {

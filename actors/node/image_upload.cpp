@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 #include <unistd.h>
@@ -55,7 +56,8 @@ caf::error fail(self_ptr self, const std::string& why) {
 std::string as_sent(std::string message, const std::string& path, const std::string& file) {
   if (file.empty())
     return message;
-  for (auto at = message.find(path); at != std::string::npos; at = message.find(path, at))
+  for (auto at = message.find(path); at != std::string::npos;
+       at = message.find(path, at + file.size()))
     message.replace(at, path.size(), file);
   return message;
 }
@@ -66,6 +68,10 @@ caf::error write_piece(self_ptr self, const p::image_chunk& c) {
     return p::make_error(p::error_code::invalid_argument,
                          "a piece at byte " + std::to_string(c.offset) + " came after " +
                              std::to_string(st.written) + " bytes");
+  if (c.data.size() > c.size - std::min(c.size, st.written))
+    return p::make_error(p::error_code::invalid_argument,
+                         "the archive is longer than the " + std::to_string(c.size) +
+                             " bytes announced");
   if (!c.data.empty() && std::fwrite(c.data.data(), 1, c.data.size(), st.file) != c.data.size())
     return p::make_error(p::error_code::driver_failure,
                          "cannot write " + st.path + ": " + std::strerror(errno));

@@ -414,6 +414,9 @@ caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max
 /// At most this many image archives arrive at once: each takes disk space.
 constexpr size_t max_uploads = 4;
 
+/// Disk space an upload leaves free beyond its archive.
+constexpr uint64_t upload_headroom = uint64_t{64} << 20;
+
 bool valid_upload_id(const std::string& id) {
   return !id.empty() && id.size() <= 64 &&
          std::all_of(id.begin(), id.end(), [](char c) {
@@ -453,8 +456,18 @@ caf::expected<image_upload_actor> start_upload(self_ptr self, const p::image_chu
                                                   "one is loaded");
   std::error_code ec;
   std::filesystem::create_directories(st.ctx.config.upload_dir, ec);
+  auto space = std::filesystem::space(st.ctx.config.upload_dir, ec);
+  if (!ec && space.available < c.size + upload_headroom)
+    return refuse(p::error_code::unavailable,
+                  "its data directory has " + std::to_string(space.available >> 20) +
+                      " MiB free; the archive needs " + std::to_string(c.size >> 20) +
+                      " MiB and 64 MiB to spare");
   auto upload = spawn_image_upload(self->system(), d->second,
                                    st.ctx.config.upload_dir + "/" + c.upload + ".tar", node);
+  // However it ends (an idle minute included), the node forgets it.
+  upload->attach_functor([node = caf::actor_cast<caf::actor>(self), id = c.upload] {
+    caf::anon_send(node, p::import_atom::value, p::delete_atom::value, id);
+  });
   st.uploads.emplace(c.upload, upload);
   return upload;
 }
@@ -522,6 +535,8 @@ std::vector<p::volume_info> list_volumes(self_ptr self) {
   return out;
 }
 
+/// Removes the folder on a detached worker: a large volume takes a while, and
+/// the node goes on with its replicas meanwhile.
 caf::result<bool> remove_volume(self_ptr self, const std::string& replica,
                                 const std::string& volume) {
   const auto& node = self->state.ctx.config.name;
@@ -530,10 +545,21 @@ caf::result<bool> remove_volume(self_ptr self, const std::string& replica,
                          "volume " + volume + " of " + replica + " on node " + node +
                              " is in use by replica " + replica +
                              "; delete its service or scale it below that slot first");
-  if (auto err = remove_persistent(*self->state.volumes, replica, volume))
-    return p::make_error(p::code_of(err), p::message_of(err) + " (node " + node + ")");
-  spdlog::info("node {}: removed persistent volume {} of {}", node, volume, replica);
-  return true;
+  auto worker = self->system().spawn<caf::detached>(
+      [places = self->state.volumes, replica, volume, node](caf::event_based_actor* w) {
+        return caf::behavior{[=](p::delete_atom) -> caf::result<bool> {
+          w->quit();
+          if (auto err = remove_persistent(*places, replica, volume))
+            return p::make_error(p::code_of(err), p::message_of(err) + " (node " + node + ")");
+          spdlog::info("node {}: removed persistent volume {} of {}", node, volume, replica);
+          return true;
+        }};
+      });
+  auto promise = self->make_response_promise<bool>();
+  self->request(worker, caf::infinite, p::delete_atom::value)
+      .then([promise](bool x) mutable { promise.deliver(x); },
+            [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+  return promise;
 }
 
 /// Archives of uploads a previous run of this node left behind (the folder

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 namespace tutti::actors {
 
@@ -16,11 +17,39 @@ std::string scratch_folder(const volume_places& places, const std::string& repli
   return places.root + "/scratch/" + replica;
 }
 
-bool lent(const volume_places& places, const std::string& path) {
-  return std::any_of(places.host_paths.begin(), places.host_paths.end(), [&](const auto& root) {
-    return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-                            (root.back() == '/' || path[root.size()] == '/'));
+/// A name the node accepts from a request: a replica id or a volume name
+/// ([a-z0-9], '-' and '.' for a namespace, at most 127), so that no request
+/// reaches outside its folder (no '/', no "..", no NUL).
+bool plain_name(const std::string& x) {
+  if (x.empty() || x.size() > 127 || x.front() == '.' || x.find("..") != std::string::npos)
+    return false;
+  return std::all_of(x.begin(), x.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
   });
+}
+
+bool under(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p)
+    if (p == path.end() || *p != *r)
+      return false;
+  return true;
+}
+
+/// `path` with every symbolic link resolved when it is a lent folder (one of
+/// the host_paths or below one, themselves resolved): what is mounted, so
+/// that a link inside a lent folder cannot reach outside it.
+std::optional<std::string> lent(const volume_places& places, const std::string& path) {
+  std::error_code ec;
+  auto real = fs::canonical(path, ec);
+  if (ec)
+    return std::nullopt;
+  for (const auto& root : places.host_paths) {
+    auto real_root = fs::canonical(root, ec);
+    if (!ec && under(real, real_root))
+      return real.string();
+  }
+  return std::nullopt;
 }
 
 std::string lent_list(const volume_places& places) {
@@ -38,11 +67,11 @@ caf::expected<std::string> folder_of(const volume_places& places, const p::volum
   };
   switch (v.type) {
     case p::volume_type::host:
-      if (!lent(places, v.host_path))
-        return refuse("this node does not lend " + v.host_path +
-                      " (its node.host_volume_paths: " + lent_list(places) +
-                      "); ask its admin, or use a node that lends it");
-      return v.host_path;
+      if (auto real = lent(places, v.host_path))
+        return *real;
+      return refuse("this node does not lend " + v.host_path +
+                    " (its node.host_volume_paths: " + lent_list(places) +
+                    "), or it is no folder there; ask its admin, or use a node that lends it");
     case p::volume_type::scratch:
       return scratch_folder(places, replica) + "/" + v.name;
     case p::volume_type::persistent:
@@ -56,7 +85,7 @@ caf::error make_folder(const std::string& path, bool empty, const std::string& v
   if (empty)
     fs::remove_all(path, ec);
   fs::create_directories(path, ec);
-  if (ec || !fs::is_directory(path))
+  if (ec || !fs::is_directory(path, ec))
     return p::make_error(p::error_code::driver_failure,
                          "volume " + volume + ": cannot make " + path + ": " +
                              (ec ? ec.message() : std::string{"not a folder"}));
@@ -89,9 +118,11 @@ caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
     if (v->type != p::volume_type::host)
       if (auto err = make_folder(*folder, v->type == p::volume_type::scratch, v->name))
         return err;
-    if (v->type == p::volume_type::host && !fs::is_directory(*folder))
+    std::error_code ec;
+    if (v->type == p::volume_type::host && !fs::is_directory(*folder, ec))
       return p::make_error(p::error_code::invalid_argument,
-                           "volume " + v->name + ": " + *folder + " is not a folder on this node");
+                           "volume " + v->name + ": " + v->host_path +
+                               " is not a folder on this node");
     out.env[p::volume_env_name(v->name)] = *folder;
     out.mounts.push_back({*folder, m.path, m.read_only});
   }
@@ -113,7 +144,8 @@ std::vector<std::pair<std::string, std::string>> persistent_volumes(const volume
   for (const auto& replica : fs::directory_iterator{places.root + "/persistent", ec})
     if (replica.is_directory(ec))
       for (const auto& volume : fs::directory_iterator{replica.path(), ec})
-        if (volume.is_directory(ec))
+        if (volume.is_directory(ec) && plain_name(replica.path().filename().string()) &&
+            plain_name(volume.path().filename().string()))
           out.emplace_back(replica.path().filename().string(), volume.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
@@ -122,12 +154,10 @@ std::vector<std::pair<std::string, std::string>> persistent_volumes(const volume
 caf::error remove_persistent(const volume_places& places, const std::string& replica,
                              const std::string& volume) {
   // Names only: no path of the request may reach outside the volumes' folder.
-  auto plain = [](const std::string& x) {
-    return !x.empty() && x != "." && x != ".." && x.find('/') == std::string::npos;
-  };
   auto folder = persistent_folder(places, replica, volume);
   std::error_code ec;
-  if (places.root.empty() || !plain(replica) || !plain(volume) || !fs::is_directory(folder, ec))
+  if (places.root.empty() || !plain_name(replica) || !plain_name(volume) ||
+      !fs::is_directory(folder, ec))
     return p::make_error(p::error_code::not_found,
                          "no persistent volume " + volume + " of " + replica + " here");
   fs::remove_all(folder, ec);

@@ -7,6 +7,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace tutti::actors::service_impl {
@@ -71,23 +73,55 @@ void replace_in_place(self_ptr self, int32_t slot) {
   rerun_in_place(self, slot);
 }
 
-/// A rolling update in place: old slots take the new template, at most
-/// max_unavailable (at least one) not ready at a time.
-void step_in_place(self_ptr self, const census& c) {
+/// Slots of `c.old` that run an older template (not those on a draining node).
+std::vector<int32_t> stale_slots(self_ptr self, const census& c) {
+  std::vector<int32_t> out;
+  for (auto slot : c.old)
+    if (auto i = self->state.slots.find(slot);
+        i != self->state.slots.end() && i->second.tmpl != self->state.target)
+      out.push_back(slot);
+  return out;
+}
+
+/// A rolling update in place: slots beyond `replicas` stop (stale ones
+/// first), then stale slots take the new template, at most max_unavailable
+/// (at least one) of the rest not ready at a time. A slot waiting for a node
+/// is placed anew instead (it runs the new template wherever it lands).
+void step_in_place(self_ptr self, const census& c, std::vector<int32_t> stale) {
   auto& st = self->state;
+  auto n = st.spec.replicas;
+  auto total = static_cast<int32_t>(c.current.size() + c.old.size());
+  auto ready_of = [&](int32_t slot) { return is_ready(st.slots[slot]); };
+  // Not ready first, then the highest slots: what stops costs the least.
+  std::sort(stale.begin(), stale.end(), [&](int32_t a, int32_t b) {
+    return ready_of(a) != ready_of(b) ? !ready_of(a) : a > b;
+  });
+  std::vector<int32_t> going;
+  auto ready = c.ready;
+  while (total > n && !stale.empty()) {
+    going.push_back(stale.front());
+    ready -= ready_of(stale.front()) ? 1 : 0;
+    stale.erase(stale.begin());
+    --total;
+  }
+  stop_slots(self, going);
   auto allowed = std::max(1, st.spec.update.max_unavailable);
-  auto budget = allowed - (st.spec.replicas - c.ready);
-  for (bool ready_ones : {false, true})
-    for (auto slot : c.old) {
-      auto i = st.slots.find(slot);
-      if (i == st.slots.end() || i->second.in_flight || i->second.stopping ||
-          leaving(self, i->second) || is_ready(i->second) != ready_ones ||
-          (ready_ones && budget <= 0))
-        continue;
-      if (ready_ones)
-        --budget;
-      replace_in_place(self, slot);
+  auto budget = allowed - (std::min(n, total) - ready);
+  for (auto slot : stale) {
+    auto& s = st.slots[slot];
+    if (s.in_flight || s.stopping)
+      continue;
+    if (s.node.empty() || s.node_lost) {
+      s.tmpl = st.target;
+      continue; // placed by the reconcile, with the new template
     }
+    if (is_ready(s)) {
+      if (budget <= 0)
+        continue;
+      --budget;
+    }
+    replace_in_place(self, slot);
+  }
 }
 
 /// The next step of the desired state: new replicas where some are missing,
@@ -101,11 +135,14 @@ void step(self_ptr self) {
   bool rolling = !c.old.empty();
   bool frozen = rolling && st.rollout.phase == p::rollout_state::paused;
   if (rolling && in_place(st.spec)) {
-    // No surge and no stops of old replicas: they are replaced in place.
-    if (!frozen)
-      step_in_place(self, c);
-    c = count_slots(self);
-    rolling = false;
+    // Stale replicas are replaced in place, without a surge; slots of a
+    // draining node move as for any service once none is stale.
+    if (auto stale = stale_slots(self, c); !stale.empty()) {
+      if (!frozen)
+        step_in_place(self, c, std::move(stale));
+      c = count_slots(self);
+      rolling = false;
+    }
   }
   auto total = static_cast<int32_t>(c.current.size() + c.old.size());
   // Start new replicas.

@@ -333,15 +333,19 @@ void on_status(self_ptr self, p::replica_status& st) {
   auto& s = i->second;
   if (!st.node.empty() && st.node != s.node)
     return; // from a node the slot has left
-  if (!st.template_hash.empty() && st.template_hash != s.tmpl)
-    st.ready = false; // the container it replaces in place: not what the slot runs
+  // The container a replica replaces in place reports until it is gone: not
+  // what the slot runs, so it is neither ready nor a failure of the rollout.
+  bool replaced = !st.template_hash.empty() && st.template_hash != s.tmpl;
+  if (replaced)
+    st.ready = false;
   auto was_running = counts_as_running(s);
   auto was_ready = is_ready(s);
   bool moved = s.status.address() != st.address || s.status.ports != st.ports;
   set_status(self, s, std::move(st));
   s.node_lost = false;
-  if (auto why = rollout_failure(self, s))
-    fail_rollout(self, *why);
+  if (!replaced)
+    if (auto why = rollout_failure(self, s))
+      fail_rollout(self, *why);
   auto now_running = counts_as_running(s);
   if (was_running != now_running)
     self->state.running += now_running ? 1 : -1;

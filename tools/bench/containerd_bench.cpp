@@ -86,7 +86,7 @@ std::optional<double> measure_up(cli::client& c, const std::string& yaml, int re
 /// The logging binary tuttid gives containerd's shim: tutti-log-copier
 /// beside tuttid, else tuttid itself (`tuttid containerd-log`).
 std::string log_copier() {
-  std::string tuttid = TUTTID_BIN;
+  auto tuttid = harness::tuttid_binary();
   auto copier = tuttid.substr(0, tuttid.rfind('/') + 1) + "tutti-log-copier";
   return ::access(copier.c_str(), X_OK) == 0 ? copier : tuttid;
 }

@@ -24,6 +24,17 @@ extern char** environ;
 
 namespace tutti::harness {
 
+std::string tuttid_binary() {
+  if (::access(TUTTID_BIN, X_OK) == 0)
+    return TUTTID_BIN;
+  char self[4096];
+  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return TUTTID_BIN;
+  std::string path(self, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + "tuttid";
+}
+
 uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa{};
@@ -93,7 +104,7 @@ daemon_process::daemon_process(const std::string& port_range, std::vector<std::s
     throw std::runtime_error("cannot create a temp directory");
   dir_ = tmpl;
   api_ = "127.0.0.1:" + std::to_string(free_port());
-  std::vector<std::string> args{TUTTID_BIN,
+  std::vector<std::string> args{tuttid_binary(),
                                 "dev",
                                 "--data-dir",
                                 dir_ + "/data",
@@ -119,7 +130,7 @@ daemon_process::daemon_process(mode m, std::vector<std::string> args) {
   if (::mkdtemp(tmpl) == nullptr)
     throw std::runtime_error("cannot create a temp directory");
   dir_ = tmpl;
-  args_ = {TUTTID_BIN,    mode,
+  args_ = {tuttid_binary(), mode,
            "--data-dir",  dir_ + "/data",
            "--metrics",   "127.0.0.1:" + std::to_string(free_port()),
            "--log-level", std::getenv("TUTTI_KEEP") ? "info" : "warn"};
@@ -139,7 +150,7 @@ void daemon_process::spawn() {
   pid_ = spawn_private_daemon(args_, dir_ + "/tuttid.log", why, true);
   if (pid_ == 0) {
     pid_ = -1;
-    throw std::runtime_error(std::string{"cannot start "} + TUTTID_BIN + ": " + why);
+    throw std::runtime_error("cannot start " + args_.front() + ": " + why);
   }
 }
 

@@ -59,6 +59,10 @@ private:
 /// A port nobody listens on right now.
 uint16_t free_port();
 
+/// The tuttid that tools start: the one this build made, else (an installed
+/// tutti-bench or tutti-chaos) the tuttid beside the running program.
+std::string tuttid_binary();
+
 /// The admin token every daemon_process of this program is given
 /// (--admin-token-file): one for all, so that a client reaches any control
 /// process of a cluster with it. Made once, in a temp dir removed at exit.

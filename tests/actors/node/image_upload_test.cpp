@@ -108,7 +108,7 @@ protected:
 
   static p::image_chunk piece(uint64_t offset, std::string data, bool last = false,
                               p::driver_kind driver = p::driver_kind::containerd) {
-    return {"u1", driver, offset, std::move(data), last, "mine.tar"};
+    return {"u1", driver, offset, std::move(data), last, "mine.tar", 64};
   }
 
   /// The archives the node holds now.
@@ -160,6 +160,16 @@ TEST_F(ImageUpload, APieceOutOfOrderEndsTheUpload) {
   auto later = send(piece(2, "x"));
   ASSERT_FALSE(later);
   EXPECT_NE(p::message_of(later.error()).find("the upload is gone"), std::string::npos);
+}
+
+TEST_F(ImageUpload, MoreThanWasAnnouncedEndsTheUpload) {
+  auto long_piece = piece(0, std::string(65, 'x'));
+  auto refused = send(long_piece);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(p::message_of(refused.error()).find("longer than the 64 bytes announced"),
+            std::string::npos)
+      << p::message_of(refused.error());
+  EXPECT_TRUE(tutti::tests::support::wait_until([&] { return files() == 0; }, 5s));
 }
 
 TEST_F(ImageUpload, ADiscardedUploadLeavesNothing) {
