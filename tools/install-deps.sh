@@ -27,6 +27,7 @@ packages=(
   # docker-registry service on :5000, which the tests do not need.
   docker-registry
   systemd                   # systemd-analyze: the tests verify tuttid's units (tools/packaging)
+  dpkg-dev debootstrap      # tools/package.sh (dpkg-shlibdeps) and tools/package-test.sh
 )
 
 missing=()

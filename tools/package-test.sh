@@ -20,9 +20,17 @@ if [ -z "$root" ]; then
 fi
 mounted=()
 cleanup() {
-  [ -n "${pid:-}" ] && chroot "$root" kill "$pid" 2>/dev/null || true
+  # The chroot shares the host's pid space: its tuttid is ended from here.
+  if [ -n "${pid:-}" ]; then kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi
   for ((i=${#mounted[@]}-1; i>=0; i--)); do umount "${mounted[$i]}" 2>/dev/null || true; done
-  [ -n "$made" ] && rm -rf "$made"
+  # Never into a bind mount left behind (it is the host's /dev, /proc, /sys).
+  if [ -n "$made" ]; then
+    if grep -q " $made/" /proc/mounts; then
+      echo "package-test: $made still has mounts; left in place" >&2
+    else
+      rm -rf --one-file-system "$made"
+    fi
+  fi
   return 0
 }
 trap cleanup EXIT
@@ -33,11 +41,15 @@ start=$(date +%s.%N)
 chroot "$root" apt-get update -qq
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   /tmp/$(basename "${debs[0]}") /tmp/$(basename "${debs[1]}") >/dev/null
-took=$(echo "$(date +%s.%N) - $start" | bc)
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 chroot "$root" tuttid --version
 chroot "$root" tutti --help >/dev/null
 chroot "$root" getent passwd tutti >/dev/null
 [ "$(chroot "$root" stat -c %U /var/lib/tutti)" = tutti ]
+# The units as systemd sees them in that root (systemd installed there for its
+# own units, which ours name).
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  systemd >/dev/null
 systemd-analyze verify --man=no --root="$root" \
   "$root/lib/systemd/system/tuttid-control.service" "$root/lib/systemd/system/tuttid-node.service" \
   "$root/lib/systemd/system/tuttid-dev.service"
