@@ -240,9 +240,14 @@ using directory_actor =
 /// The control plane's door for node agents (published on cluster.listen): a
 /// node that shows the join token gets the store, placement and discovery it
 /// works with.
-using gateway_actor =
-    caf::typed_actor<caf::replies_to<p::join_atom, std::string,
-                                     std::string>::with<caf::actor, caf::actor, caf::actor>>;
+/// A join names the token, the node and its tuttid version (protocol/versions.hpp);
+/// a join without a version (a tuttid from before versions were checked) is
+/// refused, saying so.
+using gateway_actor = caf::typed_actor<
+    caf::replies_to<p::join_atom, std::string, std::string, std::string>::with<
+        caf::actor, caf::actor, caf::actor>,
+    caf::replies_to<p::join_atom, std::string, std::string>::with<caf::actor, caf::actor,
+                                                                 caf::actor>>;
 
 } // namespace tutti::actors
 

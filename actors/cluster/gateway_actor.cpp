@@ -1,6 +1,7 @@
 #include "actors/cluster/gateway_actor.hpp"
 
 #include "protocol/errors.hpp"
+#include "protocol/versions.hpp"
 
 #include <caf/all.hpp>
 
@@ -79,8 +80,19 @@ gateway_actor::behavior_type gateway(self_ptr self, caf::actor root, std::string
   self->state.root = std::move(root);
   self->state.token = std::move(token);
   return {
-      [self](p::join_atom, const std::string& token, const std::string& node) {
+      [self](p::join_atom, const std::string& token, const std::string& node,
+             const std::string& version) -> caf::result<caf::actor, caf::actor, caf::actor> {
+        if (auto refused = p::join_refusal(TUTTI_VERSION, version, node)) {
+          spdlog::warn("gateway: refused node {}: {}", node, p::message_of(refused));
+          return refused;
+        }
         return join(self, token, node);
+      },
+      [](p::join_atom, const std::string&,
+         const std::string& node) -> caf::result<caf::actor, caf::actor, caf::actor> {
+        return p::make_error(p::error_code::invalid_argument,
+                             "node " + node + " runs a tuttid older than this control plane's " +
+                                 TUTTI_VERSION + " by more than it joins with; upgrade it");
       },
   };
 }

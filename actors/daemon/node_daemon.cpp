@@ -170,7 +170,7 @@ std::optional<granted_handles> node_daemon::impl::join(caf::scoped_actor& self,
   std::optional<granted_handles> granted;
   caf::error refused;
   self->request(gateway, join_timeout, p::join_atom::value, cfg.cluster.join_token,
-                name)
+                name, std::string{TUTTI_VERSION})
       .receive(
           [&](caf::actor& store, caf::actor& placement, caf::actor& discovery) {
             granted = granted_handles{store, placement, discovery};

@@ -1,0 +1,19 @@
+#pragma once
+
+// Which tuttid versions work together in one cluster: a node agent joins a
+// control plane of the same major version at most one minor release apart
+// (either way), so that nodes can be upgraded one at a time.
+
+#include <caf/error.hpp>
+
+#include <string>
+
+namespace tutti::protocol {
+
+/// Nothing when node `node` running tuttid `node_version` may join a control
+/// plane running `control_version` ("MAJOR.MINOR.PATCH"); else an
+/// invalid_argument error naming both versions and what to do.
+caf::error join_refusal(const std::string& control_version, const std::string& node_version,
+                        const std::string& node);
+
+} // namespace tutti::protocol
