@@ -24,6 +24,10 @@ std::optional<std::pair<long, long>> major_minor(const std::string& version) {
 
 } // namespace
 
+const char* tuttid_version() {
+  return TUTTI_VERSION;
+}
+
 caf::error join_refusal(const std::string& control_version, const std::string& node_version,
                         const std::string& node) {
   auto ours = major_minor(control_version);

@@ -10,6 +10,10 @@
 
 namespace tutti::protocol {
 
+/// This build's version ("MAJOR.MINOR.PATCH"): what a node agent names when it
+/// joins, and what a control plane checks it against.
+const char* tuttid_version();
+
 /// Nothing when node `node` running tuttid `node_version` may join a control
 /// plane running `control_version` ("MAJOR.MINOR.PATCH"); else an
 /// invalid_argument error naming both versions and what to do.

@@ -4,6 +4,7 @@
 #include "actors/runtime/system_config.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/versions.hpp"
 #include "runtime-drivers/sim/sim_driver.hpp"
 #include "runtime-drivers/task_thread.hpp"
 
@@ -75,7 +76,8 @@ caf::error sim_node_host::add_node(int32_t index, std::map<std::string, std::str
   caf::error refused;
   {
     caf::scoped_actor self{*x.sys};
-    self->request(x.gateway, join_timeout, p::join_atom::value, x.opts.join_token, name)
+    self->request(x.gateway, join_timeout, p::join_atom::value, x.opts.join_token, name,
+                  std::string{p::tuttid_version()})
         .receive([&](caf::actor& store, caf::actor& placement,
                      caf::actor& discovery) { granted.emplace(store, placement, discovery); },
                  [&](caf::error& err) { refused = std::move(err); });

@@ -82,7 +82,7 @@ gateway_actor::behavior_type gateway(self_ptr self, caf::actor root, std::string
   return {
       [self](p::join_atom, const std::string& token, const std::string& node,
              const std::string& version) -> caf::result<caf::actor, caf::actor, caf::actor> {
-        if (auto refused = p::join_refusal(TUTTI_VERSION, version, node)) {
+        if (auto refused = p::join_refusal(p::tuttid_version(), version, node)) {
           spdlog::warn("gateway: refused node {}: {}", node, p::message_of(refused));
           return refused;
         }
@@ -92,7 +92,7 @@ gateway_actor::behavior_type gateway(self_ptr self, caf::actor root, std::string
          const std::string& node) -> caf::result<caf::actor, caf::actor, caf::actor> {
         return p::make_error(p::error_code::invalid_argument,
                              "node " + node + " runs a tuttid older than this control plane's " +
-                                 TUTTI_VERSION + " by more than it joins with; upgrade it");
+                                 p::tuttid_version() + " by more than it joins with; upgrade it");
       },
   };
 }

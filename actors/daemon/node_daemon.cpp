@@ -7,6 +7,7 @@
 #include "actors/runtime/system_config.hpp"
 #include "metrics/catalogue.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/versions.hpp"
 
 #include <filesystem>
 #include <caf/all.hpp>
@@ -170,7 +171,7 @@ std::optional<granted_handles> node_daemon::impl::join(caf::scoped_actor& self,
   std::optional<granted_handles> granted;
   caf::error refused;
   self->request(gateway, join_timeout, p::join_atom::value, cfg.cluster.join_token,
-                name, std::string{TUTTI_VERSION})
+                name, std::string{p::tuttid_version()})
       .receive(
           [&](caf::actor& store, caf::actor& placement, caf::actor& discovery) {
             granted = granted_handles{store, placement, discovery};
