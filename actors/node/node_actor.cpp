@@ -1,7 +1,8 @@
 #include "actors/node/node_actor.hpp"
 
 #include "actors/node/driver_actor.hpp"
-#include "actors/node/image_upload.hpp"
+#include "actors/node/node_state.hpp"
+#include "actors/node/node_storage.hpp"
 #include "actors/node/prober_actor.hpp"
 #include "actors/node/replica_actor.hpp"
 #include "metrics/recorder.hpp"
@@ -28,54 +29,8 @@
 
 namespace tutti::actors {
 
-namespace {
+namespace node_impl {
 
-/// The node's record of a replica. Its status is the replica actor's: the node
-/// passes reports on without keeping a copy (one per replica and report).
-struct replica_entry {
-  std::shared_ptr<const p::replica_request> req; // shared with its replica actor
-  std::vector<p::port_binding> ports;
-  bool fresh = false; // for its first start only: no container of its name exists
-};
-
-struct node_state {
-  node_context ctx;
-  std::unique_ptr<supervision> sup;
-  std::map<std::string, replica_entry> replicas;                     // by replica id
-  // Each service with replicas here: its last spec, which requests that arrive
-  // with an equal one share (over the network, each has its own copy); how many
-  // replicas; and the service actor that last asked, which hears their reports.
-  // One lookup per run request.
-  struct known_service {
-    p::shared_spec spec;
-    int32_t replicas = 0;
-    service_actor route;
-  };
-  std::unordered_map<std::string, known_service> services;
-  std::map<std::string, std::vector<p::port_binding>> adopted_ports; // from list_owned
-  std::set<uint16_t> reserved;
-  uint16_t next_port = 0;
-  std::map<p::driver_kind, std::string> driver_errors; // driver -> why unhealthy
-  // Containers listed at start and replicas run since: any other name has no
-  // container, so its replica need not look for one.
-  // By hash: a collision only makes a new replica look first, and a node of a
-  // simulated million holds 200 names or more (half the memory of strings).
-  std::unordered_set<size_t> known_names;
-  bool inventory_unknown = false; // a driver could not list: every replica looks
-  // What this node has promised, by replica: placement offers, the node decides.
-  struct held {
-    p::resource_spec resources;
-    int32_t host_ports = 0;
-  };
-  std::unordered_map<std::string, held> reservations;
-  p::resource_spec promised;  // sum of reservations
-  int32_t promised_ports = 0; // host ports of the reservations
-  std::map<std::string, image_upload_actor> uploads; // image imports under way, by id
-  std::shared_ptr<const volume_places> volumes;      // the config's, shared with replicas
-  static inline const char* name = "node";
-};
-
-using self_ptr = node_actor::stateful_pointer<node_state>;
 
 std::string driver_child(p::driver_kind kind) {
   return "driver/" + p::to_string(kind);
@@ -409,170 +364,6 @@ caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max
   return self->delegate(driver, p::logs_atom::value, id, max_bytes);
 }
 
-// ----- image imports ------------------------------------------------------------
-
-/// At most this many image archives arrive at once: each takes disk space.
-constexpr size_t max_uploads = 4;
-
-/// Disk space an upload leaves free beyond its archive.
-constexpr uint64_t upload_headroom = uint64_t{64} << 20;
-
-bool valid_upload_id(const std::string& id) {
-  return !id.empty() && id.size() <= 64 &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-         });
-}
-
-std::string driver_names(const node_context& ctx) {
-  std::string out;
-  for (const auto& [kind, d] : ctx.drivers)
-    out += (out.empty() ? "" : ", ") + p::to_string(kind);
-  return out;
-}
-
-/// The upload a first piece starts, or the error that refuses it.
-caf::expected<image_upload_actor> start_upload(self_ptr self, const p::image_chunk& c) {
-  auto& st = self->state;
-  const auto& node = st.ctx.config.name;
-  auto refuse = [&](p::error_code code, const std::string& why) {
-    return p::make_error(code, "image import on node " + node + ": " + why);
-  };
-  if (!valid_upload_id(c.upload))
-    return refuse(p::error_code::invalid_argument, "malformed upload id");
-  if (c.offset != 0)
-    return refuse(p::error_code::not_found,
-                  "the upload is gone (idle for a minute, or tuttid restarted); import again");
-  auto d = st.ctx.drivers.find(c.driver);
-  if (d == st.ctx.drivers.end())
-    return refuse(p::error_code::invalid_argument, "the node does not run the " +
-                                                       p::to_string(c.driver) +
-                                                       " driver (it runs " + driver_names(st.ctx) + ")");
-  if (st.ctx.config.upload_dir.empty())
-    return refuse(p::error_code::invalid_argument, "this node agent takes no uploads");
-  if (st.uploads.size() >= max_uploads)
-    return refuse(p::error_code::unavailable, std::to_string(max_uploads) +
-                                                  " archives are arriving already; retry once "
-                                                  "one is loaded");
-  std::error_code ec;
-  std::filesystem::create_directories(st.ctx.config.upload_dir, ec);
-  auto space = std::filesystem::space(st.ctx.config.upload_dir, ec);
-  if (!ec && space.available < c.size + upload_headroom)
-    return refuse(p::error_code::unavailable,
-                  "its data directory has " + std::to_string(space.available >> 20) +
-                      " MiB free; the archive needs " + std::to_string(c.size >> 20) +
-                      " MiB and 64 MiB to spare");
-  auto upload = spawn_image_upload(self->system(), d->second,
-                                   st.ctx.config.upload_dir + "/" + c.upload + ".tar", node);
-  // However it ends (an idle minute included), the node forgets it.
-  upload->attach_functor([node = caf::actor_cast<caf::actor>(self), id = c.upload] {
-    caf::anon_send(node, p::import_atom::value, p::delete_atom::value, id);
-  });
-  st.uploads.emplace(c.upload, upload);
-  return upload;
-}
-
-caf::result<std::vector<std::string>> import_piece(self_ptr self, p::image_chunk& c) {
-  auto i = self->state.uploads.find(c.upload);
-  image_upload_actor upload;
-  if (i != self->state.uploads.end()) {
-    upload = i->second;
-  } else {
-    auto started = start_upload(self, c);
-    if (!started)
-      return std::move(started.error());
-    upload = *started;
-  }
-  auto promise = self->make_response_promise<std::vector<std::string>>();
-  auto id = c.upload;
-  bool last = c.last;
-  // No timeout: loading a large archive takes minutes; an upload that ends
-  // fails the request at once.
-  self->request(upload, caf::infinite, p::import_atom::value, std::move(c))
-      .then(
-          [self, promise, id, last](std::vector<std::string>& images) mutable {
-            if (last)
-              self->state.uploads.erase(id);
-            promise.deliver(std::move(images));
-          },
-          [self, promise, id](caf::error& err) mutable {
-            self->state.uploads.erase(id);
-            if (err.category() != p::error_category)
-              err = p::make_error(p::error_code::not_found,
-                                  "image import on node " + self->state.ctx.config.name +
-                                      ": the upload is gone (idle for a minute); import again");
-            promise.deliver(std::move(err));
-          });
-  return promise;
-}
-
-void discard_upload(self_ptr self, const std::string& id) {
-  auto i = self->state.uploads.find(id);
-  if (i == self->state.uploads.end())
-    return;
-  caf::anon_send_exit(i->second, caf::exit_reason::user_shutdown);
-  self->state.uploads.erase(i);
-}
-
-// ----- persistent volumes ----------------------------------------------------------
-
-/// Whether a replica on this node runs with persistent volume `volume` of `replica`.
-bool volume_in_use(self_ptr self, const std::string& replica, const std::string& volume) {
-  auto i = self->state.replicas.find(replica);
-  if (i == self->state.replicas.end())
-    return false;
-  const auto& vs = i->second.req->spec->volumes;
-  return std::any_of(vs.begin(), vs.end(), [&](const auto& v) {
-    return v.name == volume && v.type == p::volume_type::persistent;
-  });
-}
-
-std::vector<p::volume_info> list_volumes(self_ptr self) {
-  std::vector<p::volume_info> out;
-  for (auto& [replica, volume] : persistent_volumes(*self->state.volumes))
-    out.push_back({self->state.ctx.config.name, replica, volume,
-                   volume_in_use(self, replica, volume)});
-  return out;
-}
-
-/// Removes the folder on a detached worker: a large volume takes a while, and
-/// the node goes on with its replicas meanwhile.
-caf::result<bool> remove_volume(self_ptr self, const std::string& replica,
-                                const std::string& volume) {
-  const auto& node = self->state.ctx.config.name;
-  if (volume_in_use(self, replica, volume))
-    return p::make_error(p::error_code::invalid_argument,
-                         "volume " + volume + " of " + replica + " on node " + node +
-                             " is in use by replica " + replica +
-                             "; delete its service or scale it below that slot first");
-  auto worker = self->system().spawn<caf::detached>(
-      [places = self->state.volumes, replica, volume, node](caf::event_based_actor* w) {
-        return caf::behavior{[=](p::delete_atom) -> caf::result<bool> {
-          w->quit();
-          if (auto err = remove_persistent(*places, replica, volume))
-            return p::make_error(p::code_of(err), p::message_of(err) + " (node " + node + ")");
-          spdlog::info("node {}: removed persistent volume {} of {}", node, volume, replica);
-          return true;
-        }};
-      });
-  auto promise = self->make_response_promise<bool>();
-  self->request(worker, caf::infinite, p::delete_atom::value)
-      .then([promise](bool x) mutable { promise.deliver(x); },
-            [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-  return promise;
-}
-
-/// Archives of uploads a previous run of this node left behind (the folder
-/// is made by the first upload).
-void clear_uploads(const std::string& dir) {
-  if (dir.empty())
-    return;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator{dir, ec})
-    if (entry.path().extension() == ".tar")
-      std::filesystem::remove(entry.path(), ec);
-}
-
 p::node_status status(self_ptr self) {
   p::node_status out;
   const auto& cfg = self->state.ctx.config;
@@ -832,7 +623,9 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   };
 }
 
-} // namespace
+} // namespace node_impl
+
+using node_impl::node;
 
 void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
                         const std::string& node) {

@@ -308,7 +308,10 @@ TEST_F(containerd, APersistentVolumeKeepsWhatATaskWroteAcrossAKill) {
     std::ifstream in{runs};
     return std::string{std::istreambuf_iterator<char>{in}, {}};
   };
-  ASSERT_TRUE(s::wait_until([&] { return text() == "run\nro\n"; }, converge_timeout))
+  // The task writes before tuttid may have seen it run: wait for both.
+  ASSERT_TRUE(s::wait_until(
+      [&] { return text() == "run\nro\n" && running(d, "keeper").size() == 1; },
+      converge_timeout))
       << text() << json(replicas_of(d, "keeper")) << d.log();
   auto before = running(d, "keeper");
   ASSERT_EQ(before.size(), 1u);

@@ -278,7 +278,9 @@ TEST_F(docker, APersistentVolumeKeepsWhatAContainerWroteAcrossAKill) {
     std::string text{std::istreambuf_iterator<char>{in}, {}};
     return std::count(text.begin(), text.end(), '\n');
   };
-  ASSERT_TRUE(s::wait_until([&] { return lines() == 1; }, converge_timeout))
+  // The container writes before tuttid may have seen it run: wait for both.
+  ASSERT_TRUE(s::wait_until([&] { return lines() == 1 && running(d, "keeper").size() == 1; },
+                            converge_timeout))
       << json(replicas_of(d, "keeper")) << d.log();
   auto before = running(d, "keeper");
   ASSERT_EQ(before.size(), 1u);
