@@ -71,15 +71,6 @@ using store_slot = actor_slot<store_actor>;
 
 /// Where this process's audit record ids start counting: random, so that two
 /// control processes of one store (a failover) do not make the same id.
-/// A fresh id for an image upload: 32 hex digits, unique among the node's uploads.
-std::string upload_id() {
-  static thread_local std::mt19937_64 gen{std::random_device{}()};
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
-                static_cast<unsigned long long>(gen()));
-  return buf;
-}
-
 uint64_t random_base() {
   std::random_device rd;
   return (uint64_t{rd()} << 32) | rd();
@@ -744,26 +735,12 @@ public:
   kj::Promise<void> importImage(ImportImageContext ctx) override {
     auto start = clock::now();
     auto params = ctx.getParams();
-    image_upload_target target;
-    target.node_name = text(params.getNode());
-    target.size = params.getSize();
     auto file = text(params.getFileName());
-    auto driver = p::from_capnp(params.getDriver());
-    if (!driver || *driver == p::driver_kind::process || *driver == p::driver_kind::sim)
-      return fail(ctx, "importImage", start,
-                  p::make_error(p::error_code::invalid_argument,
-                                "image import: the driver must be containerd or docker (the "
-                                "process driver runs no images)"));
-    if (target.size == 0)
-      return fail(ctx, "importImage", start,
-                  p::make_error(p::error_code::invalid_argument,
-                                "image import: " + file + " is empty; give a docker save or OCI "
-                                "archive"));
-    target.driver = *driver;
-    target.upload = upload_id();
-    target.file = file;
-    target.piece_timeout = opts_.call_timeout;
-    target.load_timeout = std::chrono::minutes{30};
+    auto checked = import_target(text(params.getNode()), p::from_capnp(params.getDriver()), file,
+                                 params.getSize(), opts_.call_timeout);
+    if (!checked)
+      return fail(ctx, "importImage", start, checked.error());
+    auto target = std::move(*checked);
     return ask<node_actor>(sys_, slot_, opts_.call_timeout, p::import_atom::value, target.node_name)
         .then([this, ctx, start, target, file](caf::expected<node_actor> r) mutable {
           if (!r)

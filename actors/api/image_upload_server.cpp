@@ -5,6 +5,9 @@
 
 #include <caf/all.hpp>
 
+#include <cstdio>
+#include <random>
+
 namespace tutti::actors {
 
 namespace {
@@ -12,6 +15,15 @@ namespace {
 namespace rpc = protocol::rpc;
 using api_calls::ask_actor;
 using api_calls::refusal;
+
+/// A fresh id for an image upload: 32 hex digits, unique among the node's uploads.
+std::string upload_id() {
+  static thread_local std::mt19937_64 gen{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(gen()),
+                static_cast<unsigned long long>(gen()));
+  return buf;
+}
 
 class image_upload_server final : public rpc::ImageUpload::Server {
 public:
@@ -98,6 +110,28 @@ private:
 };
 
 } // namespace
+
+caf::expected<image_upload_target> import_target(std::string node,
+                                                 std::optional<p::driver_kind> driver,
+                                                 const std::string& file, uint64_t size,
+                                                 caf::timespan piece_timeout) {
+  if (!driver || *driver == p::driver_kind::process || *driver == p::driver_kind::sim)
+    return p::make_error(p::error_code::invalid_argument,
+                         "image import: the driver must be containerd or docker (the process "
+                         "driver runs no images)");
+  if (size == 0)
+    return p::make_error(p::error_code::invalid_argument,
+                         "image import: " + file + " is empty; give a docker save or OCI archive");
+  image_upload_target out;
+  out.node_name = std::move(node);
+  out.driver = *driver;
+  out.upload = upload_id();
+  out.file = file;
+  out.size = size;
+  out.piece_timeout = piece_timeout;
+  out.load_timeout = std::chrono::minutes{30};
+  return out;
+}
 
 kj::Own<rpc::ImageUpload::Server> make_image_upload(caf::actor_system& sys,
                                                     image_upload_target target,

@@ -9,6 +9,7 @@
 #include <caf/fwd.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ struct image_upload_target {
   caf::timespan piece_timeout;   // one piece written on the node
   caf::timespan load_timeout;    // the driver's load of the whole archive
 };
+
+/// The upload of `file` (`size` bytes) to `node`'s `driver`, with a fresh
+/// upload id, its node handle still to be filled in; invalid_argument for a
+/// driver that runs no images or an empty archive.
+caf::expected<image_upload_target> import_target(std::string node,
+                                                 std::optional<p::driver_kind> driver,
+                                                 const std::string& file, uint64_t size,
+                                                 caf::timespan piece_timeout);
 
 /// Called before each piece: an error (a revoked token) ends the upload.
 using upload_permit = std::function<caf::error()>;

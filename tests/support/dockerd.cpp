@@ -1,5 +1,7 @@
 #include "tests/support/dockerd.hpp"
 
+#include "runtime-drivers/curl_support.hpp"
+
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
@@ -38,23 +40,11 @@ constexpr const char* host_socket = "/var/run/docker.sock";
 constexpr auto engine_start_timeout = 30s;
 constexpr auto engine_stop_timeout = 20s;
 
+using runtime_drivers::url_escape;
+
 const std::vector<std::string> busybox_links{"sh",  "sleep", "httpd", "echo", "true", "false",
                                              "cat", "env",   "ls",    "kill", "wget"};
 
-std::string escape(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 size_t collect(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
@@ -205,8 +195,8 @@ bool docker_engine::import_image(std::string& why) {
   }
   std::string repo = image;
   auto colon = repo.rfind(':');
-  auto target = "/images/create?fromSrc=-&repo=" + escape(repo.substr(0, colon)) +
-                "&tag=" + escape(repo.substr(colon + 1));
+  auto target = "/images/create?fromSrc=-&repo=" + url_escape(repo.substr(0, colon)) +
+                "&tag=" + url_escape(repo.substr(colon + 1));
   auto reply = http(socket_, "POST", target, read_file(tar), "application/x-tar", 60s);
   if (reply.status != 200 || reply.body.find("\"error") != std::string::npos) {
     why = "cannot import " + std::string{image} + ": HTTP " + std::to_string(reply.status) + " " +
@@ -237,7 +227,7 @@ docker_reply docker_engine::call(const std::string& method, const std::string& t
 }
 
 std::optional<json> docker_engine::inspect(const std::string& ref) const {
-  auto r = call("GET", "/containers/" + escape(ref) + "/json");
+  auto r = call("GET", "/containers/" + url_escape(ref) + "/json");
   if (r.status != 200)
     return std::nullopt;
   auto parsed = json::parse(r.body, nullptr, false);
@@ -248,7 +238,7 @@ std::optional<json> docker_engine::inspect(const std::string& ref) const {
 
 std::vector<json> docker_engine::containers(const std::string& node) const {
   json filter = {{"label", {"tutti.node=" + node}}};
-  auto r = call("GET", "/containers/json?all=1&filters=" + escape(filter.dump()));
+  auto r = call("GET", "/containers/json?all=1&filters=" + url_escape(filter.dump()));
   std::vector<json> out;
   auto parsed = json::parse(r.body, nullptr, false);
   if (r.status == 200 && parsed.is_array())
@@ -258,12 +248,12 @@ std::vector<json> docker_engine::containers(const std::string& node) const {
 }
 
 bool docker_engine::kill(const std::string& ref, const std::string& signal) const {
-  return call("POST", "/containers/" + escape(ref) + "/kill?signal=" + escape(signal)).status ==
+  return call("POST", "/containers/" + url_escape(ref) + "/kill?signal=" + url_escape(signal)).status ==
          204;
 }
 
 bool docker_engine::remove(const std::string& ref) const {
-  return call("DELETE", "/containers/" + escape(ref) + "?force=1&v=1").status == 204;
+  return call("DELETE", "/containers/" + url_escape(ref) + "?force=1&v=1").status == 204;
 }
 
 bool docker_engine::ping() const {
@@ -272,7 +262,7 @@ bool docker_engine::ping() const {
 
 void docker_engine::remove_run_containers() const {
   json filter = {{"label", {"tutti.node"}}};
-  auto r = call("GET", "/containers/json?all=1&filters=" + escape(filter.dump()));
+  auto r = call("GET", "/containers/json?all=1&filters=" + url_escape(filter.dump()));
   auto parsed = json::parse(r.body, nullptr, false);
   if (r.status != 200 || !parsed.is_array())
     return;

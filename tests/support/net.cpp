@@ -1,5 +1,7 @@
 #include "tests/support/net.hpp"
 
+#include "runtime-drivers/curl_support.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -261,18 +263,7 @@ held_connection hold_connection(const std::string& host, uint16_t port, const st
 }
 
 std::string url_encode(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '.' || c == '_' || c == '~' || c == '-') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return runtime_drivers::url_escape(text);
 }
 
 } // namespace tutti::tests::support

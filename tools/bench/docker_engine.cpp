@@ -116,20 +116,6 @@ std::string read_all(const std::string& path) {
 
 } // namespace
 
-std::string url_escape(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 docker_engine::docker_engine(const std::string& socket) {
   // Debian's CLI (the engine's own version) first.

@@ -5,6 +5,8 @@
 // and stopped, with its data, when the object goes away. API calls go through
 // libcurl on the unix socket; the `docker` CLI is run for what a user would type.
 
+#include "runtime-drivers/curl_support.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sys/types.h>
@@ -62,7 +64,6 @@ private:
   pid_t dockerd_ = 0;
 };
 
-/// `text` percent-encoded for a query string.
-std::string url_escape(const std::string& text);
+using runtime_drivers::url_escape; // percent-encoding for query strings
 
 } // namespace tutti::bench

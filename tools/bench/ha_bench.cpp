@@ -160,9 +160,24 @@ int run_ha(const ha_options& opts) {
     return std::fprintf(stderr, "tutti-bench: no control process leads\n"), 1;
   for (int i = 0; i < 2; ++i)
     c.nodes[i] = c.start_node(i);
+  // The leader just elected may not take writes yet (its control plane is
+  // still starting, or leadership moved on): ask the leader again until it does.
   auto applied = client->apply("bench.yaml", spec(opts.replicas), false);
-  if (!applied || !applied->errors.empty())
-    return std::fprintf(stderr, "tutti-bench: apply failed\n"), 1;
+  wait_for(
+      [&] {
+        if (applied)
+          return true;
+        if ((leader = find_leader(c, client)) >= 0)
+          applied = client->apply("bench.yaml", spec(opts.replicas), false);
+        return static_cast<bool>(applied);
+      },
+      10s);
+  if (!applied)
+    return std::fprintf(stderr, "tutti-bench: apply failed: %s\n",
+                        applied.error().message.c_str()),
+           1;
+  if (!applied->errors.empty())
+    return std::fprintf(stderr, "tutti-bench: apply refused the bench's spec\n"), 1;
   int acknowledged = opts.replicas;
   if (!wait_for([&] { return settled(*client, acknowledged); }))
     return std::fprintf(stderr, "tutti-bench: the cluster did not settle\n"), 1;
