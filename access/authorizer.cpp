@@ -9,7 +9,7 @@ namespace tutti::access {
 namespace p = tutti::protocol;
 
 std::optional<api_call> api_call_of(uint16_t ordinal) {
-  if (ordinal > static_cast<uint16_t>(api_call::remove_volume))
+  if (ordinal > static_cast<uint16_t>(api_call::join_secret))
     return std::nullopt;
   return static_cast<api_call>(ordinal);
 }
@@ -72,6 +72,10 @@ std::string to_string(api_call x) {
       return "listVolumes";
     case api_call::remove_volume:
       return "removeVolume";
+    case api_call::backup:
+      return "backup";
+    case api_call::join_secret:
+      return "joinSecret";
   }
   return "unknown";
 }
@@ -129,6 +133,10 @@ call_meaning meaning_of(api_call x) {
       return {"read", "volumes"};
     case api_call::remove_volume:
       return {"delete", "volumes"};
+    case api_call::backup:
+      return {"back up", "the store"};
+    case api_call::join_secret:
+      return {"read", "the cluster's join secret"};
   }
   return {"call", "the API"};
 }
@@ -167,6 +175,8 @@ p::access_role required_role(api_call x) {
     case api_call::revoke_token:
     case api_call::list_tokens:
     case api_call::audit:
+    case api_call::backup:
+    case api_call::join_secret:
       return r::admin;
   }
   return r::admin;
@@ -188,6 +198,10 @@ bool mutates(api_call x) {
     default:
       return false;
   }
+}
+
+bool audited(api_call x) {
+  return mutates(x) || x == api_call::backup || x == api_call::join_secret;
 }
 
 std::string describe(const p::identity& who) {
@@ -253,6 +267,10 @@ std::pair<std::string, std::string> rule_of(api_call x) {
       return {"read", "volumes"};
     case c::remove_volume:
       return {"delete", "volumes"};
+    case c::backup:
+      return {"backup", "store"};
+    case c::join_secret:
+      return {"read", "cluster"};
   }
   return {"", ""};
 }
@@ -271,6 +289,8 @@ bool cluster_scoped(api_call x) {
     case api_call::import_image:
     case api_call::list_volumes:
     case api_call::remove_volume:
+    case api_call::backup:
+    case api_call::join_secret:
       return true;
     default:
       return false;

@@ -46,6 +46,8 @@ enum class api_call : uint16_t {
   import_image,
   list_volumes,
   remove_volume,
+  backup,
+  join_secret,
 };
 
 /// The call of a method ordinal; nullopt for one this build does not know.
@@ -65,8 +67,12 @@ call_meaning meaning_of(api_call x);
 /// The least role that may make the call.
 protocol::access_role required_role(api_call x);
 
-/// True for calls that change something (the audit log keeps all of those).
+/// True for calls that change something.
 bool mutates(api_call x);
+
+/// True for the calls the audit log keeps: those that change something, the
+/// backup (it copies every token's hash out) and the join secret.
+bool audited(api_call x);
 
 /// The verb and resource a custom role's rule names for the call (names of
 /// protocol::role_verbs() and protocol::role_resources()).

@@ -74,7 +74,9 @@ using store_actor = caf::typed_actor<
     caf::replies_to<p::get_atom, p::object_kind, std::string, uint32_t>::with<
         std::vector<p::stored_object>>,
     // keeps the newest N of a kind; answers how many it removed
-    caf::replies_to<p::delete_atom, p::object_kind, uint64_t>::with<uint64_t>>;
+    caf::replies_to<p::delete_atom, p::object_kind, uint64_t>::with<uint64_t>,
+    // writes a backup to the file it names (persistence::store::write_backup)
+    caf::replies_to<p::backup_atom, std::string>::with<uint64_t>>;
 
 /// Reconciles one service's desired state with what its replicas do. Its
 /// replicas report to it directly (their node tells them which actor that is),

@@ -26,15 +26,7 @@ bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// Label keys and values are what placement constraints can name.
-bool valid_label_word(const std::string& text) {
-  if (text.empty())
-    return false;
-  for (char c : text)
-    if (!is_alnum(c) && c != '.' && c != '_' && c != '/' && c != '-')
-      return false;
-  return true;
-}
+} // namespace
 
 bool valid_node_name(const std::string& name) {
   constexpr size_t max_length = 63;
@@ -45,6 +37,19 @@ bool valid_node_name(const std::string& name) {
       return false;
   return true;
 }
+
+namespace {
+
+// Label keys and values are what placement constraints can name.
+bool valid_label_word(const std::string& text) {
+  if (text.empty())
+    return false;
+  for (char c : text)
+    if (!is_alnum(c) && c != '.' && c != '_' && c != '/' && c != '-')
+      return false;
+  return true;
+}
+
 
 std::optional<uint16_t> parse_port(std::string_view text) {
   unsigned value = 0;
@@ -382,7 +387,8 @@ void read_mesh(const field& f, mesh_config& out, error_sink& errors) {
 }
 
 void read_tls(const field& f, tls_config& out, error_sink& errors) {
-  if (!expect_map(f, "a mapping with certificate, key and ca (paths of PEM files)", errors))
+  if (!expect_map(f, "a mapping with certificate, key, ca and ca_key (paths of PEM files)",
+                  errors))
     return;
   map_reader fields{f, errors};
   std::string absent; // a bad value is its own error, not also a missing one
@@ -396,6 +402,9 @@ void read_tls(const field& f, tls_config& out, error_sink& errors) {
     if (auto text = read_nonempty_string(*path, errors))
       *target = *text;
   }
+  if (auto path = fields.take("ca_key"))
+    if (auto text = read_nonempty_string(*path, errors))
+      out.ca_key = *text;
   fields.finish();
   if (!absent.empty())
     errors.add(f.mark, f.path, "TLS needs certificate, key and ca together; missing: " + absent);

@@ -75,9 +75,15 @@ struct tls_config {
   std::string certificate; // this process's certificate (chain), signed by `ca`
   std::string key;         // its private key, unencrypted
   std::string ca;          // the cluster CA: the peer's certificate must chain to it
+  /// The CA's key (control only, optional): the control plane signs the
+  /// certificates of hosts that join with `tutti cluster join`.
+  std::string ca_key;
 
   bool enabled() const { return !certificate.empty() || !key.empty() || !ca.empty(); }
 };
+
+/// 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
+bool valid_node_name(const std::string& name);
 
 /// The fields of an enabled tls_config that are empty ("key", "ca", ...), in the
 /// order certificate, key, ca; empty when TLS is off or complete.

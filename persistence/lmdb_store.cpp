@@ -114,6 +114,7 @@ caf::error open_databases(store_state& s) {
         {"events", &dbis.events},
         {"service_events", &dbis.service_events},
         {"objects", &dbis.objects},
+        {"meta", &dbis.meta},
     };
     for (auto [name, dbi] : all)
       if (auto err = t.check(mdb_dbi_open(t.handle(), name, MDB_CREATE, dbi)))
@@ -141,6 +142,8 @@ caf::error store_state::open_env() {
   if (auto err = create_env(*this))
     return err;
   if (auto err = open_databases(*this))
+    return err;
+  if (auto err = check_format(*this))
     return err;
   if (auto err = load_assignment_log(*this))
     return err;
@@ -270,6 +273,10 @@ lmdb_store::~lmdb_store() = default;
 
 const std::string& lmdb_store::dir() const {
   return impl_->dir;
+}
+
+const std::string& lmdb_store::upgrade_backup() const {
+  return impl_->upgrade_backup;
 }
 
 // -- specs --------------------------------------------------------------------------

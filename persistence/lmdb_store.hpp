@@ -78,7 +78,18 @@ public:
   caf::expected<uint64_t> prune_objects(protocol::object_kind kind, uint64_t keep) override;
   uint64_t last_seq() const override;
 
+  /// A compacted copy (LMDB's mdb_env_copyfd2), read in one read transaction.
+  caf::expected<uint64_t> write_backup(const std::string& path) override;
+
   const std::string& dir() const;
+
+  /// The store's layout version (the `meta` database's `format`); a store of
+  /// an older one is upgraded when opened, after a copy of it is kept.
+  static constexpr uint64_t format = 1;
+
+  /// Where open() kept the store as it was before upgrading its format; empty
+  /// when it upgraded nothing.
+  const std::string& upgrade_backup() const;
 
 private:
   struct impl;

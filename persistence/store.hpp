@@ -149,6 +149,15 @@ public:
   last_events(size_t limit, const std::string& service = {}) = 0;
 
   virtual uint64_t last_seq() const = 0;
+
+  // -- backups -----------------------------------------------------------------
+
+  /// Writes a consistent copy of the whole store to `path`, a file it creates
+  /// (mode 0600; it must not exist), and answers its size in bytes. The one
+  /// call that may run on another thread beside the owner's: a backup of a
+  /// large store must not hold up its writes. A store that cannot make one
+  /// answers why and what to use instead.
+  virtual caf::expected<uint64_t> write_backup(const std::string& path) = 0;
 };
 
 } // namespace tutti::persistence

@@ -29,6 +29,7 @@ namespace tutti::persistence {
 /// - events:         seq(be64) -> event as JSON
 /// - service_events: service \0 seq(be64) -> empty; an index for per-service queries
 /// - objects:        kind \0 name -> the object's value (tokens, audit records)
+/// - meta:           "format" -> the layout version (be64, lmdb_store::format)
 struct store_dbis {
   MDB_dbi specs = 0;
   MDB_dbi heads = 0;
@@ -39,6 +40,7 @@ struct store_dbis {
   MDB_dbi events = 0;
   MDB_dbi service_events = 0;
   MDB_dbi objects = 0;
+  MDB_dbi meta = 0;
 };
 
 enum class step { next, stop };
@@ -146,7 +148,13 @@ public:
   uint64_t unfolded = 0;     // entries of `logged` not in the tree yet
   uint64_t log_records = 0;  // records in assignment_log (a replica may have several)
   uint64_t last_log_key = 0; // the highest key of assignment_log
+  std::string upgrade_backup; // the copy open_env() kept before upgrading the format
 };
+
+/// Brings the store's layout to lmdb_store::format (lmdb_backup.cpp): a store
+/// without a format record is the first layout; one of a newer format is
+/// refused.
+caf::error check_format(store_state& s);
 
 /// The assignment changes of one write transaction. A new replica goes into the
 /// tree at once; a change to one the tree (or the log) already holds is appended

@@ -300,6 +300,11 @@ interface ImageUpload {
   done @1 () -> (images :List(Text), error :Error);
 }
 
+# Receives a backup of the store for Tutti.backup, piece by piece, in order.
+interface BackupSink {
+  write @0 (data :Data) -> stream;
+}
+
 # A persistent volume kept on a node: the folder of one slot's volume.
 struct VolumeInfo {
   node @0 :Text;
@@ -347,6 +352,15 @@ struct AuditRecord {
 # working at once when its token is revoked or expires.
 interface Gate {
   session @0 (token :Text) -> (session :Tutti, identity :Identity);
+
+  # A new host joins (`tutti cluster join`): with the cluster's join token it
+  # sends a certificate request for `node` (PEM; its key stays on the host)
+  # and gets the certificate the control plane signed, the cluster CA and
+  # where node agents join (HOST:PORT, the host 0.0.0.0 when the control
+  # plane listens on every address). The call throws with the reason when the
+  # token is wrong or the control plane holds no CA key.
+  join @1 (token :Text, node :Text, csr :Text)
+      -> (certificate :Text, ca :Text, join :Text);
 }
 
 interface Tutti {
@@ -457,4 +471,16 @@ interface Tutti {
   # Removes the persistent volume `volume` of slot `replica` (e.g. db-0) from
   # `node`, with its data. Refused while a replica runs with it.
   removeVolume @27 (node :Text, replica :Text, volume :Text) -> (error :Error);
+
+  # Writes a consistent copy of the whole store (specs with their history,
+  # assignments, nodes, token hashes, roles, quotas, the audit log and the
+  # events) to `sink`, then answers its size and SHA-256 (hex). An LMDB store
+  # only: an etcd store is backed up by etcd's own snapshot.
+  backup @28 (sink :BackupSink) -> (bytes :UInt64, sha256 :Text, error :Error);
+
+  # What `tutti cluster join-command` prints: the cluster's join token and the
+  # SHA-256 of the cluster CA's certificate (DER, hex), which a joining host
+  # checks the CA it is shown against. Refused when the control plane cannot
+  # sign certificates (no cluster.tls.ca_key).
+  joinSecret @29 () -> (token :Text, caSha256 :Text, error :Error);
 }

@@ -74,6 +74,7 @@ using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using cordon_atom = caf::atom_constant<caf::atom("cordon")>;
 using import_atom = caf::atom_constant<caf::atom("import")>;
 using volumes_atom = caf::atom_constant<caf::atom("volumes")>;
+using backup_atom = caf::atom_constant<caf::atom("backup")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {

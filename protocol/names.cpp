@@ -353,7 +353,7 @@ std::optional<subject_kind> subject_kind_from(const std::string& text) {
 const std::vector<std::string>& role_verbs() {
   static const std::vector<std::string> all{"read",   "apply", "scale",  "rollback", "delete",
                                             "drain",  "kill",  "create", "revoke",
-                                            "import"};
+                                            "import", "backup"};
   return all;
 }
 
@@ -361,7 +361,7 @@ const std::vector<std::string>& role_resources() {
   static const std::vector<std::string> all{"services", "replicas",    "nodes",  "events",
                                             "logs",     "endpoints",   "tree",   "controllers",
                                             "tokens",   "audit",       "version", "identity",
-                                            "images",   "volumes"};
+                                            "images",   "volumes",     "store",  "cluster"};
   return all;
 }
 

@@ -2,7 +2,9 @@
 
 #include "actors/api/actor_calls.hpp"
 #include "actors/api/api_tls.hpp"
+#include "actors/api/backup_sender.hpp"
 #include "actors/api/image_upload_server.hpp"
+#include "actors/api/node_joins.hpp"
 #include "actors/api/call_inspection.hpp"
 #include "actors/api/connection_gate.hpp"
 
@@ -292,7 +294,7 @@ public:
         return {in_utf8(e), false};
       }
     }();
-    if (access::mutates(*which))
+    if (access::audited(*which))
       call.promise = call.promise.then(
           [this, which, target, context]() mutable -> kj::Promise<void> {
             auto [result, message] = audit_outcome(*which, context.getResults());
@@ -390,6 +392,38 @@ public:
     return call<bool>(
         ctx, "removeVolume", [](auto, auto&) {}, p::volumes_atom::value, p::delete_atom::value,
         text(params.getNode()), text(params.getReplica()), text(params.getVolume()));
+  }
+
+  kj::Promise<void> backup(BackupContext ctx) override {
+    auto start = clock::now();
+    auto path = opts_.backup_dir.empty()
+                    ? caf::expected<std::string>{p::make_error(
+                          p::error_code::invalid_argument,
+                          "not supported yet: this tuttid keeps no data directory for backups")}
+                    : backup_file(opts_.backup_dir);
+    if (!path)
+      return fail(ctx, "backup", start, path.error());
+    auto sink = ctx.getParams().getSink();
+    // A copy of a large store takes longer than an ordinary call may.
+    auto copy_timeout = std::max(opts_.call_timeout, caf::timespan{std::chrono::minutes{10}});
+    return ask_actor<uint64_t>(sys_, parts_.store.get(), copy_timeout, p::backup_atom::value,
+                               *path)
+        .then([this, ctx, start, path = *path,
+               sink](caf::expected<uint64_t> copied) mutable -> kj::Promise<void> {
+          if (!copied) {
+            ::unlink(path.c_str());
+            return fail(ctx, "backup", start, copied.error());
+          }
+          return send_backup(path, sink).then(
+              [this, ctx, start](caf::expected<backup_sent> sent) mutable {
+                if (!sent)
+                  return void(fail(ctx, "backup", start, sent.error()));
+                auto results = ctx.getResults();
+                results.setBytes(sent->bytes);
+                results.setSha256(sent->sha256);
+                record("backup", {}, start);
+              });
+        });
   }
 
   kj::Promise<void> setNodeState(SetNodeStateContext ctx) override {
@@ -607,6 +641,21 @@ public:
           results.setText(p::utf8_text(r->second)); // a replica's output: any bytes
           record("logs", {}, start);
         });
+  }
+
+  kj::Promise<void> joinSecret(JoinSecretContext ctx) override {
+    auto start = clock::now();
+    if (!opts_.joins)
+      return fail(ctx, "joinSecret", start,
+                  p::make_error(p::error_code::invalid_argument,
+                                "not supported yet by this control plane: it has no CA key to "
+                                "sign the certificates of joining hosts; give it "
+                                "cluster.tls.ca_key (tutti cluster init does)"));
+    auto results = ctx.getResults();
+    results.setToken(opts_.joins->token);
+    results.setCaSha256(opts_.joins->ca_sha256);
+    record("joinSecret", {}, start);
+    return kj::READY_NOW;
   }
 
   kj::Promise<void> whoami(WhoamiContext ctx) override {
@@ -1024,6 +1073,29 @@ private:
     return kj::READY_NOW;
   }
 
+  kj::Promise<void> join(JoinContext ctx) override {
+    auto params = ctx.getParams();
+    auto node = text(params.getNode());
+    auto signed_cert = [&]() -> caf::expected<std::string> {
+      if (!parts_.opts.joins)
+        return p::make_error(p::error_code::forbidden,
+                             "not supported yet by this control plane: it has no CA key to sign "
+                             "the certificates of joining hosts (cluster.tls.ca_key)");
+      return sign_join(*parts_.opts.joins, raw_text(params.getToken()), node,
+                       text(params.getCsr()));
+    }();
+    auto result = signed_cert ? std::string{"ok"} : p::to_string(p::code_of(signed_cert.error()));
+    parts_.audit({{}, 0, "node " + node, peer_, "join", node, result,
+                  signed_cert ? "certificate signed" : p::message_of(signed_cert.error())});
+    if (!signed_cert)
+      return refusal(signed_cert.error());
+    auto results = ctx.getResults();
+    results.setCertificate(*signed_cert);
+    results.setCa(parts_.opts.joins->ca.certificate);
+    results.setJoin(parts_.opts.joins->join);
+    return kj::READY_NOW;
+  }
+
   const server_parts& parts_;
   std::string peer_;
   std::optional<caf::expected<p::identity>> certificate_;
@@ -1102,6 +1174,8 @@ struct api_server::impl {
   bool running = false;
 
   void serve(std::shared_ptr<std::promise<caf::expected<uint16_t>>> ready) {
+    if (!opts.backup_dir.empty())
+      clear_backup_files(opts.backup_dir);
     try {
       auto io = kj::setupAsyncIo();
       auto addr = io.provider->getNetwork().parseAddress(opts.host, opts.port).wait(io.waitScope);

@@ -11,6 +11,7 @@
 // calls go to the audit log in the store.
 
 #include "access/token_book.hpp"
+#include "actors/api/node_joins.hpp"
 #include "actors/interfaces.hpp"
 #include "protocol/limits.hpp"
 
@@ -57,6 +58,12 @@ public:
     /// `unix_admin_uid` are admins, everyone else is refused.
     std::string unix_socket;
     uint32_t unix_admin_uid = 0;
+    /// Where the store's copies wait while `tutti backup create` receives
+    /// them (the data directory's backups/); empty: backups are refused.
+    std::string backup_dir;
+    /// Signs the certificates of hosts that join with the cluster's token
+    /// (`tutti cluster join`); null: joins are refused.
+    std::shared_ptr<const join_authority> joins;
   };
 
   api_server(caf::actor_system& sys, options opts, metrics::recorder& metrics);

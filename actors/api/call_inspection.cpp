@@ -155,6 +155,13 @@ std::pair<std::string, std::string> audit_outcome(access::api_call call,
       return outcome_of<rpc::Tutti::RevokeTokenResults>(results);
     case c::remove_volume:
       return outcome_of<rpc::Tutti::RemoveVolumeResults>(results);
+    case c::backup: {
+      auto [result, message] = outcome_of<rpc::Tutti::BackupResults>(results);
+      if (result != "ok")
+        return {result, message};
+      auto r = results.getAs<rpc::Tutti::BackupResults>();
+      return {result, std::to_string(r.getBytes()) + " bytes, sha256 " + text(r.getSha256())};
+    }
     case c::import_image: {
       auto [result, message] = outcome_of<rpc::Tutti::ImportImageResults>(results);
       return {result, result == "ok" ? "upload started" : message};

@@ -120,6 +120,13 @@ caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
   opts.tokens->set_admin_digest(access::sha256_hex(*token));
   if (dev)
     serve_unix_socket(cfg, opts);
+  if (!cfg.cluster.tls.ca_key.empty()) {
+    auto joins = load_join_authority(cfg.cluster.join_token, cfg.cluster.tls.ca,
+                                     cfg.cluster.tls.ca_key, cfg.cluster.listen.to_string());
+    if (!joins)
+      return joins.error();
+    opts.joins = std::make_shared<const join_authority>(std::move(*joins));
+  }
   const auto& a = cfg.access;
   auto cert_path = a.certificate.empty() ? cfg.cluster.tls.certificate : a.certificate;
   auto key_path = a.key.empty() ? cfg.cluster.tls.key : a.key;

@@ -29,7 +29,8 @@ caf::expected<std::string> load_or_make_admin_token(const std::string& path);
 /// configured (access.certificate, else cluster.tls's), else plain TCP, which
 /// needs a loopback API address (and for `tuttid control` access.plaintext).
 /// `dev` is true for `tuttid dev`, which also serves the unix socket. Fills
-/// opts.tokens, opts.tls and opts.unix_socket.
+/// opts.tokens, opts.tls, opts.unix_socket and, with cluster.tls.ca_key,
+/// opts.joins.
 caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
                                 api_server::options& opts);
 

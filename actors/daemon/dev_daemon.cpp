@@ -136,6 +136,7 @@ api_server::options api_options(const config::daemon_config& cfg) {
   opts.node_name = cfg.node.name.empty() ? host_name() : cfg.node.name;
   opts.version = TUTTI_VERSION;
   opts.limits = cfg.limits;
+  opts.backup_dir = cfg.data_dir + "/backups";
   return opts;
 }
 

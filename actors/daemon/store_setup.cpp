@@ -2,6 +2,8 @@
 
 #include "persistence/etcd_store.hpp"
 #include "persistence/lmdb_store.hpp"
+
+#include <spdlog/spdlog.h>
 #include "protocol/errors.hpp"
 
 #include <fstream>
@@ -70,6 +72,9 @@ open_configured_store(const config::daemon_config& cfg,
     auto db = persistence::lmdb_store::open(lmdb_dir(cfg), opts);
     if (!db)
       return std::move(db.error());
+    if (!(*db)->upgrade_backup().empty())
+      spdlog::warn("store: upgraded {} to format {}; the store as it was is kept in {}",
+                   lmdb_dir(cfg), persistence::lmdb_store::format, (*db)->upgrade_backup());
     return opened_store{std::shared_ptr<persistence::store>(std::move(*db)), nullptr};
   }
   auto client = make_etcd_client(cfg.store.etcd);

@@ -440,6 +440,23 @@ caf::result<std::vector<p::stored_object>> read_objects(self_ptr self, p::object
   return std::move(*xs);
 }
 
+// -- backups -----------------------------------------------------------------------
+
+/// Copies the store on a worker of its own: a copy of a large store takes
+/// seconds, and the store's writes go on beside it (the one store call that
+/// may; see persistence::store::write_backup).
+caf::result<uint64_t> backup(self_ptr self, const std::string& path) {
+  auto rp = self->make_response_promise<uint64_t>();
+  self->spawn<caf::detached>([db = self->state.db, path, rp]() mutable {
+    auto bytes = db->write_backup(path);
+    if (bytes)
+      rp.deliver(*bytes);
+    else
+      rp.deliver(std::move(bytes.error()));
+  });
+  return rp;
+}
+
 // -- the behaviour -----------------------------------------------------------------
 
 store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::store> db,
@@ -488,6 +505,7 @@ store_actor::behavior_type store(self_ptr self, std::shared_ptr<persistence::sto
       [self](p::delete_atom, p::object_kind kind, uint64_t keep) {
         return prune_objects(self, kind, keep);
       },
+      [self](p::backup_atom, const std::string& path) { return backup(self, path); },
   };
 }
 

@@ -19,12 +19,12 @@ p::identity who(const std::string& name, p::access_role role,
 }
 
 TEST(Authorizer, EachMethodOrdinalIsACall) {
-  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::remove_volume); ++i) {
+  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::join_secret); ++i) {
     auto call = api_call_of(i);
     ASSERT_TRUE(call) << i;
     EXPECT_NE(to_string(*call), "unknown") << i;
   }
-  EXPECT_FALSE(api_call_of(static_cast<uint16_t>(api_call::remove_volume) + 1));
+  EXPECT_FALSE(api_call_of(static_cast<uint16_t>(api_call::join_secret) + 1));
 }
 
 TEST(Authorizer, RolesAllowWhatTheDocsSay) {
@@ -47,7 +47,9 @@ TEST(Authorizer, RolesAllowWhatTheDocsSay) {
   EXPECT_TRUE(authorize(op, api_call::kill_actor));
   EXPECT_TRUE(authorize(op, api_call::create_token));
   EXPECT_TRUE(authorize(op, api_call::audit));
-  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::remove_volume); ++i)
+  EXPECT_TRUE(authorize(op, api_call::backup));
+  EXPECT_TRUE(authorize(op, api_call::join_secret));
+  for (uint16_t i = 0; i <= static_cast<uint16_t>(api_call::join_secret); ++i)
     EXPECT_FALSE(authorize(admin, *api_call_of(i))) << to_string(*api_call_of(i));
 }
 
@@ -71,6 +73,15 @@ TEST(Authorizer, OnlyChangesAreMutations) {
   EXPECT_FALSE(mutates(api_call::get_services));
   EXPECT_FALSE(mutates(api_call::audit));
   EXPECT_FALSE(mutates(api_call::follow));
+  EXPECT_FALSE(mutates(api_call::backup));
+}
+
+TEST(Authorizer, TheAuditLogKeepsChangesBackupsAndTheJoinSecret) {
+  EXPECT_TRUE(audited(api_call::apply));
+  EXPECT_TRUE(audited(api_call::backup));
+  EXPECT_TRUE(audited(api_call::join_secret));
+  EXPECT_FALSE(audited(api_call::get_services));
+  EXPECT_FALSE(audited(api_call::audit));
 }
 
 } // namespace

@@ -132,6 +132,13 @@ std::vector<std::pair<std::string, script>> seeds() {
     remove.setVolume("data");
     keep(remove, ps);
   });
+  // A backup to a sink the client never serves, and the join secret.
+  out.emplace_back("backup", [](rpc::Tutti::Client& t, promises& ps) {
+    auto backup = t.backupRequest();
+    keep(backup, ps);
+    auto secret = t.joinSecretRequest();
+    keep(secret, ps);
+  });
   out.emplace_back("reads", [](rpc::Tutti::Client& t, promises& ps) {
     send_apply(t, ps, sim_spec);
     auto services = t.getServicesRequest();

@@ -308,7 +308,7 @@ client::~client() = default;
 
 result<std::unique_ptr<client>> client::connect(const std::string& api,
                                                 std::chrono::milliseconds timeout,
-                                                const credentials& creds) {
+                                                const credentials& creds, bool session) {
   auto state = std::make_unique<impl>(api, timeout.count() * kj::MILLISECONDS);
   if (!creds.ca_file.empty() || !creds.cert_file.empty()) {
     auto tls = client_tls::make(creds);
@@ -345,8 +345,10 @@ result<std::unique_ptr<client>> client::connect(const std::string& api,
     }
   }
   state->network = kj::heap<capnp::TwoPartyClient>(*state->stream);
-  auto gate = state->network->bootstrap().castAs<rpc::Gate>();
-  auto req = gate.sessionRequest();
+  state->gate = state->network->bootstrap().castAs<rpc::Gate>();
+  if (!session)
+    return std::unique_ptr<client>{new client(std::move(state))};
+  auto req = state->gate.sessionRequest();
   req.setToken(creds.token);
   auto answer = req.send();
   // Pipelined: calls go out at once and fail with the gate's refusal, if any.

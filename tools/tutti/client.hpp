@@ -48,6 +48,24 @@ struct credentials {
   static result<std::string> read_token_file(const std::string& path);
 };
 
+struct backup_taken {
+  uint64_t bytes = 0;
+  std::string sha256; // hex, as tuttid computed it and the client checked
+};
+
+/// What the control plane gives a host that joins.
+struct join_answer {
+  std::string certificate; // PEM, signed by the cluster CA
+  std::string ca;          // PEM
+  std::string join;        // HOST:PORT where node agents join
+};
+
+/// The cluster's join token and the pin of its CA, for `tutti cluster join-command`.
+struct join_secret {
+  std::string token;
+  std::string ca_sha256;
+};
+
 struct log_tail {
   std::string replica; // which replica the text came from
   std::string text;
@@ -63,10 +81,11 @@ public:
 
   /// Connects to `api` (`HOST:PORT`). Fails with client_code::unreachable and a
   /// message telling the user what to check. `timeout` bounds the connect and every
-  /// later call except follow().
+  /// later call except follow(). Without `session`, it asks the gate for no
+  /// session (a joining host has no credential yet: join_cluster only).
   static result<std::unique_ptr<client>> connect(const std::string& api,
                                                  std::chrono::milliseconds timeout,
-                                                 const credentials& creds);
+                                                 const credentials& creds, bool session = true);
 
   /// Of several addresses (the control processes of an etcd store), the
   /// leader's: the first that answers and does not stand by; a standby (it
@@ -139,6 +158,17 @@ public:
   result<std::vector<std::string>> import_image(const std::string& path, const std::string& node,
                                                 protocol::driver_kind driver,
                                                 const progress_handler& progress);
+  /// Receives a backup of the store into the file at `path` (created or
+  /// replaced, mode 0600; removed again when the backup fails). Checks the
+  /// SHA-256 tuttid names against what arrived. `progress` hears the bytes so
+  /// far (total 0: unknown).
+  result<backup_taken> backup(const std::string& path, const progress_handler& progress);
+  /// Asks the gate to sign `csr` for node `node`, proving the cluster's join
+  /// token (no session needed).
+  result<join_answer> join_cluster(const std::string& token, const std::string& node,
+                                   const std::string& csr);
+  /// The join token and the CA's pin (admins only).
+  result<join_secret> get_join_secret();
   /// The persistent volumes of every connected node.
   result<std::vector<protocol::volume_info>> list_volumes();
   /// Removes a persistent volume (with its data) from a node.

@@ -39,6 +39,7 @@ struct client::impl {
   kj::Own<client_tls> tls;
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyClient> network;
+  rpc::Gate::Client gate = nullptr;
   rpc::Tutti::Client tutti = nullptr;
   /// The gate's answer; held so that the session call stays alive.
   kj::Maybe<kj::Promise<void>> session;

@@ -158,6 +158,42 @@ struct image_import_options {
 /// Sends an image archive to a node's driver; prints the images it loaded.
 int run_image_import(const global_options& g, const streams& io, const image_import_options& o);
 
+enum class cluster_action { init, join_command, join };
+
+struct cluster_options {
+  cluster_action action = cluster_action::init;
+  std::string name;    // init: the control process's name; join: the node's (default: host name)
+  std::string address; // init: where other hosts reach this one; join: the node's address
+  std::string config_dir = "/etc/tutti";
+  std::string data_dir = "/var/lib/tutti";
+  uint16_t api_port = 7700;
+  uint16_t cluster_port = 7701;
+  std::string owner; // init: the user tuttid control runs as (default: tutti, when it exists)
+  bool force = false;
+  std::string target;    // join: the control plane's API, HOST:PORT
+  std::string token;     // join: the cluster's join token
+  std::string ca_sha256; // join: the pin of the cluster CA
+  std::string api_address; // join-command: the API address to print (default: the one used)
+};
+
+/// `tutti cluster init|join-command|join`: bootstrap a cluster's certificates
+/// and configs, and join hosts to it.
+int run_cluster(const global_options& g, const streams& io, const cluster_options& o);
+
+enum class backup_action { create, restore };
+
+struct backup_options {
+  backup_action action = backup_action::create;
+  std::string file;
+  bool force = false;     // create: replace an existing FILE
+  std::string data_dir;   // restore: tuttid's --data-dir; the store is DATA/store
+  std::string store_dir;  // restore: the store's folder when store.dir names one
+};
+
+/// Takes a backup of the store into a file, or restores one into the store
+/// folder of a stopped control plane.
+int run_backup(const global_options& g, const streams& io, const backup_options& o);
+
 enum class volume_action { list, remove };
 
 struct volume_options {

@@ -45,6 +45,8 @@ struct cli_state {
   node_options node;
   image_import_options image_import;
   volume_options volume;
+  backup_options backup;
+  cluster_options cluster;
   std::string completion_shell;
   token_options token;
   audit_options audit;
@@ -355,6 +357,107 @@ void add_image(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_image_import(s.global, s.io, s.image_import); });
 }
 
+void add_cluster(CLI::App& app, cli_state& s) {
+  auto* cluster = app.add_subcommand("cluster", "Start a cluster on its first host and join others");
+  cluster->require_subcommand(1);
+  auto& o = s.cluster;
+  auto add_places = [&o](CLI::App* cmd) {
+    cmd->add_option("--config-dir", o.config_dir, "Where tuttid.yaml and tls/ go")
+        ->option_text("DIR (default: /etc/tutti)");
+    cmd->add_option("--data-dir", o.data_dir, "tuttid's data directory")
+        ->option_text("DIR (default: /var/lib/tutti)");
+  };
+  auto* init = cluster->add_subcommand(
+      "init", "On the first control host: make the cluster CA, the control plane's certificate, "
+              "a join token, an admin credential and tuttid's config");
+  init->add_option("--address", o.address, "The address other hosts reach this one at")
+      ->required();
+  init->add_option("--name", o.name, "The control process's name (default: the host name)");
+  init->add_option("--api-port", o.api_port, "The client API's port")
+      ->option_text("PORT (default: 7700)");
+  init->add_option("--cluster-port", o.cluster_port, "Where node agents join")
+      ->option_text("PORT (default: 7701)");
+  init->add_option("--owner", o.owner,
+                   "The user tuttid control runs as, who gets its keys (default: tutti when "
+                   "that user exists, else you)");
+  init->add_flag("--force", o.force, "Make a new cluster where one was made (hosts join again)");
+  add_places(init);
+  add_output_option(*init, s.global);
+  init->footer(footer(
+      "Writes DIR/tls/{ca,control}.{crt,key}, DIR/tuttid.yaml (an existing one is kept as\n"
+      "tuttid.yaml.before-DATE), DATA/admin.token, and a context named after the control\n"
+      "process in the client config (~/.config/tutti/config.yaml) that reaches its API\n"
+      "over TLS as admin. Example: tutti cluster init --address 10.0.0.10"));
+  init->callback([&s] { s.cluster.action = cluster_action::init; });
+  s.dispatch.emplace_back(init, [&s] { return run_cluster(s.global, s.io, s.cluster); });
+  auto* command = cluster->add_subcommand(
+      "join-command", "Print the command that joins a new host (admins)");
+  command->add_option("--api-address", o.api_address,
+                      "The API address the new host reaches (default: the one this command "
+                      "used)");
+  add_output_option(*command, s.global);
+  command->footer(footer(
+      "The command holds the cluster's join token (a secret: pass it on privately) and the\n"
+      "SHA-256 of the cluster CA, which the new host checks before it sends the token."));
+  command->callback([&s] { s.cluster.action = cluster_action::join_command; });
+  s.dispatch.emplace_back(command, [&s] { return run_cluster(s.global, s.io, s.cluster); });
+  auto* join = cluster->add_subcommand(
+      "join", "On a new host: get its certificate from the control plane and write tuttid's "
+              "node config");
+  join->add_option("API", o.target, "The control plane's API, HOST:PORT")->required();
+  join->add_option("--token", o.token, "The cluster's join token")->required();
+  join->add_option("--ca-sha256", o.ca_sha256, "The SHA-256 of the cluster CA's certificate")
+      ->required();
+  join->add_option("--name", o.name, "The node's name (default: the host name)");
+  join->add_option("--address", o.address,
+                   "Where the node's replicas are reached (node.address; default: 127.0.0.1)");
+  add_places(join);
+  add_output_option(*join, s.global);
+  join->footer(footer(
+      "The node's key is made here and never leaves the host; the control plane signs its\n"
+      "certificate. Writes DIR/tls/{ca,NAME}.{crt,key} and DIR/tuttid.yaml; then start\n"
+      "tuttid-node. `tutti cluster join-command` prints this command filled in."));
+  join->callback([&s] { s.cluster.action = cluster_action::join; });
+  s.dispatch.emplace_back(join, [&s] { return run_cluster(s.global, s.io, s.cluster); });
+}
+
+void add_backup(CLI::App& app, cli_state& s) {
+  auto* backup = app.add_subcommand("backup", "Back up the control plane's store, or restore it");
+  backup->require_subcommand(1);
+  auto& o = s.backup;
+  auto* create = backup->add_subcommand(
+      "create", "Write a consistent copy of the whole store (an LMDB file) to FILE on this machine");
+  create->add_option("FILE", o.file, "Where the backup goes (written as FILE.partial first)")
+      ->required();
+  create->add_flag("--force", o.force, "Replace FILE when it exists");
+  add_output_option(*create, s.global);
+  create->footer(footer(
+      "The running control plane copies its store without pausing its writes: specs with\n"
+      "their history, replica assignments, nodes, token hashes, roles, quotas, the audit log\n"
+      "and events. Needs the role admin (or a role with verb backup on store). An etcd store\n"
+      "is backed up by etcd: etcdctl snapshot save FILE.\n"
+      "Example: tutti backup create /var/backups/tutti-$(date +%F).mdb"));
+  create->callback([&s] { s.backup.action = backup_action::create; });
+  s.dispatch.emplace_back(create, [&s] { return run_backup(s.global, s.io, s.backup); });
+  auto* restore = backup->add_subcommand(
+      "restore", "Make FILE the store of a stopped control plane (on this machine)");
+  restore->add_option("FILE", o.file, "A file `tutti backup create` wrote")->required();
+  restore->add_option("--data-dir", o.data_dir,
+                      "The control plane's data directory (tuttid --data-dir)");
+  restore->add_option("--store-dir", o.store_dir,
+                      "The store's folder, when tuttid's config sets store.dir");
+  add_output_option(*restore, s.global);
+  restore->footer(footer(
+      "Offline: stop tuttid first (it holds the store's lock; a restore beside it is refused).\n"
+      "FILE is checked before anything changes; the store it replaces is kept beside it as\n"
+      "data.mdb.before-restore-TIME. Works on a new machine too: nodes that join it again\n"
+      "have their replicas adopted, nodes that never come back are lost and their replicas\n"
+      "placed elsewhere.\n"
+      "Example: systemctl stop tuttid-control; tutti backup restore b.mdb --data-dir /var/lib/tutti"));
+  restore->callback([&s] { s.backup.action = backup_action::restore; });
+  s.dispatch.emplace_back(restore, [&s] { return run_backup(s.global, s.io, s.backup); });
+}
+
 void add_volume(CLI::App& app, cli_state& s) {
   auto* volume = app.add_subcommand("volume", "List or remove the persistent volumes nodes keep");
   volume->require_subcommand(1);
@@ -500,7 +603,7 @@ int main(int argc, char** argv) {
   cli_state s;
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
-                   add_logs, add_tree, add_chaos, add_node, add_image, add_volume, add_token, add_audit, add_whoami,
+                   add_logs, add_tree, add_chaos, add_node, add_image, add_volume, add_backup, add_cluster, add_token, add_audit, add_whoami,
                    add_login, add_config, add_completion, add_version})
     add(app, s);
   // What the completion scripts ask: the candidates of the word being typed.
