@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a running one-host cluster:
-# installs packages, builds, starts `tuttid dev` in the background (data in
+# installs packages, builds the programs it runs (not the tests: tools/build.sh
+# builds everything), starts `tuttid dev` in the background (data in
 # ./.tutti, log in ./.tutti/tuttid.log), applies examples/hello.yaml and shows
 # the services. Stop it with: kill "$(cat .tutti/tuttid.pid)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-tools/build.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"${JOBS:-$(nproc)}" --target tuttid tutti tutti-log-copier
 mkdir -p .tutti
 tutti=build/tools/tutti/tutti
 if [ -f .tutti/tuttid.pid ] && kill -0 "$(cat .tutti/tuttid.pid)" 2>/dev/null; then

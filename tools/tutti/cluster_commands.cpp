@@ -218,8 +218,13 @@ std::string control_config(const cluster_options& o, const std::string& name,
 /// there, or a new one.
 result<std::string> admin_token(const std::string& path, const owner& who) {
   auto there = first_line(read_text(path));
-  if (!there.empty())
+  if (!there.empty()) {
+    // tuttid control reads it as its own user (a `tuttid dev` of root may have made it).
+    if (::geteuid() == 0 && ::chown(path.c_str(), who.uid, who.gid) != 0)
+      return client_error{client_code::invalid_argument,
+                          "cannot give " + path + " to " + who.name + ": " + std::strerror(errno)};
     return there;
+  }
   auto secret = checked(access::new_secret());
   if (!secret)
     return secret.error();
