@@ -28,6 +28,15 @@ bool is_alnum(char c) {
 
 } // namespace
 
+std::optional<std::optional<endpoint>> parse_ui(const std::string& text) {
+  if (text == "off")
+    return std::optional<endpoint>{};
+  auto ep = parse_endpoint(text);
+  if (!ep)
+    return std::nullopt;
+  return std::optional<endpoint>{*ep};
+}
+
 bool valid_node_name(const std::string& name) {
   constexpr size_t max_length = 63;
   if (name.empty() || name.size() > max_length || !is_alnum(name.front()))
@@ -464,6 +473,14 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
       out.data_dir = *text;
   read_endpoint(fields, "api", out.api, errors);
   read_endpoint(fields, "metrics", out.metrics, errors);
+  if (auto ui = fields.take("ui"))
+    if (auto text = read_string(*ui, errors)) {
+      auto parsed = parse_ui(*text);
+      if (!parsed)
+        errors.add(ui->mark, ui->path, "expected host:port or off, got '" + *text + "'");
+      else
+        std::tie(out.ui, out.ui_required) = std::pair{*parsed, true};
+    }
   if (auto node = fields.take("node"))
     read_node(*node, out.node, errors);
   if (auto supervision = fields.take("supervision"))

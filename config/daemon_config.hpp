@@ -82,6 +82,10 @@ struct tls_config {
   bool enabled() const { return !certificate.empty() || !key.empty() || !ca.empty(); }
 };
 
+/// What `ui:` and --ui take: "off" (an empty endpoint) or HOST:PORT; nullopt
+/// when malformed.
+std::optional<std::optional<endpoint>> parse_ui(const std::string& text);
+
 /// 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
 bool valid_node_name(const std::string& name);
 
@@ -160,6 +164,11 @@ struct daemon_config {
   std::string data_dir = ".tutti";
   endpoint api{"127.0.0.1", 7700};
   endpoint metrics{"127.0.0.1", 9770};
+  /// The web dashboard (dev and control); nullopt: off (`ui: off`).
+  std::optional<endpoint> ui = endpoint{"127.0.0.1", 7780};
+  /// Set when `ui` was given: its address taken is then an error, where the
+  /// default's only leaves the dashboard off.
+  bool ui_required = false;
   node_config node;
   supervision_config supervision;
   mesh_config mesh;

@@ -28,6 +28,8 @@ packages=(
   docker-registry
   systemd                   # systemd-analyze: the tests verify tuttid's units (tools/packaging)
   dpkg-dev debootstrap      # tools/package.sh (dpkg-shlibdeps) and tools/package-test.sh
+  # The dashboard's end-to-end test: headless Chromium driven by Selenium.
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include "actors/api/node_joins.hpp"
 #include "actors/api/call_inspection.hpp"
 #include "actors/api/connection_gate.hpp"
+#include "actors/api/dashboard_server.hpp"
 
 #include "access/authorizer.hpp"
 #include "access/policy.hpp"
@@ -156,6 +157,7 @@ struct server_parts {
   uint64_t audit_suffix_base; // random per process, so ids of two processes differ
   uint64_t* audit_count;      // on the KJ thread only
   int64_t* last_token_reload_ms;
+  const std::string* dashboard_url; // set before the API serves; empty: no dashboard
 
   /// Appends `x` to the audit log; a failure is logged, the call goes on.
   /// Every so many records the oldest beyond limits.audit_records go.
@@ -319,6 +321,7 @@ public:
     results.setRole(p::to_capnp(role.role));
     results.setLeader(p::utf8_text(role.leader));
     results.setDetail(p::utf8_text(role.detail));
+    results.setDashboard(*parts_.dashboard_url);
     record("version", {}, clock::now());
     return kj::READY_NOW;
   }
@@ -1152,6 +1155,10 @@ kj::Own<kj::ConnectionReceiver> listen_unix(kj::AsyncIoContext& io, const std::s
   return listener;
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 struct api_server::impl {
   caf::actor_system& sys;
   options opts;
@@ -1167,11 +1174,42 @@ struct api_server::impl {
   server_parts parts{sys,           opts,           metrics,      slot,
                      admin,         controllers,    store,        *opts.tokens,
                      policy,        &policy_loaded, random_base(), &audit_count,
-                     &last_token_reload_ms};
+                     &last_token_reload_ms, &dashboard_url};
+  std::string dashboard_url;
   std::thread thread;
   std::mutex mtx;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_fulfiller;
   bool running = false;
+
+  /// The dashboard's listener in `out` (TLS-wrapped when the API has TLS), or
+  /// none when it is off or its default address is taken.
+  caf::error listen_ui(kj::AsyncIoContext& io, api_tls* tls, kj::Own<kj::ConnectionReceiver>& out) {
+    if (opts.ui_host.empty())
+      return {};
+    auto where = opts.ui_host + ":" + std::to_string(opts.ui_port);
+    if (!tls && !is_loopback(opts.ui_host))
+      return p::make_error(p::error_code::invalid_argument,
+                           "the dashboard on " + where + " would be plain HTTP: give the API a "
+                           "certificate (the dashboard then serves HTTPS with it), or serve it "
+                           "on a loopback address (--ui 127.0.0.1:7780)");
+    try {
+      auto addr =
+          io.provider->getNetwork().parseAddress(opts.ui_host, opts.ui_port).wait(io.waitScope);
+      out = addr->listen();
+    } catch (const kj::Exception& e) {
+      auto why = "cannot serve the dashboard on " + where + ": " + e.getDescription().cStr();
+      if (opts.ui_required)
+        return p::make_error(p::error_code::invalid_argument, why + "; choose another --ui");
+      spdlog::warn("api: {}; the dashboard is off (give --ui HOST:PORT)", why);
+      return {};
+    }
+    auto port = out->getPort();
+    if (tls)
+      out = tls->context().wrapPort(kj::mv(out));
+    dashboard_url = std::string{tls ? "https" : "http"} + "://" + opts.ui_host + ":" +
+                    std::to_string(port) + "/ui/";
+    return {};
+  }
 
   void serve(std::shared_ptr<std::promise<caf::expected<uint16_t>>> ready) {
     if (!opts.backup_dir.empty())
@@ -1204,10 +1242,21 @@ struct api_server::impl {
       kj::Own<kj::ConnectionReceiver> local;
       if (!opts.unix_socket.empty())
         local = listen_unix(io, opts.unix_socket);
+      kj::Own<kj::ConnectionReceiver> ui;
+      if (auto err = listen_ui(io, tls.get(), ui))
+        return ready->set_value(err);
+      std::unique_ptr<dashboard_server> dashboard;
+      if (ui)
+        dashboard = std::make_unique<dashboard_server>(
+            io.provider->getTimer(), [this](const std::string& peer) -> rpc::Gate::Client {
+              return kj::heap<gate_service>(parts, peer, std::nullopt);
+            });
       ready->set_value(static_cast<uint16_t>(listener->getPort()));
       auto serving = gate.listen(*listener);
       if (local)
         serving = serving.exclusiveJoin(local_gate.listen(*local));
+      if (dashboard)
+        serving = serving.exclusiveJoin(dashboard->listen(*ui));
       stop.promise.exclusiveJoin(kj::mv(serving)).wait(io.waitScope);
     } catch (const kj::Exception& e) {
       auto msg = "cannot serve the API on " + opts.host + ":" + std::to_string(opts.port) + ": " +
@@ -1239,6 +1288,10 @@ caf::expected<uint16_t> api_server::start() {
   }
   impl_->running = true;
   return port;
+}
+
+std::string api_server::dashboard_url() const {
+  return impl_->dashboard_url;
 }
 
 void api_server::set_admin(supervising_actor admin) {

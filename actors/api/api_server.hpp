@@ -61,6 +61,13 @@ public:
     /// Where the store's copies wait while `tutti backup create` receives
     /// them (the data directory's backups/); empty: backups are refused.
     std::string backup_dir;
+    /// The web dashboard's address (HTTPS with the API's certificate, else
+    /// HTTP on loopback only); an empty host: no dashboard. Port 0 picks one.
+    std::string ui_host;
+    uint16_t ui_port = 0;
+    /// When the dashboard's address is taken: true ends start() with the
+    /// reason; false (the default address) leaves the dashboard off and warns.
+    bool ui_required = false;
     /// Signs the certificates of hosts that join with the cluster's token
     /// (`tutti cluster join`); null: joins are refused.
     std::shared_ptr<const join_authority> joins;
@@ -74,6 +81,9 @@ public:
   /// Binds and starts serving. Fails with a message naming the address when the
   /// port is taken or the address is not local.
   caf::expected<uint16_t> start();
+
+  /// The dashboard's URL once started (http[s]://HOST:PORT/ui/); empty when off.
+  std::string dashboard_url() const;
 
   /// Points the server at the admin actor that answers the tree and chaos calls.
   void set_admin(supervising_actor admin);

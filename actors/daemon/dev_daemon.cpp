@@ -137,6 +137,11 @@ api_server::options api_options(const config::daemon_config& cfg) {
   opts.version = TUTTI_VERSION;
   opts.limits = cfg.limits;
   opts.backup_dir = cfg.data_dir + "/backups";
+  if (cfg.ui) {
+    opts.ui_host = cfg.ui->host;
+    opts.ui_port = cfg.ui->port;
+  }
+  opts.ui_required = cfg.ui_required;
   return opts;
 }
 
@@ -310,6 +315,7 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
                          p::message_of(port.error()) +
                              "; is another tuttid running? choose another --api address");
   x->bound.api = *port;
+  x->bound.dashboard = x->api->dashboard_url();
   x->start_tree();
   x->admin =
       spawn_admin(*x->sys, admin_context{x->root, cfg.enable_chaos, mode == daemon_mode::control});

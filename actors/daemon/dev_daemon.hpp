@@ -18,6 +18,7 @@ class catalogue;
 #include <caf/expected.hpp>
 
 #include <memory>
+#include <string>
 #include <optional>
 
 namespace tutti::actors {
@@ -51,6 +52,7 @@ public:
     uint16_t api = 0;
     uint16_t metrics = 0;
     uint16_t cluster = 0; // control: where node agents join
+    std::string dashboard; // its URL; empty when off
   };
 
   /// Opens the store (refusing a data directory another tuttid holds), serves the

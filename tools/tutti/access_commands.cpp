@@ -197,6 +197,31 @@ std::pair<json, std::string> listed(const std::vector<std::string>& xs) {
 
 } // namespace
 
+int run_dashboard(const global_options& g, const streams& io) {
+  auto creds = credentials_of(g);
+  if (!creds)
+    return report(io, creds.error());
+  auto c = connect_to_tuttid(g);
+  if (!c)
+    return report(io, c.error());
+  auto v = (*c)->version();
+  if (!v)
+    return report(io, v.error());
+  if (v->dashboard.empty())
+    return report(io, {client_code::invalid_argument, "tuttid at " + g.api + " serves no dashboard"},
+                  "start it with --ui HOST:PORT (or `ui:` in its config)");
+  if (creds->token.empty())
+    return report(io, {client_code::invalid_argument,
+                       "not supported yet: the dashboard logs in with a token, and these "
+                       "credentials are a client certificate"},
+                  "make a token: tutti token create NAME --role viewer");
+  auto link = v->dashboard + "#token=" + creds->token;
+  json_value value = {{"url", v->dashboard}, {"link", link}};
+  io.out << render_as(g.output, value,
+                      link + "\n(the link holds your token: open it yourself, do not share it)\n");
+  return exit_code::ok;
+}
+
 int run_whoami(const global_options& g, const streams& io) {
   auto c = connect_to_tuttid(g);
   if (!c)

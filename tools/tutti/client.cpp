@@ -389,6 +389,7 @@ result<server_version> client::version() {
     out.role.role = protocol::from_capnp(r.getRole()).value_or(protocol::control_role::single);
     out.role.leader = text(r.getLeader());
     out.role.detail = text(r.getDetail());
+    out.dashboard = text(r.getDashboard());
     return out;
   });
 }

@@ -26,6 +26,7 @@ struct server_version {
   std::string version;
   std::string node;
   protocol::role_report role; // single from a tuttid that does not say
+  std::string dashboard;      // the web dashboard's URL; empty when it is off
 };
 
 /// How a client proves who it is and checks whom it talks to (docs/security.md).

@@ -227,6 +227,9 @@ int run_audit(const global_options& g, const streams& io, const audit_options& o
 /// Who the credentials in use are, as tuttid sees them.
 int run_whoami(const global_options& g, const streams& io);
 
+/// Prints the web dashboard's link that logs in with the token in use.
+int run_dashboard(const global_options& g, const streams& io);
+
 struct login_options {
   std::string name = "default"; // of the cluster, user and context written
 };

@@ -554,6 +554,18 @@ void add_whoami(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_whoami(s.global, s.io); });
 }
 
+void add_dashboard(CLI::App& app, cli_state& s) {
+  auto* cmd = app.add_subcommand(
+      "dashboard", "Print the link to the web dashboard that logs in with the token in use");
+  add_output_option(*cmd, s.global);
+  cmd->footer(footer(
+      "The dashboard (tuttid --ui, default http://127.0.0.1:7780/ui/) shows services, nodes,\n"
+      "events and the supervision tree live, and scales, rolls back, deletes, cordons and\n"
+      "drains where the token's role allows. The token travels in the link's #fragment,\n"
+      "which browsers do not send to servers; the page keeps it for the tab only."));
+  s.dispatch.emplace_back(cmd, [&s] { return run_dashboard(s.global, s.io); });
+}
+
 void add_completion(CLI::App& app, cli_state& s) {
   auto* cmd = app.add_subcommand("completion", "Print the shell completion script of tutti");
   cmd->add_option("SHELL", s.completion_shell, "bash, zsh or fish")
@@ -604,7 +616,7 @@ int main(int argc, char** argv) {
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
                    add_logs, add_tree, add_chaos, add_node, add_image, add_volume, add_backup, add_cluster, add_token, add_audit, add_whoami,
-                   add_login, add_config, add_completion, add_version})
+                   add_login, add_config, add_dashboard, add_completion, add_version})
     add(app, s);
   // What the completion scripts ask: the candidates of the word being typed.
   if (argc >= 2 && std::string_view{argv[1]} == "__complete") {

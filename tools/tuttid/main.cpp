@@ -33,6 +33,7 @@ struct dev_flags {
   std::string store;
   std::string api;
   std::string metrics;
+  std::string ui;
   std::string node_name;
   std::string port_range;
   std::string log_level;
@@ -74,6 +75,7 @@ std::string invalid_utf8_flag(const dev_flags& f) {
       {"--store", &f.store},
       {"--api", &f.api},
       {"--metrics", &f.metrics},
+      {"--ui", &f.ui},
       {"--node-name", &f.node_name},
       {"--port-range", &f.port_range},
       {"--log-level", &f.log_level},
@@ -116,6 +118,13 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
     if (!ep)
       return "--metrics: expected HOST:PORT, got '" + f.metrics + "'";
     cfg.metrics = *ep;
+  }
+  if (!f.ui.empty()) {
+    auto ui = tutti::config::parse_ui(f.ui);
+    if (!ui)
+      return "--ui: expected HOST:PORT or off, got '" + f.ui + "'";
+    cfg.ui = *ui;
+    cfg.ui_required = true;
   }
   if (!f.node_name.empty())
     cfg.node.name = f.node_name;
@@ -294,6 +303,9 @@ int run(const dev_flags& flags, mode m) {
   if (!daemon)
     return fail(tutti::protocol::message_of(daemon.error()));
   auto ports = (*daemon)->bound();
+  if (!ports.dashboard.empty())
+    spdlog::info("the dashboard is at {} (`tutti dashboard` prints a link that logs in)",
+                 ports.dashboard);
   if (m == mode::control)
     spdlog::info("tuttid control ready: api {}:{}, nodes join {}:{}, metrics http://{}:{}/metrics, "
                  "data {}, store {}",
@@ -322,6 +334,10 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
                     "etcd://HOST:PORT[,HOST:PORT...] (shared by several `tuttid control`; TLS, "
                     "users and key prefix under store.etcd in the config) (or store.url)");
     cmd->add_option("--api", flags.api, "Client API address HOST:PORT (default 127.0.0.1:7700)");
+    cmd->add_option("--ui", flags.ui,
+                    "The web dashboard's address HOST:PORT, or off (default 127.0.0.1:7780, "
+                    "left off with a warning when taken; HTTPS when the API has a certificate, "
+                    "else loopback only) (or ui)");
     cmd->add_flag("--enable-chaos", flags.enable_chaos,
                   "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
                   "chaos tests; refused without it");

@@ -1,0 +1,346 @@
+// The tutti dashboard: plain modules, no framework. Every call goes to the JSON
+// API under /api/v1/ with the bearer token this tab holds (from the link
+// `tutti dashboard` prints, or typed in); the page follows the event stream and
+// renders itself again when the cluster changes.
+
+const state = {
+  token: sessionStorage.getItem('tutti-token') || '',
+  who: null,
+  lastSeq: 0,
+  streaming: null,
+  refreshTimer: null,
+  events: 0,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// -- helpers ------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+function table(headers, rows, label) {
+  const head = el('tr', {}, ...headers.map(([text, cls]) => el('th', { scope: 'col', class: cls, text })));
+  const t = el('table', { 'aria-label': label }, el('thead', {}, head), el('tbody', {}, ...rows));
+  return el('div', { class: 'scroll' }, t);
+}
+
+function cell(content, cls) {
+  return el('td', { class: cls }, content);
+}
+
+function when(ms) {
+  const n = Number(ms);
+  return n ? new Date(n).toLocaleTimeString() : '';
+}
+
+function gib(bytes) {
+  return (Number(bytes) / 2 ** 30).toFixed(1) + 'Gi';
+}
+
+function showError(err) {
+  const box = $('alert');
+  box.textContent = err.message;
+  box.hidden = false;
+  if (err.status === 401) logout(false);
+}
+
+function say(text) {
+  $('alert').hidden = true;
+  $('status').textContent = text;
+}
+
+function confirmAction(text) {
+  const dialog = $('confirm');
+  $('confirm-text').textContent = text;
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('confirm-ok').focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+  });
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: 'Bearer ' + state.token };
+  if (options.body) headers['Content-Type'] = 'application/json';
+  const res = await fetch('/api/v1/' + path, { ...options, headers });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(body.error ? body.error.message : res.status + ' ' + res.statusText);
+    err.status = res.status;
+    throw err;
+  }
+  return body;
+}
+
+async function act(text, path, body, done) {
+  if (!(await confirmAction(text))) return;
+  try {
+    const r = await api(path, { method: body === undefined ? 'DELETE' : 'POST',
+                                body: body === undefined ? undefined : JSON.stringify(body) });
+    say(done(r));
+    render();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// -- login --------------------------------------------------------------------
+
+function takeTokenFromLink() {
+  const m = location.hash.match(/[#&]token=([^&]+)/);
+  if (!m) return;
+  state.token = decodeURIComponent(m[1]);
+  sessionStorage.setItem('tutti-token', state.token);
+  history.replaceState(null, '', location.pathname + '#/');
+}
+
+function logout(clear = true) {
+  if (clear) sessionStorage.removeItem('tutti-token');
+  state.token = '';
+  state.who = null;
+  if (state.streaming) state.streaming.abort();
+  $('who').textContent = '';
+  $('logout').hidden = true;
+  loginPage();
+}
+
+function loginPage() {
+  const input = el('input', { id: 'token', type: 'password', autocomplete: 'off', required: true });
+  const form = el('form', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      state.token = input.value.trim();
+      sessionStorage.setItem('tutti-token', state.token);
+      await start();
+    },
+  }, el('label', { for: 'token', text: 'Token ' }), input, ' ', el('button', { type: 'submit', text: 'Log in' }));
+  $('main').replaceChildren(el('h1', { text: 'Log in' }),
+    el('p', { text: 'Open the link `tutti dashboard` prints, or give a token (`tutti token create NAME --role viewer`).' }),
+    form);
+  input.focus();
+}
+
+// -- pages --------------------------------------------------------------------
+
+function nodeRows(nodes, actions) {
+  return nodes.map((n) => {
+    const cpu = el('meter', { min: 0, max: n.capacity.cpu || 1, value: n.allocated.cpu || 0,
+                              'aria-label': `cpu of ${n.name}` });
+    const mem = el('meter', { min: 0, max: Number(n.capacity.memory) || 1,
+                              value: Number(n.allocated.memory) || 0, 'aria-label': `memory of ${n.name}` });
+    const buttons = actions ? el('td', {}, ...nodeActions(n)) : null;
+    return el('tr', {},
+      cell(n.name), cell(n.state, 'state-' + n.state),
+      cell(el('span', {}, cpu, ` ${Number(n.allocated.cpu || 0)}/${Number(n.capacity.cpu || 0)}`)),
+      cell(el('span', {}, mem, ` ${gib(n.allocated.memory || 0)}/${gib(n.capacity.memory || 0)}`), 'wide'),
+      cell(String(n.replicas || 0)),
+      cell((n.drivers || []).join(', '), 'wide'),
+      buttons);
+  });
+}
+
+function nodeActions(n) {
+  const to = (state, verb) => el('button', {
+    type: 'button', text: verb, 'aria-label': `${verb} ${n.name}`,
+    onclick: () => act(`${verb} node ${n.name}?`, `nodes/${encodeURIComponent(n.name)}/state`,
+                       { state }, () => `node ${n.name}: ${state}`),
+  });
+  if (n.state === 'ready') return [to('cordoned', 'Cordon'), ' ', to('draining', 'Drain')];
+  return [to('ready', 'Uncordon')];
+}
+
+function scaleForm(name, desired) {
+  const id = 'scale-' + name;
+  const input = el('input', { id, type: 'number', min: 0, value: desired, required: true });
+  return el('form', {
+    class: 'inline',
+    onsubmit: (e) => {
+      e.preventDefault();
+      const n = Number(input.value);
+      act(`Scale ${name} to ${n}?`, `services/${encodeURIComponent(name)}/scale`, { replicas: n },
+          (r) => `${name} scaled to ${n} (revision ${r.revision})`);
+    },
+  }, el('label', { for: id, class: 'wide', text: 'replicas' }), input,
+     el('button', { type: 'submit', text: 'Scale', 'aria-label': `Scale ${name}` }));
+}
+
+function eventList(events) {
+  return el('ul', { class: 'events' }, ...events.slice().reverse().map((e) =>
+    el('li', {}, el('time', { text: when(e.timeMs) }),
+       `${e.kind} ${e.service || ''} ${e.replica || ''} ${e.message || ''}`)));
+}
+
+async function overview() {
+  const o = await api('overview');
+  const services = o.services.map((s) => el('tr', {},
+    cell(el('a', { href: '#/service/' + encodeURIComponent(s.name), text: s.name })),
+    cell(String(s.revision)), cell(String(s.desired || 0)), cell(String(s.running || 0)),
+    cell(String(s.restarts || 0), 'wide'), cell(s.driver, 'wide'),
+    cell(scaleForm(s.name, s.desired || 0))));
+  return [
+    el('h1', { text: 'Cluster' }),
+    el('h2', { text: `Services (${o.services.length})` }),
+    table([['name'], ['revision'], ['desired'], ['running'], ['restarts', 'wide'], ['driver', 'wide'], ['scale']],
+          services, 'services'),
+    el('h2', { text: `Nodes (${o.nodes.length})` }),
+    table([['name'], ['state'], ['cpu'], ['memory', 'wide'], ['replicas'], ['drivers', 'wide']],
+          nodeRows(o.nodes, false), 'nodes'),
+    el('h2', { text: 'Recent events' }),
+    eventList(o.events),
+  ];
+}
+
+async function servicePage(name) {
+  const d = (await api('services/' + encodeURIComponent(name))).detail;
+  const rows = (d.replicas || []).map((r) => el('tr', {},
+    cell(r.id), cell(r.node), cell(r.state + (r.unhealthy ? ' (unhealthy)' : ''), 'state-' + r.state),
+    cell(r.pid && r.pid !== '0' ? String(r.pid) : (r.runtimeId || '').slice(0, 12)),
+    cell(String(r.restarts || 0)), cell(String(r.revision), 'wide'), cell(r.health || r.message || '', 'wide')));
+  return [
+    el('h1', { text: `Service ${name}` }),
+    el('p', {}, `revision ${d.status.revision}, ${d.status.running || 0} of ${d.status.desired || 0} running `,
+       scaleForm(name, d.status.desired || 0), ' ',
+       el('button', { type: 'button', text: 'Roll back',
+                      onclick: () => act(`Roll ${name} back to its previous revision?`,
+                                         `services/${encodeURIComponent(name)}/undo`, {},
+                                         (r) => `${name} rolled back (revision ${r.revision})`) }), ' ',
+       el('button', { type: 'button', text: 'Delete',
+                      onclick: () => act(`Delete ${name} and stop its replicas?`,
+                                         `services/${encodeURIComponent(name)}`, undefined,
+                                         () => `${name} deleted`) })),
+    el('h2', { text: 'Replicas' }),
+    table([['id'], ['node'], ['state'], ['pid/container'], ['restarts'], ['revision', 'wide'], ['health', 'wide']],
+          rows, 'replicas'),
+    el('h2', { text: 'Events' }), eventList(d.events || []),
+    el('h2', { text: 'Spec' }), el('pre', { text: d.specYaml }),
+  ];
+}
+
+async function nodesPage() {
+  const n = await api('nodes');
+  return [el('h1', { text: 'Nodes' }),
+          table([['name'], ['state'], ['cpu'], ['memory', 'wide'], ['replicas'], ['drivers', 'wide'], ['actions']],
+                nodeRows(n.nodes || [], true), 'nodes')];
+}
+
+async function eventsPage() {
+  const service = new URLSearchParams(location.hash.split('?')[1] || '').get('service') || '';
+  const input = el('input', { id: 'filter', value: service, placeholder: 'all services' });
+  const form = el('form', { class: 'inline', onsubmit: (e) => {
+    e.preventDefault();
+    location.hash = '#/events' + (input.value ? '?service=' + encodeURIComponent(input.value) : '');
+  } }, el('label', { for: 'filter', text: 'Service ' }), input, el('button', { type: 'submit', text: 'Filter' }));
+  const e = await api('events?limit=200&service=' + encodeURIComponent(service));
+  return [el('h1', { text: 'Events' }), form, eventList(e.events || [])];
+}
+
+async function treePage() {
+  const t = await api('tree');
+  const rows = (t.actors || []).map((a) => el('tr', {}, cell(a.path), cell(a.kind), cell(a.state),
+    cell(String(a.restarts || 0)), cell(a.lastExit || '', 'wide')));
+  return [el('h1', { text: 'Supervision tree' }),
+          table([['path'], ['kind'], ['state'], ['restarts'], ['last exit', 'wide']], rows, 'actors')];
+}
+
+async function render() {
+  if (!state.token) return loginPage();
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const parts = hash.split('?')[0].split('/').filter(Boolean);
+  let page;
+  if (parts[0] === 'service' && parts[1]) page = () => servicePage(decodeURIComponent(parts[1]));
+  else if (parts[0] === 'nodes') page = nodesPage;
+  else if (parts[0] === 'events') page = eventsPage;
+  else if (parts[0] === 'tree') page = treePage;
+  else page = overview;
+  try {
+    const content = await page();
+    const main = $('main');
+    const focused = document.activeElement && document.activeElement.id;
+    main.replaceChildren(...content);
+    if (focused && $(focused)) $(focused).focus();
+    $('main').dataset.rendered = String(Date.now());
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// -- live updates ---------------------------------------------------------------
+
+function scheduleRender() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => {
+    if (!$('confirm').open && !document.activeElement.matches('input')) render();
+    else scheduleRender();
+  }, 250);
+}
+
+async function follow() {
+  const abort = new AbortController();
+  state.streaming = abort;
+  try {
+    const res = await fetch('/api/v1/stream' + (state.lastSeq ? '?after=' + state.lastSeq : ''),
+                            { headers: { Authorization: 'Bearer ' + state.token }, signal: abort.signal });
+    if (!res.ok) throw new Error('stream: ' + res.status);
+    $('live').textContent = 'live';
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        if (!block.startsWith('event: events') || !data) continue;
+        const events = JSON.parse(data);
+        for (const e of events) state.lastSeq = Math.max(state.lastSeq, Number(e.seq));
+        state.events += events.length;
+        $('live').textContent = `live: ${state.events} events since this page opened`;
+        scheduleRender();
+      }
+    }
+  } catch (err) {
+    if (abort.signal.aborted) return;
+  }
+  if (!state.token || abort.signal.aborted) return;
+  $('live').textContent = 'reconnecting…';
+  setTimeout(follow, 1000);
+}
+
+async function start() {
+  try {
+    state.who = (await api('whoami')).identity;
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  say('');
+  const scope = (state.who.namespaces || []).length ? ` in ${state.who.namespaces.join(', ')}` : '';
+  $('who').textContent = `${state.who.name} (${state.who.role}${scope})`;
+  $('logout').hidden = false;
+  await render();
+  follow();
+}
+
+$('logout').addEventListener('click', () => logout());
+window.addEventListener('hashchange', () => {
+  takeTokenFromLink();
+  render();
+});
+takeTokenFromLink();
+if (state.token) start();
+else loginPage();
