@@ -367,7 +367,9 @@ interface Tutti {
   # role: single (dev, or one control process on LMDB), leader or standby (of
   # several on etcd); leader: the leading control process's API address as far
   # as this one knows; detail: why a standby cannot say (etcd unreachable).
-  version @0 () -> (version :Text, node :Text, role :ControlRole, leader :Text, detail :Text);
+  # dashboard: the web dashboard's address (http[s]://HOST:PORT/ui/); empty when off.
+  version @0 () -> (version :Text, node :Text, role :ControlRole, leader :Text, detail :Text,
+                    dashboard :Text);
 
   # Validates every document of `source` (YAML, one or more documents) and, unless
   # dryRun, commits all of them durably in one transaction before answering. A
