@@ -197,7 +197,10 @@ using placement_actor = caf::typed_actor<
     caf::reacts_to<p::capacity_atom>,
     caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
     caf::reacts_to<p::load_atom, std::vector<p::node_status>>,
-    caf::replies_to<p::drain_atom>::with<std::vector<std::string>>>;
+    caf::replies_to<p::drain_atom>::with<std::vector<std::string>>,
+    // a node agent about to restart: its replicas stay placed for a grace
+    caf::replies_to<p::restart_atom, std::string>::with<bool>,
+    caf::reacts_to<p::restart_atom, p::tick_atom, uint64_t, uint64_t>>;
 
 /// The control plane's front: what the client API asks, answered from the store
 /// and the service actors.

@@ -423,7 +423,7 @@ void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
   constexpr caf::timespan max_time = 1min;
   if (!expect_map(f,
                   "a mapping with listen, join, join_token, heartbeat_interval, "
-                  "node_loss_timeout and tls",
+                  "node_loss_timeout, restart_grace and tls",
                   errors))
     return;
   map_reader fields{f, errors};
@@ -446,6 +446,9 @@ void read_cluster(const field& f, cluster_config& out, error_sink& errors) {
   }
   if (auto tls = fields.take("tls"))
     read_tls(*tls, out.tls, errors);
+  if (auto grace = fields.take("restart_grace"))
+    if (auto value = read_positive_duration(*grace, 1h, errors))
+      out.restart_grace = *value;
   fields.finish();
 }
 

@@ -124,6 +124,10 @@ struct cluster_config {
   caf::timespan node_loss_timeout =
       std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{2});
   tls_config tls; // off by default: the cluster's traffic is plain TCP
+  /// control: how long the replicas of a node whose agent restarts (it says
+  /// so when it stops) stay placed on it, waiting for the next agent.
+  caf::timespan restart_grace =
+      std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{30});
 };
 
 enum class store_backend : uint8_t { lmdb, etcd };

@@ -18,7 +18,7 @@ using protocol::error_code;
 using protocol::node_state;
 
 constexpr std::array all_node_states{node_state::ready, node_state::cordoned, node_state::draining,
-                                     node_state::lost};
+                                     node_state::lost, node_state::restarting};
 
 /// Names rather than numbers, so reordering the enum cannot silently change what old
 /// records mean.

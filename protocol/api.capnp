@@ -55,6 +55,7 @@ enum NodeState {
   cordoned @1;
   draining @2;
   lost @3;
+  restarting @4;  # its agent restarts (an upgrade): its replicas stay, for a grace
 }
 
 # tutti::protocol::rollout_state

@@ -180,6 +180,8 @@ rpc::NodeState to_capnp(node_state x) {
       return wire::DRAINING;
     case node_state::lost:
       return wire::LOST;
+    case node_state::restarting:
+      return wire::RESTARTING;
   }
   return wire::READY;
 }
@@ -195,6 +197,8 @@ std::optional<node_state> from_capnp(rpc::NodeState x) {
       return node_state::draining;
     case wire::LOST:
       return node_state::lost;
+    case wire::RESTARTING:
+      return node_state::restarting;
   }
   return std::nullopt;
 }

@@ -162,6 +162,8 @@ std::string to_string(node_state x) {
       return "draining";
     case node_state::lost:
       return "lost";
+    case node_state::restarting:
+      return "restarting";
   }
   return "unknown";
 }
@@ -236,6 +238,8 @@ actor_state actor_state_of(node_state x) {
       return actor_state::draining;
     case node_state::lost:
       return actor_state::lost;
+    case node_state::restarting:
+      return actor_state::restarting;
   }
   return actor_state::unreachable;
 }
@@ -256,7 +260,7 @@ std::optional<driver_kind> driver_kind_from(const std::string& text) {
 
 std::optional<node_state> node_state_from(const std::string& text) {
   static const node_state all[] = {node_state::ready, node_state::cordoned, node_state::draining,
-                                   node_state::lost};
+                                   node_state::lost, node_state::restarting};
   return enum_from(text, all);
 }
 

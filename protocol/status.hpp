@@ -137,7 +137,10 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.message);
 }
 
-enum class node_state : uint8_t { ready, cordoned, draining, lost };
+/// restarting: its agent said it restarts (an upgrade); its replicas stay
+/// placed on it, and nothing new goes there, until it joins again or the grace
+/// of a restart (30 s) runs out, when it is lost.
+enum class node_state : uint8_t { ready, cordoned, draining, lost, restarting };
 
 std::string to_string(node_state x);
 std::optional<node_state> node_state_from(const std::string& text);

@@ -32,6 +32,7 @@ root=${1:-}
 made=""
 if [ -z "$root" ]; then
   root=$(mktemp -d /tmp/tutti-pkgroot-XXXXXX)
+  chmod 755 "$root" # a root file system: the tutti user must reach its libraries
   made=$root
   echo "package-test: debootstrap bookworm into $root"
   debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
@@ -42,6 +43,11 @@ end_pid() { kill "$1" 2>/dev/null && while kill -0 "$1" 2>/dev/null; do sleep 0.
 cleanup() {
   if [ -n "${pid:-}" ]; then end_pid "$pid"; fi
   for p in "${started[@]}"; do end_pid "$p"; done
+  # Whatever else runs inside the root was started there by this test (a
+  # replica placed after the pids above were read): its root is ours.
+  for d in /proc/[0-9]*; do
+    [ "$(readlink "$d/root" 2>/dev/null)" = "$root" ] && end_pid "${d#/proc/}"
+  done
   for ((i=${#mounted[@]}-1; i>=0; i--)); do umount "${mounted[$i]}" 2>/dev/null || true; done
   # Never into a bind mount left behind (it is the host's /dev, /proc, /sys).
   if [ -n "$made" ]; then
@@ -111,6 +117,10 @@ replica_pids() { # NODE: "id=pid ..." of its running replicas, sorted
 t0=$(date +%s.%N)
 in_root tutti cluster init --address 127.0.0.1 --name control --api-port 47310 --cluster-port 47311 \
   --data-dir /var/lib/tutti-control >/dev/null
+# Three tuttid processes and dpkg share this machine: a longer node_loss_timeout
+# (on every process of the cluster) keeps a busy dpkg from looking like a lost node.
+slow_loss() { sed -i 's/^cluster:$/cluster:\n  node_loss_timeout: 10s/' "$root$1"; }
+slow_loss /etc/tutti/tuttid.yaml
 started+=("$(in_root sh -c 'exec setpriv --reuid=tutti --regid=tutti --init-groups \
   tuttid control -c /etc/tutti/tuttid.yaml --metrics 127.0.0.1:47312 >/tmp/control.log 2>&1 </dev/null & echo $!')")
 wait_json "the control plane" "True" version
@@ -122,6 +132,7 @@ node_args() { # N: how node nN runs (on 127.0.0.N+1)
 for n in 1 2; do
   in_root $join --name n$n --address 127.0.0.$((n + 1)) --config-dir /etc/tutti-n$n \
     --data-dir /var/lib/tutti-n$n >/dev/null
+  slow_loss /etc/tutti-n$n/tuttid.yaml
   started+=("$(spawn /tmp/n$n.log $(node_args $n))")
 done
 printf 'kind: Service\nname: sleepers\nreplicas: 4\ncommand: [/bin/sleep, "3600"]\n' >"$root/tmp/sleepers.yaml"
@@ -138,8 +149,8 @@ before=$(replica_pids n2)
 old_version=$(in_root tuttid --version)
 if [ -n "$upgrade" ]; then
   cp "${newer[@]}" "$root/tmp/"
-  in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    -o Dpkg::Options::=--force-confold /tmp/$(basename "${newer[0]}") /tmp/$(basename "${newer[1]}") >/dev/null
+  in_root env DEBIAN_FRONTEND=noninteractive nice -n 19 ionice -c 3 apt-get install -y -qq \
+    --no-install-recommends -o Dpkg::Options::=--force-confold /tmp/$(basename "${newer[0]}") /tmp/$(basename "${newer[1]}") >/dev/null
 fi
 # Every 10 ms while n2's agent restarts: is each of its replicas' processes alive?
 watch_pids=$(echo "$before" | tr ' ' '\n' | cut -d= -f2)

@@ -434,7 +434,7 @@ public:
     auto start = clock::now();
     auto wanted = params.getState();
     auto state = p::from_capnp(wanted);
-    if (!state || *state == p::node_state::lost)
+    if (!state || *state == p::node_state::lost || *state == p::node_state::restarting)
       return fail(ctx, "setNodeState", start,
                   p::make_error(p::error_code::invalid_argument,
                                 "node state " +

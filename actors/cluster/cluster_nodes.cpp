@@ -26,6 +26,7 @@ std::string event_of(p::node_state state) {
     case p::node_state::draining:
       return "node_draining";
     case p::node_state::lost:
+    case p::node_state::restarting:
       break;
   }
   return "node_lost";
@@ -65,6 +66,7 @@ std::string why_of(p::node_state state) {
     case p::node_state::draining:
       return "draining: its replicas move to other nodes within their services' update limits";
     case p::node_state::lost:
+    case p::node_state::restarting:
       break;
   }
   return "lost";

@@ -208,7 +208,7 @@ void dev_daemon::impl::start_tree() {
                         return caf::actor_cast<caf::actor>(dir->store);
                       }});
   children.push_back({"placement", [this, dir, m] {
-                        dir->placement = spawn_placement(*sys, *m);
+                        dir->placement = spawn_placement(*sys, *m, cfg.cluster.restart_grace);
                         return caf::actor_cast<caf::actor>(dir->placement);
                       }});
   children.push_back({"discovery", [this, dir] {

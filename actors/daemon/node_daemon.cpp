@@ -36,6 +36,8 @@ constexpr milliseconds probe_timeout{5000};
 // receiver's connection closes, so waiting longer would keep the node from
 // the next leader, whose services wait for it only a few seconds.
 constexpr milliseconds join_timeout{2000};
+// A stopping agent waits this long for the control plane to note its restart.
+constexpr milliseconds announce_timeout{1000};
 
 /// The control plane's actors a node is given when it joins.
 struct granted_handles {
@@ -66,6 +68,9 @@ struct node_daemon::impl {
   std::string joined;    // the control plane this node joined last
 
   void run();
+  /// Tells placement that this agent stops to be restarted (its replicas run
+  /// on and the next agent adopts them), so they are not placed elsewhere.
+  void announce_restart(caf::scoped_actor& self, const granted_handles& granted);
   /// One membership: join, run the node tree until the control plane is lost or
   /// we stop. False when joining failed for good.
   bool serve_once(milliseconds& retry);
@@ -239,6 +244,19 @@ void node_daemon::impl::serve_until_lost(caf::scoped_actor& self, const gateway_
   }
 }
 
+void node_daemon::impl::announce_restart(caf::scoped_actor& self,
+                                         const granted_handles& granted) {
+  self->request(caf::actor_cast<placement_actor>(granted.placement), announce_timeout,
+                p::restart_atom::value, name)
+      .receive([&](bool) { spdlog::info("node {}: the control plane keeps its replicas here "
+                                        "while it restarts", name); },
+               [&](caf::error& err) {
+                 spdlog::warn("node {}: could not announce its restart ({}); the control "
+                              "plane may place its replicas elsewhere",
+                              name, p::message_of(err));
+               });
+}
+
 bool node_daemon::impl::serve_once(milliseconds& retry) {
   auto gateway = reach_gateway(retry);
   if (!gateway)
@@ -251,6 +269,8 @@ bool node_daemon::impl::serve_once(milliseconds& retry) {
   auto root = start_node_tree(*granted);
   spdlog::info("tuttid node {} ready: joined the control plane at {}", name, joined);
   serve_until_lost(self, *gateway, root, *granted);
+  if (stopping && !cfg.stop_replicas_on_exit)
+    announce_restart(self, *granted);
   // Ending the node tree leaves the containers alone; the next node actor adopts them.
   self->send(root, p::shutdown_atom::value);
   self->wait_for(root);

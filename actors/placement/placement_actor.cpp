@@ -21,6 +21,7 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+
 using decision_promise = caf::typed_response_promise<p::placement_decision, node_actor>;
 using batch_promise =
     caf::typed_response_promise<std::vector<p::placement_outcome>, std::vector<node_actor>>;
@@ -95,6 +96,11 @@ struct placement_state {
   // Scheduling states set by `tutti node cordon|drain` (never ready or lost), by
   // node name: kept for nodes that have not joined (yet), and applied when they do.
   std::map<std::string, p::node_state> admin;
+  // Nodes whose agent said it restarts, with the restart's number: one that
+  // has not joined again when its grace runs out is lost then.
+  std::map<node_id, uint64_t> restarting;
+  uint64_t restarts = 0;
+  caf::timespan restart_grace{};
   bool capacity_queued = false;
   uint64_t attempts = 0;
   clock::time_point started = clock::now();
@@ -453,8 +459,42 @@ bool register_node(self_ptr self, p::node_status st, node_actor handle) {
     s.by_addr[handle.address()] = id;
     self->monitor(handle);
   }
+  if (s.restarting.erase(id) > 0)
+    spdlog::info("placement: node {} is back from its restart; its replicas stay", st.name);
   capacity_appeared(self);
   return true;
+}
+
+/// A node agent about to restart (an upgrade): its replicas keep running on
+/// the host and the next agent adopts them, so they are not placed elsewhere
+/// unless it stays away longer than the grace.
+bool note_restart(self_ptr self, const std::string& name) {
+  auto& s = self->state;
+  auto id = s.view.find(name);
+  if (id == placement_view::no_node || s.view.at(id).state == p::node_state::lost)
+    return false;
+  auto restart = ++s.restarts;
+  s.restarting[id] = restart;
+  s.view.set_state(id, p::node_state::restarting);
+  self->delayed_send(self, s.restart_grace, p::restart_atom::value, p::tick_atom::value,
+                     static_cast<uint64_t>(id), restart);
+  spdlog::info("placement: node {} restarts; its replicas stay for up to {} ms", name,
+               std::chrono::duration_cast<std::chrono::milliseconds>(s.restart_grace).count());
+  return true;
+}
+
+/// The grace of restart `restart` of node `id` ran out.
+void restart_overdue(self_ptr self, node_id id, uint64_t restart) {
+  auto& s = self->state;
+  auto i = s.restarting.find(id);
+  if (i == s.restarting.end() || i->second != restart)
+    return; // it joined again (and maybe restarted again since)
+  s.restarting.erase(i);
+  s.view.set_state(id, p::node_state::lost);
+  spdlog::warn("placement: node {} did not join again within {} ms of its restart",
+               s.view.at(id).name,
+               std::chrono::duration_cast<std::chrono::milliseconds>(s.restart_grace).count());
+  tell_lost(self, id);
 }
 
 void on_node_down(self_ptr self, const caf::down_msg& msg) {
@@ -466,7 +506,9 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
   // One monitor here instead of one per service and node: the services with
   // replicas on it hear it from us.
   auto id = i->second;
-  s.view.set_state(id, p::node_state::lost);
+  bool restarts = s.restarting.count(id) > 0;
+  if (!restarts)
+    s.view.set_state(id, p::node_state::lost);
   std::vector<std::pair<uint64_t, pending_offer>> unanswered;
   if (auto k = s.offers_by_node.find(id); k != s.offers_by_node.end()) {
     for (auto attempt_id : k->second)
@@ -481,7 +523,8 @@ void on_node_down(self_ptr self, const caf::down_msg& msg) {
             [](const auto& x, const auto& y) { return x.first < y.first; });
   for (auto& [attempt_id, x] : unanswered)
     on_declined(self, attempt_id, std::move(x));
-  tell_lost(self, id);
+  if (!restarts)
+    tell_lost(self, id);
   s.handles[id] = nullptr;
   s.by_addr.erase(i);
 }
@@ -510,7 +553,8 @@ void set_admin_state(self_ptr self, const std::string& name, p::node_state state
   else
     s.admin[name] = state;
   auto id = s.view.find(name);
-  if (id != placement_view::no_node && s.view.at(id).state != p::node_state::lost)
+  if (id != placement_view::no_node && s.view.at(id).state != p::node_state::lost &&
+      s.view.at(id).state != p::node_state::restarting)
     s.view.set_state(id, state);
   if ((before == p::node_state::draining) != (state == p::node_state::draining))
     tell_draining(self, name, state == p::node_state::draining);
@@ -520,9 +564,10 @@ void set_admin_state(self_ptr self, const std::string& name, p::node_state state
 
 caf::result<p::node_status> cordon(self_ptr self, const std::string& name, p::node_state state) {
   auto& s = self->state;
-  if (state == p::node_state::lost)
+  if (state == p::node_state::lost || state == p::node_state::restarting)
     return p::make_error(p::error_code::invalid_argument,
-                         "a node's state can be set to ready, cordoned or draining, not lost");
+                         "a node's state can be set to ready, cordoned or draining, not " +
+                             p::to_string(state));
   auto id = s.view.find(name);
   if (id == placement_view::no_node) {
     std::string known;
@@ -551,8 +596,10 @@ std::vector<std::string> draining_nodes(self_ptr self) {
   return out;
 }
 
-placement_actor::behavior_type placement(self_ptr self, metrics::recorder* metrics) {
+placement_actor::behavior_type placement(self_ptr self, metrics::recorder* metrics,
+                                         caf::timespan restart_grace) {
   self->state.metrics = metrics;
+  self->state.restart_grace = restart_grace;
   self->set_down_handler([self](caf::down_msg& msg) { on_node_down(self, msg); });
   return {
       [self](p::register_atom, p::node_status& st, node_actor handle) {
@@ -579,13 +626,19 @@ placement_actor::behavior_type placement(self_ptr self, metrics::recorder* metri
       },
       [self](p::load_atom, const std::vector<p::node_status>& nodes) { load_states(self, nodes); },
       [self](p::drain_atom) { return draining_nodes(self); },
+      [self](p::restart_atom, const std::string& node) { return note_restart(self, node); },
+      [self](p::restart_atom, p::tick_atom, uint64_t id, uint64_t restart) {
+        restart_overdue(self, static_cast<node_id>(id), restart);
+      },
   };
 }
 
 } // namespace
 
-placement_actor spawn_placement(caf::actor_system& sys, metrics::recorder& metrics) {
-  return sys.spawn(placement, &metrics); // CAF passes spawn arguments on by value
+placement_actor spawn_placement(caf::actor_system& sys, metrics::recorder& metrics,
+                                caf::timespan restart_grace) {
+  // CAF passes spawn arguments on by value: the recorder goes as a pointer.
+  return sys.spawn(placement, &metrics, restart_grace);
 }
 
 } // namespace tutti::actors

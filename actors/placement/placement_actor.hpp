@@ -17,6 +17,10 @@ namespace tutti::actors {
 /// reservation; only when the node confirms does the service get its answer. A
 /// refusal makes it pick again without that node. Services whose replicas fit
 /// nowhere are told (`capacity`) when nodes join or resources are released.
-placement_actor spawn_placement(caf::actor_system& sys, metrics::recorder& metrics);
+///
+/// A node whose agent says it restarts keeps its replicas placed for
+/// `restart_grace` (cluster.restart_grace); then it is lost.
+placement_actor spawn_placement(caf::actor_system& sys, metrics::recorder& metrics,
+                                caf::timespan restart_grace = std::chrono::seconds{30});
 
 } // namespace tutti::actors

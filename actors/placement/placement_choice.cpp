@@ -113,11 +113,13 @@ struct verdict {
 };
 
 /// `assigned`: the replica is assigned to this node already, so a cordoned or
-/// draining node may keep it (only a lost one may not).
+/// draining node may keep it (a lost one may not, nor one whose agent restarts:
+/// it cannot take an offer now).
 verdict check(const placement_view& view, node_id id, const compiled_request& cr,
               const p::placement_request& req, bool assigned = false) {
   const auto& n = view.at(id);
-  if (n.state == p::node_state::lost || (n.state != p::node_state::ready && !assigned))
+  if (n.state == p::node_state::lost || n.state == p::node_state::restarting ||
+      (n.state != p::node_state::ready && !assigned))
     return {misfit::state};
   if ((n.drivers & cr.driver) == 0)
     return {misfit::no_driver};

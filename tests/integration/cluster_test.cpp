@@ -23,7 +23,8 @@ template <class F> bool eventually(F pred, std::chrono::milliseconds limit = con
 }
 
 /// Heartbeats every 100 ms, a silent peer is lost after 1 s.
-const std::string fast_detection = "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s}\n";
+const std::string fast_detection =
+    "cluster: {heartbeat_interval: 100ms, node_loss_timeout: 1s, restart_grace: 3s}\n";
 
 class cluster : public integration {
 protected:
@@ -136,6 +137,52 @@ TEST_F(cluster, KilledAgentsReplicasMoveAndAreRemovedWhenItReturns) {
         << id << " pid " << orphans[id] << " still runs on n1";
   EXPECT_EQ(placement_of(control, "sleepy").size(), 4u);
   (void)n2;
+}
+
+TEST_F(cluster, AnAgentStoppedToRestartKeepsItsReplicasForTheNextToAdopt) {
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  auto& n2 = start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes && nodes->size() == 2;
+  }));
+  apply_sleepers(control, 4);
+  ASSERT_TRUE(eventually([&] { return running_pids(control, "sleepy").size() == 4; }));
+  auto where = placement_of(control, "sleepy");
+  auto pids = running_pids(control, "sleepy");
+  auto state_of_n2 = [&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes ? (*nodes)[1].value("state", "") : std::string{};
+  };
+
+  // An upgrade: SIGTERM, then the next agent on the same data directory.
+  ASSERT_EQ(n2.terminate(), 0);
+  EXPECT_EQ(state_of_n2(), "restarting");
+  EXPECT_EQ(placement_of(control, "sleepy"), where) << "nothing moved while it restarts";
+  ASSERT_TRUE(n2.start());
+  ASSERT_TRUE(eventually([&] { return state_of_n2() == "ready"; }));
+  ASSERT_TRUE(eventually([&] { return running_pids(control, "sleepy").size() == 4; }));
+  EXPECT_EQ(running_pids(control, "sleepy"), pids) << "every replica adopted, none restarted";
+  EXPECT_EQ(placement_of(control, "sleepy"), where);
+  EXPECT_FALSE(has_event(control, "replica_rescheduled"));
+  EXPECT_FALSE(has_event(control, "replica_orphan_removed"));
+
+  // An agent that does not come back within restart_grace (3 s) is lost.
+  auto stopped_at = std::chrono::steady_clock::now(); // before it announces its restart
+  ASSERT_EQ(n2.terminate(), 0);
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto now = placement_of(control, "sleepy");
+        return state_of_n2() == "lost" && now.size() == 4 &&
+               std::all_of(now.begin(), now.end(), [](auto& x) { return x.second == "n1"; });
+      },
+      15s))
+      << json(replicas_of(control, "sleepy"));
+  EXPECT_GE(s::elapsed_ms(stopped_at), 3000);
+  for (auto& [id, node] : where)
+    if (node == "n2")
+      control.track(pids[id]); // left running by the agent that never came back
 }
 
 TEST_F(cluster, ControlPlaneKilledAndRestartedFindsTheSameReplicas) {

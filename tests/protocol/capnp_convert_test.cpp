@@ -69,7 +69,7 @@ TEST(CapnpConvert, EveryEnumMapsEveryEnumerantByName) {
   expect_same_enum<error_code, rpc::ErrorCode>(16);
   expect_same_enum<replica_state, rpc::ReplicaState>(7);
   expect_same_enum<driver_kind, rpc::DriverKind>(4);
-  expect_same_enum<node_state, rpc::NodeState>(4);
+  expect_same_enum<node_state, rpc::NodeState>(5);
   expect_same_enum<rollout_state, rpc::RolloutState>(4);
   expect_same_enum<load_balancing, rpc::LoadBalancing>(2);
   expect_same_enum<change_kind, rpc::ChangeKind>(4);
