@@ -33,6 +33,9 @@ using json = nlohmann::json;
 constexpr uint64_t max_request_body = 64 * 1024;
 constexpr uint32_t overview_events = 30;
 constexpr uint32_t max_page = 1000;
+constexpr uint32_t max_log_bytes = 1 << 20;
+/// Nodes on the overview; the nodes page searches and pages the rest.
+constexpr uint32_t overview_nodes = 100;
 /// A comment line on an idle event stream, so that proxies keep it open.
 constexpr auto keepalive_interval = 15 * kj::SECONDS;
 /// How long a stream whose follow call ended stays open to write why.
@@ -381,7 +384,7 @@ private:
     if (one("services"))
       return encoded(tutti.getServicesRequest().send());
     if (one("nodes"))
-      return encoded(tutti.getNodesRequest().send());
+      return nodes(tutti, target);
     if (one("tree"))
       return encoded(tutti.treeRequest().send());
     if (one("version"))
@@ -395,10 +398,14 @@ private:
     }
     if (one("replicas"))
       return replicas(tutti, target);
-    if (path.size() == 2 && path[0] == "services") {
-      auto req = tutti.describeServiceRequest();
+    if (path.size() == 2 && path[0] == "services")
+      return service(tutti, path[1]);
+    if (path.size() == 3 && path[0] == "services" && path[2] == "logs") {
+      auto req = tutti.logsRequest();
       req.setService(path[1]);
-      req.setEventLimit(overview_events);
+      auto slot = target.param("slot");
+      req.setSlot(slot.empty() ? -1 : static_cast<int32_t>(target.number("slot", 0)));
+      req.setMaxBytes(std::min(target.number("bytes", 16384), max_log_bytes));
       return encoded(req.send());
     }
     if (path.size() == 3 && path[0] == "services" && path[2] == "history") {
@@ -468,6 +475,47 @@ private:
     });
   }
 
+  /// A service without its replicas (the replicas endpoint pages those): a
+  /// service of 100,000 replicas is not sent whole.
+  kj::Promise<reply> service(rpc::Tutti::Client tutti, const std::string& name) {
+    auto req = tutti.describeServiceRequest();
+    req.setService(name);
+    req.setEventLimit(overview_events);
+    return req.send().then([this](auto r) -> reply {
+      if (auto err = failed(r))
+        return *err;
+      auto d = r.getDetail();
+      return {200, kj::str("{\"detail\":{\"status\":", s_.codec.encode(d.getStatus()),
+                           ",\"specYaml\":", s_.codec.encode(d.getSpecYaml()),
+                           ",\"replicaCount\":", d.getReplicas().size(),
+                           ",\"events\":", s_.codec.encode(d.getEvents()), "}}")
+                       .cStr()};
+    });
+  }
+
+  /// Nodes, searched (`q` in the name) and paged like replicas; the overview
+  /// of 5,000 nodes shows a page.
+  kj::Promise<reply> nodes(rpc::Tutti::Client tutti, const request_target& target) {
+    auto q = target.param("q");
+    auto offset = target.number("offset", 0);
+    auto limit = std::min(target.number("limit", max_page), max_page);
+    return tutti.getNodesRequest().send().then([this, q, offset, limit](auto r) -> reply {
+      if (auto err = failed(r))
+        return *err;
+      std::string items;
+      uint32_t matched = 0;
+      for (auto x : r.getNodes()) {
+        if (!q.empty() && std::string{x.getName().cStr()}.find(q) == std::string::npos)
+          continue;
+        if (matched++ < offset || matched > offset + limit)
+          continue;
+        items += (items.empty() ? "" : ",") + std::string{s_.codec.encode(x).cStr()};
+      }
+      return {200, "{\"total\":" + std::to_string(matched) + ",\"offset\":" +
+                       std::to_string(offset) + ",\"nodes\":[" + items + "]}"};
+    });
+  }
+
   /// Services, nodes and the newest events at once: what the first page shows.
   kj::Promise<reply> overview(rpc::Tutti::Client tutti) {
     auto events = tutti.eventsRequest();
@@ -482,9 +530,15 @@ private:
           for (auto err : {failed(s), failed(n), failed(e)})
             if (err)
               return *err;
+          std::string nodes;
+          uint32_t shown = 0;
+          for (auto x : n.getNodes())
+            if (shown++ < overview_nodes)
+              nodes += (nodes.empty() ? "" : ",") + std::string{s_.codec.encode(x).cStr()};
           return {200, kj::str("{\"services\":", s_.codec.encode(s.getServices()),
-                               ",\"nodes\":", s_.codec.encode(n.getNodes()),
-                               ",\"events\":", s_.codec.encode(e.getEvents()), "}")
+                               ",\"nodeCount\":", n.getNodes().size(), ",\"nodes\":[",
+                               nodes.c_str(), "],\"events\":", s_.codec.encode(e.getEvents()),
+                               "}")
                            .cStr()};
         });
       });

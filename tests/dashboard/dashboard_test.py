@@ -285,7 +285,9 @@ def check_browser(daemon, artifacts):
         retry("the link to web", lambda: web.find_element(By.LINK_TEXT, "web").click())
         wait("two running replicas",
              lambda: text_of("table[aria-label=replicas] tbody").count("running") == 2)
-        victim = daemon.replicas("web")[0]
+        victim = wait_until("a running replica with its pid", lambda: next(
+            (r for r in daemon.replicas("web") if r["state"] == "running" and int(r.get("pid") or 0) > 1),
+            None))
         os.kill(int(victim["pid"]), signal.SIGKILL)
         wait("the killed replica back with a restart",
              lambda: any(r["id"] == victim["id"] and r["state"] == "running" and r["restarts"] >= 1

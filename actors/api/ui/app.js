@@ -10,7 +10,13 @@ const state = {
   streaming: null,
   refreshTimer: null,
   events: 0,
+  pages: {},       // search and offset of each paged list, by its name
+  logTimer: null,  // the log being followed
+  diff: {},        // the two revisions compared, by service
+  log: {},         // the replica whose output is shown and whether it is followed, by service
 };
+
+const PAGE = 100;
 
 const $ = (id) => document.getElementById(id);
 
@@ -181,6 +187,31 @@ function eventList(events) {
        `${e.kind} ${e.service || ''} ${e.replica || ''} ${e.message || ''}`)));
 }
 
+/// A paged, searched list: a search box, the rows of this page and buttons
+/// for the pages before and after (the server searches and pages).
+async function pagedList(name, fetchPage, render) {
+  const p = state.pages[name] || (state.pages[name] = { q: '', offset: 0 });
+  const data = await fetchPage(p);
+  const search = el('input', { id: 'search-' + name, type: 'search', value: p.q, 'aria-label': `Search ${name}` });
+  const form = el('form', { class: 'inline', onsubmit: (e) => {
+    e.preventDefault();
+    p.q = search.value.trim();
+    p.offset = 0;
+    render();
+  } }, search, el('button', { type: 'submit', text: 'Search' }));
+  const last = Math.min(p.offset + PAGE, data.total);
+  const move = (to) => () => { p.offset = Math.max(0, to); render(); };
+  const pager = el('span', { class: 'pager' },
+    ` ${data.total ? p.offset + 1 : 0}-${last} of ${data.total} `,
+    el('button', { type: 'button', text: 'Previous', disabled: p.offset === 0, onclick: move(p.offset - PAGE) }), ' ',
+    el('button', { type: 'button', text: 'Next', disabled: last >= data.total, onclick: move(p.offset + PAGE) }));
+  return { data, controls: el('div', {}, form, pager) };
+}
+
+function query(p, extra = '') {
+  return `q=${encodeURIComponent(p.q)}&offset=${p.offset}&limit=${PAGE}${extra}`;
+}
+
 async function overview() {
   const o = await api('overview');
   const services = o.services.map((s) => el('tr', {},
@@ -193,7 +224,9 @@ async function overview() {
     el('h2', { text: `Services (${o.services.length})` }),
     table([['name'], ['revision'], ['desired'], ['running'], ['restarts', 'wide'], ['driver', 'wide'], ['scale']],
           services, 'services'),
-    el('h2', { text: `Nodes (${o.nodes.length})` }),
+    el('h2', {}, `Nodes (${o.nodeCount})`,
+       o.nodeCount > o.nodes.length ? el('span', {}, ' — the first ', String(o.nodes.length), ', all on ',
+                                         el('a', { href: '#/nodes', text: 'Nodes' })) : null),
     table([['name'], ['state'], ['cpu'], ['memory', 'wide'], ['replicas'], ['drivers', 'wide']],
           nodeRows(o.nodes, false), 'nodes'),
     el('h2', { text: 'Recent events' }),
@@ -201,9 +234,83 @@ async function overview() {
   ];
 }
 
+/// The lines of `b` against those of `a`: "  " kept, "- " removed, "+ " added
+/// (a longest common subsequence; specs are short).
+function lineDiff(a, b) {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  const m = x.map(() => new Array(y.length + 1).fill(0));
+  m.push(new Array(y.length + 1).fill(0));
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--)
+      m[i][j] = x[i] === y[j] ? m[i + 1][j + 1] + 1 : Math.max(m[i + 1][j], m[i][j + 1]);
+  const out = [];
+  let i = 0, j = 0;
+  while (i < x.length || j < y.length) {
+    if (i < x.length && j < y.length && x[i] === y[j]) { out.push('  ' + x[i]); i++; j++; }
+    else if (j < y.length && (i === x.length || m[i][j + 1] >= m[i + 1][j])) out.push('+ ' + y[j++]);
+    else out.push('- ' + x[i++]);
+  }
+  return out;
+}
+
+async function revisions(name) {
+  const h = await api(`services/${encodeURIComponent(name)}/history`);
+  const revs = h.revisions || [];
+  if (revs.length < 2) return el('p', { text: `${revs.length} revision kept.` });
+  const chosen = state.diff[name] || (state.diff[name] = {
+    from: revs[revs.length - 2].revision, to: revs[revs.length - 1].revision });
+  const pick = (key, label) => {
+    const select = el('select', { id: `rev-${key}`, onchange: (e) => { chosen[key] = e.target.value; render(); } },
+      ...revs.map((r) => el('option', { value: r.revision, selected: String(r.revision) === String(chosen[key]),
+                                        text: `${r.revision} (${when(r.timeMs)})` })));
+    return el('span', {}, el('label', { for: `rev-${key}`, text: label }), select);
+  };
+  const spec = (rev) => (revs.find((r) => String(r.revision) === String(rev)) || {}).specYaml || '';
+  const lines = lineDiff(spec(chosen.from), spec(chosen.to));
+  return el('div', {}, pick('from', 'From '), ' ', pick('to', ' to '),
+    el('pre', { class: 'diff', 'aria-label': 'changes between the revisions' },
+       ...lines.map((l) => el('span', { class: l[0] === '+' ? 'add' : l[0] === '-' ? 'del' : '', text: l + '\n' }))));
+}
+
+async function loadLog(name) {
+  const st = state.log[name];
+  const out = $('log-text');
+  if (!st || !out) return;
+  try {
+    const l = await api(`services/${encodeURIComponent(name)}/logs?slot=${st.slot}&bytes=16384`);
+    out.textContent = l.text || '(no output yet)';
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/// The output of one replica of the service; with "follow" it is read again
+/// every second while the page is open.
+function logsSection(name, replicas) {
+  const st = state.log[name] ||
+    (state.log[name] = { slot: replicas.length ? String(replicas[0].slot || 0) : '0', follow: false });
+  const select = el('select', { id: 'log-slot', 'aria-label': 'Replica' },
+    ...replicas.map((r) => el('option', { value: r.slot || 0, text: r.id, selected: String(r.slot || 0) === st.slot })));
+  const follow = el('input', { id: 'log-follow', type: 'checkbox', checked: st.follow });
+  const out = el('pre', { id: 'log-text', class: 'logs' });
+  const restart = () => {
+    clearInterval(state.logTimer);
+    state.logTimer = st.follow ? setInterval(() => loadLog(name), 1000) : null;
+  };
+  follow.addEventListener('change', () => { st.follow = follow.checked; restart(); });
+  select.addEventListener('change', () => { st.slot = select.value; loadLog(name); });
+  if (st.follow && !state.logTimer) restart();
+  setTimeout(() => loadLog(name), 0); // once the section is on the page
+  return el('div', {}, select, ' ', follow, el('label', { for: 'log-follow', text: ' follow' }), out);
+}
+
 async function servicePage(name) {
   const d = (await api('services/' + encodeURIComponent(name))).detail;
-  const rows = (d.replicas || []).map((r) => el('tr', {},
+  const redo = () => render();
+  const { data, controls } = await pagedList('replicas-' + name,
+    (p) => api(`replicas?service=${encodeURIComponent(name)}&` + query(p)), redo);
+  const rows = (data.replicas || []).map((r) => el('tr', {},
     cell(r.id), cell(r.node), cell(r.state + (r.unhealthy ? ' (unhealthy)' : ''), 'state-' + r.state),
     cell(r.pid && r.pid !== '0' ? String(r.pid) : (r.runtimeId || '').slice(0, 12)),
     cell(String(r.restarts || 0)), cell(String(r.revision), 'wide'), cell(r.health || r.message || '', 'wide')));
@@ -219,19 +326,21 @@ async function servicePage(name) {
                       onclick: () => act(`Delete ${name} and stop its replicas?`,
                                          `services/${encodeURIComponent(name)}`, undefined,
                                          () => `${name} deleted`) })),
-    el('h2', { text: 'Replicas' }),
+    el('h2', { text: `Replicas (${d.replicaCount})` }), controls,
     table([['id'], ['node'], ['state'], ['pid/container'], ['restarts'], ['revision', 'wide'], ['health', 'wide']],
           rows, 'replicas'),
+    el('h2', { text: 'Logs' }), logsSection(name, data.replicas || []),
     el('h2', { text: 'Events' }), eventList(d.events || []),
+    el('h2', { text: 'Revisions' }), await revisions(name),
     el('h2', { text: 'Spec' }), el('pre', { text: d.specYaml }),
   ];
 }
 
 async function nodesPage() {
-  const n = await api('nodes');
-  return [el('h1', { text: 'Nodes' }),
+  const { data, controls } = await pagedList('nodes', (p) => api('nodes?' + query(p)), () => render());
+  return [el('h1', { text: 'Nodes' }), controls,
           table([['name'], ['state'], ['cpu'], ['memory', 'wide'], ['replicas'], ['drivers', 'wide'], ['actions']],
-                nodeRows(n.nodes || [], true), 'nodes')];
+                nodeRows(data.nodes || [], true), 'nodes')];
 }
 
 async function eventsPage() {
@@ -255,6 +364,10 @@ async function treePage() {
 
 async function render() {
   if (!state.token) return loginPage();
+  if (!location.hash.startsWith('#/service/')) {
+    clearInterval(state.logTimer);
+    state.logTimer = null;
+  }
   const hash = location.hash.replace(/^#/, '') || '/';
   const parts = hash.split('?')[0].split('/').filter(Boolean);
   let page;
@@ -280,7 +393,7 @@ async function render() {
 function scheduleRender() {
   clearTimeout(state.refreshTimer);
   state.refreshTimer = setTimeout(() => {
-    if (!$('confirm').open && !document.activeElement.matches('input')) render();
+    if (!$('confirm').open && !document.activeElement.matches('input, select')) render();
     else scheduleRender();
   }, 250);
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Figures of the web dashboard in headless Chromium (run by hand; docs/benchmarks.md).
+
+A `tuttid dev` runs sim replicas (REPLICAS in services of at most 10,000); the
+browser opens the login link and the figures are taken from the page's own
+clock: the first render of the overview after navigation starts, the render
+of a service page of 10,000 (or all) replicas, and the time from `tutti scale`
+until the overview shows the new count (the event stream, then a new render).
+
+  /usr/bin/python3 tests/dashboard/dashboard_bench.py --tuttid build/tools/tuttid/tuttid \\
+      --tutti build/tools/tutti/tutti --replicas 100000
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dashboard_test as t  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tuttid", required=True)
+    ap.add_argument("--tutti", required=True)
+    ap.add_argument("--replicas", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    web, why = t.browser("/tmp")
+    if web is None:
+        print("dashboard-bench: no browser:", why)
+        return t.SKIP
+    daemon = t.Daemon(args.tuttid, args.tutti)
+    try:
+        per_service = min(args.replicas, 10000)
+        services = (args.replicas + per_service - 1) // per_service
+        path = os.path.join(daemon.dir, "sim.yaml")
+        with open(path, "w") as f:
+            for i in range(services):
+                f.write(f"kind: Service\nname: s{i}\nreplicas: {per_service}\ndriver: sim\ncommand: [x]\n---\n")
+        daemon.tutti("apply", "-f", path)
+        print(f"dashboard-bench: {services} services of {per_service} sim replicas starting", flush=True)
+        t.wait_until("every replica running", lambda: sum(s["running"] for s in daemon.json("get", "services"))
+                     == services * per_service, timeout=300)
+        link = daemon.json("dashboard")["link"]
+        size = sum(len(urllib.request.urlopen(f"http://{daemon.ui}/ui/{name}").read())
+                   for name in ("index.html", "app.js", "style.css"))
+        first, service_page, update = [], [], []
+        for run in range(args.runs):
+            web.get("about:blank")
+            web.get(link)
+            t.wait_until("the overview", lambda: web.execute_script(
+                "return document.getElementById('main').dataset.rendered"), timeout=60)
+            first.append(web.execute_script(
+                "return Number(document.getElementById('main').dataset.rendered) - performance.timeOrigin"))
+            began = web.execute_script("window.mark = Date.now(); location.hash = '#/service/s0'; return window.mark")
+            t.wait_until("the service page", lambda: web.execute_script(
+                "return Number(document.getElementById('main').dataset.rendered) > window.mark"
+                " && document.querySelector('table[aria-label=replicas] tbody tr') !== null"), timeout=60)
+            service_page.append(web.execute_script(
+                "return Number(document.getElementById('main').dataset.rendered)") - began)
+            web.execute_script("location.hash = '#/'")
+            t.wait_until("the overview again", lambda: "s0" in web.find_element("css selector", "main").text)
+            target = per_service - 1 - run
+            began = web.execute_script("return Date.now()")
+            daemon.tutti("scale", f"s0={target}")
+            t.wait_until("the new count on the page", lambda: web.execute_script(
+                f"const r = [...document.querySelectorAll('table[aria-label=services] tbody tr')]"
+                f".find((x) => x.cells[0].textContent === 's0');"
+                f" return r && r.cells[2].textContent === '{target}'"), timeout=60)
+            update.append(web.execute_script("return Date.now()") - began)
+        med = lambda xs: round(statistics.median(xs))
+        print(f"replicas={services * per_service} files_bytes={size} first_render_ms={med(first)} "
+              f"service_page_ms={med(service_page)} update_ms={med(update)} runs={args.runs}")
+        return 0
+    finally:
+        web.quit()
+        daemon.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
