@@ -1,5 +1,7 @@
 #include "access/certificates.hpp"
 
+#include "access/digest.hpp"
+
 #include "protocol/errors.hpp"
 
 #include <openssl/bio.h>
@@ -219,13 +221,7 @@ caf::expected<std::string> certificate_sha256(const std::string& pem) {
   unsigned int size = 0;
   if (X509_digest(cert.get(), EVP_sha256(), md, &size) != 1)
     return failed("hash the certificate");
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < size; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return to_hex(md, size);
 }
 
 } // namespace tutti::access

@@ -1,5 +1,7 @@
 #include "access/tokens.hpp"
 
+#include "access/digest.hpp"
+
 #include "protocol/errors.hpp"
 
 #include <openssl/crypto.h>
@@ -12,34 +14,19 @@ namespace tutti::access {
 
 namespace p = tutti::protocol;
 
-namespace {
-
-std::string hex(const unsigned char* data, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 0xf]);
-  }
-  return out;
-}
-
-} // namespace
-
 caf::expected<std::string> new_secret() {
   std::array<unsigned char, 32> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
     return p::make_error(p::error_code::internal,
                          "the system's random number generator refused to make a token");
-  return "tutti_" + hex(bytes.data(), bytes.size());
+  return "tutti_" + to_hex(bytes.data(), bytes.size());
 }
 
 std::string sha256_hex(std::string_view secret) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int n = 0;
   EVP_Digest(secret.data(), secret.size(), digest.data(), &n, EVP_sha256(), nullptr);
-  return hex(digest.data(), n);
+  return to_hex(digest.data(), n);
 }
 
 bool same_digest(std::string_view a, std::string_view b) {

@@ -18,8 +18,8 @@ caf::expected<std::string> new_secret();
 /// The SHA-256 of `secret`, in lowercase hex.
 std::string sha256_hex(std::string_view secret);
 
-/// Whether two hex digests are equal, in time that does not depend on where
-/// they differ.
+/// Whether two hex digests (or two secrets) are equal, in time that does not
+/// depend on where they differ.
 bool same_digest(std::string_view a, std::string_view b);
 
 /// Checks a token's name: 1 to 63 of [a-z0-9-], starting with a letter or digit.

@@ -1,10 +1,7 @@
 #include "actors/api/backup_sender.hpp"
 
+#include "access/digest.hpp"
 #include "protocol/errors.hpp"
-
-#include <openssl/evp.h>
-
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -28,7 +25,7 @@ constexpr std::string_view file_prefix = "backup-";
 struct sending {
   std::string path;
   int fd = -1;
-  EVP_MD_CTX* digest = EVP_MD_CTX_new();
+  access::sha256_stream digest;
   uint64_t bytes = 0;
   std::vector<unsigned char> buffer = std::vector<unsigned char>(piece_size);
 
@@ -36,20 +33,6 @@ struct sending {
     if (fd >= 0)
       ::close(fd);
     ::unlink(path.c_str());
-    EVP_MD_CTX_free(digest);
-  }
-
-  std::string hex_digest() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int size = 0;
-    EVP_DigestFinal_ex(digest, md.data(), &size);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < size; ++i) {
-      out += hex[md[i] >> 4];
-      out += hex[md[i] & 15];
-    }
-    return out;
   }
 };
 
@@ -63,8 +46,8 @@ kj::Promise<caf::expected<backup_sent>> next_piece(std::shared_ptr<sending> s,
   if (n < 0)
     return caf::expected<backup_sent>{send_failed(std::strerror(errno))};
   if (n == 0)
-    return caf::expected<backup_sent>{backup_sent{s->bytes, s->hex_digest()}};
-  EVP_DigestUpdate(s->digest, s->buffer.data(), static_cast<size_t>(n));
+    return caf::expected<backup_sent>{backup_sent{s->bytes, s->digest.hex()}};
+  s->digest.update(s->buffer.data(), static_cast<size_t>(n));
   s->bytes += static_cast<uint64_t>(n);
   auto req = sink.writeRequest();
   req.setData(kj::arrayPtr(s->buffer.data(), static_cast<size_t>(n)));
@@ -101,7 +84,6 @@ kj::Promise<caf::expected<backup_sent>> send_backup(std::string path,
   if (s->fd < 0)
     return caf::expected<backup_sent>{send_failed("cannot open " + path + ": " +
                                                   std::strerror(errno))};
-  EVP_DigestInit_ex(s->digest, EVP_sha256(), nullptr);
   return next_piece(s, kj::mv(sink)).catch_([](kj::Exception&& e) {
     return caf::expected<backup_sent>{
         send_failed(std::string{"the client stopped taking it ("} + e.getDescription().cStr() +

@@ -1,9 +1,8 @@
 #include "actors/api/node_joins.hpp"
 
+#include "access/tokens.hpp"
 #include "config/daemon_config.hpp"
 #include "protocol/errors.hpp"
-
-#include <openssl/crypto.h>
 
 #include <fstream>
 #include <sstream>
@@ -25,10 +24,6 @@ caf::expected<std::string> read_pem(const std::string& path, const char* what) {
                          std::string{what} + " '" + path + "' cannot be read; check the path "
                          "and that tuttid's user may read it");
   return text.str();
-}
-
-bool same_secret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 } // namespace
@@ -57,7 +52,7 @@ caf::expected<join_authority> load_join_authority(const std::string& token,
 
 caf::expected<std::string> sign_join(const join_authority& authority, const std::string& token,
                                      const std::string& node, const std::string& csr) {
-  if (authority.token.empty() || !same_secret(token, authority.token))
+  if (authority.token.empty() || !access::same_digest(token, authority.token))
     return p::make_error(p::error_code::unauthenticated,
                          "the join token is not this cluster's; print the join command again "
                          "with `tutti cluster join-command`");

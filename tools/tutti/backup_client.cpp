@@ -2,9 +2,8 @@
 
 #include "tools/tutti/client_impl.hpp"
 
-#include <openssl/evp.h>
+#include "access/digest.hpp"
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -23,27 +22,13 @@ constexpr auto backup_limit = 30 * kj::MINUTES;
 struct received {
   std::string path;
   int fd = -1;
-  EVP_MD_CTX* digest = EVP_MD_CTX_new();
+  access::sha256_stream digest;
   uint64_t bytes = 0;
   std::string write_error;
 
   ~received() {
     if (fd >= 0)
       ::close(fd);
-    EVP_MD_CTX_free(digest);
-  }
-
-  std::string hex_digest() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int size = 0;
-    EVP_DigestFinal_ex(digest, md.data(), &size);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < size; ++i) {
-      out += hex[md[i] >> 4];
-      out += hex[md[i] & 15];
-    }
-    return out;
   }
 };
 
@@ -63,7 +48,7 @@ public:
       }
       done += static_cast<size_t>(n);
     }
-    EVP_DigestUpdate(into_->digest, data.begin(), data.size());
+    into_->digest.update(data.begin(), data.size());
     into_->bytes += data.size();
     progress_(into_->bytes, 0);
     return kj::READY_NOW;
@@ -75,7 +60,7 @@ private:
 };
 
 result<backup_taken> finish(received& r, uint64_t bytes, const std::string& sha256) {
-  if (r.bytes != bytes || r.hex_digest() != sha256)
+  if (r.bytes != bytes || r.digest.hex() != sha256)
     return client_error{client_code::rpc_failure,
                         "the backup arrived damaged: tuttid sent " + std::to_string(bytes) +
                             " bytes with SHA-256 " + sha256 + ", " + std::to_string(r.bytes) +
@@ -95,7 +80,6 @@ result<backup_taken> client::backup(const std::string& path, const progress_hand
   if (into->fd < 0)
     return client_error{client_code::invalid_argument,
                         "cannot create " + path + ": " + std::strerror(errno)};
-  EVP_DigestInit_ex(into->digest, EVP_sha256(), nullptr);
   auto& io = *impl_;
   auto req = io.tutti.backupRequest();
   req.setSink(kj::heap<file_sink>(into, progress));

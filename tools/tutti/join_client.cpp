@@ -5,6 +5,8 @@
 
 #include "tools/tutti/client_impl.hpp"
 
+#include "access/digest.hpp"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -43,13 +45,7 @@ std::string hex_sha256(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   X509_digest(cert, EVP_sha256(), md, &size);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < size; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return access::to_hex(md, size);
 }
 
 /// A TCP connection to HOST:PORT with `timeout` on connect, sends and reads.
