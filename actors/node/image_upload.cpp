@@ -35,11 +35,16 @@ struct upload_state {
   upload_state& operator=(const upload_state&) = delete;
 
   /// The archive goes with the upload, loaded or not.
-  ~upload_state() {
+  ~upload_state() { discard(); }
+
+  /// Before the answer, so that a client that has it finds nothing left.
+  void discard() {
     if (file != nullptr)
       std::fclose(file);
+    file = nullptr;
     if (!path.empty())
       ::unlink(path.c_str());
+    path.clear();
   }
 };
 
@@ -48,6 +53,7 @@ using self_ptr = image_upload_actor::stateful_pointer<upload_state>;
 caf::error fail(self_ptr self, const std::string& why) {
   auto err = p::make_error(p::error_code::invalid_argument,
                            "image import on node " + self->state.node + ": " + why);
+  self->state.discard();
   self->quit();
   return err;
 }
@@ -83,6 +89,7 @@ caf::result<std::vector<std::string>> on_piece(self_ptr self, const p::image_chu
   auto& st = self->state;
   st.heard = true;
   if (auto err = write_piece(self, c)) {
+    st.discard();
     self->quit();
     return err;
   }
@@ -95,11 +102,13 @@ caf::result<std::vector<std::string>> on_piece(self_ptr self, const p::image_chu
   spdlog::info("node {}: loading an image archive of {} bytes into the {} driver", st.node,
                st.written, p::to_string(st.driver->kind()));
   auto images = st.driver->import_images(st.path);
+  auto path = st.path;
+  st.discard();
   self->quit();
   if (!images)
     return p::make_error(p::code_of(images.error()),
                          "image import on node " + st.node + ": " +
-                             as_sent(p::message_of(images.error()), st.path, c.file));
+                             as_sent(p::message_of(images.error()), path, c.file));
   return std::move(*images);
 }
 
