@@ -325,6 +325,13 @@ def check_browser(daemon, artifacts):
         assert [s["desired"] for s in daemon.json("get", "services") if s["name"] == "web"] == [3]
         web.set_window_size(390, 844)  # a phone
         shot("7-phone")
+        web.set_window_size(1280, 900)
+        web.get(web.current_url.split("#")[0] + "#/charts")
+        wait("the charts", lambda: web.find_elements(By.CSS_SELECTOR, "svg[role=img]"))
+        started = web.find_element(By.CSS_SELECTOR, "svg[role=img]").get_attribute("aria-label")
+        assert started.startswith("Replicas started") and any(int(n) > 0 for n in
+            started.split(": ")[1].split(" per")[0].split(", ")), started
+        shot("8-charts")
         print("dashboard browser: ok; screenshots in", artifacts)
         return 0
     except Exception:

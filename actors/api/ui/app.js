@@ -354,6 +354,57 @@ async function eventsPage() {
   return [el('h1', { text: 'Events' }), form, eventList(e.events || [])];
 }
 
+/// Counts of events by kind over the last hour, in 12 buckets of 5 minutes,
+/// as bar charts (SVG, each bar titled) with the same numbers as a table.
+const CHARTS = [
+  ['replica_started', 'Replicas started'],
+  ['replica_exited', 'Replica exits (each one restarted or replaced)'],
+  ['service_applied', 'Revisions rolled out (apply, scale, undo)'],
+  ['replica_rescheduled', 'Replicas moved to other nodes'],
+];
+
+function barChart(title, counts, labels) {
+  const w = 600, h = 120, bar = w / counts.length;
+  const max = Math.max(1, ...counts);
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h + 16}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `${title}: ${counts.join(', ')} per 5 minutes`);
+  svg.classList.add('chart');
+  counts.forEach((n, i) => {
+    const r = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+    const height = (n / max) * h;
+    r.setAttribute('x', i * bar + 2);
+    r.setAttribute('y', h - height);
+    r.setAttribute('width', bar - 4);
+    r.setAttribute('height', Math.max(height, n ? 1 : 0));
+    const t = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    t.textContent = `${labels[i]}: ${n}`;
+    r.append(t);
+    svg.append(r);
+  });
+  return el('figure', {}, el('figcaption', { text: `${title} (the most in 5 minutes: ${Math.max(...counts)})` }), svg);
+}
+
+async function chartsPage() {
+  const e = await api('events?limit=1000');
+  const now = Date.now(), bucket = 5 * 60 * 1000, buckets = 12;
+  const labels = [...Array(buckets).keys()].map((i) =>
+    new Date(now - (buckets - i) * bucket).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+  const series = Object.fromEntries(CHARTS.map(([kind]) => [kind, new Array(buckets).fill(0)]));
+  for (const x of e.events || []) {
+    const age = now - Number(x.timeMs);
+    const i = buckets - 1 - Math.floor(age / bucket);
+    if (i >= 0 && i < buckets && series[x.kind]) series[x.kind][i]++;
+  }
+  const rows = CHARTS.map(([kind, title]) => el('tr', {}, el('th', { scope: 'row', text: title }),
+    ...series[kind].map((n) => cell(String(n)))));
+  return [el('h1', { text: 'The last hour' }),
+          el('p', { text: 'From the newest 1,000 events; autoscaling decisions will show here once tutti autoscales.' }),
+          ...CHARTS.map(([kind, title]) => barChart(title, series[kind], labels)),
+          table([['what'], ...labels.map((l) => [l])], rows, 'events per 5 minutes')];
+}
+
 async function treePage() {
   const t = await api('tree');
   const rows = (t.actors || []).map((a) => el('tr', {}, cell(a.path), cell(a.kind), cell(a.state),
@@ -375,6 +426,7 @@ async function render() {
   else if (parts[0] === 'nodes') page = nodesPage;
   else if (parts[0] === 'events') page = eventsPage;
   else if (parts[0] === 'tree') page = treePage;
+  else if (parts[0] === 'charts') page = chartsPage;
   else page = overview;
   try {
     const content = await page();
@@ -452,6 +504,7 @@ async function start() {
 $('logout').addEventListener('click', () => logout());
 window.addEventListener('hashchange', () => {
   takeTokenFromLink();
+  $('alert').hidden = true; // a refusal belongs to the page it happened on
   render();
 });
 takeTokenFromLink();
