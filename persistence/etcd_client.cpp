@@ -2,12 +2,17 @@
 
 #include "protocol/errors.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <atomic>
 #include <mutex>
@@ -680,6 +685,104 @@ caf::expected<member_status> client::status() {
         out.db_size = number(j, "dbSize");
         return out;
       });
+}
+
+namespace {
+
+/// A snapshot's stream as it arrives: one JSON message per line, each with a
+/// piece of the file (base64) and how much is left.
+struct snapshot_stream {
+  std::FILE* out = nullptr;
+  std::string buffer;
+  std::string problem;
+  uint64_t written = 0;
+  bool ended = false; // the message that said nothing remains
+
+  bool take(const std::string& line) {
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("result")) {
+      problem = "etcd sent a snapshot message tutti cannot read: " + line.substr(0, 200);
+      return false;
+    }
+    const auto& r = j["result"];
+    auto blob = unbase64(r.value("blob", std::string{}));
+    if (!blob) {
+      problem = "etcd sent a snapshot piece that is not base64";
+      return false;
+    }
+    if (!blob->empty() && std::fwrite(blob->data(), 1, blob->size(), out) != blob->size()) {
+      problem = std::string{"cannot write the snapshot: "} + std::strerror(errno);
+      return false;
+    }
+    written += blob->size();
+    ended = number(r, "remaining_bytes") == 0;
+    return true;
+  }
+
+  static size_t on_bytes(char* data, size_t size, size_t n, void* self) {
+    auto* s = static_cast<snapshot_stream*>(self);
+    s->buffer.append(data, size * n);
+    for (auto end = s->buffer.find('\n'); end != std::string::npos; end = s->buffer.find('\n')) {
+      auto line = s->buffer.substr(0, end);
+      s->buffer.erase(0, end + 1);
+      if (!line.empty() && !s->take(line))
+        return 0;
+    }
+    return size * n;
+  }
+};
+
+} // namespace
+
+caf::expected<uint64_t> client::snapshot(const std::string& path) {
+  std::string token;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mutex};
+    if (!impl_->opts.user.empty() && impl_->token.empty())
+      if (auto err = impl_->authenticate())
+        return err;
+    token = impl_->token;
+  }
+  const auto& opts = impl_->opts;
+  std::string why;
+  for (const auto& endpoint : opts.endpoints) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return p::make_error(p::error_code::store_failure,
+                           "cannot create " + path + ": " + std::strerror(errno));
+    snapshot_stream s;
+    s.out = ::fdopen(fd, "wb");
+    std::unique_ptr<CURL, void (*)(CURL*)> handle{curl_easy_init(), curl_easy_cleanup};
+    std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers{
+        curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all};
+    if (!token.empty())
+      headers.reset(curl_slist_append(headers.release(), ("Authorization: " + token).c_str()));
+    char error[CURL_ERROR_SIZE] = {};
+    auto url = endpoint + "/v3/maintenance/snapshot";
+    auto* h = handle.get();
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, snapshot_stream::on_bytes);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    set_tls(h, opts);
+    auto rc = curl_easy_perform(h);
+    bool synced = s.ended && std::fflush(s.out) == 0 && ::fsync(::fileno(s.out)) == 0;
+    std::fclose(s.out);
+    if (rc == CURLE_OK && synced)
+      return s.written;
+    ::unlink(path.c_str());
+    if (!s.problem.empty())
+      return p::make_error(p::error_code::store_failure, s.problem);
+    auto text = rc != CURLE_OK ? std::string{error[0] != '\0' ? error : curl_easy_strerror(rc)}
+                               : std::string{"the stream ended before the snapshot did"};
+    why += (why.empty() ? "" : "; ") + endpoint + ": " + text;
+  }
+  return p::make_error(p::error_code::unavailable,
+                       "cannot take a snapshot of etcd (" + why + "); is etcd running there?");
 }
 
 std::string client::endpoint() const {

@@ -188,6 +188,12 @@ public:
   /// The status of the member at the endpoint the call reaches.
   caf::expected<member_status> status();
 
+  /// etcd's snapshot of its whole keyspace (what `etcdctl snapshot save`
+  /// writes: the database, then its SHA-256) streamed into `path`, a file it
+  /// creates (mode 0600; it must not exist); its size. Removed again when the
+  /// stream breaks. Runs on its own connection.
+  caf::expected<uint64_t> snapshot(const std::string& path);
+
   /// The endpoint the next call goes to first.
   std::string endpoint() const;
 

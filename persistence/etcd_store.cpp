@@ -728,11 +728,8 @@ uint64_t etcd_store::last_seq() const {
   return impl_->last_seq;
 }
 
-caf::expected<uint64_t> etcd_store::write_backup(const std::string&) {
-  return protocol::make_error(protocol::error_code::invalid_argument,
-                              "not supported yet: tutti backup create copies an LMDB store; "
-                              "this control plane keeps its store in etcd, whose own snapshot "
-                              "backs it up: etcdctl snapshot save FILE (docs/operations.md)");
+caf::expected<uint64_t> etcd_store::write_backup(const std::string& path) {
+  return impl_->db->snapshot(path);
 }
 
 } // namespace tutti::persistence

@@ -103,7 +103,8 @@ public:
   caf::expected<uint64_t> prune_objects(protocol::object_kind kind, uint64_t keep) override;
   uint64_t last_seq() const override;
 
-  /// Refused: etcd's own snapshot (etcdctl snapshot save) backs up an etcd store.
+  /// etcd's own snapshot of its whole keyspace (etcd::client::snapshot), which
+  /// `etcdctl snapshot restore` makes the data of a new etcd member.
   caf::expected<uint64_t> write_backup(const std::string& path) override;
 
 private:

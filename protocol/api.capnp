@@ -477,8 +477,8 @@ interface Tutti {
 
   # Writes a consistent copy of the whole store (specs with their history,
   # assignments, nodes, token hashes, roles, quotas, the audit log and the
-  # events) to `sink`, then answers its size and SHA-256 (hex). An LMDB store
-  # only: an etcd store is backed up by etcd's own snapshot.
+  # events) to `sink`, then answers its size and SHA-256 (hex): an LMDB file,
+  # or with the store on etcd, etcd's snapshot of its keyspace.
   backup @28 (sink :BackupSink) -> (bytes :UInt64, sha256 :Text, error :Error);
 
   # What `tutti cluster join-command` prints: the cluster's join token and the

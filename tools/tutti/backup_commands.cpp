@@ -6,11 +6,14 @@
 #include "tools/tutti/output.hpp"
 #include "tools/tutti/views.hpp"
 
+#include "access/digest.hpp"
 #include "persistence/lmdb_backup.hpp"
 #include "protocol/errors.hpp"
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
 namespace tutti::cli {
 
@@ -64,7 +67,36 @@ int create(const global_options& g, const streams& io, const backup_options& o) 
   return exit_code::ok;
 }
 
+/// An etcd snapshot ends with the SHA-256 of everything before it.
+bool is_etcd_snapshot(const std::string& path) {
+  constexpr uint64_t hash_size = 32;
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  std::ifstream in{path, std::ios::binary};
+  if (ec || size <= hash_size || !in)
+    return false;
+  access::sha256_stream digest;
+  std::vector<char> buf(1 << 20);
+  for (uint64_t left = size - hash_size; left > 0;) {
+    auto n = static_cast<std::streamsize>(std::min<uint64_t>(left, buf.size()));
+    if (!in.read(buf.data(), n))
+      return false;
+    digest.update(buf.data(), static_cast<size_t>(n));
+    left -= static_cast<uint64_t>(n);
+  }
+  unsigned char tail[hash_size];
+  if (!in.read(reinterpret_cast<char*>(tail), hash_size))
+    return false;
+  return digest.hex() == access::to_hex(tail, hash_size);
+}
+
 int restore(const global_options& g, const streams& io, const backup_options& o) {
+  if (is_etcd_snapshot(o.file))
+    return report(io, {client_code::invalid_argument,
+                       o.file + " is a snapshot of etcd (a backup of a control plane on etcd)"},
+                  "restore it into a new etcd member: etcdctl snapshot restore " + o.file +
+                      " --data-dir DIR, then start etcd on DIR and the control processes "
+                      "(docs/operations.md)");
   if (o.data_dir.empty() == o.store_dir.empty())
     return report(io, {client_code::invalid_argument,
                        "name where the store goes: --data-dir DIR (tuttid's data directory) or "

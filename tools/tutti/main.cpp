@@ -434,8 +434,8 @@ void add_backup(CLI::App& app, cli_state& s) {
   create->footer(footer(
       "The running control plane copies its store without pausing its writes: specs with\n"
       "their history, replica assignments, nodes, token hashes, roles, quotas, the audit log\n"
-      "and events. Needs the role admin (or a role with verb backup on store). An etcd store\n"
-      "is backed up by etcd: etcdctl snapshot save FILE.\n"
+      "and events. Needs the role admin (or a role with verb backup on store). With the store\n"
+      "on etcd, FILE is etcd's snapshot (restored with etcdctl snapshot restore).\n"
       "Example: tutti backup create /var/backups/tutti-$(date +%F).mdb"));
   create->callback([&s] { s.backup.action = backup_action::create; });
   s.dispatch.emplace_back(create, [&s] { return run_backup(s.global, s.io, s.backup); });
