@@ -13,6 +13,7 @@ until the overview shows the new count (the event stream, then a new render).
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -29,11 +30,12 @@ def main():
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    web, why = t.browser("/tmp")
+    daemon = t.Daemon(args.tuttid, args.tutti)
+    web, why = t.browser(os.path.join(daemon.dir, "chromium"))
     if web is None:
         print("dashboard-bench: no browser:", why)
+        daemon.close()
         return t.SKIP
-    daemon = t.Daemon(args.tuttid, args.tutti)
     try:
         per_service = min(args.replicas, 10000)
         services = (args.replicas + per_service - 1) // per_service
@@ -79,6 +81,7 @@ def main():
     finally:
         web.quit()
         daemon.close()
+        shutil.rmtree(daemon.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

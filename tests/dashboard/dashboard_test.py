@@ -208,8 +208,9 @@ def read_until(sock, marker, timeout=10.0):
     return data
 
 
-def browser(artifacts):
-    """A headless Chromium, or a reason why there is none."""
+def browser(profile):
+    """A headless Chromium with its profile in the folder `profile` (removed with
+    the test's own), or a reason why there is none."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -222,7 +223,7 @@ def browser(artifacts):
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
-                "--user-data-dir=" + tempfile.mkdtemp(prefix="tutti-chromium-")):
+                "--user-data-dir=" + profile):
         options.add_argument(arg)
     try:
         return webdriver.Chrome(service=Service(driver), options=options), None
@@ -231,7 +232,7 @@ def browser(artifacts):
 
 
 def check_browser(daemon, artifacts):
-    web, why = browser(artifacts)
+    web, why = browser(os.path.join(daemon.dir, "chromium"))
     if web is None:
         print(f"dashboard browser: skipped: {why}")
         return SKIP
