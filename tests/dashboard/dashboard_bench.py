@@ -9,6 +9,10 @@ until the overview shows the new count (the event stream, then a new render).
 
   /usr/bin/python3 tests/dashboard/dashboard_bench.py --tuttid build/tools/tuttid/tuttid \\
       --tutti build/tools/tutti/tutti --replicas 100000
+
+With --attach API,UI,TOKEN_FILE it measures a tuttid that runs already (say a
+`tuttid control` that `tutti-bench sim-nodes` joined with 5,000 nodes), whose
+services s0, s1, ... it finds there.
 """
 
 import argparse
@@ -23,14 +27,29 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dashboard_test as t  # noqa: E402
 
 
+class Attached:
+    """A tuttid that runs already: the calls of t.Daemon, nothing started or ended."""
+
+    def __init__(self, tutti, api, ui, token_file):
+        self.tutti_bin, self.api, self.ui, self.token_file = tutti, api, ui, token_file
+        self.dir = os.path.dirname(os.path.abspath(token_file))
+
+    tutti = t.Daemon.tutti
+    json = t.Daemon.json
+
+    def close(self):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tuttid", required=True)
     ap.add_argument("--tutti", required=True)
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--attach", help="API,UI,TOKEN_FILE of a tuttid that runs already")
     args = ap.parse_args()
-    daemon = t.Daemon(args.tuttid, args.tutti)
+    daemon = Attached(args.tutti, *args.attach.split(",")) if args.attach else t.Daemon(args.tuttid, args.tutti)
     web, why = t.browser(os.path.join(daemon.dir, "chromium"))
     if web is None:
         print("dashboard-bench: no browser:", why)
@@ -39,12 +58,16 @@ def main():
     try:
         per_service = min(args.replicas, 10000)
         services = (args.replicas + per_service - 1) // per_service
-        path = os.path.join(daemon.dir, "sim.yaml")
-        with open(path, "w") as f:
-            for i in range(services):
-                f.write(f"kind: Service\nname: s{i}\nreplicas: {per_service}\ndriver: sim\ncommand: [x]\n---\n")
-        daemon.tutti("apply", "-f", path)
-        print(f"dashboard-bench: {services} services of {per_service} sim replicas starting", flush=True)
+        if args.attach:
+            running = daemon.json("get", "services")
+            services, per_service = len(running), max(x["desired"] for x in running)
+        else:
+            path = os.path.join(daemon.dir, "sim.yaml")
+            with open(path, "w") as f:
+                for i in range(services):
+                    f.write(f"kind: Service\nname: s{i}\nreplicas: {per_service}\ndriver: sim\ncommand: [x]\n---\n")
+            daemon.tutti("apply", "-f", path)
+        print(f"dashboard-bench: {services} services of {per_service} sim replicas", flush=True)
         t.wait_until("every replica running", lambda: sum(s["running"] for s in daemon.json("get", "services"))
                      == services * per_service, timeout=300)
         link = daemon.json("dashboard")["link"]
@@ -75,13 +98,15 @@ def main():
                 f" return r && r.cells[2].textContent === '{target}'"), timeout=60)
             update.append(web.execute_script("return Date.now()") - began)
         med = lambda xs: round(statistics.median(xs))
-        print(f"replicas={services * per_service} files_bytes={size} first_render_ms={med(first)} "
+        nodes = daemon.json("get", "nodes")
+        print(f"nodes={len(nodes)} replicas={services * per_service} files_bytes={size} first_render_ms={med(first)} "
               f"service_page_ms={med(service_page)} update_ms={med(update)} runs={args.runs}")
         return 0
     finally:
         web.quit()
         daemon.close()
-        shutil.rmtree(daemon.dir, ignore_errors=True)
+        if not args.attach:
+            shutil.rmtree(daemon.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
