@@ -75,7 +75,8 @@ bool mutates(api_call x);
 bool audited(api_call x);
 
 /// The verb and resource a custom role's rule names for the call (names of
-/// protocol::role_verbs() and protocol::role_resources()).
+/// protocol::role_verbs() and protocol::role_resources()); empty for a call
+/// that only the built-in role may make (the join secret).
 std::pair<std::string, std::string> rule_of(api_call x);
 
 /// True for calls on what belongs to the whole cluster (nodes, the actor

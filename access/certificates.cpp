@@ -143,6 +143,8 @@ caf::expected<std::string> issue(const pem_pair& ca, EVP_PKEY* key, const subjec
   auto ca_key = read_key(ca.key);
   if (!ca_cert || !ca_key)
     return failed("read the cluster CA's certificate and key");
+  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1)
+    return failed("sign with a key that is not the CA certificate's");
   if (who.common_name.empty())
     return p::make_error(p::error_code::invalid_argument, "a certificate needs a name (CN)");
   auto cert = new_cert(key, who.days);

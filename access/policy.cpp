@@ -59,6 +59,8 @@ bool policy::binds(const p::role_binding& b, const p::identity& who) const {
 
 bool policy::allows(const p::custom_role& r, api_call x) const {
   auto [verb, resource] = rule_of(x);
+  if (verb.empty())
+    return false;
   for (const auto& rule : r.rules)
     if (names(rule.verbs, verb) && names(rule.resources, resource))
       return true;

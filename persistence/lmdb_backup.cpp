@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -162,12 +163,17 @@ caf::error stage(const std::string& file, const std::string& dir) {
   return {};
 }
 
-/// Run as root for a store that a service user owns (/var/lib/tutti), the
-/// restored file goes to that user, or its tuttid could not open it.
-void give_to_owner(const std::string& file, const std::string& dir) {
+/// Run as root for a store that a service user owns (/var/lib/tutti), what
+/// the restore made goes to the owner of the data directory (the store's
+/// parent), or its tuttid could not open it. lchown: a link there is not
+/// followed.
+void give_to_owner(const std::vector<std::string>& paths, const std::string& store_dir) {
   struct stat st;
-  if (::geteuid() == 0 && ::stat(dir.c_str(), &st) == 0)
-    [[maybe_unused]] auto rc = ::chown(file.c_str(), st.st_uid, st.st_gid);
+  auto data_dir = fs::path{store_dir}.parent_path().string();
+  if (::geteuid() != 0 || ::stat(data_dir.empty() ? "." : data_dir.c_str(), &st) != 0)
+    return;
+  for (const auto& p : paths)
+    [[maybe_unused]] auto rc = ::lchown(p.c_str(), st.st_uid, st.st_gid);
 }
 
 } // namespace
@@ -207,12 +213,15 @@ caf::expected<restore_report> restore_backup(const std::string& file,
   }
   fs::remove(fs::path{store_dir} / "lock.mdb", ec);
   fs::rename(fs::path{staging} / "data.mdb", current, ec);
-  if (ec)
-    return restore_failed(file, "cannot move it into " + store_dir + ": " + ec.message() +
-                                    (report->kept.empty() ? "" : "; the store was moved to " +
-                                                                      report->kept));
+  if (ec) {
+    auto why = ec.message();
+    if (!report->kept.empty())
+      fs::rename(report->kept, current, ec); // back as it was
+    fs::remove_all(staging, ec);
+    return restore_failed(file, "cannot move it into " + store_dir + ": " + why);
+  }
   fs::remove_all(staging, ec);
-  give_to_owner(current.string(), store_dir);
+  give_to_owner({store_dir, current.string(), store_dir + "/tuttid.lock"}, store_dir);
   return report;
 }
 

@@ -365,7 +365,7 @@ const std::vector<std::string>& role_resources() {
   static const std::vector<std::string> all{"services", "replicas",    "nodes",  "events",
                                             "logs",     "endpoints",   "tree",   "controllers",
                                             "tokens",   "audit",       "version", "identity",
-                                            "images",   "volumes",     "store",  "cluster"};
+                                            "images",   "volumes",     "store"};
   return all;
 }
 

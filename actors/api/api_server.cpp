@@ -409,6 +409,8 @@ public:
     auto sink = ctx.getParams().getSink();
     // A copy of a large store takes longer than an ordinary call may.
     auto copy_timeout = std::max(opts_.call_timeout, caf::timespan{std::chrono::minutes{10}});
+    // The copy goes however the call ends, a client gone mid-copy included.
+    auto removal = kj::defer([path = *path] { ::unlink(path.c_str()); });
     return ask_actor<uint64_t>(sys_, parts_.store.get(), copy_timeout, p::backup_atom::value,
                                *path)
         .then([this, ctx, start, path = *path,
@@ -426,7 +428,8 @@ public:
                 results.setSha256(sent->sha256);
                 record("backup", {}, start);
               });
-        });
+        })
+        .attach(kj::mv(removal));
   }
 
   kj::Promise<void> setNodeState(SetNodeStateContext ctx) override {
@@ -831,6 +834,8 @@ private:
     if (!refused || !parts_.policy.grant(session_.who, call, namespaces).empty())
       return {};
     auto [verb, resource] = access::rule_of(call);
+    if (verb.empty())
+      return refused; // no custom role may grant it
     return p::make_error(p::code_of(refused),
                          p::message_of(refused) + " (or a RoleBinding to a kind: Role with verb " +
                              verb + " on " + resource + ")");

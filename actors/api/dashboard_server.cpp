@@ -38,6 +38,8 @@ constexpr uint32_t max_log_bytes = 1 << 20;
 constexpr uint32_t overview_nodes = 100;
 /// A comment line on an idle event stream, so that proxies keep it open.
 constexpr auto keepalive_interval = 15 * kj::SECONDS;
+/// Event streams open at once, of all clients: each holds a follow call.
+constexpr uint32_t max_streams = 256;
 /// How long a stream whose follow call ended stays open to write why.
 constexpr auto flush_delay = 100 * kj::MILLISECONDS;
 
@@ -56,6 +58,7 @@ struct shared_state {
   kj::Own<kj::HttpHeaderTable> table;
   header_ids ids;
   capnp::JsonCodec codec;
+  uint32_t streams = 0; // event streams open, of every connection
 };
 
 /// An answer for the client: a status and a JSON body.
@@ -358,15 +361,20 @@ private:
     rpc::Tutti::Client tutti = session.send().getSession();
     const auto& path = target.path;
     if (method == kj::HttpMethod::GET && path.size() == 1 && path[0] == "stream")
-      return stream(tutti, target, response);
+      return authorized_stream(tutti, kj::mv(target), response);
     kj::Promise<reply> answer = nullptr;
     if (method == kj::HttpMethod::GET)
       answer = get(tutti, target);
     else if (method == kj::HttpMethod::POST || method == kj::HttpMethod::DELETE)
       answer = body.readAllText(max_request_body)
-                   .then([this, tutti, method, target = kj::mv(target)](kj::String text) mutable {
-                     return change(tutti, method, target, std::string{text.cStr()});
-                   });
+                   .then(
+                       [this, tutti, method, target = kj::mv(target)](kj::String text) mutable {
+                         return change(tutti, method, target, std::string{text.cStr()});
+                       },
+                       [](kj::Exception&&) -> kj::Promise<reply> {
+                         return error_reply(413, "invalid_argument",
+                                            "the request body is larger than 64 KiB, or broken");
+                       });
     else
       answer = reply{405, json{{"error", {{"code", "invalid_argument"},
                                           {"message", "use GET, POST or DELETE"}}}}.dump()};
@@ -453,7 +461,8 @@ private:
       return encoded(req.send());
     }
     if (path[0] == "nodes" && path[2] == "state") {
-      auto state = in.value("state", std::string{});
+      auto field = in.find("state");
+      auto state = field != in.end() && field->is_string() ? field->get<std::string>() : "";
       auto parsed = p::node_state_from(state);
       if (!parsed)
         return error_reply(400, "invalid_argument",
@@ -569,6 +578,22 @@ private:
       return {200, "{\"total\":" + std::to_string(matched) + ",\"offset\":" +
                        std::to_string(offset) + ",\"replicas\":[" + items + "]}"};
     });
+  }
+
+  /// The event stream, once the token is known good: a bad one is a 401, not
+  /// a stream that ends at once (and a client that keeps coming back).
+  kj::Promise<void> authorized_stream(rpc::Tutti::Client tutti, request_target target,
+                                      Response& response) {
+    if (s_.streams >= max_streams)
+      return send(response, error_reply(503, "unavailable",
+                                        "the dashboard serves " + std::to_string(max_streams) +
+                                            " event streams already; close a tab"));
+    return tutti.whoamiRequest().send().then(
+        [this, tutti, target = kj::mv(target), &response](auto) mutable {
+          ++s_.streams;
+          return stream(tutti, target, response).attach(kj::defer([this] { --s_.streams; }));
+        },
+        [this, &response](kj::Exception&& e) { return send(response, from_exception(e)); });
   }
 
   /// Server-sent events: every event committed after `after` (the newest when

@@ -94,8 +94,9 @@ void check_drained(self_ptr self, const std::string& name) {
             for (auto& n : nodes) {
               if (n.name != name)
                 continue;
-              if (n.state == p::node_state::lost) {
-                // Its replicas were placed elsewhere; it drains again when it joins.
+              if (n.state == p::node_state::lost || n.state == p::node_state::restarting) {
+                // Its replicas were placed elsewhere, or its agent restarts:
+                // it drains again when it joins.
                 self->delayed_send(self, drain_check, p::tick_atom::value, name);
                 return;
               }

@@ -473,6 +473,14 @@ bool note_restart(self_ptr self, const std::string& name) {
   auto id = s.view.find(name);
   if (id == placement_view::no_node || s.view.at(id).state == p::node_state::lost)
     return false;
+  // Only the process that runs the node's actor speaks for it: another node
+  // must not keep this one's replicas waiting for a restart that never comes.
+  auto sender = self->current_sender();
+  if (id >= s.handles.size() || !s.handles[id] || !sender ||
+      sender->node() != s.handles[id].node()) {
+    spdlog::warn("placement: refused a restart of node {} announced by another process", name);
+    return false;
+  }
   auto restart = ++s.restarts;
   s.restarting[id] = restart;
   s.view.set_state(id, p::node_state::restarting);

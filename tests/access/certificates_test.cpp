@@ -74,6 +74,14 @@ TEST(Certificates, ASignedRequestGetsTheSignersNameNotItsOwn) {
   EXPECT_TRUE(verifies(*cert, ca->certificate));
 }
 
+TEST(Certificates, AKeyThatIsNotTheCasSignsNothing) {
+  auto ca = make_ca("test CA", 30);
+  auto other = make_ca("other CA", 30);
+  ASSERT_TRUE(ca && other);
+  pem_pair mixed{ca->certificate, other->key};
+  EXPECT_FALSE(make_certificate(mixed, {"n1", {}, {}, 30}));
+}
+
 TEST(Certificates, ADamagedRequestIsRefused) {
   auto ca = make_ca("test CA", 30);
   auto request = make_request("n1");

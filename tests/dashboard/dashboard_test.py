@@ -131,6 +131,10 @@ def apply(daemon, name, n):
     daemon.tutti("apply", "-f", path)
 
 
+def admin_of(daemon):
+    return open(daemon.token_file).read().strip()
+
+
 def viewer_token(daemon):
     return daemon.json("token", "create", "looker", "--role", "viewer")["token"]
 
@@ -141,6 +145,14 @@ def check_api(daemon):
     assert status == 401 and "no token" in body, (status, body)
     status, body, _ = http(daemon, "GET", "/api/v1/overview", token="tutti_wrong")
     assert status == 401, (status, body)
+    status, body, _ = http(daemon, "GET", "/api/v1/stream", token="tutti_wrong")
+    assert status == 401, ("a stream with a bad token is refused, not opened", status, body)
+    status, body, _ = http(daemon, "POST", "/api/v1/nodes/x/state", token=admin_of(daemon),
+                           body={"state": 1})
+    assert status == 400, ("a state that is not a string", status, body)
+    status, body, _ = http(daemon, "POST", "/api/v1/services/x/scale", token=admin_of(daemon),
+                           body={"pad": "x" * 70000})
+    assert status == 413, ("a body over 64 KiB", status, body)
     apply(daemon, "api", 3)
     wait_until("3 replicas running",
                lambda: len([r for r in daemon.replicas("api") if r["state"] == "running"]) == 3)

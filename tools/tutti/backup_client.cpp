@@ -76,7 +76,9 @@ result<backup_taken> finish(received& r, uint64_t bytes, const std::string& sha2
 result<backup_taken> client::backup(const std::string& path, const progress_handler& progress) {
   auto into = std::make_shared<received>();
   into->path = path;
-  into->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A new file of our own (mode 0600): one left there, or a link, is replaced.
+  ::unlink(path.c_str());
+  into->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (into->fd < 0)
     return client_error{client_code::invalid_argument,
                         "cannot create " + path + ": " + std::strerror(errno)};

@@ -84,8 +84,11 @@ result<done> write_file(const std::string& path, const std::string& text, mode_t
   fs::create_directories(fs::path{path}.parent_path(), ec);
   if (ec)
     return fail(ec.message());
+  // A new file of our own: a link or file left at the temporary name (by the
+  // user the files are for, say) is removed, never followed.
   auto temp = path + ".new";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  ::unlink(temp.c_str());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0)
     return fail(std::strerror(errno));
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
@@ -108,7 +111,7 @@ result<done> make_dir(const std::string& dir, const owner& who) {
     fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
   if (ec)
     return client_error{client_code::invalid_argument, "cannot make " + dir + ": " + ec.message()};
-  if (::geteuid() == 0 && ::chown(dir.c_str(), who.uid, who.gid) != 0)
+  if (::geteuid() == 0 && ::lchown(dir.c_str(), who.uid, who.gid) != 0)
     return client_error{client_code::invalid_argument,
                         "cannot give " + dir + " to " + who.name + ": " + std::strerror(errno)};
   return done{};
@@ -215,15 +218,23 @@ std::string control_config(const cluster_options& o, const std::string& name,
 }
 
 /// The admin token tuttid control reads at start (DATA/admin.token): the one
-/// there, or a new one.
+/// there (a regular file, never a link), or a new one.
 result<std::string> admin_token(const std::string& path, const owner& who) {
-  auto there = first_line(read_text(path));
-  if (!there.empty()) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    struct stat st {};
+    char buf[512] = {};
+    bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    auto n = regular ? ::read(fd, buf, sizeof buf - 1) : -1;
     // tuttid control reads it as its own user (a `tuttid dev` of root may have made it).
-    if (::geteuid() == 0 && ::chown(path.c_str(), who.uid, who.gid) != 0)
+    bool owned = ::geteuid() != 0 || ::fchown(fd, who.uid, who.gid) == 0;
+    ::close(fd);
+    auto there = n > 0 ? first_line(std::string(buf, static_cast<size_t>(n))) : std::string{};
+    if (!regular || !owned)
       return client_error{client_code::invalid_argument,
-                          "cannot give " + path + " to " + who.name + ": " + std::strerror(errno)};
-    return there;
+                          path + " is not a token file tutti can take over; move it away"};
+    if (!there.empty())
+      return there;
   }
   auto secret = checked(access::new_secret());
   if (!secret)
@@ -316,7 +327,7 @@ int join_command(const global_options& g, const streams& io, const cluster_optio
 
 // -- join -------------------------------------------------------------------------
 
-std::string node_config(const cluster_options& o, const std::string& name,
+std::string node_config(const cluster_options& o, const std::string& name, const std::string& token,
                         const std::string& tls, const std::string& join) {
   YAML::Node config;
   config["data_dir"] = o.data_dir;
@@ -325,8 +336,8 @@ std::string node_config(const cluster_options& o, const std::string& name,
   if (!o.address.empty())
     config["node"]["address"] = o.address;
   config["cluster"]["join"].push_back(join);
-  config["cluster"]["join_token"] = o.token;
-  config["cluster"]["tls"] = tls_node(tls, name);
+  config["cluster"]["join_token"] = token;
+  config["cluster"]["tls"] = tls_node(tls, "node");
   config["log_level"] = "info";
   return yaml_text(config, "# Written by `tutti cluster join` on " + today() + ": node " + name +
                                " of the cluster at " + o.target + " (docs/operations.md).\n");
@@ -342,7 +353,23 @@ std::string join_address(const std::string& listen, const std::string& api) {
   return api.substr(0, api.rfind(':')) + listen.substr(colon);
 }
 
+/// The join token: --token, else the first line of --token-file (which keeps
+/// it out of the process list).
+result<std::string> join_token(const cluster_options& o) {
+  if (!o.token.empty())
+    return o.token;
+  auto text = first_line(read_text(o.token_file));
+  if (text.empty())
+    return client_error{client_code::invalid_argument,
+                        o.token_file.empty() ? std::string{"give the join token: --token or --token-file"}
+                                             : "cannot read a token from " + o.token_file};
+  return text;
+}
+
 int join(const global_options& g, const streams& io, const cluster_options& o) {
+  auto token = join_token(o);
+  if (!token)
+    return report(io, token.error(), "`tutti cluster join-command` prints it");
   auto name = o.name.empty() ? host_name() : o.name;
   auto timeout = std::chrono::milliseconds{static_cast<int64_t>(g.timeout_s * 1000)};
   auto ca = fetch_pinned_ca(o.target, o.ca_sha256, timeout);
@@ -363,7 +390,7 @@ int join(const global_options& g, const streams& io, const cluster_options& o) {
     auto c = client::connect(o.target, timeout, creds, false);
     if (!c)
       return c.error();
-    return (*c)->join_cluster(o.token, name, request->certificate);
+    return (*c)->join_cluster(*token, name, request->certificate);
   }();
   if (answer)
     step = write_file(tls + "/ca.crt", *ca, 0644, root);
@@ -377,13 +404,13 @@ int join(const global_options& g, const streams& io, const cluster_options& o) {
   auto join = join_address(answer->join, o.target);
   std::string kept;
   auto config_path = o.config_dir + "/tuttid.yaml";
-  step = write_file(tls + "/" + name + ".crt", answer->certificate, 0644, root);
+  step = write_file(tls + "/node.crt", answer->certificate, 0644, root);
   if (step)
-    step = write_file(tls + "/" + name + ".key", request->key, 0600, root);
+    step = write_file(tls + "/node.key", request->key, 0600, root);
   if (step)
     step = keep_old(config_path, kept);
   if (step)
-    step = write_file(config_path, node_config(o, name, tls, join), 0600, root);
+    step = write_file(config_path, node_config(o, name, *token, tls, join), 0600, root);
   if (!step)
     return report(io, step.error());
   json value = {{"name", name}, {"config", config_path}, {"join", join}, {"kept_config", kept}};

@@ -172,6 +172,7 @@ struct cluster_options {
   bool force = false;
   std::string target;    // join: the control plane's API, HOST:PORT
   std::string token;     // join: the cluster's join token
+  std::string token_file; // join: or a file that holds it
   std::string ca_sha256; // join: the pin of the cluster CA
   std::string api_address; // join-command: the API address to print (default: the one used)
 };

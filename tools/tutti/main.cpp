@@ -405,7 +405,10 @@ void add_cluster(CLI::App& app, cli_state& s) {
       "join", "On a new host: get its certificate from the control plane and write tuttid's "
               "node config");
   join->add_option("API", o.target, "The control plane's API, HOST:PORT")->required();
-  join->add_option("--token", o.token, "The cluster's join token")->required();
+  auto* token = join->add_option("--token", o.token, "The cluster's join token");
+  join->add_option("--token-file", o.token_file,
+                   "A file whose first line is the join token (keeps it out of the process list)")
+      ->excludes(token);
   join->add_option("--ca-sha256", o.ca_sha256, "The SHA-256 of the cluster CA's certificate")
       ->required();
   join->add_option("--name", o.name, "The node's name (default: the host name)");
@@ -415,7 +418,7 @@ void add_cluster(CLI::App& app, cli_state& s) {
   add_output_option(*join, s.global);
   join->footer(footer(
       "The node's key is made here and never leaves the host; the control plane signs its\n"
-      "certificate. Writes DIR/tls/{ca,NAME}.{crt,key} and DIR/tuttid.yaml; then start\n"
+      "certificate. Writes DIR/tls/{ca,node}.crt, node.key and DIR/tuttid.yaml; then start\n"
       "tuttid-node. `tutti cluster join-command` prints this command filled in."));
   join->callback([&s] { s.cluster.action = cluster_action::join; });
   s.dispatch.emplace_back(join, [&s] { return run_cluster(s.global, s.io, s.cluster); });

@@ -456,6 +456,10 @@ async function follow() {
   try {
     const res = await fetch('/api/v1/stream' + (state.lastSeq ? '?after=' + state.lastSeq : ''),
                             { headers: { Authorization: 'Bearer ' + state.token }, signal: abort.signal });
+    if (res.status === 401) {
+      logout(false); // the token is gone: asking again would not bring it back
+      return;
+    }
     if (!res.ok) throw new Error('stream: ' + res.status);
     $('live').textContent = 'live';
     const reader = res.body.getReader();
