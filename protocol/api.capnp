@@ -162,6 +162,7 @@ struct ServiceStatus {
   driver @4 :DriverKind;
   restarts @5 :Int32;
   updatedMs @6 :Int64;
+  ready @7 :Int32;     # running, and ready by their readiness probes
 }
 
 struct RolloutStatus {

@@ -514,6 +514,7 @@ void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x) {
   b.setDriver(to_capnp(x.driver));
   b.setRestarts(x.restarts);
   b.setUpdatedMs(x.updated_ms);
+  b.setReady(x.ready);
 }
 
 service_status from_capnp(rpc::ServiceStatus::Reader r) {
@@ -525,6 +526,7 @@ service_status from_capnp(rpc::ServiceStatus::Reader r) {
   x.driver = known(r.getDriver(), "driver kind");
   x.restarts = r.getRestarts();
   x.updated_ms = r.getUpdatedMs();
+  x.ready = r.getReady();
   return x;
 }
 

@@ -112,12 +112,13 @@ struct service_status {
   driver_kind driver = driver_kind::process;
   int32_t restarts = 0;
   int64_t updated_ms = 0;
+  int32_t ready = 0; // running, and ready by their readiness probes
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_status& x) {
   return f(caf::meta::type_name("service_status"), x.name, x.revision, x.desired, x.running,
-           x.driver, x.restarts, x.updated_ms);
+           x.driver, x.restarts, x.updated_ms, x.ready);
 }
 
 /// One entry of the cluster's event log. `seq` is assigned by the store and grows by

@@ -442,6 +442,8 @@ p::service_status status(self_ptr self) {
   out.running = running_count(self);
   out.driver = self->state.spec.driver;
   out.restarts = static_cast<int32_t>(self->state.restarts);
+  for (const auto& [slot, s] : self->state.slots)
+    out.ready += is_ready(s) ? 1 : 0;
   return out;
 }
 

@@ -151,7 +151,8 @@ function nodeRows(nodes, actions) {
       cell(el('span', {}, cpu, ` ${Number(n.allocated.cpu || 0)}/${Number(n.capacity.cpu || 0)}`)),
       cell(el('span', {}, mem, ` ${gib(n.allocated.memory || 0)}/${gib(n.capacity.memory || 0)}`), 'wide'),
       cell(String(n.replicas || 0)),
-      cell((n.drivers || []).join(', '), 'wide'),
+      cell((n.drivers || []).map((d) => (n.driverErrors || []).some((e) => e.driver === d) ? `${d} (unhealthy)` : d)
+            .join(', '), 'wide'),
       buttons);
   });
 }
@@ -217,12 +218,13 @@ async function overview() {
   const services = o.services.map((s) => el('tr', {},
     cell(el('a', { href: '#/service/' + encodeURIComponent(s.name), text: s.name })),
     cell(String(s.revision)), cell(String(s.desired || 0)), cell(String(s.running || 0)),
+    cell(String(s.ready || 0)),
     cell(String(s.restarts || 0), 'wide'), cell(s.driver, 'wide'),
     cell(scaleForm(s.name, s.desired || 0))));
   return [
     el('h1', { text: 'Cluster' }),
     el('h2', { text: `Services (${o.services.length})` }),
-    table([['name'], ['revision'], ['desired'], ['running'], ['restarts', 'wide'], ['driver', 'wide'], ['scale']],
+    table([['name'], ['revision'], ['desired'], ['running'], ['ready'], ['restarts', 'wide'], ['driver', 'wide'], ['scale']],
           services, 'services'),
     el('h2', {}, `Nodes (${o.nodeCount})`,
        o.nodeCount > o.nodes.length ? el('span', {}, ' — the first ', String(o.nodes.length), ', all on ',
@@ -307,6 +309,7 @@ function logsSection(name, replicas) {
 
 async function servicePage(name) {
   const d = (await api('services/' + encodeURIComponent(name))).detail;
+  const r = (await api(`services/${encodeURIComponent(name)}/rollout`)).status || {};
   const redo = () => render();
   const { data, controls } = await pagedList('replicas-' + name,
     (p) => api(`replicas?service=${encodeURIComponent(name)}&` + query(p)), redo);
@@ -326,6 +329,9 @@ async function servicePage(name) {
                       onclick: () => act(`Delete ${name} and stop its replicas?`,
                                          `services/${encodeURIComponent(name)}`, undefined,
                                          () => `${name} deleted`) })),
+    el('p', { class: 'rollout', text: `Rollout of revision ${r.revision}: ${r.state} — ${r.updated || 0} updated, ` +
+      `${r.ready || 0} ready, ${r.available || 0} available, ${r.old || 0} old of ${r.desired || 0}` +
+      (r.message ? ` (${r.message})` : '') }),
     el('h2', { text: `Replicas (${d.replicaCount})` }), controls,
     table([['id'], ['node'], ['state'], ['pid/container'], ['restarts'], ['revision', 'wide'], ['health', 'wide']],
           rows, 'replicas'),
@@ -406,6 +412,9 @@ async function chartsPage() {
 }
 
 async function treePage() {
+  // Actors restart without an event: the tree is read again every 2 s while shown.
+  clearTimeout(state.treeTimer);
+  state.treeTimer = setTimeout(() => { if (location.hash.startsWith('#/tree')) render(); }, 2000);
   const t = await api('tree');
   const rows = (t.actors || []).map((a) => el('tr', {}, cell(a.path), cell(a.kind), cell(a.state),
     cell(String(a.restarts || 0)), cell(a.lastExit || '', 'wide')));
