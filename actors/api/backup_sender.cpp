@@ -57,8 +57,10 @@ kj::Promise<caf::expected<backup_sent>> next_piece(std::shared_ptr<sending> s,
 } // namespace
 
 caf::expected<std::string> backup_file(const std::string& dir) {
+  // Inside the data directory, which must be there: never made anew (a
+  // removed data directory is not brought back for a backup's copy).
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  fs::create_directory(dir, ec);
   if (!ec)
     fs::permissions(dir, fs::perms::owner_all, ec);
   if (ec)
