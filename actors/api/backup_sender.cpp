@@ -57,8 +57,8 @@ kj::Promise<caf::expected<backup_sent>> next_piece(std::shared_ptr<sending> s,
 } // namespace
 
 caf::expected<std::string> backup_file(const std::string& dir) {
-  // Inside the data directory, which must be there: never made anew (a
-  // removed data directory is not brought back for a backup's copy).
+  // Made at start (clear_backup_files): a data directory removed since is
+  // not brought back for a backup's copy.
   std::error_code ec;
   fs::create_directory(dir, ec);
   if (!ec)
@@ -73,6 +73,8 @@ caf::expected<std::string> backup_file(const std::string& dir) {
 
 void clear_backup_files(const std::string& dir) {
   std::error_code ec;
+  fs::create_directories(dir, ec); // a control plane on etcd may have made no data directory
+  fs::permissions(dir, fs::perms::owner_all, ec);
   for (const auto& entry : fs::directory_iterator(dir, ec))
     if (entry.path().filename().string().rfind(file_prefix, 0) == 0)
       fs::remove(entry.path(), ec);

@@ -23,7 +23,8 @@ struct backup_sent {
 /// itself into.
 caf::expected<std::string> backup_file(const std::string& dir);
 
-/// Removes copies a previous run of tuttid left in `dir` (it ended mid-send).
+/// Makes `dir` (mode 0700) and removes the copies a previous run of tuttid
+/// left there (it ended mid-send). At start.
 void clear_backup_files(const std::string& dir);
 
 /// Streams the file at `path` to `sink` in pieces (each acknowledged, so the
