@@ -40,7 +40,7 @@ def wait_until(what, check, timeout=15.0):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)  # -- polling interval of a deadline wait
+        time.sleep(0.05)  # -- allowed: the polling interval of a deadline wait
 
 
 class Daemon:
