@@ -1,5 +1,7 @@
 #include "protocol/capnp_convert.hpp"
 
+#include "protocol/capnp_convert_detail.hpp"
+
 #include "protocol/utf8.hpp"
 
 #include <kj/exception.h>
@@ -413,38 +415,8 @@ std::optional<credential_kind> from_capnp(rpc::CredentialKind x) {
   return std::nullopt;
 }
 
-namespace {
+using namespace convert_detail;
 
-std::string text(capnp::Text::Reader r) {
-  return {r.cStr(), r.size()};
-}
-
-/// The enum value of `x`, or a kj::Exception that says which field a newer
-/// peer filled with an enumerant this build does not know.
-template <class Wire> auto known(Wire x, const char* field) {
-  auto value = from_capnp(x);
-  if (!value)
-    kj::throwFatalException(kj::Exception(
-        kj::Exception::Type::FAILED, __FILE__, __LINE__,
-        kj::str("the peer sent ", field, " ", static_cast<uint16_t>(x),
-                ", which this build does not know; tutti and tuttid must be of the same version")));
-  return *value;
-}
-
-template <class Builder, class Values> void fill_list(Builder list, const Values& xs) {
-  for (unsigned i = 0; i < xs.size(); ++i)
-    to_capnp(list[i], xs[i]);
-}
-
-template <class Value, class Reader> std::vector<Value> read_list(Reader list) {
-  std::vector<Value> out;
-  out.reserve(list.size());
-  for (auto r : list)
-    out.push_back(from_capnp(r));
-  return out;
-}
-
-} // namespace
 
 static void to_capnp(rpc::Resources::Builder b, const resource_spec& x) {
   b.setCpu(x.cpu);
@@ -761,68 +733,6 @@ void to_capnp(rpc::Revision::Builder b, const spec_record& x) {
 
 spec_record from_capnp(rpc::Revision::Reader r) {
   return {"", r.getRevision(), text(r.getSpecYaml()), r.getTimeMs()};
-}
-
-void to_capnp(rpc::Identity::Builder b, const identity& x) {
-  b.setName(utf8_text(x.name));
-  auto groups = b.initGroups(x.groups.size());
-  for (unsigned i = 0; i < x.groups.size(); ++i)
-    groups.set(i, utf8_text(x.groups[i]));
-  b.setRole(to_capnp(x.role));
-  b.setVia(to_capnp(x.via));
-  b.setExpiresMs(x.expires_ms);
-  auto namespaces = b.initNamespaces(x.namespaces.size());
-  for (unsigned i = 0; i < x.namespaces.size(); ++i)
-    namespaces.set(i, utf8_text(x.namespaces[i]));
-}
-
-identity from_capnp(rpc::Identity::Reader r) {
-  identity out;
-  out.name = text(r.getName());
-  for (auto g : r.getGroups())
-    out.groups.push_back(text(g));
-  out.role = known(r.getRole(), "role");
-  out.via = known(r.getVia(), "credential kind");
-  out.expires_ms = r.getExpiresMs();
-  for (auto n : r.getNamespaces())
-    out.namespaces.push_back(text(n));
-  return out;
-}
-
-void to_capnp(rpc::TokenInfo::Builder b, const token_record& x) {
-  b.setName(utf8_text(x.name));
-  b.setRole(to_capnp(x.role));
-  b.setCreatedMs(x.created_ms);
-  b.setExpiresMs(x.expires_ms);
-  b.setCreatedBy(utf8_text(x.created_by));
-  b.setNamespace(utf8_text(x.name_space));
-}
-
-token_record from_capnp(rpc::TokenInfo::Reader r) {
-  token_record out;
-  out.name = text(r.getName());
-  out.role = known(r.getRole(), "role");
-  out.created_ms = r.getCreatedMs();
-  out.expires_ms = r.getExpiresMs();
-  out.created_by = text(r.getCreatedBy());
-  out.name_space = text(r.getNamespace());
-  return out;
-}
-
-void to_capnp(rpc::AuditRecord::Builder b, const audit_record& x) {
-  b.setId(utf8_text(x.id));
-  b.setTimeMs(x.time_ms);
-  b.setWho(utf8_text(x.who));
-  b.setFrom(utf8_text(x.from));
-  b.setCall(utf8_text(x.call));
-  b.setTarget(utf8_text(x.target));
-  b.setResult(utf8_text(x.result));
-  b.setMessage(utf8_text(x.message));
-}
-
-audit_record from_capnp(rpc::AuditRecord::Reader r) {
-  return {text(r.getId()),   r.getTimeMs(),        text(r.getWho()),    text(r.getFrom()),
-          text(r.getCall()), text(r.getTarget()), text(r.getResult()), text(r.getMessage())};
 }
 
 } // namespace tutti::protocol
