@@ -518,18 +518,62 @@ client::client(std::unique_ptr<impl> x) : impl_(std::move(x)) {}
 
 client::~client() = default;
 
+namespace {
+
+/// A POST whose answer streams into `on_bytes(data)`, on a connection of its
+/// own (a watch, a snapshot): the handle, headers, body and error text it
+/// needs until it ends. Not movable: curl holds pointers into it.
+struct stream_call {
+  std::unique_ptr<CURL, void (*)(CURL*)> handle{curl_easy_init(), curl_easy_cleanup};
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers{
+      curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all};
+  std::string url;
+  std::string body;
+  char error[CURL_ERROR_SIZE] = {};
+
+  stream_call(std::string url_, const std::string& token, std::string body_,
+              curl_write_callback on_bytes, void* data, const client_options& opts)
+    : url(std::move(url_)), body(std::move(body_)) {
+    if (!token.empty())
+      headers.reset(curl_slist_append(headers.release(), ("Authorization: " + token).c_str()));
+    auto* h = handle.get();
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_bytes);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, data);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    set_tls(h, opts);
+  }
+  stream_call(const stream_call&) = delete;
+  stream_call& operator=(const stream_call&) = delete;
+
+  /// Why a perform that returned `rc` failed, as curl says it.
+  std::string why(CURLcode rc) const {
+    return error[0] != '\0' ? error : curl_easy_strerror(rc);
+  }
+};
+
+} // namespace
+
+caf::expected<std::string> client::stream_token() {
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  if (!impl_->opts.user.empty() && impl_->token.empty())
+    if (auto err = impl_->authenticate())
+      return err;
+  return impl_->token;
+}
+
 caf::error client::watch(const std::string& key, const std::string& range_end,
                          int64_t start_revision,
                          const std::function<void(int64_t, std::vector<watch_event>)>& changes,
                          const std::function<bool()>& stop, watch_cancel* cancel) {
-  std::string token;
-  {
-    std::lock_guard<std::mutex> guard{impl_->mutex};
-    if (!impl_->opts.user.empty() && impl_->token.empty())
-      if (auto err = impl_->authenticate())
-        return err;
-    token = impl_->token;
-  }
+  auto token = stream_token();
+  if (!token)
+    return std::move(token.error());
   json create{{"key", base64(key)}, {"start_revision", std::to_string(start_revision)}};
   if (!range_end.empty())
     create["range_end"] = base64(range_end);
@@ -538,23 +582,8 @@ caf::error client::watch(const std::string& key, const std::string& range_end,
   std::string why;
   for (const auto& endpoint : opts.endpoints) {
     watch_stream w{&changes, &stop, &impl_->cancelled, {}, {}, false};
-    std::unique_ptr<CURL, void (*)(CURL*)> handle{curl_easy_init(), curl_easy_cleanup};
-    std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers{
-        curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all};
-    if (!token.empty())
-      headers.reset(curl_slist_append(headers.release(), ("Authorization: " + token).c_str()));
-    char error[CURL_ERROR_SIZE] = {};
-    auto url = endpoint + "/v3/watch";
-    auto* h = handle.get();
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_stream::on_bytes);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    stream_call call{endpoint + "/v3/watch", *token, body, watch_stream::on_bytes, &w, opts};
+    auto* h = call.handle.get();
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, watch_stream::on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &w);
@@ -562,7 +591,6 @@ caf::error client::watch(const std::string& key, const std::string& range_end,
       curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, watch_socket);
       curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, cancel);
     }
-    set_tls(h, opts);
     auto rc = curl_easy_perform(h);
     if (cancel != nullptr) {
       std::lock_guard<std::mutex> guard{cancel->mtx_};
@@ -574,7 +602,7 @@ caf::error client::watch(const std::string& key, const std::string& range_end,
       return caf::none;
     if (!w.problem.empty())
       return p::make_error(p::error_code::unavailable, w.problem);
-    auto text = std::string{error[0] != '\0' ? error : curl_easy_strerror(rc)};
+    auto text = call.why(rc);
     if (w.created) // it ran, then broke: the caller reads again and watches anew
       return p::make_error(p::error_code::unavailable,
                            "the watch of etcd at " + endpoint + " broke: " + text);
@@ -735,14 +763,9 @@ struct snapshot_stream {
 } // namespace
 
 caf::expected<uint64_t> client::snapshot(const std::string& path) {
-  std::string token;
-  {
-    std::lock_guard<std::mutex> guard{impl_->mutex};
-    if (!impl_->opts.user.empty() && impl_->token.empty())
-      if (auto err = impl_->authenticate())
-        return err;
-    token = impl_->token;
-  }
+  auto token = stream_token();
+  if (!token)
+    return std::move(token.error());
   const auto& opts = impl_->opts;
   std::string why;
   for (const auto& endpoint : opts.endpoints) {
@@ -752,24 +775,9 @@ caf::expected<uint64_t> client::snapshot(const std::string& path) {
                            "cannot create " + path + ": " + std::strerror(errno));
     snapshot_stream s;
     s.out = ::fdopen(fd, "wb");
-    std::unique_ptr<CURL, void (*)(CURL*)> handle{curl_easy_init(), curl_easy_cleanup};
-    std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers{
-        curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all};
-    if (!token.empty())
-      headers.reset(curl_slist_append(headers.release(), ("Authorization: " + token).c_str()));
-    char error[CURL_ERROR_SIZE] = {};
-    auto url = endpoint + "/v3/maintenance/snapshot";
-    auto* h = handle.get();
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, snapshot_stream::on_bytes);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    set_tls(h, opts);
-    auto rc = curl_easy_perform(h);
+    stream_call call{endpoint + "/v3/maintenance/snapshot", *token, "{}", snapshot_stream::on_bytes,
+                     &s, opts};
+    auto rc = curl_easy_perform(call.handle.get());
     bool synced = s.ended && std::fflush(s.out) == 0 && ::fsync(::fileno(s.out)) == 0;
     std::fclose(s.out);
     if (rc == CURLE_OK && synced)
@@ -777,7 +785,7 @@ caf::expected<uint64_t> client::snapshot(const std::string& path) {
     ::unlink(path.c_str());
     if (!s.problem.empty())
       return p::make_error(p::error_code::store_failure, s.problem);
-    auto text = rc != CURLE_OK ? std::string{error[0] != '\0' ? error : curl_easy_strerror(rc)}
+    auto text = rc != CURLE_OK ? call.why(rc)
                                : std::string{"the stream ended before the snapshot did"};
     why += (why.empty() ? "" : "; ") + endpoint + ": " + text;
   }

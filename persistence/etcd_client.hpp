@@ -206,6 +206,9 @@ public:
 private:
   struct impl;
   explicit client(std::unique_ptr<impl> x);
+  /// The auth token for a call on a connection of its own (a watch, a
+  /// snapshot), asked for first when etcd has users.
+  caf::expected<std::string> stream_token();
   std::unique_ptr<impl> impl_;
 };
 

@@ -211,10 +211,6 @@ kj::Own<kj::ConnectionReceiver> listen_unix(kj::AsyncIoContext& io, const std::s
   return listener;
 }
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 struct api_server::impl {
   caf::actor_system& sys;
   options opts;
@@ -243,11 +239,6 @@ struct api_server::impl {
     if (opts.ui_host.empty())
       return {};
     auto where = opts.ui_host + ":" + std::to_string(opts.ui_port);
-    if (!tls && !is_loopback(opts.ui_host))
-      return p::make_error(p::error_code::invalid_argument,
-                           "the dashboard on " + where + " would be plain HTTP: give the API a "
-                           "certificate (the dashboard then serves HTTPS with it), or serve it "
-                           "on a loopback address (--ui 127.0.0.1:7780)");
     try {
       auto addr =
           io.provider->getNetwork().parseAddress(opts.ui_host, opts.ui_port).wait(io.waitScope);

@@ -62,7 +62,8 @@ public:
     /// them (the data directory's backups/); empty: backups are refused.
     std::string backup_dir;
     /// The web dashboard's address (HTTPS with the API's certificate, else
-    /// HTTP on loopback only); an empty host: no dashboard. Port 0 picks one.
+    /// HTTP, which configure_api_access allows on loopback only); an empty
+    /// host: no dashboard. Port 0 picks one.
     std::string ui_host;
     uint16_t ui_port = 0;
     /// When the dashboard's address is taken: true ends start() with the

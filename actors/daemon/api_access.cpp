@@ -135,6 +135,12 @@ caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
                          "the API needs both a certificate and its key (access.certificate and "
                          "access.key, or --api-cert and --api-key)");
   if (cert_path.empty() || a.plaintext) {
+    if (cfg.ui && !is_loopback(cfg.ui->host))
+      return p::make_error(p::error_code::invalid_argument,
+                           "the dashboard on " + cfg.ui->to_string() +
+                               " would be plain HTTP: give the API a certificate (the dashboard "
+                               "then serves HTTPS with it), or serve it on a loopback address "
+                               "(--ui 127.0.0.1:7780)");
     if (!a.client_ca.empty())
       return p::make_error(p::error_code::invalid_argument,
                            "access.client_ca needs TLS: give the API a certificate and key");

@@ -18,8 +18,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -115,13 +113,6 @@ result<done> make_dir(const std::string& dir, const owner& who) {
     return client_error{client_code::invalid_argument,
                         "cannot give " + dir + " to " + who.name + ": " + std::strerror(errno)};
   return done{};
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream text;
-  text << in.rdbuf();
-  return in ? text.str() : std::string{};
 }
 
 std::string first_line(const std::string& text) {
@@ -358,12 +349,10 @@ std::string join_address(const std::string& listen, const std::string& api) {
 result<std::string> join_token(const cluster_options& o) {
   if (!o.token.empty())
     return o.token;
-  auto text = first_line(read_text(o.token_file));
-  if (text.empty())
+  if (o.token_file.empty())
     return client_error{client_code::invalid_argument,
-                        o.token_file.empty() ? std::string{"give the join token: --token or --token-file"}
-                                             : "cannot read a token from " + o.token_file};
-  return text;
+                        "give the join token: --token or --token-file"};
+  return credentials::read_token_file(o.token_file);
 }
 
 int join(const global_options& g, const streams& io, const cluster_options& o) {
