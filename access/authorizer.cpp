@@ -9,7 +9,7 @@ namespace tutti::access {
 namespace p = tutti::protocol;
 
 std::optional<api_call> api_call_of(uint16_t ordinal) {
-  if (ordinal > static_cast<uint16_t>(api_call::join_secret))
+  if (ordinal > static_cast<uint16_t>(api_call::remove_secret))
     return std::nullopt;
   return static_cast<api_call>(ordinal);
 }
@@ -70,6 +70,14 @@ std::string to_string(api_call x) {
       return "importImage";
     case api_call::list_volumes:
       return "listVolumes";
+    case api_call::list_configs:
+      return "listConfigs";
+    case api_call::remove_config:
+      return "removeConfig";
+    case api_call::list_secrets:
+      return "listSecrets";
+    case api_call::remove_secret:
+      return "removeSecret";
     case api_call::remove_volume:
       return "removeVolume";
     case api_call::backup:
@@ -131,6 +139,14 @@ call_meaning meaning_of(api_call x) {
       return {"import", "images"};
     case api_call::list_volumes:
       return {"read", "volumes"};
+    case api_call::list_configs:
+      return {"read", "configs"};
+    case api_call::remove_config:
+      return {"delete", "configs"};
+    case api_call::list_secrets:
+      return {"read", "secrets"};
+    case api_call::remove_secret:
+      return {"delete", "secrets"};
     case api_call::remove_volume:
       return {"delete", "volumes"};
     case api_call::backup:
@@ -160,6 +176,8 @@ p::access_role required_role(api_call x) {
     case api_call::get_controllers:
     case api_call::whoami:
     case api_call::list_volumes:
+    case api_call::list_configs:
+    case api_call::list_secrets:
       return r::viewer;
     case api_call::apply:
     case api_call::scale:
@@ -169,6 +187,8 @@ p::access_role required_role(api_call x) {
     case api_call::set_node_state:
     case api_call::import_image:
     case api_call::remove_volume:
+    case api_call::remove_config:
+    case api_call::remove_secret:
       return r::operator_;
     case api_call::kill_actor:
     case api_call::create_token:
@@ -194,6 +214,8 @@ bool mutates(api_call x) {
     case api_call::revoke_token:
     case api_call::import_image:
     case api_call::remove_volume:
+    case api_call::remove_config:
+    case api_call::remove_secret:
       return true;
     default:
       return false;
@@ -267,6 +289,14 @@ std::pair<std::string, std::string> rule_of(api_call x) {
       return {"read", "volumes"};
     case c::remove_volume:
       return {"delete", "volumes"};
+    case c::list_configs:
+      return {"read", "configs"};
+    case c::remove_config:
+      return {"delete", "configs"};
+    case c::list_secrets:
+      return {"read", "secrets"};
+    case c::remove_secret:
+      return {"delete", "secrets"};
     case c::backup:
       return {"backup", "store"};
     case c::join_secret:

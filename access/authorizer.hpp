@@ -48,6 +48,10 @@ enum class api_call : uint16_t {
   remove_volume,
   backup,
   join_secret,
+  list_configs,
+  remove_config,
+  list_secrets,
+  remove_secret,
 };
 
 /// The call of a method ordinal; nullopt for one this build does not know.

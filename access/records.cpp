@@ -1,5 +1,6 @@
 #include "access/records.hpp"
 
+#include "access/digest.hpp"
 #include "protocol/errors.hpp"
 
 #include <nlohmann/json.hpp>
@@ -92,6 +93,34 @@ std::string audit_id(int64_t time_ms, uint64_t suffix) {
   std::snprintf(buf, sizeof buf, "%016lld-%08llx", static_cast<long long>(time_ms),
                 static_cast<unsigned long long>(suffix & 0xffffffffu));
   return buf;
+}
+
+std::string encode(const p::object_record& x) {
+  return dump(json{{"name", x.name},
+                   {"version", x.version},
+                   {"created_ms", x.created_ms},
+                   {"size", x.size},
+                   {"sha256", x.sha256},
+                   {"data", to_base64(x.data)}});
+}
+
+caf::expected<p::object_record> decode_object(p::object_kind kind, std::string_view value) {
+  auto what = p::to_string(kind);
+  auto out = decode_with<p::object_record>(
+      value, what.c_str(), [](const json& j, p::object_record& x) {
+        x.name = j.at("name").get<std::string>();
+        x.version = j.at("version").get<int64_t>();
+        x.created_ms = j.value("created_ms", int64_t{0});
+        x.size = j.value("size", int64_t{0});
+        x.sha256 = j.value("sha256", std::string{});
+        auto data = from_base64(j.at("data").get<std::string>());
+        if (!data)
+          throw json::other_error::create(501, "its data is not base64", &j);
+        x.data = std::move(*data);
+      });
+  if (out)
+    out->kind = kind;
+  return out;
 }
 
 } // namespace tutti::access

@@ -234,7 +234,14 @@ using cluster_actor = caf::typed_actor<
     // the persistent volumes of every connected node; removing one of a node
     caf::replies_to<p::volumes_atom>::with<std::vector<p::volume_info>>,
     caf::replies_to<p::volumes_atom, p::delete_atom, std::string, std::string,
-                    std::string>::with<bool>>;
+                    std::string>::with<bool>,
+    // configs or secrets: of a namespace ("" every one), of a name ("" every
+    // one), with a config's data; removing every version of one
+    caf::replies_to<p::objects_atom, p::object_kind, std::string, std::string, bool>::with<
+        std::vector<p::object_info>>,
+    caf::replies_to<p::objects_atom, p::delete_atom, p::object_kind, std::string>::with<bool>,
+    // a service actor asks for the data its spec's references name
+    caf::replies_to<p::payload_atom, p::service_spec>::with<p::shared_payloads>>;
 
 /// A control plane's children by name ("store", "placement", "discovery",
 /// "cluster"), as the gateway asks for them on every join; a null handle while

@@ -172,9 +172,19 @@ void read_host_volume_paths(const field& f, node_config& node, error_sink& error
   }
 }
 
+void read_secrets(const field& f, secrets_config& out, error_sink& errors) {
+  if (!expect_map(f, "a mapping with key_file", errors))
+    return;
+  map_reader fields{f, errors};
+  if (auto path = fields.take("key_file"))
+    if (auto text = read_nonempty_string(*path, errors))
+      out.key_file = *text;
+  fields.finish();
+}
+
 void read_node(const field& f, node_config& node, error_sink& errors) {
-  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory, port_range and "
-                     "host_volume_paths",
+  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory, port_range, "
+                     "host_volume_paths and secrets_dir",
                   errors))
     return;
   map_reader fields{f, errors};
@@ -206,6 +216,14 @@ void read_node(const field& f, node_config& node, error_sink& errors) {
     read_port_range(*range, node, errors);
   if (auto paths = fields.take("host_volume_paths"))
     read_host_volume_paths(*paths, node, errors);
+  if (auto dir = fields.take("secrets_dir"))
+    if (auto text = read_nonempty_string(*dir, errors)) {
+      if (text->front() != '/' || text->find("/..") != std::string::npos)
+        errors.add(dir->mark, dir->path,
+                   "expected the absolute path of a folder on a tmpfs, got '" + *text + "'");
+      else
+        node.secrets_dir = *text;
+    }
   fields.finish();
 }
 
@@ -504,6 +522,8 @@ void read_daemon_config(const field& whole, daemon_config& out, error_sink& erro
     read_cluster(*cluster, out.cluster, errors);
   if (auto access = fields.take("access"))
     read_access(*access, out.access, errors);
+  if (auto secrets = fields.take("secrets"))
+    read_secrets(*secrets, out.secrets, errors);
   read_flag(fields, "stop_replicas_on_exit", out.stop_replicas_on_exit, errors);
   read_flag(fields, "enable_chaos", out.enable_chaos, errors);
   if (auto level = fields.take("log_level"))

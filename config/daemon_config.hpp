@@ -33,6 +33,16 @@ struct node_config {
   /// Folders of the host that `type: host` volumes may be (or be under);
   /// empty: the node lends none.
   std::vector<std::string> host_volume_paths;
+  /// Where the files of replicas' configs and secrets are written: a folder on
+  /// a tmpfs. Empty: /dev/shm/tutti-UID-HASH, HASH naming the data directory.
+  std::string secrets_dir;
+};
+
+/// Secret objects (control and dev): sealed in the store with the key in
+/// `key_file` (64 hex digits). Empty: dev makes DATA_DIR/secrets.key; control
+/// has no key and refuses Secret objects.
+struct secrets_config {
+  std::string key_file;
 };
 
 struct supervision_config {
@@ -183,6 +193,7 @@ struct daemon_config {
   store_config store;
   protocol::api_limits limits; // what one client may ask at once
   access_config access;
+  secrets_config secrets;
   bool stop_replicas_on_exit = false;
   /// --enable-chaos: the admin RPC may kill any actor by path (for chaos tests).
   bool enable_chaos = false;

@@ -71,6 +71,29 @@ void emit_ports(YAML::Emitter& out, const std::vector<protocol::port_spec>& port
   out << YAML::EndSeq;
 }
 
+/// Absent when empty: specs stored before configs and secrets read (and hash)
+/// the same. The version in use is written with whether it is pinned, so the
+/// text reads back to the same references.
+void emit_object_refs(YAML::Emitter& out, const char* key,
+                      const std::vector<protocol::object_ref>& refs) {
+  if (refs.empty())
+    return;
+  out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+  for (const auto& r : refs) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << r.name;
+    if (r.version > 0)
+      out << YAML::Key << "version" << YAML::Value << static_cast<long long>(r.version);
+    out << YAML::Key << "pinned" << YAML::Value << r.pinned;
+    if (!r.path.empty())
+      out << YAML::Key << "path" << YAML::Value << r.path;
+    if (!r.env.empty())
+      out << YAML::Key << "env" << YAML::Value << r.env;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
 /// Absent when empty: specs stored before volumes read (and hash) the same.
 void emit_volumes(YAML::Emitter& out, const std::vector<protocol::volume_spec>& volumes) {
   if (volumes.empty())
@@ -277,6 +300,8 @@ std::string emit_spec(const service_spec& spec) {
   emit_update(out, spec.update);
   emit_volumes(out, spec.volumes);
   emit_mounts(out, spec.mounts);
+  emit_object_refs(out, "configs", spec.configs);
+  emit_object_refs(out, "secrets", spec.secrets);
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";
 }

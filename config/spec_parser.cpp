@@ -2,6 +2,7 @@
 
 #include "protocol/namespaces.hpp"
 
+#include "config/object_reader.hpp"
 #include "config/policy_reader.hpp"
 #include "config/volume_reader.hpp"
 #include "config/yaml_walk.hpp"
@@ -52,10 +53,6 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
 // Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
 constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
-
-/// Kinds of documents that tutti will read and does not yet: refused as such,
-/// not as unknown.
-constexpr std::array<std::string_view, 2> unsupported_kinds{"Config", "Secret"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
@@ -150,6 +147,7 @@ public:
     read_update(fields, spec);
     read_volumes(fields, spec, errors_);
     read_mounts(fields, spec, errors_);
+    read_object_refs(fields, spec, errors_);
     refuse_unsupported(fields);
     fields.finish();
     check_image(image, whole, spec);
@@ -172,11 +170,9 @@ private:
     auto kind = read_string(*f, errors_);
     if (!kind || *kind == "Service")
       return;
-    if (std::find(unsupported_kinds.begin(), unsupported_kinds.end(), *kind) !=
-        unsupported_kinds.end())
-      errors_.add(f->mark, f->path, "kind " + *kind + " is not supported yet");
-    else
-      errors_.add(f->mark, f->path, "expected 'Service', got '" + *kind + "'");
+    errors_.add(f->mark, f->path,
+                "expected one of 'Service', 'Config', 'Secret', 'Quota', 'Role', "
+                "'RoleBinding', got '" + *kind + "'");
   }
 
   void read_name(map_reader& fields, const field& whole, service_spec& spec) {
@@ -668,9 +664,11 @@ parse_result parse_specs(const std::string& text, const std::string& file,
   std::vector<protocol::quota_spec> quotas;
   std::vector<protocol::custom_role> roles;
   std::vector<protocol::role_binding> bindings;
+  std::vector<protocol::object_spec> objects;
   if (auto docs = load_documents(text, errors)) {
     spec_reader reader{errors, request_namespace};
     policy_reader policies{errors, request_namespace};
+    object_reader object_docs{errors, request_namespace};
     bool any = false;
     guarded_walk(errors, [&] {
       for (const auto& doc : *docs) {
@@ -687,18 +685,28 @@ parse_result parse_specs(const std::string& text, const std::string& file,
         } else if (kind == "RoleBinding") {
           if (auto binding = policies.read_binding(doc))
             bindings.push_back(std::move(*binding));
+        } else if (kind == "Config" || kind == "Secret") {
+          auto object_kind =
+              kind == "Secret" ? protocol::object_kind::secret : protocol::object_kind::config;
+          if (auto x = object_docs.read(doc, object_kind))
+            objects.push_back(std::move(*x));
         } else if (auto spec = reader.read(doc)) {
           specs.push_back(std::move(*spec));
         }
       }
     });
-    int groups = (specs.empty() ? 0 : 1) + (quotas.empty() ? 0 : 1) +
+    // Configs and secrets go with the services that use them, or alone.
+    int groups = (specs.empty() && objects.empty() ? 0 : 1) + (quotas.empty() ? 0 : 1) +
                  (roles.empty() && bindings.empty() ? 0 : 1);
     if (!any)
       errors.add_unplaced("", "no documents: expected one or more 'kind: Service' documents");
     else if (groups > 1)
       errors.add_unplaced("", "services, quotas and roles in one input: apply kind: Quota, and "
                               "kind: Role with kind: RoleBinding, in files of their own");
+    else if (objects.size() > protocol::max_objects_per_apply)
+      errors.add_unplaced("", std::to_string(objects.size()) +
+                                  " Config and Secret documents in one input; at most " +
+                                  std::to_string(protocol::max_objects_per_apply));
   }
   parse_result result;
   result.errors = errors.take();
@@ -707,6 +715,7 @@ parse_result parse_specs(const std::string& text, const std::string& file,
     result.quotas = std::move(quotas);
     result.roles = std::move(roles);
     result.bindings = std::move(bindings);
+    result.objects = std::move(objects);
   }
   return result;
 }

@@ -4,6 +4,7 @@
 // to canonical YAML. yaml-cpp stays inside config/: no YAML::Node leaves it.
 
 #include "protocol/access.hpp"
+#include "protocol/objects.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -21,6 +22,7 @@ struct parse_result {
   std::vector<protocol::quota_spec> quotas; // of `kind: Quota` documents
   std::vector<protocol::custom_role> roles;     // `kind: Role`
   std::vector<protocol::role_binding> bindings; // `kind: RoleBinding`
+  std::vector<protocol::object_spec> objects;   // `kind: Config`, `kind: Secret`
   /// Not empty: the whole input is refused and `specs` is empty.
   std::vector<protocol::spec_error> errors;
   bool ok() const { return errors.empty(); }

@@ -118,7 +118,7 @@ struct role_binding {
 
 /// What the store keeps besides specs, assignments, nodes and events: small
 /// records by kind and name, as encoded JSON values.
-enum class object_kind : uint8_t { token, audit, quota, role, role_binding };
+enum class object_kind : uint8_t { token, audit, quota, role, role_binding, config, secret };
 
 std::string to_string(object_kind x);
 

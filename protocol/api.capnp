@@ -315,6 +315,18 @@ struct VolumeInfo {
   inUse @3 :Bool;     # a replica on the node runs with it now
 }
 
+# One version of a Config or Secret (Tutti.listConfigs, listSecrets). A
+# secret's data never leaves the control plane through this API.
+struct ObjectInfo {
+  name @0 :Text;          # qualified: NAMESPACE/NAME, or NAME in default
+  version @1 :Int64;
+  createdMs @2 :Int64;
+  size @3 :Int64;         # bytes of data
+  sha256 @4 :Text;        # of a config's data; empty for a secret
+  data @5 :Data;          # a config's, when asked for; never a secret's
+  usedBy @6 :List(Text);  # services whose current spec uses this version
+}
+
 # Who a session acts for.
 struct Identity {
   name @0 :Text;
@@ -487,4 +499,20 @@ interface Tutti {
   # checks the CA it is shown against. Refused when the control plane cannot
   # sign certificates (no cluster.tls.ca_key).
   joinSecret @29 () -> (token :Text, caSha256 :Text, error :Error);
+
+  # The versions of the configs of `namespace` (every visible one when empty),
+  # of `name` (qualified) only when it is set, with their data when `withData`.
+  # Configs and secrets are made and changed by apply (kind: Config, Secret).
+  listConfigs @30 (namespace :Text, name :Text, withData :Bool)
+      -> (objects :List(ObjectInfo), error :Error);
+
+  # Removes every version of config `name` (qualified); refused while a
+  # service's spec refers to it.
+  removeConfig @31 (name :Text) -> (error :Error);
+
+  # As listConfigs, without any data.
+  listSecrets @32 (namespace :Text, name :Text) -> (objects :List(ObjectInfo), error :Error);
+
+  # As removeConfig.
+  removeSecret @33 (name :Text) -> (error :Error);
 }

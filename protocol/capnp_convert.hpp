@@ -5,6 +5,7 @@
 // enums are the source of truth; each rpc enum mirrors one of them.
 
 #include "protocol/access.hpp"
+#include "protocol/objects.hpp"
 #include "protocol/api.capnp.h"
 #include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
@@ -77,6 +78,7 @@ void to_capnp(rpc::Identity::Builder b, const identity& x);
 void to_capnp(rpc::TokenInfo::Builder b, const token_record& x); // never the secret's hash
 void to_capnp(rpc::AuditRecord::Builder b, const audit_record& x);
 void to_capnp(rpc::VolumeInfo::Builder b, const volume_info& x);
+void to_capnp(rpc::ObjectInfo::Builder b, const object_info& x);
 /// Sets code and message from a caf::error (code_of's code).
 void to_capnp(rpc::Error::Builder b, const caf::error& x);
 
@@ -100,6 +102,8 @@ identity from_capnp(rpc::Identity::Reader r);
 token_record from_capnp(rpc::TokenInfo::Reader r);
 audit_record from_capnp(rpc::AuditRecord::Reader r);
 volume_info from_capnp(rpc::VolumeInfo::Reader r);
+/// `kind`: the call's (listConfigs or listSecrets): the message does not say.
+object_info from_capnp(rpc::ObjectInfo::Reader r, object_kind kind);
 
 /// A failed result's error. `code` is nullopt when the peer failed with a code
 /// this build does not know (a newer peer's); the message still says why.

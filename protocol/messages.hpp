@@ -4,6 +4,7 @@
 // types of the API are in spec.hpp and status.hpp; this adds what only actors
 // say to each other. type_ids.hpp registers all of them with CAF.
 
+#include "protocol/objects.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -75,6 +76,8 @@ using cordon_atom = caf::atom_constant<caf::atom("cordon")>;
 using import_atom = caf::atom_constant<caf::atom("import")>;
 using volumes_atom = caf::atom_constant<caf::atom("volumes")>;
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
+using objects_atom = caf::atom_constant<caf::atom("objects")>;
+using payload_atom = caf::atom_constant<caf::atom("payload")>;
 
 /// One revision of a service's spec as the store keeps it.
 struct spec_record {
@@ -122,12 +125,15 @@ struct replica_request {
   shared_spec spec; // one per revision, shared by the requests of all its replicas
   std::map<std::string, std::string> discovery_env;
   int64_t epoch = 0; // of the slot's assignment to this node (see assignment::epoch)
+  /// The data of the spec's configs and secrets at their versions, shared
+  /// like the spec; only in requests to nodes that run the replica.
+  shared_payloads objects;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replica_request& x) {
   return f(caf::meta::type_name("replica_request"), x.service, x.slot, x.revision, x.spec,
-           x.discovery_env, x.epoch);
+           x.discovery_env, x.epoch, x.objects);
 }
 
 /// The driver saw a replica's container exit.

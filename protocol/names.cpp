@@ -1,4 +1,5 @@
 #include "protocol/access.hpp"
+#include "protocol/objects.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -53,6 +54,22 @@ std::string volume_env_name(const std::string& volume) {
   for (char c : volume)
     out += c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
   return out;
+}
+
+std::string object_env_name(object_kind kind, const std::string& name) {
+  std::string out = kind == object_kind::secret ? "TUTTI_SECRET_" : "TUTTI_CONFIG_";
+  for (char c : name)
+    out += c == '-' || c == '.' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return out;
+}
+
+std::string object_version_key(const std::string& name, int64_t version) {
+  auto digits = std::to_string(version);
+  return name + "@" + std::string(digits.size() < 12 ? 12 - digits.size() : 0, '0') + digits;
+}
+
+std::string default_object_path(object_kind kind, const std::string& name) {
+  return (kind == object_kind::secret ? "/run/secrets/" : "/run/configs/") + name;
 }
 
 std::string to_string(restart_policy x) {
@@ -333,6 +350,10 @@ std::string to_string(object_kind x) {
       return "role";
     case object_kind::role_binding:
       return "rolebinding";
+    case object_kind::config:
+      return "config";
+    case object_kind::secret:
+      return "secret";
   }
   return "unknown";
 }
@@ -365,7 +386,8 @@ const std::vector<std::string>& role_resources() {
   static const std::vector<std::string> all{"services", "replicas",    "nodes",  "events",
                                             "logs",     "endpoints",   "tree",   "controllers",
                                             "tokens",   "audit",       "version", "identity",
-                                            "images",   "volumes",     "store"};
+                                            "images",   "volumes",     "store",   "configs",
+                                            "secrets"};
   return all;
 }
 

@@ -89,6 +89,31 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("mount_spec"), x.volume, x.path, x.read_only);
 }
 
+/// A service's use of a Config or Secret object (`configs:`, `secrets:`): the
+/// object `name` of the service's namespace, at `version`. Unpinned, the control
+/// plane sets `version` to the object's newest when the spec is applied and again
+/// whenever the object changes (a new revision, rolled out); 0 while no version
+/// exists (the replicas wait). The replica gets the data as a file (`path` in a
+/// container; a process finds the file's path in TUTTI_CONFIG_<NAME> or
+/// TUTTI_SECRET_<NAME>), or as the variable `env` when that is set and `path` is not.
+struct object_ref {
+  std::string name;
+  int64_t version = 0;
+  bool pinned = false;
+  std::string path;
+  std::string env;
+  friend bool operator==(const object_ref&, const object_ref&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, object_ref& x) {
+  return f(caf::meta::type_name("object_ref"), x.name, x.version, x.pinned, x.path, x.env);
+}
+
+/// Whether a replica gets the object as a file (else only as a variable).
+inline bool as_file(const object_ref& x) {
+  return x.env.empty() || !x.path.empty();
+}
+
 /// What a replica reserves on its node. `memory` is in bytes.
 struct resource_spec {
   double cpu = 0;
@@ -244,13 +269,16 @@ struct service_spec {
   update_spec update;
   std::vector<volume_spec> volumes;
   std::vector<mount_spec> mounts;
+  std::vector<object_ref> configs; // `kind: Config` objects the replicas get
+  std::vector<object_ref> secrets; // `kind: Secret` objects the replicas get
   friend bool operator==(const service_spec&, const service_spec&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_spec& x) {
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
            x.image_archive, x.command, x.env, x.resources, x.ports, x.restart, x.placement,
-           x.stop_grace, x.balancing, x.health, x.update, x.volumes, x.mounts);
+           x.stop_grace, x.balancing, x.health, x.update, x.volumes, x.mounts, x.configs,
+           x.secrets);
 }
 
 /// What the services of one namespace may use at most (`kind: Quota`): the

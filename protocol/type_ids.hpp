@@ -6,6 +6,7 @@
 
 #include "protocol/access.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/objects.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
 
@@ -58,4 +59,7 @@ CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::stored_object>))
 CAF_ADD_TYPE_ID(tutti, (tutti::protocol::image_chunk))
 CAF_ADD_TYPE_ID(tutti, (tutti::protocol::volume_info))
 CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::volume_info>))
+CAF_ADD_TYPE_ID(tutti, (tutti::protocol::object_info))
+CAF_ADD_TYPE_ID(tutti, (std::vector<tutti::protocol::object_info>))
+CAF_ADD_TYPE_ID(tutti, (tutti::protocol::shared_payloads))
 CAF_END_TYPE_ID_BLOCK(tutti)

@@ -89,6 +89,10 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
       auto x = params.getAs<rpc::Tutti::RemoveVolumeParams>();
       return text(x.getNode()) + ": " + text(x.getReplica()) + "/" + text(x.getVolume());
     }
+    case c::remove_config:
+      return "config/" + text(params.getAs<rpc::Tutti::RemoveConfigParams>().getName());
+    case c::remove_secret:
+      return "secret/" + text(params.getAs<rpc::Tutti::RemoveSecretParams>().getName());
     default:
       return access::mutates(call) ? service_param(call, params) : std::string{};
   }
@@ -118,8 +122,14 @@ std::vector<std::string> target_namespaces(access::api_call call, capnp::AnyPoin
     std::vector<std::string> out;
     for (const auto& spec : parsed.specs)
       out.push_back(p::namespace_of(spec.name));
+    for (const auto& x : parsed.objects)
+      out.push_back(p::namespace_of(x.name));
     return out;
   }
+  if (call == access::api_call::remove_config)
+    return {p::namespace_of(text(params.getAs<rpc::Tutti::RemoveConfigParams>().getName()))};
+  if (call == access::api_call::remove_secret)
+    return {p::namespace_of(text(params.getAs<rpc::Tutti::RemoveSecretParams>().getName()))};
   auto service = service_param(call, params);
   if (service.empty())
     return {};
@@ -155,6 +165,10 @@ std::pair<std::string, std::string> audit_outcome(access::api_call call,
       return outcome_of<rpc::Tutti::RevokeTokenResults>(results);
     case c::remove_volume:
       return outcome_of<rpc::Tutti::RemoveVolumeResults>(results);
+    case c::remove_config:
+      return outcome_of<rpc::Tutti::RemoveConfigResults>(results);
+    case c::remove_secret:
+      return outcome_of<rpc::Tutti::RemoveSecretResults>(results);
     case c::backup: {
       auto [result, message] = outcome_of<rpc::Tutti::BackupResults>(results);
       if (result != "ok")

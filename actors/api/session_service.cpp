@@ -171,6 +171,43 @@ public:
         p::volumes_atom::value);
   }
 
+  kj::Promise<void> listConfigs(ListConfigsContext ctx) override {
+    auto params = ctx.getParams();
+    auto name = text(params.getName());
+    return call<std::vector<p::object_info>>(
+        ctx, "listConfigs",
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::object_info& x) { return x.name; });
+          fill(results.initObjects(xs.size()), xs);
+        },
+        p::objects_atom::value, p::object_kind::config, text(params.getNamespace()), name,
+        params.getWithData() && !name.empty());
+  }
+
+  kj::Promise<void> removeConfig(RemoveConfigContext ctx) override {
+    return call<bool>(
+        ctx, "removeConfig", [](auto, auto&) {}, p::objects_atom::value, p::delete_atom::value,
+        p::object_kind::config, text(ctx.getParams().getName()));
+  }
+
+  kj::Promise<void> listSecrets(ListSecretsContext ctx) override {
+    auto params = ctx.getParams();
+    return call<std::vector<p::object_info>>(
+        ctx, "listSecrets",
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::object_info& x) { return x.name; });
+          fill(results.initObjects(xs.size()), xs);
+        },
+        p::objects_atom::value, p::object_kind::secret, text(params.getNamespace()),
+        text(params.getName()), false);
+  }
+
+  kj::Promise<void> removeSecret(RemoveSecretContext ctx) override {
+    return call<bool>(
+        ctx, "removeSecret", [](auto, auto&) {}, p::objects_atom::value, p::delete_atom::value,
+        p::object_kind::secret, text(ctx.getParams().getName()));
+  }
+
   kj::Promise<void> removeVolume(RemoveVolumeContext ctx) override {
     auto params = ctx.getParams();
     return call<bool>(

@@ -2,6 +2,7 @@
 
 #include "actors/cluster/cluster_state.hpp"
 #include "actors/cluster/cluster_nodes.hpp"
+#include "actors/cluster/cluster_objects.hpp"
 #include "actors/cluster/cluster_reads.hpp"
 #include "actors/cluster/cluster_specs.hpp"
 #include "actors/cluster/cluster_sweep.hpp"
@@ -149,7 +150,7 @@ void start(self_ptr self, cluster_context ctx) {
   self->set_down_handler([self](caf::down_msg& msg) { self->state.sup->handle_down(msg); });
   load_nodes(self, [self] {
     load_quotas(self);
-    load_services(self);
+    load_objects(self, [self] { load_services(self); });
   });
   if (st.ctx.announce)
     st.ctx.announce(caf::actor_cast<cluster_actor>(self));
@@ -199,6 +200,18 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       [self](p::volumes_atom) { return volumes(self); },
       [self](p::volumes_atom, p::delete_atom, const std::string& node, const std::string& replica,
              const std::string& volume) { return remove_volume(self, node, replica, volume); },
+      // Configs and secrets (cluster_objects).
+      [self](p::objects_atom, p::object_kind kind, const std::string& ns, const std::string& name,
+             bool with_data) { return list_objects(self, kind, ns, name, with_data); },
+      [self](p::objects_atom, p::delete_atom, p::object_kind kind, const std::string& name) {
+        return remove_object(self, kind, name);
+      },
+      [self](p::payload_atom, const p::service_spec& spec) -> caf::result<p::shared_payloads> {
+        auto out = payloads_of(self, spec);
+        if (!out)
+          return std::move(out.error());
+        return std::move(*out);
+      },
       // Fencing sweeps (cluster_sweep).
       [self](p::sweep_atom, const std::string& node) { sweep(self, node); },
       [self](p::flush_atom) { sweep_joined(self); },

@@ -1,10 +1,12 @@
 #pragma once
 
+#include "access/secret_box.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/supervision/supervision.hpp"
 #include "protocol/limits.hpp"
 
 #include <functional>
+#include <optional>
 
 namespace tutti::metrics {
 class recorder;
@@ -23,6 +25,8 @@ struct cluster_context {
   discovery_actor discovery;           // endpoint sets; null: no routing mesh
   std::string mesh_host = "127.0.0.1"; // the address in <SERVICE>_ADDR
   protocol::api_limits limits;         // documents per apply, services in the cluster
+  /// Seals secrets in the store; none: Secret objects are refused.
+  std::optional<access::secret_box> secrets;
 };
 
 /// Spawns the control plane's front actor. It loads every stored spec, supervises

@@ -1,5 +1,6 @@
 #include "actors/cluster/cluster_specs.hpp"
 
+#include "actors/cluster/cluster_objects.hpp"
 #include "actors/cluster/published_ports.hpp"
 #include "actors/node/replica_actor.hpp"
 #include "config/spec_parser.hpp"
@@ -49,31 +50,6 @@ void adopt_committed(self_ptr self, const p::spec_record& rec, const p::service_
     self->send(service_of(self, rec.name), p::update_atom::value, spec, rec.revision);
   else
     start_service(self, rec.name);
-}
-
-/// Commits specs whose text changed (one durable transaction), then hands them to
-/// their service actors. `done` gets the committed records or the error.
-void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
-                  std::function<void(caf::expected<std::vector<p::spec_record>>)> done) {
-  std::vector<p::spec_record> input;
-  for (const auto& spec : specs)
-    input.push_back({spec.name, 0, config::emit_spec(spec), 0});
-  // await: the next apply or scale must see this one's result.
-  self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(input))
-      .await(
-          [self, specs, done](std::vector<p::spec_record>& recs) {
-            // New services start with the variables of this input's ports too.
-            for (size_t i = 0; i < recs.size(); ++i)
-              self->state.services[recs[i].name].spec = specs[i];
-            refresh_env(self);
-            for (size_t i = 0; i < recs.size(); ++i) {
-              adopt_committed(self, recs[i], specs[i]);
-              emit(self, "service_applied", recs[i].name,
-                   "revision " + std::to_string(recs[i].revision) + " applied");
-            }
-            done(std::move(recs));
-          },
-          [done](caf::error& err) { done(std::move(err)); });
 }
 
 /// The record to go back to: revision `to` (0: the newest earlier one that runs
@@ -237,6 +213,29 @@ caf::result<p::apply_result> apply_quotas(self_ptr self, std::vector<p::quota_sp
 
 } // namespace
 
+void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
+                  std::function<void(caf::expected<std::vector<p::spec_record>>)> done) {
+  std::vector<p::spec_record> input;
+  for (const auto& spec : specs)
+    input.push_back({spec.name, 0, config::emit_spec(spec), 0});
+  // await: the next apply or scale must see this one's result.
+  self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(input))
+      .await(
+          [self, specs, done](std::vector<p::spec_record>& recs) {
+            // New services start with the variables of this input's ports too.
+            for (size_t i = 0; i < recs.size(); ++i)
+              self->state.services[recs[i].name].spec = specs[i];
+            refresh_env(self);
+            for (size_t i = 0; i < recs.size(); ++i) {
+              adopt_committed(self, recs[i], specs[i]);
+              emit(self, "service_applied", recs[i].name,
+                   "revision " + std::to_string(recs[i].revision) + " applied");
+            }
+            done(std::move(recs));
+          },
+          [done](caf::error& err) { done(std::move(err)); });
+}
+
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
                                    bool dry_run, const std::string& request_namespace) {
   p::apply_result result;
@@ -248,6 +247,14 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const
   }
   if (!parsed.quotas.empty())
     return apply_quotas(self, std::move(parsed.quotas), dry_run);
+  pending_versions next;
+  auto object_diff = object_changes(self, parsed.objects, next);
+  if (!object_diff) {
+    result.errors.push_back(file_error(file, p::message_of(object_diff.error())));
+    return result;
+  }
+  for (auto& spec : parsed.specs)
+    resolve_refs(self, spec, next);
   result.errors = limit_errors(self, file, parsed.specs);
   for (auto& why : quota_breaches(self, parsed.specs))
     result.errors.push_back(file_error(file, std::move(why)));
@@ -261,21 +268,42 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const
   for (size_t i = 0; i < parsed.specs.size(); ++i)
     if (result.changes[i].kind != p::change_kind::unchanged)
       changed.push_back(parsed.specs[i]);
-  if (dry_run || changed.empty())
+  result.changes.insert(result.changes.begin(), object_diff->begin(), object_diff->end());
+  if (dry_run || (changed.empty() && next.empty()))
     return result;
   auto promise = self->make_response_promise<p::apply_result>();
-  commit_specs(self, std::move(changed),
-               [promise, result](caf::expected<std::vector<p::spec_record>> recs) mutable {
-                 if (!recs) {
-                   promise.deliver(recs.error());
-                   return;
-                 }
-                 for (auto& rec : *recs)
-                   for (auto& c : result.changes)
-                     if (c.service == rec.name)
-                       c.revision = rec.revision;
-                 promise.deliver(std::move(result));
-               });
+  auto commit = [self, promise, result, changed = std::move(changed)]() mutable {
+    if (changed.empty()) {
+      promise.deliver(std::move(result));
+      return;
+    }
+    commit_specs(self, std::move(changed),
+                 [promise, result](caf::expected<std::vector<p::spec_record>> recs) mutable {
+                   if (!recs) {
+                     promise.deliver(recs.error());
+                     return;
+                   }
+                   for (auto& rec : *recs)
+                     for (auto& c : result.changes)
+                       if (c.service == rec.name)
+                         c.revision = rec.revision;
+                   promise.deliver(std::move(result));
+                 });
+  };
+  if (next.empty()) {
+    commit();
+    return promise;
+  }
+  std::set<std::string> applied;
+  for (const auto& spec : parsed.specs)
+    applied.insert(spec.name);
+  commit_objects(self, std::move(parsed.objects), std::move(next), std::move(applied),
+                 [promise, commit](caf::error err) mutable {
+                   if (err)
+                     promise.deliver(std::move(err));
+                   else
+                     commit();
+                 });
   return promise;
 }
 

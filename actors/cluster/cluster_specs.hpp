@@ -6,6 +6,8 @@
 
 #include "actors/cluster/cluster_state.hpp"
 
+#include <functional>
+
 namespace tutti::actors::cluster_impl {
 
 /// Validates the whole input (and that no port is published twice), answers
@@ -13,6 +15,11 @@ namespace tutti::actors::cluster_impl {
 /// `request_namespace`: the client's (`tutti -n`); empty: each document's.
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
                                    bool dry_run, const std::string& request_namespace);
+
+/// Commits specs whose text changed (one durable transaction), then hands them
+/// to their service actors. `done` gets the committed records or the error.
+void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
+                  std::function<void(caf::expected<std::vector<p::spec_record>>)> done);
 
 /// Commits the spec of `name` with `replicas` replicas: the revision.
 caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t replicas);

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct cluster_state {
   std::unique_ptr<supervision> sup;
   std::map<std::string, service_entry> services;
   std::map<std::string, p::quota_spec> quotas; // by namespace (`kind: Quota`)
+  // Config and Secret versions by kind and qualified name (a secret's sealed).
+  std::map<std::pair<p::object_kind, std::string>, std::map<int64_t, p::object_record>> objects;
   std::map<std::string, std::string> discovery_env; // of every published service
   std::set<std::string> joined;                     // nodes whose join sweep is due (flush_atom)
   size_t assignments_swept = 0;                     // what the last full sweep read

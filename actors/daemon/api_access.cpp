@@ -197,4 +197,27 @@ std::string describe_api_access(const config::daemon_config& cfg, const api_serv
          "; the admin token is in " + token;
 }
 
+caf::expected<std::optional<access::secret_box>> load_secrets_key(const config::daemon_config& cfg,
+                                                                  bool dev) {
+  if (!cfg.secrets.key_file.empty()) {
+    auto box = access::secret_box::from_file(cfg.secrets.key_file);
+    if (!box)
+      return std::move(box.error());
+    return std::optional<access::secret_box>{std::move(*box)};
+  }
+  if (!dev)
+    return std::optional<access::secret_box>{};
+  auto path = cfg.data_dir + "/secrets.key";
+  if (::access(path.c_str(), F_OK) == 0) {
+    auto box = access::secret_box::from_file(path);
+    if (!box)
+      return std::move(box.error());
+    return std::optional<access::secret_box>{std::move(*box)};
+  }
+  auto box = access::secret_box::create_file(path);
+  if (!box)
+    return std::move(box.error());
+  return std::optional<access::secret_box>{std::move(*box)};
+}
+
 } // namespace tutti::actors

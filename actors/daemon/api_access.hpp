@@ -5,11 +5,13 @@
 // kubeconfig's first credential), and TLS (its certificate and key, the CA of
 // users' client certificates) or, on loopback only, plain TCP.
 
+#include "access/secret_box.hpp"
 #include "actors/api/api_server.hpp"
 #include "config/daemon_config.hpp"
 
 #include <caf/expected.hpp>
 
+#include <optional>
 #include <string>
 
 namespace tutti::actors {
@@ -33,6 +35,12 @@ caf::expected<std::string> load_or_make_admin_token(const std::string& path);
 /// opts.joins.
 caf::error configure_api_access(const config::daemon_config& cfg, bool dev,
                                 api_server::options& opts);
+
+/// The key that seals Secret objects in the store: secrets.key_file's, else
+/// for `tuttid dev` DATA_DIR/secrets.key (made at first start, mode 0600);
+/// none for `tuttid control` without a key file (Secret objects are refused).
+caf::expected<std::optional<access::secret_box>> load_secrets_key(const config::daemon_config& cfg,
+                                                                  bool dev);
 
 /// One line for the log at start: how the API is served and to whom.
 std::string describe_api_access(const config::daemon_config& cfg, const api_server::options& opts);

@@ -32,6 +32,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include <cstdio>
+
 namespace tutti::actors {
 
 namespace {
@@ -73,6 +75,18 @@ std::string host_name() {
   return out;
 }
 
+std::string secrets_folder(const config::daemon_config& cfg) {
+  if (!cfg.node.secrets_dir.empty())
+    return cfg.node.secrets_dir;
+  auto data = std::filesystem::absolute(cfg.data_dir).lexically_normal().string();
+  uint64_t h = 1469598103934665603ull; // FNV-1a: the same folder for the same data directory
+  for (unsigned char c : data)
+    h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return "/dev/shm/tutti-" + std::to_string(::getuid()) + "-" + buf;
+}
+
 namespace {
 
 /// Stops accepting nodes on `port`. (caf/openssl/unpublish.hpp of this CAF
@@ -105,6 +119,7 @@ struct dev_daemon::impl {
   supervising_actor admin;       // outside the tree: it only reads it, and kills on request
   controllers_actor controllers; // outside the tree: it only reads etcd
   ports bound;
+  std::optional<access::secret_box> secrets; // seals Secret objects; none: they are refused
   std::mutex mtx;
   std::condition_variable cv;
   bool ended = false;
@@ -197,6 +212,7 @@ void dev_daemon::impl::start_tree() {
   // Absolute: the engines take bind mounts of absolute paths only.
   ncfg.volumes = {std::filesystem::absolute(cfg.data_dir + "/volumes").string(),
                   cfg.node.host_volume_paths};
+  ncfg.objects = {secrets_folder(cfg)};
   auto* m = metrics.get();
   auto* server = api.get();
   std::vector<child_spec> children;
@@ -234,7 +250,8 @@ void dev_daemon::impl::start_tree() {
                                            [server](cluster_actor c) { server->set_cluster(c); },
                                            dir->discovery,
                                            cfg.mesh.host,
-                                           cfg.limits};
+                                           cfg.limits,
+                                           secrets};
                         return caf::actor_cast<caf::actor>(spawn_cluster(*sys, std::move(cc)));
                       },
                       true});
@@ -303,6 +320,12 @@ caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemo
   auto opts = api_options(cfg);
   if (auto err = configure_api_access(cfg, mode == daemon_mode::dev, opts))
     return err;
+  auto secrets = load_secrets_key(cfg, mode == daemon_mode::dev);
+  if (!secrets)
+    return std::move(secrets.error());
+  x->secrets = std::move(*secrets);
+  if (!x->secrets)
+    spdlog::info("no secrets key (secrets.key_file): Secret objects are refused");
   spdlog::info("{}", describe_api_access(cfg, opts));
   if (leading)
     opts.role = [me = cfg.api.to_string()] {

@@ -38,6 +38,11 @@ struct leadership {
 /// This host's name as a node name (lower case, [a-z0-9-]), or "local".
 std::string host_name();
 
+/// Where a node agent writes the files of its replicas' configs and secrets:
+/// node.secrets_dir, else /dev/shm/tutti-UID-HASH (HASH names the absolute data
+/// directory, so two agents of one host keep apart).
+std::string secrets_folder(const config::daemon_config& cfg);
+
 /// The client API's options per the config (address, limits, version).
 api_server::options api_options(const config::daemon_config& cfg);
 

@@ -204,6 +204,7 @@ caf::actor node_daemon::impl::start_node_tree(const granted_handles& granted) {
   // Absolute: the engines take bind mounts of absolute paths only.
   ncfg.volumes = {std::filesystem::absolute(cfg.data_dir + "/volumes").string(),
                   cfg.node.host_volume_paths};
+  ncfg.objects = {secrets_folder(cfg)};
   mesh_options mesh{cfg.mesh.host, cfg.mesh.connect_timeout, cfg.mesh.idle_timeout};
   node_context ctx{ncfg,
                    drivers,

@@ -129,6 +129,13 @@ cluster_actor::behavior_type standby(standby_actor self, standby_context ctx) {
       [refuse](p::kill_atom, const std::string&, const std::string&) -> caf::result<std::string> {
         return refuse();
       },
+      [refuse](p::objects_atom, p::object_kind, const std::string&, const std::string&,
+               bool) -> caf::result<std::vector<p::object_info>> { return refuse(); },
+      [refuse](p::objects_atom, p::delete_atom, p::object_kind,
+               const std::string&) -> caf::result<bool> { return refuse(); },
+      [refuse](p::payload_atom, const p::service_spec&) -> caf::result<p::shared_payloads> {
+        return refuse();
+      },
   };
 }
 

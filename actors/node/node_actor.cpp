@@ -159,6 +159,7 @@ void start_replica_child(self_ptr self, const std::string& id) {
     rc.address = self->state.ctx.config.address;
     rc.links.fresh = entry.fresh;
     rc.links.volumes = self->state.volumes;
+    rc.links.objects = self->state.objects;
     entry.fresh = false; // a restart of the actor looks first
     if (auto d = self->state.ctx.drivers.find(entry.req->spec->driver);
         d != self->state.ctx.drivers.end() && d->second) {
@@ -565,6 +566,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   self->state.ctx = std::move(ctx);
   auto& st = self->state;
   st.volumes = std::make_shared<const volume_places>(st.ctx.config.volumes);
+  st.objects = std::make_shared<const object_places>(st.ctx.config.objects);
   st.sup = std::make_unique<supervision>(self, "node/" + st.ctx.config.name,
                                          restart_strategy::one_for_one, st.ctx.config.limit,
                                          *st.ctx.metrics);

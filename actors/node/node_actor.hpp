@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/mesh/router_actor.hpp"
+#include "actors/node/replica_objects.hpp"
 #include "actors/node/replica_volumes.hpp"
 #include "actors/supervision/supervision.hpp"
 
@@ -25,6 +26,7 @@ struct node_config {
   caf::timespan health_interval = std::chrono::seconds{2}; // how often drivers are probed
   std::string upload_dir; // where image archives being imported are written; empty: no imports
   volume_places volumes;  // where volumes are kept; empty root: none
+  object_places objects;  // where configs' and secrets' files are written; empty root: none
 };
 
 struct node_context {

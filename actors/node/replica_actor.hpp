@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/node/replica_objects.hpp"
 #include "actors/node/replica_volumes.hpp"
 #include "actors/node/replica_template.hpp"
 
@@ -36,6 +37,8 @@ struct replica_links {
   std::shared_ptr<rd::driver> inline_driver;
   /// Where the node keeps volumes; shared by the node's replicas.
   std::shared_ptr<const volume_places> volumes = std::make_shared<const volume_places>();
+  /// Where the node writes configs' and secrets' files; shared like volumes.
+  std::shared_ptr<const object_places> objects = std::make_shared<const object_places>();
 };
 
 /// What a replica actor needs from the node that spawns it: its links, and

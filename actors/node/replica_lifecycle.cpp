@@ -22,7 +22,8 @@ namespace {
 constexpr const char* template_label = "tutti.template";
 
 caf::expected<rd::container_spec> container_spec_of(self_ptr self,
-                                                   const replica_volumes& volumes) {
+                                                   const replica_volumes& volumes,
+                                                   const replica_objects& objects) {
   const auto& req = *self->state.req;
   rd::container_spec out;
   out.name = self->state.status.id();
@@ -34,6 +35,9 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self,
       out.env.emplace(key, folder);
   else
     out.mounts = volumes.mounts;
+  for (const auto& [key, file] : objects.files)
+    out.env.emplace(key, file);
+  out.mounts.insert(out.mounts.end(), objects.mounts.begin(), objects.mounts.end());
   // Where its ports are expected to listen (the node's address), unless the spec says.
   out.env.emplace("TUTTI_ADDRESS", self->state.status.address());
   for (const auto& [key, value] : req.discovery_env)
@@ -44,6 +48,9 @@ caf::expected<rd::container_spec> container_spec_of(self_ptr self,
       return std::move(expanded.error());
     out.command.push_back(std::move(*expanded));
   }
+  // After the command's ${VAR}s: a secret's value never shows in a command line.
+  for (const auto& [key, value] : objects.values)
+    out.env[key] = value;
   out.resources = req.spec->resources;
   std::string ports;
   for (const auto& b : self->state.status.ports)
@@ -117,7 +124,15 @@ void create_and_start(self_ptr self) {
     schedule_restart(self, p::message_of(volumes.error()));
     return;
   }
-  auto spec = container_spec_of(self, *volumes);
+  // A config or secret that cannot be written (a full tmpfs) is retried like a volume.
+  auto objects = prepare_objects(*self->state.ctx.objects, *self->state.req->spec,
+                                 self->state.req->objects, std::string{self->state.status.id()});
+  if (!objects) {
+    emit(self, "replica_failed", p::message_of(objects.error()));
+    schedule_restart(self, p::message_of(objects.error()));
+    return;
+  }
+  auto spec = container_spec_of(self, *volumes, *objects);
   if (!spec) {
     emit(self, "replica_failed", p::message_of(spec.error()));
     report(self, p::replica_state::failed, p::message_of(spec.error()));
@@ -257,6 +272,7 @@ void finish_stop(self_ptr self) {
   report(self, p::replica_state::stopping, "removing");
   remove_then(self, [self] {
     remove_scratch(*self->state.ctx.volumes, std::string{self->state.status.id()});
+    remove_objects(*self->state.ctx.objects, std::string{self->state.status.id()});
     emit(self, "replica_stopped", "stopped and removed");
     for (auto& promise : self->state.stop_promises)
       promise.deliver(self->state.removed);

@@ -195,11 +195,11 @@ void load_draining(self_ptr self) {
 
 /// Why slot `slot` is not running: shown on the slot (unless a replica already
 /// reports for it) and, when new, logged and recorded as an event.
-void problem(self_ptr self, int32_t slot, const caf::error& err) {
+void problem(self_ptr self, int32_t slot, const caf::error& err, bool retry) {
   // Try again soon rather than at the next resync: after a node loss the first
   // attempt may race placement learning of it. (A replica that fits nowhere
   // waits for placement to say that capacity appeared.)
-  if (!self->state.retry_pending && p::code_of(err) != p::error_code::unschedulable) {
+  if (retry && !self->state.retry_pending && p::code_of(err) != p::error_code::unschedulable) {
     self->state.retry_pending = true;
     self->delayed_send(self, std::chrono::milliseconds{50}, p::reconcile_atom::value);
   }

@@ -45,6 +45,60 @@ p::shared_spec shared_of(self_ptr self, const p::service_spec& spec, int64_t rev
   return cache[rev] = p::shared_spec{spec};
 }
 
+/// Calls `f` with the data of the configs and secrets revision `rev`'s spec
+/// names (at once when it names none or they are held), or `fail` with why
+/// there is none. The cluster answers once per revision; slots that ask
+/// meanwhile wait for that answer.
+void with_payloads(self_ptr self, const p::service_spec& spec, int64_t rev,
+                   payload_continuation f) {
+  if (spec.configs.empty() && spec.secrets.empty()) {
+    f(p::shared_payloads{});
+    return;
+  }
+  auto& st = self->state;
+  if (auto i = st.payloads.find(rev); i != st.payloads.end()) {
+    f(i->second);
+    return;
+  }
+  auto& waiting = st.payload_waiters[rev];
+  waiting.push_back(std::move(f));
+  if (waiting.size() > 1)
+    return;
+  if (!st.ctx.cluster) {
+    auto err = p::make_error(p::error_code::unavailable,
+                             "no cluster actor to ask for the configs and secrets of the spec");
+    for (auto& g : std::exchange(st.payload_waiters[rev], {}))
+      g(err);
+    return;
+  }
+  self->request(st.ctx.cluster, caf::infinite, p::payload_atom::value, spec)
+      .then(
+          [self, rev](p::shared_payloads& x) {
+            auto& cache = self->state.payloads;
+            if (cache.size() >= 8) // like shared_specs: a rollout needs two
+              cache.clear();
+            cache[rev] = x;
+            for (auto& g : std::exchange(self->state.payload_waiters[rev], {}))
+              g(x);
+          },
+          [self, rev](caf::error& err) {
+            for (auto& g : std::exchange(self->state.payload_waiters[rev], {}))
+              g(err);
+          });
+}
+
+/// The data a slot's replica needs is missing (an object that does not exist
+/// yet, a version no longer kept): it waits, with the reason, for a new
+/// revision (which creating the object makes) rather than asking again.
+void not_given(self_ptr self, int32_t slot, uint64_t epoch, const caf::error& err) {
+  auto* s = slot_of(self, slot, epoch);
+  if (s == nullptr || s->stopping)
+    return;
+  s->in_flight = false;
+  s->requested_rev = 0;
+  problem(self, slot, err, false);
+}
+
 /// A run request of `epoch` failed: the next reconcile asks placement again,
 /// which keeps the node if it is still there and fits, or moves the slot.
 void not_run(self_ptr self, int32_t slot, uint64_t epoch, caf::error& err) {
@@ -83,12 +137,21 @@ void run_on_node(self_ptr self, int32_t slot) {
   auto [spec, rev] = spec_of(self, s);
   p::replica_request req{self->state.spec.name,         slot,      rev, shared_of(self, *spec, rev),
                          self->state.ctx.discovery_env, s.assigned};
-  with_node(
-      self, s.node,
-      [self, slot, rev = rev, epoch, req = std::move(req)](node_actor& node) mutable {
-        ask_node(self, node, slot, rev, epoch, std::move(req));
-      },
-      [self, slot, epoch](caf::error& err) { not_run(self, slot, epoch, err); });
+  with_payloads(self, *spec, rev,
+                [self, slot, rev = rev, epoch, node = s.node,
+                 req = std::move(req)](caf::expected<p::shared_payloads> objects) mutable {
+                  if (!objects) {
+                    not_given(self, slot, epoch, objects.error());
+                    return;
+                  }
+                  req.objects = std::move(*objects);
+                  with_node(
+                      self, node,
+                      [self, slot, rev, epoch, req = std::move(req)](node_actor& handle) mutable {
+                        ask_node(self, handle, slot, rev, epoch, std::move(req));
+                      },
+                      [self, slot, epoch](caf::error& err) { not_run(self, slot, epoch, err); });
+                });
 }
 
 /// Ends slot `slot` (the incarnation of `epoch`; an older one's answer comes

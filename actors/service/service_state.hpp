@@ -8,6 +8,7 @@
 #include "actors/node/packed_status.hpp"
 #include "actors/service/slot_table.hpp"
 
+#include <caf/expected.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
@@ -70,6 +71,9 @@ struct rollout_state {
   bool is_rollback = false; // an automatic rollback: if it fails too, it pauses
 };
 
+/// What waits for a revision's payloads (service_slots.cpp).
+using payload_continuation = std::function<void(caf::expected<p::shared_payloads>)>;
+
 struct service_state {
   service_context ctx;
   p::service_spec spec;
@@ -80,6 +84,8 @@ struct service_state {
   slot_table<slot_state> slots;
   std::map<std::string, node_actor> nodes;        // cache of placement's answers
   std::map<int64_t, p::shared_spec> shared_specs; // by revision: what run requests carry
+  std::map<int64_t, p::shared_payloads> payloads; // by revision: its configs' and secrets' data
+  std::map<int64_t, std::vector<payload_continuation>> payload_waiters; // while the cluster answers
   std::optional<p::service_endpoints> published;  // last sent to discovery
   bool deleting = false;
   bool retry_pending = false; // a reconcile soon after a failed place or run
@@ -137,7 +143,8 @@ void emit(self_ptr self, std::string kind, std::string message, std::string repl
 /// Sends the queued events now (a service about to end).
 void send_events(self_ptr self);
 /// Why slot `slot` is not running: shown on the slot and, when new, an event.
-void problem(self_ptr self, int32_t slot, const caf::error& err);
+/// `retry`: reconcile again soon (false: a new revision or capacity must come first).
+void problem(self_ptr self, int32_t slot, const caf::error& err, bool retry = true);
 /// On a draining node: to be replaced by a replica elsewhere, then stopped.
 bool leaving(self_ptr self, const slot_state& s);
 /// Running and not on its way out: what `running` counts.

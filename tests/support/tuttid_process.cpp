@@ -89,6 +89,7 @@ tuttid_process::tuttid_process(tuttid_options opts)
   admin_token_file_ =
       opts_.admin_token_file.empty() ? scratch_->file("admin.token") : opts_.admin_token_file;
   log_file_ = scratch_->file("tuttid.log");
+  secrets_dir_ = "/dev/shm/" + scratch_->path().filename().string() + "-secrets";
   pick_service_ports();
 }
 
@@ -107,6 +108,8 @@ tuttid_process::~tuttid_process() {
   if (running())
     kill9();
   kill_replicas();
+  std::error_code ec;
+  std::filesystem::remove_all(secrets_dir_, ec);
 }
 
 std::vector<std::string> tuttid_process::command_line() const {
@@ -126,7 +129,8 @@ std::vector<std::string> tuttid_process::command_line() const {
                            opts_.log_level});
   if (opts_.mode != "control")
     argv.insert(argv.end(), {"--port-range",
-                             std::to_string(ports_.first()) + "-" + std::to_string(ports_.last())});
+                             std::to_string(ports_.first()) + "-" + std::to_string(ports_.last()),
+                             "--secrets-dir", secrets_dir_});
   if (opts_.stop_replicas_on_exit)
     argv.push_back("--stop-replicas-on-exit");
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());

@@ -108,6 +108,9 @@ public:
   uint16_t metrics_port() const { return metrics_port_; }
   std::pair<uint16_t, uint16_t> port_range() const { return {ports_.first(), ports_.last()}; }
   const std::string& data_dir() const { return data_dir_; }
+  /// --secrets-dir of dev and node: a folder of its own on /dev/shm, removed
+  /// with this object.
+  const std::string& secrets_dir() const { return secrets_dir_; }
   /// The admin token file it was given (tuttid makes it at first start).
   const std::string& admin_token_file() const { return admin_token_file_; }
   /// The test's own scratch directory (removed at the end).
@@ -136,6 +139,7 @@ private:
   tuttid_options opts_;
   std::unique_ptr<temp_dir> scratch_;
   std::string data_dir_;
+  std::string secrets_dir_;
   std::string admin_token_file_;
   std::string log_file_;
   uint16_t api_port_ = 0;

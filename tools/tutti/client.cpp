@@ -453,6 +453,48 @@ result<std::vector<protocol::volume_info>> client::list_volumes() {
   });
 }
 
+result<std::vector<protocol::object_info>> client::list_objects(protocol::object_kind kind,
+                                                                const std::string& ns,
+                                                                const std::string& name,
+                                                                bool with_data) {
+  using value = std::vector<protocol::object_info>;
+  auto read = [kind](auto& r) -> result<value> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    value out;
+    for (auto x : r.getObjects())
+      out.push_back(protocol::from_capnp(x, kind));
+    return out;
+  };
+  if (kind == protocol::object_kind::secret) {
+    auto req = impl_->tutti.listSecretsRequest();
+    req.setNamespace(ns);
+    req.setName(name);
+    return impl_->call(req.send(), read);
+  }
+  auto req = impl_->tutti.listConfigsRequest();
+  req.setNamespace(ns);
+  req.setName(name);
+  req.setWithData(with_data);
+  return impl_->call(req.send(), read);
+}
+
+result<done> client::remove_object(protocol::object_kind kind, const std::string& name) {
+  auto check = [](auto& r) -> result<done> {
+    if (auto err = error_of(r.getError()))
+      return *err;
+    return done{};
+  };
+  if (kind == protocol::object_kind::secret) {
+    auto req = impl_->tutti.removeSecretRequest();
+    req.setName(name);
+    return impl_->call(req.send(), check);
+  }
+  auto req = impl_->tutti.removeConfigRequest();
+  req.setName(name);
+  return impl_->call(req.send(), check);
+}
+
 result<done> client::remove_volume(const std::string& node, const std::string& replica,
                                    const std::string& volume) {
   auto req = impl_->tutti.removeVolumeRequest();

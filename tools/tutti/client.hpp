@@ -170,6 +170,15 @@ public:
                                    const std::string& csr);
   /// The join token and the CA's pin (admins only).
   result<join_secret> get_join_secret();
+  /// The versions of configs or secrets: of namespace `ns` (every visible one
+  /// when empty), of `name` (qualified) only when set, with a config's data
+  /// when `with_data`.
+  result<std::vector<protocol::object_info>> list_objects(protocol::object_kind kind,
+                                                          const std::string& ns,
+                                                          const std::string& name,
+                                                          bool with_data = false);
+  /// Removes every version of a config or secret (qualified name).
+  result<done> remove_object(protocol::object_kind kind, const std::string& name);
   /// The persistent volumes of every connected node.
   result<std::vector<protocol::volume_info>> list_volumes();
   /// Removes a persistent volume (with its data) from a node.

@@ -4,6 +4,7 @@
 // arguments. Each returns the process exit code: 0 ok, 1 tuttid (or the connection
 // to it) failed, 2 bad usage, 3 tuttid cannot be reached.
 
+#include "protocol/access.hpp"
 #include "tools/tutti/client_config.hpp"
 #include "tools/tutti/output.hpp"
 
@@ -205,6 +206,22 @@ struct volume_options {
 
 /// Lists the persistent volumes of the connected nodes, or removes one.
 int run_volume(const global_options& g, const streams& io, const volume_options& o);
+
+enum class object_action { create, list, inspect, remove };
+
+/// `tutti config create|ls|inspect|rm` and `tutti secret ...`.
+struct object_options {
+  protocol::object_kind kind = protocol::object_kind::config;
+  object_action action = object_action::list;
+  std::string name;
+  std::string from_file; // create: the data; "-" reads stdin
+  bool data = false;     // inspect: print a config's data instead of its versions
+  int64_t version = 0;   // inspect --data: that version; 0: the newest
+};
+
+/// Creates a config or secret (a new version when it exists and the data
+/// differs), lists them, shows one's versions (or a config's data), removes one.
+int run_object(const global_options& g, const streams& io, const object_options& o);
 
 enum class token_action { create, revoke, list };
 

@@ -52,6 +52,8 @@ struct cli_state {
   audit_options audit;
   login_options login;
   config_options config;
+  object_options configs{tutti::protocol::object_kind::config};
+  object_options secrets{tutti::protocol::object_kind::secret};
   std::vector<std::pair<CLI::App*, std::function<int()>>> dispatch;
 };
 
@@ -534,9 +536,66 @@ void add_login(CLI::App& app, cli_state& s) {
   s.dispatch.emplace_back(cmd, [&s] { return run_login(s.global, s.io, s.login); });
 }
 
+/// create, ls, inspect and rm of configs or secrets under `parent`.
+void add_objects(CLI::App& parent, cli_state& s, object_options& o) {
+  auto kind = tutti::protocol::to_string(o.kind);
+  bool secret = o.kind == tutti::protocol::object_kind::secret;
+  auto run = [&s, &o] { return run_object(s.global, s.io, o); };
+  auto* create = parent.add_subcommand(
+      "create", "Store a " + kind + " from a file, or a new version of it when its data differs");
+  create->add_option("NAME", o.name, "Name: a-z, 0-9 and '-'")->required();
+  create->add_option("--from-file", o.from_file, "The data: a file, or - for stdin")->required();
+  add_output_option(*create, s.global);
+  create->footer(footer(
+      std::string{secret ? "The data is sealed in the store (AES-256-GCM, the control plane's "
+                           "secrets.key_file) and\nreaches only nodes that run a replica using "
+                           "it, as a file on a tmpfs or a variable.\n"
+                         : "Replicas get the data as a file or a variable (`configs:` in a "
+                           "spec).\n"} +
+      "Services that use it unpinned roll out the new version. Same as applying a `kind: " +
+      std::string{secret ? "Secret" : "Config"} + "` document.\nExample: tutti " + kind +
+      " create " + (secret ? "db-password --from-file ./password.txt"
+                           : "nginx-conf --from-file ./nginx.conf")));
+  create->callback([&o] { o.action = object_action::create; });
+  s.dispatch.emplace_back(create, run);
+  auto* ls = parent.add_subcommand("ls", "List the " + kind + "s: newest version, users");
+  add_output_option(*ls, s.global);
+  ls->callback([&o] { o.action = object_action::list; });
+  s.dispatch.emplace_back(ls, run);
+  auto* inspect = parent.add_subcommand(
+      "inspect", secret ? "Show a secret's kept versions and who uses them (never its data)"
+                        : "Show a config's kept versions, or with --data its data");
+  inspect->add_option("NAME", o.name, "The " + kind)->required();
+  if (!secret) {
+    inspect->add_flag("--data", o.data, "Print the data of the newest version (raw)");
+    inspect->add_option("--version", o.version, "With --data: this version");
+  }
+  add_output_option(*inspect, s.global);
+  inspect->callback([&o] { o.action = object_action::inspect; });
+  s.dispatch.emplace_back(inspect, run);
+  auto* rm = parent.add_subcommand(
+      "rm", "Remove every version of a " + kind + " (refused while a service uses it)");
+  rm->add_option("NAME", o.name, "The " + kind)->required();
+  rm->callback([&o] { o.action = object_action::remove; });
+  s.dispatch.emplace_back(rm, run);
+}
+
+void add_secret(CLI::App& app, cli_state& s) {
+  auto* secret = app.add_subcommand("secret", "Create, list, inspect and remove secrets");
+  secret->require_subcommand(1);
+  add_objects(*secret, s, s.secrets);
+  secret->footer(footer(
+      "Listing needs the role viewer, creating deployer, removing operator. The control plane\n"
+      "needs secrets.key_file (tuttid dev makes DATA/secrets.key).\n"
+      "Examples: tutti secret create db-password --from-file pw.txt; tutti secret ls"));
+}
+
 void add_config(CLI::App& app, cli_state& s) {
-  auto* config = app.add_subcommand("config", "Show the client config, list and switch contexts");
+  auto* config = app.add_subcommand(
+      "config", "Configs (create, ls, inspect, rm); the client config (view, get-contexts, "
+                "use-context)");
   config->require_subcommand(1);
+  add_objects(*config, s, s.configs);
   auto* view = config->add_subcommand("view", "Print the client config (tokens hidden)");
   view->add_flag("--show-secrets", s.config.show_secrets, "Print the tokens too");
   view->callback([&s] { s.config.action = config_action::view; });
@@ -619,7 +678,7 @@ int main(int argc, char** argv) {
   add_globals(app, s.global);
   for (auto add : {add_apply, add_get, add_describe, add_scale, add_rollout, add_delete, add_events,
                    add_logs, add_tree, add_chaos, add_node, add_image, add_volume, add_backup, add_cluster, add_token, add_audit, add_whoami,
-                   add_login, add_config, add_dashboard, add_completion, add_version})
+                   add_login, add_config, add_secret, add_dashboard, add_completion, add_version})
     add(app, s);
   // What the completion scripts ask: the candidates of the word being typed.
   if (argc >= 2 && std::string_view{argv[1]} == "__complete") {

@@ -405,8 +405,11 @@ std::string change_text(const protocol::service_change& x, bool dry_run) {
   bool other = x.service.find('/') != std::string::npos;
   auto out = (other ? "" : "service/") + x.service + " " + change_verb(x.kind, dry_run);
   bool changed = x.kind == change_kind::created || x.kind == change_kind::updated;
+  bool object = x.service.rfind("config/", 0) == 0 || x.service.rfind("secret/", 0) == 0;
   if (!dry_run && changed && !other)
     out += " (revision " + std::to_string(x.revision) + ")";
+  else if (!dry_run && changed && object)
+    out += " (version " + std::to_string(x.revision) + ")";
   out += "\n";
   if (dry_run && x.kind != change_kind::unchanged)
     out += indent_lines(x.diff, "    ");

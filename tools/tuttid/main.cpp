@@ -59,6 +59,8 @@ struct dev_flags {
   std::string api_cert;
   std::string api_key;
   std::string api_client_ca;
+  std::string secrets_key_file; // dev and control
+  std::string secrets_dir;      // dev and node
 };
 
 int fail(const std::string& message) {
@@ -92,7 +94,9 @@ std::string invalid_utf8_flag(const dev_flags& f) {
       {"--admin-token-file", &f.admin_token_file},
       {"--api-cert", &f.api_cert},
       {"--api-key", &f.api_key},
-      {"--api-client-ca", &f.api_client_ca}};
+      {"--api-client-ca", &f.api_client_ca},
+      {"--secrets-key-file", &f.secrets_key_file},
+      {"--secrets-dir", &f.secrets_dir}};
   for (const auto& [flag, text] : texts)
     if (!tutti::protocol::valid_utf8(*text))
       return std::string{flag} + ": not valid UTF-8: '" +
@@ -198,9 +202,16 @@ std::string apply_flags(const dev_flags& f, daemon_config& cfg) {
   for (auto [text, target] :
        {std::pair{&f.admin_token_file, &cfg.access.admin_token_file},
         std::pair{&f.api_cert, &cfg.access.certificate}, std::pair{&f.api_key, &cfg.access.key},
-        std::pair{&f.api_client_ca, &cfg.access.client_ca}})
+        std::pair{&f.api_client_ca, &cfg.access.client_ca},
+        std::pair{&f.secrets_key_file, &cfg.secrets.key_file}})
     if (!text->empty())
       *target = *text;
+  if (!f.secrets_dir.empty()) {
+    if (f.secrets_dir.front() != '/' || f.secrets_dir.find("/..") != std::string::npos)
+      return "--secrets-dir: expected the absolute path of a folder on a tmpfs, got '" +
+             f.secrets_dir + "'";
+    cfg.node.secrets_dir = f.secrets_dir;
+  }
   if (f.api_plaintext)
     cfg.access.plaintext = true;
   return {};
@@ -341,6 +352,10 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
     cmd->add_flag("--enable-chaos", flags.enable_chaos,
                   "Let `tutti chaos kill PATH` (the admin RPC) kill any actor of the tree, for "
                   "chaos tests; refused without it");
+    cmd->add_option("--secrets-key-file", flags.secrets_key_file,
+                    "Key that seals Secret objects in the store: 64 hex digits, mode 0600 "
+                    "(dev default DATA_DIR/secrets.key, made at first start; control: none, "
+                    "Secret objects refused) (or secrets.key_file)");
     const char* group = "Who may use the API (docs/security.md)";
     cmd->add_option("--admin-token-file", flags.admin_token_file,
                     "The bootstrap admin token: read from this file, made (mode 0600) when absent "
@@ -387,6 +402,9 @@ void add_common_flags(CLI::App* cmd, dev_flags& flags, bool node_flags, bool api
   cmd->add_flag("--no-process", flags.no_process,
                 "Offer no process driver (process specs, which run any command as "
                 "tuttid's user, fail on this node)");
+  cmd->add_option("--secrets-dir", flags.secrets_dir,
+                  "Folder on a tmpfs for the files of replicas' configs and secrets (default "
+                  "/dev/shm/tutti-UID-HASH) (or node.secrets_dir)");
   cmd->add_flag("--stop-replicas-on-exit", flags.stop_replicas_on_exit,
                 "On SIGTERM/SIGINT stop every replica instead of leaving them for adoption");
 }
