@@ -73,17 +73,22 @@ struct ref_context {
   std::set<std::string> names;  // of this list
 };
 
-void read_ref_name(const field& f, protocol::object_ref& ref, ref_context& ctx,
+/// Whether the name is valid and new in its list.
+bool read_ref_name(const field& f, protocol::object_ref& ref, ref_context& ctx,
                    error_sink& errors) {
   auto name = read_string(f, errors);
   if (!name)
-    return;
+    return false;
   auto what = protocol::to_string(ctx.kind);
+  bool ok = false;
   if (!valid_service_name(*name))
     errors.add(f.mark, f.path, invalid_name(what, *name));
   else if (!ctx.names.insert(*name).second)
     errors.add(f.mark, f.path, "a second reference to " + what + " '" + *name + "'");
+  else
+    ok = true;
   ref.name = std::move(*name);
+  return ok;
 }
 
 void read_ref_path(const field& f, protocol::object_ref& ref, ref_context& ctx,
@@ -144,14 +149,15 @@ void read_ref_version(map_reader& fields, const field& item, protocol::object_re
 std::optional<protocol::object_ref> read_ref(const field& item, ref_context& ctx,
                                              error_sink& errors) {
   protocol::object_ref ref;
+  bool named = false;
   if (item.value.IsScalar()) {
-    read_ref_name(item, ref, ctx, errors);
+    named = read_ref_name(item, ref, ctx, errors);
   } else {
     if (!expect_map(item, "a name, or a mapping with name (and version, path, env)", errors))
       return std::nullopt;
     map_reader fields{item, errors};
     if (auto f = fields.take("name"))
-      read_ref_name(*f, ref, ctx, errors);
+      named = read_ref_name(*f, ref, ctx, errors);
     else
       errors.add(item.mark, item.path + ".name", missing);
     read_ref_version(fields, item, ref, errors);
@@ -161,7 +167,7 @@ std::optional<protocol::object_ref> read_ref(const field& item, ref_context& ctx
       read_ref_env(*f, ref, ctx, errors);
     fields.finish();
   }
-  if (!runs_process(ctx.spec) && protocol::as_file(ref) && !ref.name.empty()) {
+  if (named && !runs_process(ctx.spec) && protocol::as_file(ref)) {
     auto at = ref.path.empty() ? protocol::default_object_path(ctx.kind, ref.name) : ref.path;
     if (!ctx.paths.insert(at).second)
       errors.add(item.mark, item.path,

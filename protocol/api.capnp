@@ -318,7 +318,7 @@ struct VolumeInfo {
 # One version of a Config or Secret (Tutti.listConfigs, listSecrets). A
 # secret's data never leaves the control plane through this API.
 struct ObjectInfo {
-  name @0 :Text;          # qualified: NAMESPACE/NAME, or NAME in default
+  name @0 :Text;          # qualified: NAMESPACE.NAME, or NAME in default
   version @1 :Int64;
   createdMs @2 :Int64;
   size @3 :Int64;         # bytes of data

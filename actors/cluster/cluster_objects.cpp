@@ -236,8 +236,9 @@ void commit_objects(self_ptr self, std::vector<p::object_spec> objects, pending_
                  done(std::move(err));
                  return;
                }
+               // Filed under the object's name: a namespace's viewers see its own.
                for (const auto& [key, version] : next)
-                 emit(self, kind_text(key.first) + "_stored", {},
+                 emit(self, kind_text(key.first) + "_stored", key.second,
                       kind_text(key.first) + " " + key.second + " version " +
                           std::to_string(version) + " stored");
                roll_followers(self, next, applied);
@@ -347,7 +348,7 @@ caf::result<bool> remove_object(self_ptr self, p::object_kind kind, const std::s
                 promise.deliver(true);
             },
             [promise](caf::error& err) mutable { promise.deliver(err); });
-  emit(self, kind_text(kind) + "_removed", {}, kind_text(kind) + " " + name + " removed");
+  emit(self, kind_text(kind) + "_removed", name, kind_text(kind) + " " + name + " removed");
   return promise;
 }
 

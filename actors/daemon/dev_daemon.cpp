@@ -273,7 +273,8 @@ void dev_daemon::impl::start_tree() {
 
 void dev_daemon::impl::stop_replicas() {
   // Runs after the actors are gone, so nothing restarts what is stopped here.
-  stop_node_replicas(drivers, cfg.node.name.empty() ? host_name() : cfg.node.name);
+  stop_node_replicas(drivers, cfg.node.name.empty() ? host_name() : cfg.node.name,
+                     object_places{secrets_folder(cfg)});
 }
 
 caf::expected<std::unique_ptr<dev_daemon>> dev_daemon::start(const config::daemon_config& cfg,

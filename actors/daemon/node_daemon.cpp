@@ -347,7 +347,7 @@ void node_daemon::shutdown() {
     impl_->joiner.join();
   impl_->sys.reset();
   if (impl_->cfg.stop_replicas_on_exit)
-    stop_node_replicas(impl_->drivers, impl_->name);
+    stop_node_replicas(impl_->drivers, impl_->name, object_places{secrets_folder(impl_->cfg)});
   impl_->drivers.clear();
   impl_->exposer.reset();
   {

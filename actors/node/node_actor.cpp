@@ -630,7 +630,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
 using node_impl::node;
 
 void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
-                        const std::string& node) {
+                        const std::string& node, const object_places& objects) {
   for (auto& [kind, d] : drivers) {
     auto owned = d->list_owned(node);
     if (!owned)
@@ -649,6 +649,7 @@ void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::drive
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
       }
       d->remove(info.name, true);
+      remove_objects(objects, info.name);
     }
     spdlog::info("stopped {} {} replicas", owned->size(), p::to_string(kind));
   }

@@ -50,7 +50,8 @@ node_actor spawn_node(caf::actor_system& sys, node_context ctx);
 /// seconds; for a daemon that exits with stop_replicas_on_exit, after its actors
 /// are gone (so nothing restarts them).
 void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::driver>>& drivers,
-                        const std::string& node);
+                        const std::string& node,
+                        const object_places& objects);
 
 /// The host's CPUs and memory, for a capacity left at 0.
 p::resource_spec host_resources();

@@ -144,10 +144,11 @@ caf::expected<replica_objects> prepare_objects(const object_places& places,
   if (!plain_name(replica))
     return p::make_error(p::error_code::invalid_argument, "bad replica id " + replica);
   if (!places.root.empty()) {
+    // Files of an earlier revision (a replica updated in place) go first.
+    std::error_code ec;
+    fs::remove_all(places.root + "/" + replica, ec);
     if (auto err = private_folder(places.root))
       return err;
-    // Files of an earlier revision (a replica updated in place) go first.
-    remove_objects(places, replica);
   }
   if (auto err =
           deliver(places, spec, payloads, replica, p::object_kind::config, spec.configs, out))

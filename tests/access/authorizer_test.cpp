@@ -24,7 +24,7 @@ TEST(Authorizer, EachMethodOrdinalIsACall) {
     ASSERT_TRUE(call) << i;
     EXPECT_NE(to_string(*call), "unknown") << i;
   }
-  EXPECT_FALSE(api_call_of(static_cast<uint16_t>(api_call::join_secret) + 1));
+  EXPECT_FALSE(api_call_of(static_cast<uint16_t>(api_call::remove_secret) + 1));
 }
 
 TEST(Authorizer, RolesAllowWhatTheDocsSay) {

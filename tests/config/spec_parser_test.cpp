@@ -75,7 +75,8 @@ TEST(SpecParser, RequiresKind) {
 
 TEST(SpecParser, RefusesOtherKinds) {
   expect_error(only_error("kind: Deployment\nname: web\ncommand: [x]\n"), 1, 7, "kind",
-               "expected 'Service', got 'Deployment'");
+               "expected one of 'Service', 'Config', 'Secret', 'Quota', 'Role', 'RoleBinding', "
+               "got 'Deployment'");
 }
 
 TEST(SpecParser, RequiresName) {

@@ -3,6 +3,7 @@
 // decodes must encode and decode again to the same value, so a record rewritten
 // by a later version says what the damaged one was read as.
 
+#include "access/records.hpp"
 #include "persistence/records.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -53,6 +54,17 @@ void event(std::string_view bytes) {
   check(*again == *x, "an event reads back");
 }
 
+void object(std::string_view bytes) {
+  for (auto kind : {tutti::protocol::object_kind::config, tutti::protocol::object_kind::secret}) {
+    auto x = tutti::access::decode_object(kind, bytes);
+    if (!x)
+      continue;
+    auto again = tutti::access::decode_object(kind, tutti::access::encode(*x));
+    check(static_cast<bool>(again), "a config or secret version re-encodes");
+    check(*again == *x, "a config or secret version reads back");
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -63,5 +75,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   assignment(bytes);
   node(bytes);
   event(bytes);
+  object(bytes);
   return 0;
 }

@@ -9,6 +9,10 @@
 #include "tests/integration/fixture.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <thread>
 #include <unistd.h>
@@ -524,6 +528,39 @@ TEST_F(cluster, TreeReachesTheNodesAndKilledActorsThereAndOnTheControlPlaneComeB
   EXPECT_TRUE(eventually([&] { return running_pids(control, "sleepy") == pids; }))
       << json(replicas_of(control, "sleepy"));
   EXPECT_EQ(placement_of(control, "sleepy"), where);
+}
+
+TEST_F(cluster, ASecretReachesOnlyTheNodeThatRunsAReplicaUsingIt) {
+  auto& refusing = start_control();
+  auto secret = scratch_.write("token.yaml", "kind: Secret\nname: token\ndata: tok-1\n");
+  auto refused = refusing.tutti({"apply", "-f", secret});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("this control plane has no secrets key"), std::string::npos)
+      << refused.describe();
+  refusing.kill9();
+
+  auto opts = daemon_options();
+  opts.mode = "control";
+  opts.pick_listen_port = true;
+  opts.config_file = config_;
+  auto key = scratch_.write("secrets.key", std::string(64, 'a') + "\n");
+  ::chmod(key.c_str(), 0600);
+  opts.extra_args = {"--join-token", token, "--secrets-key-file", key};
+  auto& control = start_daemon(opts);
+  listen_ = control.listen_port();
+  auto& n1 = start_node("n1", "127.0.0.2");
+  auto& n2 = start_node("n2", "127.0.0.3");
+  auto applied = control.tutti({"apply", "-f", secret});
+  ASSERT_EQ(applied.exit_code, 0) << applied.describe();
+  auto file = scratch_.write(
+      "reader.yaml", service_yaml("reader", 1, {"/bin/busybox", "sleep", "300"},
+                                  "placement: {constraints: [\"node.name == n1\"]}\n"
+                                  "secrets: [token]\n"));
+  ASSERT_EQ(control.tutti({"apply", "-f", file}).exit_code, 0);
+  ASSERT_TRUE(wait_running(control, "reader", 1)) << json(replicas_of(control, "reader"));
+  std::ifstream in{n1.secrets_dir() + "/reader-0/secrets/token"};
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>{in}, {}), "tok-1");
+  EXPECT_FALSE(std::filesystem::exists(n2.secrets_dir())) << "n2 runs no replica using it";
 }
 
 } // namespace

@@ -294,6 +294,25 @@ TEST_F(containerd, AnImportOfABrokenArchiveSaysWhyAndKeepsNothing) {
   EXPECT_TRUE(d.running()) << "tuttid must not fall over";
 }
 
+TEST_F(containerd, ConfigsAndSecretsAreReadOnlyFilesAndVariablesInTheContainer) {
+  auto& d = start_containerd_daemon("objects");
+  apply(d, std::string{"kind: Config\nname: app-conf\ndata: \"conf-1\\n\"\n---\nkind: Secret\nname: token\ndata: \"tok-1\\n\"\n---\nkind: Secret\nname: pw\ndata: pw-1\n---\n"} +
+               containerd_yaml("reader", 1, {"/bin/sh", "-c", "cat /etc/app/app.conf > /data/out; cat /run/secrets/token >> /data/out; echo $PW >> /data/out; echo x > /run/secrets/token 2>/dev/null || echo ro >> /data/out; trap 'exit 0' TERM; while true; do sleep 0.05; done"},
+                         "volumes: [{name: data, type: persistent}]\nmounts: [{volume: data, path: /data}]\n"
+          "configs: [{name: app-conf, path: /etc/app/app.conf}]\n"
+          "secrets: [token, {name: pw, env: PW}]\n"));
+  auto out = d.data_dir() + "/volumes/persistent/reader-0/data/out";
+  auto text = [&] {
+    std::ifstream in{out};
+    return std::string{std::istreambuf_iterator<char>{in}, {}};
+  };
+  // The container writes before tuttid may have seen it run: wait for both.
+  EXPECT_TRUE(s::wait_until(
+      [&] { return text() == "conf-1\ntok-1\npw-1\nro\n" && running(d, "reader").size() == 1; },
+      converge_timeout))
+      << text() << json(replicas_of(d, "reader")) << d.log();
+}
+
 TEST_F(containerd, APersistentVolumeKeepsWhatATaskWroteAcrossAKill) {
   auto& d = start_containerd_daemon("volume");
   apply(d, containerd_yaml("keeper", 1,
