@@ -27,8 +27,17 @@ std::string to_base64(std::string_view data) {
 }
 
 std::optional<std::string> from_base64(std::string_view text) {
-  if (text.size() % 4 != 0)
+  // EVP_DecodeBlock takes '=' anywhere and skips blanks: only canonical text passes.
+  auto digit = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+  };
+  auto data_end = text.find_last_not_of('=') + 1;
+  if (text.size() % 4 != 0 || text.size() - data_end > 2)
     return std::nullopt;
+  for (size_t i = 0; i < data_end; ++i)
+    if (!digit(text[i]))
+      return std::nullopt;
   std::string out(3 * (text.size() / 4) + 1, '\0');
   auto n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                            reinterpret_cast<const unsigned char*>(text.data()),

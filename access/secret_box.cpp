@@ -3,6 +3,7 @@
 #include "access/digest.hpp"
 #include "protocol/errors.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -62,6 +63,21 @@ std::string from_hex(const std::string& text) {
 }
 
 } // namespace
+
+secret_box::~secret_box() {
+  OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+secret_box::secret_box(const secret_box& other) : key_(other.key_), key_id_(other.key_id_) {}
+
+secret_box& secret_box::operator=(const secret_box& other) {
+  if (this != &other) {
+    OPENSSL_cleanse(key_.data(), key_.size());
+    key_ = other.key_;
+    key_id_ = other.key_id_;
+  }
+  return *this;
+}
 
 secret_box::secret_box(std::string key) : key_(std::move(key)) {
   if (key_.size() != key_bytes)
@@ -126,21 +142,21 @@ std::string secret_box::seal(std::string_view plain, std::string_view context) c
   auto ctx = new_ctx();
   std::string cipher(plain.size(), '\0');
   int len = 0;
-  int ok = EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr);
-  ok &= EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, nonce_bytes, nullptr);
-  ok &= EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, bytes(std::string_view{key_}),
-                           bytes(std::string_view{nonce}));
+  bool ok = EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, nonce_bytes, nullptr) == 1;
+  ok = ok && EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, bytes(std::string_view{key_}),
+                           bytes(std::string_view{nonce})) == 1;
   int aad = 0;
-  ok &= EVP_EncryptUpdate(ctx.get(), nullptr, &aad, bytes(context),
-                          static_cast<int>(context.size()));
+  ok = ok && EVP_EncryptUpdate(ctx.get(), nullptr, &aad, bytes(context),
+                          static_cast<int>(context.size())) == 1;
   if (!plain.empty())
-    ok &= EVP_EncryptUpdate(ctx.get(), bytes(cipher), &len, bytes(plain),
-                            static_cast<int>(plain.size()));
+    ok = ok && EVP_EncryptUpdate(ctx.get(), bytes(cipher), &len, bytes(plain),
+                            static_cast<int>(plain.size())) == 1;
   int tail = 0;
-  ok &= EVP_EncryptFinal_ex(ctx.get(), bytes(cipher) + len, &tail);
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), bytes(cipher) + len, &tail) == 1;
   std::string tag(tag_bytes, '\0');
-  ok &= EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_bytes, bytes(tag));
-  if (ok != 1)
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_bytes, bytes(tag)) == 1;
+  if (!ok)
     throw std::runtime_error("secret_box: AES-256-GCM failed");
   return out + cipher + tag;
 }
@@ -164,19 +180,19 @@ caf::expected<std::string> secret_box::open(std::string_view sealed,
   auto ctx = new_ctx();
   std::string plain(cipher.size(), '\0');
   int len = 0;
-  int ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr);
-  ok &= EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, nonce_bytes, nullptr);
-  ok &= EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, bytes(std::string_view{key_}),
-                           bytes(nonce));
+  bool ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, nonce_bytes, nullptr) == 1;
+  ok = ok && EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, bytes(std::string_view{key_}),
+                           bytes(nonce)) == 1;
   int aad = 0;
-  ok &= EVP_DecryptUpdate(ctx.get(), nullptr, &aad, bytes(context),
-                          static_cast<int>(context.size()));
+  ok = ok && EVP_DecryptUpdate(ctx.get(), nullptr, &aad, bytes(context),
+                          static_cast<int>(context.size())) == 1;
   if (!cipher.empty())
-    ok &= EVP_DecryptUpdate(ctx.get(), bytes(plain), &len, bytes(cipher),
-                            static_cast<int>(cipher.size()));
-  ok &= EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_bytes, bytes(tag));
+    ok = ok && EVP_DecryptUpdate(ctx.get(), bytes(plain), &len, bytes(cipher),
+                            static_cast<int>(cipher.size())) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_bytes, bytes(tag)) == 1;
   int tail = 0;
-  if (ok != 1 || EVP_DecryptFinal_ex(ctx.get(), bytes(plain) + len, &tail) != 1)
+  if (!ok || EVP_DecryptFinal_ex(ctx.get(), bytes(plain) + len, &tail) != 1)
     return refuse("does not open: damaged, or sealed for another record");
   return plain;
 }

@@ -25,6 +25,9 @@ public:
 
   /// `key`: 32 bytes.
   explicit secret_box(std::string key);
+  ~secret_box(); // wipes the key
+  secret_box(const secret_box& other);
+  secret_box& operator=(const secret_box& other);
 
   /// The data sealed for the record named by `context`.
   std::string seal(std::string_view plain, std::string_view context) const;

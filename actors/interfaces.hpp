@@ -198,6 +198,8 @@ using placement_actor = caf::typed_actor<
     caf::replies_to<p::cordon_atom, std::string, p::node_state>::with<p::node_status>,
     caf::reacts_to<p::load_atom, std::vector<p::node_status>>,
     caf::replies_to<p::drain_atom>::with<std::vector<std::string>>,
+    // a node's slots with persistent volumes (replica ids), all of them each time
+    caf::reacts_to<p::volumes_atom, std::string, std::vector<std::string>>,
     // a node agent about to restart: its replicas stay placed for a grace
     caf::replies_to<p::restart_atom, std::string>::with<bool>,
     caf::reacts_to<p::restart_atom, p::tick_atom, uint64_t, uint64_t>>;

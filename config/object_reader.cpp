@@ -58,11 +58,6 @@ bool valid_absolute_path(const std::string& path) {
   return true;
 }
 
-bool runs_process(const protocol::service_spec& spec) {
-  return spec.driver == protocol::driver_kind::process ||
-         spec.driver == protocol::driver_kind::sim;
-}
-
 /// What one list of references has used so far, and what the service's
 /// other fields already hold.
 struct ref_context {
@@ -93,7 +88,7 @@ bool read_ref_name(const field& f, protocol::object_ref& ref, ref_context& ctx,
 
 void read_ref_path(const field& f, protocol::object_ref& ref, ref_context& ctx,
                    error_sink& errors) {
-  if (runs_process(ctx.spec)) {
+  if (protocol::runs_processes(ctx.spec.driver)) {
     errors.add(f.key_mark, f.path,
                "the " + protocol::to_string(ctx.spec.driver) +
                    " driver mounts nothing: a process finds the file in " +
@@ -120,6 +115,11 @@ void read_ref_env(const field& f, protocol::object_ref& ref, ref_context& ctx,
     errors.add(f.mark, f.path,
                "invalid variable name '" + *text +
                    "': use letters, digits and '_', not starting with a digit");
+  else if (text->rfind("TUTTI_", 0) == 0 || *text == "PORT" || text->rfind("PORT_", 0) == 0 ||
+           text->find("_ADDR") != std::string::npos)
+    errors.add(f.mark, f.path,
+               "tutti sets " + *text +
+                   " itself (TUTTI_*, PORT, PORT_*, *_ADDR*); pick another variable");
   else if (ctx.spec.env.count(*text))
     errors.add(f.mark, f.path, "env already sets " + *text + "; pick another variable");
   else if (!ctx.envs.insert(*text).second)
@@ -127,8 +127,7 @@ void read_ref_env(const field& f, protocol::object_ref& ref, ref_context& ctx,
   ref.env = std::move(*text);
 }
 
-void read_ref_version(map_reader& fields, const field& item, protocol::object_ref& ref,
-                      error_sink& errors) {
+void read_ref_version(map_reader& fields, protocol::object_ref& ref, error_sink& errors) {
   auto version = fields.take("version");
   if (version)
     if (auto n = read_int(*version, 1, max_version, errors))
@@ -143,7 +142,6 @@ void read_ref_version(map_reader& fields, const field& item, protocol::object_re
     else if (pinned)
       ref.pinned = *pinned;
   }
-  (void)item;
 }
 
 std::optional<protocol::object_ref> read_ref(const field& item, ref_context& ctx,
@@ -160,14 +158,14 @@ std::optional<protocol::object_ref> read_ref(const field& item, ref_context& ctx
       named = read_ref_name(*f, ref, ctx, errors);
     else
       errors.add(item.mark, item.path + ".name", missing);
-    read_ref_version(fields, item, ref, errors);
+    read_ref_version(fields, ref, errors);
     if (auto f = fields.take("path"))
       read_ref_path(*f, ref, ctx, errors);
     if (auto f = fields.take("env"))
       read_ref_env(*f, ref, ctx, errors);
     fields.finish();
   }
-  if (named && !runs_process(ctx.spec) && protocol::as_file(ref)) {
+  if (named && !protocol::runs_processes(ctx.spec.driver) && protocol::as_file(ref)) {
     auto at = ref.path.empty() ? protocol::default_object_path(ctx.kind, ref.name) : ref.path;
     if (!ctx.paths.insert(at).second)
       errors.add(item.mark, item.path,

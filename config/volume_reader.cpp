@@ -125,8 +125,7 @@ std::optional<protocol::mount_spec> read_mount(const field& item,
   } else {
     errors.add(item.mark, item.path + ".volume", "required field is missing");
   }
-  bool process = spec.driver == protocol::driver_kind::process ||
-                 spec.driver == protocol::driver_kind::sim;
+  bool process = protocol::runs_processes(spec.driver);
   if (auto f = fields.take("path")) {
     if (process) {
       errors.add(f->key_mark, f->path,

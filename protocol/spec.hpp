@@ -109,6 +109,12 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("object_ref"), x.name, x.version, x.pinned, x.path, x.env);
 }
 
+/// Whether the driver runs replicas as processes of the node: it mounts
+/// nothing, and a replica finds its volumes' and objects' paths in variables.
+inline bool runs_processes(driver_kind x) {
+  return x == driver_kind::process || x == driver_kind::sim;
+}
+
 /// Whether a replica gets the object as a file (else only as a variable).
 inline bool as_file(const object_ref& x) {
   return x.env.empty() || !x.path.empty();

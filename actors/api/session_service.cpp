@@ -4,6 +4,7 @@
 #include "actors/api/backup_sender.hpp"
 #include "actors/api/call_inspection.hpp"
 #include "actors/api/image_upload_server.hpp"
+#include "actors/api/policy_apply.hpp"
 
 #include "access/authorizer.hpp"
 
@@ -659,52 +660,16 @@ private:
                              verb + " on " + resource + ")");
   }
 
-  /// An apply of custom roles and bindings: stored here (the cluster actor
-  /// has no part in who may call what), then in effect at once.
+  /// An apply of custom roles and bindings (policy_apply.hpp).
   kj::Promise<void> apply_policy(ApplyContext ctx, config::parse_result parsed, bool dry_run,
                                  clock::time_point start) {
-    std::vector<p::stored_object> objects;
-    std::vector<p::service_change> changes;
-    auto change = [&](std::string name) {
-      p::service_change c;
-      c.service = std::move(name);
-      c.kind = p::change_kind::updated;
-      changes.push_back(std::move(c));
-    };
-    for (const auto& r : parsed.roles) {
-      objects.push_back({p::object_kind::role, r.name, config::emit_role(r)});
-      change("role/" + r.name);
-    }
-    for (const auto& b : parsed.bindings) {
-      objects.push_back({p::object_kind::role_binding, b.name, config::emit_binding(b)});
-      change("rolebinding/" + b.name);
-    }
-    auto answer = [this, ctx, changes, start]() mutable {
-      fill(ctx.getResults().initChanges(changes.size()), changes);
-      record("apply", {}, start);
-    };
-    if (dry_run) {
-      answer();
-      return kj::READY_NOW;
-    }
-    kj::Promise<caf::error> stored = caf::error{};
-    for (auto& obj : objects)
-      stored = stored.then([this, obj](caf::error err) mutable -> kj::Promise<caf::error> {
-        if (err)
-          return kj::mv(err);
-        return ask_actor<bool>(sys_, parts_.store.get(), opts_.call_timeout, p::put_atom::value,
-                               obj)
-            .then([](caf::expected<bool> r) { return r ? caf::error{} : r.error(); });
-      });
-    return stored.then([this, ctx, parsed = kj::mv(parsed), answer, start](caf::error err) mutable {
-      if (err)
-        return void(fail(ctx, "apply", start, err));
-      for (auto& r : parsed.roles)
-        parts_.policy.put(std::move(r));
-      for (auto& b : parsed.bindings)
-        parts_.policy.put(std::move(b));
-      answer();
-    });
+    return api_internal::apply_policy(parts_, kj::mv(parsed), dry_run)
+        .then([this, ctx, start](caf::expected<std::vector<p::service_change>> r) mutable {
+          if (!r)
+            return void(fail(ctx, "apply", start, r.error()));
+          fill(ctx.getResults().initChanges(r->size()), *r);
+          record("apply", {}, start);
+        });
   }
 
   /// Quotas bound a namespace's use: only an admin of the whole cluster sets them.

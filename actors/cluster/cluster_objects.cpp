@@ -20,6 +20,11 @@ namespace {
 
 using object_key = std::pair<p::object_kind, std::string>;
 
+/// What all configs and secrets of a cluster may hold: every version is in the
+/// cluster actor's memory.
+constexpr int64_t max_held_bytes = int64_t{256} << 20;
+constexpr size_t max_held_objects = 10000;
+
 std::string kind_text(p::object_kind kind) {
   return p::to_string(kind);
 }
@@ -74,6 +79,24 @@ std::map<object_key, std::map<int64_t, std::vector<std::string>>> uses(self_ptr 
   return out;
 }
 
+/// Removes the oldest versions of `key` beyond kept_object_versions, but none
+/// that a current spec uses (a pinned reference, a revision rolled back to).
+void prune_versions(self_ptr self, const object_key& key) {
+  auto& versions = self->state.objects[key];
+  auto used = uses(self)[key];
+  for (auto i = versions.begin();
+       i != versions.end() && static_cast<int64_t>(versions.size()) > p::kept_object_versions;) {
+    if (used.count(i->first) || std::next(i) == versions.end()) {
+      ++i;
+      continue;
+    }
+    self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value, key.first,
+                  p::object_version_key(key.second, i->first))
+        .then([](bool) {}, [](caf::error&) {});
+    i = versions.erase(i);
+  }
+}
+
 /// Stores one version, then removes the oldest beyond kept_object_versions.
 void store_version(self_ptr self, p::object_record rec, std::function<void(caf::error)> done) {
   p::stored_object obj{rec.kind, p::object_version_key(rec.name, rec.version),
@@ -81,45 +104,54 @@ void store_version(self_ptr self, p::object_record rec, std::function<void(caf::
   self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(obj))
       .await(
           [self, rec, done](bool) {
-            auto& versions = self->state.objects[{rec.kind, rec.name}];
-            versions[rec.version] = rec;
-            while (static_cast<int64_t>(versions.size()) > p::kept_object_versions) {
-              auto oldest = versions.begin()->first;
-              versions.erase(versions.begin());
-              self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value,
-                            rec.kind, p::object_version_key(rec.name, oldest))
-                  .then([](bool) {}, [](caf::error&) {});
-            }
+            self->state.objects[{rec.kind, rec.name}][rec.version] = rec;
+            prune_versions(self, {rec.kind, rec.name});
             done({});
           },
           [done](caf::error& err) { done(std::move(err)); });
 }
 
-/// Gives the services whose unpinned references follow a changed object a new
-/// revision that names its newest version (rolled out like any change).
-void roll_followers(self_ptr self, const pending_versions& changed,
+/// The spec of `entry` with its unpinned references to `keys` at their
+/// objects' newest versions; `why` names each reference that moves.
+p::service_spec followed(self_ptr self, const std::string& service, const p::service_spec& current,
+                         const std::set<object_key>& keys, std::string& why) {
+  auto spec = current;
+  auto ns = p::namespace_of(service);
+  auto follow = [&](p::object_kind kind, std::vector<p::object_ref>& refs) {
+    for (auto& r : refs) {
+      auto key = object_key{kind, p::qualified_name(ns, r.name)};
+      const auto* last = r.pinned || !keys.count(key) ? nullptr : newest(self, kind, key.second);
+      if (last == nullptr || last->version == r.version)
+        continue;
+      r.version = last->version;
+      why += (why.empty() ? "" : ", ") + kind_text(kind) + " " + r.name + " version " +
+             std::to_string(r.version);
+    }
+  };
+  follow(p::object_kind::config, spec.configs);
+  follow(p::object_kind::secret, spec.secrets);
+  return spec;
+}
+
+/// Gives the services whose unpinned references follow one of `keys` and name
+/// an older version than its newest a new revision that names the newest
+/// (rolled out like any change). Other services stay as they are (one rolled
+/// back by hand keeps its versions).
+void roll_followers(self_ptr self, const std::set<object_key>& keys,
                     const std::set<std::string>& applied) {
   std::vector<p::service_spec> specs;
   for (const auto& [name, entry] : self->state.services) {
     if (applied.count(name))
       continue;
-    auto spec = entry.spec;
-    resolve_refs(self, spec);
-    if (spec != entry.spec)
-      specs.push_back(std::move(spec));
+    std::string why;
+    auto spec = followed(self, name, entry.spec, keys, why);
+    if (why.empty())
+      continue;
+    emit(self, "objects_changed", name, "rolls out " + why);
+    specs.push_back(std::move(spec));
   }
   if (specs.empty())
     return;
-  for (const auto& spec : specs) {
-    std::string why;
-    for (const auto& [key, version] : changed) {
-      if (p::namespace_of(key.second) != p::namespace_of(spec.name))
-        continue;
-      why += (why.empty() ? "" : ", ") + kind_text(key.first) + " " +
-             std::string{p::local_name(key.second)} + " version " + std::to_string(version);
-    }
-    emit(self, "objects_changed", spec.name, "rolls out " + why);
-  }
   commit_specs(self, std::move(specs), [](caf::expected<std::vector<p::spec_record>> recs) {
     if (!recs)
       spdlog::error("cluster: a changed config or secret could not roll out its services: {}",
@@ -147,7 +179,10 @@ void load_kind(self_ptr self, size_t i, std::function<void()> done) {
                               p::message_of(rec.error()));
                 continue;
               }
-              self->state.objects[{kind, rec->name}][rec->version] = std::move(*rec);
+              if (rec->version == 0) // a removed object's last version number
+                self->state.retired[{kind, rec->name}] = rec->size;
+              else
+                self->state.objects[{kind, rec->name}][rec->version] = std::move(*rec);
             }
             load_kind(self, i + 1, done);
           },
@@ -172,6 +207,74 @@ void store_from(self_ptr self, std::shared_ptr<const std::vector<p::object_recor
   });
 }
 
+/// Lines of a config's change that apply shows: the diff's table grows with
+/// the product of both texts' lines, so large data shows as its digests.
+std::string data_diff(const std::string& before, const std::string& after) {
+  constexpr size_t most = 16 * 1024;
+  if (before.size() <= most && after.size() <= most)
+    return config::diff_specs(before, after);
+  auto line = [](const std::string& x) {
+    return x.empty() ? std::string{}
+                     : "sha256 " + access::sha256_hex(x) + " (" + std::to_string(x.size()) +
+                           " bytes)\n";
+  };
+  return (before.empty() ? "" : "-" + line(before)) + "+" + line(after);
+}
+
+/// What the cluster's configs and secrets hold, in bytes of data, and in objects.
+std::pair<int64_t, size_t> held(self_ptr self) {
+  int64_t bytes = 0;
+  for (const auto& [key, versions] : self->state.objects)
+    for (const auto& [version, rec] : versions)
+      bytes += rec.size;
+  return {bytes, self->state.objects.size()};
+}
+
+/// Why `objects` would hold more than the cluster keeps, or nothing.
+caf::error too_much(self_ptr self, const std::vector<p::object_spec>& objects) {
+  auto [bytes, count] = held(self);
+  for (const auto& x : objects) {
+    bytes += static_cast<int64_t>(x.data.size());
+    count += self->state.objects.count({x.kind, x.name}) ? 0 : 1;
+  }
+  if (bytes > max_held_bytes || count > max_held_objects)
+    return p::make_error(p::error_code::invalid_argument,
+                         "configs and secrets would hold " + std::to_string(bytes) +
+                             " bytes in " + std::to_string(count) + " objects; the cluster keeps "
+                             "at most " + std::to_string(max_held_bytes) + " bytes in " +
+                             std::to_string(max_held_objects) +
+                             " objects: remove unused ones (`tutti config rm`, `tutti secret rm`)");
+  return {};
+}
+
+/// Removes every stored version of `key`, then forgets it and answers.
+void remove_versions(self_ptr self, object_key key, int64_t last, caf::response_promise promise) {
+  auto i = self->state.objects.find(key);
+  if (i == self->state.objects.end()) {
+    promise.deliver(true);
+    return;
+  }
+  auto left = std::make_shared<size_t>(i->second.size());
+  auto failed = std::make_shared<bool>(false);
+  for (const auto& [version, rec] : i->second)
+    self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value, key.first,
+                  p::object_version_key(key.second, version))
+        .then(
+            [self, key, last, left, failed, promise](bool) mutable {
+              if (--*left > 0 || *failed)
+                return;
+              self->state.objects.erase(key);
+              self->state.retired[key] = last;
+              emit(self, kind_text(key.first) + "_removed", key.second,
+                   kind_text(key.first) + " " + key.second + " removed");
+              promise.deliver(true);
+            },
+            [failed, promise](caf::error& err) mutable {
+              if (!std::exchange(*failed, true))
+                promise.deliver(err);
+            });
+}
+
 } // namespace
 
 void load_objects(self_ptr self, std::function<void()> done) {
@@ -180,6 +283,8 @@ void load_objects(self_ptr self, std::function<void()> done) {
 
 caf::expected<std::vector<p::service_change>>
 object_changes(self_ptr self, const std::vector<p::object_spec>& objects, pending_versions& next) {
+  if (auto err = too_much(self, objects))
+    return err;
   std::vector<p::service_change> out;
   for (const auto& x : objects) {
     if (x.kind == p::object_kind::secret && !self->state.ctx.secrets)
@@ -188,8 +293,10 @@ object_changes(self_ptr self, const std::vector<p::object_spec>& objects, pendin
     c.service = kind_text(x.kind) + "/" + x.name;
     const auto* last = newest(self, x.kind, x.name);
     if (last == nullptr) {
+      // Numbers go on after a removed object's: older revisions name those.
+      auto retired = self->state.retired.find({x.kind, x.name});
       c.kind = p::change_kind::created;
-      c.revision = 1;
+      c.revision = (retired == self->state.retired.end() ? 0 : retired->second) + 1;
     } else {
       auto before = data_of(self, *last);
       if (!before)
@@ -198,10 +305,10 @@ object_changes(self_ptr self, const std::vector<p::object_spec>& objects, pendin
       c.revision = last->version + (c.kind == p::change_kind::updated ? 1 : 0);
       // A secret's data shows nowhere, not even as a diff.
       if (c.kind == p::change_kind::updated && x.kind == p::object_kind::config)
-        c.diff = config::diff_specs(*before, x.data);
+        c.diff = data_diff(*before, x.data);
     }
     if (c.kind == p::change_kind::created && x.kind == p::object_kind::config)
-      c.diff = config::diff_specs("", x.data);
+      c.diff = data_diff("", x.data);
     if (c.kind != p::change_kind::unchanged)
       next[{x.kind, x.name}] = c.revision;
     out.push_back(std::move(c));
@@ -211,6 +318,9 @@ object_changes(self_ptr self, const std::vector<p::object_spec>& objects, pendin
 
 void commit_objects(self_ptr self, std::vector<p::object_spec> objects, pending_versions next,
                     std::set<std::string> applied, std::function<void(caf::error)> done) {
+  std::set<object_key> keys;
+  for (const auto& x : objects)
+    keys.insert({x.kind, x.name});
   std::vector<p::object_record> recs;
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -222,7 +332,13 @@ void commit_objects(self_ptr self, std::vector<p::object_spec> objects, pending_
     p::object_record rec{x.kind, x.name, version->second, now,
                          static_cast<int64_t>(x.data.size()), {}, {}};
     if (x.kind == p::object_kind::secret) {
-      rec.data = self->state.ctx.secrets->seal(x.data, seal_context(x.name, rec.version));
+      try {
+        rec.data = self->state.ctx.secrets->seal(x.data, seal_context(x.name, rec.version));
+      } catch (const std::exception& e) {
+        done(p::make_error(p::error_code::internal,
+                           "cannot seal secret " + x.name + ": " + e.what()));
+        return;
+      }
     } else {
       rec.sha256 = access::sha256_hex(x.data);
       rec.data = std::move(x.data);
@@ -231,7 +347,8 @@ void commit_objects(self_ptr self, std::vector<p::object_spec> objects, pending_
   }
   auto stored = std::make_shared<const std::vector<p::object_record>>(std::move(recs));
   store_from(self, stored, 0,
-             [self, next = std::move(next), applied = std::move(applied), done](caf::error err) {
+             [self, next = std::move(next), keys = std::move(keys), applied = std::move(applied),
+              done](caf::error err) {
                if (err) {
                  done(std::move(err));
                  return;
@@ -241,7 +358,9 @@ void commit_objects(self_ptr self, std::vector<p::object_spec> objects, pending_
                  emit(self, kind_text(key.first) + "_stored", key.second,
                       kind_text(key.first) + " " + key.second + " version " +
                           std::to_string(version) + " stored");
-               roll_followers(self, next, applied);
+               // Every object of the input, changed or not: followers left behind
+               // by an earlier apply that failed half-way catch up now.
+               roll_followers(self, keys, applied);
                done({});
              });
 }
@@ -333,22 +452,15 @@ caf::result<bool> remove_object(self_ptr self, p::object_kind kind, const std::s
     return p::make_error(p::error_code::invalid_argument,
                          kind_text(kind) + " " + local + " is used by " + users +
                              "; remove it from their specs first");
-  std::vector<int64_t> versions;
-  for (const auto& [version, rec] : i->second)
-    versions.push_back(version);
-  self->state.objects.erase(i);
   auto promise = self->make_response_promise<bool>();
-  auto left = std::make_shared<size_t>(versions.size());
-  for (auto version : versions)
-    self->request(self->state.ctx.store, caf::infinite, p::delete_atom::value, kind,
-                  p::object_version_key(name, version))
-        .then(
-            [left, promise](bool) mutable {
-              if (--*left == 0)
-                promise.deliver(true);
-            },
-            [promise](caf::error& err) mutable { promise.deliver(err); });
-  emit(self, kind_text(kind) + "_removed", name, kind_text(kind) + " " + name + " removed");
+  // The last number first (a record of version 0), so that the name's next
+  // object goes on from it even if a removal below fails half-way.
+  auto last = i->second.rbegin()->first;
+  p::object_record tomb{kind, name, 0, 0, last, {}, {}};
+  p::stored_object obj{kind, p::object_version_key(name, 0), access::encode(tomb)};
+  self->request(self->state.ctx.store, caf::infinite, p::put_atom::value, std::move(obj))
+      .await([self, kind, name, last, promise](bool) mutable { remove_versions(self, {kind, name}, last, promise); },
+             [promise](caf::error& err) mutable { promise.deliver(err); });
   return promise;
 }
 

@@ -236,6 +236,51 @@ void commit_specs(self_ptr self, std::vector<p::service_spec> specs,
           [done](caf::error& err) { done(std::move(err)); });
 }
 
+namespace {
+
+/// Commits what an apply changes: its configs and secrets first (the specs
+/// name their versions), then its specs; answers with `result`.
+caf::result<p::apply_result> commit_apply(self_ptr self, p::apply_result result,
+                                          std::vector<p::service_spec> changed,
+                                          config::parse_result parsed, pending_versions next) {
+  auto promise = self->make_response_promise<p::apply_result>();
+  auto commit = [self, promise, result, changed = std::move(changed)]() mutable {
+    if (changed.empty()) {
+      promise.deliver(std::move(result));
+      return;
+    }
+    commit_specs(self, std::move(changed),
+                 [promise, result](caf::expected<std::vector<p::spec_record>> recs) mutable {
+                   if (!recs) {
+                     promise.deliver(recs.error());
+                     return;
+                   }
+                   for (auto& rec : *recs)
+                     for (auto& c : result.changes)
+                       if (c.service == rec.name)
+                         c.revision = rec.revision;
+                   promise.deliver(std::move(result));
+                 });
+  };
+  if (parsed.objects.empty()) {
+    commit();
+    return promise;
+  }
+  std::set<std::string> applied;
+  for (const auto& spec : parsed.specs)
+    applied.insert(spec.name);
+  commit_objects(self, std::move(parsed.objects), std::move(next), std::move(applied),
+                 [promise, commit](caf::error err) mutable {
+                   if (err)
+                     promise.deliver(std::move(err));
+                   else
+                     commit();
+                 });
+  return promise;
+}
+
+} // namespace
+
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
                                    bool dry_run, const std::string& request_namespace) {
   p::apply_result result;
@@ -269,42 +314,10 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const
     if (result.changes[i].kind != p::change_kind::unchanged)
       changed.push_back(parsed.specs[i]);
   result.changes.insert(result.changes.begin(), object_diff->begin(), object_diff->end());
-  if (dry_run || (changed.empty() && next.empty()))
+  if (dry_run || (changed.empty() && parsed.objects.empty()))
     return result;
-  auto promise = self->make_response_promise<p::apply_result>();
-  auto commit = [self, promise, result, changed = std::move(changed)]() mutable {
-    if (changed.empty()) {
-      promise.deliver(std::move(result));
-      return;
-    }
-    commit_specs(self, std::move(changed),
-                 [promise, result](caf::expected<std::vector<p::spec_record>> recs) mutable {
-                   if (!recs) {
-                     promise.deliver(recs.error());
-                     return;
-                   }
-                   for (auto& rec : *recs)
-                     for (auto& c : result.changes)
-                       if (c.service == rec.name)
-                         c.revision = rec.revision;
-                   promise.deliver(std::move(result));
-                 });
-  };
-  if (next.empty()) {
-    commit();
-    return promise;
-  }
-  std::set<std::string> applied;
-  for (const auto& spec : parsed.specs)
-    applied.insert(spec.name);
-  commit_objects(self, std::move(parsed.objects), std::move(next), std::move(applied),
-                 [promise, commit](caf::error err) mutable {
-                   if (err)
-                     promise.deliver(std::move(err));
-                   else
-                     commit();
-                 });
-  return promise;
+  return commit_apply(self, std::move(result), std::move(changed), std::move(parsed),
+                      std::move(next));
 }
 
 caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t replicas) {

@@ -36,6 +36,8 @@ struct cluster_state {
   std::map<std::string, p::quota_spec> quotas; // by namespace (`kind: Quota`)
   // Config and Secret versions by kind and qualified name (a secret's sealed).
   std::map<std::pair<p::object_kind, std::string>, std::map<int64_t, p::object_record>> objects;
+  // The last version number of removed objects: a new one of a name goes on from it.
+  std::map<std::pair<p::object_kind, std::string>, int64_t> retired;
   std::map<std::string, std::string> discovery_env; // of every published service
   std::set<std::string> joined;                     // nodes whose join sweep is due (flush_atom)
   size_t assignments_swept = 0;                     // what the last full sweep read

@@ -277,6 +277,7 @@ caf::result<bool> run(self_ptr self, p::replica_request& req) {
                               static_cast<int32_t>(req.spec->ports.size())});
   bool fresh = self->state.known_names.insert(std::hash<std::string>{}(id)).second &&
                !self->state.inventory_unknown;
+  note_volume_slot(self, id, *req.spec);
   replica_entry entry{std::make_shared<const p::replica_request>(std::move(req)), *ports, fresh};
   if (known.replicas++ == 0)
     known.spec = entry.req->spec;
@@ -478,6 +479,7 @@ void publish(self_ptr self) {
   caf::anon_send(self->state.ctx.store, p::put_atom::value, status(self));
   caf::anon_send(self->state.ctx.placement, p::register_atom::value, status(self),
                  caf::actor_cast<node_actor>(self));
+  report_volume_slots(self);
 }
 
 /// Records a probe's outcome (`why` empty: healthy). A change of healthy or not is
@@ -580,6 +582,7 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
   }
   adopt_inventory(self);
   clear_uploads(st.ctx.config.upload_dir);
+  load_volume_slots(self);
   start_router(self);
   // The node record is durable, so `get nodes` and a restarted control plane
   // know the node even before it registers again.

@@ -58,6 +58,7 @@ struct node_state {
   int32_t promised_ports = 0; // host ports of the reservations
   std::map<std::string, image_upload_actor> uploads; // image imports under way, by id
   std::shared_ptr<const volume_places> volumes;      // the config's, shared with replicas
+  std::set<std::string> volume_slots; // slots whose persistent volumes this node keeps
   std::shared_ptr<const object_places> objects;      // the config's, shared with replicas
   static inline const char* name = "node";
 };

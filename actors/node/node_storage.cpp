@@ -165,9 +165,35 @@ caf::result<bool> remove_volume(self_ptr self, const std::string& replica,
       });
   auto promise = self->make_response_promise<bool>();
   self->request(worker, caf::infinite, p::delete_atom::value)
-      .then([promise](bool x) mutable { promise.deliver(x); },
-            [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      .then(
+          [self, promise](bool x) mutable {
+            load_volume_slots(self);
+            report_volume_slots(self);
+            promise.deliver(x);
+          },
+          [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
   return promise;
+}
+
+void load_volume_slots(self_ptr self) {
+  auto& slots = self->state.volume_slots;
+  slots.clear();
+  for (const auto& [replica, volume] : persistent_volumes(*self->state.volumes))
+    slots.insert(replica);
+}
+
+void report_volume_slots(self_ptr self) {
+  const auto& slots = self->state.volume_slots;
+  self->send(self->state.ctx.placement, p::volumes_atom::value, self->state.ctx.config.name,
+             std::vector<std::string>{slots.begin(), slots.end()});
+}
+
+void note_volume_slot(self_ptr self, const std::string& replica, const p::service_spec& spec) {
+  bool persistent = std::any_of(spec.volumes.begin(), spec.volumes.end(), [](const auto& v) {
+    return v.type == p::volume_type::persistent;
+  });
+  if (persistent && self->state.volume_slots.insert(replica).second)
+    report_volume_slots(self);
 }
 
 /// Archives of uploads a previous run of this node left behind (the folder

@@ -24,6 +24,17 @@ void clear_uploads(const std::string& dir);
 /// The persistent volumes this node keeps, and whether a replica here runs with each.
 std::vector<p::volume_info> list_volumes(self_ptr self);
 
+/// Reads which slots have persistent volumes here (at the node's start).
+void load_volume_slots(self_ptr self);
+
+/// Tells placement which slots have persistent volumes here, so that a slot
+/// placed anew (a service deleted and applied again) goes back to its data.
+void report_volume_slots(self_ptr self);
+
+/// Notes that slot `replica` runs here with `spec`: one more slot with a
+/// persistent volume is reported.
+void note_volume_slot(self_ptr self, const std::string& replica, const p::service_spec& spec);
+
 /// Removes a persistent volume no replica here runs with.
 caf::result<bool> remove_volume(self_ptr self, const std::string& replica,
                                 const std::string& volume);

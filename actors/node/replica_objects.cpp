@@ -41,6 +41,28 @@ caf::error refuse(p::object_kind kind, const std::string& name, const std::strin
                        p::to_string(kind) + " " + name + ": " + why);
 }
 
+/// Makes the root folder (its parents as needed) and checks that it is a
+/// folder of tuttid's user, no link, that only it enters: under /dev/shm
+/// another user may have made one of that name first.
+caf::error own_root(const std::string& root) {
+  std::error_code ec;
+  fs::create_directories(fs::path{root}.parent_path(), ec);
+  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST)
+    return p::make_error(p::error_code::driver_failure,
+                         "cannot make the folder " + root + " for configs and secrets: " +
+                             std::strerror(errno));
+  struct stat st {};
+  if (::lstat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+    return p::make_error(p::error_code::driver_failure,
+                         "the folder " + root +
+                             " for configs and secrets is a link, no folder, or another user's; "
+                             "remove it, or set node.secrets_dir (--secrets-dir)");
+  if ((st.st_mode & 077) != 0 && ::chmod(root.c_str(), 0700) != 0)
+    return p::make_error(p::error_code::driver_failure,
+                         "cannot make " + root + " private: " + std::strerror(errno));
+  return {};
+}
+
 /// Makes `path` a folder only its owner enters.
 caf::error private_folder(const std::string& path) {
   std::error_code ec;
@@ -92,10 +114,6 @@ const p::object_payload* payload_of(const p::shared_payloads& payloads, p::objec
   return nullptr;
 }
 
-bool runs_process(const p::service_spec& spec) {
-  return spec.driver == p::driver_kind::process || spec.driver == p::driver_kind::sim;
-}
-
 caf::error deliver(const object_places& places, const p::service_spec& spec,
                    const p::shared_payloads& payloads, const std::string& replica,
                    p::object_kind kind, const std::vector<p::object_ref>& refs,
@@ -123,7 +141,7 @@ caf::error deliver(const object_places& places, const p::service_spec& spec,
     auto file = folder + "/" + ref.name;
     if (auto err = write_file(file, x->data))
       return refuse(kind, ref.name, "cannot write " + file + ": " + p::message_of(err));
-    if (runs_process(spec))
+    if (p::runs_processes(spec.driver))
       out.files[p::object_env_name(kind, ref.name)] = file;
     else
       out.mounts.push_back(
@@ -145,10 +163,10 @@ caf::expected<replica_objects> prepare_objects(const object_places& places,
     return p::make_error(p::error_code::invalid_argument, "bad replica id " + replica);
   if (!places.root.empty()) {
     // Files of an earlier revision (a replica updated in place) go first.
+    if (auto err = own_root(places.root))
+      return err;
     std::error_code ec;
     fs::remove_all(places.root + "/" + replica, ec);
-    if (auto err = private_folder(places.root))
-      return err;
   }
   if (auto err =
           deliver(places, spec, payloads, replica, p::object_kind::config, spec.configs, out))

@@ -634,6 +634,10 @@ placement_actor::behavior_type placement(self_ptr self, metrics::recorder* metri
       },
       [self](p::load_atom, const std::vector<p::node_status>& nodes) { load_states(self, nodes); },
       [self](p::drain_atom) { return draining_nodes(self); },
+      [self](p::volumes_atom, const std::string& node, const std::vector<std::string>& slots) {
+        if (auto id = self->state.view.find(node); id != placement_view::no_node)
+          self->state.view.set_volumes(id, slots);
+      },
       [self](p::restart_atom, const std::string& node) { return note_restart(self, node); },
       [self](p::restart_atom, p::tick_atom, uint64_t id, uint64_t restart) {
         restart_overdue(self, static_cast<node_id>(id), restart);

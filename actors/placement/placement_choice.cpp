@@ -257,6 +257,11 @@ caf::expected<node_id> choose_node(const placement_view& view, const p::placemen
     if (id != placement_view::no_node && !is_refused(id) &&
         check(view, id, cr, req, req.assigned).why == misfit::none)
       return id;
+  } else if (auto id = view.volume_holder(req.replica); id != placement_view::no_node) {
+    // A slot goes back to the node that keeps its persistent volumes (its
+    // data), when that node fits it like any other.
+    if (!is_refused(id) && check(view, id, cr, req).why == misfit::none)
+      return id;
   }
   auto n = view.size();
   if (n == 0)

@@ -62,6 +62,13 @@ placement_view::node_id placement_view::find(const std::string& name) const {
   return i == by_name_.end() ? no_node : i->second;
 }
 
+void placement_view::set_volumes(node_id id, const std::vector<std::string>& replicas) {
+  for (auto i = volume_holders_.begin(); i != volume_holders_.end();)
+    i = i->second == id ? volume_holders_.erase(i) : std::next(i);
+  for (const auto& r : replicas)
+    volume_holders_[r] = id; // two nodes with one slot's volume: the last to say wins
+}
+
 void placement_view::set_state(node_id id, p::node_state state) {
   nodes_[id].state = state;
 }

@@ -70,6 +70,16 @@ public:
   /// The node as `get nodes` shows it, with placement's allocations.
   p::node_status status(node_id id) const;
 
+  /// The slots (replica ids) whose persistent volumes node `id` keeps, as it
+  /// last said: replaces what it said before.
+  void set_volumes(node_id id, const std::vector<std::string>& replicas);
+
+  /// The node that keeps a persistent volume of slot `replica`, or no_node.
+  node_id volume_holder(const std::string& replica) const {
+    auto i = volume_holders_.find(replica);
+    return i == volume_holders_.end() ? no_node : i->second;
+  }
+
   // -- lookups for choose_node; -1 means "never seen" ---------------------------
 
   int32_t service_id(const std::string& name) const { return lookup(services_, name); }
@@ -108,6 +118,7 @@ private:
   std::unordered_map<std::string, int32_t> values_;
   std::vector<std::vector<int32_t>> per_service_; // service -> node -> replicas
   std::unordered_map<uint64_t, int32_t> domains_; // (service, key, value) -> replicas
+  std::unordered_map<std::string, node_id> volume_holders_; // slot -> node with its volumes
 };
 
 /// Driver kinds as the bits of placement_view::node::drivers.

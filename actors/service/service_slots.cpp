@@ -67,7 +67,9 @@ void with_payloads(self_ptr self, const p::service_spec& spec, int64_t rev,
   if (!st.ctx.cluster) {
     auto err = p::make_error(p::error_code::unavailable,
                              "no cluster actor to ask for the configs and secrets of the spec");
-    for (auto& g : std::exchange(st.payload_waiters[rev], {}))
+    auto queued = std::move(st.payload_waiters[rev]);
+    st.payload_waiters.erase(rev);
+    for (auto& g : queued)
       g(err);
     return;
   }
@@ -78,11 +80,15 @@ void with_payloads(self_ptr self, const p::service_spec& spec, int64_t rev,
             if (cache.size() >= 8) // like shared_specs: a rollout needs two
               cache.clear();
             cache[rev] = x;
-            for (auto& g : std::exchange(self->state.payload_waiters[rev], {}))
+            auto waiting = std::move(self->state.payload_waiters[rev]);
+            self->state.payload_waiters.erase(rev);
+            for (auto& g : waiting)
               g(x);
           },
           [self, rev](caf::error& err) {
-            for (auto& g : std::exchange(self->state.payload_waiters[rev], {}))
+            auto waiting = std::move(self->state.payload_waiters[rev]);
+            self->state.payload_waiters.erase(rev);
+            for (auto& g : waiting)
               g(err);
           });
 }
@@ -144,6 +150,10 @@ void run_on_node(self_ptr self, int32_t slot) {
                     not_given(self, slot, epoch, objects.error());
                     return;
                   }
+                  // Stopped, or moved off a lost node, while the cluster answered.
+                  auto* s = slot_of(self, slot, epoch);
+                  if (s == nullptr || s->stopping)
+                    return;
                   req.objects = std::move(*objects);
                   with_node(
                       self, node,

@@ -136,8 +136,9 @@ caf::expected<process_record> read_record(const std::string& path) {
 caf::error write_record(const std::string& path, const process_record& record) {
   auto tmp = path + ".tmp";
   // No fsync: the file only has to survive the daemon, not the machine (after a
-  // reboot its processes are gone anyway), and starts should stay fast.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // reboot its processes are gone anyway), and starts should stay fast. Its
+  // owner's only: the environment may hold a secret given as a variable.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return io_error("cannot write", tmp, errno);
   int err = write_all(fd, to_json(record).dump(2) + "\n");

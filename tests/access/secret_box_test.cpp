@@ -102,6 +102,10 @@ TEST(SecretBox, ObjectRecordsRoundTripAnyBytes) {
   EXPECT_EQ(from_base64(to_base64("hello!")), "hello!");
   EXPECT_EQ(from_base64(""), "");
   EXPECT_FALSE(from_base64("abc"));
+  EXPECT_FALSE(from_base64("QQ==    ")) << "blanks hide padding";
+  EXPECT_FALSE(from_base64("Q=Q="));
+  EXPECT_FALSE(from_base64("QQ=A"));
+  EXPECT_EQ(from_base64("QQ=="), "A");
 }
 
 } // namespace

@@ -83,6 +83,8 @@ TEST(ObjectSpec, RefusesBadReferencesWithTheirPlace) {
   EXPECT_NE(e.message.find("a second reference to secret 'pw'"), std::string::npos);
   e = only_error(docker_head + "env: {PW: x}\nsecrets: [{name: pw, env: PW}]\n");
   EXPECT_NE(e.message.find("env already sets PW"), std::string::npos);
+  e = only_error(docker_head + "secrets: [{name: pw, env: TUTTI_ADDRESS}]\n");
+  EXPECT_NE(e.message.find("tutti sets TUTTI_ADDRESS itself"), std::string::npos) << e.message;
   e = only_error(docker_head + "configs: [{name: a, path: /x}]\nsecrets: [{name: b, path: /x}]\n");
   EXPECT_NE(e.message.find("two files or mounts at /x"), std::string::npos) << e.message;
   e = only_error(docker_head + "volumes: [{name: v}]\nmounts: [{volume: v, path: /run/secrets/pw}]\n"

@@ -563,5 +563,42 @@ TEST_F(cluster, ASecretReachesOnlyTheNodeThatRunsAReplicaUsingIt) {
   EXPECT_FALSE(std::filesystem::exists(n2.secrets_dir())) << "n2 runs no replica using it";
 }
 
+TEST_F(cluster, ASlotPlacedAnewGoesBackToTheNodeThatKeepsItsVolume) {
+  auto& control = start_control();
+  auto& n1 = start_node("n1", "127.0.0.2");
+  auto& n2 = start_node("n2", "127.0.0.3");
+  auto db = [&](const std::string& placement) {
+    return service_yaml("db", 1,
+                        {"/bin/busybox", "sh", "-c",
+                         "echo run >> $TUTTI_VOLUME_DATA/runs; exec /bin/busybox sleep 300"},
+                        "volumes: [{name: data, type: persistent}]\nmounts: [{volume: data}]\n" +
+                            placement);
+  };
+  auto apply = [&](const std::string& name, const std::string& yaml) {
+    auto r = control.tutti({"apply", "-f", scratch_.write(name, yaml)});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+  };
+  apply("db.yaml", db("placement: {constraints: [\"node.name == n2\"]}\n"));
+  ASSERT_TRUE(wait_running(control, "db", 1));
+  auto runs = n2.data_dir() + "/volumes/persistent/db-0/data/runs";
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(runs); }));
+  ASSERT_EQ(control.tutti({"delete", "db"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return replicas_of(control, "db").empty(); }));
+  // n2 is the busier node now: a slot without a volume would go to n1.
+  apply("load.yaml", service_yaml("load", 2, {"/bin/busybox", "sleep", "300"},
+                                  "resources: {cpu: 0.5}\n"
+                                  "placement: {constraints: [\"node.name == n2\"]}\n"));
+  ASSERT_TRUE(wait_running(control, "load", 2));
+  apply("db2.yaml", db(""));
+  ASSERT_TRUE(wait_running(control, "db", 1));
+  EXPECT_EQ(placement_of(control, "db"), (std::map<std::string, std::string>{{"db-0", "n2"}}));
+  EXPECT_TRUE(eventually([&] {
+    std::ifstream in{runs};
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    return text == "run\nrun\n";
+  })) << "the slot found its data";
+  EXPECT_FALSE(std::filesystem::exists(n1.data_dir() + "/volumes/persistent/db-0"));
+}
+
 } // namespace
 } // namespace tutti::tests::integration

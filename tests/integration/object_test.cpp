@@ -181,6 +181,11 @@ TEST_F(objects, ReplicasGetConfigsAndSecretsAndAConfigChangeRollsOutWithoutAFail
   ASSERT_TRUE(s::wait_until([&] { return replicas_of(d, "web").empty(); }, converge_timeout));
   EXPECT_EQ(run(d, {"secret", "rm", "token"}).exit_code, 0);
   EXPECT_FALSE(std::filesystem::exists(d.secrets_dir())) << "files of removed replicas remain";
+  // A new secret of the name goes on from the removed one's numbers.
+  auto token = d.scratch().write("token.txt", "token-2");
+  auto again_created = run(d, {"secret", "create", "token", "--from-file", token});
+  EXPECT_NE(again_created.out.find("secret/token created (version 2)"), std::string::npos)
+      << again_created.describe();
 }
 
 TEST_F(objects, AMissingSecretMakesReplicasWaitUntilItExists) {

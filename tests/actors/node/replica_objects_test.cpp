@@ -104,6 +104,19 @@ TEST(ReplicaObjects, RefusesSecretsOffATmpfsAndMissingPayloads) {
             std::string::npos)
       << p::message_of(missing.error());
   EXPECT_FALSE(tutti::actors::prepare_objects({shm.path}, spec, payloads(), "../web-0"));
+  // A link where the folder should be (another user may have made it) is refused.
+  shm_folder target;
+  target.path += "-target";
+  fs::create_directories(target.path);
+  shm_folder link;
+  link.path += "-link";
+  fs::create_directory_symlink(target.path, link.path);
+  auto linked = tutti::actors::prepare_objects({link.path}, spec, payloads(), "web-0");
+  ASSERT_FALSE(linked);
+  EXPECT_NE(p::message_of(linked.error()).find("is a link, no folder, or another user's"),
+            std::string::npos)
+      << p::message_of(linked.error());
+  EXPECT_TRUE(fs::is_empty(target.path));
 }
 
 } // namespace

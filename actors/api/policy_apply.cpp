@@ -1,0 +1,47 @@
+#include "actors/api/policy_apply.hpp"
+
+namespace tutti::actors::api_internal {
+
+kj::Promise<caf::expected<std::vector<p::service_change>>>
+apply_policy(const server_parts& parts, config::parse_result parsed, bool dry_run) {
+  std::vector<p::stored_object> objects;
+  std::vector<p::service_change> changes;
+  auto change = [&](std::string name) {
+    p::service_change c;
+    c.service = std::move(name);
+    c.kind = p::change_kind::updated;
+    changes.push_back(std::move(c));
+  };
+  for (const auto& r : parsed.roles) {
+    objects.push_back({p::object_kind::role, r.name, config::emit_role(r)});
+    change("role/" + r.name);
+  }
+  for (const auto& b : parsed.bindings) {
+    objects.push_back({p::object_kind::role_binding, b.name, config::emit_binding(b)});
+    change("rolebinding/" + b.name);
+  }
+  using result = caf::expected<std::vector<p::service_change>>;
+  if (dry_run)
+    return result{std::move(changes)};
+  kj::Promise<caf::error> stored = caf::error{};
+  for (auto& obj : objects)
+    stored = stored.then([&parts, obj](caf::error err) mutable -> kj::Promise<caf::error> {
+      if (err)
+        return kj::mv(err);
+      return ask_actor<bool>(parts.sys, parts.store.get(), parts.opts.call_timeout,
+                             p::put_atom::value, obj)
+          .then([](caf::expected<bool> r) { return r ? caf::error{} : r.error(); });
+    });
+  return stored.then([&parts, parsed = kj::mv(parsed),
+                      changes = kj::mv(changes)](caf::error err) mutable -> result {
+    if (err)
+      return err;
+    for (auto& r : parsed.roles)
+      parts.policy.put(std::move(r));
+    for (auto& b : parsed.bindings)
+      parts.policy.put(std::move(b));
+    return std::move(changes);
+  });
+}
+
+} // namespace tutti::actors::api_internal
