@@ -183,7 +183,7 @@ void read_secrets(const field& f, secrets_config& out, error_sink& errors) {
 }
 
 void read_node(const field& f, node_config& node, error_sink& errors) {
-  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory, port_range, "
+  if (!expect_map(f, "a mapping with name, address, labels, cpu, memory, disk, port_range, "
                      "host_volume_paths and secrets_dir",
                   errors))
     return;
@@ -212,6 +212,9 @@ void read_node(const field& f, node_config& node, error_sink& errors) {
   if (auto memory = fields.take("memory"))
     if (auto value = read_bytes(*memory, errors))
       node.capacity.memory = *value;
+  if (auto disk = fields.take("disk"))
+    if (auto value = read_bytes(*disk, errors))
+      node.capacity.disk = *value;
   if (auto range = fields.take("port_range"))
     read_port_range(*range, node, errors);
   if (auto paths = fields.take("host_volume_paths"))

@@ -105,6 +105,8 @@ void emit_volumes(YAML::Emitter& out, const std::vector<protocol::volume_spec>& 
     out << YAML::Key << "type" << YAML::Value << protocol::to_string(v.type);
     if (!v.host_path.empty())
       out << YAML::Key << "path" << YAML::Value << v.host_path;
+    if (v.size > 0)
+      out << YAML::Key << "size" << YAML::Value << static_cast<long long>(v.size);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

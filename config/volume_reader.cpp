@@ -90,9 +90,14 @@ std::optional<protocol::volume_spec> read_volume(const field& item, std::set<std
   } else if (v.type == volume_type::host) {
     errors.add(item.mark, item.path + ".path", "required field is missing (a host volume names its folder on the node)");
   }
-  if (auto size = fields.take("size"))
-    errors.add(size->key_mark, size->path,
-               "size is not supported yet: volumes take what the node's disk has");
+  if (auto size = fields.take("size")) {
+    if (v.type == volume_type::host)
+      errors.add(size->key_mark, size->path,
+                 "size is for scratch and persistent volumes (a host volume is the node's "
+                 "folder as it is)");
+    else if (auto bytes = read_bytes(*size, errors))
+      v.size = *bytes;
+  }
   fields.finish();
   return v;
 }

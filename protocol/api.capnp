@@ -195,6 +195,7 @@ struct Event {
 struct Resources {
   cpu @0 :Float64;
   memory @1 :Int64;
+  disk @2 :Int64;    # a node's: the size of its volumes' disk, and what volumes reserve
 }
 
 struct Label {

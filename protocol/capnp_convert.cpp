@@ -421,10 +421,11 @@ using namespace convert_detail;
 static void to_capnp(rpc::Resources::Builder b, const resource_spec& x) {
   b.setCpu(x.cpu);
   b.setMemory(x.memory);
+  b.setDisk(x.disk);
 }
 
 static resource_spec from_capnp(rpc::Resources::Reader r) {
-  return {r.getCpu(), r.getMemory()};
+  return {r.getCpu(), r.getMemory(), r.getDisk()};
 }
 
 void to_capnp(rpc::ReplicaStatus::Builder b, const replica_status& x) {

@@ -69,11 +69,12 @@ struct volume_spec {
   std::string name;      // [a-z0-9-], unique in the service
   volume_type type = volume_type::scratch;
   std::string host_path; // host only: an absolute path on the node
+  int64_t size = 0;      // bytes reserved on the node's disk at placement; 0: none
   friend bool operator==(const volume_spec&, const volume_spec&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_spec& x) {
-  return f(caf::meta::type_name("volume_spec"), x.name, x.type, x.host_path);
+  return f(caf::meta::type_name("volume_spec"), x.name, x.type, x.host_path, x.size);
 }
 
 /// Where a replica sees a volume (`mounts:`): at `path` in its container; a
@@ -124,11 +125,14 @@ inline bool as_file(const object_ref& x) {
 struct resource_spec {
   double cpu = 0;
   int64_t memory = 0;
+  /// Bytes of the node's volumes' disk: never in a spec's `resources:`, the sum
+  /// of a replica's volume sizes when placed; a node's capacity, its disk's size.
+  int64_t disk = 0;
   friend bool operator==(const resource_spec&, const resource_spec&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
-  return f(caf::meta::type_name("resource_spec"), x.cpu, x.memory);
+  return f(caf::meta::type_name("resource_spec"), x.cpu, x.memory, x.disk);
 }
 
 struct backoff_spec {
@@ -344,6 +348,14 @@ inline bool has_published_ports(const service_spec& spec) {
     if (port.published != 0)
       return true;
   return false;
+}
+
+/// What one replica of `spec` reserves on its node's disk: its volumes' sizes.
+inline int64_t volume_bytes(const service_spec& spec) {
+  int64_t out = 0;
+  for (const auto& v : spec.volumes)
+    out += v.size;
+  return out;
 }
 
 /// Largest replica count a spec may ask for; protects the node from a typo like 10^9.

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,6 +183,7 @@ void hold(self_ptr self, const p::reservation& r) {
   auto& st = self->state;
   st.promised.cpu += r.resources.cpu;
   st.promised.memory += r.resources.memory;
+  st.promised.disk += r.resources.disk;
   st.promised_ports += r.host_ports;
   st.reservations[r.replica] = {r.resources, r.host_ports};
 }
@@ -193,6 +195,7 @@ void unhold(self_ptr self, const std::string& replica) {
     return;
   st.promised.cpu -= i->second.resources.cpu;
   st.promised.memory -= i->second.resources.memory;
+  st.promised.disk -= i->second.resources.disk;
   st.promised_ports -= i->second.host_ports;
   st.reservations.erase(i);
 }
@@ -211,11 +214,13 @@ p::reservation_reply reserve(self_ptr self, p::reservation& r) {
   const auto& cap = st.ctx.config.capacity;
   auto free_cpu = cap.cpu - st.promised.cpu;
   auto free_memory = cap.memory - st.promised.memory;
+  auto free_disk = cap.disk - st.promised.disk;
   auto free_ports = port_capacity(self) - st.promised_ports;
   if (auto i = st.reservations.find(r.replica); i != st.reservations.end()) {
     // Offered again (placement restarted, resources changed): judge it alone.
     free_cpu += i->second.resources.cpu;
     free_memory += i->second.resources.memory;
+    free_disk += i->second.resources.disk;
     free_ports += i->second.host_ports;
   }
   std::string why;
@@ -225,6 +230,9 @@ p::reservation_reply reserve(self_ptr self, p::reservation& r) {
   else if (r.resources.memory > 0 && r.resources.memory > free_memory)
     why = "insufficient memory (requested " + std::to_string(r.resources.memory) + " bytes, free " +
           std::to_string(free_memory) + ")";
+  else if (r.resources.disk > 0 && cap.disk > 0 && r.resources.disk > free_disk)
+    why = "insufficient disk for volumes (requested " + std::to_string(r.resources.disk) +
+          " bytes, free " + std::to_string(free_disk) + ")";
   else if (r.host_ports > free_ports)
     why = "insufficient host ports (requested " + std::to_string(r.host_ports) + ", free " +
           std::to_string(free_ports) + ")";
@@ -565,6 +573,8 @@ node_actor::behavior_type node(self_ptr self, node_context ctx) {
     if (ctx.config.capacity.memory <= 0)
       ctx.config.capacity.memory = host.memory;
   }
+  if (ctx.config.capacity.disk <= 0)
+    ctx.config.capacity.disk = disk_size(ctx.config.volumes.root);
   self->state.ctx = std::move(ctx);
   auto& st = self->state;
   st.volumes = std::make_shared<const volume_places>(st.ctx.config.volumes);
@@ -656,6 +666,19 @@ void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::drive
     }
     spdlog::info("stopped {} {} replicas", owned->size(), p::to_string(kind));
   }
+}
+
+int64_t disk_size(const std::string& folder) {
+  // The folder may not exist yet: the nearest one above it that does is on
+  // the same disk until someone mounts another there.
+  std::filesystem::path at = folder.empty() ? "." : folder;
+  std::error_code ec;
+  while (!std::filesystem::exists(at, ec) && at.has_parent_path() && at != at.parent_path())
+    at = at.parent_path();
+  struct statvfs st {};
+  if (::statvfs(at.c_str(), &st) != 0)
+    return 0;
+  return static_cast<int64_t>(st.f_blocks) * static_cast<int64_t>(st.f_frsize);
 }
 
 p::resource_spec host_resources() {

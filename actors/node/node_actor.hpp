@@ -53,6 +53,10 @@ void stop_node_replicas(const std::map<p::driver_kind, std::shared_ptr<rd::drive
                         const std::string& node,
                         const object_places& objects);
 
+/// The size of the disk that holds `folder` (or the nearest folder above it
+/// that exists), for a disk capacity left at 0; 0 when it cannot be read.
+int64_t disk_size(const std::string& folder);
+
 /// The host's CPUs and memory, for a capacity left at 0.
 p::resource_spec host_resources();
 

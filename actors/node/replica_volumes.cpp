@@ -2,6 +2,8 @@
 
 #include "protocol/errors.hpp"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -80,6 +82,26 @@ caf::expected<std::string> folder_of(const volume_places& places, const p::volum
   return refuse("unknown type");
 }
 
+/// Whether the disk of `folder` (or of the folder above it) has `size` bytes
+/// free for a new volume of that size.
+caf::error room_for(const p::volume_spec& v, const std::string& folder) {
+  std::error_code ec;
+  if (v.size <= 0 || fs::exists(folder, ec))
+    return {};
+  fs::path at = folder;
+  while (!fs::exists(at, ec) && at.has_parent_path() && at != at.parent_path())
+    at = at.parent_path();
+  struct statvfs st {};
+  if (::statvfs(at.c_str(), &st) != 0)
+    return {};
+  auto free = static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize);
+  if (free >= v.size)
+    return {};
+  return p::make_error(p::error_code::driver_failure,
+                       "volume " + v.name + ": needs " + std::to_string(v.size) +
+                           " bytes, the node's disk has " + std::to_string(free) + " free");
+}
+
 caf::error make_folder(const std::string& path, bool empty, const std::string& volume) {
   std::error_code ec;
   if (empty)
@@ -115,6 +137,8 @@ caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
     auto folder = folder_of(places, *v, replica);
     if (!folder)
       return std::move(folder.error());
+    if (auto err = room_for(*v, *folder))
+      return err;
     if (v->type != p::volume_type::host)
       if (auto err = make_folder(*folder, v->type == p::volume_type::scratch, v->name))
         return err;

@@ -24,6 +24,7 @@ enum class misfit : uint8_t {
   max_per_node,
   cpu,
   memory,
+  disk,
   ports,
 };
 
@@ -137,6 +138,9 @@ verdict check(const placement_view& view, node_id id, const compiled_request& cr
     return {misfit::cpu};
   if (req.resources.memory > 0 && req.resources.memory > n.memory_capacity - n.memory_allocated)
     return {misfit::memory};
+  if (req.resources.disk > 0 && n.disk_capacity > 0 &&
+      req.resources.disk > n.disk_capacity - n.disk_allocated)
+    return {misfit::disk};
   if (req.host_ports > 0 && req.host_ports > n.ports_capacity - n.ports_allocated)
     return {misfit::ports};
   return {};
@@ -170,6 +174,8 @@ std::string reason(const placement_view& view, node_id id, const verdict& v,
       return "insufficient cpu";
     case misfit::memory:
       return "insufficient memory";
+    case misfit::disk:
+      return "insufficient disk for volumes";
     case misfit::ports:
       return "insufficient host ports";
   }

@@ -46,6 +46,7 @@ placement_view::node_id placement_view::upsert(const p::node_status& st) {
   n.state = st.state;
   n.cpu_capacity = st.capacity.cpu;
   n.memory_capacity = st.capacity.memory;
+  n.disk_capacity = st.capacity.disk;
   n.ports_capacity = st.ports_capacity;
   n.drivers = 0;
   n.unhealthy = 0;
@@ -94,6 +95,7 @@ void placement_view::reserve(node_id id, const std::string& service, const p::re
   auto& n = nodes_[id];
   n.cpu_allocated += res.cpu;
   n.memory_allocated += res.memory;
+  n.disk_allocated += res.disk;
   n.ports_allocated += host_ports;
   n.replicas += 1;
 }
@@ -108,6 +110,7 @@ void placement_view::release(node_id id, const std::string& service, const p::re
   auto& n = nodes_[id];
   n.cpu_allocated -= res.cpu;
   n.memory_allocated -= res.memory;
+  n.disk_allocated -= res.disk;
   n.ports_allocated -= host_ports;
   n.replicas -= 1;
 }
@@ -116,6 +119,7 @@ void placement_view::correct(node_id id, const p::reservation_reply& truth) {
   auto& n = nodes_[id];
   n.cpu_allocated = truth.allocated.cpu;
   n.memory_allocated = truth.allocated.memory;
+  n.disk_allocated = truth.allocated.disk;
   n.ports_allocated = truth.ports_allocated;
   n.replicas = truth.replicas;
 }
@@ -124,7 +128,7 @@ p::node_status placement_view::status(node_id id) const {
   const auto& n = nodes_[id];
   auto out = n.reported;
   out.state = n.state;
-  out.allocated = {n.cpu_allocated, n.memory_allocated};
+  out.allocated = {n.cpu_allocated, n.memory_allocated, n.disk_allocated};
   out.ports_allocated = n.ports_allocated;
   out.replicas = n.replicas;
   return out;

@@ -34,6 +34,8 @@ public:
     double cpu_allocated = 0;
     int64_t memory_capacity = 0;
     int64_t memory_allocated = 0;
+    int64_t disk_capacity = 0; // 0: the node did not say (then no disk is counted)
+    int64_t disk_allocated = 0;
     int32_t ports_capacity = 0;
     int32_t ports_allocated = 0;
     int32_t replicas = 0;

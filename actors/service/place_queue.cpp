@@ -98,7 +98,9 @@ void on_placed(self_ptr self, const std::vector<asked>& slots,
 void place_batch(self_ptr self, const std::vector<int32_t>& batch) {
   auto& st = self->state;
   const auto& spec = *spec_of(self, st.slots[batch.front()]).first;
-  p::placement_batch req{spec.name,   spec.resources, spec.placement,
+  auto resources = spec.resources;
+  resources.disk = p::volume_bytes(spec);
+  p::placement_batch req{spec.name,   resources, spec.placement,
                          spec.driver, static_cast<int32_t>(spec.ports.size()), {}};
   std::vector<asked> slots;
   req.asks.reserve(batch.size());

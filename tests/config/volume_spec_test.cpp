@@ -28,6 +28,17 @@ TEST(VolumeSpec, ReadsVolumesAndMounts) {
   EXPECT_EQ(spec.mounts[1], (protocol::mount_spec{"logs", "/logs", true}));
 }
 
+TEST(VolumeSpec, ASizeIsReadInBytesAndWrittenBack) {
+  auto spec = only_spec(docker_head + "volumes: [{name: data, type: persistent, size: 1Gi}]\n");
+  ASSERT_EQ(spec.volumes.size(), 1u);
+  EXPECT_EQ(spec.volumes[0].size, int64_t{1} << 30);
+  EXPECT_EQ(protocol::volume_bytes(spec), int64_t{1} << 30);
+  auto canonical = config::emit_spec(spec);
+  EXPECT_NE(canonical.find("{name: data, type: persistent, size: 1073741824}"), std::string::npos)
+      << canonical;
+  EXPECT_EQ(only_spec(canonical), spec);
+}
+
 TEST(VolumeSpec, CanonicalYamlReadsBackTheSame) {
   auto text = docker_head +
               "volumes: [{name: data, type: persistent}, {name: h, type: host, path: /srv}]\n"
@@ -73,7 +84,9 @@ TEST(VolumeSpec, RefusesWhatCannotBeMountedWithThePlace) {
        "expected an absolute path on the node"},
       {"volumes: [{name: d, path: /srv}]\n", "volumes[0].path",
        "path is for volumes of type host only"},
-      {"volumes: [{name: d, size: 1Gi}]\n", "volumes[0].size", "size is not supported yet"},
+      {"volumes: [{name: d, type: host, path: /srv, size: 1Gi}]\n", "volumes[0].size",
+       "size is for scratch and persistent volumes"},
+      {"volumes: [{name: d, size: lots}]\n", "volumes[0].size", "lots"},
       {"volumes: [{name: d}]\nmounts: [{volume: d}]\n", "mounts[0].path",
        "required field is missing"},
       {"volumes: [{name: d}]\nmounts: [{volume: d, path: /a/../b}]\n", "mounts[0].path",

@@ -220,5 +220,33 @@ TEST_F(volumes, AHostVolumeIsLentOnlyWhereTheNodeSays) {
   EXPECT_FALSE(std::filesystem::exists("/etc/hello"));
 }
 
+TEST_F(volumes, AVolumeLargerThanTheNodesDiskFitsNowhereAndSaysWhy) {
+  auto& d = start_daemon();
+  auto yaml = [](const std::string& size) {
+    return "kind: Service\nname: big\ncommand: [/bin/busybox, sleep, \"300\"]\n"
+           "volumes: [{name: data, type: persistent, size: " +
+           size + "}]\nmounts: [{volume: data}]\n";
+  };
+  ASSERT_EQ(d.tutti({"apply", "-f", d.scratch().write("big.yaml", yaml("1000Ti"))}).exit_code, 0);
+  std::string message;
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto rs = replicas_of(d, "big");
+        message = rs.empty() ? "" : rs[0].value("message", "");
+        return message.find("insufficient disk for volumes") != std::string::npos;
+      },
+      converge_timeout))
+      << message;
+  // The node says how large its disk is; what fits runs.
+  auto nodes = tutti_json(d, {"get", "nodes"});
+  ASSERT_TRUE(nodes && nodes->size() == 1);
+  EXPECT_GT((*nodes)[0]["capacity"].value("disk", int64_t{0}), 0) << nodes->dump();
+  ASSERT_EQ(d.tutti({"apply", "-f", d.scratch().write("big.yaml", yaml("1Mi"))}).exit_code, 0);
+  EXPECT_TRUE(wait_running(d, "big", 1)) << json(replicas_of(d, "big"));
+  nodes = tutti_json(d, {"get", "nodes"});
+  ASSERT_TRUE(nodes);
+  EXPECT_EQ((*nodes)[0]["allocated"].value("disk", int64_t{0}), 1 << 20) << nodes->dump();
+}
+
 } // namespace
 } // namespace tutti::tests::integration

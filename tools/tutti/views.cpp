@@ -15,7 +15,10 @@ using protocol::driver_kind;
 using protocol::replica_state;
 
 json json_of(const protocol::resource_spec& x) {
-  return {{"cpu", x.cpu}, {"memory", x.memory}};
+  json_value out{{"cpu", x.cpu}, {"memory", x.memory}};
+  if (x.disk > 0) // a node's, or what its volumes reserve
+    out["disk"] = x.disk;
+  return out;
 }
 
 json json_of(const protocol::port_binding& x) {

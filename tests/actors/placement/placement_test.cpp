@@ -118,6 +118,35 @@ TEST(Placement, ChecksCpuMemoryAndHostPorts) {
   EXPECT_EQ(chosen(view, req), "a");
 }
 
+TEST(Placement, VolumesTakeDiskOfNodesThatSayHowMuchTheyHave) {
+  placement_view view;
+  auto small = node("small", 4, 1 << 30);
+  small.capacity.disk = 10;
+  view.upsert(small);
+  auto req = request("db-0");
+  req.resources.disk = 6;
+  EXPECT_EQ(chosen(view, req), "small");
+  view.reserve(view.find("small"), "db", req.resources, 0);
+  EXPECT_EQ(chosen(view, req), "error: 0/1 nodes: 1 insufficient disk for volumes");
+  view.upsert(node("unsaid", 4, 1 << 30)); // a node that does not say counts no disk
+  EXPECT_EQ(chosen(view, req), "unsaid");
+  view.release(view.find("small"), "db", req.resources, 0);
+  EXPECT_EQ(view.status(view.find("small")).allocated.disk, 0);
+}
+
+TEST(Placement, ASlotGoesBackToTheNodeThatKeepsItsVolumes) {
+  placement_view view;
+  view.upsert(node("a", 4, 1 << 30));
+  view.upsert(node("b", 4, 1 << 30));
+  add(view, "b", "other", 2, 0); // b is busier: spread alone picks a
+  EXPECT_EQ(chosen(view, request("db-0")), "a");
+  view.set_volumes(view.find("b"), {"db-0"});
+  EXPECT_EQ(chosen(view, request("db-0")), "b");
+  EXPECT_EQ(chosen(view, request("db-1")), "a");
+  view.set_volumes(view.find("b"), {});
+  EXPECT_EQ(chosen(view, request("db-0")), "a");
+}
+
 TEST(Placement, HonoursEveryConstraintOperator) {
   placement_view view;
   view.upsert(node("a", 4, 1 << 30, {{"zone", "x"}}));
