@@ -1,5 +1,7 @@
 #include "config/object_reader.hpp"
 
+#include "config/volume_reader.hpp"
+
 #include "config/policy_reader.hpp"
 #include "config/spec_parser.hpp"
 #include "protocol/namespaces.hpp"
@@ -38,24 +40,6 @@ bool valid_env_name(const std::string& name) {
     return false;
   return std::all_of(name.begin(), name.end(),
                      [&](char c) { return letter(c) || (c >= '0' && c <= '9'); });
-}
-
-/// An absolute, normalised path: no "." or ".." parts, no "//", not "/".
-bool valid_absolute_path(const std::string& path) {
-  if (path.size() < 2 || path.size() > 1024 || path.front() != '/' || path.back() == '/' ||
-      path.find('\0') != std::string::npos)
-    return false;
-  size_t at = 1;
-  while (at <= path.size()) {
-    auto end = path.find('/', at);
-    if (end == std::string::npos)
-      end = path.size();
-    auto part = path.substr(at, end - at);
-    if (part.empty() || part == "." || part == "..")
-      return false;
-    at = end + 1;
-  }
-  return true;
 }
 
 /// What one list of references has used so far, and what the service's

@@ -26,24 +26,6 @@ bool valid_volume_name(const std::string& name) {
   });
 }
 
-/// An absolute, normalised path: no "." or ".." parts, no "//", not "/".
-bool valid_absolute_path(const std::string& path) {
-  if (path.size() < 2 || path.size() > 1024 || path.front() != '/' || path.back() == '/' ||
-      path.find('\0') != std::string::npos)
-    return false;
-  size_t at = 1;
-  while (at <= path.size()) {
-    auto end = path.find('/', at);
-    if (end == std::string::npos)
-      end = path.size();
-    auto part = path.substr(at, end - at);
-    if (part.empty() || part == "." || part == "..")
-      return false;
-    at = end + 1;
-  }
-  return true;
-}
-
 bool too_many(const field& f, size_t n, const char* what, error_sink& errors) {
   if (n <= max_volumes)
     return false;
@@ -157,6 +139,23 @@ std::optional<protocol::mount_spec> read_mount(const field& item,
 }
 
 } // namespace
+
+bool valid_absolute_path(const std::string& path) {
+  if (path.size() < 2 || path.size() > 1024 || path.front() != '/' || path.back() == '/' ||
+      path.find('\0') != std::string::npos)
+    return false;
+  size_t at = 1;
+  while (at <= path.size()) {
+    auto end = path.find('/', at);
+    if (end == std::string::npos)
+      end = path.size();
+    auto part = path.substr(at, end - at);
+    if (part.empty() || part == "." || part == "..")
+      return false;
+    at = end + 1;
+  }
+  return true;
+}
 
 void read_volumes(map_reader& fields, protocol::service_spec& spec, error_sink& errors) {
   auto f = fields.take("volumes");

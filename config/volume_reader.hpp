@@ -10,6 +10,9 @@
 
 namespace tutti::config::detail {
 
+/// An absolute, normalised path: no "." or ".." parts, no "//", not "/".
+bool valid_absolute_path(const std::string& path);
+
 /// Reads `volumes:` into spec.volumes: each a mapping {name, type: scratch |
 /// persistent | host, path: (host only) an absolute path on the node}; names
 /// unique, of [a-z][a-z0-9-]* (at most 63).

@@ -164,6 +164,20 @@ inline bool wait_running(s::tuttid_process& d, const std::string& service, size_
       timeout);
 }
 
+/// Waits until exactly `n` replicas of `service` exist and all are ready.
+inline bool wait_ready(s::tuttid_process& d, const std::string& service, int n,
+                       std::chrono::milliseconds timeout = converge_timeout) {
+  return s::wait_until(
+      [&] {
+        int ready = 0;
+        auto rs = replicas_of(d, service);
+        for (auto& r : rs)
+          ready += r.value("ready", false) ? 1 : 0;
+        return ready == n && static_cast<int>(rs.size()) == n;
+      },
+      timeout);
+}
+
 /// The status of one service from `get services -o json`.
 inline std::optional<json> service_status(s::tuttid_process& d, const std::string& name) {
   auto j = tutti_json(d, {"get", "services"});

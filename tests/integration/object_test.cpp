@@ -60,15 +60,7 @@ protected:
   }
 
   bool wait_ready(s::tuttid_process& d, int n) {
-    return s::wait_until(
-        [&] {
-          int ready = 0;
-          auto rs = replicas_of(d, "web");
-          for (auto& r : rs)
-            ready += r.value("ready", false) ? 1 : 0;
-          return ready == n && static_cast<int>(rs.size()) == n;
-        },
-        converge_timeout);
+    return ::tutti::tests::integration::wait_ready(d, "web", n);
   }
 
   /// The scratch folders of the running replicas of `web`.
