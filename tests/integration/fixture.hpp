@@ -164,6 +164,27 @@ inline bool wait_running(s::tuttid_process& d, const std::string& service, size_
       timeout);
 }
 
+/// `data` as base64 without its padding: how a stored record would hold it
+/// in clear (access/records.cpp encodes an object's data so).
+inline std::string base64_of(std::string_view data) {
+  static const char digits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : data) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) {
+      count -= 6;
+      out += digits[(bits >> count) & 63];
+    }
+  }
+  if (count > 0)
+    out += digits[(bits << (6 - count)) & 63];
+  return out;
+}
+
 /// Waits until exactly `n` replicas of `service` exist and all are ready.
 inline bool wait_ready(s::tuttid_process& d, const std::string& service, int n,
                        std::chrono::milliseconds timeout = converge_timeout) {

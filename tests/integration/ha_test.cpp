@@ -6,6 +6,10 @@
 // leader that wakes finds itself deposed and stands by.
 
 #include "tests/integration/fixture.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
 #include "tests/support/etcd.hpp"
 #include "tools/harness/process_cut.hpp"
 
@@ -40,6 +44,9 @@ protected:
     // Control process i on 127.0.0.(i+1), as on three hosts.
     for (int i = 0; i < 3; ++i)
       listens_.push_back(host(i) + ":" + std::to_string(s::free_port()));
+    // One secrets key for every control process, as an HA control plane needs.
+    auto key = scratch_.write("secrets.key", std::string(64, 'b') + "\n");
+    ::chmod(key.c_str(), 0600);
     for (int i = 0; i < 3; ++i) {
       auto opts = daemon_options();
       opts.mode = "control";
@@ -48,7 +55,8 @@ protected:
       opts.ready_line = "standing by for leadership";
       opts.log_level = "debug";
       opts.admin_token_file = scratch_.file("admin.token"); // one for the cluster
-      opts.extra_args = {"--store", store_, "--listen", listens_[i], "--join-token", token};
+      opts.extra_args = {"--store",      store_, "--listen",           listens_[i],
+                         "--join-token", token,  "--secrets-key-file", key};
       controls_.push_back(&make_daemon(opts));
     }
     for (auto* c : controls_)
@@ -189,6 +197,45 @@ TEST_F(ha, AKilledLeaderIsReplacedAndNothingAcknowledgedIsLostNorAReplicaRestart
   EXPECT_EQ(after.size(), 5u);
   for (auto& [id, pid] : after)
     nodes_[0]->track(pid);
+}
+
+TEST_F(ha, ASecretStoredThroughOneLeaderReachesReplicasThroughTheNext) {
+  auto* first = wait_leader();
+  ASSERT_NE(first, nullptr) << "no single leader";
+  start_nodes();
+  ASSERT_TRUE(eventually([&] { return ready_nodes(*first) == 2; }));
+  auto file = scratch_.write(
+      "reader.yaml", "kind: Secret\nname: token\ndata: tok-ha\n---\n" +
+                         service_yaml("reader", 1, {"/bin/busybox", "sleep", "300"},
+                                      "placement: {constraints: [\"node.name == n1\"]}\n"
+                                      "secrets: [token]\n"));
+  auto applied = tutti({"apply", "-f", file});
+  ASSERT_EQ(applied.exit_code, 0) << applied.describe();
+  ASSERT_TRUE(wait_running(*first, "reader", 1));
+  first->kill9();
+  s::command_result scaled;
+  ASSERT_TRUE(eventually(
+      [&] {
+        scaled = tutti({"scale", "reader=2"});
+        return scaled.exit_code == 0;
+      },
+      15s))
+      << scaled.describe();
+  auto* second = wait_leader();
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(wait_running(*second, "reader", 2, 15s)) << json(replicas_of(*second, "reader"));
+  for (const char* replica : {"reader-0", "reader-1"}) {
+    std::ifstream in{nodes_[0]->secrets_dir() + "/" + replica + "/secrets/token"};
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>{in}, {}), "tok-ha") << replica;
+  }
+  // etcd holds the secret sealed only.
+  auto dump = s::run_command({"etcdctl", "--endpoints", etcd_->client_urls().front(), "get",
+                              "--prefix", "/tutti/"},
+                             {{"ETCDCTL_API", "3"}}, 10s);
+  ASSERT_EQ(dump.exit_code, 0) << dump.describe();
+  EXPECT_NE(dump.out.find("secret"), std::string::npos);
+  EXPECT_EQ(dump.out.find("tok-ha"), std::string::npos) << "etcd holds the secret in clear";
+  EXPECT_EQ(dump.out.find(base64_of("tok-ha")), std::string::npos) << "etcd holds it as base64";
 }
 
 TEST_F(ha, ABackupOfAStoreOnEtcdIsEtcdsOwnSnapshot) {

@@ -161,7 +161,10 @@ TEST_F(objects, ReplicasGetConfigsAndSecretsAndAConfigChangeRollsOutWithoutAFail
   auto store = read_file(d.data_dir() + "/store/data.mdb");
   ASSERT_GT(store.size(), 0u);
   EXPECT_EQ(store.find(secret_value), std::string::npos) << "the store holds the secret in clear";
+  EXPECT_EQ(store.find(base64_of(secret_value)), std::string::npos) << "the store holds it as base64";
   EXPECT_EQ(store.find("token-1"), std::string::npos);
+  EXPECT_EQ(store.find(base64_of("token-1")), std::string::npos);
+  EXPECT_NE(store.find(base64_of("v1")), std::string::npos) << "a config is kept as base64";
   auto refused = run(d, {"secret", "inspect", "db-password", "--data"});
   EXPECT_NE(refused.exit_code, 0);
 
