@@ -52,7 +52,7 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
 
 // Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
-constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
+constexpr std::array<std::string_view, 2> unsupported_fields{"autoscale", "containers"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
