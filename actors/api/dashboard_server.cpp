@@ -395,6 +395,10 @@ private:
       return nodes(tutti, target);
     if (one("tree"))
       return encoded(tutti.treeRequest().send());
+    if (one("configs")) // versions, sizes and users; never the data here
+      return encoded(tutti.listConfigsRequest().send());
+    if (one("secrets"))
+      return encoded(tutti.listSecretsRequest().send());
     if (one("version"))
       return encoded(tutti.versionRequest().send());
     if (one("events")) {

@@ -131,6 +131,14 @@ def apply(daemon, name, n):
     daemon.tutti("apply", "-f", path)
 
 
+def apply_objects(daemon):
+    path = os.path.join(daemon.dir, "objects.yaml")
+    with open(path, "w") as f:
+        f.write("kind: Config\nname: site\ndata: hello\n---\n"
+                "kind: Secret\nname: pw\ndata: s3cret-dashboard\n")
+    daemon.tutti("apply", "-f", path)
+
+
 def admin_of(daemon):
     return open(daemon.token_file).read().strip()
 
@@ -197,6 +205,13 @@ def check_api(daemon):
         assert status == 200 and json.loads(body)["revision"], (status, body)
         got = read_until(s, b"revision 2 applied")
         assert b"event: events" in got, got
+    # Configs and secrets: versions, sizes and users, never a secret's data.
+    apply_objects(daemon)
+    status, body, _ = http(daemon, "GET", "/api/v1/secrets", token=admin)
+    assert status == 200 and json.loads(body)["objects"][0]["name"] == "pw", (status, body)
+    assert "s3cret" not in body, body
+    status, body, _ = http(daemon, "GET", "/api/v1/configs", token=viewer)
+    assert status == 200 and json.loads(body)["objects"][0]["version"] in (1, "1"), (status, body)
     audit = daemon.tutti("audit", "-n", "50").stdout
     assert "dashboard" in audit and "scale" in audit, audit
     print("dashboard api: ok")
@@ -248,7 +263,8 @@ def check_browser(daemon, artifacts):
     if web is None:
         print(f"dashboard browser: skipped: {why}")
         return SKIP
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import (ElementNotInteractableException,
+                                            StaleElementReferenceException)
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -263,11 +279,13 @@ def check_browser(daemon, artifacts):
         except StaleElementReferenceException:
             return ""
 
+    # An element found while the page renders again may be replaced (stale) or
+    # not laid out yet (not interactable): both pass once the render ends.
     def attempt(action):
         try:
             action()
             return True
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, ElementNotInteractableException):
             return False
 
     # The page renders itself again on every event: an element found may be
@@ -339,12 +357,18 @@ def check_browser(daemon, artifacts):
         web.set_window_size(390, 844)  # a phone
         shot("7-phone")
         web.set_window_size(1280, 900)
+        apply_objects(daemon)
+        web.get(web.current_url.split("#")[0] + "#/objects")
+        wait("the configs and secrets", lambda: "pw" in text_of("table[aria-label=secrets] tbody")
+             and "site" in text_of("table[aria-label=configs] tbody"))
+        assert "s3cret" not in web.page_source
+        shot("8-configs-and-secrets")
         web.get(web.current_url.split("#")[0] + "#/charts")
         wait("the charts", lambda: web.find_elements(By.CSS_SELECTOR, "svg[role=img]"))
         started = web.find_element(By.CSS_SELECTOR, "svg[role=img]").get_attribute("aria-label")
         assert started.startswith("Replicas started") and any(int(n) > 0 for n in
             started.split(": ")[1].split(" per")[0].split(", ")), started
-        shot("8-charts")
+        shot("9-charts")
         print("dashboard browser: ok; screenshots in", artifacts)
         return 0
     except Exception:

@@ -349,6 +349,32 @@ async function nodesPage() {
                 nodeRows(data.nodes || [], true), 'nodes')];
 }
 
+/// The newest version of each object, with every service that uses any version.
+function objectRows(objects) {
+  const byName = new Map();
+  for (const o of objects) {
+    const seen = byName.get(o.name);
+    const users = new Set([...(seen ? seen.users : []), ...(o.usedBy || [])]);
+    const newest = !seen || Number(o.version) > Number(seen.version) ? o : seen;
+    byName.set(o.name, { ...newest, users });
+  }
+  return [...byName.values()].map((o) => el('tr', {},
+    cell(o.name), cell(String(o.version)), cell(String(o.size) + ' B'),
+    cell(when(Number(o.createdMs)), 'wide'),
+    cell(el('span', {}, ...[...o.users].flatMap((s, i) => [i ? ', ' : '',
+      el('a', { href: '#/service/' + encodeURIComponent(s), text: s })])))));
+}
+
+async function objectsPage() {
+  const [configs, secrets] = await Promise.all([api('configs'), api('secrets')]);
+  const headers = [['name'], ['version'], ['size'], ['created', 'wide'], ['used by']];
+  return [el('h1', { text: 'Configs and secrets' }),
+          el('h2', { text: 'Configs' }), table(headers, objectRows(configs.objects || []), 'configs'),
+          el('h2', { text: 'Secrets' }),
+          el('p', { text: 'A secret\u2019s data is never shown: only the replicas that use it get it.' }),
+          table(headers, objectRows(secrets.objects || []), 'secrets')];
+}
+
 async function eventsPage() {
   const service = new URLSearchParams(location.hash.split('?')[1] || '').get('service') || '';
   const input = el('input', { id: 'filter', value: service, placeholder: 'all services' });
@@ -434,6 +460,7 @@ async function render() {
   if (parts[0] === 'service' && parts[1]) page = () => servicePage(decodeURIComponent(parts[1]));
   else if (parts[0] === 'nodes') page = nodesPage;
   else if (parts[0] === 'events') page = eventsPage;
+  else if (parts[0] === 'objects') page = objectsPage;
   else if (parts[0] === 'tree') page = treePage;
   else if (parts[0] === 'charts') page = chartsPage;
   else page = overview;
