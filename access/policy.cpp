@@ -57,8 +57,8 @@ bool policy::binds(const p::role_binding& b, const p::identity& who) const {
   return false;
 }
 
-bool policy::allows(const p::custom_role& r, api_call x) const {
-  auto [verb, resource] = rule_of(x);
+bool policy::allows(const p::custom_role& r, const std::string& verb,
+                    const std::string& resource) const {
   if (verb.empty())
     return false;
   for (const auto& rule : r.rules)
@@ -69,15 +69,22 @@ bool policy::allows(const p::custom_role& r, api_call x) const {
 
 std::string policy::grant(const p::identity& who, api_call x,
                           const std::vector<std::string>& namespaces) const {
+  auto [verb, resource] = rule_of(x);
+  return grant(who, verb, resource, namespaces, cluster_scoped(x));
+}
+
+std::string policy::grant(const p::identity& who, const std::string& verb,
+                          const std::string& resource, const std::vector<std::string>& namespaces,
+                          bool cluster_wide) const {
   std::lock_guard<std::mutex> guard{mtx_};
   for (const auto& [name, b] : bindings_) {
     auto role = roles_.find(b.role);
-    if (role == roles_.end() || !binds(b, who) || !allows(role->second, x))
+    if (role == roles_.end() || !binds(b, who) || !allows(role->second, verb, resource))
       continue;
     if (b.name_space.empty())
       return name;
     // A namespace's binding covers calls that name its services only.
-    bool all_there = !namespaces.empty() && !cluster_scoped(x);
+    bool all_there = !namespaces.empty() && !cluster_wide;
     for (const auto& ns : namespaces)
       all_there = all_there && ns == b.name_space;
     if (all_there)

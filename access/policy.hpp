@@ -28,9 +28,16 @@ public:
   std::string grant(const protocol::identity& who, api_call x,
                     const std::vector<std::string>& namespaces) const;
 
+  /// The same for a rule of `verb` on `resource` (an apply that stores
+  /// configs or secrets needs `apply` on those too).
+  std::string grant(const protocol::identity& who, const std::string& verb,
+                    const std::string& resource, const std::vector<std::string>& namespaces,
+                    bool cluster_wide = false) const;
+
 private:
   bool binds(const protocol::role_binding& b, const protocol::identity& who) const;
-  bool allows(const protocol::custom_role& r, api_call x) const;
+  bool allows(const protocol::custom_role& r, const std::string& verb,
+              const std::string& resource) const;
 
   mutable std::mutex mtx_;
   std::map<std::string, protocol::custom_role> roles_;

@@ -1,5 +1,7 @@
 #include "actors/api/call_inspection.hpp"
 
+#include <algorithm>
+
 #include "config/spec_parser.hpp"
 #include "protocol/capnp_convert.hpp"
 #include "protocol/namespaces.hpp"
@@ -109,6 +111,22 @@ bool applies_policy(access::api_call call, capnp::AnyPointer::Reader params) {
     return false; // most applies: no second parse
   auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
   return !parsed.quotas.empty() || !parsed.roles.empty() || !parsed.bindings.empty();
+}
+
+std::vector<std::string> applied_objects(access::api_call call, capnp::AnyPointer::Reader params) {
+  if (call != access::api_call::apply)
+    return {};
+  auto a = params.getAs<rpc::Tutti::ApplyParams>();
+  auto source = raw_text(a.getSource());
+  if (source.find("Config") == std::string::npos && source.find("Secret") == std::string::npos)
+    return {}; // most applies: no second parse
+  auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
+  std::vector<std::string> out;
+  for (auto kind : {p::object_kind::config, p::object_kind::secret})
+    if (std::any_of(parsed.objects.begin(), parsed.objects.end(),
+                    [kind](const auto& x) { return x.kind == kind; }))
+      out.push_back(p::to_string(kind) + "s");
+  return out;
 }
 
 /// The namespaces of the services a call names: none for a list (the answer

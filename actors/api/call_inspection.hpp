@@ -35,6 +35,10 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
 /// documents: what only an admin of the whole cluster may set.
 bool applies_policy(access::api_call call, capnp::AnyPointer::Reader params);
 
+/// The resources besides services an apply stores: "configs" and "secrets"
+/// for its `kind: Config` and `kind: Secret` documents.
+std::vector<std::string> applied_objects(access::api_call call, capnp::AnyPointer::Reader params);
+
 /// The namespaces of the services a call names: none for a list (the answer
 /// is filtered instead) or a cluster-wide call. An apply's are its documents'
 /// (none when they do not parse: then nothing is stored).

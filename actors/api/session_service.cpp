@@ -55,17 +55,21 @@ public:
     std::string target;
     std::vector<std::string> namespaces;
     bool sets_quotas = false;
+    std::vector<std::string> objects;
     try {
       target = audit_target(*which, context.getParams());
       if (!session_.who.namespaces.empty())
         namespaces = target_namespaces(*which, context.getParams());
       sets_quotas = applies_policy(*which, context.getParams());
+      objects = applied_objects(*which, context.getParams());
     } catch (const kj::Exception& e) {
       return {in_utf8(e), false};
     }
     auto refused = check(*which, namespaces);
     if (!refused && sets_quotas)
       refused = check_quota_setter();
+    if (!refused)
+      refused = check_object_writer(objects, namespaces);
     if (refused) {
       audit(*which, target, p::to_string(p::code_of(refused)), p::message_of(refused));
       return {refusal(refused), false};
@@ -670,6 +674,21 @@ private:
           fill(ctx.getResults().initChanges(r->size()), *r);
           record("apply", {}, start);
         });
+  }
+
+  /// An apply that stores configs or secrets: a built-in role that may apply
+  /// may, a custom role needs `apply` on `configs` / `secrets` as well.
+  caf::error check_object_writer(const std::vector<std::string>& resources,
+                                 const std::vector<std::string>& namespaces) const {
+    if (resources.empty() || !access::authorize(session_.who, access::api_call::apply, namespaces))
+      return {};
+    for (const auto& resource : resources)
+      if (parts_.policy.grant(session_.who, "apply", resource, namespaces).empty())
+        return p::make_error(p::error_code::forbidden,
+                             access::describe(session_.who) + " may not apply " + resource +
+                                 " (kind: Config or Secret): a RoleBinding to a kind: Role with "
+                                 "verb apply on " + resource + " would allow it");
+    return {};
   }
 
   /// Quotas bound a namespace's use: only an admin of the whole cluster sets them.

@@ -388,6 +388,36 @@ TEST_F(integration, CustomRolesGrantVerbsOnResourcesToTheirSubjects) {
   EXPECT_EQ(as(d, token, {"get", "nodes"}).exit_code, 0) << "roles outlive a restart";
 }
 
+TEST_F(integration, ACustomRoleAppliesConfigsAndSecretsOnlyWhenItSaysSo) {
+  auto& d = start_daemon();
+  auto token = make_token(d, "writer", "viewer");
+  auto roles = [&](const std::string& resources) {
+    return d.scratch().write("roles.yaml",
+                             "kind: Role\nname: writer\nrules: [{verbs: [apply], resources: [" +
+                                 resources +
+                                 "]}]\n---\nkind: RoleBinding\nname: writer\nrole: writer\n"
+                                 "subjects: [{kind: token, name: writer}]\n");
+  };
+  ASSERT_EQ(d.tutti({"apply", "-f", roles("services")}).exit_code, 0);
+  auto config = d.scratch().write("conf.yaml", "kind: Config\nname: site\ndata: x\n");
+  auto secret = d.scratch().write("pw.yaml", "kind: Secret\nname: pw\ndata: s3cret\n");
+  auto r = as(d, token, {"apply", "-f", config});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("may not apply configs (kind: Config or Secret)"), std::string::npos)
+      << r.describe();
+  EXPECT_EQ(as(d, token, {"apply", "-f", d.scratch().write("s.yaml", sleeper_yaml("s", 0))})
+                .exit_code,
+            0);
+  ASSERT_EQ(d.tutti({"apply", "-f", roles("services, configs")}).exit_code, 0);
+  r = as(d, token, {"apply", "-f", config});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  r = as(d, token, {"apply", "-f", secret});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("may not apply secrets"), std::string::npos) << r.describe();
+  // A built-in role that may apply may apply both.
+  EXPECT_EQ(as(d, make_token(d, "dep", "deployer"), {"apply", "-f", secret}).exit_code, 0);
+}
+
 TEST_F(integration, TheUnixSocketKnowsItsPeersByUid) {
   auto& d = start_daemon();
   auto socket = d.data_dir() + "/api.sock";
