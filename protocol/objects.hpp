@@ -9,6 +9,7 @@
 
 #include <caf/error.hpp>
 #include <caf/meta/load_callback.hpp>
+#include <caf/meta/omittable.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/none.hpp>
 
@@ -77,9 +78,12 @@ struct object_payload {
   friend bool operator==(const object_payload&, const object_payload&) = default;
 };
 
+/// The data travels, and never shows in CAF's renderings of a message (a log,
+/// an unexpected message printed).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, object_payload& x) {
-  return f(caf::meta::type_name("object_payload"), x.kind, x.name, x.version, x.data);
+  return f(caf::meta::type_name("object_payload"), x.kind, x.name, x.version,
+           caf::meta::omittable(), x.data);
 }
 
 /// The payloads of one revision, shared by the run requests of all its

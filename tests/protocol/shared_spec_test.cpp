@@ -2,6 +2,7 @@
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/deep_to_string.hpp>
 
 #include <gtest/gtest.h>
 
@@ -51,6 +52,24 @@ TEST(SharedSpec, TravelsAsTheSpecItself) {
   EXPECT_NE(&*y.spec, &*x.spec) << "what was read is its own";
   EXPECT_EQ(y.discovery_env, x.discovery_env);
   EXPECT_EQ(y.epoch, 42);
+}
+
+TEST(SharedPayloads, TravelWithTheRequestButNeverShowInItsRendering) {
+  replica_request x{"web", 0, 1, shared_spec{web()}, {}, 1};
+  x.objects = shared_payloads{std::vector<object_payload>{
+      {object_kind::secret, "pw", 2, "s3cret-value"}, {object_kind::config, "app", 1, "a=1"}}};
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  ASSERT_FALSE(sink(x));
+  replica_request y;
+  caf::binary_deserializer source{nullptr, buf};
+  ASSERT_FALSE(source(y));
+  ASSERT_EQ(y.objects->size(), 2u);
+  EXPECT_EQ((*y.objects)[0].data, "s3cret-value");
+  EXPECT_EQ((*y.objects)[1], (object_payload{object_kind::config, "app", 1, "a=1"}));
+  auto shown = caf::deep_to_string(x);
+  EXPECT_EQ(shown.find("s3cret-value"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("pw"), std::string::npos) << shown;
 }
 
 } // namespace
