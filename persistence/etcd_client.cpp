@@ -634,7 +634,6 @@ void client::cancel(const std::string& why) {
   impl_->cancelled = true;
 }
 
-
 caf::expected<range_result> client::range(const std::string& key, const std::string& range_end,
                                           int64_t limit, int64_t revision, bool newest_first) {
   return impl_->decode<range_result>(

@@ -2,6 +2,29 @@
 
 namespace tutti::actors::api_internal {
 
+caf::error quota_setter_refusal(const p::identity& who) {
+  if (who.role == p::access_role::admin && who.namespaces.empty())
+    return {};
+  return p::make_error(p::error_code::forbidden,
+                       access::describe(who) +
+                           " may not set quotas or roles (apply of kind: Quota, Role or "
+                           "RoleBinding): only the role admin of the whole cluster may");
+}
+
+caf::error object_writer_refusal(const access::policy& policy, const p::identity& who,
+                                 const std::vector<std::string>& resources,
+                                 const std::vector<std::string>& namespaces) {
+  if (resources.empty() || !access::authorize(who, access::api_call::apply, namespaces))
+    return {};
+  for (const auto& resource : resources)
+    if (policy.grant(who, "apply", resource, namespaces).empty())
+      return p::make_error(p::error_code::forbidden,
+                           access::describe(who) + " may not apply " + resource +
+                               " (kind: Config or Secret): a RoleBinding to a kind: Role with "
+                               "verb apply on " + resource + " would allow it");
+  return {};
+}
+
 kj::Promise<caf::expected<std::vector<p::service_change>>>
 apply_policy(const server_parts& parts, config::parse_result parsed, bool dry_run) {
   std::vector<p::stored_object> objects;

@@ -67,9 +67,9 @@ public:
     }
     auto refused = check(*which, namespaces);
     if (!refused && sets_quotas)
-      refused = check_quota_setter();
+      refused = api_internal::quota_setter_refusal(session_.who);
     if (!refused)
-      refused = check_object_writer(objects, namespaces);
+      refused = api_internal::object_writer_refusal(parts_.policy, session_.who, objects, namespaces);
     if (refused) {
       audit(*which, target, p::to_string(p::code_of(refused)), p::message_of(refused));
       return {refusal(refused), false};
@@ -674,31 +674,6 @@ private:
           fill(ctx.getResults().initChanges(r->size()), *r);
           record("apply", {}, start);
         });
-  }
-
-  /// An apply that stores configs or secrets: a built-in role that may apply
-  /// may, a custom role needs `apply` on `configs` / `secrets` as well.
-  caf::error check_object_writer(const std::vector<std::string>& resources,
-                                 const std::vector<std::string>& namespaces) const {
-    if (resources.empty() || !access::authorize(session_.who, access::api_call::apply, namespaces))
-      return {};
-    for (const auto& resource : resources)
-      if (parts_.policy.grant(session_.who, "apply", resource, namespaces).empty())
-        return p::make_error(p::error_code::forbidden,
-                             access::describe(session_.who) + " may not apply " + resource +
-                                 " (kind: Config or Secret): a RoleBinding to a kind: Role with "
-                                 "verb apply on " + resource + " would allow it");
-    return {};
-  }
-
-  /// Quotas bound a namespace's use: only an admin of the whole cluster sets them.
-  caf::error check_quota_setter() const {
-    if (session_.who.role == p::access_role::admin && session_.who.namespaces.empty())
-      return {};
-    return p::make_error(p::error_code::forbidden,
-                         access::describe(session_.who) +
-                             " may not set quotas or roles (apply of kind: Quota, Role or "
-                             "RoleBinding): only the role admin of the whole cluster may");
   }
 
   /// Whether this session sees the service `name` (a namespaced identity

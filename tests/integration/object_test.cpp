@@ -215,7 +215,10 @@ TEST_F(objects, APinnedVersionDoesNotFollowChanges) {
   auto revisions = service_revisions(d);
   ASSERT_TRUE(revisions);
   apply(d, "page2.yaml", config_doc("Config", "page", "v2"));
-  std::this_thread::sleep_for(500ms);
+  // Followers are given their revisions as the version is stored, and the
+  // cluster answers nothing else until those are committed: once the event is
+  // there, the revisions read next include any roll.
+  ASSERT_TRUE(s::wait_until([&] { return has_event(d, "config_stored"); }, converge_timeout));
   EXPECT_EQ(service_revisions(d), revisions) << "a pinned reference rolled out";
   EXPECT_EQ(request(published), "v1");
   // Unpinned and applied again, it takes the newest.
