@@ -596,6 +596,11 @@ void add_config(CLI::App& app, cli_state& s) {
                 "use-context)");
   config->require_subcommand(1);
   add_objects(*config, s, s.configs);
+  config->footer(footer(
+      "Configs: listing needs the role viewer, creating deployer, removing operator; a\n"
+      "spec's `configs:` gives them to replicas (docs/spec.md). The client config is\n"
+      "~/.config/tutti/config.yaml (TUTTI_CONFIG), written by `tutti login`.\n"
+      "Examples: tutti config create nginx-conf --from-file nginx.conf; tutti config use-context prod"));
   auto* view = config->add_subcommand("view", "Print the client config (tokens hidden)");
   view->add_flag("--show-secrets", s.config.show_secrets, "Print the tokens too");
   view->callback([&s] { s.config.action = config_action::view; });
