@@ -43,6 +43,13 @@ caf::error join_refusal(const std::string& control_version, const std::string& n
                           ": nodes work with a control plane of the same major version at most "
                           "one minor release apart; upgrade the older one (docs/operations.md, "
                           "Restarts and upgrades)");
+  // Before 1.0 a minor release may change what nodes and control plane exchange.
+  if (ours && ours->first == 0 && ours->second != theirs->second)
+    return make_error(error_code::invalid_argument,
+                      versions +
+                          ": before 1.0, nodes work with a control plane of the same minor "
+                          "release only; upgrade the control plane and its nodes together "
+                          "(docs/operations.md, Restarts and upgrades)");
   return {};
 }
 

@@ -2,7 +2,8 @@
 
 // Which tuttid versions work together in one cluster: a node agent joins a
 // control plane of the same major version at most one minor release apart
-// (either way), so that nodes can be upgraded one at a time.
+// (either way), so that nodes can be upgraded one at a time; before 1.0, of
+// the same minor release only (a 0.x minor release may change the messages).
 
 #include <caf/error.hpp>
 

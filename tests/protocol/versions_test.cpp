@@ -27,6 +27,17 @@ TEST(Versions, FurtherApartIsRefusedNamingBoth) {
   EXPECT_TRUE(p::join_refusal("1.4.2", "0.4.2", "n2"));
 }
 
+TEST(Versions, BeforeOnePointZeroOnlyTheSameMinorReleaseJoins) {
+  EXPECT_FALSE(p::join_refusal("0.2.0", "0.2.5", "n2"));
+  auto err = p::join_refusal("0.2.0", "0.1.0", "n2");
+  ASSERT_TRUE(err);
+  EXPECT_NE(p::message_of(err).find("before 1.0, nodes work with a control plane of the same "
+                                    "minor release only"),
+            std::string::npos)
+      << p::message_of(err);
+  EXPECT_TRUE(p::join_refusal("0.1.0", "0.2.0", "n2"));
+}
+
 TEST(Versions, AMalformedVersionIsRefused) {
   for (const char* node : {"", "x", "1", "1.x", "1.2x", "-1.2.0", "1.-2.0"})
     EXPECT_TRUE(p::join_refusal("1.4.2", node, "n2")) << node;
