@@ -100,50 +100,12 @@ std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params
   }
 }
 
-/// Whether a call is an apply of `kind: Quota`, `Role` or `RoleBinding`
-/// documents: what only an admin of the whole cluster may set.
-bool applies_policy(access::api_call call, capnp::AnyPointer::Reader params) {
-  if (call != access::api_call::apply)
-    return false;
-  auto a = params.getAs<rpc::Tutti::ApplyParams>();
-  auto source = raw_text(a.getSource());
-  if (source.find("Quota") == std::string::npos && source.find("Role") == std::string::npos)
-    return false; // most applies: no second parse
-  auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
-  return !parsed.quotas.empty() || !parsed.roles.empty() || !parsed.bindings.empty();
-}
+namespace {
 
-std::vector<std::string> applied_objects(access::api_call call, capnp::AnyPointer::Reader params) {
-  if (call != access::api_call::apply)
-    return {};
-  auto a = params.getAs<rpc::Tutti::ApplyParams>();
-  auto source = raw_text(a.getSource());
-  if (source.find("Config") == std::string::npos && source.find("Secret") == std::string::npos)
-    return {}; // most applies: no second parse
-  auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
-  std::vector<std::string> out;
-  for (auto kind : {p::object_kind::config, p::object_kind::secret})
-    if (std::any_of(parsed.objects.begin(), parsed.objects.end(),
-                    [kind](const auto& x) { return x.kind == kind; }))
-      out.push_back(p::to_string(kind) + "s");
-  return out;
-}
-
-/// The namespaces of the services a call names: none for a list (the answer
-/// is filtered instead) or a cluster-wide call. An apply's are its documents'
-/// (none when they do not parse: then nothing is stored).
-std::vector<std::string> target_namespaces(access::api_call call, capnp::AnyPointer::Reader params) {
-  if (call == access::api_call::apply) {
-    auto a = params.getAs<rpc::Tutti::ApplyParams>();
-    auto parsed = config::parse_specs(raw_text(a.getSource()), text(a.getFileName()),
-                                      text(a.getNamespace()));
-    std::vector<std::string> out;
-    for (const auto& spec : parsed.specs)
-      out.push_back(p::namespace_of(spec.name));
-    for (const auto& x : parsed.objects)
-      out.push_back(p::namespace_of(x.name));
-    return out;
-  }
+/// The namespaces of the services a call other than apply names: none for a
+/// list (the answer is filtered instead) or a cluster-wide call.
+std::vector<std::string> named_namespaces(access::api_call call,
+                                          capnp::AnyPointer::Reader params) {
   if (call == access::api_call::remove_config)
     return {p::namespace_of(text(params.getAs<rpc::Tutti::RemoveConfigParams>().getName()))};
   if (call == access::api_call::remove_secret)
@@ -154,6 +116,37 @@ std::vector<std::string> target_namespaces(access::api_call call, capnp::AnyPoin
   return {p::namespace_of(service)};
 }
 
+} // namespace
+
+call_facts facts_of(access::api_call call, capnp::AnyPointer::Reader params,
+                    bool with_namespaces) {
+  call_facts out;
+  if (call != access::api_call::apply) {
+    if (with_namespaces)
+      out.namespaces = named_namespaces(call, params);
+    return out;
+  }
+  auto a = params.getAs<rpc::Tutti::ApplyParams>();
+  auto source = raw_text(a.getSource());
+  bool special = false;
+  for (const char* word : {"Quota", "Role", "Config", "Secret"})
+    special = special || source.find(word) != std::string::npos;
+  if (!with_namespaces && !special)
+    return out; // most applies: no second parse
+  auto parsed = config::parse_specs(source, text(a.getFileName()), text(a.getNamespace()));
+  if (with_namespaces) {
+    for (const auto& spec : parsed.specs)
+      out.namespaces.push_back(p::namespace_of(spec.name));
+    for (const auto& x : parsed.objects)
+      out.namespaces.push_back(p::namespace_of(x.name));
+  }
+  out.sets_policy = !parsed.quotas.empty() || !parsed.roles.empty() || !parsed.bindings.empty();
+  for (auto kind : {p::object_kind::config, p::object_kind::secret})
+    if (std::any_of(parsed.objects.begin(), parsed.objects.end(),
+                    [kind](const auto& x) { return x.kind == kind; }))
+      out.objects.push_back(p::to_string(kind) + "s");
+  return out;
+}
 
 /// The result of a mutating call as its results say: "ok" or the error code,
 /// and the error's message.

@@ -31,19 +31,25 @@ std::string service_param(access::api_call call, capnp::AnyPointer::Reader param
 /// The service, node, token or file a mutating call names, for the audit log.
 std::string audit_target(access::api_call call, capnp::AnyPointer::Reader params);
 
-/// Whether a call is an apply of `kind: Quota`, `Role` or `RoleBinding`
-/// documents: what only an admin of the whole cluster may set.
-bool applies_policy(access::api_call call, capnp::AnyPointer::Reader params);
+/// What authorization reads of a call beside its method.
+struct call_facts {
+  /// The namespaces of the services and objects it names: none for a list
+  /// (the answer is filtered instead) or a cluster-wide call. An apply's are
+  /// its documents' (none when they do not parse: then nothing is stored).
+  std::vector<std::string> namespaces;
+  /// An apply of `kind: Quota`, `Role` or `RoleBinding` documents: what only
+  /// an admin of the whole cluster may set.
+  bool sets_policy = false;
+  /// The resources besides services an apply stores: "configs" and "secrets"
+  /// for its `kind: Config` and `kind: Secret` documents.
+  std::vector<std::string> objects;
+};
 
-/// The resources besides services an apply stores: "configs" and "secrets"
-/// for its `kind: Config` and `kind: Secret` documents.
-std::vector<std::string> applied_objects(access::api_call call, capnp::AnyPointer::Reader params);
-
-/// The namespaces of the services a call names: none for a list (the answer
-/// is filtered instead) or a cluster-wide call. An apply's are its documents'
-/// (none when they do not parse: then nothing is stored).
-std::vector<std::string> target_namespaces(access::api_call call,
-                                           capnp::AnyPointer::Reader params);
+/// The facts of a call; the namespaces only when `with_namespaces` (a
+/// namespaced identity). An apply's source is parsed once at most, and not
+/// at all for one of services only by an identity of the whole cluster.
+call_facts facts_of(access::api_call call, capnp::AnyPointer::Reader params,
+                    bool with_namespaces);
 
 /// The result of a mutating call as its results say: "ok" or the error code,
 /// and the error's message.

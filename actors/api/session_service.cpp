@@ -53,23 +53,19 @@ public:
     if (interface_id != capnp::typeId<rpc::Tutti>() || !which)
       return rpc::Tutti::Server::dispatchCall(interface_id, method_id, context);
     std::string target;
-    std::vector<std::string> namespaces;
-    bool sets_quotas = false;
-    std::vector<std::string> objects;
+    call_facts facts;
     try {
       target = audit_target(*which, context.getParams());
-      if (!session_.who.namespaces.empty())
-        namespaces = target_namespaces(*which, context.getParams());
-      sets_quotas = applies_policy(*which, context.getParams());
-      objects = applied_objects(*which, context.getParams());
+      facts = facts_of(*which, context.getParams(), !session_.who.namespaces.empty());
     } catch (const kj::Exception& e) {
       return {in_utf8(e), false};
     }
-    auto refused = check(*which, namespaces);
-    if (!refused && sets_quotas)
+    auto refused = check(*which, facts.namespaces);
+    if (!refused && facts.sets_policy)
       refused = api_internal::quota_setter_refusal(session_.who);
     if (!refused)
-      refused = api_internal::object_writer_refusal(parts_.policy, session_.who, objects, namespaces);
+      refused = api_internal::object_writer_refusal(parts_.policy, session_.who, facts.objects,
+                                                    facts.namespaces);
     if (refused) {
       audit(*which, target, p::to_string(p::code_of(refused)), p::message_of(refused));
       return {refusal(refused), false};
@@ -179,38 +175,22 @@ public:
   kj::Promise<void> listConfigs(ListConfigsContext ctx) override {
     auto params = ctx.getParams();
     auto name = text(params.getName());
-    return call<std::vector<p::object_info>>(
-        ctx, "listConfigs",
-        [this](auto results, auto& xs) {
-          visible(xs, [](const p::object_info& x) { return x.name; });
-          fill(results.initObjects(xs.size()), xs);
-        },
-        p::objects_atom::value, p::object_kind::config, text(params.getNamespace()), name,
-        params.getWithData() && !name.empty());
+    return list_objects(ctx, "listConfigs", p::object_kind::config, text(params.getNamespace()),
+                        name, params.getWithData() && !name.empty());
   }
 
   kj::Promise<void> removeConfig(RemoveConfigContext ctx) override {
-    return call<bool>(
-        ctx, "removeConfig", [](auto, auto&) {}, p::objects_atom::value, p::delete_atom::value,
-        p::object_kind::config, text(ctx.getParams().getName()));
+    return remove_object(ctx, "removeConfig", p::object_kind::config, ctx.getParams().getName());
   }
 
   kj::Promise<void> listSecrets(ListSecretsContext ctx) override {
     auto params = ctx.getParams();
-    return call<std::vector<p::object_info>>(
-        ctx, "listSecrets",
-        [this](auto results, auto& xs) {
-          visible(xs, [](const p::object_info& x) { return x.name; });
-          fill(results.initObjects(xs.size()), xs);
-        },
-        p::objects_atom::value, p::object_kind::secret, text(params.getNamespace()),
-        text(params.getName()), false);
+    return list_objects(ctx, "listSecrets", p::object_kind::secret, text(params.getNamespace()),
+                        text(params.getName()), false);
   }
 
   kj::Promise<void> removeSecret(RemoveSecretContext ctx) override {
-    return call<bool>(
-        ctx, "removeSecret", [](auto, auto&) {}, p::objects_atom::value, p::delete_atom::value,
-        p::object_kind::secret, text(ctx.getParams().getName()));
+    return remove_object(ctx, "removeSecret", p::object_kind::secret, ctx.getParams().getName());
   }
 
   kj::Promise<void> removeVolume(RemoveVolumeContext ctx) override {
@@ -706,6 +686,27 @@ private:
                          "this connection already holds " + std::to_string(streams_) +
                              " event or endpoint streams (limits.streams_per_connection); "
                              "end one first");
+  }
+
+  /// The versions of configs or secrets this session sees.
+  template <class Context>
+  kj::Promise<void> list_objects(Context& ctx, const char* method, p::object_kind kind,
+                                 std::string ns, std::string name, bool with_data) {
+    return call<std::vector<p::object_info>>(
+        ctx, method,
+        [this](auto results, auto& xs) {
+          visible(xs, [](const p::object_info& x) { return x.name; });
+          fill(results.initObjects(xs.size()), xs);
+        },
+        p::objects_atom::value, kind, std::move(ns), std::move(name), with_data);
+  }
+
+  template <class Context>
+  kj::Promise<void> remove_object(Context& ctx, const char* method, p::object_kind kind,
+                                  capnp::Text::Reader name) {
+    return call<bool>(
+        ctx, method, [](auto, auto&) {}, p::objects_atom::value, p::delete_atom::value, kind,
+        text(name));
   }
 
   template <class Builder, class Values> static void fill(Builder list, const Values& xs) {

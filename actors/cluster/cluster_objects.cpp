@@ -25,10 +25,6 @@ using object_key = std::pair<p::object_kind, std::string>;
 constexpr int64_t max_held_bytes = int64_t{256} << 20;
 constexpr size_t max_held_objects = 10000;
 
-std::string kind_text(p::object_kind kind) {
-  return p::to_string(kind);
-}
-
 /// What the sealed data of a secret's version is bound to.
 std::string seal_context(const std::string& name, int64_t version) {
   return "secret " + p::object_version_key(name, version);
@@ -60,8 +56,8 @@ caf::error no_secrets_key() {
 }
 
 std::string missing_object(p::object_kind kind, const std::string& ns, const std::string& name) {
-  return kind_text(kind) + " " + name + " does not exist in namespace " + ns + "; create it with `tutti " +
-         kind_text(kind) + " create " + name + " --from-file FILE`";
+  return p::to_string(kind) + " " + name + " does not exist in namespace " + ns + "; create it with `tutti " +
+         p::to_string(kind) + " create " + name + " --from-file FILE`";
 }
 
 /// The versions the current specs refer to, by object.
@@ -124,7 +120,7 @@ p::service_spec followed(self_ptr self, const std::string& service, const p::ser
       if (last == nullptr || last->version == r.version)
         continue;
       r.version = last->version;
-      why += (why.empty() ? "" : ", ") + kind_text(kind) + " " + r.name + " version " +
+      why += (why.empty() ? "" : ", ") + p::to_string(kind) + " " + r.name + " version " +
              std::to_string(r.version);
     }
   };
@@ -175,7 +171,7 @@ void load_kind(self_ptr self, size_t i, std::function<void()> done) {
             for (auto& x : xs) {
               auto rec = access::decode_object(kind, x.value);
               if (!rec) {
-                spdlog::error("cluster: stored {} {} cannot be read: {}", kind_text(kind), x.name,
+                spdlog::error("cluster: stored {} {} cannot be read: {}", p::to_string(kind), x.name,
                               p::message_of(rec.error()));
                 continue;
               }
@@ -265,8 +261,8 @@ void remove_versions(self_ptr self, object_key key, int64_t last, caf::response_
                 return;
               self->state.objects.erase(key);
               self->state.retired[key] = last;
-              emit(self, kind_text(key.first) + "_removed", key.second,
-                   kind_text(key.first) + " " + key.second + " removed");
+              emit(self, p::to_string(key.first) + "_removed", key.second,
+                   p::to_string(key.first) + " " + key.second + " removed");
               promise.deliver(true);
             },
             [failed, promise](caf::error& err) mutable {
@@ -290,7 +286,7 @@ object_changes(self_ptr self, const std::vector<p::object_spec>& objects, pendin
     if (x.kind == p::object_kind::secret && !self->state.ctx.secrets)
       return no_secrets_key();
     p::service_change c;
-    c.service = kind_text(x.kind) + "/" + x.name;
+    c.service = p::to_string(x.kind) + "/" + x.name;
     const auto* last = newest(self, x.kind, x.name);
     if (last == nullptr) {
       // Numbers go on after a removed object's: older revisions name those.
@@ -355,8 +351,8 @@ void commit_objects(self_ptr self, std::vector<p::object_spec> objects, pending_
                }
                // Filed under the object's name: a namespace's viewers see its own.
                for (const auto& [key, version] : next)
-                 emit(self, kind_text(key.first) + "_stored", key.second,
-                      kind_text(key.first) + " " + key.second + " version " +
+                 emit(self, p::to_string(key.first) + "_stored", key.second,
+                      p::to_string(key.first) + " " + key.second + " version " +
                           std::to_string(version) + " stored");
                // Every object of the input, changed or not: followers left behind
                // by an earlier apply that failed half-way catch up now.
@@ -396,7 +392,7 @@ caf::expected<p::shared_payloads> payloads_of(self_ptr self, const p::service_sp
       auto v = i->second.find(r.version);
       if (v == i->second.end())
         return p::make_error(p::error_code::not_found,
-                             kind_text(kind) + " " + r.name + " has no version " +
+                             p::to_string(kind) + " " + r.name + " has no version " +
                                  std::to_string(r.version) + " (kept: " +
                                  std::to_string(i->second.begin()->first) + " to " +
                                  std::to_string(i->second.rbegin()->first) +
@@ -450,7 +446,7 @@ caf::result<bool> remove_object(self_ptr self, p::object_kind kind, const std::s
         users += (users.empty() ? "" : ", ") + s;
   if (!users.empty())
     return p::make_error(p::error_code::invalid_argument,
-                         kind_text(kind) + " " + local + " is used by " + users +
+                         p::to_string(kind) + " " + local + " is used by " + users +
                              "; remove it from their specs first");
   auto promise = self->make_response_promise<bool>();
   // The last number first (a record of version 0), so that the name's next

@@ -27,10 +27,6 @@ std::string namespace_or_default(const std::string& ns) {
   return ns.empty() ? std::string{p::default_namespace} : ns;
 }
 
-std::string kind_text(p::object_kind kind) {
-  return p::to_string(kind);
-}
-
 /// The data of `--from-file` ("-": stdin), or an error naming the file.
 result<std::string> read_data(const std::string& path, std::istream& in) {
   if (path == "-")
@@ -60,7 +56,7 @@ int create(client& c, const global_options& g, const streams& io, const object_o
     io.err << "error: " << data.error().message << "\n";
     return exit_code::usage;
   }
-  auto label = kind_text(o.kind) + " " + o.name;
+  auto label = p::to_string(o.kind) + " " + o.name;
   auto r = c.apply(label, document_of(o, g, *data), false, g.name_space);
   if (!r)
     return report(io, r.error());
@@ -125,7 +121,7 @@ int list(client& c, const global_options& g, const streams& io, const object_opt
                    format_since(x.created_ms, now), used_by_text(x.used_by)});
   }
   if (newest.empty() && g.output == output_format::table) {
-    io.err << "No " << kind_text(o.kind) << "s.\n";
+    io.err << "No " << p::to_string(o.kind) << "s.\n";
     return exit_code::ok;
   }
   io.out << render_as(g.output, value, table.render());
@@ -147,8 +143,8 @@ int inspect(client& c, const global_options& g, const streams& io, const object_
     return report(io, xs.error());
   if (xs->empty())
     return report(io,
-                  {p::error_code::not_found, kind_text(o.kind) + " " + o.name + " does not exist"},
-                  "`tutti " + kind_text(o.kind) + " ls` lists them");
+                  {p::error_code::not_found, p::to_string(o.kind) + " " + o.name + " does not exist"},
+                  "`tutti " + p::to_string(o.kind) + " ls` lists them");
   if (o.data) {
     const p::object_info* pick = nullptr;
     for (const auto& x : *xs)
@@ -156,7 +152,7 @@ int inspect(client& c, const global_options& g, const streams& io, const object_
         pick = &x;
     if (pick == nullptr)
       return report(io, {p::error_code::not_found,
-                         kind_text(o.kind) + " " + o.name + " has no version " +
+                         p::to_string(o.kind) + " " + o.name + " has no version " +
                              std::to_string(o.version)},
                     "`tutti config inspect " + o.name + "` lists its versions");
     io.out << pick->data;
@@ -178,8 +174,8 @@ int inspect(client& c, const global_options& g, const streams& io, const object_
 int remove(client& c, const global_options& g, const streams& io, const object_options& o) {
   auto removed = c.remove_object(o.kind, qualified(g, o.name));
   if (!removed)
-    return report(io, removed.error(), "`tutti " + kind_text(o.kind) + " ls` lists them");
-  io.out << kind_text(o.kind) << "/" << o.name << " removed\n";
+    return report(io, removed.error(), "`tutti " + p::to_string(o.kind) + " ls` lists them");
+  io.out << p::to_string(o.kind) << "/" << o.name << " removed\n";
   return exit_code::ok;
 }
 
