@@ -218,7 +218,9 @@ using cluster_actor = caf::typed_actor<
     caf::replies_to<p::delete_atom, std::string>::with<bool>,
     caf::replies_to<p::events_atom, uint64_t, uint32_t, std::string>::with<std::vector<p::event>>,
     caf::replies_to<p::follow_atom, uint64_t, std::string, event_sink_actor>::with<bool>,
-    caf::replies_to<p::logs_atom, std::string, int32_t, uint64_t>::with<std::string, std::string>,
+    // service, slot, container (empty: all of them), max bytes -> replica, text
+    caf::replies_to<p::logs_atom, std::string, int32_t, std::string, uint64_t>::with<std::string,
+                                                                                   std::string>,
     caf::replies_to<p::child_atom, std::string>::with<caf::actor>,
     caf::replies_to<p::endpoints_atom, std::string>::with<std::vector<p::service_endpoints>>,
     caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
@@ -276,7 +278,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, container_spec& x) {
   return f(caf::meta::type_name("container_spec"), x.name, x.image, x.image_archive, x.command,
-           x.env, x.resources, x.labels, x.mounts);
+           x.env, x.resources, x.labels, x.mounts, x.parts, x.stop_grace);
 }
 
 template <class Inspector>

@@ -189,6 +189,41 @@ void emit_health(YAML::Emitter& out, const protocol::health_spec& health) {
   out << YAML::EndMap;
 }
 
+/// The probes of one container of several: those the spec's health names it in.
+protocol::health_spec health_of(const protocol::service_spec& spec, const std::string& container) {
+  protocol::health_spec out;
+  if (spec.health.readiness.container == container)
+    out.readiness = spec.health.readiness;
+  if (spec.health.liveness.container == container)
+    out.liveness = spec.health.liveness;
+  return out;
+}
+
+void emit_containers(YAML::Emitter& out, const protocol::service_spec& spec) {
+  if (spec.containers.empty())
+    return;
+  out << YAML::Key << "containers" << YAML::Value << YAML::BeginSeq;
+  for (const auto& c : spec.containers) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << c.name;
+    if (c.init)
+      out << YAML::Key << "init" << YAML::Value << true;
+    if (!c.image.empty())
+      out << YAML::Key << "image" << YAML::Value << c.image;
+    if (!c.image_archive.empty())
+      out << YAML::Key << "image_archive" << YAML::Value << c.image_archive;
+    if (!c.command.empty())
+      emit_command(out, c.command);
+    if (!c.env.empty())
+      emit_env(out, c.env);
+    emit_resources(out, c.resources);
+    emit_health(out, health_of(spec, c.name));
+    emit_mounts(out, c.mounts);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
 // Absent when it is the default, for the same reason.
 void emit_update(YAML::Emitter& out, const protocol::update_spec& update) {
   if (update == protocol::update_spec{})
@@ -287,23 +322,28 @@ std::string emit_spec(const service_spec& spec) {
     out << YAML::Key << "namespace" << YAML::Value << ns;
   out << YAML::Key << "replicas" << YAML::Value << spec.replicas;
   out << YAML::Key << "driver" << YAML::Value << protocol::to_string(spec.driver);
-  out << YAML::Key << "image" << YAML::Value << spec.image;
-  if (!spec.image_archive.empty())
-    out << YAML::Key << "image_archive" << YAML::Value << spec.image_archive;
-  emit_command(out, spec.command);
+  if (spec.containers.empty()) {
+    out << YAML::Key << "image" << YAML::Value << spec.image;
+    if (!spec.image_archive.empty())
+      out << YAML::Key << "image_archive" << YAML::Value << spec.image_archive;
+    emit_command(out, spec.command);
+  }
   emit_env(out, spec.env);
-  emit_resources(out, spec.resources);
+  if (spec.containers.empty())
+    emit_resources(out, spec.resources);
   emit_ports(out, spec.ports);
   out << YAML::Key << "load_balancing" << YAML::Value << protocol::to_string(spec.balancing);
   emit_restart(out, spec.restart);
   emit_placement(out, spec.placement);
   out << YAML::Key << "stop_grace" << YAML::Value << format_duration(spec.stop_grace);
-  emit_health(out, spec.health);
+  if (spec.containers.empty())
+    emit_health(out, spec.health);
   emit_update(out, spec.update);
   emit_volumes(out, spec.volumes);
   emit_mounts(out, spec.mounts);
   emit_object_refs(out, "configs", spec.configs);
   emit_object_refs(out, "secrets", spec.secrets);
+  emit_containers(out, spec);
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";
 }

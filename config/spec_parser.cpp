@@ -20,6 +20,7 @@ namespace {
 using namespace detail;
 using namespace std::chrono_literals;
 using protocol::driver_kind;
+using protocol::container_part;
 using protocol::service_spec;
 
 constexpr size_t max_ports = 16;
@@ -52,7 +53,7 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
 
 // Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
-constexpr std::array<std::string_view, 2> unsupported_fields{"autoscale", "containers"};
+constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
@@ -90,6 +91,14 @@ bool valid_port_name(const std::string& name) {
     if (!is_lower(c) && !is_digit(c) && c != '-')
       return false;
   return true;
+}
+
+/// A container's name within its replica: [a-z][a-z0-9-]*, at most 63.
+bool valid_container_name(const std::string& name) {
+  if (name.empty() || name.size() > 63 || !is_lower(name.front()))
+    return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
 }
 
 /// Non-empty, no blanks or control characters: what the engine can parse is
@@ -148,13 +157,16 @@ public:
     read_volumes(fields, spec, errors_);
     read_mounts(fields, spec, errors_);
     read_object_refs(fields, spec, errors_);
+    auto containers = fields.take("containers");
     refuse_unsupported(fields);
     fields.finish();
-    check_image(image, whole, spec);
-    if (archive && spec.driver != driver_kind::containerd)
-      errors_.add(archive->mark, archive->path,
-                  "image_archive is only used by the containerd driver");
-    check_command(command, whole, spec);
+    if (containers) {
+      read_containers(*containers, spec);
+    } else {
+      check_image(image, whole, "", spec);
+      check_archive(archive, spec);
+      check_command(command, whole, "", spec);
+    }
     if (errors_.size() != errors_before)
       return std::nullopt;
     return spec;
@@ -599,21 +611,164 @@ private:
     }
   }
 
+  /// `containers:`, read after everything the containers share (driver,
+  /// env, ports, volumes): each one's own fields into spec.containers, their
+  /// probes into spec.health (naming the container), their resources summed.
+  void read_containers(const field& f, service_spec& spec) {
+    if (!expect_seq(f, "a sequence of containers, each a mapping with name, image or command",
+                    errors_))
+      return;
+    refuse_single_container_fields(f, spec);
+    auto entries = elements(f);
+    if (entries.empty() || entries.size() > protocol::max_containers)
+      errors_.add(f.mark, f.path,
+                  "expected 1 to " + std::to_string(protocol::max_containers) + " containers, got " +
+                      std::to_string(entries.size()));
+    if (spec.driver == driver_kind::sim)
+      errors_.add(f.mark, f.path, "the sim driver runs one container per replica");
+    std::map<std::string, int> names; // -> line
+    for (const auto& entry : entries)
+      if (auto part = read_container(entry, spec, names))
+        spec.containers.push_back(std::move(*part));
+    if (!entries.empty() &&
+        std::all_of(spec.containers.begin(), spec.containers.end(),
+                    [](const auto& c) { return c.init; }) &&
+        spec.containers.size() == entries.size())
+      errors_.add(f.mark, f.path, "every container is an init container: a replica needs one "
+                                  "that keeps running");
+    spec.resources = replica_resources(spec.containers);
+  }
+
+  /// What a replica of several containers needs: its containers run together,
+  /// its init containers one at a time before them.
+  static protocol::resource_spec replica_resources(const std::vector<container_part>& parts) {
+    protocol::resource_spec sum, init;
+    for (const auto& c : parts) {
+      auto& into = c.init ? init : sum;
+      into.cpu = c.init ? std::max(into.cpu, c.resources.cpu) : into.cpu + c.resources.cpu;
+      into.memory =
+          c.init ? std::max(into.memory, c.resources.memory) : into.memory + c.resources.memory;
+    }
+    return {std::max(sum.cpu, init.cpu), std::max(sum.memory, init.memory), 0};
+  }
+
+  /// The fields that describe the one container of a replica have no place
+  /// beside `containers:`.
+  void refuse_single_container_fields(const field& f, service_spec& spec) {
+    std::string misplaced;
+    auto add = [&](bool present, const char* name) {
+      if (present)
+        misplaced += (misplaced.empty() ? "" : ", ") + std::string{name};
+    };
+    add(!spec.image.empty(), "image");
+    add(!spec.image_archive.empty(), "image_archive");
+    add(!spec.command.empty(), "command");
+    add(spec.resources.cpu != 0 || spec.resources.memory != 0, "resources");
+    add(!spec.mounts.empty(), "mounts");
+    add(spec.health != protocol::health_spec{}, "health");
+    if (!misplaced.empty())
+      errors_.add(f.key_mark, f.path,
+                  misplaced + " go on each container when containers is given");
+    spec.health = {}; // reported once, not again as a probe on two containers
+  }
+
+  std::optional<container_part> read_container(const field& entry, service_spec& spec,
+                                               std::map<std::string, int>& names) {
+    if (!expect_map(entry, "a container: a mapping with name, image or command", errors_))
+      return std::nullopt;
+    size_t errors_before = errors_.size();
+    map_reader fields{entry, errors_};
+    container_part part;
+    if (auto name = fields.take("name")) {
+      if (auto text = read_string(*name, errors_)) {
+        if (!valid_container_name(*text))
+          errors_.add(name->mark, name->path,
+                      "invalid container name '" + *text +
+                          "': use 1-63 of a-z, 0-9 and '-', starting with a letter");
+        else if (auto [first, added] = names.emplace(*text, name->mark.line + 1); !added)
+          errors_.add(name->mark, name->path,
+                      "duplicate container name '" + *text + "' (first at line " +
+                          std::to_string(first->second) + ")");
+        part.name = *text;
+      }
+    } else {
+      errors_.add(entry.mark, entry.path + ".name", missing);
+    }
+    if (auto init = fields.take("init"))
+      if (auto value = read_bool(*init, errors_))
+        part.init = *value;
+    // Its own fields read like a service's, into a spec that shares the
+    // service's driver, ports and volumes.
+    service_spec own;
+    own.driver = spec.driver;
+    own.ports = spec.ports;
+    own.volumes = spec.volumes;
+    auto image = read_image(fields, own);
+    auto archive = read_image_archive(fields, own);
+    auto command = read_command(fields, own);
+    read_env(fields, own);
+    read_resources(fields, own);
+    read_health(fields, own);
+    read_mounts(fields, own, errors_);
+    if (auto ports = fields.take("ports"))
+      errors_.add(ports->key_mark, ports->path,
+                  "ports go on the service: the containers of a replica share its network");
+    fields.finish();
+    check_image(image, entry, entry.path + ".", own);
+    check_archive(archive, own);
+    check_command(command, entry, entry.path + ".", own);
+    if (part.init && own.health != protocol::health_spec{})
+      errors_.add(entry.mark, entry.path + ".health",
+                  "an init container runs to completion: it has no probes");
+    lift_probe(entry, part.name, own.health.readiness, spec.health.readiness, "readiness");
+    lift_probe(entry, part.name, own.health.liveness, spec.health.liveness, "liveness");
+    if (errors_.size() != errors_before)
+      return std::nullopt;
+    part.image = std::move(own.image);
+    part.image_archive = std::move(own.image_archive);
+    part.command = std::move(own.command);
+    part.env = std::move(own.env);
+    part.resources = own.resources;
+    part.mounts = std::move(own.mounts);
+    return part;
+  }
+
+  void lift_probe(const field& entry, const std::string& container, protocol::probe_spec probe,
+                  protocol::probe_spec& into, const char* kind) {
+    if (probe.kind == protocol::probe_kind::none)
+      return;
+    if (into.kind != protocol::probe_kind::none) {
+      errors_.add(entry.mark, entry.path + ".health",
+                  std::string{kind} + " probes on more than one container are not supported "
+                                      "yet: " + into.container + " has one already");
+      return;
+    }
+    probe.container = container;
+    into = std::move(probe);
+  }
+
+  void check_archive(const std::optional<field>& archive, const service_spec& spec) {
+    if (archive && spec.driver != driver_kind::containerd)
+      errors_.add(archive->mark, archive->path,
+                  "image_archive is only used by the containerd driver");
+  }
+
   void refuse_unsupported(map_reader& fields) {
     for (auto name : unsupported_fields)
       if (auto f = fields.take(name))
         errors_.add(f->key_mark, f->path, f->key + " is not supported yet");
   }
 
+  /// `where`: the path of what holds the image ("" for a service, else "containers[i].").
   void check_image(const std::optional<field>& image, const field& whole,
-                   const service_spec& spec) {
+                   const std::string& where, const service_spec& spec) {
     if (image && !spec.image.empty() && !uses_image(spec.driver))
       errors_.add(image->mark, image->path,
                   "image is only used by the docker and containerd drivers");
     if (!uses_image(spec.driver))
       return;
     if (!image)
-      errors_.add(whole.mark, "image",
+      errors_.add(whole.mark, where + "image",
                   missing + " (the " + protocol::to_string(spec.driver) + " driver runs an image)");
     else if (image->value.IsScalar() && !valid_image(spec.image))
       errors_.add(image->mark, image->path,
@@ -621,7 +776,7 @@ private:
   }
 
   void check_command(const std::optional<field>& command, const field& whole,
-                     const service_spec& spec) {
+                     const std::string& where, const service_spec& spec) {
     if (spec.driver != driver_kind::process || !spec.command.empty())
       return;
     // A command that failed to read has been reported already.
@@ -630,7 +785,8 @@ private:
       errors_.add(command->mark, command->path,
                   "the process driver needs a command: a non-empty sequence of strings");
     else if (!command)
-      errors_.add(whole.mark, "command", missing + " (the process driver runs a command)");
+      errors_.add(whole.mark, where + "command",
+                  missing + " (the process driver runs a command)");
   }
 
   error_sink& errors_;

@@ -418,7 +418,8 @@ interface Tutti {
   follow @9 (after :UInt64, service :Text, sink :EventSink) -> (error :Error);
 
   # The tail of a replica's output (stdout and stderr); slot -1 means the lowest.
-  logs @10 (service :Text, slot :Int32, maxBytes :UInt32)
+  # Of a replica of several containers: of `container`, or (empty) of each.
+  logs @10 (service :Text, slot :Int32, maxBytes :UInt32, container :Text)
       -> (replica :Text, text :Text, error :Error);
 
   # The endpoints of one service, or of every service when `service` is empty.

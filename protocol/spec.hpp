@@ -219,12 +219,15 @@ struct probe_spec {
   int32_t success_threshold = 1; // consecutive successes that make it healthy
   /// Failures during this time after a start do not count (the program warms up).
   caf::timespan start_period{0};
+  /// Of a replica of several containers: the one an exec probe runs in (the
+  /// container whose `health:` it is). Empty otherwise.
+  std::string container;
   friend bool operator==(const probe_spec&, const probe_spec&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, probe_spec& x) {
   return f(caf::meta::type_name("probe_spec"), x.kind, x.command, x.port, x.path, x.interval,
-           x.timeout, x.failure_threshold, x.success_threshold, x.start_period);
+           x.timeout, x.failure_threshold, x.success_threshold, x.start_period, x.container);
 }
 
 /// Readiness decides whether routing and rollouts count a replica as available;
@@ -238,6 +241,30 @@ struct health_spec {
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, health_spec& x) {
   return f(caf::meta::type_name("health_spec"), x.readiness, x.liveness);
 }
+
+/// One container of a replica that runs several (`containers:`). They share
+/// the replica's network and ports, its volumes, configs and secrets, and its
+/// fate: placed, stopped and restarted together. The `init` ones run first,
+/// one after the other, each to completion; then the others start in order.
+struct container_part {
+  std::string name; // [a-z][a-z0-9-]*, at most 63, unique in the service
+  bool init = false;
+  std::string image;         // docker / containerd
+  std::string image_archive; // containerd
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env; // over the service's env
+  resource_spec resources;                // its own limits
+  std::vector<mount_spec> mounts;
+  friend bool operator==(const container_part&, const container_part&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, container_part& x) {
+  return f(caf::meta::type_name("container_part"), x.name, x.init, x.image, x.image_archive,
+           x.command, x.env, x.resources, x.mounts);
+}
+
+/// At most this many containers per replica.
+inline constexpr size_t max_containers = 16;
 
 /// How a change of what replicas run is rolled out.
 struct update_spec {
@@ -281,6 +308,11 @@ struct service_spec {
   std::vector<mount_spec> mounts;
   std::vector<object_ref> configs; // `kind: Config` objects the replicas get
   std::vector<object_ref> secrets; // `kind: Secret` objects the replicas get
+  /// Empty: the replica runs one container (image, command, mounts above).
+  /// Else those are empty, `resources` is what the replica needs in all (the
+  /// sum of its containers', or its largest init container's when more) and
+  /// its probes name the container they belong to.
+  std::vector<container_part> containers;
   friend bool operator==(const service_spec&, const service_spec&) = default;
 };
 
@@ -288,7 +320,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
            x.image_archive, x.command, x.env, x.resources, x.ports, x.restart, x.placement,
            x.stop_grace, x.balancing, x.health, x.update, x.volumes, x.mounts, x.configs,
-           x.secrets);
+           x.secrets, x.containers);
 }
 
 /// What the services of one namespace may use at most (`kind: Quota`): the

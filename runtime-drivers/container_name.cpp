@@ -25,8 +25,8 @@ caf::error check_container_name(const std::string& name) {
   if (!is_lower_alnum(name.front()))
     return refuse("must start with a lowercase letter or digit");
   for (char c : name)
-    if (!is_lower_alnum(c) && c != '-' && c != '.')
-      return refuse("only lowercase letters, digits, '-' and '.' are allowed");
+    if (!is_lower_alnum(c) && c != '-' && c != '.' && c != '_')
+      return refuse("only lowercase letters, digits, '-', '.' and '_' are allowed");
   return {};
 }
 

@@ -16,6 +16,7 @@
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,6 +33,10 @@ inline constexpr const char* replica = "tutti.replica";
 inline constexpr const char* node = "tutti.node";
 inline constexpr const char* revision = "tutti.revision";
 inline constexpr const char* ports = "tutti.ports"; // "http=20001,admin=20002"
+/// One container of a replica's several: its name in the spec, and its place
+/// in their order ("0", "1", ...); an init container's order is "init".
+inline constexpr const char* container = "tutti.container";
+inline constexpr const char* order = "tutti.order";
 } // namespace label
 
 /// A folder of the node that a container sees at `target` (a bind mount).
@@ -53,6 +58,12 @@ struct container_spec {
   protocol::resource_spec resources;
   std::map<std::string, std::string> labels;
   std::vector<volume_mount> mounts; // docker / containerd only (a process gets env)
+  /// A replica of several containers (pod_driver.hpp): each part one container
+  /// named `<name>_<part>`, started in this order; the fields above then only
+  /// name the whole. Empty: one container.
+  std::vector<container_spec> parts;
+  /// The time a part's siblings get to stop when it exits (a replica of several).
+  caf::timespan stop_grace = std::chrono::seconds{10};
 };
 
 enum class container_state : uint8_t { created, running, exited };

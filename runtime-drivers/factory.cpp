@@ -3,12 +3,15 @@
 #include "protocol/errors.hpp"
 #include "runtime-drivers/containerd/containerd_driver.hpp"
 #include "runtime-drivers/docker/docker_driver.hpp"
+#include "runtime-drivers/pod_driver.hpp"
 #include "runtime-drivers/process/process_driver.hpp"
 
 namespace tutti::runtime_drivers {
 
-caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
-                                                   const driver_options& options) {
+namespace {
+
+caf::expected<std::unique_ptr<driver>> make_runtime_driver(protocol::driver_kind kind,
+                                                           const driver_options& options) {
   using protocol::driver_kind;
   switch (kind) {
     case driver_kind::process: {
@@ -43,6 +46,17 @@ caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
   }
   return protocol::make_error(protocol::error_code::invalid_argument,
                               "driver '" + protocol::to_string(kind) + "' is not known");
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<driver>> make_driver(protocol::driver_kind kind,
+                                                   const driver_options& options) {
+  auto made = make_runtime_driver(kind, options);
+  // The sim driver stands in for a runtime at scale: one container per replica.
+  if (!made || kind == protocol::driver_kind::sim)
+    return made;
+  return std::unique_ptr<driver>{std::make_unique<pod_driver>(std::move(*made), options.node)};
 }
 
 } // namespace tutti::runtime_drivers

@@ -10,7 +10,7 @@
 # node is upgraded (the packages of DIR installed over the running cluster and
 # its tuttid restarted) while every replica's pid is watched.
 #   tools/package-test.sh [--upgrade DIR] [ROOT]
-#     DIR: newer packages (tools/package.sh --version 0.2.1 writes packages-0.2.1);
+#     DIR: newer packages (tools/package.sh --version 0.3.1 writes packages-0.3.1);
 #          without it the node restarts on the same version
 #     ROOT: a debootstrapped bookworm to reuse
 # Prints the packages' sizes, the install time, the time from `cluster init` to

@@ -15,7 +15,7 @@ from=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --from) from=${2:?"--from needs a build directory"}; shift 2 ;;
-    --version) version=${2:?"--version needs a version, e.g. 0.2.1"}; shift 2 ;;
+    --version) version=${2:?"--version needs a version, e.g. 0.3.1"}; shift 2 ;;
     *) echo "usage: tools/package.sh [--from BUILD_DIR | --version X.Y.Z]" >&2; exit 2 ;;
   esac
 done

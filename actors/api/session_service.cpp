@@ -427,11 +427,13 @@ public:
     auto timeout = opts_.call_timeout;
     auto service = text(params.getService());
     auto slot = params.getSlot();
+    auto container = text(params.getContainer());
     if (!dest)
       return fail(ctx, "logs", start,
                   p::make_error(p::error_code::unavailable, "control plane restarting; retry"));
-    sys_.spawn([dest, box, timeout, service, slot, max_bytes](caf::event_based_actor* self) {
-      self->request(dest, timeout, p::logs_atom::value, service, slot, max_bytes)
+    sys_.spawn([dest, box, timeout, service, slot, container,
+                max_bytes](caf::event_based_actor* self) {
+      self->request(dest, timeout, p::logs_atom::value, service, slot, container, max_bytes)
           .then(
               [box](std::string& id, std::string& out) {
                 box->fulfiller->fulfill(std::make_pair(std::move(id), std::move(out)));

@@ -183,8 +183,8 @@ cluster_actor::behavior_type cluster(self_ptr self, cluster_context ctx) {
       [self](p::follow_atom, uint64_t after, const std::string& service, event_sink_actor sink) {
         return follow(self, after, service, std::move(sink));
       },
-      [self](p::logs_atom, const std::string& name, int32_t slot, uint64_t max_bytes) {
-        return logs(self, name, slot, max_bytes);
+      [self](p::logs_atom, const std::string& name, int32_t slot, const std::string& container,
+             uint64_t max_bytes) { return logs(self, name, slot, container, max_bytes);
       },
       [self](p::endpoints_atom, const std::string& name) { return get_endpoints(self, name); },
       [self](p::watch_atom, const std::string& name, endpoints_sink_actor sink) {

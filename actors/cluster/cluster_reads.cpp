@@ -1,6 +1,7 @@
 #include "actors/cluster/cluster_reads.hpp"
 
 #include "protocol/errors.hpp"
+#include "runtime-drivers/pod_driver.hpp"
 
 #include <caf/all.hpp>
 
@@ -44,6 +45,24 @@ void gather(self_ptr self, std::vector<std::string> names, std::function<void(st
                 finish();
             });
   }
+}
+
+/// invalid_argument unless `container` is empty or names one of the spec's.
+caf::error check_container(const p::service_spec& spec, const std::string& container) {
+  if (container.empty())
+    return {};
+  std::string names;
+  for (const auto& c : spec.containers) {
+    if (c.name == container)
+      return {};
+    names += (names.empty() ? "" : ", ") + c.name;
+  }
+  return p::make_error(p::error_code::invalid_argument,
+                       "service " + spec.name + " has no container '" + container + "' (" +
+                           (names.empty() ? std::string{"it runs one container: leave out "
+                                                        "--container"}
+                                          : "its containers: " + names) +
+                           ")");
 }
 
 } // namespace
@@ -143,14 +162,18 @@ caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& servi
 }
 
 caf::result<std::string, std::string> logs(self_ptr self, const std::string& name, int32_t slot,
-                                           uint64_t max_bytes) {
-  if (!self->state.services.count(name))
+                                           const std::string& container, uint64_t max_bytes) {
+  auto service = self->state.services.find(name);
+  if (service == self->state.services.end())
     return unknown_service(name);
+  if (auto err = check_container(service->second.spec, container))
+    return err;
   auto promise = self->make_response_promise<std::string, std::string>();
   auto fail = [promise](caf::error& err) mutable { promise.deliver(err); };
   self->request(service_of(self, name), ask_timeout, p::get_atom::value)
       .then(
-          [self, name, slot, max_bytes, promise, fail](std::vector<p::replica_status>& rs) mutable {
+          [self, name, slot, container, max_bytes, promise,
+           fail](std::vector<p::replica_status>& rs) mutable {
             const p::replica_status* chosen = nullptr;
             for (auto& r : rs)
               if ((slot < 0 || r.slot == slot) && (chosen == nullptr || r.slot < chosen->slot))
@@ -163,7 +186,8 @@ caf::result<std::string, std::string> logs(self_ptr self, const std::string& nam
                       " placed on a node; `tutti get replicas " + name + "` lists them"));
               return;
             }
-            auto id = chosen->id;
+            // One container of several: the driver knows it by its own name.
+            auto id = container.empty() ? chosen->id : rd::part_name(chosen->id, container);
             self->request(self->state.ctx.placement, ask_timeout, p::get_atom::value, chosen->node)
                 .then(
                     [self, id, max_bytes, promise, fail](node_actor& node) mutable {

@@ -31,10 +31,11 @@ caf::result<std::vector<p::event>> events(self_ptr self, uint64_t after, uint32_
 caf::result<bool> follow(self_ptr self, uint64_t after, const std::string& service,
                          event_sink_actor sink);
 
-/// The output of a replica of `name` (slot < 0: the lowest placed slot): its id
+/// The output of a replica of `name` (slot < 0: the lowest placed slot), of
+/// its container `container` when it runs several (empty: of each): its id
 /// and the text.
 caf::result<std::string, std::string> logs(self_ptr self, const std::string& name, int32_t slot,
-                                           uint64_t max_bytes);
+                                           const std::string& container, uint64_t max_bytes);
 
 /// The endpoint sets of one service (or all); a service that published none yet
 /// shows its ports and no endpoint.

@@ -104,7 +104,7 @@ cluster_actor::behavior_type standby(standby_actor self, standby_context ctx) {
       [refuse](p::delete_atom, const std::string&) -> caf::result<bool> { return refuse(); },
       [refuse](p::follow_atom, uint64_t, const std::string&,
                event_sink_actor) -> caf::result<bool> { return refuse(); },
-      [refuse](p::logs_atom, const std::string&, int32_t,
+      [refuse](p::logs_atom, const std::string&, int32_t, const std::string&,
                uint64_t) -> caf::result<std::string, std::string> { return refuse(); },
       [](p::child_atom, const std::string&) { return caf::actor{}; },
       [refuse](p::endpoints_atom,

@@ -7,6 +7,7 @@
 #include "actors/node/replica_actor.hpp"
 #include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
+#include "runtime-drivers/pod_driver.hpp"
 
 #include <caf/all.hpp>
 
@@ -366,7 +367,8 @@ void on_status(self_ptr self, p::replica_status& st) {
 }
 
 caf::result<std::string> logs(self_ptr self, const std::string& id, uint64_t max_bytes) {
-  auto i = self->state.replicas.find(id);
+  // One container of a replica's several is named for the replica and itself.
+  auto i = self->state.replicas.find(rd::replica_of_part(id).value_or(id));
   auto kind = i != self->state.replicas.end() ? i->second.req->spec->driver : p::driver_kind::process;
   auto driver = self->state.sup->child_as<driver_actor>(driver_child(kind));
   if (!driver)

@@ -1,11 +1,11 @@
 #include "actors/node/replica_lifecycle.hpp"
 
 #include "actors/node/driver_actor.hpp"
+#include "actors/node/replica_containers.hpp"
 #include "actors/node/replica_probes.hpp"
 #include "actors/node/replica_restart.hpp"
 #include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
-#include "runtime-drivers/substitute.hpp"
 
 #include <caf/all.hpp>
 
@@ -17,51 +17,9 @@ namespace tutti::actors::replica_impl {
 
 namespace {
 
-/// Label value that changes exactly when what a replica runs changes: a scale
-/// commits a new revision but must not restart anything.
-constexpr const char* template_label = "tutti.template";
-
-caf::expected<rd::container_spec> container_spec_of(self_ptr self,
-                                                   const replica_volumes& volumes,
-                                                   const replica_objects& objects) {
-  const auto& req = *self->state.req;
-  rd::container_spec out;
-  out.name = self->state.status.id();
-  out.image = req.spec->image;
-  out.image_archive = req.spec->image_archive;
-  out.env = replica_env(*req.spec, self->state.status.ports);
-  if (req.spec->driver == p::driver_kind::process || req.spec->driver == p::driver_kind::sim)
-    for (const auto& [key, folder] : volumes.env)
-      out.env.emplace(key, folder);
-  else
-    out.mounts = volumes.mounts;
-  for (const auto& [key, file] : objects.files)
-    out.env.emplace(key, file);
-  out.mounts.insert(out.mounts.end(), objects.mounts.begin(), objects.mounts.end());
-  // Where its ports are expected to listen (the node's address), unless the spec says.
-  out.env.emplace("TUTTI_ADDRESS", self->state.status.address());
-  for (const auto& [key, value] : req.discovery_env)
-    out.env.emplace(key, value); // the spec's own env wins
-  for (const auto& arg : req.spec->command) {
-    auto expanded = rd::substitute_env(arg, out.env);
-    if (!expanded)
-      return std::move(expanded.error());
-    out.command.push_back(std::move(*expanded));
-  }
-  // After the command's ${VAR}s: a secret's value never shows in a command line.
-  for (const auto& [key, value] : objects.values)
-    out.env[key] = value;
-  out.resources = req.spec->resources;
-  std::string ports;
-  for (const auto& b : self->state.status.ports)
-    ports += (ports.empty() ? "" : ",") + b.name + "=" + std::to_string(b.host_port);
-  out.labels = {{rd::label::service, req.service},
-                {rd::label::replica, out.name},
-                {rd::label::node, std::string{self->state.status.node()}},
-                {rd::label::revision, std::to_string(req.revision)},
-                {template_label, template_hash(req.spec)},
-                {rd::label::ports, ports}};
-  return out;
+replica_place place_of(self_ptr self) {
+  const auto& st = self->state.status;
+  return {std::string{st.id()}, std::string{st.node()}, std::string{st.address()}, st.ports};
 }
 
 /// `watched`: the driver watches it already (it ran it with `run`).
@@ -114,6 +72,97 @@ void start_existing(self_ptr self) {
             });
 }
 
+namespace {
+
+/// Creates, starts and watches the replica's container (or containers), in
+/// one driver call or request.
+void run_main(self_ptr self, rd::container_spec spec) {
+  auto failed = [self](const caf::error& err) {
+    emit(self, "replica_failed", p::message_of(err));
+    schedule_restart(self, p::message_of(err));
+  };
+  if (const auto& direct = self->state.ctx.inline_driver; direct && spec.parts.empty()) {
+    auto me = caf::actor_cast<replica_actor>(self);
+    auto info = direct->run(std::move(spec), [&me](const rd::container_info& x) {
+      return exit_notice(me, x.runtime_id);
+    });
+    if (info)
+      on_running(self, *info, false, true);
+    else
+      failed(info.error());
+    return;
+  }
+  self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, std::move(spec),
+                caf::actor_cast<replica_actor>(self))
+      .then([self](rd::container_info& info) { on_running(self, info, false, true); },
+            [failed](caf::error& err) { failed(err); });
+}
+
+std::string init_name(const replica_state_data::init_phase& init) {
+  return init.steps[init.next].labels.at(rd::label::container);
+}
+
+/// Runs the next init container, or the replica's own once none is left.
+void run_next_init(self_ptr self) {
+  auto& init = *self->state.init;
+  if (init.next == init.steps.size()) {
+    auto main = std::move(init.main);
+    self->state.init.reset();
+    run_main(self, std::move(main));
+    return;
+  }
+  report(self, p::replica_state::starting,
+         "init container " + init_name(init) + " running (" + std::to_string(init.next + 1) +
+             " of " + std::to_string(init.steps.size()) + ")");
+  init.runtime_id.clear();
+  self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value,
+                init.steps[init.next], caf::actor_cast<replica_actor>(self))
+      .then(
+          [self](rd::container_info& info) {
+            auto& init = *self->state.init;
+            init.runtime_id = info.runtime_id;
+            if (self->state.stop_requested || self->state.replace_pending)
+              stop_container(self);
+            if (auto early = std::exchange(init.early_exit, nullptr))
+              on_init_exit(self, *early);
+          },
+          [self](caf::error& err) {
+            auto why = "init container " + init_name(*self->state.init) + ": " +
+                       p::message_of(err);
+            self->state.init.reset();
+            emit(self, "replica_failed", why);
+            schedule_restart(self, why);
+          });
+}
+
+} // namespace
+
+void on_init_exit(self_ptr self, const p::replica_exited& msg) {
+  auto& init = *self->state.init;
+  if (init.runtime_id.empty()) { // its run has not answered yet
+    init.early_exit = std::make_unique<p::replica_exited>(msg);
+    return;
+  }
+  if (msg.runtime_id != init.runtime_id)
+    return; // an earlier one's
+  auto name = init_name(init);
+  if (self->state.stop_requested || self->state.replace_pending || msg.exit_code != 0)
+    self->state.init.reset();
+  if (self->state.stop_requested) {
+    finish_stop(self);
+  } else if (self->state.replace_pending) {
+    self->state.replace_pending = false;
+    remove_then(self, [self] { create_and_start(self); });
+  } else if (msg.exit_code != 0) {
+    auto why = "init container " + name + " exited with code " + std::to_string(msg.exit_code);
+    emit(self, "replica_failed", why);
+    schedule_restart(self, why);
+  } else {
+    ++init.next;
+    run_next_init(self);
+  }
+}
+
 void create_and_start(self_ptr self) {
   // A volume's folder may be missing for reasons that pass (a full disk, a
   // host folder not made yet): tried again with the restart back-off.
@@ -132,10 +181,10 @@ void create_and_start(self_ptr self) {
     schedule_restart(self, p::message_of(objects.error()));
     return;
   }
-  auto spec = container_spec_of(self, *volumes, *objects);
-  if (!spec) {
-    emit(self, "replica_failed", p::message_of(spec.error()));
-    report(self, p::replica_state::failed, p::message_of(spec.error()));
+  auto specs = containers_of(*self->state.req, place_of(self), *volumes, *objects);
+  if (!specs) {
+    emit(self, "replica_failed", p::message_of(specs.error()));
+    report(self, p::replica_state::failed, p::message_of(specs.error()));
     return; // a bad spec does not heal by retrying; a new revision replaces it
   }
   self->state.start_requested = clock::now();
@@ -143,26 +192,16 @@ void create_and_start(self_ptr self) {
     report(self, p::replica_state::starting, "");
   else
     self->state.status.state = p::replica_state::starting; // on_exit, on_stop see it
-  auto failed = [self](const caf::error& err) {
-    emit(self, "replica_failed", p::message_of(err));
-    schedule_restart(self, p::message_of(err));
-  };
-  // Create, start and watch in one call, or in one request.
-  if (const auto& direct = self->state.ctx.inline_driver) {
-    auto me = caf::actor_cast<replica_actor>(self);
-    auto info = direct->run(std::move(*spec), [&me](const rd::container_info& x) {
-      return exit_notice(me, x.runtime_id);
-    });
-    if (info)
-      on_running(self, *info, false, true);
-    else
-      failed(info.error());
+  if (specs->inits.empty()) {
+    run_main(self, std::move(specs->main));
     return;
   }
-  self->request(self->state.ctx.driver, caf::infinite, p::run_atom::value, std::move(*spec),
-                caf::actor_cast<replica_actor>(self))
-      .then([self](rd::container_info& info) { on_running(self, info, false, true); },
-            [failed](caf::error& err) { failed(err); });
+  // Init containers run anew with every new container of the replica: what
+  // an earlier one left (a failed init container) goes first.
+  self->state.init = std::make_unique<replica_state_data::init_phase>();
+  self->state.init->steps = std::move(specs->inits);
+  self->state.init->main = std::move(specs->main);
+  remove_then(self, [self] { run_next_init(self); });
 }
 
 void remove_then(self_ptr self, std::function<void()> next) {
@@ -240,10 +279,13 @@ void on_update(self_ptr self, p::replica_request& req) {
     stop_container(self);
     return;
   }
-  if (self->state.status.state != p::replica_state::starting)
+  if (self->state.status.state != p::replica_state::starting) {
     remove_then(self, [self] { create_and_start(self); });
-  else
-    self->state.replace_pending = true;
+    return;
+  }
+  self->state.replace_pending = true;
+  if (self->state.init && !self->state.init->runtime_id.empty())
+    stop_container(self); // an init container runs: its exit brings the new revision
 }
 
 caf::result<bool> on_stop(self_ptr self) {
@@ -261,7 +303,9 @@ caf::result<bool> on_stop(self_ptr self) {
           .then([](bool) {}, [self](caf::error&) { finish_stop(self); });
       break;
     case p::replica_state::starting:
-      break; // on_running or the failure path sees stop_requested
+      if (self->state.init && !self->state.init->runtime_id.empty())
+        stop_container(self); // an init container runs: its exit finishes the stop
+      break; // else on_running or the failure path sees stop_requested
     default:
       finish_stop(self);
   }

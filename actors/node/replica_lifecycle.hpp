@@ -13,8 +13,13 @@ namespace tutti::actors::replica_impl {
 /// replaces or removes it otherwise, or runs a new one when there is none.
 void recover(self_ptr self);
 
-/// Creates, starts and watches a new container, in one driver call or request.
+/// Creates, starts and watches a new container, in one driver call or request;
+/// for a replica of several containers with init ones, runs those first.
 void create_and_start(self_ptr self);
+
+/// An init container of this replica exited: the next one runs, or the
+/// replica's containers once none is left; a failure restarts it all.
+void on_init_exit(self_ptr self, const p::replica_exited& msg);
 
 /// Starts the existing container of this replica's name again (keeping its logs).
 void start_existing(self_ptr self);

@@ -3,6 +3,7 @@
 #include "actors/node/replica_lifecycle.hpp"
 #include "metrics/recorder.hpp"
 #include "protocol/errors.hpp"
+#include "runtime-drivers/pod_driver.hpp"
 
 #include <caf/all.hpp>
 
@@ -93,7 +94,11 @@ void run_probe(self_ptr self, bool readiness, uint64_t generation) {
     next();
     return;
   }
-  rd::probe_target target{std::string{st.status.id()}, std::string{st.status.address()},
+  // An exec probe of one container of several runs in that one.
+  auto container = probe.container.empty() ? std::string{st.status.id()}
+                                           : rd::part_name(std::string{st.status.id()},
+                                                           probe.container);
+  rd::probe_target target{std::move(container), std::string{st.status.address()},
                           st.status.ports};
   auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
   self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec->driver, probe, target)

@@ -120,6 +120,11 @@ void schedule_restart(self_ptr self, std::string why) {
 
 void on_exit(self_ptr self, const p::replica_exited& msg) {
   auto& st = self->state.status;
+  if (msg.id != st.id()) { // one of its containers of several: an init container
+    if (self->state.init)
+      on_init_exit(self, msg);
+    return;
+  }
   if (st.state == p::replica_state::starting) {
     // on_running decides whether it is this incarnation's
     self->state.early_exit = std::make_unique<p::replica_exited>(msg);

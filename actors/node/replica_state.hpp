@@ -54,6 +54,16 @@ struct replica_state_data {
   // from another thread, so it can overtake the answer. Handled after it.
   // Rare, so held by pointer: the state of a replica actor stays small.
   std::unique_ptr<p::replica_exited> early_exit;
+  // While a replica of several containers runs its init containers: those
+  // left and what runs after them. Rare: held by pointer.
+  struct init_phase {
+    std::vector<rd::container_spec> steps;
+    size_t next = 0; // the one running, or about to
+    rd::container_spec main;
+    std::string runtime_id; // of the one running; empty until its run answers
+    std::unique_ptr<p::replica_exited> early_exit; // an exit that overtook the answer
+  };
+  std::unique_ptr<init_phase> init;
   static inline const char* name = "replica";
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 namespace tutti::actors {
 
@@ -121,11 +122,16 @@ std::string persistent_folder(const volume_places& places, const std::string& re
   return places.root + "/persistent/" + replica + "/" + volume;
 }
 
-caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
-                                               const p::service_spec& spec,
-                                               const std::string& replica) {
+namespace {
+
+/// The folders of `mounts`, made; a scratch one emptied unless in `emptied`.
+caf::expected<replica_volumes> prepare_mounts(const volume_places& places,
+                                              const p::service_spec& spec,
+                                              const std::vector<p::mount_spec>& mounts,
+                                              const std::string& replica,
+                                              std::set<std::string>& emptied) {
   replica_volumes out;
-  for (const auto& m : spec.mounts) {
+  for (const auto& m : mounts) {
     auto v = std::find_if(spec.volumes.begin(), spec.volumes.end(),
                           [&](const auto& x) { return x.name == m.volume; });
     if (v == spec.volumes.end())
@@ -139,8 +145,9 @@ caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
       return std::move(folder.error());
     if (auto err = room_for(*v, *folder))
       return err;
+    bool empty = v->type == p::volume_type::scratch && emptied.insert(v->name).second;
     if (v->type != p::volume_type::host)
-      if (auto err = make_folder(*folder, v->type == p::volume_type::scratch, v->name))
+      if (auto err = make_folder(*folder, empty, v->name))
         return err;
     std::error_code ec;
     if (v->type == p::volume_type::host && !fs::is_directory(*folder, ec))
@@ -149,6 +156,26 @@ caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
                                " is not a folder on this node");
     out.env[p::volume_env_name(v->name)] = *folder;
     out.mounts.push_back({*folder, m.path, m.read_only});
+  }
+  return out;
+}
+
+} // namespace
+
+caf::expected<replica_folders> prepare_volumes(const volume_places& places,
+                                               const p::service_spec& spec,
+                                               const std::string& replica) {
+  replica_folders out;
+  std::set<std::string> emptied; // a scratch volume its containers share is emptied once
+  auto single = prepare_mounts(places, spec, spec.mounts, replica, emptied);
+  if (!single)
+    return std::move(single.error());
+  out.single = std::move(*single);
+  for (const auto& part : spec.containers) {
+    auto folders = prepare_mounts(places, spec, part.mounts, replica, emptied);
+    if (!folders)
+      return std::move(folders.error());
+    out.parts.push_back(std::move(*folders));
   }
   return out;
 }

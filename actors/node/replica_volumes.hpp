@@ -28,10 +28,17 @@ struct replica_volumes {
   std::map<std::string, std::string> env;             // for a process: TUTTI_VOLUME_<NAME>
 };
 
+/// The folders of a replica's volumes: of its one container (`mounts:`), or
+/// of each of its several (`containers:`, in order).
+struct replica_folders {
+  replica_volumes single;
+  std::vector<replica_volumes> parts;
+};
+
 /// Makes the folders of replica `replica`'s mounted volumes when missing,
 /// its scratch ones empty; an error names the volume and what is wrong (a host
 /// folder the node does not lend, one that cannot be made).
-caf::expected<replica_volumes> prepare_volumes(const volume_places& places,
+caf::expected<replica_folders> prepare_volumes(const volume_places& places,
                                                const protocol::service_spec& spec,
                                                const std::string& replica);
 

@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -191,7 +192,8 @@ std::optional<std::string> replica_of_id(const std::string& id, const std::strin
       return std::nullopt;
     rest.resize(rest.size() - tail.size());
   }
-  if (rest.empty() || rest.find('_') != std::string::npos)
+  auto underscores = std::count(rest.begin(), rest.end(), '_');
+  if (rest.empty() || underscores > (node.empty() ? 0 : 1))
     return std::nullopt;
   return rest;
 }

@@ -35,7 +35,8 @@ std::string host_name();
 /// and for names it does not know.
 int signal_number(const std::string& name);
 
-/// The replica name in a container id made as PREFIX + NAME [+ "_" + NODE].
+/// The tutti name in a container id made as PREFIX + NAME [+ "_" + NODE]. Given
+/// the node, a name may hold one '_' (one container of a replica's several).
 std::optional<std::string> replica_of_id(const std::string& id, const std::string& prefix,
                                          const std::string& node);
 

@@ -435,7 +435,7 @@ caf::expected<std::vector<container_info>> docker_driver::list_owned(const std::
     return std::move(listed.error());
   std::vector<container_info> out;
   for (const auto& entry : *listed) {
-    auto name = docker::replica_name(entry.docker_name);
+    auto name = docker::replica_name(entry.docker_name, options_.node);
     // Only names this driver would use, so that remove(name) reaches them.
     if (!name || docker_name(*name) != entry.docker_name)
       continue;

@@ -118,7 +118,8 @@ std::string container_name(const std::string& name, const std::string& node) {
   return std::string{name_prefix} + name + (node.empty() ? std::string{} : "_" + node);
 }
 
-std::optional<std::string> replica_name(const std::string& docker_name) {
+std::optional<std::string> replica_name(const std::string& docker_name,
+                                        const std::string& node) {
   std::string text = docker_name;
   if (!text.empty() && text.front() == '/')
     text.erase(0, 1);
@@ -126,6 +127,13 @@ std::optional<std::string> replica_name(const std::string& docker_name) {
   if (text.rfind(prefix, 0) != 0)
     return std::nullopt;
   auto rest = text.substr(prefix.size());
+  if (!node.empty()) {
+    auto tail = "_" + node;
+    if (rest.size() <= tail.size() ||
+        rest.compare(rest.size() - tail.size(), tail.size(), tail) != 0)
+      return std::nullopt;
+    return rest.substr(0, rest.size() - tail.size());
+  }
   auto name = rest.substr(0, rest.find('_'));
   if (name.empty())
     return std::nullopt;

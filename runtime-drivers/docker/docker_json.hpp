@@ -25,9 +25,12 @@ namespace tutti::runtime_drivers::docker {
 /// several nodes sharing one engine apart.
 std::string container_name(const std::string& name, const std::string& node);
 
-/// The replica name in a Docker container name ("/tutti-web-0_n1" -> "web-0");
-/// nullopt when the name does not follow container_name().
-std::optional<std::string> replica_name(const std::string& docker_name);
+/// The tutti name in a Docker container name ("/tutti-web-0_n1" -> "web-0");
+/// nullopt when the name does not follow container_name(). Given the node, a
+/// name holding '_' (one container of a replica's several, "web-0_app") is
+/// found too; without it, the name ends at the first '_'.
+std::optional<std::string> replica_name(const std::string& docker_name,
+                                        const std::string& node = {});
 
 // ----- requests ----------------------------------------------------------------
 

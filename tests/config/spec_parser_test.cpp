@@ -435,11 +435,9 @@ TEST(SpecParser, RefusesUpdatesThatCouldNeverReplaceAReplica) {
   expect_error(only_error(minimal + "update: {parallelism: 0}\n"), 4, 23, "update.parallelism", "");
 }
 
-TEST(SpecParser, RefusesAutoscaleAndSeveralContainersForNow) {
+TEST(SpecParser, RefusesAutoscaleForNow) {
   expect_error(only_error(minimal + "autoscale: {min: 2, max: 10}\n"), 4, 1, "autoscale",
                "autoscale is not supported yet");
-  expect_error(only_error(minimal + "containers: [{name: app}, {name: sidecar}]\n"), 4, 1,
-               "containers", "containers is not supported yet");
 }
 
 TEST(SpecParser, NamespacesQualifyTheNameAndRoundTrip) {

@@ -339,6 +339,36 @@ TEST_F(containerd, APersistentVolumeKeepsWhatATaskWroteAcrossAKill) {
       << text() << json(replicas_of(d, "keeper"));
 }
 
+TEST_F(containerd, ContainersOfOneReplicaShareAVolumeAndLiveAsOne) {
+  auto& d = start_containerd_daemon("pair");
+  auto image = std::string{s::containerd_instance::image} + ", image_archive: " +
+               containerd_->archive();
+  apply(d, container_pair_yaml("containerd", image));
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        return container_pair_seen(d).rfind("seed\n", 0) == 0 && running(d, "pair").size() == 1;
+      },
+      converge_timeout))
+      << container_pair_seen(d) << json(replicas_of(d, "pair")) << d.log();
+  auto listed = containers();
+  std::sort(listed.begin(), listed.end());
+  auto id = [&](const std::string& container) { return "tutti-pair-0_" + container + "_" + node_; };
+  EXPECT_EQ(listed, (std::vector<std::string>{id("prepare"), id("reader"), id("writer")}));
+  auto r = d.tutti({"logs", "pair", "--container", "writer"});
+  EXPECT_NE(r.out.find("writer up"), std::string::npos) << r.describe();
+  ASSERT_TRUE(kill_task(id("reader")));
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto rs = running(d, "pair");
+        return rs.size() == 1 && rs.begin()->second.value("restarts", 0) == 1;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "pair"));
+  ASSERT_EQ(d.tutti({"delete", "pair"}).exit_code, 0);
+  EXPECT_TRUE(s::wait_until([&] { return containers().empty(); }, converge_timeout))
+      << containers().size();
+}
+
 TEST_F(containerd, AnExecProbeGuardsReadiness) {
   auto& d = start_containerd_daemon("probe");
   const std::string health = "health: {readiness: {exec: [/bin/sh, -c, 'test -e /tmp/up'], "

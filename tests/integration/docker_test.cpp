@@ -317,6 +317,38 @@ TEST_F(docker, APersistentVolumeKeepsWhatAContainerWroteAcrossAKill) {
   EXPECT_TRUE(read_only) << (*c)["Mounts"];
 }
 
+TEST_F(docker, ContainersOfOneReplicaShareAVolumeAndLiveAsOne) {
+  auto& d = start_docker_daemon("pair");
+  auto image = std::string{s::docker_engine::image};
+  apply(d, container_pair_yaml("docker", image));
+  // The writer's ticks, after the init container's seed, reach the reader.
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        return container_pair_seen(d).rfind("seed\n", 0) == 0 && running(d, "pair").size() == 1;
+      },
+      converge_timeout))
+      << container_pair_seen(d) << json(replicas_of(d, "pair")) << d.log();
+  std::map<std::string, std::string> ids; // container name in the spec -> engine id
+  for (auto& c : containers())
+    ids[c["Labels"].value("tutti.container", "")] = c.value("Id", "");
+  ASSERT_EQ(ids.size(), 3u) << json(containers());
+  ASSERT_TRUE(ids.count("prepare") && ids.count("writer") && ids.count("reader"));
+  auto r = d.tutti({"logs", "pair", "--container", "writer"});
+  EXPECT_NE(r.out.find("writer up"), std::string::npos) << r.describe();
+  // One container killed: the replica restarts as one.
+  ASSERT_TRUE(engine_->kill(ids["reader"]));
+  EXPECT_TRUE(s::wait_until(
+      [&] {
+        auto rs = running(d, "pair");
+        return rs.size() == 1 && rs.begin()->second.value("restarts", 0) == 1;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "pair"));
+  ASSERT_EQ(d.tutti({"delete", "pair"}).exit_code, 0);
+  EXPECT_TRUE(s::wait_until([&] { return containers().empty(); }, converge_timeout))
+      << json(containers());
+}
+
 TEST_F(docker, MissingImageIsAClearFailure) {
   auto& d = start_docker_daemon("noimage");
   const std::string missing = "local/tutti-missing:1";

@@ -16,7 +16,9 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -162,6 +164,31 @@ inline bool wait_running(s::tuttid_process& d, const std::string& service, size_
   return s::wait_until(
       [&] { return replicas_of(d, service).size() == n && running_pids(d, service).size() == n; },
       timeout);
+}
+
+/// A service `pair` of the docker or containerd `driver` whose replicas run three
+/// containers of `image` (the spec's image fields): `prepare` (init) seeds
+/// /shared, `writer` appends the seed to /shared/ticks, `reader` copies the
+/// ticks into its persistent volume (DATA/volumes/persistent/pair-0/data/seen).
+inline std::string container_pair_yaml(const std::string& driver, const std::string& image) {
+  return "kind: Service\nname: pair\ndriver: " + driver + "\nstop_grace: 2s\n"
+         "restart: {policy: always, backoff: {initial: 100ms, max: 1s}}\n"
+         "volumes: [{name: shared}, {name: data, type: persistent}]\n"
+         "containers:\n"
+         "  - {name: prepare, init: true, image: " + image + ", command: [/bin/sh, -c, "
+         "'echo seed > /shared/seed'], mounts: [{volume: shared, path: /shared}]}\n"
+         "  - {name: writer, image: " + image + ", command: [/bin/sh, -c, 'echo writer up; "
+         "trap \"exit 0\" TERM; while true; do cat /shared/seed >> /shared/ticks; sleep 0.1; "
+         "done'], mounts: [{volume: shared, path: /shared}]}\n"
+         "  - {name: reader, image: " + image + ", command: [/bin/sh, -c, 'trap \"exit 0\" "
+         "TERM; while true; do cp /shared/ticks /data/seen 2>/dev/null; sleep 0.1; done'], "
+         "mounts: [{volume: shared, path: /shared}, {volume: data, path: /data}]}\n";
+}
+
+/// What the reader of container_pair_yaml() has seen so far.
+inline std::string container_pair_seen(s::tuttid_process& d) {
+  std::ifstream in{d.data_dir() + "/volumes/persistent/pair-0/data/seen"};
+  return {std::istreambuf_iterator<char>{in}, {}};
 }
 
 /// `data` as base64 without its padding: how a stored record would hold it

@@ -148,6 +148,13 @@ inline std::string message(const caf::error& err) {
   return protocol::to_string(protocol::code_of(err)) + ": " + protocol::message_of(err);
 }
 
+inline const std::string busybox = "/bin/busybox";
+
+/// `script` run by busybox's shell.
+inline std::vector<std::string> shell(const std::string& script) {
+  return {busybox, "sh", "-c", script};
+}
+
 inline container_spec make_spec(const std::string& name, std::vector<std::string> command,
                                 const std::string& node = "node-a") {
   container_spec spec;

@@ -161,7 +161,7 @@ int run_api(const api_options& o) {
   };
   {
     auto c = connect_client(plain);
-    if (!c || !c->apply("web.yaml", spec, false))
+    if (!c || !apply_when_ready(*c, "web.yaml", spec))
       return setup_failed("the plain control process did not take the spec");
   }
   std::string bearer_secret;
@@ -174,11 +174,13 @@ int run_api(const api_options& o) {
       else
         std::this_thread::sleep_for(20ms);
     }
-    auto token = c ? c->create_token("bench", protocol::access_role::deployer, 0ms)
-                   : cli::result<std::pair<std::string, protocol::token_record>>{
-                         cli::client_error{cli::client_code::unreachable, ""}};
-    if (!token || !c->apply("web.yaml", spec, false))
+    // The spec first: once it is taken, the control plane is up for the token too.
+    if (!c || !apply_when_ready(*c, "web.yaml", spec))
       return setup_failed("the TLS control process did not answer or take the spec");
+    auto token = c->create_token("bench", protocol::access_role::deployer, 0ms);
+    if (!token)
+      return setup_failed(("the TLS control process made no token: " + token.error().message)
+                              .c_str());
     bearer_secret = token->first;
   }
   auto bearer = tls_admin;

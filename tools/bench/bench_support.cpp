@@ -61,6 +61,22 @@ std::unique_ptr<cli::client> connect_client(const daemon_process& daemon) {
   return nullptr;
 }
 
+bool apply_when_ready(cli::client& c, const std::string& file, const std::string& text) {
+  auto deadline = clock::now() + 10s;
+  while (true) {
+    auto r = c.apply(file, text, false);
+    if (r && r->errors.empty())
+      return true;
+    bool starting = !r && r.error().code == cli::failure_code{protocol::error_code::unavailable};
+    if (!starting || clock::now() >= deadline) {
+      std::fprintf(stderr, "tutti-bench: apply of %s failed: %s\n", file.c_str(),
+                   !r ? r.error().message.c_str() : r->errors.front().message.c_str());
+      return false;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -35,6 +35,11 @@ std::unique_ptr<cli::client> connect_client(const daemon_process& daemon);
 /// Milliseconds since the epoch (the clock of replicas' since_ms).
 int64_t wall_ms();
 
+/// Applies `text`, retrying for up to 10 s while the control plane answers
+/// `unavailable` (its API listens before its cluster actor is up); prints the
+/// reason of a failure. True when stored without errors.
+bool apply_when_ready(cli::client& c, const std::string& file, const std::string& text);
+
 /// Running, with a container or process behind it.
 bool is_running(const protocol::replica_status& r);
 

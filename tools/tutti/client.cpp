@@ -665,11 +665,13 @@ result<done> client::follow(uint64_t after, const std::string& service, event_ha
   }
 }
 
-result<log_tail> client::logs(const std::string& service, int32_t slot, uint32_t max_bytes) {
+result<log_tail> client::logs(const std::string& service, int32_t slot, uint32_t max_bytes,
+                              const std::string& container) {
   auto req = impl_->tutti.logsRequest();
   req.setService(service);
   req.setSlot(slot);
   req.setMaxBytes(max_bytes);
+  req.setContainer(container);
   return impl_->call(req.send(), [](auto& r) -> result<log_tail> {
     if (auto err = error_of(r.getError()))
       return *err;

@@ -150,7 +150,9 @@ public:
   result<done> follow(uint64_t after, const std::string& service, event_handler on_events,
                       bool stop_on_interrupt);
   /// The tail of a replica's output; slot -1 means the lowest slot.
-  result<log_tail> logs(const std::string& service, int32_t slot, uint32_t max_bytes);
+  /// `container`: one of a replica's several; empty: its only one, or each one's end.
+  result<log_tail> logs(const std::string& service, int32_t slot, uint32_t max_bytes,
+                        const std::string& container = {});
   /// Receives how many bytes of an upload tuttid took so far, of how many.
   using progress_handler = std::function<void(uint64_t sent, uint64_t total)>;
   /// Sends the image archive at `path` (docker save or OCI layout) to node

@@ -645,7 +645,7 @@ int run_logs(const global_options& g, const streams& io, const logs_options& o) 
   auto c = connect_to_tuttid(g);
   if (!c)
     return report(io, c.error());
-  auto tail = (*c)->logs(o.service, o.slot, o.bytes);
+  auto tail = (*c)->logs(o.service, o.slot, o.bytes, o.container);
   if (!tail)
     return report(io, tail.error());
   if (tail->text.empty())

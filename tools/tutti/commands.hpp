@@ -124,6 +124,7 @@ struct logs_options {
   std::string service;
   int32_t slot = -1;
   uint32_t bytes = 64 * 1024;
+  std::string container; // of a replica of several; empty: each one's
 };
 
 enum class node_action { cordon, uncordon, drain };

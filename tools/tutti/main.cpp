@@ -271,8 +271,11 @@ void add_logs(CLI::App& app, cli_state& s) {
   cmd->add_option("--bytes", s.logs.bytes, "How many bytes of the output's end to print")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("-c,--container", s.logs.container,
+                  "Of a replica of several containers (`containers:`): the one to print; "
+                  "default: the end of each, under a line naming it");
   cmd->footer(footer("Prints the replica's stdout and stderr as captured. "
-                     "Example: tutti logs web --replica 1"));
+                     "Example: tutti logs web --replica 1 --container sidecar"));
   s.dispatch.emplace_back(cmd, [&s] { return run_logs(s.global, s.io, s.logs); });
 }
 

@@ -51,7 +51,7 @@ TEST(ReplicaVolumes, AHostFolderIsLentThroughItsRealPathOnly) {
   };
   auto inside = tutti::actors::prepare_volumes(places, spec_of(lent + "/inside"), "web-0");
   ASSERT_TRUE(inside) << p::message_of(inside.error());
-  EXPECT_EQ(inside->mounts.at(0).source, fs::canonical(lent + "/inside").string());
+  EXPECT_EQ(inside->single.mounts.at(0).source, fs::canonical(lent + "/inside").string());
   // A link inside the lent folder to a folder outside it: refused.
   auto escape = tutti::actors::prepare_volumes(places, spec_of(lent + "/escape"), "web-0");
   ASSERT_FALSE(escape);
@@ -61,7 +61,7 @@ TEST(ReplicaVolumes, AHostFolderIsLentThroughItsRealPathOnly) {
   // A link outside to a lent folder: what is mounted is the lent folder.
   auto linked = tutti::actors::prepare_volumes(places, spec_of(dir.file("outside-link")), "web-0");
   ASSERT_TRUE(linked);
-  EXPECT_EQ(linked->mounts.at(0).source, fs::canonical(lent + "/inside").string());
+  EXPECT_EQ(linked->single.mounts.at(0).source, fs::canonical(lent + "/inside").string());
   // A path too long for the file system is refused, not thrown.
   auto long_path = lent + "/" + std::string(300, 'a');
   EXPECT_FALSE(tutti::actors::prepare_volumes(places, spec_of(long_path), "web-0"));

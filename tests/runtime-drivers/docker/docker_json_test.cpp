@@ -24,6 +24,10 @@ TEST(docker_names, carry_the_replica_and_the_node) {
   EXPECT_EQ(replica_name("tutti-web-0"), "web-0");
   EXPECT_EQ(replica_name("/nginx"), std::nullopt);
   EXPECT_EQ(replica_name("tutti-_n1"), std::nullopt);
+  // Given the node: one container of a replica's several.
+  EXPECT_EQ(replica_name("/tutti-web-0_app_n1", "n1"), "web-0_app");
+  EXPECT_EQ(replica_name("tutti-web-0_node_with_underscores", "node_with_underscores"), "web-0");
+  EXPECT_EQ(replica_name("tutti-web-0_app_n2", "n1"), std::nullopt);
 }
 
 // ----- create ------------------------------------------------------------------
