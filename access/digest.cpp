@@ -17,41 +17,6 @@ std::string to_hex(const unsigned char* data, size_t size) {
   return out;
 }
 
-std::string to_base64(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(data.data()),
-                           static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> from_base64(std::string_view text) {
-  // EVP_DecodeBlock takes '=' anywhere and skips blanks: only canonical text passes.
-  auto digit = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
-  };
-  auto data_end = text.find_last_not_of('=') + 1;
-  if (text.size() % 4 != 0 || text.size() - data_end > 2)
-    return std::nullopt;
-  for (size_t i = 0; i < data_end; ++i)
-    if (!digit(text[i]))
-      return std::nullopt;
-  std::string out(3 * (text.size() / 4) + 1, '\0');
-  auto n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(text.data()),
-                           static_cast<int>(text.size()));
-  if (n < 0)
-    return std::nullopt;
-  // EVP_DecodeBlock counts the padding's bytes as data.
-  size_t pad = 0;
-  for (auto i = text.rbegin(); i != text.rend() && *i == '=' && pad < 2; ++i)
-    ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
-
 struct sha256_stream::impl {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   ~impl() { EVP_MD_CTX_free(ctx); }

@@ -14,11 +14,6 @@ namespace tutti::access {
 /// Bytes as lowercase hex.
 std::string to_hex(const unsigned char* data, size_t size);
 
-/// Bytes as base64 (with padding, no line breaks), and back; nullopt for
-/// text that is not base64.
-std::string to_base64(std::string_view data);
-std::optional<std::string> from_base64(std::string_view text);
-
 /// The SHA-256 of everything given to update(), in order.
 class sha256_stream {
 public:

@@ -1,6 +1,7 @@
 #include "access/records.hpp"
 
 #include "access/digest.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/errors.hpp"
 
 #include <nlohmann/json.hpp>
@@ -101,7 +102,7 @@ std::string encode(const p::object_record& x) {
                    {"created_ms", x.created_ms},
                    {"size", x.size},
                    {"sha256", x.sha256},
-                   {"data", to_base64(x.data)}});
+                   {"data", protocol::to_base64(x.data)}});
 }
 
 caf::expected<p::object_record> decode_object(p::object_kind kind, std::string_view value) {
@@ -113,7 +114,7 @@ caf::expected<p::object_record> decode_object(p::object_kind kind, std::string_v
         x.created_ms = j.value("created_ms", int64_t{0});
         x.size = j.value("size", int64_t{0});
         x.sha256 = j.value("sha256", std::string{});
-        auto data = from_base64(j.at("data").get<std::string>());
+        auto data = protocol::from_base64(j.at("data").get<std::string>());
         if (!data)
           throw json::other_error::create(501, "its data is not base64", &j);
         x.data = std::move(*data);

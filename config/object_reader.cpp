@@ -4,9 +4,8 @@
 
 #include "config/policy_reader.hpp"
 #include "config/spec_parser.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/namespaces.hpp"
-
-#include <yaml-cpp/binary.h>
 
 #include <algorithm>
 #include <set>
@@ -242,12 +241,17 @@ void object_reader::read_data(map_reader& fields, const field& whole, protocol::
   if (text) {
     x.data = scalar;
   } else {
-    auto bytes = YAML::DecodeBase64(scalar);
-    if (bytes.empty() && !scalar.empty()) {
-      errors_.add(f.mark, f.path, "is not valid base64");
+    // Line breaks and blanks may wrap it (`base64` wraps at 76 columns).
+    std::string digits;
+    for (char c : scalar)
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+        digits += c;
+    auto bytes = protocol::from_base64(digits);
+    if (!bytes) {
+      errors_.add(f.mark, f.path, "is not valid base64 (padded, of A-Z a-z 0-9 + /)");
       return;
     }
-    x.data.assign(bytes.begin(), bytes.end());
+    x.data = std::move(*bytes);
   }
   if (x.data.size() > protocol::max_object_bytes)
     errors_.add(f.mark, f.path,

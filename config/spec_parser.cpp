@@ -93,9 +93,11 @@ bool valid_port_name(const std::string& name) {
   return true;
 }
 
-/// A container's name within its replica: [a-z][a-z0-9-]*, at most 63.
+/// A container's name within its replica: [a-z][a-z0-9-]*, at most 63, not
+/// ending with '-' and without "--" (containerd refuses ids with separators in a row).
 bool valid_container_name(const std::string& name) {
-  if (name.empty() || name.size() > 63 || !is_lower(name.front()))
+  if (name.empty() || name.size() > 63 || !is_lower(name.front()) || name.back() == '-' ||
+      name.find("--") != std::string::npos)
     return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
@@ -684,7 +686,8 @@ private:
         if (!valid_container_name(*text))
           errors_.add(name->mark, name->path,
                       "invalid container name '" + *text +
-                          "': use 1-63 of a-z, 0-9 and '-', starting with a letter");
+                          "': use 1-63 of a-z, 0-9 and '-', starting with a letter, not "
+                          "ending with '-', without '--'");
         else if (auto [first, added] = names.emplace(*text, name->mark.line + 1); !added)
           errors_.add(name->mark, name->path,
                       "duplicate container name '" + *text + "' (first at line " +

@@ -3,6 +3,8 @@
 #include "protocol/errors.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -34,10 +36,13 @@ void keep_first(caf::error& first, caf::error next) {
 /// The order a listed part starts in; init containers and unlabelled ones last.
 int order_of(const container_info& info) {
   auto i = info.labels.find(label::order);
-  if (i == info.labels.end() || i->second.empty() ||
-      !std::all_of(i->second.begin(), i->second.end(), [](char c) { return c >= '0' && c <= '9'; }))
+  if (i == info.labels.end())
     return -1;
-  return std::stoi(i->second);
+  const auto& text = i->second;
+  int order = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), order);
+  bool whole = ec == std::errc{} && end == text.data() + text.size();
+  return whole && order >= 0 && order < 64 ? order : -1; // a label anyone could have set
 }
 
 } // namespace
@@ -96,6 +101,12 @@ void pod_driver::post(std::function<void()> task) {
     thread_->post(std::move(task));
 }
 
+void pod_driver::post_at(std::chrono::steady_clock::time_point when, std::function<void()> task) {
+  std::lock_guard<std::mutex> guard{thread_mutex_};
+  if (thread_)
+    thread_->post_at(when, std::move(task));
+}
+
 protocol::driver_kind pod_driver::kind() const {
   return inner_->kind();
 }
@@ -124,6 +135,7 @@ void pod_driver::learn(const std::vector<container_info>& owned) {
     auto& p = pods_[replica];
     if (!p.parts.empty())
       continue; // known since its creation: what it knows is newer
+    p.generation = ++generations_;
     std::sort(parts.begin(), parts.end());
     for (const auto& [order, name] : parts)
       if (order >= 0)
@@ -133,29 +145,47 @@ void pod_driver::learn(const std::vector<container_info>& owned) {
   }
 }
 
-void pod_driver::discover() {
+caf::error pod_driver::discover() {
+  std::lock_guard<std::mutex> once{discovery_mutex_};
   {
     std::lock_guard<std::mutex> guard{mutex_};
     if (discovered_)
-      return;
+      return {};
   }
-  if (auto owned = inner_->list_owned(node_))
-    learn(*owned);
+  // A runtime that does not answer is asked again after a pause, not on every call.
+  auto now = std::chrono::steady_clock::now();
+  if (discovery_error_ && now < next_discovery_)
+    return discovery_error_;
+  auto owned = inner_->list_owned(node_);
+  if (!owned) {
+    next_discovery_ = now + std::chrono::seconds{1};
+    discovery_error_ = protocol::make_error(
+        error_code::unavailable,
+        "cannot list the containers the runtime holds for this node yet: " +
+            protocol::message_of(owned.error()));
+    return discovery_error_;
+  }
+  discovery_error_ = caf::error{};
+  learn(*owned);
+  return {};
 }
 
-std::optional<std::vector<std::string>> pod_driver::parts_of(const std::string& name) {
+caf::expected<std::optional<std::vector<std::string>>>
+pod_driver::parts_of(const std::string& name) {
   if (replica_of_part(name))
-    return std::nullopt;
-  discover();
+    return std::optional<std::vector<std::string>>{};
+  if (auto err = discover())
+    return err;
   std::lock_guard<std::mutex> guard{mutex_};
   auto i = pods_.find(name);
   if (i == pods_.end() || i->second.parts.empty())
-    return std::nullopt;
-  return i->second.parts;
+    return std::optional<std::vector<std::string>>{};
+  return std::optional<std::vector<std::string>>{i->second.parts};
 }
 
-std::vector<std::string> pod_driver::all_parts_of(const std::string& name) {
-  discover();
+caf::expected<std::vector<std::string>> pod_driver::all_parts_of(const std::string& name) {
+  if (auto err = discover())
+    return err;
   std::lock_guard<std::mutex> guard{mutex_};
   std::vector<std::string> out;
   if (auto i = pods_.find(name); i != pods_.end()) {
@@ -165,26 +195,46 @@ std::vector<std::string> pod_driver::all_parts_of(const std::string& name) {
   return out;
 }
 
+void pod_driver::forget_pod_of(const std::string& name) {
+  if (replica_of_part(name))
+    return;
+  std::lock_guard<std::mutex> guard{mutex_};
+  pods_.erase(name); // a single container of this name replaces what ran as several
+}
+
 std::vector<caf::expected<container_info>>
 pod_driver::create_parts(const std::vector<container_spec>& parts) {
-  std::vector<caf::expected<container_info>> out;
-  if (inner_->concurrency() <= 1 || parts.size() == 1) {
-    for (const auto& part : parts)
-      out.push_back(inner_->create(part));
-    return out;
-  }
-  // Made at once where the runtime takes calls at once (an engine's create is
-  // a round trip); started in order after.
   std::vector<std::optional<caf::expected<container_info>>> slots(parts.size());
+  // Made at once where the runtime takes calls at once (an engine's create is
+  // a round trip); started in order after. A part no thread could be had for
+  // is made on this one.
   std::vector<std::thread> threads;
-  for (size_t i = 1; i < parts.size(); ++i)
-    threads.emplace_back([this, &parts, &slots, i] { slots[i] = inner_->create(parts[i]); });
-  slots[0] = inner_->create(parts[0]);
+  if (inner_->concurrency() > 1) {
+    try {
+      for (size_t i = 1; i < parts.size(); ++i)
+        threads.emplace_back([this, &parts, &slots, i] { slots[i] = inner_->create(parts[i]); });
+    } catch (const std::system_error&) {
+    }
+  }
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (i == 0 || i > threads.size())
+      slots[i] = inner_->create(parts[i]);
   for (auto& t : threads)
     t.join();
+  std::vector<caf::expected<container_info>> out;
   for (auto& x : slots)
     out.push_back(std::move(*x));
   return out;
+}
+
+caf::expected<container_info> pod_driver::create_one(const container_spec& spec) {
+  auto info = inner_->create(spec);
+  if (info || protocol::code_of(info.error()) != error_code::already_exists)
+    return info;
+  // A part of this replica left by an earlier one (a remove that failed, a
+  // restarted tuttid): the replica's own name, so it goes.
+  (void)inner_->remove(spec.name, true);
+  return inner_->create(spec);
 }
 
 caf::expected<container_info> pod_driver::create(const container_spec& spec) {
@@ -193,16 +243,21 @@ caf::expected<container_info> pod_driver::create(const container_spec& spec) {
       std::lock_guard<std::mutex> guard{mutex_};
       pods_[*replica].others.insert(spec.name);
     }
+    forget_pod_of(spec.name);
     return inner_->create(spec);
   }
   auto results = create_parts(spec.parts);
   std::vector<container_info> made;
   std::optional<caf::error> failed;
-  for (auto& info : results)
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto& info = results[i];
+    if (!info && protocol::code_of(info.error()) == error_code::already_exists)
+      info = create_one(spec.parts[i]);
     if (info)
       made.push_back(std::move(*info));
     else if (!failed)
       failed = std::move(info.error());
+  }
   if (failed) {
     for (const auto& x : made) // all or nothing: a new try finds no leftovers
       (void)inner_->remove(x.name, true);
@@ -214,23 +269,26 @@ caf::expected<container_info> pod_driver::create(const container_spec& spec) {
   for (const auto& part : spec.parts)
     p.parts.push_back(part.name);
   p.grace = spec.stop_grace;
+  p.generation = ++generations_;
   return combine_parts(spec.name, made);
 }
 
 caf::expected<container_info> pod_driver::start(const std::string& name) {
   auto parts = parts_of(name);
   if (!parts)
+    return std::move(parts.error());
+  if (!*parts)
     return inner_->start(name);
   {
     std::lock_guard<std::mutex> guard{mutex_};
     auto& p = pods_[name];
-    ++p.generation; // exits of the last incarnation no longer count
+    p.generation = ++generations_; // exits of the last incarnation no longer count
     p.ending = false;
     p.waiting.clear();
     p.on_exit = nullptr;
   }
   std::vector<container_info> started;
-  for (const auto& part : *parts) {
+  for (const auto& part : **parts) {
     auto info = inner_->start(part);
     if (!info) {
       for (const auto& x : started) // none runs alone: a new try starts them all
@@ -252,6 +310,7 @@ pod_driver::run(container_spec spec,
       std::lock_guard<std::mutex> guard{mutex_};
       pods_[*replica].others.insert(spec.name);
     }
+    forget_pod_of(spec.name);
     return inner_->run(std::move(spec), watcher);
   }
   return driver::run(std::move(spec), watcher); // create, start and watch, as one
@@ -260,6 +319,8 @@ pod_driver::run(container_spec spec,
 caf::error pod_driver::watch(const std::string& name, exit_callback on_exit) {
   auto parts = parts_of(name);
   if (!parts)
+    return std::move(parts.error());
+  if (!*parts)
     return inner_->watch(name, std::move(on_exit));
   uint64_t generation = 0;
   {
@@ -267,9 +328,9 @@ caf::error pod_driver::watch(const std::string& name, exit_callback on_exit) {
     auto& p = pods_[name];
     generation = p.generation;
     p.on_exit = std::move(on_exit);
-    p.waiting = {parts->begin(), parts->end()};
+    p.waiting = {(*parts)->begin(), (*parts)->end()};
   }
-  for (const auto& part : *parts) {
+  for (const auto& part : **parts) {
     auto notice = [this, name, generation](const std::string& part, int32_t code) {
       post([this, name, part, code, generation] {
         part_exited(name, part, code, generation);
@@ -284,8 +345,6 @@ caf::error pod_driver::watch(const std::string& name, exit_callback on_exit) {
 void pod_driver::part_exited(const std::string& replica, const std::string& part, int32_t code,
                              uint64_t generation) {
   std::vector<std::string> siblings;
-  exit_callback done;
-  int32_t exit_code = 0;
   caf::timespan grace{0};
   {
     std::lock_guard<std::mutex> guard{mutex_};
@@ -300,42 +359,88 @@ void pod_driver::part_exited(const std::string& replica, const std::string& part
       siblings.assign(p.waiting.begin(), p.waiting.end());
       grace = p.grace;
     }
-    if (p.waiting.empty()) {
-      done = std::exchange(p.on_exit, nullptr);
-      exit_code = p.exit_code;
-    }
   }
   for (const auto& sibling : siblings)
-    (void)inner_->stop(sibling, grace); // their exits come back here
+    stop_sibling(replica, sibling, grace, generation, 0); // their exits come back here
+  report_if_ended(replica, generation);
+}
+
+void pod_driver::stop_sibling(const std::string& replica, const std::string& part,
+                              caf::timespan grace, uint64_t generation, int attempt) {
+  if (!inner_->stop(part, grace))
+    return;
+  // The runtime did not take it (a timeout): asked again, harder, a few times;
+  // then the part is given up for stopped, so that the replica is not stuck.
+  constexpr int attempts = 5;
+  if (attempt + 1 < attempts) {
+    post_at(std::chrono::steady_clock::now() + std::chrono::seconds{1},
+            [this, replica, part, generation, attempt] {
+              stop_sibling(replica, part, caf::timespan{0}, generation, attempt + 1);
+            });
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto i = pods_.find(replica);
+    if (i == pods_.end() || i->second.generation != generation)
+      return;
+    i->second.waiting.erase(part);
+  }
+  report_if_ended(replica, generation);
+}
+
+void pod_driver::report_if_ended(const std::string& replica, uint64_t generation) {
+  exit_callback done;
+  int32_t exit_code = 0;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto i = pods_.find(replica);
+    if (i == pods_.end() || i->second.generation != generation || !i->second.ending ||
+        !i->second.waiting.empty())
+      return;
+    done = std::exchange(i->second.on_exit, nullptr);
+    exit_code = i->second.exit_code;
+  }
   if (done)
     done(replica, exit_code);
 }
 
 caf::error pod_driver::stop(const std::string& name, caf::timespan grace) {
   auto parts = all_parts_of(name);
-  if (parts.empty())
+  if (!parts)
+    return std::move(parts.error());
+  if (parts->empty())
     return inner_->stop(name, grace);
   caf::error first;
-  for (const auto& part : parts)
+  for (const auto& part : *parts)
     keep_first(first, inner_->stop(part, grace));
   return first;
 }
 
 caf::error pod_driver::remove(const std::string& name, bool force) {
   auto parts = all_parts_of(name);
-  if (parts.empty())
+  if (!parts)
+    return std::move(parts.error());
+  if (parts->empty())
     return inner_->remove(name, force);
   caf::error first;
   bool any = false;
-  for (const auto& part : parts) {
+  std::vector<std::string> left;
+  for (const auto& part : *parts) {
     auto err = inner_->remove(part, force);
     any = any || !is_not_found(err);
+    if (err && !is_not_found(err))
+      left.push_back(part);
     if (!is_not_found(err))
       keep_first(first, std::move(err));
   }
-  if (!first) {
+  {
+    // What could not be removed stays known, so that the next remove (or a
+    // sweep) takes it; the rest is forgotten.
     std::lock_guard<std::mutex> guard{mutex_};
     pods_.erase(name);
+    if (!left.empty())
+      pods_[name].others.insert(left.begin(), left.end());
   }
   if (!any)
     return protocol::make_error(error_code::not_found, "no container " + name);
@@ -345,36 +450,36 @@ caf::error pod_driver::remove(const std::string& name, bool force) {
 caf::expected<container_info> pod_driver::inspect(const std::string& name) {
   auto parts = parts_of(name);
   if (!parts)
+    return std::move(parts.error());
+  if (!*parts)
     return inner_->inspect(name);
   std::vector<container_info> infos;
-  bool missing = false;
-  for (const auto& part : *parts) {
+  for (const auto& part : **parts) {
     auto info = inner_->inspect(part);
     if (info)
       infos.push_back(std::move(*info));
     else if (is_not_found(info.error()))
-      missing = true;
+      // A part gone: the whole cannot run again as it is; made anew, its
+      // leftovers replaced (create_one).
+      return protocol::make_error(error_code::not_found,
+                                  "container " + part.substr(name.size() + 1) + " of " + name +
+                                      " is gone");
     else
       return info;
   }
-  if (infos.empty())
-    return protocol::make_error(error_code::not_found, "no container " + name);
-  auto out = combine_parts(name, infos);
-  if (missing) { // a part gone: the whole cannot run again as it is
-    out.state = container_state::exited;
-    out.exit_code = -1;
-  }
-  return out;
+  return combine_parts(name, infos);
 }
 
 caf::expected<std::string> pod_driver::logs(const std::string& name, size_t max_bytes) {
   auto parts = parts_of(name);
   if (!parts)
+    return std::move(parts.error());
+  if (!*parts)
     return inner_->logs(name, max_bytes);
   // Each container's end, under a line naming it: `--container` shows one whole.
   std::string out;
-  auto share = std::max<size_t>(max_bytes / parts->size(), 1);
-  for (const auto& part : *parts) {
+  auto share = std::max<size_t>(max_bytes / (*parts)->size(), 1);
+  for (const auto& part : **parts) {
     auto text = inner_->logs(part, share);
     if (!text)
       return text;
@@ -388,9 +493,11 @@ caf::expected<std::string> pod_driver::logs(const std::string& name, size_t max_
 caf::expected<container_stats> pod_driver::stats(const std::string& name) {
   auto parts = parts_of(name);
   if (!parts)
+    return std::move(parts.error());
+  if (!*parts)
     return inner_->stats(name);
   container_stats sum;
-  for (const auto& part : *parts) {
+  for (const auto& part : **parts) {
     auto one = inner_->stats(part);
     if (!one)
       return one;
@@ -471,8 +578,11 @@ caf::expected<std::vector<std::string>> pod_driver::import_images(const std::str
 caf::expected<exec_result> pod_driver::exec(const std::string& name,
                                             const std::vector<std::string>& command,
                                             caf::timespan timeout) {
-  if (auto parts = parts_of(name))
-    return inner_->exec(parts->front(), command, timeout); // no container named: the first
+  auto parts = parts_of(name);
+  if (!parts)
+    return std::move(parts.error());
+  if (*parts)
+    return inner_->exec((*parts)->front(), command, timeout); // no container named: the first
   return inner_->exec(name, command, timeout);
 }
 

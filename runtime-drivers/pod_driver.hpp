@@ -19,6 +19,8 @@
 #include "runtime-drivers/driver.hpp"
 #include "runtime-drivers/task_thread.hpp"
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,33 +81,54 @@ private:
     exit_callback on_exit;
   };
 
-  /// The parts of `name` in order when it is a replica of several; nullopt
-  /// when it is a plain container (or unknown).
-  std::optional<std::vector<std::string>> parts_of(const std::string& name);
+  /// The parts of `name` in order when it is a replica of several; none when
+  /// it is a plain container (or unknown); unavailable while the containers
+  /// made before this process cannot be listed.
+  caf::expected<std::optional<std::vector<std::string>>> parts_of(const std::string& name);
 
   /// Every container of the replica, its init containers too.
-  std::vector<std::string> all_parts_of(const std::string& name);
+  caf::expected<std::vector<std::string>> all_parts_of(const std::string& name);
+
+  /// A plain container of the replica's name replaces what ran as several.
+  void forget_pod_of(const std::string& name);
 
   /// Creates the parts: at once when the inner driver takes concurrent calls.
   std::vector<caf::expected<container_info>> create_parts(const std::vector<container_spec>& parts);
+
+  /// Creates one part, replacing a leftover of the same name.
+  caf::expected<container_info> create_one(const container_spec& spec);
 
   /// Learns the replicas of several containers from the inner driver's list.
   void learn(const std::vector<container_info>& owned);
 
   /// Loads what the inner driver runs, once: parts made before this process.
-  void discover();
+  /// Retried at most every second while the runtime does not answer.
+  caf::error discover();
 
-  /// Runs `task` on the thread; dropped once the driver is ending.
+  /// Runs `task` on the thread (at `when`); dropped once the driver is ending.
   void post(std::function<void()> task);
+  void post_at(std::chrono::steady_clock::time_point when, std::function<void()> task);
 
   void part_exited(const std::string& replica, const std::string& part, int32_t code,
                    uint64_t generation);
+
+  /// Stops a part whose sibling exited; a stop the runtime does not take is
+  /// asked again, then given up for done.
+  void stop_sibling(const std::string& replica, const std::string& part, caf::timespan grace,
+                    uint64_t generation, int attempt);
+
+  /// Reports the whole once it is ending and none of its parts runs.
+  void report_if_ended(const std::string& replica, uint64_t generation);
 
   std::unique_ptr<driver> inner_;
   std::string node_;
   std::mutex mutex_; // guards pods_ and discovered_
   std::map<std::string, pod> pods_;
   bool discovered_ = false;
+  uint64_t generations_ = 0; // never reused: a pod made again is a new incarnation
+  std::mutex discovery_mutex_; // one discovery at a time; guards the two below
+  caf::error discovery_error_;
+  std::chrono::steady_clock::time_point next_discovery_;
   std::mutex thread_mutex_; // guards thread_
   std::unique_ptr<task_thread> thread_ = std::make_unique<task_thread>();
 };

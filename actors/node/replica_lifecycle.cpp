@@ -105,6 +105,17 @@ std::string init_name(const replica_state_data::init_phase& init) {
 /// Runs the next init container, or the replica's own once none is left.
 void run_next_init(self_ptr self) {
   auto& init = *self->state.init;
+  if (self->state.stop_requested || self->state.replace_pending) {
+    // Asked meanwhile: nothing more of this revision runs.
+    self->state.init.reset();
+    if (self->state.stop_requested) {
+      finish_stop(self);
+    } else {
+      self->state.replace_pending = false;
+      remove_then(self, [self] { create_and_start(self); });
+    }
+    return;
+  }
   if (init.next == init.steps.size()) {
     auto main = std::move(init.main);
     self->state.init.reset();
@@ -188,6 +199,7 @@ void create_and_start(self_ptr self) {
     return; // a bad spec does not heal by retrying; a new revision replaces it
   }
   self->state.start_requested = clock::now();
+  self->state.replace_pending = false; // what starts now is the newest revision already
   if (self->state.ctx.report_starting)
     report(self, p::replica_state::starting, "");
   else

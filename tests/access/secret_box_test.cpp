@@ -2,6 +2,7 @@
 // record, another key, damage), key files, and the records of object versions.
 
 #include "access/digest.hpp"
+#include "protocol/base64.hpp"
 #include "access/records.hpp"
 #include "access/secret_box.hpp"
 #include "protocol/errors.hpp"
@@ -99,13 +100,13 @@ TEST(SecretBox, ObjectRecordsRoundTripAnyBytes) {
   EXPECT_EQ(*back, rec);
   EXPECT_FALSE(decode_object(p::object_kind::config, R"({"name":"a","version":1,"data":"!!"})"));
   EXPECT_FALSE(decode_object(p::object_kind::config, "not json"));
-  EXPECT_EQ(from_base64(to_base64("hello!")), "hello!");
-  EXPECT_EQ(from_base64(""), "");
-  EXPECT_FALSE(from_base64("abc"));
-  EXPECT_FALSE(from_base64("QQ==    ")) << "blanks hide padding";
-  EXPECT_FALSE(from_base64("Q=Q="));
-  EXPECT_FALSE(from_base64("QQ=A"));
-  EXPECT_EQ(from_base64("QQ=="), "A");
+  EXPECT_EQ(p::from_base64(p::to_base64("hello!")), "hello!");
+  EXPECT_EQ(p::from_base64(""), "");
+  EXPECT_FALSE(p::from_base64("abc"));
+  EXPECT_FALSE(p::from_base64("QQ==    ")) << "blanks hide padding";
+  EXPECT_FALSE(p::from_base64("Q=Q="));
+  EXPECT_FALSE(p::from_base64("QQ=A"));
+  EXPECT_EQ(p::from_base64("QQ=="), "A");
 }
 
 } // namespace

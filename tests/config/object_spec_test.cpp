@@ -23,6 +23,14 @@ TEST(ObjectSpec, ReadsConfigAndSecretDocuments) {
   EXPECT_TRUE(result.specs.empty());
 }
 
+TEST(ObjectSpec, Base64MayBeWrappedOverLines) {
+  auto result = parse("kind: Secret\nname: pw\ndata_base64: |\n  aGVs\n  bG8=\n---\n"
+                      "kind: Secret\nname: key\ndata_base64: max/\n");
+  ASSERT_TRUE(result.ok()) << describe(result.errors);
+  EXPECT_EQ(result.objects[0].data, "hello");
+  EXPECT_EQ(result.objects[1].data, std::string("\x99\xac\x7f", 3));
+}
+
 TEST(ObjectSpec, ObjectsGoWithServicesButNotWithPolicies) {
   auto result = parse("kind: Config\nname: app\ndata: x\n---\n" + minimal);
   ASSERT_TRUE(result.ok()) << describe(result.errors);
@@ -37,7 +45,9 @@ TEST(ObjectSpec, RefusesBadDocumentsWithoutQuotingTheData) {
   EXPECT_EQ(e.line, 3);
   EXPECT_EQ(e.message, "expected a string, got a mapping");
   e = only_error("kind: Secret\nname: pw\ndata_base64: 's3cret!!'\n");
-  EXPECT_EQ(e.message, "is not valid base64");
+  EXPECT_EQ(e.message, "is not valid base64 (padded, of A-Z a-z 0-9 + /)");
+  e = only_error("kind: Secret\nname: pw\ndata_base64: 'YQ'\n");
+  EXPECT_EQ(e.message, "is not valid base64 (padded, of A-Z a-z 0-9 + /)");
   e = only_error("kind: Secret\nname: pw\ndata: a\ndata_base64: YQ==\n");
   EXPECT_EQ(e.message, "give data or data_base64, not both");
   e = only_error("kind: Config\nname: pw\n");

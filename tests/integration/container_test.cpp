@@ -154,5 +154,47 @@ TEST_F(containers, AFailingInitContainerHoldsTheReplicaWithTheReason) {
   EXPECT_TRUE(wait_ready(d, "pair", 1)) << json(replicas_of(d, "pair"));
 }
 
+TEST_F(containers, AReplicaDeletedOrUpdatedWhileItsInitContainerRunsStopsIt) {
+  auto& d = start_daemon();
+  auto yaml = [](const std::string& mark) {
+    // A persistent volume: an update replaces the replica in place, in its slot.
+    return "kind: Service\nname: slow\nenv: {MARK: \"" + mark +
+           "\"}\nvolumes: [{name: keep, type: persistent}]\ncontainers:\n"
+           "  - {name: wait, init: true, command: [/bin/sh, -c, \"exec sleep 300\"]}\n"
+           "  - {name: app, command: [/bin/sh, -c, \"exec sleep 300\"]}\n";
+  };
+  apply(d, yaml("1"));
+  int init = 0;
+  ASSERT_TRUE(s::wait_until([&] { return (init = recorded_pid(d, "slow-0_wait")) > 0; },
+                            converge_timeout))
+      << json(replicas_of(d, "slow"));
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        auto rs = replicas_of(d, "slow");
+        return rs.size() == 1 && rs[0].value("message", "").find(
+                                     "init container wait running (1 of 1)") != std::string::npos;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "slow"));
+  // A new revision: the running init container is stopped, the new one's starts.
+  apply(d, yaml("2"));
+  EXPECT_TRUE(s::wait_until([&] { return !s::process_alive(init); }, converge_timeout));
+  int second = 0;
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        second = recorded_pid(d, "slow-0_wait");
+        return second > 0 && second != init && s::process_alive(second);
+      },
+      converge_timeout))
+      << json(replicas_of(d, "slow"));
+  // Deleted: the init container goes with the replica; its app never ran.
+  ASSERT_EQ(d.tutti({"delete", "slow"}).exit_code, 0);
+  EXPECT_TRUE(s::wait_until([&] { return replicas_of(d, "slow").empty(); }, converge_timeout))
+      << json(replicas_of(d, "slow"));
+  EXPECT_TRUE(s::wait_until([&] { return !s::process_alive(second); }, 5s));
+  EXPECT_FALSE(std::filesystem::exists(d.data_dir() + "/process/slow-0_wait.json"));
+  EXPECT_FALSE(std::filesystem::exists(d.data_dir() + "/process/slow-0_app.json"));
+}
+
 } // namespace
 } // namespace tutti::tests::integration

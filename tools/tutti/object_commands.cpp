@@ -3,7 +3,7 @@
 // they are checked, versioned and rolled out exactly like `kind: Config`
 // and `kind: Secret` files.
 
-#include "access/digest.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/namespaces.hpp"
 #include "tools/tutti/command_support.hpp"
 #include "tools/tutti/commands.hpp"
@@ -47,7 +47,7 @@ std::string document_of(const object_options& o, const global_options& g,
                     "\nname: " + o.name + "\n";
   if (!g.name_space.empty())
     doc += "namespace: " + g.name_space + "\n";
-  return doc + "data_base64: \"" + access::to_base64(data) + "\"\n";
+  return doc + "data_base64: \"" + protocol::to_base64(data) + "\"\n";
 }
 
 int create(client& c, const global_options& g, const streams& io, const object_options& o) {
