@@ -2,13 +2,13 @@
 
 #include "protocol/namespaces.hpp"
 
+#include "config/autoscale_reader.hpp"
 #include "config/object_reader.hpp"
 #include "config/policy_reader.hpp"
 #include "config/volume_reader.hpp"
 #include "config/yaml_walk.hpp"
 
 #include <algorithm>
-#include <array>
 #include <map>
 #include <set>
 #include <tuple>
@@ -53,7 +53,6 @@ const std::vector<std::pair<std::string_view, protocol::load_balancing>> balanci
 
 // Spec fields whose feature is not built yet: refusing them beats a spec that
 // silently does less than it says.
-constexpr std::array<std::string_view, 1> unsupported_fields{"autoscale"};
 
 const std::vector<std::pair<std::string_view, protocol::failure_action>> failure_action_names{
     {"rollback", protocol::failure_action::rollback},
@@ -160,7 +159,7 @@ public:
     read_mounts(fields, spec, errors_);
     read_object_refs(fields, spec, errors_);
     auto containers = fields.take("containers");
-    refuse_unsupported(fields);
+    auto autoscale = fields.take("autoscale");
     fields.finish();
     if (containers) {
       read_containers(*containers, spec);
@@ -168,6 +167,11 @@ public:
       check_image(image, whole, "", spec);
       check_archive(archive, spec);
       check_command(command, whole, "", spec);
+    }
+    if (autoscale) {
+      // Checked whole, so that a spec is right once autoscaling runs.
+      read_autoscale(*autoscale, spec, errors_);
+      errors_.add(autoscale->key_mark, autoscale->path, "autoscale is not supported yet");
     }
     if (errors_.size() != errors_before)
       return std::nullopt;
@@ -754,12 +758,6 @@ private:
     if (archive && spec.driver != driver_kind::containerd)
       errors_.add(archive->mark, archive->path,
                   "image_archive is only used by the containerd driver");
-  }
-
-  void refuse_unsupported(map_reader& fields) {
-    for (auto name : unsupported_fields)
-      if (auto f = fields.take(name))
-        errors_.add(f->key_mark, f->path, f->key + " is not supported yet");
   }
 
   /// `where`: the path of what holds the image ("" for a service, else "containers[i].").

@@ -1,4 +1,5 @@
 #include "protocol/access.hpp"
+#include "protocol/autoscale.hpp"
 #include "protocol/objects.hpp"
 #include "protocol/spec.hpp"
 #include "protocol/status.hpp"
@@ -46,6 +47,26 @@ std::string to_string(volume_type x) {
 std::optional<volume_type> volume_type_from(const std::string& text) {
   static const volume_type all[] = {volume_type::scratch, volume_type::persistent,
                                     volume_type::host};
+  return enum_from(text, all);
+}
+
+std::string to_string(autoscale_metric x) {
+  switch (x) {
+    case autoscale_metric::cpu:
+      return "cpu";
+    case autoscale_metric::memory:
+      return "memory";
+    case autoscale_metric::rps:
+      return "rps";
+    case autoscale_metric::concurrency:
+      return "concurrency";
+  }
+  return "unknown";
+}
+
+std::optional<autoscale_metric> autoscale_metric_from(const std::string& text) {
+  static const autoscale_metric all[] = {autoscale_metric::cpu, autoscale_metric::memory,
+                                         autoscale_metric::rps, autoscale_metric::concurrency};
   return enum_from(text, all);
 }
 

@@ -436,7 +436,9 @@ TEST(SpecParser, RefusesUpdatesThatCouldNeverReplaceAReplica) {
 }
 
 TEST(SpecParser, RefusesAutoscaleForNow) {
-  expect_error(only_error(minimal + "autoscale: {min: 2, max: 10}\n"), 4, 1, "autoscale",
+  expect_error(only_error(minimal + "autoscale: {min: 2, max: 10, metrics: [{type: rps, "
+                                    "target: 50}]}\n"),
+               4, 1, "autoscale",
                "autoscale is not supported yet");
 }
 
