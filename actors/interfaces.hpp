@@ -34,7 +34,7 @@ using endpoints_sink_actor = caf::typed_actor<caf::reacts_to<p::service_endpoint
 using router_actor =
     caf::typed_actor<caf::reacts_to<p::service_endpoints>,
                      caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>,
-                     caf::reacts_to<p::tick_atom>>;
+                     caf::reacts_to<p::tick_atom>, caf::reacts_to<p::load_atom>>;
 
 /// Service discovery: the endpoint set of every service, as the service actors
 /// publish them. Fans each change out to the routers and to watchers.
@@ -43,7 +43,11 @@ using discovery_actor = caf::typed_actor<
     caf::replies_to<p::get_atom, std::string>::with<std::vector<p::service_endpoints>>,
     caf::replies_to<p::watch_atom, std::string, endpoints_sink_actor>::with<bool>,
     caf::replies_to<p::register_atom, router_actor>::with<bool>,
-    caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>>;
+    caf::replies_to<p::drain_atom, std::string, caf::timespan>::with<bool>,
+    // Each node's mesh reports its traffic every second; a service's sum over
+    // the nodes that reported lately is its load (autoscaling).
+    caf::reacts_to<p::mesh_load>,
+    caf::replies_to<p::load_atom, std::string>::with<p::service_load>>;
 
 /// Owns the LMDB store; the one writer. Every reply to a mutating request is sent
 /// after the durable commit. Assignments, node records and events queued together

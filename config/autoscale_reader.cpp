@@ -72,6 +72,9 @@ std::optional<protocol::metric_target> read_metric(const field& item,
     errors.add(type->mark, type->path,
                "a " + *name + " target is a percentage of what each replica requests: set "
                "resources." + *name + " (on each container when containers is given)");
+  else if (share)
+    errors.add(type->mark, type->path,
+               "the " + *name + " metric is not supported yet; rps and concurrency are");
   return out;
 }
 
@@ -127,6 +130,7 @@ std::optional<protocol::autoscale_spec> read_autoscale(const field& f,
   size_t errors_before = errors.size();
   map_reader fields{f, errors};
   protocol::autoscale_spec out;
+  out.enabled = true;
   auto min = fields.take("min");
   auto max = fields.take("max");
   if (min)
@@ -136,6 +140,8 @@ std::optional<protocol::autoscale_spec> read_autoscale(const field& f,
     errors.add(f.mark, f.path + ".max", "required field is missing");
   else if (auto n = read_int(*max, 1, protocol::max_replicas, errors))
     out.max = static_cast<int32_t>(*n);
+  if (min && out.min == 0)
+    errors.add(min->mark, min->path, "scale to zero (min: 0) is not supported yet; use min: 1");
   if (min && max && out.min > out.max)
     errors.add(min->mark, min->path,
                "min (" + std::to_string(out.min) + ") is above max (" + std::to_string(out.max) +

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdio>
 #include <string_view>
 
 namespace tutti::config {
@@ -224,6 +225,39 @@ void emit_containers(YAML::Emitter& out, const protocol::service_spec& spec) {
   out << YAML::EndSeq;
 }
 
+/// Absent without `autoscale:`, so specs stored before it read the same.
+void emit_autoscale(YAML::Emitter& out, const protocol::autoscale_spec& x) {
+  if (!x.enabled)
+    return;
+  auto rule = [&out](const char* key, const protocol::scale_rule& r) {
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "replicas" << YAML::Value << r.replicas;
+    out << YAML::Key << "percent" << YAML::Value << r.percent;
+    out << YAML::Key << "period" << YAML::Value << format_duration(r.period);
+    out << YAML::EndMap;
+  };
+  out << YAML::Key << "autoscale" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "min" << YAML::Value << x.min;
+  out << YAML::Key << "max" << YAML::Value << x.max;
+  out << YAML::Key << "metrics" << YAML::Value << YAML::BeginSeq;
+  for (const auto& m : x.metrics) {
+    char target[32];
+    std::snprintf(target, sizeof target, "%.17g", m.target);
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value
+        << protocol::to_string(m.type) << YAML::Key << "target" << YAML::Value << target
+        << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "behavior" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "window" << YAML::Value << format_duration(x.window);
+  out << YAML::Key << "scale_down_stabilization" << YAML::Value
+      << format_duration(x.scale_down_stabilization);
+  rule("scale_up", x.scale_up);
+  rule("scale_down", x.scale_down);
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+}
+
 // Absent when it is the default, for the same reason.
 void emit_update(YAML::Emitter& out, const protocol::update_spec& update) {
   if (update == protocol::update_spec{})
@@ -344,6 +378,7 @@ std::string emit_spec(const service_spec& spec) {
   emit_object_refs(out, "configs", spec.configs);
   emit_object_refs(out, "secrets", spec.secrets);
   emit_containers(out, spec);
+  emit_autoscale(out, spec.autoscale);
   out << YAML::EndMap;
   return std::string{out.c_str()} + "\n";
 }

@@ -168,11 +168,9 @@ public:
       check_archive(archive, spec);
       check_command(command, whole, "", spec);
     }
-    if (autoscale) {
-      // Checked whole, so that a spec is right once autoscaling runs.
-      read_autoscale(*autoscale, spec, errors_);
-      errors_.add(autoscale->key_mark, autoscale->path, "autoscale is not supported yet");
-    }
+    if (autoscale)
+      if (auto x = read_autoscale(*autoscale, spec, errors_))
+        spec.autoscale = std::move(*x);
     if (errors_.size() != errors_before)
       return std::nullopt;
     return spec;

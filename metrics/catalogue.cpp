@@ -113,6 +113,17 @@ struct catalogue::impl {
           .Name("tutti_replicas_desired")
           .Help("Replicas the service spec asks for.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& autoscale_desired =
+      prometheus::BuildGauge()
+          .Name("tutti_autoscale_desired")
+          .Help("Replicas the autoscaler of the service decided on last.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& autoscale_value =
+      prometheus::BuildGauge()
+          .Name("tutti_autoscale_value")
+          .Help("What the autoscaler of the service saw last, by metric: rps (requests per "
+                "second) and concurrency (open connections), through every node's mesh.")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& replicas_running =
       prometheus::BuildGauge()
           .Name("tutti_replicas_running")
@@ -265,6 +276,14 @@ void catalogue::set_replicas_desired(const std::string& service, double n) {
   impl_->replicas_desired.Add({{"service", service}}).Set(n);
 }
 
+void catalogue::set_autoscale(const std::string& service, double desired, double rps,
+                              double open) {
+  std::shared_lock guard{impl_->per_service_mutex};
+  impl_->autoscale_desired.Add({{"service", service}}).Set(desired);
+  impl_->autoscale_value.Add({{"service", service}, {"metric", "rps"}}).Set(rps);
+  impl_->autoscale_value.Add({{"service", service}, {"metric", "concurrency"}}).Set(open);
+}
+
 void catalogue::set_replicas_running(const std::string& service, double n) {
   std::shared_lock guard{impl_->per_service_mutex};
   impl_->replicas_running.Add({{"service", service}}).Set(n);
@@ -409,6 +428,8 @@ void catalogue::forget_service(const std::string& service) {
     impl_->replica_start_by_service.erase(service);
   }
   remove_service(impl_->replicas_desired, service);
+  remove_service(impl_->autoscale_desired, service);
+  remove_service(impl_->autoscale_value, service);
   remove_service(impl_->replicas_running, service);
   remove_service(impl_->replicas_ready, service);
   remove_service(impl_->probe_results, service);

@@ -31,6 +31,8 @@ public:
   catalogue& operator=(const catalogue&) = delete;
 
   void set_replicas_desired(const std::string& service, double n) override;
+  void set_autoscale(const std::string& service, double desired, double rps,
+                     double open) override;
   void set_replicas_running(const std::string& service, double n) override;
   void set_replicas_ready(const std::string& service, double n) override;
   void count_probe(const std::string& service, const std::string& probe, bool ok) override;

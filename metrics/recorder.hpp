@@ -33,6 +33,10 @@ public:
 
   // tutti_replicas_desired{service}, tutti_replicas_running{service}
   virtual void set_replicas_desired(const std::string& service, double n) = 0;
+  /// An autoscaled service's last decision and the load it saw: requests per
+  /// second and open connections through every node's mesh.
+  virtual void set_autoscale(const std::string& service, double desired, double rps,
+                             double open) = 0;
   virtual void set_replicas_running(const std::string& service, double n) = 0;
   // tutti_replicas_ready{service}: running and passing their readiness probe
   virtual void set_replicas_ready(const std::string& service, double n) = 0;
@@ -90,6 +94,7 @@ protected:
 class null_recorder final : public recorder {
 public:
   void set_replicas_desired(const std::string&, double) override {}
+  void set_autoscale(const std::string&, double, double, double) override {}
   void set_replicas_running(const std::string&, double) override {}
   void set_replicas_ready(const std::string&, double) override {}
   void count_probe(const std::string&, const std::string&, bool) override {}

@@ -163,6 +163,8 @@ struct ServiceStatus {
   restarts @5 :Int32;
   updatedMs @6 :Int64;
   ready @7 :Int32;     # running, and ready by their readiness probes
+  autoscale @8 :Text;  # bounds and each metric's total/target per replica ("1-4, rps 412.0/50")
+  autoscaled @9 :Text; # the autoscaler's last change, with its reason
 }
 
 struct RolloutStatus {

@@ -3,6 +3,7 @@
 // What a service's `autoscale:` asks for: the bounds of its replica count, the
 // metrics whose targets decide it, and how fast it may move.
 
+#include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
 #include <chrono>
@@ -27,6 +28,10 @@ struct metric_target {
   friend bool operator==(const metric_target&, const metric_target&) = default;
 };
 
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, metric_target& x) {
+  return f(caf::meta::type_name("metric_target"), x.type, x.target);
+}
+
 /// How much the count may change per `period`: the larger of `replicas` and
 /// `percent` of the current count (the HPA's policies, Max select).
 struct scale_rule {
@@ -36,7 +41,12 @@ struct scale_rule {
   friend bool operator==(const scale_rule&, const scale_rule&) = default;
 };
 
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, scale_rule& x) {
+  return f(caf::meta::type_name("scale_rule"), x.replicas, x.percent, x.period);
+}
+
 struct autoscale_spec {
+  bool enabled = false; // a spec without `autoscale:` has the count it gives
   int32_t min = 1;
   int32_t max = 1;
   std::vector<metric_target> metrics; // the largest proposal wins
@@ -49,5 +59,34 @@ struct autoscale_spec {
   scale_rule scale_down{0, 100};
   friend bool operator==(const autoscale_spec&, const autoscale_spec&) = default;
 };
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, autoscale_spec& x) {
+  return f(caf::meta::type_name("autoscale_spec"), x.enabled, x.min, x.max, x.metrics, x.window,
+           x.scale_down_stabilization, x.scale_up, x.scale_down);
+}
+
+/// What the routing mesh of one node carried for one service in its last
+/// report interval: connections forwarded per second (the mesh routes TCP, so a
+/// request is a connection) and connections open now.
+struct service_load {
+  std::string service;
+  double rps = 0;
+  int64_t open = 0;
+  friend bool operator==(const service_load&, const service_load&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_load& x) {
+  return f(caf::meta::type_name("service_load"), x.service, x.rps, x.open);
+}
+
+/// A node's mesh report, every second, of the services it routes.
+struct mesh_load {
+  std::string node;
+  std::vector<service_load> services;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, mesh_load& x) {
+  return f(caf::meta::type_name("mesh_load"), x.node, x.services);
+}
 
 } // namespace tutti::protocol

@@ -488,6 +488,8 @@ void to_capnp(rpc::ServiceStatus::Builder b, const service_status& x) {
   b.setRestarts(x.restarts);
   b.setUpdatedMs(x.updated_ms);
   b.setReady(x.ready);
+  b.setAutoscale(utf8_text(x.autoscale));
+  b.setAutoscaled(utf8_text(x.autoscaled));
 }
 
 service_status from_capnp(rpc::ServiceStatus::Reader r) {
@@ -500,6 +502,8 @@ service_status from_capnp(rpc::ServiceStatus::Reader r) {
   x.restarts = r.getRestarts();
   x.updated_ms = r.getUpdatedMs();
   x.ready = r.getReady();
+  x.autoscale = text(r.getAutoscale());
+  x.autoscaled = text(r.getAutoscaled());
   return x;
 }
 

@@ -4,6 +4,8 @@
 // produces them from YAML, persistence/ stores them (as canonical YAML), actors pass
 // them around in messages.
 
+#include "protocol/autoscale.hpp"
+
 #include <caf/error.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
@@ -313,6 +315,8 @@ struct service_spec {
   /// sum of its containers', or its largest init container's when more) and
   /// its probes name the container they belong to.
   std::vector<container_part> containers;
+  /// `replicas` then moves within its bounds, set by its metrics.
+  autoscale_spec autoscale;
   friend bool operator==(const service_spec&, const service_spec&) = default;
 };
 
@@ -320,7 +324,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("service_spec"), x.name, x.replicas, x.driver, x.image,
            x.image_archive, x.command, x.env, x.resources, x.ports, x.restart, x.placement,
            x.stop_grace, x.balancing, x.health, x.update, x.volumes, x.mounts, x.configs,
-           x.secrets, x.containers);
+           x.secrets, x.containers, x.autoscale);
 }
 
 /// What the services of one namespace may use at most (`kind: Quota`): the

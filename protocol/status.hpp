@@ -113,12 +113,17 @@ struct service_status {
   int32_t restarts = 0;
   int64_t updated_ms = 0;
   int32_t ready = 0; // running, and ready by their readiness probes
+  /// An autoscaled service's bounds and metrics against their targets ("1-4,
+  /// rps 412.0/50": the service's total, the target per replica) and its last
+  /// change; empty otherwise.
+  std::string autoscale;
+  std::string autoscaled;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_status& x) {
   return f(caf::meta::type_name("service_status"), x.name, x.revision, x.desired, x.running,
-           x.driver, x.restarts, x.updated_ms, x.ready);
+           x.driver, x.restarts, x.updated_ms, x.ready, x.autoscale, x.autoscaled);
 }
 
 /// One entry of the cluster's event log. `seq` is assigned by the store and grows by

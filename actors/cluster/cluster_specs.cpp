@@ -7,6 +7,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/namespaces.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <caf/all.hpp>
@@ -281,6 +282,22 @@ caf::result<p::apply_result> commit_apply(self_ptr self, p::apply_result result,
 
 } // namespace
 
+namespace {
+
+/// An autoscaled service's count is the autoscaler's, not the applied text's:
+/// an apply keeps the current one (within the new bounds); a new service
+/// starts within them.
+void keep_autoscaled_count(self_ptr self, p::service_spec& spec) {
+  const auto& a = spec.autoscale;
+  if (!a.enabled)
+    return;
+  auto i = self->state.services.find(spec.name);
+  auto count = i == self->state.services.end() ? spec.replicas : i->second.spec.replicas;
+  spec.replicas = std::clamp(count, a.min, a.max);
+}
+
+} // namespace
+
 caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const std::string& text,
                                    bool dry_run, const std::string& request_namespace) {
   p::apply_result result;
@@ -298,8 +315,10 @@ caf::result<p::apply_result> apply(self_ptr self, const std::string& file, const
     result.errors.push_back(file_error(file, p::message_of(object_diff.error())));
     return result;
   }
-  for (auto& spec : parsed.specs)
+  for (auto& spec : parsed.specs) {
     resolve_refs(self, spec, next);
+    keep_autoscaled_count(self, spec);
+  }
   result.errors = limit_errors(self, file, parsed.specs);
   for (auto& why : quota_breaches(self, parsed.specs))
     result.errors.push_back(file_error(file, std::move(why)));
@@ -328,6 +347,12 @@ caf::result<int64_t> scale(self_ptr self, const std::string& name, int32_t repli
   auto i = self->state.services.find(name);
   if (i == self->state.services.end())
     return unknown_service(name);
+  if (const auto& a = i->second.spec.autoscale; a.enabled && (replicas < a.min || replicas > a.max))
+    return p::make_error(p::error_code::invalid_argument,
+                         "service " + name + " autoscales between " + std::to_string(a.min) +
+                             " and " + std::to_string(a.max) +
+                             " replicas: scale within them (the autoscaler moves on from the "
+                             "count given), or apply other bounds");
   if (i->second.spec.replicas == replicas)
     return i->second.revision;
   auto spec = i->second.spec;

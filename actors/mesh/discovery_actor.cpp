@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 
@@ -14,10 +15,15 @@ struct watcher {
   endpoints_sink_actor sink;
 };
 
+/// A report older than this is of a node whose mesh no longer reports.
+constexpr auto load_lifetime = std::chrono::seconds{3};
+
 struct discovery_state {
   std::map<std::string, p::service_endpoints> sets;
   std::vector<router_actor> routers;
   std::vector<watcher> watchers;
+  // By node: its last report and when it came.
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, p::mesh_load>> loads;
   static inline const char* name = "discovery";
 };
 
@@ -86,6 +92,25 @@ caf::result<bool> drain(self_ptr self, const std::string& replica, caf::timespan
   return promise;
 }
 
+void on_load(self_ptr self, p::mesh_load& x) {
+  auto node = x.node;
+  self->state.loads[node] = {std::chrono::steady_clock::now(), std::move(x)};
+}
+
+p::service_load load_of(self_ptr self, const std::string& service) {
+  p::service_load out;
+  out.service = service;
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(self->state.loads, [&](const auto& l) { return now - l.second.first > load_lifetime; });
+  for (const auto& [node, report] : self->state.loads)
+    for (const auto& s : report.second.services)
+      if (s.service == service) {
+        out.rps += s.rps;
+        out.open += s.open;
+      }
+  return out;
+}
+
 discovery_actor::behavior_type discovery(self_ptr self) {
   self->set_down_handler([self](caf::down_msg& msg) {
     std::erase_if(self->state.routers, [&](auto& r) { return r.address() == msg.source; });
@@ -103,6 +128,8 @@ discovery_actor::behavior_type discovery(self_ptr self) {
       [self](p::drain_atom, const std::string& replica, caf::timespan timeout) {
         return drain(self, replica, timeout);
       },
+      [self](p::mesh_load& x) { on_load(self, x); },
+      [self](p::load_atom, const std::string& service) { return load_of(self, service); },
   };
 }
 

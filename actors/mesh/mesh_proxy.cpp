@@ -45,6 +45,7 @@ struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
   // Read by the router's thread, under stats_mtx.
   mutable std::mutex stats_mtx;
   std::map<std::string, int32_t> active_by_replica;
+  std::map<std::string, service_traffic> traffic;
   std::vector<uint16_t> bound;
   std::atomic<uint64_t> applied_generation{0};
 
@@ -151,6 +152,10 @@ struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
       metrics.forget_mesh(s.first);
       return true;
     });
+    {
+      std::lock_guard<std::mutex> guard{stats_mtx};
+      std::erase_if(traffic, [&](const auto& t) { return !services.count(t.first); });
+    }
     for (const auto& r : routes) {
       auto l = listeners.find(r.port);
       if (l != listeners.end() && l->second.route->service == r.service) {
@@ -253,6 +258,12 @@ struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
       auto sample = std::move(s->pending);
       s->pending = {};
       sample.active = s->active;
+      {
+        std::lock_guard<std::mutex> guard{stats_mtx};
+        auto& t = traffic[service];
+        t.forwarded += sample.connections;
+        t.open = sample.active;
+      }
       metrics.record_mesh(service, sample);
     }
   }
@@ -286,6 +297,11 @@ int32_t mesh_proxy::active(const std::string& replica) const {
   std::lock_guard<std::mutex> guard{impl_->stats_mtx};
   auto i = impl_->active_by_replica.find(replica);
   return i == impl_->active_by_replica.end() ? 0 : i->second;
+}
+
+std::map<std::string, service_traffic> mesh_proxy::traffic() const {
+  std::lock_guard<std::mutex> guard{impl_->stats_mtx};
+  return impl_->traffic;
 }
 
 std::vector<uint16_t> mesh_proxy::listening() const {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ class recorder;
 }
 
 namespace tutti::actors {
+
+/// What the mesh has carried for one service: connections forwarded since the
+/// proxy started, and open now. Updated every metrics_interval.
+struct service_traffic {
+  uint64_t forwarded = 0;
+  int64_t open = 0;
+};
 
 /// One published port and where its connections go.
 struct mesh_route {
@@ -68,6 +76,9 @@ public:
 
   /// Open connections forwarded to a replica's endpoints (thread-safe).
   int32_t active(const std::string& replica) const;
+
+  /// Each routed service's traffic (thread-safe).
+  std::map<std::string, service_traffic> traffic() const;
 
   /// The published ports being listened on now (thread-safe).
   std::vector<uint16_t> listening() const;

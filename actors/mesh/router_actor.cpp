@@ -34,6 +34,9 @@ struct router_state {
   uint64_t generation = 0;
   std::vector<pending_drain> drains;
   bool polling = false;
+  // The traffic at the last report, to report the rate since.
+  std::map<std::string, service_traffic> reported;
+  clock::time_point reported_at;
   static inline const char* name = "router";
 };
 
@@ -132,10 +135,38 @@ mesh_proxy::options proxy_options(self_ptr self) {
   return opts;
 }
 
+/// How often the mesh's traffic goes to discovery (autoscaling reads it there).
+constexpr auto load_interval = std::chrono::seconds{1};
+
+/// Sends discovery each routed service's rate of connections since the last
+/// report and its open connections.
+void report_load(self_ptr self) {
+  auto now = clock::now();
+  auto traffic = self->state.proxy->traffic();
+  std::chrono::duration<double> elapsed = now - self->state.reported_at;
+  p::mesh_load report;
+  report.node = self->state.ctx.node;
+  for (const auto& [service, t] : traffic) {
+    auto before = self->state.reported.find(service);
+    auto since = before == self->state.reported.end() ? t.forwarded : before->second.forwarded;
+    double rps = elapsed.count() > 0 && t.forwarded >= since
+                     ? static_cast<double>(t.forwarded - since) / elapsed.count()
+                     : 0.0;
+    report.services.push_back({service, rps, t.open});
+  }
+  self->state.reported = std::move(traffic);
+  self->state.reported_at = now;
+  if (!report.services.empty())
+    self->send(self->state.ctx.discovery, std::move(report));
+  self->delayed_send(self, load_interval, p::load_atom::value);
+}
+
 router_actor::behavior_type router(self_ptr self, router_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.proxy = std::make_unique<mesh_proxy>(proxy_options(self), *self->state.ctx.metrics);
   self->state.proxy->start();
+  self->state.reported_at = clock::now();
+  self->delayed_send(self, load_interval, p::load_atom::value);
   // Discovery answers with every current set first, then each change.
   self->request(self->state.ctx.discovery, caf::infinite, p::register_atom::value,
                 caf::actor_cast<router_actor>(self))
@@ -151,6 +182,7 @@ router_actor::behavior_type router(self_ptr self, router_context ctx) {
         return drain(self, replica, timeout);
       },
       [self](p::tick_atom) { poll_drains(self); },
+      [self](p::load_atom) { report_load(self); },
   };
 }
 

@@ -33,7 +33,8 @@ std::string compute_template_hash(const p::service_spec& spec) {
   auto copy = spec;
   copy.replicas = 0;
   copy.balancing = p::load_balancing::round_robin;
-  copy.update = {}; // how to roll out is not what runs
+  copy.update = {};    // how to roll out is not what runs
+  copy.autoscale = {}; // nor how many run
   for (auto& port : copy.ports)
     port.published = 0;
   auto text = config::emit_spec(copy);

@@ -444,6 +444,8 @@ p::service_status status(self_ptr self) {
   out.restarts = static_cast<int32_t>(self->state.restarts);
   for (const auto& [slot, s] : self->state.slots)
     out.ready += is_ready(s) ? 1 : 0;
+  out.autoscale = autoscale_summary(self);
+  out.autoscaled = self->state.last_autoscale;
   return out;
 }
 
@@ -551,6 +553,7 @@ void on_tick(self_ptr self) {
   // Also the first publication of a service whose replicas report nothing yet.
   if (resync || !self->state.published)
     publish_endpoints(self);
+  autoscale_tick(self);
   self->delayed_send(self, self->state.ctx.resync, p::tick_atom::value);
 }
 

@@ -4,6 +4,7 @@
 // service actor (service_actor.cpp, service_slots.cpp, rollout.cpp,
 // place_queue.cpp): nothing else includes it.
 
+#include "actors/service/autoscaler.hpp"
 #include "actors/service/service_actor.hpp"
 #include "actors/node/packed_status.hpp"
 #include "actors/service/slot_table.hpp"
@@ -113,6 +114,12 @@ struct service_state {
   std::vector<p::event> events;
   size_t last_burst = 0; // events of the last flush: the next burst's first guess
   uint64_t epochs = 0;   // last epoch given to a slot
+  // Autoscaling (spec.autoscale): its decisions, the load it saw last, the
+  // last change it made, and whether a scale it asked for is unanswered.
+  std::unique_ptr<autoscaler> autoscale;
+  p::service_load load;
+  std::string last_autoscale;
+  bool scaling = false;
   static inline const char* name = "service";
 };
 
@@ -138,6 +145,15 @@ void publish_endpoints(self_ptr self, bool removed = false);
 void queue_metrics(self_ptr self);
 /// One endpoint publication for a burst of status reports.
 void queue_publish(self_ptr self);
+
+// Defined in service_autoscale.cpp.
+
+/// Reads the load and applies the autoscaler's decision (spec.autoscale).
+void autoscale_tick(self_ptr self);
+/// Its bounds and each metric's value against its target ("1-4, rps
+/// 412.0/50": the service's total, the target per replica); empty when the
+/// service does not autoscale.
+std::string autoscale_summary(self_ptr self);
 void emit(self_ptr self, std::string kind, std::string message, std::string replica = {});
 
 /// Sends the queued events now (a service about to end).

@@ -435,13 +435,6 @@ TEST(SpecParser, RefusesUpdatesThatCouldNeverReplaceAReplica) {
   expect_error(only_error(minimal + "update: {parallelism: 0}\n"), 4, 23, "update.parallelism", "");
 }
 
-TEST(SpecParser, RefusesAutoscaleForNow) {
-  expect_error(only_error(minimal + "autoscale: {min: 2, max: 10, metrics: [{type: rps, "
-                                    "target: 50}]}\n"),
-               4, 1, "autoscale",
-               "autoscale is not supported yet");
-}
-
 TEST(SpecParser, NamespacesQualifyTheNameAndRoundTrip) {
   auto spec = only_spec(minimal + "namespace: team-a\nplacement: {anti_affinity: [db]}\n");
   EXPECT_EQ(spec.name, "team-a.web");

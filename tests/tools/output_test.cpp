@@ -91,8 +91,11 @@ TEST(Table, RenderRowGrowsWidthsForLaterRows) {
 TEST(Views, ServicesTable) {
   service_status s{"web", 3, 2, 1, driver_kind::process, 4, 1'000'000};
   auto out = services_table({s}, 1'000'000 + 192'000);
-  EXPECT_EQ(out, "NAME   REVISION   DESIRED   RUNNING   RESTARTS   DRIVER    AGE\n"
-                 "web    3          2         1         4          process   3m12s\n");
+  EXPECT_EQ(out, "NAME   REVISION   DESIRED   RUNNING   RESTARTS   DRIVER    AUTOSCALE   AGE\n"
+                 "web    3          2         1         4          process   -           3m12s\n");
+  s.autoscale = "1-4, rps 412.0/50";
+  out = services_table({s}, 1'000'000 + 192'000);
+  EXPECT_NE(out.find("process   1-4, rps 412.0/50   3m12s\n"), std::string::npos) << out;
 }
 
 TEST(Views, ReplicasTableShowsPidPortsAndAge) {
@@ -199,7 +202,8 @@ TEST(Json, ReplicaKeysAreSnakeCase) {
 TEST(Json, ServiceNodeAndEventKeys) {
   service_status s{"web", 3, 2, 1, driver_kind::docker, 0, 5};
   EXPECT_EQ(keys_of(json_of(s)), (std::set<std::string>{"name", "revision", "desired", "running",
-                                                        "restarts", "driver", "updated_ms"}));
+                                                        "restarts", "driver", "updated_ms",
+                                                        "autoscale", "autoscaled"}));
   EXPECT_EQ(json_of(s)["driver"], "docker");
   EXPECT_EQ(json_of(s).begin().key(), "name"); // keys keep the table's order
   node_status n;

@@ -1,5 +1,8 @@
 #include "tools/bench/bench_support.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,6 +78,30 @@ bool apply_when_ready(cli::client& c, const std::string& file, const std::string
     }
     std::this_thread::sleep_for(20ms);
   }
+}
+
+bool http_ok(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
+    std::string req = "GET /index.html HTTP/1.0\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[512];
+      ssize_t n = 0;
+      while ((n = ::read(fd, buf, sizeof(buf))) > 0)
+        answer.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return answer.rfind("HTTP/1.0 200", 0) == 0 || answer.rfind("HTTP/1.1 200", 0) == 0;
 }
 
 int64_t wall_ms() {

@@ -9,6 +9,9 @@ namespace tutti::bench {
 /// `tutti-bench dev`: the single-host cluster with the process driver.
 void add_dev_bench(CLI::App& app);
 
+/// `tutti-bench autoscale`: a step of load to replicas ready and back.
+void add_autoscale_bench(CLI::App& app);
+
 /// `tutti-bench containers`: a replica of two containers' start against two single ones.
 void add_containers_bench(CLI::App& app);
 

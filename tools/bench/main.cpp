@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   CLI::App app{"tutti-bench: measure tutti against real processes and print the figures"};
   app.require_subcommand(1);
   tutti::bench::add_dev_bench(app);
+  tutti::bench::add_autoscale_bench(app);
   tutti::bench::add_containers_bench(app);
   tutti::bench::add_objects_bench(app);
   tutti::bench::add_docker_bench(app);

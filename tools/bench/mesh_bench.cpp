@@ -54,29 +54,6 @@ std::string spec(int replicas, uint16_t published, const std::string& root) {
          std::to_string(published) + "}]\n";
 }
 
-/// One GET over a fresh connection answered with 200.
-bool http_ok(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
-    std::string req = "GET /index.html HTTP/1.0\r\n\r\n";
-    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[512];
-      ssize_t n = 0;
-      while ((n = ::read(fd, buf, sizeof(buf))) > 0)
-        answer.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return answer.rfind("HTTP/1.0 200", 0) == 0 || answer.rfind("HTTP/1.1 200", 0) == 0;
-}
-
 /// "719.00us", "1.04ms", "2.1s" -> microseconds.
 double to_us(double value, const std::string& unit) {
   if (unit == "us")

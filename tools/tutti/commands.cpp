@@ -494,6 +494,12 @@ int run_scale(const global_options& g, const streams& io, const scale_options& o
       return revision.error();
     io.out << "service/" << t.service << " scaled to " << t.replicas << " (revision " << *revision
            << ")\n";
+    // An autoscaled service's count is the autoscaler's to move: say so.
+    if (auto services = (*c)->get_services())
+      for (const auto& s : *services)
+        if (s.name == t.service && !s.autoscale.empty())
+          io.out << "  it autoscales (" << s.autoscale
+                 << "): the autoscaler moves on from this count\n";
     return std::nullopt;
   };
   return for_each_item(io, *targets, scale_one);

@@ -124,7 +124,9 @@ json json_of(const protocol::service_status& x) {
           {"running", x.running},
           {"restarts", x.restarts},
           {"driver", to_string(x.driver)},
-          {"updated_ms", x.updated_ms}};
+          {"updated_ms", x.updated_ms},
+          {"autoscale", x.autoscale},
+          {"autoscaled", x.autoscaled}};
 }
 
 json json_of(const protocol::replica_status& x) {
@@ -299,11 +301,12 @@ std::string render_as(output_format format, const json& value, const std::string
 }
 
 std::string services_table(const std::vector<protocol::service_status>& xs, int64_t now_ms) {
-  text_table table{{"NAME", "REVISION", "DESIRED", "RUNNING", "RESTARTS", "DRIVER", "AGE"}};
+  text_table table{
+      {"NAME", "REVISION", "DESIRED", "RUNNING", "RESTARTS", "DRIVER", "AUTOSCALE", "AGE"}};
   for (const auto& s : xs)
     table.add_row({s.name, std::to_string(s.revision), std::to_string(s.desired),
                    std::to_string(s.running), std::to_string(s.restarts), to_string(s.driver),
-                   format_since(s.updated_ms, now_ms)});
+                   s.autoscale.empty() ? "-" : s.autoscale, format_since(s.updated_ms, now_ms)});
   return table.render();
 }
 
@@ -371,6 +374,10 @@ std::string describe_text(const protocol::service_detail& x, int64_t now_ms) {
   out += field("Desired/Running:", std::to_string(s.desired) + "/" + std::to_string(s.running));
   out += field("Restarts:", std::to_string(s.restarts));
   out += field("Updated:", updated_text(s.updated_ms, now_ms));
+  if (!s.autoscale.empty()) {
+    out += field("Autoscale:", s.autoscale + " (total/target per replica)");
+    out += field("Last scaled:", s.autoscaled.empty() ? "not yet" : s.autoscaled);
+  }
   out += "Spec:\n";
   out += x.spec_yaml.empty() ? "  <none>\n" : indent_lines(x.spec_yaml, "  ");
   out += "Replicas:\n" + detail_replicas(x, now_ms);

@@ -53,6 +53,8 @@ discovery_actor::behavior_type recorder(discovery_actor::pointer self, std::shar
         out->add("drain " + replica);
         return true;
       },
+      [](p::mesh_load&) {},
+      [](p::load_atom, const std::string& service) { return p::service_load{service, 0, 0}; },
   };
 }
 
