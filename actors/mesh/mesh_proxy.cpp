@@ -251,6 +251,13 @@ struct mesh_proxy::impl final : public kj::TaskSet::ErrorHandler {
   }
 
   void flush() {
+    auto now = std::chrono::steady_clock::now();
+    {
+      // Every routed service is counted at this time, also with nothing new.
+      std::lock_guard<std::mutex> guard{stats_mtx};
+      for (auto& [service, s] : stats)
+        traffic[service].counted_at = now;
+    }
     for (auto& [service, s] : stats) {
       if (!s->dirty)
         continue;

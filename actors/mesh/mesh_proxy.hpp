@@ -30,6 +30,9 @@ namespace tutti::actors {
 struct service_traffic {
   uint64_t forwarded = 0;
   int64_t open = 0;
+  /// When `forwarded` was counted last: rates are taken over these times, not
+  /// over the reader's, which do not line up with the counting.
+  std::chrono::steady_clock::time_point counted_at;
 };
 
 /// One published port and where its connections go.

@@ -36,7 +36,8 @@ struct router_state {
   bool polling = false;
   // The traffic at the last report, to report the rate since.
   std::map<std::string, service_traffic> reported;
-  clock::time_point reported_at;
+  std::map<std::string, double> last_rps; // kept while no new count came
+
   static inline const char* name = "router";
 };
 
@@ -141,21 +142,26 @@ constexpr auto load_interval = std::chrono::seconds{1};
 /// Sends discovery each routed service's rate of connections since the last
 /// report and its open connections.
 void report_load(self_ptr self) {
-  auto now = clock::now();
   auto traffic = self->state.proxy->traffic();
-  std::chrono::duration<double> elapsed = now - self->state.reported_at;
   p::mesh_load report;
   report.node = self->state.ctx.node;
-  for (const auto& [service, t] : traffic) {
-    auto before = self->state.reported.find(service);
-    auto since = before == self->state.reported.end() ? t.forwarded : before->second.forwarded;
-    double rps = elapsed.count() > 0 && t.forwarded >= since
-                     ? static_cast<double>(t.forwarded - since) / elapsed.count()
-                     : 0.0;
-    report.services.push_back({service, rps, t.open});
+  for (auto& [service, t] : traffic) {
+    auto open = t.open;
+    auto& rps = self->state.last_rps[service]; // 0 for a service new to the mesh
+    if (auto before = self->state.reported.find(service); before != self->state.reported.end()) {
+      const auto& was = before->second;
+      std::chrono::duration<double> counted = t.counted_at - was.counted_at;
+      if (counted.count() <= 0)
+        t = was; // not counted since: the last rate stands, measured from the same start
+      else
+        rps = t.forwarded >= was.forwarded
+                  ? static_cast<double>(t.forwarded - was.forwarded) / counted.count()
+                  : 0.0;
+    }
+    report.services.push_back({service, rps, open});
   }
+  std::erase_if(self->state.last_rps, [&](const auto& x) { return !traffic.count(x.first); });
   self->state.reported = std::move(traffic);
-  self->state.reported_at = now;
   if (!report.services.empty())
     self->send(self->state.ctx.discovery, std::move(report));
   self->delayed_send(self, load_interval, p::load_atom::value);
@@ -165,7 +171,6 @@ router_actor::behavior_type router(self_ptr self, router_context ctx) {
   self->state.ctx = std::move(ctx);
   self->state.proxy = std::make_unique<mesh_proxy>(proxy_options(self), *self->state.ctx.metrics);
   self->state.proxy->start();
-  self->state.reported_at = clock::now();
   self->delayed_send(self, load_interval, p::load_atom::value);
   // Discovery answers with every current set first, then each change.
   self->request(self->state.ctx.discovery, caf::infinite, p::register_atom::value,

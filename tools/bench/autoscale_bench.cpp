@@ -58,7 +58,7 @@ class paced_load {
 public:
   paced_load(uint16_t port, int threads) {
     for (int i = 0; i < threads; ++i)
-      threads_.emplace_back([this, port, threads] { run(port, threads); });
+      threads_.emplace_back([this, port, threads, i] { run(port, threads, i); });
   }
   ~paced_load() {
     stop_ = true;
@@ -70,17 +70,24 @@ public:
   int64_t failed() const { return failed_; }
 
 private:
-  void run(uint16_t port, int threads) {
+  /// Thread `index` of `threads`: its requests fall between the others', so
+  /// that the load is even, not bursts of `threads` connections at once.
+  void run(uint16_t port, int threads, int index) {
     auto next = clock::now();
+    bool first = true;
     while (!stop_) {
       double per_thread = rate_ / threads;
+      auto interval = std::chrono::duration<double>(1.0 / std::max(per_thread, 0.1));
       next += std::chrono::duration_cast<clock::duration>(
-          std::chrono::duration<double>(1.0 / std::max(per_thread, 0.1)));
+          first ? interval * (index + 1) / threads : interval);
+      first = false;
       if (next < clock::now() - 1s)
         next = clock::now(); // fell behind: no burst to catch up
       std::this_thread::sleep_until(next);
       ++sent_;
-      if (!http_ok(port))
+      // 3 s, as a browser would wait: the load shares 2 vCPUs with tuttid and
+      // every replica, so a second is a slow answer there, not a lost one.
+      if (!http_ok(port, 3))
         ++failed_;
     }
   }
@@ -145,11 +152,19 @@ int run_autoscale(const autoscale_options& o) {
   paced_load load{published, o.threads};
   load.set_rate(o.target * 0.9);
   std::this_thread::sleep_for(std::chrono::seconds{o.hold_seconds});
-  std::printf("  at 1x for %d s: %d replica(s)\n", o.hold_seconds, count_of(*c).replicas);
+  {
+    auto rs = c->get_replicas("scaled");
+    std::printf("  at 1x for %d s: %d replica(s), %lld failed %s\n", o.hold_seconds,
+                rs ? static_cast<int>(rs->size()) : -1, static_cast<long long>(load.failed()),
+                rs ? "" : rs.error().message.c_str());
+  }
   load.set_rate(o.target * o.factor * 0.9);
   auto up = seconds_until(*c, 60s, [&](counts n) { return n.ready >= wanted; }, max_seen);
-  std::printf("  step to %dx: %d replicas ready after %.1f s\n", o.factor, wanted, up);
+  std::printf("  step to %dx: %d replicas ready after %.1f s; %lld failed\n", o.factor, wanted,
+              up, static_cast<long long>(load.failed()));
   std::this_thread::sleep_for(std::chrono::seconds{o.hold_seconds});
+  std::printf("  at %dx for %d s more: %d replicas; %lld failed\n", o.factor, o.hold_seconds,
+              count_of(*c).replicas, static_cast<long long>(load.failed()));
   load.set_rate(o.target * 0.9);
   auto down = seconds_until(*c, 120s, [](counts n) { return n.replicas == 1; }, max_seen);
   std::printf("  back to 1x: 1 replica after %.1f s (window and stabilization 10 s each)\n", down);

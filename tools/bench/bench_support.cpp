@@ -80,11 +80,11 @@ bool apply_when_ready(cli::client& c, const std::string& file, const std::string
   }
 }
 
-bool http_ok(uint16_t port) {
+bool http_ok(uint16_t port, int timeout_s) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return false;
-  timeval tv{1, 0};
+  timeval tv{timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   sockaddr_in sa{};
   sa.sin_family = AF_INET;

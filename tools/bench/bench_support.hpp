@@ -41,8 +41,8 @@ int64_t wall_ms();
 bool apply_when_ready(cli::client& c, const std::string& file, const std::string& text);
 
 /// One GET of /index.html on 127.0.0.1:`port` over a fresh connection,
-/// answered with 200 within a second.
-bool http_ok(uint16_t port);
+/// answered with 200 within `timeout_s` seconds.
+bool http_ok(uint16_t port, int timeout_s = 1);
 
 /// Running, with a container or process behind it.
 bool is_running(const protocol::replica_status& r);

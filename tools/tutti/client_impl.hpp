@@ -47,6 +47,9 @@ struct client::impl {
   /// The value of `promise`, or nullptr when `timeout` (or `limit`) passed first.
   template <class T> kj::Maybe<T> wait(kj::Promise<T> promise) { return wait(kj::mv(promise), timeout); }
   template <class T> kj::Maybe<T> wait(kj::Promise<T> promise, kj::Duration limit) {
+    // The timer's "now" moves only when the loop runs: after the client sat idle
+    // (a program holding it between calls) the deadline would be in the past.
+    io.waitScope.poll();
     auto deadline =
         io.provider->getTimer().afterDelay(limit).then([]() -> kj::Maybe<T> { return nullptr; });
     return promise.then([](T value) -> kj::Maybe<T> { return kj::mv(value); })
