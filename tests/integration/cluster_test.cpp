@@ -205,6 +205,50 @@ TEST_F(cluster, ControlPlaneKilledAndRestartedFindsTheSameReplicas) {
   EXPECT_EQ(after, before) << "adopted, not restarted";
 }
 
+TEST_F(cluster, AutoscalingSumsTheLoadOfEveryNodesMeshAndPlacesByItsRules) {
+  auto& control = start_control();
+  start_node("n1", "127.0.0.2");
+  start_node("n2", "127.0.0.3");
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = tutti_json(control, {"get", "nodes"});
+    return nodes && nodes->size() == 2;
+  }));
+  auto published = s::free_port();
+  auto dir = scratch_.path().string() + "/www/${PORT}";
+  auto script = "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
+                "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
+  auto yaml = service_yaml(
+      "web", 1, {"/bin/busybox", "sh", "-c", script},
+      "ports: [{name: http, published: " + std::to_string(published) +
+          "}]\n"
+          "health: {readiness: {tcp: {port: http}, interval: 100ms}}\n"
+          "placement: {max_per_node: 2}\n"
+          "autoscale: {min: 1, max: 4, metrics: [{type: rps, target: 30}],\n"
+          "            behavior: {window: 3s, scale_down_stabilization: 4s,\n"
+          "                       scale_up: {replicas: 4, period: 1s},\n"
+          "                       scale_down: {percent: 100, period: 1s}}}\n");
+  ASSERT_EQ(control.tutti({"apply", "-f", scratch_.write("web.yaml", yaml)}).exit_code, 0);
+  ASSERT_TRUE(wait_ready(control, "web", 1)) << json(replicas_of(control, "web"));
+  {
+    // Clients of both nodes' meshes: the service's load is their sum.
+    traffic via_n1{published, "127.0.0.2"};
+    traffic via_n2{published, "127.0.0.3"};
+    ASSERT_TRUE(eventually([&] { return replicas_of(control, "web").size() == 4; }))
+        << json(replicas_of(control, "web"));
+    ASSERT_TRUE(wait_ready(control, "web", 4)) << json(replicas_of(control, "web"));
+    std::map<std::string, int> per_node;
+    for (auto& [id, node] : placement_of(control, "web"))
+      ++per_node[node];
+    EXPECT_EQ(per_node, (std::map<std::string, int>{{"n1", 2}, {"n2", 2}}));
+    via_n1.stop();
+    via_n2.stop();
+    EXPECT_EQ(via_n1.failed() + via_n2.failed(), 0) << via_n1.first_failure()
+                                                    << via_n2.first_failure();
+  }
+  EXPECT_TRUE(s::wait_until([&] { return replicas_of(control, "web").size() == 1; }, 30s))
+      << json(replicas_of(control, "web"));
+}
+
 TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
   auto& control = start_control();
   auto& n1 = start_node("n1", "127.0.0.2");
