@@ -63,6 +63,14 @@ protected:
     return start_daemon(node_options(name, address));
   }
 
+  /// A replica's shell script: busybox httpd on the node's address, serving a
+  /// page that names its port.
+  std::string httpd_script() {
+    auto dir = scratch_.path().string() + "/www/${PORT}";
+    return "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
+           "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
+  }
+
   /// replica id -> node, of the running replicas of `service`.
   std::map<std::string, std::string> placement_of(s::tuttid_process& control,
                                                   const std::string& service) {
@@ -214,9 +222,7 @@ TEST_F(cluster, AutoscalingSumsTheLoadOfEveryNodesMeshAndPlacesByItsRules) {
     return nodes && nodes->size() == 2;
   }));
   auto published = s::free_port();
-  auto dir = scratch_.path().string() + "/www/${PORT}";
-  auto script = "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
-                "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
+  auto script = httpd_script();
   auto yaml = service_yaml(
       "web", 1, {"/bin/busybox", "sh", "-c", script},
       "ports: [{name: http, published: " + std::to_string(published) +
@@ -258,9 +264,7 @@ TEST_F(cluster, LostNodesReplicasLeaveTheMeshWithoutAFailedRequest) {
     return nodes && nodes->size() == 2;
   }));
   auto published = s::free_port();
-  auto dir = scratch_.path().string() + "/www/${PORT}";
-  auto script = "mkdir -p " + dir + " && echo replica-${PORT} > " + dir +
-                "/index.html && exec /bin/busybox httpd -f -p ${TUTTI_ADDRESS}:${PORT} -h " + dir;
+  auto script = httpd_script();
   auto yaml =
       service_yaml("web", 2, {"/bin/busybox", "sh", "-c", script},
                    "ports: [{name: http, published: " + std::to_string(published) +

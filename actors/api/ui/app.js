@@ -393,6 +393,7 @@ const CHARTS = [
   ['replica_exited', 'Replica exits (each one restarted or replaced)'],
   ['service_applied', 'Revisions rolled out (apply, scale, undo)'],
   ['replica_rescheduled', 'Replicas moved to other nodes'],
+  ['autoscaled', 'Autoscaling decisions'],
 ];
 
 function barChart(title, counts, labels) {
@@ -432,7 +433,7 @@ async function chartsPage() {
   const rows = CHARTS.map(([kind, title]) => el('tr', {}, el('th', { scope: 'row', text: title }),
     ...series[kind].map((n) => cell(String(n)))));
   return [el('h1', { text: 'The last hour' }),
-          el('p', { text: 'From the newest 1,000 events; autoscaling decisions will show here once tutti autoscales.' }),
+          el('p', { text: 'From the newest 1,000 events.' }),
           ...CHARTS.map(([kind, title]) => barChart(title, series[kind], labels)),
           table([['what'], ...labels.map((l) => [l])], rows, 'events per 5 minutes')];
 }
