@@ -204,7 +204,9 @@ void add_scale(CLI::App& app, cli_state& s) {
   cmd->add_option("NAME=REPLICAS", s.scale.targets,
                   "Service and its new replica count, e.g. web=3; several may be given")
       ->required();
-  cmd->footer(footer("Each service gets a new revision. Example: tutti scale web=3 worker=0"));
+  cmd->footer(footer("Each service gets a new revision. An autoscaled service (autoscale: in its "
+                     "spec)\ntakes a count within its bounds and the autoscaler moves on from "
+                     "it; one outside\nthem is refused. Example: tutti scale web=3 worker=0"));
   s.dispatch.emplace_back(cmd, [&s] { return run_scale(s.global, s.io, s.scale); });
 }
 
