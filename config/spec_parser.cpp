@@ -4,6 +4,7 @@
 
 #include "config/autoscale_reader.hpp"
 #include "config/object_reader.hpp"
+#include "config/probe_reader.hpp"
 #include "config/policy_reader.hpp"
 #include "config/volume_reader.hpp"
 #include "config/yaml_walk.hpp"
@@ -61,7 +62,6 @@ const std::vector<std::pair<std::string_view, protocol::failure_action>> failure
 };
 
 constexpr caf::timespan max_probe_time = 1h;
-constexpr int64_t max_threshold = 100;
 
 const std::string missing = "required field is missing";
 
@@ -153,7 +153,7 @@ public:
     if (auto f = fields.take("stop_grace"))
       if (auto d = read_positive_duration(*f, max_stop_grace, errors_))
         spec.stop_grace = *d;
-    read_health(fields, spec);
+    read_health(fields, spec, errors_);
     read_update(fields, spec);
     read_volumes(fields, spec, errors_);
     read_mounts(fields, spec, errors_);
@@ -472,114 +472,6 @@ private:
     }
   }
 
-  void read_health(map_reader& fields, service_spec& spec) {
-    auto f = fields.take("health");
-    if (!f || !expect_map(*f, "a probe (exec, http or tcp) or a mapping of readiness and liveness",
-                          errors_))
-      return;
-    const YAML::Node& value = f->value; // const: a look-up must not add the key
-    bool split = value["readiness"] || value["liveness"];
-    if (!split) {
-      // The short form: one probe decides both readiness and liveness.
-      auto probe = read_probe(*f, spec);
-      spec.health.readiness = probe;
-      spec.health.liveness = probe;
-      return;
-    }
-    map_reader health{*f, errors_};
-    if (auto r = health.take("readiness"))
-      if (expect_map(*r, "a probe: a mapping with exec, http or tcp", errors_))
-        spec.health.readiness = read_probe(*r, spec);
-    if (auto l = health.take("liveness"))
-      if (expect_map(*l, "a probe: a mapping with exec, http or tcp", errors_))
-        spec.health.liveness = read_probe(*l, spec);
-    health.finish();
-  }
-
-  protocol::probe_spec read_probe(const field& f, const service_spec& spec) {
-    protocol::probe_spec probe;
-    map_reader fields{f, errors_};
-    auto exec = fields.take("exec");
-    auto http = fields.take("http");
-    auto tcp = fields.take("tcp");
-    int kinds = (exec ? 1 : 0) + (http ? 1 : 0) + (tcp ? 1 : 0);
-    if (kinds != 1)
-      errors_.add(f.mark, f.path,
-                  kinds == 0 ? "a probe needs one of exec, http or tcp"
-                             : "a probe has exactly one of exec, http or tcp, not several");
-    if (exec) {
-      probe.kind = protocol::probe_kind::exec;
-      if (auto command = read_string_list(*exec, errors_)) {
-        if (command->empty())
-          errors_.add(exec->mark, exec->path, "expected a non-empty sequence of strings");
-        probe.command = std::move(*command);
-      }
-    }
-    if (http) {
-      probe.kind = protocol::probe_kind::http;
-      read_probe_target(*http, spec, probe, true);
-    }
-    if (tcp) {
-      probe.kind = protocol::probe_kind::tcp;
-      read_probe_target(*tcp, spec, probe, false);
-    }
-    if (auto x = fields.take("interval"))
-      if (auto d = read_positive_duration(*x, max_probe_time, errors_))
-        probe.interval = *d;
-    if (auto x = fields.take("timeout"))
-      if (auto d = read_positive_duration(*x, max_probe_time, errors_))
-        probe.timeout = *d;
-    if (auto x = fields.take("failure_threshold"))
-      if (auto n = read_int(*x, 1, max_threshold, errors_))
-        probe.failure_threshold = static_cast<int32_t>(*n);
-    if (auto x = fields.take("success_threshold"))
-      if (auto n = read_int(*x, 1, max_threshold, errors_))
-        probe.success_threshold = static_cast<int32_t>(*n);
-    if (auto x = fields.take("start_period"))
-      if (auto d = read_duration(*x, max_probe_time, errors_))
-        probe.start_period = *d;
-    fields.finish();
-    return probe;
-  }
-
-  void read_probe_target(const field& f, const service_spec& spec, protocol::probe_spec& probe,
-                         bool with_path) {
-    if (!expect_map(f, with_path ? "a mapping with port and path" : "a mapping with port", errors_))
-      return;
-    map_reader target{f, errors_};
-    auto port = target.take("port");
-    if (!port) {
-      errors_.add(f.mark, f.path + ".port", missing + " (the name of one of the spec's ports)");
-    } else if (auto name = read_string(*port, errors_)) {
-      probe.port = *name;
-      bool known = false;
-      std::string names;
-      for (const auto& p : spec.ports) {
-        known = known || p.name == *name;
-        names += (names.empty() ? "" : ", ") + p.name;
-      }
-      if (!known)
-        errors_.add(port->mark, port->path,
-                    "port '" + *name + "' is not one of the spec's ports (" +
-                        (names.empty()
-                             ? std::string{"it has none; add ports: [{name: "} + *name + "}]"
-                             : names) +
-                        ")");
-    }
-    if (with_path)
-      if (auto path = target.take("path"))
-        if (auto text = read_string(*path, errors_)) {
-          if (text->empty() || text->front() != '/' ||
-              text->find_first_of(" \r\n") != std::string::npos)
-            errors_.add(path->mark, path->path,
-                        "expected an absolute path without spaces like /healthz, got '" + *text +
-                            "'");
-          else
-            probe.path = *text;
-        }
-    target.finish();
-  }
-
   void read_update(map_reader& fields, service_spec& spec) {
     auto f = fields.take("update");
     if (!f || !expect_map(*f,
@@ -713,7 +605,7 @@ private:
     auto command = read_command(fields, own);
     read_env(fields, own);
     read_resources(fields, own);
-    read_health(fields, own);
+    read_health(fields, own, errors_);
     read_mounts(fields, own, errors_);
     if (auto ports = fields.take("ports"))
       errors_.add(ports->key_mark, ports->path,
