@@ -107,7 +107,7 @@ using service_actor =
 using replica_actor = caf::typed_actor<
     caf::reacts_to<p::replica_request>, caf::reacts_to<p::route_atom, service_actor>,
     caf::reacts_to<p::replica_exited>, caf::reacts_to<p::restart_atom, std::string>,
-    caf::reacts_to<p::probe_atom, bool, uint64_t>, caf::replies_to<p::stop_atom>::with<bool>,
+    caf::reacts_to<p::probe_atom, int32_t, uint64_t>, caf::replies_to<p::stop_atom>::with<bool>,
     caf::replies_to<p::status_atom>::with<p::replica_status>>;
 
 /// A supervising actor as the chaos admin RPC and `tutti tree` see it: its

@@ -190,16 +190,6 @@ void emit_health(YAML::Emitter& out, const protocol::health_spec& health) {
   out << YAML::EndMap;
 }
 
-/// The probes of one container of several: those the spec's health names it in.
-protocol::health_spec health_of(const protocol::service_spec& spec, const std::string& container) {
-  protocol::health_spec out;
-  if (spec.health.readiness.container == container)
-    out.readiness = spec.health.readiness;
-  if (spec.health.liveness.container == container)
-    out.liveness = spec.health.liveness;
-  return out;
-}
-
 void emit_containers(YAML::Emitter& out, const protocol::service_spec& spec) {
   if (spec.containers.empty())
     return;
@@ -218,7 +208,7 @@ void emit_containers(YAML::Emitter& out, const protocol::service_spec& spec) {
     if (!c.env.empty())
       emit_env(out, c.env);
     emit_resources(out, c.resources);
-    emit_health(out, health_of(spec, c.name));
+    emit_health(out, c.health);
     emit_mounts(out, c.mounts);
     out << YAML::EndMap;
   }

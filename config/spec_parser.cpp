@@ -565,7 +565,6 @@ private:
     if (!misplaced.empty())
       errors_.add(f.key_mark, f.path,
                   misplaced + " go on each container when containers is given");
-    spec.health = {}; // reported once, not again as a probe on two containers
   }
 
   std::optional<container_part> read_container(const field& entry, service_spec& spec,
@@ -617,8 +616,10 @@ private:
     if (part.init && own.health != protocol::health_spec{})
       errors_.add(entry.mark, entry.path + ".health",
                   "an init container runs to completion: it has no probes");
-    lift_probe(entry, part.name, own.health.readiness, spec.health.readiness, "readiness");
-    lift_probe(entry, part.name, own.health.liveness, spec.health.liveness, "liveness");
+    // Its exec probes run in it.
+    for (auto* probe : {&own.health.readiness, &own.health.liveness})
+      if (probe->kind != protocol::probe_kind::none)
+        probe->container = part.name;
     if (errors_.size() != errors_before)
       return std::nullopt;
     part.image = std::move(own.image);
@@ -627,21 +628,8 @@ private:
     part.env = std::move(own.env);
     part.resources = own.resources;
     part.mounts = std::move(own.mounts);
+    part.health = std::move(own.health);
     return part;
-  }
-
-  void lift_probe(const field& entry, const std::string& container, protocol::probe_spec probe,
-                  protocol::probe_spec& into, const char* kind) {
-    if (probe.kind == protocol::probe_kind::none)
-      return;
-    if (into.kind != protocol::probe_kind::none) {
-      errors_.add(entry.mark, entry.path + ".health",
-                  std::string{kind} + " probes on more than one container are not supported "
-                                      "yet: " + into.container + " has one already");
-      return;
-    }
-    probe.container = container;
-    into = std::move(probe);
   }
 
   void check_archive(const std::optional<field>& archive, const service_spec& spec) {

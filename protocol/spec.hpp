@@ -257,12 +257,13 @@ struct container_part {
   std::map<std::string, std::string> env; // over the service's env
   resource_spec resources;                // its own limits
   std::vector<mount_spec> mounts;
+  health_spec health; // its probes (their `container` is its name); none on an init container
   friend bool operator==(const container_part&, const container_part&) = default;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, container_part& x) {
   return f(caf::meta::type_name("container_part"), x.name, x.init, x.image, x.image_archive,
-           x.command, x.env, x.resources, x.mounts);
+           x.command, x.env, x.resources, x.mounts, x.health);
 }
 
 /// At most this many containers per replica.
@@ -310,10 +311,10 @@ struct service_spec {
   std::vector<mount_spec> mounts;
   std::vector<object_ref> configs; // `kind: Config` objects the replicas get
   std::vector<object_ref> secrets; // `kind: Secret` objects the replicas get
-  /// Empty: the replica runs one container (image, command, mounts above).
-  /// Else those are empty, `resources` is what the replica needs in all (the
-  /// sum of its containers', or its largest init container's when more) and
-  /// its probes name the container they belong to.
+  /// Empty: the replica runs one container (image, command, mounts, health
+  /// above). Else those are empty, `resources` is what the replica needs in
+  /// all (the sum of its containers', or its largest init container's when
+  /// more) and each container has its own probes.
   std::vector<container_part> containers;
   /// `replicas` then moves within its bounds, set by its metrics.
   autoscale_spec autoscale;
@@ -325,6 +326,28 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.image_archive, x.command, x.env, x.resources, x.ports, x.restart, x.placement,
            x.stop_grace, x.balancing, x.health, x.update, x.volumes, x.mounts, x.configs,
            x.secrets, x.containers, x.autoscale);
+}
+
+/// One probe of a replica: its spec and whether it decides readiness (else liveness).
+struct replica_probe {
+  const probe_spec* spec;
+  bool readiness;
+};
+
+/// Every probe of a spec's replicas, in a stable order: the spec's own, or
+/// each container's. The pointers are into `spec`.
+inline std::vector<replica_probe> probes_of(const service_spec& spec) {
+  std::vector<replica_probe> out;
+  auto add = [&out](const health_spec& h) {
+    if (h.readiness.kind != probe_kind::none)
+      out.push_back({&h.readiness, true});
+    if (h.liveness.kind != probe_kind::none)
+      out.push_back({&h.liveness, false});
+  };
+  add(spec.health);
+  for (const auto& c : spec.containers)
+    add(c.health);
+  return out;
 }
 
 /// What the services of one namespace may use at most (`kind: Quota`): the

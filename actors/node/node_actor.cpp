@@ -120,8 +120,7 @@ std::vector<p::port_binding> parse_ports_label(const std::string& text) {
 }
 
 bool has_probes(const p::service_spec& spec) {
-  return spec.health.readiness.kind != p::probe_kind::none ||
-         spec.health.liveness.kind != p::probe_kind::none;
+  return !p::probes_of(spec).empty();
 }
 
 /// The node's prober, started with the first replica that has probes (its

@@ -107,8 +107,8 @@ replica_actor::behavior_type replica(self_ptr self, replica_context ctx,
       [self](p::route_atom, service_actor& service) { route_to(self, std::move(service)); },
       [self](p::replica_exited& msg) { on_exit(self, msg); },
       [self](p::restart_atom, const std::string& token) { on_restart_timer(self, token); },
-      [self](p::probe_atom, bool readiness, uint64_t generation) {
-        run_probe(self, readiness, generation);
+      [self](p::probe_atom, int32_t index, uint64_t generation) {
+        run_probe(self, index, generation);
       },
       [self](p::stop_atom) { return on_stop(self); },
       [self](p::status_atom) { return self->state.status.unpack(); },

@@ -9,52 +9,82 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace tutti::actors::replica_impl {
 
 namespace {
 
-const p::probe_spec& probe_of(self_ptr self, bool readiness) {
-  const auto& health = self->state.req->spec->health;
-  return readiness ? health.readiness : health.liveness;
+/// Probe `index` of the current spec; nullopt when the spec has no such probe
+/// (a message of an incarnation whose spec had more).
+std::optional<p::replica_probe> probe_of(self_ptr self, int32_t index) {
+  auto probes = p::probes_of(*self->state.req->spec);
+  if (index < 0 || static_cast<size_t>(index) >= probes.size())
+    return std::nullopt;
+  return probes[static_cast<size_t>(index)];
 }
 
-std::string health_text(const replica_state_data::probe_state& probes) {
-  std::string out;
-  if (!probes.readiness_result.empty())
-    out = "readiness: " + probes.readiness_result;
-  if (!probes.liveness_result.empty())
-    out += (out.empty() ? "" : "; ") + std::string{"liveness: "} + probes.liveness_result;
+/// "readiness: ok (...)", or with a container "readiness of app: ok (...)".
+std::string result_label(const p::replica_probe& probe) {
+  std::string out = probe.readiness ? "readiness" : "liveness";
+  if (!probe.spec->container.empty())
+    out += " of " + probe.spec->container;
   return out;
 }
 
-void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& outcome) {
+std::string health_text(self_ptr self) {
+  const auto& probes = *self->state.probes;
+  auto list = p::probes_of(*self->state.req->spec);
+  std::string out;
+  for (size_t i = 0; i < list.size() && i < probes.results.size(); ++i)
+    if (!probes.results[i].empty())
+      out += (out.empty() ? "" : "; ") + result_label(list[i]) + ": " + probes.results[i];
+  return out;
+}
+
+/// Whether every readiness probe passes (true without any).
+bool all_ready(self_ptr self) {
+  auto list = p::probes_of(*self->state.req->spec);
+  const auto& trackers = self->state.probes->trackers;
+  for (size_t i = 0; i < list.size() && i < trackers.size(); ++i)
+    if (list[i].readiness && !trackers[i].passing())
+      return false;
+  return true;
+}
+
+void on_probe_result(self_ptr self, int32_t index, const rd::probe_outcome& outcome) {
   auto& st = self->state;
-  if (!st.probes) // a probe of a spec that had none when it started
+  auto probe = probe_of(self, index);
+  if (!st.probes || !probe) // a probe of a spec that had none when it started
     return;
   auto& probes = *st.probes;
-  const auto& probe = probe_of(self, readiness);
-  bool in_start = clock::now() - st.started_at < probe.start_period;
-  auto& tracker = readiness ? probes.readiness : probes.liveness;
-  (readiness ? probes.readiness_result : probes.liveness_result) =
-      (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
+  auto i = static_cast<size_t>(index);
+  if (i >= probes.trackers.size())
+    return;
+  bool in_start = clock::now() - st.started_at < probe->spec->start_period;
+  probes.results[i] = (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
   auto before = st.status;
-  st.ctx.metrics->count_probe(st.req->service, readiness ? "readiness" : "liveness",
+  st.ctx.metrics->count_probe(st.req->service, probe->readiness ? "readiness" : "liveness",
                               outcome.healthy);
-  auto change = tracker.record(probe, outcome.healthy, in_start);
-  st.status.unhealthy = probes.readiness.failed() || probes.liveness.failed();
-  st.status.set_health(health_text(probes));
-  if (readiness && change == probe_tracker::change::passed) {
+  auto& tracker = probes.trackers[i];
+  auto change = tracker.record(*probe->spec, outcome.healthy, in_start);
+  st.status.unhealthy = std::any_of(probes.trackers.begin(), probes.trackers.end(),
+                                    [](const auto& t) { return t.failed(); });
+  st.status.set_health(health_text(self));
+  auto label = result_label(*probe);
+  if (probe->readiness && change == probe_tracker::change::passed && all_ready(self)) {
     st.status.ready = true;
-    emit(self, "replica_ready", "readiness probe passed: " + outcome.message);
-  } else if (readiness && change == probe_tracker::change::failed) {
+    emit(self, "replica_ready", label + " probe passed: " + outcome.message);
+  } else if (probe->readiness && change == probe_tracker::change::failed) {
     st.status.ready = false;
     emit(self, "replica_not_ready",
-         "readiness probe failed " + std::to_string(tracker.failures()) +
+         label + " probe failed " + std::to_string(tracker.failures()) +
              " times in a row: " + outcome.message);
-  } else if (!readiness && change == probe_tracker::change::failed) {
+  } else if (!probe->readiness && change == probe_tracker::change::failed) {
     emit(self, "replica_unhealthy",
-         "liveness probe failed " + std::to_string(tracker.failures()) +
+         label + " probe failed " + std::to_string(tracker.failures()) +
              " times in a row: " + outcome.message + "; restarting it");
+    probes.liveness_failure = probes.results[i];
     st.liveness_kill = true;
     stop_container(self);
   }
@@ -68,45 +98,52 @@ void on_probe_result(self_ptr self, bool readiness, const rd::probe_outcome& out
 void start_probes(self_ptr self) {
   auto& st = self->state;
   ++st.probe_generation;
-  bool any = probe_of(self, true).kind != p::probe_kind::none ||
-             probe_of(self, false).kind != p::probe_kind::none;
-  st.probes = any ? std::make_unique<replica_state_data::probe_state>() : nullptr;
+  auto list = p::probes_of(*st.req->spec);
+  st.probes.reset();
+  if (!list.empty()) {
+    st.probes = std::make_unique<replica_state_data::probe_state>();
+    st.probes->trackers.resize(list.size());
+    st.probes->results.resize(list.size());
+  }
   st.status.unhealthy = false;
   st.status.set_health({});
   // Without a readiness probe a running replica is ready.
-  st.status.ready = probe_of(self, true).kind == p::probe_kind::none;
-  for (bool readiness : {true, false})
-    if (probe_of(self, readiness).kind != p::probe_kind::none)
-      self->send(self, p::probe_atom::value, readiness, st.probe_generation);
+  st.status.ready = std::none_of(list.begin(), list.end(), [](const auto& x) { return x.readiness; });
+  for (size_t i = 0; i < list.size(); ++i)
+    self->send(self, p::probe_atom::value, static_cast<int32_t>(i), st.probe_generation);
 }
 
-void run_probe(self_ptr self, bool readiness, uint64_t generation) {
+void run_probe(self_ptr self, int32_t index, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.probe_generation || st.status.state != p::replica_state::running ||
       st.stop_requested || st.replace_pending)
     return;
-  const auto& probe = probe_of(self, readiness);
-  auto next = [self, readiness, generation, interval = probe.interval] {
-    self->delayed_send(self, interval, p::probe_atom::value, readiness, generation);
+  auto probe = probe_of(self, index);
+  if (!probe)
+    return;
+  auto next = [self, index, generation, interval = probe->spec->interval] {
+    self->delayed_send(self, interval, p::probe_atom::value, index, generation);
   };
   if (!st.ctx.prober) {
-    on_probe_result(self, readiness, {false, "this node cannot run probes"});
+    on_probe_result(self, index, {false, "this node cannot run probes"});
     next();
     return;
   }
   // An exec probe of one container of several runs in that one.
-  auto container = probe.container.empty() ? std::string{st.status.id()}
-                                           : rd::part_name(std::string{st.status.id()},
-                                                           probe.container);
+  auto container = probe->spec->container.empty()
+                       ? std::string{st.status.id()}
+                       : rd::part_name(std::string{st.status.id()}, probe->spec->container);
   rd::probe_target target{std::move(container), std::string{st.status.address()},
                           st.status.ports};
-  auto limit = probe.timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
-  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec->driver, probe, target)
+  auto limit =
+      probe->spec->timeout + std::chrono::duration_cast<caf::timespan>(std::chrono::seconds{5});
+  self->request(st.ctx.prober, limit, p::probe_atom::value, st.req->spec->driver, *probe->spec,
+                target)
       .then(
-          [self, readiness, generation, next](rd::probe_outcome& outcome) {
+          [self, index, generation, next](rd::probe_outcome& outcome) {
             if (generation != self->state.probe_generation)
               return; // the replica restarted meanwhile
-            on_probe_result(self, readiness, outcome);
+            on_probe_result(self, index, outcome);
             next();
           },
           [self, next](caf::error& err) {

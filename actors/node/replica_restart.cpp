@@ -71,7 +71,7 @@ void count_uptime(self_ptr self) {
 std::string exit_text(self_ptr self, int32_t exit_code, bool liveness_kill) {
   if (liveness_kill)
     return "stopped for failing its liveness probe (" +
-           (self->state.probes ? self->state.probes->liveness_result : std::string{}) + ")";
+           (self->state.probes ? self->state.probes->liveness_failure : std::string{}) + ")";
   return exit_code < 0 ? std::string{"exited (code unknown)"}
                        : "exited with code " + std::to_string(exit_code);
 }

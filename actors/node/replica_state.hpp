@@ -41,10 +41,9 @@ struct replica_state_data {
   uint64_t probe_generation = 0;
   // Only for a spec with probes: most replicas have none, and their state stays small.
   struct probe_state {
-    probe_tracker readiness;
-    probe_tracker liveness;
-    std::string readiness_result; // last outcome, for people
-    std::string liveness_result;
+    std::vector<probe_tracker> trackers; // by index of p::probes_of the spec
+    std::vector<std::string> results;    // last outcome of each, for people
+    std::string liveness_failure;        // the result of the liveness probe that failed
   };
   std::unique_ptr<probe_state> probes;
   bool liveness_kill = false; // the running container is stopped for failing liveness

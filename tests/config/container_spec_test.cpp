@@ -45,10 +45,12 @@ TEST(ContainerSpec, ReadsEachContainerAndSumsWhatTheReplicaNeeds) {
   // Running together: 0.5 + 0.25 cpu, 48Mi; the init container alone needs more cpu.
   EXPECT_DOUBLE_EQ(spec.resources.cpu, 2.0);
   EXPECT_EQ(spec.resources.memory, 64 << 20);
-  // Probes belong to the replica and name the container they run in.
-  EXPECT_EQ(spec.health.readiness.kind, probe_kind::exec);
-  EXPECT_EQ(spec.health.readiness.container, "app");
-  EXPECT_EQ(spec.health.liveness.container, "sidecar");
+  // Each container's probes name it (an exec probe runs in it).
+  EXPECT_EQ(spec.health, protocol::health_spec{});
+  EXPECT_EQ(app.health.readiness.kind, probe_kind::exec);
+  EXPECT_EQ(app.health.readiness.container, "app");
+  EXPECT_EQ(spec.containers[2].health.liveness.container, "sidecar");
+  EXPECT_EQ(protocol::probes_of(spec).size(), 2u);
   EXPECT_TRUE(spec.command.empty());
 }
 
@@ -100,13 +102,18 @@ TEST(ContainerSpec, RefusesWhatCannotRunWithThePlace) {
                "the sim driver runs one container per replica");
 }
 
-TEST(ContainerSpec, RefusesProbesOnTwoContainersAndOnInitContainers) {
-  expect_error(only_error(head + "containers:\n"
-                                 "  - {name: a, command: [/bin/a], health: {exec: [/bin/true]}}\n"
-                                 "  - {name: b, command: [/bin/b], health: {readiness: {exec: "
-                                 "[/bin/true]}}}\n"),
-               5, 5, "containers[1].health",
-               "readiness probes on more than one container are not supported yet: a has one");
+TEST(ContainerSpec, ProbesGoOnEachContainerButNotOnInitContainers) {
+  auto spec = only_spec(head + "containers:\n"
+                               "  - {name: a, command: [/bin/a], health: {exec: [/bin/true]}}\n"
+                               "  - {name: b, command: [/bin/b], health: {readiness: {exec: "
+                               "[/bin/true]}}}\n");
+  auto probes = protocol::probes_of(spec);
+  ASSERT_EQ(probes.size(), 3u); // a: readiness and liveness; b: readiness
+  EXPECT_TRUE(probes[0].readiness);
+  EXPECT_EQ(probes[0].spec->container, "a");
+  EXPECT_FALSE(probes[1].readiness);
+  EXPECT_EQ(probes[2].spec->container, "b");
+  EXPECT_EQ(only_spec(config::emit_spec(spec)), spec);
   expect_error(only_error(head + "containers:\n"
                                  "  - {name: i, init: true, command: [/bin/i], health: {exec: "
                                  "[/bin/true]}}\n"

@@ -154,6 +154,48 @@ TEST_F(containers, AFailingInitContainerHoldsTheReplicaWithTheReason) {
   EXPECT_TRUE(wait_ready(d, "pair", 1)) << json(replicas_of(d, "pair"));
 }
 
+TEST_F(containers, AReplicaIsReadyWhenEveryContainersReadinessProbePasses) {
+  auto& d = start_daemon();
+  apply(d, "kind: Service\nname: gate\nvolumes: [{name: flags}]\ncontainers:\n"
+           "  - name: front\n"
+           "    command: [/bin/sh, -c, \"exec sleep 300\"]\n"
+           "    mounts: [{volume: flags}]\n"
+           "    health: {readiness: {exec: [/bin/sh, -c, \"test -f $TUTTI_VOLUME_FLAGS/front\"], "
+           "interval: 100ms}}\n"
+           "  - name: back\n"
+           "    command: [/bin/sh, -c, \"exec sleep 300\"]\n"
+           "    mounts: [{volume: flags}]\n"
+           "    health: {readiness: {exec: [/bin/sh, -c, \"test -f $TUTTI_VOLUME_FLAGS/back\"], "
+           "interval: 100ms}}\n");
+  ASSERT_TRUE(wait_running(d, "gate", 1)) << json(replicas_of(d, "gate"));
+  auto flags = d.data_dir() + "/volumes/scratch/gate-0/flags/";
+  auto ready = [&] {
+    auto rs = replicas_of(d, "gate");
+    return rs.size() == 1 && rs[0].value("ready", false);
+  };
+  // One container ready of two: the replica is not.
+  std::ofstream{flags + "front"} << "ok\n";
+  ASSERT_TRUE(s::wait_until(
+      [&] {
+        auto rs = replicas_of(d, "gate");
+        return rs.size() == 1 &&
+               rs[0].value("health", "").find("readiness of front: ok") != std::string::npos;
+      },
+      converge_timeout))
+      << json(replicas_of(d, "gate"));
+  EXPECT_FALSE(ready());
+  EXPECT_NE(replicas_of(d, "gate")[0].value("health", "").find("readiness of back: failed"),
+            std::string::npos)
+      << json(replicas_of(d, "gate"));
+  // Both: it is.
+  std::ofstream{flags + "back"} << "ok\n";
+  EXPECT_TRUE(s::wait_until(ready, converge_timeout)) << json(replicas_of(d, "gate"));
+  // One fails again: it is not.
+  std::filesystem::remove(flags + "front");
+  EXPECT_TRUE(s::wait_until([&] { return !ready(); }, converge_timeout))
+      << json(replicas_of(d, "gate"));
+}
+
 TEST_F(containers, AReplicaDeletedOrUpdatedWhileItsInitContainerRunsStopsIt) {
   auto& d = start_daemon();
   auto yaml = [](const std::string& mark) {
