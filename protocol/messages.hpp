@@ -136,6 +136,30 @@ typename Inspector::result_type inspect(Inspector& f, replica_request& x) {
            x.discovery_env, x.epoch, x.objects);
 }
 
+/// What the routing mesh of one node carried for one service in its last
+/// report interval: connections forwarded per second (the mesh routes TCP, so a
+/// request is a connection) and connections open now.
+struct service_load {
+  std::string service;
+  double rps = 0;
+  int64_t open = 0;
+  friend bool operator==(const service_load&, const service_load&) = default;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, service_load& x) {
+  return f(caf::meta::type_name("service_load"), x.service, x.rps, x.open);
+}
+
+/// A node's mesh report, every second, of the services it routes.
+struct mesh_load {
+  std::string node;
+  std::vector<service_load> services;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, mesh_load& x) {
+  return f(caf::meta::type_name("mesh_load"), x.node, x.services);
+}
+
 /// The driver saw a replica's container exit.
 struct replica_exited {
   std::string id;

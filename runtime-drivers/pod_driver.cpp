@@ -195,11 +195,12 @@ caf::expected<std::vector<std::string>> pod_driver::all_parts_of(const std::stri
   return out;
 }
 
-void pod_driver::forget_pod_of(const std::string& name) {
-  if (replica_of_part(name))
-    return;
+void pod_driver::note_single(const std::string& name) {
   std::lock_guard<std::mutex> guard{mutex_};
-  pods_.erase(name); // a single container of this name replaces what ran as several
+  if (auto replica = replica_of_part(name))
+    pods_[*replica].others.insert(name); // an init container: it goes with its replica
+  else
+    pods_.erase(name); // a single container of this name replaces what ran as several
 }
 
 std::vector<caf::expected<container_info>>
@@ -239,11 +240,7 @@ caf::expected<container_info> pod_driver::create_one(const container_spec& spec)
 
 caf::expected<container_info> pod_driver::create(const container_spec& spec) {
   if (spec.parts.empty()) {
-    if (auto replica = replica_of_part(spec.name)) {
-      std::lock_guard<std::mutex> guard{mutex_};
-      pods_[*replica].others.insert(spec.name);
-    }
-    forget_pod_of(spec.name);
+    note_single(spec.name);
     return inner_->create(spec);
   }
   auto results = create_parts(spec.parts);
@@ -306,11 +303,7 @@ caf::expected<container_info>
 pod_driver::run(container_spec spec,
                 const std::function<exit_callback(const container_info&)>& watcher) {
   if (spec.parts.empty()) {
-    if (auto replica = replica_of_part(spec.name)) {
-      std::lock_guard<std::mutex> guard{mutex_};
-      pods_[*replica].others.insert(spec.name);
-    }
-    forget_pod_of(spec.name);
+    note_single(spec.name);
     return inner_->run(std::move(spec), watcher);
   }
   return driver::run(std::move(spec), watcher); // create, start and watch, as one

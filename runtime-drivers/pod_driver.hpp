@@ -89,8 +89,10 @@ private:
   /// Every container of the replica, its init containers too.
   caf::expected<std::vector<std::string>> all_parts_of(const std::string& name);
 
-  /// A plain container of the replica's name replaces what ran as several.
-  void forget_pod_of(const std::string& name);
+  /// One container made alone: a replica's init container (named for a part)
+  /// is remembered with it; one of the replica's own name replaces what ran as
+  /// several.
+  void note_single(const std::string& name);
 
   /// Creates the parts: at once when the inner driver takes concurrent calls.
   std::vector<caf::expected<container_info>> create_parts(const std::vector<container_spec>& parts);

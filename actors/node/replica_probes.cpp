@@ -32,9 +32,8 @@ std::string result_label(const p::replica_probe& probe) {
   return out;
 }
 
-std::string health_text(self_ptr self) {
+std::string health_text(self_ptr self, const std::vector<p::replica_probe>& list) {
   const auto& probes = *self->state.probes;
-  auto list = p::probes_of(*self->state.req->spec);
   std::string out;
   for (size_t i = 0; i < list.size() && i < probes.results.size(); ++i)
     if (!probes.results[i].empty())
@@ -43,8 +42,7 @@ std::string health_text(self_ptr self) {
 }
 
 /// Whether every readiness probe passes (true without any).
-bool all_ready(self_ptr self) {
-  auto list = p::probes_of(*self->state.req->spec);
+bool all_ready(self_ptr self, const std::vector<p::replica_probe>& list) {
   const auto& trackers = self->state.probes->trackers;
   for (size_t i = 0; i < list.size() && i < trackers.size(); ++i)
     if (list[i].readiness && !trackers[i].passing())
@@ -54,13 +52,13 @@ bool all_ready(self_ptr self) {
 
 void on_probe_result(self_ptr self, int32_t index, const rd::probe_outcome& outcome) {
   auto& st = self->state;
-  auto probe = probe_of(self, index);
-  if (!st.probes || !probe) // a probe of a spec that had none when it started
+  auto list = p::probes_of(*st.req->spec);
+  auto i = static_cast<size_t>(index);
+  // A probe of a spec that had none (or fewer) when it started: no verdict.
+  if (!st.probes || index < 0 || i >= list.size() || i >= st.probes->trackers.size())
     return;
   auto& probes = *st.probes;
-  auto i = static_cast<size_t>(index);
-  if (i >= probes.trackers.size())
-    return;
+  const auto* probe = &list[i];
   bool in_start = clock::now() - st.started_at < probe->spec->start_period;
   probes.results[i] = (outcome.healthy ? "ok (" : "failed (") + outcome.message + ")";
   auto before = st.status;
@@ -70,9 +68,9 @@ void on_probe_result(self_ptr self, int32_t index, const rd::probe_outcome& outc
   auto change = tracker.record(*probe->spec, outcome.healthy, in_start);
   st.status.unhealthy = std::any_of(probes.trackers.begin(), probes.trackers.end(),
                                     [](const auto& t) { return t.failed(); });
-  st.status.set_health(health_text(self));
+  st.status.set_health(health_text(self, list));
   auto label = result_label(*probe);
-  if (probe->readiness && change == probe_tracker::change::passed && all_ready(self)) {
+  if (probe->readiness && change == probe_tracker::change::passed && all_ready(self, list)) {
     st.status.ready = true;
     emit(self, "replica_ready", label + " probe passed: " + outcome.message);
   } else if (probe->readiness && change == probe_tracker::change::failed) {
